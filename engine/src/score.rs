@@ -1,0 +1,204 @@
+//! Scoring candidate item vectors against a shopper vector and selecting the top k.
+//!
+//! Candidates are a row-major `n_items × dim` matrix of `f32`. The score of an item
+//! is the dot product of its row with the shopper vector. Selection keeps a bounded
+//! min-heap of the best k seen so far, so ranking n candidates costs O(n log k),
+//! never a full sort. Ties are broken by the lower item index, so the answer does
+//! not depend on how the platform orders equal floats.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::Error;
+
+/// One ranked candidate: its row in the candidate matrix and its score.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScoredItem {
+    /// The candidate's row index in the matrix it was scored from.
+    pub index: u32,
+    /// The dot product of the candidate's vector with the shopper vector.
+    pub score: f32,
+}
+
+impl ScoredItem {
+    /// The ranking order: higher score first, then lower index first.
+    /// Scores are finite (checked on input), so `total_cmp` equals `<`.
+    fn rank_cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.index.cmp(&other.index))
+    }
+}
+
+/// Heap entry ordered so that the *worst* kept item sits on top of the max-heap.
+#[derive(PartialEq)]
+struct WorstFirst(ScoredItem);
+
+impl Eq for WorstFirst {}
+
+impl PartialOrd for WorstFirst {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for WorstFirst {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.rank_cmp(&other.0)
+    }
+}
+
+/// Dot product with four independent accumulators. The summation order is fixed
+/// by this code, not by the compiler, so native and wasm32 builds give
+/// bit-identical results.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 4];
+    let a_chunks = a.chunks_exact(4);
+    let b_chunks = b.chunks_exact(4);
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (x, y) in a_chunks.zip(b_chunks) {
+        acc[0] += x[0] * y[0];
+        acc[1] += x[1] * y[1];
+        acc[2] += x[2] * y[2];
+        acc[3] += x[3] * y[3];
+    }
+    let mut tail = 0.0f32;
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        tail += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Selects the k best of an iterator of scored items, best first.
+pub fn select_top_k(items: impl IntoIterator<Item = ScoredItem>, k: usize) -> Vec<ScoredItem> {
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut heap: BinaryHeap<WorstFirst> = BinaryHeap::with_capacity(k + 1);
+    for item in items {
+        if heap.len() < k {
+            heap.push(WorstFirst(item));
+        } else if let Some(worst) = heap.peek() {
+            if item.rank_cmp(&worst.0) == Ordering::Less {
+                heap.pop();
+                heap.push(WorstFirst(item));
+            }
+        }
+    }
+    // `into_sorted_vec` is ascending by `Ord`, which is best first here.
+    heap.into_sorted_vec().into_iter().map(|w| w.0).collect()
+}
+
+/// Scores every row of `items` (row-major, `dim` columns) against `user` and
+/// returns the `k` best, best first.
+///
+/// Errors when `user` is not `dim` long, when `items` is not a whole number of
+/// rows, or when any input value is not finite.
+pub fn top_k(user: &[f32], items: &[f32], dim: usize, k: usize) -> Result<Vec<ScoredItem>, Error> {
+    if dim == 0 {
+        return Err(Error::InvalidParameter {
+            name: "dim",
+            reason: "must be at least 1",
+        });
+    }
+    if user.len() != dim {
+        return Err(Error::DimensionMismatch {
+            what: "user vector",
+            expected: dim,
+            found: user.len(),
+        });
+    }
+    if items.len() % dim != 0 {
+        return Err(Error::DimensionMismatch {
+            what: "item matrix (a multiple of dim)",
+            expected: items.len() / dim * dim + dim,
+            found: items.len(),
+        });
+    }
+    if items.len() / dim > u32::MAX as usize {
+        return Err(Error::InvalidParameter {
+            name: "items",
+            reason: "more than 2^32 - 1 candidates",
+        });
+    }
+    check_finite("user vector", user)?;
+    check_finite("item matrix", items)?;
+    let scored = items
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(row_idx, row)| ScoredItem {
+            index: row_idx as u32,
+            score: dot(user, row),
+        });
+    Ok(select_top_k(scored, k))
+}
+
+fn check_finite(what: &'static str, values: &[f32]) -> Result<(), Error> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFinite { what, index }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_sort(user: &[f32], items: &[f32], dim: usize, k: usize) -> Vec<ScoredItem> {
+        let mut all: Vec<ScoredItem> = items
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, row)| ScoredItem {
+                index: i as u32,
+                score: dot(user, row),
+            })
+            .collect();
+        all.sort_by(|a, b| a.rank_cmp(b));
+        all.truncate(k);
+        all
+    }
+
+    #[test]
+    fn ties_break_on_lower_index() {
+        let items = [1.0, 0.0, 1.0, 0.0, 2.0, 0.0];
+        let got = top_k(&[1.0, 0.0], &items, 2, 3).unwrap();
+        let indices: Vec<u32> = got.iter().map(|s| s.index).collect();
+        assert_eq!(indices, vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn matches_full_sort_on_a_seeded_matrix() {
+        // A small xorshift generator keeps the test seeded without a dependency.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let dim = 7;
+        let items: Vec<f32> = (0..dim * 500).map(|_| next()).collect();
+        let user: Vec<f32> = (0..dim).map(|_| next()).collect();
+        for k in [0, 1, 5, 20, 499, 500, 600] {
+            assert_eq!(
+                top_k(&user, &items, dim, k).unwrap(),
+                full_sort(&user, &items, dim, k)
+            );
+        }
+    }
+
+    #[test]
+    fn bad_inputs_get_typed_errors() {
+        let check = |user: &[f32], items: &[f32], dim: usize, code: &str| {
+            let err = top_k(user, items, dim, 3).unwrap_err();
+            assert_eq!(err.code(), code, "{err}");
+        };
+        check(&[1.0], &[1.0], 0, "invalid_parameter");
+        check(&[1.0, 2.0], &[1.0, 2.0], 1, "dimension_mismatch");
+        check(&[1.0, 2.0], &[1.0, 2.0, 3.0], 2, "dimension_mismatch");
+        check(&[f32::NAN, 2.0], &[1.0, 2.0], 2, "non_finite");
+        check(&[1.0, 2.0], &[1.0, f32::INFINITY], 2, "non_finite");
+    }
+}

@@ -1,0 +1,117 @@
+//! `cargo xtask build`: the native build, then the three wasm builds (engine
+//! bindings, edge worker, web demo), each through wasm-bindgen and, where
+//! available, wasm-opt, into the stable paths `www/` and the worker serve.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::paths;
+use crate::run::Step;
+use crate::setup::Env;
+use crate::toolchain::{cargo_program, WASM_TARGET};
+
+/// One wasm output of the workspace.
+pub struct WasmArtifact {
+    /// The cargo package.
+    pub package: &'static str,
+    /// Extra cargo features.
+    pub features: &'static [&'static str],
+    /// The library's file stem (`cove_engine` for `cove_engine.wasm`).
+    pub stem: &'static str,
+    /// Where wasm-bindgen writes the module and its JavaScript glue.
+    pub out_dir: fn() -> PathBuf,
+}
+
+impl WasmArtifact {
+    /// The final, optimised module (`<stem>_bg.wasm`).
+    pub fn bg_wasm(&self) -> PathBuf {
+        (self.out_dir)().join(format!("{}_bg.wasm", self.stem))
+    }
+}
+
+/// The three wasm outputs.
+pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
+    WasmArtifact {
+        package: "cove-engine",
+        features: &["js"],
+        stem: "cove_engine",
+        out_dir: paths::engine_pkg_dir,
+    },
+    WasmArtifact {
+        package: "cove-edge",
+        features: &[],
+        stem: "cove_edge",
+        out_dir: paths::edge_build_dir,
+    },
+    WasmArtifact {
+        package: "cove-web-demo",
+        features: &[],
+        stem: "cove_web_demo",
+        out_dir: paths::web_demo_pkg_dir,
+    },
+];
+
+/// The cargo profile of the wasm builds (see the workspace Cargo.toml).
+pub const WASM_PROFILE: &str = "wasm-release";
+
+/// Features wasm-opt may assume: those rustc enables for wasm32 by default.
+const WASM_OPT_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Builds everything.
+pub fn build(env: &Env) -> Result<()> {
+    Step::new("native build", cargo_program())
+        .args(["build", "--workspace", "--all-targets"])
+        .current_dir(paths::root())
+        .run()?;
+    for artifact in WASM_ARTIFACTS {
+        build_wasm(env, artifact)?;
+    }
+    Ok(())
+}
+
+fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
+    let mut cargo = env
+        .wasm_path
+        .cargo(&format!("wasm build {}", artifact.package), "build")
+        .args(["--profile", WASM_PROFILE, "--package", artifact.package])
+        .current_dir(paths::root());
+    if !artifact.features.is_empty() {
+        cargo = cargo.args(["--features", &artifact.features.join(",")]);
+    }
+    cargo.run()?;
+
+    let raw = paths::wasm_target_dir()
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join(format!("{}.wasm", artifact.stem));
+    let out_dir = (artifact.out_dir)();
+    std::fs::create_dir_all(&out_dir)?;
+    Step::new(
+        format!("wasm-bindgen {}", artifact.package),
+        &env.wasm_bindgen,
+    )
+    .args(["--target", "web", "--out-dir"])
+    .args([&out_dir, &raw])
+    .run()?;
+    if let Some(wasm_opt) = &env.wasm_opt {
+        optimise(wasm_opt, &artifact.bg_wasm())?;
+    }
+    Ok(())
+}
+
+fn optimise(wasm_opt: &Path, module: &Path) -> Result<()> {
+    Step::new("wasm-opt -Oz", wasm_opt)
+        .args(["-Oz", "--strip-debug", "--strip-producers"])
+        .args(WASM_OPT_FEATURES)
+        .args([module.as_os_str(), "-o".as_ref(), module.as_os_str()])
+        .run()?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `cargo xtask`: Cove's build orchestration, in Rust.
+//!
+//! Every task starts from a machine where nothing may be installed yet: `setup`
+//! detects and installs what is missing (the wasm32 toolchain, wasm-bindgen-cli at
+//! the pinned version, Chromium and chromedriver, the npm packages), and `build`,
+//! `demo` and `test` run `setup` first. Each step prints what it does; a failing
+//! step names itself, the command it ran and how to retry.
+
+mod build;
+mod demo;
+mod paths;
+mod run;
+mod setup;
+mod size;
+mod test;
+mod toolchain;
+
+use anyhow::Result;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  setup   install what is missing (wasm32 toolchain, wasm-bindgen-cli, Chromium,
+          npm packages); idempotent, never prompts
+  build   setup, then the native build and the three wasm builds (engine
+          bindings, edge worker, web demo) into www/pkg and edge-worker/build
+  demo    build, then serve the demo through the edge worker under workerd
+          (wrangler dev) on 127.0.0.1 and print its URL; Ctrl-C stops it
+  test    build, then every test: native, wasm in headless Chromium, the edge
+          worker end to end under workerd, and page tests in Chromium
+  size    build, then report the wasm outputs' sizes (raw, gzipped)
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::setup().map(|_| ()),
+        Some("build") => setup::setup().and_then(|env| build::build(&env)),
+        Some("demo") => setup::setup().and_then(|env| {
+            build::build(&env)?;
+            demo::demo(&env)
+        }),
+        Some("test") => setup::setup().and_then(|env| {
+            build::build(&env)?;
+            test::test(&env)
+        }),
+        Some("size") => setup::setup().and_then(|env| {
+            build::build(&env)?;
+            size::report(&env)
+        }),
+        Some("help" | "--help" | "-h") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("cargo xtask: unknown task '{other}'\n");
+            eprint!("{USAGE}");
+            std::process::exit(2);
+        }
+        None => {
+            eprint!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(error) = result {
+        report_failure(&error);
+        std::process::exit(1);
+    }
+}
+
+fn report_failure(error: &anyhow::Error) {
+    eprintln!("\ncargo xtask failed: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Shorthand for the outcome of a task.
+pub type TaskResult = Result<()>;

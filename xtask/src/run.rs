@@ -1,0 +1,118 @@
+//! Running external commands: each one is printed before it runs, and a failure
+//! names the step, the full command line and how to retry it.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// A command with the name of the step it belongs to.
+pub struct Step {
+    name: String,
+    command: Command,
+}
+
+impl Step {
+    /// A step named `name` that runs `program`.
+    pub fn new(name: impl Into<String>, program: impl AsRef<OsStr>) -> Self {
+        Step {
+            name: name.into(),
+            command: Command::new(program),
+        }
+    }
+
+    /// Appends arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    /// Sets an environment variable for the command.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    /// Runs the command in `dir`.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// The command line as a shell would show it, for messages.
+    pub fn command_line(&self) -> String {
+        let mut line = String::new();
+        for (key, value) in self.command.get_envs() {
+            if let Some(value) = value {
+                let _ = write!(
+                    line,
+                    "{}={} ",
+                    key.to_string_lossy(),
+                    value.to_string_lossy()
+                );
+            }
+        }
+        let _ = write!(line, "{}", self.command.get_program().to_string_lossy());
+        for arg in self.command.get_args() {
+            let arg = arg.to_string_lossy();
+            if arg.contains(' ') {
+                let _ = write!(line, " '{arg}'");
+            } else {
+                let _ = write!(line, " {arg}");
+            }
+        }
+        line
+    }
+
+    /// Runs to completion with inherited output; fails unless it exits 0.
+    pub fn run(mut self) -> Result<Duration> {
+        let line = self.command_line();
+        println!("\n==> [{}] {}", self.name, line);
+        let started = Instant::now();
+        let status = self
+            .command
+            .status()
+            .with_context(|| format!("step '{}': could not start `{line}`", self.name))?;
+        if !status.success() {
+            bail!(
+                "step '{}' failed ({status}).\n  command: {line}\n  retry:   run `cargo xtask setup` \
+                 again, or that command by hand to see its full output",
+                self.name
+            );
+        }
+        Ok(started.elapsed())
+    }
+
+    /// Gives the underlying command, for callers that spawn it themselves.
+    pub fn into_command(self) -> Command {
+        self.command
+    }
+}
+
+/// The first line a program prints for `args`, or `None` when it cannot run.
+pub fn probe(program: impl AsRef<OsStr>, args: &[&str]) -> Option<String> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+    )
+}

@@ -1,0 +1,102 @@
+//! `cargo xtask test`: every test suite, in order, each one run even when an
+//! earlier one failed, then a summary. Exits non-zero when any suite failed.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::paths;
+use crate::run::Step;
+use crate::setup::Env;
+use crate::toolchain::cargo_program;
+
+/// Runs every suite and prints a summary.
+pub fn test(env: &Env) -> Result<()> {
+    let root = paths::root();
+    let suites: Vec<(&str, Step)> = vec![
+        (
+            "format (cargo fmt --check)",
+            Step::new("format", cargo_program())
+                .args(["fmt", "--all", "--", "--check"])
+                .current_dir(&root),
+        ),
+        (
+            "lints (cargo clippy -D warnings)",
+            Step::new("lints", cargo_program())
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .current_dir(&root),
+        ),
+        (
+            "native tests",
+            Step::new("native tests", cargo_program())
+                .args(["test", "--workspace"])
+                .current_dir(&root),
+        ),
+        (
+            "wasm tests in headless Chromium (wasm-bindgen-test)",
+            env.wasm_path
+                .cargo("wasm tests", "test")
+                .args(["--package", "cove-engine", "--features", "js"])
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    &env.wasm_bindgen_test_runner,
+                )
+                .env("CHROMEDRIVER", &env.chromedriver)
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+                .current_dir(&root),
+        ),
+        (
+            "edge worker under workerd and pages in Chromium (node --test)",
+            Step::new("end-to-end tests", &env.node22)
+                .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+                .args(end_to_end_test_files()?)
+                .env("COVE_CHROMIUM", &env.chromium)
+                .current_dir(&root),
+        ),
+    ];
+
+    let mut results: Vec<(&str, Result<Duration>)> = Vec::new();
+    for (name, step) in suites {
+        results.push((name, step.run()));
+    }
+
+    println!("\n==> test summary");
+    let mut failed = 0;
+    for (name, result) in &results {
+        match result {
+            Ok(elapsed) => println!("  ok     {name} ({:.1} s)", elapsed.as_secs_f64()),
+            Err(error) => {
+                failed += 1;
+                println!(
+                    "  FAILED {name}: {}",
+                    error.to_string().lines().next().unwrap_or_default()
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} test suites failed", results.len());
+    }
+    println!("all {} test suites passed", results.len());
+    Ok(())
+}
+
+/// The end-to-end test files under `tests/e2e`, sorted.
+fn end_to_end_test_files() -> Result<Vec<String>> {
+    let dir = paths::root().join("tests").join("e2e");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
+        .map(|path| path.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,163 @@
+//! How Rust reaches wasm32 on this machine, decided once per `setup`.
+//!
+//! In order (see `shared/TOOLCHAIN.md`): (1) rustup's wasm32 target is already
+//! installed; (2) `rustup target add wasm32-unknown-unknown` succeeds within a
+//! time limit; (3) Debian's `rustc-web` with the standard library's source, and
+//! std built from source (`-Zbuild-std`). All three give the same outputs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::paths;
+use crate::run::{probe, Step};
+
+/// The wasm32 target triple.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// How long `rustup target add` may take before the fallback is used.
+const RUSTUP_TARGET_ADD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The Debian packages of the fallback path.
+pub const DEBIAN_RUST_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "rust-web-llvm",
+    "lld-22",
+];
+
+/// Which of the three ways to wasm32 was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WasmPath {
+    /// rustup's own wasm32 standard library.
+    RustupTarget,
+    /// Debian's rustc-web, compiling std for wasm32 from source.
+    DebianBuildStd,
+}
+
+impl WasmPath {
+    /// A one-line description for the setup log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WasmPath::RustupTarget => "rustup's wasm32-unknown-unknown target",
+            WasmPath::DebianBuildStd => {
+                "Debian's rustc-web (/usr/bin/rustc) with std built from source (-Zbuild-std)"
+            }
+        }
+    }
+
+    /// A cargo invocation that targets wasm32 on this path, with the wasm target
+    /// dir set. `subcommand` is `build` or `test`.
+    pub fn cargo(self, step_name: &str, subcommand: &str) -> Step {
+        let step = match self {
+            WasmPath::RustupTarget => Step::new(step_name, cargo_program()).args([subcommand]),
+            WasmPath::DebianBuildStd => {
+                let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+                Step::new(step_name, "/usr/bin/cargo")
+                    .args([subcommand, "-Zbuild-std=std,panic_abort"])
+                    .env("PATH", path)
+                    .env("RUSTC", "/usr/bin/rustc")
+                    .env("RUSTC_BOOTSTRAP", "1")
+                    // rustup's proxies read this; Debian's cargo must not see it.
+                    .env("RUSTUP_TOOLCHAIN", "")
+            }
+        };
+        step.args(["--target", WASM_TARGET])
+            .env("CARGO_TARGET_DIR", paths::wasm_target_dir())
+    }
+}
+
+/// The host cargo: the one running xtask when known, else `cargo` on PATH.
+pub fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// Finds or installs a way to build for wasm32, saying which it took.
+/// `apt` installs Debian packages when the fallback is needed.
+pub fn ensure_wasm_path(apt: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<WasmPath> {
+    if rustup_has_wasm_target() {
+        println!(
+            "wasm32: {} (already installed)",
+            WasmPath::RustupTarget.describe()
+        );
+        return Ok(WasmPath::RustupTarget);
+    }
+    if probe("rustup", &["--version"]).is_some() {
+        println!(
+            "wasm32: trying `rustup target add {WASM_TARGET}` (time limit {} s)",
+            RUSTUP_TARGET_ADD_TIMEOUT.as_secs()
+        );
+        if run_with_timeout(
+            Command::new("rustup").args(["target", "add", WASM_TARGET]),
+            RUSTUP_TARGET_ADD_TIMEOUT,
+        ) && rustup_has_wasm_target()
+        {
+            println!(
+                "wasm32: {} (installed now)",
+                WasmPath::RustupTarget.describe()
+            );
+            return Ok(WasmPath::RustupTarget);
+        }
+        println!("wasm32: rustup could not add the target; falling back to Debian's rustc-web");
+    }
+    if !debian_toolchain_present() {
+        apt(DEBIAN_RUST_PACKAGES)?;
+    }
+    if !debian_toolchain_present() {
+        bail!(
+            "step 'wasm32 toolchain': Debian's rustc-web is still missing after installing {:?}.\n  \
+             retry: apt-get install -y {}",
+            DEBIAN_RUST_PACKAGES,
+            DEBIAN_RUST_PACKAGES.join(" ")
+        );
+    }
+    println!("wasm32: {}", WasmPath::DebianBuildStd.describe());
+    Ok(WasmPath::DebianBuildStd)
+}
+
+fn rustup_has_wasm_target() -> bool {
+    probe_all("rustup", &["target", "list", "--installed"])
+        .is_some_and(|out| out.lines().any(|line| line.trim() == WASM_TARGET))
+}
+
+fn debian_toolchain_present() -> bool {
+    Path::new("/usr/bin/rustc").exists()
+        && Path::new("/usr/bin/cargo").exists()
+        && Path::new("/usr/lib/rustlib/src/rust/library").is_dir()
+}
+
+fn probe_all(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs `command` and waits at most `limit`; kills it on time-out. True when it
+/// finished in time and succeeded.
+fn run_with_timeout(command: &mut Command, limit: Duration) -> bool {
+    let Ok(mut child) = command.stdin(Stdio::null()).spawn() else {
+        return false;
+    };
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(200)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                println!("wasm32: gave up after {} s", limit.as_secs());
+                return false;
+            }
+        }
+    }
+}
