@@ -87,6 +87,9 @@ test("the demo page renders the engine's ranking under its CSP", async () => {
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(message.text());
   });
+  page.on("response", (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
   await page.goto(`${worker.url}/`);
   await page.waitForSelector('#cove-demo[data-state="ready"]', { timeout: 30_000 });
   const rendered = await page.$$eval("#cove-demo li", (rows) =>
