@@ -15,8 +15,6 @@ mod size;
 mod test;
 mod toolchain;
 
-use anyhow::Result;
-
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
@@ -75,6 +73,3 @@ fn report_failure(error: &anyhow::Error) {
         eprintln!("  caused by: {cause}");
     }
 }
-
-/// Shorthand for the outcome of a task.
-pub type TaskResult = Result<()>;

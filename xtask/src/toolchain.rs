@@ -77,13 +77,39 @@ pub fn cargo_program() -> String {
 
 /// Finds or installs a way to build for wasm32, saying which it took.
 /// `apt` installs Debian packages when the fallback is needed.
+///
+/// `COVE_WASM_PATH=debian` skips rustup and takes the Debian path (to test the
+/// fallback on a machine where rustup works).
 pub fn ensure_wasm_path(apt: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<WasmPath> {
+    let forced_debian = std::env::var("COVE_WASM_PATH").is_ok_and(|v| v == "debian");
+    if forced_debian {
+        println!("wasm32: COVE_WASM_PATH=debian, skipping rustup");
+    } else if let Some(path) = try_rustup()? {
+        return Ok(path);
+    }
+    if !debian_toolchain_present() {
+        apt(DEBIAN_RUST_PACKAGES)?;
+    }
+    if !debian_toolchain_present() {
+        bail!(
+            "step 'wasm32 toolchain': Debian's rustc-web is still missing after installing {:?}.\n  \
+             retry: apt-get install -y {}",
+            DEBIAN_RUST_PACKAGES,
+            DEBIAN_RUST_PACKAGES.join(" ")
+        );
+    }
+    println!("wasm32: {}", WasmPath::DebianBuildStd.describe());
+    Ok(WasmPath::DebianBuildStd)
+}
+
+/// Paths (1) and (2): rustup's target, present or added within the time limit.
+fn try_rustup() -> Result<Option<WasmPath>> {
     if rustup_has_wasm_target() {
         println!(
             "wasm32: {} (already installed)",
             WasmPath::RustupTarget.describe()
         );
-        return Ok(WasmPath::RustupTarget);
+        return Ok(Some(WasmPath::RustupTarget));
     }
     if probe("rustup", &["--version"]).is_some() {
         println!(
@@ -99,23 +125,11 @@ pub fn ensure_wasm_path(apt: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<Wa
                 "wasm32: {} (installed now)",
                 WasmPath::RustupTarget.describe()
             );
-            return Ok(WasmPath::RustupTarget);
+            return Ok(Some(WasmPath::RustupTarget));
         }
         println!("wasm32: rustup could not add the target; falling back to Debian's rustc-web");
     }
-    if !debian_toolchain_present() {
-        apt(DEBIAN_RUST_PACKAGES)?;
-    }
-    if !debian_toolchain_present() {
-        bail!(
-            "step 'wasm32 toolchain': Debian's rustc-web is still missing after installing {:?}.\n  \
-             retry: apt-get install -y {}",
-            DEBIAN_RUST_PACKAGES,
-            DEBIAN_RUST_PACKAGES.join(" ")
-        );
-    }
-    println!("wasm32: {}", WasmPath::DebianBuildStd.describe());
-    Ok(WasmPath::DebianBuildStd)
+    Ok(None)
 }
 
 fn rustup_has_wasm_target() -> bool {
