@@ -1,6 +1,8 @@
 //! `cargo xtask demo`: serves `www/` and the `/v1` API through the edge worker
 //! under workerd (wrangler dev, local persistence, 127.0.0.1 only) until Ctrl-C.
 
+use std::process::Command;
+
 use anyhow::{bail, Result};
 
 use crate::paths;
@@ -10,20 +12,26 @@ use crate::setup::Env;
 /// The demo's port, unless `COVE_DEMO_PORT` says otherwise.
 const DEFAULT_PORT: &str = "8787";
 
-/// Runs the demo in the foreground. Ctrl-C reaches the Node process, which stops
-/// wrangler and workerd (they run in their own process group) before exiting.
+/// Runs the demo in the foreground. Ctrl-C (or SIGTERM to xtask) is forwarded
+/// to the Node process as SIGINT; it stops wrangler and workerd (they run in
+/// their own process group) and exits, and xtask waits for that.
 pub fn demo(env: &Env) -> Result<()> {
     let port = std::env::var("COVE_DEMO_PORT").unwrap_or_else(|_| DEFAULT_PORT.to_string());
-    // The interrupt is for the Node process; xtask waits for it to finish cleaning up.
-    ctrlc::set_handler(|| {})?;
     let serve = paths::root()
         .join("edge-worker")
         .join("dev")
         .join("serve.mjs");
-    let mut command = Step::new("demo", &env.node22)
+    let mut child = Step::new("demo", &env.node22)
         .args([serve.as_os_str(), port.as_ref()])
-        .into_command();
-    let status = command.status()?;
+        .into_command()
+        .spawn()?;
+    let child_pid = child.id().to_string();
+    ctrlc::set_handler(move || {
+        // Node's own handler is idempotent, so a second SIGINT (the terminal
+        // also signals the whole foreground group) does no harm.
+        let _ = Command::new("kill").args(["-INT", &child_pid]).status();
+    })?;
+    let status = child.wait()?;
     if !status.success() && status.code().is_some() {
         bail!("the demo server stopped: {status}");
     }
