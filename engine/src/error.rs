@@ -30,6 +30,20 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A device's ε budget for the day cannot pay for a report.
+    BudgetExceeded {
+        /// The ε the report would spend.
+        requested: f64,
+        /// The ε left for the day.
+        remaining: f64,
+    },
+    /// A privacy report envelope broke its schema.
+    InvalidReport {
+        /// The field at fault.
+        field: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -44,6 +58,14 @@ impl fmt::Display for Error {
                 write!(f, "{what}: value at index {index} is not a finite number")
             }
             Error::InvalidParameter { name, reason } => write!(f, "parameter {name}: {reason}"),
+            Error::BudgetExceeded {
+                requested,
+                remaining,
+            } => write!(
+                f,
+                "the day's privacy budget has {remaining} ε left, the report needs {requested}"
+            ),
+            Error::InvalidReport { field, reason } => write!(f, "report field {field}: {reason}"),
         }
     }
 }
@@ -58,6 +80,8 @@ impl Error {
             Error::DimensionMismatch { .. } => "dimension_mismatch",
             Error::NonFinite { .. } => "non_finite",
             Error::InvalidParameter { .. } => "invalid_parameter",
+            Error::BudgetExceeded { .. } => "budget_exceeded",
+            Error::InvalidReport { .. } => "invalid_report",
         }
     }
 }

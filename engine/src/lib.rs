@@ -7,6 +7,9 @@
 //!
 //! Main pieces:
 //!
+//! - [`privacy`]: local differential privacy — randomised response and
+//!   Hadamard response on the device, unbiased estimators with 95% intervals at
+//!   the edge, the per-device daily ε budget and the report envelope.
 //! - [`score`]: dot-product scoring of candidate item vectors against a shopper
 //!   vector, with top-k selection that never sorts every candidate and breaks ties
 //!   deterministically (lower item index first).
@@ -19,6 +22,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod privacy;
 pub mod score;
 
 #[cfg(feature = "js")]

@@ -1,0 +1,153 @@
+//! Local differential privacy: what a device may tell the shop, and how the edge
+//! turns many such reports into unbiased estimates.
+//!
+//! Every signal that leaves a device is randomised on the device first, by one
+//! of two mechanisms, each ε-locally-differentially-private for one report:
+//!
+//! - [`grr`] — generalised (k-ary) randomised response, for small domains such
+//!   as a segment or a campaign outcome cell;
+//! - [`hadamard`] — Hadamard response, for large domains such as "which item of
+//!   the catalogue interests you": one report is a row index and one bit, and
+//!   the edge keeps only two counters per Hadamard row.
+//!
+//! Both aggregate into plain counters (a [`Tally`]) so the edge never needs a raw
+//! report after counting it, and both estimators are unbiased with a stated
+//! variance; [`estimate`] gives estimates with 95% confidence intervals.
+//! [`budget`] keeps each device inside its per-day ε budget, and [`report`]
+//! defines the envelope that goes over the wire and its validation.
+//!
+//! Randomness is the caller's: every randomising function takes a generator
+//! bounded by `CryptoRng`, so predictable noise cannot be passed in by accident.
+//! Mechanisms, estimators and their proofs are written up in `docs/privacy.md`.
+
+pub mod budget;
+pub mod estimate;
+pub mod grr;
+pub mod hadamard;
+pub mod report;
+
+mod sample;
+
+pub use estimate::Estimate;
+
+use serde::{Deserialize, Serialize};
+
+/// How a metric's values are randomised on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mechanism {
+    /// k-ary randomised response over `domain` values.
+    Grr {
+        /// The number of possible true values.
+        domain: u32,
+    },
+    /// Hadamard response over `domain` values.
+    Hadamard {
+        /// The number of possible true values.
+        domain: u32,
+    },
+}
+
+impl Mechanism {
+    /// The number of counters a [`Tally`] of this mechanism keeps: one per value
+    /// for randomised response, two per Hadamard row for Hadamard response.
+    pub fn n_cells(self) -> u32 {
+        match self {
+            Mechanism::Grr { domain } => domain,
+            Mechanism::Hadamard { domain } => 2 * hadamard::order(domain),
+        }
+    }
+
+    /// The number of possible true values.
+    pub fn domain(self) -> u32 {
+        match self {
+            Mechanism::Grr { domain } | Mechanism::Hadamard { domain } => domain,
+        }
+    }
+}
+
+/// One metric a shop collects: its name, mechanism and the ε each report spends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSpec {
+    /// A short stable name, `[a-z0-9_.:-]{1,64}`.
+    pub name: String,
+    /// How values are randomised.
+    pub mechanism: Mechanism,
+    /// The privacy loss of one report of this metric.
+    pub epsilon: f64,
+}
+
+/// The largest domain a metric may have (the catalogue bound of a bundle).
+pub const MAX_DOMAIN: u32 = 1 << 20;
+
+/// The smallest and largest ε a single report may spend.
+pub const EPSILON_RANGE: (f64, f64) = (0.01, 8.0);
+
+impl MetricSpec {
+    /// Checks the spec once, when it is configured: name, domain and ε.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b));
+        if !name_ok {
+            return Err(crate::Error::InvalidParameter {
+                name: "metric.name",
+                reason: "must be 1 to 64 characters of [a-z0-9_.:-]",
+            });
+        }
+        let domain = self.mechanism.domain();
+        if !(2..=MAX_DOMAIN).contains(&domain) {
+            return Err(crate::Error::InvalidParameter {
+                name: "metric.domain",
+                reason: "must be between 2 and 2^20",
+            });
+        }
+        if !(EPSILON_RANGE.0..=EPSILON_RANGE.1).contains(&self.epsilon) {
+            return Err(crate::Error::InvalidParameter {
+                name: "metric.epsilon",
+                reason: "must be a number between 0.01 and 8",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The counters the edge keeps for one metric: the number of reports and one
+/// count per cell. Adding reports is all the edge ever does with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// The number of reports counted.
+    pub n_reports: u64,
+    /// One counter per cell; its length is the mechanism's `n_cells`.
+    pub counts: Vec<u64>,
+}
+
+impl Tally {
+    /// An empty tally for `mechanism`.
+    pub fn new(mechanism: Mechanism) -> Self {
+        Tally {
+            n_reports: 0,
+            counts: vec![0; mechanism.n_cells() as usize],
+        }
+    }
+
+    /// Counts one report's cell. Errors (and counts nothing) when the cell is
+    /// outside the tally.
+    pub fn add(&mut self, cell: u32) -> Result<(), crate::Error> {
+        let n_cells = self.counts.len();
+        let slot = self
+            .counts
+            .get_mut(cell as usize)
+            .ok_or(crate::Error::DimensionMismatch {
+                what: "report cell (must be below the metric's number of cells)",
+                expected: n_cells,
+                found: cell as usize,
+            })?;
+        *slot += 1;
+        self.n_reports += 1;
+        Ok(())
+    }
+}
