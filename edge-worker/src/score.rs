@@ -5,6 +5,7 @@ use serde::Deserialize;
 use worker::{Request, Response, RouteContext};
 
 use crate::api_error::ApiError;
+use crate::body::read_json_bytes;
 
 /// The largest body this route reads.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -27,24 +28,7 @@ pub async fn handle(req: Request, _ctx: RouteContext<()>) -> worker::Result<Resp
 }
 
 async fn score(mut req: Request) -> Result<Response, ApiError> {
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge {
-            limit: MAX_BODY_BYTES,
-        });
-    }
+    let body = read_json_bytes(&mut req, MAX_BODY_BYTES).await?;
     let request: ScoreRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid score request: {e}")))?;
     if let Some(row) = request.items.iter().find(|row| row.len() != request.dim) {
@@ -56,6 +40,7 @@ async fn score(mut req: Request) -> Result<Response, ApiError> {
     }
     let flat: Vec<f32> = request.items.concat();
     let ranked = cove_engine::score::top_k(&request.user, &flat, request.dim, request.k)?;
-    Response::from_json(&serde_json::json!({ "items": ranked }))
-        .map_err(|e| ApiError::BadRequest(e.to_string()))
+    Ok(Response::from_json(
+        &serde_json::json!({ "items": ranked }),
+    )?)
 }
