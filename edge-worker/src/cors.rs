@@ -22,7 +22,7 @@ pub fn check_origin(req: &Request, shop: &ShopConfig) -> Result<(), ApiError> {
     match origin(req) {
         None => Ok(()),
         Some(origin) if Some(&origin) == own_origin(req).as_ref() => Ok(()),
-        Some(origin) if shop.origins.iter().any(|allowed| *allowed == origin) => Ok(()),
+        Some(origin) if shop.origins.contains(&origin) => Ok(()),
         Some(origin) => Err(ApiError::ForbiddenOrigin(origin)),
     }
 }
