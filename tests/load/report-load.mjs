@@ -1,0 +1,107 @@
+// Load on report ingest, bounded and on loopback only: `connections` clients
+// each post valid, distinct envelopes back to back for `seconds`; a client
+// starts no request after the deadline and waits for the one in flight, so
+// every request's answer is known. Afterwards the aggregates must count
+// exactly the envelopes answered 202 (nothing lost, nothing counted twice),
+// and no request may have got a 5xx.
+//
+// As a module: `runReportLoad(...)` (used by tests/e2e/load.test.mjs).
+// As a command: node tests/load/report-load.mjs [seconds] [connections]
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { startWorker, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+
+const ENVELOPE_BYTES = 1024;
+const METRICS = [
+  ["segment.lifecycle", 6],
+  ["segment.price_tier", 3],
+  ["item.interest", 8192],
+];
+
+function randomEnvelope() {
+  const day = Math.floor(Date.now() / 86_400_000);
+  const reports = METRICS.map(([metric, cells]) => ({ metric, cell: randomBytes(4).readUInt32LE() % cells }));
+  const json = JSON.stringify({ v: 1, day, nonce: randomBytes(16).toString("hex"), reports });
+  return json.padEnd(ENVELOPE_BYTES, " ");
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Runs the load against a worker at `url` and reads the aggregates after it.
+ * @returns {Promise<object>} the figures and the consistency check's inputs
+ */
+export async function runReportLoad({ url, seconds = 5, connections = 16, shop = "demo" }) {
+  const aggregatesUrl = `${url}/v1/aggregates?shop=${shop}`;
+  const before = await (await fetch(aggregatesUrl)).json();
+  const statuses = {};
+  const latencies = [];
+  let networkErrors = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, client) => {
+      while (performance.now() < deadline) {
+        const sent = performance.now();
+        try {
+          const response = await fetch(`${url}/v1/reports?shop=${shop}`, {
+            method: "POST",
+            // Each connection stands for one client address, as distinct
+            // shoppers' devices would be (wrangler dev passes the header on).
+            headers: { "content-type": "application/json", "cf-connecting-ip": `10.0.${client >> 8}.${client & 255}` },
+            body: randomEnvelope(),
+          });
+          await response.arrayBuffer();
+          latencies.push(performance.now() - sent);
+          statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+        } catch {
+          networkErrors += 1;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const after = await (await fetch(aggregatesUrl)).json();
+  latencies.sort((a, b) => a - b);
+  const requests = latencies.length + networkErrors;
+  const fiveHundreds = Object.entries(statuses)
+    .filter(([status]) => Number(status) >= 500)
+    .reduce((n, [, count]) => n + count, 0);
+  return {
+    seconds: Number(elapsed.toFixed(2)),
+    connections,
+    requests,
+    requestsPerSecond: Number((requests / elapsed).toFixed(1)),
+    latencyMs: {
+      p50: Number(percentile(latencies, 50)?.toFixed(1)),
+      p99: Number(percentile(latencies, 99)?.toFixed(1)),
+      max: Number(latencies.at(-1)?.toFixed(1)),
+    },
+    statuses,
+    networkErrors,
+    accepted: statuses[202] ?? 0,
+    fiveHundreds,
+    envelopesCounted: after.envelopes - before.envelopes,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const seconds = Number(process.argv[2] ?? 20);
+  const connections = Number(process.argv[3] ?? 32);
+  const persistTo = mkdtempSync(join(workspaceRoot, "target", "xtask", "state-load-"));
+  const worker = await startWorker({ persistTo, logName: "report-load" });
+  try {
+    const figures = await runReportLoad({ url: worker.url, seconds, connections });
+    console.log(JSON.stringify(figures, null, 2));
+    const consistent =
+      figures.envelopesCounted === figures.accepted && figures.fiveHundreds === 0 && figures.networkErrors === 0;
+    console.log(consistent ? "consistent: counted == accepted, no 5xx" : "INCONSISTENT");
+    process.exitCode = consistent ? 0 : 1;
+  } finally {
+    await worker.stop();
+  }
+}
