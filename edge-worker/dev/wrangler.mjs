@@ -3,13 +3,19 @@
 // (through serve.mjs) and by the end-to-end tests.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdirSync, openSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const workspaceRoot = resolve(here, "..", "..");
 const scratch = join(workspaceRoot, "target", "xtask");
+
+/** A fresh, empty directory for a dev server's persisted state. */
+export function freshStateDir(label) {
+  mkdirSync(scratch, { recursive: true });
+  return mkdtempSync(join(scratch, `state-${label}-`));
+}
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort() {

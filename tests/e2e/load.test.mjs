@@ -3,13 +3,11 @@
 // longer run whose figures go to BENCHMARKS.md is tests/load/report-load.mjs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { join } from "node:path";
-import { startWorker, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { freshStateDir, startWorker } from "../../edge-worker/dev/wrangler.mjs";
 import { runReportLoad } from "../load/report-load.mjs";
 
 test("concurrent report ingest loses nothing and counts nothing twice", async () => {
-  const persistTo = mkdtempSync(join(workspaceRoot, "target", "xtask", "state-load-"));
+  const persistTo = freshStateDir("load");
   const worker = await startWorker({ persistTo, logName: "load-test" });
   try {
     const figures = await runReportLoad({ url: worker.url, seconds: 4, connections: 16 });

@@ -4,11 +4,9 @@
 // aggregates that survive a restart of the dev server.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startWorker } from "./support.mjs";
-import { workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 
 const ENVELOPE_BYTES = 1024;
 const today = () => Math.floor(Date.now() / 86_400_000);
@@ -21,7 +19,7 @@ export function envelope(reports, overrides = {}) {
 }
 
 let worker;
-const persistTo = mkdtempSync(join(workspaceRoot, "target", "xtask", "state-reports-"));
+const persistTo = freshStateDir("reports");
 
 before(async () => {
   worker = await startWorker({ persistTo, logName: "reports-test" });

@@ -8,9 +8,7 @@
 // As a module: `runReportLoad(...)` (used by tests/e2e/load.test.mjs).
 // As a command: node tests/load/report-load.mjs [seconds] [connections]
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { join } from "node:path";
-import { startWorker, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { freshStateDir, startWorker } from "../../edge-worker/dev/wrangler.mjs";
 
 const ENVELOPE_BYTES = 1024;
 const METRICS = [
@@ -92,7 +90,7 @@ export async function runReportLoad({ url, seconds = 5, connections = 16, shop =
 if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(process.argv[2] ?? 20);
   const connections = Number(process.argv[3] ?? 32);
-  const persistTo = mkdtempSync(join(workspaceRoot, "target", "xtask", "state-load-"));
+  const persistTo = freshStateDir("load");
   const worker = await startWorker({ persistTo, logName: "report-load" });
   try {
     const figures = await runReportLoad({ url: worker.url, seconds, connections });
