@@ -1,0 +1,118 @@
+// Cove's storefront snippet, as an ES module:
+//
+//   import { Cove } from "/cove.mjs";
+//   const cove = await Cove.start({ bundle: "/v1/bundles/<id>/manifest.json" });
+//   await cove.track({ type: "view", item: "85123A", price: 2.55 });
+//   const items = await cove.recommend({ slot: "home", k: 8 });
+//
+// Everything runs on the device. Slots (`<div data-cove-slot="home" data-cove-k="8">`)
+// are filled from the shop's own `<template>` and refreshed after events;
+// events are also captured from declarative attributes (`data-cove-view`,
+// `data-cove-add-to-cart`, `data-cove-remove-from-cart`, `form[data-cove-search]`).
+// With `{ worker: true }` the engine runs in a Web Worker, behind the same API.
+import { CoveCore } from "./cove/core.mjs";
+import { renderSlots, captureEvents } from "./cove/slots.mjs";
+
+/** Calls into a CoveCore that lives in a Web Worker. */
+class RemoteCore {
+  constructor(worker) {
+    this.worker = worker;
+    this.nextId = 1;
+    this.pending = new Map();
+    worker.onmessage = ({ data }) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      this.pending.delete(data.id);
+      if (data.error) call.reject(Object.assign(new Error(data.error.message), { code: data.error.code }));
+      else call.resolve(data.result);
+    };
+  }
+  call(method, ...args) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, args });
+    });
+  }
+}
+
+const REFRESHING_EVENTS = new Set(["view", "add_to_cart", "remove_from_cart", "purchase", "search", "rating"]);
+
+export class Cove {
+  /**
+   * Starts Cove. Options: `bundle` (manifest URL, required), `bundleIntegrity`
+   * (SRI of the manifest), `consent` ("required" keeps everything in memory
+   * until `grantConsent()`), `country`, `worker` (run the engine in a Web
+   * Worker), `currency` (for prices in slots), `itemUrl` (e.g. "/product/{id}"),
+   * `slots` (render slots and capture declarative events; default true on a page).
+   */
+  static async start(options = {}) {
+    let backend;
+    if (options.worker) {
+      const worker = new Worker(new URL("./cove/worker.mjs", import.meta.url), { type: "module" });
+      backend = new RemoteCore(worker);
+      const { worker: _ignored, ...workerOptions } = options;
+      await backend.call("start", { ...workerOptions, bundle: new URL(options.bundle, location.href).href });
+    } else {
+      const core = await CoveCore.create(options);
+      backend = { call: (method, ...args) => core[method](...args) };
+    }
+    const cove = new Cove(backend, options);
+    if (options.slots !== false && typeof document !== "undefined") {
+      cove.stopCapturing = captureEvents(document, (event) => cove.track(event));
+      await cove.refreshSlots();
+    }
+    return cove;
+  }
+
+  constructor(backend, options) {
+    this.backend = backend;
+    this.options = options;
+  }
+
+  /** Records one shop event and refreshes the slots it may change. */
+  async track(event) {
+    await this.backend.call("track", event);
+    if (REFRESHING_EVENTS.has(event.type) && this.options.slots !== false && typeof document !== "undefined") {
+      await this.refreshSlots();
+    }
+  }
+
+  /** Ranked items for a slot: `[{ id, title, price, category, score, reason }]`. */
+  recommend(request) {
+    return this.backend.call("recommend", request);
+  }
+
+  /** The shopper's segments, each with a machine-readable reason. */
+  segments() {
+    return this.backend.call("segments");
+  }
+
+  /** Why an item would be shown, and what the profile holds about it. */
+  explain(item) {
+    return this.backend.call("explain", item);
+  }
+
+  /** What this shop knows about the shopper: the on-device profile. */
+  profile() {
+    return this.backend.call("profile");
+  }
+
+  /** Starts persisting the profile (when the shop required consent). */
+  grantConsent() {
+    return this.backend.call("grantConsent");
+  }
+
+  /** Forgets everything stored on this device, then re-renders the slots. */
+  async forget() {
+    await this.backend.call("forget");
+    if (this.options.slots !== false && typeof document !== "undefined") await this.refreshSlots();
+  }
+
+  /** Renders every `[data-cove-slot]` on the page. */
+  refreshSlots() {
+    return renderSlots(document, (request) => this.recommend(request), this.options);
+  }
+}
+
+export default Cove;

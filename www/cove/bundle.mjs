@@ -1,0 +1,83 @@
+// Fetching the model bundle: a JSON manifest and its tensor file, at
+// content-addressed URLs (immutable), checked with Subresource Integrity, and
+// kept in the Cache API so a repeat visit starts without the network.
+
+export const BUNDLE_CACHE = "cove-bundles-v1";
+export const TENSORS_FILE = "tensors.safetensors";
+
+function hexToBase64(hex) {
+  let binary = "";
+  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  return btoa(binary);
+}
+
+async function sha256Base64(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  let binary = "";
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+async function openCache() {
+  try {
+    return typeof caches === "undefined" ? null : await caches.open(BUNDLE_CACHE);
+  } catch {
+    return null; // Opaque origins and some private modes refuse the Cache API.
+  }
+}
+
+/**
+ * Fetches one immutable file, from the cache when present. `integrity` is an
+ * SRI string ("sha256-…"); a cached copy is checked against it too, and a
+ * copy that fails the check is dropped and fetched again.
+ */
+async function fetchImmutable(cache, url, integrity) {
+  if (cache) {
+    const cached = await cache.match(url);
+    if (cached) {
+      const bytes = new Uint8Array(await cached.arrayBuffer());
+      if (!integrity || `sha256-${await sha256Base64(bytes)}` === integrity) return bytes;
+      console.warn(`cove: the cached copy of ${url} failed its integrity check; fetching it again`);
+      await cache.delete(url);
+    }
+  }
+  const response = await fetch(url, { integrity, credentials: "omit", cache: "default" });
+  if (!response.ok) throw Object.assign(new Error(`fetching ${url}: HTTP ${response.status}`), { code: "bundle_fetch" });
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (cache) {
+    await cache.put(url, new Response(bytes, { headers: { "content-type": response.headers.get("content-type") ?? "" } }));
+  }
+  return bytes;
+}
+
+/**
+ * Loads a bundle: `manifestUrl` (content-addressed) and an optional SRI
+ * `integrity` for the manifest. The tensor file sits beside the manifest; the
+ * manifest gives its sha256, which becomes its SRI. Older bundles are pruned from the
+ * cache once this one is in.
+ * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array}>}
+ */
+export async function loadBundle(manifestUrl, integrity) {
+  const cache = await openCache();
+  const absolute = new URL(manifestUrl, globalThis.location?.href).href;
+  const manifest = await fetchImmutable(cache, absolute, integrity);
+  let parsed;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(manifest));
+  } catch {
+    throw Object.assign(new Error("the bundle manifest is not JSON"), { code: "bundle_manifest" });
+  }
+  const digest = parsed.tensors?.sha256 ?? "";
+  if (!/^[0-9a-f]{64}$/.test(digest)) {
+    throw Object.assign(new Error("the bundle manifest has no tensor sha256"), { code: "bundle_manifest" });
+  }
+  // The tensors sit beside the manifest: /v1/bundles/<id>/tensors.safetensors.
+  const tensorsUrl = new URL(TENSORS_FILE, absolute).href;
+  const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`);
+  if (cache) {
+    for (const request of await cache.keys()) {
+      if (request.url !== absolute && request.url !== tensorsUrl) await cache.delete(request);
+    }
+  }
+  return { manifest, tensors };
+}

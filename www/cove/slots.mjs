@@ -1,0 +1,132 @@
+// Slots and declarative events: the only snippet code that touches the DOM.
+//
+// A slot: <div data-cove-slot="home" data-cove-k="8" data-cove-context-item="85123A">.
+// Its template: a <template> inside the slot, or <template data-cove-template="home">
+// anywhere. In each copy, [data-cove-field="title|price|category|reason|id"]
+// gets the item's text, [data-cove-href] gets the item's URL (options.itemUrl,
+// "{id}" replaced), and the copy's first element gets data-cove-item="<id>".
+
+const REASON_TEXT = {
+  personal: () => "Picked for your taste",
+  similar: () => "Similar to what you viewed",
+  trending: (reason) => (reason.country && reason.country !== "*" ? `Trending in ${reason.country}` : "Trending now"),
+  pinned: () => "Featured",
+  boosted: () => "Promoted",
+  fallback: () => "From our catalogue",
+};
+
+/** A short sentence for a recommendation's reason. */
+export function reasonText(reason) {
+  return (REASON_TEXT[reason?.kind] ?? (() => ""))(reason ?? {});
+}
+
+function defaultTemplate(document) {
+  const template = document.createElement("template");
+  template.innerHTML =
+    '<article class="cove-item"><a data-cove-href><span data-cove-field="title"></span></a>' +
+    ' <span data-cove-field="price"></span> <small data-cove-field="reason"></small></article>';
+  return template;
+}
+
+function templateFor(document, slot, name) {
+  return (
+    slot.querySelector(":scope > template") ??
+    document.querySelector(`template[data-cove-template="${CSS.escape(name)}"]`) ??
+    defaultTemplate(document)
+  );
+}
+
+function fill(fragment, item, options) {
+  const price = new Intl.NumberFormat(undefined, { style: "currency", currency: options.currency ?? "GBP" });
+  const values = {
+    id: item.id,
+    title: item.title,
+    category: item.category,
+    price: Number.isFinite(item.price) ? price.format(item.price) : "",
+    reason: reasonText(item.reason),
+  };
+  for (const element of fragment.querySelectorAll("[data-cove-field]")) {
+    element.textContent = values[element.dataset.coveField] ?? "";
+  }
+  const url = (options.itemUrl ?? "#{id}").replace("{id}", encodeURIComponent(item.id));
+  for (const element of fragment.querySelectorAll("[data-cove-href]")) element.setAttribute("href", url);
+  const root = fragment.firstElementChild;
+  if (root) {
+    root.dataset.coveItem = item.id;
+    root.dataset.coveReason = item.reason?.kind ?? "";
+  }
+}
+
+/** Renders every slot on the page with items from `recommend`. */
+export async function renderSlots(document, recommend, options = {}) {
+  const slots = [...document.querySelectorAll("[data-cove-slot]")];
+  await Promise.all(
+    slots.map(async (slot) => {
+      const name = slot.dataset.coveSlot;
+      const k = Math.max(1, Math.min(100, Number(slot.dataset.coveK ?? 8) || 8));
+      try {
+        const items = await recommend({ slot: name, k, context: { item: slot.dataset.coveContextItem } });
+        const template = templateFor(document, slot, name);
+        const rendered = items.map((item) => {
+          const fragment = template.content.cloneNode(true);
+          fill(fragment, item, options);
+          return fragment;
+        });
+        const keep = slot.querySelector(":scope > template");
+        slot.replaceChildren(...(keep ? [keep] : []), ...rendered);
+        slot.dataset.coveState = "ready";
+      } catch (error) {
+        slot.dataset.coveState = "error";
+        console.warn(`cove: slot "${name}" could not be filled:`, error?.message ?? error);
+      }
+    }),
+  );
+}
+
+function itemOf(element, attribute) {
+  return element.getAttribute(attribute) || element.closest("[data-cove-item]")?.dataset.coveItem || null;
+}
+
+function numberOf(element, name) {
+  const holder = element.closest(`[data-cove-${name}]`);
+  const value = Number(holder?.getAttribute(`data-cove-${name}`));
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * Captures events from declarative attributes and passes them to `track`:
+ * product views on load, add/remove-from-cart clicks, search form submits.
+ * Returns a function that stops capturing.
+ */
+export function captureEvents(document, track) {
+  const report = (event) => track(event).catch((error) => console.warn("cove: event not recorded:", error?.message ?? error));
+  for (const element of document.querySelectorAll("[data-cove-view]")) {
+    report({ type: "view", item: element.dataset.coveView, price: numberOf(element, "price") });
+  }
+  const onClick = (event) => {
+    const add = event.target.closest?.("[data-cove-add-to-cart]");
+    if (add) {
+      const item = itemOf(add, "data-cove-add-to-cart");
+      if (item) report({ type: "add_to_cart", item, quantity: numberOf(add, "quantity") ?? 1, price: numberOf(add, "price") ?? 0 });
+      return;
+    }
+    const remove = event.target.closest?.("[data-cove-remove-from-cart]");
+    if (remove) {
+      const item = itemOf(remove, "data-cove-remove-from-cart");
+      if (item) report({ type: "remove_from_cart", item, quantity: numberOf(remove, "quantity") ?? 1 });
+    }
+  };
+  const onSubmit = (event) => {
+    const form = event.target;
+    if (form?.matches?.("form[data-cove-search]")) {
+      const field = form.querySelector('[name="q"], input[type="search"]');
+      if (field?.value) report({ type: "search", query: field.value });
+    }
+  };
+  document.addEventListener("click", onClick, true);
+  document.addEventListener("submit", onSubmit, true);
+  return () => {
+    document.removeEventListener("click", onClick, true);
+    document.removeEventListener("submit", onSubmit, true);
+  };
+}

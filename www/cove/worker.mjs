@@ -1,0 +1,24 @@
+// The snippet's Web Worker: hosts the engine off the main thread. Messages are
+// `{ id, method, args }`; answers are `{ id, result }` or `{ id, error: { code, message } }`.
+import { CoveCore } from "./core.mjs";
+
+const METHODS = new Set(["track", "recommend", "segments", "explain", "profile", "forget", "grantConsent", "storageKind"]);
+let core = null;
+
+self.onmessage = async ({ data }) => {
+  const { id, method, args = [] } = data ?? {};
+  try {
+    let result;
+    if (method === "start") {
+      core = await CoveCore.create(args[0]);
+      result = { modelId: core.modelId, storage: core.storageKind() };
+    } else if (core && METHODS.has(method)) {
+      result = await core[method](...args);
+    } else {
+      throw Object.assign(new Error(core ? `unknown method ${method}` : "Cove has not started"), { code: "invalid_call" });
+    }
+    self.postMessage({ id, result });
+  } catch (error) {
+    self.postMessage({ id, error: { code: error?.code ?? "internal", message: String(error?.message ?? error) } });
+  }
+};
