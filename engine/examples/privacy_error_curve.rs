@@ -17,7 +17,9 @@ use rand_chacha::ChaCha20Rng;
 const ROUNDS: usize = 5;
 
 fn zipf_counts(domain: u32, n_devices: usize) -> Vec<u32> {
-    let raw: Vec<f64> = (0..domain).map(|r| 1.0 / f64::from(r + 1).powf(1.1)).collect();
+    let raw: Vec<f64> = (0..domain)
+        .map(|r| 1.0 / f64::from(r + 1).powf(1.1))
+        .collect();
     let total: f64 = raw.iter().sum();
     let mut values = Vec::with_capacity(n_devices);
     let mut remainders = Vec::new();
@@ -39,7 +41,9 @@ fn share_bound(mechanism: Mechanism, epsilon: f64, n: f64) -> f64 {
             let (p, q) = grr::probabilities(domain, epsilon);
             ((p * (1.0 - p)).max(q * (1.0 - q)) / n).sqrt() / (p - q)
         }
-        Mechanism::Hadamard { .. } => 1.0 / (n.sqrt() * (2.0 * hadamard::keep_probability(epsilon) - 1.0)),
+        Mechanism::Hadamard { .. } => {
+            1.0 / (n.sqrt() * (2.0 * hadamard::keep_probability(epsilon) - 1.0))
+        }
     }
 }
 
@@ -47,7 +51,10 @@ fn main() {
     println!("| mechanism | domain | ε | devices | mean abs. error of a share | 95% half-width (bound) |");
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut rng = ChaCha20Rng::seed_from_u64(20261123);
-    for mechanism in [Mechanism::Grr { domain: 6 }, Mechanism::Hadamard { domain: 4096 }] {
+    for mechanism in [
+        Mechanism::Grr { domain: 6 },
+        Mechanism::Hadamard { domain: 4096 },
+    ] {
         for epsilon in [0.5, 1.0, 2.0] {
             for n_devices in [1_000usize, 10_000, 100_000] {
                 let spec = MetricSpec {
@@ -65,7 +72,8 @@ fn main() {
                 for _ in 0..ROUNDS {
                     let mut tally = Tally::new(mechanism);
                     for &value in &values {
-                        let report = report::randomise(&spec, value, &mut rng).expect("value in domain");
+                        let report =
+                            report::randomise(&spec, value, &mut rng).expect("value in domain");
                         tally.add(report.cell).expect("cell in range");
                     }
                     for e in estimate(mechanism, epsilon, &tally).expect("tally fits") {

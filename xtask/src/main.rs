@@ -15,6 +15,8 @@ mod size;
 mod test;
 mod toolchain;
 
+use std::time::Instant;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
@@ -39,10 +41,15 @@ fn main() {
             build::build(&env)?;
             demo::demo(&env)
         }),
-        Some("test") => setup::setup().and_then(|env| {
-            build::build(&env)?;
-            test::test(&env)
-        }),
+        Some("test") => {
+            let started = Instant::now();
+            setup::setup().and_then(|env| {
+                let setup_time = started.elapsed();
+                build::build(&env)?;
+                let build_time = started.elapsed() - setup_time;
+                test::test(&env, &[("setup", setup_time), ("build", build_time)])
+            })
+        }
         Some("size") => setup::setup().and_then(|env| {
             build::build(&env)?;
             size::report(&env)

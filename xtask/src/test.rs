@@ -10,8 +10,9 @@ use crate::run::Step;
 use crate::setup::Env;
 use crate::toolchain::cargo_program;
 
-/// Runs every suite and prints a summary.
-pub fn test(env: &Env) -> Result<()> {
+/// Runs every suite and prints a summary, after the times of the phases that
+/// ran before (setup, build).
+pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
     let root = paths::root();
     let suites: Vec<(&str, Step)> = vec![
         (
@@ -68,6 +69,9 @@ pub fn test(env: &Env) -> Result<()> {
     }
 
     println!("\n==> test summary");
+    for (phase, elapsed) in earlier_phases {
+        println!("  done   {phase} ({:.1} s)", elapsed.as_secs_f64());
+    }
     let mut failed = 0;
     for (name, result) in &results {
         match result {
