@@ -69,4 +69,7 @@ pub mod testing;
 #[cfg(feature = "js")]
 pub mod js;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::Error;

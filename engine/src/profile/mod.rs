@@ -24,6 +24,12 @@
 
 mod codec;
 
+/// Internals the crate's tests use to forge profiles.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::codec::crc32;
+}
+
 use serde::{Deserialize, Serialize};
 
 use crate::events::{check_item_id, Event, EventKind, PageKind, MAX_TIME};

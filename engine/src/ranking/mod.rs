@@ -19,7 +19,7 @@
 //! ranking comes from the item on screen and what is trending where they are.
 //!
 //! Business rules: out-of-stock items, items not shipped to the request's
-//! country, excluded items and categories, and (by default) items the shopper
+//! country (or, without a country, any item limited to some countries), excluded items and categories, and (by default) items the shopper
 //! bought or disliked are never ranked; pins place items at fixed positions;
 //! `max_per_category` caps items per category (diversity). Ties break on the
 //! lower item row, so the answer never depends on candidate order. Each item
@@ -254,9 +254,14 @@ pub fn rank_with_vector(
     // Eligibility: stock, country, categories, exclusions, history.
     let mut eligible = model.in_stock.clone();
     if model.has_country_limits {
+        // An item limited to some countries is shown only when the request
+        // names one of them; without a country it cannot be known to ship.
         for (flag, item) in eligible.iter_mut().zip(&model.manifest().items) {
-            if let (Some(countries), Some(country)) = (&item.countries, &request.country) {
-                *flag &= countries.iter().any(|c| c == country);
+            if let Some(countries) = &item.countries {
+                *flag &= request
+                    .country
+                    .as_ref()
+                    .is_some_and(|country| countries.contains(country));
             }
         }
     }
