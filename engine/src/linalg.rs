@@ -54,12 +54,14 @@ pub(crate) fn cholesky_solve(l: &[f64], dim: usize, b: &mut [f64]) {
     }
 }
 
-/// Dot product with two accumulators (a fixed summation order).
+/// Dot product with eight accumulators (a fixed summation order). Eight, not
+/// two, so that four independent vector additions are in flight: with fewer,
+/// the factorisation waits on the latency of each addition.
 #[inline]
 fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 2];
-    let a_chunks = a.chunks_exact(2);
-    let b_chunks = b.chunks_exact(2);
+    let mut acc = [0.0f64; 8];
+    let a_chunks = a.chunks_exact(8);
+    let b_chunks = b.chunks_exact(8);
     let tail: f64 = a_chunks
         .remainder()
         .iter()
@@ -67,10 +69,11 @@ fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in a_chunks.zip(b_chunks) {
-        acc[0] += x[0] * y[0];
-        acc[1] += x[1] * y[1];
+        for lane in 0..8 {
+            acc[lane] += x[lane] * y[lane];
+        }
     }
-    acc[0] + acc[1] + tail
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 /// A dense reference solve (Gaussian elimination with partial pivoting), for

@@ -353,18 +353,21 @@ pub fn rank_with_vector(
     };
     let personal = Personal::new(model, user, request.int8);
 
-    let score_row = |row: usize, extra: Option<&Extra>| -> f32 {
-        let mut score = weight_personal * personal.score(row);
-        score += category_boost[model.item_category[row] as usize];
-        if let Some(e) = extra {
-            score += params.weight_neighbors * e.neighbor
-                + params.weight_trending * e.trending
-                + e.boost;
+    // Dense pass: every item's personal term and category boost, in one tight
+    // loop per kind so the compiler can vectorise it. Then the sparse terms.
+    let mut scores = vec![0.0f32; n_items];
+    personal.score_all(weight_personal, &mut scores);
+    if category_boost.iter().any(|b| *b != 0.0) {
+        for (score, category) in scores.iter_mut().zip(&model.item_category) {
+            *score += category_boost[*category as usize];
         }
-        score
-    };
+    }
+    for e in &extras {
+        scores[e.row as usize] +=
+            params.weight_neighbors * e.neighbor + params.weight_trending * e.trending + e.boost;
+    }
 
-    // Pins first, so they are not counted again by the scan.
+    // Pins first, so they are not counted again by the selection.
     let mut pins: Vec<(usize, u32)> = Vec::new();
     for pin in &request.pins {
         if let Some(row) = row_of(&pin.item) {
@@ -381,27 +384,15 @@ pub fn rank_with_vector(
     let n_ranked = request.k.saturating_sub(pins.len());
     let caps = request.max_per_category;
     let scan = |budget: usize| -> Vec<ScoredItem> {
-        let mut next_extra = 0;
-        let scored = (0..n_items).filter_map(|row| {
-            let mut extra = None;
-            while let Some(e) = extras.get(next_extra) {
-                if (e.row as usize) < row {
-                    next_extra += 1;
-                } else {
-                    if e.row as usize == row {
-                        extra = Some(e);
-                    }
-                    break;
-                }
-            }
-            if !eligible[row] {
-                return None;
-            }
-            Some(ScoredItem {
+        let scored = scores
+            .iter()
+            .zip(&eligible)
+            .enumerate()
+            .filter(|(_, (_, eligible))| **eligible)
+            .map(|(row, (score, _))| ScoredItem {
                 index: row as u32,
-                score: score_row(row, extra),
-            })
-        });
+                score: *score,
+            });
         select_top_k(scored, budget)
     };
     let chosen: Vec<ScoredItem> = match caps {
@@ -464,7 +455,7 @@ pub fn rank_with_vector(
         .map(|s| recommendation(s.index, s.score, reason_of(s.index)))
         .collect();
     for (position, row) in pins {
-        let score = score_row(row as usize, extra_of(row));
+        let score = scores[row as usize];
         let at = position.min(items.len());
         items.insert(at, recommendation(row, score, Reason::Pinned));
     }
@@ -556,6 +547,46 @@ impl<'a> Personal<'a> {
         }
     }
 
+    /// Writes `weight ·` the personal term of every item into `out`.
+    fn score_all(&self, weight: f32, out: &mut [f32]) {
+        match self {
+            Personal::None => {}
+            Personal::F32 { user, factors, dim } => {
+                // Four rows at a time: four independent dependency chains,
+                // each summed exactly as `dot` sums, so the results are
+                // bit-identical to `dot` while the CPU overlaps the chains.
+                let block = 4 * dim;
+                let mut out_blocks = out.chunks_exact_mut(4);
+                let mut row_blocks = factors.chunks_exact(block);
+                for (out4, rows) in (&mut out_blocks).zip(&mut row_blocks) {
+                    let (r0, rest) = rows.split_at(*dim);
+                    let (r1, rest) = rest.split_at(*dim);
+                    let (r2, r3) = rest.split_at(*dim);
+                    let scores = dot4(user, [r0, r1, r2, r3]);
+                    for (o, s) in out4.iter_mut().zip(scores) {
+                        *o = weight * s;
+                    }
+                }
+                let rest = row_blocks.remainder().chunks_exact(*dim);
+                for (o, row) in out_blocks.into_remainder().iter_mut().zip(rest) {
+                    *o = weight * dot(user, row);
+                }
+            }
+            Personal::Int8 {
+                user,
+                user_scale,
+                factors,
+                scales,
+                dim,
+            } => {
+                let rows = factors.chunks_exact(*dim).zip(scales.iter());
+                for (out, (row, scale)) in out.iter_mut().zip(rows) {
+                    *out = weight * (dot_i8(user, row) as f32 * user_scale * scale);
+                }
+            }
+        }
+    }
+
     #[inline]
     fn score(&self, row: usize) -> f32 {
         match self {
@@ -575,6 +606,35 @@ impl<'a> Personal<'a> {
     }
 }
 
+/// Four dot products of `user` with four rows, each summed in exactly the
+/// order of [`dot`] (four accumulators, then the tail).
+#[inline]
+fn dot4(user: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+    let mut acc = [[0.0f32; 4]; 4];
+    let n_full = user.len() / 4 * 4;
+    let mut i = 0;
+    while i < n_full {
+        let u = &user[i..i + 4];
+        for (acc_row, row) in acc.iter_mut().zip(&rows) {
+            let y = &row[i..i + 4];
+            acc_row[0] += u[0] * y[0];
+            acc_row[1] += u[1] * y[1];
+            acc_row[2] += u[2] * y[2];
+            acc_row[3] += u[3] * y[3];
+        }
+        i += 4;
+    }
+    let mut out = [0.0f32; 4];
+    for ((o, acc_row), row) in out.iter_mut().zip(&acc).zip(&rows) {
+        let mut tail = 0.0f32;
+        for (x, y) in user[n_full..].iter().zip(&row[n_full..]) {
+            tail += x * y;
+        }
+        *o = (acc_row[0] + acc_row[1]) + (acc_row[2] + acc_row[3]) + tail;
+    }
+    out
+}
+
 /// Quantises a vector to int8 with one scale max|x| / 127.
 pub fn quantise(x: &[f32]) -> (Vec<i8>, f32) {
     let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -590,19 +650,41 @@ pub fn quantise(x: &[f32]) -> (Vec<i8>, f32) {
 }
 
 /// Integer dot product of two int8 vectors, exact in i32 for d ≤ 2^17.
+/// Integer addition is associative, so the compiler may reorder (vectorise)
+/// the sum without changing the result on any platform.
 #[inline]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    let mut acc = [0i32; 8];
-    let a_chunks = a.chunks_exact(8);
-    let b_chunks = b.chunks_exact(8);
-    let mut tail = 0i32;
-    for (x, y) in a_chunks.remainder().iter().zip(b_chunks.remainder()) {
-        tail += *x as i32 * *y as i32;
-    }
-    for (x, y) in a_chunks.zip(b_chunks) {
-        for lane in 0..8 {
-            acc[lane] += x[lane] as i32 * y[lane] as i32;
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| *x as i16 as i32 * *y as i16 as i32)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Rng;
+
+    #[test]
+    fn dot4_is_bit_identical_to_dot() {
+        let mut rng = Rng::new(11);
+        for dim in [1, 3, 4, 7, 32, 33, 64] {
+            let mut vector = || (0..dim).map(|_| rng.unit() - 0.5).collect::<Vec<f32>>();
+            let user = vector();
+            let rows = [vector(), vector(), vector(), vector()];
+            let got = dot4(&user, [&rows[0], &rows[1], &rows[2], &rows[3]]);
+            for (g, row) in got.iter().zip(&rows) {
+                assert_eq!(g.to_bits(), dot(&user, row).to_bits(), "dim {dim}");
+            }
         }
     }
-    acc.iter().sum::<i32>() + tail
+
+    #[test]
+    fn dot_i8_is_exact() {
+        let check = |a: &[i8], b: &[i8], want: i32| assert_eq!(dot_i8(a, b), want);
+        check(&[127; 64], &[127; 64], 64 * 127 * 127);
+        check(&[-127; 64], &[127; 64], -64 * 127 * 127);
+        check(&[1, 2, 3], &[4, -5, 6], 12);
+        check(&[], &[], 0);
+    }
 }
