@@ -12,23 +12,52 @@
 ///
 /// Returns the index of the first pivot that was not positive (the matrix is
 /// not positive definite, or not finite) as the error.
+///
+/// The right-looking (outer-product) order is used: after each pivot the
+/// trailing rows get an independent `axpy` each, which vectorises, instead of
+/// the left-looking order's chain of short dot products and divisions. On
+/// x86-64 CPUs with AVX2 the same code is also compiled with AVX2 and chosen
+/// at run time; no operation is fused or reordered, so the bits are the same.
 pub(crate) fn cholesky_in_place(a: &mut [f64], dim: usize) -> Result<(), usize> {
     debug_assert_eq!(a.len(), dim * dim);
-    for row in 0..dim {
-        // Split so that rows before `row` are readable while `row` is written.
-        let (done, rest) = a.split_at_mut(row * dim);
-        let current = &mut rest[..dim];
-        for col in 0..row {
-            let other = &done[col * dim..col * dim + dim];
-            let sum = dot_f64(&current[..col], &other[..col]);
-            current[col] = (current[col] - sum) / other[col];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { cholesky_avx2(a, dim) };
         }
-        let sum = dot_f64(&current[..row], &current[..row]);
-        let pivot = current[row] - sum;
+    }
+    cholesky_portable(a, dim)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn cholesky_avx2(a: &mut [f64], dim: usize) -> Result<(), usize> {
+    cholesky_portable(a, dim)
+}
+
+#[inline(always)]
+fn cholesky_portable(a: &mut [f64], dim: usize) -> Result<(), usize> {
+    let mut column = vec![0.0f64; dim];
+    for k in 0..dim {
+        let pivot = a[k * dim + k];
         if !(pivot > 0.0 && pivot.is_finite()) {
-            return Err(row);
+            return Err(k);
         }
-        current[row] = pivot.sqrt();
+        let diagonal = pivot.sqrt();
+        a[k * dim + k] = diagonal;
+        let inverse = 1.0 / diagonal;
+        for i in k + 1..dim {
+            a[i * dim + k] *= inverse;
+            column[i] = a[i * dim + k];
+        }
+        for i in k + 1..dim {
+            let l_ik = column[i];
+            let row = &mut a[i * dim + k + 1..i * dim + i + 1];
+            for (x, l_jk) in row.iter_mut().zip(&column[k + 1..=i]) {
+                *x -= l_ik * l_jk;
+            }
+        }
     }
     Ok(())
 }

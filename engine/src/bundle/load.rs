@@ -108,10 +108,15 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     let purchase_intent = tensors.logistic("purchase_intent", SessionFeatures::NAMES.len())?;
 
     let in_stock = manifest.items.iter().map(|item| item.in_stock).collect();
-    let has_country_limits = manifest.items.iter().any(|item| item.countries.is_some());
+    let country_limits = manifest
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(row, item)| Some((row as u32, item.countries.clone()?)))
+        .collect();
     Ok(Model {
         in_stock,
-        has_country_limits,
+        country_limits,
         manifest,
         item_factors,
         item_factors_i8,

@@ -106,8 +106,8 @@ pub struct Model {
     pub(crate) gram_ridge: Vec<f64>,
     /// Per item: in stock (the request-independent part of eligibility).
     pub(crate) in_stock: Vec<bool>,
-    /// Whether any item limits the countries it ships to.
-    pub(crate) has_country_limits: bool,
+    /// The items that ship only to some countries: (row, countries).
+    pub(crate) country_limits: Vec<(u32, Vec<String>)>,
     /// n × m; each entry is below n or [`PAD`].
     pub(crate) neighbors_idx: Vec<u32>,
     /// n × m, finite.

@@ -253,17 +253,14 @@ pub fn rank_with_vector(
 
     // Eligibility: stock, country, categories, exclusions, history.
     let mut eligible = model.in_stock.clone();
-    if model.has_country_limits {
-        // An item limited to some countries is shown only when the request
-        // names one of them; without a country it cannot be known to ship.
-        for (flag, item) in eligible.iter_mut().zip(&model.manifest().items) {
-            if let Some(countries) = &item.countries {
-                *flag &= request
-                    .country
-                    .as_ref()
-                    .is_some_and(|country| countries.contains(country));
-            }
-        }
+    // An item limited to some countries is shown only when the request names
+    // one of them; without a country it cannot be known to ship.
+    for (row, countries) in &model.country_limits {
+        let ships = request
+            .country
+            .as_ref()
+            .is_some_and(|country| countries.contains(country));
+        eligible[*row as usize] &= ships;
     }
     if !request.exclude_categories.is_empty() {
         let excluded: Vec<bool> = model
@@ -548,7 +545,31 @@ impl<'a> Personal<'a> {
     }
 
     /// Writes `weight ·` the personal term of every item into `out`.
+    ///
+    /// On x86-64 CPUs with AVX2 the same code is compiled a second time with
+    /// AVX2 enabled and chosen at run time. The arithmetic is the same
+    /// (integer sums are exact; the f32 sums keep their order and are never
+    /// fused), so both builds give bit-identical scores.
     fn score_all(&self, weight: f32, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { self.score_all_avx2(weight, out) };
+                return;
+            }
+        }
+        self.score_all_portable(weight, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn score_all_avx2(&self, weight: f32, out: &mut [f32]) {
+        self.score_all_portable(weight, out);
+    }
+
+    #[inline(always)]
+    fn score_all_portable(&self, weight: f32, out: &mut [f32]) {
         match self {
             Personal::None => {}
             Personal::F32 { user, factors, dim } => {
@@ -608,7 +629,7 @@ impl<'a> Personal<'a> {
 
 /// Four dot products of `user` with four rows, each summed in exactly the
 /// order of [`dot`] (four accumulators, then the tail).
-#[inline]
+#[inline(always)]
 fn dot4(user: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     let mut acc = [[0.0f32; 4]; 4];
     let n_full = user.len() / 4 * 4;
@@ -652,7 +673,7 @@ pub fn quantise(x: &[f32]) -> (Vec<i8>, f32) {
 /// Integer dot product of two int8 vectors, exact in i32 for d ≤ 2^17.
 /// Integer addition is associative, so the compiler may reorder (vectorise)
 /// the sum without changing the result on any platform.
-#[inline]
+#[inline(always)]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
         .zip(b)
