@@ -1,4 +1,10 @@
 //! The engine's one error type.
+//!
+//! Every fallible function in the engine returns [`Error`]. Each variant carries
+//! the offending values, so a caller can report them without guessing, and each
+//! has a short, stable [`Error::code`] that the JavaScript API and the edge
+//! worker put in their JSON errors. New variants may be added (the enum is
+//! `#[non_exhaustive]`); existing codes never change meaning.
 
 use std::fmt;
 
@@ -30,6 +36,128 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+
+    /// The bundle's manifest was written for a schema version this engine does
+    /// not read.
+    UnsupportedSchemaVersion {
+        /// The version in the manifest.
+        found: u32,
+        /// The only version this engine reads.
+        supported: u32,
+    },
+    /// The manifest is not valid JSON, or not the JSON this schema describes.
+    ManifestSyntax {
+        /// The parser's message (line and column included).
+        message: String,
+    },
+    /// The tensor file is not a valid safetensors file.
+    TensorFileSyntax {
+        /// The parser's message.
+        message: String,
+    },
+    /// A bundle part's length or sha256 differs from what the manifest states.
+    ChecksumMismatch {
+        /// Which part ("tensors").
+        part: &'static str,
+        /// The value the manifest states (hex sha256, or a byte length).
+        expected: String,
+        /// The value computed from the bytes given.
+        found: String,
+    },
+    /// The manifest's model id is not the one derived from its content.
+    ModelIdMismatch {
+        /// The id the manifest states.
+        stated: String,
+        /// The id derived from the manifest's content.
+        derived: String,
+    },
+    /// A tensor the schema requires is absent from the tensor file.
+    MissingTensor {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor has another element type than the schema requires.
+    TensorDtype {
+        /// The tensor's name.
+        name: String,
+        /// The element type required (safetensors spelling, "F32").
+        expected: &'static str,
+        /// The element type found.
+        found: String,
+    },
+    /// A tensor has another shape than the manifest implies.
+    TensorShape {
+        /// The tensor's name.
+        name: String,
+        /// The shape required.
+        expected: Vec<usize>,
+        /// The shape found.
+        found: Vec<usize>,
+    },
+    /// A tensor value is NaN or infinite, or out of its allowed range.
+    InvalidTensorValue {
+        /// The tensor's name.
+        name: String,
+        /// The flat index of the first bad value.
+        index: usize,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// An index inside the bundle points outside what it refers to (for example
+    /// a neighbour index not below the number of items).
+    InvalidReference {
+        /// What holds the reference ("neighbors_idx", "segments.loyalty").
+        what: String,
+        /// The offending index or position.
+        index: u64,
+        /// The exclusive upper bound it had to respect.
+        limit: u64,
+    },
+    /// A manifest field holds a value its schema forbids.
+    InvalidManifest {
+        /// The field's path in the manifest ("segments.price_tiers.cuts").
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A shopper event is malformed (empty id, quantity zero, price negative,
+    /// a field longer than its limit).
+    InvalidEvent {
+        /// The event field at fault.
+        field: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// An event's JSON is not valid or not an event.
+    EventSyntax {
+        /// The parser's message.
+        message: String,
+    },
+    /// An event is older than the profile's latest event by more than the
+    /// allowed reordering window.
+    EventOutOfOrder {
+        /// The event's time (unix seconds).
+        event_at: i64,
+        /// The profile's latest event time (unix seconds).
+        latest_at: i64,
+    },
+    /// A serialized profile was written in a format version this engine does not
+    /// read (older formats are rejected, never misread).
+    UnsupportedProfileVersion {
+        /// The version found.
+        found: u32,
+        /// The only version this engine reads.
+        supported: u32,
+    },
+    /// A serialized profile is damaged: truncated, a bad checksum, a length that
+    /// breaks a limit, or a value out of range.
+    CorruptProfile {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The engine was asked to use a model before one was loaded.
+    NoModel,
     /// A device's ε budget for the day cannot pay for a report.
     BudgetExceeded {
         /// The ε the report would spend.
@@ -58,6 +186,67 @@ impl fmt::Display for Error {
                 write!(f, "{what}: value at index {index} is not a finite number")
             }
             Error::InvalidParameter { name, reason } => write!(f, "parameter {name}: {reason}"),
+            Error::UnsupportedSchemaVersion { found, supported } => write!(
+                f,
+                "bundle schema version {found} is not supported (this engine reads {supported})"
+            ),
+            Error::ManifestSyntax { message } => write!(f, "bundle manifest: {message}"),
+            Error::TensorFileSyntax { message } => write!(f, "bundle tensor file: {message}"),
+            Error::ChecksumMismatch {
+                part,
+                expected,
+                found,
+            } => write!(
+                f,
+                "bundle part {part}: manifest states {expected}, bytes give {found}"
+            ),
+            Error::ModelIdMismatch { stated, derived } => write!(
+                f,
+                "bundle model id {stated} does not match its content ({derived})"
+            ),
+            Error::MissingTensor { name } => write!(f, "bundle tensor {name} is missing"),
+            Error::TensorDtype {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "bundle tensor {name}: dtype {found}, expected {expected}"
+            ),
+            Error::TensorShape {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "bundle tensor {name}: shape {found:?}, expected {expected:?}"
+            ),
+            Error::InvalidTensorValue {
+                name,
+                index,
+                reason,
+            } => write!(f, "bundle tensor {name}: value at index {index} {reason}"),
+            Error::InvalidReference { what, index, limit } => {
+                write!(f, "{what}: index {index} is not below {limit}")
+            }
+            Error::InvalidManifest { field, reason } => {
+                write!(f, "bundle manifest field {field}: {reason}")
+            }
+            Error::InvalidEvent { field, reason } => write!(f, "event field {field}: {reason}"),
+            Error::EventSyntax { message } => write!(f, "event: {message}"),
+            Error::EventOutOfOrder {
+                event_at,
+                latest_at,
+            } => write!(
+                f,
+                "event at {event_at} is too far before the latest event at {latest_at}"
+            ),
+            Error::UnsupportedProfileVersion { found, supported } => write!(
+                f,
+                "profile format version {found} is not supported (this engine reads {supported})"
+            ),
+            Error::CorruptProfile { reason } => write!(f, "profile is corrupt: {reason}"),
+            Error::NoModel => write!(f, "no model bundle is loaded"),
             Error::BudgetExceeded {
                 requested,
                 remaining,
@@ -80,8 +269,40 @@ impl Error {
             Error::DimensionMismatch { .. } => "dimension_mismatch",
             Error::NonFinite { .. } => "non_finite",
             Error::InvalidParameter { .. } => "invalid_parameter",
+            Error::UnsupportedSchemaVersion { .. } => "bundle_schema_version",
+            Error::ManifestSyntax { .. } => "bundle_manifest_syntax",
+            Error::TensorFileSyntax { .. } => "bundle_tensor_syntax",
+            Error::ChecksumMismatch { .. } => "bundle_checksum",
+            Error::ModelIdMismatch { .. } => "bundle_model_id",
+            Error::MissingTensor { .. } => "bundle_missing_tensor",
+            Error::TensorDtype { .. } => "bundle_tensor_dtype",
+            Error::TensorShape { .. } => "bundle_tensor_shape",
+            Error::InvalidTensorValue { .. } => "bundle_tensor_value",
+            Error::InvalidReference { .. } => "bundle_reference",
+            Error::InvalidManifest { .. } => "bundle_manifest_value",
+            Error::InvalidEvent { .. } => "invalid_event",
+            Error::EventSyntax { .. } => "event_syntax",
+            Error::EventOutOfOrder { .. } => "event_out_of_order",
+            Error::UnsupportedProfileVersion { .. } => "profile_version",
+            Error::CorruptProfile { .. } => "profile_corrupt",
+            Error::NoModel => "no_model",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::InvalidReport { .. } => "invalid_report",
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidManifest`].
+    pub(crate) fn manifest(field: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::InvalidManifest {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::CorruptProfile`].
+    pub(crate) fn corrupt(reason: impl Into<String>) -> Error {
+        Error::CorruptProfile {
+            reason: reason.into(),
         }
     }
 }

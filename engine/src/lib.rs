@@ -2,30 +2,78 @@
 //! about a shopper goes through this crate, so the three cannot drift apart.
 //!
 //! The core is pure Rust: it does no IO, reads no clock and draws no randomness it
-//! is not given. Callers pass time, seeds and bytes in; the engine hands typed
-//! results and typed errors ([`Error`]) back.
+//! is not given. Callers pass time (unix seconds), seeds and bytes in; the engine
+//! hands typed results and typed errors ([`Error`], each with a stable
+//! [`Error::code`]) back, and never panics on any input.
 //!
-//! Main pieces:
+//! # Main pieces
 //!
+//! - [`bundle`]: the model bundle, the contract with the trainer. A JSON
+//!   [`bundle::Manifest`] plus a safetensors file; [`bundle::BundleBuilder`]
+//!   writes both (the trainer uses it, so the format has one implementation) and
+//!   [`bundle::Model::from_bytes`] validates everything before use.
+//!   [`bundle::Engine`] keeps the previous model when a new one fails to load.
+//! - [`events`] and [`profile`]: shopper events in, a bounded, time-decayed,
+//!   versioned on-device [`profile::Profile`] out.
+//! - [`features`]: RFM, price and category affinities and the
+//!   [`features::SessionFeatures`] of the purchase-intent model, with fixed
+//!   vectorisers the trainer imports.
+//! - [`segments`]: lifecycle, propensity, price tier, taste cluster and loyalty,
+//!   from the bundle's definitions, each with a reason.
+//! - [`ranking`]: the shopper vector folded in on the device (implicit ALS,
+//!   Cholesky on d × d), candidates blended from personal, neighbour and
+//!   trending scores, business rules, a reason per item.
+//! - [`abandonment`]: the cart-abandonment risk and the shop's rescue decision
+//!   with a seeded holdout.
 //! - [`privacy`]: local differential privacy — randomised response and
 //!   Hadamard response on the device, unbiased estimators with 95% intervals at
 //!   the edge, the per-device daily ε budget and the report envelope.
-//! - [`score`]: dot-product scoring of candidate item vectors against a shopper
-//!   vector, with top-k selection that never sorts every candidate and breaks ties
-//!   deterministically (lower item index first).
+//! - [`score`]: dot-product scoring and top-k selection that never sorts every
+//!   candidate and breaks ties deterministically (lower item index first).
+//!
+//! # Key decisions
+//!
+//! - **Bytes in, never paths or JS values.** The loader takes `&[u8]`; the
+//!   `js` module is the only code that sees `JsValue`.
+//! - **Validate once, at the boundary.** Bundles, profiles, events and
+//!   parameters are checked when they enter; past that, invariants hold by
+//!   construction (for example every neighbour index is below the item count).
+//! - **Deterministic across platforms.** Summation orders are fixed in code,
+//!   ties break on the lower index, the int8 path is exact integer arithmetic,
+//!   and the rescue holdout comes from the caller's seed.
+//! - **Few dependencies.** serde/serde_json for the manifest and JSON forms,
+//!   safetensors (without `std`) for tensors, sha2 for checksums. The
+//!   Cholesky solve, the profile's binary codec and its CRC-32 are a few dozen
+//!   lines each and hand-written.
 //!
 //! # Feature flags
 //!
 //! - `js` (off by default): the wasm-bindgen API for JavaScript, in the `js`
 //!   module. It is the only place that knows about `JsValue`; it converts the
 //!   engine's errors into JavaScript exceptions in one spot.
+//! - `test-fixtures` (off by default): the `testing` module, a deterministic
+//!   synthetic bundle and event generator for tests and benchmarks.
 #![deny(missing_docs)]
 
+pub mod abandonment;
+pub mod bundle;
 mod error;
+pub mod events;
+pub mod features;
+mod linalg;
 pub mod privacy;
+pub mod profile;
+pub mod ranking;
 pub mod score;
+pub mod segments;
+
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod testing;
 
 #[cfg(feature = "js")]
 pub mod js;
+
+#[cfg(test)]
+mod tests;
 
 pub use error::Error;

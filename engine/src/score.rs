@@ -81,6 +81,12 @@ pub fn select_top_k(items: impl IntoIterator<Item = ScoredItem>, k: usize) -> Ve
         if heap.len() < k {
             heap.push(WorstFirst(item));
         } else if let Some(worst) = heap.peek() {
+            // Fast rejection: a strictly lower score can never rank better
+            // (for non-NaN scores, `<` agrees with `total_cmp`; NaN and
+            // signed zeros fall through to the full comparison).
+            if item.score < worst.0.score {
+                continue;
+            }
             if item.rank_cmp(&worst.0) == Ordering::Less {
                 heap.pop();
                 heap.push(WorstFirst(item));

@@ -1,0 +1,394 @@
+//! The bundle writer, the one implementation of the format that the trainer
+//! and the engine's tests use.
+//!
+//! The builder takes the f32 item factors and derives everything else that is
+//! a function of them (the int8 copy and its scales, the Gram matrix YᵀY), so a
+//! writer can never ship an inconsistent pair. [`BundleBuilder::build`] ends by
+//! loading what it wrote with the engine's own loader: a bundle that builds is a
+//! bundle that loads.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use safetensors::{Dtype, View};
+
+use super::manifest::{
+    derive_model_id, sha256_hex, FeatureSpec, ItemMeta, Manifest, PartDigest, RankingParams,
+    RescuePolicy, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+};
+use super::{LogisticModel, Model, PAD};
+use crate::features::{RfmFeatures, SessionFeatures};
+use crate::Error;
+
+/// The two parts of a written bundle and its id.
+#[derive(Debug, Clone)]
+pub struct BuiltBundle {
+    /// The content-addressed model id (also inside the manifest).
+    pub model_id: String,
+    /// The manifest, pretty-printed JSON.
+    pub manifest: Vec<u8>,
+    /// The safetensors file.
+    pub tensors: Vec<u8>,
+}
+
+/// Collects a model's parts and writes a bundle. See the module docs of
+/// [`crate::bundle`] for the tensors' meaning.
+#[derive(Debug, Clone)]
+pub struct BundleBuilder {
+    dim: usize,
+    n_neighbors: usize,
+    n_trending: usize,
+    training: TrainingSummary,
+    metrics: BTreeMap<String, f64>,
+    ranking: RankingParams,
+    segments: SegmentDefinitions,
+    rescue: RescuePolicy,
+    items: Vec<ItemMeta>,
+    factors: Vec<f32>,
+    neighbors: Vec<Vec<(u32, f32)>>,
+    trending: Vec<(String, Vec<(u32, f32)>)>,
+    taste_centroids: Vec<f32>,
+    propensity: Option<LogisticModel>,
+    purchase_intent: Option<LogisticModel>,
+}
+
+impl BundleBuilder {
+    /// Starts a bundle of `dim`-dimensional factors, keeping at most
+    /// `n_neighbors` neighbours per item and `n_trending` items per trending
+    /// list, with the given ranking parameters, segment definitions and rescue
+    /// policy.
+    pub fn new(
+        dim: usize,
+        n_neighbors: usize,
+        n_trending: usize,
+        ranking: RankingParams,
+        segments: SegmentDefinitions,
+        rescue: RescuePolicy,
+    ) -> BundleBuilder {
+        BundleBuilder {
+            dim,
+            n_neighbors,
+            n_trending,
+            training: TrainingSummary::default(),
+            metrics: BTreeMap::new(),
+            ranking,
+            segments,
+            rescue,
+            items: Vec::new(),
+            factors: Vec::new(),
+            neighbors: Vec::new(),
+            trending: Vec::new(),
+            taste_centroids: Vec::new(),
+            propensity: None,
+            purchase_intent: None,
+        }
+    }
+
+    /// Sets the training-data summary.
+    pub fn training(&mut self, training: TrainingSummary) -> &mut Self {
+        self.training = training;
+        self
+    }
+
+    /// Records an evaluation metric.
+    pub fn metric(&mut self, name: &str, value: f64) -> &mut Self {
+        self.metrics.insert(name.to_string(), value);
+        self
+    }
+
+    /// Adds an item with its factor row; returns its row index.
+    pub fn add_item(&mut self, meta: ItemMeta, factors: &[f32]) -> Result<u32, Error> {
+        if factors.len() != self.dim {
+            return Err(Error::DimensionMismatch {
+                what: "item factors",
+                expected: self.dim,
+                found: factors.len(),
+            });
+        }
+        let row = self.items.len() as u32;
+        self.items.push(meta);
+        self.factors.extend_from_slice(factors);
+        self.neighbors.push(Vec::new());
+        Ok(row)
+    }
+
+    /// Sets an item's neighbours as (row, similarity), best first. Only the
+    /// first `n_neighbors` are kept.
+    pub fn neighbors(&mut self, row: u32, neighbors: &[(u32, f32)]) -> Result<&mut Self, Error> {
+        let n_items = self.items.len();
+        let slot = self
+            .neighbors
+            .get_mut(row as usize)
+            .ok_or(Error::InvalidReference {
+                what: "neighbors row".into(),
+                index: row as u64,
+                limit: n_items as u64,
+            })?;
+        *slot = neighbors.iter().take(self.n_neighbors).copied().collect();
+        Ok(self)
+    }
+
+    /// Sets a country's trending list as (row, score), best first; `"*"` is
+    /// the fallback list every bundle needs. Only the first `n_trending` kept.
+    pub fn trending(&mut self, country: &str, items: &[(u32, f32)]) -> &mut Self {
+        let list: Vec<(u32, f32)> = items.iter().take(self.n_trending).copied().collect();
+        match self.trending.iter_mut().find(|(c, _)| c == country) {
+            Some(entry) => entry.1 = list,
+            None => self.trending.push((country.to_string(), list)),
+        }
+        self
+    }
+
+    /// Sets the taste cluster centres (row-major, one row of `dim` per label in
+    /// `segments.taste_clusters`).
+    pub fn taste_centroids(&mut self, centroids: &[f32]) -> &mut Self {
+        self.taste_centroids = centroids.to_vec();
+        self
+    }
+
+    /// Sets the purchase-propensity classifier (inputs: [`RfmFeatures::NAMES`]).
+    pub fn propensity(&mut self, model: LogisticModel) -> &mut Self {
+        self.propensity = Some(model);
+        self
+    }
+
+    /// Sets the purchase-intent classifier (inputs: [`SessionFeatures::NAMES`]).
+    pub fn purchase_intent(&mut self, model: LogisticModel) -> &mut Self {
+        self.purchase_intent = Some(model);
+        self
+    }
+
+    /// Writes the bundle and checks it with the engine's loader.
+    pub fn build(&self) -> Result<BuiltBundle, Error> {
+        let dim = self.dim;
+        let n_items = self.items.len();
+        let (quantised, scales) = quantise_rows(&self.factors, dim);
+        let gram = gram_matrix(&self.factors, dim);
+
+        let m = self.n_neighbors;
+        let mut neighbors_idx = vec![PAD; n_items * m];
+        let mut neighbors_score = vec![0.0f32; n_items * m];
+        for (row, list) in self.neighbors.iter().enumerate() {
+            for (slot, (idx, score)) in list.iter().enumerate() {
+                neighbors_idx[row * m + slot] = *idx;
+                neighbors_score[row * m + slot] = *score;
+            }
+        }
+
+        let mut trending = self.trending.clone();
+        trending.sort_by(|a, b| a.0.cmp(&b.0));
+        let t = self.n_trending;
+        let mut trending_idx = vec![PAD; trending.len() * t];
+        let mut trending_score = vec![0.0f32; trending.len() * t];
+        for (position, (_, list)) in trending.iter().enumerate() {
+            for (slot, (idx, score)) in list.iter().enumerate() {
+                trending_idx[position * t + slot] = *idx;
+                trending_score[position * t + slot] = *score;
+            }
+        }
+
+        let n_clusters = self.segments.taste_clusters.len();
+        let propensity = self
+            .propensity
+            .clone()
+            .unwrap_or_else(|| neutral_logistic(RfmFeatures::NAMES.len()));
+        let purchase_intent = self
+            .purchase_intent
+            .clone()
+            .unwrap_or_else(|| neutral_logistic(SessionFeatures::NAMES.len()));
+
+        let mut tensors: Vec<(String, Tensor)> = vec![
+            f32_tensor("item_factors", &[n_items, dim], &self.factors),
+            i8_tensor("item_factors_i8", &[n_items, dim], &quantised),
+            f32_tensor("item_scales", &[n_items], &scales),
+            f32_tensor("gram", &[dim, dim], &gram),
+            u32_tensor("neighbors_idx", &[n_items, m], &neighbors_idx),
+            f32_tensor("neighbors_score", &[n_items, m], &neighbors_score),
+            u32_tensor("trending_idx", &[trending.len(), t], &trending_idx),
+            f32_tensor("trending_score", &[trending.len(), t], &trending_score),
+            f32_tensor(
+                "taste_centroids",
+                &[self.taste_centroids.len() / dim.max(1), dim],
+                &self.taste_centroids,
+            ),
+        ];
+        if self.taste_centroids.len() != n_clusters * dim {
+            return Err(Error::DimensionMismatch {
+                what: "taste centroids (clusters × dim)",
+                expected: n_clusters * dim,
+                found: self.taste_centroids.len(),
+            });
+        }
+        for (prefix, model) in [
+            ("propensity", &propensity),
+            ("purchase_intent", &purchase_intent),
+        ] {
+            let mut coef = model.coef.clone();
+            coef.push(model.intercept);
+            tensors.push(f32_tensor(
+                &format!("{prefix}_mean"),
+                &[model.mean.len()],
+                &model.mean,
+            ));
+            tensors.push(f32_tensor(
+                &format!("{prefix}_scale"),
+                &[model.scale.len()],
+                &model.scale,
+            ));
+            tensors.push(f32_tensor(&format!("{prefix}_coef"), &[coef.len()], &coef));
+        }
+        let tensor_bytes =
+            safetensors::serialize(tensors, None).map_err(|e| Error::TensorFileSyntax {
+                message: format!("{e:?}"),
+            })?;
+
+        let mut manifest = Manifest {
+            schema_version: SCHEMA_VERSION,
+            model_id: String::new(),
+            training: self.training.clone(),
+            metrics: self.metrics.clone(),
+            features: FeatureSpec {
+                dim,
+                n_neighbors: m,
+                n_trending: t,
+                propensity_inputs: RfmFeatures::NAMES.iter().map(|s| s.to_string()).collect(),
+                purchase_intent_inputs: SessionFeatures::NAMES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            },
+            ranking: self.ranking.clone(),
+            segments: self.segments.clone(),
+            rescue: self.rescue.clone(),
+            trending_countries: trending.iter().map(|(c, _)| c.clone()).collect(),
+            items: self.items.clone(),
+            tensors: PartDigest {
+                sha256: sha256_hex(&tensor_bytes),
+                byte_len: tensor_bytes.len() as u64,
+            },
+        };
+        manifest.model_id = derive_model_id(&manifest);
+        let manifest_bytes =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| Error::ManifestSyntax {
+                message: e.to_string(),
+            })?;
+        Model::from_bytes(&manifest_bytes, &tensor_bytes)?;
+        Ok(BuiltBundle {
+            model_id: manifest.model_id,
+            manifest: manifest_bytes,
+            tensors: tensor_bytes,
+        })
+    }
+}
+
+/// Quantises each row to int8 with its own scale max|y| / 127 (rows of zeros
+/// get scale 1 so the scale stays positive).
+pub(crate) fn quantise_rows(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+    if dim == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let mut quantised = Vec::with_capacity(factors.len());
+    let mut scales = Vec::with_capacity(factors.len() / dim);
+    for row in factors.chunks_exact(dim) {
+        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 && max.is_finite() {
+            max / 127.0
+        } else {
+            1.0
+        };
+        quantised.extend(
+            row.iter()
+                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
+        );
+        scales.push(scale);
+    }
+    (quantised, scales)
+}
+
+/// YᵀY accumulated in f64, stored as f32 and exactly symmetric.
+fn gram_matrix(factors: &[f32], dim: usize) -> Vec<f32> {
+    let mut gram = vec![0.0f64; dim * dim];
+    for row in factors.chunks_exact(dim.max(1)) {
+        for i in 0..dim {
+            let yi = row[i] as f64;
+            for j in 0..=i {
+                gram[i * dim + j] += yi * row[j] as f64;
+            }
+        }
+    }
+    for i in 0..dim {
+        for j in 0..i {
+            gram[j * dim + i] = gram[i * dim + j];
+        }
+    }
+    gram.iter().map(|g| *g as f32).collect()
+}
+
+/// A classifier that always answers its base rate of one half (used when the
+/// trainer supplies none).
+fn neutral_logistic(n_inputs: usize) -> LogisticModel {
+    LogisticModel {
+        mean: vec![0.0; n_inputs],
+        scale: vec![1.0; n_inputs],
+        coef: vec![0.0; n_inputs],
+        intercept: 0.0,
+    }
+}
+
+/// An owned tensor for `safetensors::serialize`.
+struct Tensor {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for Tensor {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+fn f32_tensor(name: &str, shape: &[usize], values: &[f32]) -> (String, Tensor) {
+    let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    (
+        name.to_string(),
+        Tensor {
+            dtype: Dtype::F32,
+            shape: shape.to_vec(),
+            data,
+        },
+    )
+}
+
+fn u32_tensor(name: &str, shape: &[usize], values: &[u32]) -> (String, Tensor) {
+    let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    (
+        name.to_string(),
+        Tensor {
+            dtype: Dtype::U32,
+            shape: shape.to_vec(),
+            data,
+        },
+    )
+}
+
+fn i8_tensor(name: &str, shape: &[usize], values: &[i8]) -> (String, Tensor) {
+    let data = values.iter().map(|v| *v as u8).collect();
+    (
+        name.to_string(),
+        Tensor {
+            dtype: Dtype::I8,
+            shape: shape.to_vec(),
+            data,
+        },
+    )
+}

@@ -1,0 +1,548 @@
+//! The validating loader. Checks run cheapest first: the manifest's syntax and
+//! version, its model id, the tensor file's length and sha256, then every
+//! manifest value, then every tensor against the manifest.
+
+use std::collections::{BTreeSet, HashMap};
+
+use safetensors::{Dtype, SafeTensors};
+
+use super::manifest::{derive_model_id, sha256_hex, Manifest, RescueAction, SegmentDefinitions};
+use super::{LogisticModel, Model, MAX_DIM, PAD};
+use crate::features::{RfmFeatures, SessionFeatures};
+use crate::linalg;
+use crate::Error;
+
+/// Every tensor the schema knows. A file with any other tensor is refused.
+const TENSOR_NAMES: &[&str] = &[
+    "item_factors",
+    "item_factors_i8",
+    "item_scales",
+    "gram",
+    "neighbors_idx",
+    "neighbors_score",
+    "trending_idx",
+    "trending_score",
+    "taste_centroids",
+    "propensity_mean",
+    "propensity_scale",
+    "propensity_coef",
+    "purchase_intent_mean",
+    "purchase_intent_scale",
+    "purchase_intent_coef",
+];
+
+/// The longest item id, title, category or label, in bytes.
+const MAX_TEXT_LEN: usize = 1024;
+
+pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, Error> {
+    let manifest = Manifest::from_json(manifest_bytes)?;
+    let derived = derive_model_id(&manifest);
+    if derived != manifest.model_id {
+        return Err(Error::ModelIdMismatch {
+            stated: manifest.model_id.clone(),
+            derived,
+        });
+    }
+    if manifest.tensors.byte_len != tensor_bytes.len() as u64 {
+        return Err(Error::ChecksumMismatch {
+            part: "tensors",
+            expected: format!("{} bytes", manifest.tensors.byte_len),
+            found: format!("{} bytes", tensor_bytes.len()),
+        });
+    }
+    let digest = sha256_hex(tensor_bytes);
+    if digest != manifest.tensors.sha256 {
+        return Err(Error::ChecksumMismatch {
+            part: "tensors",
+            expected: manifest.tensors.sha256.clone(),
+            found: digest,
+        });
+    }
+    let (item_rows, categories, item_category) = validate_manifest(&manifest)?;
+
+    let file = SafeTensors::deserialize(tensor_bytes).map_err(|e| Error::TensorFileSyntax {
+        message: format!("{e:?}"),
+    })?;
+    for (name, _) in file.iter() {
+        if !TENSOR_NAMES.contains(&name) {
+            return Err(Error::manifest(
+                "tensors",
+                format!("the tensor file holds an unknown tensor {name:?}"),
+            ));
+        }
+    }
+    let tensors = Tensors { file: &file };
+
+    let n = manifest.items.len();
+    let d = manifest.features.dim;
+    let m = manifest.features.n_neighbors;
+    let c = manifest.trending_countries.len();
+    let t = manifest.features.n_trending;
+    let k = manifest.segments.taste_clusters.len();
+
+    let item_factors = tensors.f32("item_factors", &[n, d])?;
+    let item_factors_i8 = tensors.i8("item_factors_i8", &[n, d])?;
+    let item_scales = tensors.f32("item_scales", &[n])?;
+    check_positive("item_scales", &item_scales)?;
+    check_quantisation(&item_factors, &item_factors_i8, &item_scales, d)?;
+
+    let gram = tensors.f32("gram", &[d, d])?;
+    check_symmetric(&gram, d)?;
+    let gram_ridge = ridge_matrix(&gram, d, manifest.ranking.lambda)?;
+
+    let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
+    check_references("neighbors_idx", &neighbors_idx, n)?;
+    let neighbors_score = tensors.f32("neighbors_score", &[n, m])?;
+    let trending_idx = tensors.u32("trending_idx", &[c, t])?;
+    check_references("trending_idx", &trending_idx, n)?;
+    let trending_score = tensors.f32("trending_score", &[c, t])?;
+    if let Some(index) = trending_score.iter().position(|s| *s < 0.0) {
+        return Err(Error::InvalidTensorValue {
+            name: "trending_score".into(),
+            index,
+            reason: "is negative",
+        });
+    }
+    let taste_centroids = tensors.f32("taste_centroids", &[k, d])?;
+    let propensity = tensors.logistic("propensity", RfmFeatures::NAMES.len())?;
+    let purchase_intent = tensors.logistic("purchase_intent", SessionFeatures::NAMES.len())?;
+
+    let in_stock = manifest.items.iter().map(|item| item.in_stock).collect();
+    let country_limits = manifest
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(row, item)| Some((row as u32, item.countries.clone()?)))
+        .collect();
+    Ok(Model {
+        in_stock,
+        country_limits,
+        manifest,
+        item_factors,
+        item_factors_i8,
+        item_scales,
+        gram_ridge,
+        neighbors_idx,
+        neighbors_score,
+        trending_idx,
+        trending_score,
+        taste_centroids,
+        propensity,
+        purchase_intent,
+        gram,
+        item_rows,
+        item_category,
+        categories,
+    })
+}
+
+type ItemIndex = (HashMap<String, u32>, Vec<String>, Vec<u32>);
+
+/// Checks every manifest value and builds the item and category indexes.
+fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
+    let features = &manifest.features;
+    if features.dim == 0 || features.dim > MAX_DIM {
+        return Err(Error::manifest(
+            "features.dim",
+            format!("{} is not in 1..={MAX_DIM}", features.dim),
+        ));
+    }
+    check_names(
+        "features.propensity_inputs",
+        &features.propensity_inputs,
+        &RfmFeatures::NAMES,
+    )?;
+    check_names(
+        "features.purchase_intent_inputs",
+        &features.purchase_intent_inputs,
+        &SessionFeatures::NAMES,
+    )?;
+    let n = manifest.items.len();
+    if n == 0 || n >= PAD as usize {
+        return Err(Error::manifest(
+            "items",
+            format!("{n} items; a bundle needs 1 to {} items", PAD - 1),
+        ));
+    }
+
+    let ranking = &manifest.ranking;
+    if !(ranking.lambda > 0.0 && ranking.lambda.is_finite()) {
+        return Err(Error::manifest(
+            "ranking.lambda",
+            format!("{} is not a positive finite number", ranking.lambda),
+        ));
+    }
+    if !(ranking.alpha >= 0.0 && ranking.alpha.is_finite()) {
+        return Err(Error::manifest(
+            "ranking.alpha",
+            format!("{} is not a non-negative finite number", ranking.alpha),
+        ));
+    }
+    for (field, weight) in [
+        ("ranking.weight_personal", ranking.weight_personal),
+        ("ranking.weight_neighbors", ranking.weight_neighbors),
+        ("ranking.weight_trending", ranking.weight_trending),
+    ] {
+        if !(weight >= 0.0 && weight.is_finite()) {
+            return Err(Error::manifest(
+                field,
+                format!("{weight} is not a non-negative finite number"),
+            ));
+        }
+    }
+    for (name, value) in &manifest.metrics {
+        if !value.is_finite() {
+            return Err(Error::manifest(format!("metrics.{name}"), "not finite"));
+        }
+    }
+
+    let mut item_rows = HashMap::with_capacity(n);
+    let mut category_set = BTreeSet::new();
+    for (row, item) in manifest.items.iter().enumerate() {
+        let field = || format!("items[{row}]");
+        check_text(&field(), &item.id, false)?;
+        check_text(&field(), &item.title, true)?;
+        check_text(&field(), &item.category, true)?;
+        if !(item.price >= 0.0 && item.price.is_finite()) {
+            return Err(Error::manifest(
+                format!("items[{row}].price"),
+                format!("{} is not a non-negative finite price", item.price),
+            ));
+        }
+        if item_rows.insert(item.id.clone(), row as u32).is_some() {
+            return Err(Error::manifest(
+                format!("items[{row}].id"),
+                format!("duplicate item id {:?}", item.id),
+            ));
+        }
+        category_set.insert(item.category.as_str());
+    }
+    let categories: Vec<String> = category_set.into_iter().map(String::from).collect();
+    let item_category = manifest
+        .items
+        .iter()
+        .map(|item| {
+            // Every category is in the set built from the same items.
+            categories
+                .binary_search(&item.category)
+                .map(|i| i as u32)
+                .unwrap_or(0)
+        })
+        .collect();
+
+    let countries = &manifest.trending_countries;
+    if !countries.iter().any(|c| c == "*") {
+        return Err(Error::manifest(
+            "trending_countries",
+            "has no \"*\" list for shoppers whose country has none",
+        ));
+    }
+    let unique: BTreeSet<&String> = countries.iter().collect();
+    if unique.len() != countries.len() {
+        return Err(Error::manifest("trending_countries", "has duplicates"));
+    }
+
+    validate_segments(&manifest.segments)?;
+    validate_rescue(manifest)?;
+    Ok((item_rows, categories, item_category))
+}
+
+fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {
+    let lifecycle = &segments.lifecycle;
+    check_cuts(
+        "segments.lifecycle.recency_cuts_days",
+        &lifecycle.recency_cuts_days,
+    )?;
+    check_cuts(
+        "segments.lifecycle.frequency_cuts",
+        &lifecycle.frequency_cuts,
+    )?;
+    check_cuts("segments.lifecycle.monetary_cuts", &lifecycle.monetary_cuts)?;
+    check_text(
+        "segments.lifecycle.no_purchase_segment",
+        &lifecycle.no_purchase_segment,
+        false,
+    )?;
+    check_text(
+        "segments.lifecycle.fallback_segment",
+        &lifecycle.fallback_segment,
+        false,
+    )?;
+    for (position, rule) in lifecycle.rules.iter().enumerate() {
+        let field = format!("segments.lifecycle.rules[{position}]");
+        check_text(&field, &rule.segment, false)?;
+        for (range, cuts) in [
+            (rule.r, &lifecycle.recency_cuts_days),
+            (rule.f, &lifecycle.frequency_cuts),
+            (rule.m, &lifecycle.monetary_cuts),
+        ] {
+            let top = cuts.len() + 1;
+            if range[0] < 1 || range[0] > range[1] || range[1] as usize > top {
+                return Err(Error::manifest(
+                    field,
+                    format!("score range {range:?} is not within 1..={top} in order"),
+                ));
+            }
+        }
+    }
+    let propensity = segments.propensity_threshold;
+    if !(0.0..=1.0).contains(&propensity) {
+        return Err(Error::manifest(
+            "segments.propensity_threshold",
+            format!("{propensity} is not in [0, 1]"),
+        ));
+    }
+    let tiers = &segments.price_tiers;
+    check_cuts("segments.price_tiers.cuts", &tiers.cuts)?;
+    if tiers.labels.len() != tiers.cuts.len() + 1 {
+        return Err(Error::manifest(
+            "segments.price_tiers.labels",
+            format!(
+                "{} labels for {} cuts; needs one more label than cuts",
+                tiers.labels.len(),
+                tiers.cuts.len()
+            ),
+        ));
+    }
+    for label in tiers.labels.iter().chain(&segments.taste_clusters) {
+        check_text("segments", label, false)?;
+    }
+    for (position, tier) in segments.loyalty_tiers.iter().enumerate() {
+        check_text("segments.loyalty_tiers", &tier.name, false)?;
+        if !(tier.min_spend >= 0.0 && tier.min_spend.is_finite()) {
+            return Err(Error::manifest(
+                format!("segments.loyalty_tiers[{position}].min_spend"),
+                format!("{} is not a non-negative finite amount", tier.min_spend),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_rescue(manifest: &Manifest) -> Result<(), Error> {
+    let rescue = &manifest.rescue;
+    if !(0.0..=1.0).contains(&rescue.threshold) {
+        return Err(Error::manifest(
+            "rescue.threshold",
+            format!("{} is not in [0, 1]", rescue.threshold),
+        ));
+    }
+    if !(0.0..1.0).contains(&rescue.holdout_share) {
+        return Err(Error::manifest(
+            "rescue.holdout_share",
+            format!("{} is not in [0, 1)", rescue.holdout_share),
+        ));
+    }
+    for (position, rule) in rescue.actions.iter().enumerate() {
+        let field = format!("rescue.actions[{position}]");
+        check_text(&field, &rule.segment, false)?;
+        if let Some(threshold) = rule.threshold {
+            if !(0.0..=1.0).contains(&threshold) {
+                return Err(Error::manifest(
+                    field,
+                    format!("threshold {threshold} is not in [0, 1]"),
+                ));
+            }
+        }
+        if let RescueAction::Discount { percent } = rule.action {
+            if !(percent > 0.0 && percent <= 100.0) {
+                return Err(Error::manifest(
+                    field,
+                    format!("discount {percent}% is not in (0, 100]"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_names(field: &str, found: &[String], expected: &[&str]) -> Result<(), Error> {
+    if found.len() != expected.len() || found.iter().zip(expected).any(|(f, e)| f != e) {
+        return Err(Error::manifest(
+            field,
+            format!("inputs {found:?} differ from this engine's {expected:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, text: &str, may_be_empty: bool) -> Result<(), Error> {
+    if text.is_empty() && !may_be_empty {
+        return Err(Error::manifest(field, "is empty"));
+    }
+    if text.len() > MAX_TEXT_LEN {
+        return Err(Error::manifest(
+            field,
+            format!("{} bytes is longer than {MAX_TEXT_LEN}", text.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_cuts(field: &str, cuts: &[f64]) -> Result<(), Error> {
+    if cuts.iter().any(|c| !c.is_finite()) {
+        return Err(Error::manifest(field, "holds a value that is not finite"));
+    }
+    if cuts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::manifest(field, "is not strictly ascending"));
+    }
+    Ok(())
+}
+
+fn check_positive(name: &str, values: &[f32]) -> Result<(), Error> {
+    match values.iter().position(|v| *v <= 0.0) {
+        Some(index) => Err(Error::InvalidTensorValue {
+            name: name.into(),
+            index,
+            reason: "is not positive",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The int8 factors must agree with the f32 ones to within one quantisation
+/// step, so that the two scoring paths rank the same model.
+fn check_quantisation(
+    factors: &[f32],
+    quantised: &[i8],
+    scales: &[f32],
+    dim: usize,
+) -> Result<(), Error> {
+    let rows = factors.chunks_exact(dim).zip(quantised.chunks_exact(dim));
+    for (row, ((f_row, q_row), scale)) in rows.zip(scales).enumerate() {
+        for (col, (f, q)) in f_row.iter().zip(q_row).enumerate() {
+            if (scale * *q as f32 - f).abs() > *scale * 1.01 {
+                return Err(Error::InvalidTensorValue {
+                    name: "item_factors_i8".into(),
+                    index: row * dim + col,
+                    reason: "differs from item_factors by more than one step",
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_symmetric(gram: &[f32], dim: usize) -> Result<(), Error> {
+    for row in 0..dim {
+        for col in 0..row {
+            let (a, b) = (gram[row * dim + col], gram[col * dim + row]);
+            if (a - b).abs() > 1e-4 * (a.abs() + b.abs()) + 1e-6 {
+                return Err(Error::InvalidTensorValue {
+                    name: "gram".into(),
+                    index: row * dim + col,
+                    reason: "breaks symmetry",
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds YᵀY + λI in f64 and factorises a copy once per model; a failure
+/// means the bundle's Gram matrix is not positive semi-definite.
+fn ridge_matrix(gram: &[f32], dim: usize, lambda: f64) -> Result<Vec<f64>, Error> {
+    let mut ridge: Vec<f64> = gram.iter().map(|g| *g as f64).collect();
+    for i in 0..dim {
+        ridge[i * dim + i] += lambda;
+    }
+    let mut factor = ridge.clone();
+    linalg::cholesky_in_place(&mut factor, dim).map_err(|pivot| Error::InvalidTensorValue {
+        name: "gram".into(),
+        index: pivot * dim + pivot,
+        reason: "makes YᵀY + λI not positive definite",
+    })?;
+    Ok(ridge)
+}
+
+fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), Error> {
+    match indices
+        .iter()
+        .position(|i| *i != PAD && *i as usize >= n_items)
+    {
+        Some(position) => Err(Error::InvalidReference {
+            what: format!("{name}[{position}]"),
+            index: indices[position] as u64,
+            limit: n_items as u64,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Typed, shape-checked access to the tensor file.
+struct Tensors<'a, 'data> {
+    file: &'a SafeTensors<'data>,
+}
+
+impl<'data> Tensors<'_, 'data> {
+    fn raw(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        dtype_name: &'static str,
+        shape: &[usize],
+    ) -> Result<&'data [u8], Error> {
+        let view = self
+            .file
+            .tensor(name)
+            .map_err(|_| Error::MissingTensor { name: name.into() })?;
+        if view.dtype() != dtype {
+            return Err(Error::TensorDtype {
+                name: name.into(),
+                expected: dtype_name,
+                found: format!("{:?}", view.dtype()),
+            });
+        }
+        if view.shape() != shape {
+            return Err(Error::TensorShape {
+                name: name.into(),
+                expected: shape.to_vec(),
+                found: view.shape().to_vec(),
+            });
+        }
+        Ok(view.data())
+    }
+
+    fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
+        let bytes = self.raw(name, Dtype::F32, "F32", shape)?;
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(index) => Err(Error::InvalidTensorValue {
+                name: name.into(),
+                index,
+                reason: "is not finite",
+            }),
+            None => Ok(values),
+        }
+    }
+
+    fn u32(&self, name: &str, shape: &[usize]) -> Result<Vec<u32>, Error> {
+        let bytes = self.raw(name, Dtype::U32, "U32", shape)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+
+    fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
+        let bytes = self.raw(name, Dtype::I8, "I8", shape)?;
+        Ok(bytes.iter().map(|b| *b as i8).collect())
+    }
+
+    fn logistic(&self, prefix: &str, n_inputs: usize) -> Result<LogisticModel, Error> {
+        let mean = self.f32(&format!("{prefix}_mean"), &[n_inputs])?;
+        let scale = self.f32(&format!("{prefix}_scale"), &[n_inputs])?;
+        check_positive(&format!("{prefix}_scale"), &scale)?;
+        let mut coef = self.f32(&format!("{prefix}_coef"), &[n_inputs + 1])?;
+        let intercept = coef.pop().unwrap_or(0.0);
+        Ok(LogisticModel {
+            mean,
+            scale,
+            coef,
+            intercept,
+        })
+    }
+}

@@ -1,0 +1,257 @@
+//! The model bundle: the contract between the trainer and the engine.
+//!
+//! A bundle is two byte blobs: a JSON [`Manifest`] and a safetensors file of
+//! tensors. [`BundleBuilder`] writes them (the trainer calls it, so there is one
+//! implementation of the format) and [`Model::from_bytes`] reads them back,
+//! validating everything before anything is used: schema version, the model id
+//! derived from the content, the tensor file's length and sha256, every
+//! tensor's dtype and shape, finite values, and every cross-reference.
+//! [`Engine`] holds the current model and swaps in a new one only when it
+//! loads without error.
+//!
+//! Tensors (n items, d dimensions, m neighbours, c trending countries, t
+//! trending items, k taste clusters, F inputs of a classifier):
+//!
+//! | name | dtype | shape | meaning |
+//! | --- | --- | --- | --- |
+//! | `item_factors` | F32 | n × d | ALS item factors Y |
+//! | `item_factors_i8` | I8 | n × d | Y quantised per row: y ≈ scale · q |
+//! | `item_scales` | F32 | n | the per-row scales, positive |
+//! | `gram` | F32 | d × d | YᵀY, symmetric, for the fold-in |
+//! | `neighbors_idx` | U32 | n × m | similar / bought-together items; [`PAD`] pads |
+//! | `neighbors_score` | F32 | n × m | their similarity |
+//! | `trending_idx` | U32 | c × t | trending items per country; [`PAD`] pads |
+//! | `trending_score` | F32 | c × t | their non-negative trend scores |
+//! | `taste_centroids` | F32 | k × d | centres of the taste clusters |
+//! | `propensity_{mean,scale,coef}` | F32 | F, F, F + 1 | logistic model on RFM features |
+//! | `purchase_intent_{mean,scale,coef}` | F32 | F, F, F + 1 | logistic model on session features |
+//!
+//! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
+
+mod builder;
+mod load;
+pub mod manifest;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use builder::{BuiltBundle, BundleBuilder};
+pub use manifest::{
+    derive_model_id, sha256_hex, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule, LoyaltyTier,
+    Manifest, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy, RescueRule,
+    SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+};
+
+use crate::Error;
+
+/// The index that pads neighbour and trending lists shorter than their row.
+pub const PAD: u32 = u32::MAX;
+
+/// The largest factor dimension a bundle may declare. The fold-in costs d³/6
+/// multiply-adds, so this bounds the work one shopper's device can be asked for.
+pub const MAX_DIM: usize = 256;
+
+/// A standardised logistic regression: the classifier format of the bundle.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LogisticModel {
+    /// Per-input means subtracted before scaling.
+    pub mean: Vec<f32>,
+    /// Per-input scales (positive) divided by after centring.
+    pub scale: Vec<f32>,
+    /// Per-input coefficients.
+    pub coef: Vec<f32>,
+    /// The intercept.
+    pub intercept: f32,
+}
+
+impl LogisticModel {
+    /// The probability the model gives the input `x` (one value per input).
+    /// Missing inputs count as their mean; a loaded model has matching lengths.
+    pub fn probability(&self, x: &[f32]) -> f64 {
+        let mut z = self.intercept as f64;
+        let inputs = self.coef.iter().zip(&self.mean).zip(&self.scale);
+        for (i, ((coef, mean), scale)) in inputs.enumerate() {
+            let value = x.get(i).copied().unwrap_or(*mean);
+            z += *coef as f64 * ((value - mean) / scale) as f64;
+        }
+        sigmoid(z)
+    }
+
+    /// Number of inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.coef.len()
+    }
+}
+
+/// The logistic function, clamped so that extreme inputs stay finite.
+pub(crate) fn sigmoid(z: f64) -> f64 {
+    let z = z.clamp(-40.0, 40.0);
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// A validated model bundle, ready to use. Built only by [`Model::from_bytes`],
+/// so every invariant documented on its fields holds.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub(crate) manifest: Manifest,
+    /// n × d, finite.
+    pub(crate) item_factors: Vec<f32>,
+    /// n × d; `item_scales[i] · item_factors_i8[i·d + j]` is within one scale
+    /// step of `item_factors[i·d + j]`.
+    pub(crate) item_factors_i8: Vec<i8>,
+    /// n, positive and finite.
+    pub(crate) item_scales: Vec<f32>,
+    /// YᵀY + λI in f64 (d × d, row-major), the fold-in's starting matrix.
+    /// The loader factorised it once, which proves it positive definite.
+    pub(crate) gram_ridge: Vec<f64>,
+    /// Per item: in stock (the request-independent part of eligibility).
+    pub(crate) in_stock: Vec<bool>,
+    /// The items that ship only to some countries: (row, countries).
+    pub(crate) country_limits: Vec<(u32, Vec<String>)>,
+    /// n × m; each entry is below n or [`PAD`].
+    pub(crate) neighbors_idx: Vec<u32>,
+    /// n × m, finite.
+    pub(crate) neighbors_score: Vec<f32>,
+    /// c × t; each entry is below n or [`PAD`].
+    pub(crate) trending_idx: Vec<u32>,
+    /// c × t, finite, non-negative.
+    pub(crate) trending_score: Vec<f32>,
+    /// k × d, finite.
+    pub(crate) taste_centroids: Vec<f32>,
+    pub(crate) propensity: LogisticModel,
+    pub(crate) purchase_intent: LogisticModel,
+    /// The d × d Gram matrix YᵀY as shipped (f32), symmetric.
+    pub(crate) gram: Vec<f32>,
+    /// Item id → row.
+    pub(crate) item_rows: HashMap<String, u32>,
+    /// Per item, the index of its category in `categories`.
+    pub(crate) item_category: Vec<u32>,
+    /// Distinct category names, sorted.
+    pub(crate) categories: Vec<String>,
+}
+
+impl Model {
+    /// Validates and loads a bundle from its two parts. Never panics; any
+    /// problem is a typed [`Error`] naming the offending value.
+    pub fn from_bytes(manifest: &[u8], tensors: &[u8]) -> Result<Model, Error> {
+        load::load(manifest, tensors)
+    }
+
+    /// The manifest as loaded.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The content-addressed model id.
+    pub fn model_id(&self) -> &str {
+        &self.manifest.model_id
+    }
+
+    /// Number of items n.
+    pub fn n_items(&self) -> usize {
+        self.manifest.items.len()
+    }
+
+    /// Factor dimension d.
+    pub fn dim(&self) -> usize {
+        self.manifest.features.dim
+    }
+
+    /// The row of an item id, if the bundle knows it.
+    pub fn item_row(&self, item_id: &str) -> Option<u32> {
+        self.item_rows.get(item_id).copied()
+    }
+
+    /// An item's metadata by row.
+    pub fn item(&self, row: u32) -> Option<&ItemMeta> {
+        self.manifest.items.get(row as usize)
+    }
+
+    /// An item's f32 factor row.
+    pub fn item_factors(&self, row: u32) -> Option<&[f32]> {
+        let dim = self.dim();
+        let start = (row as usize).checked_mul(dim)?;
+        self.item_factors.get(start..start + dim)
+    }
+
+    /// The shipped Gram matrix YᵀY (d × d, row-major).
+    pub fn gram(&self) -> &[f32] {
+        &self.gram
+    }
+
+    /// The purchase-intent classifier (inputs: [`crate::features::SessionFeatures`]).
+    pub fn purchase_intent(&self) -> &LogisticModel {
+        &self.purchase_intent
+    }
+
+    /// The purchase-propensity classifier (inputs: [`crate::features::RfmFeatures`]).
+    pub fn propensity(&self) -> &LogisticModel {
+        &self.propensity
+    }
+
+    /// The neighbour list of an item: (row, score) pairs without padding.
+    pub fn neighbors(&self, row: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let m = self.manifest.features.n_neighbors;
+        let start = row as usize * m;
+        let end = if (row as usize) < self.n_items() {
+            start + m
+        } else {
+            start
+        };
+        let idx = self.neighbors_idx.get(start..end).unwrap_or(&[]);
+        let score = self.neighbors_score.get(start..end).unwrap_or(&[]);
+        idx.iter()
+            .zip(score)
+            .filter(|(i, _)| **i != PAD)
+            .map(|(i, s)| (*i, *s))
+    }
+
+    /// The trending list of a country (or of `"*"` when the country has none):
+    /// the country it came from and (row, score) pairs without padding.
+    pub fn trending(&self, country: Option<&str>) -> (&str, Vec<(u32, f32)>) {
+        let countries = &self.manifest.trending_countries;
+        let position = country
+            .and_then(|c| countries.iter().position(|x| x == c))
+            .or_else(|| countries.iter().position(|x| x == "*"))
+            .unwrap_or(0);
+        let t = self.manifest.features.n_trending;
+        let start = position * t;
+        let idx = self.trending_idx.get(start..start + t).unwrap_or(&[]);
+        let score = self.trending_score.get(start..start + t).unwrap_or(&[]);
+        let list = idx
+            .iter()
+            .zip(score)
+            .filter(|(i, _)| **i != PAD)
+            .map(|(i, s)| (*i, *s))
+            .collect();
+        let name = countries.get(position).map(String::as_str).unwrap_or("*");
+        (name, list)
+    }
+}
+
+/// Holds the current model. [`Engine::load`] replaces it only when the new
+/// bundle loads without error, so a bad bundle never takes the shop down.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    model: Option<Arc<Model>>,
+}
+
+impl Engine {
+    /// An engine with no model yet.
+    pub fn new() -> Engine {
+        Engine { model: None }
+    }
+
+    /// Validates the bundle and, only on success, makes it the current model.
+    /// On error the previous model (if any) stays current.
+    pub fn load(&mut self, manifest: &[u8], tensors: &[u8]) -> Result<Arc<Model>, Error> {
+        let model = Arc::new(Model::from_bytes(manifest, tensors)?);
+        self.model = Some(Arc::clone(&model));
+        Ok(model)
+    }
+
+    /// The current model, or [`Error::NoModel`].
+    pub fn model(&self) -> Result<&Arc<Model>, Error> {
+        self.model.as_ref().ok_or(Error::NoModel)
+    }
+}

@@ -1,0 +1,711 @@
+//! Ranking the catalogue for one slot.
+//!
+//! The score of an eligible item blends three sources with the bundle's
+//! weights, plus any boosts the request gives:
+//!
+//! ```text
+//! score = w_personal·(u·y) + w_neighbors·neighbour + w_trending·trending + boost
+//! ```
+//!
+//! - personal: the shopper vector u, folded in from the profile
+//!   ([`foldin`]), against the item factors, in f32 or int8;
+//! - neighbour: the best similarity to the item on screen (`context_item`, at
+//!   full strength) or to the shopper's heaviest items (scaled by their weight
+//!   relative to the heaviest);
+//! - trending: the item's score in the trending list of the shopper's country
+//!   (or `"*"`), divided by the list's top score.
+//!
+//! A shopper with no known history (cold start) has no personal term, so the
+//! ranking comes from the item on screen and what is trending where they are.
+//!
+//! Business rules: out-of-stock items, items not shipped to the request's
+//! country (or, without a country, any item limited to some countries), excluded items and categories, and (by default) items the shopper
+//! bought or disliked are never ranked; pins place items at fixed positions;
+//! `max_per_category` caps items per category (diversity). Ties break on the
+//! lower item row, so the answer never depends on candidate order. Each item
+//! carries the [`Reason`] whose term contributed most.
+//!
+//! Selection keeps a bounded heap ([`crate::score::select_top_k`]) and never
+//! sorts every candidate.
+
+pub mod foldin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::Model;
+use crate::profile::{Profile, ProfileConfig};
+use crate::score::{dot, select_top_k, ScoredItem};
+use crate::Error;
+
+/// The most items one request may ask for.
+pub const MAX_K: usize = 1000;
+
+/// How many of the shopper's heaviest items seed neighbour candidates.
+pub const NEIGHBOR_SEEDS: usize = 8;
+
+/// What to rank for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RankRequest {
+    /// How many items (1..=[`MAX_K`]).
+    pub k: usize,
+    /// The time of the request, unix seconds (for decaying the profile).
+    pub now: i64,
+    /// The shopper's country (ISO code), for trending lists and availability.
+    pub country: Option<String>,
+    /// The item on screen, if any (its neighbours become candidates).
+    pub context_item: Option<String>,
+    /// Items never to show.
+    pub exclude_items: Vec<String>,
+    /// Categories never to show.
+    pub exclude_categories: Vec<String>,
+    /// Additive score boosts per category.
+    pub boost_categories: Vec<Boost>,
+    /// Additive score boosts per item.
+    pub boost_items: Vec<Boost>,
+    /// Items placed at fixed positions (if eligible).
+    pub pins: Vec<Pin>,
+    /// At most this many items per category (diversity); `None` for no cap.
+    pub max_per_category: Option<usize>,
+    /// Whether items the shopper bought are excluded (default true).
+    pub exclude_purchased: bool,
+    /// Score with the int8 factors (default true) instead of f32.
+    pub int8: bool,
+}
+
+impl Default for RankRequest {
+    fn default() -> Self {
+        RankRequest {
+            k: 10,
+            now: 0,
+            country: None,
+            context_item: None,
+            exclude_items: Vec::new(),
+            exclude_categories: Vec::new(),
+            boost_categories: Vec::new(),
+            boost_items: Vec::new(),
+            pins: Vec::new(),
+            max_per_category: None,
+            exclude_purchased: true,
+            int8: true,
+        }
+    }
+}
+
+/// An additive boost for a category or an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boost {
+    /// The category name or item id.
+    pub key: String,
+    /// Added to the score; finite, within ±1e6.
+    pub amount: f32,
+}
+
+/// An item pinned to a position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// The item id.
+    pub item: String,
+    /// Zero-based position; past the end means last.
+    pub position: usize,
+}
+
+/// Why an item was recommended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// It matches the shopper's taste (the personal term dominated).
+    Personal,
+    /// It is similar to, or bought with, an item the shopper looked at.
+    Similar {
+        /// That item's id.
+        to: String,
+    },
+    /// It is trending in the shopper's country (or everywhere: `"*"`).
+    Trending {
+        /// The list used.
+        country: String,
+    },
+    /// The request pinned it.
+    Pinned,
+    /// A boost placed it (no model term was positive).
+    Boosted,
+    /// Nothing else ranked it; it fills the slot in catalogue order.
+    Fallback,
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The item's row in the bundle.
+    pub row: u32,
+    /// The item id.
+    pub item: String,
+    /// The blended score (pins keep the score they would have had).
+    pub score: f32,
+    /// Why it is here.
+    pub reason: Reason,
+}
+
+/// The answer to a [`RankRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranking {
+    /// The items, best first.
+    pub items: Vec<Recommendation>,
+    /// Whether a shopper vector was folded in (false: cold start).
+    pub personalised: bool,
+    /// Ids in the request that the bundle does not know (they were ignored).
+    pub unknown_ids: Vec<String>,
+}
+
+/// Sparse per-item contributions, sorted by row.
+#[derive(Debug, Clone, Copy)]
+struct Extra {
+    row: u32,
+    neighbor: f32,
+    neighbor_of: u32,
+    trending: f32,
+    boost: f32,
+}
+
+/// Ranks the catalogue for `profile` under `request`.
+pub fn recommend(
+    model: &Model,
+    profile: &Profile,
+    config: &ProfileConfig,
+    request: &RankRequest,
+) -> Result<Ranking, Error> {
+    validate(request)?;
+    let interactions = foldin::interactions(model, profile, config, request.now);
+    let user = foldin::fold_in(model, &interactions)?;
+    rank_with_vector(model, profile, request, user.as_deref(), &interactions)
+}
+
+fn validate(request: &RankRequest) -> Result<(), Error> {
+    if request.k == 0 || request.k > MAX_K {
+        return Err(Error::InvalidParameter {
+            name: "k",
+            reason: "must be 1 to 1000",
+        });
+    }
+    let boosts = request.boost_categories.iter().chain(&request.boost_items);
+    if boosts
+        .clone()
+        .any(|b| !(b.amount.is_finite() && b.amount.abs() <= 1e6))
+    {
+        return Err(Error::InvalidParameter {
+            name: "boost",
+            reason: "amounts must be finite and within ±1e6",
+        });
+    }
+    let n_listed = request.exclude_items.len()
+        + request.exclude_categories.len()
+        + request.boost_categories.len()
+        + request.boost_items.len()
+        + request.pins.len();
+    if n_listed > 10_000 {
+        return Err(Error::InvalidParameter {
+            name: "request",
+            reason: "more than 10000 listed ids",
+        });
+    }
+    Ok(())
+}
+
+/// Ranks with a given shopper vector (or none, for cold start) and the
+/// interactions it came from (which seed the neighbour candidates).
+pub fn rank_with_vector(
+    model: &Model,
+    profile: &Profile,
+    request: &RankRequest,
+    user: Option<&[f32]>,
+    interactions: &[(u32, f64)],
+) -> Result<Ranking, Error> {
+    validate(request)?;
+    let n_items = model.n_items();
+    let dim = model.dim();
+    if let Some(user) = user {
+        if user.len() != dim {
+            return Err(Error::DimensionMismatch {
+                what: "shopper vector",
+                expected: dim,
+                found: user.len(),
+            });
+        }
+        if let Some(index) = user.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "shopper vector",
+                index,
+            });
+        }
+    }
+    let params = &model.manifest().ranking;
+    let mut unknown_ids = Vec::new();
+    let mut row_of = |id: &str| {
+        let row = model.item_row(id);
+        if row.is_none() && !unknown_ids.iter().any(|u| u == id) {
+            unknown_ids.push(id.to_string());
+        }
+        row
+    };
+
+    // Eligibility: stock, country, categories, exclusions, history.
+    let mut eligible = model.in_stock.clone();
+    // An item limited to some countries is shown only when the request names
+    // one of them; without a country it cannot be known to ship.
+    for (row, countries) in &model.country_limits {
+        let ships = request
+            .country
+            .as_ref()
+            .is_some_and(|country| countries.contains(country));
+        eligible[*row as usize] &= ships;
+    }
+    if !request.exclude_categories.is_empty() {
+        let excluded: Vec<bool> = model
+            .categories
+            .iter()
+            .map(|c| request.exclude_categories.contains(c))
+            .collect();
+        for (flag, category) in eligible.iter_mut().zip(&model.item_category) {
+            *flag &= !excluded[*category as usize];
+        }
+    }
+    for id in &request.exclude_items {
+        if let Some(row) = row_of(id) {
+            eligible[row as usize] = false;
+        }
+    }
+    for signal in &profile.items {
+        if signal.disliked || (request.exclude_purchased && signal.purchased) {
+            if let Some(row) = model.item_row(&signal.id) {
+                eligible[row as usize] = false;
+            }
+        }
+    }
+
+    // Sparse contributions: neighbours, trending, item boosts.
+    let mut extras: Vec<Extra> = Vec::new();
+    let mut add = |row: u32, f: &dyn Fn(&mut Extra)| {
+        let mut extra = Extra {
+            row,
+            neighbor: 0.0,
+            neighbor_of: u32::MAX,
+            trending: 0.0,
+            boost: 0.0,
+        };
+        f(&mut extra);
+        extras.push(extra);
+    };
+    let mut seeds: Vec<(u32, f32)> = Vec::new();
+    if let Some(context) = &request.context_item {
+        if let Some(row) = row_of(context) {
+            seeds.push((row, 1.0));
+        }
+    }
+    let heaviest = interactions.first().map_or(0.0, |(_, w)| *w);
+    for (row, weight) in interactions.iter().take(NEIGHBOR_SEEDS) {
+        if heaviest > 0.0 {
+            seeds.push((*row, (*weight / heaviest) as f32));
+        }
+    }
+    for (seed, strength) in &seeds {
+        for (row, similarity) in model.neighbors(*seed) {
+            let value = similarity * strength;
+            add(row, &|e| {
+                e.neighbor = value;
+                e.neighbor_of = *seed;
+            });
+        }
+    }
+    let (trending_country, trending) = model.trending(request.country.as_deref());
+    let trending_country = trending_country.to_string();
+    let top_trend = trending.iter().fold(0.0f32, |m, (_, s)| m.max(*s));
+    if top_trend > 0.0 {
+        for (row, score) in &trending {
+            let value = score / top_trend;
+            add(*row, &|e| e.trending = value);
+        }
+    }
+    for boost in &request.boost_items {
+        if let Some(row) = row_of(&boost.key) {
+            let amount = boost.amount;
+            add(row, &|e| e.boost = amount);
+        }
+    }
+    let extras = merge_extras(extras);
+
+    let mut category_boost = vec![0.0f32; model.categories.len()];
+    for boost in &request.boost_categories {
+        if let Ok(position) = model.categories.binary_search(&boost.key) {
+            category_boost[position] += boost.amount;
+        }
+    }
+
+    let weight_personal = if user.is_some() {
+        params.weight_personal
+    } else {
+        0.0
+    };
+    let personal = Personal::new(model, user, request.int8);
+
+    // Dense pass: every item's personal term and category boost, in one tight
+    // loop per kind so the compiler can vectorise it. Then the sparse terms.
+    let mut scores = vec![0.0f32; n_items];
+    personal.score_all(weight_personal, &mut scores);
+    if category_boost.iter().any(|b| *b != 0.0) {
+        for (score, category) in scores.iter_mut().zip(&model.item_category) {
+            *score += category_boost[*category as usize];
+        }
+    }
+    for e in &extras {
+        scores[e.row as usize] +=
+            params.weight_neighbors * e.neighbor + params.weight_trending * e.trending + e.boost;
+    }
+
+    // Pins first, so they are not counted again by the selection.
+    let mut pins: Vec<(usize, u32)> = Vec::new();
+    for pin in &request.pins {
+        if let Some(row) = row_of(&pin.item) {
+            if eligible[row as usize] && !pins.iter().any(|(_, r)| *r == row) {
+                pins.push((pin.position, row));
+            }
+        }
+    }
+    for (_, row) in &pins {
+        eligible[*row as usize] = false;
+    }
+    pins.sort_by_key(|(position, row)| (*position, *row));
+
+    let n_ranked = request.k.saturating_sub(pins.len());
+    let caps = request.max_per_category;
+    let scan = |budget: usize| -> Vec<ScoredItem> {
+        let scored = scores
+            .iter()
+            .zip(&eligible)
+            .enumerate()
+            .filter(|(_, (_, eligible))| **eligible)
+            .map(|(row, (score, _))| ScoredItem {
+                index: row as u32,
+                score: *score,
+            });
+        select_top_k(scored, budget)
+    };
+    let chosen: Vec<ScoredItem> = match caps {
+        None => scan(n_ranked),
+        Some(cap) => {
+            // A shortlist four times the slot usually fills it under the caps;
+            // when it does not, rank everything (still deterministic).
+            let budget = n_ranked.saturating_mul(4).max(n_ranked + 16);
+            let shortlist = scan(budget);
+            let capped = apply_caps(model, &shortlist, cap, n_ranked);
+            if capped.len() < n_ranked && shortlist.len() == budget {
+                apply_caps(model, &scan(n_items), cap, n_ranked)
+            } else {
+                capped
+            }
+        }
+    };
+
+    let extra_of = |row: u32| {
+        extras
+            .binary_search_by_key(&row, |e| e.row)
+            .ok()
+            .map(|i| &extras[i])
+    };
+    let reason_of = |row: u32| -> Reason {
+        let personal_term = weight_personal * personal.score(row as usize);
+        let extra = extra_of(row);
+        let neighbor_term = extra.map_or(0.0, |e| params.weight_neighbors * e.neighbor);
+        let trending_term = extra.map_or(0.0, |e| params.weight_trending * e.trending);
+        let boost_term = extra.map_or(0.0, |e| e.boost)
+            + category_boost[model.item_category[row as usize] as usize];
+        let best = personal_term.max(neighbor_term).max(trending_term);
+        if best > 0.0 {
+            if personal_term == best {
+                Reason::Personal
+            } else if neighbor_term == best {
+                let seed = extra.map_or(u32::MAX, |e| e.neighbor_of);
+                Reason::Similar {
+                    to: model.item(seed).map(|m| m.id.clone()).unwrap_or_default(),
+                }
+            } else {
+                Reason::Trending {
+                    country: trending_country.clone(),
+                }
+            }
+        } else if boost_term > 0.0 {
+            Reason::Boosted
+        } else {
+            Reason::Fallback
+        }
+    };
+    let recommendation = |row: u32, score: f32, reason: Reason| Recommendation {
+        row,
+        item: model.item(row).map(|m| m.id.clone()).unwrap_or_default(),
+        score,
+        reason,
+    };
+    let mut items: Vec<Recommendation> = chosen
+        .iter()
+        .map(|s| recommendation(s.index, s.score, reason_of(s.index)))
+        .collect();
+    for (position, row) in pins {
+        let score = scores[row as usize];
+        let at = position.min(items.len());
+        items.insert(at, recommendation(row, score, Reason::Pinned));
+    }
+    items.truncate(request.k);
+    Ok(Ranking {
+        items,
+        personalised: user.is_some(),
+        unknown_ids,
+    })
+}
+
+/// Sorts contributions by row and merges those of one row (the strongest
+/// neighbour wins, trending and boosts add up).
+fn merge_extras(mut extras: Vec<Extra>) -> Vec<Extra> {
+    extras.sort_by_key(|e| e.row);
+    let mut merged: Vec<Extra> = Vec::with_capacity(extras.len());
+    for e in extras {
+        match merged.last_mut() {
+            Some(last) if last.row == e.row => {
+                if e.neighbor > last.neighbor
+                    || (e.neighbor == last.neighbor && e.neighbor_of < last.neighbor_of)
+                {
+                    last.neighbor = e.neighbor;
+                    last.neighbor_of = e.neighbor_of;
+                }
+                last.trending = last.trending.max(e.trending);
+                last.boost += e.boost;
+            }
+            _ => merged.push(e),
+        }
+    }
+    merged
+}
+
+/// Walks a best-first list and keeps at most `cap` items per category.
+fn apply_caps(model: &Model, ranked: &[ScoredItem], cap: usize, k: usize) -> Vec<ScoredItem> {
+    let mut per_category = vec![0usize; model.categories.len()];
+    let mut kept = Vec::with_capacity(k);
+    for item in ranked {
+        if kept.len() == k {
+            break;
+        }
+        let count = &mut per_category[model.item_category[item.index as usize] as usize];
+        if *count < cap {
+            *count += 1;
+            kept.push(*item);
+        }
+    }
+    kept
+}
+
+/// The personal term, in f32 or int8.
+enum Personal<'a> {
+    None,
+    F32 {
+        user: &'a [f32],
+        factors: &'a [f32],
+        dim: usize,
+    },
+    Int8 {
+        user: Vec<i8>,
+        user_scale: f32,
+        factors: &'a [i8],
+        scales: &'a [f32],
+        dim: usize,
+    },
+}
+
+impl<'a> Personal<'a> {
+    fn new(model: &'a Model, user: Option<&'a [f32]>, int8: bool) -> Personal<'a> {
+        let dim = model.dim();
+        match user {
+            None => Personal::None,
+            Some(user) if !int8 => Personal::F32 {
+                user,
+                factors: &model.item_factors,
+                dim,
+            },
+            Some(user) => {
+                let (user_q, user_scale) = quantise(user);
+                Personal::Int8 {
+                    user: user_q,
+                    user_scale,
+                    factors: &model.item_factors_i8,
+                    scales: &model.item_scales,
+                    dim,
+                }
+            }
+        }
+    }
+
+    /// Writes `weight ·` the personal term of every item into `out`.
+    ///
+    /// On x86-64 CPUs with AVX2 the same code is compiled a second time with
+    /// AVX2 enabled and chosen at run time. The arithmetic is the same
+    /// (integer sums are exact; the f32 sums keep their order and are never
+    /// fused), so both builds give bit-identical scores.
+    fn score_all(&self, weight: f32, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { self.score_all_avx2(weight, out) };
+                return;
+            }
+        }
+        self.score_all_portable(weight, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn score_all_avx2(&self, weight: f32, out: &mut [f32]) {
+        self.score_all_portable(weight, out);
+    }
+
+    #[inline(always)]
+    fn score_all_portable(&self, weight: f32, out: &mut [f32]) {
+        match self {
+            Personal::None => {}
+            Personal::F32 { user, factors, dim } => {
+                // Four rows at a time: four independent dependency chains,
+                // each summed exactly as `dot` sums, so the results are
+                // bit-identical to `dot` while the CPU overlaps the chains.
+                let block = 4 * dim;
+                let mut out_blocks = out.chunks_exact_mut(4);
+                let mut row_blocks = factors.chunks_exact(block);
+                for (out4, rows) in (&mut out_blocks).zip(&mut row_blocks) {
+                    let (r0, rest) = rows.split_at(*dim);
+                    let (r1, rest) = rest.split_at(*dim);
+                    let (r2, r3) = rest.split_at(*dim);
+                    let scores = dot4(user, [r0, r1, r2, r3]);
+                    for (o, s) in out4.iter_mut().zip(scores) {
+                        *o = weight * s;
+                    }
+                }
+                let rest = row_blocks.remainder().chunks_exact(*dim);
+                for (o, row) in out_blocks.into_remainder().iter_mut().zip(rest) {
+                    *o = weight * dot(user, row);
+                }
+            }
+            Personal::Int8 {
+                user,
+                user_scale,
+                factors,
+                scales,
+                dim,
+            } => {
+                let rows = factors.chunks_exact(*dim).zip(scales.iter());
+                for (out, (row, scale)) in out.iter_mut().zip(rows) {
+                    *out = weight * (dot_i8(user, row) as f32 * user_scale * scale);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn score(&self, row: usize) -> f32 {
+        match self {
+            Personal::None => 0.0,
+            Personal::F32 { user, factors, dim } => dot(user, &factors[row * dim..row * dim + dim]),
+            Personal::Int8 {
+                user,
+                user_scale,
+                factors,
+                scales,
+                dim,
+            } => {
+                let q = dot_i8(user, &factors[row * dim..row * dim + dim]);
+                q as f32 * user_scale * scales[row]
+            }
+        }
+    }
+}
+
+/// Four dot products of `user` with four rows, each summed in exactly the
+/// order of [`dot`] (four accumulators, then the tail).
+#[inline(always)]
+fn dot4(user: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+    let mut acc = [[0.0f32; 4]; 4];
+    let n_full = user.len() / 4 * 4;
+    let mut i = 0;
+    while i < n_full {
+        let u = &user[i..i + 4];
+        for (acc_row, row) in acc.iter_mut().zip(&rows) {
+            let y = &row[i..i + 4];
+            acc_row[0] += u[0] * y[0];
+            acc_row[1] += u[1] * y[1];
+            acc_row[2] += u[2] * y[2];
+            acc_row[3] += u[3] * y[3];
+        }
+        i += 4;
+    }
+    let mut out = [0.0f32; 4];
+    for ((o, acc_row), row) in out.iter_mut().zip(&acc).zip(&rows) {
+        let mut tail = 0.0f32;
+        for (x, y) in user[n_full..].iter().zip(&row[n_full..]) {
+            tail += x * y;
+        }
+        *o = (acc_row[0] + acc_row[1]) + (acc_row[2] + acc_row[3]) + tail;
+    }
+    out
+}
+
+/// Quantises a vector to int8 with one scale max|x| / 127.
+pub fn quantise(x: &[f32]) -> (Vec<i8>, f32) {
+    let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if !(max > 0.0 && max.is_finite()) {
+        return (vec![0; x.len()], 1.0);
+    }
+    let scale = max / 127.0;
+    let q = x
+        .iter()
+        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scale)
+}
+
+/// Integer dot product of two int8 vectors, exact in i32 for d ≤ 2^17.
+/// Integer addition is associative, so the compiler may reorder (vectorise)
+/// the sum without changing the result on any platform.
+#[inline(always)]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| *x as i16 as i32 * *y as i16 as i32)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Rng;
+
+    #[test]
+    fn dot4_is_bit_identical_to_dot() {
+        let mut rng = Rng::new(11);
+        for dim in [1, 3, 4, 7, 32, 33, 64] {
+            let mut vector = || (0..dim).map(|_| rng.unit() - 0.5).collect::<Vec<f32>>();
+            let user = vector();
+            let rows = [vector(), vector(), vector(), vector()];
+            let got = dot4(&user, [&rows[0], &rows[1], &rows[2], &rows[3]]);
+            for (g, row) in got.iter().zip(&rows) {
+                assert_eq!(g.to_bits(), dot(&user, row).to_bits(), "dim {dim}");
+            }
+        }
+    }
+
+    #[test]
+    fn dot_i8_is_exact() {
+        let check = |a: &[i8], b: &[i8], want: i32| assert_eq!(dot_i8(a, b), want);
+        check(&[127; 64], &[127; 64], 64 * 127 * 127);
+        check(&[-127; 64], &[127; 64], -64 * 127 * 127);
+        check(&[1, 2, 3], &[4, -5, 6], 12);
+        check(&[], &[], 0);
+    }
+}

@@ -1,0 +1,349 @@
+//! Bundle writer and loader: round trips, and every kind of bad input.
+
+use std::borrow::Cow;
+
+use safetensors::{Dtype, SafeTensors, View};
+
+use crate::bundle::{derive_model_id, sha256_hex, Engine, Manifest, Model};
+use crate::testing::{synthetic_bundle, SyntheticSpec};
+
+fn small() -> (Vec<u8>, Vec<u8>) {
+    let built = synthetic_bundle(&SyntheticSpec::default());
+    (built.manifest, built.tensors)
+}
+
+/// Loads a bundle that must be refused with `code`.
+fn check_rejected(manifest: &[u8], tensors: &[u8], code: &str) {
+    match Model::from_bytes(manifest, tensors) {
+        Ok(_) => panic!("bundle loaded, expected {code}"),
+        Err(error) => assert_eq!(error.code(), code, "{error}"),
+    }
+}
+
+/// Re-states the tensor file's digest and the model id after an edit, so
+/// that the check under test is the one that fires.
+fn reseal(mut manifest: Manifest, tensors: &[u8]) -> Vec<u8> {
+    manifest.tensors.sha256 = sha256_hex(tensors);
+    manifest.tensors.byte_len = tensors.len() as u64;
+    manifest.model_id = derive_model_id(&manifest);
+    serde_json::to_vec(&manifest).unwrap()
+}
+
+fn edit_manifest(edit: impl FnOnce(&mut Manifest)) -> (Vec<u8>, Vec<u8>) {
+    let (manifest, tensors) = small();
+    let mut parsed = Manifest::from_json(&manifest).unwrap();
+    edit(&mut parsed);
+    (reseal(parsed, &tensors), tensors)
+}
+
+struct Owned {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for Owned {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Rewrites the tensor file with `edit` applied to the list of tensors, then
+/// reseals the manifest.
+fn edit_tensors(edit: impl FnOnce(&mut Vec<(String, Owned)>)) -> (Vec<u8>, Vec<u8>) {
+    let (manifest, tensors) = small();
+    let file = SafeTensors::deserialize(&tensors).unwrap();
+    let mut owned: Vec<(String, Owned)> = file
+        .iter()
+        .map(|(name, view)| {
+            (
+                name.to_string(),
+                Owned {
+                    dtype: view.dtype(),
+                    shape: view.shape().to_vec(),
+                    data: view.data().to_vec(),
+                },
+            )
+        })
+        .collect();
+    edit(&mut owned);
+    let tensors = safetensors::serialize(owned, None).unwrap();
+    let manifest = reseal(Manifest::from_json(&manifest).unwrap(), &tensors);
+    (manifest, tensors)
+}
+
+fn tensor<'a>(tensors: &'a mut [(String, Owned)], name: &str) -> &'a mut Owned {
+    &mut tensors.iter_mut().find(|(n, _)| n == name).unwrap().1
+}
+
+#[test]
+fn a_built_bundle_loads_and_is_content_addressed() {
+    let spec = SyntheticSpec::default();
+    let first = synthetic_bundle(&spec);
+    let second = synthetic_bundle(&spec);
+    assert_eq!(
+        first.manifest, second.manifest,
+        "the writer is deterministic"
+    );
+    assert_eq!(first.tensors, second.tensors);
+    let model = Model::from_bytes(&first.manifest, &first.tensors).unwrap();
+    assert_eq!(model.model_id(), first.model_id);
+    assert!(first.model_id.starts_with("cove-") && first.model_id.len() == 37);
+    assert_eq!(model.n_items(), spec.n_items);
+    assert_eq!(model.dim(), spec.dim);
+    let other = synthetic_bundle(&SyntheticSpec { seed: 8, ..spec });
+    assert_ne!(other.model_id, first.model_id);
+}
+
+#[test]
+fn the_loader_ignores_manifest_whitespace_and_key_order() {
+    let (manifest, tensors) = small();
+    let value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let compact = serde_json::to_vec(&value).unwrap();
+    assert_ne!(compact, manifest);
+    Model::from_bytes(&compact, &tensors).unwrap();
+}
+
+#[test]
+fn a_failed_load_keeps_the_previous_model() {
+    let (manifest, tensors) = small();
+    let mut engine = Engine::new();
+    assert_eq!(engine.model().unwrap_err().code(), "no_model");
+    let first = engine.load(&manifest, &tensors).unwrap();
+    let error = engine
+        .load(&manifest, &tensors[..tensors.len() - 1])
+        .unwrap_err();
+    assert_eq!(error.code(), "bundle_checksum");
+    assert_eq!(engine.model().unwrap().model_id(), first.model_id());
+}
+
+#[test]
+fn damaged_bytes_are_refused() {
+    let (manifest, tensors) = small();
+    check_rejected(b"", b"", "bundle_manifest_syntax");
+    check_rejected(
+        &manifest[..manifest.len() / 2],
+        &tensors,
+        "bundle_manifest_syntax",
+    );
+    check_rejected(
+        b"{\"schema_version\": 1}",
+        &tensors,
+        "bundle_manifest_syntax",
+    );
+    check_rejected(&manifest, &tensors[..tensors.len() - 1], "bundle_checksum");
+    check_rejected(&manifest, b"", "bundle_checksum");
+    let mut flipped = tensors.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    check_rejected(&manifest, &flipped, "bundle_checksum");
+    // A stated id that does not match the content.
+    let edited = String::from_utf8(manifest.clone()).unwrap().replacen(
+        "\"title\": \"Item 0\"",
+        "\"title\": \"Item zero\"",
+        1,
+    );
+    check_rejected(edited.as_bytes(), &tensors, "bundle_model_id");
+    // A tensor file that is not safetensors, sealed as if it were.
+    let garbage = vec![0xffu8; 64];
+    let resealed = reseal(Manifest::from_json(&manifest).unwrap(), &garbage);
+    check_rejected(&resealed, &garbage, "bundle_tensor_syntax");
+}
+
+#[test]
+fn other_schema_versions_and_unknown_fields_are_refused() {
+    let (manifest, tensors) = small();
+    let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    value["schema_version"] = 2.into();
+    check_rejected(
+        &serde_json::to_vec(&value).unwrap(),
+        &tensors,
+        "bundle_schema_version",
+    );
+    value["schema_version"] = 1.into();
+    value["surprise"] = true.into();
+    check_rejected(
+        &serde_json::to_vec(&value).unwrap(),
+        &tensors,
+        "bundle_manifest_syntax",
+    );
+}
+
+#[test]
+fn bad_manifest_values_are_refused() {
+    type Edit = fn(&mut Manifest);
+    let cases: &[(&str, Edit)] = &[
+        ("zero dim", |m| m.features.dim = 0),
+        ("huge dim", |m| m.features.dim = 100_000),
+        ("lambda zero", |m| m.ranking.lambda = 0.0),
+        ("alpha negative", |m| m.ranking.alpha = -1.0),
+        ("negative blend weight", |m| {
+            m.ranking.weight_trending = -0.1
+        }),
+        ("negative price", |m| m.items[3].price = -1.0),
+        ("empty item id", |m| m.items[3].id = String::new()),
+        ("duplicate item id", |m| {
+            m.items[3].id = m.items[4].id.clone()
+        }),
+        ("no items", |m| m.items.clear()),
+        ("no fallback trending", |m| {
+            m.trending_countries[0] = "FR".into()
+        }),
+        ("tier labels", |m| {
+            m.segments.price_tiers.labels.pop();
+        }),
+        ("cuts not ascending", |m| {
+            m.segments.lifecycle.frequency_cuts = vec![5.0, 2.0]
+        }),
+        ("rule out of range", |m| {
+            m.segments.lifecycle.rules[0].r = [1, 9]
+        }),
+        ("rule reversed", |m| {
+            m.segments.lifecycle.rules[0].f = [3, 1]
+        }),
+        ("propensity threshold", |m| {
+            m.segments.propensity_threshold = 1.5
+        }),
+        ("holdout of one", |m| m.rescue.holdout_share = 1.0),
+        ("rescue threshold", |m| m.rescue.threshold = -0.1),
+        ("discount", |m| {
+            m.rescue.actions[0].action = crate::bundle::RescueAction::Discount { percent: 0.0 }
+        }),
+        ("loyalty spend", |m| {
+            m.segments.loyalty_tiers[0].min_spend = -5.0
+        }),
+        ("input names", |m| {
+            m.features.purchase_intent_inputs.swap(0, 1)
+        }),
+    ];
+    for (what, edit) in cases {
+        let (manifest, tensors) = edit_manifest(edit);
+        match Model::from_bytes(&manifest, &tensors) {
+            Ok(_) => panic!("{what}: loaded"),
+            Err(error) => assert!(
+                error.code() == "bundle_manifest_value" || error.code() == "bundle_tensor_shape",
+                "{what}: {error}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn bad_tensors_are_refused() {
+    type Edit = fn(&mut Vec<(String, Owned)>);
+    let cases: &[(&str, Edit, &str)] = &[
+        (
+            "NaN factor",
+            |t| tensor(t, "item_factors").data[4..8].copy_from_slice(&f32::NAN.to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "infinite gram",
+            |t| tensor(t, "gram").data[0..4].copy_from_slice(&f32::INFINITY.to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "negative scale",
+            |t| tensor(t, "item_scales").data[0..4].copy_from_slice(&(-1.0f32).to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "int8 disagrees with f32",
+            |t| {
+                let q = &mut tensor(t, "item_factors_i8").data[0];
+                *q = q.wrapping_add(64);
+            },
+            "bundle_tensor_value",
+        ),
+        (
+            "neighbour out of range",
+            |t| tensor(t, "neighbors_idx").data[0..4].copy_from_slice(&5000u32.to_le_bytes()),
+            "bundle_reference",
+        ),
+        (
+            "trending out of range",
+            |t| tensor(t, "trending_idx").data[0..4].copy_from_slice(&200u32.to_le_bytes()),
+            "bundle_reference",
+        ),
+        (
+            "negative trending score",
+            |t| tensor(t, "trending_score").data[0..4].copy_from_slice(&(-1.0f32).to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "gram not positive definite",
+            |t| {
+                let gram = tensor(t, "gram");
+                for chunk in gram.data.chunks_exact_mut(4) {
+                    let v = -f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) * 100.0;
+                    chunk.copy_from_slice(&v.to_le_bytes());
+                }
+            },
+            "bundle_tensor_value",
+        ),
+        (
+            "gram not symmetric",
+            |t| tensor(t, "gram").data[4..8].copy_from_slice(&7.0f32.to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "wrong dtype",
+            |t| tensor(t, "neighbors_idx").dtype = Dtype::I32,
+            "bundle_tensor_dtype",
+        ),
+        (
+            "wrong shape",
+            |t| {
+                let scales = tensor(t, "item_scales");
+                scales.data.truncate(scales.data.len() - 4);
+                scales.shape[0] -= 1;
+            },
+            "bundle_tensor_shape",
+        ),
+        (
+            "missing tensor",
+            |t| t.retain(|(name, _)| name != "taste_centroids"),
+            "bundle_missing_tensor",
+        ),
+        (
+            "unknown tensor",
+            |t| {
+                t.push((
+                    "extra".into(),
+                    Owned {
+                        dtype: Dtype::U8,
+                        shape: vec![1],
+                        data: vec![0],
+                    },
+                ))
+            },
+            "bundle_manifest_value",
+        ),
+        (
+            "zero scale in a classifier",
+            |t| {
+                tensor(t, "purchase_intent_scale").data[0..4].copy_from_slice(&0.0f32.to_le_bytes())
+            },
+            "bundle_tensor_value",
+        ),
+    ];
+    for (what, edit, code) in cases {
+        let (manifest, tensors) = edit_tensors(edit);
+        match Model::from_bytes(&manifest, &tensors) {
+            Ok(_) => panic!("{what}: loaded"),
+            Err(error) => assert_eq!(error.code(), *code, "{what}: {error}"),
+        }
+    }
+    // The unedited file round-trips through the helpers and still loads.
+    let (manifest, tensors) = edit_tensors(|_| {});
+    Model::from_bytes(&manifest, &tensors).unwrap();
+}

@@ -1,0 +1,184 @@
+//! Property tests (proptest): the invariants issue 3 lists.
+
+use proptest::prelude::*;
+
+use crate::bundle::Model;
+use crate::events::{Event, EventKind, PageKind, PurchaseLine};
+use crate::linalg::dense_solve;
+use crate::profile::{Profile, ProfileParams};
+use crate::ranking::foldin::fold_in;
+use crate::score::{select_top_k, ScoredItem};
+use crate::testing::{synthetic_bundle, SyntheticSpec};
+
+fn full_sort(mut items: Vec<ScoredItem>, k: usize) -> Vec<ScoredItem> {
+    items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    items.truncate(k);
+    items
+}
+
+/// Candidates with few distinct scores, so ties are common.
+fn candidates() -> impl Strategy<Value = Vec<ScoredItem>> {
+    prop::collection::vec(-4i8..4, 0..200).prop_map(|scores| {
+        scores
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| ScoredItem {
+                index: i as u32,
+                score: s as f32 * 0.5,
+            })
+            .collect()
+    })
+}
+
+fn item_id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u32..40).prop_map(|i| format!("item-{i}")),
+        "[a-zA-Z0-9_ é\"\\\\\n-]{0,70}",
+    ]
+}
+
+fn event_kind() -> impl Strategy<Value = EventKind> {
+    let price = prop_oneof![0.0f64..500.0, Just(f64::NAN), Just(-1.0), Just(1e12)];
+    prop_oneof![
+        (item_id(), price.clone(), 0u8..3).prop_map(|(item, price, page)| EventKind::View {
+            page: [
+                PageKind::Administrative,
+                PageKind::Informational,
+                PageKind::Product
+            ][page as usize],
+            item: Some(item),
+            price: Some(price),
+        }),
+        (item_id(), 0u32..5, price.clone()).prop_map(|(item, quantity, price)| {
+            EventKind::AddToCart {
+                item,
+                quantity,
+                price,
+            }
+        }),
+        (item_id(), 1u32..5)
+            .prop_map(|(item, quantity)| EventKind::RemoveFromCart { item, quantity }),
+        prop::collection::vec((item_id(), 1u32..3, price), 0..4).prop_map(|lines| {
+            EventKind::Purchase {
+                lines: lines
+                    .into_iter()
+                    .map(|(item, quantity, price)| PurchaseLine {
+                        item,
+                        quantity,
+                        price,
+                    })
+                    .collect(),
+            }
+        }),
+        "\\PC{0,100}".prop_map(|query| EventKind::Search { query }),
+        (item_id(), 0u8..7).prop_map(|(item, stars)| EventKind::Rating {
+            item,
+            stars,
+            text: None
+        }),
+    ]
+}
+
+fn event_stream() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec((-400i64..4000, event_kind()), 0..120).prop_map(|steps| {
+        let mut at = 1_700_000_000i64;
+        steps
+            .into_iter()
+            .map(|(step, kind)| {
+                at += step;
+                Event { at, kind }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #[test]
+    fn top_k_equals_a_full_sort(items in candidates(), k in 0usize..220) {
+        prop_assert_eq!(select_top_k(items.clone(), k), full_sort(items, k));
+    }
+
+    #[test]
+    fn ranking_does_not_depend_on_candidate_order(
+        (items, shuffled) in candidates().prop_flat_map(|items| (Just(items.clone()), Just(items).prop_shuffle())),
+        k in 0usize..50,
+    ) {
+        prop_assert_eq!(select_top_k(items, k), select_top_k(shuffled, k));
+    }
+
+    #[test]
+    fn the_profile_bound_holds_for_any_event_stream(events in event_stream(), small in any::<bool>()) {
+        let params = if small {
+            ProfileParams { max_items: 6, max_cart_lines: 3, max_queries: 2, max_query_len: 16, max_bytes: 4096, ..ProfileParams::default() }
+        } else {
+            ProfileParams::default()
+        };
+        let max_bytes = params.max_bytes;
+        let config = params.validate().unwrap();
+        let mut profile = Profile::new();
+        for event in &events {
+            let before = profile.clone();
+            if profile.apply(event, &config).is_err() {
+                prop_assert_eq!(&profile, &before, "a refused event changed the profile");
+            }
+            prop_assert!(profile.check(&config).is_ok(), "{:?}", profile.check(&config));
+            prop_assert!(profile.items.len() <= config.max_items());
+        }
+        let bytes = profile.to_bytes();
+        let json = profile.to_json();
+        prop_assert!(bytes.len() <= max_bytes, "binary {} > {}", bytes.len(), max_bytes);
+        prop_assert!(json.len() <= max_bytes, "json {} > {}", json.len(), max_bytes);
+        prop_assert_eq!(&Profile::from_bytes(&bytes, &config).unwrap(), &profile);
+        prop_assert_eq!(&Profile::from_json(&json, &config).unwrap(), &profile);
+    }
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let config = crate::profile::ProfileConfig::default();
+        let _ = Profile::from_bytes(&bytes, &config);
+        let mut framed = b"CVPF\x01".to_vec();
+        framed.extend_from_slice(&bytes);
+        let _ = Profile::from_bytes(&framed, &config);
+        let _ = Profile::from_json(&String::from_utf8_lossy(&bytes), &config);
+        let _ = Event::from_json(&bytes, &config);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn fold_in_matches_a_dense_reference_solve(
+        seed in any::<u64>(),
+        dim in 1usize..10,
+        n_items in 3usize..40,
+        raw in prop::collection::vec((any::<u32>(), 0.0f64..30.0), 1..12),
+    ) {
+        let built = synthetic_bundle(&SyntheticSpec { n_items, dim, seed, n_neighbors: 2, n_trending: 3, n_categories: 2 });
+        let model = Model::from_bytes(&built.manifest, &built.tensors).unwrap();
+        let interactions: Vec<(u32, f64)> = raw.iter().map(|(r, w)| (r % n_items as u32, *w)).collect();
+        let u = fold_in(&model, &interactions).unwrap().unwrap();
+
+        let lambda = model.manifest().ranking.lambda;
+        let alpha = model.manifest().ranking.alpha;
+        let mut a: Vec<f64> = model.gram().iter().map(|g| *g as f64).collect();
+        let mut b = vec![0.0f64; dim];
+        for i in 0..dim {
+            a[i * dim + i] += lambda;
+        }
+        for (row, weight) in &interactions {
+            let y = model.item_factors(*row).unwrap();
+            for i in 0..dim {
+                b[i] += (1.0 + alpha * weight) * y[i] as f64;
+                for j in 0..dim {
+                    a[i * dim + j] += alpha * weight * y[i] as f64 * y[j] as f64;
+                }
+            }
+        }
+        let reference = dense_solve(a, dim, b).unwrap();
+        let scale = reference.iter().fold(1e-6f64, |m, x| m.max(x.abs()));
+        for (got, want) in u.iter().zip(&reference) {
+            prop_assert!((*got as f64 - want).abs() <= 1e-4 * scale, "{:?} vs {:?}", u, reference);
+        }
+    }
+}

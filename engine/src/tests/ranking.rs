@@ -1,0 +1,468 @@
+//! Ranking, segments and the rescue decision on a synthetic bundle.
+
+use crate::abandonment::{self, RescueOutcome};
+use crate::bundle::LogisticModel;
+use crate::bundle::{Model, RescueAction};
+use crate::events::{Event, EventKind, PageKind, PurchaseLine};
+use crate::features::SessionFeatures;
+use crate::profile::{Profile, ProfileConfig};
+use crate::ranking::{self, Boost, Pin, RankRequest, Reason};
+use crate::segments;
+use crate::testing::{synthetic_builder, synthetic_bundle, SyntheticSpec};
+
+const T0: i64 = 1_700_000_000;
+
+fn model() -> Model {
+    let built = synthetic_bundle(&SyntheticSpec::default());
+    Model::from_bytes(&built.manifest, &built.tensors).unwrap()
+}
+
+fn profile_of(events: &[(i64, EventKind)]) -> Profile {
+    let config = ProfileConfig::default();
+    let mut profile = Profile::new();
+    for (at, kind) in events {
+        profile
+            .apply(
+                &Event {
+                    at: *at,
+                    kind: kind.clone(),
+                },
+                &config,
+            )
+            .unwrap();
+    }
+    profile
+}
+
+fn viewed(item: &str) -> EventKind {
+    EventKind::View {
+        page: PageKind::Product,
+        item: Some(item.into()),
+        price: Some(30.0),
+    }
+}
+
+fn bought(item: &str, price: f64) -> EventKind {
+    EventKind::Purchase {
+        lines: vec![PurchaseLine {
+            item: item.into(),
+            quantity: 1,
+            price,
+        }],
+    }
+}
+
+fn rank(model: &Model, profile: &Profile, request: RankRequest) -> ranking::Ranking {
+    ranking::recommend(model, profile, &ProfileConfig::default(), &request).unwrap()
+}
+
+fn ids(ranking: &ranking::Ranking) -> Vec<String> {
+    ranking.items.iter().map(|r| r.item.clone()).collect()
+}
+
+#[test]
+fn cold_start_ranks_what_is_trending_in_the_country() {
+    let model = model();
+    let request = RankRequest {
+        k: 5,
+        now: T0,
+        ..RankRequest::default()
+    };
+    let ranking = rank(&model, &Profile::new(), request.clone());
+    assert!(!ranking.personalised);
+    assert_eq!(ranking.items.len(), 5);
+    let (_, trending) = model.trending(None);
+    let expected: Vec<String> = trending
+        .iter()
+        .filter(|(row, _)| model.item(*row).unwrap().in_stock)
+        .take(5)
+        .map(|(row, _)| model.item(*row).unwrap().id.clone())
+        .collect();
+    assert_eq!(ids(&ranking), expected);
+    for item in &ranking.items {
+        assert_eq!(
+            item.reason,
+            Reason::Trending {
+                country: "*".into()
+            }
+        );
+    }
+    let in_gb = rank(
+        &model,
+        &Profile::new(),
+        RankRequest {
+            country: Some("GB".into()),
+            ..request.clone()
+        },
+    );
+    assert_eq!(
+        in_gb.items[0].reason,
+        Reason::Trending {
+            country: "GB".into()
+        }
+    );
+    let in_fr = rank(
+        &model,
+        &Profile::new(),
+        RankRequest {
+            country: Some("FR".into()),
+            ..request
+        },
+    );
+    assert_eq!(
+        ids(&in_fr),
+        expected,
+        "a country without a list falls back to *"
+    );
+}
+
+#[test]
+fn the_item_on_screen_brings_its_neighbours() {
+    let model = model();
+    let ranking = rank(
+        &model,
+        &Profile::new(),
+        RankRequest {
+            k: 3,
+            now: T0,
+            context_item: Some("item-0".into()),
+            ..RankRequest::default()
+        },
+    );
+    let neighbours: Vec<u32> = model.neighbors(0).map(|(row, _)| row).collect();
+    assert_eq!(ranking.items[0].row, neighbours[0]);
+    assert_eq!(
+        ranking.items[0].reason,
+        Reason::Similar {
+            to: "item-0".into()
+        }
+    );
+}
+
+#[test]
+fn history_personalises_and_rules_apply() {
+    let model = model();
+    let profile = profile_of(&[
+        (T0, viewed("item-3")),
+        (T0 + 60, viewed("item-9")),
+        (T0 + 120, bought("item-9", 40.0)),
+        (T0 + 180, viewed("item-unknown-to-the-bundle")),
+    ]);
+    let base = RankRequest {
+        k: 20,
+        now: T0 + 600,
+        int8: false,
+        ..RankRequest::default()
+    };
+    let ranking = rank(&model, &profile, base.clone());
+    assert!(ranking.personalised);
+    assert_eq!(ranking.items.len(), 20);
+    let listed = ids(&ranking);
+    assert!(
+        !listed.contains(&"item-9".to_string()),
+        "purchased items are excluded"
+    );
+    for item in &ranking.items {
+        assert!(model.item(item.row).unwrap().in_stock, "{item:?}");
+        assert!(
+            model.item(item.row).unwrap().countries.is_none(),
+            "no country: only unrestricted items"
+        );
+    }
+    let scores: Vec<f32> = ranking.items.iter().map(|r| r.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let again = rank(&model, &profile, base.clone());
+    assert_eq!(again, ranking, "deterministic");
+
+    let with_purchased = rank(
+        &model,
+        &profile,
+        RankRequest {
+            exclude_purchased: false,
+            k: 200,
+            ..base.clone()
+        },
+    );
+    assert!(ids(&with_purchased).contains(&"item-9".to_string()));
+
+    let filtered = rank(
+        &model,
+        &profile,
+        RankRequest {
+            exclude_categories: vec!["cat-0".into(), "cat-1".into()],
+            exclude_items: vec![listed[0].clone(), "nope".into()],
+            ..base.clone()
+        },
+    );
+    assert_eq!(filtered.unknown_ids, vec!["nope".to_string()]);
+    for item in &filtered.items {
+        let meta = model.item(item.row).unwrap();
+        assert!(meta.category != "cat-0" && meta.category != "cat-1");
+        assert_ne!(meta.id, listed[0]);
+    }
+
+    let pinned = rank(
+        &model,
+        &profile,
+        RankRequest {
+            pins: vec![
+                Pin {
+                    item: "item-100".into(),
+                    position: 1,
+                },
+                Pin {
+                    item: "item-16".into(),
+                    position: 0,
+                },
+                Pin {
+                    item: "ghost".into(),
+                    position: 0,
+                },
+            ],
+            ..base.clone()
+        },
+    );
+    // item-16 is out of stock (i % 17 == 16), so it is not placed.
+    assert_eq!(pinned.items[1].item, "item-100");
+    assert_eq!(pinned.items[1].reason, Reason::Pinned);
+    assert_eq!(pinned.items.len(), 20);
+    assert_eq!(
+        pinned.items.iter().filter(|r| r.item == "item-100").count(),
+        1
+    );
+    assert!(pinned.unknown_ids.contains(&"ghost".to_string()));
+
+    let capped = rank(
+        &model,
+        &profile,
+        RankRequest {
+            max_per_category: Some(2),
+            k: 12,
+            ..base.clone()
+        },
+    );
+    assert_eq!(capped.items.len(), 12);
+    for category in &model.categories {
+        let n = capped
+            .items
+            .iter()
+            .filter(|r| &model.item(r.row).unwrap().category == category)
+            .count();
+        assert!(n <= 2, "{category}: {n}");
+    }
+
+    let boosted = rank(
+        &model,
+        &profile,
+        RankRequest {
+            boost_categories: vec![Boost {
+                key: "cat-5".into(),
+                amount: 100.0,
+            }],
+            ..base.clone()
+        },
+    );
+    assert!(boosted
+        .items
+        .iter()
+        .take(5)
+        .all(|r| model.item(r.row).unwrap().category == "cat-5"));
+
+    let everything = RankRequest { k: 1000, ..base };
+    let limited = |ranking: &ranking::Ranking| {
+        ranking
+            .items
+            .iter()
+            .filter(|r| model.item(r.row).unwrap().countries.is_some())
+            .count()
+    };
+    assert_eq!(
+        limited(&rank(&model, &profile, everything.clone())),
+        0,
+        "no country: no limited items"
+    );
+    let in_de = rank(
+        &model,
+        &profile,
+        RankRequest {
+            country: Some("DE".into()),
+            ..everything.clone()
+        },
+    );
+    assert_eq!(limited(&in_de), 0, "GB-only items are not shown in DE");
+    let in_gb = rank(
+        &model,
+        &profile,
+        RankRequest {
+            country: Some("GB".into()),
+            ..everything
+        },
+    );
+    assert_eq!(
+        limited(&in_gb),
+        4,
+        "the four GB-only items (49, 99, 149, 199) are shown in GB"
+    );
+}
+
+#[test]
+fn int8_and_f32_rank_alike() {
+    let built = synthetic_bundle(&SyntheticSpec {
+        n_items: 2000,
+        dim: 32,
+        ..SyntheticSpec::default()
+    });
+    let model = Model::from_bytes(&built.manifest, &built.tensors).unwrap();
+    let profile = profile_of(&[
+        (T0, viewed("item-3")),
+        (T0 + 60, viewed("item-500")),
+        (T0 + 90, viewed("item-1500")),
+    ]);
+    let request = RankRequest {
+        k: 20,
+        now: T0 + 100,
+        ..RankRequest::default()
+    };
+    let int8 = rank(&model, &profile, request.clone());
+    let f32 = rank(
+        &model,
+        &profile,
+        RankRequest {
+            int8: false,
+            ..request
+        },
+    );
+    let common = ids(&int8)
+        .iter()
+        .filter(|id| ids(&f32).contains(id))
+        .count();
+    assert!(common >= 16, "only {common} of 20 in common");
+}
+
+#[test]
+fn bad_requests_get_typed_errors() {
+    let model = model();
+    let check = |request: RankRequest| {
+        let error =
+            ranking::recommend(&model, &Profile::new(), &ProfileConfig::default(), &request)
+                .unwrap_err();
+        assert_eq!(error.code(), "invalid_parameter", "{error}");
+    };
+    check(RankRequest {
+        k: 0,
+        ..RankRequest::default()
+    });
+    check(RankRequest {
+        k: 5000,
+        ..RankRequest::default()
+    });
+    check(RankRequest {
+        boost_items: vec![Boost {
+            key: "item-1".into(),
+            amount: f32::NAN,
+        }],
+        ..RankRequest::default()
+    });
+    let error = ranking::rank_with_vector(
+        &model,
+        &Profile::new(),
+        &RankRequest::default(),
+        Some(&[1.0]),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), "dimension_mismatch");
+}
+
+#[test]
+fn segments_follow_the_bundle_definitions() {
+    let model = model();
+    let config = ProfileConfig::default();
+    let fresh = segments::classify(&model, &Profile::new(), &config, T0);
+    assert_eq!(fresh.lifecycle.name, "new");
+    assert!(
+        fresh.price_tier.is_none() && fresh.taste_cluster.is_none() && fresh.loyalty_tier.is_none()
+    );
+
+    // Six orders of 100 over the last days: r = 3 (≤ 30 days), f = 3 (≥ 5),
+    // m = 2 (≥ 100, < 1000) → "champion" by the first rule.
+    let events: Vec<(i64, EventKind)> = (0..6)
+        .map(|i| (T0 + i * 86_400, bought(&format!("item-{i}"), 100.0)))
+        .collect();
+    let profile = profile_of(&events);
+    let now = T0 + 10 * 86_400;
+    let segments = segments::classify(&model, &profile, &config, now);
+    assert_eq!(segments.lifecycle.name, "champion");
+    assert_eq!(segments.lifecycle.reason, "rule=0;r=3;f=3;m=2");
+    assert_eq!(segments.price_tier.unwrap().name, "premium");
+    assert_eq!(segments.loyalty_tier.unwrap().name, "silver");
+    assert!(segments.taste_cluster.is_some());
+    assert!((0.0..=1.0).contains(&segments.propensity.probability));
+
+    // The same shopper 200 days later has lapsed.
+    let later = segments::classify(&model, &profile, &config, now + 200 * 86_400);
+    assert_eq!(later.lifecycle.name, "lapsed");
+}
+
+#[test]
+fn the_rescue_decision_is_seeded_and_holds_out_a_share() {
+    // A purchase-intent model that predicts no purchase: every cart is at risk.
+    let mut builder = synthetic_builder(&SyntheticSpec::default());
+    let n = SessionFeatures::NAMES.len();
+    builder.purchase_intent(LogisticModel {
+        mean: vec![0.0; n],
+        scale: vec![1.0; n],
+        coef: vec![0.0; n],
+        intercept: -5.0,
+    });
+    let built = builder.build().unwrap();
+    let model = Model::from_bytes(&built.manifest, &built.tensors).unwrap();
+    let empty = abandonment::decide(&model, &Profile::new(), "new", 1);
+    assert_eq!(empty.outcome, RescueOutcome::EmptyCart);
+    let profile = profile_of(&[
+        (T0, viewed("item-1")),
+        (
+            T0 + 30,
+            EventKind::AddToCart {
+                item: "item-1".into(),
+                quantity: 1,
+                price: 20.0,
+            },
+        ),
+    ]);
+    let risk = abandonment::decide(&model, &profile, "new", 1).risk;
+    assert!(risk > 0.99, "{risk}");
+    assert_eq!(
+        abandonment::decide(&model, &profile, "new", 7),
+        abandonment::decide(&model, &profile, "new", 7),
+        "the same seed gives the same decision"
+    );
+    let mut holdouts = 0;
+    let mut offers = 0;
+    for seed in 0..2000 {
+        match abandonment::decide(&model, &profile, "at_risk", seed).outcome {
+            RescueOutcome::Holdout { action } | RescueOutcome::Offer { action }
+                if action != RescueAction::Discount { percent: 10.0 } =>
+            {
+                panic!("wrong action {action:?}")
+            }
+            RescueOutcome::Holdout { .. } => holdouts += 1,
+            RescueOutcome::Offer { .. } => offers += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    // Binomial(2000, 0.2): sd ≈ 18, so ±100 is over five sd.
+    assert_eq!(holdouts + offers, 2000);
+    assert!((holdouts as i64 - 400).abs() < 100, "{holdouts} holdouts");
+    let champion = abandonment::decide(&model, &profile, "champion", 3);
+    assert_eq!(champion.outcome, RescueOutcome::NoAction);
+    let other = abandonment::decide(&model, &profile, "new", 3);
+    assert!(matches!(
+        other.outcome,
+        RescueOutcome::Offer {
+            action: RescueAction::Reminder
+        } | RescueOutcome::Holdout {
+            action: RescueAction::Reminder
+        }
+    ));
+}
