@@ -1,6 +1,9 @@
 //! Simulated devices report through both mechanisms; the edge's estimates must
 //! be unbiased and their 95% intervals must cover the truth at least 95% of the
-//! time. Seeded, so every run sees the same draws.
+//! time. Seeded, so every run sees the same draws. Native only: the same code
+//! runs in wasm, but a million draws in a debug wasm build would dominate the
+//! browser suite.
+#![cfg(not(target_arch = "wasm32"))]
 
 use cove_engine::privacy::estimate::estimate;
 use cove_engine::privacy::{report, Mechanism, MetricSpec, Tally};

@@ -94,7 +94,6 @@ fn to_micros(epsilon: f64, max: f64, name: &'static str) -> Result<u64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn spending_stops_at_the_limit_and_resets_the_next_day() {
@@ -121,7 +120,8 @@ mod tests {
         }
     }
 
-    proptest! {
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
         /// Whatever the calls, the total accepted on any one day never exceeds
         /// the daily limit.
         #[test]
@@ -139,7 +139,7 @@ mod tests {
                 }
             }
             for (day, total) in accepted_per_day {
-                prop_assert!(total <= limit + 1e-9, "day {} spent {} of {}", day, total, limit);
+                proptest::prop_assert!(total <= limit + 1e-9, "day {} spent {} of {}", day, total, limit);
             }
         }
     }

@@ -3,5 +3,6 @@
 
 mod bundle;
 mod profile;
+#[cfg(not(target_arch = "wasm32"))]
 mod props;
 mod ranking;
