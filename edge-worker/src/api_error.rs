@@ -32,6 +32,8 @@ pub enum ApiError {
     TooManyRequests,
     /// Something failed inside the worker (500); the detail is logged only.
     Internal(String),
+    /// A resource the route needs is not published yet, such as the model (503).
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -72,6 +74,7 @@ impl ApiError {
                 "too many requests from this client; try again later".to_string(),
             ),
             ApiError::Internal(_) => (500, "internal", "internal error".to_string()),
+            ApiError::Unavailable(message) => (503, "unavailable", message.clone()),
         }
     }
 

@@ -6,6 +6,9 @@ use std::sync::OnceLock;
 use cove_engine::privacy::MetricSpec;
 use serde::Deserialize;
 
+/// The static assets (`www/`), which include the published bundles.
+pub const ASSETS_BINDING: &str = "ASSETS";
+
 /// The Durable Object namespace that keeps aggregates, one object per shop and day.
 pub const AGGREGATE_STORE_BINDING: &str = "AGGREGATE_STORE";
 

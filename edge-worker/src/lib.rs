@@ -27,6 +27,8 @@ mod api_error;
 mod body;
 mod config;
 mod cors;
+mod model;
+pub mod recommend;
 mod reports;
 mod routes;
 mod score;

@@ -3,13 +3,14 @@
 use worker::{Request, Response, RouteContext, Router};
 
 use crate::api_error::ApiError;
-use crate::{aggregates, cors, reports, score};
+use crate::{aggregates, cors, recommend, reports, score};
 
 /// Builds the routing table.
 pub fn router() -> Router<'static, ()> {
     Router::new()
         .get("/v1/health", health)
         .post_async("/v1/score", score::handle)
+        .post_async("/v1/recommend", recommend::handle)
         .post_async("/v1/reports", reports::handle)
         .get_async("/v1/aggregates", aggregates::handle)
         .options("/v1/*path", cors::preflight)
