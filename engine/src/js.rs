@@ -2,21 +2,23 @@
 //!
 //! This module is the only place in the engine that knows about `JsValue`.
 //! Engine errors become JavaScript `Error` objects with a `code` property, in
-//! [`to_js_error`], and nowhere else.
+//! [`to_js_error`], and nowhere else. Structured values cross as plain
+//! JavaScript objects through `serde-wasm-bindgen`; requests and events come in
+//! as JSON text, so their validation is the engine's own (`deny_unknown_fields`,
+//! limits) and identical natively.
 //!
-//! [`CoveEngine`] is a minimal, provisional handle (load a bundle, track an
-//! event, rank, classify, save and restore the profile) so that the wasm build
-//! links the whole engine and can be smoke-tested; the storefront snippet's
-//! API is designed in its own issue and will replace it.
+//! [`CoveEngine`] is what the storefront snippet (`www/cove/core.mjs`) drives:
+//! one model, one profile, and the calls of the JavaScript API.
 
 use wasm_bindgen::prelude::*;
 
+use crate::abandonment;
 use crate::bundle::Engine;
 use crate::events::Event;
 use crate::profile::{Profile, ProfileConfig};
-use crate::ranking::RankRequest;
+use crate::ranking::{self, RankRequest};
 use crate::Error;
-use crate::{ranking, score, segments};
+use crate::{score, segments};
 
 /// Converts an engine error into a JavaScript `Error` carrying `code`.
 fn to_js_error(error: Error) -> JsValue {
@@ -27,7 +29,10 @@ fn to_js_error(error: Error) -> JsValue {
 }
 
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(value)
+    // Plain objects rather than `Map`s, so results read naturally in JavaScript.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value
+        .serialize(&serializer)
         .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))
 }
 
@@ -45,7 +50,7 @@ pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// A model, a profile and its limits (provisional; see the module docs).
+/// One model and one shopper's profile: the engine behind the snippet.
 #[wasm_bindgen]
 pub struct CoveEngine {
     engine: Engine,
@@ -57,6 +62,31 @@ impl Default for CoveEngine {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What `explain` says about one item.
+#[derive(serde::Serialize)]
+struct Explanation<'a> {
+    item: &'a crate::bundle::ItemMeta,
+    /// What the profile holds about the item, with its weight decayed to now.
+    signal: Option<ExplainedSignal>,
+    /// Where a fresh ranking of the whole catalogue puts it, and why.
+    rank: Option<ExplainedRank>,
+}
+
+#[derive(serde::Serialize)]
+struct ExplainedSignal {
+    weight_now: f64,
+    purchased: bool,
+    disliked: bool,
+    last_at: i64,
+}
+
+#[derive(serde::Serialize)]
+struct ExplainedRank {
+    position: usize,
+    score: f32,
+    reason: ranking::Reason,
 }
 
 #[wasm_bindgen]
@@ -79,7 +109,8 @@ impl CoveEngine {
         Ok(model.model_id().to_string())
     }
 
-    /// Applies one event given as JSON (`{"at": …, "kind": {"type": …}}`).
+    /// Applies one event given as JSON (`{"at": …, "kind": {"type": …}}`). On
+    /// error the profile is unchanged.
     pub fn track(&mut self, event_json: &str) -> Result<(), JsValue> {
         let event = Event::from_json(event_json.as_bytes(), &self.config).map_err(to_js_error)?;
         self.profile
@@ -105,6 +136,16 @@ impl CoveEngine {
         to_js(&ranking)
     }
 
+    /// The catalogue entry of an item (`{ id, title, price, category, in_stock }`),
+    /// or `undefined` when the model does not know it.
+    pub fn item(&self, item_id: &str) -> Result<JsValue, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        match model.item_row(item_id).and_then(|row| model.item(row)) {
+            Some(meta) => to_js(meta),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
     /// The shopper's segments at `now` (unix seconds).
     pub fn segments(&self, now: f64) -> Result<JsValue, JsValue> {
         let model = self.engine.model().map_err(to_js_error)?;
@@ -116,14 +157,77 @@ impl CoveEngine {
         ))
     }
 
+    /// The cart-abandonment risk and the shop's rescue decision, with a seed
+    /// the caller draws (the holdout assignment depends only on it).
+    pub fn rescue(&self, now: f64, seed: u32) -> Result<JsValue, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        let segments = segments::classify(model, &self.profile, &self.config, now as i64);
+        to_js(&abandonment::decide(
+            model,
+            &self.profile,
+            &segments.lifecycle.name,
+            u64::from(seed),
+        ))
+    }
+
+    /// Why an item would be shown and what the profile holds about it.
+    pub fn explain(&self, item_id: &str, now: f64) -> Result<JsValue, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        let Some(meta) = model.item_row(item_id).and_then(|row| model.item(row)) else {
+            return Err(to_js_error(Error::InvalidParameter {
+                name: "item",
+                reason: "the model does not know this item",
+            }));
+        };
+        let now = now as i64;
+        let signal = self
+            .profile
+            .weights_at(now, &self.config)
+            .find(|(signal, _)| signal.id == item_id)
+            .map(|(signal, weight_now)| ExplainedSignal {
+                weight_now,
+                purchased: signal.purchased,
+                disliked: signal.disliked,
+                last_at: signal.at,
+            });
+        let request = RankRequest {
+            k: model.n_items().clamp(1, ranking::MAX_K),
+            now,
+            ..RankRequest::default()
+        };
+        let ranked = ranking::recommend(model, &self.profile, &self.config, &request)
+            .map_err(to_js_error)?;
+        let rank = ranked
+            .items
+            .into_iter()
+            .enumerate()
+            .find(|(_, entry)| entry.item == item_id)
+            .map(|(position, entry)| ExplainedRank {
+                position,
+                score: entry.score,
+                reason: entry.reason,
+            });
+        to_js(&Explanation {
+            item: meta,
+            signal,
+            rank,
+        })
+    }
+
     /// The profile in its binary form, for storage on the device.
     #[wasm_bindgen(js_name = profileBytes)]
     pub fn profile_bytes(&self) -> Vec<u8> {
         self.profile.to_bytes()
     }
 
-    /// Restores a stored profile; a corrupt one is refused and the current
-    /// profile kept.
+    /// The profile as JSON text, for the "what this shop knows" panel.
+    #[wasm_bindgen(js_name = profileJson)]
+    pub fn profile_json(&self) -> String {
+        self.profile.to_json()
+    }
+
+    /// Restores a stored profile; a corrupt or old one is refused with a typed
+    /// error and the current profile kept.
     #[wasm_bindgen(js_name = restoreProfile)]
     pub fn restore_profile(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
         self.profile = Profile::from_bytes(bytes, &self.config).map_err(to_js_error)?;

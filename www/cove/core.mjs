@@ -45,17 +45,19 @@ export class CoveCore {
   }
 
   async save() {
+    // After forget() nothing is stored until there is something to store.
+    this.store ??= this.consentGranted ? await openPersistentStore() : new MemoryStore();
     await this.store.set(PROFILE_KEY, this.engine.profileBytes());
   }
 
-  /** Where the profile is kept: "indexeddb", "localstorage" or "memory". */
+  /** Where the profile is kept: "indexeddb", "localstorage", "memory", or "none" after forget(). */
   storageKind() {
-    return this.store.kind;
+    return this.store?.kind ?? "none";
   }
 
   /** The shopper (or the shop's consent banner) agreed: start persisting. */
   async grantConsent() {
-    if (this.consentGranted) return this.store.kind;
+    if (this.consentGranted) return this.storageKind();
     this.consentGranted = true;
     this.store = await openPersistentStore();
     await this.save();
@@ -98,7 +100,7 @@ export class CoveCore {
   /** The on-device profile, as JSON-ready data. */
   async profile() {
     return {
-      storage: this.store.kind,
+      storage: this.storageKind(),
       consent: this.consentGranted,
       modelId: this.modelId,
       profile: JSON.parse(this.engine.profileJson()),
@@ -108,8 +110,9 @@ export class CoveCore {
   /** Forgets everything: the profile, every store, and the cached bundle. */
   async forget() {
     this.engine.forget();
-    await this.store.clear?.();
+    await this.store?.clear();
+    this.store?.close?.();
+    this.store = null;
     await forgetEverything(BUNDLE_CACHE);
-    this.store = this.consentGranted ? await openPersistentStore() : new MemoryStore();
   }
 }

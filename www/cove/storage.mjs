@@ -36,6 +36,8 @@ export class IndexedDbStore {
   constructor(db) {
     this.kind = "indexeddb";
     this.db = db;
+    // Let another tab (or forget()) delete or upgrade the database.
+    db.onversionchange = () => db.close();
   }
 
   static async open() {
@@ -87,6 +89,10 @@ export class IndexedDbStore {
   }
   async clear() {
     await this.transaction("readwrite", (store) => store.clear());
+  }
+
+  close() {
+    this.db.close();
   }
 }
 

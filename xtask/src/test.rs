@@ -35,6 +35,20 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
                 .current_dir(&root),
         ),
         (
+            "lints of the engine's JS bindings (clippy --features js)",
+            Step::new("lints (js)", cargo_program())
+                .args([
+                    "clippy",
+                    "--package",
+                    "cove-engine",
+                    "--features",
+                    "js",
+                    "--all-targets",
+                ])
+                .args(["--", "-D", "warnings"])
+                .current_dir(&root),
+        ),
+        (
             "native tests",
             Step::new("native tests", cargo_program())
                 .args(["test", "--workspace"])

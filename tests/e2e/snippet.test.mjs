@@ -1,0 +1,200 @@
+// The storefront snippet in headless Chromium, on the published default
+// bundle: one script tag under a strict CSP renders the slots, events change
+// them, the profile survives a reload, forget() empties every store, a corrupt
+// store recovers, the Web Worker mode answers the same, a repeat visit starts
+// offline, and no request leaves the page but the snippet's own files and the
+// bundle.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startWorker, launchChromium } from "./support.mjs";
+import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+
+const fixture = readFileSync(join(workspaceRoot, "tests", "fixtures", "storefront.html"), "utf8");
+let worker;
+let browser;
+let bundle;
+
+before(async () => {
+  worker = await startWorker({ persistTo: freshStateDir("snippet"), logName: "snippet-test" });
+  browser = await launchChromium();
+  bundle = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
+});
+
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+/** The bundle's catalogue, to pick items the page can act on. */
+async function catalogue() {
+  const manifest = await (await fetch(`${worker.url}${bundle.manifest}`)).json();
+  return manifest.items;
+}
+
+/**
+ * Opens the fixture storefront in `context` at /fixture/storefront.html (served by
+ * intercepting that one URL; everything else the page loads comes from the worker).
+ */
+async function openStorefront(context, { item, extra = "", offline = false } = {}) {
+  const page = await context.newPage();
+  const log = { requests: [], errors: [], warnings: [] };
+  page.on("request", (request) => log.requests.push(new URL(request.url()).pathname));
+  page.on("pageerror", (error) => log.errors.push(String(error)));
+  page.on("console", (message) => {
+    if (message.type() === "error") log.errors.push(message.text());
+    if (message.type() === "warning") log.warnings.push(message.text());
+  });
+  await page.route(`${worker.url}/fixture/storefront.html`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: fixture
+        .replace("{{BUNDLE}}", bundle.manifest)
+        .replace("{{ITEM}}", item?.id ?? "")
+        .replace("{{PRICE}}", String(item?.price ?? 0))
+        .replace("{{EXTRA}}", extra),
+    }),
+  );
+  if (offline) await page.route(`${worker.url}/v1/bundles/**`, (route) => route.abort("internetdisconnected"));
+  await page.goto(`${worker.url}/fixture/storefront.html`);
+  await page.waitForFunction(() => window.cove !== undefined || document.querySelector('[data-cove-state="error"]'), null, {
+    timeout: 30_000,
+  });
+  return { page, log };
+}
+
+const slotItems = (page) =>
+  page.$$eval('[data-cove-slot="home"] article', (cards) => cards.map((card) => card.dataset.coveItem));
+
+test("one script tag renders the slot, and an add to cart changes it", async () => {
+  const items = await catalogue();
+  const item = items.find((i) => i.in_stock) ?? items[0];
+  const context = await browser.newContext();
+  const { page, log } = await openStorefront(context, { item });
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  const first = await slotItems(page);
+  assert.equal(first.length, 8);
+  const titles = await page.$$eval('[data-cove-field="title"]', (els) => els.map((e) => e.textContent));
+  assert.ok(titles.every((t) => t.length > 0));
+  await page.click("#add");
+  await page.waitForFunction((before) => {
+    const now = [...document.querySelectorAll('[data-cove-slot="home"] article')].map((c) => c.dataset.coveItem);
+    return now.join() !== before.join();
+  }, first);
+  const profile = await page.evaluate(() => window.cove.profile());
+  assert.ok(profile.profile.cart.some((line) => line.id === item.id));
+  assert.equal(profile.storage, "indexeddb");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("the profile survives a reload, and forget() empties every store", async () => {
+  const items = await catalogue();
+  const context = await browser.newContext();
+  const { page } = await openStorefront(context, { item: items[3] });
+  await page.evaluate((id) => window.cove.track({ type: "view", item: id, price: 1.0 }), items[5].id);
+  await page.reload();
+  await page.waitForFunction(() => window.cove !== undefined);
+  const kept = await page.evaluate(() => window.cove.profile());
+  assert.ok(kept.profile.items.some((signal) => signal.id === items[5].id));
+  await page.evaluate(() => localStorage.setItem("cove:v1:probe-from-test", "x"));
+  await page.evaluate(() => window.cove.forget());
+  const left = await page.evaluate(async () => ({
+    databases: (await indexedDB.databases()).map((d) => d.name),
+    caches: await caches.keys(),
+    local: Object.keys(localStorage).filter((k) => k.startsWith("cove:")),
+    profile: (await window.cove.profile()).profile.items.length,
+  }));
+  assert.deepEqual(left, { databases: [], caches: [], local: [], profile: 0 });
+  await context.close();
+});
+
+test("a corrupt stored profile is reset with a warning and the page still works", async () => {
+  const items = await catalogue();
+  const context = await browser.newContext();
+  const { page } = await openStorefront(context, { item: items[1] });
+  await page.evaluate(async () => {
+    const db = await new Promise((resolve, reject) => {
+      const request = indexedDB.open("cove", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction("records", "readwrite");
+      tx.objectStore("records").put(new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]), "profile");
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+  });
+  const warnings = [];
+  page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+  await page.reload();
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  assert.ok(warnings.some((w) => w.includes("unreadable and has been reset")), warnings.join("\n"));
+  const profile = await page.evaluate(() => window.cove.profile());
+  assert.equal(profile.profile.items.length, 0);
+  await context.close();
+});
+
+test("the Web Worker mode answers like the page, and a repeat visit starts offline", async () => {
+  const items = await catalogue();
+  const context = await browser.newContext();
+  const { page } = await openStorefront(context, { item: items[2] });
+  const events = items.slice(10, 14).map((i) => ({ type: "view", item: i.id, price: i.price }));
+  const onPage = await page.evaluate(async (events) => {
+    for (const event of events) await window.cove.track(event);
+    return (await window.cove.recommend({ k: 10 })).map((i) => i.id);
+  }, events);
+  const inWorker = await page.evaluate(async (bundleUrl) => {
+    const inWorker = await window.Cove.start({ bundle: bundleUrl, worker: true, slots: false, country: "United Kingdom" });
+    return (await inWorker.recommend({ k: 10 })).map((i) => i.id);
+  }, bundle.manifest);
+  // The worker opened the same IndexedDB profile the page saved.
+  assert.deepEqual(inWorker, onPage);
+  await page.close();
+  const { page: offlinePage, log } = await openStorefront(context, { item: items[2], offline: true });
+  await offlinePage.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  assert.deepEqual(log.errors.filter((e) => !e.includes("net::ERR_INTERNET_DISCONNECTED")), []);
+  await context.close();
+});
+
+test("no request leaves the page but the snippet's files and the bundle", async () => {
+  const items = await catalogue();
+  const context = await browser.newContext();
+  const { page, log } = await openStorefront(context, { item: items[4] });
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  await page.click("#add");
+  await page.evaluate((id) => window.cove.track({ type: "search", query: "red mug" }), items[4].id);
+  await page.waitForTimeout(200);
+  const allowed = [
+    /^\/fixture\/storefront\.html$/,
+    /^\/favicon\.svg$/,
+    /^\/cove\.m?js$/,
+    /^\/cove\/[a-z]+\.mjs$/,
+    /^\/pkg\/engine\/cove_engine(_bg\.wasm|\.js)$/,
+    /^\/v1\/bundles\/[A-Za-z0-9-]+\/(manifest\.json|tensors\.safetensors)$/,
+  ];
+  const unexpected = log.requests.filter((path) => !allowed.some((pattern) => pattern.test(path)));
+  assert.deepEqual(unexpected, []);
+  await context.close();
+});
+
+test("with consent required nothing is stored until it is granted", async () => {
+  const items = await catalogue();
+  const context = await browser.newContext();
+  const { page } = await openStorefront(context, { item: items[6], extra: 'data-consent="required"' });
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  await page.click("#add");
+  const before = await page.evaluate(async () => ({
+    databases: (await indexedDB.databases()).map((d) => d.name),
+    local: Object.keys(localStorage).filter((k) => k.startsWith("cove:")),
+    storage: (await window.cove.profile()).storage,
+  }));
+  assert.deepEqual(before, { databases: [], local: [], storage: "memory" });
+  assert.equal(await page.evaluate(() => window.cove.grantConsent()), "indexeddb");
+  const after = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  assert.deepEqual(after, ["cove"]);
+  await context.close();
+});
