@@ -68,6 +68,12 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
                 .current_dir(&root),
         ),
         (
+            "TypeScript types of the snippet (tsc --strict)",
+            Step::new("types", &env.node22)
+                .args(["node_modules/typescript/bin/tsc", "-p", "tests/types/tsconfig.json"])
+                .current_dir(&root),
+        ),
+        (
             "edge worker under workerd and pages in Chromium (node --test)",
             Step::new("end-to-end tests", &env.node22)
                 .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])

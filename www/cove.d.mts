@@ -1,4 +1,4 @@
-// TypeScript types of Cove's storefront snippet (www/cove.mjs, www/cove.js).
+// TypeScript types of Cove's storefront snippet (www/cove.mjs; www/cove.js sets window.Cove).
 
 /** A Cove error: a JavaScript Error with a stable machine-readable code. */
 export interface CoveError extends Error {
