@@ -6,6 +6,7 @@
 //! `demo` and `test` run `setup` first. Each step prints what it does; a failing
 //! step names itself, the command it ran and how to retry.
 
+mod bench;
 mod build;
 mod demo;
 mod paths;
@@ -30,6 +31,8 @@ tasks:
   test    build, then every test: native, wasm in headless Chromium, the edge
           worker end to end under workerd, and page tests in Chromium
   size    build, then report the wasm outputs' sizes (raw, gzipped)
+  bench   build, then the benchmarks whose figures BENCHMARKS.md reports
+          (native vs wasm side by side)
 ";
 
 fn main() {
@@ -50,6 +53,10 @@ fn main() {
                 test::test(&env, &[("setup", setup_time), ("build", build_time)])
             })
         }
+        Some("bench") => setup::setup().and_then(|env| {
+            build::build(&env)?;
+            bench::bench(&env)
+        }),
         Some("size") => setup::setup().and_then(|env| {
             build::build(&env)?;
             size::report(&env)

@@ -90,6 +90,26 @@ impl Step {
         Ok(started.elapsed())
     }
 
+    /// Runs to completion and returns its stdout (stderr is shown); fails
+    /// unless it exits 0.
+    pub fn output(mut self) -> Result<String> {
+        let line = self.command_line();
+        println!("\n==> [{}] {}", self.name, line);
+        let output = self
+            .command
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("step '{}': could not start `{line}`", self.name))?;
+        if !output.status.success() {
+            bail!(
+                "step '{}' failed ({}).\n  command: {line}",
+                self.name,
+                output.status
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Gives the underlying command, for callers that spawn it themselves.
     pub fn into_command(self) -> Command {
         self.command

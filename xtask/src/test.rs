@@ -70,7 +70,11 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
         (
             "TypeScript types of the snippet (tsc --strict)",
             Step::new("types", &env.node22)
-                .args(["node_modules/typescript/bin/tsc", "-p", "tests/types/tsconfig.json"])
+                .args([
+                    "node_modules/typescript/bin/tsc",
+                    "-p",
+                    "tests/types/tsconfig.json",
+                ])
                 .current_dir(&root),
         ),
         (

@@ -1,0 +1,45 @@
+// The snippet's hot call on the engine's wasm build (www/pkg/engine, the module
+// the browser loads) in V8, on the published default bundle: a profile built
+// from n product views, then recommend for k = 8 — the same calls as the native
+// criterion bench `engine/benches/storefront.rs`.
+//
+// Prints JSON: { "views_<n>": median nanoseconds per recommend call }.
+// Run: node tests/bench/engine-wasm.mjs   (or `cargo xtask bench` for both sides)
+import { readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { initSync, CoveEngine } from "../../www/pkg/engine/cove_engine.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const bundles = join(root, "www", "v1", "bundles");
+const pointer = JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
+const manifestBytes = readFileSync(join(bundles, pointer.model_id, "manifest.json"));
+const tensorBytes = readFileSync(join(bundles, pointer.model_id, "tensors.safetensors"));
+const items = JSON.parse(manifestBytes.toString("utf8")).items;
+
+initSync({ module: readFileSync(join(root, "www", "pkg", "engine", "cove_engine_bg.wasm")) });
+
+const NOW = 1_700_000_000;
+const PROFILE_SIZES = [0, 5, 20, 64];
+const request = JSON.stringify({ k: 8, now: NOW, country: "United Kingdom" });
+const results = {};
+for (const n of PROFILE_SIZES) {
+  const engine = new CoveEngine();
+  engine.loadBundle(manifestBytes, tensorBytes);
+  for (let i = 0; i < n; i++) {
+    const meta = items[(i * 37) % items.length];
+    engine.track(JSON.stringify({ at: NOW - 3600 + i, kind: { type: "view", item: meta.id, price: meta.price } }));
+  }
+  for (let i = 0; i < 200; i++) engine.recommend(request); // warm-up: tier-up in V8
+  const samples = [];
+  for (let round = 0; round < 30; round++) {
+    const calls = 50;
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) engine.recommend(request);
+    samples.push(Number(process.hrtime.bigint() - started) / calls);
+  }
+  samples.sort((a, b) => a - b);
+  results[`views_${n}`] = Math.round(samples[Math.floor(samples.length / 2)]);
+  engine.free();
+}
+console.log(JSON.stringify(results));
