@@ -1,9 +1,30 @@
-// Starts the demo storefront, a Rust module (web-demo/) compiled to wasm.
-import init from "/pkg/web-demo/cove_web_demo.js";
+// Starts the demo shop: the storefront snippet with the published default
+// bundle, then the shop's pages (a Rust module, web-demo/) on top of it.
+import { Cove } from "/cove.mjs";
+import init, { start } from "/pkg/web-demo/cove_web_demo.js";
 
-init().catch((error) => {
-  const root = document.getElementById("cove-demo");
-  root.dataset.state = "error";
-  root.textContent = `The demo could not start: ${error}`;
-  console.error(error);
+const main = document.getElementById("shop");
+const countrySelect = document.getElementById("country");
+const params = new URLSearchParams(location.search);
+const country = params.get("country") ?? "United Kingdom";
+countrySelect.value = country;
+countrySelect.addEventListener("change", () => {
+  params.set("country", countrySelect.value);
+  location.search = params.toString();
 });
+
+try {
+  const pointer = await (await fetch("/v1/bundles/default.json")).json();
+  const [cove, manifest] = await Promise.all([
+    Cove.start({ bundle: pointer.manifest, country, itemUrl: "#/product/{id}" }),
+    fetch(pointer.manifest).then((response) => response.json()),
+    init(),
+  ]);
+  window.cove = cove;
+  await start(cove, manifest.items);
+  main.dataset.state = "ready";
+} catch (error) {
+  main.dataset.state = "error";
+  main.textContent = `The shop could not start: ${error?.message ?? error}`;
+  console.error(error);
+}

@@ -1,64 +1,106 @@
-//! Cove's demo storefront: a shop page written in Rust (web-sys, gloo) that
-//! personalises with the engine on the shopper's own device.
+//! Cove's demo storefront: a shop written in Rust (web-sys, gloo) that
+//! personalises on the shopper's own device through the storefront snippet.
 //!
-//! At this stage it renders one ranked list computed by the engine in the page,
-//! from the walking skeleton's shared fixture, into the element `#cove-demo`.
-//! Rendering is kept apart from computing: [`ranked_rows`] is plain Rust and
-//! tested natively; [`start`] only touches the DOM.
+//! The page's script (`www/demo.js`) starts the snippet (`Cove.start`) with the
+//! default bundle and hands the running `Cove` object and the bundle's
+//! catalogue to [`start`]. From then on this crate renders the pages — home,
+//! product, cart and "what this shop knows about you" — by the URL hash
+//! ([`route::Route`]), marks the snippet's slots and declarative event
+//! attributes in them, and asks the snippet to fill the slots. All ranking,
+//! profiling and storage happen in the snippet's engine; nothing here talks to
+//! the network.
 #![deny(missing_docs)]
 
-use cove_engine::score::{top_k, ScoredItem};
+mod dom;
+pub mod route;
+mod views;
+
+use std::rc::Rc;
+
+use gloo_events::EventListener;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-#[derive(Deserialize)]
-struct Fixture {
-    dim: usize,
-    k: usize,
-    user: Vec<f32>,
-    items: Vec<Vec<f32>>,
+use route::Route;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The snippet's running `Cove` object (www/cove.mjs).
+    #[derive(Clone)]
+    pub type Cove;
+
+    #[wasm_bindgen(method, catch)]
+    async fn track(this: &Cove, event: JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    async fn profile(this: &Cove) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    async fn segments(this: &Cove) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    async fn forget(this: &Cove) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = refreshSlots)]
+    async fn refresh_slots(this: &Cove) -> Result<JsValue, JsValue>;
 }
 
-/// Ranks the skeleton fixture's items with the engine, best first.
-pub fn ranked_rows() -> Result<Vec<ScoredItem>, cove_engine::Error> {
-    let fixture: Fixture =
-        serde_json::from_str(include_str!("../../tests/fixtures/skeleton_topk.json"))
-            .expect("the fixture is compiled in and checked by the tests");
-    let flat: Vec<f32> = fixture.items.concat();
-    top_k(&fixture.user, &flat, fixture.dim, fixture.k)
+/// One product of the catalogue, as the bundle's manifest lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    /// The product id (stock code).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its unit price.
+    pub price: f64,
+    /// Its category (taste cluster label).
+    pub category: String,
+    /// Whether it can be bought.
+    pub in_stock: bool,
 }
 
-/// Runs when the module is instantiated: renders the ranked list into `#cove-demo`.
-#[wasm_bindgen(start)]
-pub fn start() -> Result<(), JsValue> {
-    let document = gloo_utils::document();
-    let Some(root) = document.get_element_by_id("cove-demo") else {
-        gloo_console::warn!("cove demo: no #cove-demo element on this page");
-        return Ok(());
-    };
-    let ranked = ranked_rows().map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let list = document.create_element("ol")?;
-    list.set_attribute("data-testid", "ranked")?;
-    for item in ranked {
-        let row = document.create_element("li")?;
-        row.set_attribute("data-index", &item.index.to_string())?;
-        row.set_text_content(Some(&format!(
-            "item {} — score {:.4}",
-            item.index, item.score
-        )));
-        list.append_child(&row)?;
+/// The shop: the snippet, the catalogue and the element pages render into.
+pub(crate) struct Shop {
+    cove: Cove,
+    products: Vec<Product>,
+    root: web_sys::Element,
+}
+
+impl Shop {
+    fn product(&self, id: &str) -> Option<&Product> {
+        self.products.iter().find(|product| product.id == id)
     }
-    root.replace_children_with_node_1(&list);
-    root.set_attribute("data-state", "ready")?;
+}
+
+/// Starts the storefront: renders the page of the current hash into `#shop`
+/// and again on every hash change.
+#[wasm_bindgen]
+pub async fn start(cove: Cove, catalogue: JsValue) -> Result<(), JsValue> {
+    let products: Vec<Product> = serde_wasm_bindgen::from_value(catalogue)?;
+    let document = gloo_utils::document();
+    let root = document
+        .get_element_by_id("shop")
+        .ok_or_else(|| JsValue::from_str("the page has no #shop element"))?;
+    let shop = Rc::new(Shop {
+        cove,
+        products,
+        root,
+    });
+    render_current(shop.clone()).await;
+    let listener = EventListener::new(&gloo_utils::window(), "hashchange", move |_| {
+        let shop = shop.clone();
+        wasm_bindgen_futures::spawn_local(render_current(shop));
+    });
+    // The listener lives as long as the page.
+    listener.forget();
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_demo_ranks_the_fixture() {
-        let ranked = super::ranked_rows().unwrap();
-        assert_eq!(ranked.len(), 5);
-        assert_eq!(ranked[0].index, 20);
+async fn render_current(shop: Rc<Shop>) {
+    let hash = gloo_utils::window().location().hash().unwrap_or_default();
+    let route = Route::from_hash(&hash);
+    if let Err(error) = views::render(&shop, &route).await {
+        gloo_console::error!("cove demo: could not render the page:", error);
     }
 }
