@@ -68,8 +68,16 @@ pub struct Split {
 
 impl Split {
     /// Splits at `cutoff_day`; rows on or after `test_end_day` are ignored.
-    /// Rows before `train_start_day` (if given) are ignored too.
-    pub fn new(data: &Transactions, cutoff_day: i64, test_end_day: Option<i64>) -> Split {
+    ///
+    /// The strength of a (user, item) pair is the sum over its purchase lines of
+    /// 0.5^(age / half-life), age in days before the last train day; without a
+    /// half-life every line counts 1.
+    pub fn new(
+        data: &Transactions,
+        cutoff_day: i64,
+        test_end_day: Option<i64>,
+        half_life_days: Option<f32>,
+    ) -> Split {
         let cutoff = cutoff_day * MINUTES_PER_DAY;
         let end = test_end_day.map(|d| d * MINUTES_PER_DAY);
         let mut item_map: HashMap<u32, u32> = HashMap::new();
@@ -93,9 +101,10 @@ impl Split {
             });
             train_lines.push((row, item, p.minute.div_euclid(MINUTES_PER_DAY), p.country_idx));
         }
+        let last_train_day = last_train_minute.div_euclid(MINUTES_PER_DAY);
         let triples: Vec<(u32, u32, f32)> = train_lines
             .iter()
-            .map(|&(row, item, _, _)| (row, item, 1.0))
+            .map(|&(row, item, day, _)| (row, item, line_weight(last_train_day - day, half_life_days)))
             .collect();
         let train = Interactions::from_triples(train_customers.len(), items.len(), &triples);
 
@@ -148,7 +157,7 @@ impl Split {
         Split {
             cutoff_day,
             test_end_day,
-            last_train_day: last_train_minute.div_euclid(MINUTES_PER_DAY),
+            last_train_day,
             items,
             train,
             train_customers,
@@ -188,6 +197,14 @@ impl Split {
         });
         std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta)?)?;
         Ok(())
+    }
+}
+
+/// The weight of one purchase line `age_days` old: 0.5^(age / half-life), or 1.
+pub fn line_weight(age_days: i64, half_life_days: Option<f32>) -> f32 {
+    match half_life_days {
+        Some(half_life) => 0.5f32.powf(age_days.max(0) as f32 / half_life),
+        None => 1.0,
     }
 }
 
@@ -387,6 +404,13 @@ impl Popularity {
     }
 }
 
+impl Popularity {
+    /// The per-item counts.
+    pub fn scores(&self) -> &[f32] {
+        &self.scores
+    }
+}
+
 impl Ranker for Popularity {
     fn name(&self) -> String {
         self.name.clone()
@@ -532,9 +556,9 @@ mod tests {
         // AP: (1/2 + 2/4) / 3.
         assert!(close(m.map_at_10, 1.0 / 3.0));
 
-        // No hit in the top 10, one at rank 11; 25 relevant items cap the
-        // recall denominator at 20 and the ideal DCG at 10 terms.
-        let relevant: Vec<u32> = (100..124).chain([10]).collect::<Vec<_>>();
+        // No hit in the top 10, one at rank 11 (item 11); 25 relevant items cap
+        // the recall denominator at 20 and the ideal DCG at 10 or 20 terms.
+        let relevant: Vec<u32> = (100..124).chain([11]).collect::<Vec<_>>();
         let mut relevant_sorted = relevant.clone();
         relevant_sorted.sort_unstable();
         let m = user_metrics(&ranked, &relevant_sorted);

@@ -115,6 +115,7 @@ mod tests {
         let fold = FoldIn {
             regularization: 0.5,
             confidence: Confidence {
+                base: 1.0,
                 alpha: 4.0,
                 epsilon: 1.0,
             },
@@ -144,6 +145,7 @@ mod tests {
         let fold = FoldIn {
             regularization: 1.0,
             confidence: Confidence {
+                base: 1.0,
                 alpha: 1.0,
                 epsilon: 1.0,
             },

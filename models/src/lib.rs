@@ -17,9 +17,13 @@
 #![deny(missing_docs)]
 
 pub mod als;
+pub mod classify;
 pub mod data;
 pub mod dates;
 pub mod eval;
 pub mod foldin;
+pub mod intent;
 pub mod interactions;
+pub mod neighbours;
 pub mod recommend;
+pub mod segments;

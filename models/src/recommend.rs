@@ -44,3 +44,47 @@ impl Ranker for FactorRanker {
             .collect()
     }
 }
+
+/// The factor score plus two on-device terms, tuned on validation:
+/// `repeat_weight · ln(1 + strength)` for items in the shopper's own history
+/// ("buy again"), and `prior_weight · prior[i]` (a per-item prior such as
+/// recent popularity, shipped as trending).
+pub struct BlendRanker {
+    /// The factor model.
+    pub factors: FactorRanker,
+    /// Weight of the shopper's own history.
+    pub repeat_weight: f32,
+    /// Per-item prior, one value per item.
+    pub prior: Vec<f32>,
+    /// Weight of the prior.
+    pub prior_weight: f32,
+}
+
+impl BlendRanker {
+    /// Every item's score for a history.
+    pub fn scores(&self, history: &[(u32, f32)]) -> Vec<f32> {
+        let x = self.factors.user_vector(history);
+        let d = self.factors.dim;
+        let mut scores: Vec<f32> = self
+            .factors
+            .item_factors
+            .chunks_exact(d)
+            .zip(&self.prior)
+            .map(|(y, p)| cove_engine::score::dot(&x, y) + self.prior_weight * p)
+            .collect();
+        for &(item, strength) in history {
+            scores[item as usize] += self.repeat_weight * (1.0 + strength).ln();
+        }
+        scores
+    }
+}
+
+impl Ranker for BlendRanker {
+    fn name(&self) -> String {
+        format!("{} + buy-again + prior", self.factors.label)
+    }
+
+    fn top_k(&self, user: &EvalUser, exclude: &[u32], k: usize) -> Vec<u32> {
+        crate::eval::rank_scores(&self.scores(&user.history), exclude, k)
+    }
+}
