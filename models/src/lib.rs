@@ -10,6 +10,12 @@
 //!   and the Gram matrix the device needs to fold a shopper in ([`foldin`]).
 //! - [`eval`]: the OR-LAST-MONTH temporal protocol, its metrics, and the
 //!   baselines; [`recommend`] scores the factor model the way the device does.
+//! - [`neighbours`] ("similar", "bought together", trending per country),
+//!   [`segments`] (taste clusters, price tiers, lifecycle, propensity) and
+//!   [`intent`] (purchase intent from session features), with [`classify`].
+//! - [`pipeline`]: `evaluate` and `train` end to end, producing one
+//!   [`pipeline::TrainedModel`], the value the engine's bundle builder will
+//!   serialise; [`report`] writes the JSON and Markdown reports.
 //!
 //! Key decision: the evaluation never uses trained user factors. Each test user
 //! is folded in from their train history and ranked with the engine's own
@@ -25,5 +31,7 @@ pub mod foldin;
 pub mod intent;
 pub mod interactions;
 pub mod neighbours;
+pub mod pipeline;
 pub mod recommend;
+pub mod report;
 pub mod segments;
