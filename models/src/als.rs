@@ -139,11 +139,7 @@ impl AlsParams {
             );
         }
         if !(self.confidence.alpha.is_finite() && self.confidence.alpha > 0.0) {
-            return refuse(
-                "alpha",
-                self.confidence.alpha.to_string(),
-                "finite and > 0",
-            );
+            return refuse("alpha", self.confidence.alpha.to_string(), "finite and > 0");
         }
         if !(self.confidence.base.is_finite() && self.confidence.base >= 0.0) {
             return refuse(

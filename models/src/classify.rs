@@ -50,7 +50,11 @@ impl LinearClassifier {
             .collect();
         let standardised: Vec<Vec<f64>> = x
             .iter()
-            .map(|row| (0..n_features).map(|j| (row[j] - means[j]) / stds[j]).collect())
+            .map(|row| {
+                (0..n_features)
+                    .map(|j| (row[j] - means[j]) / stds[j])
+                    .collect()
+            })
             .collect();
         let matrix = DenseMatrix::from_2d_vec(&standardised).context("building the matrix")?;
         let y: Vec<u32> = labels.to_vec();

@@ -386,9 +386,7 @@ pub fn read_transactions(
         }
         report.rows_read += 1;
         on_row(report.rows_read);
-        let line = record
-            .position()
-            .map_or(report.rows_read + 1, |p| p.line());
+        let line = record.position().map_or(report.rows_read + 1, |p| p.line());
         let bad = |column: &str, value: &str, reason: &'static str| BadRow {
             line,
             column: column.to_owned(),
@@ -589,14 +587,19 @@ mod tests {
             .map(|r| got.report.dropped_by(*r))
             .collect();
         assert_eq!(
-            (got.report.rows_kept, got_dropped, got.report.rows_unparsable),
+            (
+                got.report.rows_kept,
+                got_dropped,
+                got.report.rows_unparsable
+            ),
             (kept, dropped.to_vec(), unparsable),
             "rows:\n{rows}"
         );
         assert_eq!(got.purchases.len() as u64, kept);
     }
 
-    const GOOD: &str = "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n";
+    const GOOD: &str =
+        "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n";
 
     #[test]
     fn cleaning_rules_table() {
@@ -743,8 +746,8 @@ mod tests {
             customer: "shopper".into(),
             country: "ship_to".into(),
         };
-        let got = read_transactions(text.as_bytes(), &map, &CleaningRules::default(), |_| {})
-            .unwrap();
+        let got =
+            read_transactions(text.as_bytes(), &map, &CleaningRules::default(), |_| {}).unwrap();
         assert_eq!(got.purchases.len(), 1);
         assert_eq!(got.countries, vec!["France"]);
     }

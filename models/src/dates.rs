@@ -13,7 +13,8 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = month as i64;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -124,7 +125,13 @@ mod tests {
         assert_eq!(parse_minutes("12/1/2010 8:26"), Some(iso));
         assert_eq!(parse_minutes("2010-12-01 08:26"), Some(iso));
         assert_eq!(iso % MINUTES_PER_DAY, 8 * 60 + 26);
-        for bad in ["", "2010-12-01", "2010-13-01 08:00", "2011-02-29 08:00", "x y"] {
+        for bad in [
+            "",
+            "2010-12-01",
+            "2010-13-01 08:00",
+            "2011-02-29 08:00",
+            "x y",
+        ] {
             assert_eq!(parse_minutes(bad), None, "{bad}");
         }
     }

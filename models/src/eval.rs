@@ -99,12 +99,19 @@ impl Split {
                 train_customers.push(p.customer_idx);
                 train_customers.len() as u32 - 1
             });
-            train_lines.push((row, item, p.minute.div_euclid(MINUTES_PER_DAY), p.country_idx));
+            train_lines.push((
+                row,
+                item,
+                p.minute.div_euclid(MINUTES_PER_DAY),
+                p.country_idx,
+            ));
         }
         let last_train_day = last_train_minute.div_euclid(MINUTES_PER_DAY);
         let triples: Vec<(u32, u32, f32)> = train_lines
             .iter()
-            .map(|&(row, item, day, _)| (row, item, line_weight(last_train_day - day, half_life_days)))
+            .map(|&(row, item, day, _)| {
+                (row, item, line_weight(last_train_day - day, half_life_days))
+            })
             .collect();
         let train = Interactions::from_triples(train_customers.len(), items.len(), &triples);
 
@@ -431,11 +438,8 @@ impl CountryPopularity {
     pub fn new(split: &Split) -> Self {
         let overall = Popularity::new(split, None).scores;
         let max_overall = overall.iter().copied().fold(1.0f32, f32::max);
-        let mut triples: Vec<(u32, u32, u32)> = split
-            .train_lines
-            .iter()
-            .map(|l| (l.3, l.1, l.0))
-            .collect();
+        let mut triples: Vec<(u32, u32, u32)> =
+            split.train_lines.iter().map(|l| (l.3, l.1, l.0)).collect();
         triples.sort_unstable();
         triples.dedup();
         let mut by_country: HashMap<u32, Vec<f32>> = HashMap::new();
@@ -544,7 +548,9 @@ mod tests {
     #[test]
     fn metrics_match_hand_computed_values() {
         // Relevant {1, 5, 9}; hits at ranks 2 and 4 (1-based).
-        let ranked = [7, 1, 8, 5, 0, 2, 3, 4, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+        let ranked = [
+            7, 1, 8, 5, 0, 2, 3, 4, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        ];
         let m = user_metrics(&ranked, &[1, 5, 9]);
         let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
         let idcg = 1.0 + 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
@@ -568,6 +574,111 @@ mod tests {
         let idcg20: f64 = (0..20).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
         assert!(close(m.ndcg_at_20, (1.0 / 12f64.log2()) / idcg20));
         assert!(close(m.map_at_20, (1.0 / 11.0) / 20.0));
+    }
+
+    /// A slow, obvious reference: score every candidate, sort them all, and
+    /// compute the metrics from their definitions with sets.
+    fn reference_metrics(
+        split: &Split,
+        ranker: &crate::recommend::FactorRanker,
+        task: Task,
+    ) -> (usize, f64, f64, f64) {
+        let (mut n, mut hr, mut ndcg, mut recall) = (0usize, 0.0, 0.0, 0.0);
+        for user in &split.users {
+            let owned: std::collections::HashSet<u32> = user.history.iter().map(|h| h.0).collect();
+            let relevant: std::collections::HashSet<u32> = user
+                .test_items
+                .iter()
+                .copied()
+                .filter(|i| task == Task::A || !owned.contains(i))
+                .collect();
+            if relevant.is_empty() {
+                continue;
+            }
+            let x = ranker.user_vector(&user.history);
+            let mut all: Vec<(f32, u32)> = (0..split.items.len() as u32)
+                .filter(|i| task == Task::A || !owned.contains(i))
+                .map(|i| {
+                    let y = &ranker.item_factors[i as usize * ranker.dim..][..ranker.dim];
+                    (cove_engine::score::dot(&x, y), i)
+                })
+                .collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let top: Vec<u32> = all.iter().map(|a| a.1).collect();
+            let hits10 = top.iter().take(10).filter(|i| relevant.contains(i)).count();
+            let hits20 = top.iter().take(20).filter(|i| relevant.contains(i)).count();
+            let dcg: f64 = top
+                .iter()
+                .take(10)
+                .enumerate()
+                .filter(|(_, i)| relevant.contains(i))
+                .map(|(r, _)| 1.0 / (r as f64 + 2.0).log2())
+                .sum();
+            let idcg: f64 = (0..relevant.len().min(10))
+                .map(|r| 1.0 / (r as f64 + 2.0).log2())
+                .sum();
+            n += 1;
+            hr += f64::from(u8::from(hits10 > 0));
+            ndcg += dcg / idcg;
+            recall += hits20 as f64 / relevant.len().min(20) as f64;
+        }
+        let n_f = n as f64;
+        (n, hr / n_f, ndcg / n_f, recall / n_f)
+    }
+
+    #[test]
+    fn evaluate_matches_a_slow_reference_on_a_synthetic_shop() {
+        // 60 customers, 40 items, purchases spread over two months; the cut-off
+        // falls in the middle.
+        let mut rng = crate::als::SplitMix64::new(9);
+        let mut rows = String::new();
+        for line in 0..3000 {
+            let customer = rng.next_u64() % 60;
+            let taste = customer % 4;
+            let item = taste * 10 + rng.next_u64() % 10 + if rng.next_f32() < 0.2 { 3 } else { 0 };
+            let day = 1 + line * 59 / 3000;
+            let (month, day) = if day <= 31 { (1, day) } else { (2, day - 31) };
+            rows.push_str(&format!(
+                "{line},I{item},item {item},1,2011-{month:02}-{day:02} 10:00,1.5,{customer},UK\n"
+            ));
+        }
+        let text = format!(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{rows}"
+        );
+        let data = crate::data::read_transactions(
+            text.as_bytes(),
+            &crate::data::ColumnMap::default(),
+            &crate::data::CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap();
+        let cutoff = crate::dates::parse_day("2011-02-10").unwrap();
+        let split = Split::new(&data, cutoff, None, Some(30.0));
+        assert!(split.users.len() > 30);
+        let params = crate::als::AlsParams {
+            factors: 8,
+            iterations: 5,
+            ..crate::als::AlsParams::default()
+        };
+        let model = crate::als::train(&split.train, &params.validate().unwrap(), |_| {});
+        let ranker = crate::recommend::FactorRanker {
+            label: "als".into(),
+            gram: crate::als::gram(&model.item_factors, model.dim),
+            item_factors: model.item_factors,
+            dim: model.dim,
+            fold_in: crate::foldin::FoldIn {
+                regularization: params.regularization,
+                confidence: params.confidence,
+            },
+        };
+        for task in [Task::A, Task::B] {
+            let fast = evaluate(&split, &ranker, task, 3);
+            let (n, hr, ndcg, recall) = reference_metrics(&split, &ranker, task);
+            assert_eq!(fast.n_users, n);
+            assert!((fast.hr_at_10 - hr).abs() < 1e-9, "{task:?}");
+            assert!((fast.ndcg_at_10 - ndcg).abs() < 1e-9, "{task:?}");
+            assert!((fast.recall_at_20 - recall).abs() < 1e-9, "{task:?}");
+        }
     }
 
     #[test]

@@ -163,8 +163,9 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
             new_visitor: visitor == "New_Visitor",
             weekend: record[pos[7]].trim().eq_ignore_ascii_case("true"),
         });
-        out.bought
-            .push(u32::from(record[pos[8]].trim().eq_ignore_ascii_case("true")));
+        out.bought.push(u32::from(
+            record[pos[8]].trim().eq_ignore_ascii_case("true"),
+        ));
     }
     Ok(out)
 }

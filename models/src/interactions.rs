@@ -122,11 +122,8 @@ mod tests {
 
     #[test]
     fn duplicates_sum_and_transpose_matches() {
-        let m = Interactions::from_triples(
-            2,
-            3,
-            &[(1, 2, 1.0), (0, 1, 2.0), (1, 2, 3.0), (1, 0, 1.0)],
-        );
+        let m =
+            Interactions::from_triples(2, 3, &[(1, 2, 1.0), (0, 1, 2.0), (1, 2, 3.0), (1, 0, 1.0)]);
         assert_eq!(m.n_pairs(), 3);
         assert_eq!(m.user_row(1), (&[0u32, 2][..], &[1.0f32, 4.0][..]));
         assert_eq!(m.item_column(2), (&[1u32][..], &[4.0f32][..]));

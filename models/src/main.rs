@@ -20,7 +20,11 @@ use cove_models::pipeline::{self, Bars, TrainConfig};
 use cove_models::{dates, intent, report};
 
 #[derive(Parser)]
-#[command(name = "cove-train", version, about = "Trains and evaluates Cove's models from a shop's order history.")]
+#[command(
+    name = "cove-train",
+    version,
+    about = "Trains and evaluates Cove's models from a shop's order history."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -124,11 +128,14 @@ struct TrainArgs {
 
 impl TrainArgs {
     fn config(&self) -> anyhow::Result<TrainConfig> {
-        let mut config = TrainConfig::default();
-        config.cutoff_day = dates::parse_day(&self.cutoff)
+        let cutoff_day = dates::parse_day(&self.cutoff)
             .with_context(|| format!("--cutoff '{}' is not a date YYYY-MM-DD", self.cutoff))?;
-        config.tune = self.tune;
-        config.seed = self.seed;
+        let mut config = TrainConfig {
+            cutoff_day,
+            tune: self.tune,
+            seed: self.seed,
+            ..TrainConfig::default()
+        };
         config.als.seed = self.seed;
         config.als.threads = self.threads;
         if let Some(v) = self.factors {
@@ -234,10 +241,10 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         Some(path) => Some(intent::train_intent_file(path, config.seed)?),
         None => None,
     };
-    let source = args
-        .orders
-        .file_name()
-        .map_or_else(|| args.orders.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let source = args.orders.file_name().map_or_else(
+        || args.orders.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
     report::write_model_report(&model, &args.out)?;
     println!("{}", report::metrics_table(&model.evaluation));
@@ -259,8 +266,8 @@ fn run_inspect(file: &Path) -> anyhow::Result<()> {
     };
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let data = value
         .get("data")
         .with_context(|| format!("{} is not a report.json written by `train`", path.display()))?;

@@ -82,8 +82,8 @@ pub fn bought_together(data: &Transactions, k: usize) -> Vec<Vec<Neighbour>> {
         if n_ab < MIN_SHARED_BASKETS {
             continue;
         }
-        let cosine =
-            n_ab as f32 / ((basket_count[a as usize] as f32) * (basket_count[b as usize] as f32)).sqrt();
+        let cosine = n_ab as f32
+            / ((basket_count[a as usize] as f32) * (basket_count[b as usize] as f32)).sqrt();
         let score = cosine * n_ab as f32 / (n_ab as f32 + SHRINKAGE);
         lists[a as usize].push(Neighbour { item: b, score });
         lists[b as usize].push(Neighbour { item: a, score });
@@ -131,7 +131,11 @@ pub fn trending_by_country(data: &Transactions, window_days: i64, k: usize) -> V
     let mut buyers: HashMap<u32, std::collections::HashSet<u32>> = HashMap::new();
     let mut shop_pairs: Vec<(u32, u32)> = Vec::new();
     for &(country, item, customer) in &triples {
-        *by_country.entry(country).or_default().entry(item).or_default() += 1;
+        *by_country
+            .entry(country)
+            .or_default()
+            .entry(item)
+            .or_default() += 1;
         buyers.entry(country).or_default().insert(customer);
         buyers.entry(all_country).or_default().insert(customer);
         shop_pairs.push((item, customer));
@@ -219,15 +223,22 @@ mod tests {
         let lists = similar_by_factors(&factors, 2, 2);
         assert_eq!(lists[0][0].item, 1);
         assert_eq!(lists[3][0].item, 2);
-        assert!(lists.iter().enumerate().all(|(i, l)| l.iter().all(|n| n.item as usize != i)));
+        assert!(lists
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.iter().all(|n| n.item as usize != i)));
     }
 
     #[test]
     fn trending_counts_distinct_recent_buyers_per_country() {
         let mut rows = String::new();
         for customer in 0..6 {
-            rows.push_str(&format!("1{customer},A1,a,1,2011-03-01 10:00,1,{customer},France\n"));
-            rows.push_str(&format!("2{customer},A1,a,1,2011-03-01 10:00,1,{customer},France\n"));
+            rows.push_str(&format!(
+                "1{customer},A1,a,1,2011-03-01 10:00,1,{customer},France\n"
+            ));
+            rows.push_str(&format!(
+                "2{customer},A1,a,1,2011-03-01 10:00,1,{customer},France\n"
+            ));
         }
         rows.push_str("30,B2,b,1,2011-03-01 10:00,1,1,France\n");
         rows.push_str("31,B2,b,1,2011-03-01 10:00,1,99,Spain\n");
@@ -236,8 +247,20 @@ mod tests {
         let data = transactions(&rows);
         let lists = trending_by_country(&data, 30, 10);
         assert_eq!(lists[0].country, "*");
-        assert_eq!(lists[0].items[0], Neighbour { item: 0, score: 6.0 });
-        assert_eq!(lists[0].items[1], Neighbour { item: 1, score: 2.0 });
+        assert_eq!(
+            lists[0].items[0],
+            Neighbour {
+                item: 0,
+                score: 6.0
+            }
+        );
+        assert_eq!(
+            lists[0].items[1],
+            Neighbour {
+                item: 1,
+                score: 2.0
+            }
+        );
         // Spain has one buyer: no list of its own.
         assert_eq!(lists.len(), 2);
         assert_eq!(lists[1].country, "France");

@@ -177,7 +177,10 @@ pub fn quantise_int8(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
         let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
         scales.push(scale);
-        values.extend(row.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8));
+        values.extend(
+            row.iter()
+                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
+        );
     }
     (values, scales)
 }
@@ -276,7 +279,10 @@ pub fn evaluate(
             let b = eval::evaluate(&split, &ranker, Task::B, threads).ndcg_at_10;
             tracing::debug!(?params, ?half_life, a, b, "validation trial");
             // One factor model serves both slot kinds: pick by the mean.
-            if best.as_ref().is_none_or(|(score, _, _)| (a + b) / 2.0 > *score) {
+            if best
+                .as_ref()
+                .is_none_or(|(score, _, _)| (a + b) / 2.0 > *score)
+            {
                 best = Some(((a + b) / 2.0, params, half_life));
             }
             tuning.push(TuningTrial {
@@ -297,7 +303,12 @@ pub fn evaluate(
     config.als.validate()?;
 
     // Blend weights, on validation.
-    let val_split = Split::new(data, val_cutoff, Some(config.cutoff_day), config.half_life_days);
+    let val_split = Split::new(
+        data,
+        val_cutoff,
+        Some(config.cutoff_day),
+        config.half_life_days,
+    );
     if let Some(dir) = write_split {
         val_split.write_files(&dir.join("val"))?;
     }
@@ -311,7 +322,10 @@ pub fn evaluate(
     };
     let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6];
     let prior_grid = [0.0, 0.01, 0.03, 0.1];
-    let bar = bars.bar((repeat_grid.len() * prior_grid.len() + prior_grid.len()) as u64, "tuning blend on validation");
+    let bar = bars.bar(
+        (repeat_grid.len() * prior_grid.len() + prior_grid.len()) as u64,
+        "tuning blend on validation",
+    );
     let mut best_a = (f64::MIN, 0.0, 0.0);
     for &repeat in &repeat_grid {
         for &prior in &prior_grid {
@@ -573,11 +587,18 @@ pub fn train(
         .iter()
         .map(|p| {
             let age = last_day - p.minute.div_euclid(MINUTES_PER_DAY);
-            (p.customer_idx, p.item_idx, line_weight(age, config.half_life_days))
+            (
+                p.customer_idx,
+                p.item_idx,
+                line_weight(age, config.half_life_days),
+            )
         })
         .collect();
-    let matrix =
-        crate::interactions::Interactions::from_triples(data.customers.len(), data.items.len(), &triples);
+    let matrix = crate::interactions::Interactions::from_triples(
+        data.customers.len(),
+        data.items.len(),
+        &triples,
+    );
     let bar = bars.bar(config.als.iterations as u64, "ALS on all data");
     let model = als::train(&matrix, &params, |_| bar.inc(1));
     bar.finish_and_clear();
@@ -590,7 +611,11 @@ pub fn train(
     bar.inc(1);
     let trending =
         neighbours::trending_by_country(data, config.trending_window_days, config.trending_k);
-    let titles: Vec<String> = data.items.iter().map(|i: &ItemInfo| i.title.clone()).collect();
+    let titles: Vec<String> = data
+        .items
+        .iter()
+        .map(|i: &ItemInfo| i.title.clone())
+        .collect();
     let taste_clusters = segments::taste_clusters(
         &model.item_factors,
         model.dim,

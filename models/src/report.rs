@@ -25,7 +25,10 @@ pub fn metrics_table(evaluation: &EvaluationReport) -> String {
             out,
             "| model | HR@10 | NDCG@10 | Recall@20 | Recall@10 | NDCG@20 | MAP@10 | MAP@20 |"
         );
-        let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(
+            out,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
         for row in evaluation.rows.iter().filter(|r| r.task == task) {
             let m = &row.metrics;
             let _ = writeln!(
@@ -92,7 +95,11 @@ pub fn model_markdown(model: &TrainedModel) -> String {
         model.data.n_countries
     );
     let _ = writeln!(out, "## Cleaning\n\n```\n{}\n```\n", model.data.cleaning);
-    let _ = writeln!(out, "## Recommendation metrics\n\nProtocol: {}.\n", e.protocol);
+    let _ = writeln!(
+        out,
+        "## Recommendation metrics\n\nProtocol: {}.\n",
+        e.protocol
+    );
     let _ = writeln!(
         out,
         "Train until {}, test from {}; validation: {}. {} train users, {} candidate items, {} users in both periods.",
@@ -127,7 +134,10 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     for (segment, n) in &model.lifecycle.segment_sizes {
         let _ = writeln!(out, "- {segment}: {n}");
     }
-    let _ = writeln!(out, "\nTaste clusters (k-means on unit-length item factors):\n");
+    let _ = writeln!(
+        out,
+        "\nTaste clusters (k-means on unit-length item factors):\n"
+    );
     for (idx, c) in model.taste_clusters.clusters.iter().enumerate() {
         let _ = writeln!(out, "- {idx}: {} ({} items)", c.label.join(", "), c.size);
     }

@@ -63,8 +63,8 @@ pub fn taste_clusters(
     }
     .with_k(k)
     .with_max_iter(100);
-    let model: KMeans<f64, usize, DenseMatrix<f64>, Vec<usize>> = KMeans::fit(&matrix, params)
-        .map_err(|e| anyhow::anyhow!("k-means failed: {e}"))?;
+    let model: KMeans<f64, usize, DenseMatrix<f64>, Vec<usize>> =
+        KMeans::fit(&matrix, params).map_err(|e| anyhow::anyhow!("k-means failed: {e}"))?;
     let assignment: Vec<usize> = model
         .predict(&matrix)
         .map_err(|e| anyhow::anyhow!("k-means prediction failed: {e}"))?;
@@ -317,7 +317,11 @@ pub struct Propensity {
     pub n_train: usize,
 }
 
-fn propensity_rows(data: &Transactions, cutoff: i64, horizon: i64) -> (Vec<Vec<f64>>, Vec<u32>, Vec<Rfm>) {
+fn propensity_rows(
+    data: &Transactions,
+    cutoff: i64,
+    horizon: i64,
+) -> (Vec<Vec<f64>>, Vec<u32>, Vec<Rfm>) {
     let rfm = rfm_at(data, cutoff);
     let buyers: HashSet<u32> = data
         .purchases
@@ -347,7 +351,10 @@ pub fn propensity(data: &Transactions, horizon_days: i64) -> anyhow::Result<Prop
     let (x_train, y_train, _) = propensity_rows(data, train_day * MINUTES_PER_DAY, horizon);
     let (x_test, y_test, rfm_test) = propensity_rows(data, test_day * MINUTES_PER_DAY, horizon);
     let classifier = LinearClassifier::fit(&PROPENSITY_FEATURES, &x_train, &y_train, 1.0)?;
-    let scores: Vec<f64> = x_test.iter().map(|row| classifier.probability(row)).collect();
+    let scores: Vec<f64> = x_test
+        .iter()
+        .map(|row| classifier.probability(row))
+        .collect();
     let recency_scores: Vec<f64> = rfm_test.iter().map(|r| -r.recency_days).collect();
     Ok(Propensity {
         horizon_days,
@@ -419,8 +426,12 @@ mod tests {
             }
         }
         let got = taste_clusters(&factors, 3, &titles, 2, 7).unwrap();
-        assert!(got.item_cluster[..10].iter().all(|&c| c == got.item_cluster[0]));
-        assert!(got.item_cluster[10..].iter().all(|&c| c == got.item_cluster[10]));
+        assert!(got.item_cluster[..10]
+            .iter()
+            .all(|&c| c == got.item_cluster[0]));
+        assert!(got.item_cluster[10..]
+            .iter()
+            .all(|&c| c == got.item_cluster[10]));
         assert_ne!(got.item_cluster[0], got.item_cluster[10]);
         let red = &got.clusters[got.item_cluster[0] as usize];
         assert!(red.label.contains(&"HEART".to_string()), "{:?}", red.label);
