@@ -356,7 +356,10 @@ pub fn read_transactions(
         .has_headers(true)
         .flexible(false)
         .from_reader(reader);
-    let header = csv_reader.headers().map_err(csv_error)?.clone();
+    let header = csv_reader
+        .headers()
+        .map_err(|err| csv_error(err, 0))?
+        .clone();
     if header.is_empty() {
         return Err(MalformedFile {
             line: Some(1),
@@ -382,7 +385,7 @@ pub fn read_transactions(
         match csv_reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(err) => return Err(csv_error(err)),
+            Err(err) => return Err(csv_error(err, report.rows_read)),
         }
         report.rows_read += 1;
         on_row(report.rows_read);
@@ -541,7 +544,7 @@ pub fn read_transactions_file(
         .with_context(|| format!("reading {}", path.display()))
 }
 
-fn csv_error(err: csv::Error) -> MalformedFile {
+fn csv_error(err: csv::Error, rows_read: u64) -> MalformedFile {
     let line = err.position().map(|p| p.line());
     match err.kind() {
         csv::ErrorKind::UnequalLengths {
@@ -555,6 +558,14 @@ fn csv_error(err: csv::Error) -> MalformedFile {
             line,
             column: Some(format!("{}", utf8.field() + 1)),
             message: "the field is not valid UTF-8".into(),
+        },
+        csv::ErrorKind::Io(io) => MalformedFile {
+            // An IO error has no position; the next line is where it stopped.
+            line: Some(line.unwrap_or(rows_read + 2)),
+            column: None,
+            message: format!(
+                "the file could not be read past {rows_read} data rows (truncated or corrupt?): {io}"
+            ),
         },
         _ => MalformedFile {
             line,

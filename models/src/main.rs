@@ -212,14 +212,17 @@ fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transaction
 
 fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let start = Instant::now();
-    let data = read_orders(args, bars)?;
     let mut config = args.config()?;
+    let data = read_orders(args, bars)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(
         args.out.join("evaluation.json"),
         serde_json::to_string_pretty(&report::evaluation_json(&evaluation))?,
     )?;
+    if evaluation.n_eval_users == 0 {
+        tracing::warn!("no customer bought in both periods: the metrics are empty; move --cutoff");
+    }
     let table = report::metrics_table(&evaluation);
     std::fs::write(args.out.join("evaluation.md"), &table)?;
     println!("{table}");
@@ -234,8 +237,8 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
 
 fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let start = Instant::now();
-    let data = read_orders(args, bars)?;
     let mut config = args.config()?;
+    let data = read_orders(args, bars)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     let intent_model = match &args.sessions {
         Some(path) => Some(intent::train_intent_file(path, config.seed)?),

@@ -547,8 +547,9 @@ pub struct TrainedModel {
     pub price_tiers: PriceTiers,
     /// Lifecycle cut points and segment sizes.
     pub lifecycle: Lifecycle,
-    /// Purchase propensity classifier.
-    pub propensity: Propensity,
+    /// Purchase propensity classifier; None when the data spans less than
+    /// two label horizons or a cut-off has only one class.
+    pub propensity: Option<Propensity>,
     /// Purchase-intent classifier, when a sessions file was given.
     pub intent: Option<IntentModel>,
     /// The evaluation that chose the settings.
@@ -616,18 +617,26 @@ pub fn train(
         .iter()
         .map(|i: &ItemInfo| i.title.clone())
         .collect();
+    // k-means needs at least two clusters and no more clusters than items.
+    let n_clusters = config.taste_clusters.min(data.items.len() / 2).max(2);
     let taste_clusters = segments::taste_clusters(
         &model.item_factors,
         model.dim,
         &titles,
-        config.taste_clusters,
+        n_clusters,
         config.seed,
     )?;
     bar.inc(1);
     let price_tiers = segments::price_tiers(data);
     let lifecycle = segments::lifecycle(data);
     bar.inc(1);
-    let propensity = segments::propensity(data, config.propensity_horizon_days)?;
+    let propensity = match segments::propensity(data, config.propensity_horizon_days) {
+        Ok(p) => Some(p),
+        Err(err) => {
+            tracing::warn!("no purchase-propensity model: {err:#}");
+            None
+        }
+    };
     bar.inc(1);
     bar.finish_and_clear();
 

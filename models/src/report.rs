@@ -141,8 +141,8 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     for (idx, c) in model.taste_clusters.clusters.iter().enumerate() {
         let _ = writeln!(out, "- {idx}: {} ({} items)", c.label.join(", "), c.size);
     }
-    let p = &model.propensity;
-    let _ = writeln!(
+    if let Some(p) = &model.propensity {
+        let _ = writeln!(
         out,
         "\n## Purchase propensity\n\nLabel: bought within {} days after the cut-off. Fitted at {} ({} customers), \
          evaluated at {}: ROC-AUC {:.4}, PR-AUC {:.4} (positive rate {:.3}, {} customers); recency alone: ROC-AUC {:.4}, PR-AUC {:.4}.",
@@ -157,6 +157,7 @@ pub fn model_markdown(model: &TrainedModel) -> String {
         p.recency_only_test_quality.roc_auc,
         p.recency_only_test_quality.pr_auc
     );
+    }
     if let Some(intent) = &model.intent {
         let _ = writeln!(
             out,

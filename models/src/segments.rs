@@ -348,8 +348,28 @@ pub fn propensity(data: &Transactions, horizon_days: i64) -> anyhow::Result<Prop
     let test_day = end_day - horizon_days;
     let train_day = test_day - horizon_days;
     let horizon = horizon_days * MINUTES_PER_DAY;
+    let first_day = data
+        .purchases
+        .iter()
+        .map(|p| p.minute)
+        .min()
+        .unwrap_or(0)
+        .div_euclid(MINUTES_PER_DAY);
+    anyhow::ensure!(
+        train_day > first_day,
+        "the data spans {} days, fewer than two label horizons of {horizon_days} days plus history",
+        end_day - first_day
+    );
     let (x_train, y_train, _) = propensity_rows(data, train_day * MINUTES_PER_DAY, horizon);
     let (x_test, y_test, rfm_test) = propensity_rows(data, test_day * MINUTES_PER_DAY, horizon);
+    for (what, labels) in [("training", &y_train), ("evaluation", &y_test)] {
+        let n_positive = labels.iter().filter(|&&l| l == 1).count();
+        anyhow::ensure!(
+            n_positive > 0 && n_positive < labels.len(),
+            "the {what} cut-off has only one class ({n_positive} of {} customers bought again)",
+            labels.len()
+        );
+    }
     let classifier = LinearClassifier::fit(&PROPENSITY_FEATURES, &x_train, &y_train, 1.0)?;
     let scores: Vec<f64> = x_test
         .iter()
