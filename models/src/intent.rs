@@ -20,7 +20,7 @@ use crate::data::MalformedFile;
 /// here alone.
 pub mod session_features {
     /// Feature names, in the order the engine's `SessionFeatures` must use.
-    pub const NAMES: [&str; 12] = [
+    pub const NAMES: [&str; 14] = [
         "ln(1 + admin_pages)",
         "ln(1 + admin_seconds)",
         "ln(1 + info_pages)",
@@ -33,6 +33,8 @@ pub mod session_features {
         "is_returning_visitor",
         "is_new_visitor",
         "is_weekend",
+        "is_single_page (bounce proxy)",
+        "product_pages / total_pages",
     ];
 
     /// What the device counts in one session: page views and seconds per page
@@ -83,6 +85,12 @@ pub mod session_features {
             f64::from(u8::from(s.returning)),
             f64::from(u8::from(s.new_visitor)),
             f64::from(u8::from(s.weekend)),
+            f64::from(u8::from(total_pages <= 1.0)),
+            if total_pages > 0.0 {
+                c(s.product_pages) / total_pages
+            } else {
+                0.0
+            },
         ]
     }
 }
@@ -96,6 +104,10 @@ pub struct Sessions {
     pub sessions: Vec<SessionCounts>,
     /// Whether each session bought (`Revenue`).
     pub bought: Vec<u32>,
+    /// Per session, the site-analytics aggregates `BounceRates`, `ExitRates`
+    /// and `PageValues` (NaN if missing). The device cannot compute them from
+    /// its own events; they feed only the reference model in the report.
+    pub analytics: Vec<[f64; 3]>,
     /// Rows skipped because a used value was empty or not a number.
     pub rows_skipped: usize,
     /// Rows with a negative duration (kept, clamped to zero).
@@ -123,8 +135,11 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
         "VisitorType",
         "Weekend",
         "Revenue",
+        "BounceRates",
+        "ExitRates",
+        "PageValues",
     ];
-    let mut pos = [0usize; 9];
+    let mut pos = [0usize; 12];
     for (slot, name) in pos.iter_mut().zip(names) {
         *slot = header
             .iter()
@@ -166,6 +181,8 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
         out.bought.push(u32::from(
             record[pos[8]].trim().eq_ignore_ascii_case("true"),
         ));
+        out.analytics
+            .push([9, 10, 11].map(|k| number(k).unwrap_or(f64::NAN)));
     }
     Ok(out)
 }
@@ -177,6 +194,10 @@ pub struct IntentModel {
     pub classifier: LinearClassifier,
     /// Quality on the held-out sessions.
     pub test_quality: ClassifierQuality,
+    /// For reference only, the same split and model with the data set's
+    /// site-analytics columns (BounceRates, ExitRates, ln(1 + PageValues))
+    /// added: what the on-device restriction costs. Not shipped.
+    pub reference_with_analytics_quality: ClassifierQuality,
     /// Training sessions.
     pub n_train: usize,
     /// How the split was made.
@@ -192,6 +213,7 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
     let mut rng = SplitMix64::new(seed);
     let (mut train_x, mut train_y, mut test_x, mut test_y) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut train_ref, mut test_ref) = (Vec::new(), Vec::new());
     // Stratified: shuffle each class, put 30% of it in the test set.
     for class in [0u32, 1] {
         let mut idx: Vec<usize> = (0..sessions.bought.len())
@@ -204,19 +226,37 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
         let n_test = (idx.len() as f64 * 0.3).round() as usize;
         for (rank, &i) in idx.iter().enumerate() {
             let row = session_features::vector(&sessions.sessions[i]);
+            let mut with_analytics = row.clone();
+            let [bounce, exit, page_value] = sessions.analytics[i];
+            with_analytics.extend([
+                if bounce.is_finite() { bounce } else { 0.0 },
+                if exit.is_finite() { exit } else { 0.0 },
+                if page_value.is_finite() {
+                    page_value.max(0.0).ln_1p()
+                } else {
+                    0.0
+                },
+            ]);
             if rank < n_test {
                 test_x.push(row);
+                test_ref.push(with_analytics);
                 test_y.push(class);
             } else {
                 train_x.push(row);
+                train_ref.push(with_analytics);
                 train_y.push(class);
             }
         }
     }
     let classifier = LinearClassifier::fit(&session_features::NAMES, &train_x, &train_y, 1.0)?;
     let scores: Vec<f64> = test_x.iter().map(|r| classifier.probability(r)).collect();
+    let mut reference_names: Vec<&str> = session_features::NAMES.to_vec();
+    reference_names.extend(["BounceRates", "ExitRates", "ln(1 + PageValues)"]);
+    let reference = LinearClassifier::fit(&reference_names, &train_ref, &train_y, 1.0)?;
+    let reference_scores: Vec<f64> = test_ref.iter().map(|r| reference.probability(r)).collect();
     Ok(IntentModel {
         test_quality: ClassifierQuality::of(&scores, &test_y),
+        reference_with_analytics_quality: ClassifierQuality::of(&reference_scores, &test_y),
         n_train: train_y.len(),
         split: format!("stratified random 70/30, seed {seed}"),
         rows_skipped: sessions.rows_skipped,

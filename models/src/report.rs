@@ -162,14 +162,17 @@ pub fn model_markdown(model: &TrainedModel) -> String {
         let _ = writeln!(
             out,
             "\n## Purchase intent (sessions)\n\n{} training sessions, {}; held out: ROC-AUC {:.4}, PR-AUC {:.4} \
-             (positive rate {:.3}, {} sessions). Features: {}.",
+             (positive rate {:.3}, {} sessions). Features: {}. Reference, not shippable (adds the site-analytics \
+             columns BounceRates, ExitRates, PageValues): ROC-AUC {:.4}, PR-AUC {:.4}.",
             intent.n_train,
             intent.split,
             intent.test_quality.roc_auc,
             intent.test_quality.pr_auc,
             intent.test_quality.positive_rate,
             intent.test_quality.n_rows,
-            intent.classifier.feature_names.join(", ")
+            intent.classifier.feature_names.join(", "),
+            intent.reference_with_analytics_quality.roc_auc,
+            intent.reference_with_analytics_quality.pr_auc
         );
     }
     let _ = writeln!(out, "\nFinal fit on all data: {:.1} s.", model.fit_seconds);
