@@ -174,8 +174,10 @@ impl Split {
     }
 
     /// Writes the split for the Python peers: `train.csv` (user,item,strength;
-    /// every train row), `test.csv` (user,item; evaluated users' test items), and
-    /// `meta.json` (counts and dates). Indices are the split's.
+    /// every train row), `test.csv` (user,item; evaluated users' test items),
+    /// `items.csv` (item, ln(1 + distinct buyers in the last 30 days of train):
+    /// the blend's prior) and `meta.json` (counts and dates). Indices are the
+    /// split's.
     pub fn write_files(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
         let mut train = std::io::BufWriter::new(std::fs::File::create(dir.join("train.csv"))?);
@@ -195,6 +197,13 @@ impl Split {
             }
         }
         test.flush()?;
+        // The blend's prior, so the peers can be given the same on-device terms.
+        let mut items = std::io::BufWriter::new(std::fs::File::create(dir.join("items.csv"))?);
+        writeln!(items, "item,recent_popularity")?;
+        for (item, count) in Popularity::new(self, Some(30)).scores().iter().enumerate() {
+            writeln!(items, "{item},{}", count.ln_1p())?;
+        }
+        items.flush()?;
         let meta = serde_json::json!({
             "cutoff_day": crate::dates::format_day(self.cutoff_day),
             "test_end_day": self.test_end_day.map(crate::dates::format_day),

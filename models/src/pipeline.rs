@@ -714,6 +714,93 @@ pub fn train(
 mod tests {
     use super::*;
 
+    /// A synthetic shop: 80 customers with four tastes, 50 items, five months.
+    fn synthetic_shop() -> Transactions {
+        let mut rng = als::SplitMix64::new(21);
+        let mut rows = String::new();
+        for line in 0..4000u64 {
+            let customer = rng.next_u64() % 80;
+            let item = (customer % 4) * 12 + rng.next_u64() % 14;
+            let day = line * 150 / 4000;
+            // A third of the customers stop buying after day 70, so the
+            // propensity labels have both classes.
+            if customer % 3 == 0 && day > 70 {
+                continue;
+            }
+            let date = format_day(crate::dates::days_from_civil(2011, 1, 1) + day as i64);
+            let country = if customer % 5 == 0 { "France" } else { "UK" };
+            rows.push_str(&format!(
+                "{},I{item},ITEM {item} {},{},{date} 10:00,{:.2},{customer},{country}\n",
+                line / 3,
+                ["RED MUG", "BLUE TIN", "GREEN BAG", "GOLD STAR"][(item % 4) as usize],
+                1 + rng.next_u64() % 5,
+                0.5 + (item % 7) as f32,
+            ));
+        }
+        let text = format!(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{rows}"
+        );
+        crate::data::read_transactions(
+            text.as_bytes(),
+            &crate::data::ColumnMap::default(),
+            &crate::data::CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap()
+    }
+
+    fn small_config() -> TrainConfig {
+        let mut config = TrainConfig::default();
+        config.als.factors = 8;
+        config.als.iterations = 4;
+        config.cutoff_day = crate::dates::days_from_civil(2011, 5, 1);
+        config.taste_clusters = 3;
+        config.propensity_horizon_days = 30;
+        config
+    }
+
+    fn trained_json(data: &Transactions, threads: usize) -> String {
+        let mut config = small_config();
+        config.als.threads = threads;
+        let evaluation = evaluate(data, &mut config, Bars { hidden: true }, None).unwrap();
+        let mut model = train(
+            data,
+            &config,
+            evaluation,
+            None,
+            "synthetic",
+            Bars { hidden: true },
+        )
+        .unwrap();
+        // Wall-clock figures are the only parts allowed to differ.
+        model.fit_seconds = 0.0;
+        model.evaluation.seconds = 0.0;
+        model.config.als.threads = 0;
+        model.evaluation.als.threads = 0;
+        serde_json::to_string(&model).unwrap()
+    }
+
+    #[test]
+    fn the_same_seed_gives_an_identical_model() {
+        let data = synthetic_shop();
+        let first = trained_json(&data, 1);
+        assert_eq!(first, trained_json(&data, 2));
+        let model: serde_json::Value = serde_json::from_str(&first).unwrap();
+        // The pipeline produced every part.
+        assert!(
+            model["propensity"].is_object(),
+            "five months cover two 30-day horizons"
+        );
+        assert_eq!(
+            model["taste_clusters"]["clusters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(model["evaluation"]["n_eval_users"].as_u64().unwrap() > 20);
+    }
+
     #[test]
     fn int8_round_trip_is_close() {
         let factors = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0];

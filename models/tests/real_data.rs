@@ -51,7 +51,10 @@ fn online_shoppers_intent_beats_chance() {
         return;
     };
     let model = cove_models::intent::train_intent_file(&path, 42).unwrap();
-    eprintln!("intent: {:?}; with analytics: {:?}", model.test_quality, model.reference_with_analytics_quality);
+    eprintln!(
+        "intent: {:?}; with analytics: {:?}",
+        model.test_quality, model.reference_with_analytics_quality
+    );
     assert_eq!(model.rows_skipped, 14);
     assert!(model.test_quality.roc_auc > 0.6, "{:?}", model.test_quality);
     assert!(model.test_quality.pr_auc > model.test_quality.positive_rate);
