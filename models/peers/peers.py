@@ -47,8 +47,8 @@ def blended(score_fn, x, prior, repeat, prior_weight):
     return score
 
 
-REPEAT_GRID = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6)
-PRIOR_GRID = (0.0, 0.01, 0.03, 0.1, 0.3)
+REPEAT_GRID = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
+PRIOR_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def load(split_dir):

@@ -320,8 +320,8 @@ pub fn evaluate(
         prior: val_prior,
         prior_weight: 0.0,
     };
-    let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6];
-    let prior_grid = [0.0, 0.01, 0.03, 0.1];
+    let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
+    let prior_grid = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0];
     let bar = bars.bar(
         (repeat_grid.len() * prior_grid.len() + prior_grid.len()) as u64,
         "tuning blend on validation",
