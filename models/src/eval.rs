@@ -64,6 +64,8 @@ pub struct Split {
     pub users: Vec<EvalUser>,
     /// Train purchase lines as (train row, split item, day, country).
     pub train_lines: Vec<(u32, u32, i64, u32)>,
+    /// Train purchase lines as (invoice index, split item), for basket statistics.
+    pub train_baskets: Vec<(u32, u32)>,
 }
 
 impl Split {
@@ -85,6 +87,7 @@ impl Split {
         let mut customer_row: HashMap<u32, u32> = HashMap::new();
         let mut train_customers = Vec::new();
         let mut train_lines = Vec::new();
+        let mut train_baskets = Vec::new();
         let mut last_train_minute = i64::MIN;
         for p in &data.purchases {
             if p.minute >= cutoff {
@@ -99,6 +102,7 @@ impl Split {
                 train_customers.push(p.customer_idx);
                 train_customers.len() as u32 - 1
             });
+            train_baskets.push((p.invoice_idx, item));
             train_lines.push((
                 row,
                 item,
@@ -170,6 +174,7 @@ impl Split {
             train_customers,
             users,
             train_lines,
+            train_baskets,
         }
     }
 

@@ -58,10 +58,22 @@ pub const SHRINKAGE: f32 = 10.0;
 /// kept only with at least [`MIN_SHARED_BASKETS`] shared baskets. Unlike lift,
 /// the cosine does not reward pairs of rare items for being rare.
 pub fn bought_together(data: &Transactions, k: usize) -> Vec<Vec<Neighbour>> {
-    let n_items = data.items.len();
+    bought_together_from(
+        data.items.len(),
+        data.purchases.iter().map(|p| (p.invoice_idx, p.item_idx)),
+        k,
+    )
+}
+
+/// [`bought_together`] over `(invoice, item)` lines, items below `n_items`.
+pub fn bought_together_from(
+    n_items: usize,
+    lines: impl Iterator<Item = (u32, u32)>,
+    k: usize,
+) -> Vec<Vec<Neighbour>> {
     let mut baskets: HashMap<u32, Vec<u32>> = HashMap::new();
-    for p in &data.purchases {
-        baskets.entry(p.invoice_idx).or_default().push(p.item_idx);
+    for (invoice, item) in lines {
+        baskets.entry(invoice).or_default().push(item);
     }
     let mut basket_count = vec![0u32; n_items];
     let mut pair_count: HashMap<(u32, u32), u32> = HashMap::new();

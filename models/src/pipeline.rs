@@ -110,6 +110,10 @@ pub struct BlendWeights {
     pub for_you_prior: f32,
     /// "Discover" (task B, owned items excluded): weight of the prior.
     pub discover_prior: f32,
+    /// "For you": weight of the summed bought-together scores of owned items.
+    pub for_you_co_purchase: f32,
+    /// "Discover": weight of the summed bought-together scores of owned items.
+    pub discover_co_purchase: f32,
 }
 
 /// One row of the metrics table.
@@ -217,6 +221,11 @@ fn factor_ranker(split: &Split, params: &AlsParams, bars: Bars, label: &str) -> 
     }
 }
 
+/// Bought-together lists over the split's train baskets, in split item indices.
+fn co_purchase_lists(split: &Split, k: usize) -> Vec<Vec<Neighbour>> {
+    neighbours::bought_together_from(split.items.len(), split.train_baskets.iter().copied(), k)
+}
+
 fn recent_prior(split: &Split, window_days: i64) -> Vec<f32> {
     eval::Popularity::new(split, Some(window_days))
         .scores()
@@ -319,6 +328,8 @@ pub fn evaluate(
         repeat_weight: 0.0,
         prior: val_prior,
         prior_weight: 0.0,
+        co_purchase: co_purchase_lists(&val_split, config.neighbours),
+        co_purchase_weight: 0.0,
     };
     let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
     let prior_grid = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0];
@@ -348,11 +359,30 @@ pub fn evaluate(
         }
         bar.inc(1);
     }
+    // Then the co-purchase term, on top of the chosen weights.
+    let co_grid = [0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0];
+    let mut best_co = [(f64::MIN, 0.0f32); 2];
+    for (slot, (task, repeat, prior)) in [(Task::A, best_a.1, best_a.2), (Task::B, 0.0, best_b.1)]
+        .into_iter()
+        .enumerate()
+    {
+        blend_ranker.repeat_weight = repeat;
+        blend_ranker.prior_weight = prior;
+        for &co in &co_grid {
+            blend_ranker.co_purchase_weight = co;
+            let score = eval::evaluate(&val_split, &blend_ranker, task, threads).ndcg_at_10;
+            if score > best_co[slot].0 {
+                best_co[slot] = (score, co);
+            }
+        }
+    }
     bar.finish_and_clear();
     let blend = BlendWeights {
         for_you_repeat: best_a.1,
         for_you_prior: best_a.2,
         discover_prior: best_b.1,
+        for_you_co_purchase: best_co[0].1,
+        discover_co_purchase: best_co[1].1,
     };
     tracing::info!(?blend, "blend weights chosen on validation");
 
@@ -412,13 +442,27 @@ pub fn evaluate(
         repeat_weight: 0.0,
         prior,
         prior_weight: 0.0,
+        co_purchase: co_purchase_lists(&split, config.neighbours),
+        co_purchase_weight: 0.0,
     };
-    for (task, repeat, prior_weight) in [
-        (Task::A, blend.for_you_repeat, blend.for_you_prior),
-        (Task::B, 0.0, blend.discover_prior),
-    ] {
+    let slot_weights = [
+        (
+            Task::A,
+            blend.for_you_repeat,
+            blend.for_you_prior,
+            blend.for_you_co_purchase,
+        ),
+        (
+            Task::B,
+            0.0,
+            blend.discover_prior,
+            blend.discover_co_purchase,
+        ),
+    ];
+    for (task, repeat, prior_weight, co) in slot_weights {
         blended.repeat_weight = repeat;
         blended.prior_weight = prior_weight;
+        blended.co_purchase_weight = co;
         rows.push(MetricRow {
             model: "Cove ALS + on-device blend".into(),
             task,
@@ -431,13 +475,13 @@ pub fn evaluate(
         repeat_weight: 0.0,
         prior: blended.prior,
         prior_weight: 0.0,
+        co_purchase: blended.co_purchase,
+        co_purchase_weight: 0.0,
     };
-    for (task, repeat, prior_weight) in [
-        (Task::A, blend.for_you_repeat, blend.for_you_prior),
-        (Task::B, 0.0, blend.discover_prior),
-    ] {
+    for (task, repeat, prior_weight, co) in slot_weights {
         int8_blend.repeat_weight = repeat;
         int8_blend.prior_weight = prior_weight;
+        int8_blend.co_purchase_weight = co;
         rows.push(MetricRow {
             model: "Cove ALS + on-device blend, int8 factors".into(),
             task,

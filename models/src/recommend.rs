@@ -58,6 +58,10 @@ pub struct BlendRanker {
     pub prior: Vec<f32>,
     /// Weight of the prior.
     pub prior_weight: f32,
+    /// Per item, its "bought together" list (the bundle ships the top few).
+    pub co_purchase: Vec<Vec<crate::neighbours::Neighbour>>,
+    /// Weight of Σ over the history of each owned item's bought-together scores.
+    pub co_purchase_weight: f32,
 }
 
 impl BlendRanker {
@@ -74,6 +78,11 @@ impl BlendRanker {
             .collect();
         for &(item, strength) in history {
             scores[item as usize] += self.repeat_weight * (1.0 + strength).ln();
+            if self.co_purchase_weight != 0.0 {
+                for n in &self.co_purchase[item as usize] {
+                    scores[n.item as usize] += self.co_purchase_weight * n.score;
+                }
+            }
         }
         scores
     }
