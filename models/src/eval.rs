@@ -355,6 +355,70 @@ pub fn rank_scores(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
 /// non-empty relevant set. Users are spread over `threads` threads; the result
 /// does not depend on the thread count.
 pub fn evaluate(split: &Split, ranker: &dyn Ranker, task: Task, threads: usize) -> Metrics {
+    // Sum in user order so the floating-point result is independent of threads.
+    let mut total = Metrics::default();
+    for m in evaluate_users(split, ranker, task, threads)
+        .iter()
+        .flatten()
+    {
+        total.add(m);
+    }
+    total.mean()
+}
+
+/// NDCG@10 by length of the user's train history (distinct items).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryBucket {
+    /// The bucket, e.g. `10-19`.
+    pub history: String,
+    /// Users in it.
+    pub n_users: usize,
+    /// Their mean NDCG@10.
+    pub ndcg_at_10: f64,
+}
+
+/// Mean NDCG@10 per history-length bucket.
+pub fn ndcg_by_history(
+    split: &Split,
+    ranker: &dyn Ranker,
+    task: Task,
+    threads: usize,
+) -> Vec<HistoryBucket> {
+    let bounds: [(usize, usize, &str); 6] = [
+        (1, 4, "1-4"),
+        (5, 9, "5-9"),
+        (10, 19, "10-19"),
+        (20, 49, "20-49"),
+        (50, 99, "50-99"),
+        (100, usize::MAX, "100+"),
+    ];
+    let per_user = evaluate_users(split, ranker, task, threads);
+    bounds
+        .iter()
+        .map(|&(low, high, label)| {
+            let (n, sum) = split
+                .users
+                .iter()
+                .zip(&per_user)
+                .filter(|(u, _)| (low..=high).contains(&u.history.len()))
+                .filter_map(|(_, m)| m.as_ref())
+                .fold((0usize, 0.0), |(n, sum), m| (n + 1, sum + m.ndcg_at_10));
+            HistoryBucket {
+                history: label.to_owned(),
+                n_users: n,
+                ndcg_at_10: if n > 0 { sum / n as f64 } else { 0.0 },
+            }
+        })
+        .collect()
+}
+
+/// Per-user metrics in `split.users` order; None where the relevant set is empty.
+pub fn evaluate_users(
+    split: &Split,
+    ranker: &dyn Ranker,
+    task: Task,
+    threads: usize,
+) -> Vec<Option<Metrics>> {
     let per_user = |user: &EvalUser| -> Option<Metrics> {
         let history: Vec<u32> = user.history.iter().map(|&(item, _)| item).collect();
         let (relevant, exclude): (Vec<u32>, &[u32]) = match task {
@@ -375,23 +439,18 @@ pub fn evaluate(split: &Split, ranker: &dyn Ranker, task: Task, threads: usize) 
         Some(user_metrics(&ranked, &relevant))
     };
     let chunk = split.users.len().div_ceil(threads.max(1)).max(1);
-    let partial: Vec<Vec<Metrics>> = std::thread::scope(|scope| {
+    let partial: Vec<Vec<Option<Metrics>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = split
             .users
             .chunks(chunk)
-            .map(|users| scope.spawn(move || users.iter().filter_map(per_user).collect()))
+            .map(|users| scope.spawn(move || users.iter().map(per_user).collect()))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("evaluation thread panicked"))
             .collect()
     });
-    // Sum in user order so the floating-point result is independent of threads.
-    let mut total = Metrics::default();
-    for m in partial.iter().flatten() {
-        total.add(m);
-    }
-    total.mean()
+    partial.into_iter().flatten().collect()
 }
 
 /// Popularity: the number of distinct users who bought each item in train,

@@ -167,6 +167,8 @@ pub struct EvaluationReport {
     pub blend: BlendWeights,
     /// Configurations tried on validation (empty without `--tune`).
     pub tuning: Vec<TuningTrial>,
+    /// Task A NDCG@10 of the blended Cove ranker by length of user history.
+    pub ndcg_by_history: Vec<eval::HistoryBucket>,
     /// Gzipped size of int8 item factors + scales + Gram (bytes).
     pub factor_bytes_gzip_int8: usize,
     /// Seconds spent in the evaluation.
@@ -470,6 +472,10 @@ pub fn evaluate(
         });
         bar.inc(1);
     }
+    blended.repeat_weight = blend.for_you_repeat;
+    blended.prior_weight = blend.for_you_prior;
+    blended.co_purchase_weight = blend.for_you_co_purchase;
+    let ndcg_by_history = eval::ndcg_by_history(&split, &blended, Task::A, threads);
     let mut int8_blend = BlendRanker {
         factors: int8_factors,
         repeat_weight: 0.0,
@@ -515,6 +521,7 @@ pub fn evaluate(
         half_life_days: config.half_life_days,
         blend,
         tuning,
+        ndcg_by_history,
         factor_bytes_gzip_int8,
         seconds: start.elapsed().as_secs_f64(),
     })

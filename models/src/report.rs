@@ -121,6 +121,18 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     out.push_str(&metrics_table(e));
     let _ = writeln!(
         out,
+        "\nTask A NDCG@10 of the blended ranker by distinct items in the user's train history \
+         (![plot](ndcg_by_history.svg)):\n"
+    );
+    for b in &e.ndcg_by_history {
+        let _ = writeln!(
+            out,
+            "- {}: {:.4} ({} users)",
+            b.history, b.ndcg_at_10, b.n_users
+        );
+    }
+    let _ = writeln!(
+        out,
         "\nItem factors as int8 with per-row scales, plus the Gram matrix: {} bytes gzipped.\n",
         e.factor_bytes_gzip_int8
     );
@@ -179,7 +191,53 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     out
 }
 
-/// Writes `report.json` and `report.md` into `dir`.
+/// A bar chart (SVG) of task A NDCG@10 by length of user history.
+pub fn history_svg(evaluation: &EvaluationReport) -> String {
+    let buckets = &evaluation.ndcg_by_history;
+    let (width, height, left, bottom) = (520.0, 300.0, 50.0, 250.0);
+    let max = buckets.iter().map(|b| b.ndcg_at_10).fold(0.05f64, f64::max);
+    let bar_width = (width - left - 20.0) / buckets.len().max(1) as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n\
+         <text x=\"{left}\" y=\"16\" font-size=\"13\">Task A NDCG@10 by distinct items in the user's train history</text>\n\
+         <line x1=\"{left}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"black\"/>\n",
+        width - 10.0
+    );
+    for tick in 0..=4 {
+        let value = max * tick as f64 / 4.0;
+        let y = bottom - (bottom - 30.0) * tick as f64 / 4.0;
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{value:.2}</text>",
+            left - 4.0,
+            y + 4.0
+        );
+    }
+    for (idx, b) in buckets.iter().enumerate() {
+        let h = (bottom - 30.0) * b.ndcg_at_10 / max;
+        let x = left + idx as f64 * bar_width + 6.0;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#4a7ab7\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.3}</text>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{} ({} users)</text>",
+            bottom - h,
+            bar_width - 12.0,
+            x + (bar_width - 12.0) / 2.0,
+            bottom - h - 4.0,
+            b.ndcg_at_10,
+            x + (bar_width - 12.0) / 2.0,
+            bottom + 16.0,
+            b.history,
+            b.n_users
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Writes `report.json`, `report.md` and `ndcg_by_history.svg` into `dir`.
 pub fn write_model_report(model: &TrainedModel, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(
@@ -187,5 +245,9 @@ pub fn write_model_report(model: &TrainedModel, dir: &Path) -> anyhow::Result<()
         serde_json::to_string_pretty(&model_json(model))?,
     )?;
     std::fs::write(dir.join("report.md"), model_markdown(model))?;
+    std::fs::write(
+        dir.join("ndcg_by_history.svg"),
+        history_svg(&model.evaluation),
+    )?;
     Ok(())
 }
