@@ -332,7 +332,9 @@ pub fn evaluate(
         prior_weight: 0.0,
         co_purchase: co_purchase_lists(&val_split, config.neighbours),
         co_purchase_weight: 0.0,
+        factor_score_cache: Default::default(),
     };
+    blend_ranker.cache_users(&val_split.users, threads);
     let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
     let prior_grid = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0];
     let bar = bars.bar(
@@ -446,7 +448,9 @@ pub fn evaluate(
         prior_weight: 0.0,
         co_purchase: co_purchase_lists(&split, config.neighbours),
         co_purchase_weight: 0.0,
+        factor_score_cache: Default::default(),
     };
+    blended.cache_users(&split.users, threads);
     let slot_weights = [
         (
             Task::A,
@@ -483,7 +487,9 @@ pub fn evaluate(
         prior_weight: 0.0,
         co_purchase: blended.co_purchase,
         co_purchase_weight: 0.0,
+        factor_score_cache: Default::default(),
     };
+    int8_blend.cache_users(&split.users, threads);
     for (task, repeat, prior_weight, co) in slot_weights {
         int8_blend.repeat_weight = repeat;
         int8_blend.prior_weight = prior_weight;

@@ -1,6 +1,8 @@
 //! Scoring with trained factors the way the device does: fold the shopper's
 //! history in ([`crate::foldin`]) and rank with the engine's `top_k`.
 
+use std::collections::HashMap;
+
 use crate::eval::{EvalUser, Ranker};
 use crate::foldin::FoldIn;
 
@@ -62,20 +64,55 @@ pub struct BlendRanker {
     pub co_purchase: Vec<Vec<crate::neighbours::Neighbour>>,
     /// Weight of Σ over the history of each owned item's bought-together scores.
     pub co_purchase_weight: f32,
+    /// Factor scores per evaluated user (keyed by train row), filled by
+    /// [`BlendRanker::cache_users`] so a weight search folds each user in once.
+    pub factor_score_cache: HashMap<u32, Vec<f32>>,
 }
 
 impl BlendRanker {
-    /// Every item's score for a history.
-    pub fn scores(&self, history: &[(u32, f32)]) -> Vec<f32> {
+    fn factor_scores(&self, history: &[(u32, f32)]) -> Vec<f32> {
         let x = self.factors.user_vector(history);
-        let d = self.factors.dim;
-        let mut scores: Vec<f32> = self
-            .factors
+        self.factors
             .item_factors
-            .chunks_exact(d)
-            .zip(&self.prior)
-            .map(|(y, p)| cove_engine::score::dot(&x, y) + self.prior_weight * p)
-            .collect();
+            .chunks_exact(self.factors.dim)
+            .map(|y| cove_engine::score::dot(&x, y))
+            .collect()
+    }
+
+    /// Folds every user in once and keeps their factor scores, on `threads`
+    /// threads. Scores do not depend on the blend weights, so a search over
+    /// weights reuses them.
+    pub fn cache_users(&mut self, users: &[EvalUser], threads: usize) {
+        let chunk = users.len().div_ceil(threads.max(1)).max(1);
+        let this = &*self;
+        let parts: Vec<Vec<(u32, Vec<f32>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = users
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|u| (u.train_row, this.factor_scores(&u.history)))
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("fold-in thread panicked"))
+                .collect()
+        });
+        self.factor_score_cache = parts.into_iter().flatten().collect();
+    }
+
+    /// Every item's score for a history: factor score plus the blend terms.
+    pub fn scores(&self, history: &[(u32, f32)]) -> Vec<f32> {
+        self.blend(self.factor_scores(history), history)
+    }
+
+    fn blend(&self, mut scores: Vec<f32>, history: &[(u32, f32)]) -> Vec<f32> {
+        for (s, p) in scores.iter_mut().zip(&self.prior) {
+            *s += self.prior_weight * p;
+        }
         for &(item, strength) in history {
             scores[item as usize] += self.repeat_weight * (1.0 + strength).ln();
             if self.co_purchase_weight != 0.0 {
@@ -94,6 +131,10 @@ impl Ranker for BlendRanker {
     }
 
     fn top_k(&self, user: &EvalUser, exclude: &[u32], k: usize) -> Vec<u32> {
-        crate::eval::rank_scores(&self.scores(&user.history), exclude, k)
+        let scores = match self.factor_score_cache.get(&user.train_row) {
+            Some(cached) => self.blend(cached.clone(), &user.history),
+            None => self.scores(&user.history),
+        };
+        crate::eval::rank_scores(&scores, exclude, k)
     }
 }
