@@ -1,6 +1,37 @@
-//! Cove's trainer library: turns a shop's order history into a model bundle the
-//! engine loads. The `cove-train` binary is its command line.
+//! Cove's trainer library: turns a shop's order history into the parts of a model
+//! bundle the engine loads, and measures them honestly.
 //!
-//! The trainer computes features with the engine's own code, so what it learns
-//! from is exactly what the engine computes on the device.
+//! The pipeline, one module per step:
+//!
+//! - [`data`]: reads a transactions CSV (plain or gzip) through a [`data::ColumnMap`],
+//!   drops dirty rows by stated rules ([`data::DropRule`]) and counts each rule.
+//! - [`interactions`]: the sparse user × item matrix.
+//! - [`als`]: implicit-feedback ALS with conjugate gradient, giving item factors
+//!   and the Gram matrix the device needs to fold a shopper in ([`foldin`]).
+//! - [`eval`]: the OR-LAST-MONTH temporal protocol, its metrics, and the
+//!   baselines; [`recommend`] scores the factor model the way the device does.
+//! - [`neighbours`] ("similar", "bought together", trending per country),
+//!   [`segments`] (taste clusters, price tiers, lifecycle, propensity) and
+//!   [`intent`] (purchase intent from session features), with [`classify`].
+//! - [`pipeline`]: `evaluate` and `train` end to end, producing one
+//!   [`pipeline::TrainedModel`], the value the engine's bundle builder will
+//!   serialise; [`report`] writes the JSON and Markdown reports.
+//!
+//! Key decision: the evaluation never uses trained user factors. Each test user
+//! is folded in from their train history and ranked with the engine's own
+//! `cove_engine::score` code, so the measured numbers are those a browser gets.
 #![deny(missing_docs)]
+
+pub mod als;
+pub mod classify;
+pub mod data;
+pub mod dates;
+pub mod eval;
+pub mod foldin;
+pub mod intent;
+pub mod interactions;
+pub mod neighbours;
+pub mod pipeline;
+pub mod recommend;
+pub mod report;
+pub mod segments;

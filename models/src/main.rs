@@ -1,5 +1,315 @@
 //! `cove-train`: the trainer's command line.
+//!
+//! - `train --orders FILE --out DIR`: evaluate (OR-LAST-MONTH), then fit every
+//!   part on all the data; writes `report.json` and `report.md`.
+//! - `evaluate --orders FILE --out DIR [--tune] [--write-split DIR]`: the
+//!   evaluation alone, optionally with the ALS grid search on validation and
+//!   the split files the Python peers read.
+//! - `inspect FILE`: summarises a `report.json` written by `train`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use cove_models::als::Confidence;
+use cove_models::data::{self, CleaningRules, ColumnMap};
+use cove_models::pipeline::{self, Bars, TrainConfig};
+use cove_models::{dates, intent, report};
+
+#[derive(Parser)]
+#[command(
+    name = "cove-train",
+    version,
+    about = "Trains and evaluates Cove's models from a shop's order history."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate, then train on all data and write the report.
+    Train(TrainArgs),
+    /// Run the evaluation protocol only.
+    Evaluate(TrainArgs),
+    /// Summarise a report.json written by `train`.
+    Inspect {
+        /// A report.json, or the directory holding it.
+        file: PathBuf,
+    },
+}
+
+/// The header names of the input's columns; defaults fit UCI Online Retail.
+#[derive(Args)]
+struct ColumnArgs {
+    /// Invoice (order) id column; a leading 'C' marks a cancellation.
+    #[arg(long, default_value = "InvoiceNo")]
+    col_invoice: String,
+    /// Product code column.
+    #[arg(long, default_value = "StockCode")]
+    col_item: String,
+    /// Product title column.
+    #[arg(long, default_value = "Description")]
+    col_description: String,
+    /// Quantity column.
+    #[arg(long, default_value = "Quantity")]
+    col_quantity: String,
+    /// Order time column ('YYYY-MM-DD HH:MM[:SS]' or 'M/D/YYYY H:MM').
+    #[arg(long, default_value = "InvoiceDate")]
+    col_date: String,
+    /// Unit price column.
+    #[arg(long, default_value = "UnitPrice")]
+    col_price: String,
+    /// Customer id column.
+    #[arg(long, default_value = "CustomerID")]
+    col_customer: String,
+    /// Country column.
+    #[arg(long, default_value = "Country")]
+    col_country: String,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// The transactions CSV (plain or gzip).
+    #[arg(long)]
+    orders: PathBuf,
+    /// Output directory for the report.
+    #[arg(long)]
+    out: PathBuf,
+    /// Sessions CSV (UCI Online Shoppers layout) for the purchase-intent model.
+    #[arg(long)]
+    sessions: Option<PathBuf>,
+    #[command(flatten)]
+    columns: ColumnArgs,
+    /// A code with digits that is still not a product (repeatable).
+    #[arg(long = "non-product-code")]
+    non_product_codes: Vec<String>,
+    /// First day of the test period.
+    #[arg(long, default_value = "2011-11-09")]
+    cutoff: String,
+    /// Search the ALS grid on the validation split (about 108 fits).
+    #[arg(long)]
+    tune: bool,
+    /// Write the test and validation splits here for the peers.
+    #[arg(long)]
+    write_split: Option<PathBuf>,
+    /// Latent dimension.
+    #[arg(long)]
+    factors: Option<usize>,
+    /// L2 regularization λ.
+    #[arg(long)]
+    regularization: Option<f32>,
+    /// Confidence slope α in c = base + α·ln(1 + x/ε).
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// Confidence base in c = base + α·ln(1 + x/ε).
+    #[arg(long)]
+    confidence_base: Option<f32>,
+    /// ALS iterations.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Half-life of a purchase's weight in days; 0 disables decay.
+    #[arg(long)]
+    half_life: Option<f32>,
+    /// Seed of every random step.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+impl TrainArgs {
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let cutoff_day = dates::parse_day(&self.cutoff)
+            .with_context(|| format!("--cutoff '{}' is not a date YYYY-MM-DD", self.cutoff))?;
+        let mut config = TrainConfig {
+            cutoff_day,
+            tune: self.tune,
+            seed: self.seed,
+            ..TrainConfig::default()
+        };
+        config.als.seed = self.seed;
+        config.als.threads = self.threads;
+        if let Some(v) = self.factors {
+            config.als.factors = v;
+        }
+        if let Some(v) = self.regularization {
+            config.als.regularization = v;
+        }
+        if let Some(v) = self.iterations {
+            config.als.iterations = v;
+        }
+        let c: &mut Confidence = &mut config.als.confidence;
+        if let Some(v) = self.alpha {
+            c.alpha = v;
+        }
+        if let Some(v) = self.confidence_base {
+            c.base = v;
+        }
+        if let Some(v) = self.half_life {
+            config.half_life_days = (v > 0.0).then_some(v);
+        }
+        config.als.validate()?;
+        Ok(config)
+    }
+
+    fn columns(&self) -> ColumnMap {
+        let c = &self.columns;
+        ColumnMap {
+            invoice: c.col_invoice.clone(),
+            item: c.col_item.clone(),
+            description: c.col_description.clone(),
+            quantity: c.col_quantity.clone(),
+            date: c.col_date.clone(),
+            unit_price: c.col_price.clone(),
+            customer: c.col_customer.clone(),
+            country: c.col_country.clone(),
+        }
+    }
+}
+
+fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transactions> {
+    let spinner = if bars.hidden {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    spinner.set_message(format!("reading {}", args.orders.display()));
+    let rules = CleaningRules {
+        extra_non_product_codes: args.non_product_codes.clone(),
+    };
+    let data = data::read_transactions_file(&args.orders, &args.columns(), &rules, |n| {
+        if n % 10_000 == 0 {
+            spinner.set_position(n);
+            spinner.tick();
+        }
+    })?;
+    spinner.finish_and_clear();
+    println!("Cleaning ({}):\n{}", args.orders.display(), data.report);
+    for bad in &data.report.unparsable_examples {
+        tracing::warn!(
+            line = bad.line,
+            column = %bad.column,
+            value = %bad.value,
+            "skipped a row: value is not {}",
+            bad.reason
+        );
+    }
+    anyhow::ensure!(
+        !data.purchases.is_empty(),
+        "no rows left after cleaning; check the column mapping and the rules above"
+    );
+    Ok(data)
+}
+
+fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut config = args.config()?;
+    let data = read_orders(args, bars)?;
+    let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(
+        args.out.join("evaluation.json"),
+        serde_json::to_string_pretty(&report::evaluation_json(&evaluation))?,
+    )?;
+    if evaluation.n_eval_users == 0 {
+        tracing::warn!("no customer bought in both periods: the metrics are empty; move --cutoff");
+    }
+    let table = report::metrics_table(&evaluation);
+    std::fs::write(args.out.join("evaluation.md"), &table)?;
+    println!("{table}");
+    println!(
+        "{} users in both periods; evaluation took {:.1} s; wrote {}",
+        evaluation.n_eval_users,
+        start.elapsed().as_secs_f64(),
+        args.out.join("evaluation.json").display()
+    );
+    Ok(())
+}
+
+fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut config = args.config()?;
+    let data = read_orders(args, bars)?;
+    let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
+    let intent_model = match &args.sessions {
+        Some(path) => Some(intent::train_intent_file(path, config.seed)?),
+        None => None,
+    };
+    let source = args.orders.file_name().map_or_else(
+        || args.orders.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
+    report::write_model_report(&model, &args.out)?;
+    println!("{}", report::metrics_table(&model.evaluation));
+    println!(
+        "Trained in {:.1} s (final fit {:.1} s); wrote {} and {}",
+        start.elapsed().as_secs_f64(),
+        model.fit_seconds,
+        args.out.join("report.json").display(),
+        args.out.join("report.md").display()
+    );
+    Ok(())
+}
+
+fn run_inspect(file: &Path) -> anyhow::Result<()> {
+    let path = if file.is_dir() {
+        file.join("report.json")
+    } else {
+        file.to_owned()
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let data = value
+        .get("data")
+        .with_context(|| format!("{} is not a report.json written by `train`", path.display()))?;
+    println!(
+        "data: {} ({} to {}), {} customers, {} items",
+        data["source"], data["first_day"], data["last_day"], data["n_customers"], data["n_items"]
+    );
+    println!("dim: {}, blend: {}", value["dim"], value["blend"]);
+    if let Some(rows) = value["evaluation"]["rows"].as_array() {
+        for row in rows {
+            println!(
+                "{:>2} {:<45} NDCG@10 {:.4}  HR@10 {:.4}  Recall@20 {:.4}",
+                row["task"].as_str().unwrap_or("?"),
+                row["model"].as_str().unwrap_or("?"),
+                row["metrics"]["ndcg_at_10"].as_f64().unwrap_or(f64::NAN),
+                row["metrics"]["hr_at_10"].as_f64().unwrap_or(f64::NAN),
+                row["metrics"]["recall_at_20"].as_f64().unwrap_or(f64::NAN),
+            );
+        }
+    }
+    Ok(())
+}
 
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("cove-train: no commands yet; see issue 4")
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
+        .context("--log is not a valid filter")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let bars = Bars {
+        hidden: !std::io::stderr().is_terminal(),
+    };
+    match &cli.command {
+        Command::Train(args) => run_train(args, bars),
+        Command::Evaluate(args) => run_evaluate(args, bars),
+        Command::Inspect { file } => run_inspect(file),
+    }
 }

@@ -1,0 +1,765 @@
+//! Reading a shop's transaction export and cleaning it by stated rules.
+//!
+//! The input is a CSV file (plain or gzip, detected from its first two bytes)
+//! with a header row. [`ColumnMap`] names the header of each column the trainer
+//! needs; its defaults fit the UCI Online Retail export.
+//!
+//! Two kinds of problem are kept apart, in the way ripgrep separates fatal
+//! errors from messages:
+//!
+//! - A *malformed file* (no header, a required column missing, a row with the
+//!   wrong number of fields, bytes that are not UTF-8) stops the run with an
+//!   error naming the line and the column.
+//! - A *bad row* (a value that does not parse, such as a quantity of `abc`) is
+//!   skipped and counted, with the first few examples kept for the report. If
+//!   more than [`MAX_BAD_ROW_FRACTION`] of the rows are bad, the column mapping is
+//!   almost certainly wrong, and the run stops with the first bad row's line
+//!   and column.
+//!
+//! Rows that parse are then checked against the cleaning rules in a fixed order;
+//! a dropped row is counted under the first rule it breaks ([`DropRule`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::dates;
+
+/// Above this fraction of unparsable rows the file is treated as malformed.
+pub const MAX_BAD_ROW_FRACTION: f64 = 0.05;
+
+/// How many examples of bad rows the report keeps.
+const MAX_BAD_ROW_EXAMPLES: usize = 10;
+
+/// The header names of the columns the trainer reads. Columns not named here
+/// are ignored. Matching is exact after trimming spaces.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnMap {
+    /// The order (invoice) id. A leading `C` marks a cancellation.
+    pub invoice: String,
+    /// The product code (SKU).
+    pub item: String,
+    /// The product title. May be empty.
+    pub description: String,
+    /// Units bought; non-positive values are returns or adjustments.
+    pub quantity: String,
+    /// The order time, `YYYY-MM-DD HH:MM[:SS]` or `M/D/YYYY H:MM`.
+    pub date: String,
+    /// The price of one unit, in the shop's currency.
+    pub unit_price: String,
+    /// The customer id. Empty for guest orders. `17850.0` and `17850` are the same.
+    pub customer: String,
+    /// The shipping country.
+    pub country: String,
+}
+
+impl Default for ColumnMap {
+    fn default() -> Self {
+        ColumnMap {
+            invoice: "InvoiceNo".into(),
+            item: "StockCode".into(),
+            description: "Description".into(),
+            quantity: "Quantity".into(),
+            date: "InvoiceDate".into(),
+            unit_price: "UnitPrice".into(),
+            customer: "CustomerID".into(),
+            country: "Country".into(),
+        }
+    }
+}
+
+/// The cleaning rules, in the order they are checked. A row is counted under the
+/// first rule it breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DropRule {
+    /// The invoice id starts with `C` (a cancellation).
+    Cancellation,
+    /// The customer id is empty, so the row cannot be tied to a shopper.
+    MissingCustomer,
+    /// Quantity ≤ 0 (returns and stock adjustments that are not cancellations).
+    NonPositiveQuantity,
+    /// Unit price ≤ 0 (free samples, write-offs, data errors).
+    NonPositivePrice,
+    /// A code that is not a product: no digit at all (POST, DOT, M, D, S,
+    /// BANK CHARGES, AMAZONFEE, CRUK, PADS, DCGSSGIRL, …), a gift voucher
+    /// (`gift_…`), or a code listed in [`CleaningRules::extra_non_product_codes`].
+    NonProductCode,
+}
+
+impl DropRule {
+    /// Every rule, in checking order.
+    pub const ALL: [DropRule; 5] = [
+        DropRule::Cancellation,
+        DropRule::MissingCustomer,
+        DropRule::NonPositiveQuantity,
+        DropRule::NonPositivePrice,
+        DropRule::NonProductCode,
+    ];
+
+    /// One sentence stating the rule, for the printed and JSON reports.
+    pub fn statement(self) -> &'static str {
+        match self {
+            DropRule::Cancellation => "invoice id starts with 'C' (cancellation)",
+            DropRule::MissingCustomer => "customer id is empty",
+            DropRule::NonPositiveQuantity => "quantity <= 0",
+            DropRule::NonPositivePrice => "unit price <= 0",
+            DropRule::NonProductCode => {
+                "stock code is not a product: it has no digit (POST, DOT, M, D, BANK CHARGES, \
+                 AMAZONFEE, CRUK, PADS, ...), starts with 'gift_' (gift voucher), or is listed \
+                 with --non-product-code"
+            }
+        }
+    }
+}
+
+/// Options of the cleaning step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CleaningRules {
+    /// Codes that contain a digit but are still not products (compared
+    /// case-insensitively), for shops whose fee codes have digits.
+    pub extra_non_product_codes: Vec<String>,
+}
+
+impl CleaningRules {
+    fn is_non_product(&self, code: &str) -> bool {
+        if !code.bytes().any(|b| b.is_ascii_digit()) {
+            return true;
+        }
+        if code.len() >= 5 && code[..5].eq_ignore_ascii_case("gift_") {
+            return true;
+        }
+        self.extra_non_product_codes
+            .iter()
+            .any(|extra| extra.eq_ignore_ascii_case(code))
+    }
+}
+
+/// One row that could not be parsed, kept as an example for the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BadRow {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: u64,
+    /// The header name of the column that failed.
+    pub column: String,
+    /// The offending value.
+    pub value: String,
+    /// What was expected.
+    pub reason: &'static str,
+}
+
+/// What the cleaning step read, dropped and kept, rule by rule.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CleaningReport {
+    /// Data rows read (the header is not counted).
+    pub rows_read: u64,
+    /// Rows skipped because a value did not parse.
+    pub rows_unparsable: u64,
+    /// The first few unparsable rows.
+    pub unparsable_examples: Vec<BadRow>,
+    /// Rows dropped, per rule, in checking order.
+    pub dropped: Vec<(DropRule, u64)>,
+    /// Rows kept.
+    pub rows_kept: u64,
+    /// Sum of quantity × unit price over every parsed row, before cleaning.
+    pub revenue_read: f64,
+    /// Sum of quantity × unit price over the kept rows.
+    pub revenue_kept: f64,
+}
+
+impl CleaningReport {
+    /// How many rows the given rule dropped.
+    pub fn dropped_by(&self, rule: DropRule) -> u64 {
+        self.dropped
+            .iter()
+            .find(|(r, _)| *r == rule)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+impl fmt::Display for CleaningReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "rows read:            {:>9}", self.rows_read)?;
+        writeln!(f, "rows unparsable:      {:>9}", self.rows_unparsable)?;
+        for (rule, n) in &self.dropped {
+            writeln!(f, "dropped {:>9}  {}", n, rule.statement())?;
+        }
+        write!(f, "rows kept:            {:>9}", self.rows_kept)
+    }
+}
+
+/// One kept purchase line, with every id replaced by a dense index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Purchase {
+    /// Index into [`Transactions::invoices`].
+    pub invoice_idx: u32,
+    /// Index into [`Transactions::customers`].
+    pub customer_idx: u32,
+    /// Index into [`Transactions::items`].
+    pub item_idx: u32,
+    /// Index into [`Transactions::countries`].
+    pub country_idx: u32,
+    /// Units bought, > 0.
+    pub quantity: f32,
+    /// Price of one unit, > 0.
+    pub unit_price: f32,
+    /// Minutes since 1970-01-01 00:00 (the export's local time, no zone).
+    pub minute: i64,
+}
+
+/// A product as seen in the kept rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemInfo {
+    /// The shop's product code.
+    pub code: String,
+    /// The most frequent non-empty description (ties: the first seen).
+    pub title: String,
+}
+
+/// The cleaned transactions. Rows keep the file's order.
+#[derive(Debug, Clone, Default)]
+pub struct Transactions {
+    /// Kept purchase lines.
+    pub purchases: Vec<Purchase>,
+    /// Products, indexed by `Purchase::item_idx`.
+    pub items: Vec<ItemInfo>,
+    /// Customer ids, normalised (`17850.0` → `17850`).
+    pub customers: Vec<String>,
+    /// Country names.
+    pub countries: Vec<String>,
+    /// Invoice ids.
+    pub invoices: Vec<String>,
+    /// What was read, dropped and kept.
+    pub report: CleaningReport,
+}
+
+/// A malformed file: where, and what.
+#[derive(Debug)]
+pub struct MalformedFile {
+    /// 1-based line number, when known.
+    pub line: Option<u64>,
+    /// The column (header name or 1-based field number), when known.
+    pub column: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for MalformedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.line, &self.column) {
+            (Some(line), Some(column)) => {
+                write!(f, "line {line}, column {column}: {}", self.message)
+            }
+            (Some(line), None) => write!(f, "line {line}: {}", self.message),
+            _ => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for MalformedFile {}
+
+/// Opens a file, transparently decompressing gzip (detected by its magic bytes).
+pub fn open_maybe_gzip(path: &Path) -> std::io::Result<Box<dyn Read>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n_magic = file.read(&mut magic)?;
+    let file = File::open(path)?;
+    if n_magic == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(
+            file,
+        ))))
+    } else {
+        Ok(Box::new(BufReader::new(file)))
+    }
+}
+
+/// Interns strings into dense indices, in order of first appearance.
+#[derive(Default)]
+struct Interner {
+    index_of: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&idx) = self.index_of.get(name) {
+            return idx;
+        }
+        let idx = self.names.len() as u32;
+        self.index_of.insert(name.to_owned(), idx);
+        self.names.push(name.to_owned());
+        idx
+    }
+}
+
+/// The positions of the mapped columns in the header.
+struct ColumnPositions {
+    invoice: usize,
+    item: usize,
+    description: usize,
+    quantity: usize,
+    date: usize,
+    unit_price: usize,
+    customer: usize,
+    country: usize,
+}
+
+fn locate_columns(
+    header: &csv::StringRecord,
+    map: &ColumnMap,
+) -> Result<ColumnPositions, MalformedFile> {
+    let find = |name: &str| -> Result<usize, MalformedFile> {
+        header
+            .iter()
+            .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
+            .ok_or_else(|| MalformedFile {
+                line: Some(1),
+                column: Some(name.to_owned()),
+                message: format!(
+                    "required column '{name}' is not in the header (found: {})",
+                    header.iter().collect::<Vec<_>>().join(", ")
+                ),
+            })
+    };
+    Ok(ColumnPositions {
+        invoice: find(&map.invoice)?,
+        item: find(&map.item)?,
+        description: find(&map.description)?,
+        quantity: find(&map.quantity)?,
+        date: find(&map.date)?,
+        unit_price: find(&map.unit_price)?,
+        customer: find(&map.customer)?,
+        country: find(&map.country)?,
+    })
+}
+
+/// `17850.0` and `17850` name the same customer.
+fn normalise_customer(raw: &str) -> &str {
+    let trimmed = raw.trim();
+    trimmed.strip_suffix(".0").unwrap_or(trimmed)
+}
+
+/// Reads and cleans a transactions CSV from any reader.
+///
+/// `on_row` is called once per data row read (for a progress bar).
+pub fn read_transactions(
+    reader: impl Read,
+    map: &ColumnMap,
+    rules: &CleaningRules,
+    mut on_row: impl FnMut(u64),
+) -> Result<Transactions, MalformedFile> {
+    let mut csv_reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(reader);
+    let header = csv_reader
+        .headers()
+        .map_err(|err| csv_error(err, 0))?
+        .clone();
+    if header.is_empty() {
+        return Err(MalformedFile {
+            line: Some(1),
+            column: None,
+            message: "the file is empty (no header row)".into(),
+        });
+    }
+    let pos = locate_columns(&header, map)?;
+
+    let mut items = Interner::default();
+    let mut customers = Interner::default();
+    let mut countries = Interner::default();
+    let mut invoices = Interner::default();
+    // Per item, the description counts, to pick the most frequent title.
+    let mut title_counts: Vec<HashMap<String, u32>> = Vec::new();
+    let mut title_first: Vec<Vec<String>> = Vec::new();
+    let mut report = CleaningReport::default();
+    let mut dropped: HashMap<DropRule, u64> = HashMap::new();
+    let mut purchases = Vec::new();
+
+    let mut record = csv::StringRecord::new();
+    loop {
+        match csv_reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(err) => return Err(csv_error(err, report.rows_read)),
+        }
+        report.rows_read += 1;
+        on_row(report.rows_read);
+        let line = record.position().map_or(report.rows_read + 1, |p| p.line());
+        let bad = |column: &str, value: &str, reason: &'static str| BadRow {
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+            reason,
+        };
+
+        let quantity_raw = record[pos.quantity].trim();
+        let price_raw = record[pos.unit_price].trim();
+        let date_raw = record[pos.date].trim();
+        let parsed = (|| {
+            let quantity: f64 = quantity_raw
+                .parse()
+                .map_err(|_| bad(&map.quantity, quantity_raw, "a number"))?;
+            let unit_price: f64 = price_raw
+                .parse()
+                .map_err(|_| bad(&map.unit_price, price_raw, "a number"))?;
+            if !quantity.is_finite() || !unit_price.is_finite() {
+                return Err(bad(&map.quantity, quantity_raw, "a finite number"));
+            }
+            let minute = dates::parse_minutes(date_raw).ok_or_else(|| {
+                bad(
+                    &map.date,
+                    date_raw,
+                    "a date 'YYYY-MM-DD HH:MM[:SS]' or 'M/D/YYYY H:MM'",
+                )
+            })?;
+            Ok((quantity, unit_price, minute))
+        })();
+        let (quantity, unit_price, minute) = match parsed {
+            Ok(values) => values,
+            Err(bad_row) => {
+                report.rows_unparsable += 1;
+                if report.unparsable_examples.len() < MAX_BAD_ROW_EXAMPLES {
+                    report.unparsable_examples.push(bad_row);
+                }
+                continue;
+            }
+        };
+        report.revenue_read += quantity * unit_price;
+
+        let invoice = record[pos.invoice].trim();
+        let code = record[pos.item].trim();
+        let customer = normalise_customer(&record[pos.customer]);
+        let rule = if invoice.starts_with('C') || invoice.starts_with('c') {
+            Some(DropRule::Cancellation)
+        } else if customer.is_empty() {
+            Some(DropRule::MissingCustomer)
+        } else if quantity <= 0.0 {
+            Some(DropRule::NonPositiveQuantity)
+        } else if unit_price <= 0.0 {
+            Some(DropRule::NonPositivePrice)
+        } else if rules.is_non_product(code) {
+            Some(DropRule::NonProductCode)
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            *dropped.entry(rule).or_default() += 1;
+            continue;
+        }
+
+        let item_idx = items.intern(code);
+        if item_idx as usize == title_counts.len() {
+            title_counts.push(HashMap::new());
+            title_first.push(Vec::new());
+        }
+        let title = record[pos.description].trim();
+        if !title.is_empty() {
+            let counts = &mut title_counts[item_idx as usize];
+            if !counts.contains_key(title) {
+                title_first[item_idx as usize].push(title.to_owned());
+            }
+            *counts.entry(title.to_owned()).or_default() += 1;
+        }
+        purchases.push(Purchase {
+            invoice_idx: invoices.intern(invoice),
+            customer_idx: customers.intern(customer),
+            item_idx,
+            country_idx: countries.intern(record[pos.country].trim()),
+            quantity: quantity as f32,
+            unit_price: unit_price as f32,
+            minute,
+        });
+        report.revenue_kept += quantity * unit_price;
+    }
+
+    if report.rows_read > 0
+        && report.rows_unparsable as f64 > MAX_BAD_ROW_FRACTION * report.rows_read as f64
+    {
+        let first = &report.unparsable_examples[0];
+        return Err(MalformedFile {
+            line: Some(first.line),
+            column: Some(first.column.clone()),
+            message: format!(
+                "{} of {} rows do not parse (more than {:.0}%; is the column mapping right?); \
+                 first: '{}' is not {}",
+                report.rows_unparsable,
+                report.rows_read,
+                MAX_BAD_ROW_FRACTION * 100.0,
+                first.value,
+                first.reason
+            ),
+        });
+    }
+
+    report.rows_kept = purchases.len() as u64;
+    report.dropped = DropRule::ALL
+        .iter()
+        .map(|rule| (*rule, dropped.get(rule).copied().unwrap_or(0)))
+        .collect();
+    let items = items
+        .names
+        .into_iter()
+        .enumerate()
+        .map(|(idx, code)| {
+            // The most frequent title; ties go to the first seen.
+            let counts = &title_counts[idx];
+            let mut best: Option<(&String, u32)> = None;
+            for title in &title_first[idx] {
+                let n = counts[title];
+                if best.is_none_or(|(_, best_n)| n > best_n) {
+                    best = Some((title, n));
+                }
+            }
+            ItemInfo {
+                title: best.map(|(t, _)| t.clone()).unwrap_or_default(),
+                code,
+            }
+        })
+        .collect();
+    Ok(Transactions {
+        purchases,
+        items,
+        customers: customers.names,
+        countries: countries.names,
+        invoices: invoices.names,
+        report,
+    })
+}
+
+/// Reads and cleans a transactions CSV file (plain or gzip).
+pub fn read_transactions_file(
+    path: &Path,
+    map: &ColumnMap,
+    rules: &CleaningRules,
+    on_row: impl FnMut(u64),
+) -> anyhow::Result<Transactions> {
+    use anyhow::Context;
+    let reader = open_maybe_gzip(path).with_context(|| format!("opening {}", path.display()))?;
+    read_transactions(reader, map, rules, on_row)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
+fn csv_error(err: csv::Error, rows_read: u64) -> MalformedFile {
+    let line = err.position().map(|p| p.line());
+    match err.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => MalformedFile {
+            line,
+            column: Some(format!("{}", (*len).min(*expected_len) + 1)),
+            message: format!("the row has {len} fields but the header has {expected_len}"),
+        },
+        csv::ErrorKind::Utf8 { err: utf8, .. } => MalformedFile {
+            line,
+            column: Some(format!("{}", utf8.field() + 1)),
+            message: "the field is not valid UTF-8".into(),
+        },
+        csv::ErrorKind::Io(io) => MalformedFile {
+            // An IO error has no position; the next line is where it stopped.
+            line: Some(line.unwrap_or(rows_read + 2)),
+            column: None,
+            message: format!(
+                "the file could not be read past {rows_read} data rows (truncated or corrupt?): {io}"
+            ),
+        },
+        _ => MalformedFile {
+            line,
+            column: None,
+            message: err.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str =
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
+
+    /// Reads `rows` (after the default header) and checks the kept count and the
+    /// per-rule drop counts, in `DropRule::ALL` order.
+    fn check(rows: &str, kept: u64, dropped: [u64; 5], unparsable: u64) {
+        let text = format!("{HEADER}{rows}");
+        let got = read_transactions(
+            text.as_bytes(),
+            &ColumnMap::default(),
+            &CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap();
+        let got_dropped: Vec<u64> = DropRule::ALL
+            .iter()
+            .map(|r| got.report.dropped_by(*r))
+            .collect();
+        assert_eq!(
+            (
+                got.report.rows_kept,
+                got_dropped,
+                got.report.rows_unparsable
+            ),
+            (kept, dropped.to_vec(), unparsable),
+            "rows:\n{rows}"
+        );
+        assert_eq!(got.purchases.len() as u64, kept);
+    }
+
+    const GOOD: &str =
+        "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n";
+
+    #[test]
+    fn cleaning_rules_table() {
+        check(GOOD, 1, [0, 0, 0, 0, 0], 0);
+        // Cancellation wins over every other rule.
+        check(
+            "C536379,85123A,X,-1,2010-12-01 09:41:00,2.55,,United Kingdom\n",
+            0,
+            [1, 0, 0, 0, 0],
+            0,
+        );
+        check(
+            "536365,85123A,X,6,2010-12-01 08:26:00,2.55,,United Kingdom\n",
+            0,
+            [0, 1, 0, 0, 0],
+            0,
+        );
+        check(
+            "536365,85123A,X,0,2010-12-01 08:26:00,2.55,1,UK\n536365,85123A,X,-3,2010-12-01 08:26:00,2.55,1,UK\n",
+            0,
+            [0, 0, 2, 0, 0],
+            0,
+        );
+        check(
+            "536365,85123A,X,1,2010-12-01 08:26:00,0,1,UK\n536365,85123A,X,1,2010-12-01 08:26:00,-11062.06,1,UK\n",
+            0,
+            [0, 0, 0, 2, 0],
+            0,
+        );
+        let non_products = [
+            "POST",
+            "DOT",
+            "M",
+            "m",
+            "D",
+            "S",
+            "BANK CHARGES",
+            "AMAZONFEE",
+            "CRUK",
+            "PADS",
+            "DCGSSGIRL",
+            "gift_0001_40",
+        ];
+        for code in non_products {
+            check(
+                &format!("536365,{code},X,1,2010-12-01 08:26:00,18.0,1,UK\n"),
+                0,
+                [0, 0, 0, 0, 1],
+                0,
+            );
+        }
+        // Codes with a digit and a letter suffix are products.
+        check(
+            "536365,15056BL,X,1,2010-12-01 08:26:00,5.95,1,UK\n",
+            1,
+            [0; 5],
+            0,
+        );
+    }
+
+    #[test]
+    fn bad_values_are_counted_not_fatal() {
+        let mut rows = String::new();
+        for _ in 0..40 {
+            rows.push_str(GOOD);
+        }
+        rows.push_str("536365,85123A,X,six,2010-12-01 08:26:00,2.55,1,UK\n");
+        rows.push_str("536365,85123A,X,6,yesterday,2.55,1,UK\n");
+        check(&rows, 40, [0; 5], 2);
+        let text = format!("{HEADER}{rows}");
+        let got = read_transactions(
+            text.as_bytes(),
+            &ColumnMap::default(),
+            &CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap();
+        let examples = &got.report.unparsable_examples;
+        assert_eq!(examples[0].line, 42);
+        assert_eq!(examples[0].column, "Quantity");
+        assert_eq!(examples[1].line, 43);
+        assert_eq!(examples[1].column, "InvoiceDate");
+    }
+
+    fn malformed(text: &str) -> MalformedFile {
+        read_transactions(
+            text.as_bytes(),
+            &ColumnMap::default(),
+            &CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap_err()
+    }
+
+    #[test]
+    fn malformed_files_name_line_and_column() {
+        let err = malformed(&format!("{HEADER}{GOOD}536366,1,2\n"));
+        assert_eq!(err.line, Some(3));
+        assert_eq!(err.column.as_deref(), Some("4"));
+
+        let err = malformed("InvoiceNo,StockCode\n1,2\n");
+        assert_eq!(err.line, Some(1));
+        assert_eq!(err.column.as_deref(), Some("Description"));
+
+        let err = malformed("");
+        assert_eq!(err.line, Some(1));
+
+        // Every row unparsable: the mapping is wrong, so it is fatal.
+        let err = malformed(&format!(
+            "{HEADER}536365,85123A,X,6,2010-12-01 08:26:00,cheap,1,UK\n"
+        ));
+        assert_eq!(err.line, Some(2));
+        assert_eq!(err.column.as_deref(), Some("UnitPrice"));
+    }
+
+    #[test]
+    fn customer_ids_and_titles_are_normalised() {
+        let rows = "1,A1,first,1,2010-12-01 08:26:00,1,17850.0,UK\n\
+                    2,A1,second,1,2010-12-01 08:26:00,1,17850,UK\n\
+                    3,A1,second,1,2010-12-01 08:26:00,1,12,UK\n\
+                    4,A1,,1,2010-12-01 08:26:00,1,12,UK\n";
+        let got = read_transactions(
+            format!("{HEADER}{rows}").as_bytes(),
+            &ColumnMap::default(),
+            &CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(got.customers, vec!["17850", "12"]);
+        assert_eq!(got.items[0].title, "second");
+    }
+
+    #[test]
+    fn a_custom_column_mapping_reads_another_export() {
+        let text = "order,sku,name,qty,time,price,shopper,ship_to\n\
+                    o1,SKU1,Mug,2,2011-03-04 10:00,3.5,u1,France\n";
+        let map = ColumnMap {
+            invoice: "order".into(),
+            item: "sku".into(),
+            description: "name".into(),
+            quantity: "qty".into(),
+            date: "time".into(),
+            unit_price: "price".into(),
+            customer: "shopper".into(),
+            country: "ship_to".into(),
+        };
+        let got =
+            read_transactions(text.as_bytes(), &map, &CleaningRules::default(), |_| {}).unwrap();
+        assert_eq!(got.purchases.len(), 1);
+        assert_eq!(got.countries, vec!["France"]);
+    }
+}

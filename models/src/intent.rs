@@ -1,0 +1,307 @@
+//! The purchase-intent / abandonment-risk classifier, trained on the UCI Online
+//! Shoppers Purchasing Intention sessions with only features the device can
+//! compute from the session's own events ([`session_features`]).
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::als::SplitMix64;
+use crate::classify::{ClassifierQuality, LinearClassifier};
+use crate::data::MalformedFile;
+
+/// The session features, one function from a session to a vector.
+///
+/// The order of [`session_features::NAMES`] must match the engine's
+/// `SessionFeatures` struct field by field: the classifier's weights are
+/// applied positionally on the device. This module is the only place the
+/// trainer defines that order, so switching to the engine's struct is a change
+/// here alone.
+pub mod session_features {
+    /// Feature names, in the order the engine's `SessionFeatures` must use.
+    pub const NAMES: [&str; 14] = [
+        "ln(1 + admin_pages)",
+        "ln(1 + admin_seconds)",
+        "ln(1 + info_pages)",
+        "ln(1 + info_seconds)",
+        "ln(1 + product_pages)",
+        "ln(1 + product_seconds)",
+        "ln(1 + total_pages)",
+        "ln(1 + total_seconds)",
+        "ln(1 + seconds_per_product_page)",
+        "is_returning_visitor",
+        "is_new_visitor",
+        "is_weekend",
+        "is_single_page (bounce proxy)",
+        "product_pages / total_pages",
+    ];
+
+    /// What the device counts in one session: page views and seconds per page
+    /// type, whether it has seen this shopper before, and the weekday.
+    #[derive(Debug, Clone, Copy, PartialEq, Default)]
+    pub struct SessionCounts {
+        /// Account / administrative pages viewed.
+        pub admin_pages: f64,
+        /// Seconds on them.
+        pub admin_seconds: f64,
+        /// Informational pages (shipping, about, FAQ) viewed.
+        pub info_pages: f64,
+        /// Seconds on them.
+        pub info_seconds: f64,
+        /// Product pages viewed.
+        pub product_pages: f64,
+        /// Seconds on them.
+        pub product_seconds: f64,
+        /// A returning visitor (the device has an earlier session).
+        pub returning: bool,
+        /// A first visit.
+        pub new_visitor: bool,
+        /// The session falls on a Saturday or Sunday.
+        pub weekend: bool,
+    }
+
+    /// The feature vector, in [`NAMES`] order. Negative counts or durations
+    /// (a known quirk of the source data) count as zero.
+    pub fn vector(s: &SessionCounts) -> Vec<f64> {
+        let c = |v: f64| v.max(0.0);
+        let total_pages = c(s.admin_pages) + c(s.info_pages) + c(s.product_pages);
+        let total_seconds = c(s.admin_seconds) + c(s.info_seconds) + c(s.product_seconds);
+        let per_product = if s.product_pages > 0.0 {
+            c(s.product_seconds) / s.product_pages
+        } else {
+            0.0
+        };
+        vec![
+            c(s.admin_pages).ln_1p(),
+            c(s.admin_seconds).ln_1p(),
+            c(s.info_pages).ln_1p(),
+            c(s.info_seconds).ln_1p(),
+            c(s.product_pages).ln_1p(),
+            c(s.product_seconds).ln_1p(),
+            total_pages.ln_1p(),
+            total_seconds.ln_1p(),
+            per_product.ln_1p(),
+            f64::from(u8::from(s.returning)),
+            f64::from(u8::from(s.new_visitor)),
+            f64::from(u8::from(s.weekend)),
+            f64::from(u8::from(total_pages <= 1.0)),
+            if total_pages > 0.0 {
+                c(s.product_pages) / total_pages
+            } else {
+                0.0
+            },
+        ]
+    }
+}
+
+use session_features::SessionCounts;
+
+/// Sessions read from the Online Shoppers file.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    /// Parsed sessions.
+    pub sessions: Vec<SessionCounts>,
+    /// Whether each session bought (`Revenue`).
+    pub bought: Vec<u32>,
+    /// Per session, the site-analytics aggregates `BounceRates`, `ExitRates`
+    /// and `PageValues` (NaN if missing). The device cannot compute them from
+    /// its own events; they feed only the reference model in the report.
+    pub analytics: Vec<[f64; 3]>,
+    /// Rows skipped because a used value was empty or not a number.
+    pub rows_skipped: usize,
+    /// Rows with a negative duration (kept, clamped to zero).
+    pub rows_negative_duration: usize,
+}
+
+/// Reads the Online Shoppers CSV (plain or gzip). Columns are found by name.
+pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
+    let mut csv_reader = csv::ReaderBuilder::new().from_reader(reader);
+    let header = csv_reader
+        .headers()
+        .map_err(|e| MalformedFile {
+            line: Some(1),
+            column: None,
+            message: e.to_string(),
+        })?
+        .clone();
+    let names = [
+        "Administrative",
+        "Administrative_Duration",
+        "Informational",
+        "Informational_Duration",
+        "ProductRelated",
+        "ProductRelated_Duration",
+        "VisitorType",
+        "Weekend",
+        "Revenue",
+        "BounceRates",
+        "ExitRates",
+        "PageValues",
+    ];
+    let mut pos = [0usize; 12];
+    for (slot, name) in pos.iter_mut().zip(names) {
+        *slot = header
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| MalformedFile {
+                line: Some(1),
+                column: Some(name.into()),
+                message: format!("required column '{name}' is not in the header"),
+            })?;
+    }
+    let mut out = Sessions::default();
+    for record in csv_reader.records() {
+        let record = record.map_err(|e| MalformedFile {
+            line: e.position().map(|p| p.line()),
+            column: None,
+            message: e.to_string(),
+        })?;
+        let number = |k: usize| record[pos[k]].trim().parse::<f64>().ok();
+        let values: Option<Vec<f64>> = (0..6).map(number).collect();
+        let Some(v) = values else {
+            out.rows_skipped += 1;
+            continue;
+        };
+        if v.iter().any(|x| *x < 0.0) {
+            out.rows_negative_duration += 1;
+        }
+        let visitor = record[pos[6]].trim();
+        out.sessions.push(SessionCounts {
+            admin_pages: v[0],
+            admin_seconds: v[1],
+            info_pages: v[2],
+            info_seconds: v[3],
+            product_pages: v[4],
+            product_seconds: v[5],
+            returning: visitor == "Returning_Visitor",
+            new_visitor: visitor == "New_Visitor",
+            weekend: record[pos[7]].trim().eq_ignore_ascii_case("true"),
+        });
+        out.bought.push(u32::from(
+            record[pos[8]].trim().eq_ignore_ascii_case("true"),
+        ));
+        out.analytics
+            .push([9, 10, 11].map(|k| number(k).unwrap_or(f64::NAN)));
+    }
+    Ok(out)
+}
+
+/// The intent classifier and its held-out quality.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntentModel {
+    /// The classifier, on [`session_features::NAMES`].
+    pub classifier: LinearClassifier,
+    /// Quality on the held-out sessions.
+    pub test_quality: ClassifierQuality,
+    /// For reference only, the same split and model with the data set's
+    /// site-analytics columns (BounceRates, ExitRates, ln(1 + PageValues))
+    /// added: what the on-device restriction costs. Not shipped.
+    pub reference_with_analytics_quality: ClassifierQuality,
+    /// Training sessions.
+    pub n_train: usize,
+    /// How the split was made.
+    pub split: String,
+    /// Rows skipped and clamped while reading.
+    pub rows_skipped: usize,
+    /// Rows whose negative values were clamped to zero.
+    pub rows_negative_duration: usize,
+}
+
+/// Fits on a seeded, stratified 70/30 split of the sessions.
+pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentModel> {
+    let mut rng = SplitMix64::new(seed);
+    let (mut train_x, mut train_y, mut test_x, mut test_y) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut train_ref, mut test_ref) = (Vec::new(), Vec::new());
+    // Stratified: shuffle each class, put 30% of it in the test set.
+    for class in [0u32, 1] {
+        let mut idx: Vec<usize> = (0..sessions.bought.len())
+            .filter(|&i| sessions.bought[i] == class)
+            .collect();
+        for i in (1..idx.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            idx.swap(i, j);
+        }
+        let n_test = (idx.len() as f64 * 0.3).round() as usize;
+        for (rank, &i) in idx.iter().enumerate() {
+            let row = session_features::vector(&sessions.sessions[i]);
+            let mut with_analytics = row.clone();
+            let [bounce, exit, page_value] = sessions.analytics[i];
+            with_analytics.extend([
+                if bounce.is_finite() { bounce } else { 0.0 },
+                if exit.is_finite() { exit } else { 0.0 },
+                if page_value.is_finite() {
+                    page_value.max(0.0).ln_1p()
+                } else {
+                    0.0
+                },
+            ]);
+            if rank < n_test {
+                test_x.push(row);
+                test_ref.push(with_analytics);
+                test_y.push(class);
+            } else {
+                train_x.push(row);
+                train_ref.push(with_analytics);
+                train_y.push(class);
+            }
+        }
+    }
+    let classifier = LinearClassifier::fit(&session_features::NAMES, &train_x, &train_y, 1.0)?;
+    let scores: Vec<f64> = test_x.iter().map(|r| classifier.probability(r)).collect();
+    let mut reference_names: Vec<&str> = session_features::NAMES.to_vec();
+    reference_names.extend(["BounceRates", "ExitRates", "ln(1 + PageValues)"]);
+    let reference = LinearClassifier::fit(&reference_names, &train_ref, &train_y, 1.0)?;
+    let reference_scores: Vec<f64> = test_ref.iter().map(|r| reference.probability(r)).collect();
+    Ok(IntentModel {
+        test_quality: ClassifierQuality::of(&scores, &test_y),
+        reference_with_analytics_quality: ClassifierQuality::of(&reference_scores, &test_y),
+        n_train: train_y.len(),
+        split: format!("stratified random 70/30, seed {seed}"),
+        rows_skipped: sessions.rows_skipped,
+        rows_negative_duration: sessions.rows_negative_duration,
+        classifier,
+    })
+}
+
+/// Reads the sessions file and trains the intent model.
+pub fn train_intent_file(path: &Path, seed: u64) -> anyhow::Result<IntentModel> {
+    use anyhow::Context;
+    let reader = crate::data::open_maybe_gzip(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let sessions = read_sessions(reader).with_context(|| format!("reading {}", path.display()))?;
+    train_intent(&sessions, seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "Administrative,Administrative_Duration,Informational,Informational_Duration,ProductRelated,ProductRelated_Duration,BounceRates,ExitRates,PageValues,SpecialDay,Month,OperatingSystems,Browser,Region,TrafficType,VisitorType,Weekend,Revenue\n";
+
+    #[test]
+    fn reads_sessions_and_counts_quirks() {
+        let text = format!(
+            "{HEADER}0,0,0,0,1,0,0.2,0.2,0,0,Feb,1,1,1,1,Returning_Visitor,FALSE,FALSE\n\
+             ,,,,,,,,0,0,Mar,1,1,1,1,New_Visitor,FALSE,FALSE\n\
+             2,-1,0,-1,10,300,0,0.1,0,0,Mar,1,1,1,1,New_Visitor,TRUE,TRUE"
+        );
+        let s = read_sessions(text.as_bytes()).unwrap();
+        assert_eq!(s.sessions.len(), 2);
+        assert_eq!(s.rows_skipped, 1);
+        assert_eq!(s.rows_negative_duration, 1);
+        assert_eq!(s.bought, vec![0, 1]);
+        assert!(s.sessions[0].returning && !s.sessions[0].weekend);
+        let v = session_features::vector(&s.sessions[1]);
+        assert_eq!(v.len(), session_features::NAMES.len());
+        assert_eq!(v[1], 0.0, "a -1 duration counts as zero");
+        assert!((v[8] - 31f64.ln()).abs() < 1e-12, "30 s per product page");
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let err = read_sessions("Administrative,Revenue\n1,TRUE\n".as_bytes()).unwrap_err();
+        assert_eq!(err.column.as_deref(), Some("Administrative_Duration"));
+    }
+}

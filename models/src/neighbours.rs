@@ -1,0 +1,281 @@
+//! Item neighbour lists and trending lists: the non-personal slots ("similar",
+//! "bought together", "trending in your country").
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::data::Transactions;
+use crate::dates::MINUTES_PER_DAY;
+
+/// One neighbour of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Neighbour {
+    /// The neighbour's item index.
+    pub item: u32,
+    /// Its score (meaning depends on the list).
+    pub score: f32,
+}
+
+/// "Similar": for each item, the `k` items whose factor vectors have the highest
+/// cosine with its own, best first, itself left out. Ranked with the engine's
+/// `top_k`, so ties break as on the device.
+pub fn similar_by_factors(item_factors: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> {
+    let normalised: Vec<f32> = item_factors
+        .chunks_exact(dim)
+        .flat_map(|row| {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            row.iter().map(move |v| v / norm)
+        })
+        .collect();
+    normalised
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(item, row)| {
+            cove_engine::score::top_k(row, &normalised, dim, k + 1)
+                .expect("normalised factors are finite")
+                .into_iter()
+                .filter(|s| s.index as usize != item)
+                .take(k)
+                .map(|s| Neighbour {
+                    item: s.index,
+                    score: s.score,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Minimum number of shared baskets for a "bought together" pair.
+pub const MIN_SHARED_BASKETS: u32 = 3;
+
+/// Shrinkage of the basket cosine toward zero for pairs seen in few baskets.
+pub const SHRINKAGE: f32 = 10.0;
+
+/// "Bought together": items that share invoices (baskets), scored by the basket
+/// cosine n_ab / √(n_a·n_b), shrunk by n_ab / (n_ab + [`SHRINKAGE`]) so a pair
+/// seen in three baskets cannot beat one seen in three hundred by luck, and
+/// kept only with at least [`MIN_SHARED_BASKETS`] shared baskets. Unlike lift,
+/// the cosine does not reward pairs of rare items for being rare.
+pub fn bought_together(data: &Transactions, k: usize) -> Vec<Vec<Neighbour>> {
+    bought_together_from(
+        data.items.len(),
+        data.purchases.iter().map(|p| (p.invoice_idx, p.item_idx)),
+        k,
+    )
+}
+
+/// [`bought_together`] over `(invoice, item)` lines, items below `n_items`.
+pub fn bought_together_from(
+    n_items: usize,
+    lines: impl Iterator<Item = (u32, u32)>,
+    k: usize,
+) -> Vec<Vec<Neighbour>> {
+    let mut baskets: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (invoice, item) in lines {
+        baskets.entry(invoice).or_default().push(item);
+    }
+    let mut basket_count = vec![0u32; n_items];
+    let mut pair_count: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut sorted_baskets: Vec<(u32, Vec<u32>)> = baskets.into_iter().collect();
+    sorted_baskets.sort_unstable_by_key(|(invoice, _)| *invoice);
+    for (_, mut items) in sorted_baskets {
+        items.sort_unstable();
+        items.dedup();
+        for (pos, &a) in items.iter().enumerate() {
+            basket_count[a as usize] += 1;
+            for &b in &items[pos + 1..] {
+                *pair_count.entry((a, b)).or_default() += 1;
+            }
+        }
+    }
+    let mut lists: Vec<Vec<Neighbour>> = vec![Vec::new(); n_items];
+    for (&(a, b), &n_ab) in &pair_count {
+        if n_ab < MIN_SHARED_BASKETS {
+            continue;
+        }
+        let cosine = n_ab as f32
+            / ((basket_count[a as usize] as f32) * (basket_count[b as usize] as f32)).sqrt();
+        let score = cosine * n_ab as f32 / (n_ab as f32 + SHRINKAGE);
+        lists[a as usize].push(Neighbour { item: b, score });
+        lists[b as usize].push(Neighbour { item: a, score });
+    }
+    for list in &mut lists {
+        list.sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.item.cmp(&y.item)));
+        list.truncate(k);
+    }
+    lists
+}
+
+/// Trending items of one country (or of the whole shop).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trending {
+    /// The country name, or `*` for the whole shop.
+    pub country: String,
+    /// Distinct buyers in the window, over all items.
+    pub buyers_in_window: u32,
+    /// Items, best first: score = distinct buyers in the window.
+    pub items: Vec<Neighbour>,
+}
+
+/// Countries with fewer distinct buyers than this in the window get no list of
+/// their own; the device falls back to the whole shop's.
+pub const MIN_COUNTRY_BUYERS: u32 = 5;
+
+/// Trending per country over the last `window_days` of the data (ending at the
+/// last purchase): items ranked by distinct buyers in the window, ties by the
+/// lower item index. The first list is the whole shop's (`*`).
+pub fn trending_by_country(data: &Transactions, window_days: i64, k: usize) -> Vec<Trending> {
+    let Some(last) = data.purchases.iter().map(|p| p.minute).max() else {
+        return Vec::new();
+    };
+    let since = last - window_days * MINUTES_PER_DAY;
+    let mut triples: Vec<(u32, u32, u32)> = data
+        .purchases
+        .iter()
+        .filter(|p| p.minute > since)
+        .map(|p| (p.country_idx, p.item_idx, p.customer_idx))
+        .collect();
+    triples.sort_unstable();
+    triples.dedup();
+    let all_country = u32::MAX;
+    let mut by_country: HashMap<u32, HashMap<u32, u32>> = HashMap::new();
+    let mut buyers: HashMap<u32, std::collections::HashSet<u32>> = HashMap::new();
+    let mut shop_pairs: Vec<(u32, u32)> = Vec::new();
+    for &(country, item, customer) in &triples {
+        *by_country
+            .entry(country)
+            .or_default()
+            .entry(item)
+            .or_default() += 1;
+        buyers.entry(country).or_default().insert(customer);
+        buyers.entry(all_country).or_default().insert(customer);
+        shop_pairs.push((item, customer));
+    }
+    shop_pairs.sort_unstable();
+    shop_pairs.dedup();
+    let shop = by_country.entry(all_country).or_default();
+    for (item, _) in shop_pairs {
+        *shop.entry(item).or_default() += 1;
+    }
+    let mut countries: Vec<u32> = by_country.keys().copied().collect();
+    countries.sort_unstable_by_key(|&c| (c != all_country, c));
+    countries
+        .into_iter()
+        .filter_map(|country| {
+            let n_buyers = buyers.get(&country).map_or(0, |b| b.len() as u32);
+            if country != all_country && n_buyers < MIN_COUNTRY_BUYERS {
+                return None;
+            }
+            let mut items: Vec<Neighbour> = by_country[&country]
+                .iter()
+                .map(|(&item, &n)| Neighbour {
+                    item,
+                    score: n as f32,
+                })
+                .collect();
+            items.sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.item.cmp(&y.item)));
+            items.truncate(k);
+            Some(Trending {
+                country: if country == all_country {
+                    "*".into()
+                } else {
+                    data.countries[country as usize].clone()
+                },
+                buyers_in_window: n_buyers,
+                items,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{CleaningRules, ColumnMap};
+
+    fn transactions(rows: &str) -> Transactions {
+        let text = format!(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{rows}"
+        );
+        crate::data::read_transactions(
+            text.as_bytes(),
+            &ColumnMap::default(),
+            &CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bought_together_needs_shared_baskets_and_prefers_frequent_pairs() {
+        let mut rows = String::new();
+        // A1 and B2 share 4 baskets; A1 and C3 share 2 (below the minimum).
+        for invoice in 0..4 {
+            rows.push_str(&format!("{invoice},A1,a,1,2011-01-01 10:00,1,1,UK\n"));
+            rows.push_str(&format!("{invoice},B2,b,1,2011-01-01 10:00,1,1,UK\n"));
+        }
+        for invoice in 4..6 {
+            rows.push_str(&format!("{invoice},A1,a,1,2011-01-01 10:00,1,1,UK\n"));
+            rows.push_str(&format!("{invoice},C3,c,1,2011-01-01 10:00,1,1,UK\n"));
+        }
+        let data = transactions(&rows);
+        let lists = bought_together(&data, 5);
+        assert_eq!(lists[0].len(), 1);
+        assert_eq!(lists[0][0].item, 1);
+        // cosine 4/√(6·4), shrunk by 4/14.
+        let want = 4.0 / (24f32).sqrt() * 4.0 / 14.0;
+        assert!((lists[0][0].score - want).abs() < 1e-6);
+        assert!(lists[2].is_empty());
+    }
+
+    #[test]
+    fn similar_items_are_the_closest_directions() {
+        let factors = [1.0, 0.0, 0.9, 0.1, 0.0, 1.0, -1.0, 0.0];
+        let lists = similar_by_factors(&factors, 2, 2);
+        assert_eq!(lists[0][0].item, 1);
+        assert_eq!(lists[3][0].item, 2);
+        assert!(lists
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.iter().all(|n| n.item as usize != i)));
+    }
+
+    #[test]
+    fn trending_counts_distinct_recent_buyers_per_country() {
+        let mut rows = String::new();
+        for customer in 0..6 {
+            rows.push_str(&format!(
+                "1{customer},A1,a,1,2011-03-01 10:00,1,{customer},France\n"
+            ));
+            rows.push_str(&format!(
+                "2{customer},A1,a,1,2011-03-01 10:00,1,{customer},France\n"
+            ));
+        }
+        rows.push_str("30,B2,b,1,2011-03-01 10:00,1,1,France\n");
+        rows.push_str("31,B2,b,1,2011-03-01 10:00,1,99,Spain\n");
+        // Too old for a 30-day window.
+        rows.push_str("32,C3,c,1,2010-01-01 10:00,1,1,France\n");
+        let data = transactions(&rows);
+        let lists = trending_by_country(&data, 30, 10);
+        assert_eq!(lists[0].country, "*");
+        assert_eq!(
+            lists[0].items[0],
+            Neighbour {
+                item: 0,
+                score: 6.0
+            }
+        );
+        assert_eq!(
+            lists[0].items[1],
+            Neighbour {
+                item: 1,
+                score: 2.0
+            }
+        );
+        // Spain has one buyer: no list of its own.
+        assert_eq!(lists.len(), 2);
+        assert_eq!(lists[1].country, "France");
+        assert_eq!(lists[1].items.len(), 2);
+    }
+}

@@ -1,0 +1,871 @@
+//! The trainer's two jobs, end to end: [`evaluate`] (the OR-LAST-MONTH protocol
+//! with tuning on a validation split carved from the training period) and
+//! [`train`] (fit everything on all the data into one [`TrainedModel`]).
+
+use std::io::Write;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::als::{self, AlsParams, Confidence};
+use crate::data::{CleaningReport, ItemInfo, Transactions};
+use crate::dates::{format_day, MINUTES_PER_DAY};
+use crate::eval::{self, line_weight, Metrics, Ranker, Split, Task};
+use crate::foldin::FoldIn;
+use crate::intent::IntentModel;
+use crate::neighbours::{self, Neighbour, Trending};
+use crate::recommend::{BlendRanker, FactorRanker};
+use crate::segments::{self, Lifecycle, PriceTiers, Propensity, TasteClusters};
+
+/// Makes progress bars; hidden ones when output is not a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Bars {
+    /// Draw nothing.
+    pub hidden: bool,
+}
+
+impl Bars {
+    /// A bar of `len` steps with a message.
+    pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
+        if self.hidden {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_owned());
+        bar
+    }
+}
+
+/// Everything the trainer can be told, with defaults found by `evaluate --tune`
+/// on the validation split (see models/README.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainConfig {
+    /// ALS hyperparameters.
+    pub als: AlsParams,
+    /// Half-life of a purchase line's weight, in days before the last day of
+    /// the data used (None: every line weighs 1).
+    pub half_life_days: Option<f32>,
+    /// First day of the test period (days since the epoch).
+    pub cutoff_day: i64,
+    /// Length of the validation period carved from the end of train.
+    pub validation_days: i64,
+    /// Search a grid of ALS hyperparameters on the validation split.
+    pub tune: bool,
+    /// Length of neighbour lists.
+    pub neighbours: usize,
+    /// Trending window.
+    pub trending_window_days: i64,
+    /// Length of trending lists.
+    pub trending_k: usize,
+    /// Number of taste clusters.
+    pub taste_clusters: usize,
+    /// Propensity label horizon.
+    pub propensity_horizon_days: i64,
+    /// Seed of every random step.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            als: AlsParams {
+                factors: 128,
+                regularization: 10.0,
+                confidence: Confidence {
+                    base: 0.0,
+                    alpha: 2.0,
+                    epsilon: 1.0,
+                },
+                iterations: 15,
+                cg_steps: 3,
+                seed: 42,
+                threads: 2,
+            },
+            half_life_days: Some(60.0),
+            cutoff_day: crate::dates::days_from_civil(2011, 11, 9),
+            validation_days: 30,
+            tune: false,
+            neighbours: 20,
+            trending_window_days: 30,
+            trending_k: 20,
+            taste_clusters: 12,
+            propensity_horizon_days: 60,
+            seed: 42,
+        }
+    }
+}
+
+/// The on-device scoring terms added to the factor score, per slot kind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BlendWeights {
+    /// "For you" (task A): weight of ln(1 + own strength) for owned items.
+    pub for_you_repeat: f32,
+    /// "For you" (task A): weight of the recent-popularity prior.
+    pub for_you_prior: f32,
+    /// "Discover" (task B, owned items excluded): weight of the prior.
+    pub discover_prior: f32,
+    /// "For you": weight of the summed bought-together scores of owned items.
+    pub for_you_co_purchase: f32,
+    /// "Discover": weight of the summed bought-together scores of owned items.
+    pub discover_co_purchase: f32,
+}
+
+/// One row of the metrics table.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricRow {
+    /// The model.
+    pub model: String,
+    /// The task.
+    pub task: Task,
+    /// The metrics.
+    pub metrics: Metrics,
+}
+
+/// One configuration tried on the validation split.
+#[derive(Debug, Clone, Serialize)]
+pub struct TuningTrial {
+    /// ALS parameters tried.
+    pub als: AlsParams,
+    /// Half-life tried.
+    pub half_life_days: Option<f32>,
+    /// Validation NDCG@10, task A (factor score only).
+    pub ndcg_at_10_a: f64,
+    /// Validation NDCG@10, task B (factor score only).
+    pub ndcg_at_10_b: f64,
+}
+
+/// The evaluation, as written to the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationReport {
+    /// The protocol in words.
+    pub protocol: String,
+    /// First test day.
+    pub test_from: String,
+    /// Last train day.
+    pub train_until: String,
+    /// Validation period.
+    pub validation: String,
+    /// Customers with train rows.
+    pub n_train_users: usize,
+    /// Candidate items (seen in train).
+    pub n_candidate_items: usize,
+    /// Users with rows in both periods.
+    pub n_eval_users: usize,
+    /// The metrics table.
+    pub rows: Vec<MetricRow>,
+    /// The ALS parameters evaluated.
+    pub als: AlsParams,
+    /// Purchase-line half-life.
+    pub half_life_days: Option<f32>,
+    /// Blend weights chosen on validation.
+    pub blend: BlendWeights,
+    /// Configurations tried on validation (empty without `--tune`).
+    pub tuning: Vec<TuningTrial>,
+    /// Task A NDCG@10 of the blended Cove ranker by length of user history.
+    pub ndcg_by_history: Vec<eval::HistoryBucket>,
+    /// Gzipped size of int8 item factors + scales + Gram (bytes).
+    pub factor_bytes_gzip_int8: usize,
+    /// Seconds spent in the evaluation.
+    pub seconds: f64,
+}
+
+/// Row-wise symmetric int8 quantisation: each row gets scale max|v| / 127.
+pub fn quantise_int8(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut values = Vec::with_capacity(factors.len());
+    let mut scales = Vec::with_capacity(factors.len() / dim);
+    for row in factors.chunks_exact(dim) {
+        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        scales.push(scale);
+        values.extend(
+            row.iter()
+                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
+        );
+    }
+    (values, scales)
+}
+
+/// The dequantised factors of [`quantise_int8`].
+pub fn dequantise_int8(values: &[i8], scales: &[f32], dim: usize) -> Vec<f32> {
+    values
+        .chunks_exact(dim)
+        .zip(scales)
+        .flat_map(|(row, &s)| row.iter().map(move |&v| v as f32 * s))
+        .collect()
+}
+
+fn gzip_len(bytes: &[u8]) -> usize {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory").len()
+}
+
+fn factor_ranker(split: &Split, params: &AlsParams, bars: Bars, label: &str) -> FactorRanker {
+    let valid = params.validate().expect("validated by the caller");
+    let bar = bars.bar(params.iterations as u64, label);
+    let model = als::train(&split.train, &valid, |_| bar.inc(1));
+    bar.finish_and_clear();
+    FactorRanker {
+        label: label.to_owned(),
+        gram: als::gram(&model.item_factors, model.dim),
+        item_factors: model.item_factors,
+        dim: model.dim,
+        fold_in: FoldIn {
+            regularization: params.regularization,
+            confidence: params.confidence,
+        },
+    }
+}
+
+/// Bought-together lists over the split's train baskets, in split item indices.
+fn co_purchase_lists(split: &Split, k: usize) -> Vec<Vec<Neighbour>> {
+    neighbours::bought_together_from(split.items.len(), split.train_baskets.iter().copied(), k)
+}
+
+fn recent_prior(split: &Split, window_days: i64) -> Vec<f32> {
+    eval::Popularity::new(split, Some(window_days))
+        .scores()
+        .iter()
+        .map(|s| s.ln_1p())
+        .collect()
+}
+
+/// The ALS grid of `--tune`.
+fn tuning_grid(base: &TrainConfig) -> Vec<(AlsParams, Option<f32>)> {
+    let mut grid = Vec::new();
+    for factors in [64, 128] {
+        for regularization in [3.0, 10.0, 30.0] {
+            for alpha in [1.0, 2.0, 4.0] {
+                for conf_base in [0.0, 1.0] {
+                    for half_life in [Some(60.0), Some(120.0), None] {
+                        let als = AlsParams {
+                            factors,
+                            regularization,
+                            confidence: Confidence {
+                                base: conf_base,
+                                alpha,
+                                epsilon: 1.0,
+                            },
+                            ..base.als
+                        };
+                        grid.push((als, half_life));
+                    }
+                }
+            }
+        }
+    }
+    grid
+}
+
+/// Runs the protocol. Tuning (ALS grid if `config.tune`, then the blend
+/// weights) looks only at the validation split: train before
+/// `cutoff − validation_days`, validate on the `validation_days` before the
+/// cut-off. The test period is scored once, with the chosen settings.
+pub fn evaluate(
+    data: &Transactions,
+    config: &mut TrainConfig,
+    bars: Bars,
+    write_split: Option<&std::path::Path>,
+) -> anyhow::Result<EvaluationReport> {
+    let start = Instant::now();
+    let threads = config.als.threads;
+    let val_cutoff = config.cutoff_day - config.validation_days;
+
+    let mut tuning = Vec::new();
+    if config.tune {
+        let grid = tuning_grid(config);
+        let bar = bars.bar(grid.len() as u64, "tuning ALS on validation");
+        let mut best: Option<(f64, AlsParams, Option<f32>)> = None;
+        for (params, half_life) in grid {
+            params.validate()?;
+            let split = Split::new(data, val_cutoff, Some(config.cutoff_day), half_life);
+            let ranker = factor_ranker(&split, &params, Bars { hidden: true }, "als");
+            let a = eval::evaluate(&split, &ranker, Task::A, threads).ndcg_at_10;
+            let b = eval::evaluate(&split, &ranker, Task::B, threads).ndcg_at_10;
+            tracing::debug!(?params, ?half_life, a, b, "validation trial");
+            // One factor model serves both slot kinds: pick by the mean.
+            if best
+                .as_ref()
+                .is_none_or(|(score, _, _)| (a + b) / 2.0 > *score)
+            {
+                best = Some(((a + b) / 2.0, params, half_life));
+            }
+            tuning.push(TuningTrial {
+                als: params,
+                half_life_days: half_life,
+                ndcg_at_10_a: a,
+                ndcg_at_10_b: b,
+            });
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        if let Some((_, params, half_life)) = best {
+            tracing::info!(?params, ?half_life, "chosen on validation");
+            config.als = params;
+            config.half_life_days = half_life;
+        }
+    }
+    config.als.validate()?;
+
+    // Blend weights, on validation.
+    let val_split = Split::new(
+        data,
+        val_cutoff,
+        Some(config.cutoff_day),
+        config.half_life_days,
+    );
+    if let Some(dir) = write_split {
+        val_split.write_files(&dir.join("val"))?;
+    }
+    let val_factors = factor_ranker(&val_split, &config.als, bars, "ALS on validation train");
+    let val_prior = recent_prior(&val_split, config.trending_window_days);
+    let mut blend_ranker = BlendRanker {
+        factors: val_factors,
+        repeat_weight: 0.0,
+        prior: val_prior,
+        prior_weight: 0.0,
+        co_purchase: co_purchase_lists(&val_split, config.neighbours),
+        co_purchase_weight: 0.0,
+        factor_score_cache: Default::default(),
+    };
+    blend_ranker.cache_users(&val_split.users, threads);
+    let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
+    let prior_grid = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0];
+    let bar = bars.bar(
+        (repeat_grid.len() * prior_grid.len() + prior_grid.len()) as u64,
+        "tuning blend on validation",
+    );
+    let mut best_a = (f64::MIN, 0.0, 0.0);
+    for &repeat in &repeat_grid {
+        for &prior in &prior_grid {
+            blend_ranker.repeat_weight = repeat;
+            blend_ranker.prior_weight = prior;
+            let score = eval::evaluate(&val_split, &blend_ranker, Task::A, threads).ndcg_at_10;
+            if score > best_a.0 {
+                best_a = (score, repeat, prior);
+            }
+            bar.inc(1);
+        }
+    }
+    let mut best_b = (f64::MIN, 0.0);
+    blend_ranker.repeat_weight = 0.0;
+    for &prior in &prior_grid {
+        blend_ranker.prior_weight = prior;
+        let score = eval::evaluate(&val_split, &blend_ranker, Task::B, threads).ndcg_at_10;
+        if score > best_b.0 {
+            best_b = (score, prior);
+        }
+        bar.inc(1);
+    }
+    // Then the co-purchase term, on top of the chosen weights.
+    let co_grid = [0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0];
+    let mut best_co = [(f64::MIN, 0.0f32); 2];
+    for (slot, (task, repeat, prior)) in [(Task::A, best_a.1, best_a.2), (Task::B, 0.0, best_b.1)]
+        .into_iter()
+        .enumerate()
+    {
+        blend_ranker.repeat_weight = repeat;
+        blend_ranker.prior_weight = prior;
+        for &co in &co_grid {
+            blend_ranker.co_purchase_weight = co;
+            let score = eval::evaluate(&val_split, &blend_ranker, task, threads).ndcg_at_10;
+            if score > best_co[slot].0 {
+                best_co[slot] = (score, co);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let blend = BlendWeights {
+        for_you_repeat: best_a.1,
+        for_you_prior: best_a.2,
+        discover_prior: best_b.1,
+        for_you_co_purchase: best_co[0].1,
+        discover_co_purchase: best_co[1].1,
+    };
+    tracing::info!(?blend, "blend weights chosen on validation");
+
+    // The test period, scored once.
+    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    if let Some(dir) = write_split {
+        split.write_files(&dir.join("test"))?;
+    }
+    let factors = factor_ranker(&split, &config.als, bars, "ALS on train");
+    let (q_values, q_scales) = quantise_int8(&factors.item_factors, factors.dim);
+    let mut int8_bytes: Vec<u8> = q_values.iter().map(|v| *v as u8).collect();
+    for s in &q_scales {
+        int8_bytes.extend(s.to_le_bytes());
+    }
+    for g in &factors.gram {
+        int8_bytes.extend(g.to_le_bytes());
+    }
+    let factor_bytes_gzip_int8 = gzip_len(&int8_bytes);
+    let dequantised = dequantise_int8(&q_values, &q_scales, factors.dim);
+    let int8_factors = FactorRanker {
+        label: "Cove ALS, int8 factors".into(),
+        gram: als::gram(&dequantised, factors.dim),
+        item_factors: dequantised,
+        dim: factors.dim,
+        fold_in: factors.fold_in,
+    };
+    let prior = recent_prior(&split, config.trending_window_days);
+
+    let mut rows = Vec::new();
+    let baselines: Vec<Box<dyn Ranker>> = vec![
+        Box::new(eval::Popularity::new(&split, None)),
+        Box::new(eval::Popularity::new(&split, Some(30))),
+        Box::new(eval::CountryPopularity::new(&split)),
+        Box::new(eval::ItemKnn::new(&split, 0)),
+    ];
+    let bar = bars.bar(2 * (baselines.len() as u64 + 3), "scoring the test period");
+    for ranker in &baselines {
+        for task in [Task::A, Task::B] {
+            rows.push(MetricRow {
+                model: ranker.name(),
+                task,
+                metrics: eval::evaluate(&split, ranker.as_ref(), task, threads),
+            });
+            bar.inc(1);
+        }
+    }
+    for task in [Task::A, Task::B] {
+        rows.push(MetricRow {
+            model: "Cove ALS (fold-in, factor score only)".into(),
+            task,
+            metrics: eval::evaluate(&split, &factors, task, threads),
+        });
+        bar.inc(1);
+    }
+    let mut blended = BlendRanker {
+        factors,
+        repeat_weight: 0.0,
+        prior,
+        prior_weight: 0.0,
+        co_purchase: co_purchase_lists(&split, config.neighbours),
+        co_purchase_weight: 0.0,
+        factor_score_cache: Default::default(),
+    };
+    blended.cache_users(&split.users, threads);
+    let slot_weights = [
+        (
+            Task::A,
+            blend.for_you_repeat,
+            blend.for_you_prior,
+            blend.for_you_co_purchase,
+        ),
+        (
+            Task::B,
+            0.0,
+            blend.discover_prior,
+            blend.discover_co_purchase,
+        ),
+    ];
+    for (task, repeat, prior_weight, co) in slot_weights {
+        blended.repeat_weight = repeat;
+        blended.prior_weight = prior_weight;
+        blended.co_purchase_weight = co;
+        rows.push(MetricRow {
+            model: "Cove ALS + on-device blend".into(),
+            task,
+            metrics: eval::evaluate(&split, &blended, task, threads),
+        });
+        bar.inc(1);
+    }
+    blended.repeat_weight = blend.for_you_repeat;
+    blended.prior_weight = blend.for_you_prior;
+    blended.co_purchase_weight = blend.for_you_co_purchase;
+    let ndcg_by_history = eval::ndcg_by_history(&split, &blended, Task::A, threads);
+    let mut int8_blend = BlendRanker {
+        factors: int8_factors,
+        repeat_weight: 0.0,
+        prior: blended.prior,
+        prior_weight: 0.0,
+        co_purchase: blended.co_purchase,
+        co_purchase_weight: 0.0,
+        factor_score_cache: Default::default(),
+    };
+    int8_blend.cache_users(&split.users, threads);
+    for (task, repeat, prior_weight, co) in slot_weights {
+        int8_blend.repeat_weight = repeat;
+        int8_blend.prior_weight = prior_weight;
+        int8_blend.co_purchase_weight = co;
+        rows.push(MetricRow {
+            model: "Cove ALS + on-device blend, int8 factors".into(),
+            task,
+            metrics: eval::evaluate(&split, &int8_blend, task, threads),
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    Ok(EvaluationReport {
+        protocol: "OR-LAST-MONTH (issue 4): cleaned rows; train = InvoiceDate before the cut-off, \
+                   test = from the cut-off; users who bought in both periods; candidates = items \
+                   seen in train; task A: relevant = distinct test items; task B: relevant = test \
+                   items not bought in train, train items removed from the ranking; full ranking; \
+                   each user's train history folded in with the Gram matrix and ranked with \
+                   cove_engine::score; tuning only on a validation split carved from train"
+            .into(),
+        test_from: format_day(config.cutoff_day),
+        train_until: format_day(split.last_train_day),
+        validation: format!(
+            "train before {}, validate {} to {}",
+            format_day(val_cutoff),
+            format_day(val_cutoff),
+            format_day(config.cutoff_day - 1)
+        ),
+        n_train_users: split.train.n_users(),
+        n_candidate_items: split.items.len(),
+        n_eval_users: split.users.len(),
+        rows,
+        als: config.als,
+        half_life_days: config.half_life_days,
+        blend,
+        tuning,
+        ndcg_by_history,
+        factor_bytes_gzip_int8,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// A product as the bundle describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemRecord {
+    /// The shop's product code.
+    pub code: String,
+    /// The most frequent title.
+    pub title: String,
+    /// Median unit price over kept lines.
+    pub price: f32,
+    /// Category: the item's taste cluster (the data has no category column).
+    pub category: u32,
+    /// Stock: the export has no stock column, so every item is in stock.
+    pub in_stock: bool,
+}
+
+/// What was trained on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    /// The input file name.
+    pub source: String,
+    /// The cleaning step's counts.
+    pub cleaning: CleaningReport,
+    /// Customers, items, invoices and countries kept.
+    pub n_customers: usize,
+    /// Items kept.
+    pub n_items: usize,
+    /// Invoices kept.
+    pub n_invoices: usize,
+    /// Countries kept.
+    pub n_countries: usize,
+    /// First and last day of the kept rows.
+    pub first_day: String,
+    /// Last day of the kept rows.
+    pub last_day: String,
+}
+
+/// Everything the trainer learned, in memory: the one value the bundle
+/// builder (the engine's, on branch `engine-core`) will serialise. Item
+/// indices everywhere refer to `items`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainedModel {
+    /// What was trained on.
+    pub data: DataSummary,
+    /// The catalogue, in item-index order.
+    pub items: Vec<ItemRecord>,
+    /// Latent dimension d.
+    pub dim: usize,
+    /// Item factors Y, row-major n_items × d (f32).
+    pub item_factors: Vec<f32>,
+    /// YᵀY, row-major d × d, for on-device fold-in.
+    pub gram: Vec<f32>,
+    /// λ and the confidence mapping, for on-device fold-in.
+    pub fold_in: FoldIn,
+    /// Half-life of an event's weight on the device, in days (None: no decay).
+    pub half_life_days: Option<f32>,
+    /// On-device blend weights per slot kind.
+    pub blend: BlendWeights,
+    /// Per-item prior for the blend: ln(1 + distinct buyers in the trending window).
+    pub recent_popularity: Vec<f32>,
+    /// "Similar" lists (cosine on factors), per item.
+    pub similar: Vec<Vec<Neighbour>>,
+    /// "Bought together" lists (shrunk basket cosine), per item.
+    pub bought_together: Vec<Vec<Neighbour>>,
+    /// Trending per country; the first list is the whole shop's (`*`).
+    pub trending: Vec<Trending>,
+    /// Taste clusters over item factors.
+    pub taste_clusters: TasteClusters,
+    /// Price-tier cut points.
+    pub price_tiers: PriceTiers,
+    /// Lifecycle cut points and segment sizes.
+    pub lifecycle: Lifecycle,
+    /// Purchase propensity classifier; None when the data spans less than
+    /// two label horizons or a cut-off has only one class.
+    pub propensity: Option<Propensity>,
+    /// Purchase-intent classifier, when a sessions file was given.
+    pub intent: Option<IntentModel>,
+    /// The evaluation that chose the settings.
+    pub evaluation: EvaluationReport,
+    /// The settings used.
+    pub config: TrainConfig,
+    /// Seconds to fit the final model (after the evaluation).
+    pub fit_seconds: f64,
+}
+
+fn median(mut values: Vec<f32>) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f32::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Fits every part on all the data. `evaluation` comes from [`evaluate`] (whose
+/// choices are in `config`).
+pub fn train(
+    data: &Transactions,
+    config: &TrainConfig,
+    evaluation: EvaluationReport,
+    intent: Option<IntentModel>,
+    source: &str,
+    bars: Bars,
+) -> anyhow::Result<TrainedModel> {
+    let start = Instant::now();
+    let params = config.als.validate()?;
+    let last_minute = data.purchases.iter().map(|p| p.minute).max().unwrap_or(0);
+    let first_minute = data.purchases.iter().map(|p| p.minute).min().unwrap_or(0);
+    let last_day = last_minute.div_euclid(MINUTES_PER_DAY);
+    let triples: Vec<(u32, u32, f32)> = data
+        .purchases
+        .iter()
+        .map(|p| {
+            let age = last_day - p.minute.div_euclid(MINUTES_PER_DAY);
+            (
+                p.customer_idx,
+                p.item_idx,
+                line_weight(age, config.half_life_days),
+            )
+        })
+        .collect();
+    let matrix = crate::interactions::Interactions::from_triples(
+        data.customers.len(),
+        data.items.len(),
+        &triples,
+    );
+    let bar = bars.bar(config.als.iterations as u64, "ALS on all data");
+    let model = als::train(&matrix, &params, |_| bar.inc(1));
+    bar.finish_and_clear();
+    let gram = als::gram(&model.item_factors, model.dim);
+
+    let bar = bars.bar(5, "neighbours, trending, segments");
+    let similar = neighbours::similar_by_factors(&model.item_factors, model.dim, config.neighbours);
+    bar.inc(1);
+    let bought_together = neighbours::bought_together(data, config.neighbours);
+    bar.inc(1);
+    let trending =
+        neighbours::trending_by_country(data, config.trending_window_days, config.trending_k);
+    let titles: Vec<String> = data
+        .items
+        .iter()
+        .map(|i: &ItemInfo| i.title.clone())
+        .collect();
+    // k-means needs at least two clusters and no more clusters than items.
+    let n_clusters = config.taste_clusters.min(data.items.len() / 2).max(2);
+    let taste_clusters = segments::taste_clusters(
+        &model.item_factors,
+        model.dim,
+        &titles,
+        n_clusters,
+        config.seed,
+    )?;
+    bar.inc(1);
+    let price_tiers = segments::price_tiers(data);
+    let lifecycle = segments::lifecycle(data);
+    bar.inc(1);
+    let propensity = match segments::propensity(data, config.propensity_horizon_days) {
+        Ok(p) => Some(p),
+        Err(err) => {
+            tracing::warn!("no purchase-propensity model: {err:#}");
+            None
+        }
+    };
+    bar.inc(1);
+    bar.finish_and_clear();
+
+    // Recent popularity over the whole data, for the blend's prior.
+    let since = last_minute - config.trending_window_days * MINUTES_PER_DAY;
+    let mut pairs: Vec<(u32, u32)> = data
+        .purchases
+        .iter()
+        .filter(|p| p.minute > since)
+        .map(|p| (p.item_idx, p.customer_idx))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut recent = vec![0.0f32; data.items.len()];
+    for (item, _) in pairs {
+        recent[item as usize] += 1.0;
+    }
+    let recent_popularity = recent.iter().map(|v| v.ln_1p()).collect();
+
+    let mut prices: Vec<Vec<f32>> = vec![Vec::new(); data.items.len()];
+    for p in &data.purchases {
+        prices[p.item_idx as usize].push(p.unit_price);
+    }
+    let items = data
+        .items
+        .iter()
+        .zip(prices)
+        .enumerate()
+        .map(|(idx, (info, item_prices))| ItemRecord {
+            code: info.code.clone(),
+            title: info.title.clone(),
+            price: median(item_prices),
+            category: taste_clusters.item_cluster[idx],
+            in_stock: true,
+        })
+        .collect();
+    let n_invoices = data.invoices.len();
+    Ok(TrainedModel {
+        data: DataSummary {
+            source: source.to_owned(),
+            cleaning: data.report.clone(),
+            n_customers: data.customers.len(),
+            n_items: data.items.len(),
+            n_invoices,
+            n_countries: data.countries.len(),
+            first_day: format_day(first_minute.div_euclid(MINUTES_PER_DAY)),
+            last_day: format_day(last_day),
+        },
+        items,
+        dim: model.dim,
+        item_factors: model.item_factors,
+        gram,
+        fold_in: FoldIn {
+            regularization: config.als.regularization,
+            confidence: config.als.confidence,
+        },
+        half_life_days: config.half_life_days,
+        blend: evaluation.blend,
+        recent_popularity,
+        similar,
+        bought_together,
+        trending,
+        taste_clusters,
+        price_tiers,
+        lifecycle,
+        propensity,
+        intent,
+        evaluation,
+        config: config.clone(),
+        fit_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic shop: 80 customers with four tastes, 50 items, five months.
+    fn synthetic_shop() -> Transactions {
+        let mut rng = als::SplitMix64::new(21);
+        let mut rows = String::new();
+        for line in 0..4000u64 {
+            let customer = rng.next_u64() % 80;
+            let item = (customer % 4) * 12 + rng.next_u64() % 14;
+            let day = line * 150 / 4000;
+            // A third of the customers stop buying after day 70, so the
+            // propensity labels have both classes.
+            if customer % 3 == 0 && day > 70 {
+                continue;
+            }
+            let date = format_day(crate::dates::days_from_civil(2011, 1, 1) + day as i64);
+            let country = if customer % 5 == 0 { "France" } else { "UK" };
+            rows.push_str(&format!(
+                "{},I{item},ITEM {item} {},{},{date} 10:00,{:.2},{customer},{country}\n",
+                line / 3,
+                ["RED MUG", "BLUE TIN", "GREEN BAG", "GOLD STAR"][(item % 4) as usize],
+                1 + rng.next_u64() % 5,
+                0.5 + (item % 7) as f32,
+            ));
+        }
+        let text = format!(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{rows}"
+        );
+        crate::data::read_transactions(
+            text.as_bytes(),
+            &crate::data::ColumnMap::default(),
+            &crate::data::CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap()
+    }
+
+    fn small_config() -> TrainConfig {
+        let mut config = TrainConfig::default();
+        config.als.factors = 8;
+        config.als.iterations = 4;
+        config.cutoff_day = crate::dates::days_from_civil(2011, 5, 1);
+        config.taste_clusters = 3;
+        config.propensity_horizon_days = 30;
+        config
+    }
+
+    fn trained_json(data: &Transactions, threads: usize) -> String {
+        let mut config = small_config();
+        config.als.threads = threads;
+        let evaluation = evaluate(data, &mut config, Bars { hidden: true }, None).unwrap();
+        let mut model = train(
+            data,
+            &config,
+            evaluation,
+            None,
+            "synthetic",
+            Bars { hidden: true },
+        )
+        .unwrap();
+        // Wall-clock figures are the only parts allowed to differ.
+        model.fit_seconds = 0.0;
+        model.evaluation.seconds = 0.0;
+        model.config.als.threads = 0;
+        model.evaluation.als.threads = 0;
+        serde_json::to_string(&model).unwrap()
+    }
+
+    #[test]
+    fn the_same_seed_gives_an_identical_model() {
+        let data = synthetic_shop();
+        let first = trained_json(&data, 1);
+        assert_eq!(first, trained_json(&data, 2));
+        let model: serde_json::Value = serde_json::from_str(&first).unwrap();
+        // The pipeline produced every part.
+        assert!(
+            model["propensity"].is_object(),
+            "five months cover two 30-day horizons"
+        );
+        assert_eq!(
+            model["taste_clusters"]["clusters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(model["evaluation"]["n_eval_users"].as_u64().unwrap() > 20);
+    }
+
+    #[test]
+    fn int8_round_trip_is_close() {
+        let factors = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0];
+        let (q, s) = quantise_int8(&factors, 3);
+        assert_eq!(q[..3], [64, -127, 32]);
+        let back = dequantise_int8(&q, &s, 3);
+        for (a, b) in factors.iter().zip(&back) {
+            assert!((a - b).abs() <= 1.0 / 254.0 + 1e-6);
+        }
+    }
+}

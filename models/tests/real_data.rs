@@ -1,0 +1,60 @@
+//! Checks against the real Online Retail export in `../shared/data`. Skips,
+//! saying so, where that folder is absent.
+
+use std::path::PathBuf;
+
+use cove_models::data::{self, CleaningRules, ColumnMap, DropRule};
+
+fn shared_file(relative: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(relative);
+    path.exists().then_some(path)
+}
+
+#[test]
+fn online_retail_cleaning_counts() {
+    let Some(path) = shared_file("online-retail/online_retail.csv.gz") else {
+        eprintln!("SKIPPED: shared/data/online-retail is absent");
+        return;
+    };
+    let got = data::read_transactions_file(
+        &path,
+        &ColumnMap::default(),
+        &CleaningRules::default(),
+        |_| {},
+    )
+    .unwrap();
+    let r = &got.report;
+    // Figures from the data set's README, and the cleaning counts this
+    // rule order gives on it.
+    assert_eq!(r.rows_read, 541_909);
+    assert_eq!(r.rows_unparsable, 0);
+    assert!(
+        (r.revenue_read - 9_747_747.93).abs() < 0.5,
+        "{}",
+        r.revenue_read
+    );
+    assert_eq!(r.dropped_by(DropRule::Cancellation), 9_288);
+    assert_eq!(r.dropped_by(DropRule::MissingCustomer), 134_697);
+    assert_eq!(r.dropped_by(DropRule::NonPositivePrice), 40);
+    assert_eq!(r.dropped_by(DropRule::NonProductCode), 1_414);
+    assert_eq!(r.rows_kept, 396_470);
+    assert_eq!(got.customers.len(), 4_334);
+}
+
+#[test]
+fn online_shoppers_intent_beats_chance() {
+    let Some(path) = shared_file("online-shoppers/online_shoppers_intention.csv.gz") else {
+        eprintln!("SKIPPED: shared/data/online-shoppers is absent");
+        return;
+    };
+    let model = cove_models::intent::train_intent_file(&path, 42).unwrap();
+    eprintln!(
+        "intent: {:?}; with analytics: {:?}",
+        model.test_quality, model.reference_with_analytics_quality
+    );
+    assert_eq!(model.rows_skipped, 14);
+    assert!(model.test_quality.roc_auc > 0.6, "{:?}", model.test_quality);
+    assert!(model.test_quality.pr_auc > model.test_quality.positive_rate);
+}
