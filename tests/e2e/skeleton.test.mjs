@@ -1,7 +1,7 @@
 // The walking skeleton end to end: the engine's top-k answers the shared
-// fixture inside workerd (POST /v1/score) and inside Chromium (the demo page
-// rendered by the Rust web demo, and the engine's JS bindings called from a
-// page script), with bad inputs answered by JSON 4xx errors.
+// fixture inside workerd (POST /v1/score) and inside Chromium (the engine's JS
+// bindings called from a page script), with bad inputs answered by JSON 4xx
+// errors. The demo shop's pages are tested in demo.test.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, skeletonFixture, checkSkeletonAnswer, launchChromium } from "./support.mjs";
@@ -78,26 +78,6 @@ test("the worker answers bad input with a JSON 4xx", async () => {
   const missing = await fetch(`${worker.url}/v1/nothing-here`);
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).code, "not_found");
-});
-
-test("the demo page renders the engine's ranking under its CSP", async () => {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("response", (response) => {
-    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-  });
-  await page.goto(`${worker.url}/`);
-  await page.waitForSelector('#cove-demo[data-state="ready"]', { timeout: 30_000 });
-  const rendered = await page.$$eval("#cove-demo li", (rows) =>
-    rows.map((row) => Number(row.dataset.index)),
-  );
-  assert.deepEqual(rendered, skeletonFixture.expected.map((r) => r.index));
-  assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test("the engine's JS bindings answer the fixture in Chromium", async () => {
