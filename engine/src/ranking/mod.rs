@@ -241,6 +241,21 @@ pub fn rank_with_vector(
             });
         }
     }
+    for (position, (row, weight)) in interactions.iter().enumerate() {
+        if *row as usize >= n_items {
+            return Err(Error::InvalidReference {
+                what: "interaction row".into(),
+                index: *row as u64,
+                limit: n_items as u64,
+            });
+        }
+        if !(weight.is_finite() && *weight >= 0.0) {
+            return Err(Error::NonFinite {
+                what: "interaction weight",
+                index: position,
+            });
+        }
+    }
     let params = &model.manifest().ranking;
     let mut unknown_ids = Vec::new();
     let mut row_of = |id: &str| {

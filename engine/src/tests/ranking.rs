@@ -466,3 +466,40 @@ fn the_rescue_decision_is_seeded_and_holds_out_a_share() {
         }
     ));
 }
+
+#[test]
+fn extreme_profile_weights_still_rank() {
+    let model = model();
+    let mut profile = profile_of(&[(T0, viewed("item-3")), (T0 + 60, viewed("item-5"))]);
+    profile.items[0].weight = f32::MAX;
+    profile.check(&ProfileConfig::default()).unwrap();
+    let ranking = rank(
+        &model,
+        &profile,
+        RankRequest {
+            k: 5,
+            now: T0 + 100,
+            ..RankRequest::default()
+        },
+    );
+    assert!(ranking.personalised);
+    assert!(ranking.items.iter().all(|r| r.score.is_finite()));
+    let error = ranking::rank_with_vector(
+        &model,
+        &profile,
+        &RankRequest::default(),
+        None,
+        &[(9999, 1.0)],
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), "bundle_reference");
+    let error = ranking::rank_with_vector(
+        &model,
+        &profile,
+        &RankRequest::default(),
+        None,
+        &[(1, f64::NAN)],
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), "non_finite");
+}
