@@ -20,7 +20,7 @@
 //!
 //! Business rules: out-of-stock items, items not shipped to the request's
 //! country (or, without a country, any item limited to some countries), excluded items and categories, and (by default) items the shopper
-//! bought or disliked are never ranked; pins place items at fixed positions;
+//! bought, have in the cart or disliked are never ranked; pins place items at fixed positions;
 //! `max_per_category` caps items per category (diversity). Ties break on the
 //! lower item row, so the answer never depends on candidate order. Each item
 //! carries the [`Reason`] whose term contributed most.
@@ -69,6 +69,8 @@ pub struct RankRequest {
     pub max_per_category: Option<usize>,
     /// Whether items the shopper bought are excluded (default true).
     pub exclude_purchased: bool,
+    /// Whether items in the shopper's cart are excluded (default true).
+    pub exclude_in_cart: bool,
     /// Score with the int8 factors (default true) instead of f32.
     pub int8: bool,
 }
@@ -87,6 +89,7 @@ impl Default for RankRequest {
             pins: Vec::new(),
             max_per_category: None,
             exclude_purchased: true,
+            exclude_in_cart: true,
             int8: true,
         }
     }
@@ -290,6 +293,13 @@ pub fn rank_with_vector(
     for id in &request.exclude_items {
         if let Some(row) = row_of(id) {
             eligible[row as usize] = false;
+        }
+    }
+    if request.exclude_in_cart {
+        for line in &profile.cart {
+            if let Some(row) = model.item_row(&line.id) {
+                eligible[row as usize] = false;
+            }
         }
     }
     for signal in &profile.items {

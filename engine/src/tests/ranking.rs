@@ -174,6 +174,31 @@ fn history_personalises_and_rules_apply() {
     let again = rank(&model, &profile, base.clone());
     assert_eq!(again, ranking, "deterministic");
 
+    let mut with_cart = profile.clone();
+    with_cart
+        .apply(
+            &Event {
+                at: T0 + 200,
+                kind: EventKind::AddToCart {
+                    item: listed[0].clone(),
+                    quantity: 1,
+                    price: 5.0,
+                },
+            },
+            &ProfileConfig::default(),
+        )
+        .unwrap();
+    assert!(
+        !ids(&rank(&model, &with_cart, base.clone())).contains(&listed[0]),
+        "cart items are excluded"
+    );
+    let keep_cart = RankRequest {
+        exclude_in_cart: false,
+        k: 200,
+        ..base.clone()
+    };
+    assert!(ids(&rank(&model, &with_cart, keep_cart)).contains(&listed[0]));
+
     let with_purchased = rank(
         &model,
         &profile,
