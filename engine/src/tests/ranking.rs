@@ -528,3 +528,33 @@ fn extreme_profile_weights_still_rank() {
     .unwrap_err();
     assert_eq!(error.code(), "non_finite");
 }
+
+#[test]
+fn extreme_times_never_overflow() {
+    let model = model();
+    let config = ProfileConfig::default();
+    let profile = profile_of(&[(T0, viewed("item-3")), (T0 + 30, bought("item-4", 3.0))]);
+    for now in [i64::MIN, -1, 0, i64::MAX] {
+        let _ = segments::classify(&model, &profile, &config, now);
+        let request = RankRequest {
+            k: 5,
+            now,
+            ..RankRequest::default()
+        };
+        let ranking = rank(&model, &profile, request);
+        assert_eq!(ranking.items.len(), 5, "now = {now}");
+    }
+    // A profile assembled by hand (its fields are public) with absurd times.
+    let mut odd = profile.clone();
+    odd.latest_at = Some(i64::MIN);
+    odd.items[0].at = i64::MAX;
+    let mut applied = odd.clone();
+    let _ = applied.apply(
+        &Event {
+            at: T0,
+            kind: viewed("item-1"),
+        },
+        &config,
+    );
+    let _ = segments::classify(&model, &odd, &config, T0);
+}
