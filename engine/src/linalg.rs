@@ -62,6 +62,7 @@ fn cholesky_portable(a: &mut [f64], dim: usize) -> Result<(), usize> {
     Ok(())
 }
 
+#[inline(always)]
 /// Solves `L·Lᵀ·x = b` in place (b becomes x), with L from
 /// [`cholesky_in_place`].
 pub(crate) fn cholesky_solve(l: &[f64], dim: usize, b: &mut [f64]) {
@@ -83,6 +84,7 @@ pub(crate) fn cholesky_solve(l: &[f64], dim: usize, b: &mut [f64]) {
     }
 }
 
+#[inline(always)]
 /// `out = A·x` for a symmetric `A` (row-major, `dim × dim`), computed as a
 /// sum of rows scaled by `x` (independent `axpy`s, which vectorise).
 pub(crate) fn symmetric_matvec(a: &[f64], dim: usize, x: &[f64], out: &mut [f64]) {

@@ -54,7 +54,6 @@ pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<
     if interactions.is_empty() {
         return Ok(None);
     }
-    let dim = model.dim();
     let mut factors: Vec<&[f32]> = Vec::with_capacity(interactions.len());
     for (position, &(row, weight)) in interactions.iter().enumerate() {
         if !(weight >= 0.0 && weight.is_finite()) {
@@ -69,11 +68,7 @@ pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<
             limit: model.n_items() as u64,
         })?);
     }
-    let solved = if woodbury_is_cheaper(interactions.len(), dim) {
-        solve_woodbury(model, interactions, &factors)
-    } else {
-        solve_direct(model, interactions, &factors)
-    };
+    let solved = solve(model, interactions, &factors);
     let u = solved.ok_or(Error::InvalidParameter {
         name: "fold-in",
         reason: "the system is not positive definite (weights too large)",
@@ -87,6 +82,47 @@ pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<
     }
 }
 
+/// Picks the cheaper method. On x86-64 CPUs with AVX2 the same code is also
+/// compiled with AVX2 and chosen at run time; nothing is fused or reordered,
+/// so the result is bit-identical to the portable build.
+pub(crate) fn solve(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { solve_avx2(model, interactions, factors) };
+        }
+    }
+    solve_portable(model, interactions, factors)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn solve_avx2(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    solve_portable(model, interactions, factors)
+}
+
+#[inline(always)]
+pub(crate) fn solve_portable(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    if woodbury_is_cheaper(interactions.len(), model.dim()) {
+        solve_woodbury(model, interactions, factors)
+    } else {
+        solve_direct(model, interactions, factors)
+    }
+}
+
 /// Compares multiply-add counts: direct m·d²/2 + d³/6 + d², Woodbury
 /// (m + 1)·d² + m²·d/2 + m³/6.
 fn woodbury_is_cheaper(m: usize, d: usize) -> bool {
@@ -95,6 +131,7 @@ fn woodbury_is_cheaper(m: usize, d: usize) -> bool {
     woodbury < direct
 }
 
+#[inline(always)]
 /// The direct method: build A = YᵀY + λI + Σ (c−1)·y·yᵀ and solve A·u = Σ c·y.
 pub(crate) fn solve_direct(
     model: &Model,
@@ -129,6 +166,7 @@ pub(crate) fn solve_direct(
     Some(b.iter().map(|x| *x as f32).collect())
 }
 
+#[inline(always)]
 /// The Woodbury method. With B = YᵀY + λI, V = [√(α·w_j)·y_j] (d × m) and
 /// b = Σ c_j·y_j: u = z − W·S⁻¹·Vᵀz, where z = B⁻¹b, W = B⁻¹V and
 /// S = I + VᵀW (m × m, symmetric positive definite).

@@ -726,6 +726,31 @@ mod tests {
     }
 
     #[test]
+    fn dispatched_and_portable_scores_are_bit_identical() {
+        use crate::testing::{synthetic_bundle, SyntheticSpec};
+        let built = synthetic_bundle(&SyntheticSpec {
+            n_items: 301,
+            dim: 37,
+            ..SyntheticSpec::default()
+        });
+        let model = Model::from_bytes(&built.manifest, &built.tensors).unwrap();
+        let mut rng = Rng::new(3);
+        let user: Vec<f32> = (0..37).map(|_| rng.unit() - 0.5).collect();
+        for int8 in [false, true] {
+            let personal = Personal::new(&model, Some(&user), int8);
+            let mut dispatched = vec![0.0f32; 301];
+            let mut portable = vec![0.0f32; 301];
+            personal.score_all(0.7, &mut dispatched);
+            personal.score_all_portable(0.7, &mut portable);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dispatched), bits(&portable), "int8 = {int8}");
+            for (row, score) in portable.iter().enumerate() {
+                assert_eq!(score.to_bits(), (0.7 * personal.score(row)).to_bits());
+            }
+        }
+    }
+
+    #[test]
     fn dot_i8_is_exact() {
         let check = |a: &[i8], b: &[i8], want: i32| assert_eq!(dot_i8(a, b), want);
         check(&[127; 64], &[127; 64], 64 * 127 * 127);

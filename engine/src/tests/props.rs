@@ -6,7 +6,7 @@ use crate::bundle::Model;
 use crate::events::{Event, EventKind, PageKind, PurchaseLine};
 use crate::linalg::dense_solve;
 use crate::profile::{Profile, ProfileParams};
-use crate::ranking::foldin::{fold_in, solve_direct, solve_woodbury};
+use crate::ranking::foldin::{fold_in, solve, solve_direct, solve_portable, solve_woodbury};
 use crate::score::{select_top_k, ScoredItem};
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
@@ -181,6 +181,8 @@ proptest! {
         let rows: Vec<&[f32]> = interactions.iter().map(|(r, _)| model.item_factors(*r).unwrap()).collect();
         let direct = solve_direct(&model, &interactions, &rows).unwrap();
         let woodbury = solve_woodbury(&model, &interactions, &rows).unwrap();
+        // The run-time dispatched build (AVX2 where present) gives the same bits.
+        prop_assert_eq!(solve(&model, &interactions, &rows), solve_portable(&model, &interactions, &rows));
         for solved in [&u, &direct, &woodbury] {
             for (got, want) in solved.iter().zip(&reference) {
                 prop_assert!((*got as f64 - want).abs() <= 1e-4 * scale, "{:?} vs {:?}", solved, reference);
