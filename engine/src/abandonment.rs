@@ -3,7 +3,7 @@
 //! The bundle's purchase-intent model (trained on the UCI Online Shoppers
 //! sessions) gives the probability p that the current session ends in a
 //! purchase, from [`SessionFeatures`]. For a shopper with a non-empty cart the
-//! abandonment risk is 1 − p. The shop's [`RescuePolicy`] then picks the action
+//! abandonment risk is 1 − p. The shop's [`crate::bundle::RescuePolicy`] then picks the action
 //! for the shopper's lifecycle segment, and a seed the caller supplies
 //! (for example one drawn once per cart and stored with it) assigns the
 //! shopper to the treatment or to the holdout, deterministically, so the

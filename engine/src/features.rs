@@ -44,8 +44,11 @@ impl RfmFeatures {
 
     /// The figures of `profile` at `now` (unix seconds).
     pub fn from_profile(profile: &Profile, now: i64) -> RfmFeatures {
-        let days_since =
-            |t: Option<i64>| t.map_or(0.0, |t| ((now - t) as f64 / SECONDS_PER_DAY).max(0.0));
+        let days_since = |t: Option<i64>| {
+            t.map_or(0.0, |t| {
+                (now.saturating_sub(t) as f64 / SECONDS_PER_DAY).max(0.0)
+            })
+        };
         let has_purchased = profile.orders > 0 && profile.last_purchase_at.is_some();
         let (recency_from, tenure_from) = if has_purchased {
             (profile.last_purchase_at, profile.first_purchase_at)
@@ -180,7 +183,9 @@ impl SessionContext {
         SessionContext {
             cart_value: profile.cart_value(),
             cart_lines: profile.cart.len(),
-            idle_secs: profile.latest_at.map_or(0, |t| (now - t).max(0)),
+            idle_secs: profile
+                .latest_at
+                .map_or(0, |t| now.saturating_sub(t).max(0)),
             abandoned_carts: profile.abandoned_carts,
         }
     }

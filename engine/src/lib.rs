@@ -41,6 +41,11 @@
 //! - **Deterministic across platforms.** Summation orders are fixed in code,
 //!   ties break on the lower index, the int8 path is exact integer arithmetic,
 //!   and the rescue holdout comes from the caller's seed.
+//! - **Fast without platform-specific results.** Ranking scores every item in
+//!   one dense pass (int8 by default), and the hot loops are compiled a second
+//!   time with AVX2 on x86-64 and picked at run time (the only `unsafe` in the
+//!   crate: calling a `#[target_feature]` function after checking the CPU).
+//!   No operation is fused or reordered, so both builds give the same bits.
 //! - **Few dependencies.** serde/serde_json for the manifest and JSON forms,
 //!   safetensors (without `std`) for tensors, sha2 for checksums. The
 //!   Cholesky solve, the profile's binary codec and its CRC-32 are a few dozen

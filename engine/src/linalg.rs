@@ -62,6 +62,7 @@ fn cholesky_portable(a: &mut [f64], dim: usize) -> Result<(), usize> {
     Ok(())
 }
 
+#[inline(always)]
 /// Solves `L·Lᵀ·x = b` in place (b becomes x), with L from
 /// [`cholesky_in_place`].
 pub(crate) fn cholesky_solve(l: &[f64], dim: usize, b: &mut [f64]) {
@@ -83,9 +84,39 @@ pub(crate) fn cholesky_solve(l: &[f64], dim: usize, b: &mut [f64]) {
     }
 }
 
+#[inline(always)]
+/// `out = A·x` for a symmetric `A` (row-major, `dim × dim`), computed as a
+/// sum of rows scaled by `x` (independent `axpy`s, which vectorise).
+pub(crate) fn symmetric_matvec(a: &[f64], dim: usize, x: &[f64], out: &mut [f64]) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for (row, xk) in a.chunks_exact(dim).zip(x) {
+        for (o, aki) in out.iter_mut().zip(row) {
+            *o += xk * aki;
+        }
+    }
+}
+
+/// Dot product in a fixed summation order.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    dot_f64(a, b)
+}
+
+/// The inverse of a symmetric positive definite matrix, column by column
+/// from its Cholesky factor; `Err` holds the first bad pivot.
+pub(crate) fn inverse_spd(a: &[f64], dim: usize) -> Result<Vec<f64>, usize> {
+    let mut factor = a.to_vec();
+    cholesky_in_place(&mut factor, dim)?;
+    let mut inverse = vec![0.0f64; dim * dim];
+    for (col, out) in inverse.chunks_exact_mut(dim.max(1)).enumerate().take(dim) {
+        out[col] = 1.0;
+        cholesky_solve(&factor, dim, out);
+    }
+    Ok(inverse)
+}
+
 /// Dot product with eight accumulators (a fixed summation order). Eight, not
 /// two, so that four independent vector additions are in flight: with fewer,
-/// the factorisation waits on the latency of each addition.
+/// the sum waits on the latency of each addition.
 #[inline]
 fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];

@@ -33,6 +33,52 @@ pub struct BuiltBundle {
 
 /// Collects a model's parts and writes a bundle. See the module docs of
 /// [`crate::bundle`] for the tensors' meaning.
+///
+/// ```
+/// use cove_engine::bundle::*;
+///
+/// let segments = SegmentDefinitions {
+///     lifecycle: LifecycleMap {
+///         recency_cuts_days: vec![30.0, 120.0],
+///         frequency_cuts: vec![2.0, 5.0],
+///         monetary_cuts: vec![100.0, 1000.0],
+///         rules: vec![LifecycleRule { segment: "champion".into(), r: [3, 3], f: [3, 3], m: [2, 3] }],
+///         no_purchase_segment: "new".into(),
+///         fallback_segment: "other".into(),
+///     },
+///     propensity_threshold: 0.5,
+///     price_tiers: PriceTiers { cuts: vec![10.0], labels: vec!["budget".into(), "premium".into()] },
+///     taste_clusters: vec!["all".into()],
+///     loyalty_tiers: vec![LoyaltyTier { name: "member".into(), min_orders: 1, min_spend: 0.0 }],
+/// };
+/// let rescue = RescuePolicy {
+///     threshold: 0.6,
+///     holdout_share: 0.1,
+///     actions: vec![RescueRule { segment: "*".into(), action: RescueAction::Reminder, threshold: None }],
+/// };
+/// let ranking = RankingParams {
+///     lambda: 0.1, alpha: 10.0, weight_personal: 1.0, weight_neighbors: 0.5, weight_trending: 0.2,
+/// };
+/// let (dim, n_neighbors, n_trending) = (2, 1, 2);
+/// let mut builder = BundleBuilder::new(dim, n_neighbors, n_trending, ranking, segments, rescue);
+/// for (i, factors) in [[0.3, 0.1], [0.1, 0.4], [-0.2, 0.2]].iter().enumerate() {
+///     let meta = ItemMeta {
+///         id: format!("sku-{i}"), title: format!("Item {i}"), price: 5.0 + i as f64,
+///         category: "mugs".into(), in_stock: true, countries: None,
+///     };
+///     builder.add_item(meta, factors)?;
+/// }
+/// builder.neighbors(0, &[(1, 0.9)])?;
+/// builder.trending("*", &[(2, 10.0), (0, 4.0)]);
+/// builder.taste_centroids(&[0.1, 0.2]);
+/// builder.metric("recall_at_20", 0.31);
+/// // Classifiers left unset are neutral (probability ½); set them with
+/// // `builder.propensity(..)` and `builder.purchase_intent(..)`.
+/// let bundle = builder.build()?; // two byte blobs, already checked by the loader
+/// let model = Model::from_bytes(&bundle.manifest, &bundle.tensors)?;
+/// assert_eq!(model.model_id(), bundle.model_id);
+/// # Ok::<(), cove_engine::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct BundleBuilder {
     dim: usize,

@@ -88,7 +88,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
 
     let gram = tensors.f32("gram", &[d, d])?;
     check_symmetric(&gram, d)?;
-    let gram_ridge = ridge_matrix(&gram, d, manifest.ranking.lambda)?;
+    let (gram_ridge, gram_ridge_inverse) = ridge_matrix(&gram, d, manifest.ranking.lambda)?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -122,6 +122,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         item_factors_i8,
         item_scales,
         gram_ridge,
+        gram_ridge_inverse,
         neighbors_idx,
         neighbors_score,
         trending_idx,
@@ -439,20 +440,20 @@ fn check_symmetric(gram: &[f32], dim: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Builds YᵀY + λI in f64 and factorises a copy once per model; a failure
-/// means the bundle's Gram matrix is not positive semi-definite.
-fn ridge_matrix(gram: &[f32], dim: usize, lambda: f64) -> Result<Vec<f64>, Error> {
+/// Builds YᵀY + λI in f64 and its inverse (through its Cholesky factor) once
+/// per model; a failure means the bundle's Gram matrix is not positive
+/// semi-definite.
+fn ridge_matrix(gram: &[f32], dim: usize, lambda: f64) -> Result<(Vec<f64>, Vec<f64>), Error> {
     let mut ridge: Vec<f64> = gram.iter().map(|g| *g as f64).collect();
     for i in 0..dim {
         ridge[i * dim + i] += lambda;
     }
-    let mut factor = ridge.clone();
-    linalg::cholesky_in_place(&mut factor, dim).map_err(|pivot| Error::InvalidTensorValue {
+    let inverse = linalg::inverse_spd(&ridge, dim).map_err(|pivot| Error::InvalidTensorValue {
         name: "gram".into(),
         index: pivot * dim + pivot,
         reason: "makes YᵀY + λI not positive definite",
     })?;
-    Ok(ridge)
+    Ok((ridge, inverse))
 }
 
 fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), Error> {

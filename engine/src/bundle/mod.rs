@@ -104,6 +104,8 @@ pub struct Model {
     /// YᵀY + λI in f64 (d × d, row-major), the fold-in's starting matrix.
     /// The loader factorised it once, which proves it positive definite.
     pub(crate) gram_ridge: Vec<f64>,
+    /// (YᵀY + λI)⁻¹ (d × d, row-major), for the fold-in's Woodbury path.
+    pub(crate) gram_ridge_inverse: Vec<f64>,
     /// Per item: in stock (the request-independent part of eligibility).
     pub(crate) in_stock: Vec<bool>,
     /// The items that ship only to some countries: (row, countries).

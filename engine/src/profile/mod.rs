@@ -305,7 +305,7 @@ impl Profile {
         let now = self.latest_at.map_or(at, |latest| latest.max(at));
         let new_session = match self.latest_at {
             None => true,
-            Some(latest) => at - latest > params.session_gap_secs,
+            Some(latest) => at.saturating_sub(latest) > params.session_gap_secs,
         };
         if new_session {
             if self.sessions > 0 && !self.cart.is_empty() && !self.session.purchased {
@@ -325,7 +325,7 @@ impl Profile {
                 let session = &mut self.session;
                 if let (Some(last_at), Some(last_page)) = (session.last_view_at, session.last_page)
                 {
-                    let spent = (at - last_at).clamp(0, params.session_gap_secs);
+                    let spent = at.saturating_sub(last_at).clamp(0, params.session_gap_secs);
                     session.durations[last_page.index()] += spent as f64;
                 }
                 session.pages[page.index()] = session.pages[page.index()].saturating_add(1);
@@ -443,12 +443,12 @@ impl Profile {
         };
         let signal = &mut self.items[position];
         if at >= signal.at {
-            let decayed = signal.weight as f64 * config.decay(at - signal.at);
+            let decayed = signal.weight as f64 * config.decay(at.saturating_sub(signal.at));
             signal.weight = (decayed + weight as f64).min(f32::MAX as f64) as f32;
             signal.at = at;
         } else {
             // A late event adds its weight decayed to the signal's time.
-            let late = weight as f64 * config.decay(signal.at - at);
+            let late = weight as f64 * config.decay(signal.at.saturating_sub(at));
             signal.weight = (signal.weight as f64 + late).min(f32::MAX as f64) as f32;
         }
         mark(signal);
@@ -460,7 +460,7 @@ impl Profile {
         let mut weakest = 0;
         let mut weakest_weight = f64::INFINITY;
         for (position, signal) in self.items.iter().enumerate() {
-            let weight = signal.weight as f64 * config.decay(now - signal.at);
+            let weight = signal.weight as f64 * config.decay(now.saturating_sub(signal.at));
             let older = signal.at < self.items[weakest].at;
             if weight < weakest_weight || (weight == weakest_weight && older) {
                 weakest = position;
@@ -476,12 +476,12 @@ impl Profile {
         }
         let value = (1.0 + price).ln();
         if at >= self.price_at {
-            let decay = config.decay(at - self.price_at);
+            let decay = config.decay(at.saturating_sub(self.price_at));
             self.price_weight = self.price_weight * decay + weight;
             self.price_log_sum = self.price_log_sum * decay + weight * value;
             self.price_at = at;
         } else {
-            let decay = config.decay(self.price_at - at);
+            let decay = config.decay(self.price_at.saturating_sub(at));
             self.price_weight += weight * decay;
             self.price_log_sum += weight * decay * value;
         }
@@ -495,7 +495,7 @@ impl Profile {
     ) -> impl Iterator<Item = (&'a ItemSignal, f64)> + 'a {
         self.items
             .iter()
-            .map(move |s| (s, s.weight as f64 * config.decay(now - s.at)))
+            .map(move |s| (s, s.weight as f64 * config.decay(now.saturating_sub(s.at))))
     }
 
     /// The cart's value (sum of quantity × unit price).

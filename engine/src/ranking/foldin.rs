@@ -44,15 +44,17 @@ pub fn interactions(
 /// Solves for the shopper vector from (item row, weight) interactions.
 /// Returns `None` when there is nothing to fold in. Rows must be below the
 /// model's item count and weights finite and non-negative.
+///
+/// Two exact methods, chosen by their multiply-add count: with few
+/// interactions, the Woodbury identity on the bundle's precomputed (YᵀY + λI)⁻¹
+/// (a handful of matrix-vector products and an m × m solve); otherwise the
+/// direct d × d Cholesky solve. Both are checked against a dense reference
+/// solve in the property tests.
 pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<f32>>, Error> {
     if interactions.is_empty() {
         return Ok(None);
     }
-    let dim = model.dim();
-    let alpha = model.manifest().ranking.alpha;
-    let mut a = model.gram_ridge.clone();
-    let mut b = vec![0.0f64; dim];
-    let mut y = vec![0.0f64; dim];
+    let mut factors: Vec<&[f32]> = Vec::with_capacity(interactions.len());
     for (position, &(row, weight)) in interactions.iter().enumerate() {
         if !(weight >= 0.0 && weight.is_finite()) {
             return Err(Error::NonFinite {
@@ -60,12 +62,89 @@ pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<
                 index: position,
             });
         }
-        let factors = model.item_factors(row).ok_or(Error::InvalidReference {
+        factors.push(model.item_factors(row).ok_or(Error::InvalidReference {
             what: "fold-in item row".into(),
             index: row as u64,
             limit: model.n_items() as u64,
-        })?;
-        for (yi, f) in y.iter_mut().zip(factors) {
+        })?);
+    }
+    let solved = solve(model, interactions, &factors);
+    let u = solved.ok_or(Error::InvalidParameter {
+        name: "fold-in",
+        reason: "the system is not positive definite (weights too large)",
+    })?;
+    match u.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(Error::NonFinite {
+            what: "shopper vector",
+            index,
+        }),
+        None => Ok(Some(u)),
+    }
+}
+
+/// Picks the cheaper method. On x86-64 CPUs with AVX2 the same code is also
+/// compiled with AVX2 and chosen at run time; nothing is fused or reordered,
+/// so the result is bit-identical to the portable build.
+pub(crate) fn solve(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { solve_avx2(model, interactions, factors) };
+        }
+    }
+    solve_portable(model, interactions, factors)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn solve_avx2(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    solve_portable(model, interactions, factors)
+}
+
+#[inline(always)]
+pub(crate) fn solve_portable(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    if woodbury_is_cheaper(interactions.len(), model.dim()) {
+        solve_woodbury(model, interactions, factors)
+    } else {
+        solve_direct(model, interactions, factors)
+    }
+}
+
+/// Compares multiply-add counts: direct m·d²/2 + d³/6 + d², Woodbury
+/// (m + 1)·d² + m²·d/2 + m³/6.
+fn woodbury_is_cheaper(m: usize, d: usize) -> bool {
+    let direct = m * d * d / 2 + d * d * d / 6 + d * d;
+    let woodbury = (m + 1) * d * d + m * m * d / 2 + m * m * m / 6;
+    woodbury < direct
+}
+
+#[inline(always)]
+/// The direct method: build A = YᵀY + λI + Σ (c−1)·y·yᵀ and solve A·u = Σ c·y.
+pub(crate) fn solve_direct(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    let dim = model.dim();
+    let alpha = model.manifest().ranking.alpha;
+    let mut a = model.gram_ridge.clone();
+    let mut b = vec![0.0f64; dim];
+    let mut y = vec![0.0f64; dim];
+    for (&(_, weight), row) in interactions.iter().zip(factors) {
+        for (yi, f) in y.iter_mut().zip(row.iter()) {
             *yi = *f as f64;
         }
         let extra = alpha * weight;
@@ -82,17 +161,61 @@ pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<
             }
         }
     }
-    linalg::cholesky_in_place(&mut a, dim).map_err(|_| Error::InvalidParameter {
-        name: "fold-in",
-        reason: "the system is not positive definite (weights too large)",
-    })?;
+    linalg::cholesky_in_place(&mut a, dim).ok()?;
     linalg::cholesky_solve(&a, dim, &mut b);
-    let u: Vec<f32> = b.iter().map(|x| *x as f32).collect();
-    if u.iter().any(|x| !x.is_finite()) {
-        return Err(Error::NonFinite {
-            what: "shopper vector",
-            index: u.iter().position(|x| !x.is_finite()).unwrap_or(0),
-        });
+    Some(b.iter().map(|x| *x as f32).collect())
+}
+
+#[inline(always)]
+/// The Woodbury method. With B = YᵀY + λI, V = [√(α·w_j)·y_j] (d × m) and
+/// b = Σ c_j·y_j: u = z − W·S⁻¹·Vᵀz, where z = B⁻¹b, W = B⁻¹V and
+/// S = I + VᵀW (m × m, symmetric positive definite).
+pub(crate) fn solve_woodbury(
+    model: &Model,
+    interactions: &[(u32, f64)],
+    factors: &[&[f32]],
+) -> Option<Vec<f32>> {
+    let dim = model.dim();
+    let m = interactions.len();
+    let alpha = model.manifest().ranking.alpha;
+    let inverse = &model.gram_ridge_inverse;
+    let mut v = vec![0.0f64; m * dim];
+    let mut b = vec![0.0f64; dim];
+    for (j, (&(_, weight), row)) in interactions.iter().zip(factors).enumerate() {
+        let root = (alpha * weight).sqrt();
+        let confidence = 1.0 + alpha * weight;
+        for ((vi, bi), f) in v[j * dim..(j + 1) * dim]
+            .iter_mut()
+            .zip(b.iter_mut())
+            .zip(row.iter())
+        {
+            *vi = root * *f as f64;
+            *bi += confidence * *f as f64;
+        }
     }
-    Ok(Some(u))
+    let mut z = vec![0.0f64; dim];
+    linalg::symmetric_matvec(inverse, dim, &b, &mut z);
+    let mut w = vec![0.0f64; m * dim];
+    for j in 0..m {
+        let (v_j, w_j) = (&v[j * dim..(j + 1) * dim], &mut w[j * dim..(j + 1) * dim]);
+        linalg::symmetric_matvec(inverse, dim, v_j, w_j);
+    }
+    let mut s = vec![0.0f64; m * m];
+    let mut t = vec![0.0f64; m];
+    for i in 0..m {
+        let v_i = &v[i * dim..(i + 1) * dim];
+        for j in 0..=i {
+            let w_j = &w[j * dim..(j + 1) * dim];
+            s[i * m + j] = linalg::dot(v_i, w_j) + if i == j { 1.0 } else { 0.0 };
+        }
+        t[i] = linalg::dot(v_i, &z);
+    }
+    linalg::cholesky_in_place(&mut s, m).ok()?;
+    linalg::cholesky_solve(&s, m, &mut t);
+    for (j, t_j) in t.iter().enumerate() {
+        for (zi, wi) in z.iter_mut().zip(&w[j * dim..(j + 1) * dim]) {
+            *zi -= t_j * wi;
+        }
+    }
+    Some(z.iter().map(|x| *x as f32).collect())
 }

@@ -20,7 +20,7 @@
 //!
 //! Business rules: out-of-stock items, items not shipped to the request's
 //! country (or, without a country, any item limited to some countries), excluded items and categories, and (by default) items the shopper
-//! bought or disliked are never ranked; pins place items at fixed positions;
+//! bought, have in the cart or disliked are never ranked; pins place items at fixed positions;
 //! `max_per_category` caps items per category (diversity). Ties break on the
 //! lower item row, so the answer never depends on candidate order. Each item
 //! carries the [`Reason`] whose term contributed most.
@@ -69,6 +69,8 @@ pub struct RankRequest {
     pub max_per_category: Option<usize>,
     /// Whether items the shopper bought are excluded (default true).
     pub exclude_purchased: bool,
+    /// Whether items in the shopper's cart are excluded (default true).
+    pub exclude_in_cart: bool,
     /// Score with the int8 factors (default true) instead of f32.
     pub int8: bool,
 }
@@ -87,6 +89,7 @@ impl Default for RankRequest {
             pins: Vec::new(),
             max_per_category: None,
             exclude_purchased: true,
+            exclude_in_cart: true,
             int8: true,
         }
     }
@@ -241,6 +244,21 @@ pub fn rank_with_vector(
             });
         }
     }
+    for (position, (row, weight)) in interactions.iter().enumerate() {
+        if *row as usize >= n_items {
+            return Err(Error::InvalidReference {
+                what: "interaction row".into(),
+                index: *row as u64,
+                limit: n_items as u64,
+            });
+        }
+        if !(weight.is_finite() && *weight >= 0.0) {
+            return Err(Error::NonFinite {
+                what: "interaction weight",
+                index: position,
+            });
+        }
+    }
     let params = &model.manifest().ranking;
     let mut unknown_ids = Vec::new();
     let mut row_of = |id: &str| {
@@ -275,6 +293,13 @@ pub fn rank_with_vector(
     for id in &request.exclude_items {
         if let Some(row) = row_of(id) {
             eligible[row as usize] = false;
+        }
+    }
+    if request.exclude_in_cart {
+        for line in &profile.cart {
+            if let Some(row) = model.item_row(&line.id) {
+                eligible[row as usize] = false;
+            }
         }
     }
     for signal in &profile.items {
@@ -696,6 +721,31 @@ mod tests {
             let got = dot4(&user, [&rows[0], &rows[1], &rows[2], &rows[3]]);
             for (g, row) in got.iter().zip(&rows) {
                 assert_eq!(g.to_bits(), dot(&user, row).to_bits(), "dim {dim}");
+            }
+        }
+    }
+
+    #[test]
+    fn dispatched_and_portable_scores_are_bit_identical() {
+        use crate::testing::{synthetic_bundle, SyntheticSpec};
+        let built = synthetic_bundle(&SyntheticSpec {
+            n_items: 301,
+            dim: 37,
+            ..SyntheticSpec::default()
+        });
+        let model = Model::from_bytes(&built.manifest, &built.tensors).unwrap();
+        let mut rng = Rng::new(3);
+        let user: Vec<f32> = (0..37).map(|_| rng.unit() - 0.5).collect();
+        for int8 in [false, true] {
+            let personal = Personal::new(&model, Some(&user), int8);
+            let mut dispatched = vec![0.0f32; 301];
+            let mut portable = vec![0.0f32; 301];
+            personal.score_all(0.7, &mut dispatched);
+            personal.score_all_portable(0.7, &mut portable);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dispatched), bits(&portable), "int8 = {int8}");
+            for (row, score) in portable.iter().enumerate() {
+                assert_eq!(score.to_bits(), (0.7 * personal.score(row)).to_bits());
             }
         }
     }

@@ -174,6 +174,31 @@ fn history_personalises_and_rules_apply() {
     let again = rank(&model, &profile, base.clone());
     assert_eq!(again, ranking, "deterministic");
 
+    let mut with_cart = profile.clone();
+    with_cart
+        .apply(
+            &Event {
+                at: T0 + 200,
+                kind: EventKind::AddToCart {
+                    item: listed[0].clone(),
+                    quantity: 1,
+                    price: 5.0,
+                },
+            },
+            &ProfileConfig::default(),
+        )
+        .unwrap();
+    assert!(
+        !ids(&rank(&model, &with_cart, base.clone())).contains(&listed[0]),
+        "cart items are excluded"
+    );
+    let keep_cart = RankRequest {
+        exclude_in_cart: false,
+        k: 200,
+        ..base.clone()
+    };
+    assert!(ids(&rank(&model, &with_cart, keep_cart)).contains(&listed[0]));
+
     let with_purchased = rank(
         &model,
         &profile,
@@ -465,4 +490,71 @@ fn the_rescue_decision_is_seeded_and_holds_out_a_share() {
             action: RescueAction::Reminder
         }
     ));
+}
+
+#[test]
+fn extreme_profile_weights_still_rank() {
+    let model = model();
+    let mut profile = profile_of(&[(T0, viewed("item-3")), (T0 + 60, viewed("item-5"))]);
+    profile.items[0].weight = f32::MAX;
+    profile.check(&ProfileConfig::default()).unwrap();
+    let ranking = rank(
+        &model,
+        &profile,
+        RankRequest {
+            k: 5,
+            now: T0 + 100,
+            ..RankRequest::default()
+        },
+    );
+    assert!(ranking.personalised);
+    assert!(ranking.items.iter().all(|r| r.score.is_finite()));
+    let error = ranking::rank_with_vector(
+        &model,
+        &profile,
+        &RankRequest::default(),
+        None,
+        &[(9999, 1.0)],
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), "bundle_reference");
+    let error = ranking::rank_with_vector(
+        &model,
+        &profile,
+        &RankRequest::default(),
+        None,
+        &[(1, f64::NAN)],
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), "non_finite");
+}
+
+#[test]
+fn extreme_times_never_overflow() {
+    let model = model();
+    let config = ProfileConfig::default();
+    let profile = profile_of(&[(T0, viewed("item-3")), (T0 + 30, bought("item-4", 3.0))]);
+    for now in [i64::MIN, -1, 0, i64::MAX] {
+        let _ = segments::classify(&model, &profile, &config, now);
+        let request = RankRequest {
+            k: 5,
+            now,
+            ..RankRequest::default()
+        };
+        let ranking = rank(&model, &profile, request);
+        assert_eq!(ranking.items.len(), 5, "now = {now}");
+    }
+    // A profile assembled by hand (its fields are public) with absurd times.
+    let mut odd = profile.clone();
+    odd.latest_at = Some(i64::MIN);
+    odd.items[0].at = i64::MAX;
+    let mut applied = odd.clone();
+    let _ = applied.apply(
+        &Event {
+            at: T0,
+            kind: viewed("item-1"),
+        },
+        &config,
+    );
+    let _ = segments::classify(&model, &odd, &config, T0);
 }
