@@ -10,16 +10,11 @@ use std::path::PathBuf;
 
 use cove_edge::recommend::{recommend, RecommendRequest, WeightedItem};
 use cove_engine::bundle::Model;
+use cove_engine::testing::published_default_bundle;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn default_model() -> Option<Model> {
-    let bundles = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles");
-    let pointer: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundles.join("default.json")).ok()?).ok()?;
-    let id = pointer["model_id"].as_str()?;
-    let manifest = std::fs::read(bundles.join(id).join("manifest.json")).ok()?;
-    let tensors = std::fs::read(bundles.join(id).join("tensors.safetensors")).ok()?;
-    Model::from_bytes(&manifest, &tensors).ok()
+    published_default_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles"))
 }
 
 fn bench(c: &mut Criterion) {

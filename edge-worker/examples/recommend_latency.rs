@@ -9,20 +9,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cove_edge::recommend::{recommend, RecommendRequest, WeightedItem};
-use cove_engine::bundle::Model;
+use cove_engine::testing::published_default_bundle;
 
 const CALLS: usize = 20_000;
 
 fn main() {
     let bundles = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles");
-    let pointer: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(bundles.join("default.json")).expect("run `cargo xtask build` first"),
-    )
-    .expect("default.json is JSON");
-    let id = pointer["model_id"].as_str().expect("model_id");
-    let manifest = std::fs::read(bundles.join(id).join("manifest.json")).expect("manifest");
-    let tensors = std::fs::read(bundles.join(id).join("tensors.safetensors")).expect("tensors");
-    let model = Model::from_bytes(&manifest, &tensors).expect("a valid bundle");
+    let model = published_default_bundle(&bundles)
+        .expect("no published default bundle: run `cargo xtask build` first");
 
     // A fixed pseudo-random sequence of profiles (xorshift), so runs compare.
     let mut state = 0x2545_F491_4F6C_DD1Du64;

@@ -4,7 +4,7 @@
 //! (the one the browser loads) in V8; `cargo xtask bench` runs both and prints
 //! the ratio.
 //!
-//! Run alone: `cargo bench -p cove-engine --bench storefront` (after
+//! Run alone: `cargo bench -p cove-engine --features test-fixtures --bench storefront` (after
 //! `cargo xtask build`, which publishes the default bundle).
 
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use cove_engine::bundle::Model;
 use cove_engine::events::Event;
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::ranking::{self, RankRequest};
+use cove_engine::testing::published_default_bundle;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// The profile sizes measured, shared with the wasm harness.
@@ -22,13 +23,7 @@ pub const PROFILE_SIZES: [usize; 4] = [0, 5, 20, 64];
 const NOW: i64 = 1_700_000_000;
 
 fn default_model() -> Option<Model> {
-    let bundles = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles");
-    let pointer: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundles.join("default.json")).ok()?).ok()?;
-    let id = pointer["model_id"].as_str()?;
-    let manifest = std::fs::read(bundles.join(id).join("manifest.json")).ok()?;
-    let tensors = std::fs::read(bundles.join(id).join("tensors.safetensors")).ok()?;
-    Model::from_bytes(&manifest, &tensors).ok()
+    published_default_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles"))
 }
 
 /// The i-th view event of the benchmark profile (the wasm harness builds the same).

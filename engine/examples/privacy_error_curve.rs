@@ -1,7 +1,7 @@
 //! Estimation error against the number of devices, for ε = 0.5, 1 and 2, for
 //! both mechanisms: the figures of `docs/privacy.md`.
 //!
-//! Run: `cargo run --release -p cove-engine --example privacy_error_curve`
+//! Run: `cargo run --release -p cove-engine --features test-fixtures --example privacy_error_curve`
 //!
 //! Protocol: true values are drawn (deterministically, largest remainder) from
 //! a Zipf(1.1) distribution over the domain; every device sends one report;
@@ -11,29 +11,11 @@
 
 use cove_engine::privacy::estimate::estimate;
 use cove_engine::privacy::{grr, hadamard, report, Mechanism, MetricSpec, Tally};
+use cove_engine::testing::zipf_values;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 const ROUNDS: usize = 5;
-
-fn zipf_counts(domain: u32, n_devices: usize) -> Vec<u32> {
-    let raw: Vec<f64> = (0..domain)
-        .map(|r| 1.0 / f64::from(r + 1).powf(1.1))
-        .collect();
-    let total: f64 = raw.iter().sum();
-    let mut values = Vec::with_capacity(n_devices);
-    let mut remainders = Vec::new();
-    for (value, w) in raw.iter().enumerate() {
-        let exact = w / total * n_devices as f64;
-        values.extend(std::iter::repeat_n(value as u32, exact.floor() as usize));
-        remainders.push((exact.fract(), value as u32));
-    }
-    remainders.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for (_, value) in remainders.into_iter().take(n_devices - values.len()) {
-        values.push(value);
-    }
-    values
-}
 
 fn share_bound(mechanism: Mechanism, epsilon: f64, n: f64) -> f64 {
     match mechanism {
@@ -62,7 +44,7 @@ fn main() {
                     mechanism,
                     epsilon,
                 };
-                let values = zipf_counts(mechanism.domain(), n_devices);
+                let values = zipf_values(mechanism.domain(), 1.1, n_devices);
                 let mut truth = vec![0f64; mechanism.domain() as usize];
                 for &v in &values {
                     truth[v as usize] += 1.0;

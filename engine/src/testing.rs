@@ -292,3 +292,36 @@ pub fn synthetic_events(n: usize, n_items: usize, start: i64, seed: u64) -> Vec<
         })
         .collect()
 }
+
+/// The published default bundle (`www/v1/bundles/default.json` and the files it
+/// names, below `bundles_dir`), loaded and validated; `None` when it has not
+/// been published (run `cargo xtask build`). For benchmarks and examples that
+/// measure the real catalogue; the engine itself never reads files.
+pub fn published_default_bundle(bundles_dir: &std::path::Path) -> Option<crate::bundle::Model> {
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundles_dir.join("default.json")).ok()?).ok()?;
+    let model_dir = bundles_dir.join(pointer["model_id"].as_str()?);
+    let manifest = std::fs::read(model_dir.join("manifest.json")).ok()?;
+    let tensors = std::fs::read(model_dir.join("tensors.safetensors")).ok()?;
+    crate::bundle::Model::from_bytes(&manifest, &tensors).ok()
+}
+
+/// `n_devices` true values over `0..domain`, distributed as Zipf(`exponent`)
+/// with deterministic counts (largest remainder), for privacy simulations.
+pub fn zipf_values(domain: u32, exponent: f64, n_devices: usize) -> Vec<u32> {
+    let raw: Vec<f64> = (0..domain)
+        .map(|r| 1.0 / f64::from(r + 1).powf(exponent))
+        .collect();
+    let total: f64 = raw.iter().sum();
+    let mut values = Vec::with_capacity(n_devices);
+    let mut remainders = Vec::with_capacity(raw.len());
+    for (value, weight) in raw.iter().enumerate() {
+        let exact = weight / total * n_devices as f64;
+        values.extend(std::iter::repeat_n(value as u32, exact.floor() as usize));
+        remainders.push((exact.fract(), value as u32));
+    }
+    remainders.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let missing = n_devices.saturating_sub(values.len());
+    values.extend(remainders.into_iter().take(missing).map(|(_, value)| value));
+    values
+}

@@ -7,33 +7,9 @@
 
 use cove_engine::privacy::estimate::estimate;
 use cove_engine::privacy::{report, Mechanism, MetricSpec, Tally};
+use cove_engine::testing::zipf_values;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-
-/// A Zipf-like distribution over `domain` values (weights 1/(rank+1)^s).
-fn zipf_weights(domain: u32, s: f64) -> Vec<f64> {
-    let raw: Vec<f64> = (0..domain)
-        .map(|r| 1.0 / f64::from(r + 1).powf(s))
-        .collect();
-    let total: f64 = raw.iter().sum();
-    raw.into_iter().map(|w| w / total).collect()
-}
-
-/// Deterministic true counts for `n_devices` from `weights` (largest remainder).
-fn true_values(weights: &[f64], n_devices: usize) -> Vec<u32> {
-    let mut values = Vec::with_capacity(n_devices);
-    let mut remainders: Vec<(f64, u32)> = Vec::new();
-    for (value, w) in weights.iter().enumerate() {
-        let exact = w * n_devices as f64;
-        values.extend(std::iter::repeat_n(value as u32, exact.floor() as usize));
-        remainders.push((exact.fract(), value as u32));
-    }
-    remainders.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for (_, value) in remainders.into_iter().take(n_devices - values.len()) {
-        values.push(value);
-    }
-    values
-}
 
 struct Outcome {
     covered: usize,
@@ -46,7 +22,6 @@ struct Outcome {
 fn simulate(
     mechanism: Mechanism,
     epsilon: f64,
-    weights: &[f64],
     n_devices: usize,
     rounds: usize,
     seed: u64,
@@ -56,14 +31,14 @@ fn simulate(
         mechanism,
         epsilon,
     };
-    let truth_values = true_values(weights, n_devices);
-    let mut truth = vec![0f64; weights.len()];
+    let truth_values = zipf_values(mechanism.domain(), 1.1, n_devices);
+    let mut truth = vec![0f64; mechanism.domain() as usize];
     for &v in &truth_values {
         truth[v as usize] += 1.0;
     }
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let (mut covered, mut checked) = (0, 0);
-    let mut sum_estimates = vec![0f64; weights.len()];
+    let mut sum_estimates = vec![0f64; mechanism.domain() as usize];
     let mut abs_error = 0.0;
     let mut std_error = 0.0;
     for _ in 0..rounds {
@@ -96,8 +71,7 @@ fn simulate(
 }
 
 fn check(mechanism: Mechanism, epsilon: f64, n_devices: usize, rounds: usize, seed: u64) {
-    let weights = zipf_weights(mechanism.domain(), 1.1);
-    let outcome = simulate(mechanism, epsilon, &weights, n_devices, rounds, seed);
+    let outcome = simulate(mechanism, epsilon, n_devices, rounds, seed);
     let coverage = outcome.covered as f64 / outcome.checked as f64;
     eprintln!(
         "{mechanism:?} ε={epsilon} n={n_devices}: coverage {coverage:.4} over {} intervals, \

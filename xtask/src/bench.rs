@@ -18,7 +18,15 @@ const PROFILE_SIZES: [usize; 4] = [0, 5, 20, 64];
 pub fn bench(env: &Env) -> Result<()> {
     let root = paths::root();
     Step::new("native: engine storefront bench", cargo_program())
-        .args(["bench", "--package", "cove-engine", "--bench", "storefront"])
+        .args([
+            "bench",
+            "--package",
+            "cove-engine",
+            "--features",
+            "test-fixtures",
+            "--bench",
+            "storefront",
+        ])
         .current_dir(&root)
         .run()?;
     Step::new("native: edge recommend bench", cargo_program())
