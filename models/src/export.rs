@@ -665,3 +665,135 @@ pub fn load_published(path: &Path) -> anyhow::Result<cove_engine::bundle::Model>
     cove_engine::bundle::Model::from_bytes(&manifest, &tensors)
         .map_err(|e| anyhow::anyhow!("{} is not a valid bundle: {e}", manifest_path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::{small_config, synthetic_shop};
+    use crate::pipeline::{self, Bars};
+
+    fn trained() -> (TrainedModel, crate::engine_eval::EngineEvaluation) {
+        let data = synthetic_shop();
+        let mut config = small_config();
+        let hidden = Bars { hidden: true };
+        let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
+        let engine =
+            crate::engine_eval::evaluate_through_engine(&data, &config, &evaluation, hidden)
+                .unwrap();
+        let model = pipeline::train(&data, &config, evaluation, None, "synthetic", hidden).unwrap();
+        (model, engine)
+    }
+
+    #[test]
+    fn the_same_data_and_seed_give_byte_identical_bundles() {
+        let (first_model, first_engine) = trained();
+        let (second_model, second_engine) = trained();
+        let first = build_bundle(
+            &first_model,
+            &crate::engine_eval::metric_entries(&first_engine),
+        )
+        .unwrap()
+        .0;
+        let second = build_bundle(
+            &second_model,
+            &crate::engine_eval::metric_entries(&second_engine),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(first.model_id, second.model_id);
+        assert!(first.manifest == second.manifest, "manifests differ");
+        assert!(first.tensors == second.tensors, "tensors differ");
+        // The engine-path evaluation is deterministic too, and it scored users.
+        assert_eq!(first_engine.model_id, second_engine.model_id);
+        assert!(first_engine.rows.iter().all(|r| r.metrics.n_users > 0));
+    }
+
+    #[test]
+    fn publish_writes_three_files_that_load() {
+        let (model, engine) = trained();
+        let (bundle, notes) =
+            build_bundle(&model, &crate::engine_eval::metric_entries(&engine)).unwrap();
+        let dir = std::env::temp_dir().join(format!("cove-publish-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let published = publish(&bundle, &dir).unwrap();
+        let pointer: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&published.pointer_path).unwrap())
+                .unwrap();
+        let keys: Vec<&String> = pointer.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["manifest", "model_id", "tensors"]);
+        let id = &bundle.model_id;
+        assert_eq!(pointer["model_id"], *id);
+        assert_eq!(
+            pointer["manifest"],
+            format!("/v1/bundles/{id}/manifest.json")
+        );
+        assert_eq!(
+            pointer["tensors"],
+            format!("/v1/bundles/{id}/tensors.safetensors")
+        );
+        // Every way of naming the bundle loads the same model.
+        for path in [
+            dir.clone(),
+            dir.join(id),
+            dir.join(id).join("manifest.json"),
+        ] {
+            assert_eq!(load_published(&path).unwrap().model_id(), id);
+        }
+        let loaded = load_published(&dir).unwrap();
+        let manifest = loaded.manifest();
+        assert_eq!(manifest.items.len(), model.items.len());
+        assert_eq!(manifest.segments.taste_clusters.len(), 3);
+        assert!(manifest
+            .metrics
+            .contains_key("task_a.engine_path.ndcg_at_10"));
+        assert!(manifest
+            .metrics
+            .contains_key("task_a.trainer_blend.ndcg_at_10"));
+        assert_eq!(notes.lambda, model.fold_in.regularization as f64);
+        // The shipped classifiers are the engine-input refits.
+        let p = model.propensity.as_ref().unwrap();
+        assert_eq!(
+            loaded.propensity().coef[0],
+            p.engine_classifier.weights[0] as f32
+        );
+        // A corrupted tensor file is refused by the loader with a typed error.
+        let tensors = dir.join(id).join("tensors.safetensors");
+        let mut bytes = std::fs::read(&tensors).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&tensors, &bytes).unwrap();
+        let err = load_published(&dir).unwrap_err().to_string();
+        assert!(err.contains("not a valid bundle"), "{err}");
+        // A pointer that escapes the directory is refused.
+        std::fs::write(&published.pointer_path, r#"{"model_id": "../x"}"#).unwrap();
+        assert!(load_published(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lifecycle_axes_keep_the_trainers_scores() {
+        // Trainer frequency score = 1 + #(value > c); with tied cuts [1, 1, 2, 4].
+        let axis = Axis::upward(&[1.0, 1.0, 2.0, 4.0], true);
+        assert_eq!(axis.cuts, vec![2.0, 3.0, 5.0]);
+        assert_eq!(axis.trainer_score, vec![1, 3, 4, 5]);
+        // f ≥ 4 in trainer terms is engine scores 3..=4; f ≥ 2 starts at engine 2.
+        assert_eq!(axis.range(4, 5), Some([3, 4]));
+        assert_eq!(axis.range(2, 5), Some([2, 4]));
+        assert_eq!(axis.range(2, 2), None);
+        let trainer = |v: f64| 1 + [1.0, 1.0, 2.0, 4.0].iter().filter(|c| v > **c).count() as u8;
+        let engine = |v: f64| 1 + axis.cuts.iter().filter(|c| v >= **c).count();
+        for v in 0..8 {
+            let v = v as f64;
+            assert_eq!(axis.trainer_score[engine(v) - 1], trainer(v), "orders {v}");
+        }
+        // Monetary: the engine's ≥ on the next float equals the trainer's >.
+        let money = Axis::upward(&[10.0, 20.0, 30.0, 40.0], false);
+        let engine = |v: f64| 1 + money.cuts.iter().filter(|c| v >= **c).count();
+        assert_eq!(engine(10.0), 1);
+        assert_eq!(engine(10.000001), 2);
+        // Recency: same cuts, same rule.
+        let recency = Axis::recency(&[7.0, 30.0, 30.0, 90.0]);
+        assert_eq!(recency.cuts, vec![7.0, 30.0, 90.0]);
+        assert_eq!(recency.trainer_score, vec![1, 2, 4, 5]);
+    }
+}

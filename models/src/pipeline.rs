@@ -768,11 +768,11 @@ pub fn train(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A synthetic shop: 80 customers with four tastes, 50 items, five months.
-    fn synthetic_shop() -> Transactions {
+    pub(crate) fn synthetic_shop() -> Transactions {
         let mut rng = als::SplitMix64::new(21);
         let mut rows = String::new();
         for line in 0..4000u64 {
@@ -806,7 +806,7 @@ mod tests {
         .unwrap()
     }
 
-    fn small_config() -> TrainConfig {
+    pub(crate) fn small_config() -> TrainConfig {
         let mut config = TrainConfig::default();
         config.als.factors = 8;
         config.als.iterations = 4;
