@@ -90,7 +90,7 @@ pub fn builder(
         .iter()
         .enumerate()
         .filter(|(_, v)| **v > 0.0)
-        .map(|(i, v)| (i as u32, *v))
+        .map(|(i, v)| (i as u32, round_score(*v)))
         .collect();
     star.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     star.truncate(N_TRENDING);
@@ -233,7 +233,20 @@ pub fn builder(
         }
     }
 
+    notes.push(
+        "size: item factors are shipped rounded to bfloat16 precision (8 significant bits, relative error ≤ 2⁻⁹, \
+         finer than the int8 copy the ranking uses) and neighbour scores to multiples of 1/1024, so the f32 tensors \
+         compress; the Gram matrix and the int8 copy are derived from the rounded factors"
+            .into(),
+    );
+    let mut row = vec![0.0f32; dim];
     for (idx, item) in model.items.iter().enumerate() {
+        for (out, v) in row
+            .iter_mut()
+            .zip(&model.item_factors[idx * dim..(idx + 1) * dim])
+        {
+            *out = round_bf16(*v);
+        }
         let meta = ItemMeta {
             id: item.code.clone(),
             title: item.title.clone(),
@@ -246,7 +259,7 @@ pub fn builder(
             countries: None,
         };
         builder
-            .add_item(meta, &model.item_factors[idx * dim..(idx + 1) * dim])
+            .add_item(meta, &row)
             .map_err(|e| anyhow::anyhow!("item {}: {e}", item.code))?;
     }
     for idx in 0..model.items.len() {
@@ -263,7 +276,7 @@ pub fn builder(
         let items: Vec<(u32, f32)> = list
             .items
             .iter()
-            .map(|n| (n.item, n.score.ln_1p()))
+            .map(|n| (n.item, round_score(n.score.ln_1p())))
             .collect();
         if !items.is_empty() {
             builder.trending(&list.country, &items);
@@ -311,6 +324,22 @@ fn rule(segment: &str, action: RescueAction) -> RescueRule {
     }
 }
 
+/// The nearest float with an 8-bit significand (bfloat16 precision), ties
+/// to even; non-finite values pass through (the loader refuses them).
+pub fn round_bf16(v: f32) -> f32 {
+    if !v.is_finite() {
+        return v;
+    }
+    let bits = v.to_bits();
+    let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) & 0xFFFF_0000;
+    f32::from_bits(rounded)
+}
+
+/// A similarity rounded to a multiple of 1/1024, kept positive.
+fn round_score(v: f32) -> f32 {
+    ((v * 1024.0).round() / 1024.0).max(1.0 / 1024.0)
+}
+
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -347,6 +376,9 @@ fn merged_neighbours(model: &TrainedModel, idx: usize) -> Vec<(u32, f32)> {
                 None => all.push((n.item, n.score)),
             }
         }
+    }
+    for entry in &mut all {
+        entry.1 = round_score(entry.1);
     }
     all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     all.truncate(N_NEIGHBOURS);
@@ -768,6 +800,18 @@ mod tests {
         std::fs::write(&published.pointer_path, r#"{"model_id": "../x"}"#).unwrap();
         assert!(load_published(&dir).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bf16_rounding_is_close_and_compressible() {
+        for v in [1.0f32, -0.123_456_7, 3.3e-5, 1234.567, 0.0] {
+            let r = round_bf16(v);
+            assert_eq!(r.to_bits() & 0xFFFF, 0, "{v}");
+            assert!((r - v).abs() <= v.abs() / 256.0, "{v} -> {r}");
+        }
+        assert!(round_bf16(f32::NAN).is_nan());
+        assert_eq!(round_score(0.0), 1.0 / 1024.0);
+        assert_eq!(round_score(0.5), 0.5);
     }
 
     #[test]
