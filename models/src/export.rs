@@ -135,6 +135,12 @@ pub fn builder(
          has no separate slot in RankingParams",
         model.blend.discover_prior, star_top, model.blend.for_you_prior
     ));
+    notes.push(
+        "trending countries: the data's country names are shipped as ISO 3166-1 alpha-2 codes (United Kingdom → GB, \
+         EIRE → IE, …), which the engine's requests carry; names without a code (Channel Islands, European \
+         Community, Unspecified) keep their name"
+            .into(),
+    );
     notes.push(format!(
         "buy again: the trainer's for-you repeat term (weight {}) has no counterpart in the engine's ranking and is not shipped",
         model.blend.for_you_repeat
@@ -178,8 +184,8 @@ pub fn builder(
         propensity_threshold: 0.5,
         price_tiers: PriceTiers {
             cuts: vec![
-                model.price_tiers.budget_below as f64,
-                model.price_tiers.premium_from as f64,
+                round4(model.price_tiers.budget_below as f64),
+                round4(model.price_tiers.premium_from as f64),
             ],
             labels: vec!["budget".into(), "mid".into(), "premium".into()],
         },
@@ -279,7 +285,7 @@ pub fn builder(
             .map(|n| (n.item, round_score(n.score.ln_1p())))
             .collect();
         if !items.is_empty() {
-            builder.trending(&list.country, &items);
+            builder.trending(country_code(&list.country), &items);
         }
     }
     let centroids: Vec<f32> = model
@@ -322,6 +328,52 @@ fn rule(segment: &str, action: RescueAction) -> RescueRule {
         action,
         threshold: None,
     }
+}
+
+/// The ISO 3166-1 alpha-2 code of a country name as shop exports spell it
+/// (the engine's requests carry codes); names not in the table pass through.
+pub fn country_code(name: &str) -> &str {
+    const CODES: &[(&str, &str)] = &[
+        ("Australia", "AU"),
+        ("Austria", "AT"),
+        ("Bahrain", "BH"),
+        ("Belgium", "BE"),
+        ("Brazil", "BR"),
+        ("Canada", "CA"),
+        ("Cyprus", "CY"),
+        ("Czech Republic", "CZ"),
+        ("Denmark", "DK"),
+        ("EIRE", "IE"),
+        ("Ireland", "IE"),
+        ("Finland", "FI"),
+        ("France", "FR"),
+        ("Germany", "DE"),
+        ("Greece", "GR"),
+        ("Iceland", "IS"),
+        ("Israel", "IL"),
+        ("Italy", "IT"),
+        ("Japan", "JP"),
+        ("Lebanon", "LB"),
+        ("Lithuania", "LT"),
+        ("Malta", "MT"),
+        ("Netherlands", "NL"),
+        ("Norway", "NO"),
+        ("Poland", "PL"),
+        ("Portugal", "PT"),
+        ("RSA", "ZA"),
+        ("Saudi Arabia", "SA"),
+        ("Singapore", "SG"),
+        ("Spain", "ES"),
+        ("Sweden", "SE"),
+        ("Switzerland", "CH"),
+        ("USA", "US"),
+        ("United Arab Emirates", "AE"),
+        ("United Kingdom", "GB"),
+    ];
+    CODES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(name, |(_, code)| code)
 }
 
 /// The nearest float with an 8-bit significand (bfloat16 precision), ties
@@ -476,7 +528,9 @@ fn lifecycle_map(model: &TrainedModel) -> (LifecycleMap, bool, Vec<String>) {
     // i.e. below the first engine cut when that cut is 2.
     let new_exact = f.cuts.first() == Some(&2.0);
     let any = [1u8, 5u8];
-    let wanted: [(&str, [u8; 2], Option<[u8; 2]>, [u8; 2]); 5] = [
+    // (segment, trainer recency range, engine frequency range, trainer monetary range)
+    type Wanted<'a> = (&'a str, [u8; 2], Option<[u8; 2]>, [u8; 2]);
+    let wanted: [Wanted; 5] = [
         ("champion", [4, 5], f.range(4, 5), [4, 5]),
         ("loyal", [3, 5], f.range(4, 5), any),
         ("new", [4, 5], Some([1, 1]), any),
