@@ -856,6 +856,57 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Issue 4, item 6: on the device (events → profile → `segments::classify`
+    /// on the written bundle) every customer gets the propensity the trainer's
+    /// smartcore model predicts and the lifecycle segment its rules give.
+    #[test]
+    fn engine_segments_and_propensity_equal_the_trainers() {
+        use cove_engine::profile::{Profile, ProfileConfig};
+        let data = synthetic_shop();
+        let (model, _) = trained();
+        let (bundle, notes) = build_bundle(&model, &[]).unwrap();
+        assert!(notes.lifecycle_rules_dropped.is_empty());
+        // Every synthetic customer orders many times, so the frequency
+        // quintiles start above 1 and the "one order" rule is the one
+        // approximation (it is exact on Online Retail, whose first cut is 1).
+        let exact = notes.lifecycle_exact;
+        let engine_model =
+            cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
+        let end = data.purchases.iter().map(|p| p.minute).max().unwrap() + 1;
+        let rfm = crate::segments::rfm_at(&data, end);
+        let config = ProfileConfig::default();
+        let propensity = model.propensity.as_ref().unwrap();
+        let mut lines_of: std::collections::HashMap<u32, Vec<&crate::data::Purchase>> =
+            Default::default();
+        for p in &data.purchases {
+            lines_of.entry(p.customer_idx).or_default().push(p);
+        }
+        let mut segments_seen = std::collections::BTreeSet::new();
+        for (customer, lines) in &lines_of {
+            let (events, _) = crate::engine_eval::purchase_events(&data, lines, config.max_items());
+            let mut profile = Profile::new();
+            for event in &events {
+                profile.apply(event, &config).unwrap();
+            }
+            let got = cove_engine::segments::classify(&engine_model, &profile, &config, end * 60);
+            let r = &rfm[customer];
+            let want = propensity
+                .engine_classifier
+                .probability(&crate::segments::engine_propensity_row(r));
+            assert!(
+                (got.propensity.probability - want).abs() < 1e-5,
+                "customer {customer}: engine {} trainer {want}",
+                got.propensity.probability
+            );
+            let want_segment = model.lifecycle.segment(r);
+            if exact || (want_segment != "new" && got.lifecycle.name != "new") {
+                assert_eq!(got.lifecycle.name, want_segment, "{r:?}");
+            }
+            segments_seen.insert(got.lifecycle.name);
+        }
+        assert!(segments_seen.len() >= 3, "{segments_seen:?}");
+    }
+
     #[test]
     fn bf16_rounding_is_close_and_compressible() {
         for v in [1.0f32, -0.123_456_7, 3.3e-5, 1234.567, 0.0] {
