@@ -393,6 +393,13 @@ fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
     use cove_engine::events::Event;
     use cove_engine::profile::{Profile, ProfileConfig};
     use cove_engine::ranking::{self, RankRequest};
+    if let Some(now) = args.now {
+        anyhow::ensure!(
+            (0..=cove_engine::events::MAX_TIME).contains(&now),
+            "--now {now} is not a unix time in 0..={}",
+            cove_engine::events::MAX_TIME
+        );
+    }
     let model = export::load_published(&args.bundle)?;
     let text = if args.events.as_os_str() == "-" {
         let mut text = String::new();

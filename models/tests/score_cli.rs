@@ -138,6 +138,10 @@ fn bad_inputs_fail_clearly() {
     assert_ne!(code, 0);
     assert!(stderr.contains("ranking failed"), "{stderr}");
 
+    let (code, _, stderr) = score(&["--bundle", s(&dir), "--events", s(&events), "--now=-1"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("is not a unix time"), "{stderr}");
+
     let (code, _, stderr) = score(&["--bundle", s(&dir.join("nope")), "--events", s(&events)]);
     assert_ne!(code, 0);
     assert!(stderr.contains("reading"), "{stderr}");
