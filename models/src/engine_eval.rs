@@ -15,6 +15,10 @@
 //!    items, task B excludes them), and score HR@10 / NDCG@10 / Recall@20 with
 //!    the same [`eval::user_metrics`].
 //!
+//! Before that, the two parameters the trainer cannot choose for the engine
+//! (α's scale and the neighbour weight) are picked through the same path on
+//! the validation split, never on the test period.
+//!
 //! A second row keeps the engine's ranking but uses the trainer's fold-in
 //! vector (`rank_with_vector`), which separates the two differences between
 //! the paths: the profile's weights and linear confidence, and the blend.
@@ -61,6 +65,12 @@ pub struct EngineEvaluation {
     /// Items in the bundle that are not candidates (unseen in train), excluded
     /// from every request.
     pub n_non_candidates: usize,
+    /// The α scale chosen on validation.
+    pub alpha_scale: f64,
+    /// The neighbour-weight scale chosen on validation.
+    pub neighbours_scale: f32,
+    /// Every validation trial.
+    pub validation_trials: Vec<EngineTrial>,
     /// Seconds taken.
     pub seconds: f64,
 }
@@ -108,17 +118,39 @@ pub fn purchase_events(
     (events, n_split)
 }
 
-/// Runs the protocol through the engine. `evaluation` is the trainer's own
-/// (its blend rows are copied beside the engine's); `config` holds the
-/// settings it chose.
-pub fn evaluate_through_engine(
+/// One validation trial of the engine-only parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineTrial {
+    /// `TrainConfig::engine_alpha_scale`.
+    pub alpha_scale: f64,
+    /// `TrainConfig::engine_neighbours_scale`.
+    pub neighbours_scale: f32,
+    /// Validation NDCG@10, task A.
+    pub ndcg_at_10_a: f64,
+    /// Validation NDCG@10, task B.
+    pub ndcg_at_10_b: f64,
+}
+
+/// What scoring one split through the engine gives.
+struct Scored {
+    /// [path][task]: path 0 = events → profile → recommend, 1 = trainer vector.
+    sums: [[Metrics; 2]; 2],
+    model_id: String,
+    n_orders: usize,
+    n_orders_split: usize,
+    n_refused: usize,
+    n_non_candidates: usize,
+}
+
+/// `pipeline::train` on the rows before `cutoff_day` only.
+fn train_before(
     data: &Transactions,
     config: &TrainConfig,
     evaluation: &EvaluationReport,
+    cutoff_day: i64,
     bars: Bars,
-) -> anyhow::Result<EngineEvaluation> {
-    let start = std::time::Instant::now();
-    let cutoff = config.cutoff_day * MINUTES_PER_DAY;
+) -> anyhow::Result<crate::pipeline::TrainedModel> {
+    let cutoff = cutoff_day * MINUTES_PER_DAY;
     let mut train_data = data.clone();
     train_data.purchases.retain(|p| p.minute < cutoff);
     anyhow::ensure!(
@@ -127,19 +159,137 @@ pub fn evaluate_through_engine(
     );
     let mut train_config = config.clone();
     train_config.tune = false;
-    let trained = pipeline::train(
+    pipeline::train(
         &train_data,
         &train_config,
         evaluation.clone(),
         None,
         "train split",
         bars,
-    )?;
-    let (bundle, _) = crate::export::build_bundle(&trained, &[])?;
+    )
+}
+
+/// Runs the protocol through the engine. First the two parameters only the
+/// engine has (α's scale and the neighbour weight's scale) are chosen on the
+/// validation split, by the mean NDCG@10 of both tasks, and written into
+/// `config` (so the published bundle uses them); then the test period is
+/// scored once. `evaluation` is the trainer's own (its blend rows are copied
+/// beside the engine's).
+pub fn evaluate_through_engine(
+    data: &Transactions,
+    config: &mut TrainConfig,
+    evaluation: &EvaluationReport,
+    bars: Bars,
+) -> anyhow::Result<EngineEvaluation> {
+    let start = std::time::Instant::now();
+    let val_cutoff = config.cutoff_day - config.validation_days;
+    let mut val_trained = train_before(data, config, evaluation, val_cutoff, bars)?;
+    let val_split = Split::new(
+        data,
+        val_cutoff,
+        Some(config.cutoff_day),
+        config.half_life_days,
+    );
+    let mut trials = Vec::new();
+    let mut best: Option<(f64, f64, f32)> = None;
+    let grid: Vec<(f64, f32)> = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+        .iter()
+        .flat_map(|a| [0.0f32, 0.5, 1.0, 2.0].map(|n| (*a, n)))
+        .collect();
+    let bar = bars.bar(
+        grid.len() as u64,
+        "tuning the engine's weights on validation",
+    );
+    for (alpha_scale, neighbours_scale) in grid {
+        val_trained.config.engine_alpha_scale = alpha_scale;
+        val_trained.config.engine_neighbours_scale = neighbours_scale;
+        // A setting the engine cannot rank with (a fold-in that is not
+        // positive definite) is skipped, not fatal.
+        let scored = match score_split(data, &val_trained, &val_split, val_cutoff, false) {
+            Ok(scored) => scored,
+            Err(err) => {
+                tracing::warn!(alpha_scale, neighbours_scale, "trial skipped: {err:#}");
+                bar.inc(1);
+                continue;
+            }
+        };
+        let a = mean(scored.sums[0][0]).ndcg_at_10;
+        let b = mean(scored.sums[0][1]).ndcg_at_10;
+        if best.is_none_or(|(score, _, _)| (a + b) / 2.0 > score) {
+            best = Some(((a + b) / 2.0, alpha_scale, neighbours_scale));
+        }
+        trials.push(EngineTrial {
+            alpha_scale,
+            neighbours_scale,
+            ndcg_at_10_a: a,
+            ndcg_at_10_b: b,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Some((_, alpha_scale, neighbours_scale)) = best {
+        tracing::info!(
+            alpha_scale,
+            neighbours_scale,
+            "engine weights chosen on validation"
+        );
+        config.engine_alpha_scale = alpha_scale;
+        config.engine_neighbours_scale = neighbours_scale;
+    }
+
+    let trained = train_before(data, config, evaluation, config.cutoff_day, bars)?;
+    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    let scored = score_split(data, &trained, &split, config.cutoff_day, true)?;
+    let mut rows = Vec::new();
+    let names = [
+        "engine: events → profile → recommend (int8)",
+        "engine ranking, trainer's fold-in vector (int8)",
+    ];
+    for (task_idx, task) in [Task::A, Task::B].into_iter().enumerate() {
+        for (path, name) in names.iter().enumerate() {
+            rows.push(EngineRow {
+                model: name.to_string(),
+                task,
+                metrics: mean(scored.sums[path][task_idx]),
+            });
+        }
+        for row in &evaluation.rows {
+            if row.task == task && row.model == "Cove ALS + on-device blend" {
+                rows.push(EngineRow {
+                    model: "trainer: ALS + on-device blend (its own scorer)".into(),
+                    task,
+                    metrics: row.metrics,
+                });
+            }
+        }
+    }
+    Ok(EngineEvaluation {
+        rows,
+        model_id: scored.model_id,
+        n_orders: scored.n_orders,
+        n_orders_split: scored.n_orders_split,
+        n_events_refused: scored.n_refused,
+        n_non_candidates: scored.n_non_candidates,
+        alpha_scale: config.engine_alpha_scale,
+        neighbours_scale: config.engine_neighbours_scale,
+        validation_trials: trials,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Exports `trained`, loads it with the engine, and scores `split`'s users at
+/// `cutoff_day` (the trainer-vector path too when `with_trainer_vector`).
+fn score_split(
+    data: &Transactions,
+    trained: &crate::pipeline::TrainedModel,
+    split: &Split,
+    cutoff_day: i64,
+    with_trainer_vector: bool,
+) -> anyhow::Result<Scored> {
+    let cutoff = cutoff_day * MINUTES_PER_DAY;
+    let (bundle, _) = crate::export::build_bundle(trained, &[])?;
     let model = Model::from_bytes(&bundle.manifest, &bundle.tensors)
         .map_err(|e| anyhow::anyhow!("the train-split bundle does not load: {e}"))?;
-
-    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
     // Bundle rows are data item indices (the exporter adds items in order).
     let mut split_of_row: HashMap<u32, u32> = HashMap::new();
     for (split_idx, &item_idx) in split.items.iter().enumerate() {
@@ -151,18 +301,16 @@ pub fn evaluate_through_engine(
         .collect();
 
     let mut lines_of: HashMap<u32, Vec<&crate::data::Purchase>> = HashMap::new();
-    for p in train_data.purchases.iter() {
+    for p in data.purchases.iter().filter(|p| p.minute < cutoff) {
         lines_of.entry(p.customer_idx).or_default().push(p);
     }
     let profile_config = ProfileConfig::default();
-    let now = config.cutoff_day * 86_400;
+    let now = cutoff_day * 86_400;
     let mut n_orders = 0;
     let mut n_orders_split = 0;
     let mut n_refused = 0;
     let mut sums = [[Metrics::default(); 2]; 2];
-    let bar = bars.bar(split.users.len() as u64, "scoring through the engine");
     for user in &split.users {
-        bar.inc(1);
         let lines = lines_of.get(&user.customer_idx).map_or(&[][..], |v| v);
         let (events, n_split) = purchase_events(data, lines, profile_config.max_items());
         n_orders_split += n_split;
@@ -175,17 +323,19 @@ pub fn evaluate_through_engine(
         }
         let history: Vec<u32> = user.history.iter().map(|&(item, _)| item).collect();
         // The trainer's fold-in vector, over bundle rows.
-        let trainer_history: Vec<(u32, f32)> = user
-            .history
-            .iter()
-            .map(|&(item, strength)| (split.items[item as usize], strength))
-            .collect();
-        let trainer_vector = trained.fold_in.user_vector(
-            &trainer_history,
-            &trained.item_factors,
-            &trained.gram,
-            trained.dim,
-        );
+        let trainer_vector = with_trainer_vector.then(|| {
+            let trainer_history: Vec<(u32, f32)> = user
+                .history
+                .iter()
+                .map(|&(item, strength)| (split.items[item as usize], strength))
+                .collect();
+            trained.fold_in.user_vector(
+                &trainer_history,
+                &trained.item_factors,
+                &trained.gram,
+                trained.dim,
+            )
+        });
         let interactions = ranking::foldin::interactions(&model, &profile, &profile_config, now);
         for (task_idx, task) in [Task::A, Task::B].into_iter().enumerate() {
             let relevant: Vec<u32> = match task {
@@ -215,17 +365,24 @@ pub fn evaluate_through_engine(
                 exclude_purchased: task == Task::B,
                 ..RankRequest::default()
             };
-            let engine = ranking::recommend(&model, &profile, &profile_config, &request)
-                .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?;
-            let with_trainer_vector = ranking::rank_with_vector(
-                &model,
-                &profile,
-                &request,
-                Some(&trainer_vector),
-                &interactions,
-            )
-            .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?;
-            for (path, ranking) in [engine, with_trainer_vector].iter().enumerate() {
+            let mut rankings =
+                vec![
+                    ranking::recommend(&model, &profile, &profile_config, &request)
+                        .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?,
+                ];
+            if let Some(vector) = &trainer_vector {
+                rankings.push(
+                    ranking::rank_with_vector(
+                        &model,
+                        &profile,
+                        &request,
+                        Some(vector),
+                        &interactions,
+                    )
+                    .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?,
+                );
+            }
+            for (path, ranking) in rankings.iter().enumerate() {
                 let ranked: Vec<u32> = ranking
                     .items
                     .iter()
@@ -238,38 +395,13 @@ pub fn evaluate_through_engine(
             }
         }
     }
-    bar.finish_and_clear();
-    let mut rows = Vec::new();
-    let names = [
-        "engine: events → profile → recommend (int8)",
-        "engine ranking, trainer's fold-in vector (int8)",
-    ];
-    for (task_idx, task) in [Task::A, Task::B].into_iter().enumerate() {
-        for (path, name) in names.iter().enumerate() {
-            rows.push(EngineRow {
-                model: name.to_string(),
-                task,
-                metrics: mean(sums[path][task_idx]),
-            });
-        }
-        for row in &evaluation.rows {
-            if row.task == task && row.model == "Cove ALS + on-device blend" {
-                rows.push(EngineRow {
-                    model: "trainer: ALS + on-device blend (its own scorer)".into(),
-                    task,
-                    metrics: row.metrics,
-                });
-            }
-        }
-    }
-    Ok(EngineEvaluation {
-        rows,
+    Ok(Scored {
+        sums,
         model_id: bundle.model_id,
         n_orders,
         n_orders_split,
-        n_events_refused: n_refused,
+        n_refused,
         n_non_candidates: non_candidates.len(),
-        seconds: start.elapsed().as_secs_f64(),
     })
 }
 

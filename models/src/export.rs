@@ -100,12 +100,13 @@ pub fn builder(
     let confidence = model.fold_in.confidence;
     let profile = ProfileParams::default();
     let one_line = confidence.of(1.0) as f64;
-    let alpha = ((one_line - 1.0) / profile.weight_purchase as f64).max(0.0);
+    let alpha = ((one_line - 1.0) / profile.weight_purchase as f64).max(0.0)
+        * model.config.engine_alpha_scale;
     let weight_trending = model.blend.discover_prior * star_top;
     let weight_neighbors = if model.blend.discover_co_purchase > 0.0 {
         model.blend.discover_co_purchase
     } else {
-        weight_trending
+        weight_trending * model.config.engine_neighbours_scale
     };
     let ranking = RankingParams {
         lambda: model.fold_in.regularization as f64,
@@ -116,14 +117,17 @@ pub fn builder(
     };
     notes.push(format!(
         "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
-         profile's decayed weight w (a purchase line adds {}); α = (c(1) − 1)/{} = {:.4} so one fresh purchase line \
-         gets the same confidence, repeated purchases get more than the log would give",
+         profile's decayed weight w (a purchase line adds {}); α = {} × (c(1) − 1)/{} = {:.4}: the factor {} was \
+         chosen through the engine on validation from {{0.5, 1, 2, 4, 8, 16, 32}}, 1 giving one fresh purchase line the trainer's \
+         confidence",
         confidence.base,
         confidence.alpha,
         confidence.epsilon,
         profile.weight_purchase,
+        model.config.engine_alpha_scale,
         profile.weight_purchase,
-        alpha
+        alpha,
+        model.config.engine_alpha_scale
     ));
     notes.push(format!(
         "decay: trainer half-life {:?} days; the engine decays with the device's ProfileConfig (default {} days), \
@@ -147,9 +151,12 @@ pub fn builder(
     ));
     notes.push(format!(
         "neighbours: the trainer's co-purchase weight on validation was {} (for you) / {} (discover); \
-         weight_neighbors = {} (the trending weight when validation chose 0, so the item on screen still counts as \
-         much as a top trending item on product pages)",
-        model.blend.for_you_co_purchase, model.blend.discover_co_purchase, weight_neighbors
+         weight_neighbors = {} × the trending weight = {} (the factor chosen through the engine on validation from \
+         {{0, 0.5, 1, 2}})",
+        model.blend.for_you_co_purchase,
+        model.blend.discover_co_purchase,
+        model.config.engine_neighbours_scale,
+        weight_neighbors
     ));
 
     // Segments.
@@ -764,7 +771,7 @@ mod tests {
         let hidden = Bars { hidden: true };
         let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
         let engine =
-            crate::engine_eval::evaluate_through_engine(&data, &config, &evaluation, hidden)
+            crate::engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, hidden)
                 .unwrap();
         let model = pipeline::train(&data, &config, evaluation, None, "synthetic", hidden).unwrap();
         (model, engine)

@@ -283,7 +283,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         || args.orders.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let engine = engine_eval::evaluate_through_engine(&data, &config, &evaluation, bars)?;
+    let engine = engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, bars)?;
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
     report::write_model_report(&model, &args.out)?;
     println!("{}", report::metrics_table(&model.evaluation));

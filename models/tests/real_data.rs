@@ -73,7 +73,7 @@ fn real_bundle(path: &std::path::Path) -> cove_engine::bundle::BuiltBundle {
     let mut config = TrainConfig::default();
     let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
     let engine =
-        cove_models::engine_eval::evaluate_through_engine(&data, &config, &evaluation, hidden)
+        cove_models::engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, hidden)
             .unwrap();
     let model = pipeline::train(
         &data,
