@@ -6,7 +6,8 @@ import init, { start } from "/pkg/web-demo/cove_web_demo.js";
 const main = document.getElementById("shop");
 const countrySelect = document.getElementById("country");
 const params = new URLSearchParams(location.search);
-const country = params.get("country") ?? "United Kingdom";
+// ISO 3166-1 codes, as the engine's requests and the bundle's trending lists use.
+const country = params.get("country") ?? "GB";
 countrySelect.value = country;
 countrySelect.addEventListener("change", () => {
   params.set("country", countrySelect.value);

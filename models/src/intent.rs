@@ -206,6 +206,28 @@ pub struct IntentModel {
     pub rows_skipped: usize,
     /// Rows whose negative values were clamped to zero.
     pub rows_negative_duration: usize,
+    /// The model refitted, on the same split, on the engine's own vectoriser
+    /// (`cove_engine::features::SessionFeatures::to_vector`, 8 inputs): the one
+    /// the bundle ships, since the device computes exactly those inputs.
+    pub engine_classifier: LinearClassifier,
+    /// Its quality on the held-out sessions.
+    pub engine_test_quality: ClassifierQuality,
+}
+
+/// The engine's purchase-intent inputs for one session, in
+/// `cove_engine::features::SessionFeatures::NAMES` order.
+pub fn engine_session_row(s: &SessionCounts) -> Vec<f64> {
+    let features = cove_engine::features::SessionFeatures {
+        administrative: s.admin_pages,
+        administrative_duration: s.admin_seconds,
+        informational: s.info_pages,
+        informational_duration: s.info_seconds,
+        product_related: s.product_pages,
+        product_related_duration: s.product_seconds,
+        returning_visitor: s.returning,
+        weekend: s.weekend,
+    };
+    features.to_vector().iter().map(|v| *v as f64).collect()
 }
 
 /// Fits on a seeded, stratified 70/30 split of the sessions.
@@ -214,6 +236,7 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
     let (mut train_x, mut train_y, mut test_x, mut test_y) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut train_ref, mut test_ref) = (Vec::new(), Vec::new());
+    let (mut train_engine, mut test_engine) = (Vec::new(), Vec::new());
     // Stratified: shuffle each class, put 30% of it in the test set.
     for class in [0u32, 1] {
         let mut idx: Vec<usize> = (0..sessions.bought.len())
@@ -237,11 +260,14 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
                     0.0
                 },
             ]);
+            let engine_row = engine_session_row(&sessions.sessions[i]);
             if rank < n_test {
+                test_engine.push(engine_row);
                 test_x.push(row);
                 test_ref.push(with_analytics);
                 test_y.push(class);
             } else {
+                train_engine.push(engine_row);
                 train_x.push(row);
                 train_ref.push(with_analytics);
                 train_y.push(class);
@@ -254,7 +280,19 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
     reference_names.extend(["BounceRates", "ExitRates", "ln(1 + PageValues)"]);
     let reference = LinearClassifier::fit(&reference_names, &train_ref, &train_y, 1.0)?;
     let reference_scores: Vec<f64> = test_ref.iter().map(|r| reference.probability(r)).collect();
+    let engine_classifier = LinearClassifier::fit(
+        &cove_engine::features::SessionFeatures::NAMES,
+        &train_engine,
+        &train_y,
+        1.0,
+    )?;
+    let engine_scores: Vec<f64> = test_engine
+        .iter()
+        .map(|r| engine_classifier.probability(r))
+        .collect();
     Ok(IntentModel {
+        engine_test_quality: ClassifierQuality::of(&engine_scores, &test_y),
+        engine_classifier,
         test_quality: ClassifierQuality::of(&scores, &test_y),
         reference_with_analytics_quality: ClassifierQuality::of(&reference_scores, &test_y),
         n_train: train_y.len(),

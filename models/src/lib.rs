@@ -23,10 +23,13 @@
 #![deny(missing_docs)]
 
 pub mod als;
+pub mod card;
 pub mod classify;
 pub mod data;
 pub mod dates;
+pub mod engine_eval;
 pub mod eval;
+pub mod export;
 pub mod foldin;
 pub mod intent;
 pub mod interactions;

@@ -6,6 +6,10 @@
 //!   evaluation alone, optionally with the ALS grid search on validation and
 //!   the split files the Python peers read.
 //! - `inspect FILE`: summarises a `report.json` written by `train`.
+//! - `train … --publish DIR`: also writes the bundle (`DIR/<model_id>/manifest.json`,
+//!   `DIR/<model_id>/tensors.safetensors`) and the pointer `DIR/default.json`.
+//! - `score --bundle DIR_OR_MANIFEST --events FILE.json`: replays engine events
+//!   into a profile and prints the engine's segments and ranking as JSON.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use cove_models::als::Confidence;
 use cove_models::data::{self, CleaningRules, ColumnMap};
 use cove_models::pipeline::{self, Bars, TrainConfig};
-use cove_models::{dates, intent, report};
+use cove_models::{card, dates, engine_eval, export, intent, report};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +48,27 @@ enum Command {
         /// A report.json, or the directory holding it.
         file: PathBuf,
     },
+    /// Score a shopper's events with a published bundle, through the engine.
+    Score(ScoreArgs),
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// A publish directory (its default.json), a bundle directory, or a manifest.json.
+    #[arg(long)]
+    bundle: PathBuf,
+    /// A JSON array of engine events (`{"at": …, "kind": {"type": "view", …}}`); `-` reads stdin.
+    #[arg(long)]
+    events: PathBuf,
+    /// The time of the request, unix seconds (default: the latest event's time, or 0).
+    #[arg(long)]
+    now: Option<i64>,
+    /// How many items to rank.
+    #[arg(long, default_value_t = 8)]
+    k: usize,
+    /// The shopper's country (its trending list, when the bundle has one).
+    #[arg(long)]
+    country: Option<String>,
 }
 
 /// The header names of the input's columns; defaults fit UCI Online Retail.
@@ -124,6 +149,12 @@ struct TrainArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// `train` only: write the bundle and `default.json` into this directory.
+    #[arg(long)]
+    publish: Option<PathBuf>,
+    /// `train` only: a peers.json from models/peers/peers.py for the model card.
+    #[arg(long)]
+    peers: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -212,6 +243,10 @@ fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transaction
 
 fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let start = Instant::now();
+    anyhow::ensure!(
+        args.publish.is_none() && args.peers.is_none(),
+        "--publish and --peers belong to `train`"
+    );
     let mut config = args.config()?;
     let data = read_orders(args, bars)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
@@ -248,9 +283,65 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         || args.orders.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    let engine = engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, bars)?;
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
     report::write_model_report(&model, &args.out)?;
     println!("{}", report::metrics_table(&model.evaluation));
+    println!(
+        "Through the engine (train-split bundle {}, {:.1} s):\n{}",
+        engine.model_id,
+        engine.seconds,
+        engine_eval::table(&engine)
+    );
+    let (bundle, notes) = export::build_bundle(&model, &engine_eval::metric_entries(&engine))?;
+    let sizes = export::measure(&bundle);
+    let peers = match &args.peers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    std::fs::write(
+        args.out.join("engine_evaluation.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "engine_evaluation": engine,
+            "export": notes,
+            "bundle": { "model_id": bundle.model_id, "sizes": sizes },
+        }))?,
+    )?;
+    std::fs::write(
+        args.out.join("MODEL_CARD.md"),
+        card::model_card(
+            &model,
+            &bundle.model_id,
+            Some(&engine),
+            &notes,
+            &sizes,
+            peers.as_ref(),
+        ),
+    )?;
+    println!(
+        "Bundle {}: manifest {} B ({} B gzip), tensors {} B ({} B gzip)",
+        bundle.model_id,
+        sizes.manifest_bytes,
+        sizes.manifest_gzip_bytes,
+        sizes.tensors_bytes,
+        sizes.tensors_gzip_bytes
+    );
+    if let Some(dir) = &args.publish {
+        let published = export::publish(&bundle, dir)?;
+        println!(
+            "Published {} and {}; pointer {}",
+            published.manifest_path.display(),
+            published.tensors_path.display(),
+            published.pointer_path.display()
+        );
+    }
     println!(
         "Trained in {:.1} s (final fit {:.1} s); wrote {} and {}",
         start.elapsed().as_secs_f64(),
@@ -294,6 +385,65 @@ fn run_inspect(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Replays the events into a profile with the engine's default
+/// `ProfileConfig` and prints `{"model_id", "segments", "ranking"}`. A refused
+/// event is skipped (as the device skips it), named on stderr, and makes the
+/// exit status 1 after the output is printed.
+fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
+    use cove_engine::events::Event;
+    use cove_engine::profile::{Profile, ProfileConfig};
+    use cove_engine::ranking::{self, RankRequest};
+    if let Some(now) = args.now {
+        anyhow::ensure!(
+            (0..=cove_engine::events::MAX_TIME).contains(&now),
+            "--now {now} is not a unix time in 0..={}",
+            cove_engine::events::MAX_TIME
+        );
+    }
+    let model = export::load_published(&args.bundle)?;
+    let text = if args.events.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(&args.events)
+            .with_context(|| format!("reading {}", args.events.display()))?
+    };
+    let values: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a JSON array", args.events.display()))?;
+    let config = ProfileConfig::default();
+    let mut profile = Profile::new();
+    let mut all_applied = true;
+    for (index, value) in values.into_iter().enumerate() {
+        let applied = serde_json::from_value::<Event>(value)
+            .map_err(|e| e.to_string())
+            .and_then(|event| profile.apply(&event, &config).map_err(|e| e.to_string()));
+        if let Err(message) = applied {
+            all_applied = false;
+            eprintln!("event {index} refused: {message}");
+        }
+    }
+    let now = args.now.or(profile.latest_at).unwrap_or(0);
+    let segments = cove_engine::segments::classify(&model, &profile, &config, now);
+    let request = RankRequest {
+        k: args.k,
+        now,
+        country: args.country.clone(),
+        ..RankRequest::default()
+    };
+    let ranking = ranking::recommend(&model, &profile, &config, &request)
+        .map_err(|e| anyhow::anyhow!("ranking failed: {e}"))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "model_id": model.model_id(),
+            "segments": segments,
+            "ranking": ranking,
+        })
+    );
+    Ok(all_applied)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -311,5 +461,11 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => run_train(args, bars),
         Command::Evaluate(args) => run_evaluate(args, bars),
         Command::Inspect { file } => run_inspect(file),
+        Command::Score(args) => {
+            if !run_score(args)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }

@@ -69,6 +69,13 @@ pub struct TrainConfig {
     pub propensity_horizon_days: i64,
     /// Seed of every random step.
     pub seed: u64,
+    /// The exported bundle's α relative to the mapped one (see
+    /// `export`), chosen through the engine on validation.
+    pub engine_alpha_scale: f64,
+    /// The exported bundle's neighbour weight relative to its trending weight,
+    /// chosen through the engine on validation (used when the trainer's
+    /// co-purchase weight is 0).
+    pub engine_neighbours_scale: f32,
 }
 
 impl Default for TrainConfig {
@@ -97,6 +104,8 @@ impl Default for TrainConfig {
             taste_clusters: 12,
             propensity_horizon_days: 60,
             seed: 42,
+            engine_alpha_scale: 1.0,
+            engine_neighbours_scale: 1.0,
         }
     }
 }
@@ -768,11 +777,11 @@ pub fn train(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A synthetic shop: 80 customers with four tastes, 50 items, five months.
-    fn synthetic_shop() -> Transactions {
+    pub(crate) fn synthetic_shop() -> Transactions {
         let mut rng = als::SplitMix64::new(21);
         let mut rows = String::new();
         for line in 0..4000u64 {
@@ -806,7 +815,7 @@ mod tests {
         .unwrap()
     }
 
-    fn small_config() -> TrainConfig {
+    pub(crate) fn small_config() -> TrainConfig {
         let mut config = TrainConfig::default();
         config.als.factors = 8;
         config.als.iterations = 4;

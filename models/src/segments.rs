@@ -315,6 +315,25 @@ pub struct Propensity {
     pub recency_only_test_quality: ClassifierQuality,
     /// Customers in the training rows.
     pub n_train: usize,
+    /// The same model refitted on the engine's own vectoriser
+    /// (`cove_engine::features::RfmFeatures::to_vector`, 4 inputs): the one the
+    /// bundle ships, since the device can only compute those inputs.
+    pub engine_classifier: LinearClassifier,
+    /// Its quality on the later cut-off.
+    pub engine_test_quality: ClassifierQuality,
+}
+
+/// The engine's propensity inputs for one customer, in
+/// `cove_engine::features::RfmFeatures::NAMES` order.
+pub fn engine_propensity_row(r: &Rfm) -> Vec<f64> {
+    let features = cove_engine::features::RfmFeatures {
+        recency_days: r.recency_days,
+        frequency: r.frequency,
+        monetary: r.monetary,
+        tenure_days: r.tenure_days,
+        has_purchased: true,
+    };
+    features.to_vector().iter().map(|v| *v as f64).collect()
 }
 
 fn propensity_rows(
@@ -376,6 +395,18 @@ pub fn propensity(data: &Transactions, horizon_days: i64) -> anyhow::Result<Prop
         .map(|row| classifier.probability(row))
         .collect();
     let recency_scores: Vec<f64> = rfm_test.iter().map(|r| -r.recency_days).collect();
+    let (_, _, rfm_train) = propensity_rows(data, train_day * MINUTES_PER_DAY, horizon);
+    let engine_train: Vec<Vec<f64>> = rfm_train.iter().map(engine_propensity_row).collect();
+    let engine_classifier = LinearClassifier::fit(
+        &cove_engine::features::RfmFeatures::NAMES,
+        &engine_train,
+        &y_train,
+        1.0,
+    )?;
+    let engine_scores: Vec<f64> = rfm_test
+        .iter()
+        .map(|r| engine_classifier.probability(&engine_propensity_row(r)))
+        .collect();
     Ok(Propensity {
         horizon_days,
         train_cutoff: format_day(train_day),
@@ -384,6 +415,8 @@ pub fn propensity(data: &Transactions, horizon_days: i64) -> anyhow::Result<Prop
         recency_only_test_quality: ClassifierQuality::of(&recency_scores, &y_test),
         n_train: y_train.len(),
         classifier,
+        engine_test_quality: ClassifierQuality::of(&engine_scores, &y_test),
+        engine_classifier,
     })
 }
 

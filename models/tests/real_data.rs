@@ -58,3 +58,52 @@ fn online_shoppers_intent_beats_chance() {
     assert!(model.test_quality.roc_auc > 0.6, "{:?}", model.test_quality);
     assert!(model.test_quality.pr_auc > model.test_quality.positive_rate);
 }
+
+/// Trains on Online Retail with the default settings and returns the bundle.
+fn real_bundle(path: &std::path::Path) -> cove_engine::bundle::BuiltBundle {
+    use cove_models::pipeline::{self, Bars, TrainConfig};
+    let data = data::read_transactions_file(
+        path,
+        &ColumnMap::default(),
+        &CleaningRules::default(),
+        |_| {},
+    )
+    .unwrap();
+    let hidden = Bars { hidden: true };
+    let mut config = TrainConfig::default();
+    let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
+    let engine =
+        cove_models::engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, hidden)
+            .unwrap();
+    let model = pipeline::train(
+        &data,
+        &config,
+        evaluation,
+        None,
+        "online_retail.csv.gz",
+        hidden,
+    )
+    .unwrap();
+    cove_models::export::build_bundle(&model, &cove_models::engine_eval::metric_entries(&engine))
+        .unwrap()
+        .0
+}
+
+#[test]
+#[ignore = "slow in a debug build: cargo test --release -p cove-models --test real_data -- --ignored"]
+fn online_retail_bundle_is_byte_identical_across_runs() {
+    let Some(path) = shared_file("online-retail/online_retail.csv.gz") else {
+        eprintln!("SKIPPED: shared/data/online-retail is absent");
+        return;
+    };
+    let first = real_bundle(&path);
+    let second = real_bundle(&path);
+    assert_eq!(first.model_id, second.model_id);
+    assert!(first.manifest == second.manifest, "manifests differ");
+    assert!(first.tensors == second.tensors, "tensors differ");
+    let model = cove_engine::bundle::Model::from_bytes(&first.manifest, &first.tensors).unwrap();
+    assert_eq!(model.n_items(), 3_660);
+    // The engine path keeps the trainer's quality on task B (README figures).
+    let ndcg_b = model.manifest().metrics["task_b.engine_path.ndcg_at_10"];
+    assert!(ndcg_b > 0.11, "{ndcg_b}");
+}

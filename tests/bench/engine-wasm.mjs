@@ -21,7 +21,7 @@ initSync({ module: readFileSync(join(root, "www", "pkg", "engine", "cove_engine_
 
 const NOW = 1_700_000_000;
 const PROFILE_SIZES = [0, 5, 20, 64];
-const request = JSON.stringify({ k: 8, now: NOW, country: "United Kingdom" });
+const request = JSON.stringify({ k: 8, now: NOW, country: "GB" });
 const results = {};
 for (const n of PROFILE_SIZES) {
   const engine = new CoveEngine();

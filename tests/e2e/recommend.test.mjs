@@ -23,7 +23,7 @@ const post = (body, type = "application/json") =>
 
 test("a minimised profile gets ranked items with reasons", async () => {
   const profile = items.slice(0, 3).map((item, i) => ({ id: item.id, weight: 3 - i }));
-  const response = await post(JSON.stringify({ k: 8, country: "United Kingdom", items: profile }));
+  const response = await post(JSON.stringify({ k: 8, country: "GB", items: profile }));
   assert.equal(response.status, 200);
   const body = await response.json();
   assert.equal(body.personalised, true);

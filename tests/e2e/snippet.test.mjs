@@ -148,7 +148,7 @@ test("the Web Worker mode answers like the page, and a repeat visit starts offli
     return (await window.cove.recommend({ k: 10 })).map((i) => i.id);
   }, events);
   const inWorker = await page.evaluate(async (bundleUrl) => {
-    const inWorker = await window.Cove.start({ bundle: bundleUrl, worker: true, slots: false, country: "United Kingdom" });
+    const inWorker = await window.Cove.start({ bundle: bundleUrl, worker: true, slots: false, country: "GB" });
     return (await inWorker.recommend({ k: 10 })).map((i) => i.id);
   }, bundle.manifest);
   // The worker opened the same IndexedDB profile the page saved.

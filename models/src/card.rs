@@ -1,0 +1,233 @@
+//! The model card (`MODEL_CARD.md`), written by `train` beside the report.
+
+use std::fmt::Write as _;
+
+use crate::engine_eval::{self, EngineEvaluation};
+use crate::export::{BundleSizes, ExportNotes};
+use crate::pipeline::TrainedModel;
+use crate::report;
+
+/// Renders the model card.
+pub fn model_card(
+    model: &TrainedModel,
+    model_id: &str,
+    engine: Option<&EngineEvaluation>,
+    notes: &ExportNotes,
+    sizes: &BundleSizes,
+    peers: Option<&serde_json::Value>,
+) -> String {
+    let mut out = String::new();
+    let d = &model.data;
+    let _ = writeln!(out, "# Model card: `{model_id}`\n");
+    let _ = writeln!(
+        out,
+        "Cove personalisation bundle (JSON manifest + safetensors) written by `cove-train train` \
+         with the engine's `BundleBuilder`; it loads with `cove_engine::bundle::Model::from_bytes`.\n"
+    );
+    let _ = writeln!(out, "## Data\n");
+    let _ = writeln!(
+        out,
+        "- Orders: `{}`, {} to {}: {} customers, {} items, {} invoices, {} countries kept.",
+        d.source, d.first_day, d.last_day, d.n_customers, d.n_items, d.n_invoices, d.n_countries
+    );
+    if d.source.contains("online_retail") || d.source.contains("Online Retail") {
+        let _ = writeln!(
+            out,
+            "- Credit: Online Retail, Chen, D. (2015), UCI Machine Learning Repository, \
+             doi:10.24432/C5BW33, CC BY 4.0; Chen, Sain & Guo (2012), J. Database Marketing & \
+             Customer Strategy Management 19(3):197–208."
+        );
+    }
+    if let Some(intent) = &model.intent {
+        let _ = writeln!(
+            out,
+            "- Sessions (purchase intent): UCI Online Shoppers Purchasing Intention, Sakar, Polat, \
+             Katircioglu & Kastro (2019), Neural Computing and Applications 31:6893–6908; \
+             doi:10.24432/C5F88Q, CC BY 4.0. {} training sessions, {} rows skipped, {} negative \
+             durations clamped.",
+            intent.n_train, intent.rows_skipped, intent.rows_negative_duration
+        );
+    }
+    let _ = writeln!(out, "\n### Cleaning\n\n```\n{}\n```\n", d.cleaning);
+
+    let e = &model.evaluation;
+    let _ = writeln!(out, "## Evaluation protocol\n\n{}.\n", e.protocol);
+    let _ = writeln!(
+        out,
+        "Train until {}, test from {}; validation: {}. {} users in both periods, {} candidate items.\n",
+        e.train_until, e.test_from, e.validation, e.n_eval_users, e.n_candidate_items
+    );
+    let _ = writeln!(out, "## Metrics (trainer's scorer, with baselines)\n");
+    let _ = writeln!(out, "{}", report::metrics_table(e));
+    if let Some(engine) = engine {
+        let _ = writeln!(
+            out,
+            "## Metrics through the engine (the bundle as a browser runs it)\n\n\
+             A bundle trained on the train period only (id `{}`), each user's train orders replayed \
+             as {} engine purchase events ({} orders over the profile's line limit cut in parts, {} \
+             events refused), ranked by `cove_engine::ranking::recommend` at the cut-off (k = 20, \
+             int8, `*` trending list); {} items unseen in train excluded.\n",
+            engine.model_id,
+            engine.n_orders,
+            engine.n_orders_split,
+            engine.n_events_refused,
+            engine.n_non_candidates
+        );
+        let _ = writeln!(out, "{}", engine_eval::table(engine));
+    }
+    let _ = writeln!(out, "## Peers\n");
+    match peers {
+        Some(value) => {
+            let _ = writeln!(
+                out,
+                "From `models/peers/peers.py` on the identical split (hyperparameters tuned on validation).\n"
+            );
+            let _ = writeln!(
+                out,
+                "| peer | task | HR@10 | NDCG@10 | Recall@20 |\n| --- | --- | ---: | ---: | ---: |"
+            );
+            if let Some(map) = value.as_object() {
+                for (key, entry) in map {
+                    let (name, task) = key.split_once('|').unwrap_or((key, "?"));
+                    let m = &entry["test"];
+                    let _ = writeln!(
+                        out,
+                        "| {name} | {task} | {:.4} | {:.4} | {:.4} |",
+                        m["hr_at_10"].as_f64().unwrap_or(f64::NAN),
+                        m["ndcg_at_10"].as_f64().unwrap_or(f64::NAN),
+                        m["recall_at_20"].as_f64().unwrap_or(f64::NAN)
+                    );
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Not run with this training (pass `--peers peers.json` from `models/peers/peers.py`). \
+                 For Online Retail the measured peer table (EASE, implicit ALS and BPR, with and \
+                 without the Cove blend) is in models/README.md: the strongest peer as published, \
+                 implicit ALS, reached NDCG@10 0.3289 (A) / 0.1022 (B)."
+            );
+        }
+    }
+    let _ = writeln!(out, "\n## Classifiers shipped\n");
+    if let Some(p) = &model.propensity {
+        let _ = writeln!(
+            out,
+            "- Purchase propensity (engine inputs {:?}; label: bought within {} days; fitted at {}, \
+             tested at {}): ROC-AUC {:.3}, PR-AUC {:.3} (the trainer's 6-input model: {:.3} / {:.3}).",
+            cove_engine::features::RfmFeatures::NAMES,
+            p.horizon_days,
+            p.train_cutoff,
+            p.test_cutoff,
+            p.engine_test_quality.roc_auc,
+            p.engine_test_quality.pr_auc,
+            p.test_quality.roc_auc,
+            p.test_quality.pr_auc
+        );
+    }
+    if let Some(i) = &model.intent {
+        let _ = writeln!(
+            out,
+            "- Purchase intent / abandonment risk (engine's 8 session inputs; {}): ROC-AUC {:.3}, \
+             PR-AUC {:.3} (the trainer's 14-input model: {:.3} / {:.3}; with the site-analytics \
+             columns a device cannot compute: {:.3} / {:.3}).",
+            i.split,
+            i.engine_test_quality.roc_auc,
+            i.engine_test_quality.pr_auc,
+            i.test_quality.roc_auc,
+            i.test_quality.pr_auc,
+            i.reference_with_analytics_quality.roc_auc,
+            i.reference_with_analytics_quality.pr_auc
+        );
+    }
+    let _ = writeln!(out, "\n## Segments\n");
+    let _ = writeln!(
+        out,
+        "Lifecycle sizes at the end of the data: {}.",
+        model
+            .lifecycle
+            .segment_sizes
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "Price tiers: budget < {:.2}, premium ≥ {:.2}. Taste clusters: {}.",
+        model.price_tiers.budget_below,
+        model.price_tiers.premium_from,
+        model
+            .taste_clusters
+            .clusters
+            .iter()
+            .map(|c| format!("\"{}\" ({})", c.label.join(", "), c.size))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let _ = writeln!(out, "\n## How the trainer maps onto the engine\n");
+    let _ = writeln!(
+        out,
+        "Ranking: λ = {}, α = {:.4}, weights personal {} / neighbours {:.4} / trending {:.4}. \
+         Lifecycle map exact: {}{}.\n",
+        notes.lambda,
+        notes.alpha,
+        notes.weight_personal,
+        notes.weight_neighbors,
+        notes.weight_trending,
+        notes.lifecycle_exact,
+        if notes.lifecycle_rules_dropped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; rules not expressible and left out: {:?}",
+                notes.lifecycle_rules_dropped
+            )
+        }
+    );
+    for note in &notes.notes {
+        let _ = writeln!(out, "- {note}.");
+    }
+    let _ = writeln!(out, "\n## Size\n");
+    let total = sizes.manifest_bytes + sizes.tensors_bytes;
+    let total_gz = sizes.manifest_gzip_bytes + sizes.tensors_gzip_bytes;
+    let _ = writeln!(
+        out,
+        "manifest {} B ({} B gzip -9), tensors {} B ({} B gzip -9); total {} B raw, **{} B gzip -9** \
+         ({:.0} KB; budget 1 MB: {}).\n",
+        sizes.manifest_bytes,
+        sizes.manifest_gzip_bytes,
+        sizes.tensors_bytes,
+        sizes.tensors_gzip_bytes,
+        total,
+        total_gz,
+        total_gz as f64 / 1000.0,
+        if total_gz <= 1_000_000 { "within" } else { "OVER" }
+    );
+    let _ = writeln!(out, "| tensor | raw B | gzip -9 B |\n| --- | ---: | ---: |");
+    for (name, raw, gz) in &sizes.largest_parts {
+        let _ = writeln!(out, "| {name} | {raw} | {gz} |");
+    }
+    let _ = writeln!(
+        out,
+        "\nThe browser fetches both parts; `item_factors` (f32) ships beside the int8 copy because \
+         the engine's format requires it, and is the largest part."
+    );
+    let _ = writeln!(out, "\n## Intended use and limits\n");
+    let _ = writeln!(
+        out,
+        "- Intended: on-device recommendations and segments for a gift-ware shop like the one in the \
+         data, and as the demo's default bundle. Not for decisions about individuals with legal or \
+         similar effect.\n\
+         - The data is one UK wholesaler's 2010–2011 orders (mostly business buyers); catalogue, \
+         prices and seasonality are of that shop. Stock is unknown (every item is in stock).\n\
+         - The purchase-intent model comes from another shop's sessions (UCI Online Shoppers); \
+         its calibration on this shop is untested.\n\
+         - The engine's ranking has no \"buy again\" term and a linear confidence, so its quality \
+         differs from the trainer's; the engine-path table above is the figure to trust.\n\
+         - Training time for the final fit: {:.1} s.",
+        model.fit_seconds
+    );
+    out
+}

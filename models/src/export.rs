@@ -1,0 +1,955 @@
+//! The bundle export: maps a [`TrainedModel`] onto the engine's one bundle
+//! format through `cove_engine::bundle::BundleBuilder`, and publishes it as the
+//! three files the edge worker and the snippet read.
+//!
+//! Key decisions (each documented in models/README.md, "Bundle"):
+//!
+//! - One neighbour list per item (the engine has one): the union of "similar"
+//!   (factor cosine) and "bought together" (shrunk basket cosine), best score
+//!   first, cut to [`N_NEIGHBOURS`].
+//! - Trending: the whole shop's list (`*`) is the trainer's recent-popularity
+//!   prior ln(1 + distinct buyers in the window), its top [`N_TRENDING`]; the
+//!   per-country lists carry ln(1 + buyers) too. The engine divides a list by
+//!   its top score, so `weight_trending` = the discover prior × that top score,
+//!   which makes the engine's term equal the trainer's prior on the `*` list.
+//! - The engine's confidence is linear (c = 1 + α·w, w = the profile's decayed
+//!   event weight) where the trainer's is logarithmic (c = b + α·ln(1 + x)); α
+//!   is set so one fresh purchase line gets the trainer's confidence.
+//! - The classifiers shipped are the refits on the engine's vectorisers
+//!   (`engine_classifier`), never the trainer's wider feature sets.
+//! - The trainer's "buy again" term has no counterpart in the engine's ranking
+//!   and is not shipped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use cove_engine::bundle::{
+    BuiltBundle, BundleBuilder, ItemMeta, LifecycleMap, LifecycleRule, LogisticModel, LoyaltyTier,
+    PriceTiers, RankingParams, RescueAction, RescuePolicy, RescueRule, SegmentDefinitions,
+    TrainingSummary,
+};
+use cove_engine::profile::ProfileParams;
+use serde::Serialize;
+
+use crate::classify::LinearClassifier;
+use crate::pipeline::TrainedModel;
+
+/// Neighbours kept per item.
+pub const N_NEIGHBOURS: usize = 20;
+/// Items kept per trending list.
+pub const N_TRENDING: usize = 100;
+/// Share of eligible carts held out from rescue offers, to measure them.
+pub const RESCUE_HOLDOUT: f64 = 0.2;
+
+/// How the trainer's parameters were mapped, for the report and the card.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportNotes {
+    /// The ranking parameters shipped.
+    pub lambda: f64,
+    /// Engine α (linear confidence per unit of profile weight).
+    pub alpha: f64,
+    /// Weight of the personal term.
+    pub weight_personal: f32,
+    /// Weight of the neighbour term.
+    pub weight_neighbors: f32,
+    /// Weight of the trending term.
+    pub weight_trending: f32,
+    /// Whether every lifecycle rule maps exactly onto the engine's score map.
+    pub lifecycle_exact: bool,
+    /// Lifecycle rules that could not be expressed and were left out.
+    pub lifecycle_rules_dropped: Vec<String>,
+    /// Notes, one sentence each.
+    pub notes: Vec<String>,
+}
+
+/// Builds the bundle of `model`, with `extra_metrics` recorded beside the
+/// trainer's own figures (for example the engine-path evaluation).
+pub fn build_bundle(
+    model: &TrainedModel,
+    extra_metrics: &[(String, f64)],
+) -> anyhow::Result<(BuiltBundle, ExportNotes)> {
+    let (builder, notes) = builder(model, extra_metrics)?;
+    let bundle = builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("the engine refused the bundle: {e}"))?;
+    Ok((bundle, notes))
+}
+
+/// The filled builder (before `build`), and the mapping notes.
+pub fn builder(
+    model: &TrainedModel,
+    extra_metrics: &[(String, f64)],
+) -> anyhow::Result<(BundleBuilder, ExportNotes)> {
+    let dim = model.dim;
+    let mut notes = Vec::new();
+
+    // Trending lists: the `*` list is the trainer's prior.
+    let mut star: Vec<(u32, f32)> = model
+        .recent_popularity
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v > 0.0)
+        .map(|(i, v)| (i as u32, round_score(*v)))
+        .collect();
+    star.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    star.truncate(N_TRENDING);
+    let star_top = star.first().map_or(0.0, |(_, v)| *v);
+
+    // Ranking parameters.
+    let confidence = model.fold_in.confidence;
+    let profile = ProfileParams::default();
+    let one_line = confidence.of(1.0) as f64;
+    let alpha = ((one_line - 1.0) / profile.weight_purchase as f64).max(0.0)
+        * model.config.engine_alpha_scale;
+    let weight_trending = model.blend.discover_prior * star_top;
+    let weight_neighbors = if model.blend.discover_co_purchase > 0.0 {
+        model.blend.discover_co_purchase
+    } else {
+        weight_trending * model.config.engine_neighbours_scale
+    };
+    let ranking = RankingParams {
+        lambda: model.fold_in.regularization as f64,
+        alpha,
+        weight_personal: 1.0,
+        weight_neighbors,
+        weight_trending,
+    };
+    notes.push(format!(
+        "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
+         profile's decayed weight w (a purchase line adds {}); α = {} × (c(1) − 1)/{} = {:.4}: the factor {} was \
+         chosen through the engine on validation from {{0.5, 1, 2, 4, 8, 16, 32}}, 1 giving one fresh purchase line the trainer's \
+         confidence",
+        confidence.base,
+        confidence.alpha,
+        confidence.epsilon,
+        profile.weight_purchase,
+        model.config.engine_alpha_scale,
+        profile.weight_purchase,
+        alpha,
+        model.config.engine_alpha_scale
+    ));
+    notes.push(format!(
+        "decay: trainer half-life {:?} days; the engine decays with the device's ProfileConfig (default {} days), \
+         which the bundle cannot set",
+        model.half_life_days, profile.half_life_days
+    ));
+    notes.push(format!(
+        "trending: weight_trending = discover prior {} × top ln(1 + buyers) {:.3} of the `*` list; the for-you prior {} \
+         has no separate slot in RankingParams",
+        model.blend.discover_prior, star_top, model.blend.for_you_prior
+    ));
+    notes.push(
+        "trending countries: the data's country names are shipped as ISO 3166-1 alpha-2 codes (United Kingdom → GB, \
+         EIRE → IE, …), which the engine's requests carry; names without a code (Channel Islands, European \
+         Community, Unspecified) keep their name"
+            .into(),
+    );
+    notes.push(format!(
+        "buy again: the trainer's for-you repeat term (weight {}) has no counterpart in the engine's ranking and is not shipped",
+        model.blend.for_you_repeat
+    ));
+    notes.push(format!(
+        "neighbours: the trainer's co-purchase weight on validation was {} (for you) / {} (discover); \
+         weight_neighbors = {} × the trending weight = {} (the factor chosen through the engine on validation from \
+         {{0, 0.5, 1, 2}})",
+        model.blend.for_you_co_purchase,
+        model.blend.discover_co_purchase,
+        model.config.engine_neighbours_scale,
+        weight_neighbors
+    ));
+
+    // Segments.
+    let (lifecycle, lifecycle_exact, dropped) = lifecycle_map(model);
+    if !lifecycle_exact {
+        notes.push(
+            "lifecycle: the 'new' rule (one order) is approximated by the lowest frequency score"
+                .into(),
+        );
+    }
+    let labels = cluster_labels(model);
+    let lc = &model.lifecycle;
+    let loyalty_tiers = vec![
+        LoyaltyTier {
+            name: "member".into(),
+            min_orders: 1,
+            min_spend: 0.0,
+        },
+        LoyaltyTier {
+            name: "silver".into(),
+            min_orders: lc.frequency_cuts[2].floor() as u32 + 1,
+            min_spend: lc.monetary_cuts[2].max(0.0),
+        },
+        LoyaltyTier {
+            name: "gold".into(),
+            min_orders: lc.frequency_cuts[3].floor() as u32 + 1,
+            min_spend: lc.monetary_cuts[3].max(0.0),
+        },
+    ];
+    let segments = SegmentDefinitions {
+        lifecycle,
+        propensity_threshold: 0.5,
+        price_tiers: PriceTiers {
+            cuts: vec![
+                round4(model.price_tiers.budget_below as f64),
+                round4(model.price_tiers.premium_from as f64),
+            ],
+            labels: vec!["budget".into(), "mid".into(), "premium".into()],
+        },
+        taste_clusters: labels.clone(),
+        loyalty_tiers,
+    };
+
+    // Rescue: offer only when the cart is less likely to be bought than an
+    // average session (risk above 1 − the base rate).
+    let base_rate = model
+        .intent
+        .as_ref()
+        .map_or(0.15, |i| i.engine_test_quality.positive_rate);
+    let rescue = RescuePolicy {
+        threshold: round4(1.0 - base_rate),
+        holdout_share: RESCUE_HOLDOUT,
+        actions: vec![
+            rule("champion", RescueAction::Reminder),
+            rule("loyal", RescueAction::Reminder),
+            rule("new", RescueAction::FreeShipping),
+            rule("at-risk", RescueAction::Discount { percent: 10.0 }),
+            rule("lapsed", RescueAction::Discount { percent: 10.0 }),
+            rule("*", RescueAction::Reminder),
+        ],
+    };
+
+    let mut builder = BundleBuilder::new(
+        dim,
+        N_NEIGHBOURS,
+        N_TRENDING,
+        ranking.clone(),
+        segments,
+        rescue,
+    );
+    let first_day = crate::dates::parse_day(&model.data.first_day).unwrap_or(0);
+    let last_day = crate::dates::parse_day(&model.data.last_day).unwrap_or(0);
+    builder.training(TrainingSummary {
+        source: model.data.source.clone(),
+        n_users: model.data.n_customers as u64,
+        n_items: model.data.n_items as u64,
+        n_interactions: model.data.cleaning.rows_kept,
+        first_day,
+        last_day,
+    });
+    for (name, value) in trainer_metrics(model)
+        .into_iter()
+        .chain(extra_metrics.iter().cloned())
+    {
+        if value.is_finite() {
+            builder.metric(&name, value);
+        }
+    }
+
+    notes.push(
+        "size: item factors are shipped rounded to bfloat16 precision (8 significant bits, relative error ≤ 2⁻⁹, \
+         finer than the int8 copy the ranking uses) and neighbour scores to multiples of 1/1024, so the f32 tensors \
+         compress; the Gram matrix and the int8 copy are derived from the rounded factors"
+            .into(),
+    );
+    let mut row = vec![0.0f32; dim];
+    for (idx, item) in model.items.iter().enumerate() {
+        for (out, v) in row
+            .iter_mut()
+            .zip(&model.item_factors[idx * dim..(idx + 1) * dim])
+        {
+            *out = round_bf16(*v);
+        }
+        let meta = ItemMeta {
+            id: item.code.clone(),
+            title: item.title.clone(),
+            price: round4(item.price as f64),
+            category: labels
+                .get(item.category as usize)
+                .cloned()
+                .unwrap_or_default(),
+            in_stock: item.in_stock,
+            countries: None,
+        };
+        builder
+            .add_item(meta, &row)
+            .map_err(|e| anyhow::anyhow!("item {}: {e}", item.code))?;
+    }
+    for idx in 0..model.items.len() {
+        let list = merged_neighbours(model, idx);
+        builder
+            .neighbors(idx as u32, &list)
+            .map_err(|e| anyhow::anyhow!("neighbours of item {idx}: {e}"))?;
+    }
+    builder.trending("*", &star);
+    for list in &model.trending {
+        if list.country == "*" {
+            continue;
+        }
+        let items: Vec<(u32, f32)> = list
+            .items
+            .iter()
+            .map(|n| (n.item, round_score(n.score.ln_1p())))
+            .collect();
+        if !items.is_empty() {
+            builder.trending(country_code(&list.country), &items);
+        }
+    }
+    let centroids: Vec<f32> = model
+        .taste_clusters
+        .clusters
+        .iter()
+        .flat_map(|c| c.centroid.iter().copied())
+        .collect();
+    builder.taste_centroids(&centroids);
+    if let Some(p) = &model.propensity {
+        builder.propensity(logistic(&p.engine_classifier));
+    } else {
+        notes.push(
+            "propensity: no model (too little history); the bundle's is neutral (0.5)".into(),
+        );
+    }
+    if let Some(i) = &model.intent {
+        builder.purchase_intent(logistic(&i.engine_classifier));
+    } else {
+        notes.push("purchase intent: no sessions file; the bundle's model is neutral (0.5)".into());
+    }
+    Ok((
+        builder,
+        ExportNotes {
+            lambda: ranking.lambda,
+            alpha: ranking.alpha,
+            weight_personal: ranking.weight_personal,
+            weight_neighbors: ranking.weight_neighbors,
+            weight_trending: ranking.weight_trending,
+            lifecycle_exact,
+            lifecycle_rules_dropped: dropped,
+            notes,
+        },
+    ))
+}
+
+fn rule(segment: &str, action: RescueAction) -> RescueRule {
+    RescueRule {
+        segment: segment.into(),
+        action,
+        threshold: None,
+    }
+}
+
+/// The ISO 3166-1 alpha-2 code of a country name as shop exports spell it
+/// (the engine's requests carry codes); names not in the table pass through.
+pub fn country_code(name: &str) -> &str {
+    const CODES: &[(&str, &str)] = &[
+        ("Australia", "AU"),
+        ("Austria", "AT"),
+        ("Bahrain", "BH"),
+        ("Belgium", "BE"),
+        ("Brazil", "BR"),
+        ("Canada", "CA"),
+        ("Cyprus", "CY"),
+        ("Czech Republic", "CZ"),
+        ("Denmark", "DK"),
+        ("EIRE", "IE"),
+        ("Ireland", "IE"),
+        ("Finland", "FI"),
+        ("France", "FR"),
+        ("Germany", "DE"),
+        ("Greece", "GR"),
+        ("Iceland", "IS"),
+        ("Israel", "IL"),
+        ("Italy", "IT"),
+        ("Japan", "JP"),
+        ("Lebanon", "LB"),
+        ("Lithuania", "LT"),
+        ("Malta", "MT"),
+        ("Netherlands", "NL"),
+        ("Norway", "NO"),
+        ("Poland", "PL"),
+        ("Portugal", "PT"),
+        ("RSA", "ZA"),
+        ("Saudi Arabia", "SA"),
+        ("Singapore", "SG"),
+        ("Spain", "ES"),
+        ("Sweden", "SE"),
+        ("Switzerland", "CH"),
+        ("USA", "US"),
+        ("United Arab Emirates", "AE"),
+        ("United Kingdom", "GB"),
+    ];
+    CODES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(name, |(_, code)| code)
+}
+
+/// The nearest float with an 8-bit significand (bfloat16 precision), ties
+/// to even; non-finite values pass through (the loader refuses them).
+pub fn round_bf16(v: f32) -> f32 {
+    if !v.is_finite() {
+        return v;
+    }
+    let bits = v.to_bits();
+    let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) & 0xFFFF_0000;
+    f32::from_bits(rounded)
+}
+
+/// A similarity rounded to a multiple of 1/1024, kept positive.
+fn round_score(v: f32) -> f32 {
+    ((v * 1024.0).round() / 1024.0).max(1.0 / 1024.0)
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Cluster labels ("HEART, HOLDER, DECORATION"), made unique (a repeated
+/// label gets " #k", k its cluster number) so a category names one cluster.
+fn cluster_labels(model: &TrainedModel) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for (k, cluster) in model.taste_clusters.clusters.iter().enumerate() {
+        let mut label = cluster.label.join(", ");
+        if label.is_empty() {
+            label = format!("cluster {k}");
+        }
+        if labels.contains(&label) {
+            label = format!("{label} #{k}");
+        }
+        labels.push(label);
+    }
+    labels
+}
+
+/// The union of the similar and bought-together lists, best first (ties by
+/// the lower row), each item once with its larger score.
+fn merged_neighbours(model: &TrainedModel, idx: usize) -> Vec<(u32, f32)> {
+    let mut all: Vec<(u32, f32)> = Vec::new();
+    let lists = [model.similar.get(idx), model.bought_together.get(idx)];
+    for list in lists.into_iter().flatten() {
+        for n in list {
+            if n.item as usize == idx || !n.score.is_finite() || n.score <= 0.0 {
+                continue;
+            }
+            match all.iter_mut().find(|(i, _)| *i == n.item) {
+                Some(entry) => entry.1 = entry.1.max(n.score),
+                None => all.push((n.item, n.score)),
+            }
+        }
+    }
+    for entry in &mut all {
+        entry.1 = round_score(entry.1);
+    }
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(N_NEIGHBOURS);
+    all
+}
+
+fn logistic(c: &LinearClassifier) -> LogisticModel {
+    LogisticModel {
+        mean: c.means.iter().map(|v| *v as f32).collect(),
+        scale: c.stds.iter().map(|v| *v as f32).collect(),
+        coef: c.weights.iter().map(|v| *v as f32).collect(),
+        intercept: c.intercept as f32,
+    }
+}
+
+/// One axis of the RFM map: the engine's strictly ascending cuts and, per
+/// engine score (index 0 = score 1), the trainer's score it stands for.
+struct Axis {
+    cuts: Vec<f64>,
+    trainer_score: Vec<u8>,
+}
+
+impl Axis {
+    /// The trainer's "higher is better" axis: score = 1 + #(value > c). The
+    /// engine counts value ≥ c', so c' is the next number above c (for integer
+    /// frequencies, ⌊c⌋ + 1).
+    fn upward(cuts: &[f64; 4], integer: bool) -> Axis {
+        let engine: Vec<f64> = cuts
+            .iter()
+            .map(|&c| if integer { c.floor() + 1.0 } else { next_up(c) })
+            .collect();
+        Axis::from_multiset(&engine)
+    }
+
+    /// Recency: the trainer's r = 6 − (1 + #(days > c)) = 1 + #(days ≤ c),
+    /// which is the engine's rule with the same cuts.
+    fn recency(cuts: &[f64; 4]) -> Axis {
+        Axis::from_multiset(cuts)
+    }
+
+    /// Duplicated cuts (ties in quantiles) become one engine cut whose step
+    /// counts several trainer scores at once.
+    fn from_multiset(cuts: &[f64]) -> Axis {
+        let mut unique: Vec<f64> = Vec::new();
+        let mut trainer_score = vec![1u8];
+        let mut score = 1u8;
+        for &c in cuts {
+            score += 1;
+            if unique.last() == Some(&c) {
+                *trainer_score.last_mut().expect("not empty") = score;
+            } else {
+                unique.push(c);
+                trainer_score.push(score);
+            }
+        }
+        Axis {
+            cuts: unique,
+            trainer_score,
+        }
+    }
+
+    /// The engine score range whose trainer scores lie in `[low, high]`, or
+    /// None if no engine score does.
+    fn range(&self, low: u8, high: u8) -> Option<[u8; 2]> {
+        let inside: Vec<u8> = self
+            .trainer_score
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| (low..=high).contains(*t))
+            .map(|(i, _)| i as u8 + 1)
+            .collect();
+        Some([*inside.first()?, *inside.last()?])
+    }
+}
+
+fn next_up(c: f64) -> f64 {
+    if c == 0.0 {
+        f64::from_bits(1)
+    } else if c > 0.0 {
+        f64::from_bits(c.to_bits() + 1)
+    } else {
+        f64::from_bits(c.to_bits() - 1)
+    }
+}
+
+/// The trainer's lifecycle rules (`segments::Lifecycle::segment`) on the
+/// engine's RFM map. Returns the map, whether it is exact, and the rules left
+/// out because no engine score range expresses them.
+fn lifecycle_map(model: &TrainedModel) -> (LifecycleMap, bool, Vec<String>) {
+    let lc = &model.lifecycle;
+    let r = Axis::recency(&lc.recency_days_cuts);
+    let f = Axis::upward(&lc.frequency_cuts, true);
+    let m = Axis::upward(&lc.monetary_cuts, false);
+    // "new" is "one order": the frequency scores whose orders are all ≤ 1,
+    // i.e. below the first engine cut when that cut is 2.
+    let new_exact = f.cuts.first() == Some(&2.0);
+    let any = [1u8, 5u8];
+    // (segment, trainer recency range, engine frequency range, trainer monetary range)
+    type Wanted<'a> = (&'a str, [u8; 2], Option<[u8; 2]>, [u8; 2]);
+    let wanted: [Wanted; 5] = [
+        ("champion", [4, 5], f.range(4, 5), [4, 5]),
+        ("loyal", [3, 5], f.range(4, 5), any),
+        ("new", [4, 5], Some([1, 1]), any),
+        (
+            "active",
+            [3, 5],
+            Some([1, f.trainer_score.len() as u8]),
+            any,
+        ),
+        ("at-risk", [2, 2], f.range(3, 5), any),
+    ];
+    let mut rules = Vec::new();
+    let mut dropped = Vec::new();
+    for (segment, r_range, f_range, m_range) in wanted {
+        let parts = (
+            r.range(r_range[0], r_range[1]),
+            f_range,
+            m.range(m_range[0], m_range[1]),
+        );
+        match parts {
+            (Some(r), Some(f), Some(m)) => rules.push(LifecycleRule {
+                segment: segment.into(),
+                r,
+                f,
+                m,
+            }),
+            _ => dropped.push(segment.to_string()),
+        }
+    }
+    (
+        LifecycleMap {
+            recency_cuts_days: r.cuts,
+            frequency_cuts: f.cuts,
+            monetary_cuts: m.cuts,
+            rules,
+            no_purchase_segment: "new".into(),
+            fallback_segment: "lapsed".into(),
+        },
+        new_exact,
+        dropped,
+    )
+}
+
+/// The trainer's own figures, by name, for the manifest's `metrics`.
+pub fn trainer_metrics(model: &TrainedModel) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for row in &model.evaluation.rows {
+        let name = match row.model.as_str() {
+            "Cove ALS + on-device blend" => "trainer_blend",
+            "Cove ALS (fold-in, factor score only)" => "trainer_factors",
+            _ => continue,
+        };
+        let task = match row.task {
+            crate::eval::Task::A => "a",
+            crate::eval::Task::B => "b",
+        };
+        let m = &row.metrics;
+        for (metric, value) in [
+            ("hr_at_10", m.hr_at_10),
+            ("ndcg_at_10", m.ndcg_at_10),
+            ("recall_at_20", m.recall_at_20),
+        ] {
+            out.push((format!("task_{task}.{name}.{metric}"), round4(value)));
+        }
+    }
+    if let Some(p) = &model.propensity {
+        out.push((
+            "propensity.roc_auc".into(),
+            round4(p.engine_test_quality.roc_auc),
+        ));
+        out.push((
+            "propensity.pr_auc".into(),
+            round4(p.engine_test_quality.pr_auc),
+        ));
+    }
+    if let Some(i) = &model.intent {
+        out.push((
+            "purchase_intent.roc_auc".into(),
+            round4(i.engine_test_quality.roc_auc),
+        ));
+        out.push((
+            "purchase_intent.pr_auc".into(),
+            round4(i.engine_test_quality.pr_auc),
+        ));
+    }
+    out
+}
+
+/// A bundle's sizes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleSizes {
+    /// Bytes of the manifest.
+    pub manifest_bytes: usize,
+    /// Bytes of the tensors.
+    pub tensors_bytes: usize,
+    /// The manifest, gzip -9.
+    pub manifest_gzip_bytes: usize,
+    /// The tensors, gzip -9.
+    pub tensors_gzip_bytes: usize,
+    /// Per tensor: (name, raw bytes, gzip -9 bytes), largest gzip first.
+    pub largest_parts: Vec<(String, usize, usize)>,
+}
+
+/// Measures a bundle.
+pub fn measure(bundle: &BuiltBundle) -> BundleSizes {
+    BundleSizes {
+        manifest_bytes: bundle.manifest.len(),
+        tensors_bytes: bundle.tensors.len(),
+        manifest_gzip_bytes: gzip_len(&bundle.manifest),
+        tensors_gzip_bytes: gzip_len(&bundle.tensors),
+        largest_parts: tensor_sizes(&bundle.tensors),
+    }
+}
+
+/// Where a bundle was published.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// `DIR/<model_id>/manifest.json`.
+    pub manifest_path: PathBuf,
+    /// `DIR/<model_id>/tensors.safetensors`.
+    pub tensors_path: PathBuf,
+    /// `DIR/default.json`.
+    pub pointer_path: PathBuf,
+}
+
+/// The pointer file `default.json` for a bundle id: URL paths under `/v1/bundles/`.
+pub fn pointer_json(model_id: &str) -> String {
+    let value = serde_json::json!({
+        "model_id": model_id,
+        "manifest": format!("/v1/bundles/{model_id}/manifest.json"),
+        "tensors": format!("/v1/bundles/{model_id}/tensors.safetensors"),
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON object");
+    text.push('\n');
+    text
+}
+
+/// Writes `DIR/<model_id>/manifest.json`, `DIR/<model_id>/tensors.safetensors`
+/// and `DIR/default.json` (the pointer, written last so a reader never sees a
+/// pointer to missing files). Each file is written to a temporary name and
+/// renamed.
+pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
+    let bundle_dir = dir.join(&bundle.model_id);
+    std::fs::create_dir_all(&bundle_dir)
+        .with_context(|| format!("creating {}", bundle_dir.display()))?;
+    let manifest_path = bundle_dir.join("manifest.json");
+    let tensors_path = bundle_dir.join("tensors.safetensors");
+    let pointer_path = dir.join("default.json");
+    write_atomic(&tensors_path, &bundle.tensors)?;
+    write_atomic(&manifest_path, &bundle.manifest)?;
+    write_atomic(&pointer_path, pointer_json(&bundle.model_id).as_bytes())?;
+    Ok(Published {
+        manifest_path,
+        tensors_path,
+        pointer_path,
+    })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// gzip -9 size of bytes.
+pub fn gzip_len(bytes: &[u8]) -> usize {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory").len()
+}
+
+/// Per tensor: (name, raw bytes, gzip bytes), largest gzip first.
+fn tensor_sizes(tensors: &[u8]) -> Vec<(String, usize, usize)> {
+    let Ok(file) = safetensors::SafeTensors::deserialize(tensors) else {
+        return Vec::new();
+    };
+    let mut sizes: Vec<(String, usize, usize)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().len(), gzip_len(view.data())))
+        .collect();
+    sizes.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    sizes
+}
+
+/// Reads a published bundle from a directory (its `default.json`, or a
+/// `<model_id>` directory holding `manifest.json`) or a `manifest.json` path,
+/// and loads it with the engine.
+pub fn load_published(path: &Path) -> anyhow::Result<cove_engine::bundle::Model> {
+    let manifest_path = if path.is_dir() {
+        let pointer = path.join("default.json");
+        if pointer.is_file() {
+            let text = std::fs::read_to_string(&pointer)
+                .with_context(|| format!("reading {}", pointer.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", pointer.display()))?;
+            let id = value["model_id"]
+                .as_str()
+                .with_context(|| format!("{} has no model_id", pointer.display()))?;
+            anyhow::ensure!(
+                !id.contains(['/', '\\']) && !id.contains(".."),
+                "{}: model_id {id:?} is not a plain name",
+                pointer.display()
+            );
+            path.join(id).join("manifest.json")
+        } else {
+            path.join("manifest.json")
+        }
+    } else {
+        path.to_owned()
+    };
+    let tensors_path = manifest_path.with_file_name("tensors.safetensors");
+    let manifest = std::fs::read(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let tensors = std::fs::read(&tensors_path)
+        .with_context(|| format!("reading {}", tensors_path.display()))?;
+    cove_engine::bundle::Model::from_bytes(&manifest, &tensors)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid bundle: {e}", manifest_path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::{small_config, synthetic_shop};
+    use crate::pipeline::{self, Bars};
+
+    fn trained() -> (TrainedModel, crate::engine_eval::EngineEvaluation) {
+        let data = synthetic_shop();
+        let mut config = small_config();
+        let hidden = Bars { hidden: true };
+        let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
+        let engine =
+            crate::engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, hidden)
+                .unwrap();
+        let model = pipeline::train(&data, &config, evaluation, None, "synthetic", hidden).unwrap();
+        (model, engine)
+    }
+
+    #[test]
+    fn the_same_data_and_seed_give_byte_identical_bundles() {
+        let (first_model, first_engine) = trained();
+        let (second_model, second_engine) = trained();
+        let first = build_bundle(
+            &first_model,
+            &crate::engine_eval::metric_entries(&first_engine),
+        )
+        .unwrap()
+        .0;
+        let second = build_bundle(
+            &second_model,
+            &crate::engine_eval::metric_entries(&second_engine),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(first.model_id, second.model_id);
+        assert!(first.manifest == second.manifest, "manifests differ");
+        assert!(first.tensors == second.tensors, "tensors differ");
+        // The engine-path evaluation is deterministic too, and it scored users.
+        assert_eq!(first_engine.model_id, second_engine.model_id);
+        assert!(first_engine.rows.iter().all(|r| r.metrics.n_users > 0));
+    }
+
+    #[test]
+    fn publish_writes_three_files_that_load() {
+        let (model, engine) = trained();
+        let (bundle, notes) =
+            build_bundle(&model, &crate::engine_eval::metric_entries(&engine)).unwrap();
+        let dir = std::env::temp_dir().join(format!("cove-publish-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let published = publish(&bundle, &dir).unwrap();
+        let pointer: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&published.pointer_path).unwrap())
+                .unwrap();
+        let keys: Vec<&String> = pointer.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["manifest", "model_id", "tensors"]);
+        let id = &bundle.model_id;
+        assert_eq!(pointer["model_id"], *id);
+        assert_eq!(
+            pointer["manifest"],
+            format!("/v1/bundles/{id}/manifest.json")
+        );
+        assert_eq!(
+            pointer["tensors"],
+            format!("/v1/bundles/{id}/tensors.safetensors")
+        );
+        // Every way of naming the bundle loads the same model.
+        for path in [
+            dir.clone(),
+            dir.join(id),
+            dir.join(id).join("manifest.json"),
+        ] {
+            assert_eq!(load_published(&path).unwrap().model_id(), id);
+        }
+        let loaded = load_published(&dir).unwrap();
+        let manifest = loaded.manifest();
+        assert_eq!(manifest.items.len(), model.items.len());
+        assert_eq!(manifest.segments.taste_clusters.len(), 3);
+        assert!(manifest
+            .metrics
+            .contains_key("task_a.engine_path.ndcg_at_10"));
+        assert!(manifest
+            .metrics
+            .contains_key("task_a.trainer_blend.ndcg_at_10"));
+        assert_eq!(notes.lambda, model.fold_in.regularization as f64);
+        // The shipped classifiers are the engine-input refits.
+        let p = model.propensity.as_ref().unwrap();
+        assert_eq!(
+            loaded.propensity().coef[0],
+            p.engine_classifier.weights[0] as f32
+        );
+        // A corrupted tensor file is refused by the loader with a typed error.
+        let tensors = dir.join(id).join("tensors.safetensors");
+        let mut bytes = std::fs::read(&tensors).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&tensors, &bytes).unwrap();
+        let err = load_published(&dir).unwrap_err().to_string();
+        assert!(err.contains("not a valid bundle"), "{err}");
+        // A pointer that escapes the directory is refused.
+        std::fs::write(&published.pointer_path, r#"{"model_id": "../x"}"#).unwrap();
+        assert!(load_published(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 4, item 6: on the device (events → profile → `segments::classify`
+    /// on the written bundle) every customer gets the propensity the trainer's
+    /// smartcore model predicts and the lifecycle segment its rules give.
+    #[test]
+    fn engine_segments_and_propensity_equal_the_trainers() {
+        use cove_engine::profile::{Profile, ProfileConfig};
+        let data = synthetic_shop();
+        let (model, _) = trained();
+        let (bundle, notes) = build_bundle(&model, &[]).unwrap();
+        assert!(notes.lifecycle_rules_dropped.is_empty());
+        // Every synthetic customer orders many times, so the frequency
+        // quintiles start above 1 and the "one order" rule is the one
+        // approximation (it is exact on Online Retail, whose first cut is 1).
+        let exact = notes.lifecycle_exact;
+        let engine_model =
+            cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
+        let end = data.purchases.iter().map(|p| p.minute).max().unwrap() + 1;
+        let rfm = crate::segments::rfm_at(&data, end);
+        let config = ProfileConfig::default();
+        let propensity = model.propensity.as_ref().unwrap();
+        let mut lines_of: std::collections::HashMap<u32, Vec<&crate::data::Purchase>> =
+            Default::default();
+        for p in &data.purchases {
+            lines_of.entry(p.customer_idx).or_default().push(p);
+        }
+        let mut segments_seen = std::collections::BTreeSet::new();
+        for (customer, lines) in &lines_of {
+            let (events, _) = crate::engine_eval::purchase_events(&data, lines, config.max_items());
+            let mut profile = Profile::new();
+            for event in &events {
+                profile.apply(event, &config).unwrap();
+            }
+            let got = cove_engine::segments::classify(&engine_model, &profile, &config, end * 60);
+            let r = &rfm[customer];
+            let want = propensity
+                .engine_classifier
+                .probability(&crate::segments::engine_propensity_row(r));
+            assert!(
+                (got.propensity.probability - want).abs() < 1e-5,
+                "customer {customer}: engine {} trainer {want}",
+                got.propensity.probability
+            );
+            let want_segment = model.lifecycle.segment(r);
+            if exact || (want_segment != "new" && got.lifecycle.name != "new") {
+                assert_eq!(got.lifecycle.name, want_segment, "{r:?}");
+            }
+            segments_seen.insert(got.lifecycle.name);
+        }
+        assert!(segments_seen.len() >= 3, "{segments_seen:?}");
+    }
+
+    #[test]
+    fn bf16_rounding_is_close_and_compressible() {
+        for v in [1.0f32, -0.123_456_7, 3.3e-5, 1234.567, 0.0] {
+            let r = round_bf16(v);
+            assert_eq!(r.to_bits() & 0xFFFF, 0, "{v}");
+            assert!((r - v).abs() <= v.abs() / 256.0, "{v} -> {r}");
+        }
+        assert!(round_bf16(f32::NAN).is_nan());
+        assert_eq!(round_score(0.0), 1.0 / 1024.0);
+        assert_eq!(round_score(0.5), 0.5);
+    }
+
+    #[test]
+    fn lifecycle_axes_keep_the_trainers_scores() {
+        // Trainer frequency score = 1 + #(value > c); with tied cuts [1, 1, 2, 4].
+        let axis = Axis::upward(&[1.0, 1.0, 2.0, 4.0], true);
+        assert_eq!(axis.cuts, vec![2.0, 3.0, 5.0]);
+        assert_eq!(axis.trainer_score, vec![1, 3, 4, 5]);
+        // f ≥ 4 in trainer terms is engine scores 3..=4; f ≥ 2 starts at engine 2.
+        assert_eq!(axis.range(4, 5), Some([3, 4]));
+        assert_eq!(axis.range(2, 5), Some([2, 4]));
+        assert_eq!(axis.range(2, 2), None);
+        let trainer = |v: f64| 1 + [1.0, 1.0, 2.0, 4.0].iter().filter(|c| v > **c).count() as u8;
+        let engine = |v: f64| 1 + axis.cuts.iter().filter(|c| v >= **c).count();
+        for v in 0..8 {
+            let v = v as f64;
+            assert_eq!(axis.trainer_score[engine(v) - 1], trainer(v), "orders {v}");
+        }
+        // Monetary: the engine's ≥ on the next float equals the trainer's >.
+        let money = Axis::upward(&[10.0, 20.0, 30.0, 40.0], false);
+        let engine = |v: f64| 1 + money.cuts.iter().filter(|c| v >= **c).count();
+        assert_eq!(engine(10.0), 1);
+        assert_eq!(engine(10.000001), 2);
+        // Recency: same cuts, same rule.
+        let recency = Axis::recency(&[7.0, 30.0, 30.0, 90.0]);
+        assert_eq!(recency.cuts, vec![7.0, 30.0, 90.0]);
+        assert_eq!(recency.trainer_score, vec![1, 2, 4, 5]);
+    }
+}
