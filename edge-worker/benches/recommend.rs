@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
     for n_profile_items in [0usize, 5, 20, 64] {
         let request = RecommendRequest {
             k: 8,
-            country: Some("United Kingdom".into()),
+            country: Some("GB".into()),
             context_item: None,
             items: (0..n_profile_items)
                 .filter_map(|i| model.item((i * 37 % model.n_items()) as u32))

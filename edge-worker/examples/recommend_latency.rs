@@ -43,7 +43,7 @@ fn main() {
         }
         let request = RecommendRequest {
             k: 8,
-            country: Some("United Kingdom".into()),
+            country: Some("GB".into()),
             context_item: None,
             items,
             exclude: Vec::new(),

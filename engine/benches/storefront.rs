@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
         let request = RankRequest {
             k: 8,
             now: NOW,
-            country: Some("United Kingdom".into()),
+            country: Some("GB".into()),
             ..RankRequest::default()
         };
         group.bench_function(format!("views_{n_views}"), |b| {

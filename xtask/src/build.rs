@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::model;
 use crate::paths;
 use crate::run::Step;
 use crate::setup::Env;
@@ -65,12 +66,14 @@ const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
-/// Builds everything.
+/// Builds everything: the native workspace, the default model bundle, and
+/// the three wasm outputs.
 pub fn build(env: &Env) -> Result<()> {
     Step::new("native build", cargo_program())
         .args(["build", "--workspace", "--all-targets"])
         .current_dir(paths::root())
         .run()?;
+    model::ensure_default_bundle()?;
     for artifact in WASM_ARTIFACTS {
         build_wasm(env, artifact)?;
     }

@@ -9,6 +9,7 @@
 mod bench;
 mod build;
 mod demo;
+mod model;
 mod paths;
 mod run;
 mod setup;

@@ -34,6 +34,12 @@ impl Step {
         self
     }
 
+    /// Appends one path argument.
+    pub fn arg_path(mut self, path: &Path) -> Self {
+        self.command.arg(path);
+        self
+    }
+
     /// Sets an environment variable for the command.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.command.env(key, value);

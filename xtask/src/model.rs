@@ -1,0 +1,116 @@
+//! The default model bundle: trained by `cove-train` on the real data in
+//! `../shared/data` and published into `www/v1/bundles/` (with `default.json`
+//! naming it), where the worker serves it and the pages find it.
+//!
+//! Training is skipped when the published bundle was made from the same
+//! trainer and engine sources and the same data files (a fingerprint of them
+//! is kept beside the bundle).
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::paths;
+use crate::run::Step;
+use crate::toolchain::cargo_program;
+
+/// The data sets the default model is trained on, under the data directory.
+const ORDERS: &str = "online-retail/online_retail.csv.gz";
+const SESSIONS: &str = "online-shoppers/online_shoppers_intention.csv.gz";
+
+/// Where the real data lives: `COVE_DATA_DIR`, else `../shared/data`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("COVE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| paths::root().join("..").join("shared").join("data"))
+}
+
+/// Where bundles are published (served at `/v1/bundles/`).
+pub fn bundles_dir() -> PathBuf {
+    paths::root().join("www").join("v1").join("bundles")
+}
+
+/// Trains and publishes the default bundle unless an up-to-date one is there.
+pub fn ensure_default_bundle() -> Result<()> {
+    let data = data_dir();
+    let orders = data.join(ORDERS);
+    let sessions = data.join(SESSIONS);
+    for input in [&orders, &sessions] {
+        if !input.exists() {
+            bail!(
+                "step 'default model': {} is missing. The default bundle is trained on the \
+                 public data in ../shared/data (see README.md); set COVE_DATA_DIR to its location",
+                input.display()
+            );
+        }
+    }
+    let fingerprint = fingerprint(&[&orders, &sessions])?;
+    let stamp = bundles_dir().join(".fingerprint");
+    let published = bundles_dir().join("default.json");
+    if published.exists()
+        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str())
+    {
+        println!("default model: up to date ({})", published.display());
+        return Ok(());
+    }
+    let report_dir = paths::root().join("target").join("model");
+    Step::new("train the default model", cargo_program())
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "cove-models",
+            "--bin",
+            "cove-train",
+            "--",
+        ])
+        .args(["train", "--orders"])
+        .arg_path(&orders)
+        .args(["--sessions"])
+        .arg_path(&sessions)
+        .args(["--out"])
+        .arg_path(&report_dir)
+        .args(["--publish"])
+        .arg_path(&bundles_dir())
+        .current_dir(paths::root())
+        .run()?;
+    std::fs::write(&stamp, fingerprint).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(())
+}
+
+/// A hash of the trainer's and the engine's sources and of the data files'
+/// names, sizes and modification times.
+fn fingerprint(data_files: &[&Path]) -> Result<String> {
+    let mut hasher = DefaultHasher::new();
+    for dir in ["models/src", "engine/src"] {
+        let mut files = Vec::new();
+        collect_files(&paths::root().join(dir), &mut files)?;
+        files.sort();
+        for file in files {
+            file.hash(&mut hasher);
+            std::fs::read(&file)?.hash(&mut hasher);
+        }
+    }
+    for file in data_files {
+        let metadata = std::fs::metadata(file)?;
+        file.hash(&mut hasher);
+        metadata.len().hash(&mut hasher);
+        metadata.modified()?.hash(&mut hasher);
+    }
+    Ok(format!("{:016x}", hasher.finish()))
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
