@@ -213,8 +213,8 @@ pub fn evaluate_through_engine(
                 continue;
             }
         };
-        let a = mean(scored.sums[0][0]).ndcg_at_10;
-        let b = mean(scored.sums[0][1]).ndcg_at_10;
+        let a = scored.sums[0][0].mean().ndcg_at_10;
+        let b = scored.sums[0][1].mean().ndcg_at_10;
         if best.is_none_or(|(score, _, _)| (a + b) / 2.0 > score) {
             best = Some(((a + b) / 2.0, alpha_scale, neighbours_scale));
         }
@@ -250,7 +250,7 @@ pub fn evaluate_through_engine(
             rows.push(EngineRow {
                 model: name.to_string(),
                 task,
-                metrics: mean(scored.sums[path][task_idx]),
+                metrics: scored.sums[path][task_idx].mean(),
             });
         }
         for row in &evaluation.rows {
@@ -388,10 +388,7 @@ fn score_split(
                     .iter()
                     .filter_map(|r| split_of_row.get(&r.row).copied())
                     .collect();
-                add(
-                    &mut sums[path][task_idx],
-                    &eval::user_metrics(&ranked, &relevant),
-                );
+                sums[path][task_idx].add(&eval::user_metrics(&ranked, &relevant));
             }
         }
     }
@@ -403,29 +400,6 @@ fn score_split(
         n_refused,
         n_non_candidates: non_candidates.len(),
     })
-}
-
-fn add(total: &mut Metrics, m: &Metrics) {
-    total.n_users += m.n_users;
-    total.hr_at_10 += m.hr_at_10;
-    total.ndcg_at_10 += m.ndcg_at_10;
-    total.ndcg_at_20 += m.ndcg_at_20;
-    total.recall_at_10 += m.recall_at_10;
-    total.recall_at_20 += m.recall_at_20;
-    total.map_at_10 += m.map_at_10;
-    total.map_at_20 += m.map_at_20;
-}
-
-fn mean(mut m: Metrics) -> Metrics {
-    let n = m.n_users.max(1) as f64;
-    m.hr_at_10 /= n;
-    m.ndcg_at_10 /= n;
-    m.ndcg_at_20 /= n;
-    m.recall_at_10 /= n;
-    m.recall_at_20 /= n;
-    m.map_at_10 /= n;
-    m.map_at_20 /= n;
-    m
 }
 
 /// The engine-path figures by name, for the manifest's `metrics`.

@@ -292,7 +292,8 @@ pub fn user_metrics(ranked: &[u32], relevant: &[u32]) -> Metrics {
 }
 
 impl Metrics {
-    fn add(&mut self, other: &Metrics) {
+    /// Adds another sum of per-user metrics to this one.
+    pub(crate) fn add(&mut self, other: &Metrics) {
         self.n_users += other.n_users;
         self.hr_at_10 += other.hr_at_10;
         self.ndcg_at_10 += other.ndcg_at_10;
@@ -303,7 +304,8 @@ impl Metrics {
         self.map_at_20 += other.map_at_20;
     }
 
-    fn mean(mut self) -> Metrics {
+    /// The per-user mean of a sum of metrics.
+    pub(crate) fn mean(mut self) -> Metrics {
         let n = self.n_users.max(1) as f64;
         self.hr_at_10 /= n;
         self.ndcg_at_10 /= n;

@@ -381,11 +381,12 @@ fn neutral_logistic(n_inputs: usize) -> LogisticModel {
     }
 }
 
-/// An owned tensor for `safetensors::serialize`.
-struct Tensor {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    data: Vec<u8>,
+/// An owned tensor for `safetensors::serialize` (the engine's tests build
+/// deliberately broken tensor files with it too).
+pub(crate) struct Tensor {
+    pub(crate) dtype: Dtype,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) data: Vec<u8>,
 }
 
 impl View for Tensor {

@@ -28,7 +28,7 @@
 //!
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
-mod builder;
+pub(crate) mod builder;
 mod load;
 pub mod manifest;
 

@@ -1,9 +1,8 @@
 //! Bundle writer and loader: round trips, and every kind of bad input.
 
-use std::borrow::Cow;
+use safetensors::{Dtype, SafeTensors};
 
-use safetensors::{Dtype, SafeTensors, View};
-
+use crate::bundle::builder::Tensor;
 use crate::bundle::{derive_model_id, sha256_hex, Engine, Manifest, Model};
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
@@ -36,38 +35,15 @@ fn edit_manifest(edit: impl FnOnce(&mut Manifest)) -> (Vec<u8>, Vec<u8>) {
     (reseal(parsed, &tensors), tensors)
 }
 
-struct Owned {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    data: Vec<u8>,
-}
-
-impl View for Owned {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.data)
-    }
-    fn data_len(&self) -> usize {
-        self.data.len()
-    }
-}
-
-/// Rewrites the tensor file with `edit` applied to the list of tensors, then
-/// reseals the manifest.
-fn edit_tensors(edit: impl FnOnce(&mut Vec<(String, Owned)>)) -> (Vec<u8>, Vec<u8>) {
+fn edit_tensors(edit: impl FnOnce(&mut Vec<(String, Tensor)>)) -> (Vec<u8>, Vec<u8>) {
     let (manifest, tensors) = small();
     let file = SafeTensors::deserialize(&tensors).unwrap();
-    let mut owned: Vec<(String, Owned)> = file
+    let mut owned: Vec<(String, Tensor)> = file
         .iter()
         .map(|(name, view)| {
             (
                 name.to_string(),
-                Owned {
+                Tensor {
                     dtype: view.dtype(),
                     shape: view.shape().to_vec(),
                     data: view.data().to_vec(),
@@ -81,7 +57,7 @@ fn edit_tensors(edit: impl FnOnce(&mut Vec<(String, Owned)>)) -> (Vec<u8>, Vec<u
     (manifest, tensors)
 }
 
-fn tensor<'a>(tensors: &'a mut [(String, Owned)], name: &str) -> &'a mut Owned {
+fn tensor<'a>(tensors: &'a mut [(String, Tensor)], name: &str) -> &'a mut Tensor {
     &mut tensors.iter_mut().find(|(n, _)| n == name).unwrap().1
 }
 
@@ -239,7 +215,7 @@ fn bad_manifest_values_are_refused() {
 
 #[test]
 fn bad_tensors_are_refused() {
-    type Edit = fn(&mut Vec<(String, Owned)>);
+    type Edit = fn(&mut Vec<(String, Tensor)>);
     let cases: &[(&str, Edit, &str)] = &[
         (
             "NaN factor",
@@ -319,7 +295,7 @@ fn bad_tensors_are_refused() {
             |t| {
                 t.push((
                     "extra".into(),
-                    Owned {
+                    Tensor {
                         dtype: Dtype::U8,
                         shape: vec![1],
                         data: vec![0],
