@@ -474,20 +474,19 @@ pub fn evaluate(
             blend.discover_co_purchase,
         ),
     ];
-    for (task, repeat, prior_weight, co) in slot_weights {
-        blended.repeat_weight = repeat;
-        blended.prior_weight = prior_weight;
-        blended.co_purchase_weight = co;
-        rows.push(MetricRow {
-            model: "Cove ALS + on-device blend".into(),
-            task,
-            metrics: eval::evaluate(&split, &blended, task, threads),
-        });
-        bar.inc(1);
-    }
-    blended.repeat_weight = blend.for_you_repeat;
-    blended.prior_weight = blend.for_you_prior;
-    blended.co_purchase_weight = blend.for_you_co_purchase;
+    rows.extend(evaluate_slots(
+        &split,
+        &mut blended,
+        &slot_weights,
+        "Cove ALS + on-device blend",
+        threads,
+    ));
+    bar.inc(slot_weights.len() as u64);
+    blended.set_weights(
+        blend.for_you_repeat,
+        blend.for_you_prior,
+        blend.for_you_co_purchase,
+    );
     let ndcg_by_history = eval::ndcg_by_history(&split, &blended, Task::A, threads);
     let mut int8_blend = BlendRanker {
         factors: int8_factors,
@@ -499,17 +498,14 @@ pub fn evaluate(
         factor_score_cache: Default::default(),
     };
     int8_blend.cache_users(&split.users, threads);
-    for (task, repeat, prior_weight, co) in slot_weights {
-        int8_blend.repeat_weight = repeat;
-        int8_blend.prior_weight = prior_weight;
-        int8_blend.co_purchase_weight = co;
-        rows.push(MetricRow {
-            model: "Cove ALS + on-device blend, int8 factors".into(),
-            task,
-            metrics: eval::evaluate(&split, &int8_blend, task, threads),
-        });
-        bar.inc(1);
-    }
+    rows.extend(evaluate_slots(
+        &split,
+        &mut int8_blend,
+        &slot_weights,
+        "Cove ALS + on-device blend, int8 factors",
+        threads,
+    ));
+    bar.inc(slot_weights.len() as u64);
     bar.finish_and_clear();
 
     Ok(EvaluationReport {
@@ -774,6 +770,28 @@ pub fn train(
         config: config.clone(),
         fit_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Evaluates a blend once per slot kind, each with that slot's weights
+/// `(task, repeat, prior, co-purchase)`.
+fn evaluate_slots(
+    split: &Split,
+    ranker: &mut BlendRanker,
+    slot_weights: &[(Task, f32, f32, f32)],
+    label: &str,
+    threads: usize,
+) -> Vec<MetricRow> {
+    slot_weights
+        .iter()
+        .map(|&(task, repeat, prior, co_purchase)| {
+            ranker.set_weights(repeat, prior, co_purchase);
+            MetricRow {
+                model: label.into(),
+                task,
+                metrics: eval::evaluate(split, ranker, task, threads),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

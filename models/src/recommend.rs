@@ -70,6 +70,13 @@ pub struct BlendRanker {
 }
 
 impl BlendRanker {
+    /// Sets the weights of the three on-device terms.
+    pub fn set_weights(&mut self, repeat: f32, prior: f32, co_purchase: f32) {
+        self.repeat_weight = repeat;
+        self.prior_weight = prior;
+        self.co_purchase_weight = co_purchase;
+    }
+
     fn factor_scores(&self, history: &[(u32, f32)]) -> Vec<f32> {
         let x = self.factors.user_vector(history);
         self.factors
