@@ -7,7 +7,7 @@
 //! suppressed.
 
 use cove_engine::privacy::estimate::estimate;
-use cove_engine::privacy::{Estimate, Mechanism, Tally};
+use cove_engine::privacy::{Estimate, Mechanism, MetricSpec, Tally};
 use serde::Serialize;
 use worker::{Method, Request, Response, RouteContext};
 
@@ -69,17 +69,24 @@ async fn aggregates(
         )));
     }
     let tallies: Tallies = response.json().await?;
-    Ok(Response::from_json(&publish(shop, day, &tallies)?)?)
+    let registry = crate::registry::shop_registry(&ctx.env, shop).await?;
+    Ok(Response::from_json(&publish(
+        shop,
+        &registry.metrics,
+        day,
+        &tallies,
+    )?)?)
 }
 
 fn publish<'a>(
     shop: &'a ShopConfig,
+    metric_specs: &'a [MetricSpec],
     day: u32,
     tallies: &Tallies,
 ) -> Result<Aggregates<'a>, ApiError> {
     let k = f64::from(shop.k_anonymity);
-    let mut metrics = Vec::with_capacity(shop.metrics.len());
-    for spec in &shop.metrics {
+    let mut metrics = Vec::with_capacity(metric_specs.len());
+    for spec in metric_specs {
         let mut tally = Tally::new(spec.mechanism);
         tally.n_reports = tallies
             .totals

@@ -3,7 +3,9 @@
 
 use std::sync::OnceLock;
 
-use cove_engine::privacy::MetricSpec;
+use cove_engine::bundle::Model;
+use cove_engine::privacy::campaign::CampaignSpec;
+use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
 use serde::Deserialize;
 
 /// The static assets (`www/`), which include the published bundles.
@@ -27,8 +29,32 @@ pub struct ShopConfig {
     pub k_anonymity: u32,
     /// The most ε one envelope may spend.
     pub max_envelope_epsilon: f64,
-    /// The metrics devices report.
-    pub metrics: Vec<MetricSpec>,
+    /// The most ε a device spends per day (shown to the shopper).
+    pub daily_epsilon: f64,
+    /// When devices send their envelope.
+    pub schedule: ReportSchedule,
+    /// The built-in metrics devices report; their domains come from the model.
+    pub metrics: Vec<MetricRequest>,
+    /// The campaigns the shop runs (each one a metric of its own).
+    #[serde(default)]
+    pub campaigns: Vec<CampaignSpec>,
+}
+
+impl ShopConfig {
+    /// The shop's metric registry resolved against `model`: what `GET
+    /// /v1/config` serves, what reports are validated by and what aggregates
+    /// are estimated by.
+    pub fn registry(&self, model: &Model) -> Result<Registry, cove_engine::Error> {
+        Registry::resolve(
+            &self.id,
+            model,
+            &self.metrics,
+            &self.campaigns,
+            self.daily_epsilon,
+            self.k_anonymity,
+            self.schedule,
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -64,8 +90,14 @@ pub fn parse_shops(text: &str) -> Result<Vec<ShopConfig>, String> {
         if shop.k_anonymity == 0 {
             return Err(format!("shop {}: k_anonymity must be at least 1", shop.id));
         }
-        for metric in &shop.metrics {
-            metric
+        if !(0.0..=shop.max_envelope_epsilon).contains(&shop.daily_epsilon) {
+            return Err(format!(
+                "shop {}: daily_epsilon must be between 0 and max_envelope_epsilon",
+                shop.id
+            ));
+        }
+        for campaign in &shop.campaigns {
+            campaign
                 .validate()
                 .map_err(|e| format!("shop {}: {e}", shop.id))?;
         }
@@ -78,6 +110,15 @@ mod tests {
     #[test]
     fn the_compiled_in_shops_file_is_valid() {
         let shops = super::parse_shops(include_str!("../shops.json")).unwrap();
-        assert!(shops.iter().any(|shop| shop.id == "demo"));
+        let demo = shops.iter().find(|shop| shop.id == "demo").unwrap();
+        // Every shop's metrics resolve against a bundle (domains from the model).
+        let bundle = cove_engine::testing::synthetic_bundle(&Default::default());
+        let model =
+            cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
+        let registry = demo.registry(&model).unwrap();
+        assert_eq!(
+            registry.metrics.len(),
+            demo.metrics.len() + demo.campaigns.len()
+        );
     }
 }

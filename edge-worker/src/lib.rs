@@ -29,6 +29,7 @@ mod config;
 mod cors;
 mod model;
 pub mod recommend;
+mod registry;
 mod reports;
 mod routes;
 mod score;

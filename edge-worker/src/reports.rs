@@ -28,7 +28,8 @@ async fn ingest(req: &mut Request, env: &Env, shop_id: &str) -> Result<Response,
     cors::check_origin(req, shop)?;
     let body = read_json_bytes(req, ENVELOPE_BYTES).await?;
     let envelope = Envelope::parse(&body).map_err(ApiError::Malformed)?;
-    envelope.validate(&shop.metrics, today(), shop.max_envelope_epsilon)?;
+    let registry = crate::registry::shop_registry(env, shop).await?;
+    envelope.validate(&registry.metrics, today(), shop.max_envelope_epsilon)?;
     rate_limit(req, env).await?;
 
     let ingest = IngestRequest {

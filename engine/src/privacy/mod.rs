@@ -21,9 +21,12 @@
 //! Mechanisms, estimators and their proofs are written up in `docs/privacy.md`.
 
 pub mod budget;
+pub mod campaign;
+pub mod device;
 pub mod estimate;
 pub mod grr;
 pub mod hadamard;
+pub mod registry;
 pub mod report;
 
 mod sample;
