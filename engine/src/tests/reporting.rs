@@ -10,8 +10,8 @@ use crate::events::Event;
 use crate::privacy::campaign::{CampaignKind, CampaignSpec};
 use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::{
-    lifecycle_names, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
-    SEGMENT_PRICE_TIER,
+    category_names, lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule,
+    ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use crate::privacy::report::{Envelope, ENVELOPE_BYTES};
 use crate::privacy::Mechanism;
@@ -28,6 +28,7 @@ fn model() -> Model {
 
 fn requests() -> Vec<MetricRequest> {
     [
+        (REVIEW_SENTIMENT, 0.5),
         (SEGMENT_LIFECYCLE, 0.25),
         (SEGMENT_PRICE_TIER, 0.25),
         (ITEM_INTEREST, 0.5),
@@ -93,6 +94,12 @@ fn the_registry_takes_every_domain_from_the_bundle() {
         }
     );
     assert_eq!(
+        domain(REVIEW_SENTIMENT),
+        Mechanism::Hadamard {
+            domain: category_names(&model).len() as u32 * n_segments * 3
+        }
+    );
+    assert_eq!(
         domain("campaign.rescue-cart"),
         Mechanism::Grr {
             domain: 2 * n_segments * 2
@@ -113,7 +120,7 @@ fn bad_registries_are_refused() {
     unknown[0].name = "shopper.email".into();
     assert!(Registry::resolve("demo", &model, &unknown, &[], 1.0, 50, schedule).is_err());
     let mut twice = requests();
-    twice[1].name = SEGMENT_LIFECYCLE.into();
+    twice[2].name = SEGMENT_LIFECYCLE.into();
     assert!(Registry::resolve("demo", &model, &twice, &[], 1.0, 50, schedule).is_err());
     assert!(Registry::resolve("demo", &model, &requests(), &[], 9.0, 50, schedule).is_err());
     let mut bad_campaign = rescue();
@@ -187,7 +194,7 @@ fn one_envelope_a_day_after_a_random_delay_within_the_budget() {
         .validate(&registry.metrics, (NOW / DAY) as u32, 1.0)
         .unwrap();
     let names: Vec<&str> = envelope.reports.iter().map(|r| r.metric.as_str()).collect();
-    // Not in the campaign's audience: only the built-in metrics, 1.0 in all.
+    // Not in the campaign's audience, no review: the always-reported metrics, 1.0 in all.
     assert_eq!(
         names,
         [SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER, ITEM_INTEREST]
@@ -266,6 +273,42 @@ fn a_campaign_exposure_is_reported_first_and_the_rest_fits_the_budget() {
             SEGMENT_PRICE_TIER
         ]
     );
+}
+
+#[test]
+fn a_review_is_reported_as_its_category_segment_and_class_only() {
+    let model = model();
+    let registry = registry(&model);
+    let config = ProfileConfig::default();
+    let profile = shopper(&config);
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let mut reporter = DeviceReporter::default();
+    assert!(reporter.record_review(&model, "no-such-item", 0).is_err());
+    assert!(reporter.record_review(&model, "item-3", 3).is_err());
+    reporter.record_review(&model, "item-3", 0).unwrap();
+    reporter.schedule_first(&registry, NOW, &mut rng);
+    let due = reporter.status(NOW).next_report_at.unwrap();
+    let body = reporter
+        .prepare(&registry, &model, &profile, &config, due, &mut rng)
+        .unwrap()
+        .unwrap()
+        .to_string();
+    let envelope = Envelope::parse(body.as_bytes()).unwrap();
+    let names: Vec<&str> = envelope.reports.iter().map(|r| r.metric.as_str()).collect();
+    // The review first (the shop listed it first), then what fits in 1.0.
+    assert_eq!(names, [REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER]);
+    // Cells are distinct for every (category, segment, class).
+    let n_segments = lifecycle_names(&model).len() as u32;
+    let mut cells = std::collections::BTreeSet::new();
+    for item in ["item-0", "item-1", "item-2", "item-3", "item-4", "item-5"] {
+        for segment in 0..n_segments {
+            for class in 0..3 {
+                cells.insert(review_cell(&model, item, segment, class).unwrap());
+            }
+        }
+    }
+    assert_eq!(cells.len() as u32, 6 * n_segments * 3);
+    assert_eq!(review_cell(&model, "item-3", n_segments, 0), None);
 }
 
 #[test]
