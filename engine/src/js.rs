@@ -17,6 +17,7 @@ use crate::bundle::Engine;
 use crate::events::Event;
 use crate::profile::{Profile, ProfileConfig};
 use crate::ranking::{self, RankRequest};
+use crate::sentiment::SentimentModel;
 use crate::Error;
 use crate::{score, segments};
 
@@ -56,6 +57,7 @@ pub struct CoveEngine {
     engine: Engine,
     config: ProfileConfig,
     profile: Profile,
+    sentiment: Option<SentimentModel>,
 }
 
 impl Default for CoveEngine {
@@ -98,6 +100,7 @@ impl CoveEngine {
             engine: Engine::new(),
             config: ProfileConfig::default(),
             profile: Profile::new(),
+            sentiment: None,
         }
     }
 
@@ -237,5 +240,49 @@ impl CoveEngine {
     /// Forgets the profile.
     pub fn forget(&mut self) {
         self.profile = Profile::new();
+    }
+}
+
+/// Review sentiment: a separate sentiment bundle, scored on the device.
+#[wasm_bindgen]
+impl CoveEngine {
+    /// Validates and loads a sentiment bundle; returns its model id. On error
+    /// the previous sentiment model stays.
+    #[wasm_bindgen(js_name = loadSentimentBundle)]
+    pub fn load_sentiment_bundle(
+        &mut self,
+        manifest: &[u8],
+        tensors: &[u8],
+    ) -> Result<String, JsValue> {
+        let model = SentimentModel::from_bytes(manifest, tensors).map_err(to_js_error)?;
+        let model_id = model.model_id().to_string();
+        self.sentiment = Some(model);
+        Ok(model_id)
+    }
+
+    /// The sentiment of a text: `{ class, class_index, score, probabilities,
+    /// n_tokens, truncated }`. A value that is not a string is `invalid_text`;
+    /// text with nothing to score is `empty_text`.
+    pub fn sentiment(&self, text: JsValue) -> Result<JsValue, JsValue> {
+        let model = self
+            .sentiment
+            .as_ref()
+            .ok_or_else(|| to_js_error(Error::NoModel))?;
+        let text = text.as_string().ok_or_else(|| {
+            to_js_error(Error::InvalidText {
+                reason: "not a string".into(),
+            })
+        })?;
+        to_js(&model.sentiment(&text).map_err(to_js_error)?)
+    }
+
+    /// The sentiment model's class labels, most negative first (empty before
+    /// a sentiment bundle is loaded).
+    #[wasm_bindgen(js_name = sentimentClasses)]
+    pub fn sentiment_classes(&self) -> Vec<String> {
+        self.sentiment
+            .as_ref()
+            .map(|model| model.classes().to_vec())
+            .unwrap_or_default()
     }
 }

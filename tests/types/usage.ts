@@ -1,6 +1,6 @@
 // Compiled by `tsc --noEmit` in `cargo xtask test`: the snippet's shipped types
 // (www/cove.d.ts) must describe the documented API, and misuse must not compile.
-import { Cove, type RecommendedItem, type ShopEvent } from "../../www/cove.mjs";
+import { Cove, type RecommendedItem, type Sentiment, type ShopEvent } from "../../www/cove.mjs";
 
 export async function storefront(): Promise<RecommendedItem[]> {
   const cove = await Cove.start({ bundle: "/v1/bundles/x/manifest.json", consent: "required", worker: true });
@@ -28,3 +28,17 @@ export const incomplete: ShopEvent = { type: "add_to_cart", item: "x" };
 
 // @ts-expect-error: stars are 1 to 5.
 export const tooManyStars: ShopEvent = { type: "rating", item: "x", stars: 6 };
+
+export async function reviewSentiment(): Promise<number> {
+  const cove = await Cove.start({
+    bundle: "/v1/bundles/x/manifest.json",
+    sentiment: "/v1/bundles/cove-sentiment-x/manifest.json",
+  });
+  const classes: string[] = await cove.sentimentClasses();
+  const result: Sentiment = await cove.sentiment("Love it, fits perfectly");
+  const probability: number = result.probabilities[result.class_index] ?? 0;
+  void classes;
+  // @ts-expect-error: a text is a string.
+  await cove.sentiment(42);
+  return result.score + probability;
+}

@@ -471,8 +471,8 @@ fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), E
 }
 
 /// Typed, shape-checked access to the tensor file.
-struct Tensors<'a, 'data> {
-    file: &'a SafeTensors<'data>,
+pub(crate) struct Tensors<'a, 'data> {
+    pub(crate) file: &'a SafeTensors<'data>,
 }
 
 impl<'data> Tensors<'_, 'data> {
@@ -504,7 +504,7 @@ impl<'data> Tensors<'_, 'data> {
         Ok(view.data())
     }
 
-    fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
+    pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
         let bytes = self.raw(name, Dtype::F32, "F32", shape)?;
         let values: Vec<f32> = bytes
             .chunks_exact(4)
@@ -528,7 +528,7 @@ impl<'data> Tensors<'_, 'data> {
             .collect())
     }
 
-    fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
+    pub(crate) fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
         let bytes = self.raw(name, Dtype::I8, "I8", shape)?;
         Ok(bytes.iter().map(|b| *b as i8).collect())
     }

@@ -29,7 +29,7 @@
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
-mod load;
+pub(crate) mod load;
 pub mod manifest;
 
 use std::collections::HashMap;
