@@ -276,6 +276,22 @@ impl CoveEngine {
         to_js(&model.sentiment(&text).map_err(to_js_error)?)
     }
 
+    /// The index of an item's category in `categories()` (for reports per
+    /// category), or `undefined` when the model does not know the item.
+    #[wasm_bindgen(js_name = itemCategory)]
+    pub fn item_category(&self, item_id: &str) -> Result<Option<u32>, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        Ok(model
+            .item_row(item_id)
+            .and_then(|row| model.item_category(row)))
+    }
+
+    /// The main bundle's category names, sorted (what `itemCategory` indexes).
+    pub fn categories(&self) -> Result<Vec<String>, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        Ok(model.categories().to_vec())
+    }
+
     /// The sentiment model's class labels, most negative first (empty before
     /// a sentiment bundle is loaded).
     #[wasm_bindgen(js_name = sentimentClasses)]

@@ -11,6 +11,8 @@
 //! - `sentiment --reviews FILE --out DIR [--publish DIR]`: the review
 //!   sentiment models (two and three classes), their held-out figures, the
 //!   split file the sentiment peers read, and the sentiment bundles.
+//! - `sentiment-score --bundle DIR --reviews FILE`: held-out reviews scored by
+//!   the engine with a published sentiment bundle, as JSON.
 //! - `score --bundle DIR_OR_MANIFEST --events FILE.json`: replays engine events
 //!   into a profile and prints the engine's segments and ranking as JSON.
 
@@ -55,6 +57,8 @@ enum Command {
     Score(ScoreArgs),
     /// Train and evaluate the review sentiment models (two and three classes).
     Sentiment(cove_models::sentiment::SentimentArgs),
+    /// Score held-out reviews with a published sentiment bundle; prints JSON.
+    SentimentScore(cove_models::sentiment::ScoreArgs),
 }
 
 #[derive(Args)]
@@ -467,6 +471,11 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => run_evaluate(args, bars),
         Command::Inspect { file } => run_inspect(file),
         Command::Sentiment(args) => cove_models::sentiment::run(args).map(|_| ()),
+        Command::SentimentScore(args) => {
+            let scored = cove_models::sentiment::score(args)?;
+            println!("{}", serde_json::to_string(&scored)?);
+            Ok(())
+        }
         Command::Score(args) => {
             if !run_score(args)? {
                 std::process::exit(1);

@@ -164,6 +164,17 @@ impl Model {
         self.item_rows.get(item_id).copied()
     }
 
+    /// The bundle's distinct category names, sorted; an item's category index
+    /// ([`Model::item_category`]) points into this list.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The index of an item's category in [`Model::categories`], by row.
+    pub fn item_category(&self, row: u32) -> Option<u32> {
+        self.item_category.get(row as usize).copied()
+    }
+
     /// An item's metadata by row.
     pub fn item(&self, row: u32) -> Option<&ItemMeta> {
         self.manifest.items.get(row as usize)

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::featurize::FeaturizerSpec;
 use super::SentimentModel;
 use crate::bundle::builder::{f32_tensor, i8_tensor, quantise_rows};
-use crate::bundle::load::Tensors;
+use crate::bundle::load::{check_tensor_digest, Tensors};
 use crate::bundle::{sha256_hex, BuiltBundle, PartDigest};
 use crate::Error;
 
@@ -229,21 +229,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Sentime
             derived,
         });
     }
-    if manifest.tensors.byte_len != tensor_bytes.len() as u64 {
-        return Err(Error::ChecksumMismatch {
-            part: "tensors",
-            expected: format!("{} bytes", manifest.tensors.byte_len),
-            found: format!("{} bytes", tensor_bytes.len()),
-        });
-    }
-    let digest = sha256_hex(tensor_bytes);
-    if digest != manifest.tensors.sha256 {
-        return Err(Error::ChecksumMismatch {
-            part: "tensors",
-            expected: manifest.tensors.sha256.clone(),
-            found: digest,
-        });
-    }
+    check_tensor_digest(&manifest.tensors, tensor_bytes)?;
     manifest.featurizer.validate()?;
     let n_classes = manifest.classes.len();
     if !(2..=MAX_CLASSES).contains(&n_classes) {

@@ -63,7 +63,7 @@ pub struct FeaturizerSpec {
 impl Default for FeaturizerSpec {
     fn default() -> Self {
         FeaturizerSpec {
-            hash_bits: 18,
+            hash_bits: 17,
             word_ngrams: 2,
             char_ngram_min: 3,
             char_ngram_max: 5,

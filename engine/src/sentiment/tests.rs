@@ -188,4 +188,14 @@ fn a_main_bundle_is_not_a_sentiment_bundle() {
         .unwrap();
     let error = SentimentModel::from_bytes(&main.manifest, &main.tensors).unwrap_err();
     assert_eq!(error.code(), "bundle_manifest_value");
+    // What a per-category sentiment report needs from the main bundle: each
+    // item's category as an index into the sorted category list.
+    let model = crate::bundle::Model::from_bytes(&main.manifest, &main.tensors).unwrap();
+    let categories = model.categories();
+    assert!(categories.windows(2).all(|pair| pair[0] < pair[1]));
+    for row in 0..model.n_items() as u32 {
+        let index = model.item_category(row).unwrap() as usize;
+        assert_eq!(categories[index], model.item(row).unwrap().category);
+    }
+    assert_eq!(model.item_category(model.n_items() as u32), None);
 }

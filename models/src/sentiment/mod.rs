@@ -29,7 +29,9 @@ use cove_engine::sentiment::{
     featurize, Features, FeaturizerSpec, SentimentBundleBuilder, SentimentModel, SentimentTraining,
 };
 
-use crate::export::{gzip_len, pointer_json, write_atomic};
+use crate::export::{
+    gzip_len, pointed_manifest, pointer_json, read_parts, read_pointer, write_atomic,
+};
 use linear::{fit, FitConfig};
 use metrics::{class_metrics, ClassMetrics};
 use reviews::{part_of, read_reviews, Part, ReadCounts, Review};
@@ -56,7 +58,7 @@ pub struct SentimentArgs {
     #[arg(long, default_value_t = reviews::SPLIT_SEED)]
     pub seed: u64,
     /// Hash buckets: 2^BITS.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = 17)]
     pub hash_bits: u32,
     /// Word n-grams of 1 to this many tokens.
     #[arg(long, default_value_t = 2)]
@@ -73,6 +75,87 @@ pub struct SentimentArgs {
     /// The most L-BFGS iterations per fit.
     #[arg(long, default_value_t = 200)]
     pub max_iterations: usize,
+}
+
+/// Options of `cove-train sentiment-score`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScoreArgs {
+    /// A publish directory (its sentiment.json) or a sentiment manifest.json.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// With a publish directory: which bundle (two_class or three_class).
+    #[arg(long, default_value = "two_class")]
+    pub variant: String,
+    /// The reviews CSV (plain or gzip).
+    #[arg(long)]
+    pub reviews: PathBuf,
+    /// The seed of the held-out split.
+    #[arg(long, default_value_t = reviews::SPLIT_SEED)]
+    pub seed: u64,
+    /// Score at most this many held-out reviews (in file order).
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
+
+/// One scored review of `cove-train sentiment-score`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoredReview {
+    /// The data set's row id.
+    pub row_id: u64,
+    /// The text scored.
+    pub text: String,
+    /// The engine's answer.
+    pub sentiment: cove_engine::sentiment::Sentiment,
+}
+
+/// Reads a published sentiment bundle: `DIR/sentiment.json`'s entry for the
+/// variant, or a manifest path with `tensors.safetensors` beside it.
+pub fn load_published(path: &Path, variant: &str) -> anyhow::Result<SentimentModel> {
+    let manifest_path = if path.is_dir() {
+        let pointer = path.join(POINTER_FILE);
+        let entries = read_pointer(&pointer)?;
+        let entry = entries
+            .get(variant)
+            .with_context(|| format!("{} names no {variant:?} bundle", pointer.display()))?;
+        pointed_manifest(path, &pointer, entry)?
+    } else {
+        path.to_owned()
+    };
+    let (manifest, tensors) = read_parts(&manifest_path)?;
+    SentimentModel::from_bytes(&manifest, &tensors).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid sentiment bundle: {e}",
+            manifest_path.display()
+        )
+    })
+}
+
+/// Scores the first `limit` held-out reviews with a published bundle, through
+/// the engine (the native side of the browser parity test).
+pub fn score(args: &ScoreArgs) -> anyhow::Result<Vec<ScoredReview>> {
+    let model = load_published(&args.bundle, &args.variant)?;
+    let variant = if model.classes().len() == 2 {
+        Variant::TwoClass
+    } else {
+        Variant::ThreeClass
+    };
+    let (reviews, _) = read_reviews(&args.reviews)?;
+    let mut scored = Vec::new();
+    for review in reviews {
+        if scored.len() == args.limit {
+            break;
+        }
+        if part_of(review.row_id, args.seed) != Part::Test || variant.label(review.rating).is_none()
+        {
+            continue;
+        }
+        scored.push(ScoredReview {
+            row_id: review.row_id,
+            sentiment: model.sentiment(&review.text)?,
+            text: review.text,
+        });
+    }
+    Ok(scored)
 }
 
 /// The two models.
