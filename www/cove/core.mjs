@@ -2,7 +2,7 @@
 // in on-device storage, and answers the API's calls. It runs on the page or
 // inside a Web Worker (worker.mjs) and touches no DOM, so both modes share it.
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
-import { loadBundle, BUNDLE_CACHE } from "./bundle.mjs";
+import { loadBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
 
 const PROFILE_KEY = "profile";
@@ -16,14 +16,21 @@ export function coveError(code, message) {
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
-   *   consent, country, wasm)
+   *   sentiment, sentimentIntegrity, consent, country, wasm)
    */
   static async create(options) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
     await init(options.wasm ? { module_or_path: options.wasm } : undefined);
     const core = new CoveCore(options);
-    const { manifest, tensors } = await loadBundle(options.bundle, options.bundleIntegrity);
-    core.modelId = core.engine.loadBundle(manifest, tensors);
+    const main = await loadBundle(options.bundle, options.bundleIntegrity, { prune: false });
+    core.modelId = core.engine.loadBundle(main.manifest, main.tensors);
+    const keep = [...main.urls];
+    if (options.sentiment) {
+      const sentiment = await loadBundle(options.sentiment, options.sentimentIntegrity, { prune: false });
+      core.sentimentModelId = core.engine.loadSentimentBundle(sentiment.manifest, sentiment.tensors);
+      keep.push(...sentiment.urls);
+    }
+    await pruneBundles(keep);
     core.store = options.consent === "required" ? new MemoryStore() : await openPersistentStore();
     await core.restore();
     return core;
@@ -95,6 +102,20 @@ export class CoveCore {
   /** Why an item would be shown, and what the profile holds about it. */
   async explain(item) {
     return this.engine.explain(item, nowSeconds());
+  }
+
+  /**
+   * The sentiment of a text the shopper wrote, scored on the device with the
+   * sentiment bundle: `{ class, class_index, score, probabilities, n_tokens, truncated }`.
+   */
+  async sentiment(text) {
+    if (!this.sentimentModelId) throw coveError("no_sentiment_model", "Cove.start was given no { sentiment: URL of a sentiment bundle manifest }");
+    return this.engine.sentiment(text);
+  }
+
+  /** The sentiment model's class labels, most negative first (empty without one). */
+  async sentimentClasses() {
+    return this.engine.sentimentClasses();
   }
 
   /** The on-device profile, as JSON-ready data. */

@@ -2,7 +2,7 @@
 // `{ id, method, args }`; answers are `{ id, result }` or `{ id, error: { code, message } }`.
 import { CoveCore } from "./core.mjs";
 
-const METHODS = new Set(["track", "recommend", "segments", "explain", "profile", "forget", "grantConsent", "storageKind"]);
+const METHODS = new Set(["track", "recommend", "segments", "explain", "profile", "forget", "grantConsent", "storageKind", "sentiment", "sentimentClasses"]);
 let core = null;
 
 self.onmessage = async ({ data }) => {
@@ -11,7 +11,7 @@ self.onmessage = async ({ data }) => {
     let result;
     if (method === "start") {
       core = await CoveCore.create(args[0]);
-      result = { modelId: core.modelId, storage: core.storageKind() };
+      result = { modelId: core.modelId, sentimentModelId: core.sentimentModelId, storage: core.storageKind() };
     } else if (core && METHODS.has(method)) {
       result = await core[method](...args);
     } else {
