@@ -143,3 +143,35 @@ test("bad and unusual texts get defined results or typed errors in Chromium", { 
   assert.equal(wrong, "bundle_manifest_value");
   await page.close();
 });
+
+test("the engine object gives what a per-category sentiment report needs", { skip: !haveData && `${REVIEWS} is absent` }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${worker.url}/favicon.svg`);
+  const answer = await page.evaluate(
+    async ({ pointer, sentiment }) => {
+      const engine = await import("/pkg/engine/cove_engine.js");
+      await engine.default();
+      const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const cove = new engine.CoveEngine();
+      cove.loadBundle(await bytes(pointer.manifest), await bytes(pointer.tensors));
+      cove.loadSentimentBundle(await bytes(sentiment.manifest), await bytes(sentiment.tensors));
+      const items = JSON.parse(new TextDecoder().decode(await bytes(pointer.manifest))).items.slice(0, 50);
+      const categories = cove.categories();
+      return {
+        categories,
+        mismatches: items.filter((item) => categories[cove.itemCategory(item.id)] !== item.category).length,
+        unknown: cove.itemCategory("no-such-item"),
+        classes: cove.sentimentClasses(),
+        classIndex: cove.sentiment("Terrible quality, it fell apart after one wash.").class_index,
+      };
+    },
+    { pointer: defaultPointer, sentiment: pointers.three_class },
+  );
+  assert.ok(answer.categories.length > 1);
+  assert.deepEqual(answer.categories, [...answer.categories].sort());
+  assert.equal(answer.mismatches, 0);
+  assert.equal(answer.unknown, undefined);
+  assert.equal(answer.classes.length, 3);
+  assert.equal(answer.classes[answer.classIndex], "negative");
+  await page.close();
+});
