@@ -10,6 +10,10 @@ export interface StartOptions {
   bundle: string;
   /** Subresource Integrity of the manifest ("sha256-…"). */
   bundleIntegrity?: string;
+  /** URL of a sentiment bundle's manifest ("/v1/bundles/cove-sentiment-…/manifest.json"), for sentiment(). */
+  sentiment?: string;
+  /** Subresource Integrity of the sentiment manifest. */
+  sentimentIntegrity?: string;
   /** "required": nothing is stored on the device until grantConsent(). */
   consent?: "required" | "not-required";
   /** The shopper's country (ISO code), for trending lists and availability. */
@@ -96,6 +100,22 @@ export interface RecommendedItem {
   reason: Reason;
 }
 
+/** The sentiment of one text, computed on the device. */
+export interface Sentiment {
+  /** The most likely class's label, e.g. "negative" | "neutral" | "positive". */
+  class: string;
+  /** Its position in sentimentClasses() (0 is the most negative). */
+  class_index: number;
+  /** 0 (most negative class) to 1 (most positive): Σ p(class i) · i / (classes − 1). */
+  score: number;
+  /** One probability per class, in sentimentClasses() order. */
+  probabilities: number[];
+  /** Words and symbols read. */
+  n_tokens: number;
+  /** Whether the text was longer than the model reads (only its start was scored). */
+  truncated: boolean;
+}
+
 export interface ProfileView {
   storage: "indexeddb" | "localstorage" | "memory";
   consent: boolean;
@@ -112,6 +132,18 @@ export declare class Cove {
   segments(): Promise<unknown>;
   explain(item: string): Promise<unknown>;
   profile(): Promise<ProfileView>;
+  /** Rejects with code "empty_text", "invalid_text" or "no_sentiment_model". */
+  sentiment(text: string): Promise<Sentiment>;
+  /**
+   * A review the shopper submitted: the stars become a rating event; the
+   * sentiment is computed on the device and only a randomised class per
+   * category × segment is reported (with `shop` and `sentiment` set).
+   */
+  review(review: { item: string; stars?: 1 | 2 | 3 | 4 | 5; title?: string; text?: string }): Promise<{
+    sentiment: Sentiment | null;
+    reported: boolean;
+  }>;
+  sentimentClasses(): Promise<string[]>;
   grantConsent(): Promise<string>;
   privacy(): Promise<PrivacyStatus>;
   campaign(id: string): Promise<{ variant: number; reporting: boolean }>;

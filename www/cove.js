@@ -1,7 +1,8 @@
 // Cove's storefront snippet for a plain <script> tag:
 //
 //   <script src="/cove.js" data-bundle="/v1/bundles/<id>/manifest.json"
-//           data-country="GB" data-consent="required" data-shop="demo"></script>
+//           data-country="GB" data-consent="required" data-shop="demo"
+//           data-sentiment="/v1/bundles/<sentiment id>/manifest.json"></script>
 //
 // It loads the ES module beside it, starts Cove with the tag's data attributes
 // when `data-bundle` is given, and exposes `window.Cove` and, once started,
@@ -19,6 +20,8 @@
     return module.Cove.start({
       bundle: data.bundle,
       bundleIntegrity: data.bundleIntegrity,
+      sentiment: data.sentiment,
+      sentimentIntegrity: data.sentimentIntegrity,
       consent: data.consent,
       country: data.country,
       currency: data.currency,

@@ -4,6 +4,7 @@
 //   const cove = await Cove.start({ bundle: "/v1/bundles/<id>/manifest.json" });
 //   await cove.track({ type: "view", item: "85123A", price: 2.55 });
 //   const items = await cove.recommend({ slot: "home", k: 8 });
+//   const { class: feeling, score } = await cove.sentiment("Love it!"); // with { sentiment: URL }
 //
 // Everything runs on the device. Slots (`<div data-cove-slot="home" data-cove-k="8">`)
 // are filled from the shop's own `<template>` and refreshed after events;
@@ -41,7 +42,8 @@ const REFRESHING_EVENTS = new Set(["view", "add_to_cart", "remove_from_cart", "p
 export class Cove {
   /**
    * Starts Cove. Options: `bundle` (manifest URL, required), `bundleIntegrity`
-   * (SRI of the manifest), `consent` ("required" keeps everything in memory
+   * (SRI of the manifest), `sentiment` and `sentimentIntegrity` (a sentiment
+   * bundle's manifest, for `sentiment()`), `consent` ("required" keeps everything in memory
    * until `grantConsent()`), `country`, `worker` (run the engine in a Web
    * Worker), `currency` (for prices in slots), `itemUrl` (e.g. "/product/{id}"),
    * `shop` (the shop's id at the edge: turns on privacy reports), `api` (the
@@ -54,14 +56,19 @@ export class Cove {
       const worker = new Worker(new URL("./cove/worker.mjs", import.meta.url), { type: "module" });
       backend = new RemoteCore(worker);
       const { worker: _ignored, ...workerOptions } = options;
-      await backend.call("start", { ...workerOptions, bundle: new URL(options.bundle, location.href).href });
+      const absolute = (url) => url && new URL(url, location.href).href;
+      await backend.call("start", { ...workerOptions, bundle: absolute(options.bundle), sentiment: absolute(options.sentiment) });
     } else {
       const core = await CoveCore.create(options);
       backend = { call: (method, ...args) => core[method](...args) };
     }
     const cove = new Cove(backend, options);
     if (options.slots !== false && typeof document !== "undefined") {
-      cove.stopCapturing = captureEvents(document, (event) => cove.track(event));
+      cove.stopCapturing = captureEvents(
+        document,
+        (event) => cove.track(event),
+        (review) => cove.review(review),
+      );
       await cove.refreshSlots();
     }
     return cove;
@@ -95,6 +102,20 @@ export class Cove {
     return this.backend.call("explain", item);
   }
 
+  /**
+   * The sentiment of a text the shopper wrote, computed on the device (nothing
+   * leaves it): `{ class, class_index, score, probabilities, n_tokens, truncated }`.
+   * Needs the `sentiment` start option; empty text is a `empty_text` error.
+   */
+  sentiment(text) {
+    return this.backend.call("sentiment", text);
+  }
+
+  /** The sentiment model's class labels, most negative first. */
+  sentimentClasses() {
+    return this.backend.call("sentimentClasses");
+  }
+
   /** What this shop knows about the shopper: the on-device profile. */
   profile() {
     return this.backend.call("profile");
@@ -125,6 +146,15 @@ export class Cove {
    */
   rescue() {
     return this.backend.call("rescue");
+  }
+
+  /**
+   * A review submitted through the shop's form: `{ item, stars?, title?, text? }`.
+   * The sentiment is computed on the device; only a randomised class per
+   * category × segment is reported. Resolves to `{ sentiment, reported }`.
+   */
+  review(review) {
+    return this.backend.call("review", review);
   }
 
   /** Sends a due privacy report now instead of on its timer; resolves to `privacy()`. */

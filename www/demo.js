@@ -16,8 +16,18 @@ countrySelect.addEventListener("change", () => {
 
 try {
   const pointer = await (await fetch("/v1/bundles/default.json")).json();
+  // The review sentiment bundle (three classes), when the build published one.
+  const sentiment = await fetch("/v1/bundles/sentiment.json")
+    .then((response) => (response.ok ? response.json() : null))
+    .catch(() => null);
   const [cove, manifest] = await Promise.all([
-    Cove.start({ bundle: pointer.manifest, country, itemUrl: "#/product/{id}", shop: "demo" }),
+    Cove.start({
+      bundle: pointer.manifest,
+      sentiment: sentiment?.three_class?.manifest,
+      country,
+      itemUrl: "#/product/{id}",
+      shop: "demo",
+    }),
     fetch(pointer.manifest).then((response) => response.json()),
     init(),
   ]);

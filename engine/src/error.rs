@@ -167,6 +167,15 @@ pub enum Error {
         /// The ε left for the day.
         remaining: f64,
     },
+    /// A text to score has no word, symbol or emoji in it (empty, or only
+    /// spaces and invisible characters).
+    EmptyText,
+    /// A text to score is not text (bytes that are not UTF-8, or a value that
+    /// is not a string).
+    InvalidText {
+        /// What was wrong with it.
+        reason: String,
+    },
     /// A privacy report envelope broke its schema.
     InvalidReport {
         /// The field at fault.
@@ -258,6 +267,8 @@ impl fmt::Display for Error {
                 "the day's privacy budget has {remaining} ε left, the report needs {requested}"
             ),
             Error::InvalidReport { field, reason } => write!(f, "report field {field}: {reason}"),
+            Error::EmptyText => write!(f, "the text has nothing to score"),
+            Error::InvalidText { reason } => write!(f, "the text is invalid: {reason}"),
         }
     }
 }
@@ -292,6 +303,8 @@ impl Error {
             Error::NoModel => "no_model",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::InvalidReport { .. } => "invalid_report",
+            Error::EmptyText => "empty_text",
+            Error::InvalidText { .. } => "invalid_text",
         }
     }
 

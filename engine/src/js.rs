@@ -22,6 +22,7 @@ use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::Registry;
 use crate::profile::{Profile, ProfileConfig};
 use crate::ranking::{self, RankRequest};
+use crate::sentiment::SentimentModel;
 use crate::Error;
 use crate::{score, segments};
 
@@ -63,6 +64,7 @@ pub struct CoveEngine {
     profile: Profile,
     reporter: DeviceReporter,
     registry: Option<Registry>,
+    sentiment: Option<SentimentModel>,
 }
 
 fn missing_registry() -> JsValue {
@@ -125,6 +127,7 @@ impl CoveEngine {
             profile: Profile::new(),
             reporter: DeviceReporter::default(),
             registry: None,
+            sentiment: None,
         }
     }
 
@@ -380,5 +383,65 @@ impl CoveEngine {
     /// today, the next send time, and the exact last envelope sent.
     pub fn privacy(&self, now: f64) -> Result<JsValue, JsValue> {
         to_js(&self.reporter.status(now as i64))
+    }
+}
+
+/// Review sentiment: a separate sentiment bundle, scored on the device.
+#[wasm_bindgen]
+impl CoveEngine {
+    /// Validates and loads a sentiment bundle; returns its model id. On error
+    /// the previous sentiment model stays.
+    #[wasm_bindgen(js_name = loadSentimentBundle)]
+    pub fn load_sentiment_bundle(
+        &mut self,
+        manifest: &[u8],
+        tensors: &[u8],
+    ) -> Result<String, JsValue> {
+        let model = SentimentModel::from_bytes(manifest, tensors).map_err(to_js_error)?;
+        let model_id = model.model_id().to_string();
+        self.sentiment = Some(model);
+        Ok(model_id)
+    }
+
+    /// The sentiment of a text: `{ class, class_index, score, probabilities,
+    /// n_tokens, truncated }`. A value that is not a string is `invalid_text`;
+    /// text with nothing to score is `empty_text`.
+    pub fn sentiment(&self, text: JsValue) -> Result<JsValue, JsValue> {
+        let model = self
+            .sentiment
+            .as_ref()
+            .ok_or_else(|| to_js_error(Error::NoModel))?;
+        let text = text.as_string().ok_or_else(|| {
+            to_js_error(Error::InvalidText {
+                reason: "not a string".into(),
+            })
+        })?;
+        to_js(&model.sentiment(&text).map_err(to_js_error)?)
+    }
+
+    /// The index of an item's category in `categories()` (for reports per
+    /// category), or `undefined` when the model does not know the item.
+    #[wasm_bindgen(js_name = itemCategory)]
+    pub fn item_category(&self, item_id: &str) -> Result<Option<u32>, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        Ok(model
+            .item_row(item_id)
+            .and_then(|row| model.item_category(row)))
+    }
+
+    /// The main bundle's category names, sorted (what `itemCategory` indexes).
+    pub fn categories(&self) -> Result<Vec<String>, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        Ok(model.categories().to_vec())
+    }
+
+    /// The sentiment model's class labels, most negative first (empty before
+    /// a sentiment bundle is loaded).
+    #[wasm_bindgen(js_name = sentimentClasses)]
+    pub fn sentiment_classes(&self) -> Vec<String> {
+        self.sentiment
+            .as_ref()
+            .map(|model| model.classes().to_vec())
+            .unwrap_or_default()
     }
 }

@@ -28,6 +28,9 @@
 //! - [`privacy`]: local differential privacy — randomised response and
 //!   Hadamard response on the device, unbiased estimators with 95% intervals at
 //!   the edge, the per-device daily ε budget and the report envelope.
+//! - [`sentiment`]: on-device review sentiment — the one text featurizer
+//!   (hashed word and character n-grams) shared with the trainer, and a
+//!   linear model from a separate sentiment bundle.
 //! - [`score`]: dot-product scoring and top-k selection that never sorts every
 //!   candidate and breaks ties deterministically (lower item index first).
 //!
@@ -71,6 +74,7 @@ pub mod profile;
 pub mod ranking;
 pub mod score;
 pub mod segments;
+pub mod sentiment;
 
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod testing;

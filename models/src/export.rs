@@ -696,7 +696,8 @@ pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
     })
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes a file under a temporary name, then renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
@@ -724,6 +725,41 @@ fn tensor_sizes(tensors: &[u8]) -> Vec<(String, usize, usize)> {
     sizes
 }
 
+/// Reads a pointer file (`default.json`, `sentiment.json`) as JSON.
+pub fn read_pointer(pointer: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(pointer)
+        .with_context(|| format!("reading {}", pointer.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", pointer.display()))
+}
+
+/// The manifest path a pointer entry (`{"model_id": …}`) names under `dir`;
+/// the id must be a plain name.
+pub fn pointed_manifest(
+    dir: &Path,
+    pointer: &Path,
+    entry: &serde_json::Value,
+) -> anyhow::Result<PathBuf> {
+    let id = entry["model_id"]
+        .as_str()
+        .with_context(|| format!("{} has no model_id", pointer.display()))?;
+    anyhow::ensure!(
+        !id.contains(['/', '\\']) && !id.contains(".."),
+        "{}: model_id {id:?} is not a plain name",
+        pointer.display()
+    );
+    Ok(dir.join(id).join("manifest.json"))
+}
+
+/// Reads a bundle's manifest and the `tensors.safetensors` beside it.
+pub fn read_parts(manifest_path: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let tensors_path = manifest_path.with_file_name("tensors.safetensors");
+    let manifest = std::fs::read(manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let tensors = std::fs::read(&tensors_path)
+        .with_context(|| format!("reading {}", tensors_path.display()))?;
+    Ok((manifest, tensors))
+}
+
 /// Reads a published bundle from a directory (its `default.json`, or a
 /// `<model_id>` directory holding `manifest.json`) or a `manifest.json` path,
 /// and loads it with the engine.
@@ -731,30 +767,14 @@ pub fn load_published(path: &Path) -> anyhow::Result<cove_engine::bundle::Model>
     let manifest_path = if path.is_dir() {
         let pointer = path.join("default.json");
         if pointer.is_file() {
-            let text = std::fs::read_to_string(&pointer)
-                .with_context(|| format!("reading {}", pointer.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", pointer.display()))?;
-            let id = value["model_id"]
-                .as_str()
-                .with_context(|| format!("{} has no model_id", pointer.display()))?;
-            anyhow::ensure!(
-                !id.contains(['/', '\\']) && !id.contains(".."),
-                "{}: model_id {id:?} is not a plain name",
-                pointer.display()
-            );
-            path.join(id).join("manifest.json")
+            pointed_manifest(path, &pointer, &read_pointer(&pointer)?)?
         } else {
             path.join("manifest.json")
         }
     } else {
         path.to_owned()
     };
-    let tensors_path = manifest_path.with_file_name("tensors.safetensors");
-    let manifest = std::fs::read(&manifest_path)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
-    let tensors = std::fs::read(&tensors_path)
-        .with_context(|| format!("reading {}", tensors_path.display()))?;
+    let (manifest, tensors) = read_parts(&manifest_path)?;
     cove_engine::bundle::Model::from_bytes(&manifest, &tensors)
         .map_err(|e| anyhow::anyhow!("{} is not a valid bundle: {e}", manifest_path.display()))
 }

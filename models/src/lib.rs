@@ -13,6 +13,8 @@
 //! - [`neighbours`] ("similar", "bought together", trending per country),
 //!   [`segments`] (taste clusters, price tiers, lifecycle, propensity) and
 //!   [`intent`] (purchase intent from session features), with [`classify`].
+//! - [`sentiment`]: the on-device review sentiment model (`cove-train
+//!   sentiment`), on the engine's own text featurizer.
 //! - [`pipeline`]: `evaluate` and `train` end to end, producing one
 //!   [`pipeline::TrainedModel`], the value the engine's bundle builder will
 //!   serialise; [`report`] writes the JSON and Markdown reports.
@@ -38,3 +40,4 @@ pub mod pipeline;
 pub mod recommend;
 pub mod report;
 pub mod segments;
+pub mod sentiment;

@@ -8,6 +8,11 @@
 //! - `inspect FILE`: summarises a `report.json` written by `train`.
 //! - `train … --publish DIR`: also writes the bundle (`DIR/<model_id>/manifest.json`,
 //!   `DIR/<model_id>/tensors.safetensors`) and the pointer `DIR/default.json`.
+//! - `sentiment --reviews FILE --out DIR [--publish DIR]`: the review
+//!   sentiment models (two and three classes), their held-out figures, the
+//!   split file the sentiment peers read, and the sentiment bundles.
+//! - `sentiment-score --bundle DIR --reviews FILE`: held-out reviews scored by
+//!   the engine with a published sentiment bundle, as JSON.
 //! - `score --bundle DIR_OR_MANIFEST --events FILE.json`: replays engine events
 //!   into a profile and prints the engine's segments and ranking as JSON.
 
@@ -50,6 +55,10 @@ enum Command {
     },
     /// Score a shopper's events with a published bundle, through the engine.
     Score(ScoreArgs),
+    /// Train and evaluate the review sentiment models (two and three classes).
+    Sentiment(cove_models::sentiment::SentimentArgs),
+    /// Score held-out reviews with a published sentiment bundle; prints JSON.
+    SentimentScore(cove_models::sentiment::ScoreArgs),
 }
 
 #[derive(Args)]
@@ -461,6 +470,12 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => run_train(args, bars),
         Command::Evaluate(args) => run_evaluate(args, bars),
         Command::Inspect { file } => run_inspect(file),
+        Command::Sentiment(args) => cove_models::sentiment::run(args).map(|_| ()),
+        Command::SentimentScore(args) => {
+            let scored = cove_models::sentiment::score(args)?;
+            println!("{}", serde_json::to_string(&scored)?);
+            Ok(())
+        }
         Command::Score(args) => {
             if !run_score(args)? {
                 std::process::exit(1);

@@ -50,8 +50,8 @@ const STATIC_PATHS = [
   /^\/cove\.m?js$/,
   /^\/cove\/[a-z]+\.mjs$/,
   /^\/pkg\/[a-z-]+\/[a-z_]+(_bg)?\.(js|wasm)$/,
-  /^\/v1\/bundles\/default\.json$/,
-  /^\/v1\/bundles\/cove-[0-9a-f]+\/(manifest\.json|tensors\.safetensors)$/,
+  /^\/v1\/bundles\/(default|sentiment)\.json$/,
+  /^\/v1\/bundles\/cove-[0-9a-z-]+\/(manifest\.json|tensors\.safetensors)$/,
 ];
 
 /** Checks one report envelope field by field; returns it parsed. */
@@ -204,4 +204,49 @@ test("the registry is public, cacheable and refuses unknown shops", async () => 
   const unknown = await fetch(`${worker.url}/v1/config?shop=nope`);
   assert.equal(unknown.status, 404);
   assert.equal((await unknown.json()).code, "not_found");
+});
+
+test("a review form's text stays on the device; only a randomised sentiment cell is reported", async () => {
+  const pointer = await (await fetch(`${worker.url}/v1/bundles/sentiment.json`)).json();
+  const item = catalogueIds[7];
+  const text = "Terrible quality, it fell apart after one wash and the seams ripped";
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = recordRequests(page);
+  await page.route(`${worker.url}/fixture/review.html`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: `<!doctype html><title>review</title>
+        <form data-cove-review="${item}" action="#" onsubmit="return false">
+          <select name="stars"><option value="1" selected>1</option><option value="5">5</option></select>
+          <input name="title" value="Disappointed">
+          <textarea name="text">${text}</textarea>
+          <button type="submit">Send</button>
+        </form>`,
+    }),
+  );
+  await page.goto(`${worker.url}/fixture/review.html`);
+  await page.evaluate(async (sentiment) => {
+    const { Cove } = await import("/cove.mjs");
+    const main = await (await fetch("/v1/bundles/default.json")).json();
+    window.cove = await Cove.start({ bundle: main.manifest, sentiment, shop: "demo" });
+  }, pointer.three_class.manifest);
+  await page.click("button[type=submit]");
+  const privacy = await waitForReport(page, 15_000);
+  const { envelope, text: sent } = checkEnvelope(Buffer.from(privacy.lastReport.bytes));
+  assert.ok(
+    envelope.reports.some((report) => report.metric === "review.sentiment"),
+    `the review is reported: ${sent.trim()}`,
+  );
+  for (const { url, body } of requests) {
+    const leaked = [text, "Disappointed", "fell apart", item].filter(
+      (secret) => decodeURIComponent(url.href).includes(secret) || (body && body.toString("utf8").includes(secret)),
+    );
+    assert.deepEqual(leaked, [], `${url.pathname} carries the review in clear`);
+  }
+  // The rating went into the on-device profile, not the text.
+  const profile = await page.evaluate(() => window.cove.profile());
+  assert.ok(profile.events.some((event) => event.kind.type === "rating" && event.kind.item === item));
+  assert.ok(!JSON.stringify(profile).includes("fell apart"), "the review text is not stored");
+  await context.close();
 });

@@ -1,6 +1,13 @@
 // Compiled by `tsc --noEmit` in `cargo xtask test`: the snippet's shipped types
 // (www/cove.d.ts) must describe the documented API, and misuse must not compile.
-import { Cove, type PrivacyStatus, type RecommendedItem, type RescueAction, type ShopEvent } from "../../www/cove.mjs";
+import {
+  Cove,
+  type PrivacyStatus,
+  type RecommendedItem,
+  type RescueAction,
+  type Sentiment,
+  type ShopEvent,
+} from "../../www/cove.mjs";
 
 export async function storefront(): Promise<RecommendedItem[]> {
   const cove = await Cove.start({ bundle: "/v1/bundles/x/manifest.json", consent: "required", worker: true });
@@ -26,12 +33,18 @@ export async function storefront(): Promise<RecommendedItem[]> {
     void action;
     await reporting.campaignResponse(rescue.campaign);
   }
+  const reviewed = await reporting.review({ item: "85123A", stars: 2, text: "broke in a week" });
+  const feeling: string | undefined = reviewed.sentiment?.class;
+  void feeling;
   const privacy: PrivacyStatus = await reporting.flushReports();
   const bytes: string | undefined = privacy.lastReport?.bytes;
   void bytes;
   await cove.forget();
   return items;
 }
+
+// @ts-expect-error: a review needs the item reviewed.
+export const noItem: Parameters<Cove["review"]>[0] = { text: "nice" };
 
 // @ts-expect-error: the last report's bytes are a string, not a number.
 export const wrongBytes: PrivacyStatus["lastReport"] = { day: 1, bytes: 3 };
@@ -41,3 +54,17 @@ export const incomplete: ShopEvent = { type: "add_to_cart", item: "x" };
 
 // @ts-expect-error: stars are 1 to 5.
 export const tooManyStars: ShopEvent = { type: "rating", item: "x", stars: 6 };
+
+export async function reviewSentiment(): Promise<number> {
+  const cove = await Cove.start({
+    bundle: "/v1/bundles/x/manifest.json",
+    sentiment: "/v1/bundles/cove-sentiment-x/manifest.json",
+  });
+  const classes: string[] = await cove.sentimentClasses();
+  const result: Sentiment = await cove.sentiment("Love it, fits perfectly");
+  const probability: number = result.probabilities[result.class_index] ?? 0;
+  void classes;
+  // @ts-expect-error: a text is a string.
+  await cove.sentiment(42);
+  return result.score + probability;
+}

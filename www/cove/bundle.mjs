@@ -53,11 +53,12 @@ async function fetchImmutable(cache, url, integrity) {
 /**
  * Loads a bundle: `manifestUrl` (content-addressed) and an optional SRI
  * `integrity` for the manifest. The tensor file sits beside the manifest; the
- * manifest gives its sha256, which becomes its SRI. Older bundles are pruned from the
- * cache once this one is in.
- * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array}>}
+ * manifest gives its sha256, which becomes its SRI. Unless `prune` is false,
+ * older bundles are pruned from the cache once this one is in (see
+ * `pruneBundles` for keeping several bundles, like the sentiment bundle).
+ * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array, urls: string[]}>}
  */
-export async function loadBundle(manifestUrl, integrity) {
+export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) {
   const cache = await openCache();
   const absolute = new URL(manifestUrl, globalThis.location?.href).href;
   const manifest = await fetchImmutable(cache, absolute, integrity);
@@ -74,10 +75,16 @@ export async function loadBundle(manifestUrl, integrity) {
   // The tensors sit beside the manifest: /v1/bundles/<id>/tensors.safetensors.
   const tensorsUrl = new URL(TENSORS_FILE, absolute).href;
   const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`);
-  if (cache) {
-    for (const request of await cache.keys()) {
-      if (request.url !== absolute && request.url !== tensorsUrl) await cache.delete(request);
-    }
+  const urls = [absolute, tensorsUrl];
+  if (prune) await pruneBundles(urls);
+  return { manifest, tensors, urls };
+}
+
+/** Drops every cached file but those at `keepUrls` (absolute URLs). */
+export async function pruneBundles(keepUrls) {
+  const cache = await openCache();
+  if (!cache) return;
+  for (const request of await cache.keys()) {
+    if (!keepUrls.includes(request.url)) await cache.delete(request);
   }
-  return { manifest, tensors };
 }

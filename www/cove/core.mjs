@@ -2,7 +2,7 @@
 // in on-device storage, and answers the API's calls. It runs on the page or
 // inside a Web Worker (worker.mjs) and touches no DOM, so both modes share it.
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
-import { loadBundle, BUNDLE_CACHE } from "./bundle.mjs";
+import { loadBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
 import { Reporter } from "./reports.mjs";
 
@@ -12,6 +12,8 @@ const EVENTS_KEY = "events";
 const MAX_LOGGED_EVENTS = 500;
 // The campaign id of the cart-abandonment rescue offer.
 const RESCUE_CAMPAIGN = "rescue-cart";
+// The review report's classes (engine: privacy::registry::SENTIMENT_CLASSES).
+const SENTIMENT_CLASS_INDEX = { negative: 0, neutral: 1, positive: 2 };
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** A Cove error: a JavaScript Error with a stable `code`. */
@@ -22,14 +24,21 @@ export function coveError(code, message) {
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
-   *   consent, country, wasm)
+   *   sentiment, sentimentIntegrity, consent, country, wasm)
    */
   static async create(options) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
     await init(options.wasm ? { module_or_path: options.wasm } : undefined);
     const core = new CoveCore(options);
-    const { manifest, tensors } = await loadBundle(options.bundle, options.bundleIntegrity);
-    core.modelId = core.engine.loadBundle(manifest, tensors);
+    const main = await loadBundle(options.bundle, options.bundleIntegrity, { prune: false });
+    core.modelId = core.engine.loadBundle(main.manifest, main.tensors);
+    const keep = [...main.urls];
+    if (options.sentiment) {
+      const sentiment = await loadBundle(options.sentiment, options.sentimentIntegrity, { prune: false });
+      core.sentimentModelId = core.engine.loadSentimentBundle(sentiment.manifest, sentiment.tensors);
+      keep.push(...sentiment.urls);
+    }
+    await pruneBundles(keep);
     core.store = options.consent === "required" ? new MemoryStore() : await openPersistentStore();
     await core.restore();
     if (options.shop) {
@@ -128,6 +137,20 @@ export class CoveCore {
     return this.engine.explain(item, nowSeconds());
   }
 
+  /**
+   * The sentiment of a text the shopper wrote, scored on the device with the
+   * sentiment bundle: `{ class, class_index, score, probabilities, n_tokens, truncated }`.
+   */
+  async sentiment(text) {
+    if (!this.sentimentModelId) throw coveError("no_sentiment_model", "Cove.start was given no { sentiment: URL of a sentiment bundle manifest }");
+    return this.engine.sentiment(text);
+  }
+
+  /** The sentiment model's class labels, most negative first (empty without one). */
+  async sentimentClasses() {
+    return this.engine.sentimentClasses();
+  }
+
   /** The on-device profile, as JSON-ready data. */
   async profile() {
     return {
@@ -171,6 +194,21 @@ export class CoveCore {
     const { variant } = await this.reporter.campaign(RESCUE_CAMPAIGN);
     const kind = variant > 0 ? "offer" : "holdout";
     return { ...decision, outcome: { ...decision.outcome, kind }, campaign: RESCUE_CAMPAIGN, variant };
+  }
+
+  /**
+   * A review the shopper submitted through the shop's form: the stars (if any)
+   * become a rating event; the sentiment of the title and text is computed here,
+   * on the device, and only its class goes into the next privacy report, as a
+   * randomised cell over category × segment × class. The text is not stored.
+   */
+  async review({ item, stars, title = "", text = "" } = {}) {
+    if (typeof item !== "string" || item === "") throw coveError("invalid_event", "a review needs an `item`");
+    if (stars !== undefined) await this.track({ type: "rating", item, stars });
+    if (!this.sentimentModelId) return { sentiment: null, reported: false };
+    const sentiment = this.engine.sentiment([title, text].filter(Boolean).join(". "));
+    const reported = (await this.reporter?.review(item, SENTIMENT_CLASS_INDEX[sentiment.class])) ?? false;
+    return { sentiment, reported };
   }
 
   /** Sends a due privacy report now (it is otherwise sent on a timer). */

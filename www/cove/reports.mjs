@@ -142,6 +142,16 @@ export class Reporter {
     return { variant, reporting: true };
   }
 
+  /** Records a review's sentiment class for the next envelope; false when reports are off. */
+  async review(item, classIndex) {
+    if (!this.enabled || classIndex === undefined) return false;
+    this.core.engine.recordReview(item, classIndex);
+    this.core.engine.noteActivity(nowSeconds(), seed());
+    await this.save();
+    this.schedule();
+    return true;
+  }
+
   /** Whether the shop runs this campaign (and reports are on). */
   runs(id) {
     return this.enabled && this.campaigns.has(id);

@@ -95,10 +95,12 @@ function numberOf(element, name) {
 
 /**
  * Captures events from declarative attributes and passes them to `track`:
- * product views on load, add/remove-from-cart clicks, search form submits.
+ * product views on load, add/remove-from-cart clicks, search form submits,
+ * and review forms (`form[data-cove-review="ITEM"]` with `stars`, `title`,
+ * `text` fields: passed to `review`, the text never leaves the device).
  * Returns a function that stops capturing.
  */
-export function captureEvents(document, track) {
+export function captureEvents(document, track, review) {
   const report = (event) => track(event).catch((error) => console.warn("cove: event not recorded:", error?.message ?? error));
   for (const element of document.querySelectorAll("[data-cove-view]")) {
     report({ type: "view", item: element.dataset.coveView, price: numberOf(element, "price") });
@@ -118,6 +120,16 @@ export function captureEvents(document, track) {
   };
   const onSubmit = (event) => {
     const form = event.target;
+    if (form?.matches?.("form[data-cove-review]") && review) {
+      const field = (name) => form.querySelector(`[name="${name}"]`);
+      const stars = Number(form.querySelector('[name="stars"]:checked, select[name="stars"]')?.value);
+      review({
+        item: form.dataset.coveReview,
+        stars: stars >= 1 && stars <= 5 ? stars : undefined,
+        title: field("title")?.value ?? "",
+        text: field("text")?.value ?? "",
+      }).catch((error) => console.warn("cove: review not recorded:", error?.message ?? error));
+    }
     if (form?.matches?.("form[data-cove-search]")) {
       const field = form.querySelector('[name="q"], input[type="search"]');
       if (field?.value) report({ type: "search", query: field.value });

@@ -16,6 +16,9 @@ const METHODS = new Set([
   "campaignResponse",
   "flushReports",
   "rescue",
+  "review",
+  "sentiment",
+  "sentimentClasses",
 ]);
 let core = null;
 
@@ -25,7 +28,7 @@ self.onmessage = async ({ data }) => {
     let result;
     if (method === "start") {
       core = await CoveCore.create(args[0]);
-      result = { modelId: core.modelId, storage: core.storageKind() };
+      result = { modelId: core.modelId, sentimentModelId: core.sentimentModelId, storage: core.storageKind() };
     } else if (core && METHODS.has(method)) {
       result = await core[method](...args);
     } else {

@@ -74,6 +74,7 @@ pub fn build(env: &Env) -> Result<()> {
         .current_dir(paths::root())
         .run()?;
     model::ensure_default_bundle()?;
+    crate::sentiment::ensure_sentiment_bundles()?;
     for artifact in WASM_ARTIFACTS {
         build_wasm(env, artifact)?;
     }

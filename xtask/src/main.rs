@@ -12,6 +12,7 @@ mod demo;
 mod model;
 mod paths;
 mod run;
+mod sentiment;
 mod setup;
 mod size;
 mod test;
@@ -34,6 +35,10 @@ tasks:
   size    build, then report the wasm outputs' sizes (raw, gzipped)
   bench   build, then the benchmarks whose figures BENCHMARKS.md reports
           (native vs wasm side by side)
+  peers-sentiment
+          the sentiment peers (scikit-learn TF-IDF + logistic regression,
+          VADER; pinned PyPI packages in a venv) on the trainer's held-out
+          split, beside Cove's sentiment model
 ";
 
 fn main() {
@@ -62,6 +67,7 @@ fn main() {
             build::build(&env)?;
             size::report(&env)
         }),
+        Some("peers-sentiment") => sentiment::peers(),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

@@ -56,17 +56,7 @@ pub fn ensure_default_bundle() -> Result<()> {
         return Ok(());
     }
     let report_dir = paths::root().join("target").join("model");
-    Step::new("train the default model", cargo_program())
-        .args([
-            "run",
-            "--release",
-            "--quiet",
-            "--package",
-            "cove-models",
-            "--bin",
-            "cove-train",
-            "--",
-        ])
+    cove_train("train the default model")
         .args(["train", "--orders"])
         .arg_path(&orders)
         .args(["--sessions"])
@@ -81,13 +71,38 @@ pub fn ensure_default_bundle() -> Result<()> {
     Ok(())
 }
 
+/// A step that runs `cove-train` (release build) with the arguments added next.
+pub fn cove_train(name: &str) -> Step {
+    Step::new(name, cargo_program()).args([
+        "run",
+        "--release",
+        "--quiet",
+        "--package",
+        "cove-models",
+        "--bin",
+        "cove-train",
+        "--",
+    ])
+}
+
 /// A hash of the trainer's and the engine's sources and of the data files'
 /// names, sizes and modification times.
 fn fingerprint(data_files: &[&Path]) -> Result<String> {
+    fingerprint_of(&["models/src", "engine/src"], data_files)
+}
+
+/// A hash of the files under `sources` (folders or files, relative to the
+/// root) and of the data files' names, sizes and modification times.
+pub fn fingerprint_of(sources: &[&str], data_files: &[&Path]) -> Result<String> {
     let mut hasher = DefaultHasher::new();
-    for dir in ["models/src", "engine/src"] {
+    for source in sources {
         let mut files = Vec::new();
-        collect_files(&paths::root().join(dir), &mut files)?;
+        let path = paths::root().join(source);
+        if path.is_dir() {
+            collect_files(&path, &mut files)?;
+        } else {
+            files.push(path);
+        }
         files.sort();
         for file in files {
             file.hash(&mut hasher);

@@ -404,7 +404,7 @@ impl View for Tensor {
     }
 }
 
-fn f32_tensor(name: &str, shape: &[usize], values: &[f32]) -> (String, Tensor) {
+pub(crate) fn f32_tensor(name: &str, shape: &[usize], values: &[f32]) -> (String, Tensor) {
     let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     (
         name.to_string(),
@@ -428,7 +428,7 @@ fn u32_tensor(name: &str, shape: &[usize], values: &[u32]) -> (String, Tensor) {
     )
 }
 
-fn i8_tensor(name: &str, shape: &[usize], values: &[i8]) -> (String, Tensor) {
+pub(crate) fn i8_tensor(name: &str, shape: &[usize], values: &[i8]) -> (String, Tensor) {
     let data = values.iter().map(|v| *v as u8).collect();
     (
         name.to_string(),

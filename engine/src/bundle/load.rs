@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use safetensors::{Dtype, SafeTensors};
 
-use super::manifest::{derive_model_id, sha256_hex, Manifest, RescueAction, SegmentDefinitions};
+use super::manifest::{
+    derive_model_id, sha256_hex, Manifest, PartDigest, RescueAction, SegmentDefinitions,
+};
 use super::{LogisticModel, Model, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
 use crate::linalg;
@@ -43,21 +45,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
             derived,
         });
     }
-    if manifest.tensors.byte_len != tensor_bytes.len() as u64 {
-        return Err(Error::ChecksumMismatch {
-            part: "tensors",
-            expected: format!("{} bytes", manifest.tensors.byte_len),
-            found: format!("{} bytes", tensor_bytes.len()),
-        });
-    }
-    let digest = sha256_hex(tensor_bytes);
-    if digest != manifest.tensors.sha256 {
-        return Err(Error::ChecksumMismatch {
-            part: "tensors",
-            expected: manifest.tensors.sha256.clone(),
-            found: digest,
-        });
-    }
+    check_tensor_digest(&manifest.tensors, tensor_bytes)?;
     let (item_rows, categories, item_category) = validate_manifest(&manifest)?;
 
     let file = SafeTensors::deserialize(tensor_bytes).map_err(|e| Error::TensorFileSyntax {
@@ -135,6 +123,27 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         item_category,
         categories,
     })
+}
+
+/// Checks the tensor file's length, then its sha256, against the manifest's
+/// digest (the main bundle's and the sentiment bundle's loaders share it).
+pub(crate) fn check_tensor_digest(digest: &PartDigest, tensor_bytes: &[u8]) -> Result<(), Error> {
+    if digest.byte_len != tensor_bytes.len() as u64 {
+        return Err(Error::ChecksumMismatch {
+            part: "tensors",
+            expected: format!("{} bytes", digest.byte_len),
+            found: format!("{} bytes", tensor_bytes.len()),
+        });
+    }
+    let found = sha256_hex(tensor_bytes);
+    if found != digest.sha256 {
+        return Err(Error::ChecksumMismatch {
+            part: "tensors",
+            expected: digest.sha256.clone(),
+            found,
+        });
+    }
+    Ok(())
 }
 
 type ItemIndex = (HashMap<String, u32>, Vec<String>, Vec<u32>);
@@ -471,8 +480,8 @@ fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), E
 }
 
 /// Typed, shape-checked access to the tensor file.
-struct Tensors<'a, 'data> {
-    file: &'a SafeTensors<'data>,
+pub(crate) struct Tensors<'a, 'data> {
+    pub(crate) file: &'a SafeTensors<'data>,
 }
 
 impl<'data> Tensors<'_, 'data> {
@@ -504,7 +513,7 @@ impl<'data> Tensors<'_, 'data> {
         Ok(view.data())
     }
 
-    fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
+    pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
         let bytes = self.raw(name, Dtype::F32, "F32", shape)?;
         let values: Vec<f32> = bytes
             .chunks_exact(4)
@@ -528,7 +537,7 @@ impl<'data> Tensors<'_, 'data> {
             .collect())
     }
 
-    fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
+    pub(crate) fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
         let bytes = self.raw(name, Dtype::I8, "I8", shape)?;
         Ok(bytes.iter().map(|b| *b as i8).collect())
     }

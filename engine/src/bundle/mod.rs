@@ -29,7 +29,7 @@
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
-mod load;
+pub(crate) mod load;
 pub mod manifest;
 
 use std::collections::HashMap;
@@ -162,6 +162,17 @@ impl Model {
     /// The row of an item id, if the bundle knows it.
     pub fn item_row(&self, item_id: &str) -> Option<u32> {
         self.item_rows.get(item_id).copied()
+    }
+
+    /// The bundle's distinct category names, sorted; an item's category index
+    /// ([`Model::item_category`]) points into this list.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The index of an item's category in [`Model::categories`], by row.
+    pub fn item_category(&self, row: u32) -> Option<u32> {
+        self.item_category.get(row as usize).copied()
     }
 
     /// An item's metadata by row.

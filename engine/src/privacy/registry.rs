@@ -133,7 +133,7 @@ fn built_in_mechanism(model: &Model, name: &str) -> Option<Mechanism> {
             domain: model.n_items() as u32 + 1,
         }),
         REVIEW_SENTIMENT => Some(Mechanism::Hadamard {
-            domain: (category_names(model).len() as u32)
+            domain: (model.categories().len() as u32)
                 * lifecycle_names(model).len() as u32
                 * SENTIMENT_CLASSES,
         }),
@@ -273,29 +273,14 @@ pub fn observe(
     }
 }
 
-/// The item categories of a model, in the order they first appear in the
-/// catalogue.
-pub fn category_names(model: &Model) -> Vec<&str> {
-    let mut names: Vec<&str> = Vec::new();
-    for row in 0..model.n_items() as u32 {
-        if let Some(item) = model.item(row) {
-            if !names.contains(&item.category.as_str()) {
-                names.push(&item.category);
-            }
-        }
-    }
-    names
-}
-
-/// The true cell of a `review.sentiment` report: the reviewed item's category,
+/// The true cell of a `review.sentiment` report: the reviewed item's category
+/// (its index in [`Model::categories`]),
 /// the shopper's lifecycle segment and the sentiment class (0 negative,
 /// 1 neutral, 2 positive). `None` for an item the model does not know or a
 /// class out of range.
 pub fn review_cell(model: &Model, item_id: &str, segment: u32, class: u32) -> Option<u32> {
-    let categories = category_names(model);
     let n_segments = lifecycle_names(model).len() as u32;
-    let item = model.item(model.item_row(item_id)?)?;
-    let category = categories.iter().position(|c| *c == item.category)? as u32;
+    let category = model.item_category(model.item_row(item_id)?)?;
     (segment < n_segments && class < SENTIMENT_CLASSES)
         .then_some((category * n_segments + segment) * SENTIMENT_CLASSES + class)
 }

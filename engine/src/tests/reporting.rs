@@ -10,8 +10,8 @@ use crate::events::Event;
 use crate::privacy::campaign::{CampaignKind, CampaignSpec};
 use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::{
-    category_names, lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule,
-    ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
+    lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST,
+    REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use crate::privacy::report::{Envelope, ENVELOPE_BYTES};
 use crate::privacy::Mechanism;
@@ -159,7 +159,7 @@ fn the_registry_takes_every_domain_from_the_bundle() {
     assert_eq!(
         domain(REVIEW_SENTIMENT),
         Mechanism::Hadamard {
-            domain: category_names(&model).len() as u32 * n_segments * 3
+            domain: model.categories().len() as u32 * n_segments * 3
         }
     );
     assert_eq!(

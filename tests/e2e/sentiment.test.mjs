@@ -1,0 +1,177 @@
+// Native vs Chromium parity of review sentiment on 1,000 held-out reviews per
+// variant: `cove-train sentiment-score` (the engine compiled natively) scores
+// the first 1,000 reviews of the trainer's held-out split, read from the data
+// folder (COVE_DATA_DIR, else ../shared/data; no review is copied into the
+// repository), and the snippet's `cove.sentiment()` (the engine compiled to
+// wasm, on the page and in a Web Worker) scores the same texts in Chromium.
+// Classes must be identical; scores may differ by at most 1e-9 (both builds
+// sum in the same order; only `exp` may differ in the last bits).
+// Bad inputs get typed errors.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { startWorker, launchChromium } from "./support.mjs";
+import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+
+const TOLERANCE = 1e-9;
+const REVIEWS = join(
+  process.env.COVE_DATA_DIR ?? join(workspaceRoot, "..", "shared", "data"),
+  "clothing-reviews",
+  "womens_clothing_ecommerce_reviews.csv.gz",
+);
+const haveData = existsSync(REVIEWS);
+let worker;
+let browser;
+let pointers;
+let defaultPointer;
+
+before(async () => {
+  if (!haveData) return;
+  worker = await startWorker({ persistTo: freshStateDir("sentiment"), logName: "sentiment-test" });
+  browser = await launchChromium();
+  pointers = await (await fetch(`${worker.url}/v1/bundles/sentiment.json`)).json();
+  defaultPointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
+});
+
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+function native(variant) {
+  const binary = join(workspaceRoot, "target", "release", "cove-train");
+  assert.ok(existsSync(binary), `${binary} is built by cargo xtask build`);
+  const out = execFileSync(
+    binary,
+    ["sentiment-score", "--bundle", join(workspaceRoot, "www", "v1", "bundles"), "--variant", variant, "--reviews", REVIEWS, "--limit", "1000"],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  return JSON.parse(out.toString("utf8"));
+}
+
+async function inBrowser(page, options, texts) {
+  return page.evaluate(
+    async ({ options, texts }) => {
+      const { Cove } = await import("/cove.mjs");
+      const cove = await Cove.start({ ...options, consent: "required", slots: false });
+      const results = [];
+      for (const text of texts) results.push(await cove.sentiment(text));
+      return { classes: await cove.sentimentClasses(), results };
+    },
+    { options, texts },
+  );
+}
+
+for (const [variant, useWorker] of [["two_class", false], ["three_class", true]]) {
+  test(`${variant}: 1,000 held-out reviews get the same class natively and in Chromium (worker: ${useWorker})`, { skip: !haveData && `${REVIEWS} is absent` }, async (t) => {
+    const scored = native(variant);
+    assert.equal(scored.length, 1000);
+    const page = await browser.newPage();
+    await page.goto(`${worker.url}/favicon.svg`);
+    const options = { bundle: defaultPointer.manifest, sentiment: pointers[variant].manifest, worker: useWorker };
+    const answer = await inBrowser(page, options, scored.map((review) => review.text));
+    assert.deepEqual(answer.classes, variant === "two_class" ? ["negative", "positive"] : ["negative", "neutral", "positive"]);
+    let largest = 0;
+    scored.forEach((review, i) => {
+      const got = answer.results[i];
+      assert.equal(got.class, review.sentiment.class, `row ${review.row_id}: ${review.text.slice(0, 80)}`);
+      assert.equal(got.n_tokens, review.sentiment.n_tokens);
+      largest = Math.max(largest, Math.abs(got.score - review.sentiment.score));
+    });
+    assert.ok(largest <= TOLERANCE, `largest score difference ${largest}`);
+    t.diagnostic(`largest score difference native vs Chromium: ${largest}`);
+    const counts = {};
+    for (const review of scored) counts[review.sentiment.class] = (counts[review.sentiment.class] ?? 0) + 1;
+    // Real reviews: every class occurs, so the comparison covers each.
+    for (const label of answer.classes) assert.ok(counts[label] > 0, `${label}: ${JSON.stringify(counts)}`);
+    await page.close();
+  });
+}
+
+test("bad and unusual texts get defined results or typed errors in Chromium", { skip: !haveData && `${REVIEWS} is absent` }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${worker.url}/favicon.svg`);
+  const outcome = await page.evaluate(
+    async ({ bundle, sentiment }) => {
+      const { Cove } = await import("/cove.mjs");
+      const code = (promise) => promise.then(() => "ok", (error) => error.code);
+      const cove = await Cove.start({ bundle, sentiment, consent: "required", slots: false });
+      const without = await Cove.start({ bundle, consent: "required", slots: false });
+      const huge = await cove.sentiment("This dress is lovely and fits well. ".repeat(50_000));
+      return {
+        empty: await code(cove.sentiment("")),
+        spaces: await code(cove.sentiment(" \n\t\u200b")),
+        number: await code(cove.sentiment(42)),
+        missing: await code(cove.sentiment()),
+        noModel: await code(without.sentiment("love it")),
+        noClasses: await without.sentimentClasses(),
+        emoji: (await cove.sentiment("😍😍😍")).class,
+        otherScript: (await cove.sentiment("很好看，质量也好")).class,
+        hugeTruncated: huge.truncated,
+        hugeClass: huge.class,
+        loneSurrogate: (await cove.sentiment("bad \ud800 fabric")).n_tokens,
+      };
+    },
+    { bundle: defaultPointer.manifest, sentiment: pointers.three_class.manifest },
+  );
+  assert.deepEqual(
+    { ...outcome, emoji: typeof outcome.emoji, otherScript: typeof outcome.otherScript },
+    {
+      empty: "empty_text",
+      spaces: "empty_text",
+      number: "invalid_text",
+      missing: "invalid_text",
+      noModel: "no_sentiment_model",
+      noClasses: [],
+      emoji: "string",
+      otherScript: "string",
+      hugeTruncated: true,
+      hugeClass: "positive",
+      loneSurrogate: 3,
+    },
+  );
+  // A main bundle given as the sentiment bundle is refused with a typed error.
+  const wrong = await page.evaluate(
+    async ({ bundle }) => {
+      const { Cove } = await import("/cove.mjs");
+      return Cove.start({ bundle, sentiment: bundle, consent: "required", slots: false }).then(() => "ok", (error) => error.code);
+    },
+    { bundle: defaultPointer.manifest },
+  );
+  assert.equal(wrong, "bundle_manifest_value");
+  await page.close();
+});
+
+test("the engine object gives what a per-category sentiment report needs", { skip: !haveData && `${REVIEWS} is absent` }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${worker.url}/favicon.svg`);
+  const answer = await page.evaluate(
+    async ({ pointer, sentiment }) => {
+      const engine = await import("/pkg/engine/cove_engine.js");
+      await engine.default();
+      const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const cove = new engine.CoveEngine();
+      cove.loadBundle(await bytes(pointer.manifest), await bytes(pointer.tensors));
+      cove.loadSentimentBundle(await bytes(sentiment.manifest), await bytes(sentiment.tensors));
+      const items = JSON.parse(new TextDecoder().decode(await bytes(pointer.manifest))).items.slice(0, 50);
+      const categories = cove.categories();
+      return {
+        categories,
+        mismatches: items.filter((item) => categories[cove.itemCategory(item.id)] !== item.category).length,
+        unknown: cove.itemCategory("no-such-item"),
+        classes: cove.sentimentClasses(),
+        classIndex: cove.sentiment("Terrible quality, it fell apart after one wash.").class_index,
+      };
+    },
+    { pointer: defaultPointer, sentiment: pointers.three_class },
+  );
+  assert.ok(answer.categories.length > 1);
+  assert.deepEqual(answer.categories, [...answer.categories].sort());
+  assert.equal(answer.mismatches, 0);
+  assert.equal(answer.unknown, undefined);
+  assert.equal(answer.classes.length, 3);
+  assert.equal(answer.classes[answer.classIndex], "negative");
+  await page.close();
+});
