@@ -71,6 +71,51 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
+/// Integer dot product of two int8 vectors (the shorter length), exact in i32
+/// for lengths up to 2^17. Integer addition is associative, so the compiler
+/// may vectorise the sum without changing the result.
+#[inline(always)]
+pub fn dot_i8_scalar(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| *x as i16 as i32 * *y as i16 as i32)
+        .sum()
+}
+
+/// [`dot_i8_scalar`] with WebAssembly SIMD128: sixteen int8 pairs per step,
+/// widened to int16 and summed pairwise into four int32 lanes by
+/// `i32x4.dot_i16x8_s`. The sum is exact, so the result equals the scalar one.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+pub fn dot_i8_simd128(a: &[i8], b: &[i8]) -> i32 {
+    use core::arch::wasm32::{
+        i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8,
+        i32x4_extract_lane, i32x4_splat, v128, v128_load,
+    };
+    let n = a.len().min(b.len());
+    let (a_blocks, b_blocks) = (a[..n].chunks_exact(16), b[..n].chunks_exact(16));
+    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    let mut acc = i32x4_splat(0);
+    for (x, y) in a_blocks.zip(b_blocks) {
+        // SAFETY: `x` and `y` are 16 bytes long, the width of a v128, and
+        // `v128_load` has no alignment requirement.
+        let (x, y) = unsafe {
+            (
+                v128_load(x.as_ptr() as *const v128),
+                v128_load(y.as_ptr() as *const v128),
+            )
+        };
+        let low = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y));
+        let high = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y));
+        acc = i32x4_add(acc, i32x4_add(low, high));
+    }
+    i32x4_extract_lane::<0>(acc)
+        + i32x4_extract_lane::<1>(acc)
+        + i32x4_extract_lane::<2>(acc)
+        + i32x4_extract_lane::<3>(acc)
+        + dot_i8_scalar(a_rest, b_rest)
+}
+
 /// Selects the k best of an iterator of scored items, best first.
 pub fn select_top_k(items: impl IntoIterator<Item = ScoredItem>, k: usize) -> Vec<ScoredItem> {
     if k == 0 {
