@@ -90,21 +90,25 @@ pub fn dot_i8_scalar(a: &[i8], b: &[i8]) -> i32 {
 pub fn dot_i8_simd128(a: &[i8], b: &[i8]) -> i32 {
     use core::arch::wasm32::{
         i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8,
-        i32x4_extract_lane, i32x4_splat, v128, v128_load,
+        i32x4_extract_lane, i32x4_splat, i8x16, v128,
     };
+    // Sixteen bytes as one vector; LLVM turns this into a single `v128.load`.
+    fn load(x: &[i8; 16]) -> v128 {
+        i8x16(
+            x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11], x[12], x[13],
+            x[14], x[15],
+        )
+    }
     let n = a.len().min(b.len());
     let (a_blocks, b_blocks) = (a[..n].chunks_exact(16), b[..n].chunks_exact(16));
     let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
     let mut acc = i32x4_splat(0);
     for (x, y) in a_blocks.zip(b_blocks) {
-        // SAFETY: `x` and `y` are 16 bytes long, the width of a v128, and
-        // `v128_load` has no alignment requirement.
-        let (x, y) = unsafe {
-            (
-                v128_load(x.as_ptr() as *const v128),
-                v128_load(y.as_ptr() as *const v128),
-            )
+        // Every chunk is 16 long, so the conversions always succeed.
+        let (Ok(x), Ok(y)) = (<&[i8; 16]>::try_from(x), <&[i8; 16]>::try_from(y)) else {
+            continue;
         };
+        let (x, y) = (load(x), load(y));
         let low = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y));
         let high = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y));
         acc = i32x4_add(acc, i32x4_add(low, high));
