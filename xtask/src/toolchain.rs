@@ -72,7 +72,10 @@ impl WasmPath {
         };
         step.args(["--target", WASM_TARGET])
             .env("CARGO_TARGET_DIR", paths::wasm_target_dir())
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", WASM_RUSTFLAGS)
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                WASM_RUSTFLAGS,
+            )
     }
 }
 
