@@ -47,7 +47,8 @@
 //!   crate: calling a `#[target_feature]` function after checking the CPU).
 //!   No operation is fused or reordered, so both builds give the same bits.
 //!   The browser's build is compiled with WebAssembly SIMD128 and its int8
-//!   dot product uses it explicitly (`score::dot_i8_simd128`, exact integers).
+//!   dot product uses it explicitly (`score::dot_i8_simd128`, exact integers;
+//!   its in-bounds unaligned vector loads are the crate's other `unsafe`).
 //! - **Few dependencies.** serde/serde_json for the manifest and JSON forms,
 //!   safetensors (without `std`) for tensors, sha2 for checksums. The
 //!   Cholesky solve, the profile's binary codec and its CRC-32 are a few dozen

@@ -90,34 +90,35 @@ pub fn dot_i8_scalar(a: &[i8], b: &[i8]) -> i32 {
 pub fn dot_i8_simd128(a: &[i8], b: &[i8]) -> i32 {
     use core::arch::wasm32::{
         i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8,
-        i32x4_extract_lane, i32x4_splat, i8x16, v128,
+        i32x4_extract_lane, i32x4_splat, v128, v128_load,
     };
-    // Sixteen bytes as one vector; LLVM turns this into a single `v128.load`.
-    fn load(x: &[i8; 16]) -> v128 {
-        i8x16(
-            x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11], x[12], x[13],
-            x[14], x[15],
-        )
-    }
+    // Plain index loops: the wasm build is optimised for size, which leaves
+    // iterator adapters out of line in a hot loop.
     let n = a.len().min(b.len());
-    let (a_blocks, b_blocks) = (a[..n].chunks_exact(16), b[..n].chunks_exact(16));
-    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    let blocks = n / 16;
     let mut acc = i32x4_splat(0);
-    for (x, y) in a_blocks.zip(b_blocks) {
-        // Every chunk is 16 long, so the conversions always succeed.
-        let (Ok(x), Ok(y)) = (<&[i8; 16]>::try_from(x), <&[i8; 16]>::try_from(y)) else {
-            continue;
+    for block in 0..blocks {
+        let offset = block * 16;
+        // SAFETY: offset + 16 <= n, so both 16-byte reads stay inside `a` and
+        // `b`; `v128_load` has no alignment requirement.
+        let (x, y) = unsafe {
+            (
+                v128_load(a.as_ptr().add(offset) as *const v128),
+                v128_load(b.as_ptr().add(offset) as *const v128),
+            )
         };
-        let (x, y) = (load(x), load(y));
         let low = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y));
         let high = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y));
         acc = i32x4_add(acc, i32x4_add(low, high));
     }
-    i32x4_extract_lane::<0>(acc)
+    let mut sum = i32x4_extract_lane::<0>(acc)
         + i32x4_extract_lane::<1>(acc)
         + i32x4_extract_lane::<2>(acc)
-        + i32x4_extract_lane::<3>(acc)
-        + dot_i8_scalar(a_rest, b_rest)
+        + i32x4_extract_lane::<3>(acc);
+    for i in blocks * 16..n {
+        sum += a[i] as i32 * b[i] as i32;
+    }
+    sum
 }
 
 /// Selects the k best of an iterator of scored items, best first.

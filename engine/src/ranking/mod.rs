@@ -625,9 +625,12 @@ impl<'a> Personal<'a> {
                 scales,
                 dim,
             } => {
-                let rows = factors.chunks_exact(*dim).zip(scales.iter());
-                for (out, (row, scale)) in out.iter_mut().zip(rows) {
-                    *out = weight * (dot_i8(user, row) as f32 * user_scale * scale);
+                // An index loop: the size-optimised wasm build leaves
+                // iterator adapters out of line in this hot loop.
+                let rows = out.len().min(scales.len()).min(factors.len() / dim);
+                for row in 0..rows {
+                    let factors = &factors[row * dim..row * dim + dim];
+                    out[row] = weight * (dot_i8(user, factors) as f32 * user_scale * scales[row]);
                 }
             }
         }
