@@ -4,6 +4,11 @@
 //! (the one the browser loads) in V8; `cargo xtask bench` runs both and prints
 //! the ratio.
 //!
+//!
+//! Also the 10k ranking: a synthetic bundle of 10,000 items (d = 64, int8,
+//! the engine bench's shape) written to `target/bench/synthetic-10k/` so the
+//! wasm harness loads the same bytes, a profile of 8 views, recommend k = 20.
+//!
 //! Run alone: `cargo bench -p cove-engine --features test-fixtures --bench storefront` (after
 //! `cargo xtask build`, which publishes the default bundle).
 
@@ -13,7 +18,7 @@ use cove_engine::bundle::Model;
 use cove_engine::events::Event;
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::ranking::{self, RankRequest};
-use cove_engine::testing::published_default_bundle;
+use cove_engine::testing::{published_default_bundle, synthetic_bundle, SyntheticSpec};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// The profile sizes measured, shared with the wasm harness.
@@ -66,5 +71,48 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The 10k ranking's profile size and k, shared with the wasm harness.
+const TEN_K_VIEWS: usize = 8;
+const TEN_K_K: usize = 20;
+
+/// Writes the 10k synthetic bundle where the wasm harness reads it.
+fn write_ten_k_bundle(manifest: &[u8], tensors: &[u8]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/synthetic-10k");
+    std::fs::create_dir_all(&dir).expect("creating target/bench/synthetic-10k");
+    std::fs::write(dir.join("manifest.json"), manifest).expect("writing the manifest");
+    std::fs::write(dir.join("tensors.safetensors"), tensors).expect("writing the tensors");
+}
+
+fn bench_ten_k(c: &mut Criterion) {
+    let built = synthetic_bundle(&SyntheticSpec {
+        n_items: 10_000,
+        dim: 64,
+        n_neighbors: 20,
+        n_trending: 50,
+        n_categories: 20,
+        seed: 1,
+    });
+    write_ten_k_bundle(&built.manifest, &built.tensors);
+    let model = Model::from_bytes(&built.manifest, &built.tensors).expect("synthetic bundle loads");
+    let config = ProfileConfig::default();
+    let mut profile = Profile::new();
+    for i in 0..TEN_K_VIEWS {
+        profile
+            .apply(&view(&model, i), &config)
+            .expect("views apply");
+    }
+    let request = RankRequest {
+        k: TEN_K_K,
+        now: NOW,
+        country: Some("GB".into()),
+        ..RankRequest::default()
+    };
+    let mut group = c.benchmark_group("ranking_10k");
+    group.bench_function("recommend_k20", |b| {
+        b.iter(|| ranking::recommend(&model, &profile, &config, &request).map(|r| r.items.len()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_ten_k);
 criterion_main!(benches);

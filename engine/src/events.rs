@@ -39,8 +39,18 @@ pub struct Event {
 }
 
 /// What happened.
+///
+/// Its JSON form is internally tagged by `type`. It is read through the flat
+/// [`EventFields`] rather than serde's tagged-enum buffering, which costs the
+/// browser's wasm build many kilobytes; a field another kind of event carries
+/// is refused as before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "EventFields"
+)]
 pub enum EventKind {
     /// A page view: a product page (with `item`), or an administrative
     /// (account, login, cart) or informational (shipping, about) page.
@@ -91,6 +101,118 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
+}
+
+/// The kinds of event, the `type` of an event's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EventType {
+    View,
+    AddToCart,
+    RemoveFromCart,
+    Purchase,
+    Search,
+    Rating,
+}
+
+/// Every field any kind of event may carry: what [`EventKind`] is read
+/// through (see there).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFields {
+    #[serde(rename = "type")]
+    kind: EventType,
+    page: Option<PageKind>,
+    item: Option<String>,
+    price: Option<f64>,
+    quantity: Option<u32>,
+    lines: Option<Vec<PurchaseLine>>,
+    query: Option<String>,
+    stars: Option<u8>,
+    text: Option<String>,
+}
+
+/// Why an event's fields do not make an event of its `type`.
+#[derive(Debug)]
+pub struct EventFieldsError(&'static str);
+
+impl std::fmt::Display for EventFieldsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl TryFrom<EventFields> for EventKind {
+    type Error = EventFieldsError;
+
+    fn try_from(fields: EventFields) -> Result<EventKind, EventFieldsError> {
+        let EventFields {
+            kind,
+            page,
+            item,
+            price,
+            quantity,
+            lines,
+            query,
+            stars,
+            text,
+        } = fields;
+        // Which of the optional fields each kind may carry, in the order above.
+        let allowed: [bool; 8] = match kind {
+            EventType::View => [true, true, true, false, false, false, false, false],
+            EventType::AddToCart => [false, true, true, true, false, false, false, false],
+            EventType::RemoveFromCart => [false, true, false, true, false, false, false, false],
+            EventType::Purchase => [false, false, false, false, true, false, false, false],
+            EventType::Search => [false, false, false, false, false, true, false, false],
+            EventType::Rating => [false, true, false, false, false, false, true, true],
+        };
+        let present = [
+            page.is_some(),
+            item.is_some(),
+            price.is_some(),
+            quantity.is_some(),
+            lines.is_some(),
+            query.is_some(),
+            stars.is_some(),
+            text.is_some(),
+        ];
+        if present
+            .iter()
+            .zip(allowed)
+            .any(|(present, allowed)| *present && !allowed)
+        {
+            return Err(EventFieldsError(
+                "a field this type of event does not carry",
+            ));
+        }
+        Ok(match kind {
+            EventType::View => EventKind::View {
+                page: page.unwrap_or_default(),
+                item,
+                price,
+            },
+            EventType::AddToCart => EventKind::AddToCart {
+                item: item.ok_or(EventFieldsError("item is missing"))?,
+                quantity: quantity.ok_or(EventFieldsError("quantity is missing"))?,
+                price: price.ok_or(EventFieldsError("price is missing"))?,
+            },
+            EventType::RemoveFromCart => EventKind::RemoveFromCart {
+                item: item.ok_or(EventFieldsError("item is missing"))?,
+                quantity: quantity.ok_or(EventFieldsError("quantity is missing"))?,
+            },
+            EventType::Purchase => EventKind::Purchase {
+                lines: lines.ok_or(EventFieldsError("lines is missing"))?,
+            },
+            EventType::Search => EventKind::Search {
+                query: query.ok_or(EventFieldsError("query is missing"))?,
+            },
+            EventType::Rating => EventKind::Rating {
+                item: item.ok_or(EventFieldsError("item is missing"))?,
+                stars: stars.ok_or(EventFieldsError("stars is missing"))?,
+                text,
+            },
+        })
+    }
 }
 
 /// One line of an order.

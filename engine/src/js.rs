@@ -150,16 +150,17 @@ impl CoveEngine {
 
     /// Ranks for a request given as JSON (see `RankRequest`).
     pub fn recommend(&self, request_json: &str) -> Result<JsValue, JsValue> {
-        let request: RankRequest = serde_json::from_str(request_json).map_err(|e| {
-            to_js_error(Error::InvalidParameter {
-                name: "request",
-                reason: if e.is_syntax() {
-                    "not JSON"
-                } else {
-                    "not a rank request"
-                },
-            })
-        })?;
+        let request: RankRequest =
+            serde_json::from_slice(request_json.as_bytes()).map_err(|e| {
+                to_js_error(Error::InvalidParameter {
+                    name: "request",
+                    reason: if e.is_syntax() {
+                        "not JSON"
+                    } else {
+                        "not a rank request"
+                    },
+                })
+            })?;
         let model = self.engine.model().map_err(to_js_error)?;
         let ranking = ranking::recommend(model, &self.profile, &self.config, &request)
             .map_err(to_js_error)?;

@@ -46,9 +46,13 @@
 //!   and the rescue holdout comes from the caller's seed.
 //! - **Fast without platform-specific results.** Ranking scores every item in
 //!   one dense pass (int8 by default), and the hot loops are compiled a second
-//!   time with AVX2 on x86-64 and picked at run time (the only `unsafe` in the
-//!   crate: calling a `#[target_feature]` function after checking the CPU).
+//!   time with AVX2 on x86-64 and picked at run time (one of the two uses of
+//!   `unsafe` in the crate: calling a `#[target_feature]` function after
+//!   checking the CPU).
 //!   No operation is fused or reordered, so both builds give the same bits.
+//!   The browser's build is compiled with WebAssembly SIMD128 and its int8
+//!   dot product uses it explicitly (`score::dot_i8_simd128`, exact integers;
+//!   its in-bounds unaligned vector loads are the other use of `unsafe`).
 //! - **Few dependencies.** serde/serde_json for the manifest and JSON forms,
 //!   safetensors (without `std`) for tensors, sha2 for checksums. The
 //!   Cholesky solve, the profile's binary codec and its CRC-32 are a few dozen

@@ -71,6 +71,56 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
+/// Integer dot product of two int8 vectors (the shorter length), exact in i32
+/// for lengths up to 2^17. Integer addition is associative, so the compiler
+/// may vectorise the sum without changing the result.
+#[inline(always)]
+pub fn dot_i8_scalar(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| *x as i16 as i32 * *y as i16 as i32)
+        .sum()
+}
+
+/// [`dot_i8_scalar`] with WebAssembly SIMD128: sixteen int8 pairs per step,
+/// widened to int16 and summed pairwise into four int32 lanes by
+/// `i32x4.dot_i16x8_s`. The sum is exact, so the result equals the scalar one.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+pub fn dot_i8_simd128(a: &[i8], b: &[i8]) -> i32 {
+    use core::arch::wasm32::{
+        i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8,
+        i32x4_extract_lane, i32x4_splat, v128, v128_load,
+    };
+    // Plain index loops: the wasm build is optimised for size, which leaves
+    // iterator adapters out of line in a hot loop.
+    let n = a.len().min(b.len());
+    let blocks = n / 16;
+    let mut acc = i32x4_splat(0);
+    for block in 0..blocks {
+        let offset = block * 16;
+        // SAFETY: offset + 16 <= n, so both 16-byte reads stay inside `a` and
+        // `b`; `v128_load` has no alignment requirement.
+        let (x, y) = unsafe {
+            (
+                v128_load(a.as_ptr().add(offset) as *const v128),
+                v128_load(b.as_ptr().add(offset) as *const v128),
+            )
+        };
+        let low = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y));
+        let high = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y));
+        acc = i32x4_add(acc, i32x4_add(low, high));
+    }
+    let mut sum = i32x4_extract_lane::<0>(acc)
+        + i32x4_extract_lane::<1>(acc)
+        + i32x4_extract_lane::<2>(acc)
+        + i32x4_extract_lane::<3>(acc);
+    for i in blocks * 16..n {
+        sum += a[i] as i32 * b[i] as i32;
+    }
+    sum
+}
+
 /// Selects the k best of an iterator of scored items, best first.
 pub fn select_top_k(items: impl IntoIterator<Item = ScoredItem>, k: usize) -> Vec<ScoredItem> {
     if k == 0 {

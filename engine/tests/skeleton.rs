@@ -40,6 +40,41 @@ fn skeleton_top_k_matches_the_shared_fixture() {
     check(&fixture, &got);
 }
 
+/// The int8 dot product the ranking uses (SIMD128 in the browser's build,
+/// scalar elsewhere) equals a plain i64 sum, on every length around the
+/// 16-byte SIMD block and on the extreme values.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn int8_dot_product_is_exact_on_every_path() {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 56) as u8 as i8
+    };
+    for len in [0, 1, 7, 15, 16, 17, 31, 32, 33, 64, 100, 128, 255, 256] {
+        let a: Vec<i8> = (0..len).map(|_| next()).collect();
+        let b: Vec<i8> = (0..len).map(|_| next()).collect();
+        let want: i64 = a.iter().zip(&b).map(|(x, y)| *x as i64 * *y as i64).sum();
+        assert_eq!(
+            cove_engine::ranking::dot_i8(&a, &b) as i64,
+            want,
+            "len {len}"
+        );
+        let extreme = vec![-128i8; len];
+        let want = (len as i64) * 128 * 128;
+        assert_eq!(
+            cove_engine::ranking::dot_i8(&extreme, &extreme) as i64,
+            want
+        );
+        assert_eq!(
+            cove_engine::score::dot_i8_scalar(&a, &b),
+            cove_engine::ranking::dot_i8(&a, &b)
+        );
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod in_browser {
     use super::*;

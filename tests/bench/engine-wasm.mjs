@@ -3,9 +3,13 @@
 // from n product views, then recommend for k = 8 — the same calls as the native
 // criterion bench `engine/benches/storefront.rs`.
 //
-// Prints JSON: { "views_<n>": median nanoseconds per recommend call }.
+// Also the 10k ranking on the synthetic bundle the native bench writes to
+// target/bench/synthetic-10k (10,000 items, d = 64, int8): 8 views, then
+// recommend for k = 20 (key "ranking_10k").
+//
+// Prints JSON: { "views_<n>": median nanoseconds per recommend call, ... }.
 // Run: node tests/bench/engine-wasm.mjs   (or `cargo xtask bench` for both sides)
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initSync, CoveEngine } from "../../www/pkg/engine/cove_engine.js";
@@ -20,26 +24,48 @@ const items = JSON.parse(manifestBytes.toString("utf8")).items;
 initSync({ module: readFileSync(join(root, "www", "pkg", "engine", "cove_engine_bg.wasm")) });
 
 const NOW = 1_700_000_000;
-const PROFILE_SIZES = [0, 5, 20, 64];
-const request = JSON.stringify({ k: 8, now: NOW, country: "GB" });
-const results = {};
-for (const n of PROFILE_SIZES) {
-  const engine = new CoveEngine();
-  engine.loadBundle(manifestBytes, tensorBytes);
-  for (let i = 0; i < n; i++) {
-    const meta = items[(i * 37) % items.length];
-    engine.track(JSON.stringify({ at: NOW - 3600 + i, kind: { type: "view", item: meta.id, price: meta.price } }));
-  }
-  for (let i = 0; i < 200; i++) engine.recommend(request); // warm-up: tier-up in V8
+
+/** The median of 30 rounds of 50 calls of `call`, in nanoseconds per call, after a warm-up. */
+function medianNanoseconds(call) {
+  for (let i = 0; i < 200; i++) call(); // warm-up: tier-up in V8
   const samples = [];
   for (let round = 0; round < 30; round++) {
     const calls = 50;
     const started = process.hrtime.bigint();
-    for (let i = 0; i < calls; i++) engine.recommend(request);
+    for (let i = 0; i < calls; i++) call();
     samples.push(Number(process.hrtime.bigint() - started) / calls);
   }
   samples.sort((a, b) => a - b);
-  results[`views_${n}`] = Math.round(samples[Math.floor(samples.length / 2)]);
+  return Math.round(samples[Math.floor(samples.length / 2)]);
+}
+
+/** Loads a bundle into a fresh engine and tracks n views of `items[(i·37) mod n]`. */
+function engineWithViews(manifest, tensors, items, n) {
+  const engine = new CoveEngine();
+  engine.loadBundle(manifest, tensors);
+  for (let i = 0; i < n; i++) {
+    const meta = items[(i * 37) % items.length];
+    engine.track(JSON.stringify({ at: NOW - 3600 + i, kind: { type: "view", item: meta.id, price: meta.price } }));
+  }
+  return engine;
+}
+const PROFILE_SIZES = [0, 5, 20, 64];
+const request = JSON.stringify({ k: 8, now: NOW, country: "GB" });
+const results = {};
+for (const n of PROFILE_SIZES) {
+  const engine = engineWithViews(manifestBytes, tensorBytes, items, n);
+  results[`views_${n}`] = medianNanoseconds(() => engine.recommend(request));
+  engine.free();
+}
+
+const tenK = join(root, "target", "bench", "synthetic-10k");
+if (existsSync(join(tenK, "manifest.json"))) {
+  const manifest = readFileSync(join(tenK, "manifest.json"));
+  const tensors = readFileSync(join(tenK, "tensors.safetensors"));
+  const tenKItems = JSON.parse(manifest.toString("utf8")).items;
+  const engine = engineWithViews(manifest, tensors, tenKItems, 8);
+  const tenKRequest = JSON.stringify({ k: 20, now: NOW, country: "GB" });
+  results.ranking_10k = medianNanoseconds(() => engine.recommend(tenKRequest));
   engine.free();
 }
 console.log(JSON.stringify(results));

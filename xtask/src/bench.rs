@@ -59,6 +59,78 @@ pub fn bench(env: &Env) -> Result<()> {
             wasm_ns / native_ns
         );
     }
+    let native_ns = criterion_median_ns("ranking_10k", "recommend_k20")?;
+    let wasm_ns = wasm
+        .get("ranking_10k")
+        .copied()
+        .context("ranking_10k missing from the wasm run")?;
+    println!("\nthe 10k ranking (10,000 items, d = 64, int8; 8 views, k = 20), wasm with SIMD128:");
+    println!(
+        "{:<10} {:>11.1} µs {:>11.1} µs {:>7.2}x",
+        "10k items",
+        native_ns / 1000.0,
+        wasm_ns / 1000.0,
+        wasm_ns / native_ns
+    );
+    browser_bench(env)
+}
+
+/// The pinned version of Python's `onnx`, which writes the peer's model.
+const ONNX_VERSION: &str = "1.19.1";
+
+/// The browser figures (cold start, recommend, onnxruntime-web side by side)
+/// in headless Chromium: `tests/bench/browser.mjs`, with the venv that writes
+/// the peer's ONNX model created first when missing.
+fn browser_bench(env: &Env) -> Result<()> {
+    let venv = paths::root().join("target").join("bench").join("onnx-venv");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        Step::new("python venv for the ONNX peer", "python3")
+            .args(["-m", "venv"])
+            .args([&venv])
+            .run()?;
+        Step::new("pip install onnx", &python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args([format!("onnx=={ONNX_VERSION}")])
+            .run()?;
+    }
+    let output = Step::new("browser bench in headless Chromium", &env.node22)
+        .args(["tests/bench/browser.mjs"])
+        .env("COVE_CHROMIUM", &env.chromium)
+        .env("COVE_ONNX_PYTHON", &python)
+        .current_dir(paths::root())
+        .output()?;
+    let figures: serde_json::Value =
+        serde_json::from_str(output.trim()).context("the browser harness's output")?;
+    let peer = &figures["peer"];
+    let ns = |value: &serde_json::Value| value.as_f64().unwrap_or(f64::NAN);
+    println!("\nin headless Chromium, default bundle:");
+    println!(
+        "  cold start, script tag to first rendered slot (bundle cached): median {} ms",
+        figures["coldStartMsMedian"]
+    );
+    println!(
+        "  cove.recommend({{ k: 8 }}) over the whole catalogue: median {:.1} µs",
+        ns(&figures["recommendK8NsMedian"]) / 1000.0
+    );
+    println!(
+        "  onnxruntime-web MatMul + TopK ({} × {}): {:.1} µs; Cove topK on the same matrix: {:.1} µs; \
+         Cove recommend: {:.1} µs; same top k: {}",
+        peer["n"],
+        peer["d"],
+        ns(&peer["ortRunNs"]) / 1000.0,
+        ns(&peer["coveTopKNs"]) / 1000.0,
+        ns(&peer["coveRecommendNs"]) / 1000.0,
+        peer["sameTopK"]
+    );
+    println!(
+        "  time ratio onnxruntime-web ÷ Cove recommend: {:.2}x; transfer (gzip -9) Cove {} B, \
+         onnxruntime-web {} B ({}x)",
+        ns(&peer["ortRunNs"]) / ns(&peer["coveRecommendNs"]),
+        figures["sizesGzip"]["cove"],
+        figures["sizesGzip"]["onnxruntimeWeb"],
+        figures["sizesGzip"]["ratio"]
+    );
     Ok(())
 }
 

@@ -56,8 +56,10 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
 /// The cargo profile of the wasm builds (see the workspace Cargo.toml).
 pub const WASM_PROFILE: &str = "wasm-release";
 
-/// Features wasm-opt may assume: those rustc enables for wasm32 by default.
+/// Features wasm-opt may assume: those rustc enables for wasm32 by default,
+/// and SIMD128 (`toolchain::WASM_RUSTFLAGS`).
 const WASM_OPT_FEATURES: &[&str] = &[
+    "--enable-simd",
     "--enable-bulk-memory",
     "--enable-sign-ext",
     "--enable-mutable-globals",

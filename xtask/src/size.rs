@@ -28,6 +28,49 @@ pub fn report(env: &Env) -> Result<()> {
             gzipped_len(&bytes)?
         );
     }
+    snippet_report(&WASM_ARTIFACTS[0].bg_wasm())
+}
+
+/// The snippet's JavaScript as a page loads it: the loader, its modules and
+/// the wasm-bindgen glue (the Web Worker module only in worker mode).
+const SNIPPET_JS: &[&str] = &[
+    "cove.js",
+    "cove.mjs",
+    "cove/core.mjs",
+    "cove/bundle.mjs",
+    "cove/storage.mjs",
+    "cove/slots.mjs",
+    "pkg/engine/cove_engine.js",
+];
+
+/// The snippet's budget: engine wasm + JS glue + loader, gzipped.
+const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
+
+/// Prints the snippet's transfer size (engine wasm + JavaScript) against its budget.
+fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
+    let www = crate::paths::root().join("www");
+    let (mut raw, mut gz) = (0, 0);
+    for file in SNIPPET_JS {
+        let path = www.join(file);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        raw += bytes.len();
+        gz += gzipped_len(&bytes)?;
+    }
+    let wasm = std::fs::read(engine_wasm)?;
+    let (wasm_raw, wasm_gz) = (wasm.len(), gzipped_len(&wasm)?);
+    println!("{:<16} {:>12} {:>12}", "snippet JS", raw, gz);
+    println!(
+        "{:<16} {:>12} {:>12}   (budget {} gzipped: {})",
+        "snippet total",
+        raw + wasm_raw,
+        gz + wasm_gz,
+        SNIPPET_BUDGET_GZ,
+        if gz + wasm_gz <= SNIPPET_BUDGET_GZ {
+            "met"
+        } else {
+            "over"
+        }
+    );
     Ok(())
 }
 

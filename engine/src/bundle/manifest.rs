@@ -235,9 +235,16 @@ pub struct RescueRule {
     pub threshold: Option<f64>,
 }
 
-/// What a rescue offers.
+/// What a rescue offers. Its JSON form is internally tagged by `kind`; it is
+/// read through the flat [`RescueActionFields`] rather than serde's tagged-enum
+/// buffering, which costs the browser's wasm build kilobytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "RescueActionFields"
+)]
 pub enum RescueAction {
     /// Offer nothing.
     Nothing,
@@ -250,6 +257,39 @@ pub enum RescueAction {
         /// The discount in percent.
         percent: f64,
     },
+}
+
+/// The kinds of rescue action, the `kind` of a rescue action's JSON.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RescueKind {
+    Nothing,
+    Reminder,
+    FreeShipping,
+    Discount,
+}
+
+/// Every field a rescue action may carry: what [`RescueAction`] is read through.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RescueActionFields {
+    kind: RescueKind,
+    percent: Option<f64>,
+}
+
+impl TryFrom<RescueActionFields> for RescueAction {
+    type Error = &'static str;
+
+    fn try_from(fields: RescueActionFields) -> Result<RescueAction, &'static str> {
+        match (fields.kind, fields.percent) {
+            (RescueKind::Discount, Some(percent)) => Ok(RescueAction::Discount { percent }),
+            (RescueKind::Discount, None) => Err("a discount needs its percent"),
+            (_, Some(_)) => Err("only a discount has a percent"),
+            (RescueKind::Nothing, None) => Ok(RescueAction::Nothing),
+            (RescueKind::Reminder, None) => Ok(RescueAction::Reminder),
+            (RescueKind::FreeShipping, None) => Ok(RescueAction::FreeShipping),
+        }
+    }
 }
 
 /// Lower-case hex of bytes.

@@ -152,6 +152,28 @@ fn other_schema_versions_and_unknown_fields_are_refused() {
         &tensors,
         "bundle_manifest_syntax",
     );
+    // Rescue actions: a percent on a non-discount, a discount without one, an
+    // unknown kind, an unknown field.
+    for action in [
+        serde_json::json!({"kind": "reminder", "percent": 5.0}),
+        serde_json::json!({"kind": "discount"}),
+        serde_json::json!({"kind": "refund"}),
+        serde_json::json!({"kind": "nothing", "note": 1}),
+        serde_json::json!({"percent": 5.0}),
+    ] {
+        let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        value["rescue"]["actions"][0]["action"] = action.clone();
+        let error = Manifest::from_json(&serde_json::to_vec(&value).unwrap()).unwrap_err();
+        assert_eq!(error.code(), "bundle_manifest_syntax", "{action}: {error}");
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    value["rescue"]["actions"][0]["action"] =
+        serde_json::json!({"kind": "discount", "percent": 5.0});
+    let parsed = Manifest::from_json(&serde_json::to_vec(&value).unwrap()).unwrap();
+    assert_eq!(
+        parsed.rescue.actions[0].action,
+        crate::bundle::RescueAction::Discount { percent: 5.0 }
+    );
 }
 
 #[test]

@@ -272,6 +272,39 @@ fn event_json_is_parsed_and_checked() {
     );
     check(r#"{"at": 5"#, Some("event_syntax"));
     check("", Some("event_syntax"));
+    // A field another type of event carries, and a missing required field.
+    check(
+        r#"{"at": 5, "kind": {"type": "search", "query": "mug", "item": "a"}}"#,
+        Some("event_syntax"),
+    );
+    check(
+        r#"{"at": 5, "kind": {"type": "view", "stars": 3}}"#,
+        Some("event_syntax"),
+    );
+    check(
+        r#"{"at": 5, "kind": {"type": "add_to_cart", "item": "a", "price": 1}}"#,
+        Some("event_syntax"),
+    );
+    check(
+        r#"{"at": 5, "kind": {"type": "rating", "stars": 3}}"#,
+        Some("event_syntax"),
+    );
+    check(r#"{"at": 5, "kind": {"item": "a"}}"#, Some("event_syntax"));
+    check(
+        r#"{"at": 5, "kind": {"type": "view", "type": "view"}}"#,
+        Some("event_syntax"),
+    );
+    // Every type still round-trips through its JSON form.
+    for json in [
+        r#"{"at":5,"kind":{"type":"view","page":"product","item":"a","price":2.5}}"#,
+        r#"{"at":5,"kind":{"type":"add_to_cart","item":"a","quantity":2,"price":1.0}}"#,
+        r#"{"at":5,"kind":{"type":"remove_from_cart","item":"a","quantity":1}}"#,
+        r#"{"at":5,"kind":{"type":"search","query":"mug"}}"#,
+        r#"{"at":5,"kind":{"type":"rating","item":"a","stars":4,"text":"nice"}}"#,
+    ] {
+        let event = Event::from_json(json.as_bytes(), &config).unwrap();
+        assert_eq!(serde_json::to_string(&event).unwrap(), json);
+    }
 }
 
 #[test]

@@ -1,0 +1,174 @@
+// The snippet's browser figures in headless Chromium (playwright-core), on the
+// published default bundle, served from 127.0.0.1 with HTTP caching:
+//
+// - cold start: from the snippet's <script> tag to the first rendered slot,
+//   on repeat visits (the bundle in the Cache API, the scripts and wasm in
+//   the HTTP cache); the median of the reloads;
+// - `cove.recommend({ k: 8 })` over the whole catalogue through the public
+//   API, after 5 views: median per call;
+// - the peer, side by side in one page: onnxruntime-web (npm, wasm backend,
+//   one thread) running the same item factors as a MatMul + TopK graph that
+//   tests/bench/make_onnx.py writes at bench time (Python `onnx` in the pinned
+//   venv target/bench/onnx-venv), against Cove's `topK` binding on the same
+//   matrix and Cove's whole `recommend`; and the transfer sizes (gzip -9).
+//
+// Prints one JSON object. Run: node tests/bench/browser.mjs (after
+// `cargo xtask build`), or `cargo xtask bench`, which also sets up the venv.
+import http from "node:http";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { extname, join, normalize } from "node:path";
+import { gzipSync } from "node:zlib";
+import { launchChromium } from "../e2e/support.mjs";
+import { workspaceRoot as root } from "../../edge-worker/dev/wrangler.mjs";
+
+const RELOADS = 15;
+const K = 8;
+const www = join(root, "www");
+const ortDist = join(root, "node_modules", "onnxruntime-web", "dist");
+const benchDir = join(root, "tests", "bench");
+const onnxPath = join(root, "target", "bench", "peer.onnx");
+const pointer = JSON.parse(readFileSync(join(www, "v1", "bundles", "default.json"), "utf8"));
+
+// The peer's model, from the bundle's own tensors.
+const python = process.env.COVE_ONNX_PYTHON ?? join(root, "target", "bench", "onnx-venv", "bin", "python");
+const peerShape = JSON.parse(
+  execFileSync(python, [join(benchDir, "make_onnx.py"), join(www, pointer.tensors), onnxPath, String(K)], { encoding: "utf8" }),
+);
+
+const TYPES = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".css": "text/css",
+  ".svg": "image/svg+xml",
+};
+
+const coldPage = `<!doctype html><html><head><meta charset="utf-8"><title>cold start</title>
+<script src="/bench/cold-mark.js"></script></head><body>
+<div data-cove-slot="home" data-cove-k="8"><template><article><a data-cove-href><span data-cove-field="title"></span></a>
+<span data-cove-field="price"></span> <small data-cove-field="reason"></small></article></template></div>
+<script src="/bench/script-tag.js"></script>
+<script src="/cove.js" data-bundle="${pointer.manifest}" data-country="GB"></script>
+</body></html>`;
+
+// Marks the moment the parser reaches the snippet's tag, and the first render.
+const scriptTagMark = "window.__coveBench = { scriptTag: performance.now() };";
+const coldMark = `new MutationObserver(function (_, observer) {
+  var slot = document.querySelector('[data-cove-slot="home"]');
+  if (window.__coveBench && slot && slot.getAttribute("data-cove-state") === "ready" && slot.querySelector("article")) {
+    window.__coveBench.rendered = performance.now();
+    observer.disconnect();
+  }
+}).observe(document.documentElement, { subtree: true, childList: true, attributes: true });`;
+
+function fileFor(pathname) {
+  if (pathname.startsWith("/ort/")) return join(ortDist, normalize(pathname.slice(5)));
+  if (pathname === "/bench/peer-page.mjs") return join(benchDir, "peer-page.mjs");
+  if (pathname === "/bench/peer.onnx") return onnxPath;
+  return join(www, normalize(pathname));
+}
+
+const server = http.createServer((request, response) => {
+  const { pathname } = new URL(request.url, "http://127.0.0.1");
+  const headers = {
+    "cache-control": "public, max-age=3600",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-embedder-policy": "require-corp",
+  };
+  const inline = {
+    "/bench/cold.html": [coldPage, ".html"],
+    "/bench/peer.html": ["<!doctype html><title>peer</title>", ".html"],
+    "/bench/cold-mark.js": [coldMark, ".js"],
+    "/bench/script-tag.js": [scriptTagMark, ".js"],
+  }[pathname];
+  if (inline) {
+    response.writeHead(200, { ...headers, "content-type": TYPES[inline[1]] });
+    response.end(inline[0]);
+    return;
+  }
+  const file = fileFor(pathname);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    response.writeHead(404).end();
+    return;
+  }
+  response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+  response.end(readFileSync(file));
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
+
+const browser = await launchChromium();
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => console.error("page error:", String(error)));
+  const waitRendered = () => page.waitForFunction(() => window.__coveBench?.rendered !== undefined, null, { timeout: 30_000 });
+
+  // First visit fills the caches; the reloads are the measured repeat visits.
+  await page.goto(`${origin}/bench/cold.html`);
+  await waitRendered();
+  const coldMs = [];
+  for (let i = 0; i < RELOADS; i++) {
+    await page.reload();
+    await waitRendered();
+    coldMs.push(await page.evaluate(() => window.__coveBench.rendered - window.__coveBench.scriptTag));
+  }
+
+  const recommendNs = await page.evaluate(async (k) => {
+    const cove = window.cove;
+    const items = (await cove.recommend({ k: 50 })).map((item) => item.id);
+    for (const item of items.slice(0, 5)) await cove.track({ type: "view", item, price: 1 });
+    const call = () => cove.recommend({ k });
+    for (let i = 0; i < 50; i++) await call();
+    const samples = [];
+    for (let round = 0; round < 25; round++) {
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) await call();
+      samples.push(((performance.now() - started) * 1e6) / 20);
+    }
+    samples.sort((a, b) => a - b);
+    return Math.round(samples[Math.floor(samples.length / 2)]);
+  }, K);
+
+  const peerPage = await context.newPage();
+  peerPage.on("pageerror", (error) => console.error("peer page error:", String(error)));
+  await peerPage.goto(`${origin}/bench/peer.html`);
+  const peer = await peerPage.evaluate(
+    async (args) => (await import("/bench/peer-page.mjs")).run(args),
+    { manifestUrl: pointer.manifest, tensorsUrl: pointer.tensors, onnxUrl: "/bench/peer.onnx", k: K },
+  );
+
+  const coveFiles = [
+    "pkg/engine/cove_engine_bg.wasm",
+    "pkg/engine/cove_engine.js",
+    "cove.js",
+    "cove.mjs",
+    "cove/core.mjs",
+    "cove/bundle.mjs",
+    "cove/storage.mjs",
+    "cove/slots.mjs",
+  ];
+  const coveGz = coveFiles.reduce((sum, file) => sum + gz(join(www, file)), 0);
+  const ortFiles = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
+  const ortGz = ortFiles.reduce((sum, file) => sum + gz(join(ortDist, file)), 0);
+
+  console.log(
+    JSON.stringify({
+      coldStartMsMedian: Number(median(coldMs).toFixed(2)),
+      coldStartMs: coldMs.map((ms) => Number(ms.toFixed(2))),
+      recommendK8NsMedian: recommendNs,
+      peer: { ...peerShape, ...peer },
+      sizesGzip: { cove: coveGz, onnxruntimeWeb: ortGz, ratio: Number((ortGz / coveGz).toFixed(1)) },
+      onnxModelBytes: statSync(onnxPath).size,
+    }),
+  );
+} finally {
+  await browser.close();
+  server.close();
+}
