@@ -21,6 +21,7 @@
 //! Mechanisms, estimators and their proofs are written up in `docs/privacy.md`.
 
 pub mod budget;
+pub mod campaign;
 pub mod estimate;
 pub mod grr;
 pub mod hadamard;
