@@ -24,6 +24,44 @@ export interface StartOptions {
   slots?: boolean;
   /** URL of the engine's .wasm, when not served beside the snippet. */
   wasm?: string;
+  /** The shop's id at the edge: turns on privacy reports (local differential privacy). */
+  shop?: string;
+  /** The edge's base URL for the registry and reports (default "/v1"). */
+  api?: string;
+}
+
+/** Privacy reports, as the shopper may see them. */
+export interface PrivacyStatus {
+  /** Whether reports are on (the shop set `shop` and its registry fits the bundle). */
+  enabled: boolean;
+  /** The most ε the device spends per day. */
+  dailyEpsilon: number;
+  spentToday: number;
+  remainingToday: number;
+  /** When the next envelope goes (unix seconds), if one is scheduled. */
+  nextReportAt: number | null;
+  /** Whether an envelope is built and waiting to be sent. */
+  pending: boolean;
+  /** The last envelope the edge accepted: its day and its exact bytes. */
+  lastReport: { day: number; bytes: string } | null;
+}
+
+export type RescueAction =
+  | { kind: "nothing" }
+  | { kind: "reminder" }
+  | { kind: "free_shipping" }
+  | { kind: "discount"; percent: number };
+
+export interface RescueDecision {
+  /** The cart-abandonment risk, 1 − P(purchase). */
+  risk: number;
+  threshold: number;
+  outcome:
+    | { kind: "empty_cart" | "below_threshold" | "no_action" }
+    | { kind: "offer" | "holdout"; action: RescueAction };
+  /** The campaign that assigned offer or holdout, when the shop runs one. */
+  campaign?: string;
+  variant?: number;
 }
 
 export type ShopEvent =
@@ -73,6 +111,11 @@ export declare class Cove {
   explain(item: string): Promise<unknown>;
   profile(): Promise<ProfileView>;
   grantConsent(): Promise<string>;
+  privacy(): Promise<PrivacyStatus>;
+  campaign(id: string): Promise<{ variant: number; reporting: boolean }>;
+  campaignResponse(id: string): Promise<boolean>;
+  rescue(): Promise<RescueDecision>;
+  flushReports(): Promise<PrivacyStatus>;
   forget(): Promise<void>;
   refreshSlots(): Promise<void>;
 }

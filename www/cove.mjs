@@ -44,6 +44,8 @@ export class Cove {
    * (SRI of the manifest), `consent` ("required" keeps everything in memory
    * until `grantConsent()`), `country`, `worker` (run the engine in a Web
    * Worker), `currency` (for prices in slots), `itemUrl` (e.g. "/product/{id}"),
+   * `shop` (the shop's id at the edge: turns on privacy reports), `api` (the
+   * edge's base URL, default "/v1"),
    * `slots` (render slots and capture declarative events; default true on a page).
    */
   static async start(options = {}) {
@@ -96,6 +98,38 @@ export class Cove {
   /** What this shop knows about the shopper: the on-device profile. */
   profile() {
     return this.backend.call("profile");
+  }
+
+  /**
+   * Privacy reports as the shopper may see them: `{ enabled, dailyEpsilon,
+   * spentToday, remainingToday, nextReportAt, pending, lastReport: { day, bytes } }`.
+   */
+  privacy() {
+    return this.backend.call("privacy");
+  }
+
+  /** Puts the shopper in a campaign's audience: `{ variant }`; variant 0 is the holdout (do not show it). */
+  campaign(id) {
+    return this.backend.call("campaign", id);
+  }
+
+  /** Records that the shopper responded to a campaign shown today. */
+  campaignResponse(id) {
+    return this.backend.call("campaignResponse", id);
+  }
+
+  /**
+   * The cart-abandonment risk and the rescue decision: `{ risk, threshold,
+   * outcome: { kind, action }, campaign?, variant? }`; show the offer when
+   * `outcome.kind === "offer"`, and call `campaignResponse(campaign)` when it is taken.
+   */
+  rescue() {
+    return this.backend.call("rescue");
+  }
+
+  /** Sends a due privacy report now instead of on its timer; resolves to `privacy()`. */
+  flushReports() {
+    return this.backend.call("flushReports");
   }
 
   /** Starts persisting the profile (when the shop required consent). */

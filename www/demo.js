@@ -17,7 +17,7 @@ countrySelect.addEventListener("change", () => {
 try {
   const pointer = await (await fetch("/v1/bundles/default.json")).json();
   const [cove, manifest] = await Promise.all([
-    Cove.start({ bundle: pointer.manifest, country, itemUrl: "#/product/{id}" }),
+    Cove.start({ bundle: pointer.manifest, country, itemUrl: "#/product/{id}", shop: "demo" }),
     fetch(pointer.manifest).then((response) => response.json()),
     init(),
   ]);

@@ -14,6 +14,7 @@
 
 use cove_engine::privacy::campaign::{self, CampaignKind, Interval, Outcome};
 use cove_engine::privacy::estimate::estimate;
+use cove_engine::privacy::registry::Registry;
 use cove_engine::privacy::{Estimate, Mechanism, Tally};
 use serde::Serialize;
 use worker::{Method, Request, Response, RouteContext};
@@ -43,7 +44,22 @@ struct Aggregates<'a> {
     k_anonymity: u32,
     envelopes: u64,
     metrics: Vec<MetricAggregate<'a>>,
+    /// Item interest per request country (see `trending`), most reports first.
+    trending_by_country: Vec<CountryTrending>,
     campaigns: Vec<CampaignAggregate<'a>>,
+}
+
+/// The most items a country's trending list shows.
+const TRENDING_TOP: usize = 20;
+
+/// One country's item-interest estimates: the top values reaching k.
+#[derive(Serialize)]
+struct CountryTrending {
+    country: String,
+    n_reports: u64,
+    published: bool,
+    values: Vec<Estimate>,
+    suppressed_values: usize,
 }
 
 /// One campaign's decoded reports, as published.
@@ -141,17 +157,21 @@ async fn aggregates(
         )));
     }
     let tallies: Tallies = response.json().await?;
-    Ok(Response::from_json(&publish(shop, day, &tallies)?)?)
+    let registry = crate::registry::shop_registry(&ctx.env, shop).await?;
+    Ok(Response::from_json(&publish(
+        shop, &registry, day, &tallies,
+    )?)?)
 }
 
 fn publish<'a>(
     shop: &'a ShopConfig,
+    registry: &'a Registry,
     day: u32,
     tallies: &Tallies,
 ) -> Result<Aggregates<'a>, ApiError> {
     let k = f64::from(shop.k_anonymity);
-    let mut metrics = Vec::with_capacity(shop.metrics.len());
-    for spec in &shop.metrics {
+    let mut metrics = Vec::with_capacity(registry.metrics.len());
+    for spec in &registry.metrics {
         let tally = tally_of(&spec.name, spec.mechanism, tallies);
         let published = tally.n_reports as f64 >= k;
         let (values, suppressed_values) = if published {
@@ -179,7 +199,8 @@ fn publish<'a>(
         k_anonymity: shop.k_anonymity,
         envelopes: tallies.envelopes,
         metrics,
-        campaigns: publish_campaigns(shop, tallies)?,
+        trending_by_country: publish_trending(shop, registry, tallies)?,
+        campaigns: publish_campaigns(shop, registry, tallies)?,
     })
 }
 
@@ -199,17 +220,60 @@ fn tally_of(name: &str, mechanism: Mechanism, tallies: &Tallies) -> Tally {
     tally
 }
 
-/// The shop's campaigns, decoded and published under k-anonymity.
-fn publish_campaigns<'a>(
-    shop: &'a ShopConfig,
+/// Item interest per country, each estimated like `item.interest` itself.
+fn publish_trending(
+    shop: &ShopConfig,
+    registry: &Registry,
     tallies: &Tallies,
-) -> Result<Vec<CampaignAggregate<'a>>, ApiError> {
-    let Some(n_segments) = shop.lifecycle_segments() else {
+) -> Result<Vec<CountryTrending>, ApiError> {
+    let Some(spec) = registry.metric(crate::trending::INTEREST_METRIC) else {
         return Ok(Vec::new());
     };
     let k = f64::from(shop.k_anonymity);
-    let mut campaigns = Vec::with_capacity(shop.campaigns.len());
-    for spec in &shop.campaigns {
+    let mut countries = Vec::new();
+    for total in &tallies.totals {
+        let Some(country) = crate::trending::country_of(&total.metric) else {
+            continue;
+        };
+        let tally = tally_of(&total.metric, spec.mechanism, tallies);
+        let published = tally.n_reports as f64 >= k;
+        let (values, suppressed_values) = if published {
+            let mut all = estimate(spec.mechanism, spec.epsilon, &tally)?;
+            let total = all.len();
+            all.retain(|e| e.count >= k);
+            let suppressed = total - all.len();
+            all.sort_by(|a, b| b.count.total_cmp(&a.count));
+            all.truncate(TRENDING_TOP);
+            (all, suppressed)
+        } else {
+            (Vec::new(), spec.mechanism.domain() as usize)
+        };
+        countries.push(CountryTrending {
+            country: country.to_string(),
+            n_reports: tally.n_reports,
+            published,
+            values,
+            suppressed_values,
+        });
+    }
+    countries.sort_by(|a, b| {
+        b.n_reports
+            .cmp(&a.n_reports)
+            .then(a.country.cmp(&b.country))
+    });
+    Ok(countries)
+}
+
+/// The shop's campaigns, decoded and published under k-anonymity.
+fn publish_campaigns<'a>(
+    shop: &ShopConfig,
+    registry: &'a Registry,
+    tallies: &Tallies,
+) -> Result<Vec<CampaignAggregate<'a>>, ApiError> {
+    let n_segments = registry.n_lifecycle_segments;
+    let k = f64::from(shop.k_anonymity);
+    let mut campaigns = Vec::with_capacity(registry.campaigns.len());
+    for spec in &registry.campaigns {
         let metric = spec.metric(n_segments);
         let tally = tally_of(&metric.name, metric.mechanism, tallies);
         let outcome = campaign::decode(spec, n_segments, &tally)?;

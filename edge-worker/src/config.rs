@@ -3,8 +3,9 @@
 
 use std::sync::OnceLock;
 
+use cove_engine::bundle::Model;
 use cove_engine::privacy::campaign::CampaignSpec;
-use cove_engine::privacy::MetricSpec;
+use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
 use serde::Deserialize;
 
 /// The static assets (`www/`), which include the published bundles.
@@ -28,26 +29,31 @@ pub struct ShopConfig {
     pub k_anonymity: u32,
     /// The most ε one envelope may spend.
     pub max_envelope_epsilon: f64,
-    /// The metrics devices report (after parsing, each campaign's metric too).
-    pub metrics: Vec<MetricSpec>,
-    /// The campaigns the shop runs; each reports through its own metric
-    /// (`campaign.<id>`, cells per variant × lifecycle segment × outcome).
+    /// The most ε a device spends per day (shown to the shopper).
+    pub daily_epsilon: f64,
+    /// When devices send their envelope.
+    pub schedule: ReportSchedule,
+    /// The built-in metrics devices report; their domains come from the model.
+    pub metrics: Vec<MetricRequest>,
+    /// The campaigns the shop runs (each one a metric of its own).
     #[serde(default)]
     pub campaigns: Vec<CampaignSpec>,
 }
 
-/// The metric of the lifecycle segment, whose domain gives campaigns their
-/// number of segments.
-pub const LIFECYCLE_METRIC: &str = "segment.lifecycle";
-
 impl ShopConfig {
-    /// The number of lifecycle segments: the domain of the shop's
-    /// `segment.lifecycle` metric.
-    pub fn lifecycle_segments(&self) -> Option<u32> {
-        self.metrics
-            .iter()
-            .find(|metric| metric.name == LIFECYCLE_METRIC)
-            .map(|metric| metric.mechanism.domain())
+    /// The shop's metric registry resolved against `model`: what `GET
+    /// /v1/config` serves, what reports are validated by and what aggregates
+    /// are estimated by.
+    pub fn registry(&self, model: &Model) -> Result<Registry, cove_engine::Error> {
+        Registry::resolve(
+            &self.id,
+            model,
+            &self.metrics,
+            &self.campaigns,
+            self.daily_epsilon,
+            self.k_anonymity,
+            self.schedule,
+        )
     }
 }
 
@@ -71,9 +77,8 @@ pub fn shop(id: &str) -> Option<&'static ShopConfig> {
 
 /// Parses and validates a shops file.
 pub fn parse_shops(text: &str) -> Result<Vec<ShopConfig>, String> {
-    let mut file: ShopsFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    for shop in &mut file.shops {
-        expand_campaigns(shop)?;
+    let file: ShopsFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    for shop in &file.shops {
         if shop.id.is_empty()
             || !shop
                 .id
@@ -85,44 +90,19 @@ pub fn parse_shops(text: &str) -> Result<Vec<ShopConfig>, String> {
         if shop.k_anonymity == 0 {
             return Err(format!("shop {}: k_anonymity must be at least 1", shop.id));
         }
-        for metric in &shop.metrics {
-            metric
+        if !(0.0..=shop.max_envelope_epsilon).contains(&shop.daily_epsilon) {
+            return Err(format!(
+                "shop {}: daily_epsilon must be between 0 and max_envelope_epsilon",
+                shop.id
+            ));
+        }
+        for campaign in &shop.campaigns {
+            campaign
                 .validate()
                 .map_err(|e| format!("shop {}: {e}", shop.id))?;
         }
     }
     Ok(file.shops)
-}
-
-/// Checks a shop's campaigns and adds each one's metric to the shop's metrics,
-/// so that campaign reports validate like any other.
-fn expand_campaigns(shop: &mut ShopConfig) -> Result<(), String> {
-    if shop.campaigns.is_empty() {
-        return Ok(());
-    }
-    let n_segments = shop.lifecycle_segments().ok_or_else(|| {
-        format!(
-            "shop {}: campaigns need the {LIFECYCLE_METRIC} metric",
-            shop.id
-        )
-    })?;
-    for (index, campaign) in shop.campaigns.iter().enumerate() {
-        campaign
-            .validate()
-            .map_err(|e| format!("shop {}: campaign '{}': {e}", shop.id, campaign.id))?;
-        if shop.campaigns[..index].iter().any(|c| c.id == campaign.id) {
-            return Err(format!(
-                "shop {}: campaign '{}' twice",
-                shop.id, campaign.id
-            ));
-        }
-        let metric = campaign.metric(n_segments);
-        if shop.metrics.iter().any(|m| m.name == metric.name) {
-            return Err(format!("shop {}: metric '{}' twice", shop.id, metric.name));
-        }
-        shop.metrics.push(metric);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -131,58 +111,14 @@ mod tests {
     fn the_compiled_in_shops_file_is_valid() {
         let shops = super::parse_shops(include_str!("../shops.json")).unwrap();
         let demo = shops.iter().find(|shop| shop.id == "demo").unwrap();
-        assert_eq!(demo.campaigns.len(), 4);
-        assert!(demo
-            .metrics
-            .iter()
-            .any(|metric| metric.name == "campaign.rescue-cart"));
-    }
-
-    #[test]
-    fn bad_campaigns_are_refused() {
-        let shop = |metrics: &str, campaigns: &str| {
-            format!(
-                r#"{{"shops":[{{"id":"s","origins":[],"k_anonymity":50,"max_envelope_epsilon":1,
-                "metrics":[{metrics}],"campaigns":[{campaigns}]}}]}}"#
-            )
-        };
-        let lifecycle =
-            r#"{"name":"segment.lifecycle","mechanism":{"kind":"grr","domain":6},"epsilon":0.25}"#;
-        let good = r#"{"id":"a","kind":"mass","variants":2,"epsilon":0.5}"#;
-        assert!(super::parse_shops(&shop(lifecycle, good)).is_ok());
-        for (name, metrics, campaigns) in [
-            ("no lifecycle metric", "", good),
-            ("twice", lifecycle, &format!("{good},{good}")[..]),
-            (
-                "one variant",
-                lifecycle,
-                r#"{"id":"a","kind":"mass","variants":1,"epsilon":0.5}"#,
-            ),
-            (
-                "bad id",
-                lifecycle,
-                r#"{"id":"A b","kind":"mass","variants":2,"epsilon":0.5}"#,
-            ),
-            (
-                "bad kind",
-                lifecycle,
-                r#"{"id":"a","kind":"spam","variants":2,"epsilon":0.5}"#,
-            ),
-            (
-                "unknown field",
-                lifecycle,
-                r#"{"id":"a","kind":"mass","variants":2,"epsilon":0.5,"x":1}"#,
-            ),
-            (
-                "bad epsilon",
-                lifecycle,
-                r#"{"id":"a","kind":"mass","variants":2,"epsilon":0}"#,
-            ),
-        ] {
-            assert!(
-                super::parse_shops(&shop(metrics, campaigns)).is_err(),
-                "{name}"
-            );
-        }
+        // Every shop's metrics resolve against a bundle (domains from the model).
+        let bundle = cove_engine::testing::synthetic_bundle(&Default::default());
+        let model =
+            cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
+        let registry = demo.registry(&model).unwrap();
+        assert_eq!(
+            registry.metrics.len(),
+            demo.metrics.len() + demo.campaigns.len()
+        );
     }
 }

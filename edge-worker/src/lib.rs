@@ -29,9 +29,11 @@ mod config;
 mod cors;
 mod model;
 pub mod recommend;
+mod registry;
 mod reports;
 mod routes;
 mod score;
+mod trending;
 
 pub use aggregate_store::AggregateStore;
 

@@ -28,18 +28,22 @@ async fn ingest(req: &mut Request, env: &Env, shop_id: &str) -> Result<Response,
     cors::check_origin(req, shop)?;
     let body = read_json_bytes(req, ENVELOPE_BYTES).await?;
     let envelope = Envelope::parse(&body).map_err(ApiError::Malformed)?;
-    envelope.validate(&shop.metrics, today(), shop.max_envelope_epsilon)?;
+    let registry = crate::registry::shop_registry(env, shop).await?;
+    envelope.validate(&registry.metrics, today(), shop.max_envelope_epsilon)?;
     rate_limit(req, env).await?;
 
+    let n_reports = envelope.reports.len();
+    let country = crate::trending::request_country(req);
+    let mut cells: Vec<(String, u32)> = envelope
+        .reports
+        .into_iter()
+        .map(|r| (r.metric, r.cell))
+        .collect();
+    cells.extend(crate::trending::country_cells(&cells, &country));
     let ingest = IngestRequest {
         nonce: envelope.nonce,
-        cells: envelope
-            .reports
-            .into_iter()
-            .map(|r| (r.metric, r.cell))
-            .collect(),
+        cells,
     };
-    let n_reports = ingest.cells.len();
     let mut response = store_request(
         env,
         shop_id,

@@ -3,7 +3,7 @@
 use worker::{Request, Response, RouteContext, Router};
 
 use crate::api_error::ApiError;
-use crate::{aggregates, cors, recommend, reports, score};
+use crate::{aggregates, cors, recommend, registry, reports, score};
 
 /// Builds the routing table.
 pub fn router() -> Router<'static, ()> {
@@ -11,6 +11,7 @@ pub fn router() -> Router<'static, ()> {
         .get("/v1/health", health)
         .post_async("/v1/score", score::handle)
         .post_async("/v1/recommend", recommend::handle)
+        .get_async("/v1/config", registry::handle)
         .post_async("/v1/reports", reports::handle)
         .get_async("/v1/aggregates", aggregates::handle)
         .options("/v1/*path", cors::preflight)

@@ -156,6 +156,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A stored reporting state (ε budget, assignments) cannot be read back.
+    CorruptReportingState,
     /// The engine was asked to use a model before one was loaded.
     NoModel,
     /// A device's ε budget for the day cannot pay for a report.
@@ -246,6 +248,7 @@ impl fmt::Display for Error {
                 "profile format version {found} is not supported (this engine reads {supported})"
             ),
             Error::CorruptProfile { reason } => write!(f, "profile is corrupt: {reason}"),
+            Error::CorruptReportingState => write!(f, "the stored reporting state is corrupt"),
             Error::NoModel => write!(f, "no model bundle is loaded"),
             Error::BudgetExceeded {
                 requested,
@@ -285,6 +288,7 @@ impl Error {
             Error::EventOutOfOrder { .. } => "event_out_of_order",
             Error::UnsupportedProfileVersion { .. } => "profile_version",
             Error::CorruptProfile { .. } => "profile_corrupt",
+            Error::CorruptReportingState => "reporting_state_corrupt",
             Error::NoModel => "no_model",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::InvalidReport { .. } => "invalid_report",

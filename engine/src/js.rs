@@ -12,9 +12,14 @@
 
 use wasm_bindgen::prelude::*;
 
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
 use crate::abandonment;
 use crate::bundle::Engine;
 use crate::events::Event;
+use crate::privacy::device::DeviceReporter;
+use crate::privacy::registry::Registry;
 use crate::profile::{Profile, ProfileConfig};
 use crate::ranking::{self, RankRequest};
 use crate::Error;
@@ -56,6 +61,26 @@ pub struct CoveEngine {
     engine: Engine,
     config: ProfileConfig,
     profile: Profile,
+    reporter: DeviceReporter,
+    registry: Option<Registry>,
+}
+
+fn missing_registry() -> JsValue {
+    to_js_error(Error::InvalidParameter {
+        name: "registry",
+        reason: "the shop's metric registry is not set",
+    })
+}
+
+/// A generator seeded with 32 bytes of the browser's `crypto.getRandomValues`.
+fn seeded_rng(seed: &[u8]) -> Result<ChaCha20Rng, JsValue> {
+    let seed: [u8; 32] = seed.try_into().map_err(|_| {
+        to_js_error(Error::InvalidParameter {
+            name: "seed",
+            reason: "must be 32 random bytes",
+        })
+    })?;
+    Ok(ChaCha20Rng::from_seed(seed))
 }
 
 impl Default for CoveEngine {
@@ -98,6 +123,8 @@ impl CoveEngine {
             engine: Engine::new(),
             config: ProfileConfig::default(),
             profile: Profile::new(),
+            reporter: DeviceReporter::default(),
+            registry: None,
         }
     }
 
@@ -234,8 +261,113 @@ impl CoveEngine {
         Ok(())
     }
 
-    /// Forgets the profile.
+    /// Forgets the profile and the reporting state (assignments, exposures,
+    /// the waiting envelope). The ε already spent today stays spent.
     pub fn forget(&mut self) {
         self.profile = Profile::new();
+        self.reporter = self.reporter.forgotten();
+    }
+
+    /// Sets the shop's metric registry (the JSON of `GET /v1/config`): checked,
+    /// and refused when it is for another model than the loaded one.
+    #[wasm_bindgen(js_name = setRegistry)]
+    pub fn set_registry(&mut self, registry_json: &str) -> Result<(), JsValue> {
+        let registry: Registry = serde_json::from_str(registry_json).map_err(|_| {
+            to_js_error(Error::InvalidParameter {
+                name: "registry",
+                reason: "not a metric registry",
+            })
+        })?;
+        registry.validate().map_err(to_js_error)?;
+        let model = self.engine.model().map_err(to_js_error)?;
+        if model.model_id() != registry.model_id {
+            return Err(to_js_error(Error::InvalidParameter {
+                name: "registry",
+                reason: "the shop's metrics are for another model",
+            }));
+        }
+        self.reporter
+            .set_daily_limit(registry.daily_epsilon)
+            .map_err(to_js_error)?;
+        self.registry = Some(registry);
+        Ok(())
+    }
+
+    /// The reporting state as JSON, for on-device storage.
+    #[wasm_bindgen(js_name = reportingState)]
+    pub fn reporting_state(&self) -> String {
+        self.reporter.to_json()
+    }
+
+    /// Restores a stored reporting state; a corrupt one is refused with a typed
+    /// error and the current state kept.
+    #[wasm_bindgen(js_name = restoreReporting)]
+    pub fn restore_reporting(&mut self, json: &str) -> Result<(), JsValue> {
+        self.reporter = DeviceReporter::from_json(json).map_err(to_js_error)?;
+        Ok(())
+    }
+
+    /// Puts the device in a campaign's audience today; returns its variant
+    /// (0 is the holdout: do not show the campaign).
+    pub fn campaign(&mut self, campaign_id: &str, now: f64, seed: &[u8]) -> Result<u32, JsValue> {
+        let mut rng = seeded_rng(seed)?;
+        let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
+        self.reporter
+            .expose(registry, campaign_id, now as i64, &mut rng)
+            .map_err(to_js_error)
+    }
+
+    /// Records a response to a campaign shown today; false when the device
+    /// was not in its audience.
+    #[wasm_bindgen(js_name = campaignResponse)]
+    pub fn campaign_response(&mut self, campaign_id: &str) -> bool {
+        self.reporter.respond(campaign_id)
+    }
+
+    /// Schedules the first envelope after the first activity (no-op later).
+    #[wasm_bindgen(js_name = noteActivity)]
+    pub fn note_activity(&mut self, now: f64, seed: &[u8]) -> Result<(), JsValue> {
+        let mut rng = seeded_rng(seed)?;
+        let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
+        self.reporter.schedule_first(registry, now as i64, &mut rng);
+        Ok(())
+    }
+
+    /// The envelope to send now (1,024 bytes of JSON), or `undefined`.
+    #[wasm_bindgen(js_name = prepareReport)]
+    pub fn prepare_report(&mut self, now: f64, seed: &[u8]) -> Result<Option<String>, JsValue> {
+        let mut rng = seeded_rng(seed)?;
+        let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
+        let model = self.engine.model().map_err(to_js_error)?;
+        let body = self
+            .reporter
+            .prepare(
+                registry,
+                model,
+                &self.profile,
+                &self.config,
+                now as i64,
+                &mut rng,
+            )
+            .map_err(to_js_error)?;
+        Ok(body.map(str::to_string))
+    }
+
+    /// The edge accepted the waiting envelope (or already had it).
+    #[wasm_bindgen(js_name = reportSent)]
+    pub fn report_sent(&mut self) {
+        self.reporter.mark_sent();
+    }
+
+    /// The edge refused the waiting envelope for good; it is dropped.
+    #[wasm_bindgen(js_name = reportRefused)]
+    pub fn report_refused(&mut self) {
+        self.reporter.drop_pending();
+    }
+
+    /// What the shopper may see about reporting: ε limit, spent and left
+    /// today, the next send time, and the exact last envelope sent.
+    pub fn privacy(&self, now: f64) -> Result<JsValue, JsValue> {
+        to_js(&self.reporter.status(now as i64))
     }
 }

@@ -4,8 +4,11 @@
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
 import { loadBundle, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
+import { Reporter } from "./reports.mjs";
 
 const PROFILE_KEY = "profile";
+// The campaign id of the cart-abandonment rescue offer.
+const RESCUE_CAMPAIGN = "rescue-cart";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** A Cove error: a JavaScript Error with a stable `code`. */
@@ -26,6 +29,10 @@ export class CoveCore {
     core.modelId = core.engine.loadBundle(manifest, tensors);
     core.store = options.consent === "required" ? new MemoryStore() : await openPersistentStore();
     await core.restore();
+    if (options.shop) {
+      core.reporter = new Reporter(core, { shop: options.shop, api: options.api });
+      await core.reporter.start();
+    }
     return core;
   }
 
@@ -45,9 +52,13 @@ export class CoveCore {
   }
 
   async save() {
-    // After forget() nothing is stored until there is something to store.
+    await this.saveRecord(PROFILE_KEY, this.engine.profileBytes());
+  }
+
+  /** Stores one named record (after forget() the store is opened again only now). */
+  async saveRecord(key, value) {
     this.store ??= this.consentGranted ? await openPersistentStore() : new MemoryStore();
-    await this.store.set(PROFILE_KEY, this.engine.profileBytes());
+    await this.store.set(key, value);
   }
 
   /** Where the profile is kept: "indexeddb", "localstorage", "memory", or "none" after forget(). */
@@ -61,6 +72,10 @@ export class CoveCore {
     this.consentGranted = true;
     this.store = await openPersistentStore();
     await this.save();
+    if (this.reporter?.enabled) {
+      await this.reporter.save();
+      this.reporter.schedule();
+    }
     return this.store.kind;
   }
 
@@ -70,6 +85,7 @@ export class CoveCore {
     const { at, ...kind } = event;
     this.engine.track(JSON.stringify({ at: at ?? nowSeconds(), kind }));
     await this.save();
+    await this.reporter?.activity();
   }
 
   /** Ranks items for a slot: `{ slot, k, context: { item, country, exclude, maxPerCategory } }`. */
@@ -105,6 +121,46 @@ export class CoveCore {
       modelId: this.modelId,
       profile: JSON.parse(this.engine.profileJson()),
     };
+  }
+
+  /**
+   * What the shopper may see about privacy reports: the daily ε limit, ε spent
+   * and left today, when the next envelope goes, and the exact bytes of the last one.
+   */
+  async privacy() {
+    return this.reporter?.status() ?? { enabled: false, dailyEpsilon: 0, spentToday: 0, remainingToday: 0, nextReportAt: null, pending: false, lastReport: null };
+  }
+
+  /** Puts the shopper in a campaign's audience: `{ variant }`, 0 is the holdout (do not show it). */
+  async campaign(id) {
+    return this.reporter ? this.reporter.campaign(id) : { variant: 1, reporting: false };
+  }
+
+  /** Records that the shopper responded to a campaign shown today. */
+  async campaignResponse(id) {
+    return this.reporter ? this.reporter.campaignResponse(id) : false;
+  }
+
+  /**
+   * The cart-abandonment risk and what to do about it: `{ risk, threshold,
+   * outcome: { kind: "offer" | "holdout" | …, action } }`. When the shop runs the
+   * "rescue-cart" campaign, an eligible shopper joins its audience and the
+   * campaign's variant decides between the offer and the holdout, so the
+   * offer's effect is measured; otherwise the bundle's rescue policy decides.
+   */
+  async rescue() {
+    const decision = this.engine.rescue(nowSeconds(), crypto.getRandomValues(new Uint32Array(1))[0]);
+    const eligible = decision.outcome.kind === "offer" || decision.outcome.kind === "holdout";
+    if (!eligible || !this.reporter?.runs(RESCUE_CAMPAIGN)) return decision;
+    const { variant } = await this.reporter.campaign(RESCUE_CAMPAIGN);
+    const kind = variant > 0 ? "offer" : "holdout";
+    return { ...decision, outcome: { ...decision.outcome, kind }, campaign: RESCUE_CAMPAIGN, variant };
+  }
+
+  /** Sends a due privacy report now (it is otherwise sent on a timer). */
+  async flushReports() {
+    await this.reporter?.send();
+    return this.privacy();
   }
 
   /** Forgets everything: the profile, every store, and the cached bundle. */

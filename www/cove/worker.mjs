@@ -2,7 +2,21 @@
 // `{ id, method, args }`; answers are `{ id, result }` or `{ id, error: { code, message } }`.
 import { CoveCore } from "./core.mjs";
 
-const METHODS = new Set(["track", "recommend", "segments", "explain", "profile", "forget", "grantConsent", "storageKind"]);
+const METHODS = new Set([
+  "track",
+  "recommend",
+  "segments",
+  "explain",
+  "profile",
+  "forget",
+  "grantConsent",
+  "storageKind",
+  "privacy",
+  "campaign",
+  "campaignResponse",
+  "flushReports",
+  "rescue",
+]);
 let core = null;
 
 self.onmessage = async ({ data }) => {

@@ -7,10 +7,12 @@
 //! trainer's own replay, `engine_eval::purchase_events`), and its next order's
 //! items are viewed and put in the cart in today's session. The engine then
 //! does what it does on a device: profile, segments (`segments::classify`),
-//! the rescue decision (`abandonment::decide`), and the day's envelope
-//! (`privacy::report::build_envelope`, through the ε budget). The envelope's
-//! 1,024 bytes are POSTed to `/v1/reports` on 127.0.0.1, each device from its
-//! own client address (`cf-connecting-ip`), as distinct devices would be.
+//! the rescue decision (`abandonment::decide`), campaign exposure and response
+//! and the day's envelope through the ε budget (`privacy::device::DeviceReporter`
+//! over the shop's registry, `privacy::registry::Registry::resolve`). The
+//! envelope's 1,024 bytes are POSTed to `/v1/reports` on 127.0.0.1, each device
+//! from its own client address (`cf-connecting-ip`, as distinct devices would
+//! be) and with its customer's country (`cf-ipcountry`, as the CDN would add).
 //!
 //! Campaigns (the shop's `campaigns` in `edge-worker/shops.json`): a device
 //! whose rescue decision calls for an offer joins `rescue-cart` (triggered);
@@ -38,10 +40,13 @@ use anyhow::{bail, ensure, Context, Result};
 use cove_engine::abandonment::{self, RescueOutcome};
 use cove_engine::bundle::Model;
 use cove_engine::events::{Event, EventKind, PageKind};
-use cove_engine::privacy::budget::EpsilonBudget;
-use cove_engine::privacy::campaign::{self, CampaignKind, CampaignSpec};
-use cove_engine::privacy::report::build_envelope;
-use cove_engine::privacy::MetricSpec;
+use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
+use cove_engine::privacy::device::DeviceReporter;
+use cove_engine::privacy::registry::{
+    self, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
+    SEGMENT_PRICE_TIER,
+};
+use cove_engine::privacy::report::Envelope;
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::segments;
 use cove_models::data::{self, CleaningRules, ColumnMap, Transactions};
@@ -53,13 +58,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{model, paths};
-
-/// The lifecycle segment metric (campaign cells are per lifecycle segment).
-const LIFECYCLE: &str = "segment.lifecycle";
-/// The price tier metric.
-const PRICE_TIER: &str = "segment.price_tier";
-/// Item interest by country: Hadamard response over `country × (item + 1)`.
-const INTEREST_BY_COUNTRY: &str = "item.interest.country";
 
 /// Published response-rate ranges by kind of campaign.
 pub fn response_range(kind: CampaignKind) -> (f64, f64) {
@@ -153,7 +151,10 @@ struct ShopsFile {
 #[derive(Deserialize)]
 struct ShopEntry {
     id: String,
-    metrics: Vec<MetricSpec>,
+    k_anonymity: u32,
+    daily_epsilon: f64,
+    schedule: ReportSchedule,
+    metrics: Vec<MetricRequest>,
     #[serde(default)]
     campaigns: Vec<CampaignSpec>,
 }
@@ -172,37 +173,7 @@ struct World {
     customers: Vec<Customer>,
     first_second: i64,
     last_second: i64,
-    metrics: Vec<MetricSpec>,
-    campaigns: Vec<CampaignSpec>,
-    lifecycle_names: Vec<String>,
-    countries: Vec<String>,
-}
-
-/// The lifecycle segment names in metric order: the bundle's rules' segments
-/// as they first appear, then the no-purchase and fallback segments (the order
-/// the device's `segment.lifecycle` reports use).
-pub fn lifecycle_names(model: &Model) -> Vec<String> {
-    let map = &model.manifest().segments.lifecycle;
-    let mut names: Vec<String> = Vec::new();
-    let all = map.rules.iter().map(|rule| rule.segment.as_str()).chain([
-        map.no_purchase_segment.as_str(),
-        map.fallback_segment.as_str(),
-    ]);
-    for name in all {
-        if !names.iter().any(|known| known == name) {
-            names.push(name.to_string());
-        }
-    }
-    names
-}
-
-/// The countries of `item.interest.country`: the bundle's trending countries,
-/// then "other".
-pub fn interest_countries(model: &Model) -> Vec<String> {
-    let mut countries = model.manifest().trending_countries.clone();
-    countries.retain(|c| c != "*" && !c.is_empty());
-    countries.push("other".into());
-    countries
+    registry: Registry,
 }
 
 fn load_world(shop_id: &str) -> Result<World> {
@@ -224,38 +195,16 @@ fn load_world(shop_id: &str) -> Result<World> {
         .into_iter()
         .find(|shop| shop.id == shop_id)
         .with_context(|| format!("no shop '{shop_id}' in {}", shops_path.display()))?;
-    let lifecycle_names = lifecycle_names(&model);
-    let n_segments = lifecycle_names.len() as u32;
-    let mut metrics = shop.metrics;
-    for spec in &shop.campaigns {
-        spec.validate()
-            .with_context(|| format!("campaign '{}'", spec.id))?;
-        metrics.push(spec.metric(n_segments));
-    }
-    let countries = interest_countries(&model);
-    let expected = [
-        (LIFECYCLE, n_segments),
-        (
-            PRICE_TIER,
-            model.manifest().segments.price_tiers.labels.len() as u32 + 1,
-        ),
-        (
-            INTEREST_BY_COUNTRY,
-            countries.len() as u32 * (model.n_items() as u32 + 1),
-        ),
-    ];
-    for (name, domain) in expected {
-        let spec = metrics
-            .iter()
-            .find(|m| m.name == name)
-            .with_context(|| format!("shop '{shop_id}' has no metric '{name}'"))?;
-        ensure!(
-            spec.mechanism.domain() == domain,
-            "metric '{name}' has domain {} in shops.json, but the default bundle needs {domain}",
-            spec.mechanism.domain()
-        );
-    }
-
+    let registry = Registry::resolve(
+        &shop.id,
+        &model,
+        &shop.metrics,
+        &shop.campaigns,
+        shop.daily_epsilon,
+        shop.k_anonymity,
+        shop.schedule,
+    )
+    .with_context(|| format!("resolving shop '{shop_id}' against the default bundle"))?;
     let orders = model::data_dir().join("online-retail/online_retail.csv.gz");
     let started = Instant::now();
     let data = data::read_transactions_file(
@@ -279,10 +228,7 @@ fn load_world(shop_id: &str) -> Result<World> {
         customers,
         first_second,
         last_second,
-        metrics,
-        campaigns: shop.campaigns,
-        lifecycle_names,
-        countries,
+        registry,
     })
 }
 
@@ -403,9 +349,12 @@ fn fnv(bytes: &[u8]) -> u64 {
 /// What one device did: the envelope sent and its true values.
 struct Device {
     body: Option<String>,
+    country: String,
     lifecycle: u32,
     price_tier: u32,
+    /// The item of interest, when the envelope reported one.
     interest: Option<u32>,
+    /// `(campaign position, variant, responded)`, when the campaign was reported.
     campaign: Option<(usize, u32, bool)>,
 }
 
@@ -416,29 +365,44 @@ const CAMPAIGN_SHARES: [(CampaignKind, f64); 3] = [
     (CampaignKind::Interactive, 0.15),
 ];
 
+/// A reporter that already holds `variant` of `campaign`, as a shop's
+/// targeting would have set it (the device keeps an assignment it has).
+fn targeted_reporter(campaign: &str, variant: u32) -> Result<DeviceReporter> {
+    let mut state: serde_json::Value = serde_json::from_str(&DeviceReporter::default().to_json())?;
+    state["assignments"] = json!([{ "campaign": campaign, "variant": variant }]);
+    Ok(DeviceReporter::from_json(&state.to_string())?)
+}
+
 fn simulate_device(
     world: &World,
     rates: &[Vec<Vec<f64>>],
     seed: u64,
     device: u64,
-    today: u32,
+    real_now: i64,
 ) -> Result<Device> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     rng.set_stream(device);
     let model = &world.model;
     let config = &world.config;
+    let registry = &world.registry;
     let customer = &world.customers[index(&mut rng, world.customers.len())];
     // A random moment of the data period: orders before it are the history,
-    // the next order is today's session (viewed, then put in the cart).
+    // the next order is today's session (viewed, then put in the cart). The
+    // history is moved in time so that this moment is now: the envelope's day
+    // must be today for the edge.
     let span = (world.last_second - world.first_second).max(1);
-    let now = world.first_second + 86_400 + (unit(&mut rng) * span as f64) as i64;
+    let then = world.first_second + 86_400 + (unit(&mut rng) * span as f64) as i64;
+    let shift = real_now - then;
+    let now = real_now;
     let mut profile = Profile::new();
     let mut next_order = None;
     for (at, events) in &customer.orders {
-        if *at < now {
+        if *at < then {
             for event in events {
+                let mut event = event.clone();
+                event.at += shift;
                 // An event the engine refuses is skipped, as on a device.
-                let _ = profile.apply(event, config);
+                let _ = profile.apply(&event, config);
             }
         } else if next_order.is_none() {
             next_order = Some(events);
@@ -473,37 +437,19 @@ fn simulate_device(
         }
     }
 
-    let segments = segments::classify(model, &profile, config, now);
-    let lifecycle = world
-        .lifecycle_names
-        .iter()
-        .position(|name| *name == segments.lifecycle.name)
-        .context("the engine named a lifecycle segment the bundle does not list")?
-        as u32;
-    let labels = &model.manifest().segments.price_tiers.labels;
-    let price_tier = segments
-        .price_tier
-        .as_ref()
-        .and_then(|tier| labels.iter().position(|label| *label == tier.name))
-        .unwrap_or(labels.len()) as u32;
-    let top_item = profile
-        .weights_at(now, config)
-        .filter(|(signal, weight)| !signal.disliked && *weight > 0.0)
-        .filter_map(|(signal, weight)| Some((model.item_row(&signal.id)?, weight)))
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|(row, _)| row);
-    let item_value = top_item.unwrap_or(model.n_items() as u32);
-    let country = world
-        .countries
-        .iter()
-        .position(|c| *c == customer.country)
-        .unwrap_or(world.countries.len() - 1) as u32;
-    let interest = country * (model.n_items() as u32 + 1) + item_value;
+    // The true values, as the device's registry observes them.
+    let observe = |name: &str| registry::observe(model, &profile, config, now, name);
+    let lifecycle = observe(SEGMENT_LIFECYCLE).context("no lifecycle segment")?;
+    let price_tier = observe(SEGMENT_PRICE_TIER).context("no price tier value")?;
+    let item = observe(ITEM_INTEREST).context("no item-interest value")?;
 
     // Campaigns: the rescue offer when the engine calls for one, else maybe one
     // of the others.
-    let n_segments = world.lifecycle_names.len() as u32;
-    let rescue = abandonment::decide(model, &profile, &segments.lifecycle.name, rng.next_u64());
+    let n_segments = registry.n_lifecycle_segments;
+    let lifecycle_name = &segments::classify(model, &profile, config, now)
+        .lifecycle
+        .name;
+    let rescue = abandonment::decide(model, &profile, lifecycle_name, rng.next_u64());
     let called_for = matches!(
         rescue.outcome,
         RescueOutcome::Offer { .. } | RescueOutcome::Holdout { .. }
@@ -518,55 +464,61 @@ fn simulate_device(
             (draw < cumulative).then_some(kind)
         })
     };
-    let campaign =
-        match chosen_kind.and_then(|kind| world.campaigns.iter().position(|c| c.kind == kind)) {
-            Some(position) => {
-                let spec = &world.campaigns[position];
-                let weights = assignment_weights(spec, lifecycle, n_segments);
-                let draw = unit(&mut rng);
-                let mut cumulative = 0.0;
-                let variant = weights
-                    .iter()
-                    .position(|w| {
-                        cumulative += w;
-                        draw < cumulative
-                    })
-                    .unwrap_or(weights.len() - 1) as u32;
-                let rate = rates[position][variant as usize][lifecycle as usize];
-                let responded = unit(&mut rng) < rate;
-                Some((position, variant, responded))
-            }
-            None => None,
-        };
-
-    // The day's envelope, through the budget: a device in a campaign reports it
-    // first, then its segments, then its interest, as far as ε allows.
-    let mut values: Vec<(String, u32)> = Vec::new();
-    if let Some((position, variant, responded)) = campaign {
-        let spec = &world.campaigns[position];
-        let cell = campaign::encode(spec, n_segments, variant, lifecycle, responded)?;
-        values.push((spec.metric_name(), cell));
+    let position =
+        chosen_kind.and_then(|kind| registry.campaigns.iter().position(|c| c.kind == kind));
+    let mut reporter = DeviceReporter::default();
+    let mut campaign = None;
+    if let Some(position) = position {
+        let spec = &registry.campaigns[position];
+        let weights = assignment_weights(spec, lifecycle, n_segments);
+        if weights.iter().any(|&w| (w - weights[0]).abs() > 1e-12) {
+            // Targeting: the shop chose the variant by segment.
+            let draw = unit(&mut rng);
+            let mut cumulative = 0.0;
+            let variant = weights
+                .iter()
+                .position(|w| {
+                    cumulative += w;
+                    draw < cumulative
+                })
+                .unwrap_or(weights.len() - 1) as u32;
+            reporter = targeted_reporter(&spec.id, variant)?;
+        }
+        // Uniform and sticky on the device, or the targeted one it holds.
+        let variant = reporter.expose(registry, &spec.id, now, &mut rng)?;
+        let rate = rates[position][variant as usize][lifecycle as usize];
+        let responded = unit(&mut rng) < rate;
+        if responded {
+            reporter.respond(&spec.id);
+        }
+        campaign = Some((position, variant, responded));
+    } else {
+        reporter.schedule_first(registry, now, &mut rng);
     }
-    values.push((LIFECYCLE.into(), lifecycle));
-    values.push((PRICE_TIER.into(), price_tier));
-    values.push((INTEREST_BY_COUNTRY.into(), interest));
-    let pairs: Vec<(&str, u32)> = values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-    let mut budget = EpsilonBudget::new(1.0)?;
-    let batch = build_envelope(&world.metrics, &pairs, &mut budget, today, &mut rng)?;
-    let reported = |name: &str| {
-        batch
-            .envelope
+    // The envelope is due after the schedule's random delay.
+    let send_at = now + i64::from(registry.schedule.delay_seconds[1]) + 1;
+    let body = reporter
+        .prepare(registry, model, &profile, config, send_at, &mut rng)?
+        .map(str::to_string);
+    let envelope = body
+        .as_deref()
+        .map(|b| Envelope::parse(b.as_bytes()))
+        .transpose()?;
+    let sent = |name: &str| {
+        envelope
             .as_ref()
             .is_some_and(|e| e.reports.iter().any(|r| r.metric == name))
     };
-    let interest = reported(INTEREST_BY_COUNTRY).then_some(interest);
-    let body = batch
-        .envelope
-        .as_ref()
-        .map(|envelope| envelope.to_padded_json())
-        .transpose()?;
+    let campaign =
+        campaign.filter(|(position, _, _)| sent(&registry.campaigns[*position].metric_name()));
+    let interest = sent(ITEM_INTEREST).then_some(item);
+    ensure!(
+        body.is_none() || sent(SEGMENT_LIFECYCLE),
+        "an envelope without the lifecycle segment"
+    );
     Ok(Device {
         body,
+        country: customer.country.clone(),
         lifecycle,
         price_tier,
         interest,
@@ -574,12 +526,11 @@ fn simulate_device(
     })
 }
 
-/// Today in days since 1970-01-01 (the edge accepts today and yesterday).
-fn today() -> u32 {
-    let seconds = SystemTime::now()
+/// Now in unix seconds.
+fn unix_now() -> i64 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    (seconds / 86_400) as u32
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A worker started for the run, stopped on drop.
@@ -626,7 +577,8 @@ fn start_worker(node22: &Path) -> Result<(StartedWorker, String)> {
 struct Truth {
     lifecycle: Vec<u64>,
     price_tier: Vec<u64>,
-    interest: HashMap<u32, u64>,
+    /// `(request country, item) → devices` that reported it.
+    interest: HashMap<(String, u32), u64>,
     /// `[campaign][variant][segment] = (exposed, responded)`.
     campaigns: Vec<Vec<Vec<(u64, u64)>>>,
     statuses: HashMap<u16, u64>,
@@ -637,8 +589,9 @@ struct Truth {
 /// Runs the simulation. `node22` starts a worker when `--url` is not given.
 pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
     let world = load_world(&options.shop)?;
-    let n_segments = world.lifecycle_names.len() as u32;
+    let n_segments = world.registry.n_lifecycle_segments;
     let rates: Vec<Vec<Vec<f64>>> = world
+        .registry
         .campaigns
         .iter()
         .map(|spec| rates_for(spec, n_segments, options.seed))
@@ -651,11 +604,15 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
             (Some(worker), url)
         }
     };
-    let day = today();
+    // One moment for the whole run, so every device reports the same day;
+    // 30 s of margin so that no run crosses midnight unnoticed.
+    let real_now = unix_now();
+    let day = (real_now / 86_400) as u32;
     let truth = Mutex::new(Truth {
         lifecycle: vec![0; n_segments as usize],
         price_tier: vec![0; model_price_tiers(&world.model) + 1],
         campaigns: world
+            .registry
             .campaigns
             .iter()
             .map(|spec| vec![vec![(0, 0); n_segments as usize]; spec.variants as usize])
@@ -679,19 +636,20 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                     if i >= options.devices || failure.lock().unwrap().is_some() {
                         break;
                     }
-                    let device = match simulate_device(&world, &rates, options.seed, i as u64, day)
-                    {
-                        Ok(device) => device,
-                        Err(error) => {
-                            *failure.lock().unwrap() = Some(error);
-                            break;
-                        }
-                    };
+                    let device =
+                        match simulate_device(&world, &rates, options.seed, i as u64, real_now) {
+                            Ok(device) => device,
+                            Err(error) => {
+                                *failure.lock().unwrap() = Some(error);
+                                break;
+                            }
+                        };
                     let status = device.body.as_ref().map(|body| {
                         agent
                             .post(&report_url)
                             .header("content-type", "application/json")
                             .header("cf-connecting-ip", &client_address(i))
+                            .header("cf-ipcountry", &device.country)
                             .send(body.as_str())
                             .map(|mut response| {
                                 let _ = response.body_mut().read_to_vec();
@@ -705,8 +663,11 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                             *truth.statuses.entry(202).or_default() += 1;
                             truth.lifecycle[device.lifecycle as usize] += 1;
                             truth.price_tier[device.price_tier as usize] += 1;
-                            if let Some(value) = device.interest {
-                                *truth.interest.entry(value).or_default() += 1;
+                            if let Some(item) = device.interest {
+                                *truth
+                                    .interest
+                                    .entry((device.country.clone(), item))
+                                    .or_default() += 1;
                             }
                             if let Some((c, v, responded)) = device.campaign {
                                 let cell =
@@ -719,7 +680,7 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                         Some(Err(_)) => truth.network_errors += 1,
                         None => {}
                     }
-                    if (i + 1) % 1000 == 0 {
+                    if (i + 1).is_multiple_of(1000) {
                         println!(
                             "simulate: {} devices, {:.0} envelopes/s",
                             i + 1,
@@ -781,6 +742,7 @@ fn write_truth(
     seconds: f64,
 ) -> Result<()> {
     let campaigns: Vec<serde_json::Value> = world
+        .registry
         .campaigns
         .iter()
         .enumerate()
@@ -798,8 +760,8 @@ fn write_truth(
             })
         })
         .collect();
-    let mut interest: Vec<(u32, u64)> = truth.interest.iter().map(|(&v, &n)| (v, n)).collect();
-    interest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut interest: Vec<(&(String, u32), &u64)> = truth.interest.iter().collect();
+    interest.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let document = json!({
         "shop": options.shop,
         "url": url,
@@ -809,12 +771,11 @@ fn write_truth(
         "envelopes": truth.envelopes,
         "seconds": seconds,
         "model_id": world.model.model_id(),
-        "lifecycle_names": world.lifecycle_names,
-        "countries": world.countries,
-        "segments": { LIFECYCLE: truth.lifecycle, PRICE_TIER: truth.price_tier },
-        "top_interest": interest.iter().take(50).map(|&(value, n)| json!({"value": value, "count": n})).collect::<Vec<_>>(),
+        "lifecycle_names": registry::lifecycle_names(&world.model),
+        "segments": { SEGMENT_LIFECYCLE: truth.lifecycle, SEGMENT_PRICE_TIER: truth.price_tier },
+        "top_interest": interest.iter().take(100).map(|((country, item), n)| json!({"country": country, "item": item, "count": n})).collect::<Vec<_>>(),
         "campaigns": campaigns,
-        "simpson": world.campaigns.iter().find(|c| c.kind == CampaignKind::Targeted && c.variants == 3)
+        "simpson": world.registry.campaigns.iter().find(|c| c.kind == CampaignKind::Targeted && c.variants == 3)
             .map(|c| json!({"campaign": c.id, "variants": [1, 2]})),
     });
     if let Some(parent) = options.truth.parent() {

@@ -23,7 +23,7 @@ pub struct EpsilonBudget {
     daily_limit_micros: u64,
     /// The latest day anything was spent on.
     day: u32,
-    /// What was spent on `day`, in micro-ε; never above `daily_limit_micros`.
+    /// What was spent on `day`, in micro-ε; never above the highest daily limit in force that day.
     spent_micros: u64,
 }
 
@@ -37,6 +37,13 @@ impl EpsilonBudget {
         })
     }
 
+    /// Changes the daily limit (0 to 16); what was spent stays spent, so a
+    /// lower limit may leave nothing to spend today.
+    pub fn set_daily_limit(&mut self, daily_limit: f64) -> Result<(), Error> {
+        self.daily_limit_micros = to_micros(daily_limit, 16.0, "daily_epsilon")?;
+        Ok(())
+    }
+
     /// The daily limit in ε.
     pub fn daily_limit(&self) -> f64 {
         self.daily_limit_micros as f64 / MICROS
@@ -44,7 +51,7 @@ impl EpsilonBudget {
 
     /// What is left to spend on `day`, in ε.
     pub fn remaining(&self, day: u32) -> f64 {
-        (self.daily_limit_micros - self.spent_on(day)) as f64 / MICROS
+        self.daily_limit_micros.saturating_sub(self.spent_on(day)) as f64 / MICROS
     }
 
     /// What was spent on `day`, in ε.
@@ -69,7 +76,7 @@ impl EpsilonBudget {
         if after > self.daily_limit_micros {
             return Err(Error::BudgetExceeded {
                 requested: epsilon,
-                remaining: (self.daily_limit_micros - spent) as f64 / MICROS,
+                remaining: self.daily_limit_micros.saturating_sub(spent) as f64 / MICROS,
             });
         }
         if day > self.day {

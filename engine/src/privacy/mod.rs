@@ -22,9 +22,11 @@
 
 pub mod budget;
 pub mod campaign;
+pub mod device;
 pub mod estimate;
 pub mod grr;
 pub mod hadamard;
+pub mod registry;
 pub mod report;
 
 mod sample;

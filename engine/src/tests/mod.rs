@@ -6,3 +6,4 @@ mod profile;
 #[cfg(not(target_arch = "wasm32"))]
 mod props;
 mod ranking;
+mod reporting;

@@ -1,0 +1,342 @@
+//! The device's side of reporting: its ε budget, its campaign assignments and
+//! exposures, when it sends next, and the envelope waiting to be sent.
+//!
+//! [`DeviceReporter`] is plain data the snippet keeps in on-device storage
+//! (as JSON, see [`DeviceReporter::to_json`]). The rules it keeps:
+//!
+//! - at most one envelope per day and per `interval_hours`, sent at a time
+//!   drawn uniformly from the schedule's delay after it is due, so arrival
+//!   times do not line up with visits;
+//! - every report spends its metric's ε from the per-day budget, and what does
+//!   not fit is left out ([`super::report::build_envelope`]);
+//! - an envelope is built once and kept until the edge has it: a retry resends
+//!   the same bytes (it spends nothing again and the edge drops a duplicate);
+//! - no identifier, no time finer than a day (the envelope's `day`).
+
+use rand_core::{CryptoRng, Rng};
+use serde::{Deserialize, Serialize};
+
+use super::budget::{EpsilonBudget, DEFAULT_DAILY_EPSILON};
+use super::campaign;
+use super::registry::{self, Registry};
+use super::report::{build_envelope, MAX_REPORTS};
+use super::sample::below;
+use crate::bundle::Model;
+use crate::profile::{Profile, ProfileConfig};
+use crate::Error;
+
+/// Seconds per day.
+const DAY_SECONDS: i64 = 86_400;
+
+/// The most campaigns a device remembers an assignment for.
+pub const MAX_CAMPAIGNS: usize = 64;
+
+/// The variant a device drew for a campaign; it keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    /// The campaign's id.
+    pub campaign: String,
+    /// The variant (0 is the holdout).
+    pub variant: u32,
+}
+
+/// A campaign the device was in the audience of, not yet reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exposure {
+    /// The campaign's id.
+    pub campaign: String,
+    /// The variant the device was in.
+    pub variant: u32,
+    /// Whether the shopper responded (accepted the offer, bought…).
+    pub responded: bool,
+}
+
+/// The last envelope the edge accepted: exactly the bytes that left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentReport {
+    /// The envelope's day.
+    pub day: u32,
+    /// The envelope as sent (1,024 bytes of padded JSON).
+    pub body: String,
+}
+
+/// What the shopper may see about reporting (the "what this shop knows" panel).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivacyStatus {
+    /// The daily ε limit.
+    pub daily_epsilon: f64,
+    /// ε spent today.
+    pub spent_today: f64,
+    /// ε left today.
+    pub remaining_today: f64,
+    /// When the next envelope is due (unix seconds), if one is scheduled.
+    pub next_report_at: Option<i64>,
+    /// Whether an envelope is built and waiting to be sent.
+    pub pending: bool,
+    /// The last envelope the edge accepted.
+    pub last_report: Option<SentReport>,
+}
+
+/// A device's reporting state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceReporter {
+    budget: EpsilonBudget,
+    assignments: Vec<Assignment>,
+    exposures: Vec<Exposure>,
+    next_report_at: Option<i64>,
+    last_report_day: Option<u32>,
+    pending: Option<SentReport>,
+    last_sent: Option<SentReport>,
+}
+
+impl Default for DeviceReporter {
+    fn default() -> Self {
+        DeviceReporter {
+            budget: EpsilonBudget::new(DEFAULT_DAILY_EPSILON).expect("the default is valid"),
+            assignments: Vec::new(),
+            exposures: Vec::new(),
+            next_report_at: None,
+            last_report_day: None,
+            pending: None,
+            last_sent: None,
+        }
+    }
+}
+
+fn day_of(now: i64) -> u32 {
+    now.div_euclid(DAY_SECONDS).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+fn random_delay<R: Rng + CryptoRng>(registry: &Registry, rng: &mut R) -> i64 {
+    let [low, high] = registry.schedule.delay_seconds;
+    i64::from(low) + i64::from(below(rng, high - low + 1))
+}
+
+impl DeviceReporter {
+    /// Reads a stored state; a corrupt one is a typed error (the caller starts
+    /// afresh and nothing else is lost).
+    pub fn from_json(text: &str) -> Result<DeviceReporter, Error> {
+        serde_json::from_str(text).map_err(|_| Error::CorruptReportingState)
+    }
+
+    /// The state as JSON, for on-device storage.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A fresh state that keeps only today's spending: after the shopper asks
+    /// to forget, nothing of theirs stays, but the ε spent stays spent.
+    pub fn forgotten(&self) -> DeviceReporter {
+        DeviceReporter {
+            budget: self.budget.clone(),
+            last_report_day: self.last_report_day,
+            ..DeviceReporter::default()
+        }
+    }
+
+    /// Follows the shop's daily ε limit; what was spent today stays spent.
+    pub fn set_daily_limit(&mut self, daily_epsilon: f64) -> Result<(), Error> {
+        self.budget.set_daily_limit(daily_epsilon)
+    }
+
+    /// The variant of `campaign_id` for this device (drawn uniformly the first
+    /// time, then kept), and records that the device is in today's audience.
+    pub fn expose<R: Rng + CryptoRng>(
+        &mut self,
+        registry: &Registry,
+        campaign_id: &str,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<u32, Error> {
+        let spec = registry
+            .campaign(campaign_id)
+            .ok_or(Error::InvalidParameter {
+                name: "campaign",
+                reason: "the shop runs no campaign with this id",
+            })?;
+        let variant = match self.assignments.iter().find(|a| a.campaign == spec.id) {
+            Some(assignment) if assignment.variant < spec.variants => assignment.variant,
+            _ => {
+                let variant = below(rng, spec.variants);
+                self.assignments.retain(|a| a.campaign != spec.id);
+                if self.assignments.len() >= MAX_CAMPAIGNS {
+                    self.assignments.remove(0);
+                }
+                self.assignments.push(Assignment {
+                    campaign: spec.id.clone(),
+                    variant,
+                });
+                variant
+            }
+        };
+        if !self.exposures.iter().any(|e| e.campaign == spec.id) {
+            self.exposures.truncate(MAX_CAMPAIGNS - 1);
+            self.exposures.push(Exposure {
+                campaign: spec.id.clone(),
+                variant,
+                responded: false,
+            });
+        }
+        self.schedule_first(registry, now, rng);
+        Ok(variant)
+    }
+
+    /// Records a response to a campaign the device was exposed to; returns
+    /// whether there was such an exposure (a response without one is ignored).
+    pub fn respond(&mut self, campaign_id: &str) -> bool {
+        match self
+            .exposures
+            .iter_mut()
+            .find(|e| e.campaign == campaign_id)
+        {
+            Some(exposure) => {
+                exposure.responded = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Schedules the first envelope after the first activity, if none is.
+    pub fn schedule_first<R: Rng + CryptoRng>(
+        &mut self,
+        registry: &Registry,
+        now: i64,
+        rng: &mut R,
+    ) {
+        if self.next_report_at.is_none() {
+            self.next_report_at = Some(now.saturating_add(random_delay(registry, rng)));
+        }
+    }
+
+    /// The envelope to send now, if any: the waiting one, or a new one when
+    /// one is due and none was built today. Building one spends ε.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare<R: Rng + CryptoRng>(
+        &mut self,
+        registry: &Registry,
+        model: &Model,
+        profile: &Profile,
+        config: &ProfileConfig,
+        now: i64,
+        rng: &mut R,
+    ) -> Result<Option<&str>, Error> {
+        if model.model_id() != registry.model_id {
+            return Err(Error::InvalidParameter {
+                name: "registry",
+                reason: "the shop's metrics are for another model",
+            });
+        }
+        let day = day_of(now);
+        // An envelope older than yesterday would be refused by the edge.
+        if self.pending.as_ref().is_some_and(|p| p.day + 1 < day) {
+            self.pending = None;
+        }
+        if self.pending.is_none() {
+            let due = self.next_report_at.is_some_and(|at| now >= at);
+            if !due {
+                return Ok(None);
+            }
+            if self.last_report_day.is_some_and(|last| last >= day) {
+                // Already reported today (for example before a forget()): wait
+                // for tomorrow.
+                let tomorrow = (i64::from(day) + 1) * DAY_SECONDS;
+                self.next_report_at = Some(tomorrow + random_delay(registry, rng));
+                return Ok(None);
+            }
+            self.set_daily_limit(registry.daily_epsilon)?;
+            let values = self.true_values(registry, model, profile, config, now)?;
+            let pairs: Vec<(&str, u32)> = values
+                .iter()
+                .take(MAX_REPORTS)
+                .map(|(name, value)| (name.as_str(), *value))
+                .collect();
+            let batch = build_envelope(&registry.metrics, &pairs, &mut self.budget, day, rng)?;
+            self.exposures.clear();
+            self.last_report_day = Some(day);
+            let next_interval =
+                now.saturating_add(i64::from(registry.schedule.interval_hours) * 3600);
+            self.next_report_at = Some(next_interval.saturating_add(random_delay(registry, rng)));
+            if let Some(envelope) = batch.envelope {
+                self.pending = Some(SentReport {
+                    day,
+                    body: envelope.to_padded_json()?,
+                });
+            }
+        }
+        Ok(self.pending.as_ref().map(|p| p.body.as_str()))
+    }
+
+    /// The edge took the waiting envelope (or already had it).
+    pub fn mark_sent(&mut self) {
+        if let Some(sent) = self.pending.take() {
+            self.last_sent = Some(sent);
+        }
+    }
+
+    /// The edge refused the waiting envelope for good (a 4xx other than a
+    /// rate limit): it is dropped; its ε stays spent.
+    pub fn drop_pending(&mut self) {
+        self.pending = None;
+    }
+
+    /// What the shopper may see about reporting, at `now`.
+    pub fn status(&self, now: i64) -> PrivacyStatus {
+        let day = day_of(now);
+        PrivacyStatus {
+            daily_epsilon: self.budget.daily_limit(),
+            spent_today: self.budget.spent(day),
+            remaining_today: self.budget.remaining(day),
+            next_report_at: self.next_report_at,
+            pending: self.pending.is_some(),
+            last_report: self.last_sent.clone(),
+        }
+    }
+
+    /// The true `(metric, value)` pairs of today's envelope, in the registry's
+    /// priority order: the campaigns the device was exposed to, then every
+    /// built-in metric.
+    fn true_values(
+        &self,
+        registry: &Registry,
+        model: &Model,
+        profile: &Profile,
+        config: &ProfileConfig,
+        now: i64,
+    ) -> Result<Vec<(String, u32)>, Error> {
+        let segment_name = crate::segments::classify(model, profile, config, now)
+            .lifecycle
+            .name;
+        let segment = registry::lifecycle_index(model, &segment_name).unwrap_or(0);
+        let mut values = Vec::new();
+        for metric in &registry.metrics {
+            if let Some(value) = registry::observe(model, profile, config, now, &metric.name) {
+                values.push((metric.name.clone(), value));
+                continue;
+            }
+            let exposure = registry
+                .campaigns
+                .iter()
+                .find(|campaign| campaign.metric_name() == metric.name)
+                .and_then(|campaign| {
+                    let exposure = self.exposures.iter().find(|e| e.campaign == campaign.id)?;
+                    Some((campaign, exposure))
+                });
+            if let Some((campaign, exposure)) = exposure {
+                let cell = campaign::encode(
+                    campaign,
+                    registry.n_lifecycle_segments,
+                    exposure.variant,
+                    segment,
+                    exposure.responded,
+                )?;
+                values.push((metric.name.clone(), cell));
+            }
+        }
+        Ok(values)
+    }
+}

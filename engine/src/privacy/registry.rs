@@ -1,0 +1,267 @@
+//! The metric registry: what a shop collects, with every domain taken from the
+//! model bundle, and the true value of each built-in metric on a device.
+//!
+//! A shop names the metrics it wants and the ε each report spends
+//! ([`MetricRequest`]); [`Registry::resolve`] turns them into [`MetricSpec`]s
+//! whose domains come from the bundle (the number of lifecycle segments, price
+//! tiers and catalogue items), so the edge and the devices can never disagree
+//! about a domain while they use the same model. The edge serves the resolved
+//! registry (`GET /v1/config`); a device checks it ([`Registry::validate`]) and
+//! uses it only with the model it names.
+//!
+//! Built-in metrics ([`observe`] computes their true value on the device):
+//!
+//! - `segment.lifecycle`: the lifecycle segment (index in [`lifecycle_names`]);
+//! - `segment.price_tier`: the price tier, or "none yet" (the last value);
+//! - `item.interest`: the catalogue row the shopper is most interested in now
+//!   (largest decayed weight, not disliked), or "none yet" (the last value).
+//!
+//! Every device reports every built-in metric, "none yet" included, so that
+//! whether a report is sent says nothing about the shopper. Campaign metrics
+//! (`campaign.<id>`, see [`super::campaign`]) are reported by the devices in a
+//! campaign's audience.
+
+use serde::{Deserialize, Serialize};
+
+use super::campaign::CampaignSpec;
+use super::{Mechanism, MetricSpec};
+use crate::bundle::Model;
+use crate::profile::{Profile, ProfileConfig};
+use crate::Error;
+
+/// The lifecycle segment metric.
+pub const SEGMENT_LIFECYCLE: &str = "segment.lifecycle";
+/// The price tier metric.
+pub const SEGMENT_PRICE_TIER: &str = "segment.price_tier";
+/// The item interest metric (a histogram over the catalogue).
+pub const ITEM_INTEREST: &str = "item.interest";
+
+/// The largest daily ε a shop may configure.
+pub const MAX_DAILY_EPSILON: f64 = 4.0;
+
+/// One metric a shop asks for: its name and the ε of one report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRequest {
+    /// A built-in metric name.
+    pub name: String,
+    /// The privacy loss of one report.
+    pub epsilon: f64,
+}
+
+/// When devices send their envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSchedule {
+    /// The least time between two envelopes of one device, in hours (≥ 24:
+    /// the budget is per day, and so is the envelope).
+    pub interval_hours: u32,
+    /// The random delay added to every send time, uniformly between these
+    /// bounds, in seconds, so a report's arrival does not line up with a visit.
+    pub delay_seconds: [u32; 2],
+}
+
+impl Default for ReportSchedule {
+    fn default() -> Self {
+        ReportSchedule {
+            interval_hours: 24,
+            delay_seconds: [60, 3600],
+        }
+    }
+}
+
+/// What a shop collects, resolved against one model: what the edge serves at
+/// `GET /v1/config` and what a device reports by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// The shop's id.
+    pub shop: String,
+    /// The model whose domains the metrics use.
+    pub model_id: String,
+    /// The most ε a device spends per day.
+    pub daily_epsilon: f64,
+    /// Values estimated below this many devices are not published.
+    pub k_anonymity: u32,
+    /// When devices send.
+    pub schedule: ReportSchedule,
+    /// The number of lifecycle segments (campaign cells are per segment).
+    pub n_lifecycle_segments: u32,
+    /// The campaigns the shop runs.
+    pub campaigns: Vec<CampaignSpec>,
+    /// Every metric, built-in and campaign, in reporting priority order.
+    pub metrics: Vec<MetricSpec>,
+}
+
+/// The lifecycle segment names of a model, in a fixed order: its rules'
+/// segments as they first appear, then the no-purchase and fallback segments.
+pub fn lifecycle_names(model: &Model) -> Vec<&str> {
+    let map = &model.manifest().segments.lifecycle;
+    let mut names: Vec<&str> = Vec::new();
+    let all = map.rules.iter().map(|rule| rule.segment.as_str()).chain([
+        map.no_purchase_segment.as_str(),
+        map.fallback_segment.as_str(),
+    ]);
+    for name in all {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+fn built_in_mechanism(model: &Model, name: &str) -> Option<Mechanism> {
+    let n_tiers = model.manifest().segments.price_tiers.labels.len() as u32;
+    match name {
+        SEGMENT_LIFECYCLE => Some(Mechanism::Grr {
+            domain: lifecycle_names(model).len() as u32,
+        }),
+        SEGMENT_PRICE_TIER => Some(Mechanism::Grr {
+            domain: n_tiers + 1,
+        }),
+        ITEM_INTEREST => Some(Mechanism::Hadamard {
+            domain: model.n_items() as u32 + 1,
+        }),
+        _ => None,
+    }
+}
+
+fn invalid(name: &'static str, reason: &'static str) -> Error {
+    Error::InvalidParameter { name, reason }
+}
+
+impl Registry {
+    /// Resolves a shop's requests against `model`. Campaign metrics come first
+    /// (a device in a campaign's audience reports it before anything else),
+    /// then the built-in metrics in the order asked.
+    pub fn resolve(
+        shop: &str,
+        model: &Model,
+        requests: &[MetricRequest],
+        campaigns: &[CampaignSpec],
+        daily_epsilon: f64,
+        k_anonymity: u32,
+        schedule: ReportSchedule,
+    ) -> Result<Registry, Error> {
+        let n_lifecycle_segments = lifecycle_names(model).len() as u32;
+        let mut metrics: Vec<MetricSpec> = campaigns
+            .iter()
+            .map(|campaign| campaign.metric(n_lifecycle_segments))
+            .collect();
+        for request in requests {
+            let mechanism = built_in_mechanism(model, &request.name)
+                .ok_or_else(|| invalid("metric.name", "is not a built-in metric"))?;
+            metrics.push(MetricSpec {
+                name: request.name.clone(),
+                mechanism,
+                epsilon: request.epsilon,
+            });
+        }
+        let registry = Registry {
+            shop: shop.to_string(),
+            model_id: model.model_id().to_string(),
+            daily_epsilon,
+            k_anonymity,
+            schedule,
+            n_lifecycle_segments,
+            campaigns: campaigns.to_vec(),
+            metrics,
+        };
+        registry.validate()?;
+        Ok(registry)
+    }
+
+    /// Checks a registry, for example one a device fetched: every spec valid,
+    /// names unique, campaigns matching their metrics, sane budget and schedule.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(0.0..=MAX_DAILY_EPSILON).contains(&self.daily_epsilon) {
+            return Err(invalid("daily_epsilon", "must be between 0 and 4"));
+        }
+        if self.k_anonymity == 0 {
+            return Err(invalid("k_anonymity", "must be at least 1"));
+        }
+        let [low, high] = self.schedule.delay_seconds;
+        if self.schedule.interval_hours < 24 || low > high || high > 7 * 86_400 {
+            return Err(invalid(
+                "schedule",
+                "needs interval_hours ≥ 24 and 0 ≤ delay low ≤ high ≤ a week",
+            ));
+        }
+        if self.metrics.is_empty() || self.metrics.len() > 64 {
+            return Err(invalid("metrics", "must hold 1 to 64 metrics"));
+        }
+        for (index, metric) in self.metrics.iter().enumerate() {
+            metric.validate()?;
+            if self.metrics[..index].iter().any(|m| m.name == metric.name) {
+                return Err(invalid("metrics", "a metric name appears twice"));
+            }
+        }
+        for campaign in &self.campaigns {
+            campaign.validate()?;
+            let expected = campaign.metric(self.n_lifecycle_segments);
+            if self.metric(&expected.name) != Some(&expected) {
+                return Err(invalid(
+                    "campaigns",
+                    "a campaign's metric is missing or does not match it",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The metric with this name.
+    pub fn metric(&self, name: &str) -> Option<&MetricSpec> {
+        self.metrics.iter().find(|metric| metric.name == name)
+    }
+
+    /// The campaign with this id.
+    pub fn campaign(&self, id: &str) -> Option<&CampaignSpec> {
+        self.campaigns.iter().find(|campaign| campaign.id == id)
+    }
+}
+
+/// The true value of a built-in metric for this shopper at `now`; `None` for
+/// a name that is not built in (campaign metrics need an exposure).
+pub fn observe(
+    model: &Model,
+    profile: &Profile,
+    config: &ProfileConfig,
+    now: i64,
+    name: &str,
+) -> Option<u32> {
+    match name {
+        SEGMENT_LIFECYCLE => {
+            let segments = crate::segments::classify(model, profile, config, now);
+            lifecycle_index(model, &segments.lifecycle.name)
+        }
+        SEGMENT_PRICE_TIER => {
+            let labels = &model.manifest().segments.price_tiers.labels;
+            let none = labels.len() as u32;
+            let segments = crate::segments::classify(model, profile, config, now);
+            Some(
+                segments
+                    .price_tier
+                    .and_then(|tier| labels.iter().position(|label| *label == tier.name))
+                    .map_or(none, |position| position as u32),
+            )
+        }
+        ITEM_INTEREST => {
+            let none = model.n_items() as u32;
+            let top = profile
+                .weights_at(now, config)
+                .filter(|(signal, weight)| !signal.disliked && *weight > 0.0)
+                .filter_map(|(signal, weight)| Some((model.item_row(&signal.id)?, weight)))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            Some(top.map_or(none, |(row, _)| row))
+        }
+        _ => None,
+    }
+}
+
+/// The index of a lifecycle segment name in [`lifecycle_names`].
+pub fn lifecycle_index(model: &Model, name: &str) -> Option<u32> {
+    lifecycle_names(model)
+        .iter()
+        .position(|candidate| *candidate == name)
+        .map(|position| position as u32)
+}

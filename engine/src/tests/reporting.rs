@@ -1,0 +1,419 @@
+//! The metric registry and the device's reporter: domains from the bundle,
+//! one envelope a day within the budget, campaign cells, bad registries and
+//! broken stored state.
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use crate::bundle::Model;
+use crate::events::Event;
+use crate::privacy::campaign::{CampaignKind, CampaignSpec};
+use crate::privacy::device::DeviceReporter;
+use crate::privacy::registry::{
+    lifecycle_names, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
+    SEGMENT_PRICE_TIER,
+};
+use crate::privacy::report::{Envelope, ENVELOPE_BYTES};
+use crate::privacy::Mechanism;
+use crate::profile::{Profile, ProfileConfig};
+use crate::testing::{synthetic_bundle, SyntheticSpec};
+
+const DAY: i64 = 86_400;
+const NOW: i64 = 20_000 * DAY + 3_600;
+
+fn model() -> Model {
+    let bundle = synthetic_bundle(&SyntheticSpec::default());
+    Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap()
+}
+
+fn requests() -> Vec<MetricRequest> {
+    [
+        (SEGMENT_LIFECYCLE, 0.25),
+        (SEGMENT_PRICE_TIER, 0.25),
+        (ITEM_INTEREST, 0.5),
+    ]
+    .into_iter()
+    .map(|(name, epsilon)| MetricRequest {
+        name: name.into(),
+        epsilon,
+    })
+    .collect()
+}
+
+fn rescue() -> CampaignSpec {
+    CampaignSpec {
+        id: "rescue-cart".into(),
+        kind: CampaignKind::Triggered,
+        variants: 2,
+        epsilon: 0.5,
+    }
+}
+
+fn registry(model: &Model) -> Registry {
+    let schedule = ReportSchedule {
+        interval_hours: 24,
+        delay_seconds: [10, 20],
+    };
+    Registry::resolve("demo", model, &requests(), &[rescue()], 1.0, 50, schedule).unwrap()
+}
+
+fn shopper(config: &ProfileConfig) -> Profile {
+    let mut profile = Profile::new();
+    for json in [
+        r#"{"at": 1728000000, "kind": {"type": "view", "item": "item-3", "price": 4.0}}"#,
+        r#"{"at": 1728000100, "kind": {"type": "purchase", "lines": [{"item": "item-3", "quantity": 2, "price": 4.0}]}}"#,
+    ] {
+        let event = Event::from_json(json.as_bytes(), config).unwrap();
+        profile.apply(&event, config).unwrap();
+    }
+    profile
+}
+
+#[test]
+fn the_registry_takes_every_domain_from_the_bundle() {
+    let model = model();
+    let registry = registry(&model);
+    let n_segments = lifecycle_names(&model).len() as u32;
+    let n_tiers = model.manifest().segments.price_tiers.labels.len() as u32;
+    let domain = |name: &str| registry.metric(name).unwrap().mechanism;
+    assert_eq!(
+        domain(SEGMENT_LIFECYCLE),
+        Mechanism::Grr { domain: n_segments }
+    );
+    assert_eq!(
+        domain(SEGMENT_PRICE_TIER),
+        Mechanism::Grr {
+            domain: n_tiers + 1
+        }
+    );
+    assert_eq!(
+        domain(ITEM_INTEREST),
+        Mechanism::Hadamard {
+            domain: model.n_items() as u32 + 1
+        }
+    );
+    assert_eq!(
+        domain("campaign.rescue-cart"),
+        Mechanism::Grr {
+            domain: 2 * n_segments * 2
+        }
+    );
+    // Campaigns come first: a device in an audience reports them before the rest.
+    assert_eq!(registry.metrics[0].name, "campaign.rescue-cart");
+    // The registry survives its JSON form, as the device reads it.
+    let json = serde_json::to_string(&registry).unwrap();
+    assert_eq!(serde_json::from_str::<Registry>(&json).unwrap(), registry);
+}
+
+#[test]
+fn bad_registries_are_refused() {
+    let model = model();
+    let schedule = ReportSchedule::default();
+    let mut unknown = requests();
+    unknown[0].name = "shopper.email".into();
+    assert!(Registry::resolve("demo", &model, &unknown, &[], 1.0, 50, schedule).is_err());
+    let mut twice = requests();
+    twice[1].name = SEGMENT_LIFECYCLE.into();
+    assert!(Registry::resolve("demo", &model, &twice, &[], 1.0, 50, schedule).is_err());
+    assert!(Registry::resolve("demo", &model, &requests(), &[], 9.0, 50, schedule).is_err());
+    let mut bad_campaign = rescue();
+    bad_campaign.variants = 1;
+    assert!(Registry::resolve(
+        "demo",
+        &model,
+        &requests(),
+        &[bad_campaign],
+        1.0,
+        50,
+        schedule
+    )
+    .is_err());
+
+    let good = registry(&model);
+    let mut tampered = good.clone();
+    tampered.schedule.interval_hours = 1;
+    assert!(tampered.validate().is_err(), "reports every hour");
+    let mut tampered = good.clone();
+    tampered.metrics[0].epsilon = 50.0;
+    assert!(
+        tampered.validate().is_err(),
+        "ε far over the per-report maximum"
+    );
+    let mut tampered = good.clone();
+    tampered.metrics.remove(0);
+    assert!(
+        tampered.validate().is_err(),
+        "a campaign without its metric"
+    );
+    let mut tampered = good;
+    tampered.k_anonymity = 0;
+    assert!(tampered.validate().is_err());
+}
+
+#[test]
+fn one_envelope_a_day_after_a_random_delay_within_the_budget() {
+    let model = model();
+    let registry = registry(&model);
+    let config = ProfileConfig::default();
+    let profile = shopper(&config);
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let mut reporter = DeviceReporter::default();
+
+    // Nothing is due before the first activity and its delay.
+    assert_eq!(
+        reporter
+            .prepare(&registry, &model, &profile, &config, NOW, &mut rng)
+            .unwrap(),
+        None
+    );
+    reporter.schedule_first(&registry, NOW, &mut rng);
+    let due = reporter.status(NOW).next_report_at.unwrap();
+    assert!((NOW + 10..=NOW + 20).contains(&due), "{due}");
+    assert_eq!(
+        reporter
+            .prepare(&registry, &model, &profile, &config, due - 1, &mut rng)
+            .unwrap(),
+        None
+    );
+
+    let body = reporter
+        .prepare(&registry, &model, &profile, &config, due, &mut rng)
+        .unwrap()
+        .unwrap()
+        .to_string();
+    assert_eq!(body.len(), ENVELOPE_BYTES);
+    let envelope = Envelope::parse(body.as_bytes()).unwrap();
+    envelope
+        .validate(&registry.metrics, (NOW / DAY) as u32, 1.0)
+        .unwrap();
+    let names: Vec<&str> = envelope.reports.iter().map(|r| r.metric.as_str()).collect();
+    // Not in the campaign's audience: only the built-in metrics, 1.0 in all.
+    assert_eq!(
+        names,
+        [SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER, ITEM_INTEREST]
+    );
+    let status = reporter.status(due);
+    assert!(status.pending && status.remaining_today.abs() < 1e-9);
+
+    // A retry resends the same bytes and spends nothing more.
+    let again = reporter
+        .prepare(&registry, &model, &profile, &config, due + 60, &mut rng)
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, body);
+    reporter.mark_sent();
+    assert_eq!(reporter.status(due).last_report.unwrap().body, body);
+
+    // Nothing more today, however often it is asked.
+    for later in [due + 1, due + 3_600, (NOW / DAY + 1) * DAY - 1] {
+        assert_eq!(
+            reporter
+                .prepare(&registry, &model, &profile, &config, later, &mut rng)
+                .unwrap(),
+            None
+        );
+    }
+    // The next one is due a day and a random delay later.
+    let next = reporter.status(due).next_report_at.unwrap();
+    assert!((due + DAY + 10..=due + DAY + 20).contains(&next), "{next}");
+    assert!(reporter
+        .prepare(&registry, &model, &profile, &config, next, &mut rng)
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn a_campaign_exposure_is_reported_first_and_the_rest_fits_the_budget() {
+    let model = model();
+    let registry = registry(&model);
+    let config = ProfileConfig::default();
+    let profile = shopper(&config);
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let mut reporter = DeviceReporter::default();
+
+    let variant = reporter
+        .expose(&registry, "rescue-cart", NOW, &mut rng)
+        .unwrap();
+    assert!(variant < 2);
+    // The variant sticks.
+    for _ in 0..20 {
+        assert_eq!(
+            reporter
+                .expose(&registry, "rescue-cart", NOW, &mut rng)
+                .unwrap(),
+            variant
+        );
+    }
+    assert!(reporter.respond("rescue-cart"));
+    assert!(!reporter.respond("never-shown"));
+    assert!(reporter
+        .expose(&registry, "unknown", NOW, &mut rng)
+        .is_err());
+
+    let due = reporter.status(NOW).next_report_at.unwrap();
+    let body = reporter
+        .prepare(&registry, &model, &profile, &config, due, &mut rng)
+        .unwrap()
+        .unwrap();
+    let envelope = Envelope::parse(body.as_bytes()).unwrap();
+    let names: Vec<&str> = envelope.reports.iter().map(|r| r.metric.as_str()).collect();
+    // 0.5 + 0.25 + 0.25 spends the day's 1.0: the item interest waits.
+    assert_eq!(
+        names,
+        [
+            "campaign.rescue-cart",
+            SEGMENT_LIFECYCLE,
+            SEGMENT_PRICE_TIER
+        ]
+    );
+}
+
+#[test]
+fn forgetting_keeps_the_spending_and_a_broken_state_is_refused() {
+    let model = model();
+    let registry = registry(&model);
+    let config = ProfileConfig::default();
+    let profile = shopper(&config);
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut reporter = DeviceReporter::default();
+    reporter
+        .expose(&registry, "rescue-cart", NOW, &mut rng)
+        .unwrap();
+    let due = reporter.status(NOW).next_report_at.unwrap();
+    reporter
+        .prepare(&registry, &model, &profile, &config, due, &mut rng)
+        .unwrap();
+
+    let restored = DeviceReporter::from_json(&reporter.to_json()).unwrap();
+    assert_eq!(restored, reporter);
+
+    let mut forgotten = reporter.forgotten();
+    let status = forgotten.status(due);
+    assert!(!status.pending && status.last_report.is_none());
+    assert!(
+        status.remaining_today.abs() < 1e-9,
+        "the ε spent stays spent"
+    );
+    forgotten.schedule_first(&registry, due, &mut rng);
+    assert_eq!(
+        forgotten
+            .prepare(
+                &registry,
+                &model,
+                &profile,
+                &config,
+                due + DAY / 2,
+                &mut rng
+            )
+            .unwrap(),
+        None,
+        "no second envelope on the same day after forget()"
+    );
+
+    for broken in ["", "{", "null", "[]", r#"{"budget": 1}"#, "\u{0}\u{1}"] {
+        let error = DeviceReporter::from_json(broken).unwrap_err();
+        assert_eq!(error.code(), "reporting_state_corrupt", "{broken:?}");
+    }
+}
+
+#[test]
+fn a_registry_for_another_model_is_refused() {
+    let model = model();
+    let mut registry = registry(&model);
+    registry.model_id = "another-model".into();
+    let config = ProfileConfig::default();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut reporter = DeviceReporter::default();
+    reporter.schedule_first(&registry, NOW, &mut rng);
+    let error = reporter
+        .prepare(
+            &registry,
+            &model,
+            &Profile::new(),
+            &config,
+            NOW + DAY,
+            &mut rng,
+        )
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_parameter");
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Call {
+        Expose,
+        Respond,
+        Prepare,
+        Sent,
+        Refused,
+        Forget,
+        Restore,
+    }
+
+    fn call() -> impl Strategy<Value = (Call, i64)> {
+        let kind = prop_oneof![
+            Just(Call::Expose),
+            Just(Call::Respond),
+            Just(Call::Prepare),
+            Just(Call::Prepare),
+            Just(Call::Sent),
+            Just(Call::Refused),
+            Just(Call::Forget),
+            Just(Call::Restore),
+        ];
+        // Clocks move forward, stand still, and sometimes jump back.
+        (kind, -DAY..2 * DAY)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the calls and however the clock moves, the envelopes a
+        /// device builds for one day never spend more than the daily limit.
+        #[test]
+        fn a_device_never_spends_more_than_its_daily_budget(
+            calls in prop::collection::vec(call(), 1..80),
+            seed in any::<u64>(),
+        ) {
+            let model = model();
+            let registry = registry(&model);
+            let config = ProfileConfig::default();
+            let profile = shopper(&config);
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let mut reporter = DeviceReporter::default();
+            let mut now = NOW;
+            let mut spent_per_day = std::collections::BTreeMap::<u32, f64>::new();
+            let mut seen = std::collections::BTreeSet::<String>::new();
+            for (call, step) in calls {
+                now = (now + step).max(0);
+                match call {
+                    Call::Expose => { reporter.expose(&registry, "rescue-cart", now, &mut rng).unwrap(); }
+                    Call::Respond => { reporter.respond("rescue-cart"); }
+                    Call::Prepare => {
+                        reporter.schedule_first(&registry, now, &mut rng);
+                        if let Some(body) = reporter.prepare(&registry, &model, &profile, &config, now, &mut rng).unwrap() {
+                            // A resent envelope spends nothing new.
+                            if seen.insert(body.to_string()) {
+                                let envelope = Envelope::parse(body.as_bytes()).unwrap();
+                                let spent: f64 = envelope.reports.iter()
+                                    .map(|r| registry.metric(&r.metric).unwrap().epsilon).sum();
+                                *spent_per_day.entry(envelope.day).or_default() += spent;
+                            }
+                        }
+                    }
+                    Call::Sent => reporter.mark_sent(),
+                    Call::Refused => reporter.drop_pending(),
+                    Call::Forget => reporter = reporter.forgotten(),
+                    Call::Restore => reporter = DeviceReporter::from_json(&reporter.to_json()).unwrap(),
+                }
+            }
+            for (day, spent) in spent_per_day {
+                prop_assert!(spent <= registry.daily_epsilon + 1e-9, "day {} spent {}", day, spent);
+            }
+        }
+    }
+}

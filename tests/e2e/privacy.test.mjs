@@ -1,0 +1,207 @@
+// The privacy audit, in headless Chromium against workerd: every request the
+// demo shop makes during a scripted shopping session is recorded, and the test
+// fails if anything but the allowed report fields leaves the page — no item id
+// in clear, no profile, no event, no cookie, no referrer. Also: with consent
+// required no report leaves before consent, and a sent envelope is counted in
+// the shop's aggregates exactly once.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, launchChromium } from "./support.mjs";
+import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
+
+let worker;
+let browser;
+let registry;
+let catalogueIds;
+
+before(async () => {
+  worker = await startWorker({ persistTo: freshStateDir("privacy"), logName: "privacy-test" });
+  browser = await launchChromium();
+  registry = await (await fetch(`${worker.url}/v1/config?shop=demo`)).json();
+  const pointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
+  const manifest = await (await fetch(`${worker.url}${pointer.manifest}`)).json();
+  catalogueIds = manifest.items.map((item) => item.id);
+});
+
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+/** Records every request a page makes: method, URL, headers and body. */
+function recordRequests(page) {
+  const requests = [];
+  page.on("request", (request) =>
+    requests.push({
+      method: request.method(),
+      url: new URL(request.url()),
+      headers: request.headers(),
+      body: request.postDataBuffer(),
+    }),
+  );
+  return requests;
+}
+
+const STATIC_PATHS = [
+  /^\/$/,
+  /^\/index\.html$/,
+  /^\/demo\.(js|css)$/,
+  /^\/favicon\.svg$/,
+  /^\/cove\.m?js$/,
+  /^\/cove\/[a-z]+\.mjs$/,
+  /^\/pkg\/[a-z-]+\/[a-z_]+(_bg)?\.(js|wasm)$/,
+  /^\/v1\/bundles\/default\.json$/,
+  /^\/v1\/bundles\/[0-9a-f]+\/(manifest\.json|tensors\.safetensors)$/,
+];
+
+/** Checks one report envelope field by field; returns it parsed. */
+function checkEnvelope(body) {
+  assert.equal(body.length, 1024, "an envelope is exactly 1,024 bytes");
+  const text = body.toString("utf8");
+  assert.match(text, /^\{.*\} *$/s, "JSON padded with spaces only");
+  const envelope = JSON.parse(text);
+  assert.deepEqual(Object.keys(envelope).sort(), ["day", "nonce", "reports", "v"]);
+  assert.equal(envelope.v, 1);
+  assert.equal(envelope.day, Math.floor(Date.now() / 86_400_000));
+  assert.match(envelope.nonce, /^[0-9a-f]{32}$/);
+  const metrics = new Map(registry.metrics.map((metric) => [metric.name, metric]));
+  for (const report of envelope.reports) {
+    assert.deepEqual(Object.keys(report).sort(), ["cell", "metric"]);
+    assert.ok(metrics.has(report.metric), `unknown metric ${report.metric}`);
+    assert.ok(Number.isInteger(report.cell) && report.cell >= 0, `cell ${report.cell}`);
+  }
+  return { envelope, text };
+}
+
+/** Fails on anything that is not a known static file, the registry, or a valid report. */
+function audit(requests, visitedIds) {
+  const reports = [];
+  for (const { method, url, headers, body } of requests) {
+    const where = `${method} ${url.pathname}${url.search}`;
+    assert.equal(url.origin, worker.url, `${where}: only the shop's own origin`);
+    assert.equal(headers.cookie, undefined, `${where}: no cookie`);
+    for (const id of visitedIds) {
+      assert.ok(!decodeURIComponent(url.href).includes(id), `${where}: item ${id} in clear in the URL`);
+    }
+    if (method === "GET" && STATIC_PATHS.some((pattern) => pattern.test(url.pathname)) && url.search === "") continue;
+    if (method === "GET" && url.pathname === "/v1/config" && url.search === "?shop=demo") continue;
+    if (method === "POST" && url.pathname === "/v1/reports" && url.search === "?shop=demo") {
+      assert.equal(headers.referer, undefined, `${where}: no referrer`);
+      const { envelope, text } = checkEnvelope(body);
+      for (const id of visitedIds) assert.ok(!text.includes(id), `item ${id} in clear in a report`);
+      reports.push(envelope);
+      continue;
+    }
+    assert.fail(`unexpected request: ${where}`);
+  }
+  return reports;
+}
+
+async function aggregates() {
+  const response = await fetch(`${worker.url}/v1/aggregates?shop=demo`, { headers: { Origin: worker.url } });
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+test("a shopping session on the demo shop sends nothing but randomised reports", async () => {
+  const before = await aggregates();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = recordRequests(page);
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(`${worker.url}/`);
+  await page.waitForSelector('#shop[data-state="ready"]', { timeout: 30_000 });
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+
+  // Browse, add to the cart, search, buy: the session's events stay on the device.
+  const hrefs = await page.$$eval(".grid article a", (links) => links.map((a) => a.getAttribute("href")));
+  const visited = [];
+  for (const href of hrefs.slice(0, 3)) {
+    await page.goto(`${worker.url}/${href}`);
+    await page.waitForSelector('[data-page="product"] [data-cove-slot="similar"][data-cove-state="ready"] article');
+    visited.push(decodeURIComponent(href.split("/").pop()));
+  }
+  await page.click("[data-cove-add-to-cart]");
+  await page.evaluate(async (item) => {
+    await window.cove.track({ type: "search", query: "red retrospot" });
+    await window.cove.track({ type: "purchase", lines: [{ item, quantity: 1, price: 2.5 }] });
+  }, visited[2]);
+
+  // The envelope goes on its own timer, a random 1–5 s after the first
+  // activity for the demo shop; wait for it.
+  const status = await page.waitForFunction(
+    async () => {
+      const privacy = await window.cove.privacy();
+      return privacy.lastReport ? privacy : false;
+    },
+    null,
+    { timeout: 20_000, polling: 250 },
+  );
+  const privacy = await status.jsonValue();
+  assert.equal(privacy.enabled, true);
+  assert.equal(privacy.dailyEpsilon, registry.daily_epsilon);
+  assert.ok(privacy.spentToday > 0 && privacy.spentToday <= registry.daily_epsilon, JSON.stringify(privacy));
+
+  const reports = audit(requests, visited);
+  assert.equal(reports.length, 1, "one envelope a day");
+  // The shopper sees exactly the bytes that left.
+  const sentBody = requests.find((r) => r.method === "POST").body.toString("utf8");
+  assert.equal(privacy.lastReport.bytes, sentBody);
+
+  // A second flush the same day sends nothing more.
+  await page.evaluate(() => window.cove.flushReports());
+  assert.equal(requests.filter((r) => r.method === "POST").length, 1);
+
+  const after = await aggregates();
+  assert.equal(after.envelopes, before.envelopes + 1, "counted exactly once");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("with consent required, no report leaves the device before consent", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = recordRequests(page);
+  await page.route(`${worker.url}/fixture/consent.html`, (route) =>
+    route.fulfill({ contentType: "text/html", body: "<!doctype html><title>consent</title><p>consent fixture</p>" }),
+  );
+  await page.goto(`${worker.url}/fixture/consent.html`);
+  const posts = () => requests.filter((r) => r.method === "POST").length;
+  await page.evaluate(async () => {
+    const { Cove } = await import("/cove.mjs");
+    const pointer = await (await fetch("/v1/bundles/default.json")).json();
+    window.cove = await Cove.start({ bundle: pointer.manifest, consent: "required", shop: "demo", slots: false });
+    const item = JSON.parse(await (await fetch(pointer.manifest)).text()).items[0];
+    await window.cove.track({ type: "view", item: item.id, price: item.price });
+  });
+  // Long past the demo shop's largest delay (5 s), still nothing is sent.
+  await new Promise((resolve) => setTimeout(resolve, 6_500));
+  await page.evaluate(() => window.cove.flushReports());
+  assert.equal(posts(), 0, "no report before consent");
+  const privacy = await page.evaluate(() => window.cove.privacy());
+  assert.equal(privacy.spentToday, 0, "no ε spent before consent");
+
+  await page.evaluate(() => window.cove.grantConsent());
+  await page.waitForFunction(async () => (await window.cove.privacy()).lastReport !== null, null, {
+    timeout: 10_000,
+    polling: 250,
+  });
+  assert.equal(posts(), 1);
+  await context.close();
+});
+
+test("the registry is public, cacheable and refuses unknown shops", async () => {
+  const response = await fetch(`${worker.url}/v1/config?shop=demo`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("cache-control"), /max-age=\d+/);
+  const body = await response.json();
+  assert.equal(body.shop, "demo");
+  assert.ok(body.metrics.some((metric) => metric.name === "item.interest"));
+  // Domains come from the bundle: the whole catalogue plus "none yet".
+  const interest = body.metrics.find((metric) => metric.name === "item.interest");
+  assert.equal(interest.mechanism.domain, catalogueIds.length + 1);
+  const unknown = await fetch(`${worker.url}/v1/config?shop=nope`);
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).code, "not_found");
+});
