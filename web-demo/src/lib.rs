@@ -50,10 +50,6 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     async fn rescue(this: &Cove) -> Result<JsValue, JsValue>;
 
-    /// This device's variant of a campaign (`{ variant }`); records exposure.
-    #[wasm_bindgen(method, catch)]
-    async fn campaign(this: &Cove, id: &str) -> Result<JsValue, JsValue>;
-
     /// Records a response to a campaign the device was assigned to.
     #[wasm_bindgen(method, catch, js_name = campaignResponse)]
     async fn campaign_response(this: &Cove, id: &str) -> Result<JsValue, JsValue>;

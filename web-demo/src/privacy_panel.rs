@@ -110,7 +110,8 @@ pub async fn render(cove: &Cove, document: &Document, page: &Element) -> Result<
         }
     }
     if let Some(at) = view.next_report_at {
-        let date = js_sys::Date::new(&JsValue::from_f64(at));
+        // Unix seconds.
+        let date = js_sys::Date::new(&JsValue::from_f64(at * 1000.0));
         let text = format!(
             "Next report at the earliest: {}",
             String::from(date.to_iso_string())

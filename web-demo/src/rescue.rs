@@ -2,12 +2,13 @@
 //!
 //! On the cart page the snippet's engine decides whether the cart is at risk
 //! (`Cove.rescue()`: the abandonment risk and the shop's rescue policy). When
-//! it calls for an offer, the shopper is assigned a variant of the campaign on
-//! the device (`Cove.campaign("rescue-cart")`, uniform and sticky; it records
-//! today's exposure): variant 0 is the holdout and sees nothing, any other
-//! variant sees the offer. Accepting the offer, or placing the order after
-//! being assigned, records a response (`Cove.campaignResponse`). Only the
-//! randomised campaign report ever leaves the device.
+//! it calls for an offer and the shop runs the campaign, the snippet assigns
+//! the shopper a variant on the device (as `Cove.campaign("rescue-cart")`
+//! does: uniform and sticky; it records today's exposure): variant 0 is the
+//! holdout and sees nothing, any other variant sees the offer. Accepting the
+//! offer, or placing the order after being assigned, records a response
+//! (`Cove.campaignResponse`). Only the randomised campaign report ever leaves
+//! the device.
 
 use gloo_events::EventListener;
 use serde::Deserialize;
@@ -24,6 +25,9 @@ pub const RESCUE_CAMPAIGN: &str = "rescue-cart";
 struct Decision {
     risk: f64,
     outcome: Outcome,
+    /// The campaign that assigned offer or holdout, when the shop runs one.
+    #[serde(default)]
+    campaign: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,11 +55,6 @@ enum Action {
     Nothing,
 }
 
-#[derive(Deserialize)]
-struct Assignment {
-    variant: u32,
-}
-
 fn offer_text(action: &Action) -> Option<String> {
     match action {
         Action::Reminder => Some("Your basket is saved: finish your order any time today.".into()),
@@ -76,20 +75,19 @@ pub async fn render_offer(
     page: &Element,
 ) -> Result<bool, JsValue> {
     let decision: Decision = serde_wasm_bindgen::from_value(cove.rescue().await?)?;
+    let in_campaign = decision.campaign.as_deref() == Some(RESCUE_CAMPAIGN);
     let action = match decision.outcome {
-        Outcome::Offer { action } | Outcome::Holdout { action } => action,
+        Outcome::Offer { action } => action,
+        Outcome::Holdout { .. } => {
+            // The holdout: eligible, counted, shown nothing.
+            page.set_attribute("data-rescue", "holdout")?;
+            return Ok(in_campaign);
+        }
         Outcome::Nothing => return Ok(false),
     };
     let Some(text) = offer_text(&action) else {
         return Ok(false);
     };
-    let assignment: Assignment =
-        serde_wasm_bindgen::from_value(cove.campaign(RESCUE_CAMPAIGN).await?)?;
-    if assignment.variant == 0 {
-        // The holdout: eligible, counted, shown nothing.
-        page.set_attribute("data-rescue", "holdout")?;
-        return Ok(true);
-    }
     let panel = element(
         document,
         "aside",
@@ -138,5 +136,5 @@ pub async fn render_offer(
         });
     })
     .forget();
-    Ok(true)
+    Ok(in_campaign)
 }

@@ -10,7 +10,7 @@
 import { simpsonReversals } from "/dashboard/simpson.mjs";
 
 const SVG = "http://www.w3.org/2000/svg";
-const INTEREST_BY_COUNTRY = "item.interest.country";
+const INTEREST = "item.interest";
 const KIND_LABELS = {
   mass: "Mass",
   targeted: "Targeted",
@@ -134,34 +134,32 @@ function segmentSection(aggregates, manifest) {
 
 function trendingSection(aggregates, manifest) {
   const section = element("section", { "aria-labelledby": "trending-heading" }, element("h2", { id: "trending-heading" }, "Trending items by country"));
-  const metric = aggregates.metrics.find((m) => m.name === INTEREST_BY_COUNTRY);
   section.append(element("p", { class: "hint" },
-    "Each device reports its country and the item it is most interested in as one value of a Hadamard-response histogram over country × item " +
-    "(so the country is as private as the item); the estimates of one country's block are its trending items."));
-  if (!metric || !manifest) {
-    section.append(element("p", { class: "suppressed" }, "No item-interest-by-country metric or no bundle: nothing to show."));
-    return section;
-  }
-  const countries = [...manifest.trending_countries.filter((c) => c && c !== "*"), "other"];
-  const block = manifest.items.length + 1;
-  if (countries.length * block !== metric.mechanism.domain) {
-    section.append(element("p", { class: "suppressed" }, "The metric's domain does not match the bundle's countries × items; not decoded."));
+    "Each device reports the item it is most interested in (Hadamard response over the catalogue). The country is not in the report: " +
+    "the edge counts each report a second time under the country its request came from (which the shop's CDN sees anyway), so a country costs no ε."));
+  const overall = aggregates.metrics.find((m) => m.name === INTEREST);
+  const lists = [
+    ...(overall ? [{ country: "all countries", n_reports: overall.n_reports, published: overall.published, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
+    ...(aggregates.trending_by_country ?? []),
+  ];
+  if (!lists.length || !manifest) {
+    section.append(element("p", { class: "suppressed" }, "No item-interest reports or no bundle: nothing to show."));
     return section;
   }
   const select = element("select", { id: "trending-country" });
-  countries.forEach((c) => select.append(element("option", { value: c }, c)));
+  lists.forEach((list, i) => select.append(element("option", { value: String(i) }, `${list.country} (${number(list.n_reports)} reports)`)));
   const holder = element("div");
   const render = () => {
-    const index = countries.indexOf(select.value);
-    const rows = metric.values
-      .filter((v) => Math.floor(v.value / block) === index && v.value % block < manifest.items.length)
+    const list = lists[Number(select.value)];
+    const rows = list.values
+      .filter((v) => v.value < manifest.items.length)
       .sort((a, b) => b.count - a.count)
       .slice(0, 10)
-      .map((v) => ({ label: manifest.items[v.value % block].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
+      .map((v) => ({ label: manifest.items[v.value].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
     holder.replaceChildren(
       rows.length
-        ? barChart(`Top items in ${select.value} — ${number(metric.n_reports)} reports, ε = ${metric.epsilon}`, rows, (x) => number(x))
-        : element("p", { class: "suppressed" }, `Nothing in ${select.value} reaches k = ${aggregates.k_anonymity} (${number(metric.suppressed_values)} values suppressed in all).`),
+        ? barChart(`Top items, ${list.country} — ${number(list.n_reports)} reports`, rows, (x) => number(x))
+        : element("p", { class: "suppressed" }, `Nothing in ${list.country} reaches k = ${aggregates.k_anonymity} (${number(list.suppressed_values)} values suppressed).`),
     );
   };
   select.addEventListener("change", render);

@@ -351,7 +351,8 @@ struct Device {
     body: Option<String>,
     country: String,
     lifecycle: u32,
-    price_tier: u32,
+    /// The price tier, when the envelope reported it.
+    price_tier: Option<u32>,
     /// The item of interest, when the envelope reported one.
     interest: Option<u32>,
     /// `(campaign position, variant, responded)`, when the campaign was reported.
@@ -512,6 +513,7 @@ fn simulate_device(
     let campaign =
         campaign.filter(|(position, _, _)| sent(&registry.campaigns[*position].metric_name()));
     let interest = sent(ITEM_INTEREST).then_some(item);
+    let price_tier = sent(SEGMENT_PRICE_TIER).then_some(price_tier);
     ensure!(
         body.is_none() || sent(SEGMENT_LIFECYCLE),
         "an envelope without the lifecycle segment"
@@ -604,8 +606,7 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
             (Some(worker), url)
         }
     };
-    // One moment for the whole run, so every device reports the same day;
-    // 30 s of margin so that no run crosses midnight unnoticed.
+    // One moment for the whole run, so every device reports the same day.
     let real_now = unix_now();
     let day = (real_now / 86_400) as u32;
     let truth = Mutex::new(Truth {
@@ -662,7 +663,9 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                             truth.envelopes += 1;
                             *truth.statuses.entry(202).or_default() += 1;
                             truth.lifecycle[device.lifecycle as usize] += 1;
-                            truth.price_tier[device.price_tier as usize] += 1;
+                            if let Some(tier) = device.price_tier {
+                                truth.price_tier[tier as usize] += 1;
+                            }
                             if let Some(item) = device.interest {
                                 *truth
                                     .interest
