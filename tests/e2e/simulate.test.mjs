@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { startWorker } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
-const DEVICES = Number(process.env.COVE_SIMULATE_DEVICES ?? 6000);
+const DEVICES = Number(process.env.COVE_SIMULATE_DEVICES ?? 4000);
 const SEED = 20261123;
 
 let worker;
@@ -94,16 +94,19 @@ test("campaign rates, uplift and exposure cover the simulated truth within their
 
 test("segment sizes cover the simulated truth", () => {
   let checked = 0;
-  let covered = 0;
+  const misses = [];
   for (const [name, counts] of Object.entries(truth.segments)) {
     const metric = aggregates.metrics.find((m) => m.name === name);
     for (const estimate of metric.values) {
       checked += 1;
-      if (covers(estimate, counts[estimate.value])) covered += 1;
+      const value = counts[estimate.value];
+      if (!covers(estimate, value)) misses.push(`${name}[${estimate.value}]: ${value} outside [${estimate.low.toFixed(0)}, ${estimate.high.toFixed(0)}]`);
     }
   }
   assert.ok(checked >= 4, `only ${checked} segment estimates published`);
-  assert.ok(covered / checked >= 0.9, `${covered}/${checked}`);
+  // 95% intervals: with about ten of them one miss is ordinary (p ≈ 0.4), two
+  // or more would be a sign of a biased estimate or a wrong interval.
+  assert.ok(misses.length <= Math.max(1, Math.floor(0.1 * checked)), `${misses.length} of ${checked} miss:\n${misses.join("\n")}`);
 });
 
 test("the simulated targeted campaign holds the designed Simpson's paradox", () => {

@@ -102,7 +102,7 @@ impl Options {
                 .join("target")
                 .join("xtask")
                 .join("simulation-truth.json"),
-            clients: 16,
+            clients: 8,
         };
         let mut iter = args.iter();
         while let Some(flag) = iter.next() {
@@ -646,16 +646,13 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                             }
                         };
                     let status = device.body.as_ref().map(|body| {
-                        agent
-                            .post(&report_url)
-                            .header("content-type", "application/json")
-                            .header("cf-connecting-ip", &client_address(i))
-                            .header("cf-ipcountry", &device.country)
-                            .send(body.as_str())
-                            .map(|mut response| {
-                                let _ = response.body_mut().read_to_vec();
-                                response.status().as_u16()
-                            })
+                        post_with_retries(
+                            &agent,
+                            &report_url,
+                            body,
+                            &client_address(i),
+                            &device.country,
+                        )
                     });
                     let mut truth = truth.lock().unwrap();
                     match status {
@@ -723,6 +720,43 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
 
 fn model_price_tiers(model: &Model) -> usize {
     model.manifest().segments.price_tiers.labels.len()
+}
+
+/// Posts one envelope; an overloaded worker (5xx, 429) or a dropped
+/// connection is retried with the same bytes, as the snippet does, and a 409
+/// on a retry means the earlier attempt was counted (the nonce is known).
+fn post_with_retries(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &str,
+    address: &str,
+    country: &str,
+) -> std::result::Result<u16, ureq::Error> {
+    let mut attempt = 0;
+    loop {
+        let result = agent
+            .post(url)
+            .header("content-type", "application/json")
+            .header("cf-connecting-ip", address)
+            .header("cf-ipcountry", country)
+            .send(body)
+            .map(|mut response| {
+                let _ = response.body_mut().read_to_vec();
+                response.status().as_u16()
+            });
+        let retry = match &result {
+            Ok(status) => *status == 429 || *status >= 500,
+            Err(_) => true,
+        };
+        if !retry || attempt == 5 {
+            return match result {
+                Ok(409) if attempt > 0 => Ok(202),
+                other => other,
+            };
+        }
+        attempt += 1;
+        std::thread::sleep(Duration::from_millis(200 << attempt));
+    }
 }
 
 /// A distinct client address per device, as distinct devices would have.
