@@ -36,9 +36,8 @@ enum Outcome {
     Offer {
         action: Action,
     },
-    Holdout {
-        action: Action,
-    },
+    /// Eligible but held out (the withheld action is not needed here).
+    Holdout {},
     #[serde(other)]
     Nothing,
 }
@@ -78,7 +77,7 @@ pub async fn render_offer(
     let in_campaign = decision.campaign.as_deref() == Some(RESCUE_CAMPAIGN);
     let action = match decision.outcome {
         Outcome::Offer { action } => action,
-        Outcome::Holdout { .. } => {
+        Outcome::Holdout {} => {
             // The holdout: eligible, counted, shown nothing.
             page.set_attribute("data-rescue", "holdout")?;
             return Ok(in_campaign);
