@@ -101,6 +101,8 @@ export interface ProfileView {
   consent: boolean;
   modelId: string;
   profile: unknown;
+  /** The latest events as tracked (at most 500), kept only on this device. */
+  events: { at: number; kind: ShopEvent }[];
 }
 
 export declare class Cove {

@@ -1,7 +1,7 @@
 // Cove's storefront snippet for a plain <script> tag:
 //
 //   <script src="/cove.js" data-bundle="/v1/bundles/<id>/manifest.json"
-//           data-country="GB" data-consent="required"></script>
+//           data-country="GB" data-consent="required" data-shop="demo"></script>
 //
 // It loads the ES module beside it, starts Cove with the tag's data attributes
 // when `data-bundle` is given, and exposes `window.Cove` and, once started,
@@ -24,6 +24,8 @@
       currency: data.currency,
       itemUrl: data.itemUrl,
       worker: data.worker === "true",
+      shop: data.shop,
+      api: data.api,
     }).then(function (cove) {
       window.cove = cove;
       document.dispatchEvent(new CustomEvent("cove:ready", { detail: { Cove: module.Cove, cove: cove } }));

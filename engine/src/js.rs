@@ -324,6 +324,17 @@ impl CoveEngine {
         self.reporter.respond(campaign_id)
     }
 
+    /// Records the sentiment class (0 negative, 1 neutral, 2 positive) of a
+    /// review of `item_id` for the next privacy report; the text stays on
+    /// the device and is not kept.
+    #[wasm_bindgen(js_name = recordReview)]
+    pub fn record_review(&mut self, item_id: &str, class: u32) -> Result<(), JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        self.reporter
+            .record_review(model, item_id, class)
+            .map_err(to_js_error)
+    }
+
     /// Schedules the first envelope after the first activity (no-op later).
     #[wasm_bindgen(js_name = noteActivity)]
     pub fn note_activity(&mut self, now: f64, seed: &[u8]) -> Result<(), JsValue> {

@@ -5,74 +5,18 @@
 //! browser suite.
 #![cfg(not(target_arch = "wasm32"))]
 
-use cove_engine::privacy::estimate::estimate;
-use cove_engine::privacy::{report, Mechanism, MetricSpec, Tally};
-use cove_engine::testing::zipf_values;
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
+use cove_engine::privacy::{Mechanism, MetricSpec};
+use cove_engine::testing::{simulate_collection, zipf_values};
 
-struct Outcome {
-    covered: usize,
-    checked: usize,
-    mean_error: f64,
-    worst_bias_in_se: f64,
-}
-
-/// Runs `rounds` independent collections and checks coverage and bias.
-fn simulate(
-    mechanism: Mechanism,
-    epsilon: f64,
-    n_devices: usize,
-    rounds: usize,
-    seed: u64,
-) -> Outcome {
+fn check(mechanism: Mechanism, epsilon: f64, n_devices: usize, rounds: usize, seed: u64) {
     let spec = MetricSpec {
         name: "sim".into(),
         mechanism,
         epsilon,
     };
-    let truth_values = zipf_values(mechanism.domain(), 1.1, n_devices);
-    let mut truth = vec![0f64; mechanism.domain() as usize];
-    for &v in &truth_values {
-        truth[v as usize] += 1.0;
-    }
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let (mut covered, mut checked) = (0, 0);
-    let mut sum_estimates = vec![0f64; mechanism.domain() as usize];
-    let mut abs_error = 0.0;
-    let mut std_error = 0.0;
-    for _ in 0..rounds {
-        let mut tally = Tally::new(mechanism);
-        for &value in &truth_values {
-            let report = report::randomise(&spec, value, &mut rng).unwrap();
-            tally.add(report.cell).unwrap();
-        }
-        for e in estimate(mechanism, epsilon, &tally).unwrap() {
-            let t = truth[e.value as usize];
-            checked += 1;
-            covered += usize::from(e.low <= t && t <= e.high);
-            sum_estimates[e.value as usize] += e.count;
-            abs_error += (e.count - t).abs();
-            std_error = e.std_error;
-        }
-    }
-    // Bias: the mean of `rounds` estimates has standard error ≤ se/√rounds.
-    let worst_bias_in_se = sum_estimates
-        .iter()
-        .zip(&truth)
-        .map(|(sum, t)| ((sum / rounds as f64) - t).abs() / (std_error / (rounds as f64).sqrt()))
-        .fold(0.0, f64::max);
-    Outcome {
-        covered,
-        checked,
-        mean_error: abs_error / checked as f64,
-        worst_bias_in_se,
-    }
-}
-
-fn check(mechanism: Mechanism, epsilon: f64, n_devices: usize, rounds: usize, seed: u64) {
-    let outcome = simulate(mechanism, epsilon, n_devices, rounds, seed);
-    let coverage = outcome.covered as f64 / outcome.checked as f64;
+    let true_values = zipf_values(mechanism.domain(), 1.1, n_devices);
+    let outcome = simulate_collection(&spec, &true_values, rounds, seed);
+    let coverage = outcome.coverage();
     eprintln!(
         "{mechanism:?} ε={epsilon} n={n_devices}: coverage {coverage:.4} over {} intervals, \
          mean |error| {:.1}, worst mean-bias {:.2} standard errors",

@@ -51,7 +51,7 @@ const STATIC_PATHS = [
   /^\/cove\/[a-z]+\.mjs$/,
   /^\/pkg\/[a-z-]+\/[a-z_]+(_bg)?\.(js|wasm)$/,
   /^\/v1\/bundles\/default\.json$/,
-  /^\/v1\/bundles\/[0-9a-f]+\/(manifest\.json|tensors\.safetensors)$/,
+  /^\/v1\/bundles\/cove-[0-9a-f]+\/(manifest\.json|tensors\.safetensors)$/,
 ];
 
 /** Checks one report envelope field by field; returns it parsed. */
@@ -86,7 +86,7 @@ function audit(requests, visitedIds) {
     if (method === "GET" && STATIC_PATHS.some((pattern) => pattern.test(url.pathname)) && url.search === "") continue;
     if (method === "GET" && url.pathname === "/v1/config" && url.search === "?shop=demo") continue;
     if (method === "POST" && url.pathname === "/v1/reports" && url.search === "?shop=demo") {
-      assert.equal(headers.referer, undefined, `${where}: no referrer`);
+      assert.ok(!headers.referer, `${where}: no referrer (${headers.referer})`);
       const { envelope, text } = checkEnvelope(body);
       for (const id of visitedIds) assert.ok(!text.includes(id), `item ${id} in clear in a report`);
       reports.push(envelope);
@@ -95,6 +95,17 @@ function audit(requests, visitedIds) {
     assert.fail(`unexpected request: ${where}`);
   }
   return reports;
+}
+
+/** Polls `cove.privacy()` until the last report is set; returns the status. */
+async function waitForReport(page, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const privacy = await page.evaluate(() => window.cove.privacy());
+    if (privacy.lastReport) return privacy;
+    if (Date.now() > deadline) assert.fail(`no report sent within ${timeoutMs} ms: ${JSON.stringify(privacy)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function aggregates() {
@@ -130,15 +141,7 @@ test("a shopping session on the demo shop sends nothing but randomised reports",
 
   // The envelope goes on its own timer, a random 1–5 s after the first
   // activity for the demo shop; wait for it.
-  const status = await page.waitForFunction(
-    async () => {
-      const privacy = await window.cove.privacy();
-      return privacy.lastReport ? privacy : false;
-    },
-    null,
-    { timeout: 20_000, polling: 250 },
-  );
-  const privacy = await status.jsonValue();
+  const privacy = await waitForReport(page, 20_000);
   assert.equal(privacy.enabled, true);
   assert.equal(privacy.dailyEpsilon, registry.daily_epsilon);
   assert.ok(privacy.spentToday > 0 && privacy.spentToday <= registry.daily_epsilon, JSON.stringify(privacy));
@@ -183,10 +186,7 @@ test("with consent required, no report leaves the device before consent", async 
   assert.equal(privacy.spentToday, 0, "no ε spent before consent");
 
   await page.evaluate(() => window.cove.grantConsent());
-  await page.waitForFunction(async () => (await window.cove.privacy()).lastReport !== null, null, {
-    timeout: 10_000,
-    polling: 250,
-  });
+  await waitForReport(page, 10_000);
   assert.equal(posts(), 1);
   await context.close();
 });

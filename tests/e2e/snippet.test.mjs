@@ -98,6 +98,8 @@ test("the profile survives a reload, and forget() empties every store", async ()
   await page.waitForFunction(() => window.cove !== undefined);
   const kept = await page.evaluate(() => window.cove.profile());
   assert.ok(kept.profile.items.some((signal) => signal.id === items[5].id));
+  // The bounded event log is kept beside the profile, as tracked.
+  assert.ok(kept.events.some((event) => event.kind.type === "view" && event.kind.item === items[5].id));
   await page.evaluate(() => localStorage.setItem("cove:v1:probe-from-test", "x"));
   await page.evaluate(() => window.cove.forget());
   const left = await page.evaluate(async () => ({
@@ -105,8 +107,9 @@ test("the profile survives a reload, and forget() empties every store", async ()
     caches: await caches.keys(),
     local: Object.keys(localStorage).filter((k) => k.startsWith("cove:")),
     profile: (await window.cove.profile()).profile.items.length,
+    events: (await window.cove.profile()).events.length,
   }));
-  assert.deepEqual(left, { databases: [], caches: [], local: [], profile: 0 });
+  assert.deepEqual(left, { databases: [], caches: [], local: [], profile: 0, events: 0 });
   await context.close();
 });
 
@@ -123,6 +126,7 @@ test("a corrupt stored profile is reset with a warning and the page still works"
     await new Promise((resolve, reject) => {
       const tx = db.transaction("records", "readwrite");
       tx.objectStore("records").put(new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]), "profile");
+      tx.objectStore("records").put({ not: "an event log" }, "events");
       tx.oncomplete = resolve;
       tx.onerror = () => reject(tx.error);
     });
@@ -132,9 +136,11 @@ test("a corrupt stored profile is reset with a warning and the page still works"
   page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
   await page.reload();
   await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
-  assert.ok(warnings.some((w) => w.includes("unreadable and has been reset")), warnings.join("\n"));
+  assert.ok(warnings.some((w) => w.includes("stored profile was unreadable")), warnings.join("\n"));
+  assert.ok(warnings.some((w) => w.includes("stored events was unreadable")), warnings.join("\n"));
   const profile = await page.evaluate(() => window.cove.profile());
   assert.equal(profile.profile.items.length, 0);
+  assert.equal(profile.events.length, 0);
   await context.close();
 });
 

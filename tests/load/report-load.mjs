@@ -11,15 +11,26 @@ import { randomBytes } from "node:crypto";
 import { freshStateDir, startWorker } from "../../edge-worker/dev/wrangler.mjs";
 
 const ENVELOPE_BYTES = 1024;
-const METRICS = [
-  ["segment.lifecycle", 6],
-  ["segment.price_tier", 3],
-  ["item.interest", 8192],
-];
 
-function randomEnvelope() {
+/** The number of cells of a metric: one per value (GRR), two per Hadamard row. */
+export function cellCount(mechanism) {
+  if (mechanism.kind === "grr") return mechanism.domain;
+  let order = 1;
+  while (order < mechanism.domain) order *= 2;
+  return 2 * order;
+}
+
+/** The shop's built-in metrics (from its registry) as `[name, cells]`. */
+async function builtInMetrics(url, shop) {
+  const registry = await (await fetch(`${url}/v1/config?shop=${shop}`)).json();
+  return registry.metrics
+    .filter((metric) => !metric.name.startsWith("campaign."))
+    .map((metric) => [metric.name, cellCount(metric.mechanism)]);
+}
+
+function randomEnvelope(metrics) {
   const day = Math.floor(Date.now() / 86_400_000);
-  const reports = METRICS.map(([metric, cells]) => ({ metric, cell: randomBytes(4).readUInt32LE() % cells }));
+  const reports = metrics.map(([metric, cells]) => ({ metric, cell: randomBytes(4).readUInt32LE() % cells }));
   const json = JSON.stringify({ v: 1, day, nonce: randomBytes(16).toString("hex"), reports });
   return json.padEnd(ENVELOPE_BYTES, " ");
 }
@@ -35,6 +46,7 @@ function percentile(sorted, p) {
  */
 export async function runReportLoad({ url, seconds = 5, connections = 16, shop = "demo" }) {
   const aggregatesUrl = `${url}/v1/aggregates?shop=${shop}`;
+  const metrics = await builtInMetrics(url, shop);
   const before = await (await fetch(aggregatesUrl)).json();
   const statuses = {};
   const latencies = [];
@@ -51,7 +63,7 @@ export async function runReportLoad({ url, seconds = 5, connections = 16, shop =
             // Each connection stands for one client address, as distinct
             // shoppers' devices would be (wrangler dev passes the header on).
             headers: { "content-type": "application/json", "cf-connecting-ip": `10.0.${client >> 8}.${client & 255}` },
-            body: randomEnvelope(),
+            body: randomEnvelope(metrics),
           });
           await response.arrayBuffer();
           latencies.push(performance.now() - sent);

@@ -7,6 +7,9 @@ import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "
 import { Reporter } from "./reports.mjs";
 
 const PROFILE_KEY = "profile";
+const EVENTS_KEY = "events";
+// The event log keeps the latest events only; the profile holds their effect.
+const MAX_LOGGED_EVENTS = 500;
 // The campaign id of the cart-abandonment rescue offer.
 const RESCUE_CAMPAIGN = "rescue-cart";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -40,6 +43,8 @@ export class CoveCore {
     this.options = options;
     this.engine = new CoveEngine();
     this.consentGranted = options.consent !== "required";
+    // The latest events as tracked (bounded), kept on the device beside the profile.
+    this.events = [];
   }
 
   async restore() {
@@ -48,11 +53,18 @@ export class CoveCore {
       // Throws a typed error (corrupt, old version) and keeps the empty profile.
       this.engine.restoreProfile(value);
     });
+    const events = await readRecord(this.store, EVENTS_KEY, (value) => {
+      if (!Array.isArray(value) || !value.every((event) => event && typeof event.kind?.type === "string")) {
+        throw new Error("not an event log");
+      }
+    });
+    this.events = events ?? [];
     return bytes !== undefined;
   }
 
   async save() {
     await this.saveRecord(PROFILE_KEY, this.engine.profileBytes());
+    await this.saveRecord(EVENTS_KEY, this.events);
   }
 
   /** Stores one named record (after forget() the store is opened again only now). */
@@ -83,7 +95,10 @@ export class CoveCore {
   async track(event) {
     if (!event || typeof event.type !== "string") throw coveError("invalid_event", "an event needs a string `type`");
     const { at, ...kind } = event;
-    this.engine.track(JSON.stringify({ at: at ?? nowSeconds(), kind }));
+    const logged = { at: at ?? nowSeconds(), kind };
+    this.engine.track(JSON.stringify(logged));
+    this.events.push(logged);
+    if (this.events.length > MAX_LOGGED_EVENTS) this.events.splice(0, this.events.length - MAX_LOGGED_EVENTS);
     await this.save();
     await this.reporter?.activity();
   }
@@ -120,6 +135,7 @@ export class CoveCore {
       consent: this.consentGranted,
       modelId: this.modelId,
       profile: JSON.parse(this.engine.profileJson()),
+      events: this.events.slice(),
     };
   }
 
@@ -166,6 +182,7 @@ export class CoveCore {
   /** Forgets everything: the profile, every store, and the cached bundle. */
   async forget() {
     this.engine.forget();
+    this.events = [];
     await this.store?.clear();
     this.store?.close?.();
     this.store = null;

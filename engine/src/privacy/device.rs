@@ -53,6 +53,17 @@ pub struct Exposure {
     pub responded: bool,
 }
 
+/// A review the shopper submitted, not yet reported: which item, and the
+/// sentiment class the device computed (the text itself is never kept here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewObservation {
+    /// The reviewed item's id.
+    pub item: String,
+    /// 0 negative, 1 neutral, 2 positive.
+    pub class: u32,
+}
+
 /// The last envelope the edge accepted: exactly the bytes that left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +98,8 @@ pub struct DeviceReporter {
     budget: EpsilonBudget,
     assignments: Vec<Assignment>,
     exposures: Vec<Exposure>,
+    #[serde(default)]
+    review: Option<ReviewObservation>,
     next_report_at: Option<i64>,
     last_report_day: Option<u32>,
     pending: Option<SentReport>,
@@ -99,6 +112,7 @@ impl Default for DeviceReporter {
             budget: EpsilonBudget::new(DEFAULT_DAILY_EPSILON).expect("the default is valid"),
             assignments: Vec::new(),
             exposures: Vec::new(),
+            review: None,
             next_report_at: None,
             last_report_day: None,
             pending: None,
@@ -201,6 +215,23 @@ impl DeviceReporter {
         }
     }
 
+    /// Records a review's sentiment class for the next envelope (the latest
+    /// review of the day is the one reported). Errors on a class out of range
+    /// or an item the model does not know.
+    pub fn record_review(&mut self, model: &Model, item_id: &str, class: u32) -> Result<(), Error> {
+        if registry::review_cell(model, item_id, 0, class).is_none() {
+            return Err(Error::InvalidParameter {
+                name: "review",
+                reason: "the item is not in the catalogue or the class is not 0, 1 or 2",
+            });
+        }
+        self.review = Some(ReviewObservation {
+            item: item_id.to_string(),
+            class,
+        });
+        Ok(())
+    }
+
     /// Schedules the first envelope after the first activity, if none is.
     pub fn schedule_first<R: Rng + CryptoRng>(
         &mut self,
@@ -257,6 +288,7 @@ impl DeviceReporter {
                 .collect();
             let batch = build_envelope(&registry.metrics, &pairs, &mut self.budget, day, rng)?;
             self.exposures.clear();
+            self.review = None;
             self.last_report_day = Some(day);
             let next_interval =
                 now.saturating_add(i64::from(registry.schedule.interval_hours) * 3600);
@@ -316,6 +348,13 @@ impl DeviceReporter {
         for metric in &registry.metrics {
             if let Some(value) = registry::observe(model, profile, config, now, &metric.name) {
                 values.push((metric.name.clone(), value));
+                continue;
+            }
+            if metric.name == registry::REVIEW_SENTIMENT {
+                let cell = self.review.as_ref().and_then(|review| {
+                    registry::review_cell(model, &review.item, segment, review.class)
+                });
+                values.extend(cell.map(|cell| (metric.name.clone(), cell)));
                 continue;
             }
             let exposure = registry

@@ -14,7 +14,11 @@
 //! - `segment.lifecycle`: the lifecycle segment (index in [`lifecycle_names`]);
 //! - `segment.price_tier`: the price tier, or "none yet" (the last value);
 //! - `item.interest`: the catalogue row the shopper is most interested in now
-//!   (largest decayed weight, not disliked), or "none yet" (the last value).
+//!   (largest decayed weight, not disliked), or "none yet" (the last value);
+//! - `review.sentiment`: for a device that submitted a review that day, the
+//!   reviewed item's category × the shopper's lifecycle segment × the review's
+//!   sentiment class (computed on the device; the text never leaves), by
+//!   Hadamard response since the domain is large ([`review_cell`]).
 //!
 //! Every device reports every built-in metric, "none yet" included, so that
 //! whether a report is sent says nothing about the shopper. Campaign metrics
@@ -35,6 +39,12 @@ pub const SEGMENT_LIFECYCLE: &str = "segment.lifecycle";
 pub const SEGMENT_PRICE_TIER: &str = "segment.price_tier";
 /// The item interest metric (a histogram over the catalogue).
 pub const ITEM_INTEREST: &str = "item.interest";
+/// The review sentiment metric: category × lifecycle segment × sentiment class,
+/// reported by a device that submitted a review that day.
+pub const REVIEW_SENTIMENT: &str = "review.sentiment";
+
+/// The sentiment classes a review report distinguishes: negative, neutral, positive.
+pub const SENTIMENT_CLASSES: u32 = 3;
 
 /// The largest daily ε a shop may configure.
 pub const MAX_DAILY_EPSILON: f64 = 4.0;
@@ -121,6 +131,11 @@ fn built_in_mechanism(model: &Model, name: &str) -> Option<Mechanism> {
         }),
         ITEM_INTEREST => Some(Mechanism::Hadamard {
             domain: model.n_items() as u32 + 1,
+        }),
+        REVIEW_SENTIMENT => Some(Mechanism::Hadamard {
+            domain: (category_names(model).len() as u32)
+                * lifecycle_names(model).len() as u32
+                * SENTIMENT_CLASSES,
         }),
         _ => None,
     }
@@ -256,6 +271,33 @@ pub fn observe(
         }
         _ => None,
     }
+}
+
+/// The item categories of a model, in the order they first appear in the
+/// catalogue.
+pub fn category_names(model: &Model) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for row in 0..model.n_items() as u32 {
+        if let Some(item) = model.item(row) {
+            if !names.contains(&item.category.as_str()) {
+                names.push(&item.category);
+            }
+        }
+    }
+    names
+}
+
+/// The true cell of a `review.sentiment` report: the reviewed item's category,
+/// the shopper's lifecycle segment and the sentiment class (0 negative,
+/// 1 neutral, 2 positive). `None` for an item the model does not know or a
+/// class out of range.
+pub fn review_cell(model: &Model, item_id: &str, segment: u32, class: u32) -> Option<u32> {
+    let categories = category_names(model);
+    let n_segments = lifecycle_names(model).len() as u32;
+    let item = model.item(model.item_row(item_id)?)?;
+    let category = categories.iter().position(|c| *c == item.category)? as u32;
+    (segment < n_segments && class < SENTIMENT_CLASSES)
+        .then_some((category * n_segments + segment) * SENTIMENT_CLASSES + class)
 }
 
 /// The index of a lifecycle segment name in [`lifecycle_names`].

@@ -10,8 +10,8 @@ use crate::events::Event;
 use crate::privacy::campaign::{CampaignKind, CampaignSpec};
 use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::{
-    lifecycle_names, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
-    SEGMENT_PRICE_TIER,
+    category_names, lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule,
+    ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use crate::privacy::report::{Envelope, ENVELOPE_BYTES};
 use crate::privacy::Mechanism;
@@ -28,6 +28,7 @@ fn model() -> Model {
 
 fn requests() -> Vec<MetricRequest> {
     [
+        (REVIEW_SENTIMENT, 0.5),
         (SEGMENT_LIFECYCLE, 0.25),
         (SEGMENT_PRICE_TIER, 0.25),
         (ITEM_INTEREST, 0.5),
@@ -69,6 +70,69 @@ fn shopper(config: &ProfileConfig) -> Profile {
     profile
 }
 
+/// One simulated device: the model, the shop's registry, a shopper with a
+/// purchase, a seeded generator and the reporter under test.
+struct Device {
+    model: Model,
+    registry: Registry,
+    config: ProfileConfig,
+    profile: Profile,
+    rng: ChaCha20Rng,
+    reporter: DeviceReporter,
+}
+
+impl Device {
+    fn new(seed: u64) -> Device {
+        let model = model();
+        let registry = registry(&model);
+        let config = ProfileConfig::default();
+        let profile = shopper(&config);
+        Device {
+            model,
+            registry,
+            config,
+            profile,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            reporter: DeviceReporter::default(),
+        }
+    }
+
+    /// The envelope the reporter hands out at `now`, if any.
+    fn prepare(&mut self, now: i64) -> Option<String> {
+        self.reporter
+            .prepare(
+                &self.registry,
+                &self.model,
+                &self.profile,
+                &self.config,
+                now,
+                &mut self.rng,
+            )
+            .unwrap()
+            .map(str::to_string)
+    }
+
+    fn schedule_first(&mut self, now: i64) {
+        self.reporter
+            .schedule_first(&self.registry, now, &mut self.rng);
+    }
+
+    fn expose(&mut self, campaign: &str, now: i64) -> Result<u32, crate::Error> {
+        self.reporter
+            .expose(&self.registry, campaign, now, &mut self.rng)
+    }
+
+    fn next_report_at(&self, now: i64) -> i64 {
+        self.reporter.status(now).next_report_at.unwrap()
+    }
+}
+
+/// The metric names of an envelope, in order.
+fn metric_names(body: &str) -> Vec<String> {
+    let envelope = Envelope::parse(body.as_bytes()).unwrap();
+    envelope.reports.into_iter().map(|r| r.metric).collect()
+}
+
 #[test]
 fn the_registry_takes_every_domain_from_the_bundle() {
     let model = model();
@@ -93,6 +157,12 @@ fn the_registry_takes_every_domain_from_the_bundle() {
         }
     );
     assert_eq!(
+        domain(REVIEW_SENTIMENT),
+        Mechanism::Hadamard {
+            domain: category_names(&model).len() as u32 * n_segments * 3
+        }
+    );
+    assert_eq!(
         domain("campaign.rescue-cart"),
         Mechanism::Grr {
             domain: 2 * n_segments * 2
@@ -113,7 +183,7 @@ fn bad_registries_are_refused() {
     unknown[0].name = "shopper.email".into();
     assert!(Registry::resolve("demo", &model, &unknown, &[], 1.0, 50, schedule).is_err());
     let mut twice = requests();
-    twice[1].name = SEGMENT_LIFECYCLE.into();
+    twice[2].name = SEGMENT_LIFECYCLE.into();
     assert!(Registry::resolve("demo", &model, &twice, &[], 1.0, 50, schedule).is_err());
     assert!(Registry::resolve("demo", &model, &requests(), &[], 9.0, 50, schedule).is_err());
     let mut bad_campaign = rescue();
@@ -152,114 +222,61 @@ fn bad_registries_are_refused() {
 
 #[test]
 fn one_envelope_a_day_after_a_random_delay_within_the_budget() {
-    let model = model();
-    let registry = registry(&model);
-    let config = ProfileConfig::default();
-    let profile = shopper(&config);
-    let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let mut reporter = DeviceReporter::default();
-
+    let mut device = Device::new(7);
     // Nothing is due before the first activity and its delay.
-    assert_eq!(
-        reporter
-            .prepare(&registry, &model, &profile, &config, NOW, &mut rng)
-            .unwrap(),
-        None
-    );
-    reporter.schedule_first(&registry, NOW, &mut rng);
-    let due = reporter.status(NOW).next_report_at.unwrap();
+    assert_eq!(device.prepare(NOW), None);
+    device.schedule_first(NOW);
+    let due = device.next_report_at(NOW);
     assert!((NOW + 10..=NOW + 20).contains(&due), "{due}");
-    assert_eq!(
-        reporter
-            .prepare(&registry, &model, &profile, &config, due - 1, &mut rng)
-            .unwrap(),
-        None
-    );
+    assert_eq!(device.prepare(due - 1), None);
 
-    let body = reporter
-        .prepare(&registry, &model, &profile, &config, due, &mut rng)
-        .unwrap()
-        .unwrap()
-        .to_string();
+    let body = device.prepare(due).unwrap();
     assert_eq!(body.len(), ENVELOPE_BYTES);
     let envelope = Envelope::parse(body.as_bytes()).unwrap();
     envelope
-        .validate(&registry.metrics, (NOW / DAY) as u32, 1.0)
+        .validate(&device.registry.metrics, (NOW / DAY) as u32, 1.0)
         .unwrap();
-    let names: Vec<&str> = envelope.reports.iter().map(|r| r.metric.as_str()).collect();
-    // Not in the campaign's audience: only the built-in metrics, 1.0 in all.
+    // Not in the campaign's audience, no review: the always-reported metrics, 1.0 in all.
     assert_eq!(
-        names,
+        metric_names(&body),
         [SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER, ITEM_INTEREST]
     );
-    let status = reporter.status(due);
+    let status = device.reporter.status(due);
     assert!(status.pending && status.remaining_today.abs() < 1e-9);
 
     // A retry resends the same bytes and spends nothing more.
-    let again = reporter
-        .prepare(&registry, &model, &profile, &config, due + 60, &mut rng)
-        .unwrap()
-        .unwrap();
-    assert_eq!(again, body);
-    reporter.mark_sent();
-    assert_eq!(reporter.status(due).last_report.unwrap().body, body);
+    assert_eq!(device.prepare(due + 60).unwrap(), body);
+    device.reporter.mark_sent();
+    assert_eq!(device.reporter.status(due).last_report.unwrap().body, body);
 
     // Nothing more today, however often it is asked.
     for later in [due + 1, due + 3_600, (NOW / DAY + 1) * DAY - 1] {
-        assert_eq!(
-            reporter
-                .prepare(&registry, &model, &profile, &config, later, &mut rng)
-                .unwrap(),
-            None
-        );
+        assert_eq!(device.prepare(later), None);
     }
     // The next one is due a day and a random delay later.
-    let next = reporter.status(due).next_report_at.unwrap();
+    let next = device.next_report_at(due);
     assert!((due + DAY + 10..=due + DAY + 20).contains(&next), "{next}");
-    assert!(reporter
-        .prepare(&registry, &model, &profile, &config, next, &mut rng)
-        .unwrap()
-        .is_some());
+    assert!(device.prepare(next).is_some());
 }
 
 #[test]
 fn a_campaign_exposure_is_reported_first_and_the_rest_fits_the_budget() {
-    let model = model();
-    let registry = registry(&model);
-    let config = ProfileConfig::default();
-    let profile = shopper(&config);
-    let mut rng = ChaCha20Rng::seed_from_u64(11);
-    let mut reporter = DeviceReporter::default();
-
-    let variant = reporter
-        .expose(&registry, "rescue-cart", NOW, &mut rng)
-        .unwrap();
+    let mut device = Device::new(11);
+    let variant = device.expose("rescue-cart", NOW).unwrap();
     assert!(variant < 2);
     // The variant sticks.
     for _ in 0..20 {
-        assert_eq!(
-            reporter
-                .expose(&registry, "rescue-cart", NOW, &mut rng)
-                .unwrap(),
-            variant
-        );
+        assert_eq!(device.expose("rescue-cart", NOW).unwrap(), variant);
     }
-    assert!(reporter.respond("rescue-cart"));
-    assert!(!reporter.respond("never-shown"));
-    assert!(reporter
-        .expose(&registry, "unknown", NOW, &mut rng)
-        .is_err());
+    assert!(device.reporter.respond("rescue-cart"));
+    assert!(!device.reporter.respond("never-shown"));
+    assert!(device.expose("unknown", NOW).is_err());
 
-    let due = reporter.status(NOW).next_report_at.unwrap();
-    let body = reporter
-        .prepare(&registry, &model, &profile, &config, due, &mut rng)
-        .unwrap()
-        .unwrap();
-    let envelope = Envelope::parse(body.as_bytes()).unwrap();
-    let names: Vec<&str> = envelope.reports.iter().map(|r| r.metric.as_str()).collect();
+    let due = device.next_report_at(NOW);
+    let body = device.prepare(due).unwrap();
     // 0.5 + 0.25 + 0.25 spends the day's 1.0: the item interest waits.
     assert_eq!(
-        names,
+        metric_names(&body),
         [
             "campaign.rescue-cart",
             SEGMENT_LIFECYCLE,
@@ -269,43 +286,56 @@ fn a_campaign_exposure_is_reported_first_and_the_rest_fits_the_budget() {
 }
 
 #[test]
-fn forgetting_keeps_the_spending_and_a_broken_state_is_refused() {
+fn a_review_is_reported_as_its_category_segment_and_class_only() {
+    let mut device = Device::new(13);
     let model = model();
-    let registry = registry(&model);
-    let config = ProfileConfig::default();
-    let profile = shopper(&config);
-    let mut rng = ChaCha20Rng::seed_from_u64(3);
-    let mut reporter = DeviceReporter::default();
-    reporter
-        .expose(&registry, "rescue-cart", NOW, &mut rng)
-        .unwrap();
-    let due = reporter.status(NOW).next_report_at.unwrap();
-    reporter
-        .prepare(&registry, &model, &profile, &config, due, &mut rng)
-        .unwrap();
+    assert!(device
+        .reporter
+        .record_review(&model, "no-such-item", 0)
+        .is_err());
+    assert!(device.reporter.record_review(&model, "item-3", 3).is_err());
+    device.reporter.record_review(&model, "item-3", 0).unwrap();
+    device.schedule_first(NOW);
+    let body = device.prepare(device.next_report_at(NOW)).unwrap();
+    // The review first (the shop listed it first), then what fits in 1.0.
+    assert_eq!(
+        metric_names(&body),
+        [REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER]
+    );
+    // Cells are distinct for every (category, segment, class).
+    let n_segments = lifecycle_names(&model).len() as u32;
+    let mut cells = std::collections::BTreeSet::new();
+    for item in ["item-0", "item-1", "item-2", "item-3", "item-4", "item-5"] {
+        for segment in 0..n_segments {
+            for class in 0..3 {
+                cells.insert(review_cell(&model, item, segment, class).unwrap());
+            }
+        }
+    }
+    assert_eq!(cells.len() as u32, 6 * n_segments * 3);
+    assert_eq!(review_cell(&model, "item-3", n_segments, 0), None);
+}
 
-    let restored = DeviceReporter::from_json(&reporter.to_json()).unwrap();
-    assert_eq!(restored, reporter);
+#[test]
+fn forgetting_keeps_the_spending_and_a_broken_state_is_refused() {
+    let mut device = Device::new(3);
+    device.expose("rescue-cart", NOW).unwrap();
+    let due = device.next_report_at(NOW);
+    device.prepare(due);
 
-    let mut forgotten = reporter.forgotten();
-    let status = forgotten.status(due);
+    let restored = DeviceReporter::from_json(&device.reporter.to_json()).unwrap();
+    assert_eq!(restored, device.reporter);
+
+    device.reporter = device.reporter.forgotten();
+    let status = device.reporter.status(due);
     assert!(!status.pending && status.last_report.is_none());
     assert!(
         status.remaining_today.abs() < 1e-9,
         "the ε spent stays spent"
     );
-    forgotten.schedule_first(&registry, due, &mut rng);
+    device.schedule_first(due);
     assert_eq!(
-        forgotten
-            .prepare(
-                &registry,
-                &model,
-                &profile,
-                &config,
-                due + DAY / 2,
-                &mut rng
-            )
-            .unwrap(),
+        device.prepare(due + DAY / 2),
         None,
         "no second envelope on the same day after forget()"
     );
@@ -318,21 +348,19 @@ fn forgetting_keeps_the_spending_and_a_broken_state_is_refused() {
 
 #[test]
 fn a_registry_for_another_model_is_refused() {
-    let model = model();
-    let mut registry = registry(&model);
-    registry.model_id = "another-model".into();
-    let config = ProfileConfig::default();
-    let mut rng = ChaCha20Rng::seed_from_u64(5);
-    let mut reporter = DeviceReporter::default();
-    reporter.schedule_first(&registry, NOW, &mut rng);
-    let error = reporter
+    let mut device = Device::new(5);
+    device.registry.model_id = "another-model".into();
+    device.profile = Profile::new();
+    device.schedule_first(NOW);
+    let error = device
+        .reporter
         .prepare(
-            &registry,
-            &model,
-            &Profile::new(),
-            &config,
+            &device.registry,
+            &device.model,
+            &device.profile,
+            &device.config,
             NOW + DAY,
-            &mut rng,
+            &mut device.rng,
         )
         .unwrap_err();
     assert_eq!(error.code(), "invalid_parameter");
@@ -379,40 +407,33 @@ mod properties {
             calls in prop::collection::vec(call(), 1..80),
             seed in any::<u64>(),
         ) {
-            let model = model();
-            let registry = registry(&model);
-            let config = ProfileConfig::default();
-            let profile = shopper(&config);
-            let mut rng = ChaCha20Rng::seed_from_u64(seed);
-            let mut reporter = DeviceReporter::default();
+            let mut device = Device::new(seed);
             let mut now = NOW;
             let mut spent_per_day = std::collections::BTreeMap::<u32, f64>::new();
             let mut seen = std::collections::BTreeSet::<String>::new();
             for (call, step) in calls {
                 now = (now + step).max(0);
                 match call {
-                    Call::Expose => { reporter.expose(&registry, "rescue-cart", now, &mut rng).unwrap(); }
-                    Call::Respond => { reporter.respond("rescue-cart"); }
+                    Call::Expose => { device.expose("rescue-cart", now).unwrap(); }
+                    Call::Respond => { device.reporter.respond("rescue-cart"); }
                     Call::Prepare => {
-                        reporter.schedule_first(&registry, now, &mut rng);
-                        if let Some(body) = reporter.prepare(&registry, &model, &profile, &config, now, &mut rng).unwrap() {
-                            // A resent envelope spends nothing new.
-                            if seen.insert(body.to_string()) {
-                                let envelope = Envelope::parse(body.as_bytes()).unwrap();
-                                let spent: f64 = envelope.reports.iter()
-                                    .map(|r| registry.metric(&r.metric).unwrap().epsilon).sum();
-                                *spent_per_day.entry(envelope.day).or_default() += spent;
-                            }
+                        device.schedule_first(now);
+                        // A resent envelope spends nothing new.
+                        if let Some(body) = device.prepare(now).filter(|body| seen.insert(body.clone())) {
+                            let envelope = Envelope::parse(body.as_bytes()).unwrap();
+                            let spent: f64 = envelope.reports.iter()
+                                .map(|r| device.registry.metric(&r.metric).unwrap().epsilon).sum();
+                            *spent_per_day.entry(envelope.day).or_default() += spent;
                         }
                     }
-                    Call::Sent => reporter.mark_sent(),
-                    Call::Refused => reporter.drop_pending(),
-                    Call::Forget => reporter = reporter.forgotten(),
-                    Call::Restore => reporter = DeviceReporter::from_json(&reporter.to_json()).unwrap(),
+                    Call::Sent => device.reporter.mark_sent(),
+                    Call::Refused => device.reporter.drop_pending(),
+                    Call::Forget => device.reporter = device.reporter.forgotten(),
+                    Call::Restore => device.reporter = DeviceReporter::from_json(&device.reporter.to_json()).unwrap(),
                 }
             }
             for (day, spent) in spent_per_day {
-                prop_assert!(spent <= registry.daily_epsilon + 1e-9, "day {} spent {}", day, spent);
+                prop_assert!(spent <= device.registry.daily_epsilon + 1e-9, "day {} spent {}", day, spent);
             }
         }
     }

@@ -1,0 +1,145 @@
+//! The JavaScript bindings (`CoveEngine`), in headless Chromium through
+//! wasm-bindgen-test: a bundle loads, events change the ranking, the profile
+//! round-trips through its bytes, a corrupt one is refused with a code, and a
+//! device builds its privacy envelope within the budget. Runs only for wasm32
+//! with the `js` feature (`cargo xtask test`, the wasm suite).
+#![cfg(all(target_arch = "wasm32", feature = "js"))]
+
+use cove_engine::bundle::Model;
+use cove_engine::js::CoveEngine;
+use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
+use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
+use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const NOW: f64 = 1_728_000_000.0;
+
+fn code_of(error: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(error, &JsValue::from_str("code"))
+        .ok()?
+        .as_string()
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap()
+}
+
+fn ranked_ids(engine: &CoveEngine) -> Vec<String> {
+    let request = format!(r#"{{"k": 8, "now": {}}}"#, NOW as i64);
+    let ranking = engine.recommend(&request).unwrap();
+    let items = js_sys::Array::from(&get(&ranking, "items"));
+    items
+        .iter()
+        .map(|entry| get(&entry, "item").as_string().unwrap())
+        .collect()
+}
+
+fn loaded() -> (CoveEngine, Model) {
+    let bundle = synthetic_bundle(&SyntheticSpec::default());
+    let mut engine = CoveEngine::new();
+    let model_id = engine
+        .load_bundle(&bundle.manifest, &bundle.tensors)
+        .unwrap();
+    assert_eq!(model_id, bundle.model_id);
+    let model = Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
+    (engine, model)
+}
+
+#[wasm_bindgen_test]
+fn events_change_the_ranking_and_the_profile_round_trips() {
+    let (mut engine, _) = loaded();
+    let cold = ranked_ids(&engine);
+    assert_eq!(cold.len(), 8);
+    for item in ["item-3", "item-4", "item-5"] {
+        let event = format!(
+            r#"{{"at": {}, "kind": {{"type": "view", "item": "{item}", "price": 4.0}}}}"#,
+            NOW as i64 - 60
+        );
+        engine.track(&event).unwrap();
+    }
+    let warm = ranked_ids(&engine);
+    assert_ne!(warm, cold);
+
+    let bytes = engine.profile_bytes();
+    let mut restored = CoveEngine::new();
+    let bundle = synthetic_bundle(&SyntheticSpec::default());
+    restored
+        .load_bundle(&bundle.manifest, &bundle.tensors)
+        .unwrap();
+    restored.restore_profile(&bytes).unwrap();
+    assert_eq!(ranked_ids(&restored), warm);
+
+    let error = restored
+        .restore_profile(&[0xde, 0xad, 0xbe, 0xef])
+        .unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("profile_corrupt"));
+    // The refused bytes changed nothing.
+    assert_eq!(ranked_ids(&restored), warm);
+
+    let error = engine.track("{not json").unwrap_err();
+    assert!(code_of(&error).is_some());
+}
+
+#[wasm_bindgen_test]
+fn a_device_builds_one_padded_envelope_within_its_budget() {
+    let (mut engine, model) = loaded();
+    let requests: Vec<MetricRequest> = [("segment.lifecycle", 0.25), ("item.interest", 0.5)]
+        .into_iter()
+        .map(|(name, epsilon)| MetricRequest {
+            name: name.into(),
+            epsilon,
+        })
+        .collect();
+    let campaign = CampaignSpec {
+        id: "rescue-cart".into(),
+        kind: CampaignKind::Triggered,
+        variants: 2,
+        epsilon: 0.5,
+    };
+    let schedule = ReportSchedule {
+        interval_hours: 24,
+        delay_seconds: [0, 0],
+    };
+    let registry =
+        Registry::resolve("demo", &model, &requests, &[campaign], 1.0, 50, schedule).unwrap();
+    let error = engine.set_registry("{}").unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("invalid_parameter"));
+    engine
+        .set_registry(&serde_json::to_string(&registry).unwrap())
+        .unwrap();
+
+    let seed = [7u8; 32];
+    let variant = engine.campaign("rescue-cart", NOW, &seed).unwrap();
+    assert!(variant < 2);
+    assert!(engine.campaign_response("rescue-cart"));
+    assert!(engine.campaign("nope", NOW, &seed).is_err());
+    assert!(
+        engine.campaign("rescue-cart", NOW, &[1, 2, 3]).is_err(),
+        "short seed"
+    );
+
+    let body = engine.prepare_report(NOW, &seed).unwrap().unwrap();
+    assert_eq!(body.len(), 1024);
+    assert!(body.starts_with(r#"{"v":1,"#));
+    engine.report_sent();
+    assert_eq!(engine.prepare_report(NOW + 60.0, &seed).unwrap(), None);
+
+    let status = engine.privacy(NOW).unwrap();
+    assert_eq!(get(&status, "daily_epsilon").as_f64(), Some(1.0));
+    let spent = get(&status, "spent_today").as_f64().unwrap();
+    assert!(spent > 0.0 && spent <= 1.0, "{spent}");
+    let last = get(&status, "last_report");
+    assert_eq!(
+        get(&last, "body").as_string().as_deref(),
+        Some(body.as_str())
+    );
+
+    let error = engine.restore_reporting("garbage").unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("reporting_state_corrupt"));
+    let saved = engine.reporting_state();
+    engine.forget();
+    engine.restore_reporting(&saved).unwrap();
+}
