@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker } from "./support.mjs";
+import { mkdirSync } from "node:fs";
+import { startWorker, launchChromium } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 const DEVICES = Number(process.env.COVE_SIMULATE_DEVICES ?? 4000);
@@ -126,4 +127,23 @@ test("the simulated targeted campaign holds the designed Simpson's paradox", () 
   };
   assert.ok(expected(a) > expected(b), `pooled design ${expected(a)} vs ${expected(b)}`);
   assert.ok(Number.isFinite(rate(campaign.cells[a])));
+});
+
+test("the dashboard shows the simulated campaigns from the aggregates", async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    await page.goto(`${worker.url}/dashboard/?shop=demo&day=${truth.day}`);
+    await page.waitForSelector('#dashboard[data-state="ready"]', { timeout: 30_000 });
+    // The rescue campaign is published, with a pooled rate and its interval for
+    // each variant (at 4,000 devices and ε = 0.5 the intervals are wide, and a
+    // point estimate may be negative: the estimator is not clamped).
+    const rescue = page.locator('[data-campaign="rescue-cart"]');
+    assert.match(await rescue.locator("svg").first().getAttribute("aria-label"), /holdout -?\d+\.\d% \(95% interval -?\d+\.\d% to -?\d+\.\d%\); variant 1 -?\d+\.\d% \(95% interval/);
+    const screenshots = process.env.COVE_SCREENSHOTS === "docs" ? join(workspaceRoot, "docs") : join(workspaceRoot, "tests", "output");
+    mkdirSync(screenshots, { recursive: true });
+    await rescue.screenshot({ path: join(screenshots, "dashboard-rescue-simulated.png") });
+  } finally {
+    await browser.close();
+  }
 });

@@ -707,7 +707,9 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
     );
     println!("simulate: truth in {}", options.truth.display());
     if options.url.is_none() {
-        println!("simulate: the aggregates persist; `cargo xtask demo` shows them at /dashboard/");
+        println!(
+            "simulate: the worker kept its state in target/xtask/wrangler-state, the demo's; see /dashboard/ under `cargo xtask demo`"
+        );
     }
     ensure!(
         truth.network_errors == 0 && truth.statuses.keys().all(|&s| s == 202),
