@@ -5,9 +5,17 @@
 //! reports is not published at all, and within a published metric a value is
 //! shown only when its estimate reaches `k_anonymity`; the rest are counted as
 //! suppressed.
+//!
+//! Campaigns get a section of their own: each campaign's metric is decoded by
+//! the engine (`privacy::campaign::decode`) into exposure, responses, response
+//! rate and uplift against the holdout, per variant and lifecycle segment and
+//! pooled. A cell is published only when its estimated exposure reaches
+//! `k_anonymity` (and an uplift only when the holdout's cell is published too).
 
+use cove_engine::privacy::campaign::{self, CampaignKind, Interval, Outcome};
 use cove_engine::privacy::estimate::estimate;
-use cove_engine::privacy::{Estimate, Mechanism, MetricSpec, Tally};
+use cove_engine::privacy::registry::Registry;
+use cove_engine::privacy::{Estimate, Mechanism, Tally};
 use serde::Serialize;
 use worker::{Method, Request, Response, RouteContext};
 
@@ -36,6 +44,86 @@ struct Aggregates<'a> {
     k_anonymity: u32,
     envelopes: u64,
     metrics: Vec<MetricAggregate<'a>>,
+    /// Item interest per request country (see `trending`), most reports first.
+    trending_by_country: Vec<CountryTrending>,
+    campaigns: Vec<CampaignAggregate<'a>>,
+}
+
+/// The most items a country's trending list shows.
+const TRENDING_TOP: usize = 20;
+
+/// One country's item-interest estimates: the top values reaching k.
+#[derive(Serialize)]
+struct CountryTrending {
+    country: String,
+    n_reports: u64,
+    published: bool,
+    values: Vec<Estimate>,
+    suppressed_values: usize,
+}
+
+/// One campaign's decoded reports, as published.
+#[derive(Serialize)]
+struct CampaignAggregate<'a> {
+    id: &'a str,
+    kind: CampaignKind,
+    metric: String,
+    variants: u32,
+    epsilon: f64,
+    n_segments: u32,
+    n_reports: u64,
+    /// Whether the campaign reached `k_anonymity` reports at all.
+    published: bool,
+    /// Holdout (variant 0) first.
+    results: Vec<VariantAggregate>,
+}
+
+#[derive(Serialize)]
+struct VariantAggregate {
+    variant: u32,
+    pooled: CellAggregate,
+    segments: Vec<CellAggregate>,
+}
+
+/// One variant in one segment (or pooled): the figures, or `suppressed`.
+#[derive(Serialize)]
+struct CellAggregate {
+    segment: Option<u32>,
+    suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exposed: Option<Interval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    responded: Option<Interval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<Interval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uplift: Option<Interval>,
+}
+
+impl CellAggregate {
+    /// Publishes `outcome` if its exposure reaches `k`; its uplift only if the
+    /// holdout's exposure does too.
+    fn publish(outcome: &Outcome, holdout: Option<&Outcome>, published: bool, k: f64) -> Self {
+        let shown = |o: &Outcome| published && o.exposed.estimate >= k;
+        if !shown(outcome) {
+            return CellAggregate {
+                segment: outcome.segment,
+                suppressed: true,
+                exposed: None,
+                responded: None,
+                rate: None,
+                uplift: None,
+            };
+        }
+        CellAggregate {
+            segment: outcome.segment,
+            suppressed: false,
+            exposed: Some(outcome.exposed),
+            responded: Some(outcome.responded),
+            rate: outcome.rate,
+            uplift: outcome.uplift.filter(|_| holdout.is_some_and(shown)),
+        }
+    }
 }
 
 /// Handles `GET /v1/aggregates`.
@@ -71,33 +159,20 @@ async fn aggregates(
     let tallies: Tallies = response.json().await?;
     let registry = crate::registry::shop_registry(&ctx.env, shop).await?;
     Ok(Response::from_json(&publish(
-        shop,
-        &registry.metrics,
-        day,
-        &tallies,
+        shop, &registry, day, &tallies,
     )?)?)
 }
 
 fn publish<'a>(
     shop: &'a ShopConfig,
-    metric_specs: &'a [MetricSpec],
+    registry: &'a Registry,
     day: u32,
     tallies: &Tallies,
 ) -> Result<Aggregates<'a>, ApiError> {
     let k = f64::from(shop.k_anonymity);
-    let mut metrics = Vec::with_capacity(metric_specs.len());
-    for spec in metric_specs {
-        let mut tally = Tally::new(spec.mechanism);
-        tally.n_reports = tallies
-            .totals
-            .iter()
-            .find(|total| total.metric == spec.name)
-            .map_or(0, |total| total.n);
-        for cell in tallies.cells.iter().filter(|cell| cell.metric == spec.name) {
-            if let Some(slot) = tally.counts.get_mut(cell.cell as usize) {
-                *slot = cell.count;
-            }
-        }
+    let mut metrics = Vec::with_capacity(registry.metrics.len());
+    for spec in &registry.metrics {
+        let tally = tally_of(&spec.name, spec.mechanism, tallies);
         let published = tally.n_reports as f64 >= k;
         let (values, suppressed_values) = if published {
             let all = estimate(spec.mechanism, spec.epsilon, &tally)?;
@@ -124,5 +199,116 @@ fn publish<'a>(
         k_anonymity: shop.k_anonymity,
         envelopes: tallies.envelopes,
         metrics,
+        trending_by_country: publish_trending(shop, registry, tallies)?,
+        campaigns: publish_campaigns(shop, registry, tallies)?,
     })
+}
+
+/// The stored counters of one metric as a tally.
+fn tally_of(name: &str, mechanism: Mechanism, tallies: &Tallies) -> Tally {
+    let mut tally = Tally::new(mechanism);
+    tally.n_reports = tallies
+        .totals
+        .iter()
+        .find(|total| total.metric == name)
+        .map_or(0, |total| total.n);
+    for cell in tallies.cells.iter().filter(|cell| cell.metric == name) {
+        if let Some(slot) = tally.counts.get_mut(cell.cell as usize) {
+            *slot = cell.count;
+        }
+    }
+    tally
+}
+
+/// Item interest per country, each estimated like `item.interest` itself.
+fn publish_trending(
+    shop: &ShopConfig,
+    registry: &Registry,
+    tallies: &Tallies,
+) -> Result<Vec<CountryTrending>, ApiError> {
+    let Some(spec) = registry.metric(crate::trending::INTEREST_METRIC) else {
+        return Ok(Vec::new());
+    };
+    let k = f64::from(shop.k_anonymity);
+    let mut countries = Vec::new();
+    for total in &tallies.totals {
+        let Some(country) = crate::trending::country_of(&total.metric) else {
+            continue;
+        };
+        let tally = tally_of(&total.metric, spec.mechanism, tallies);
+        let published = tally.n_reports as f64 >= k;
+        let (values, suppressed_values) = if published {
+            let mut all = estimate(spec.mechanism, spec.epsilon, &tally)?;
+            let total = all.len();
+            all.retain(|e| e.count >= k);
+            let suppressed = total - all.len();
+            all.sort_by(|a, b| b.count.total_cmp(&a.count));
+            all.truncate(TRENDING_TOP);
+            (all, suppressed)
+        } else {
+            (Vec::new(), spec.mechanism.domain() as usize)
+        };
+        countries.push(CountryTrending {
+            country: country.to_string(),
+            n_reports: tally.n_reports,
+            published,
+            values,
+            suppressed_values,
+        });
+    }
+    countries.sort_by(|a, b| {
+        b.n_reports
+            .cmp(&a.n_reports)
+            .then(a.country.cmp(&b.country))
+    });
+    Ok(countries)
+}
+
+/// The shop's campaigns, decoded and published under k-anonymity.
+fn publish_campaigns<'a>(
+    shop: &ShopConfig,
+    registry: &'a Registry,
+    tallies: &Tallies,
+) -> Result<Vec<CampaignAggregate<'a>>, ApiError> {
+    let n_segments = registry.n_lifecycle_segments;
+    let k = f64::from(shop.k_anonymity);
+    let mut campaigns = Vec::with_capacity(registry.campaigns.len());
+    for spec in &registry.campaigns {
+        let metric = spec.metric(n_segments);
+        let tally = tally_of(&metric.name, metric.mechanism, tallies);
+        let outcome = campaign::decode(spec, n_segments, &tally)?;
+        let published = tally.n_reports as f64 >= k;
+        let holdout = &outcome.variants[0];
+        let results = outcome
+            .variants
+            .iter()
+            .map(|variant| VariantAggregate {
+                variant: variant.variant,
+                pooled: CellAggregate::publish(
+                    &variant.pooled,
+                    Some(&holdout.pooled),
+                    published,
+                    k,
+                ),
+                segments: variant
+                    .segments
+                    .iter()
+                    .zip(&holdout.segments)
+                    .map(|(cell, base)| CellAggregate::publish(cell, Some(base), published, k))
+                    .collect(),
+            })
+            .collect();
+        campaigns.push(CampaignAggregate {
+            id: &spec.id,
+            kind: spec.kind,
+            metric: metric.name,
+            variants: spec.variants,
+            epsilon: spec.epsilon,
+            n_segments,
+            n_reports: tally.n_reports,
+            published,
+            results,
+        });
+    }
+    Ok(campaigns)
 }

@@ -33,6 +33,7 @@ mod registry;
 mod reports;
 mod routes;
 mod score;
+mod trending;
 
 pub use aggregate_store::AggregateStore;
 

@@ -32,15 +32,18 @@ async fn ingest(req: &mut Request, env: &Env, shop_id: &str) -> Result<Response,
     envelope.validate(&registry.metrics, today(), shop.max_envelope_epsilon)?;
     rate_limit(req, env).await?;
 
+    let n_reports = envelope.reports.len();
+    let country = crate::trending::request_country(req);
+    let mut cells: Vec<(String, u32)> = envelope
+        .reports
+        .into_iter()
+        .map(|r| (r.metric, r.cell))
+        .collect();
+    cells.extend(crate::trending::country_cells(&cells, &country));
     let ingest = IngestRequest {
         nonce: envelope.nonce,
-        cells: envelope
-            .reports
-            .into_iter()
-            .map(|r| (r.metric, r.cell))
-            .collect(),
+        cells,
     };
-    let n_reports = ingest.cells.len();
     let mut response = store_request(
         env,
         shop_id,

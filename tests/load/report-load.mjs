@@ -20,12 +20,20 @@ export function cellCount(mechanism) {
   return 2 * order;
 }
 
-/** The shop's built-in metrics (from its registry) as `[name, cells]`. */
+/**
+ * The shop's built-in metrics (from its registry) as `[name, cells]`, in the
+ * registry's order while they fit in one day's ε, as a device's envelope would.
+ */
 async function builtInMetrics(url, shop) {
   const registry = await (await fetch(`${url}/v1/config?shop=${shop}`)).json();
-  return registry.metrics
-    .filter((metric) => !metric.name.startsWith("campaign."))
-    .map((metric) => [metric.name, cellCount(metric.mechanism)]);
+  let spent = 0;
+  const metrics = [];
+  for (const metric of registry.metrics) {
+    if (metric.name.startsWith("campaign.") || spent + metric.epsilon > registry.daily_epsilon + 1e-9) continue;
+    spent += metric.epsilon;
+    metrics.push([metric.name, cellCount(metric.mechanism)]);
+  }
+  return metrics;
 }
 
 function randomEnvelope(metrics) {

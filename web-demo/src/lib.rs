@@ -12,6 +12,8 @@
 #![deny(missing_docs)]
 
 mod dom;
+mod privacy_panel;
+mod rescue;
 pub mod route;
 mod views;
 
@@ -43,6 +45,18 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = refreshSlots)]
     async fn refresh_slots(this: &Cove) -> Result<JsValue, JsValue>;
+
+    /// The abandonment risk and the shop's rescue decision.
+    #[wasm_bindgen(method, catch)]
+    async fn rescue(this: &Cove) -> Result<JsValue, JsValue>;
+
+    /// Records a response to a campaign the device was assigned to.
+    #[wasm_bindgen(method, catch, js_name = campaignResponse)]
+    async fn campaign_response(this: &Cove, id: &str) -> Result<JsValue, JsValue>;
+
+    /// The privacy budget and the last report sent.
+    #[wasm_bindgen(method, catch)]
+    async fn privacy(this: &Cove) -> Result<JsValue, JsValue>;
 }
 
 /// One product of the catalogue, as the bundle's manifest lists it.

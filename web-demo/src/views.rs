@@ -261,6 +261,15 @@ async fn cart(shop: &Shop, document: &Document, page: &Element) -> Result<(), Js
         Some("Place order"),
     )?;
     append(page, &[&list, &sum, &checkout])?;
+    // The rescue offer, when the engine calls for one. A snippet without the
+    // campaign API (or any failure) leaves the cart as it is.
+    let in_rescue = match crate::rescue::render_offer(&shop.cove, document, page).await {
+        Ok(in_campaign) => in_campaign,
+        Err(error) => {
+            gloo_console::warn!("cove demo: no rescue decision:", error);
+            false
+        }
+    };
     let cove = shop.cove.clone();
     let lines = view.profile.cart.clone();
     EventListener::new(&checkout, "click", move |_| {
@@ -291,6 +300,10 @@ async fn cart(shop: &Shop, document: &Document, page: &Element) -> Result<(), Js
         };
         let cove = cove.clone();
         wasm_bindgen_futures::spawn_local(async move {
+            if in_rescue {
+                // Placing the order is the rescue campaign's response too.
+                let _ = cove.campaign_response(crate::rescue::RESCUE_CAMPAIGN).await;
+            }
             if cove.track(event).await.is_ok() {
                 let _ = gloo_utils::window().location().set_hash("#/knows");
             }
@@ -409,7 +422,9 @@ async fn knows(shop: &Shop, document: &Document, page: &Element) -> Result<(), J
         &[("type", "button"), ("id", "forget")],
         Some("Forget everything"),
     )?;
-    append(page, &[&items_heading, &items, &searches, &forget])?;
+    append(page, &[&items_heading, &items, &searches])?;
+    crate::privacy_panel::render(&shop.cove, document, page).await?;
+    page.append_child(&forget)?;
     let cove = shop.cove.clone();
     EventListener::new(&forget, "click", move |_| {
         let cove = cove.clone();

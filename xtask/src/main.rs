@@ -14,6 +14,7 @@ mod paths;
 mod run;
 mod sentiment;
 mod setup;
+mod simulate;
 mod size;
 mod test;
 mod toolchain;
@@ -33,6 +34,9 @@ tasks:
   test    build, then every test: native, wasm in headless Chromium, the edge
           worker end to end under workerd, and page tests in Chromium
   size    build, then report the wasm outputs' sizes (raw, gzipped)
+  simulate [--devices N] [--seed S] [--url URL] [--truth FILE]
+          simulated shoppers drawn from the real data go through the engine
+          and report to a local edge worker (started unless --url is given)
   bench   build, then the benchmarks whose figures BENCHMARKS.md reports
           (native vs wasm side by side)
   peers-sentiment
@@ -68,6 +72,15 @@ fn main() {
             size::report(&env)
         }),
         Some("peers-sentiment") => sentiment::peers(),
+        Some("simulate") => simulate::Options::parse(&args[1..]).and_then(|options| {
+            if options.url.is_some() {
+                simulate::simulate(&options, None)
+            } else {
+                let env = setup::setup()?;
+                build::build(&env)?;
+                simulate::simulate(&options, Some(&env.node22))
+            }
+        }),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,280 @@
+// The marketer's dashboard: everything on this page comes from
+// `GET /v1/aggregates` (noisy, locally private reports, estimated without bias
+// at the edge), plus the published bundle's manifest for names only (segment
+// names, item titles, the countries of the trending lists).
+//
+// Charts are hand-made SVG from plain JS: bars with 95% interval whiskers are
+// all the page draws, which takes ~60 lines; a chart library would add tens of
+// kilobytes and a dependency to keep for that, and most draw on <canvas>,
+// which is opaque to screen readers. Each chart carries a text alternative.
+import { simpsonReversals } from "/dashboard/simpson.mjs";
+
+const SVG = "http://www.w3.org/2000/svg";
+const INTEREST = "item.interest";
+const KIND_LABELS = {
+  mass: "Mass",
+  targeted: "Targeted",
+  interactive: "Interactive",
+  triggered: "Event-triggered",
+};
+
+const main = document.getElementById("dashboard");
+const form = document.getElementById("controls");
+const params = new URLSearchParams(location.search);
+const shop = params.get("shop") ?? "demo";
+const day = params.get("day");
+form.shop.value = shop;
+if (day) form.day.value = day;
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function svgElement(tag, attributes = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  return node;
+}
+
+const number = (x, digits = 0) =>
+  x.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const percent = (x) => `${(x * 100).toFixed(1)}%`;
+const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)} pts`;
+const interval = (i, format) => `${format(i.estimate)} [${format(i.low)}, ${format(i.high)}]`;
+
+/**
+ * A horizontal bar chart with 95% interval whiskers.
+ * @param {string} title
+ * @param {Array<{label: string, estimate?: number, low?: number, high?: number, suppressed?: boolean, holdout?: boolean}>} rows
+ * @param {(x: number) => string} format
+ */
+function barChart(title, rows, format) {
+  const labelWidth = 190;
+  const plotWidth = 300;
+  const rowHeight = 24;
+  const shown = rows.filter((r) => !r.suppressed);
+  const low = Math.min(0, ...shown.map((r) => r.low));
+  const high = Math.max(1e-9, ...shown.map((r) => r.high));
+  const x = (v) => labelWidth + ((v - low) / (high - low)) * plotWidth;
+  const height = rows.length * rowHeight + 24;
+  const svg = svgElement("svg", {
+    viewBox: `0 0 ${labelWidth + plotWidth + 110} ${height}`,
+    width: "100%",
+    role: "img",
+    "aria-label": `${title}: ${rows
+      .map((r) => (r.suppressed ? `${r.label} suppressed` : `${r.label} ${format(r.estimate)} (95% interval ${format(r.low)} to ${format(r.high)})`))
+      .join("; ")}`,
+  });
+  rows.forEach((row, i) => {
+    const y = i * rowHeight + 4;
+    const label = svgElement("text", { x: labelWidth - 6, y: y + 15, "text-anchor": "end" });
+    label.textContent = row.label;
+    svg.append(label);
+    if (row.suppressed) {
+      const text = svgElement("text", { x: x(0) + 4, y: y + 15, class: "suppressed" });
+      text.textContent = "suppressed (below k)";
+      svg.append(text);
+      return;
+    }
+    const from = x(Math.min(0, row.estimate));
+    const to = x(Math.max(0, row.estimate));
+    svg.append(svgElement("rect", { x: from, y: y + 3, width: Math.max(1, to - from), height: rowHeight - 10, class: row.holdout ? "bar holdout" : "bar" }));
+    svg.append(svgElement("line", { x1: x(row.low), x2: x(row.high), y1: y + 8, y2: y + 8, class: "whisker" }));
+    for (const end of [row.low, row.high]) {
+      svg.append(svgElement("line", { x1: x(end), x2: x(end), y1: y + 3, y2: y + 13, class: "whisker" }));
+    }
+    const value = svgElement("text", { x: labelWidth + plotWidth + 8, y: y + 15 });
+    value.textContent = format(row.estimate);
+    svg.append(value);
+  });
+  const axisY = rows.length * rowHeight + 6;
+  svg.append(svgElement("line", { x1: x(0), x2: x(0), y1: 0, y2: axisY, class: "zero" }));
+  for (const tick of [low, high]) {
+    const text = svgElement("text", { x: x(tick), y: axisY + 14, "text-anchor": "middle" });
+    text.textContent = format(tick);
+    svg.append(text);
+  }
+  return element("figure", {}, element("figcaption", {}, title), svg);
+}
+
+/** The lifecycle segment names in metric order (the engine's order: rules' segments, then no-purchase, then fallback). */
+function lifecycleNames(manifest) {
+  const map = manifest?.segments?.lifecycle;
+  if (!map) return null;
+  const names = [];
+  for (const name of [...map.rules.map((r) => r.segment), map.no_purchase_segment, map.fallback_segment]) {
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+function segmentSection(aggregates, manifest) {
+  const section = element("section", { "aria-labelledby": "segments-heading" }, element("h2", { id: "segments-heading" }, "Segment sizes"));
+  const names = {
+    "segment.lifecycle": lifecycleNames(manifest),
+    "segment.price_tier": manifest ? [...manifest.segments.price_tiers.labels, "no price tier yet"] : null,
+  };
+  const charts = element("div", { class: "charts" });
+  for (const metric of aggregates.metrics.filter((m) => m.name.startsWith("segment."))) {
+    const label = (v) => names[metric.name]?.[v] ?? `value ${v}`;
+    const byValue = new Map(metric.values.map((v) => [v.value, v]));
+    const rows = Array.from({ length: metric.mechanism.domain }, (_, v) => {
+      const e = byValue.get(v);
+      return e ? { label: label(v), estimate: e.count, low: e.low, high: e.high } : { label: label(v), suppressed: true };
+    });
+    const title = `${metric.name} — ${number(metric.n_reports)} reports, ε = ${metric.epsilon}`;
+    charts.append(metric.published ? barChart(title, rows, (x) => number(x)) : element("p", { class: "suppressed" }, `${title}: fewer than k = ${aggregates.k_anonymity} reports, nothing published.`));
+  }
+  section.append(charts);
+  return section;
+}
+
+function trendingSection(aggregates, manifest) {
+  const section = element("section", { "aria-labelledby": "trending-heading" }, element("h2", { id: "trending-heading" }, "Trending items by country"));
+  section.append(element("p", { class: "hint" },
+    "Each device reports the item it is most interested in (Hadamard response over the catalogue). The country is not in the report: " +
+    "the edge counts each report a second time under the country its request came from (which the shop's CDN sees anyway), so a country costs no ε."));
+  const overall = aggregates.metrics.find((m) => m.name === INTEREST);
+  const lists = [
+    ...(overall ? [{ country: "all countries", n_reports: overall.n_reports, published: overall.published, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
+    ...(aggregates.trending_by_country ?? []),
+  ];
+  if (!lists.length || !manifest) {
+    section.append(element("p", { class: "suppressed" }, "No item-interest reports or no bundle: nothing to show."));
+    return section;
+  }
+  const select = element("select", { id: "trending-country" });
+  lists.forEach((list, i) => select.append(element("option", { value: String(i) }, `${list.country} (${number(list.n_reports)} reports)`)));
+  const holder = element("div");
+  const render = () => {
+    const list = lists[Number(select.value)];
+    const rows = list.values
+      .filter((v) => v.value < manifest.items.length)
+      .sort((a, b) => b.count - a.count)
+      .slice(0, 10)
+      .map((v) => ({ label: manifest.items[v.value].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
+    holder.replaceChildren(
+      rows.length
+        ? barChart(`Top items, ${list.country} — ${number(list.n_reports)} reports`, rows, (x) => number(x))
+        : element("p", { class: "suppressed" }, `Nothing in ${list.country} reaches k = ${aggregates.k_anonymity} (${number(list.suppressed_values)} values suppressed).`),
+    );
+  };
+  select.addEventListener("change", render);
+  section.append(element("label", {}, "Country ", select), holder);
+  render();
+  return section;
+}
+
+function stratifiedTable(campaign, segmentName, caption) {
+  const table = element("table", {}, element("caption", {}, caption));
+  const head = element("tr", {}, element("th", { scope: "col" }, "Segment"));
+  for (const result of campaign.results) {
+    head.append(element("th", { scope: "col" }, result.variant === 0 ? "Holdout: rate [95% interval] (exposed)" : `Variant ${result.variant}: rate [95% interval] (exposed)`));
+  }
+  table.append(element("thead", {}, head));
+  const body = element("tbody");
+  const rows = [
+    ...campaign.results[0].segments.map((_, index) => [segmentName(index), (r) => r.segments[index]]),
+    ["All segments (pooled)", (r) => r.pooled],
+  ];
+  for (const [name, cellOf] of rows) {
+    const tr = element("tr", {}, element("th", { scope: "row" }, name));
+    for (const result of campaign.results) {
+      const cell = cellOf(result);
+      tr.append(
+        cell.suppressed || !cell.rate
+          ? element("td", { class: "suppressed" }, "suppressed")
+          : element("td", {}, `${interval(cell.rate, percent)} (${number(cell.exposed.estimate)})`),
+      );
+    }
+    body.append(tr);
+  }
+  table.append(body);
+  return table;
+}
+
+function campaignBlock(campaign, segmentName) {
+  const block = element("article", { class: "campaign", "data-campaign": campaign.id },
+    element("h3", {}, campaign.id, element("span", { class: "kind" }, KIND_LABELS[campaign.kind] ?? campaign.kind)),
+    element("p", { class: "hint" }, `${number(campaign.n_reports)} reports, ε = ${campaign.epsilon} each; ${campaign.variants - 1} variant(s) against a holdout (variant 0, not shown the campaign).`));
+  if (!campaign.published) {
+    block.append(element("p", { class: "suppressed" }, "Fewer reports than the k-anonymity threshold: suppressed."));
+    return block;
+  }
+  const rows = campaign.results.map((r) => {
+    const label = r.variant === 0 ? "holdout" : `variant ${r.variant}`;
+    return r.pooled.suppressed || !r.pooled.rate
+      ? { label, suppressed: true }
+      : { label, holdout: r.variant === 0, ...r.pooled.rate };
+  });
+  block.append(barChart("Response rate, all segments", rows, percent));
+  const uplifts = campaign.results.filter((r) => r.variant > 0).map((r) =>
+    r.pooled.uplift ? { label: `variant ${r.variant} − holdout`, ...r.pooled.uplift } : { label: `variant ${r.variant} − holdout`, suppressed: true });
+  block.append(barChart("Uplift against the holdout (points)", uplifts, points));
+
+  const reversals = simpsonReversals(campaign);
+  if (reversals.length) {
+    const warning = element("div", { class: "warning", role: "alert", "data-simpson": "warning" }, element("h4", {}, "Simpson's paradox: the pooled comparison reverses inside the segments"));
+    for (const r of reversals) {
+      const inside = r.segments.map((s) => `${segmentName(s.segment)} ${points(s.difference)}`).join(", ");
+      warning.append(element("p", {},
+        `Variant ${r.b} vs ${r.a === 0 ? "the holdout" : `variant ${r.a}`}: ${points(r.pooled)} pooled, but ${inside} inside every segment. ` +
+        "The variants reached different segment mixes; trust the stratified table, not the pooled rate." +
+        (r.conclusive ? "" : " (Some of these differences are within the noise.)")));
+    }
+    warning.append(stratifiedTable(campaign, segmentName, `${campaign.id}: response rate by segment and variant`));
+    block.append(warning);
+  } else {
+    block.append(element("p", { class: "ok", "data-simpson": "none" }, "Simpson's-paradox check: no variant comparison reverses inside the segments."));
+    const details = element("details", {}, element("summary", {}, "Rates by segment"), stratifiedTable(campaign, segmentName, `${campaign.id}: response rate by segment and variant`));
+    block.append(details);
+  }
+  return block;
+}
+
+function campaignSection(aggregates, manifest) {
+  const section = element("section", { "aria-labelledby": "campaigns-heading" }, element("h2", { id: "campaigns-heading" }, "Campaigns and rescue offers"));
+  const names = lifecycleNames(manifest);
+  const segmentName = (index) => names?.[index] ?? `segment ${index}`;
+  const campaigns = aggregates.campaigns ?? [];
+  if (!campaigns.length) section.append(element("p", {}, "This shop runs no campaigns."));
+  for (const kind of Object.keys(KIND_LABELS)) {
+    const ofKind = campaigns.filter((c) => c.kind === kind);
+    if (!ofKind.length) continue;
+    section.append(element("h3", {}, `${KIND_LABELS[kind]} campaigns`));
+    for (const campaign of ofKind) section.append(campaignBlock(campaign, segmentName));
+  }
+  return section;
+}
+
+async function loadManifest() {
+  try {
+    const pointer = await (await fetch("/v1/bundles/default.json")).json();
+    return await (await fetch(pointer.manifest)).json();
+  } catch {
+    return null;
+  }
+}
+
+async function load() {
+  const query = new URLSearchParams({ shop });
+  if (day) query.set("day", day);
+  const [response, manifest] = await Promise.all([fetch(`/v1/aggregates?${query}`), loadManifest()]);
+  const aggregates = await response.json();
+  if (!response.ok) throw new Error(aggregates.message ?? `HTTP ${response.status}`);
+  const summary = element("section", { class: "summary", "aria-label": "Summary" },
+    element("div", {}, element("strong", {}, number(aggregates.envelopes)), "envelopes counted"),
+    element("div", {}, element("strong", {}, `day ${aggregates.day}`), new Date(aggregates.day * 86_400_000).toISOString().slice(0, 10)),
+    element("div", {}, element("strong", {}, `k = ${aggregates.k_anonymity}`), "k-anonymity threshold"));
+  main.replaceChildren(summary, segmentSection(aggregates, manifest), trendingSection(aggregates, manifest), campaignSection(aggregates, manifest));
+  main.dataset.state = "ready";
+}
+
+load().catch((error) => {
+  main.dataset.state = "error";
+  main.textContent = `The aggregates could not be loaded: ${error?.message ?? error}`;
+  console.error(error);
+});
