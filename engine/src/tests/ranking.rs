@@ -331,6 +331,65 @@ fn history_personalises_and_rules_apply() {
 }
 
 #[test]
+fn bought_items_come_back_through_the_buy_again_term_when_kept() {
+    let with_repeat = |weight_repeat: f32| {
+        let mut builder = synthetic_builder(&SyntheticSpec::default());
+        builder.ranking(crate::bundle::RankingParams {
+            weight_repeat,
+            ..crate::testing::ranking_params()
+        });
+        let built = builder.build().unwrap();
+        Model::from_bytes(&built.manifest, &built.tensors).unwrap()
+    };
+    let profile = profile_of(&[
+        (T0, viewed("item-3")),
+        (T0 + 60, bought("item-9", 40.0)),
+        (T0 + 90, viewed("item-9")),
+    ]);
+    let keep_bought = RankRequest {
+        k: 200,
+        now: T0 + 100,
+        exclude_purchased: false,
+        int8: false,
+        ..RankRequest::default()
+    };
+    let score_of = |ranking: &ranking::Ranking, id: &str| {
+        ranking.items.iter().find(|r| r.item == id).map(|r| r.score)
+    };
+    let none = rank(&with_repeat(0.0), &profile, keep_bought.clone());
+    let strong = rank(&with_repeat(1000.0), &profile, keep_bought.clone());
+    assert_eq!(strong.items[0].item, "item-9", "{:?}", strong.items[0]);
+    assert_eq!(strong.items[0].reason, Reason::BuyAgain);
+    // The term is w_repeat · ln(1 + decayed weight), nothing else moves.
+    let gain = score_of(&strong, "item-9").unwrap() - score_of(&none, "item-9").unwrap();
+    let interactions = ranking::foldin::interactions(
+        &with_repeat(0.0),
+        &profile,
+        &ProfileConfig::default(),
+        T0 + 100,
+    );
+    let weight = interactions
+        .iter()
+        .find(|(row, _)| *row == with_repeat(0.0).item_row("item-9").unwrap())
+        .unwrap()
+        .1;
+    let want = 1000.0 * weight.ln_1p() as f32;
+    assert!((gain - want).abs() <= 1e-3 * want, "{gain} vs {want}");
+    assert_eq!(score_of(&strong, "item-3"), score_of(&none, "item-3"));
+    // Viewed-only items get no repeat term, and excluding bought items wins.
+    assert_ne!(strong.items[0].item, "item-3");
+    let excluded = rank(
+        &with_repeat(1000.0),
+        &profile,
+        RankRequest {
+            exclude_purchased: true,
+            ..keep_bought
+        },
+    );
+    assert!(score_of(&excluded, "item-9").is_none());
+}
+
+#[test]
 fn int8_and_f32_rank_alike() {
     let built = synthetic_bundle(&SyntheticSpec {
         n_items: 2000,
