@@ -81,6 +81,9 @@ pub struct EngineTrial {
     pub ndcg_at_10_b: f64,
 }
 
+/// Each customer's folded-in vector (`None`: nothing to fold in).
+type ShopperVectors = HashMap<u32, Option<Vec<f32>>>;
+
 /// Ranks through the engine with a written bundle: the device path
 /// (`ranking::recommend`, the bundle's own parameters) or, while tuning, the
 /// engine's fold-in at another α and `rank_with_params` with other weights.
@@ -90,7 +93,7 @@ pub struct EngineRanker<'a> {
     /// Per customer: interactions in bundle rows.
     interactions: HashMap<u32, Vec<(u32, f64)>>,
     /// Tuning: shopper vectors per customer and the weights to rank with.
-    tuning: Option<(HashMap<u32, Option<Vec<f32>>>, RankingParams)>,
+    tuning: Option<(ShopperVectors, RankingParams)>,
     /// Bundle row → split item.
     split_of_row: HashMap<u32, u32>,
     /// Split item → item id.
@@ -129,12 +132,8 @@ impl<'a> EngineRanker<'a> {
             .profiles
             .iter()
             .map(|(customer, profile)| {
-                let found = ranking::foldin::interactions(
-                    model,
-                    profile,
-                    &histories.config,
-                    histories.now,
-                );
+                let found =
+                    ranking::foldin::interactions(model, profile, &histories.config, histories.now);
                 (*customer, found)
             })
             .collect();
@@ -267,8 +266,8 @@ fn bundle_before(
 }
 
 /// The grids searched on validation, one coordinate at a time.
-const ALPHA_SCALES: [f64; 7] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
-const TRENDING_WEIGHTS: [f32; 7] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6];
+const ALPHA_SCALES: [f64; 10] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+const TRENDING_WEIGHTS: [f32; 8] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
 const NEIGHBOUR_WEIGHTS: [f32; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
 const REPEAT_WEIGHTS: [f32; 8] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
 
@@ -303,13 +302,13 @@ pub fn evaluate_through_engine(
         weight_repeat: w.weight_repeat,
         ..base.clone()
     };
-    let n_trials = ALPHA_SCALES.len()
-        + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len()
+    let n_trials = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
         + REPEAT_WEIGHTS.len();
     let bar = bars.bar(n_trials as u64, "tuning the engine's weights on validation");
     let mut trials = Vec::new();
     let mut weights = config.engine;
-    let mut trial = |ranker: &EngineRanker, w: EngineWeights, tasks: &[Task]| -> f64 {
+    // Scores the tasks asked for; returns NDCG@10 of [A, B] (0 if not asked).
+    let mut trial = |ranker: &EngineRanker, w: EngineWeights, tasks: &[Task]| -> [f64; 2] {
         let mut ndcg = [0.0f64; 2];
         for task in tasks {
             let slot = usize::from(*task == Task::B);
@@ -321,53 +320,54 @@ pub fn evaluate_through_engine(
             ndcg_at_10_b: ndcg[1],
         });
         bar.inc(1);
-        tasks
-            .iter()
-            .map(|t| ndcg[usize::from(*t == Task::B)])
-            .sum::<f64>()
-            / tasks.len() as f64
+        ndcg
     };
     let both = [Task::A, Task::B];
 
-    // 1. α's scale, with the starting weights. A scale the engine cannot fold
-    // in with (not positive definite) is skipped, not fatal.
-    let mut best = (f64::MIN, weights.alpha_scale);
-    for scale in ALPHA_SCALES {
-        let w = EngineWeights {
-            alpha_scale: scale,
-            ..weights
-        };
-        let alpha = engine_alpha(&config.als.confidence, scale);
-        if let Err(err) = ranker.tune_alpha(alpha, params_of(&w)) {
-            tracing::warn!(scale, "trial skipped: {err:#}");
-            continue;
-        }
-        let score = trial(&ranker, w, &both);
-        if score > best.0 {
-            best = (score, scale);
-        }
-    }
-    weights.alpha_scale = best.1;
-    let alpha = engine_alpha(&config.als.confidence, weights.alpha_scale);
-    ranker.tune_alpha(alpha, params_of(&weights))?;
-
-    // 2. Trending and neighbour weights together.
-    let mut best = (f64::MIN, weights);
-    for trending in TRENDING_WEIGHTS {
-        for neighbours in NEIGHBOUR_WEIGHTS {
+    // α's scale and the trending and neighbour weights by task B, one
+    // coordinate at a time, in two rounds (the best α depends on the weights).
+    for _round in 0..2 {
+        // α's scale, with the current weights. A scale the engine cannot fold
+        // in with (not positive definite) is skipped, not fatal.
+        let mut best = (f64::MIN, weights.alpha_scale);
+        for scale in ALPHA_SCALES {
             let w = EngineWeights {
-                weight_trending: trending,
-                weight_neighbors: neighbours,
+                alpha_scale: scale,
                 ..weights
             };
-            ranker.set_weights(params_of(&w));
-            let score = trial(&ranker, w, &both);
-            if score > best.0 {
-                best = (score, w);
+            let alpha = engine_alpha(&config.als.confidence, scale);
+            if let Err(err) = ranker.tune_alpha(alpha, params_of(&w)) {
+                tracing::warn!(scale, "trial skipped: {err:#}");
+                continue;
+            }
+            let [_, b] = trial(&ranker, w, &both);
+            if b > best.0 {
+                best = (b, scale);
             }
         }
+        weights.alpha_scale = best.1;
+        let alpha = engine_alpha(&config.als.confidence, weights.alpha_scale);
+        ranker.tune_alpha(alpha, params_of(&weights))?;
+
+        // Trending and neighbour weights together.
+        let mut best = (f64::MIN, weights);
+        for trending in TRENDING_WEIGHTS {
+            for neighbours in NEIGHBOUR_WEIGHTS {
+                let w = EngineWeights {
+                    weight_trending: trending,
+                    weight_neighbors: neighbours,
+                    ..weights
+                };
+                ranker.set_weights(params_of(&w));
+                let [_, b] = trial(&ranker, w, &both);
+                if b > best.0 {
+                    best = (b, w);
+                }
+            }
+        }
+        weights = best.1;
     }
-    weights = best.1;
+    ranker.set_weights(params_of(&weights));
 
     // 3. "Buy again", on task A.
     let mut best = (f64::MIN, weights);
@@ -377,9 +377,9 @@ pub fn evaluate_through_engine(
             ..weights
         };
         ranker.set_weights(params_of(&w));
-        let score = trial(&ranker, w, &[Task::A]);
-        if score > best.0 {
-            best = (score, w);
+        let [a, _] = trial(&ranker, w, &[Task::A]);
+        if a > best.0 {
+            best = (a, w);
         }
     }
     weights = best.1;

@@ -126,9 +126,8 @@ impl DeviceHistories {
                     out.n_refused += 1;
                 }
             }
-            let interactions = interactions_by(&profile, &config, now, |id| {
-                split_of_code.get(id).copied()
-            });
+            let interactions =
+                interactions_by(&profile, &config, now, |id| split_of_code.get(id).copied());
             out.interactions.insert(user.customer_idx, interactions);
             out.profiles.insert(user.customer_idx, profile);
         }

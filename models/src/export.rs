@@ -41,7 +41,7 @@ use crate::pipeline::TrainedModel;
 /// Neighbours kept per item.
 pub const N_NEIGHBOURS: usize = 20;
 /// Items kept per trending list.
-pub const N_TRENDING: usize = 100;
+pub const N_TRENDING: usize = 1000;
 /// Share of eligible carts held out from rescue offers, to measure them.
 pub const RESCUE_HOLDOUT: f64 = 0.2;
 
@@ -813,7 +813,10 @@ mod tests {
             .metrics
             .contains_key("task_a.factors_only.ndcg_at_10"));
         assert_eq!(notes.lambda, model.config.als.regularization as f64);
-        assert_eq!(manifest.ranking.weight_repeat, model.config.engine.weight_repeat);
+        assert_eq!(
+            manifest.ranking.weight_repeat,
+            model.config.engine.weight_repeat
+        );
         // The shipped classifiers are the engine-input refits.
         let p = model.propensity.as_ref().unwrap();
         assert_eq!(
@@ -861,7 +864,8 @@ mod tests {
         }
         let mut segments_seen = std::collections::BTreeSet::new();
         for (customer, lines) in &lines_of {
-            let (events, _) = crate::engine_scorer::purchase_events(&data, lines, config.max_items());
+            let (events, _) =
+                crate::engine_scorer::purchase_events(&data, lines, config.max_items());
             let mut profile = Profile::new();
             for event in &events {
                 profile.apply(event, &config).unwrap();

@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::als::{self, AlsParams, Confidence};
 use crate::data::{CleaningReport, ItemInfo, Transactions};
 use crate::dates::{format_day, MINUTES_PER_DAY};
+use crate::engine_scorer::{engine_alpha, DeviceHistories, EngineFactorRanker};
 use crate::eval::{self, line_weight, Metrics, Ranker, Split, Task};
 use crate::intent::IntentModel;
 use crate::neighbours::{self, Neighbour, Trending};
-use crate::engine_scorer::{engine_alpha, DeviceHistories, EngineFactorRanker};
 use crate::segments::{self, Lifecycle, PriceTiers, Propensity, TasteClusters};
 
 /// Makes progress bars; hidden ones when output is not a terminal.
@@ -102,7 +102,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             als: AlsParams {
-                factors: 128,
+                factors: 64,
                 regularization: 10.0,
                 confidence: Confidence {
                     base: 0.0,
@@ -614,7 +614,6 @@ pub fn train(
         fit_seconds: start.elapsed().as_secs_f64(),
     })
 }
-
 
 #[cfg(test)]
 pub(crate) mod tests {

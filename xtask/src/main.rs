@@ -11,6 +11,7 @@ mod build;
 mod demo;
 mod model;
 mod paths;
+mod peers;
 mod run;
 mod setup;
 mod size;
@@ -31,9 +32,13 @@ tasks:
           (wrangler dev) on 127.0.0.1 and print its URL; Ctrl-C stops it
   test    build, then every test: native, wasm in headless Chromium, the edge
           worker end to end under workerd, and page tests in Chromium
-  size    build, then report the wasm outputs' sizes (raw, gzipped)
+  size    build, then report the wasm outputs' and the default model bundle's
+          sizes (raw, gzipped)
   bench   build, then the benchmarks whose figures BENCHMARKS.md reports
           (native vs wasm side by side)
+  peers   the peer recommenders (implicit ALS/BPR, EASE) on the trainer's
+          OR-LAST-MONTH split, in a venv with models/peers/requirements.txt
+          from PyPI (not part of test; writes target/peers/peers.json)
 ";
 
 fn main() {
@@ -60,8 +65,10 @@ fn main() {
         }),
         Some("size") => setup::setup().and_then(|env| {
             build::build(&env)?;
-            size::report(&env)
+            size::report(&env)?;
+            model::report_bundle_size()
         }),
+        Some("peers") => peers::peers(),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

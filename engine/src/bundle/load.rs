@@ -93,12 +93,8 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
 
     let gram = tensors.f32("gram", &[d, d])?;
     check_symmetric(&gram, d)?;
-    let fold_in_system = FoldInSystem::new(
-        &gram,
-        d,
-        manifest.ranking.lambda,
-        manifest.ranking.alpha,
-    )?;
+    let fold_in_system =
+        FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
