@@ -617,3 +617,55 @@ fn extreme_times_never_overflow() {
     );
     let _ = segments::classify(&model, &odd, &config, T0);
 }
+
+#[test]
+fn bad_weights_and_fold_in_inputs_get_typed_errors() {
+    use crate::ranking::foldin::FoldInSystem;
+    let model = model();
+    let profile = profile_of(&[(T0, viewed("item-3"))]);
+    let request = RankRequest {
+        k: 5,
+        now: T0 + 10,
+        ..RankRequest::default()
+    };
+    let interactions =
+        ranking::foldin::interactions(&model, &profile, &ProfileConfig::default(), T0 + 10);
+    for bad in [-0.1f32, f32::NAN, f32::INFINITY] {
+        let params = crate::bundle::RankingParams {
+            weight_repeat: bad,
+            ..model.manifest().ranking.clone()
+        };
+        let err =
+            ranking::rank_with_params(&model, &params, &profile, &request, None, &interactions)
+                .unwrap_err();
+        assert_eq!(err.code(), "invalid_parameter", "{bad}: {err}");
+    }
+    let dim = model.dim();
+    let gram = model.gram();
+    let cases: [(&[f32], f64, f64); 4] = [
+        (&gram[..gram.len() - 1], 0.1, 1.0),
+        (gram, 0.0, 1.0),
+        (gram, 0.1, -1.0),
+        (gram, 0.1, f64::NAN),
+    ];
+    for (g, lambda, alpha) in cases {
+        assert!(
+            FoldInSystem::new(g, dim, lambda, alpha).is_err(),
+            "{lambda} {alpha}"
+        );
+    }
+    let negative: Vec<f32> = gram.iter().map(|g| -g * 100.0).collect();
+    assert_eq!(
+        FoldInSystem::new(&negative, dim, 0.1, 1.0)
+            .unwrap_err()
+            .code(),
+        "bundle_tensor_value"
+    );
+    let system = FoldInSystem::new(gram, dim, 0.1, 1.0).unwrap();
+    let factors = model.all_item_factors();
+    let out_of_range = system.fold_in(factors, &[(model.n_items() as u32, 1.0)]);
+    assert_eq!(out_of_range.unwrap_err().code(), "bundle_reference");
+    let negative_weight = system.fold_in(factors, &[(0, -1.0)]);
+    assert!(negative_weight.is_err());
+    assert_eq!(system.fold_in(factors, &[]).unwrap(), None);
+}
