@@ -80,6 +80,7 @@ export type Reason =
   | { kind: "personal" }
   | { kind: "similar"; to: string }
   | { kind: "trending"; country: string }
+  | { kind: "buy_again" }
   | { kind: "pinned" }
   | { kind: "boosted" }
   | { kind: "fallback" };

@@ -150,6 +150,7 @@ pub fn ranking_params() -> RankingParams {
         weight_personal: 1.0,
         weight_neighbors: 0.5,
         weight_trending: 0.2,
+        weight_repeat: 0.3,
     }
 }
 

@@ -9,10 +9,14 @@ ideal DCG over min(|relevant|, k), Recall@k = hits / min(|relevant|, k), MAP@k.
 Task A: relevant = the user's test items, full ranking. Task B: relevant = test
 items not in the user's train history, train items removed from the ranking.
 
-Each peer is also run with the same on-device blend Cove uses (see
-models/src/recommend.rs): score + repeat * ln(1 + own strength) on owned items
-+ prior * items.csv's recent_popularity, the two weights tuned on validation
-over the same grid, so the comparison separates the factor model from the blend.
+Each peer is also run with an on-device blend like Cove's (the engine's
+RankingParams have the same two terms, "buy again" and recent popularity):
+score + repeat * ln(1 + own strength) on owned items + prior * items.csv's
+recent_popularity, the two weights tuned on validation over the same grid, so
+the comparison separates the factor model from the blend.
+
+Run it with `cargo xtask peers` (a venv with requirements.txt, the split written
+by the trainer, results in target/peers/peers.json).
 
 Usage: python peers.py --test DIR --val DIR --out results.json
 """

@@ -1,40 +1,36 @@
 //! The OR-LAST-MONTH protocol scored through the engine, on a written bundle.
 //!
-//! The trainer's own evaluation ([`crate::pipeline::evaluate`]) folds users in
-//! with the trainer's fold-in and ranks with `cove_engine::score`. This module
-//! checks that the bundle reproduces that quality when the engine does all of
-//! it, as a browser would:
+//! Every Cove figure comes from the engine, as a browser would compute it:
 //!
 //! 1. train every part on the rows before the cut-off only (the same
 //!    [`pipeline::train`] as the published model) and export that model with
 //!    [`crate::export::build_bundle`]; load it with `Model::from_bytes`;
 //! 2. replay each evaluated user's train orders as engine `purchase` events
-//!    into a `Profile` with the default `ProfileConfig`;
+//!    into a `Profile` with the default `ProfileConfig`
+//!    ([`DeviceHistories`]);
 //! 3. rank with `cove_engine::ranking::recommend` at the cut-off (k = 20, int8
 //!    factors, no country so the `*` trending list applies; task A keeps owned
 //!    items, task B excludes them), and score HR@10 / NDCG@10 / Recall@20 with
-//!    the same [`eval::user_metrics`].
+//!    the same [`eval::evaluate`] as the baselines.
 //!
-//! Before that, the two parameters the trainer cannot choose for the engine
-//! (α's scale and the neighbour weight) are picked through the same path on
-//! the validation split, never on the test period.
-//!
-//! A second row keeps the engine's ranking but uses the trainer's fold-in
-//! vector (`rank_with_vector`), which separates the two differences between
-//! the paths: the profile's weights and linear confidence, and the blend.
+//! Before that, the ranking parameters the bundle ships (α's scale and the
+//! neighbour, trending and "buy again" weights) are chosen on the validation
+//! split through the same engine code (`FoldInSystem` for each α,
+//! `ranking::rank_with_params` for each set of weights), never on the test
+//! period.
 
 use std::collections::HashMap;
 
-use cove_engine::bundle::Model;
-use cove_engine::events::{Event, EventKind, PurchaseLine, MAX_PRICE, MAX_QUANTITY};
-use cove_engine::profile::{Profile, ProfileConfig};
+use cove_engine::bundle::{Model, RankingParams};
+use cove_engine::ranking::foldin::FoldInSystem;
 use cove_engine::ranking::{self, RankRequest};
 use serde::Serialize;
 
 use crate::data::Transactions;
 use crate::dates::MINUTES_PER_DAY;
-use crate::eval::{self, Metrics, Split, Task};
-use crate::pipeline::{self, Bars, EvaluationReport, TrainConfig};
+use crate::engine_scorer::{engine_alpha, DeviceHistories};
+use crate::eval::{self, EvalUser, HistoryBucket, Metrics, Ranker, Split, Task};
+use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig};
 
 /// One row of the engine-path evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -50,9 +46,10 @@ pub struct EngineRow {
 /// The engine-path evaluation.
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineEvaluation {
-    /// The rows: engine path, engine ranking with the trainer's vector, and the
-    /// trainer's own blend for comparison.
+    /// The test-period rows, one per task.
     pub rows: Vec<EngineRow>,
+    /// Task A NDCG@10 through the engine by length of the user's history.
+    pub ndcg_by_history: Vec<HistoryBucket>,
     /// The id of the train-split bundle that was scored.
     pub model_id: String,
     /// Orders replayed as events.
@@ -65,91 +62,186 @@ pub struct EngineEvaluation {
     /// Items in the bundle that are not candidates (unseen in train), excluded
     /// from every request.
     pub n_non_candidates: usize,
-    /// The α scale chosen on validation.
-    pub alpha_scale: f64,
-    /// The neighbour-weight scale chosen on validation.
-    pub neighbours_scale: f32,
+    /// The weights chosen on validation.
+    pub weights: EngineWeights,
     /// Every validation trial.
     pub validation_trials: Vec<EngineTrial>,
     /// Seconds taken.
     pub seconds: f64,
 }
 
-/// Engine events replaying `purchases` (one customer's train lines): one
-/// `purchase` event per invoice at its time, lines in file order, cut into
-/// events of at most `max_lines` lines. Returns the events and how many
-/// invoices had to be cut.
-pub fn purchase_events(
-    data: &Transactions,
-    purchases: &[&crate::data::Purchase],
-    max_lines: usize,
-) -> (Vec<Event>, usize) {
-    let mut by_invoice: Vec<(i64, u32, Vec<PurchaseLine>)> = Vec::new();
-    let mut position: HashMap<u32, usize> = HashMap::new();
-    for p in purchases {
-        let slot = *position.entry(p.invoice_idx).or_insert_with(|| {
-            by_invoice.push((p.minute, p.invoice_idx, Vec::new()));
-            by_invoice.len() - 1
-        });
-        let entry = &mut by_invoice[slot];
-        entry.0 = entry.0.min(p.minute);
-        entry.2.push(PurchaseLine {
-            item: data.items[p.item_idx as usize].code.clone(),
-            quantity: (p.quantity.round() as u32).clamp(1, MAX_QUANTITY),
-            price: (p.unit_price as f64).clamp(0.0, MAX_PRICE),
-        });
-    }
-    by_invoice.sort_by_key(|(minute, invoice, _)| (*minute, *invoice));
-    let mut events = Vec::new();
-    let mut n_split = 0;
-    for (minute, _, lines) in by_invoice {
-        if lines.len() > max_lines {
-            n_split += 1;
-        }
-        for chunk in lines.chunks(max_lines.max(1)) {
-            events.push(Event {
-                at: minute * 60,
-                kind: EventKind::Purchase {
-                    lines: chunk.to_vec(),
-                },
-            });
-        }
-    }
-    (events, n_split)
-}
-
-/// One validation trial of the engine-only parameters.
+/// One validation trial of the ranking parameters.
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineTrial {
-    /// `TrainConfig::engine_alpha_scale`.
-    pub alpha_scale: f64,
-    /// `TrainConfig::engine_neighbours_scale`.
-    pub neighbours_scale: f32,
+    /// The weights tried.
+    pub weights: EngineWeights,
     /// Validation NDCG@10, task A.
     pub ndcg_at_10_a: f64,
     /// Validation NDCG@10, task B.
     pub ndcg_at_10_b: f64,
 }
 
-/// What scoring one split through the engine gives.
-struct Scored {
-    /// [path][task]: path 0 = events → profile → recommend, 1 = trainer vector.
-    sums: [[Metrics; 2]; 2],
-    model_id: String,
-    n_orders: usize,
-    n_orders_split: usize,
-    n_refused: usize,
-    n_non_candidates: usize,
+/// Each customer's folded-in vector (`None`: nothing to fold in).
+type ShopperVectors = HashMap<u32, Option<Vec<f32>>>;
+
+/// Ranks through the engine with a written bundle: the device path
+/// (`ranking::recommend`, the bundle's own parameters) or, while tuning, the
+/// engine's fold-in at another α and `rank_with_params` with other weights.
+pub struct EngineRanker<'a> {
+    model: &'a Model,
+    histories: &'a DeviceHistories,
+    /// Per customer: interactions in bundle rows.
+    interactions: HashMap<u32, Vec<(u32, f64)>>,
+    /// Tuning: shopper vectors per customer and the weights to rank with.
+    tuning: Option<(ShopperVectors, RankingParams)>,
+    /// Bundle row → split item.
+    split_of_row: HashMap<u32, u32>,
+    /// Split item → item id.
+    split_ids: Vec<String>,
+    /// Ids of bundle items that are not candidates.
+    non_candidates: Vec<String>,
 }
 
-/// `pipeline::train` on the rows before `cutoff_day` only.
-fn train_before(
+impl<'a> EngineRanker<'a> {
+    /// The device path on `model` for `split`'s users.
+    pub fn new(
+        data: &Transactions,
+        model: &'a Model,
+        split: &Split,
+        histories: &'a DeviceHistories,
+    ) -> EngineRanker<'a> {
+        let split_of_row: HashMap<u32, u32> = split
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &item)| {
+                let row = model.item_row(&data.items[item as usize].code)?;
+                Some((row, i as u32))
+            })
+            .collect();
+        let non_candidates = (0..model.n_items() as u32)
+            .filter(|row| !split_of_row.contains_key(row))
+            .filter_map(|row| model.item(row).map(|m| m.id.clone()))
+            .collect();
+        let split_ids = split
+            .items
+            .iter()
+            .map(|&item| data.items[item as usize].code.clone())
+            .collect();
+        let interactions = histories
+            .profiles
+            .iter()
+            .map(|(customer, profile)| {
+                let found =
+                    ranking::foldin::interactions(model, profile, &histories.config, histories.now);
+                (*customer, found)
+            })
+            .collect();
+        EngineRanker {
+            model,
+            histories,
+            interactions,
+            tuning: None,
+            split_of_row,
+            split_ids,
+            non_candidates,
+        }
+    }
+
+    /// Number of bundle items that are not candidates.
+    pub fn n_non_candidates(&self) -> usize {
+        self.non_candidates.len()
+    }
+
+    /// Folds every user in with the engine at confidence scale `alpha` and
+    /// ranks with `params`' weights from now on (the fold-in is done once
+    /// per α; [`EngineRanker::set_weights`] then changes only the weights).
+    pub fn tune_alpha(&mut self, alpha: f64, params: RankingParams) -> anyhow::Result<()> {
+        let ranking = &self.model.manifest().ranking;
+        let system = FoldInSystem::new(self.model.gram(), self.model.dim(), ranking.lambda, alpha)
+            .map_err(|e| anyhow::anyhow!("fold-in at α = {alpha}: {e}"))?;
+        let mut vectors = HashMap::new();
+        for (customer, interactions) in &self.interactions {
+            let vector = system
+                .fold_in(self.model.all_item_factors(), interactions)
+                .map_err(|e| anyhow::anyhow!("fold-in at α = {alpha}: {e}"))?;
+            vectors.insert(*customer, vector);
+        }
+        self.tuning = Some((vectors, params));
+        Ok(())
+    }
+
+    /// Changes the weights used while tuning.
+    pub fn set_weights(&mut self, params: RankingParams) {
+        if let Some((_, current)) = &mut self.tuning {
+            *current = params;
+        }
+    }
+
+    fn rank(&self, user: &EvalUser, exclude: &[u32], k: usize) -> anyhow::Result<Vec<u32>> {
+        let profile = self
+            .histories
+            .profiles
+            .get(&user.customer_idx)
+            .ok_or_else(|| anyhow::anyhow!("no profile for customer {}", user.customer_idx))?;
+        let mut exclude_items = self.non_candidates.clone();
+        exclude_items.extend(exclude.iter().map(|&i| self.split_ids[i as usize].clone()));
+        let request = RankRequest {
+            k,
+            now: self.histories.now,
+            exclude_items,
+            // Task B passes the owned items in `exclude`; task A keeps them.
+            exclude_purchased: !exclude.is_empty(),
+            ..RankRequest::default()
+        };
+        let ranked = match &self.tuning {
+            None => ranking::recommend(self.model, profile, &self.histories.config, &request),
+            Some((vectors, params)) => {
+                let interactions = &self.interactions[&user.customer_idx];
+                let vector = vectors.get(&user.customer_idx).and_then(|v| v.as_deref());
+                ranking::rank_with_params(
+                    self.model,
+                    params,
+                    profile,
+                    &request,
+                    vector,
+                    interactions,
+                )
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?;
+        Ok(ranked
+            .items
+            .iter()
+            .filter_map(|r| self.split_of_row.get(&r.row).copied())
+            .collect())
+    }
+}
+
+impl Ranker for EngineRanker<'_> {
+    fn name(&self) -> String {
+        "Cove: engine (events → profile → recommend, int8)".into()
+    }
+
+    fn top_k(&self, user: &EvalUser, exclude: &[u32], k: usize) -> Vec<u32> {
+        // A request the engine refuses ranks nothing (counted as misses);
+        // it cannot happen with the requests built above.
+        self.rank(user, exclude, k).unwrap_or_else(|err| {
+            tracing::warn!("user {}: {err:#}", user.customer_idx);
+            Vec::new()
+        })
+    }
+}
+
+/// `pipeline::train` on the rows before `cutoff_day` only, exported as a
+/// bundle and loaded by the engine.
+fn bundle_before(
     data: &Transactions,
     config: &TrainConfig,
     evaluation: &EvaluationReport,
     cutoff_day: i64,
     bars: Bars,
-) -> anyhow::Result<crate::pipeline::TrainedModel> {
+) -> anyhow::Result<(Model, String)> {
     let cutoff = cutoff_day * MINUTES_PER_DAY;
     let mut train_data = data.clone();
     train_data.purchases.retain(|p| p.minute < cutoff);
@@ -159,22 +251,32 @@ fn train_before(
     );
     let mut train_config = config.clone();
     train_config.tune = false;
-    pipeline::train(
+    let trained = pipeline::train(
         &train_data,
         &train_config,
         evaluation.clone(),
         None,
         "train split",
         bars,
-    )
+    )?;
+    let (bundle, _) = crate::export::build_bundle(&trained, &[])?;
+    let model = Model::from_bytes(&bundle.manifest, &bundle.tensors)
+        .map_err(|e| anyhow::anyhow!("the train-split bundle does not load: {e}"))?;
+    Ok((model, bundle.model_id))
 }
 
-/// Runs the protocol through the engine. First the two parameters only the
-/// engine has (α's scale and the neighbour weight's scale) are chosen on the
-/// validation split, by the mean NDCG@10 of both tasks, and written into
-/// `config` (so the published bundle uses them); then the test period is
-/// scored once. `evaluation` is the trainer's own (its blend rows are copied
-/// beside the engine's).
+/// The grids searched on validation, one coordinate at a time.
+const ALPHA_SCALES: [f64; 10] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+const TRENDING_WEIGHTS: [f32; 8] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+const NEIGHBOUR_WEIGHTS: [f32; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
+const REPEAT_WEIGHTS: [f32; 8] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+
+/// Runs the protocol through the engine. First the ranking parameters are
+/// chosen on the validation split and written into `config.engine` (so the
+/// published bundle ships them): α's scale, then the trending and neighbour
+/// weights (by the mean NDCG@10 of both tasks), then the "buy again" weight
+/// (task A only: task B excludes bought items). Then the test period is
+/// scored once, on the device path. `evaluation` is the trainer's own.
 pub fn evaluate_through_engine(
     data: &Transactions,
     config: &mut TrainConfig,
@@ -182,223 +284,134 @@ pub fn evaluate_through_engine(
     bars: Bars,
 ) -> anyhow::Result<EngineEvaluation> {
     let start = std::time::Instant::now();
+    let threads = config.als.threads;
     let val_cutoff = config.cutoff_day - config.validation_days;
-    let mut val_trained = train_before(data, config, evaluation, val_cutoff, bars)?;
+    let (val_model, _) = bundle_before(data, config, evaluation, val_cutoff, bars)?;
     let val_split = Split::new(
         data,
         val_cutoff,
         Some(config.cutoff_day),
         config.half_life_days,
     );
+    let val_histories = DeviceHistories::new(data, &val_split);
+    let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
+    let base = val_model.manifest().ranking.clone();
+    let params_of = |w: &EngineWeights| RankingParams {
+        weight_neighbors: w.weight_neighbors,
+        weight_trending: w.weight_trending,
+        weight_repeat: w.weight_repeat,
+        ..base.clone()
+    };
+    let n_trials = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
+        + REPEAT_WEIGHTS.len();
+    let bar = bars.bar(n_trials as u64, "tuning the engine's weights on validation");
     let mut trials = Vec::new();
-    let mut best: Option<(f64, f64, f32)> = None;
-    let grid: Vec<(f64, f32)> = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
-        .iter()
-        .flat_map(|a| [0.0f32, 0.5, 1.0, 2.0].map(|n| (*a, n)))
-        .collect();
-    let bar = bars.bar(
-        grid.len() as u64,
-        "tuning the engine's weights on validation",
-    );
-    for (alpha_scale, neighbours_scale) in grid {
-        val_trained.config.engine_alpha_scale = alpha_scale;
-        val_trained.config.engine_neighbours_scale = neighbours_scale;
-        // A setting the engine cannot rank with (a fold-in that is not
-        // positive definite) is skipped, not fatal.
-        let scored = match score_split(data, &val_trained, &val_split, val_cutoff, false) {
-            Ok(scored) => scored,
-            Err(err) => {
-                tracing::warn!(alpha_scale, neighbours_scale, "trial skipped: {err:#}");
-                bar.inc(1);
-                continue;
-            }
-        };
-        let a = scored.sums[0][0].mean().ndcg_at_10;
-        let b = scored.sums[0][1].mean().ndcg_at_10;
-        if best.is_none_or(|(score, _, _)| (a + b) / 2.0 > score) {
-            best = Some(((a + b) / 2.0, alpha_scale, neighbours_scale));
+    let mut weights = config.engine;
+    // Scores the tasks asked for; returns NDCG@10 of [A, B] (0 if not asked).
+    let mut trial = |ranker: &EngineRanker, w: EngineWeights, tasks: &[Task]| -> [f64; 2] {
+        let mut ndcg = [0.0f64; 2];
+        for task in tasks {
+            let slot = usize::from(*task == Task::B);
+            ndcg[slot] = eval::evaluate(&val_split, ranker, *task, threads).ndcg_at_10;
         }
         trials.push(EngineTrial {
-            alpha_scale,
-            neighbours_scale,
-            ndcg_at_10_a: a,
-            ndcg_at_10_b: b,
+            weights: w,
+            ndcg_at_10_a: ndcg[0],
+            ndcg_at_10_b: ndcg[1],
         });
         bar.inc(1);
-    }
-    bar.finish_and_clear();
-    if let Some((_, alpha_scale, neighbours_scale)) = best {
-        tracing::info!(
-            alpha_scale,
-            neighbours_scale,
-            "engine weights chosen on validation"
-        );
-        config.engine_alpha_scale = alpha_scale;
-        config.engine_neighbours_scale = neighbours_scale;
-    }
+        ndcg
+    };
+    let both = [Task::A, Task::B];
 
-    let trained = train_before(data, config, evaluation, config.cutoff_day, bars)?;
-    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
-    let scored = score_split(data, &trained, &split, config.cutoff_day, true)?;
-    let mut rows = Vec::new();
-    let names = [
-        "engine: events → profile → recommend (int8)",
-        "engine ranking, trainer's fold-in vector (int8)",
-    ];
-    for (task_idx, task) in [Task::A, Task::B].into_iter().enumerate() {
-        for (path, name) in names.iter().enumerate() {
-            rows.push(EngineRow {
-                model: name.to_string(),
-                task,
-                metrics: scored.sums[path][task_idx].mean(),
-            });
-        }
-        for row in &evaluation.rows {
-            if row.task == task && row.model == "Cove ALS + on-device blend" {
-                rows.push(EngineRow {
-                    model: "trainer: ALS + on-device blend (its own scorer)".into(),
-                    task,
-                    metrics: row.metrics,
-                });
-            }
-        }
-    }
-    Ok(EngineEvaluation {
-        rows,
-        model_id: scored.model_id,
-        n_orders: scored.n_orders,
-        n_orders_split: scored.n_orders_split,
-        n_events_refused: scored.n_refused,
-        n_non_candidates: scored.n_non_candidates,
-        alpha_scale: config.engine_alpha_scale,
-        neighbours_scale: config.engine_neighbours_scale,
-        validation_trials: trials,
-        seconds: start.elapsed().as_secs_f64(),
-    })
-}
-
-/// Exports `trained`, loads it with the engine, and scores `split`'s users at
-/// `cutoff_day` (the trainer-vector path too when `with_trainer_vector`).
-fn score_split(
-    data: &Transactions,
-    trained: &crate::pipeline::TrainedModel,
-    split: &Split,
-    cutoff_day: i64,
-    with_trainer_vector: bool,
-) -> anyhow::Result<Scored> {
-    let cutoff = cutoff_day * MINUTES_PER_DAY;
-    let (bundle, _) = crate::export::build_bundle(trained, &[])?;
-    let model = Model::from_bytes(&bundle.manifest, &bundle.tensors)
-        .map_err(|e| anyhow::anyhow!("the train-split bundle does not load: {e}"))?;
-    // Bundle rows are data item indices (the exporter adds items in order).
-    let mut split_of_row: HashMap<u32, u32> = HashMap::new();
-    for (split_idx, &item_idx) in split.items.iter().enumerate() {
-        split_of_row.insert(item_idx, split_idx as u32);
-    }
-    let non_candidates: Vec<String> = (0..data.items.len() as u32)
-        .filter(|row| !split_of_row.contains_key(row))
-        .map(|row| data.items[row as usize].code.clone())
-        .collect();
-
-    let mut lines_of: HashMap<u32, Vec<&crate::data::Purchase>> = HashMap::new();
-    for p in data.purchases.iter().filter(|p| p.minute < cutoff) {
-        lines_of.entry(p.customer_idx).or_default().push(p);
-    }
-    let profile_config = ProfileConfig::default();
-    let now = cutoff_day * 86_400;
-    let mut n_orders = 0;
-    let mut n_orders_split = 0;
-    let mut n_refused = 0;
-    let mut sums = [[Metrics::default(); 2]; 2];
-    for user in &split.users {
-        let lines = lines_of.get(&user.customer_idx).map_or(&[][..], |v| v);
-        let (events, n_split) = purchase_events(data, lines, profile_config.max_items());
-        n_orders_split += n_split;
-        n_orders += events.len();
-        let mut profile = Profile::new();
-        for event in &events {
-            if profile.apply(event, &profile_config).is_err() {
-                n_refused += 1;
-            }
-        }
-        let history: Vec<u32> = user.history.iter().map(|&(item, _)| item).collect();
-        // The trainer's fold-in vector, over bundle rows.
-        let trainer_vector = with_trainer_vector.then(|| {
-            let trainer_history: Vec<(u32, f32)> = user
-                .history
-                .iter()
-                .map(|&(item, strength)| (split.items[item as usize], strength))
-                .collect();
-            trained.fold_in.user_vector(
-                &trainer_history,
-                &trained.item_factors,
-                &trained.gram,
-                trained.dim,
-            )
-        });
-        let interactions = ranking::foldin::interactions(&model, &profile, &profile_config, now);
-        for (task_idx, task) in [Task::A, Task::B].into_iter().enumerate() {
-            let relevant: Vec<u32> = match task {
-                Task::A => user.test_items.clone(),
-                Task::B => user
-                    .test_items
-                    .iter()
-                    .copied()
-                    .filter(|item| history.binary_search(item).is_err())
-                    .collect(),
+    // α's scale and the trending and neighbour weights by task B, one
+    // coordinate at a time, in two rounds (the best α depends on the weights).
+    for _round in 0..2 {
+        // α's scale, with the current weights. A scale the engine cannot fold
+        // in with (not positive definite) is skipped, not fatal.
+        let mut best = (f64::MIN, weights.alpha_scale);
+        for scale in ALPHA_SCALES {
+            let w = EngineWeights {
+                alpha_scale: scale,
+                ..weights
             };
-            if relevant.is_empty() {
+            let alpha = engine_alpha(&config.als.confidence, scale);
+            if let Err(err) = ranker.tune_alpha(alpha, params_of(&w)) {
+                tracing::warn!(scale, "trial skipped: {err:#}");
                 continue;
             }
-            let mut exclude_items = non_candidates.clone();
-            if task == Task::B {
-                exclude_items.extend(
-                    history
-                        .iter()
-                        .map(|&i| data.items[split.items[i as usize] as usize].code.clone()),
-                );
-            }
-            let request = RankRequest {
-                k: 20,
-                now,
-                exclude_items,
-                exclude_purchased: task == Task::B,
-                ..RankRequest::default()
-            };
-            let mut rankings =
-                vec![
-                    ranking::recommend(&model, &profile, &profile_config, &request)
-                        .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?,
-                ];
-            if let Some(vector) = &trainer_vector {
-                rankings.push(
-                    ranking::rank_with_vector(
-                        &model,
-                        &profile,
-                        &request,
-                        Some(vector),
-                        &interactions,
-                    )
-                    .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?,
-                );
-            }
-            for (path, ranking) in rankings.iter().enumerate() {
-                let ranked: Vec<u32> = ranking
-                    .items
-                    .iter()
-                    .filter_map(|r| split_of_row.get(&r.row).copied())
-                    .collect();
-                sums[path][task_idx].add(&eval::user_metrics(&ranked, &relevant));
+            let [_, b] = trial(&ranker, w, &both);
+            if b > best.0 {
+                best = (b, scale);
             }
         }
+        weights.alpha_scale = best.1;
+        let alpha = engine_alpha(&config.als.confidence, weights.alpha_scale);
+        ranker.tune_alpha(alpha, params_of(&weights))?;
+
+        // Trending and neighbour weights together.
+        let mut best = (f64::MIN, weights);
+        for trending in TRENDING_WEIGHTS {
+            for neighbours in NEIGHBOUR_WEIGHTS {
+                let w = EngineWeights {
+                    weight_trending: trending,
+                    weight_neighbors: neighbours,
+                    ..weights
+                };
+                ranker.set_weights(params_of(&w));
+                let [_, b] = trial(&ranker, w, &both);
+                if b > best.0 {
+                    best = (b, w);
+                }
+            }
+        }
+        weights = best.1;
     }
-    Ok(Scored {
-        sums,
-        model_id: bundle.model_id,
-        n_orders,
-        n_orders_split,
-        n_refused,
-        n_non_candidates: non_candidates.len(),
+    ranker.set_weights(params_of(&weights));
+
+    // 3. "Buy again", on task A.
+    let mut best = (f64::MIN, weights);
+    for repeat in REPEAT_WEIGHTS {
+        let w = EngineWeights {
+            weight_repeat: repeat,
+            ..weights
+        };
+        ranker.set_weights(params_of(&w));
+        let [a, _] = trial(&ranker, w, &[Task::A]);
+        if a > best.0 {
+            best = (a, w);
+        }
+    }
+    weights = best.1;
+    bar.finish_and_clear();
+    tracing::info!(?weights, "engine weights chosen on validation");
+    config.engine = weights;
+
+    // The test period, scored once on the device path.
+    let (model, model_id) = bundle_before(data, config, evaluation, config.cutoff_day, bars)?;
+    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    let histories = DeviceHistories::new(data, &split);
+    let ranker = EngineRanker::new(data, &model, &split, &histories);
+    let rows = [Task::A, Task::B]
+        .into_iter()
+        .map(|task| EngineRow {
+            model: "engine: events → profile → recommend (int8)".into(),
+            task,
+            metrics: eval::evaluate(&split, &ranker, task, threads),
+        })
+        .collect();
+    let ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
+    Ok(EngineEvaluation {
+        rows,
+        ndcg_by_history,
+        model_id,
+        n_orders: histories.n_orders,
+        n_orders_split: histories.n_orders_split,
+        n_events_refused: histories.n_refused,
+        n_non_candidates: ranker.n_non_candidates(),
+        weights,
+        validation_trials: trials,
+        seconds: start.elapsed().as_secs_f64(),
     })
 }
 
@@ -406,11 +419,6 @@ fn score_split(
 pub fn metric_entries(e: &EngineEvaluation) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     for row in &e.rows {
-        let name = if row.model.starts_with("engine: ") {
-            "engine_path"
-        } else {
-            continue;
-        };
         let task = match row.task {
             Task::A => "a",
             Task::B => "b",
@@ -421,7 +429,7 @@ pub fn metric_entries(e: &EngineEvaluation) -> Vec<(String, f64)> {
             ("recall_at_20", row.metrics.recall_at_20),
         ] {
             out.push((
-                format!("task_{task}.{name}.{metric}"),
+                format!("task_{task}.engine_path.{metric}"),
                 (value * 10_000.0).round() / 10_000.0,
             ));
         }

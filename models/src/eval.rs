@@ -15,8 +15,9 @@
 //!
 //! Every scorer returns a full score vector; ranking always goes through the
 //! engine's `cove_engine::score` top-k selection, so ties break exactly as on the
-//! device. The ALS scorer folds each user's train history in with
-//! [`crate::foldin::FoldIn`] and scores with `cove_engine::score::top_k`.
+//! device. Cove's scorers ([`crate::engine_scorer`], [`crate::engine_eval`])
+//! replay each user's train orders into an engine profile and fold it in and
+//! rank with the engine's own code.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -655,7 +656,7 @@ mod tests {
     /// compute the metrics from their definitions with sets.
     fn reference_metrics(
         split: &Split,
-        ranker: &crate::recommend::FactorRanker,
+        ranker: &crate::engine_scorer::EngineFactorRanker,
         task: Task,
     ) -> (usize, f64, f64, f64) {
         let (mut n, mut hr, mut ndcg, mut recall) = (0usize, 0.0, 0.0, 0.0);
@@ -670,7 +671,7 @@ mod tests {
             if relevant.is_empty() {
                 continue;
             }
-            let x = ranker.user_vector(&user.history);
+            let x = ranker.user_vector(user);
             let mut all: Vec<(f32, u32)> = (0..split.items.len() as u32)
                 .filter(|i| task == Task::A || !owned.contains(i))
                 .map(|i| {
@@ -736,16 +737,16 @@ mod tests {
             ..crate::als::AlsParams::default()
         };
         let model = crate::als::train(&split.train, &params.validate().unwrap(), |_| {});
-        let ranker = crate::recommend::FactorRanker {
-            label: "als".into(),
-            gram: crate::als::gram(&model.item_factors, model.dim),
-            item_factors: model.item_factors,
-            dim: model.dim,
-            fold_in: crate::foldin::FoldIn {
-                regularization: params.regularization,
-                confidence: params.confidence,
-            },
-        };
+        let histories = crate::engine_scorer::DeviceHistories::new(&data, &split);
+        let ranker = crate::engine_scorer::EngineFactorRanker::new(
+            "als",
+            &model.item_factors,
+            model.dim,
+            params.regularization as f64,
+            crate::engine_scorer::engine_alpha(&params.confidence, 1.0),
+            &histories,
+        )
+        .unwrap();
         for task in [Task::A, Task::B] {
             let fast = evaluate(&split, &ranker, task, 3);
             let (n, hr, ndcg, recall) = reference_metrics(&split, &ranker, task);

@@ -14,11 +14,14 @@
 //!   which makes the engine's term equal the trainer's prior on the `*` list.
 //! - The engine's confidence is linear (c = 1 + α·w, w = the profile's decayed
 //!   event weight) where the trainer's is logarithmic (c = b + α·ln(1 + x)); α
-//!   is set so one fresh purchase line gets the trainer's confidence.
+//!   is a scale (chosen through the engine on validation) times the α that
+//!   gives one fresh purchase line the trainer's confidence.
+//! - The blend weights (neighbours, trending, "buy again") are the ones
+//!   [`crate::engine_eval`] chose through the engine on validation.
+//! - Item factors are stored as int8 with per-row scales only (the engine's
+//!   bundle schema 2).
 //! - The classifiers shipped are the refits on the engine's vectorisers
 //!   (`engine_classifier`), never the trainer's wider feature sets.
-//! - The trainer's "buy again" term has no counterpart in the engine's ranking
-//!   and is not shipped.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,7 +41,7 @@ use crate::pipeline::TrainedModel;
 /// Neighbours kept per item.
 pub const N_NEIGHBOURS: usize = 20;
 /// Items kept per trending list.
-pub const N_TRENDING: usize = 100;
+pub const N_TRENDING: usize = 1000;
 /// Share of eligible carts held out from rescue offers, to measure them.
 pub const RESCUE_HOLDOUT: f64 = 0.2;
 
@@ -55,6 +58,8 @@ pub struct ExportNotes {
     pub weight_neighbors: f32,
     /// Weight of the trending term.
     pub weight_trending: f32,
+    /// The "buy again" weight.
+    pub weight_repeat: f32,
     /// Whether every lifecycle rule maps exactly onto the engine's score map.
     pub lifecycle_exact: bool,
     /// Lifecycle rules that could not be expressed and were left out.
@@ -94,40 +99,32 @@ pub fn builder(
         .collect();
     star.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     star.truncate(N_TRENDING);
-    let star_top = star.first().map_or(0.0, |(_, v)| *v);
 
-    // Ranking parameters.
-    let confidence = model.fold_in.confidence;
+    // Ranking parameters, chosen through the engine on validation.
+    let confidence = model.config.als.confidence;
     let profile = ProfileParams::default();
-    let one_line = confidence.of(1.0) as f64;
-    let alpha = ((one_line - 1.0) / profile.weight_purchase as f64).max(0.0)
-        * model.config.engine_alpha_scale;
-    let weight_trending = model.blend.discover_prior * star_top;
-    let weight_neighbors = if model.blend.discover_co_purchase > 0.0 {
-        model.blend.discover_co_purchase
-    } else {
-        weight_trending * model.config.engine_neighbours_scale
-    };
+    let weights = model.config.engine;
+    let alpha = crate::engine_scorer::engine_alpha(&confidence, weights.alpha_scale);
     let ranking = RankingParams {
-        lambda: model.fold_in.regularization as f64,
+        lambda: model.config.als.regularization as f64,
         alpha,
         weight_personal: 1.0,
-        weight_neighbors,
-        weight_trending,
+        weight_neighbors: weights.weight_neighbors,
+        weight_trending: weights.weight_trending,
+        weight_repeat: weights.weight_repeat,
     };
     notes.push(format!(
         "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
          profile's decayed weight w (a purchase line adds {}); α = {} × (c(1) − 1)/{} = {:.4}: the factor {} was \
-         chosen through the engine on validation from {{0.5, 1, 2, 4, 8, 16, 32}}, 1 giving one fresh purchase line the trainer's \
-         confidence",
+         chosen through the engine on validation, 1 giving one fresh purchase line the trainer's confidence",
         confidence.base,
         confidence.alpha,
         confidence.epsilon,
         profile.weight_purchase,
-        model.config.engine_alpha_scale,
+        weights.alpha_scale,
         profile.weight_purchase,
         alpha,
-        model.config.engine_alpha_scale
+        weights.alpha_scale
     ));
     notes.push(format!(
         "decay: trainer half-life {:?} days; the engine decays with the device's ProfileConfig (default {} days), \
@@ -135,9 +132,13 @@ pub fn builder(
         model.half_life_days, profile.half_life_days
     ));
     notes.push(format!(
-        "trending: weight_trending = discover prior {} × top ln(1 + buyers) {:.3} of the `*` list; the for-you prior {} \
-         has no separate slot in RankingParams",
-        model.blend.discover_prior, star_top, model.blend.for_you_prior
+        "weights: neighbours {}, trending {} (the `*` list is ln(1 + buyers in the last {} days), top {} items), \
+         buy again {}; chosen through the engine (fold-in, rank_with_params) on validation",
+        weights.weight_neighbors,
+        weights.weight_trending,
+        model.config.trending_window_days,
+        N_TRENDING,
+        weights.weight_repeat
     ));
     notes.push(
         "trending countries: the data's country names are shipped as ISO 3166-1 alpha-2 codes (United Kingdom → GB, \
@@ -145,20 +146,6 @@ pub fn builder(
          Community, Unspecified) keep their name"
             .into(),
     );
-    notes.push(format!(
-        "buy again: the trainer's for-you repeat term (weight {}) has no counterpart in the engine's ranking and is not shipped",
-        model.blend.for_you_repeat
-    ));
-    notes.push(format!(
-        "neighbours: the trainer's co-purchase weight on validation was {} (for you) / {} (discover); \
-         weight_neighbors = {} × the trending weight = {} (the factor chosen through the engine on validation from \
-         {{0, 0.5, 1, 2}})",
-        model.blend.for_you_co_purchase,
-        model.blend.discover_co_purchase,
-        model.config.engine_neighbours_scale,
-        weight_neighbors
-    ));
-
     // Segments.
     let (lifecycle, lifecycle_exact, dropped) = lifecycle_map(model);
     if !lifecycle_exact {
@@ -247,19 +234,13 @@ pub fn builder(
     }
 
     notes.push(
-        "size: item factors are shipped rounded to bfloat16 precision (8 significant bits, relative error ≤ 2⁻⁹, \
-         finer than the int8 copy the ranking uses) and neighbour scores to multiples of 1/1024, so the f32 tensors \
-         compress; the Gram matrix and the int8 copy are derived from the rounded factors"
+        "size: item factors are shipped only as int8 with one scale per row (the engine dequantises them; the \
+         Gram matrix is that of the dequantised rows) and neighbour scores rounded to multiples of 1/1024, so \
+         the f32 tensors compress"
             .into(),
     );
-    let mut row = vec![0.0f32; dim];
     for (idx, item) in model.items.iter().enumerate() {
-        for (out, v) in row
-            .iter_mut()
-            .zip(&model.item_factors[idx * dim..(idx + 1) * dim])
-        {
-            *out = round_bf16(*v);
-        }
+        let row = &model.item_factors[idx * dim..(idx + 1) * dim];
         let meta = ItemMeta {
             id: item.code.clone(),
             title: item.title.clone(),
@@ -272,7 +253,7 @@ pub fn builder(
             countries: None,
         };
         builder
-            .add_item(meta, &row)
+            .add_item(meta, row)
             .map_err(|e| anyhow::anyhow!("item {}: {e}", item.code))?;
     }
     for idx in 0..model.items.len() {
@@ -322,6 +303,7 @@ pub fn builder(
             weight_personal: ranking.weight_personal,
             weight_neighbors: ranking.weight_neighbors,
             weight_trending: ranking.weight_trending,
+            weight_repeat: ranking.weight_repeat,
             lifecycle_exact,
             lifecycle_rules_dropped: dropped,
             notes,
@@ -381,17 +363,6 @@ pub fn country_code(name: &str) -> &str {
         .iter()
         .find(|(n, _)| *n == name)
         .map_or(name, |(_, code)| code)
-}
-
-/// The nearest float with an 8-bit significand (bfloat16 precision), ties
-/// to even; non-finite values pass through (the loader refuses them).
-pub fn round_bf16(v: f32) -> f32 {
-    if !v.is_finite() {
-        return v;
-    }
-    let bits = v.to_bits();
-    let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) & 0xFFFF_0000;
-    f32::from_bits(rounded)
 }
 
 /// A similarity rounded to a multiple of 1/1024, kept positive.
@@ -586,8 +557,7 @@ pub fn trainer_metrics(model: &TrainedModel) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     for row in &model.evaluation.rows {
         let name = match row.model.as_str() {
-            "Cove ALS + on-device blend" => "trainer_blend",
-            "Cove ALS (fold-in, factor score only)" => "trainer_factors",
+            "Cove ALS, factor score only (engine fold-in, int8 factors)" => "factors_only",
             _ => continue,
         };
         let task = match row.task {
@@ -861,8 +831,12 @@ mod tests {
             .contains_key("task_a.engine_path.ndcg_at_10"));
         assert!(manifest
             .metrics
-            .contains_key("task_a.trainer_blend.ndcg_at_10"));
-        assert_eq!(notes.lambda, model.fold_in.regularization as f64);
+            .contains_key("task_a.factors_only.ndcg_at_10"));
+        assert_eq!(notes.lambda, model.config.als.regularization as f64);
+        assert_eq!(
+            manifest.ranking.weight_repeat,
+            model.config.engine.weight_repeat
+        );
         // The shipped classifiers are the engine-input refits.
         let p = model.propensity.as_ref().unwrap();
         assert_eq!(
@@ -910,7 +884,8 @@ mod tests {
         }
         let mut segments_seen = std::collections::BTreeSet::new();
         for (customer, lines) in &lines_of {
-            let (events, _) = crate::engine_eval::purchase_events(&data, lines, config.max_items());
+            let (events, _) =
+                crate::engine_scorer::purchase_events(&data, lines, config.max_items());
             let mut profile = Profile::new();
             for event in &events {
                 profile.apply(event, &config).unwrap();
@@ -935,13 +910,7 @@ mod tests {
     }
 
     #[test]
-    fn bf16_rounding_is_close_and_compressible() {
-        for v in [1.0f32, -0.123_456_7, 3.3e-5, 1234.567, 0.0] {
-            let r = round_bf16(v);
-            assert_eq!(r.to_bits() & 0xFFFF, 0, "{v}");
-            assert!((r - v).abs() <= v.abs() / 256.0, "{v} -> {r}");
-        }
-        assert!(round_bf16(f32::NAN).is_nan());
+    fn scores_round_to_positive_multiples_of_a_1024th() {
         assert_eq!(round_score(0.0), 1.0 / 1024.0);
         assert_eq!(round_score(0.5), 0.5);
     }

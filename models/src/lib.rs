@@ -7,9 +7,10 @@
 //!   drops dirty rows by stated rules ([`data::DropRule`]) and counts each rule.
 //! - [`interactions`]: the sparse user × item matrix.
 //! - [`als`]: implicit-feedback ALS with conjugate gradient, giving item factors
-//!   and the Gram matrix the device needs to fold a shopper in ([`foldin`]).
+//!   and the Gram matrix the device needs to fold a shopper in.
 //! - [`eval`]: the OR-LAST-MONTH temporal protocol, its metrics, and the
-//!   baselines; [`recommend`] scores the factor model the way the device does.
+//!   baselines; [`engine_scorer`] scores factors with the engine's own fold-in
+//!   and [`engine_eval`] scores a written bundle with the engine's ranking.
 //! - [`neighbours`] ("similar", "bought together", trending per country),
 //!   [`segments`] (taste clusters, price tiers, lifecycle, propensity) and
 //!   [`intent`] (purchase intent from session features), with [`classify`].
@@ -19,9 +20,10 @@
 //!   [`pipeline::TrainedModel`], the value the engine's bundle builder will
 //!   serialise; [`report`] writes the JSON and Markdown reports.
 //!
-//! Key decision: the evaluation never uses trained user factors. Each test user
-//! is folded in from their train history and ranked with the engine's own
-//! `cove_engine::score` code, so the measured numbers are those a browser gets.
+//! Key decision: the trainer has no scorer of its own and never uses trained
+//! user factors. Each test user's train orders are replayed as engine events,
+//! folded in and ranked by `cove_engine`, so the measured numbers are those a
+//! browser gets.
 #![deny(missing_docs)]
 
 pub mod als;
@@ -30,14 +32,13 @@ pub mod classify;
 pub mod data;
 pub mod dates;
 pub mod engine_eval;
+pub mod engine_scorer;
 pub mod eval;
 pub mod export;
-pub mod foldin;
 pub mod intent;
 pub mod interactions;
 pub mod neighbours;
 pub mod pipeline;
-pub mod recommend;
 pub mod report;
 pub mod segments;
 pub mod sentiment;

@@ -294,7 +294,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     );
     let engine = engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, bars)?;
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
-    report::write_model_report(&model, &args.out)?;
+    report::write_model_report(&model, &engine.ndcg_by_history, &args.out)?;
     println!("{}", report::metrics_table(&model.evaluation));
     println!(
         "Through the engine (train-split bundle {}, {:.1} s):\n{}",
@@ -378,7 +378,10 @@ fn run_inspect(file: &Path) -> anyhow::Result<()> {
         "data: {} ({} to {}), {} customers, {} items",
         data["source"], data["first_day"], data["last_day"], data["n_customers"], data["n_items"]
     );
-    println!("dim: {}, blend: {}", value["dim"], value["blend"]);
+    println!(
+        "dim: {}, engine weights: {}",
+        value["dim"], value["config"]["engine"]
+    );
     if let Some(rows) = value["evaluation"]["rows"].as_array() {
         for row in rows {
             println!(

@@ -11,11 +11,10 @@ use serde::Serialize;
 use crate::als::{self, AlsParams, Confidence};
 use crate::data::{CleaningReport, ItemInfo, Transactions};
 use crate::dates::{format_day, MINUTES_PER_DAY};
+use crate::engine_scorer::{engine_alpha, DeviceHistories, EngineFactorRanker};
 use crate::eval::{self, line_weight, Metrics, Ranker, Split, Task};
-use crate::foldin::FoldIn;
 use crate::intent::IntentModel;
 use crate::neighbours::{self, Neighbour, Trending};
-use crate::recommend::{BlendRanker, FactorRanker};
 use crate::segments::{self, Lifecycle, PriceTiers, Propensity, TasteClusters};
 
 /// Makes progress bars; hidden ones when output is not a terminal.
@@ -69,20 +68,41 @@ pub struct TrainConfig {
     pub propensity_horizon_days: i64,
     /// Seed of every random step.
     pub seed: u64,
-    /// The exported bundle's α relative to the mapped one (see
-    /// `export`), chosen through the engine on validation.
-    pub engine_alpha_scale: f64,
-    /// The exported bundle's neighbour weight relative to its trending weight,
-    /// chosen through the engine on validation (used when the trainer's
-    /// co-purchase weight is 0).
-    pub engine_neighbours_scale: f32,
+    /// The ranking parameters the bundle ships, chosen through the engine on
+    /// validation ([`crate::engine_eval`]).
+    pub engine: EngineWeights,
+}
+
+/// The engine's ranking parameters that the trainer chooses on validation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EngineWeights {
+    /// The bundle's α relative to the one that gives a fresh purchase line
+    /// the trainer's confidence ([`engine_alpha`]).
+    pub alpha_scale: f64,
+    /// `RankingParams::weight_neighbors`.
+    pub weight_neighbors: f32,
+    /// `RankingParams::weight_trending`.
+    pub weight_trending: f32,
+    /// `RankingParams::weight_repeat` ("buy again").
+    pub weight_repeat: f32,
+}
+
+impl Default for EngineWeights {
+    fn default() -> Self {
+        EngineWeights {
+            alpha_scale: 1.0,
+            weight_neighbors: 0.1,
+            weight_trending: 0.2,
+            weight_repeat: 0.2,
+        }
+    }
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             als: AlsParams {
-                factors: 128,
+                factors: 64,
                 regularization: 10.0,
                 confidence: Confidence {
                     base: 0.0,
@@ -104,25 +124,9 @@ impl Default for TrainConfig {
             taste_clusters: 12,
             propensity_horizon_days: 60,
             seed: 42,
-            engine_alpha_scale: 1.0,
-            engine_neighbours_scale: 1.0,
+            engine: EngineWeights::default(),
         }
     }
-}
-
-/// The on-device scoring terms added to the factor score, per slot kind.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct BlendWeights {
-    /// "For you" (task A): weight of ln(1 + own strength) for owned items.
-    pub for_you_repeat: f32,
-    /// "For you" (task A): weight of the recent-popularity prior.
-    pub for_you_prior: f32,
-    /// "Discover" (task B, owned items excluded): weight of the prior.
-    pub discover_prior: f32,
-    /// "For you": weight of the summed bought-together scores of owned items.
-    pub for_you_co_purchase: f32,
-    /// "Discover": weight of the summed bought-together scores of owned items.
-    pub discover_co_purchase: f32,
 }
 
 /// One row of the metrics table.
@@ -143,9 +147,9 @@ pub struct TuningTrial {
     pub als: AlsParams,
     /// Half-life tried.
     pub half_life_days: Option<f32>,
-    /// Validation NDCG@10, task A (factor score only).
+    /// Validation NDCG@10, task A (factor score only, through the engine).
     pub ndcg_at_10_a: f64,
-    /// Validation NDCG@10, task B (factor score only).
+    /// Validation NDCG@10, task B (factor score only, through the engine).
     pub ndcg_at_10_b: f64,
 }
 
@@ -172,41 +176,12 @@ pub struct EvaluationReport {
     pub als: AlsParams,
     /// Purchase-line half-life.
     pub half_life_days: Option<f32>,
-    /// Blend weights chosen on validation.
-    pub blend: BlendWeights,
     /// Configurations tried on validation (empty without `--tune`).
     pub tuning: Vec<TuningTrial>,
-    /// Task A NDCG@10 of the blended Cove ranker by length of user history.
-    pub ndcg_by_history: Vec<eval::HistoryBucket>,
     /// Gzipped size of int8 item factors + scales + Gram (bytes).
     pub factor_bytes_gzip_int8: usize,
     /// Seconds spent in the evaluation.
     pub seconds: f64,
-}
-
-/// Row-wise symmetric int8 quantisation: each row gets scale max|v| / 127.
-pub fn quantise_int8(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
-    let mut values = Vec::with_capacity(factors.len());
-    let mut scales = Vec::with_capacity(factors.len() / dim);
-    for row in factors.chunks_exact(dim) {
-        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        scales.push(scale);
-        values.extend(
-            row.iter()
-                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
-        );
-    }
-    (values, scales)
-}
-
-/// The dequantised factors of [`quantise_int8`].
-pub fn dequantise_int8(values: &[i8], scales: &[f32], dim: usize) -> Vec<f32> {
-    values
-        .chunks_exact(dim)
-        .zip(scales)
-        .flat_map(|(row, &s)| row.iter().map(move |&v| v as f32 * s))
-        .collect()
 }
 
 fn gzip_len(bytes: &[u8]) -> usize {
@@ -215,34 +190,28 @@ fn gzip_len(bytes: &[u8]) -> usize {
     encoder.finish().expect("writing to memory").len()
 }
 
-fn factor_ranker(split: &Split, params: &AlsParams, bars: Bars, label: &str) -> FactorRanker {
-    let valid = params.validate().expect("validated by the caller");
+/// Trains ALS on `split` and wraps the factors in the engine's factor-only
+/// ranking (int8 factors, the engine's fold-in at α's scale `alpha_scale`).
+fn engine_factor_ranker<'a>(
+    split: &Split,
+    params: &AlsParams,
+    alpha_scale: f64,
+    histories: &'a DeviceHistories,
+    bars: Bars,
+    label: &str,
+) -> anyhow::Result<EngineFactorRanker<'a>> {
+    let valid = params.validate()?;
     let bar = bars.bar(params.iterations as u64, label);
     let model = als::train(&split.train, &valid, |_| bar.inc(1));
     bar.finish_and_clear();
-    FactorRanker {
-        label: label.to_owned(),
-        gram: als::gram(&model.item_factors, model.dim),
-        item_factors: model.item_factors,
-        dim: model.dim,
-        fold_in: FoldIn {
-            regularization: params.regularization,
-            confidence: params.confidence,
-        },
-    }
-}
-
-/// Bought-together lists over the split's train baskets, in split item indices.
-fn co_purchase_lists(split: &Split, k: usize) -> Vec<Vec<Neighbour>> {
-    neighbours::bought_together_from(split.items.len(), split.train_baskets.iter().copied(), k)
-}
-
-fn recent_prior(split: &Split, window_days: i64) -> Vec<f32> {
-    eval::Popularity::new(split, Some(window_days))
-        .scores()
-        .iter()
-        .map(|s| s.ln_1p())
-        .collect()
+    EngineFactorRanker::new(
+        label,
+        &model.item_factors,
+        model.dim,
+        params.regularization as f64,
+        engine_alpha(&params.confidence, alpha_scale),
+        histories,
+    )
 }
 
 /// The ALS grid of `--tune`.
@@ -272,10 +241,12 @@ fn tuning_grid(base: &TrainConfig) -> Vec<(AlsParams, Option<f32>)> {
     grid
 }
 
-/// Runs the protocol. Tuning (ALS grid if `config.tune`, then the blend
-/// weights) looks only at the validation split: train before
+/// Runs the protocol for the baselines and Cove's factor model. Tuning (the
+/// ALS grid if `config.tune`) looks only at the validation split: train before
 /// `cutoff − validation_days`, validate on the `validation_days` before the
-/// cut-off. The test period is scored once, with the chosen settings.
+/// cut-off. Cove is scored through the engine (device histories, the engine's
+/// fold-in, int8 factors); its blended ranking is scored on a written bundle
+/// by [`crate::engine_eval`]. The test period is scored once.
 pub fn evaluate(
     data: &Transactions,
     config: &mut TrainConfig,
@@ -291,10 +262,22 @@ pub fn evaluate(
         let grid = tuning_grid(config);
         let bar = bars.bar(grid.len() as u64, "tuning ALS on validation");
         let mut best: Option<(f64, AlsParams, Option<f32>)> = None;
+        // The device histories do not depend on the ALS settings.
+        let histories = DeviceHistories::new(
+            data,
+            &Split::new(data, val_cutoff, Some(config.cutoff_day), None),
+        );
         for (params, half_life) in grid {
             params.validate()?;
             let split = Split::new(data, val_cutoff, Some(config.cutoff_day), half_life);
-            let ranker = factor_ranker(&split, &params, Bars { hidden: true }, "als");
+            let ranker = engine_factor_ranker(
+                &split,
+                &params,
+                config.engine.alpha_scale,
+                &histories,
+                Bars { hidden: true },
+                "als",
+            )?;
             let a = eval::evaluate(&split, &ranker, Task::A, threads).ndcg_at_10;
             let b = eval::evaluate(&split, &ranker, Task::B, threads).ndcg_at_10;
             tracing::debug!(?params, ?half_life, a, b, "validation trial");
@@ -321,118 +304,51 @@ pub fn evaluate(
         }
     }
     config.als.validate()?;
-
-    // Blend weights, on validation.
-    let val_split = Split::new(
-        data,
-        val_cutoff,
-        Some(config.cutoff_day),
-        config.half_life_days,
-    );
     if let Some(dir) = write_split {
+        let val_split = Split::new(
+            data,
+            val_cutoff,
+            Some(config.cutoff_day),
+            config.half_life_days,
+        );
         val_split.write_files(&dir.join("val"))?;
     }
-    let val_factors = factor_ranker(&val_split, &config.als, bars, "ALS on validation train");
-    let val_prior = recent_prior(&val_split, config.trending_window_days);
-    let mut blend_ranker = BlendRanker {
-        factors: val_factors,
-        repeat_weight: 0.0,
-        prior: val_prior,
-        prior_weight: 0.0,
-        co_purchase: co_purchase_lists(&val_split, config.neighbours),
-        co_purchase_weight: 0.0,
-        factor_score_cache: Default::default(),
-    };
-    blend_ranker.cache_users(&val_split.users, threads);
-    let repeat_grid = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
-    let prior_grid = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0];
-    let bar = bars.bar(
-        (repeat_grid.len() * prior_grid.len() + prior_grid.len()) as u64,
-        "tuning blend on validation",
-    );
-    let mut best_a = (f64::MIN, 0.0, 0.0);
-    for &repeat in &repeat_grid {
-        for &prior in &prior_grid {
-            blend_ranker.repeat_weight = repeat;
-            blend_ranker.prior_weight = prior;
-            let score = eval::evaluate(&val_split, &blend_ranker, Task::A, threads).ndcg_at_10;
-            if score > best_a.0 {
-                best_a = (score, repeat, prior);
-            }
-            bar.inc(1);
-        }
-    }
-    let mut best_b = (f64::MIN, 0.0);
-    blend_ranker.repeat_weight = 0.0;
-    for &prior in &prior_grid {
-        blend_ranker.prior_weight = prior;
-        let score = eval::evaluate(&val_split, &blend_ranker, Task::B, threads).ndcg_at_10;
-        if score > best_b.0 {
-            best_b = (score, prior);
-        }
-        bar.inc(1);
-    }
-    // Then the co-purchase term, on top of the chosen weights.
-    let co_grid = [0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0];
-    let mut best_co = [(f64::MIN, 0.0f32); 2];
-    for (slot, (task, repeat, prior)) in [(Task::A, best_a.1, best_a.2), (Task::B, 0.0, best_b.1)]
-        .into_iter()
-        .enumerate()
-    {
-        blend_ranker.repeat_weight = repeat;
-        blend_ranker.prior_weight = prior;
-        for &co in &co_grid {
-            blend_ranker.co_purchase_weight = co;
-            let score = eval::evaluate(&val_split, &blend_ranker, task, threads).ndcg_at_10;
-            if score > best_co[slot].0 {
-                best_co[slot] = (score, co);
-            }
-        }
-    }
-    bar.finish_and_clear();
-    let blend = BlendWeights {
-        for_you_repeat: best_a.1,
-        for_you_prior: best_a.2,
-        discover_prior: best_b.1,
-        for_you_co_purchase: best_co[0].1,
-        discover_co_purchase: best_co[1].1,
-    };
-    tracing::info!(?blend, "blend weights chosen on validation");
 
     // The test period, scored once.
     let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
     if let Some(dir) = write_split {
         split.write_files(&dir.join("test"))?;
     }
-    let factors = factor_ranker(&split, &config.als, bars, "ALS on train");
-    let (q_values, q_scales) = quantise_int8(&factors.item_factors, factors.dim);
+    let histories = DeviceHistories::new(data, &split);
+    let factors = engine_factor_ranker(
+        &split,
+        &config.als,
+        config.engine.alpha_scale,
+        &histories,
+        bars,
+        "Cove ALS, factor score only (engine fold-in, int8 factors)",
+    )?;
+    let (q_values, q_scales) =
+        cove_engine::bundle::quantise_rows(&factors.item_factors, factors.dim);
     let mut int8_bytes: Vec<u8> = q_values.iter().map(|v| *v as u8).collect();
     for s in &q_scales {
         int8_bytes.extend(s.to_le_bytes());
     }
-    for g in &factors.gram {
+    for g in cove_engine::bundle::gram_matrix(&factors.item_factors, factors.dim) {
         int8_bytes.extend(g.to_le_bytes());
     }
     let factor_bytes_gzip_int8 = gzip_len(&int8_bytes);
-    let dequantised = dequantise_int8(&q_values, &q_scales, factors.dim);
-    let int8_factors = FactorRanker {
-        label: "Cove ALS, int8 factors".into(),
-        gram: als::gram(&dequantised, factors.dim),
-        item_factors: dequantised,
-        dim: factors.dim,
-        fold_in: factors.fold_in,
-    };
-    let prior = recent_prior(&split, config.trending_window_days);
 
     let mut rows = Vec::new();
-    let baselines: Vec<Box<dyn Ranker>> = vec![
+    let rankers: Vec<Box<dyn Ranker + '_>> = vec![
         Box::new(eval::Popularity::new(&split, None)),
         Box::new(eval::Popularity::new(&split, Some(30))),
         Box::new(eval::CountryPopularity::new(&split)),
         Box::new(eval::ItemKnn::new(&split, 0)),
+        Box::new(factors),
     ];
-    let bar = bars.bar(2 * (baselines.len() as u64 + 3), "scoring the test period");
-    for ranker in &baselines {
+    let bar = bars.bar(2 * rankers.len() as u64, "scoring the test period");
+    for ranker in &rankers {
         for task in [Task::A, Task::B] {
             rows.push(MetricRow {
                 model: ranker.name(),
@@ -442,70 +358,6 @@ pub fn evaluate(
             bar.inc(1);
         }
     }
-    for task in [Task::A, Task::B] {
-        rows.push(MetricRow {
-            model: "Cove ALS (fold-in, factor score only)".into(),
-            task,
-            metrics: eval::evaluate(&split, &factors, task, threads),
-        });
-        bar.inc(1);
-    }
-    let mut blended = BlendRanker {
-        factors,
-        repeat_weight: 0.0,
-        prior,
-        prior_weight: 0.0,
-        co_purchase: co_purchase_lists(&split, config.neighbours),
-        co_purchase_weight: 0.0,
-        factor_score_cache: Default::default(),
-    };
-    blended.cache_users(&split.users, threads);
-    let slot_weights = [
-        (
-            Task::A,
-            blend.for_you_repeat,
-            blend.for_you_prior,
-            blend.for_you_co_purchase,
-        ),
-        (
-            Task::B,
-            0.0,
-            blend.discover_prior,
-            blend.discover_co_purchase,
-        ),
-    ];
-    rows.extend(evaluate_slots(
-        &split,
-        &mut blended,
-        &slot_weights,
-        "Cove ALS + on-device blend",
-        threads,
-    ));
-    bar.inc(slot_weights.len() as u64);
-    blended.set_weights(
-        blend.for_you_repeat,
-        blend.for_you_prior,
-        blend.for_you_co_purchase,
-    );
-    let ndcg_by_history = eval::ndcg_by_history(&split, &blended, Task::A, threads);
-    let mut int8_blend = BlendRanker {
-        factors: int8_factors,
-        repeat_weight: 0.0,
-        prior: blended.prior,
-        prior_weight: 0.0,
-        co_purchase: blended.co_purchase,
-        co_purchase_weight: 0.0,
-        factor_score_cache: Default::default(),
-    };
-    int8_blend.cache_users(&split.users, threads);
-    rows.extend(evaluate_slots(
-        &split,
-        &mut int8_blend,
-        &slot_weights,
-        "Cove ALS + on-device blend, int8 factors",
-        threads,
-    ));
-    bar.inc(slot_weights.len() as u64);
     bar.finish_and_clear();
 
     Ok(EvaluationReport {
@@ -513,8 +365,9 @@ pub fn evaluate(
                    test = from the cut-off; users who bought in both periods; candidates = items \
                    seen in train; task A: relevant = distinct test items; task B: relevant = test \
                    items not bought in train, train items removed from the ranking; full ranking; \
-                   each user's train history folded in with the Gram matrix and ranked with \
-                   cove_engine::score; tuning only on a validation split carved from train"
+                   Cove scored only through the engine (each user's train orders replayed as \
+                   events into a profile, folded in by the engine, ranked by the engine); tuning \
+                   only on a validation split carved from train"
             .into(),
         test_from: format_day(config.cutoff_day),
         train_until: format_day(split.last_train_day),
@@ -530,9 +383,7 @@ pub fn evaluate(
         rows,
         als: config.als,
         half_life_days: config.half_life_days,
-        blend,
         tuning,
-        ndcg_by_history,
         factor_bytes_gzip_int8,
         seconds: start.elapsed().as_secs_f64(),
     })
@@ -589,13 +440,10 @@ pub struct TrainedModel {
     pub item_factors: Vec<f32>,
     /// YᵀY, row-major d × d, for on-device fold-in.
     pub gram: Vec<f32>,
-    /// λ and the confidence mapping, for on-device fold-in.
-    pub fold_in: FoldIn,
     /// Half-life of an event's weight on the device, in days (None: no decay).
     pub half_life_days: Option<f32>,
-    /// On-device blend weights per slot kind.
-    pub blend: BlendWeights,
-    /// Per-item prior for the blend: ln(1 + distinct buyers in the trending window).
+    /// Recent popularity: ln(1 + distinct buyers in the trending window), the
+    /// bundle's `*` trending list.
     pub recent_popularity: Vec<f32>,
     /// "Similar" lists (cosine on factors), per item.
     pub similar: Vec<Vec<Neighbour>>,
@@ -702,7 +550,7 @@ pub fn train(
     bar.inc(1);
     bar.finish_and_clear();
 
-    // Recent popularity over the whole data, for the blend's prior.
+    // Recent popularity over the whole data, for the `*` trending list.
     let since = last_minute - config.trending_window_days * MINUTES_PER_DAY;
     let mut pairs: Vec<(u32, u32)> = data
         .purchases
@@ -751,12 +599,7 @@ pub fn train(
         dim: model.dim,
         item_factors: model.item_factors,
         gram,
-        fold_in: FoldIn {
-            regularization: config.als.regularization,
-            confidence: config.als.confidence,
-        },
         half_life_days: config.half_life_days,
-        blend: evaluation.blend,
         recent_popularity,
         similar,
         bought_together,
@@ -770,28 +613,6 @@ pub fn train(
         config: config.clone(),
         fit_seconds: start.elapsed().as_secs_f64(),
     })
-}
-
-/// Evaluates a blend once per slot kind, each with that slot's weights
-/// `(task, repeat, prior, co-purchase)`.
-fn evaluate_slots(
-    split: &Split,
-    ranker: &mut BlendRanker,
-    slot_weights: &[(Task, f32, f32, f32)],
-    label: &str,
-    threads: usize,
-) -> Vec<MetricRow> {
-    slot_weights
-        .iter()
-        .map(|&(task, repeat, prior, co_purchase)| {
-            ranker.set_weights(repeat, prior, co_purchase);
-            MetricRow {
-                model: label.into(),
-                task,
-                metrics: eval::evaluate(split, ranker, task, threads),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -883,16 +704,5 @@ pub(crate) mod tests {
             3
         );
         assert!(model["evaluation"]["n_eval_users"].as_u64().unwrap() > 20);
-    }
-
-    #[test]
-    fn int8_round_trip_is_close() {
-        let factors = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0];
-        let (q, s) = quantise_int8(&factors, 3);
-        assert_eq!(q[..3], [64, -127, 32]);
-        let back = dequantise_int8(&q, &s, 3);
-        for (a, b) in factors.iter().zip(&back) {
-            assert!((a - b).abs() <= 1.0 / 254.0 + 1e-6);
-        }
     }
 }

@@ -66,8 +66,6 @@ pub fn model_json(model: &TrainedModel) -> serde_json::Value {
         "evaluation": model.evaluation,
         "config": model.config,
         "dim": model.dim,
-        "fold_in": model.fold_in,
-        "blend": model.blend,
         "taste_clusters": clusters,
         "price_tiers": model.price_tiers,
         "lifecycle": model.lifecycle,
@@ -107,7 +105,8 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     );
     let _ = writeln!(
         out,
-        "ALS: d = {}, λ = {}, c = {} + {}·ln(1 + x/{}), {} iterations × {} CG steps, half-life {:?} days; blend {:?}.",
+        "ALS: d = {}, λ = {}, c = {} + {}·ln(1 + x/{}), {} iterations × {} CG steps, half-life {:?} days; \
+         engine weights {:?}.",
         e.als.factors,
         e.als.regularization,
         e.als.confidence.base,
@@ -116,21 +115,9 @@ pub fn model_markdown(model: &TrainedModel) -> String {
         e.als.iterations,
         e.als.cg_steps,
         e.half_life_days,
-        e.blend
+        model.config.engine
     );
     out.push_str(&metrics_table(e));
-    let _ = writeln!(
-        out,
-        "\nTask A NDCG@10 of the blended ranker by distinct items in the user's train history \
-         (![plot](ndcg_by_history.svg)):\n"
-    );
-    for b in &e.ndcg_by_history {
-        let _ = writeln!(
-            out,
-            "- {}: {:.4} ({} users)",
-            b.history, b.ndcg_at_10, b.n_users
-        );
-    }
     let _ = writeln!(
         out,
         "\nItem factors as int8 with per-row scales, plus the Gram matrix: {} bytes gzipped.\n",
@@ -192,15 +179,14 @@ pub fn model_markdown(model: &TrainedModel) -> String {
 }
 
 /// A bar chart (SVG) of task A NDCG@10 by length of user history.
-pub fn history_svg(evaluation: &EvaluationReport) -> String {
-    let buckets = &evaluation.ndcg_by_history;
+pub fn history_svg(buckets: &[crate::eval::HistoryBucket]) -> String {
     let (width, height, left, bottom) = (520.0, 300.0, 50.0, 250.0);
     let max = buckets.iter().map(|b| b.ndcg_at_10).fold(0.05f64, f64::max);
     let bar_width = (width - left - 20.0) / buckets.len().max(1) as f64;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
          font-family=\"sans-serif\" font-size=\"11\">\n\
-         <text x=\"{left}\" y=\"16\" font-size=\"13\">Task A NDCG@10 by distinct items in the user's train history</text>\n\
+         <text x=\"{left}\" y=\"16\" font-size=\"13\">Task A NDCG@10 through the engine by distinct items in the user's train history</text>\n\
          <line x1=\"{left}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"black\"/>\n",
         width - 10.0
     );
@@ -237,8 +223,13 @@ pub fn history_svg(evaluation: &EvaluationReport) -> String {
     svg
 }
 
-/// Writes `report.json`, `report.md` and `ndcg_by_history.svg` into `dir`.
-pub fn write_model_report(model: &TrainedModel, dir: &Path) -> anyhow::Result<()> {
+/// Writes `report.json`, `report.md` and `ndcg_by_history.svg` (task A
+/// NDCG@10 through the engine by history length) into `dir`.
+pub fn write_model_report(
+    model: &TrainedModel,
+    ndcg_by_history: &[crate::eval::HistoryBucket],
+    dir: &Path,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(
         dir.join("report.json"),
@@ -247,7 +238,7 @@ pub fn write_model_report(model: &TrainedModel, dir: &Path) -> anyhow::Result<()
     std::fs::write(dir.join("report.md"), model_markdown(model))?;
     std::fs::write(
         dir.join("ndcg_by_history.svg"),
-        history_svg(&model.evaluation),
+        history_svg(ndcg_by_history),
     )?;
     Ok(())
 }

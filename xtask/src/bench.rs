@@ -41,8 +41,8 @@ pub fn bench(env: &Env) -> Result<()> {
         serde_json::from_str(wasm.trim()).context("the wasm harness's output")?;
     println!("\nrecommend (k = 8) on the default bundle, median per call:");
     println!(
-        "{:<10} {:>14} {:>14} {:>8}",
-        "profile", "native", "wasm (V8)", "ratio"
+        "{:<10} {:>14} {:>14} {:>8} {:>16}",
+        "profile", "native", "wasm (V8)", "ratio", "wasm p99/call"
     );
     for n in PROFILE_SIZES {
         let name = format!("views_{n}");
@@ -51,12 +51,17 @@ pub fn bench(env: &Env) -> Result<()> {
             .get(&name)
             .copied()
             .with_context(|| format!("{name} missing from the wasm run"))?;
+        let wasm_p99_ns = wasm
+            .get(&format!("p99_{name}"))
+            .copied()
+            .unwrap_or(f64::NAN);
         println!(
-            "{:<10} {:>11.1} µs {:>11.1} µs {:>7.1}x",
+            "{:<10} {:>11.1} µs {:>11.1} µs {:>7.1}x {:>13.1} µs",
             format!("{n} views"),
             native_ns / 1000.0,
             wasm_ns / 1000.0,
-            wasm_ns / native_ns
+            wasm_ns / native_ns,
+            wasm_p99_ns / 1000.0
         );
     }
     let native_ns = criterion_median_ns("ranking_10k", "recommend_k20")?;

@@ -11,6 +11,7 @@ mod build;
 mod demo;
 mod model;
 mod paths;
+mod peers;
 mod run;
 mod sentiment;
 mod setup;
@@ -33,12 +34,16 @@ tasks:
           (wrangler dev) on 127.0.0.1 and print its URL; Ctrl-C stops it
   test    build, then every test: native, wasm in headless Chromium, the edge
           worker end to end under workerd, and page tests in Chromium
-  size    build, then report the wasm outputs' sizes (raw, gzipped)
+  size    build, then report the wasm outputs' and the default model bundle's
+          sizes (raw, gzipped)
   simulate [--devices N] [--seed S] [--url URL] [--truth FILE]
           simulated shoppers drawn from the real data go through the engine
           and report to a local edge worker (started unless --url is given)
   bench   build, then the benchmarks whose figures BENCHMARKS.md reports
           (native vs wasm side by side)
+  peers   the peer recommenders (implicit ALS/BPR, EASE) on the trainer's
+          OR-LAST-MONTH split, in a venv with models/peers/requirements.txt
+          from PyPI (not part of test; writes target/peers/peers.json)
   peers-sentiment
           the sentiment peers (scikit-learn TF-IDF + logistic regression,
           VADER; pinned PyPI packages in a venv) on the trainer's held-out
@@ -69,8 +74,10 @@ fn main() {
         }),
         Some("size") => setup::setup().and_then(|env| {
             build::build(&env)?;
-            size::report(&env)
+            size::report(&env)?;
+            model::report_bundle_size()
         }),
+        Some("peers") => peers::peers(),
         Some("peers-sentiment") => sentiment::peers(),
         Some("simulate") => simulate::Options::parse(&args[1..]).and_then(|options| {
             if options.url.is_some() {

@@ -17,7 +17,7 @@ use crate::run::Step;
 use crate::toolchain::cargo_program;
 
 /// The data sets the default model is trained on, under the data directory.
-const ORDERS: &str = "online-retail/online_retail.csv.gz";
+pub const ORDERS: &str = "online-retail/online_retail.csv.gz";
 const SESSIONS: &str = "online-shoppers/online_shoppers_intention.csv.gz";
 
 /// Where the real data lives: `COVE_DATA_DIR`, else `../shared/data`.
@@ -127,5 +127,52 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
             files.push(path);
         }
     }
+    Ok(())
+}
+
+/// A step running the release `cove-train` binary (built if needed); the
+/// caller adds its arguments.
+pub fn cove_train(name: &str) -> Step {
+    Step::new(name, cargo_program()).args([
+        "run",
+        "--release",
+        "--quiet",
+        "--package",
+        "cove-models",
+        "--bin",
+        "cove-train",
+        "--",
+    ])
+}
+
+/// Prints the default bundle's parts, raw and gzipped (`cargo xtask size`),
+/// against the 1 MB gzipped budget for an on-device bundle.
+pub fn report_bundle_size() -> Result<()> {
+    let pointer = bundles_dir().join("default.json");
+    let text = std::fs::read_to_string(&pointer)
+        .with_context(|| format!("reading {}", pointer.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", pointer.display()))?;
+    let id = value["model_id"]
+        .as_str()
+        .with_context(|| format!("{} names no model_id", pointer.display()))?;
+    println!("\ndefault model bundle {id}:");
+    println!("{:<22} {:>12} {:>12}", "part", "raw bytes", "gzip -9");
+    let (mut raw, mut gzip) = (0usize, 0usize);
+    for part in ["manifest.json", "tensors.safetensors"] {
+        let path = bundles_dir().join(id).join(part);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let gz = crate::size::gzipped_len(&bytes)?;
+        println!("{:<22} {:>12} {:>12}", part, bytes.len(), gz);
+        raw += bytes.len();
+        gzip += gz;
+    }
+    println!(
+        "{:<22} {:>12} {:>12}  (budget 1,000,000 gzipped: {})",
+        "total",
+        raw,
+        gzip,
+        if gzip <= 1_000_000 { "within" } else { "OVER" }
+    );
     Ok(())
 }

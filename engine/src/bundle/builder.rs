@@ -2,8 +2,9 @@
 //! and the engine's tests use.
 //!
 //! The builder takes the f32 item factors and derives everything else that is
-//! a function of them (the int8 copy and its scales, the Gram matrix YᵀY), so a
-//! writer can never ship an inconsistent pair. [`BundleBuilder::build`] ends by
+//! a function of them (the int8 rows and their scales, which are what is
+//! stored, and the Gram matrix YᵀY of the dequantised rows), so a writer can
+//! never ship an inconsistent pair. [`BundleBuilder::build`] ends by
 //! loading what it wrote with the engine's own loader: a bundle that builds is a
 //! bundle that loads.
 
@@ -58,6 +59,7 @@ pub struct BuiltBundle {
 /// };
 /// let ranking = RankingParams {
 ///     lambda: 0.1, alpha: 10.0, weight_personal: 1.0, weight_neighbors: 0.5, weight_trending: 0.2,
+///     weight_repeat: 0.3,
 /// };
 /// let (dim, n_neighbors, n_trending) = (2, 1, 2);
 /// let mut builder = BundleBuilder::new(dim, n_neighbors, n_trending, ranking, segments, rescue);
@@ -136,6 +138,12 @@ impl BundleBuilder {
         self
     }
 
+    /// Replaces the ranking parameters given to [`BundleBuilder::new`].
+    pub fn ranking(&mut self, ranking: RankingParams) -> &mut Self {
+        self.ranking = ranking;
+        self
+    }
+
     /// Records an evaluation metric.
     pub fn metric(&mut self, name: &str, value: f64) -> &mut Self {
         self.metrics.insert(name.to_string(), value);
@@ -209,7 +217,7 @@ impl BundleBuilder {
         let dim = self.dim;
         let n_items = self.items.len();
         let (quantised, scales) = quantise_rows(&self.factors, dim);
-        let gram = gram_matrix(&self.factors, dim);
+        let gram = gram_matrix(&super::load::dequantise_rows(&quantised, &scales, dim), dim);
 
         let m = self.n_neighbors;
         let mut neighbors_idx = vec![PAD; n_items * m];
@@ -244,7 +252,6 @@ impl BundleBuilder {
             .unwrap_or_else(|| neutral_logistic(SessionFeatures::NAMES.len()));
 
         let mut tensors: Vec<(String, Tensor)> = vec![
-            f32_tensor("item_factors", &[n_items, dim], &self.factors),
             i8_tensor("item_factors_i8", &[n_items, dim], &quantised),
             f32_tensor("item_scales", &[n_items], &scales),
             f32_tensor("gram", &[dim, dim], &gram),
@@ -329,7 +336,7 @@ impl BundleBuilder {
 
 /// Quantises each row to int8 with its own scale max|y| / 127 (rows of zeros
 /// get scale 1 so the scale stays positive).
-pub(crate) fn quantise_rows(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+pub fn quantise_rows(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
     if dim == 0 {
         return (Vec::new(), Vec::new());
     }
@@ -352,7 +359,7 @@ pub(crate) fn quantise_rows(factors: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) 
 }
 
 /// YᵀY accumulated in f64, stored as f32 and exactly symmetric.
-fn gram_matrix(factors: &[f32], dim: usize) -> Vec<f32> {
+pub fn gram_matrix(factors: &[f32], dim: usize) -> Vec<f32> {
     let mut gram = vec![0.0f64; dim * dim];
     for row in factors.chunks_exact(dim.max(1)) {
         for i in 0..dim {

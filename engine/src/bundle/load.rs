@@ -11,12 +11,11 @@ use super::manifest::{
 };
 use super::{LogisticModel, Model, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
-use crate::linalg;
+use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
 /// Every tensor the schema knows. A file with any other tensor is refused.
 const TENSOR_NAMES: &[&str] = &[
-    "item_factors",
     "item_factors_i8",
     "item_scales",
     "gram",
@@ -68,15 +67,22 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     let t = manifest.features.n_trending;
     let k = manifest.segments.taste_clusters.len();
 
-    let item_factors = tensors.f32("item_factors", &[n, d])?;
     let item_factors_i8 = tensors.i8("item_factors_i8", &[n, d])?;
+    if let Some(index) = item_factors_i8.iter().position(|q| *q == i8::MIN) {
+        return Err(Error::InvalidTensorValue {
+            name: "item_factors_i8".into(),
+            index,
+            reason: "is -128 (the range is -127..=127)",
+        });
+    }
     let item_scales = tensors.f32("item_scales", &[n])?;
     check_positive("item_scales", &item_scales)?;
-    check_quantisation(&item_factors, &item_factors_i8, &item_scales, d)?;
+    let item_factors = dequantise_rows(&item_factors_i8, &item_scales, d);
 
     let gram = tensors.f32("gram", &[d, d])?;
     check_symmetric(&gram, d)?;
-    let (gram_ridge, gram_ridge_inverse) = ridge_matrix(&gram, d, manifest.ranking.lambda)?;
+    let fold_in_system =
+        FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -109,8 +115,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         item_factors,
         item_factors_i8,
         item_scales,
-        gram_ridge,
-        gram_ridge_inverse,
+        fold_in_system,
         neighbors_idx,
         neighbors_score,
         trending_idx,
@@ -192,6 +197,7 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
         ("ranking.weight_personal", ranking.weight_personal),
         ("ranking.weight_neighbors", ranking.weight_neighbors),
         ("ranking.weight_trending", ranking.weight_trending),
+        ("ranking.weight_repeat", ranking.weight_repeat),
     ] {
         if !(weight >= 0.0 && weight.is_finite()) {
             return Err(Error::manifest(
@@ -410,27 +416,14 @@ fn check_positive(name: &str, values: &[f32]) -> Result<(), Error> {
     }
 }
 
-/// The int8 factors must agree with the f32 ones to within one quantisation
-/// step, so that the two scoring paths rank the same model.
-fn check_quantisation(
-    factors: &[f32],
-    quantised: &[i8],
-    scales: &[f32],
-    dim: usize,
-) -> Result<(), Error> {
-    let rows = factors.chunks_exact(dim).zip(quantised.chunks_exact(dim));
-    for (row, ((f_row, q_row), scale)) in rows.zip(scales).enumerate() {
-        for (col, (f, q)) in f_row.iter().zip(q_row).enumerate() {
-            if (scale * *q as f32 - f).abs() > *scale * 1.01 {
-                return Err(Error::InvalidTensorValue {
-                    name: "item_factors_i8".into(),
-                    index: row * dim + col,
-                    reason: "differs from item_factors by more than one step",
-                });
-            }
-        }
-    }
-    Ok(())
+/// The f32 rows of int8 factors: `scale · q`, row by row (the one
+/// dequantisation, shared with the builder so its Gram matrix matches).
+pub fn dequantise_rows(quantised: &[i8], scales: &[f32], dim: usize) -> Vec<f32> {
+    quantised
+        .chunks_exact(dim.max(1))
+        .zip(scales)
+        .flat_map(|(row, scale)| row.iter().map(move |q| *q as f32 * scale))
+        .collect()
 }
 
 fn check_symmetric(gram: &[f32], dim: usize) -> Result<(), Error> {
@@ -452,19 +445,6 @@ fn check_symmetric(gram: &[f32], dim: usize) -> Result<(), Error> {
 /// Builds YᵀY + λI in f64 and its inverse (through its Cholesky factor) once
 /// per model; a failure means the bundle's Gram matrix is not positive
 /// semi-definite.
-fn ridge_matrix(gram: &[f32], dim: usize, lambda: f64) -> Result<(Vec<f64>, Vec<f64>), Error> {
-    let mut ridge: Vec<f64> = gram.iter().map(|g| *g as f64).collect();
-    for i in 0..dim {
-        ridge[i * dim + i] += lambda;
-    }
-    let inverse = linalg::inverse_spd(&ridge, dim).map_err(|pivot| Error::InvalidTensorValue {
-        name: "gram".into(),
-        index: pivot * dim + pivot,
-        reason: "makes YᵀY + λI not positive definite",
-    })?;
-    Ok((ridge, inverse))
-}
-
 fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), Error> {
     match indices
         .iter()

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 
 /// The manifest schema version this engine reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The JSON manifest of a model bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +101,11 @@ pub struct RankingParams {
     pub weight_neighbors: f32,
     /// Blend weight of the trending score (normalised to [0, 1] per list).
     pub weight_trending: f32,
+    /// Blend weight of the "buy again" term: an item the shopper bought gets
+    /// ln(1 + its decayed weight) (only when bought items are not excluded).
+    /// Non-negative; absent means 0.
+    #[serde(default)]
+    pub weight_repeat: f32,
 }
 
 /// A bundle part's sha256 (lower-case hex) and byte length.

@@ -14,10 +14,14 @@
 //!
 //! | name | dtype | shape | meaning |
 //! | --- | --- | --- | --- |
-//! | `item_factors` | F32 | n × d | ALS item factors Y |
-//! | `item_factors_i8` | I8 | n × d | Y quantised per row: y ≈ scale · q |
+//! | `item_factors_i8` | I8 | n × d | ALS item factors Y, quantised per row: y = scale · q |
 //! | `item_scales` | F32 | n | the per-row scales, positive |
-//! | `gram` | F32 | d × d | YᵀY, symmetric, for the fold-in |
+//! | `gram` | F32 | d × d | YᵀY of the dequantised Y, symmetric, for the fold-in |
+//!
+//! The int8 factors with their scales are the only factors stored (schema 2):
+//! the loader dequantises them once into the f32 rows the fold-in and the f32
+//! scoring path read, so both paths use the same Y the Gram matrix was built
+//! from.
 //! | `neighbors_idx` | U32 | n × m | similar / bought-together items; [`PAD`] pads |
 //! | `neighbors_score` | F32 | n × m | their similarity |
 //! | `trending_idx` | U32 | c × t | trending items per country; [`PAD`] pads |
@@ -35,7 +39,8 @@ pub mod manifest;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use builder::{BuiltBundle, BundleBuilder};
+pub use builder::{gram_matrix, quantise_rows, BuiltBundle, BundleBuilder};
+pub use load::dequantise_rows;
 pub use manifest::{
     derive_model_id, sha256_hex, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule, LoyaltyTier,
     Manifest, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy, RescueRule,
@@ -94,18 +99,14 @@ pub(crate) fn sigmoid(z: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub(crate) manifest: Manifest,
-    /// n × d, finite.
+    /// n × d, finite: `item_factors[i·d + j] = item_scales[i] · item_factors_i8[i·d + j]`.
     pub(crate) item_factors: Vec<f32>,
-    /// n × d; `item_scales[i] · item_factors_i8[i·d + j]` is within one scale
-    /// step of `item_factors[i·d + j]`.
+    /// n × d, in −127..=127.
     pub(crate) item_factors_i8: Vec<i8>,
     /// n, positive and finite.
     pub(crate) item_scales: Vec<f32>,
-    /// YᵀY + λI in f64 (d × d, row-major), the fold-in's starting matrix.
-    /// The loader factorised it once, which proves it positive definite.
-    pub(crate) gram_ridge: Vec<f64>,
-    /// (YᵀY + λI)⁻¹ (d × d, row-major), for the fold-in's Woodbury path.
-    pub(crate) gram_ridge_inverse: Vec<f64>,
+    /// YᵀY + λI, its inverse and α, prepared once for the fold-in.
+    pub(crate) fold_in_system: crate::ranking::foldin::FoldInSystem,
     /// Per item: in stock (the request-independent part of eligibility).
     pub(crate) in_stock: Vec<bool>,
     /// The items that ship only to some countries: (row, countries).
@@ -180,11 +181,16 @@ impl Model {
         self.manifest.items.get(row as usize)
     }
 
-    /// An item's f32 factor row.
+    /// An item's factor row, dequantised from the stored int8 row.
     pub fn item_factors(&self, row: u32) -> Option<&[f32]> {
         let dim = self.dim();
         let start = (row as usize).checked_mul(dim)?;
         self.item_factors.get(start..start + dim)
+    }
+
+    /// Every item's factor row (n × d, row-major), dequantised.
+    pub fn all_item_factors(&self) -> &[f32] {
+        &self.item_factors
     }
 
     /// The shipped Gram matrix YᵀY (d × d, row-major).

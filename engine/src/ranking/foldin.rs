@@ -10,8 +10,12 @@
 //! ```
 //!
 //! (Hu, Koren & Volinsky 2008, with preference 1 for every interacted item).
-//! YᵀY + λI comes precomputed with the bundle; the sum runs over at most
-//! [`MAX_FOLD_IN_ITEMS`] items, and the d × d system is solved by Cholesky.
+//! YᵀY + λI and its inverse are prepared once per model ([`FoldInSystem`]); the
+//! sum runs over at most [`MAX_FOLD_IN_ITEMS`] items, and the system is solved
+//! exactly (Woodbury or Cholesky, whichever is cheaper).
+//!
+//! [`FoldInSystem`] needs only the item factors, λ and α, not a whole bundle, so
+//! the trainer folds shoppers in with this same code while it tunes.
 
 use crate::bundle::Model;
 use crate::linalg;
@@ -31,54 +35,144 @@ pub fn interactions(
     config: &ProfileConfig,
     now: i64,
 ) -> Vec<(u32, f64)> {
+    interactions_by(profile, config, now, |id| model.item_row(id))
+}
+
+/// [`interactions`] with any id → row map (the trainer's, while it tunes
+/// factors that are not in a bundle yet).
+pub fn interactions_by(
+    profile: &Profile,
+    config: &ProfileConfig,
+    now: i64,
+    row_of: impl Fn(&str) -> Option<u32>,
+) -> Vec<(u32, f64)> {
     let mut found: Vec<(u32, f64)> = profile
         .weights_at(now, config)
         .filter(|(signal, weight)| !signal.disliked && *weight > 0.0)
-        .filter_map(|(signal, weight)| model.item_row(&signal.id).map(|row| (row, weight)))
+        .filter_map(|(signal, weight)| row_of(&signal.id).map(|row| (row, weight)))
         .collect();
     found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     found.truncate(MAX_FOLD_IN_ITEMS);
     found
 }
 
-/// Solves for the shopper vector from (item row, weight) interactions.
-/// Returns `None` when there is nothing to fold in. Rows must be below the
-/// model's item count and weights finite and non-negative.
-///
-/// Two exact methods, chosen by their multiply-add count: with few
-/// interactions, the Woodbury identity on the bundle's precomputed (YᵀY + λI)⁻¹
-/// (a handful of matrix-vector products and an m × m solve); otherwise the
-/// direct d × d Cholesky solve. Both are checked against a dense reference
-/// solve in the property tests.
+/// Solves for the shopper vector from (item row, weight) interactions with
+/// the model's item factors. Returns `None` when there is nothing to fold in.
+/// Rows must be below the model's item count and weights finite and
+/// non-negative. See [`FoldInSystem::fold_in`].
 pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<f32>>, Error> {
-    if interactions.is_empty() {
-        return Ok(None);
-    }
-    let mut factors: Vec<&[f32]> = Vec::with_capacity(interactions.len());
-    for (position, &(row, weight)) in interactions.iter().enumerate() {
-        if !(weight >= 0.0 && weight.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "fold-in weight",
-                index: position,
+    model
+        .fold_in_system
+        .fold_in(&model.item_factors, interactions)
+}
+
+/// Everything the fold-in needs besides the item factors and the
+/// interactions: d, α, YᵀY + λI and its inverse. A bundle's loader builds one
+/// from the shipped Gram matrix; the trainer builds one per candidate model.
+#[derive(Debug, Clone)]
+pub struct FoldInSystem {
+    dim: usize,
+    alpha: f64,
+    /// YᵀY + λI in f64 (d × d, row-major). Factorised once when built, which
+    /// proves it positive definite.
+    gram_ridge: Vec<f64>,
+    /// (YᵀY + λI)⁻¹ (d × d, row-major), for the Woodbury path.
+    gram_ridge_inverse: Vec<f64>,
+}
+
+impl FoldInSystem {
+    /// Prepares the fold-in for factors whose Gram matrix is `gram` (YᵀY,
+    /// d × d row-major, symmetric), with regularisation `lambda` (> 0) and
+    /// confidence scale `alpha` (≥ 0). Refuses a `gram` for which YᵀY + λI is
+    /// not positive definite, naming the first bad pivot.
+    pub fn new(gram: &[f32], dim: usize, lambda: f64, alpha: f64) -> Result<FoldInSystem, Error> {
+        if gram.len() != dim * dim {
+            return Err(Error::DimensionMismatch {
+                what: "Gram matrix (d × d)",
+                expected: dim * dim,
+                found: gram.len(),
             });
         }
-        factors.push(model.item_factors(row).ok_or(Error::InvalidReference {
-            what: "fold-in item row".into(),
-            index: row as u64,
-            limit: model.n_items() as u64,
-        })?);
+        if !(lambda > 0.0 && lambda.is_finite() && alpha >= 0.0 && alpha.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "fold-in",
+                reason: "λ must be positive and α non-negative, both finite",
+            });
+        }
+        let mut gram_ridge: Vec<f64> = gram.iter().map(|g| *g as f64).collect();
+        for i in 0..dim {
+            gram_ridge[i * dim + i] += lambda;
+        }
+        let gram_ridge_inverse =
+            linalg::inverse_spd(&gram_ridge, dim).map_err(|pivot| Error::InvalidTensorValue {
+                name: "gram".into(),
+                index: pivot * dim + pivot,
+                reason: "makes YᵀY + λI not positive definite",
+            })?;
+        Ok(FoldInSystem {
+            dim,
+            alpha,
+            gram_ridge,
+            gram_ridge_inverse,
+        })
     }
-    let solved = solve(model, interactions, &factors);
-    let u = solved.ok_or(Error::InvalidParameter {
-        name: "fold-in",
-        reason: "the system is not positive definite (weights too large)",
-    })?;
-    match u.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(Error::NonFinite {
-            what: "shopper vector",
-            index,
-        }),
-        None => Ok(Some(u)),
+
+    /// The factor dimension d.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Solves for the shopper vector from (item row, weight) interactions
+    /// against `item_factors` (n × d, row-major). Returns `None` when there is
+    /// nothing to fold in.
+    ///
+    /// Two exact methods, chosen by their multiply-add count: with few
+    /// interactions, the Woodbury identity on the precomputed (YᵀY + λI)⁻¹
+    /// (a handful of matrix-vector products and an m × m solve); otherwise the
+    /// direct d × d Cholesky solve. Both are checked against a dense reference
+    /// solve in the property tests.
+    pub fn fold_in(
+        &self,
+        item_factors: &[f32],
+        interactions: &[(u32, f64)],
+    ) -> Result<Option<Vec<f32>>, Error> {
+        if interactions.is_empty() {
+            return Ok(None);
+        }
+        let dim = self.dim;
+        let n_items = item_factors.len() / dim.max(1);
+        let mut factors: Vec<&[f32]> = Vec::with_capacity(interactions.len());
+        for (position, &(row, weight)) in interactions.iter().enumerate() {
+            if !(weight >= 0.0 && weight.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: "fold-in weight",
+                    index: position,
+                });
+            }
+            let start = row as usize * dim;
+            factors.push(
+                item_factors
+                    .get(start..start + dim)
+                    .filter(|_| (row as usize) < n_items)
+                    .ok_or(Error::InvalidReference {
+                        what: "fold-in item row".into(),
+                        index: row as u64,
+                        limit: n_items as u64,
+                    })?,
+            );
+        }
+        let solved = solve(self, interactions, &factors);
+        let u = solved.ok_or(Error::InvalidParameter {
+            name: "fold-in",
+            reason: "the system is not positive definite (weights too large)",
+        })?;
+        match u.iter().position(|x| !x.is_finite()) {
+            Some(index) => Err(Error::NonFinite {
+                what: "shopper vector",
+                index,
+            }),
+            None => Ok(Some(u)),
+        }
     }
 }
 
@@ -86,7 +180,7 @@ pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<
 /// compiled with AVX2 and chosen at run time; nothing is fused or reordered,
 /// so the result is bit-identical to the portable build.
 pub(crate) fn solve(
-    model: &Model,
+    system: &FoldInSystem,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
@@ -94,32 +188,32 @@ pub(crate) fn solve(
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { solve_avx2(model, interactions, factors) };
+            return unsafe { solve_avx2(system, interactions, factors) };
         }
     }
-    solve_portable(model, interactions, factors)
+    solve_portable(system, interactions, factors)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn solve_avx2(
-    model: &Model,
+    system: &FoldInSystem,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    solve_portable(model, interactions, factors)
+    solve_portable(system, interactions, factors)
 }
 
 #[inline(always)]
 pub(crate) fn solve_portable(
-    model: &Model,
+    system: &FoldInSystem,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    if woodbury_is_cheaper(interactions.len(), model.dim()) {
-        solve_woodbury(model, interactions, factors)
+    if woodbury_is_cheaper(interactions.len(), system.dim) {
+        solve_woodbury(system, interactions, factors)
     } else {
-        solve_direct(model, interactions, factors)
+        solve_direct(system, interactions, factors)
     }
 }
 
@@ -134,13 +228,13 @@ fn woodbury_is_cheaper(m: usize, d: usize) -> bool {
 #[inline(always)]
 /// The direct method: build A = YᵀY + λI + Σ (c−1)·y·yᵀ and solve A·u = Σ c·y.
 pub(crate) fn solve_direct(
-    model: &Model,
+    system: &FoldInSystem,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    let dim = model.dim();
-    let alpha = model.manifest().ranking.alpha;
-    let mut a = model.gram_ridge.clone();
+    let dim = system.dim;
+    let alpha = system.alpha;
+    let mut a = system.gram_ridge.clone();
     let mut b = vec![0.0f64; dim];
     let mut y = vec![0.0f64; dim];
     for (&(_, weight), row) in interactions.iter().zip(factors) {
@@ -171,14 +265,14 @@ pub(crate) fn solve_direct(
 /// b = Σ c_j·y_j: u = z − W·S⁻¹·Vᵀz, where z = B⁻¹b, W = B⁻¹V and
 /// S = I + VᵀW (m × m, symmetric positive definite).
 pub(crate) fn solve_woodbury(
-    model: &Model,
+    system: &FoldInSystem,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    let dim = model.dim();
+    let dim = system.dim;
     let m = interactions.len();
-    let alpha = model.manifest().ranking.alpha;
-    let inverse = &model.gram_ridge_inverse;
+    let alpha = system.alpha;
+    let inverse = &system.gram_ridge_inverse;
     let mut v = vec![0.0f64; m * dim];
     let mut b = vec![0.0f64; dim];
     for (j, (&(_, weight), row)) in interactions.iter().zip(factors).enumerate() {

@@ -4,7 +4,8 @@
 //! weights, plus any boosts the request gives:
 //!
 //! ```text
-//! score = w_personal·(u·y) + w_neighbors·neighbour + w_trending·trending + boost
+//! score = w_personal·(u·y) + w_neighbors·neighbour + w_trending·trending
+//!       + w_repeat·repeat + boost
 //! ```
 //!
 //! - personal: the shopper vector u, folded in from the profile
@@ -13,7 +14,10 @@
 //!   full strength) or to the shopper's heaviest items (scaled by their weight
 //!   relative to the heaviest);
 //! - trending: the item's score in the trending list of the shopper's country
-//!   (or `"*"`), divided by the list's top score.
+//!   (or `"*"`), divided by the list's top score;
+//! - repeat ("buy again"): ln(1 + decayed weight) of an item the shopper
+//!   bought, among the interactions that were folded in; it counts only when
+//!   the request keeps bought items (`exclude_purchased: false`).
 //!
 //! A shopper with no known history (cold start) has no personal term, so the
 //! ranking comes from the item on screen and what is trending where they are.
@@ -32,7 +36,7 @@ pub mod foldin;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Model;
+use crate::bundle::{Model, RankingParams};
 use crate::profile::{Profile, ProfileConfig};
 use crate::score::{dot, select_top_k, ScoredItem};
 use crate::Error;
@@ -131,6 +135,8 @@ pub enum Reason {
         /// The list used.
         country: String,
     },
+    /// The shopper bought it before (the "buy again" term dominated).
+    BuyAgain,
     /// The request pinned it.
     Pinned,
     /// A boost placed it (no model term was positive).
@@ -170,6 +176,7 @@ struct Extra {
     neighbor: f32,
     neighbor_of: u32,
     trending: f32,
+    repeat: f32,
     boost: f32,
 }
 
@@ -218,7 +225,8 @@ fn validate(request: &RankRequest) -> Result<(), Error> {
 }
 
 /// Ranks with a given shopper vector (or none, for cold start) and the
-/// interactions it came from (which seed the neighbour candidates).
+/// interactions it came from (which seed the neighbour candidates and the
+/// "buy again" term), with the bundle's ranking parameters.
 pub fn rank_with_vector(
     model: &Model,
     profile: &Profile,
@@ -226,7 +234,35 @@ pub fn rank_with_vector(
     user: Option<&[f32]>,
     interactions: &[(u32, f64)],
 ) -> Result<Ranking, Error> {
+    let params = &model.manifest().ranking;
+    rank_with_params(model, params, profile, request, user, interactions)
+}
+
+/// [`rank_with_vector`] with blend weights other than the bundle's (the
+/// trainer searches them with this, the one ranking implementation). Only the
+/// `weight_*` fields of `params` are read; they must be finite and
+/// non-negative.
+pub fn rank_with_params(
+    model: &Model,
+    params: &RankingParams,
+    profile: &Profile,
+    request: &RankRequest,
+    user: Option<&[f32]>,
+    interactions: &[(u32, f64)],
+) -> Result<Ranking, Error> {
     validate(request)?;
+    let weights = [
+        params.weight_personal,
+        params.weight_neighbors,
+        params.weight_trending,
+        params.weight_repeat,
+    ];
+    if !weights.iter().all(|w| *w >= 0.0 && w.is_finite()) {
+        return Err(Error::InvalidParameter {
+            name: "ranking weights",
+            reason: "must be finite and non-negative",
+        });
+    }
     let n_items = model.n_items();
     let dim = model.dim();
     if let Some(user) = user {
@@ -259,7 +295,6 @@ pub fn rank_with_vector(
             });
         }
     }
-    let params = &model.manifest().ranking;
     let mut unknown_ids = Vec::new();
     let mut row_of = |id: &str| {
         let row = model.item_row(id);
@@ -318,6 +353,7 @@ pub fn rank_with_vector(
             neighbor: 0.0,
             neighbor_of: u32::MAX,
             trending: 0.0,
+            repeat: 0.0,
             boost: 0.0,
         };
         f(&mut extra);
@@ -359,6 +395,21 @@ pub fn rank_with_vector(
             add(row, &|e| e.boost = amount);
         }
     }
+    if !request.exclude_purchased && params.weight_repeat > 0.0 {
+        let mut bought: Vec<u32> = profile
+            .items
+            .iter()
+            .filter(|signal| signal.purchased && !signal.disliked)
+            .filter_map(|signal| model.item_row(&signal.id))
+            .collect();
+        bought.sort_unstable();
+        for (row, weight) in interactions {
+            if bought.binary_search(row).is_ok() {
+                let value = weight.ln_1p() as f32;
+                add(*row, &|e| e.repeat = value);
+            }
+        }
+    }
     let extras = merge_extras(extras);
 
     let mut category_boost = vec![0.0f32; model.categories.len()];
@@ -385,8 +436,10 @@ pub fn rank_with_vector(
         }
     }
     for e in &extras {
-        scores[e.row as usize] +=
-            params.weight_neighbors * e.neighbor + params.weight_trending * e.trending + e.boost;
+        scores[e.row as usize] += params.weight_neighbors * e.neighbor
+            + params.weight_trending * e.trending
+            + params.weight_repeat * e.repeat
+            + e.boost;
     }
 
     // Pins first, so they are not counted again by the selection.
@@ -444,11 +497,17 @@ pub fn rank_with_vector(
         let extra = extra_of(row);
         let neighbor_term = extra.map_or(0.0, |e| params.weight_neighbors * e.neighbor);
         let trending_term = extra.map_or(0.0, |e| params.weight_trending * e.trending);
+        let repeat_term = extra.map_or(0.0, |e| params.weight_repeat * e.repeat);
         let boost_term = extra.map_or(0.0, |e| e.boost)
             + category_boost[model.item_category[row as usize] as usize];
-        let best = personal_term.max(neighbor_term).max(trending_term);
+        let best = personal_term
+            .max(neighbor_term)
+            .max(trending_term)
+            .max(repeat_term);
         if best > 0.0 {
-            if personal_term == best {
+            if repeat_term == best {
+                Reason::BuyAgain
+            } else if personal_term == best {
                 Reason::Personal
             } else if neighbor_term == best {
                 let seed = extra.map_or(u32::MAX, |e| e.neighbor_of);
@@ -504,6 +563,7 @@ fn merge_extras(mut extras: Vec<Extra>) -> Vec<Extra> {
                     last.neighbor_of = e.neighbor_of;
                 }
                 last.trending = last.trending.max(e.trending);
+                last.repeat = last.repeat.max(e.repeat);
                 last.boost += e.boost;
             }
             _ => merged.push(e),

@@ -3,7 +3,7 @@
 use safetensors::{Dtype, SafeTensors};
 
 use crate::bundle::builder::Tensor;
-use crate::bundle::{derive_model_id, sha256_hex, Engine, Manifest, Model};
+use crate::bundle::{derive_model_id, sha256_hex, Engine, Manifest, Model, SCHEMA_VERSION};
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
 fn small() -> (Vec<u8>, Vec<u8>) {
@@ -112,7 +112,7 @@ fn damaged_bytes_are_refused() {
         "bundle_manifest_syntax",
     );
     check_rejected(
-        b"{\"schema_version\": 1}",
+        format!("{{\"schema_version\": {SCHEMA_VERSION}}}").as_bytes(),
         &tensors,
         "bundle_manifest_syntax",
     );
@@ -139,13 +139,16 @@ fn damaged_bytes_are_refused() {
 fn other_schema_versions_and_unknown_fields_are_refused() {
     let (manifest, tensors) = small();
     let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
-    value["schema_version"] = 2.into();
-    check_rejected(
-        &serde_json::to_vec(&value).unwrap(),
-        &tensors,
-        "bundle_schema_version",
-    );
-    value["schema_version"] = 1.into();
+    // Schema 1 (f32 factors beside int8) and a future version.
+    for version in [1, SCHEMA_VERSION + 1] {
+        value["schema_version"] = version.into();
+        check_rejected(
+            &serde_json::to_vec(&value).unwrap(),
+            &tensors,
+            "bundle_schema_version",
+        );
+    }
+    value["schema_version"] = SCHEMA_VERSION.into();
     value["surprise"] = true.into();
     check_rejected(
         &serde_json::to_vec(&value).unwrap(),
@@ -240,8 +243,8 @@ fn bad_tensors_are_refused() {
     type Edit = fn(&mut Vec<(String, Tensor)>);
     let cases: &[(&str, Edit, &str)] = &[
         (
-            "NaN factor",
-            |t| tensor(t, "item_factors").data[4..8].copy_from_slice(&f32::NAN.to_le_bytes()),
+            "NaN scale",
+            |t| tensor(t, "item_scales").data[4..8].copy_from_slice(&f32::NAN.to_le_bytes()),
             "bundle_tensor_value",
         ),
         (
@@ -255,11 +258,8 @@ fn bad_tensors_are_refused() {
             "bundle_tensor_value",
         ),
         (
-            "int8 disagrees with f32",
-            |t| {
-                let q = &mut tensor(t, "item_factors_i8").data[0];
-                *q = q.wrapping_add(64);
-            },
+            "int8 factor -128 (outside the symmetric range)",
+            |t| tensor(t, "item_factors_i8").data[0] = 0x80,
             "bundle_tensor_value",
         ),
         (
@@ -313,6 +313,11 @@ fn bad_tensors_are_refused() {
             "bundle_missing_tensor",
         ),
         (
+            "no int8 factors",
+            |t| t.retain(|(name, _)| name != "item_factors_i8"),
+            "bundle_missing_tensor",
+        ),
+        (
             "unknown tensor",
             |t| {
                 t.push((
@@ -344,4 +349,17 @@ fn bad_tensors_are_refused() {
     // The unedited file round-trips through the helpers and still loads.
     let (manifest, tensors) = edit_tensors(|_| {});
     Model::from_bytes(&manifest, &tensors).unwrap();
+}
+
+#[test]
+fn int8_rows_round_trip_within_half_a_step() {
+    use crate::bundle::{dequantise_rows, quantise_rows};
+    let factors = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0];
+    let (q, scales) = quantise_rows(&factors, 3);
+    assert_eq!(q[..3], [64, -127, 32]);
+    assert_eq!(scales[1], 1.0, "a zero row keeps a positive scale");
+    let back = dequantise_rows(&q, &scales, 3);
+    for (a, b) in factors.iter().zip(&back) {
+        assert!((a - b).abs() <= 0.5 / 127.0 + 1e-6, "{a} vs {b}");
+    }
 }

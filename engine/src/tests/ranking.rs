@@ -331,6 +331,65 @@ fn history_personalises_and_rules_apply() {
 }
 
 #[test]
+fn bought_items_come_back_through_the_buy_again_term_when_kept() {
+    let with_repeat = |weight_repeat: f32| {
+        let mut builder = synthetic_builder(&SyntheticSpec::default());
+        builder.ranking(crate::bundle::RankingParams {
+            weight_repeat,
+            ..crate::testing::ranking_params()
+        });
+        let built = builder.build().unwrap();
+        Model::from_bytes(&built.manifest, &built.tensors).unwrap()
+    };
+    let profile = profile_of(&[
+        (T0, viewed("item-3")),
+        (T0 + 60, bought("item-9", 40.0)),
+        (T0 + 90, viewed("item-9")),
+    ]);
+    let keep_bought = RankRequest {
+        k: 200,
+        now: T0 + 100,
+        exclude_purchased: false,
+        int8: false,
+        ..RankRequest::default()
+    };
+    let score_of = |ranking: &ranking::Ranking, id: &str| {
+        ranking.items.iter().find(|r| r.item == id).map(|r| r.score)
+    };
+    let none = rank(&with_repeat(0.0), &profile, keep_bought.clone());
+    let strong = rank(&with_repeat(1000.0), &profile, keep_bought.clone());
+    assert_eq!(strong.items[0].item, "item-9", "{:?}", strong.items[0]);
+    assert_eq!(strong.items[0].reason, Reason::BuyAgain);
+    // The term is w_repeat · ln(1 + decayed weight), nothing else moves.
+    let gain = score_of(&strong, "item-9").unwrap() - score_of(&none, "item-9").unwrap();
+    let interactions = ranking::foldin::interactions(
+        &with_repeat(0.0),
+        &profile,
+        &ProfileConfig::default(),
+        T0 + 100,
+    );
+    let weight = interactions
+        .iter()
+        .find(|(row, _)| *row == with_repeat(0.0).item_row("item-9").unwrap())
+        .unwrap()
+        .1;
+    let want = 1000.0 * weight.ln_1p() as f32;
+    assert!((gain - want).abs() <= 1e-3 * want, "{gain} vs {want}");
+    assert_eq!(score_of(&strong, "item-3"), score_of(&none, "item-3"));
+    // Viewed-only items get no repeat term, and excluding bought items wins.
+    assert_ne!(strong.items[0].item, "item-3");
+    let excluded = rank(
+        &with_repeat(1000.0),
+        &profile,
+        RankRequest {
+            exclude_purchased: true,
+            ..keep_bought
+        },
+    );
+    assert!(score_of(&excluded, "item-9").is_none());
+}
+
+#[test]
 fn int8_and_f32_rank_alike() {
     let built = synthetic_bundle(&SyntheticSpec {
         n_items: 2000,
@@ -557,4 +616,56 @@ fn extreme_times_never_overflow() {
         &config,
     );
     let _ = segments::classify(&model, &odd, &config, T0);
+}
+
+#[test]
+fn bad_weights_and_fold_in_inputs_get_typed_errors() {
+    use crate::ranking::foldin::FoldInSystem;
+    let model = model();
+    let profile = profile_of(&[(T0, viewed("item-3"))]);
+    let request = RankRequest {
+        k: 5,
+        now: T0 + 10,
+        ..RankRequest::default()
+    };
+    let interactions =
+        ranking::foldin::interactions(&model, &profile, &ProfileConfig::default(), T0 + 10);
+    for bad in [-0.1f32, f32::NAN, f32::INFINITY] {
+        let params = crate::bundle::RankingParams {
+            weight_repeat: bad,
+            ..model.manifest().ranking.clone()
+        };
+        let err =
+            ranking::rank_with_params(&model, &params, &profile, &request, None, &interactions)
+                .unwrap_err();
+        assert_eq!(err.code(), "invalid_parameter", "{bad}: {err}");
+    }
+    let dim = model.dim();
+    let gram = model.gram();
+    let cases: [(&[f32], f64, f64); 4] = [
+        (&gram[..gram.len() - 1], 0.1, 1.0),
+        (gram, 0.0, 1.0),
+        (gram, 0.1, -1.0),
+        (gram, 0.1, f64::NAN),
+    ];
+    for (g, lambda, alpha) in cases {
+        assert!(
+            FoldInSystem::new(g, dim, lambda, alpha).is_err(),
+            "{lambda} {alpha}"
+        );
+    }
+    let negative: Vec<f32> = gram.iter().map(|g| -g * 100.0).collect();
+    assert_eq!(
+        FoldInSystem::new(&negative, dim, 0.1, 1.0)
+            .unwrap_err()
+            .code(),
+        "bundle_tensor_value"
+    );
+    let system = FoldInSystem::new(gram, dim, 0.1, 1.0).unwrap();
+    let factors = model.all_item_factors();
+    let out_of_range = system.fold_in(factors, &[(model.n_items() as u32, 1.0)]);
+    assert_eq!(out_of_range.unwrap_err().code(), "bundle_reference");
+    let negative_weight = system.fold_in(factors, &[(0, -1.0)]);
+    assert!(negative_weight.is_err());
+    assert_eq!(system.fold_in(factors, &[]).unwrap(), None);
 }
