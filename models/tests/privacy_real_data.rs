@@ -18,7 +18,7 @@ use cove_engine::privacy::registry::{
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::testing::{published_default_bundle, simulate_collection};
 use cove_models::data::{self, CleaningRules, ColumnMap};
-use cove_models::engine_eval::purchase_events;
+use cove_models::engine_scorer::purchase_events;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

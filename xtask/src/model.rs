@@ -130,21 +130,6 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// A step running the release `cove-train` binary (built if needed); the
-/// caller adds its arguments.
-pub fn cove_train(name: &str) -> Step {
-    Step::new(name, cargo_program()).args([
-        "run",
-        "--release",
-        "--quiet",
-        "--package",
-        "cove-models",
-        "--bin",
-        "cove-train",
-        "--",
-    ])
-}
-
 /// Prints the default bundle's parts, raw and gzipped (`cargo xtask size`),
 /// against the 1 MB gzipped budget for an on-device bundle.
 pub fn report_bundle_size() -> Result<()> {

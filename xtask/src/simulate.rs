@@ -4,7 +4,7 @@
 //!
 //! Each simulated device is one real Online Retail customer seen on a random
 //! day of the data: its orders before that day become engine events (the
-//! trainer's own replay, `engine_eval::purchase_events`), and its next order's
+//! trainer's own replay, `engine_scorer::purchase_events`), and its next order's
 //! items are viewed and put in the cart in today's session. The engine then
 //! does what it does on a device: profile, segments (`segments::classify`),
 //! the rescue decision (`abandonment::decide`), campaign exposure and response
@@ -50,7 +50,7 @@ use cove_engine::privacy::report::Envelope;
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::segments;
 use cove_models::data::{self, CleaningRules, ColumnMap, Transactions};
-use cove_models::engine_eval::purchase_events;
+use cove_models::engine_scorer::purchase_events;
 use cove_models::export::country_code;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
