@@ -153,6 +153,7 @@ try {
     "cove/bundle.mjs",
     "cove/storage.mjs",
     "cove/slots.mjs",
+    "cove/reports.mjs",
   ];
   const coveGz = coveFiles.reduce((sum, file) => sum + gz(join(www, file)), 0);
   const ortFiles = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];

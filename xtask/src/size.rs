@@ -40,6 +40,7 @@ const SNIPPET_JS: &[&str] = &[
     "cove/bundle.mjs",
     "cove/storage.mjs",
     "cove/slots.mjs",
+    "cove/reports.mjs",
     "pkg/engine/cove_engine.js",
 ];
 
