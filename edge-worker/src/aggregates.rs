@@ -11,10 +11,18 @@
 //! rate and uplift against the holdout, per variant and lifecycle segment and
 //! pooled. A cell is published only when its estimated exposure reaches
 //! `k_anonymity` (and an uplift only when the holdout's cell is published too).
+//!
+//! Review sentiment gets one too (`privacy::sentiment_report::decode`): the
+//! negative share of reviews per lifecycle segment and per category with 95%
+//! intervals, and the segments markedly unhappier than the rest with the
+//! categories that drive them; a group is shown only when its estimated review
+//! count reaches `k_anonymity`.
 
+use cove_engine::bundle::Model;
 use cove_engine::privacy::campaign::{self, CampaignKind, Interval, Outcome};
 use cove_engine::privacy::estimate::estimate;
-use cove_engine::privacy::registry::Registry;
+use cove_engine::privacy::registry::{self, Registry, REVIEW_SENTIMENT};
+use cove_engine::privacy::sentiment_report::{self, FlaggedSegment, GroupSentiment};
 use cove_engine::privacy::{Estimate, Mechanism, Tally};
 use serde::Serialize;
 use worker::{Method, Request, Response, RouteContext};
@@ -47,12 +55,28 @@ struct Aggregates<'a> {
     /// Item interest per request country (see `trending`), most reports first.
     trending_by_country: Vec<CountryTrending>,
     campaigns: Vec<CampaignAggregate<'a>>,
+    sentiment: Option<SentimentAggregate>,
 }
 
 /// The most items a country's trending list shows.
 const TRENDING_TOP: usize = 20;
 
 /// One country's item-interest estimates: the top values reaching k.
+/// Review sentiment per segment and category (groups below k left out).
+#[derive(Serialize)]
+struct SentimentAggregate {
+    metric: &'static str,
+    n_reports: u64,
+    published: bool,
+    segment_names: Vec<String>,
+    category_names: Vec<String>,
+    overall: Option<GroupSentiment>,
+    segments: Vec<GroupSentiment>,
+    categories: Vec<GroupSentiment>,
+    suppressed_groups: usize,
+    flagged: Vec<FlaggedSegment>,
+}
+
 #[derive(Serialize)]
 struct CountryTrending {
     country: String,
@@ -158,14 +182,16 @@ async fn aggregates(
     }
     let tallies: Tallies = response.json().await?;
     let registry = crate::registry::shop_registry(&ctx.env, shop).await?;
+    let model = crate::model::default_model(&ctx.env).await?;
     Ok(Response::from_json(&publish(
-        shop, &registry, day, &tallies,
+        shop, &registry, &model, day, &tallies,
     )?)?)
 }
 
 fn publish<'a>(
     shop: &'a ShopConfig,
     registry: &'a Registry,
+    model: &Model,
     day: u32,
     tallies: &Tallies,
 ) -> Result<Aggregates<'a>, ApiError> {
@@ -201,7 +227,61 @@ fn publish<'a>(
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
         campaigns: publish_campaigns(shop, registry, tallies)?,
+        sentiment: publish_sentiment(shop, registry, model, tallies)?,
     })
+}
+
+/// Review sentiment, decoded and published under k-anonymity.
+fn publish_sentiment(
+    shop: &ShopConfig,
+    registry: &Registry,
+    model: &Model,
+    tallies: &Tallies,
+) -> Result<Option<SentimentAggregate>, ApiError> {
+    let Some(spec) = registry.metric(REVIEW_SENTIMENT) else {
+        return Ok(None);
+    };
+    let k = f64::from(shop.k_anonymity);
+    let segment_names: Vec<String> = registry::lifecycle_names(model)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let category_names = model.categories().to_vec();
+    let tally = tally_of(&spec.name, spec.mechanism, tallies);
+    let published = tally.n_reports as f64 >= k;
+    let mut aggregate = SentimentAggregate {
+        metric: REVIEW_SENTIMENT,
+        n_reports: tally.n_reports,
+        published,
+        overall: None,
+        segments: Vec::new(),
+        categories: Vec::new(),
+        suppressed_groups: segment_names.len() + category_names.len(),
+        flagged: Vec::new(),
+        segment_names,
+        category_names,
+    };
+    if !published {
+        return Ok(Some(aggregate));
+    }
+    let outcome = sentiment_report::decode(
+        spec.mechanism,
+        spec.epsilon,
+        aggregate.category_names.len() as u32,
+        aggregate.segment_names.len() as u32,
+        &tally,
+    )?;
+    let shown = |group: &GroupSentiment| group.reviews >= k;
+    aggregate.overall = Some(outcome.overall).filter(shown);
+    aggregate.segments = outcome.segments.into_iter().filter(shown).collect();
+    aggregate.categories = outcome.categories.into_iter().filter(shown).collect();
+    aggregate.suppressed_groups -= aggregate.segments.len() + aggregate.categories.len();
+    aggregate.flagged = outcome
+        .flagged
+        .into_iter()
+        .filter(|flag| shown(&flag.sentiment) && shown(&flag.others))
+        .collect();
+    Ok(Some(aggregate))
 }
 
 /// The stored counters of one metric as a tally.

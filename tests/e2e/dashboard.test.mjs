@@ -51,12 +51,15 @@ async function openDashboard(browser, url, aggregates) {
 test("the dashboard renders from the worker's own aggregates", async () => {
   const { context, page, errors } = await openDashboard(browser, worker.url);
   const headings = await page.$$eval("h2", (hs) => hs.map((h) => h.textContent));
-  assert.deepEqual(headings, ["Segment sizes", "Trending items by country", "Campaigns and rescue offers"]);
+  assert.deepEqual(headings, ["Segment sizes", "Trending items by country", "Campaigns and rescue offers", "Review sentiment"]);
   // A fresh worker has no reports: every campaign is suppressed, none warns.
   const campaigns = await page.$$eval("[data-campaign]", (els) => els.map((e) => e.dataset.campaign));
   assert.deepEqual(campaigns.sort(), ["gift-quiz", "rescue-cart", "spring-newsletter", "win-back"]);
   assert.equal(await page.locator("[data-campaign] .suppressed").count(), 4);
   assert.equal(await page.locator('[data-simpson="warning"]').count(), 0);
+  // No review reported yet: the sentiment section says so and draws nothing.
+  assert.equal(await page.locator('[data-section="sentiment"] .suppressed').count(), 1);
+  assert.equal(await page.locator("[data-sentiment-flag]").count(), 0);
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -74,6 +77,11 @@ test("the Simpson's-paradox fixture raises the warning with the stratified table
   assert.equal(await warning.locator("tbody td.suppressed").count(), 6);
   // The rescue campaign in the same fixture has no reversal.
   assert.equal(await page.locator('[data-campaign="rescue-cart"] [data-simpson="none"]').count(), 1);
+  // The same fixture has an unhappy segment in its review sentiment.
+  const flag = page.locator('[data-section="sentiment"] [data-sentiment-flag="at-risk"]');
+  assert.equal(await flag.count(), 1);
+  assert.match(await flag.textContent(), /41\.0% of its reviews are negative .* driven by: .+; .+\./);
+  assert.equal(await page.locator('[data-section="sentiment"] svg').count(), 2);
   assert.deepEqual(await seriousViolations(page), []);
   await page.screenshot({ path: join(screenshots, "dashboard-simpson.png"), fullPage: false });
   await warning.scrollIntoViewIfNeeded();
@@ -85,7 +93,11 @@ test("the Simpson's-paradox fixture raises the warning with the stratified table
 test("a fixture without a reversal stays quiet", async () => {
   const { context, page, errors } = await openDashboard(browser, worker.url, fixture("aggregates-no-simpson.json"));
   assert.equal(await page.locator('[data-simpson="warning"]').count(), 0);
+  assert.equal(await page.locator("[data-sentiment-flag]").count(), 0);
+  assert.equal(await page.locator('[data-section="sentiment"] svg').count(), 2);
   assert.equal(await page.locator('[data-simpson="none"]').count(), 2);
+  assert.equal(await page.locator("[data-sentiment-flag]").count(), 0);
+  assert.equal(await page.locator('[data-section="sentiment"] svg').count(), 2);
   // Rates are shown with their intervals; the segment chart marks suppressed values.
   assert.match(await page.locator('[data-campaign="rescue-cart"] svg').first().getAttribute("aria-label"), /holdout 2\d\.\d% \(95% interval/);
   assert.match(await page.locator("#segments-heading + .charts svg").first().getAttribute("aria-label"), /lapsed suppressed/);

@@ -250,6 +250,44 @@ function campaignSection(aggregates, manifest) {
   return section;
 }
 
+/**
+ * Review sentiment per segment and per category (negative share with 95%
+ * intervals), and a warning for a segment markedly unhappier than the rest,
+ * naming the categories that drive it. Groups below k are left out by the edge.
+ */
+function sentimentSection(aggregates) {
+  const sentiment = aggregates.sentiment;
+  const section = element("section", { "aria-labelledby": "sentiment-heading", "data-section": "sentiment" },
+    element("h2", { id: "sentiment-heading" }, "Review sentiment"));
+  if (!sentiment) {
+    section.append(element("p", {}, "This shop does not collect review sentiment."));
+    return section;
+  }
+  const title = `review.sentiment — ${number(sentiment.n_reports)} reviews reported`;
+  if (!sentiment.published) {
+    section.append(element("p", { class: "suppressed" }, `${title}: fewer than k = ${aggregates.k_anonymity} reports, nothing published.`));
+    return section;
+  }
+  for (const flag of sentiment.flagged) {
+    const drivers = flag.drivers.map((c) => sentiment.category_names[c] ?? `category ${c}`).join("; ");
+    section.append(element("div", { class: "warning", role: "alert", "data-sentiment-flag": sentiment.segment_names[flag.segment] ?? String(flag.segment) },
+      element("strong", {}, `Unhappy segment: ${sentiment.segment_names[flag.segment] ?? flag.segment}. `),
+      `${percent(flag.sentiment.negative_share)} of its reviews are negative [${percent(flag.sentiment.low)}, ${percent(flag.sentiment.high)}] against ${percent(flag.others.negative_share)} [${percent(flag.others.low)}, ${percent(flag.others.high)}] for everyone else; driven by: ${drivers || "no single category"}.`));
+  }
+  const rows = (groups, names) =>
+    groups.map((g) => ({ label: names[g.index] ?? `#${g.index}`, estimate: g.negative_share, low: g.low, high: g.high }));
+  const charts = element("div", { class: "charts" });
+  charts.append(
+    barChart(`Negative share by segment — ${title}`, rows(sentiment.segments, sentiment.segment_names), percent),
+    barChart("Negative share by category", rows(sentiment.categories, sentiment.category_names), percent),
+  );
+  section.append(charts);
+  if (sentiment.suppressed_groups > 0) {
+    section.append(element("p", { class: "suppressed" }, `${sentiment.suppressed_groups} segments or categories have fewer than k = ${aggregates.k_anonymity} estimated reviews and are not shown.`));
+  }
+  return section;
+}
+
 async function loadManifest() {
   try {
     const pointer = await (await fetch("/v1/bundles/default.json")).json();
@@ -269,7 +307,7 @@ async function load() {
     element("div", {}, element("strong", {}, number(aggregates.envelopes)), "envelopes counted"),
     element("div", {}, element("strong", {}, `day ${aggregates.day}`), new Date(aggregates.day * 86_400_000).toISOString().slice(0, 10)),
     element("div", {}, element("strong", {}, `k = ${aggregates.k_anonymity}`), "k-anonymity threshold"));
-  main.replaceChildren(summary, segmentSection(aggregates, manifest), trendingSection(aggregates, manifest), campaignSection(aggregates, manifest));
+  main.replaceChildren(summary, segmentSection(aggregates, manifest), trendingSection(aggregates, manifest), campaignSection(aggregates, manifest), sentimentSection(aggregates));
   main.dataset.state = "ready";
 }
 

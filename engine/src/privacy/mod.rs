@@ -28,6 +28,7 @@ pub mod grr;
 pub mod hadamard;
 pub mod registry;
 pub mod report;
+pub mod sentiment_report;
 
 mod sample;
 
