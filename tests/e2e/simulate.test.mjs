@@ -129,6 +129,25 @@ test("the simulated targeted campaign holds the designed Simpson's paradox", () 
   assert.ok(Number.isFinite(rate(campaign.cells[a])));
 });
 
+test("every simulated review report is counted; published segment sentiment covers the truth", () => {
+  const byClass = truth.reviews.by_segment;
+  const reported = byClass.flat().reduce((a, b) => a + b, 0);
+  assert.ok(reported > 0, "the simulation wrote reviews");
+  const sentiment = aggregates.sentiment;
+  assert.ok(sentiment, "the aggregates have a sentiment section");
+  // Report counts are exact (only the cells are randomised).
+  assert.equal(sentiment.n_reports, reported);
+  assert.equal(sentiment.published, reported >= aggregates.k_anonymity);
+  const misses = [];
+  for (const group of sentiment.segments) {
+    const [negative, neutral, positive] = byClass[group.index];
+    const share = negative / (negative + neutral + positive);
+    if (!(group.low <= share && share <= group.high)) misses.push(`${sentiment.segment_names[group.index]}: ${share.toFixed(3)} outside [${group.low.toFixed(3)}, ${group.high.toFixed(3)}]`);
+  }
+  // 95% intervals over at most six segments: one miss is ordinary.
+  assert.ok(misses.length <= 1, misses.join("\n"));
+});
+
 test("the dashboard shows the simulated campaigns from the aggregates", async () => {
   const browser = await launchChromium();
   try {

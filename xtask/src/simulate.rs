@@ -43,15 +43,17 @@ use cove_engine::events::{Event, EventKind, PageKind};
 use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
 use cove_engine::privacy::device::DeviceReporter;
 use cove_engine::privacy::registry::{
-    self, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
-    SEGMENT_PRICE_TIER,
+    self, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, REVIEW_SENTIMENT,
+    SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use cove_engine::privacy::report::Envelope;
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::segments;
+use cove_engine::sentiment::SentimentModel;
 use cove_models::data::{self, CleaningRules, ColumnMap, Transactions};
 use cove_models::engine_scorer::purchase_events;
 use cove_models::export::country_code;
+use cove_models::sentiment::reviews::read_reviews;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Deserialize;
@@ -174,6 +176,43 @@ struct World {
     first_second: i64,
     last_second: i64,
     registry: Registry,
+    /// Real review texts (clothing reviews): 1–2 stars, and 3–5 stars.
+    negative_reviews: Vec<String>,
+    other_reviews: Vec<String>,
+    /// The published three-class sentiment model, as a device runs it.
+    sentiment: SentimentModel,
+}
+
+/// Of the devices outside the rescue's audience, the share that writes a
+/// review of an item it bought before (instead of seeing a campaign).
+const REVIEW_SHARE: f64 = 0.35;
+
+/// The designed unhappy segment: its reviews are negative this often, the
+/// other segments' [`OTHERS_NEGATIVE`] of the time.
+const UNHAPPY_SEGMENT: &str = "at-risk";
+const UNHAPPY_NEGATIVE: f64 = 0.7;
+const OTHERS_NEGATIVE: f64 = 0.15;
+
+/// The published three-class sentiment bundle (`sentiment.json` names it).
+fn load_sentiment(bundles: &Path) -> Result<SentimentModel> {
+    let pointer: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(bundles.join("sentiment.json"))
+            .context("no sentiment.json (run `cargo xtask build`)")?,
+    )?;
+    let part = |key: &str| -> Result<Vec<u8>> {
+        let url = pointer["three_class"][key]
+            .as_str()
+            .with_context(|| format!("sentiment.json has no three_class.{key}"))?;
+        let relative = url
+            .strip_prefix("/v1/bundles/")
+            .filter(|rest| !rest.contains(".."))
+            .with_context(|| format!("unexpected bundle path {url}"))?;
+        Ok(std::fs::read(bundles.join(relative))?)
+    };
+    Ok(SentimentModel::from_bytes(
+        &part("manifest")?,
+        &part("tensors")?,
+    )?)
 }
 
 fn load_world(shop_id: &str) -> Result<World> {
@@ -220,6 +259,12 @@ fn load_world(shop_id: &str) -> Result<World> {
         orders.display(),
         started.elapsed().as_secs_f64()
     );
+    let (reviews, _) = read_reviews(
+        &model::data_dir().join("clothing-reviews/womens_clothing_ecommerce_reviews.csv.gz"),
+    )?;
+    let (negative_reviews, other_reviews): (Vec<_>, Vec<_>) =
+        reviews.into_iter().partition(|review| review.rating <= 2);
+    let sentiment = load_sentiment(&bundles)?;
     let first_second = data.purchases.iter().map(|p| p.minute).min().unwrap_or(0) * 60;
     let last_second = data.purchases.iter().map(|p| p.minute).max().unwrap_or(0) * 60;
     Ok(World {
@@ -229,6 +274,9 @@ fn load_world(shop_id: &str) -> Result<World> {
         first_second,
         last_second,
         registry,
+        negative_reviews: negative_reviews.into_iter().map(|r| r.text).collect(),
+        other_reviews: other_reviews.into_iter().map(|r| r.text).collect(),
+        sentiment,
     })
 }
 
@@ -357,6 +405,8 @@ struct Device {
     interest: Option<u32>,
     /// `(campaign position, variant, responded)`, when the campaign was reported.
     campaign: Option<(usize, u32, bool)>,
+    /// The review's sentiment class (0 negative, 1 neutral, 2 positive), when reported.
+    review: Option<u32>,
 }
 
 /// Shares of the devices offered each non-triggered campaign kind.
@@ -455,8 +505,22 @@ fn simulate_device(
         rescue.outcome,
         RescueOutcome::Offer { .. } | RescueOutcome::Holdout { .. }
     );
+    // Outside the rescue's audience, some shoppers review an item they bought
+    // before instead of seeing a campaign (a review and a campaign together
+    // would spend the day's ε before the lifecycle segment).
+    let bought: Vec<&str> = profile
+        .items
+        .iter()
+        .filter(|signal| signal.purchased)
+        .map(|signal| signal.id.as_str())
+        .collect();
+    let reviewed_item = (!called_for && !bought.is_empty() && unit(&mut rng) < REVIEW_SHARE)
+        .then(|| bought[index(&mut rng, bought.len())].to_string());
+    let writes_review = reviewed_item.is_some();
     let chosen_kind = if called_for {
         Some(CampaignKind::Triggered)
+    } else if writes_review {
+        None
     } else {
         let draw = unit(&mut rng);
         let mut cumulative = 0.0;
@@ -469,6 +533,7 @@ fn simulate_device(
         chosen_kind.and_then(|kind| registry.campaigns.iter().position(|c| c.kind == kind));
     let mut reporter = DeviceReporter::default();
     let mut campaign = None;
+    let mut review_class = None;
     if let Some(position) = position {
         let spec = &registry.campaigns[position];
         let weights = assignment_weights(spec, lifecycle, n_segments);
@@ -495,6 +560,34 @@ fn simulate_device(
         campaign = Some((position, variant, responded));
     } else {
         reporter.schedule_first(registry, now, &mut rng);
+        // A real review text, negative more often in the designed unhappy
+        // segment, scored by the engine's sentiment model as on a device.
+        if let Some(item) = reviewed_item {
+            let unhappy = registry::lifecycle_index(model, UNHAPPY_SEGMENT) == Some(lifecycle);
+            let p_negative = if unhappy {
+                UNHAPPY_NEGATIVE
+            } else {
+                OTHERS_NEGATIVE
+            };
+            let pool = if unit(&mut rng) < p_negative {
+                &world.negative_reviews
+            } else {
+                &world.other_reviews
+            };
+            let text = &pool[index(&mut rng, pool.len())];
+            let scored = world.sentiment.sentiment(text);
+            if let Ok(sentiment) = scored {
+                let class = match sentiment.class.as_str() {
+                    "negative" => 0,
+                    "neutral" => 1,
+                    _ => 2,
+                };
+                // An item the model does not know cannot be reviewed.
+                if reporter.record_review(model, &item, class).is_ok() {
+                    review_class = Some(class);
+                }
+            }
+        }
     }
     // The envelope is due after the schedule's random delay.
     let send_at = now + i64::from(registry.schedule.delay_seconds[1]) + 1;
@@ -513,6 +606,7 @@ fn simulate_device(
     let campaign =
         campaign.filter(|(position, _, _)| sent(&registry.campaigns[*position].metric_name()));
     let interest = sent(ITEM_INTEREST).then_some(item);
+    let review = review_class.filter(|_| sent(REVIEW_SENTIMENT));
     let price_tier = sent(SEGMENT_PRICE_TIER).then_some(price_tier);
     ensure!(
         body.is_none() || sent(SEGMENT_LIFECYCLE),
@@ -525,6 +619,7 @@ fn simulate_device(
         price_tier,
         interest,
         campaign,
+        review,
     })
 }
 
@@ -583,6 +678,8 @@ struct Truth {
     interest: HashMap<(String, u32), u64>,
     /// `[campaign][variant][segment] = (exposed, responded)`.
     campaigns: Vec<Vec<Vec<(u64, u64)>>>,
+    /// `[segment][class]` reviews reported.
+    reviews: Vec<[u64; 3]>,
     statuses: HashMap<u16, u64>,
     network_errors: u64,
     envelopes: u64,
@@ -618,6 +715,7 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
             .iter()
             .map(|spec| vec![vec![(0, 0); n_segments as usize]; spec.variants as usize])
             .collect(),
+        reviews: vec![[0; 3]; n_segments as usize],
         ..Truth::default()
     });
     let next = AtomicUsize::new(0);
@@ -668,6 +766,9 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                                     .interest
                                     .entry((device.country.clone(), item))
                                     .or_default() += 1;
+                            }
+                            if let Some(class) = device.review {
+                                truth.reviews[device.lifecycle as usize][class as usize] += 1;
                             }
                             if let Some((c, v, responded)) = device.campaign {
                                 let cell =
@@ -814,6 +915,7 @@ fn write_truth(
         "segments": { SEGMENT_LIFECYCLE: truth.lifecycle, SEGMENT_PRICE_TIER: truth.price_tier },
         "top_interest": interest.iter().take(100).map(|((country, item), n)| json!({"country": country, "item": item, "count": n})).collect::<Vec<_>>(),
         "campaigns": campaigns,
+        "reviews": { "unhappy_segment": UNHAPPY_SEGMENT, "by_segment": truth.reviews },
         "simpson": world.registry.campaigns.iter().find(|c| c.kind == CampaignKind::Targeted && c.variants == 3)
             .map(|c| json!({"campaign": c.id, "variants": [1, 2]})),
     });
