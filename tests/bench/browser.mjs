@@ -144,17 +144,8 @@ try {
     { manifestUrl: pointer.manifest, tensorsUrl: pointer.tensors, onnxUrl: "/bench/peer.onnx", k: K },
   );
 
-  const coveFiles = [
-    "pkg/engine/cove_engine_bg.wasm",
-    "pkg/engine/cove_engine.js",
-    "cove.js",
-    "cove.mjs",
-    "cove/core.mjs",
-    "cove/bundle.mjs",
-    "cove/storage.mjs",
-    "cove/slots.mjs",
-    "cove/reports.mjs",
-  ];
+  const snippetFiles = JSON.parse(readFileSync(join(benchDir, "snippet-files.json"), "utf8"));
+  const coveFiles = ["pkg/engine/cove_engine_bg.wasm", ...snippetFiles.javascript];
   const coveGz = coveFiles.reduce((sum, file) => sum + gz(join(www, file)), 0);
   const ortFiles = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
   const ortGz = ortFiles.reduce((sum, file) => sum + gz(join(ortDist, file)), 0);

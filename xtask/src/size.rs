@@ -31,18 +31,18 @@ pub fn report(env: &Env) -> Result<()> {
     snippet_report(&WASM_ARTIFACTS[0].bg_wasm())
 }
 
-/// The snippet's JavaScript as a page loads it: the loader, its modules and
-/// the wasm-bindgen glue (the Web Worker module only in worker mode).
-const SNIPPET_JS: &[&str] = &[
-    "cove.js",
-    "cove.mjs",
-    "cove/core.mjs",
-    "cove/bundle.mjs",
-    "cove/storage.mjs",
-    "cove/slots.mjs",
-    "cove/reports.mjs",
-    "pkg/engine/cove_engine.js",
-];
+/// The snippet's JavaScript files (paths under `www/`), one list shared with
+/// the browser harness.
+fn snippet_javascript() -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct SnippetFiles {
+        javascript: Vec<String>,
+    }
+    let files: SnippetFiles =
+        serde_json::from_str(include_str!("../../tests/bench/snippet-files.json"))
+            .context("parsing tests/bench/snippet-files.json")?;
+    Ok(files.javascript)
+}
 
 /// The snippet's budget: engine wasm + JS glue + loader, gzipped.
 const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
@@ -51,7 +51,7 @@ const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
 fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
     let www = crate::paths::root().join("www");
     let (mut raw, mut gz) = (0, 0);
-    for file in SNIPPET_JS {
+    for file in snippet_javascript()? {
         let path = www.join(file);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         raw += bytes.len();
