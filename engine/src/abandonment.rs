@@ -9,14 +9,14 @@
 //! shopper to the treatment or to the holdout, deterministically, so the
 //! effect of the offer can be measured against the holdout later.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::bundle::{Model, RescueAction};
 use crate::features::{SessionContext, SessionFeatures};
 use crate::profile::Profile;
 
 /// The risk and the decision for one shopper.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RescueDecision {
     /// The abandonment risk 1 − P(purchase), in [0, 1]; 0 with an empty cart.
     pub risk: f64,
@@ -27,7 +27,7 @@ pub struct RescueDecision {
 }
 
 /// What the rescue decision is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RescueOutcome {
     /// The cart is empty: nothing to rescue.

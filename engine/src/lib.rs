@@ -72,6 +72,7 @@ pub mod bundle;
 mod error;
 pub mod events;
 pub mod features;
+pub mod json;
 mod linalg;
 pub mod privacy;
 pub mod profile;

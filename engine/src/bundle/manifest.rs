@@ -11,17 +11,18 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::json::{self, Fields, JsonError};
 use crate::Error;
 
 /// The manifest schema version this engine reads and writes.
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The JSON manifest of a model bundle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {
     /// Always [`SCHEMA_VERSION`] for bundles this engine reads.
     pub schema_version: u32,
@@ -51,8 +52,7 @@ pub struct Manifest {
 }
 
 /// What the model was trained on, for the model card and the dashboard.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TrainingSummary {
     /// The data set's name or source (for example "UCI Online Retail").
     pub source: String,
@@ -69,8 +69,7 @@ pub struct TrainingSummary {
 }
 
 /// The shapes and feature vectorisers the tensors assume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureSpec {
     /// The item factor dimension d.
     pub dim: usize,
@@ -87,8 +86,7 @@ pub struct FeatureSpec {
 }
 
 /// Fold-in and blending parameters, learned or tuned offline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankingParams {
     /// The ALS regularisation λ (added to the Gram matrix's diagonal). Positive.
     pub lambda: f64,
@@ -104,13 +102,11 @@ pub struct RankingParams {
     /// Blend weight of the "buy again" term: an item the shopper bought gets
     /// ln(1 + its decayed weight) (only when bought items are not excluded).
     /// Non-negative; absent means 0.
-    #[serde(default)]
     pub weight_repeat: f32,
 }
 
 /// A bundle part's sha256 (lower-case hex) and byte length.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PartDigest {
     /// Lower-case hex sha256 of the part's bytes.
     pub sha256: String,
@@ -119,8 +115,7 @@ pub struct PartDigest {
 }
 
 /// Metadata of one catalogue item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemMeta {
     /// The shop's item id (SKU). Unique within a bundle.
     pub id: String,
@@ -133,14 +128,13 @@ pub struct ItemMeta {
     /// Whether the item can be sold now. Out-of-stock items are never ranked.
     pub in_stock: bool,
     /// Countries (ISO codes) the item ships to; `None` means everywhere.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub countries: Option<Vec<String>>,
 }
 
 /// All segment definitions. Everything here comes from the trainer, so no
 /// shop's constants live in the engine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SegmentDefinitions {
     /// The RFM lifecycle map.
     pub lifecycle: LifecycleMap,
@@ -160,8 +154,7 @@ pub struct SegmentDefinitions {
 /// purchase is more recent: r = 1 + the number of cuts `c` with
 /// `days_since_last_purchase <= c`. Frequency and monetary score higher for
 /// larger values: f = 1 + the number of cuts `c` with `orders >= c`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LifecycleMap {
     /// Ascending cut points in days since the last purchase.
     pub recency_cuts_days: Vec<f64>,
@@ -178,8 +171,7 @@ pub struct LifecycleMap {
 }
 
 /// One row of the RFM map: inclusive score ranges `[low, high]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LifecycleRule {
     /// The segment's name ("champion", "at_risk", ...).
     pub segment: String,
@@ -192,8 +184,7 @@ pub struct LifecycleRule {
 }
 
 /// Price tiers: `labels[i]` covers prices in `[cuts[i-1], cuts[i])`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriceTiers {
     /// Ascending, positive price cut points.
     pub cuts: Vec<f64>,
@@ -202,8 +193,7 @@ pub struct PriceTiers {
 }
 
 /// One loyalty tier; a shopper is in the highest tier whose minimums they meet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoyaltyTier {
     /// The tier's name.
     pub name: String,
@@ -214,8 +204,7 @@ pub struct LoyaltyTier {
 }
 
 /// The shop's cart-rescue policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RescuePolicy {
     /// Abandonment risk at or above which a rescue is considered, in [0, 1].
     pub threshold: f64,
@@ -228,28 +217,21 @@ pub struct RescuePolicy {
 }
 
 /// The rescue action for one lifecycle segment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RescueRule {
     /// A lifecycle segment name, or `"*"`.
     pub segment: String,
     /// What to offer.
     pub action: RescueAction,
     /// A threshold overriding the policy's for this segment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
 }
 
-/// What a rescue offers. Its JSON form is internally tagged by `kind`; it is
-/// read through the flat [`RescueActionFields`] rather than serde's tagged-enum
-/// buffering, which costs the browser's wasm build kilobytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "snake_case",
-    deny_unknown_fields,
-    try_from = "RescueActionFields"
-)]
+/// What a rescue offers. Its JSON form is internally tagged by `kind`
+/// (`{"kind": "discount", "percent": 10}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RescueAction {
     /// Offer nothing.
     Nothing,
@@ -262,39 +244,6 @@ pub enum RescueAction {
         /// The discount in percent.
         percent: f64,
     },
-}
-
-/// The kinds of rescue action, the `kind` of a rescue action's JSON.
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum RescueKind {
-    Nothing,
-    Reminder,
-    FreeShipping,
-    Discount,
-}
-
-/// Every field a rescue action may carry: what [`RescueAction`] is read through.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RescueActionFields {
-    kind: RescueKind,
-    percent: Option<f64>,
-}
-
-impl TryFrom<RescueActionFields> for RescueAction {
-    type Error = &'static str;
-
-    fn try_from(fields: RescueActionFields) -> Result<RescueAction, &'static str> {
-        match (fields.kind, fields.percent) {
-            (RescueKind::Discount, Some(percent)) => Ok(RescueAction::Discount { percent }),
-            (RescueKind::Discount, None) => Err("a discount needs its percent"),
-            (_, Some(_)) => Err("only a discount has a percent"),
-            (RescueKind::Nothing, None) => Ok(RescueAction::Nothing),
-            (RescueKind::Reminder, None) => Ok(RescueAction::Reminder),
-            (RescueKind::FreeShipping, None) => Ok(RescueAction::FreeShipping),
-        }
-    }
 }
 
 /// Lower-case hex of bytes.
@@ -330,24 +279,204 @@ pub fn derive_model_id(manifest: &Manifest) -> String {
 
 impl Manifest {
     /// Parses a manifest from JSON bytes, checking the schema version first so
-    /// that a bundle of another version gets the precise error.
+    /// that a bundle of another version gets the precise error. Every field
+    /// of the schema is required unless documented as optional, and a field
+    /// the schema does not name is refused.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, Error> {
-        #[derive(Deserialize)]
-        struct VersionOnly {
-            schema_version: u32,
-        }
-        let version: VersionOnly =
-            serde_json::from_slice(bytes).map_err(|e| Error::ManifestSyntax {
-                message: e.to_string(),
-            })?;
-        if version.schema_version != SCHEMA_VERSION {
+        let syntax = |e: json::JsonError| Error::ManifestSyntax {
+            message: e.to_string(),
+        };
+        let mut fields = json::parse_object(bytes).map_err(syntax)?;
+        let version = fields.u32("schema_version").map_err(syntax)?;
+        if version != SCHEMA_VERSION {
             return Err(Error::UnsupportedSchemaVersion {
-                found: version.schema_version,
+                found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        serde_json::from_slice(bytes).map_err(|e| Error::ManifestSyntax {
-            message: e.to_string(),
-        })
+        read_manifest(version, fields).map_err(syntax)
+    }
+}
+
+fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, JsonError> {
+    let manifest = Manifest {
+        schema_version,
+        model_id: fields.string("model_id")?,
+        training: fields.take("training", read_training)?,
+        metrics: fields
+            .take("metrics", |value| Fields::new(value)?.entries(json::f64))?
+            .into_iter()
+            .collect(),
+        features: fields.take("features", read_features)?,
+        ranking: fields.take("ranking", read_ranking)?,
+        segments: fields.take("segments", read_segments)?,
+        rescue: fields.take("rescue", read_rescue)?,
+        trending_countries: fields.strings("trending_countries")?,
+        items: fields.array("items", read_item)?,
+        tensors: fields.take("tensors", read_part_digest)?,
+    };
+    fields.finish()?;
+    Ok(manifest)
+}
+
+fn read_training(value: Value) -> Result<TrainingSummary, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let training = TrainingSummary {
+        source: fields.string("source")?,
+        n_users: fields.u64("n_users")?,
+        n_items: fields.u64("n_items")?,
+        n_interactions: fields.u64("n_interactions")?,
+        first_day: fields.i64("first_day")?,
+        last_day: fields.i64("last_day")?,
+    };
+    fields.finish()?;
+    Ok(training)
+}
+
+fn read_features(value: Value) -> Result<FeatureSpec, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let features = FeatureSpec {
+        dim: fields.usize("dim")?,
+        n_neighbors: fields.usize("n_neighbors")?,
+        n_trending: fields.usize("n_trending")?,
+        propensity_inputs: fields.strings("propensity_inputs")?,
+        purchase_intent_inputs: fields.strings("purchase_intent_inputs")?,
+    };
+    fields.finish()?;
+    Ok(features)
+}
+
+fn read_ranking(value: Value) -> Result<RankingParams, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let ranking = RankingParams {
+        lambda: fields.f64("lambda")?,
+        alpha: fields.f64("alpha")?,
+        weight_personal: fields.f32("weight_personal")?,
+        weight_neighbors: fields.f32("weight_neighbors")?,
+        weight_trending: fields.f32("weight_trending")?,
+        // Absent in bundles written before the term existed: no buy-again.
+        weight_repeat: fields
+            .take_optional("weight_repeat", json::f64)?
+            .unwrap_or(0.0) as f32,
+    };
+    fields.finish()?;
+    Ok(ranking)
+}
+
+/// Reads a part digest (the sentiment manifest has one too).
+pub(crate) fn read_part_digest(value: Value) -> Result<PartDigest, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let digest = PartDigest {
+        sha256: fields.string("sha256")?,
+        byte_len: fields.u64("byte_len")?,
+    };
+    fields.finish()?;
+    Ok(digest)
+}
+
+fn read_item(value: Value) -> Result<ItemMeta, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let item = ItemMeta {
+        id: fields.string("id")?,
+        title: fields.string("title")?,
+        price: fields.f64("price")?,
+        category: fields.string("category")?,
+        in_stock: fields.bool("in_stock")?,
+        countries: fields.take_optional("countries", |v| json::array(v, json::string))?,
+    };
+    fields.finish()?;
+    Ok(item)
+}
+
+fn read_segments(value: Value) -> Result<SegmentDefinitions, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let segments = SegmentDefinitions {
+        lifecycle: fields.take("lifecycle", read_lifecycle)?,
+        propensity_threshold: fields.f64("propensity_threshold")?,
+        price_tiers: fields.take("price_tiers", |value| {
+            let mut fields = Fields::new(value)?;
+            let tiers = PriceTiers {
+                cuts: fields.f64s("cuts")?,
+                labels: fields.strings("labels")?,
+            };
+            fields.finish()?;
+            Ok(tiers)
+        })?,
+        taste_clusters: fields.strings("taste_clusters")?,
+        loyalty_tiers: fields.array("loyalty_tiers", |value| {
+            let mut fields = Fields::new(value)?;
+            let tier = LoyaltyTier {
+                name: fields.string("name")?,
+                min_orders: fields.u32("min_orders")?,
+                min_spend: fields.f64("min_spend")?,
+            };
+            fields.finish()?;
+            Ok(tier)
+        })?,
+    };
+    fields.finish()?;
+    Ok(segments)
+}
+
+fn read_lifecycle(value: Value) -> Result<LifecycleMap, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let score_range = |value| json::fixed::<u8, 2>(value, json::u8);
+    let lifecycle = LifecycleMap {
+        recency_cuts_days: fields.f64s("recency_cuts_days")?,
+        frequency_cuts: fields.f64s("frequency_cuts")?,
+        monetary_cuts: fields.f64s("monetary_cuts")?,
+        rules: fields.array("rules", |value| {
+            let mut fields = Fields::new(value)?;
+            let rule = LifecycleRule {
+                segment: fields.string("segment")?,
+                r: fields.take("r", score_range)?,
+                f: fields.take("f", score_range)?,
+                m: fields.take("m", score_range)?,
+            };
+            fields.finish()?;
+            Ok(rule)
+        })?,
+        no_purchase_segment: fields.string("no_purchase_segment")?,
+        fallback_segment: fields.string("fallback_segment")?,
+    };
+    fields.finish()?;
+    Ok(lifecycle)
+}
+
+fn read_rescue(value: Value) -> Result<RescuePolicy, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let rescue = RescuePolicy {
+        threshold: fields.f64("threshold")?,
+        holdout_share: fields.f64("holdout_share")?,
+        actions: fields.array("actions", |value| {
+            let mut fields = Fields::new(value)?;
+            let rule = RescueRule {
+                segment: fields.string("segment")?,
+                action: fields.take("action", read_rescue_action)?,
+                threshold: fields.take_optional("threshold", json::f64)?,
+            };
+            fields.finish()?;
+            Ok(rule)
+        })?,
+    };
+    fields.finish()?;
+    Ok(rescue)
+}
+
+/// The kinds of rescue action, in the order of [`RescueAction`]'s variants.
+const RESCUE_KINDS: [&str; 4] = ["nothing", "reminder", "free_shipping", "discount"];
+
+fn read_rescue_action(value: Value) -> Result<RescueAction, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let kind = fields.take("kind", |value| json::one_of(value, &RESCUE_KINDS))?;
+    let percent = fields.take_optional("percent", json::f64)?;
+    fields.finish()?;
+    match (kind, percent) {
+        (3, Some(percent)) => Ok(RescueAction::Discount { percent }),
+        (3, None) => Err(JsonError::new("a discount needs its percent")),
+        (_, Some(_)) => Err(JsonError::new("only a discount has a percent")),
+        (0, None) => Ok(RescueAction::Nothing),
+        (1, None) => Ok(RescueAction::Reminder),
+        _ => Ok(RescueAction::FreeShipping),
     }
 }

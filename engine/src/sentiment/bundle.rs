@@ -19,13 +19,16 @@
 use std::collections::BTreeMap;
 
 use safetensors::SafeTensors;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::featurize::FeaturizerSpec;
 use super::SentimentModel;
 use crate::bundle::builder::{f32_tensor, i8_tensor, quantise_rows};
 use crate::bundle::load::{check_tensor_digest, Tensors};
+use crate::bundle::manifest::read_part_digest;
 use crate::bundle::{sha256_hex, BuiltBundle, PartDigest};
+use crate::json::{self, Fields, JsonError};
 use crate::Error;
 
 /// The sentiment manifest schema version this engine reads and writes.
@@ -40,8 +43,7 @@ pub const MAX_CLASSES: usize = 8;
 const TENSOR_NAMES: [&str; 3] = ["sentiment_weights_i8", "sentiment_scales", "sentiment_bias"];
 
 /// The JSON manifest of a sentiment bundle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SentimentManifest {
     /// Always [`SENTIMENT_SCHEMA_VERSION`] for bundles this engine reads.
     pub schema_version: u32,
@@ -64,8 +66,7 @@ pub struct SentimentManifest {
 }
 
 /// What a sentiment model was trained on, for the model card.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SentimentTraining {
     /// The data set's name or source.
     pub source: String,
@@ -196,32 +197,7 @@ pub(super) fn rows_for(n_classes: usize) -> usize {
 
 /// Parses and validates a sentiment bundle.
 pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<SentimentModel, Error> {
-    #[derive(Deserialize)]
-    struct Header {
-        schema_version: u32,
-        #[serde(default)]
-        kind: String,
-    }
-    let syntax = |e: serde_json::Error| Error::ManifestSyntax {
-        message: e.to_string(),
-    };
-    let header: Header = serde_json::from_slice(manifest_bytes).map_err(syntax)?;
-    if header.kind != SENTIMENT_KIND {
-        return Err(Error::manifest(
-            "kind",
-            format!(
-                "{:?} is not {SENTIMENT_KIND:?}: not a sentiment bundle",
-                header.kind
-            ),
-        ));
-    }
-    if header.schema_version != SENTIMENT_SCHEMA_VERSION {
-        return Err(Error::UnsupportedSchemaVersion {
-            found: header.schema_version,
-            supported: SENTIMENT_SCHEMA_VERSION,
-        });
-    }
-    let manifest: SentimentManifest = serde_json::from_slice(manifest_bytes).map_err(syntax)?;
+    let manifest = SentimentManifest::from_json(manifest_bytes)?;
     let derived = derive_sentiment_model_id(&manifest);
     if derived != manifest.model_id {
         return Err(Error::ModelIdMismatch {
@@ -275,4 +251,80 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Sentime
         scales,
         bias,
     })
+}
+
+impl SentimentManifest {
+    /// Parses a sentiment manifest from JSON bytes, checking its kind and
+    /// schema version first so that another bundle gets the precise error.
+    pub fn from_json(manifest_bytes: &[u8]) -> Result<SentimentManifest, Error> {
+        let syntax = |e: JsonError| Error::ManifestSyntax {
+            message: e.to_string(),
+        };
+        let mut fields = json::parse_object(manifest_bytes).map_err(syntax)?;
+        let kind = fields
+            .take_optional("kind", json::string)
+            .map_err(syntax)?
+            .unwrap_or_default();
+        if kind != SENTIMENT_KIND {
+            return Err(Error::manifest(
+                "kind",
+                format!("{kind:?} is not {SENTIMENT_KIND:?}: not a sentiment bundle"),
+            ));
+        }
+        let schema_version = fields.u32("schema_version").map_err(syntax)?;
+        if schema_version != SENTIMENT_SCHEMA_VERSION {
+            return Err(Error::UnsupportedSchemaVersion {
+                found: schema_version,
+                supported: SENTIMENT_SCHEMA_VERSION,
+            });
+        }
+        read_manifest(schema_version, kind, fields).map_err(syntax)
+    }
+}
+
+/// Reads the rest of a sentiment manifest whose version and kind were read.
+fn read_manifest(
+    schema_version: u32,
+    kind: String,
+    mut fields: Fields,
+) -> Result<SentimentManifest, JsonError> {
+    let manifest = SentimentManifest {
+        schema_version,
+        kind,
+        model_id: fields.string("model_id")?,
+        training: fields.take("training", |value| {
+            let mut fields = Fields::new(value)?;
+            let training = SentimentTraining {
+                source: fields.string("source")?,
+                labels: fields.string("labels")?,
+                n_train: fields.u64("n_train")?,
+                n_test: fields.u64("n_test")?,
+                split_seed: fields.u64("split_seed")?,
+            };
+            fields.finish()?;
+            Ok(training)
+        })?,
+        metrics: fields
+            .take("metrics", |value| Fields::new(value)?.entries(json::f64))?
+            .into_iter()
+            .collect(),
+        featurizer: fields.take("featurizer", read_featurizer)?,
+        classes: fields.strings("classes")?,
+        tensors: fields.take("tensors", read_part_digest)?,
+    };
+    fields.finish()?;
+    Ok(manifest)
+}
+
+fn read_featurizer(value: Value) -> Result<FeaturizerSpec, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let spec = FeaturizerSpec {
+        hash_bits: fields.u32("hash_bits")?,
+        word_ngrams: fields.usize("word_ngrams")?,
+        char_ngram_min: fields.usize("char_ngram_min")?,
+        char_ngram_max: fields.usize("char_ngram_max")?,
+        max_chars: fields.usize("max_chars")?,
+    };
+    fields.finish()?;
+    Ok(spec)
 }

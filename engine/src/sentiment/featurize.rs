@@ -26,7 +26,7 @@
 //! Everything is integer work or f64 arithmetic in a fixed order, so a native
 //! build and a wasm build give the same bits.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::Error;
 
@@ -45,8 +45,7 @@ pub const MAX_NGRAM: usize = 8;
 
 /// How text becomes features. Stored in the sentiment bundle's manifest, so a
 /// model always runs with the featurizer it was trained with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeaturizerSpec {
     /// The number of hash buckets is `2^hash_bits`.
     pub hash_bits: u32,

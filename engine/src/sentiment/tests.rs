@@ -146,7 +146,7 @@ fn bad_bundles_are_refused_with_typed_errors() {
     // Manifests that are consistent but break a rule: re-derive the id so the
     // rule, not the id, is what refuses them.
     let rederived = |value: serde_json::Value| {
-        let mut typed: SentimentManifest = serde_json::from_value(value).unwrap();
+        let mut typed = SentimentManifest::from_json(&serde_json::to_vec(&value).unwrap()).unwrap();
         typed.model_id = bundle::derive_sentiment_model_id(&typed);
         serde_json::to_value(typed).unwrap()
     };

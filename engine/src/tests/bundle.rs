@@ -179,6 +179,72 @@ fn other_schema_versions_and_unknown_fields_are_refused() {
     );
 }
 
+/// The manifest reader names the path of what it refuses, and keeps the
+/// derived readers' rules on types: integers refuse fractions and signs,
+/// floats take integers, `null` is absent only where a field is optional.
+#[test]
+fn manifest_errors_name_the_offending_path() {
+    let (manifest, _) = small();
+    let check = |edit: &dyn Fn(&mut serde_json::Value), expected: &str| {
+        let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        edit(&mut value);
+        let error = Manifest::from_json(&serde_json::to_vec(&value).unwrap()).unwrap_err();
+        assert_eq!(error.code(), "bundle_manifest_syntax", "{error}");
+        assert!(
+            error.to_string().contains(expected),
+            "{error} lacks {expected}"
+        );
+    };
+    check(
+        &|v| v["items"][1]["price"] = "cheap".into(),
+        "items[1].price: expected a number",
+    );
+    check(
+        &|v| v["items"][2]["note"] = 1.into(),
+        "items[2].note: is an unknown field",
+    );
+    check(
+        &|v| v["features"]["dim"] = 1.5.into(),
+        "features.dim: expected a non-negative integer",
+    );
+    check(
+        &|v| v["training"]["n_users"] = (-1).into(),
+        "training.n_users",
+    );
+    check(
+        &|v| v["items"][0]["in_stock"] = serde_json::Value::Null,
+        "items[0].in_stock",
+    );
+    check(
+        &|v| v["segments"]["lifecycle"]["rules"][0]["r"] = serde_json::json!([1, 2, 3]),
+        "segments.lifecycle.rules[0].r: expected an array of 2 elements",
+    );
+    check(
+        &|v| v["segments"]["lifecycle"]["rules"][0]["f"] = serde_json::json!([1, 300]),
+        "segments.lifecycle.rules[0].f[1]",
+    );
+    check(
+        &|v| {
+            v["ranking"].as_object_mut().unwrap().remove("lambda");
+        },
+        "ranking.lambda: is missing",
+    );
+    check(
+        &|v| v["metrics"]["ndcg"] = "high".into(),
+        "metrics.ndcg: expected a number",
+    );
+    // An integer where a float is expected, and a missing optional field, are fine.
+    let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    value["ranking"]["weight_trending"] = 1.into();
+    value["ranking"]
+        .as_object_mut()
+        .unwrap()
+        .remove("weight_repeat");
+    let parsed = Manifest::from_json(&serde_json::to_vec(&value).unwrap()).unwrap();
+    assert_eq!(parsed.ranking.weight_trending, 1.0);
+    assert_eq!(parsed.ranking.weight_repeat, 0.0);
+}
+
 #[test]
 fn bad_manifest_values_are_refused() {
     type Edit = fn(&mut Manifest);
