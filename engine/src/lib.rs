@@ -60,9 +60,13 @@
 //!
 //! # Feature flags
 //!
-//! - `js` (off by default): the wasm-bindgen API for JavaScript, in the `js`
-//!   module. It is the only place that knows about `JsValue`; it converts the
-//!   engine's errors into JavaScript exceptions in one spot.
+//! - `js` (off by default): the storefront's wasm-bindgen API for JavaScript,
+//!   `js::storefront`. The `js` module is the only place that knows about
+//!   `JsValue`; it converts the engine's errors into JavaScript exceptions in
+//!   one spot.
+//! - `js-sentiment` (off by default): review sentiment's wasm-bindgen API,
+//!   `js::sentiment`, built as a wasm module of its own so that only pages
+//!   that score reviews fetch it.
 //! - `test-fixtures` (off by default): the `testing` module, a deterministic
 //!   synthetic bundle and event generator for tests and benchmarks.
 #![deny(missing_docs)]
@@ -84,7 +88,7 @@ pub mod sentiment;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod testing;
 
-#[cfg(feature = "js")]
+#[cfg(any(feature = "js", feature = "js-sentiment"))]
 pub mod js;
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-// `sentiment()` on the engine's wasm build (www/pkg/engine, the module the
-// browser loads) in V8, through the JS API, on the published three-class
+// `sentiment()` on the sentiment module's wasm build (www/pkg/sentiment, the
+// module a page that scores reviews loads) in V8, through the JS API, on the published three-class
 // sentiment bundle — the same two texts as the native criterion bench
 // `engine/benches/sentiment.rs`.
 //
@@ -8,12 +8,12 @@
 import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { initSync, CoveEngine } from "../../www/pkg/engine/cove_engine.js";
+import { initSync, SentimentScorer } from "../../www/pkg/sentiment/cove_sentiment.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bundles = join(root, "www", "v1", "bundles");
 const id = JSON.parse(readFileSync(join(bundles, "sentiment.json"), "utf8")).three_class.model_id;
-initSync({ module: readFileSync(join(root, "www", "pkg", "engine", "cove_engine_bg.wasm")) });
+initSync({ module: readFileSync(join(root, "www", "pkg", "sentiment", "cove_sentiment_bg.wasm")) });
 
 const REVIEW =
   "Love this dress! The fabric is soft and the colour is even prettier " +
@@ -23,8 +23,7 @@ const REVIEW =
   "and I have already had lots of compliments.";
 const LONG = REVIEW.repeat(Math.floor(4096 / REVIEW.length) + 1).slice(0, 4096);
 
-const engine = new CoveEngine();
-engine.loadSentimentBundle(readFileSync(join(bundles, id, "manifest.json")), readFileSync(join(bundles, id, "tensors.safetensors")));
+const engine = new SentimentScorer(readFileSync(join(bundles, id, "manifest.json")), readFileSync(join(bundles, id, "tensors.safetensors")));
 const results = {};
 for (const [name, text] of [["review", REVIEW], ["text_4096", LONG]]) {
   for (let i = 0; i < 200; i++) engine.sentiment(text); // warm-up: tier-up in V8

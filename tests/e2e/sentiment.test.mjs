@@ -150,19 +150,21 @@ test("the engine object gives what a per-category sentiment report needs", { ski
   const answer = await page.evaluate(
     async ({ pointer, sentiment }) => {
       const engine = await import("/pkg/engine/cove_engine.js");
+      const scoring = await import("/pkg/sentiment/cove_sentiment.js");
       await engine.default();
+      await scoring.default();
       const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
       const cove = new engine.CoveEngine();
       cove.loadBundle(await bytes(pointer.manifest), await bytes(pointer.tensors));
-      cove.loadSentimentBundle(await bytes(sentiment.manifest), await bytes(sentiment.tensors));
+      const scorer = new scoring.SentimentScorer(await bytes(sentiment.manifest), await bytes(sentiment.tensors));
       const items = JSON.parse(new TextDecoder().decode(await bytes(pointer.manifest))).items.slice(0, 50);
       const categories = cove.categories();
       return {
         categories,
         mismatches: items.filter((item) => categories[cove.itemCategory(item.id)] !== item.category).length,
         unknown: cove.itemCategory("no-such-item"),
-        classes: cove.sentimentClasses(),
-        classIndex: cove.sentiment("Terrible quality, it fell apart after one wash.").class_index,
+        classes: scorer.classes(),
+        classIndex: scorer.sentiment("Terrible quality, it fell apart after one wash.").class_index,
       };
     },
     { pointer: defaultPointer, sentiment: pointers.three_class },

@@ -24,7 +24,7 @@ export function coveError(code, message) {
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
-   *   sentiment, sentimentIntegrity, consent, country, wasm)
+   *   sentiment, sentimentIntegrity, consent, country, wasm, sentimentWasm)
    */
   static async create(options) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
@@ -34,8 +34,14 @@ export class CoveCore {
     core.modelId = core.engine.loadBundle(main.manifest, main.tensors);
     const keep = [...main.urls];
     if (options.sentiment) {
-      const sentiment = await loadBundle(options.sentiment, options.sentimentIntegrity, { prune: false });
-      core.sentimentModelId = core.engine.loadSentimentBundle(sentiment.manifest, sentiment.tensors);
+      // Its own wasm module, fetched only by pages that score reviews.
+      const [module, sentiment] = await Promise.all([
+        import("../pkg/sentiment/cove_sentiment.js"),
+        loadBundle(options.sentiment, options.sentimentIntegrity, { prune: false }),
+      ]);
+      await module.default(options.sentimentWasm ? { module_or_path: options.sentimentWasm } : undefined);
+      core.sentimentScorer = new module.SentimentScorer(sentiment.manifest, sentiment.tensors);
+      core.sentimentModelId = core.sentimentScorer.modelId();
       keep.push(...sentiment.urls);
     }
     await pruneBundles(keep);
@@ -143,12 +149,12 @@ export class CoveCore {
    */
   async sentiment(text) {
     if (!this.sentimentModelId) throw coveError("no_sentiment_model", "Cove.start was given no { sentiment: URL of a sentiment bundle manifest }");
-    return this.engine.sentiment(text);
+    return this.sentimentScorer.sentiment(text);
   }
 
   /** The sentiment model's class labels, most negative first (empty without one). */
   async sentimentClasses() {
-    return this.engine.sentimentClasses();
+    return this.sentimentScorer?.classes() ?? [];
   }
 
   /** The on-device profile, as JSON-ready data. */
@@ -206,7 +212,7 @@ export class CoveCore {
     if (typeof item !== "string" || item === "") throw coveError("invalid_event", "a review needs an `item`");
     if (stars !== undefined) await this.track({ type: "rating", item, stars });
     if (!this.sentimentModelId) return { sentiment: null, reported: false };
-    const sentiment = this.engine.sentiment([title, text].filter(Boolean).join(". "));
+    const sentiment = this.sentimentScorer.sentiment([title, text].filter(Boolean).join(". "));
     const reported = (await this.reporter?.review(item, SENTIMENT_CLASS_INDEX[sentiment.class])) ?? false;
     return { sentiment, reported };
   }

@@ -20,6 +20,8 @@ pub struct WasmArtifact {
     pub features: &'static [&'static str],
     /// The library's file stem (`cove_engine` for `cove_engine.wasm`).
     pub stem: &'static str,
+    /// The name wasm-bindgen gives the output (`<name>.js`, `<name>_bg.wasm`).
+    pub out_name: &'static str,
     /// Where wasm-bindgen writes the module and its JavaScript glue.
     pub out_dir: fn() -> PathBuf,
 }
@@ -27,28 +29,40 @@ pub struct WasmArtifact {
 impl WasmArtifact {
     /// The final, optimised module (`<stem>_bg.wasm`).
     pub fn bg_wasm(&self) -> PathBuf {
-        (self.out_dir)().join(format!("{}_bg.wasm", self.stem))
+        (self.out_dir)().join(format!("{}_bg.wasm", self.out_name))
     }
 }
 
-/// The three wasm outputs.
+/// The four wasm outputs. The storefront engine comes first (the snippet's
+/// size is measured on it); the sentiment module is the same crate built with
+/// another feature, for pages that score reviews.
 pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
     WasmArtifact {
         package: "cove-engine",
         features: &["js"],
         stem: "cove_engine",
+        out_name: "cove_engine",
         out_dir: paths::engine_pkg_dir,
+    },
+    WasmArtifact {
+        package: "cove-engine",
+        features: &["js-sentiment"],
+        stem: "cove_engine",
+        out_name: "cove_sentiment",
+        out_dir: paths::sentiment_pkg_dir,
     },
     WasmArtifact {
         package: "cove-edge",
         features: &[],
         stem: "cove_edge",
+        out_name: "cove_edge",
         out_dir: paths::edge_build_dir,
     },
     WasmArtifact {
         package: "cove-web-demo",
         features: &[],
         stem: "cove_web_demo",
+        out_name: "cove_web_demo",
         out_dir: paths::web_demo_pkg_dir,
     },
 ];
@@ -86,7 +100,7 @@ pub fn build(env: &Env) -> Result<()> {
 fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     let mut cargo = env
         .wasm_path
-        .cargo(&format!("wasm build {}", artifact.package), "build")
+        .cargo(&format!("wasm build {}", artifact.out_name), "build")
         .args(["--profile", WASM_PROFILE, "--package", artifact.package])
         .current_dir(paths::root());
     if !artifact.features.is_empty() {
@@ -101,10 +115,16 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     let out_dir = (artifact.out_dir)();
     std::fs::create_dir_all(&out_dir)?;
     Step::new(
-        format!("wasm-bindgen {}", artifact.package),
+        format!("wasm-bindgen {}", artifact.out_name),
         &env.wasm_bindgen,
     )
-    .args(["--target", "web", "--out-dir"])
+    .args([
+        "--target",
+        "web",
+        "--out-name",
+        artifact.out_name,
+        "--out-dir",
+    ])
     .args([&out_dir, &raw])
     .run()?;
     if let Some(wasm_opt) = &env.wasm_opt {

@@ -23,6 +23,12 @@ pub fn engine_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("engine")
 }
 
+/// The review-sentiment module (the engine with `js-sentiment`), served at
+/// `/pkg/sentiment/` and fetched only by pages that score reviews.
+pub fn sentiment_pkg_dir() -> PathBuf {
+    root().join("www").join("pkg").join("sentiment")
+}
+
 /// The web demo's module, served at `/pkg/web-demo/`.
 pub fn web_demo_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("web-demo")

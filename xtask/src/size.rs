@@ -23,7 +23,7 @@ pub fn report(env: &Env) -> Result<()> {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         println!(
             "{:<16} {:>12} {:>12}",
-            artifact.package,
+            artifact.out_name,
             bytes.len(),
             gzipped_len(&bytes)?
         );

@@ -1,14 +1,6 @@
-//! The JavaScript API, a thin layer over the engine (feature `js`).
-//!
-//! This module is the only place in the engine that knows about `JsValue`.
-//! Engine errors become JavaScript `Error` objects with a `code` property, in
-//! [`to_js_error`], and nowhere else. Structured values cross as plain
-//! JavaScript objects through `serde-wasm-bindgen`; requests and events come in
-//! as JSON text, so their validation is the engine's own (`deny_unknown_fields`,
-//! limits) and identical natively.
-//!
-//! [`CoveEngine`] is what the storefront snippet (`www/cove/core.mjs`) drives:
-//! one model, one profile, and the calls of the JavaScript API.
+//! The storefront engine's JavaScript API (feature `js`): [`CoveEngine`], what
+//! the snippet (`www/cove/core.mjs`) drives — one model, one profile, the
+//! privacy reporter, and the calls of the JavaScript API.
 
 use wasm_bindgen::prelude::*;
 
@@ -22,25 +14,10 @@ use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::Registry;
 use crate::profile::{Profile, ProfileConfig};
 use crate::ranking::{self, RankRequest};
-use crate::sentiment::SentimentModel;
 use crate::Error;
 use crate::{score, segments};
 
-/// Converts an engine error into a JavaScript `Error` carrying `code`.
-fn to_js_error(error: Error) -> JsValue {
-    let js_error = js_sys::Error::new(&error.to_string());
-    // Setting a property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&js_error, &"code".into(), &error.code().into());
-    js_error.into()
-}
-
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    // Plain objects rather than `Map`s, so results read naturally in JavaScript.
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value
-        .serialize(&serializer)
-        .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))
-}
+use super::{to_js, to_js_error};
 
 /// Scores each row of `items` (row-major, `dim` columns) against `user` and
 /// returns the `k` best as `[{ index, score }]`, best first.
@@ -64,7 +41,6 @@ pub struct CoveEngine {
     profile: Profile,
     reporter: DeviceReporter,
     registry: Option<Registry>,
-    sentiment: Option<SentimentModel>,
 }
 
 fn missing_registry() -> JsValue {
@@ -127,7 +103,6 @@ impl CoveEngine {
             profile: Profile::new(),
             reporter: DeviceReporter::default(),
             registry: None,
-            sentiment: None,
         }
     }
 
@@ -387,39 +362,9 @@ impl CoveEngine {
     }
 }
 
-/// Review sentiment: a separate sentiment bundle, scored on the device.
+/// What the review report needs of the main bundle: items' categories.
 #[wasm_bindgen]
 impl CoveEngine {
-    /// Validates and loads a sentiment bundle; returns its model id. On error
-    /// the previous sentiment model stays.
-    #[wasm_bindgen(js_name = loadSentimentBundle)]
-    pub fn load_sentiment_bundle(
-        &mut self,
-        manifest: &[u8],
-        tensors: &[u8],
-    ) -> Result<String, JsValue> {
-        let model = SentimentModel::from_bytes(manifest, tensors).map_err(to_js_error)?;
-        let model_id = model.model_id().to_string();
-        self.sentiment = Some(model);
-        Ok(model_id)
-    }
-
-    /// The sentiment of a text: `{ class, class_index, score, probabilities,
-    /// n_tokens, truncated }`. A value that is not a string is `invalid_text`;
-    /// text with nothing to score is `empty_text`.
-    pub fn sentiment(&self, text: JsValue) -> Result<JsValue, JsValue> {
-        let model = self
-            .sentiment
-            .as_ref()
-            .ok_or_else(|| to_js_error(Error::NoModel))?;
-        let text = text.as_string().ok_or_else(|| {
-            to_js_error(Error::InvalidText {
-                reason: "not a string".into(),
-            })
-        })?;
-        to_js(&model.sentiment(&text).map_err(to_js_error)?)
-    }
-
     /// The index of an item's category in `categories()` (for reports per
     /// category), or `undefined` when the model does not know the item.
     #[wasm_bindgen(js_name = itemCategory)]
@@ -434,15 +379,5 @@ impl CoveEngine {
     pub fn categories(&self) -> Result<Vec<String>, JsValue> {
         let model = self.engine.model().map_err(to_js_error)?;
         Ok(model.categories().to_vec())
-    }
-
-    /// The sentiment model's class labels, most negative first (empty before
-    /// a sentiment bundle is loaded).
-    #[wasm_bindgen(js_name = sentimentClasses)]
-    pub fn sentiment_classes(&self) -> Vec<String> {
-        self.sentiment
-            .as_ref()
-            .map(|model| model.classes().to_vec())
-            .unwrap_or_default()
     }
 }

@@ -1,0 +1,45 @@
+//! The JavaScript API, a thin layer over the engine (features `js` and
+//! `js-sentiment`).
+//!
+//! This module is the only place in the engine that knows about `JsValue`.
+//! Engine errors become JavaScript `Error` objects with a `code` property, in
+//! [`to_js_error`], and nowhere else. Structured values cross as plain
+//! JavaScript objects through `serde-wasm-bindgen`; requests and events come in
+//! as JSON text, so their validation is the engine's own and identical
+//! natively.
+//!
+//! Two wasm modules are built from it, so a page pays only for what it uses:
+//! `storefront` (feature `js`) is the snippet's engine, on every page;
+//! `sentiment` (feature `js-sentiment`) scores review texts and is fetched
+//! only by pages that score reviews. Each is its own cdylib build, and the
+//! link step keeps only the code its exports reach.
+
+use wasm_bindgen::prelude::*;
+
+use crate::Error;
+
+#[cfg(feature = "js-sentiment")]
+pub mod sentiment;
+#[cfg(feature = "js")]
+pub mod storefront;
+
+#[cfg(feature = "js-sentiment")]
+pub use sentiment::SentimentScorer;
+#[cfg(feature = "js")]
+pub use storefront::{engine_version, top_k, CoveEngine};
+
+/// Converts an engine error into a JavaScript `Error` carrying `code`.
+fn to_js_error(error: Error) -> JsValue {
+    let js_error = js_sys::Error::new(&error.to_string());
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&js_error, &"code".into(), &error.code().into());
+    js_error.into()
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    // Plain objects rather than `Map`s, so results read naturally in JavaScript.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value
+        .serialize(&serializer)
+        .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))
+}
