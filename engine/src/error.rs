@@ -264,7 +264,9 @@ impl fmt::Display for Error {
                 remaining,
             } => write!(
                 f,
-                "the day's privacy budget has {remaining} ε left, the report needs {requested}"
+                "the day's privacy budget has {} ε left, the report needs {}",
+                crate::json::number_text(*remaining),
+                crate::json::number_text(*requested)
             ),
             Error::InvalidReport { field, reason } => write!(f, "report field {field}: {reason}"),
             Error::EmptyText => write!(f, "the text has nothing to score"),

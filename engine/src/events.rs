@@ -7,6 +7,9 @@
 //! typed error, and the profile is left as it was.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::{self, Fields, JsonError};
 
 use crate::profile::ProfileConfig;
 use crate::Error;
@@ -29,8 +32,7 @@ pub const MAX_RATING_TEXT_LEN: usize = 4096;
 pub const MAX_QUERY_LEN: usize = 1024;
 
 /// One shopper event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// When it happened, unix seconds (0..=[`MAX_TIME`]).
     pub at: i64,
@@ -38,31 +40,22 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// What happened.
-///
-/// Its JSON form is internally tagged by `type`. It is read through the flat
-/// [`EventFields`] rather than serde's tagged-enum buffering, which costs the
-/// browser's wasm build many kilobytes; a field another kind of event carries
-/// is refused as before.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "snake_case",
-    deny_unknown_fields,
-    try_from = "EventFields"
-)]
+/// What happened. Its JSON form is internally tagged by `type`
+/// (`{"type": "add_to_cart", "item": "85123A", "quantity": 2, "price": 2.55}`);
+/// a field another kind of event carries is refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// A page view: a product page (with `item`), or an administrative
     /// (account, login, cart) or informational (shipping, about) page.
     View {
         /// The kind of page, as in the UCI Online Shoppers data set.
-        #[serde(default)]
         page: PageKind,
         /// The product shown, for product pages.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         item: Option<String>,
         /// The product's unit price as shown.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         price: Option<f64>,
     },
     /// Items put in the cart.
@@ -98,126 +91,74 @@ pub enum EventKind {
         /// 1 to 5 stars.
         stars: u8,
         /// An optional review text; validated for length but not stored.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
 }
 
-/// The kinds of event, the `type` of an event's JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum EventType {
-    View,
-    AddToCart,
-    RemoveFromCart,
-    Purchase,
-    Search,
-    Rating,
+/// The `type` of each kind of event, in the order of [`EventKind`]'s variants.
+const EVENT_TYPES: [&str; 6] = [
+    "view",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "search",
+    "rating",
+];
+
+/// The `page` of a view, in the order of [`PageKind`]'s variants.
+const PAGE_KINDS: [&str; 3] = ["administrative", "informational", "product"];
+
+fn read_kind(value: Value) -> Result<EventKind, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let kind = fields.take("type", |value| json::one_of(value, &EVENT_TYPES))?;
+    let event = match kind {
+        0 => EventKind::View {
+            page: fields
+                .take_optional("page", |value| json::one_of(value, &PAGE_KINDS))?
+                .map_or(PageKind::Product, |index| PageKind::ALL[index]),
+            item: fields.take_optional("item", json::string)?,
+            price: fields.take_optional("price", json::f64)?,
+        },
+        1 => EventKind::AddToCart {
+            item: fields.string("item")?,
+            quantity: fields.u32("quantity")?,
+            price: fields.f64("price")?,
+        },
+        2 => EventKind::RemoveFromCart {
+            item: fields.string("item")?,
+            quantity: fields.u32("quantity")?,
+        },
+        3 => EventKind::Purchase {
+            lines: fields.array("lines", read_line)?,
+        },
+        4 => EventKind::Search {
+            query: fields.string("query")?,
+        },
+        _ => EventKind::Rating {
+            item: fields.string("item")?,
+            stars: fields.take("stars", json::u8)?,
+            text: fields.take_optional("text", json::string)?,
+        },
+    };
+    // A field left over is unknown, or one this type of event does not carry.
+    fields.finish()?;
+    Ok(event)
 }
 
-/// Every field any kind of event may carry: what [`EventKind`] is read
-/// through (see there).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventFields {
-    #[serde(rename = "type")]
-    kind: EventType,
-    page: Option<PageKind>,
-    item: Option<String>,
-    price: Option<f64>,
-    quantity: Option<u32>,
-    lines: Option<Vec<PurchaseLine>>,
-    query: Option<String>,
-    stars: Option<u8>,
-    text: Option<String>,
-}
-
-/// Why an event's fields do not make an event of its `type`.
-#[derive(Debug)]
-pub struct EventFieldsError(&'static str);
-
-impl std::fmt::Display for EventFieldsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl TryFrom<EventFields> for EventKind {
-    type Error = EventFieldsError;
-
-    fn try_from(fields: EventFields) -> Result<EventKind, EventFieldsError> {
-        let EventFields {
-            kind,
-            page,
-            item,
-            price,
-            quantity,
-            lines,
-            query,
-            stars,
-            text,
-        } = fields;
-        // Which of the optional fields each kind may carry, in the order above.
-        let allowed: [bool; 8] = match kind {
-            EventType::View => [true, true, true, false, false, false, false, false],
-            EventType::AddToCart => [false, true, true, true, false, false, false, false],
-            EventType::RemoveFromCart => [false, true, false, true, false, false, false, false],
-            EventType::Purchase => [false, false, false, false, true, false, false, false],
-            EventType::Search => [false, false, false, false, false, true, false, false],
-            EventType::Rating => [false, true, false, false, false, false, true, true],
-        };
-        let present = [
-            page.is_some(),
-            item.is_some(),
-            price.is_some(),
-            quantity.is_some(),
-            lines.is_some(),
-            query.is_some(),
-            stars.is_some(),
-            text.is_some(),
-        ];
-        if present
-            .iter()
-            .zip(allowed)
-            .any(|(present, allowed)| *present && !allowed)
-        {
-            return Err(EventFieldsError(
-                "a field this type of event does not carry",
-            ));
-        }
-        Ok(match kind {
-            EventType::View => EventKind::View {
-                page: page.unwrap_or_default(),
-                item,
-                price,
-            },
-            EventType::AddToCart => EventKind::AddToCart {
-                item: item.ok_or(EventFieldsError("item is missing"))?,
-                quantity: quantity.ok_or(EventFieldsError("quantity is missing"))?,
-                price: price.ok_or(EventFieldsError("price is missing"))?,
-            },
-            EventType::RemoveFromCart => EventKind::RemoveFromCart {
-                item: item.ok_or(EventFieldsError("item is missing"))?,
-                quantity: quantity.ok_or(EventFieldsError("quantity is missing"))?,
-            },
-            EventType::Purchase => EventKind::Purchase {
-                lines: lines.ok_or(EventFieldsError("lines is missing"))?,
-            },
-            EventType::Search => EventKind::Search {
-                query: query.ok_or(EventFieldsError("query is missing"))?,
-            },
-            EventType::Rating => EventKind::Rating {
-                item: item.ok_or(EventFieldsError("item is missing"))?,
-                stars: stars.ok_or(EventFieldsError("stars is missing"))?,
-                text,
-            },
-        })
-    }
+fn read_line(value: Value) -> Result<PurchaseLine, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let line = PurchaseLine {
+        item: fields.string("item")?,
+        quantity: fields.u32("quantity")?,
+        price: fields.f64("price")?,
+    };
+    fields.finish()?;
+    Ok(line)
 }
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PurchaseLine {
     /// The item id.
     pub item: String,
@@ -229,6 +170,9 @@ pub struct PurchaseLine {
 
 /// The page categories of the UCI Online Shoppers data set, which the
 /// purchase-intent model is trained on.
+///
+/// `Deserialize` is derived for the profile's JSON form; events read the page
+/// through [`PAGE_KINDS`], the same names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PageKind {
@@ -242,6 +186,13 @@ pub enum PageKind {
 }
 
 impl PageKind {
+    /// Every kind, in the order of [`PageKind::index`].
+    pub const ALL: [PageKind; 3] = [
+        PageKind::Administrative,
+        PageKind::Informational,
+        PageKind::Product,
+    ];
+
     /// The position of this kind in per-kind arrays.
     pub(crate) fn index(self) -> usize {
         match self {
@@ -255,11 +206,29 @@ impl PageKind {
 impl Event {
     /// Parses an event from JSON and validates it.
     pub fn from_json(bytes: &[u8], config: &ProfileConfig) -> Result<Event, Error> {
-        let event: Event = serde_json::from_slice(bytes).map_err(|e| Error::EventSyntax {
+        let value = json::parse(bytes).map_err(|e| Error::EventSyntax {
             message: e.to_string(),
         })?;
+        let event = Event::from_value(value)?;
         event.validate(config)?;
         Ok(event)
+    }
+
+    /// Reads an event from parsed JSON (`{"at": …, "kind": {"type": …}}`),
+    /// without validating it against a profile's limits.
+    pub fn from_value(value: Value) -> Result<Event, Error> {
+        let read = |value| {
+            let mut fields = Fields::new(value)?;
+            let event = Event {
+                at: fields.i64("at")?,
+                kind: fields.take("kind", read_kind)?,
+            };
+            fields.finish()?;
+            Ok(event)
+        };
+        read(value).map_err(|e: JsonError| Error::EventSyntax {
+            message: e.to_string(),
+        })
     }
 
     /// Checks every field against the limits of `config`.

@@ -32,6 +32,8 @@ pub struct JsonError {
     steps: Vec<Step>,
     /// What was wrong with it.
     pub problem: String,
+    /// Whether the bytes were not JSON at all (rather than JSON of the wrong shape).
+    syntax: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +48,18 @@ impl JsonError {
         JsonError {
             steps: Vec::new(),
             problem: problem.into(),
+            syntax: false,
         }
+    }
+
+    /// Whether the bytes were not JSON at all, rather than JSON of the wrong shape.
+    pub fn is_syntax(&self) -> bool {
+        self.syntax
+    }
+
+    /// The same error, one step deeper: inside the field `key`.
+    pub fn at(self, key: &str) -> JsonError {
+        self.at_key(key)
     }
 
     fn at_key(mut self, key: &str) -> JsonError {
@@ -94,8 +107,85 @@ impl fmt::Display for JsonError {
 }
 
 /// Parses bytes as one JSON value (the parser's message names line and column).
+/// An object that names a key twice is refused, as the derived readers did:
+/// which of the two a reader would see is not something to leave to chance.
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    serde_json::from_slice(bytes).map_err(|e| JsonError::new(e.to_string()))
+    serde_json::from_slice::<Strict>(bytes)
+        .map(|strict| strict.0)
+        .map_err(|e| JsonError {
+            syntax: true,
+            ..JsonError::new(e.to_string())
+        })
+}
+
+/// A JSON value whose objects have no repeated keys.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Strict, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
+        // JSON text has no NaN or infinity, so every parsed float is finite.
+        Ok(serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Strict(element)) = seq.next_element()? {
+            elements.push(element);
+        }
+        Ok(Value::Array(elements))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} is repeated"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Parses bytes as a JSON object and returns its fields.
@@ -332,4 +422,57 @@ pub fn one_of(value: Value, names: &[&str]) -> Result<usize, JsonError> {
         .iter()
         .position(|name| *name == text)
         .ok_or_else(|| JsonError::new(format!("{text:?} is not one of {names:?}")))
+}
+
+/// Implements serde's `Deserialize` for a type through its one reader, for the
+/// crates around the engine that read it with serde (the edge's shop file,
+/// the simulator's), so that every reader of the type applies the same rules.
+/// The engine itself never goes through it: in its wasm builds the impl is
+/// not reached and costs nothing.
+macro_rules! deserialize_through {
+    ($type:ty, $read:expr) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
+                let read: fn(serde_json::Value) -> Result<$type, $crate::json::JsonError> = $read;
+                read(value).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use deserialize_through;
+
+/// A number as text for messages and reasons: the shortest digits that read
+/// back as the same number (the form the engine's JSON output uses), or
+/// `NaN`, `inf`, `-inf`. The engine writes floats into text only through
+/// this and [`fixed_text`]: core's float formatting (`{}` on an `f64`) would
+/// add some 20 KB to the browser's wasm module.
+pub fn number_text(x: f64) -> String {
+    match serde_json::Number::from_f64(x) {
+        Some(number) => number.to_string(),
+        None if x.is_nan() => "NaN".into(),
+        None if x > 0.0 => "inf".into(),
+        None => "-inf".into(),
+    }
+}
+
+/// A number rounded to `decimals` places (at most 6), with exactly that many
+/// digits after the point (`12.30`); halves round away from zero. Numbers
+/// too large for that fall back to [`number_text`].
+pub fn fixed_text(x: f64, decimals: u32) -> String {
+    let decimals = decimals.min(6);
+    let scale = 10u64.pow(decimals);
+    let scaled = (x.abs() * scale as f64).round();
+    if !scaled.is_finite() || scaled >= 1e18 {
+        return number_text(x);
+    }
+    let scaled = scaled as u64;
+    let sign = if x < 0.0 && scaled > 0 { "-" } else { "" };
+    let whole = scaled / scale;
+    if decimals == 0 {
+        return format!("{sign}{whole}");
+    }
+    let fraction = (scaled % scale).to_string();
+    let zeros = "0".repeat(decimals as usize - fraction.len());
+    format!("{sign}{whole}.{zeros}{fraction}")
 }

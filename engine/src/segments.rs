@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::Model;
 use crate::features::{price_affinity, RfmFeatures};
+use crate::json::fixed_text;
 use crate::profile::{Profile, ProfileConfig};
 use crate::score::dot;
 
@@ -106,7 +107,7 @@ fn price_tier(model: &Model, profile: &Profile) -> Option<Segment> {
     let name = tiers.labels.get(position)?.clone();
     Some(Segment {
         name,
-        reason: format!("typical_price={price:.2};tier={position}"),
+        reason: format!("typical_price={};tier={position}", fixed_text(price, 2)),
     })
 }
 
@@ -163,7 +164,7 @@ fn taste_cluster(
     let (position, cosine) = best?;
     Some(Segment {
         name: labels.get(position)?.clone(),
-        reason: format!("cluster={position};cosine={cosine:.3}"),
+        reason: format!("cluster={position};cosine={}", fixed_text(cosine.into(), 3)),
     })
 }
 
@@ -178,8 +179,9 @@ fn loyalty_tier(model: &Model, profile: &Profile) -> Option<Segment> {
     Some(Segment {
         name: tier.name.clone(),
         reason: format!(
-            "tier={position};orders={};spend={:.2}",
-            profile.orders, profile.spend
+            "tier={position};orders={};spend={}",
+            profile.orders,
+            fixed_text(profile.spend, 2)
         ),
     })
 }

@@ -427,7 +427,7 @@ fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
     let mut profile = Profile::new();
     let mut all_applied = true;
     for (index, value) in values.into_iter().enumerate() {
-        let applied = serde_json::from_value::<Event>(value)
+        let applied = Event::from_value(value)
             .map_err(|e| e.to_string())
             .and_then(|event| profile.apply(&event, &config).map_err(|e| e.to_string()));
         if let Err(message) = applied {

@@ -35,14 +35,14 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
                 .current_dir(&root),
         ),
         (
-            "lints of the engine's JS bindings (clippy --features js)",
+            "lints of the engine's JS bindings (clippy --features js,js-sentiment)",
             Step::new("lints (js)", cargo_program())
                 .args([
                     "clippy",
                     "--package",
                     "cove-engine",
                     "--features",
-                    "js",
+                    "js,js-sentiment",
                     "--all-targets",
                 ])
                 .args(["--", "-D", "warnings"])

@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use safetensors::{Dtype, SafeTensors};
-
 use super::manifest::{
     derive_model_id, sha256_hex, Manifest, PartDigest, RescueAction, SegmentDefinitions,
 };
+use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
+use crate::json::number_text;
 use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
@@ -47,10 +47,8 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     check_tensor_digest(&manifest.tensors, tensor_bytes)?;
     let (item_rows, categories, item_category) = validate_manifest(&manifest)?;
 
-    let file = SafeTensors::deserialize(tensor_bytes).map_err(|e| Error::TensorFileSyntax {
-        message: format!("{e:?}"),
-    })?;
-    for (name, _) in file.iter() {
+    let file = TensorFile::parse(tensor_bytes)?;
+    for name in file.names() {
         if !TENSOR_NAMES.contains(&name) {
             return Err(Error::manifest(
                 "tensors",
@@ -184,13 +182,19 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
     if !(ranking.lambda > 0.0 && ranking.lambda.is_finite()) {
         return Err(Error::manifest(
             "ranking.lambda",
-            format!("{} is not a positive finite number", ranking.lambda),
+            format!(
+                "{} is not a positive finite number",
+                number_text(ranking.lambda)
+            ),
         ));
     }
     if !(ranking.alpha >= 0.0 && ranking.alpha.is_finite()) {
         return Err(Error::manifest(
             "ranking.alpha",
-            format!("{} is not a non-negative finite number", ranking.alpha),
+            format!(
+                "{} is not a non-negative finite number",
+                number_text(ranking.alpha)
+            ),
         ));
     }
     for (field, weight) in [
@@ -202,7 +206,10 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
         if !(weight >= 0.0 && weight.is_finite()) {
             return Err(Error::manifest(
                 field,
-                format!("{weight} is not a non-negative finite number"),
+                format!(
+                    "{} is not a non-negative finite number",
+                    number_text(weight.into())
+                ),
             ));
         }
     }
@@ -222,7 +229,10 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
         if !(item.price >= 0.0 && item.price.is_finite()) {
             return Err(Error::manifest(
                 format!("items[{row}].price"),
-                format!("{} is not a non-negative finite price", item.price),
+                format!(
+                    "{} is not a non-negative finite price",
+                    number_text(item.price)
+                ),
             ));
         }
         if item_rows.insert(item.id.clone(), row as u32).is_some() {
@@ -305,7 +315,7 @@ fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {
     if !(0.0..=1.0).contains(&propensity) {
         return Err(Error::manifest(
             "segments.propensity_threshold",
-            format!("{propensity} is not in [0, 1]"),
+            format!("{} is not in [0, 1]", number_text(propensity)),
         ));
     }
     let tiers = &segments.price_tiers;
@@ -328,7 +338,10 @@ fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {
         if !(tier.min_spend >= 0.0 && tier.min_spend.is_finite()) {
             return Err(Error::manifest(
                 format!("segments.loyalty_tiers[{position}].min_spend"),
-                format!("{} is not a non-negative finite amount", tier.min_spend),
+                format!(
+                    "{} is not a non-negative finite amount",
+                    number_text(tier.min_spend)
+                ),
             ));
         }
     }
@@ -340,13 +353,13 @@ fn validate_rescue(manifest: &Manifest) -> Result<(), Error> {
     if !(0.0..=1.0).contains(&rescue.threshold) {
         return Err(Error::manifest(
             "rescue.threshold",
-            format!("{} is not in [0, 1]", rescue.threshold),
+            format!("{} is not in [0, 1]", number_text(rescue.threshold)),
         ));
     }
     if !(0.0..1.0).contains(&rescue.holdout_share) {
         return Err(Error::manifest(
             "rescue.holdout_share",
-            format!("{} is not in [0, 1)", rescue.holdout_share),
+            format!("{} is not in [0, 1)", number_text(rescue.holdout_share)),
         ));
     }
     for (position, rule) in rescue.actions.iter().enumerate() {
@@ -356,7 +369,7 @@ fn validate_rescue(manifest: &Manifest) -> Result<(), Error> {
             if !(0.0..=1.0).contains(&threshold) {
                 return Err(Error::manifest(
                     field,
-                    format!("threshold {threshold} is not in [0, 1]"),
+                    format!("threshold {} is not in [0, 1]", number_text(threshold)),
                 ));
             }
         }
@@ -364,7 +377,7 @@ fn validate_rescue(manifest: &Manifest) -> Result<(), Error> {
             if !(percent > 0.0 && percent <= 100.0) {
                 return Err(Error::manifest(
                     field,
-                    format!("discount {percent}% is not in (0, 100]"),
+                    format!("discount {}% is not in (0, 100]", number_text(percent)),
                 ));
             }
         }
@@ -461,40 +474,34 @@ fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), E
 
 /// Typed, shape-checked access to the tensor file.
 pub(crate) struct Tensors<'a, 'data> {
-    pub(crate) file: &'a SafeTensors<'data>,
+    pub(crate) file: &'a TensorFile<'data>,
 }
 
 impl<'data> Tensors<'_, 'data> {
-    fn raw(
-        &self,
-        name: &str,
-        dtype: Dtype,
-        dtype_name: &'static str,
-        shape: &[usize],
-    ) -> Result<&'data [u8], Error> {
+    fn raw(&self, name: &str, dtype: &'static str, shape: &[usize]) -> Result<&'data [u8], Error> {
         let view = self
             .file
             .tensor(name)
-            .map_err(|_| Error::MissingTensor { name: name.into() })?;
-        if view.dtype() != dtype {
+            .ok_or_else(|| Error::MissingTensor { name: name.into() })?;
+        if view.dtype != dtype {
             return Err(Error::TensorDtype {
                 name: name.into(),
-                expected: dtype_name,
-                found: format!("{:?}", view.dtype()),
+                expected: dtype,
+                found: view.dtype.to_string(),
             });
         }
-        if view.shape() != shape {
+        if view.shape != shape {
             return Err(Error::TensorShape {
                 name: name.into(),
                 expected: shape.to_vec(),
-                found: view.shape().to_vec(),
+                found: view.shape.to_vec(),
             });
         }
-        Ok(view.data())
+        Ok(view.data)
     }
 
     pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
-        let bytes = self.raw(name, Dtype::F32, "F32", shape)?;
+        let bytes = self.raw(name, "F32", shape)?;
         let values: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -510,7 +517,7 @@ impl<'data> Tensors<'_, 'data> {
     }
 
     fn u32(&self, name: &str, shape: &[usize]) -> Result<Vec<u32>, Error> {
-        let bytes = self.raw(name, Dtype::U32, "U32", shape)?;
+        let bytes = self.raw(name, "U32", shape)?;
         Ok(bytes
             .chunks_exact(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -518,7 +525,7 @@ impl<'data> Tensors<'_, 'data> {
     }
 
     pub(crate) fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {
-        let bytes = self.raw(name, Dtype::I8, "I8", shape)?;
+        let bytes = self.raw(name, "I8", shape)?;
         Ok(bytes.iter().map(|b| *b as i8).collect())
     }
 

@@ -35,6 +35,7 @@
 pub(crate) mod builder;
 pub(crate) mod load;
 pub mod manifest;
+pub(crate) mod tensor_file;
 
 use std::collections::HashMap;
 use std::sync::Arc;

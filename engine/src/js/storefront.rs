@@ -125,17 +125,16 @@ impl CoveEngine {
 
     /// Ranks for a request given as JSON (see `RankRequest`).
     pub fn recommend(&self, request_json: &str) -> Result<JsValue, JsValue> {
-        let request: RankRequest =
-            serde_json::from_slice(request_json.as_bytes()).map_err(|e| {
-                to_js_error(Error::InvalidParameter {
-                    name: "request",
-                    reason: if e.is_syntax() {
-                        "not JSON"
-                    } else {
-                        "not a rank request"
-                    },
-                })
-            })?;
+        let request = RankRequest::from_json(request_json.as_bytes()).map_err(|e| {
+            to_js_error(Error::InvalidParameter {
+                name: "request",
+                reason: if e.is_syntax() {
+                    "not JSON"
+                } else {
+                    "not a rank request"
+                },
+            })
+        })?;
         let model = self.engine.model().map_err(to_js_error)?;
         let ranking = ranking::recommend(model, &self.profile, &self.config, &request)
             .map_err(to_js_error)?;
@@ -251,7 +250,7 @@ impl CoveEngine {
     /// and refused when it is for another model than the loaded one.
     #[wasm_bindgen(js_name = setRegistry)]
     pub fn set_registry(&mut self, registry_json: &str) -> Result<(), JsValue> {
-        let registry: Registry = serde_json::from_str(registry_json).map_err(|_| {
+        let registry = Registry::from_json(registry_json.as_bytes()).map_err(|_| {
             to_js_error(Error::InvalidParameter {
                 name: "registry",
                 reason: "not a metric registry",

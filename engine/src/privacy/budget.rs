@@ -6,7 +6,10 @@
 //! (days since 1970-01-01 on the device's clock); a clock that moves backwards
 //! does not reset the budget: spending stays charged to the latest day seen.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::json::{Fields, JsonError};
 
 use crate::Error;
 
@@ -17,7 +20,7 @@ const MICROS: f64 = 1_000_000.0;
 pub const DEFAULT_DAILY_EPSILON: f64 = 1.0;
 
 /// A device's ε budget: the daily limit and what was spent on the latest day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EpsilonBudget {
     /// The daily limit, in micro-ε.
     daily_limit_micros: u64,
@@ -28,6 +31,18 @@ pub struct EpsilonBudget {
 }
 
 impl EpsilonBudget {
+    /// Reads a stored budget (the form its `Serialize` writes).
+    pub fn read(value: Value) -> Result<EpsilonBudget, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let budget = EpsilonBudget {
+            daily_limit_micros: fields.u64("daily_limit_micros")?,
+            day: fields.u32("day")?,
+            spent_micros: fields.u64("spent_micros")?,
+        };
+        fields.finish()?;
+        Ok(budget)
+    }
+
     /// A fresh budget with `daily_limit` ε per day (0 to 16).
     pub fn new(daily_limit: f64) -> Result<Self, Error> {
         Ok(EpsilonBudget {

@@ -12,13 +12,15 @@
 //! their variance are written up in `docs/privacy.md` ("Campaigns").
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::estimate::{estimate, Z_95};
 use super::{grr, Mechanism, MetricSpec, Tally};
+use crate::json::{self, deserialize_through, Fields, JsonError};
 use crate::Error;
 
 /// The kind of campaign, as the dashboard groups them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignKind {
     /// Sent to everyone.
@@ -32,8 +34,7 @@ pub enum CampaignKind {
 }
 
 /// One campaign a shop runs, and the ε each of its reports spends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignSpec {
     /// A short stable id, `[a-z0-9-]{1,40}`.
     pub id: String,
@@ -45,7 +46,38 @@ pub struct CampaignSpec {
     pub epsilon: f64,
 }
 
+deserialize_through!(CampaignSpec, CampaignSpec::read);
+
+/// The JSON names of the campaign kinds, in the order of [`CampaignKind`].
+const CAMPAIGN_KINDS: [&str; 4] = ["mass", "targeted", "interactive", "triggered"];
+
+impl CampaignKind {
+    /// Every kind, in the order of [`CAMPAIGN_KINDS`].
+    const ALL: [CampaignKind; 4] = [
+        CampaignKind::Mass,
+        CampaignKind::Targeted,
+        CampaignKind::Interactive,
+        CampaignKind::Triggered,
+    ];
+}
+
 impl CampaignSpec {
+    /// Reads a campaign (`{"id", "kind", "variants", "epsilon"}`); it is not
+    /// validated here.
+    pub fn read(value: Value) -> Result<CampaignSpec, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let spec = CampaignSpec {
+            id: fields.string("id")?,
+            kind: fields.take("kind", |value| {
+                json::one_of(value, &CAMPAIGN_KINDS).map(|index| CampaignKind::ALL[index])
+            })?,
+            variants: fields.u32("variants")?,
+            epsilon: fields.f64("epsilon")?,
+        };
+        fields.finish()?;
+        Ok(spec)
+    }
+
     /// The name of the campaign's metric, `campaign.<id>`.
     pub fn metric_name(&self) -> String {
         format!("campaign.{}", self.id)

@@ -14,7 +14,8 @@
 //! - no identifier, no time finer than a day (the envelope's `day`).
 
 use rand_core::{CryptoRng, Rng};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::budget::{EpsilonBudget, DEFAULT_DAILY_EPSILON};
 use super::campaign;
@@ -22,6 +23,7 @@ use super::registry::{self, Registry};
 use super::report::{build_envelope, MAX_REPORTS};
 use super::sample::below;
 use crate::bundle::Model;
+use crate::json::{self, Fields, JsonError};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
 
@@ -32,8 +34,7 @@ const DAY_SECONDS: i64 = 86_400;
 pub const MAX_CAMPAIGNS: usize = 64;
 
 /// The variant a device drew for a campaign; it keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Assignment {
     /// The campaign's id.
     pub campaign: String,
@@ -42,8 +43,7 @@ pub struct Assignment {
 }
 
 /// A campaign the device was in the audience of, not yet reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exposure {
     /// The campaign's id.
     pub campaign: String,
@@ -55,8 +55,7 @@ pub struct Exposure {
 
 /// A review the shopper submitted, not yet reported: which item, and the
 /// sentiment class the device computed (the text itself is never kept here).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReviewObservation {
     /// The reviewed item's id.
     pub item: String,
@@ -65,8 +64,7 @@ pub struct ReviewObservation {
 }
 
 /// The last envelope the edge accepted: exactly the bytes that left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SentReport {
     /// The envelope's day.
     pub day: u32,
@@ -92,13 +90,11 @@ pub struct PrivacyStatus {
 }
 
 /// A device's reporting state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceReporter {
     budget: EpsilonBudget,
     assignments: Vec<Assignment>,
     exposures: Vec<Exposure>,
-    #[serde(default)]
     review: Option<ReviewObservation>,
     next_report_at: Option<i64>,
     last_report_day: Option<u32>,
@@ -121,6 +117,57 @@ impl Default for DeviceReporter {
     }
 }
 
+/// Reads a stored reporting state (the form [`DeviceReporter::to_json`] writes).
+fn read_reporter(value: Value) -> Result<DeviceReporter, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let sent = |value| {
+        let mut fields = Fields::new(value)?;
+        let sent = SentReport {
+            day: fields.u32("day")?,
+            body: fields.string("body")?,
+        };
+        fields.finish()?;
+        Ok(sent)
+    };
+    let reporter = DeviceReporter {
+        budget: fields.take("budget", EpsilonBudget::read)?,
+        assignments: fields.array("assignments", |value| {
+            let mut fields = Fields::new(value)?;
+            let assignment = Assignment {
+                campaign: fields.string("campaign")?,
+                variant: fields.u32("variant")?,
+            };
+            fields.finish()?;
+            Ok(assignment)
+        })?,
+        exposures: fields.array("exposures", |value| {
+            let mut fields = Fields::new(value)?;
+            let exposure = Exposure {
+                campaign: fields.string("campaign")?,
+                variant: fields.u32("variant")?,
+                responded: fields.bool("responded")?,
+            };
+            fields.finish()?;
+            Ok(exposure)
+        })?,
+        review: fields.take_optional("review", |value| {
+            let mut fields = Fields::new(value)?;
+            let review = ReviewObservation {
+                item: fields.string("item")?,
+                class: fields.u32("class")?,
+            };
+            fields.finish()?;
+            Ok(review)
+        })?,
+        next_report_at: fields.take_optional("next_report_at", json::i64)?,
+        last_report_day: fields.take_optional("last_report_day", json::u32)?,
+        pending: fields.take_optional("pending", sent)?,
+        last_sent: fields.take_optional("last_sent", sent)?,
+    };
+    fields.finish()?;
+    Ok(reporter)
+}
+
 fn day_of(now: i64) -> u32 {
     now.div_euclid(DAY_SECONDS).clamp(0, i64::from(u32::MAX)) as u32
 }
@@ -134,7 +181,9 @@ impl DeviceReporter {
     /// Reads a stored state; a corrupt one is a typed error (the caller starts
     /// afresh and nothing else is lost).
     pub fn from_json(text: &str) -> Result<DeviceReporter, Error> {
-        serde_json::from_str(text).map_err(|_| Error::CorruptReportingState)
+        json::parse(text.as_bytes())
+            .and_then(read_reporter)
+            .map_err(|_| Error::CorruptReportingState)
     }
 
     /// The state as JSON, for on-device storage.

@@ -35,9 +35,12 @@ mod sample;
 pub use estimate::Estimate;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::{self, Fields, JsonError};
 
 /// How a metric's values are randomised on the device.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mechanism {
     /// k-ary randomised response over `domain` values.
@@ -70,8 +73,10 @@ impl Mechanism {
     }
 }
 
+json::deserialize_through!(MetricSpec, MetricSpec::read);
+
 /// One metric a shop collects: its name, mechanism and the ε each report spends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricSpec {
     /// A short stable name, `[a-z0-9_.:-]{1,64}`.
     pub name: String,
@@ -87,7 +92,36 @@ pub const MAX_DOMAIN: u32 = 1 << 20;
 /// The smallest and largest ε a single report may spend.
 pub const EPSILON_RANGE: (f64, f64) = (0.01, 8.0);
 
+impl Mechanism {
+    /// Reads a mechanism (`{"kind": "grr" | "hadamard", "domain": …}`).
+    pub fn read(value: Value) -> Result<Mechanism, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let kind = fields.take("kind", |value| json::one_of(value, &["grr", "hadamard"]))?;
+        let domain = fields.u32("domain")?;
+        fields.finish()?;
+        Ok(if kind == 0 {
+            Mechanism::Grr { domain }
+        } else {
+            Mechanism::Hadamard { domain }
+        })
+    }
+}
+json::deserialize_through!(Mechanism, Mechanism::read);
+
 impl MetricSpec {
+    /// Reads a metric (`{"name", "mechanism", "epsilon"}`); it is not
+    /// validated here ([`MetricSpec::validate`] does that).
+    pub fn read(value: Value) -> Result<MetricSpec, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let spec = MetricSpec {
+            name: fields.string("name")?,
+            mechanism: fields.take("mechanism", Mechanism::read)?,
+            epsilon: fields.f64("epsilon")?,
+        };
+        fields.finish()?;
+        Ok(spec)
+    }
+
     /// Checks the spec once, when it is configured: name, domain and ε.
     pub fn validate(&self) -> Result<(), crate::Error> {
         let name_ok = !self.name.is_empty()

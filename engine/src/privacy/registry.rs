@@ -25,11 +25,13 @@
 //! (`campaign.<id>`, see [`super::campaign`]) are reported by the devices in a
 //! campaign's audience.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::campaign::CampaignSpec;
 use super::{Mechanism, MetricSpec};
 use crate::bundle::Model;
+use crate::json::{self, deserialize_through, Fields, JsonError};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
 
@@ -50,8 +52,7 @@ pub const SENTIMENT_CLASSES: u32 = 3;
 pub const MAX_DAILY_EPSILON: f64 = 4.0;
 
 /// One metric a shop asks for: its name and the ε of one report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricRequest {
     /// A built-in metric name.
     pub name: String,
@@ -60,8 +61,7 @@ pub struct MetricRequest {
 }
 
 /// When devices send their envelope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ReportSchedule {
     /// The least time between two envelopes of one device, in hours (≥ 24:
     /// the budget is per day, and so is the envelope).
@@ -82,8 +82,7 @@ impl Default for ReportSchedule {
 
 /// What a shop collects, resolved against one model: what the edge serves at
 /// `GET /v1/config` and what a device reports by.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Registry {
     /// The shop's id.
     pub shop: String,
@@ -102,6 +101,60 @@ pub struct Registry {
     /// Every metric, built-in and campaign, in reporting priority order.
     pub metrics: Vec<MetricSpec>,
 }
+
+impl MetricRequest {
+    /// Reads a metric request (`{"name": …, "epsilon": …}`).
+    pub fn read(value: Value) -> Result<MetricRequest, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let request = MetricRequest {
+            name: fields.string("name")?,
+            epsilon: fields.f64("epsilon")?,
+        };
+        fields.finish()?;
+        Ok(request)
+    }
+}
+deserialize_through!(MetricRequest, MetricRequest::read);
+
+impl ReportSchedule {
+    /// Reads a schedule (`{"interval_hours": …, "delay_seconds": [low, high]}`).
+    pub fn read(value: Value) -> Result<ReportSchedule, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let schedule = ReportSchedule {
+            interval_hours: fields.u32("interval_hours")?,
+            delay_seconds: fields.take("delay_seconds", |value| json::fixed(value, json::u32))?,
+        };
+        fields.finish()?;
+        Ok(schedule)
+    }
+}
+deserialize_through!(ReportSchedule, ReportSchedule::read);
+
+impl Registry {
+    /// Reads a registry from its JSON (what `GET /v1/config` serves); it is
+    /// not validated here ([`Registry::validate`] does that).
+    pub fn from_json(bytes: &[u8]) -> Result<Registry, JsonError> {
+        Registry::read(json::parse(bytes)?)
+    }
+
+    /// Reads a registry from parsed JSON.
+    pub fn read(value: Value) -> Result<Registry, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let registry = Registry {
+            shop: fields.string("shop")?,
+            model_id: fields.string("model_id")?,
+            daily_epsilon: fields.f64("daily_epsilon")?,
+            k_anonymity: fields.u32("k_anonymity")?,
+            schedule: fields.take("schedule", ReportSchedule::read)?,
+            n_lifecycle_segments: fields.u32("n_lifecycle_segments")?,
+            campaigns: fields.array("campaigns", CampaignSpec::read)?,
+            metrics: fields.array("metrics", MetricSpec::read)?,
+        };
+        fields.finish()?;
+        Ok(registry)
+    }
+}
+deserialize_through!(Registry, Registry::read);
 
 /// The lifecycle segment names of a model, in a fixed order: its rules'
 /// segments as they first appear, then the no-purchase and fallback segments.

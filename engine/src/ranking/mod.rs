@@ -36,7 +36,10 @@ pub mod foldin;
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::Value;
+
 use crate::bundle::{Model, RankingParams};
+use crate::json::{self, Fields, JsonError};
 use crate::profile::{Profile, ProfileConfig};
 use crate::score::{dot, select_top_k, ScoredItem};
 use crate::Error;
@@ -47,9 +50,9 @@ pub const MAX_K: usize = 1000;
 /// How many of the shopper's heaviest items seed neighbour candidates.
 pub const NEIGHBOR_SEEDS: usize = 8;
 
-/// What to rank for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// What to rank for. Its JSON form has the fields below, each optional
+/// (absent means the default); [`RankRequest::from_json`] reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankRequest {
     /// How many items (1..=[`MAX_K`]).
     pub k: usize,
@@ -99,9 +102,77 @@ impl Default for RankRequest {
     }
 }
 
+impl RankRequest {
+    /// Reads a request from JSON: an object whose fields are all optional,
+    /// any other field refused. The request is not validated here; ranking
+    /// checks it.
+    pub fn from_json(bytes: &[u8]) -> Result<RankRequest, JsonError> {
+        let mut fields = json::parse_object(bytes)?;
+        let defaults = RankRequest::default();
+        let strings = |value| json::array(value, json::string);
+        let boosts = |value| json::array(value, read_boost);
+        let request = RankRequest {
+            k: fields
+                .take_optional("k", json::usize)?
+                .unwrap_or(defaults.k),
+            now: fields
+                .take_optional("now", json::i64)?
+                .unwrap_or(defaults.now),
+            country: fields.take_optional("country", json::string)?,
+            context_item: fields.take_optional("context_item", json::string)?,
+            exclude_items: fields
+                .take_optional("exclude_items", strings)?
+                .unwrap_or_default(),
+            exclude_categories: fields
+                .take_optional("exclude_categories", strings)?
+                .unwrap_or_default(),
+            boost_categories: fields
+                .take_optional("boost_categories", boosts)?
+                .unwrap_or_default(),
+            boost_items: fields
+                .take_optional("boost_items", boosts)?
+                .unwrap_or_default(),
+            pins: fields
+                .take_optional("pins", |value| json::array(value, read_pin))?
+                .unwrap_or_default(),
+            max_per_category: fields.take_optional("max_per_category", json::usize)?,
+            exclude_purchased: fields
+                .take_optional("exclude_purchased", json::bool)?
+                .unwrap_or(defaults.exclude_purchased),
+            exclude_in_cart: fields
+                .take_optional("exclude_in_cart", json::bool)?
+                .unwrap_or(defaults.exclude_in_cart),
+            int8: fields
+                .take_optional("int8", json::bool)?
+                .unwrap_or(defaults.int8),
+        };
+        fields.finish()?;
+        Ok(request)
+    }
+}
+
+fn read_boost(value: Value) -> Result<Boost, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let boost = Boost {
+        key: fields.string("key")?,
+        amount: fields.f32("amount")?,
+    };
+    fields.finish()?;
+    Ok(boost)
+}
+
+fn read_pin(value: Value) -> Result<Pin, JsonError> {
+    let mut fields = Fields::new(value)?;
+    let pin = Pin {
+        item: fields.string("item")?,
+        position: fields.usize("position")?,
+    };
+    fields.finish()?;
+    Ok(pin)
+}
+
 /// An additive boost for a category or an item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Boost {
     /// The category name or item id.
     pub key: String,
@@ -110,8 +181,7 @@ pub struct Boost {
 }
 
 /// An item pinned to a position.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pin {
     /// The item id.
     pub item: String,

@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 
-use safetensors::SafeTensors;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,6 +26,7 @@ use super::SentimentModel;
 use crate::bundle::builder::{f32_tensor, i8_tensor, quantise_rows};
 use crate::bundle::load::{check_tensor_digest, Tensors};
 use crate::bundle::manifest::read_part_digest;
+use crate::bundle::tensor_file::TensorFile;
 use crate::bundle::{sha256_hex, BuiltBundle, PartDigest};
 use crate::json::{self, Fields, JsonError};
 use crate::Error;
@@ -223,10 +223,8 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Sentime
         }
     }
 
-    let file = SafeTensors::deserialize(tensor_bytes).map_err(|e| Error::TensorFileSyntax {
-        message: format!("{e:?}"),
-    })?;
-    if let Some((name, _)) = file.iter().find(|(name, _)| !TENSOR_NAMES.contains(name)) {
+    let file = TensorFile::parse(tensor_bytes)?;
+    if let Some(name) = file.names().find(|name| !TENSOR_NAMES.contains(name)) {
         return Err(Error::manifest(
             "tensors",
             format!("the tensor file holds an unknown tensor {name:?}"),
