@@ -7,9 +7,8 @@
 //! typed error, and the profile is left as it was.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::json::{self, Fields, JsonError};
+use crate::json::{self, Fields, JsonError, Value};
 
 use crate::profile::ProfileConfig;
 use crate::Error;

@@ -4,9 +4,11 @@
 //! serde's derived `Deserialize`. Each derived type is compiled once more for
 //! every deserializer it meets, and in the browser's wasm build those copies
 //! were the largest single part of the module (about 40% of it). Here a
-//! document is parsed once into a [`serde_json::Value`], the one
+//! document is parsed once into a [`Value`] by serde_json's parser, the one
 //! deserializer the engine keeps, and then taken apart field by field with
 //! [`Fields`]: a few hundred bytes of code per type instead of kilobytes.
+//! [`Value`] is the engine's own (objects are sorted vectors, not the
+//! `BTreeMap` of `serde_json::Value`), which keeps map code out of the wasm.
 //!
 //! The rules are those the derived readers had: every field named in the
 //! schema must be present unless the reader asks for it as optional, a value
@@ -21,7 +23,64 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+/// A parsed JSON value. Objects hold their entries sorted by key, with no
+/// key twice (the parser refuses a repeated key).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer that fits a u64.
+    Unsigned(u64),
+    /// A negative integer that fits an i64.
+    Negative(i64),
+    /// Any other number (always finite).
+    Float(f64),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object, sorted by key.
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// Reads a value from any serde deserializer, refusing repeated keys (what
+    /// [`deserialize_through`] builds on).
+    pub fn deserialize_strict<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+
+    /// The number as f64 (integers too), or `None` for anything else.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::Unsigned(n) => Some(n as f64),
+            Value::Negative(n) => Some(n as f64),
+            Value::Float(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// The number when it is a non-negative integer.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Value::Unsigned(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The number when it is an integer that fits an i64.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Value::Unsigned(n) => i64::try_from(n).ok(),
+            Value::Negative(n) => Some(n),
+            _ => None,
+        }
+    }
+}
 
 /// Why a document was refused: where the offending value is and what was wrong.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +165,8 @@ impl fmt::Display for JsonError {
     }
 }
 
+impl std::error::Error for JsonError {}
+
 /// Parses bytes as one JSON value (the parser's message names line and column).
 /// An object that names a key twice is refused, as the derived readers did:
 /// which of the two a reader would see is not something to leave to chance.
@@ -141,16 +202,20 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 
     fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
-        Ok(Value::Number(n.into()))
+        Ok(if n >= 0 {
+            Value::Unsigned(n as u64)
+        } else {
+            Value::Negative(n)
+        })
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
-        Ok(Value::Number(n.into()))
+        Ok(Value::Unsigned(n))
     }
 
     fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
         // JSON text has no NaN or infinity, so every parsed float is finite.
-        Ok(serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number))
+        Ok(Value::Float(x))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
@@ -174,15 +239,18 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
+        let mut object: Vec<(String, Value)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             let Strict(value) = map.next_value()?;
-            if object.contains_key(&key) {
-                return Err(serde::de::Error::custom(format!(
-                    "the key {key:?} is repeated"
-                )));
-            }
-            object.insert(key, value);
+            object.push((key, value));
+        }
+        // Sorted (stably) for lookups; a repeated key then sits beside itself.
+        object.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = object.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(serde::de::Error::custom(format!(
+                "the key {:?} is repeated",
+                pair[0].0
+            )));
         }
         Ok(Value::Object(object))
     }
@@ -195,7 +263,8 @@ pub fn parse_object(bytes: &[u8]) -> Result<Fields, JsonError> {
 
 /// The fields of one JSON object, taken one by one.
 pub struct Fields {
-    map: Map<String, Value>,
+    /// The object's entries, sorted by key; a taken entry is `None`.
+    entries: Vec<(String, Option<Value>)>,
 }
 
 fn expected(what: &str) -> JsonError {
@@ -206,14 +275,28 @@ impl Fields {
     /// The fields of `value`, which must be an object.
     pub fn new(value: Value) -> Result<Fields, JsonError> {
         match value {
-            Value::Object(map) => Ok(Fields { map }),
+            Value::Object(entries) => Ok(Fields {
+                entries: entries
+                    .into_iter()
+                    .map(|(key, value)| (key, Some(value)))
+                    .collect(),
+            }),
             _ => Err(expected("an object")),
         }
     }
 
+    /// Takes the field `key` out of the object, if it is there and not taken.
+    fn remove(&mut self, key: &str) -> Option<Value> {
+        let position = self
+            .entries
+            .binary_search_by(|(entry_key, _)| entry_key.as_str().cmp(key))
+            .ok()?;
+        self.entries[position].1.take()
+    }
+
     /// Takes a field that may be absent (`null` counts as absent).
     pub fn optional(&mut self, key: &str) -> Option<Value> {
-        match self.map.remove(key) {
+        match self.remove(key) {
             None | Some(Value::Null) => None,
             Some(value) => Some(value),
         }
@@ -225,7 +308,7 @@ impl Fields {
         key: &str,
         read: impl FnOnce(Value) -> Result<T, JsonError>,
     ) -> Result<T, JsonError> {
-        match self.map.remove(key) {
+        match self.remove(key) {
             Some(value) => read(value).map_err(|e| e.at_key(key)),
             None => Err(JsonError::new("is missing").at_key(key)),
         }
@@ -314,11 +397,13 @@ impl Fields {
         mut self,
         mut read: impl FnMut(Value) -> Result<T, JsonError>,
     ) -> Result<Vec<(String, T)>, JsonError> {
-        let map = std::mem::take(&mut self.map);
-        let mut out = Vec::with_capacity(map.len());
-        for (key, value) in map {
-            let read_value = read(value).map_err(|e| e.at_key(&key))?;
-            out.push((key, read_value));
+        let entries = std::mem::take(&mut self.entries);
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            if let Some(value) = value {
+                let read_value = read(value).map_err(|e| e.at_key(&key))?;
+                out.push((key, read_value));
+            }
         }
         Ok(out)
     }
@@ -326,9 +411,9 @@ impl Fields {
     /// Refuses the object when a field was not taken: an unknown field means
     /// the document was written for another schema.
     pub fn finish(self) -> Result<(), JsonError> {
-        match self.map.keys().next() {
+        match self.entries.iter().find(|(_, value)| value.is_some()) {
             None => Ok(()),
-            Some(key) => Err(JsonError::new("is an unknown field").at_key(key)),
+            Some((key, _)) => Err(JsonError::new("is an unknown field").at_key(key)),
         }
     }
 }
@@ -433,8 +518,8 @@ macro_rules! deserialize_through {
     ($type:ty, $read:expr) => {
         impl<'de> serde::Deserialize<'de> for $type {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
-                let read: fn(serde_json::Value) -> Result<$type, $crate::json::JsonError> = $read;
+                let value = $crate::json::Value::deserialize_strict(deserializer)?;
+                let read: fn($crate::json::Value) -> Result<$type, $crate::json::JsonError> = $read;
                 read(value).map_err(serde::de::Error::custom)
             }
         }
@@ -475,4 +560,61 @@ pub fn fixed_text(x: f64, decimals: u32) -> String {
     let fraction = (scaled % scale).to_string();
     let zeros = "0".repeat(decimals as usize - fraction.len());
     format!("{sign}{whole}.{zeros}{fraction}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_become_text_without_core_float_formatting() {
+        assert_eq!(number_text(0.1), "0.1");
+        assert_eq!(number_text(-2.0), "-2.0");
+        assert_eq!(number_text(1e300), "1e+300");
+        assert_eq!(number_text(f64::NAN), "NaN");
+        assert_eq!(number_text(f64::INFINITY), "inf");
+        assert_eq!(number_text(f64::NEG_INFINITY), "-inf");
+        assert_eq!(fixed_text(12.345, 2), "12.35");
+        assert_eq!(fixed_text(12.3, 2), "12.30");
+        assert_eq!(fixed_text(0.0004, 3), "0.000");
+        assert_eq!(fixed_text(-0.0004, 3), "0.000");
+        assert_eq!(fixed_text(-1.5, 0), "-2");
+        assert_eq!(fixed_text(0.98765, 3), "0.988");
+        assert_eq!(fixed_text(1e20, 2), "1e+20");
+        assert_eq!(fixed_text(f64::NAN, 2), "NaN");
+    }
+
+    #[test]
+    fn objects_are_sorted_and_a_repeated_key_is_refused() {
+        let Value::Object(entries) = parse(br#"{"b": 1, "a": [true, null], "c": -3}"#).unwrap()
+        else {
+            panic!("not an object");
+        };
+        let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        let error = parse(br#"{"a": 1, "b": {"x": 1, "x": 2}}"#).unwrap_err();
+        assert!(
+            error.is_syntax() && error.problem.contains("\"x\" is repeated"),
+            "{error}"
+        );
+        // Many keys: the check sorts once rather than comparing every pair.
+        let many: String = (0..200_000).map(|i| format!("\"k{i}\":{i},")).collect();
+        let text = format!("{{{many}\"k7\":0}}");
+        assert!(parse(text.as_bytes())
+            .unwrap_err()
+            .problem
+            .contains("\"k7\""));
+    }
+
+    #[test]
+    fn integers_keep_their_meaning() {
+        let read = |text: &str| parse(text.as_bytes()).unwrap();
+        assert_eq!(read("18446744073709551615").as_u64(), Some(u64::MAX));
+        assert_eq!(read("-5").as_u64(), None);
+        assert_eq!(read("-5").as_i64(), Some(-5));
+        assert_eq!(read("18446744073709551615").as_i64(), None);
+        assert_eq!(read("1.5").as_u64(), None);
+        assert_eq!(read("2").as_f64(), Some(2.0));
+        assert_eq!(read("\"2\"").as_f64(), None);
+    }
 }

@@ -421,8 +421,11 @@ fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
         std::fs::read_to_string(&args.events)
             .with_context(|| format!("reading {}", args.events.display()))?
     };
-    let values: Vec<serde_json::Value> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a JSON array", args.events.display()))?;
+    let cove_engine::json::Value::Array(values) = cove_engine::json::parse(text.as_bytes())
+        .with_context(|| format!("{} is not JSON", args.events.display()))?
+    else {
+        anyhow::bail!("{} is not a JSON array", args.events.display());
+    };
     let config = ProfileConfig::default();
     let mut profile = Profile::new();
     let mut all_applied = true;

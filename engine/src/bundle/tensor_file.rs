@@ -15,9 +15,7 @@
 //! dtype's size. The builder's output is read back by this reader in the
 //! engine's tests, so writer and reader cannot drift apart unnoticed.
 
-use serde_json::Value;
-
-use crate::json::{self, Fields, JsonError};
+use crate::json::{self, Fields, JsonError, Value};
 use crate::Error;
 
 /// The longest header accepted, as in the `safetensors` crate (100 MB).

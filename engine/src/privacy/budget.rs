@@ -7,9 +7,8 @@
 //! does not reset the budget: spending stays charged to the latest day seen.
 
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::json::{Fields, JsonError};
+use crate::json::{Fields, JsonError, Value};
 
 use crate::Error;
 

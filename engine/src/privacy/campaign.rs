@@ -12,11 +12,10 @@
 //! their variance are written up in `docs/privacy.md` ("Campaigns").
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::estimate::{estimate, Z_95};
 use super::{grr, Mechanism, MetricSpec, Tally};
-use crate::json::{self, deserialize_through, Fields, JsonError};
+use crate::json::{self, deserialize_through, Fields, JsonError, Value};
 use crate::Error;
 
 /// The kind of campaign, as the dashboard groups them.

@@ -15,7 +15,6 @@
 
 use rand_core::{CryptoRng, Rng};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::budget::{EpsilonBudget, DEFAULT_DAILY_EPSILON};
 use super::campaign;
@@ -23,7 +22,7 @@ use super::registry::{self, Registry};
 use super::report::{build_envelope, MAX_REPORTS};
 use super::sample::below;
 use crate::bundle::Model;
-use crate::json::{self, Fields, JsonError};
+use crate::json::{self, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
 

@@ -35,9 +35,8 @@ mod sample;
 pub use estimate::Estimate;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::json::{self, Fields, JsonError};
+use crate::json::{self, Fields, JsonError, Value};
 
 /// How a metric's values are randomised on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

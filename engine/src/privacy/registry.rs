@@ -26,12 +26,11 @@
 //! campaign's audience.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::campaign::CampaignSpec;
 use super::{Mechanism, MetricSpec};
 use crate::bundle::Model;
-use crate::json::{self, deserialize_through, Fields, JsonError};
+use crate::json::{self, deserialize_through, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
 

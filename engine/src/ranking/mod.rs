@@ -36,10 +36,8 @@ pub mod foldin;
 
 use serde::{Deserialize, Serialize};
 
-use serde_json::Value;
-
 use crate::bundle::{Model, RankingParams};
-use crate::json::{self, Fields, JsonError};
+use crate::json::{self, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
 use crate::score::{dot, select_top_k, ScoredItem};
 use crate::Error;

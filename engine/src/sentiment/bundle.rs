@@ -19,7 +19,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::featurize::FeaturizerSpec;
 use super::SentimentModel;
@@ -28,7 +27,7 @@ use crate::bundle::load::{check_tensor_digest, Tensors};
 use crate::bundle::manifest::read_part_digest;
 use crate::bundle::tensor_file::TensorFile;
 use crate::bundle::{sha256_hex, BuiltBundle, PartDigest};
-use crate::json::{self, Fields, JsonError};
+use crate::json::{self, Fields, JsonError, Value};
 use crate::Error;
 
 /// The sentiment manifest schema version this engine reads and writes.

@@ -1,0 +1,56 @@
+// What a storefront's cold start pays in the engine's wasm, in V8, on the
+// published default bundle: compiling the module (`WebAssembly.compile`) and
+// `loadBundle` (manifest parse and validation, tensor sha256, model id,
+// dequantisation, the fold-in system), each the median of 15 rounds (the
+// module is compiled afresh every round; `loadBundle` runs on one instance,
+// whose engine is freed between rounds, as wasm-bindgen initialises once).
+//
+// Several builds can be measured side by side in one run, interleaved round by
+// round so machine load falls on each alike: pass each build's directory
+// (holding `cove_engine.js` and `cove_engine_bg.wasm`); the default is
+// www/pkg/engine.
+//
+// Prints JSON: { "<dir>": { "compileMsMedian", "loadBundleMsMedian", "wasmBytes" }, ... }.
+// Run: node tests/bench/load-wasm.mjs [DIR ...]   (after cargo xtask build)
+import { readFileSync } from "node:fs";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROUNDS = 15;
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const bundles = join(root, "www", "v1", "bundles");
+const pointer = JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
+const manifest = readFileSync(join(bundles, pointer.model_id, "manifest.json"));
+const tensors = readFileSync(join(bundles, pointer.model_id, "tensors.safetensors"));
+
+const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(root, "www", "pkg", "engine")];
+const builds = [];
+for (const dir of dirs) {
+  const glue = await import(pathToFileURL(join(resolve(dir), "cove_engine.js")).href);
+  builds.push({ dir, glue, bytes: readFileSync(join(dir, "cove_engine_bg.wasm")), compile: [], load: [] });
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+for (let round = 0; round < ROUNDS; round++) {
+  for (const build of builds) {
+    let started = performance.now();
+    const module = await WebAssembly.compile(build.bytes);
+    build.compile.push(performance.now() - started);
+    build.glue.initSync({ module });
+    const engine = new build.glue.CoveEngine();
+    started = performance.now();
+    const modelId = engine.loadBundle(manifest, tensors);
+    build.load.push(performance.now() - started);
+    if (modelId !== pointer.model_id) throw new Error(`${build.dir} loaded ${modelId}`);
+    engine.free();
+  }
+}
+const result = {};
+for (const build of builds) {
+  result[build.dir] = {
+    compileMsMedian: Number(median(build.compile).toFixed(2)),
+    loadBundleMsMedian: Number(median(build.load).toFixed(2)),
+    wasmBytes: build.bytes.length,
+  };
+}
+console.log(JSON.stringify(result));
