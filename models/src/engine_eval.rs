@@ -13,15 +13,18 @@
 //!    items, task B excludes them), and score HR@10 / NDCG@10 / Recall@20 with
 //!    the same [`eval::evaluate`] as the baselines.
 //!
-//! Before that, the ranking parameters the bundle ships (α's scale and the
-//! neighbour, trending and "buy again" weights) are chosen on the validation
-//! split through the same engine code (`FoldInSystem` for each α,
+//! Before that, the ranking parameters the bundle ships are chosen on the
+//! validation split through the same engine code (`FoldInSystem` for each α,
 //! `ranking::rank_with_params` for each set of weights), never on the test
-//! period.
+//! period: the length of the `*` trending list, α's scale, the top-level
+//! weights (by task B, the "discover" slot) and the `keep_purchased` weights
+//! (by task A, the "for you" slot that keeps bought items). Every choice
+//! follows one tie rule fixed in advance ([`pick`], [`TIE_TOLERANCE`]), so
+//! the test period is scored once, for the one configuration chosen.
 
 use std::collections::HashMap;
 
-use cove_engine::bundle::{Model, RankingParams};
+use cove_engine::bundle::{BlendWeights, Model, RankingParams};
 use cove_engine::ranking::foldin::FoldInSystem;
 use cove_engine::ranking::{self, RankRequest};
 use serde::Serialize;
@@ -30,7 +33,7 @@ use crate::data::Transactions;
 use crate::dates::MINUTES_PER_DAY;
 use crate::engine_scorer::{engine_alpha, DeviceHistories};
 use crate::eval::{self, EvalUser, HistoryBucket, Metrics, Ranker, Split, Task};
-use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig};
+use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig, TrainedModel};
 
 /// One row of the engine-path evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +67,8 @@ pub struct EngineEvaluation {
     pub n_non_candidates: usize,
     /// The weights chosen on validation.
     pub weights: EngineWeights,
+    /// The validation search, summarised.
+    pub validation: ValidationSummary,
     /// Every validation trial.
     pub validation_trials: Vec<EngineTrial>,
     /// Seconds taken.
@@ -75,10 +80,12 @@ pub struct EngineEvaluation {
 pub struct EngineTrial {
     /// The weights tried.
     pub weights: EngineWeights,
-    /// Validation NDCG@10, task A.
-    pub ndcg_at_10_a: f64,
-    /// Validation NDCG@10, task B.
-    pub ndcg_at_10_b: f64,
+    /// Validation NDCG@10, task A (when scored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndcg_at_10_a: Option<f64>,
+    /// Validation NDCG@10, task B (when scored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndcg_at_10_b: Option<f64>,
 }
 
 /// Each customer's folded-in vector (`None`: nothing to fold in).
@@ -233,15 +240,14 @@ impl Ranker for EngineRanker<'_> {
     }
 }
 
-/// `pipeline::train` on the rows before `cutoff_day` only, exported as a
-/// bundle and loaded by the engine.
-fn bundle_before(
+/// `pipeline::train` on the rows before `cutoff_day` only.
+fn model_before(
     data: &Transactions,
     config: &TrainConfig,
     evaluation: &EvaluationReport,
     cutoff_day: i64,
     bars: Bars,
-) -> anyhow::Result<(Model, String)> {
+) -> anyhow::Result<TrainedModel> {
     let cutoff = cutoff_day * MINUTES_PER_DAY;
     let mut train_data = data.clone();
     train_data.purchases.retain(|p| p.minute < cutoff);
@@ -251,106 +257,164 @@ fn bundle_before(
     );
     let mut train_config = config.clone();
     train_config.tune = false;
-    let trained = pipeline::train(
+    pipeline::train(
         &train_data,
         &train_config,
         evaluation.clone(),
         None,
         "train split",
         bars,
-    )?;
-    let (bundle, _) = crate::export::build_bundle(&trained, &[])?;
+    )
+}
+
+/// `trained` exported as a bundle (with its `config.engine`) and loaded by
+/// the engine.
+fn load_bundle(trained: &TrainedModel) -> anyhow::Result<(Model, String)> {
+    let (bundle, _) = crate::export::build_bundle(trained, &[])?;
     let model = Model::from_bytes(&bundle.manifest, &bundle.tensors)
         .map_err(|e| anyhow::anyhow!("the train-split bundle does not load: {e}"))?;
     Ok((model, bundle.model_id))
 }
 
-/// The grids searched on validation, one coordinate at a time.
+/// The grids searched on validation, one coordinate at a time. Every grid is
+/// in ascending order, so the tie rule ([`pick`]) prefers the smaller
+/// weight, the smaller α and the shorter list.
 const ALPHA_SCALES: [f64; 10] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 const TRENDING_WEIGHTS: [f32; 8] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
 const NEIGHBOUR_WEIGHTS: [f32; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
-const REPEAT_WEIGHTS: [f32; 8] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+const REPEAT_WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
+/// Lengths of the `*` trending list tried (each one a validation bundle).
+pub const TRENDING_LENGTHS: [usize; 3] = [100, 400, 1000];
 
-/// Runs the protocol through the engine. First the ranking parameters are
-/// chosen on the validation split and written into `config.engine` (so the
-/// published bundle ships them): α's scale, then the trending and neighbour
-/// weights (by the mean NDCG@10 of both tasks), then the "buy again" weight
-/// (task A only: task B excludes bought items). Then the test period is
-/// scored once, on the device path. `evaluation` is the trainer's own.
-pub fn evaluate_through_engine(
-    data: &Transactions,
-    config: &mut TrainConfig,
-    evaluation: &EvaluationReport,
-    bars: Bars,
-) -> anyhow::Result<EngineEvaluation> {
-    let start = std::time::Instant::now();
-    let threads = config.als.threads;
-    let val_cutoff = config.cutoff_day - config.validation_days;
-    let (val_model, _) = bundle_before(data, config, evaluation, val_cutoff, bars)?;
-    let val_split = Split::new(
-        data,
-        val_cutoff,
-        Some(config.cutoff_day),
-        config.half_life_days,
-    );
-    let val_histories = DeviceHistories::new(data, &val_split);
-    let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
-    let base = val_model.manifest().ranking.clone();
-    let params_of = |w: &EngineWeights| RankingParams {
+/// The tie rule, fixed before any search: options whose validation NDCG@10
+/// is within this of the best are ties, and the first of them in grid order
+/// (the smaller weight, α or list) is kept. 0.0005 is about the difference
+/// one validation user's hit moves NDCG@10 by (1,096 users).
+pub const TIE_TOLERANCE: f64 = 0.0005;
+
+/// The option [`TIE_TOLERANCE`] chooses from `scored` (options in grid
+/// order with their validation score), and its score. `None` when empty.
+pub fn pick<T: Copy>(scored: &[(T, f64)]) -> Option<(T, f64)> {
+    let best = scored.iter().map(|(_, s)| *s).fold(f64::MIN, f64::max);
+    scored
+        .iter()
+        .find(|(_, s)| *s >= best - TIE_TOLERANCE)
+        .copied()
+}
+
+/// What the validation search found for one length of the `*` list.
+#[derive(Debug, Clone, Serialize)]
+pub struct LengthResult {
+    /// Items in the `*` trending list.
+    pub n_trending: usize,
+    /// The weights chosen for this length.
+    pub weights: EngineWeights,
+    /// Validation NDCG@10 of task A with the `keep_purchased` set.
+    pub ndcg_at_10_a: f64,
+    /// Validation NDCG@10 of task B with the top-level set.
+    pub ndcg_at_10_b: f64,
+    /// Validation NDCG@10 of task A with one set for both slots (the
+    /// top-level weights, buy-again weight chosen by task A): the figure
+    /// the per-slot set is judged against.
+    pub ndcg_at_10_a_one_set: f64,
+}
+
+/// The validation search, summarised.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationSummary {
+    /// One entry per length in [`TRENDING_LENGTHS`].
+    pub lengths: Vec<LengthResult>,
+    /// The length chosen: the best mean of the two slots' NDCG@10, under
+    /// the tie rule.
+    pub n_trending: usize,
+    /// Diagnostic, not shipped: task A's NDCG@10 with its weights at each α
+    /// scale (the bundle has one α for both slots, chosen by task B).
+    pub alpha_for_a: Vec<(f64, f64)>,
+    /// The tie tolerance used.
+    pub tie_tolerance: f64,
+}
+
+/// Scores validation trials and records them.
+struct Tuner<'a> {
+    split: &'a Split,
+    threads: usize,
+    trials: Vec<EngineTrial>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Tuner<'_> {
+    /// Validation NDCG@10 of `task` with the ranker's current parameters.
+    fn score(&mut self, ranker: &EngineRanker, w: EngineWeights, task: Task) -> f64 {
+        let ndcg = eval::evaluate(self.split, ranker, task, self.threads).ndcg_at_10;
+        self.trials.push(EngineTrial {
+            weights: w,
+            ndcg_at_10_a: (task == Task::A).then_some(ndcg),
+            ndcg_at_10_b: (task == Task::B).then_some(ndcg),
+        });
+        self.bar.inc(1);
+        ndcg
+    }
+}
+
+/// The ranking parameters of `w` on top of a bundle's (λ and α stay the
+/// bundle's; α is set by [`EngineRanker::tune_alpha`]).
+fn params_of(base: &RankingParams, w: &EngineWeights) -> RankingParams {
+    RankingParams {
+        weight_personal: 1.0,
         weight_neighbors: w.weight_neighbors,
         weight_trending: w.weight_trending,
         weight_repeat: w.weight_repeat,
+        keep_purchased: w.keep_purchased,
         ..base.clone()
-    };
-    let n_trials = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
-        + REPEAT_WEIGHTS.len();
-    let bar = bars.bar(n_trials as u64, "tuning the engine's weights on validation");
-    let mut trials = Vec::new();
-    let mut weights = config.engine;
-    // Scores the tasks asked for; returns NDCG@10 of [A, B] (0 if not asked).
-    let mut trial = |ranker: &EngineRanker, w: EngineWeights, tasks: &[Task]| -> [f64; 2] {
-        let mut ndcg = [0.0f64; 2];
-        for task in tasks {
-            let slot = usize::from(*task == Task::B);
-            ndcg[slot] = eval::evaluate(&val_split, ranker, *task, threads).ndcg_at_10;
-        }
-        trials.push(EngineTrial {
-            weights: w,
-            ndcg_at_10_a: ndcg[0],
-            ndcg_at_10_b: ndcg[1],
-        });
-        bar.inc(1);
-        ndcg
-    };
-    let both = [Task::A, Task::B];
+    }
+}
 
-    // α's scale and the trending and neighbour weights by task B, one
-    // coordinate at a time, in two rounds (the best α depends on the weights).
+/// Searches both weight sets on one validation bundle:
+///
+/// 1. the top-level set by task B (the "discover" slot, bought items
+///    excluded): α's scale, then the trending and neighbour weights, two
+///    rounds (the best α depends on the weights);
+/// 2. with that α and that set, the buy-again weight by task A (the
+///    one-set figure, and the top-level `weight_repeat`, which a request
+///    keeping bought items uses when a bundle has no second set);
+/// 3. the `keep_purchased` set by task A: the buy-again weight, then the
+///    trending and neighbour weights, two rounds.
+///
+/// Every choice goes through [`pick`].
+fn search_weights(
+    tuner: &mut Tuner,
+    ranker: &mut EngineRanker,
+    config: &TrainConfig,
+    n_trending: usize,
+) -> anyhow::Result<LengthResult> {
+    let base = ranker.model.manifest().ranking.clone();
+    let mut weights = EngineWeights {
+        keep_purchased: None,
+        n_trending,
+        ..config.engine
+    };
+    let alpha_of = |scale: f64| engine_alpha(&config.als.confidence, scale);
+    let mut ndcg_b = f64::MIN;
     for _round in 0..2 {
-        // α's scale, with the current weights. A scale the engine cannot fold
-        // in with (not positive definite) is skipped, not fatal.
-        let mut best = (f64::MIN, weights.alpha_scale);
+        // α's scale; a scale the engine cannot fold in with (not positive
+        // definite) is skipped, not fatal.
+        let mut scored = Vec::new();
         for scale in ALPHA_SCALES {
             let w = EngineWeights {
                 alpha_scale: scale,
                 ..weights
             };
-            let alpha = engine_alpha(&config.als.confidence, scale);
-            if let Err(err) = ranker.tune_alpha(alpha, params_of(&w)) {
+            if let Err(err) = ranker.tune_alpha(alpha_of(scale), params_of(&base, &w)) {
                 tracing::warn!(scale, "trial skipped: {err:#}");
                 continue;
             }
-            let [_, b] = trial(&ranker, w, &both);
-            if b > best.0 {
-                best = (b, scale);
-            }
+            scored.push((scale, tuner.score(ranker, w, Task::B)));
         }
-        weights.alpha_scale = best.1;
-        let alpha = engine_alpha(&config.als.confidence, weights.alpha_scale);
-        ranker.tune_alpha(alpha, params_of(&weights))?;
+        let (scale, _) = pick(&scored).ok_or_else(|| anyhow::anyhow!("no α folds in"))?;
+        weights.alpha_scale = scale;
+        ranker.tune_alpha(alpha_of(scale), params_of(&base, &weights))?;
 
-        // Trending and neighbour weights together.
-        let mut best = (f64::MIN, weights);
+        let mut scored = Vec::new();
         for trending in TRENDING_WEIGHTS {
             for neighbours in NEIGHBOUR_WEIGHTS {
                 let w = EngineWeights {
@@ -358,61 +422,192 @@ pub fn evaluate_through_engine(
                     weight_neighbors: neighbours,
                     ..weights
                 };
-                ranker.set_weights(params_of(&w));
-                let [_, b] = trial(&ranker, w, &both);
-                if b > best.0 {
-                    best = (b, w);
-                }
+                ranker.set_weights(params_of(&base, &w));
+                scored.push((w, tuner.score(ranker, w, Task::B)));
             }
         }
-        weights = best.1;
+        let (w, b) = pick(&scored).expect("the grid is not empty");
+        weights = w;
+        ndcg_b = b;
     }
-    ranker.set_weights(params_of(&weights));
 
-    // 3. "Buy again", on task A.
-    let mut best = (f64::MIN, weights);
+    // One set for both slots: the buy-again weight by task A.
+    let mut scored = Vec::new();
     for repeat in REPEAT_WEIGHTS {
         let w = EngineWeights {
             weight_repeat: repeat,
             ..weights
         };
-        ranker.set_weights(params_of(&w));
-        let [a, _] = trial(&ranker, w, &[Task::A]);
-        if a > best.0 {
-            best = (a, w);
+        ranker.set_weights(params_of(&base, &w));
+        scored.push((w, tuner.score(ranker, w, Task::A)));
+    }
+    let (w, ndcg_a_one_set) = pick(&scored).expect("the grid is not empty");
+    weights = w;
+
+    // The "for you" set by task A, starting from the one set.
+    let mut kept = BlendWeights {
+        weight_personal: 1.0,
+        weight_neighbors: weights.weight_neighbors,
+        weight_trending: weights.weight_trending,
+        weight_repeat: weights.weight_repeat,
+    };
+    let with_kept = |kept: BlendWeights| EngineWeights {
+        keep_purchased: Some(kept),
+        ..weights
+    };
+    let mut ndcg_a = ndcg_a_one_set;
+    for _round in 0..2 {
+        let mut scored = Vec::new();
+        for repeat in REPEAT_WEIGHTS {
+            let k = BlendWeights {
+                weight_repeat: repeat,
+                ..kept
+            };
+            ranker.set_weights(params_of(&base, &with_kept(k)));
+            scored.push((k, tuner.score(ranker, with_kept(k), Task::A)));
+        }
+        kept = pick(&scored).expect("the grid is not empty").0;
+        let mut scored = Vec::new();
+        for trending in TRENDING_WEIGHTS {
+            for neighbours in NEIGHBOUR_WEIGHTS {
+                let k = BlendWeights {
+                    weight_trending: trending,
+                    weight_neighbors: neighbours,
+                    ..kept
+                };
+                ranker.set_weights(params_of(&base, &with_kept(k)));
+                scored.push((k, tuner.score(ranker, with_kept(k), Task::A)));
+            }
+        }
+        (kept, ndcg_a) = pick(&scored).expect("the grid is not empty");
+    }
+    Ok(LengthResult {
+        n_trending,
+        weights: with_kept(kept),
+        ndcg_at_10_a: ndcg_a,
+        ndcg_at_10_b: ndcg_b,
+        ndcg_at_10_a_one_set: ndcg_a_one_set,
+    })
+}
+
+/// Runs the protocol through the engine. First the ranking parameters are
+/// chosen on the validation split and written into `config.engine` (so the
+/// published bundle ships them): for each length of the `*` trending list,
+/// both weight sets ([`search_weights`]); then the length, by the mean of
+/// the two slots' NDCG@10. Then, unless `score_test` is false, the test
+/// period is scored once, on the device path, with the chosen
+/// configuration. `evaluation` is the trainer's own.
+pub fn evaluate_through_engine(
+    data: &Transactions,
+    config: &mut TrainConfig,
+    evaluation: &EvaluationReport,
+    bars: Bars,
+    score_test: bool,
+) -> anyhow::Result<EngineEvaluation> {
+    let start = std::time::Instant::now();
+    let threads = config.als.threads;
+    let val_cutoff = config.cutoff_day - config.validation_days;
+    let val_trained = model_before(data, config, evaluation, val_cutoff, bars)?;
+    let val_split = Split::new(
+        data,
+        val_cutoff,
+        Some(config.cutoff_day),
+        config.half_life_days,
+    );
+    let val_histories = DeviceHistories::new(data, &val_split);
+    let per_length = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
+        + REPEAT_WEIGHTS.len()
+        + 2 * (REPEAT_WEIGHTS.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len());
+    let n_trials = per_length * TRENDING_LENGTHS.len() + ALPHA_SCALES.len();
+    let mut tuner = Tuner {
+        split: &val_split,
+        threads,
+        trials: Vec::new(),
+        bar: bars.bar(n_trials as u64, "tuning the engine's weights on validation"),
+    };
+    let mut lengths = Vec::new();
+    for n_trending in TRENDING_LENGTHS {
+        let mut trained = val_trained.clone();
+        trained.config.engine.n_trending = n_trending;
+        let (val_model, _) = load_bundle(&trained)?;
+        let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
+        let found = search_weights(&mut tuner, &mut ranker, config, n_trending)?;
+        tracing::info!(?found, "validation search");
+        lengths.push(found);
+    }
+    let scored: Vec<(usize, f64)> = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i, (l.ndcg_at_10_a + l.ndcg_at_10_b) / 2.0))
+        .collect();
+    let chosen = pick(&scored).expect("TRENDING_LENGTHS is not empty").0;
+    let weights = lengths[chosen].weights;
+
+    // Diagnostic: would task A want another α? (One α serves both slots.)
+    let mut trained = val_trained.clone();
+    trained.config.engine.n_trending = weights.n_trending;
+    let (val_model, _) = load_bundle(&trained)?;
+    let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
+    let base = val_model.manifest().ranking.clone();
+    let mut alpha_for_a = Vec::new();
+    for scale in ALPHA_SCALES {
+        let w = EngineWeights {
+            alpha_scale: scale,
+            ..weights
+        };
+        let alpha = engine_alpha(&config.als.confidence, scale);
+        if ranker.tune_alpha(alpha, params_of(&base, &w)).is_ok() {
+            alpha_for_a.push((scale, tuner.score(&ranker, w, Task::A)));
         }
     }
-    weights = best.1;
-    bar.finish_and_clear();
+    tuner.bar.finish_and_clear();
     tracing::info!(?weights, "engine weights chosen on validation");
     config.engine = weights;
+    let validation = ValidationSummary {
+        lengths,
+        n_trending: weights.n_trending,
+        alpha_for_a,
+        tie_tolerance: TIE_TOLERANCE,
+    };
+    let trials = tuner.trials;
 
-    // The test period, scored once on the device path.
-    let (model, model_id) = bundle_before(data, config, evaluation, config.cutoff_day, bars)?;
-    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
-    let histories = DeviceHistories::new(data, &split);
-    let ranker = EngineRanker::new(data, &model, &split, &histories);
-    let rows = [Task::A, Task::B]
-        .into_iter()
-        .map(|task| EngineRow {
-            model: "engine: events → profile → recommend (int8)".into(),
-            task,
-            metrics: eval::evaluate(&split, &ranker, task, threads),
-        })
-        .collect();
-    let ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
-    Ok(EngineEvaluation {
-        rows,
-        ndcg_by_history,
-        model_id,
-        n_orders: histories.n_orders,
-        n_orders_split: histories.n_orders_split,
-        n_events_refused: histories.n_refused,
-        n_non_candidates: ranker.n_non_candidates(),
+    let mut out = EngineEvaluation {
+        rows: Vec::new(),
+        ndcg_by_history: Vec::new(),
+        model_id: String::new(),
+        n_orders: 0,
+        n_orders_split: 0,
+        n_events_refused: 0,
+        n_non_candidates: 0,
         weights,
+        validation,
         validation_trials: trials,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+        seconds: 0.0,
+    };
+    if score_test {
+        // The test period, scored once on the device path.
+        let trained = model_before(data, config, evaluation, config.cutoff_day, bars)?;
+        let (model, model_id) = load_bundle(&trained)?;
+        let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+        let histories = DeviceHistories::new(data, &split);
+        let ranker = EngineRanker::new(data, &model, &split, &histories);
+        out.rows = [Task::A, Task::B]
+            .into_iter()
+            .map(|task| EngineRow {
+                model: "engine: events → profile → recommend (int8)".into(),
+                task,
+                metrics: eval::evaluate(&split, &ranker, task, threads),
+            })
+            .collect();
+        out.ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
+        out.model_id = model_id;
+        out.n_orders = histories.n_orders;
+        out.n_orders_split = histories.n_orders_split;
+        out.n_events_refused = histories.n_refused;
+        out.n_non_candidates = ranker.n_non_candidates();
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
 }
 
 /// The engine-path figures by name, for the manifest's `metrics`.
@@ -433,6 +628,40 @@ pub fn metric_entries(e: &EngineEvaluation) -> Vec<(String, f64)> {
                 (value * 10_000.0).round() / 10_000.0,
             ));
         }
+    }
+    out
+}
+
+/// A Markdown table of the validation search, one row per list length.
+pub fn validation_table(v: &ValidationSummary) -> String {
+    let mut out = String::from(
+        "| `*` list | α scale | discover (B): neighbours / trending | for you (A): neighbours / trending / buy again | val. NDCG@10 B | val. NDCG@10 A, own set | val. NDCG@10 A, one set |\n\
+         | ---: | ---: | --- | --- | ---: | ---: | ---: |\n",
+    );
+    for l in &v.lengths {
+        let w = &l.weights;
+        let kept = w.keep_purchased.map_or("—".to_string(), |k| {
+            format!(
+                "{} / {} / {}",
+                k.weight_neighbors, k.weight_trending, k.weight_repeat
+            )
+        });
+        out.push_str(&format!(
+            "| {}{} | {} | {} / {} | {} | {:.4} | {:.4} | {:.4} |\n",
+            l.n_trending,
+            if l.n_trending == v.n_trending {
+                " (chosen)"
+            } else {
+                ""
+            },
+            w.alpha_scale,
+            w.weight_neighbors,
+            w.weight_trending,
+            kept,
+            l.ndcg_at_10_b,
+            l.ndcg_at_10_a,
+            l.ndcg_at_10_a_one_set
+        ));
     }
     out
 }

@@ -164,6 +164,11 @@ struct TrainArgs {
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
     #[arg(long)]
     peers: Option<PathBuf>,
+    /// `train` only: choose the engine's ranking parameters on the validation
+    /// split, print what was found and stop, without scoring the test period
+    /// or writing a bundle (for trying things on validation only).
+    #[arg(long)]
+    validation_only: bool,
 }
 
 impl TrainArgs {
@@ -285,14 +290,31 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let data = read_orders(args, bars)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     let intent_model = match &args.sessions {
-        Some(path) => Some(intent::train_intent_file(path, config.seed)?),
+        Some(path) => Some(intent::train_intent_file(path)?),
         None => None,
     };
     let source = args.orders.file_name().map_or_else(
         || args.orders.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let engine = engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, bars)?;
+    let engine = engine_eval::evaluate_through_engine(
+        &data,
+        &mut config,
+        &evaluation,
+        bars,
+        !args.validation_only,
+    )?;
+    if args.validation_only {
+        std::fs::create_dir_all(&args.out)?;
+        let path = args.out.join("engine_validation.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&engine)?)?;
+        println!(
+            "{}\nValidation only: the test period was not scored; wrote {}",
+            engine_eval::validation_table(&engine.validation),
+            path.display()
+        );
+        return Ok(());
+    }
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
     report::write_model_report(&model, &engine.ndcg_by_history, &args.out)?;
     println!("{}", report::metrics_table(&model.evaluation));

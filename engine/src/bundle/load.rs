@@ -193,17 +193,20 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
             format!("{} is not a non-negative finite number", ranking.alpha),
         ));
     }
-    for (field, weight) in [
-        ("ranking.weight_personal", ranking.weight_personal),
-        ("ranking.weight_neighbors", ranking.weight_neighbors),
-        ("ranking.weight_trending", ranking.weight_trending),
-        ("ranking.weight_repeat", ranking.weight_repeat),
-    ] {
-        if !(weight >= 0.0 && weight.is_finite()) {
-            return Err(Error::manifest(
-                field,
-                format!("{weight} is not a non-negative finite number"),
-            ));
+    // Both weight sets: the top-level one and, when present, the one for
+    // requests that keep bought items.
+    let weight_sets = [
+        ("ranking.", Some(ranking.blend(true))),
+        ("ranking.keep_purchased.", ranking.keep_purchased),
+    ];
+    for (prefix, weights) in weight_sets {
+        for (name, weight) in weights.iter().flat_map(|w| w.named()) {
+            if !(weight >= 0.0 && weight.is_finite()) {
+                return Err(Error::manifest(
+                    format!("{prefix}{name}"),
+                    format!("{weight} is not a non-negative finite number"),
+                ));
+            }
         }
     }
     for (name, value) in &manifest.metrics {

@@ -106,6 +106,57 @@ pub struct RankingParams {
     /// Non-negative; absent means 0.
     #[serde(default)]
     pub weight_repeat: f32,
+    /// The blend weights of requests that keep bought items
+    /// (`exclude_purchased: false`: "for you" slots, where buying again is
+    /// likely), which want another balance than slots that show only new
+    /// items. Absent (or `null`) means the four weights above serve every
+    /// request; each weight is finite and non-negative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_purchased: Option<BlendWeights>,
+}
+
+/// The four blend weights of one kind of slot (see
+/// [`RankingParams::blend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlendWeights {
+    /// Weight of the personalised score (u·y).
+    pub weight_personal: f32,
+    /// Weight of the neighbour score.
+    pub weight_neighbors: f32,
+    /// Weight of the trending score.
+    pub weight_trending: f32,
+    /// Weight of the "buy again" term.
+    pub weight_repeat: f32,
+}
+
+impl BlendWeights {
+    /// The weights by name, in the manifest's field order.
+    pub fn named(&self) -> [(&'static str, f32); 4] {
+        [
+            ("weight_personal", self.weight_personal),
+            ("weight_neighbors", self.weight_neighbors),
+            ("weight_trending", self.weight_trending),
+            ("weight_repeat", self.weight_repeat),
+        ]
+    }
+}
+
+impl RankingParams {
+    /// The blend weights a request uses: [`RankingParams::keep_purchased`]
+    /// when it keeps bought items and the bundle has that set, else the
+    /// top-level weights.
+    pub fn blend(&self, exclude_purchased: bool) -> BlendWeights {
+        match (&self.keep_purchased, exclude_purchased) {
+            (Some(kept), false) => *kept,
+            _ => BlendWeights {
+                weight_personal: self.weight_personal,
+                weight_neighbors: self.weight_neighbors,
+                weight_trending: self.weight_trending,
+                weight_repeat: self.weight_repeat,
+            },
+        }
+    }
 }
 
 /// A bundle part's sha256 (lower-case hex) and byte length.
