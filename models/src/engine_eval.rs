@@ -25,6 +25,7 @@
 use std::collections::HashMap;
 
 use cove_engine::bundle::{BlendWeights, Model, RankingParams};
+use cove_engine::profile::ProfileParams;
 use cove_engine::ranking::foldin::FoldInSystem;
 use cove_engine::ranking::{self, RankRequest};
 use serde::Serialize;
@@ -285,6 +286,13 @@ const NEIGHBOUR_WEIGHTS: [f32; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
 const REPEAT_WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
 /// Lengths of the `*` trending list tried (each one a validation bundle).
 pub const TRENDING_LENGTHS: [usize; 3] = [100, 400, 1000];
+/// Half-lives (days) of the device profile's weights tried; the first is the
+/// engine's default. The shop's buyers (wholesalers) reorder over months.
+pub const PROFILE_HALF_LIVES: [f64; 5] = [30.0, 60.0, 120.0, 240.0, 480.0];
+
+fn half_lives_chosen(weights: &EngineWeights, default_days: f64) -> f64 {
+    weights.profile_half_life_days.unwrap_or(default_days)
+}
 
 /// The tie rule, fixed before any search: options whose validation NDCG@10
 /// is within this of the best are ties, and the first of them in grid order
@@ -302,11 +310,14 @@ pub fn pick<T: Copy>(scored: &[(T, f64)]) -> Option<(T, f64)> {
         .copied()
 }
 
-/// What the validation search found for one length of the `*` list.
+/// What the validation search found for one length of the `*` list and one
+/// profile half-life.
 #[derive(Debug, Clone, Serialize)]
-pub struct LengthResult {
+pub struct SearchResult {
     /// Items in the `*` trending list.
     pub n_trending: usize,
+    /// The device profile's half-life, days.
+    pub profile_half_life_days: f64,
     /// The weights chosen for this length.
     pub weights: EngineWeights,
     /// Validation NDCG@10 of task A with the `keep_purchased` set.
@@ -322,14 +333,17 @@ pub struct LengthResult {
 /// The validation search, summarised.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidationSummary {
-    /// One entry per length in [`TRENDING_LENGTHS`].
-    pub lengths: Vec<LengthResult>,
+    /// One entry per length in [`TRENDING_LENGTHS`], at the engine's
+    /// default profile half-life.
+    pub lengths: Vec<SearchResult>,
+    /// One entry per half-life in [`PROFILE_HALF_LIVES`], at the chosen
+    /// length.
+    pub half_lives: Vec<SearchResult>,
     /// The length chosen: the best mean of the two slots' NDCG@10, under
     /// the tie rule.
     pub n_trending: usize,
-    /// Diagnostic, not shipped: task A's NDCG@10 with its weights at each α
-    /// scale (the bundle has one α for both slots, chosen by task B).
-    pub alpha_for_a: Vec<(f64, f64)>,
+    /// The profile half-life chosen, days, the same way (after the length).
+    pub profile_half_life_days: f64,
     /// The tie tolerance used.
     pub tie_tolerance: f64,
 }
@@ -386,7 +400,7 @@ fn search_weights(
     ranker: &mut EngineRanker,
     config: &TrainConfig,
     n_trending: usize,
-) -> anyhow::Result<LengthResult> {
+) -> anyhow::Result<SearchResult> {
     let base = ranker.model.manifest().ranking.clone();
     let mut weights = EngineWeights {
         keep_purchased: None,
@@ -481,8 +495,9 @@ fn search_weights(
         }
         (kept, ndcg_a) = pick(&scored).expect("the grid is not empty");
     }
-    Ok(LengthResult {
+    Ok(SearchResult {
         n_trending,
+        profile_half_life_days: ProfileParams::default().half_life_days,
         weights: with_kept(kept),
         ndcg_at_10_a: ndcg_a,
         ndcg_at_10_b: ndcg_b,
@@ -514,59 +529,70 @@ pub fn evaluate_through_engine(
         Some(config.cutoff_day),
         config.half_life_days,
     );
-    let val_histories = DeviceHistories::new(data, &val_split);
-    let per_length = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
+    let default_days = ProfileParams::default().half_life_days;
+    let per_search = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
         + REPEAT_WEIGHTS.len()
         + 2 * (REPEAT_WEIGHTS.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len());
-    let n_trials = per_length * TRENDING_LENGTHS.len() + ALPHA_SCALES.len();
+    let n_trials = per_search * (TRENDING_LENGTHS.len() + PROFILE_HALF_LIVES.len() - 1);
     let mut tuner = Tuner {
         split: &val_split,
         threads,
         trials: Vec::new(),
         bar: bars.bar(n_trials as u64, "tuning the engine's weights on validation"),
     };
-    let mut lengths = Vec::new();
-    for n_trending in TRENDING_LENGTHS {
+    // One search of both weight sets for a list length and a profile
+    // half-life: the validation histories replayed with that half-life, the
+    // validation bundle exported with that list.
+    let mut search = |n_trending: usize, days: f64| -> anyhow::Result<SearchResult> {
+        let profile = ProfileParams {
+            half_life_days: days,
+            ..ProfileParams::default()
+        }
+        .validate()
+        .map_err(|e| anyhow::anyhow!("profile half-life {days}: {e}"))?;
+        let histories = DeviceHistories::with_config(data, &val_split, profile);
         let mut trained = val_trained.clone();
         trained.config.engine.n_trending = n_trending;
         let (val_model, _) = load_bundle(&trained)?;
-        let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
-        let found = search_weights(&mut tuner, &mut ranker, config, n_trending)?;
+        let mut ranker = EngineRanker::new(data, &val_model, &val_split, &histories);
+        let mut found = search_weights(&mut tuner, &mut ranker, config, n_trending)?;
+        found.profile_half_life_days = days;
+        found.weights.profile_half_life_days = (days != default_days).then_some(days);
         tracing::info!(?found, "validation search");
-        lengths.push(found);
-    }
-    let scored: Vec<(usize, f64)> = lengths
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (i, (l.ndcg_at_10_a + l.ndcg_at_10_b) / 2.0))
-        .collect();
-    let chosen = pick(&scored).expect("TRENDING_LENGTHS is not empty").0;
-    let weights = lengths[chosen].weights;
+        Ok(found)
+    };
+    let mean = |r: &SearchResult| (r.ndcg_at_10_a + r.ndcg_at_10_b) / 2.0;
 
-    // Diagnostic: would task A want another α? (One α serves both slots.)
-    let mut trained = val_trained.clone();
-    trained.config.engine.n_trending = weights.n_trending;
-    let (val_model, _) = load_bundle(&trained)?;
-    let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
-    let base = val_model.manifest().ranking.clone();
-    let mut alpha_for_a = Vec::new();
-    for scale in ALPHA_SCALES {
-        let w = EngineWeights {
-            alpha_scale: scale,
-            ..weights
-        };
-        let alpha = engine_alpha(&config.als.confidence, scale);
-        if ranker.tune_alpha(alpha, params_of(&base, &w)).is_ok() {
-            alpha_for_a.push((scale, tuner.score(&ranker, w, Task::A)));
+    // 1. The `*` list's length, with the engine's default profile half-life.
+    let mut lengths = Vec::new();
+    for n_trending in TRENDING_LENGTHS {
+        lengths.push(search(n_trending, default_days)?);
+    }
+    let scored: Vec<(usize, f64)> = lengths.iter().map(mean).enumerate().collect();
+    let chosen_length = pick(&scored).expect("TRENDING_LENGTHS is not empty").0;
+    let n_trending = lengths[chosen_length].n_trending;
+
+    // 2. The profile's half-life, with that length (the default's search is
+    //    the one just made).
+    let mut half_lives = Vec::new();
+    for days in PROFILE_HALF_LIVES {
+        if days == default_days {
+            half_lives.push(lengths[chosen_length].clone());
+        } else {
+            half_lives.push(search(n_trending, days)?);
         }
     }
+    let scored: Vec<(usize, f64)> = half_lives.iter().map(mean).enumerate().collect();
+    let chosen = pick(&scored).expect("PROFILE_HALF_LIVES is not empty").0;
+    let weights = half_lives[chosen].weights;
     tuner.bar.finish_and_clear();
     tracing::info!(?weights, "engine weights chosen on validation");
     config.engine = weights;
     let validation = ValidationSummary {
         lengths,
-        n_trending: weights.n_trending,
-        alpha_for_a,
+        half_lives,
+        n_trending,
+        profile_half_life_days: half_lives_chosen(&weights, default_days),
         tie_tolerance: TIE_TOLERANCE,
     };
     let trials = tuner.trials;
@@ -589,7 +615,9 @@ pub fn evaluate_through_engine(
         let trained = model_before(data, config, evaluation, config.cutoff_day, bars)?;
         let (model, model_id) = load_bundle(&trained)?;
         let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
-        let histories = DeviceHistories::new(data, &split);
+        // Replayed with the bundle's profile configuration, as the browser's
+        // host does (`Model::profile_config`).
+        let histories = DeviceHistories::with_config(data, &split, model.profile_config().clone());
         let ranker = EngineRanker::new(data, &model, &split, &histories);
         out.rows = [Task::A, Task::B]
             .into_iter()
@@ -635,33 +663,40 @@ pub fn metric_entries(e: &EngineEvaluation) -> Vec<(String, f64)> {
 /// A Markdown table of the validation search, one row per list length.
 pub fn validation_table(v: &ValidationSummary) -> String {
     let mut out = String::from(
-        "| `*` list | α scale | discover (B): neighbours / trending | for you (A): neighbours / trending / buy again | val. NDCG@10 B | val. NDCG@10 A, own set | val. NDCG@10 A, one set |\n\
-         | ---: | ---: | --- | --- | ---: | ---: | ---: |\n",
+        "| step | `*` list | profile half-life (days) | α scale | discover (B): neighbours / trending | for you (A): neighbours / trending / buy again | val. NDCG@10 B | val. NDCG@10 A, own set | val. NDCG@10 A, one set |\n\
+         | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |\n",
     );
-    for l in &v.lengths {
-        let w = &l.weights;
-        let kept = w.keep_purchased.map_or("—".to_string(), |k| {
-            format!(
-                "{} / {} / {}",
-                k.weight_neighbors, k.weight_trending, k.weight_repeat
-            )
-        });
-        out.push_str(&format!(
-            "| {}{} | {} | {} / {} | {} | {:.4} | {:.4} | {:.4} |\n",
-            l.n_trending,
-            if l.n_trending == v.n_trending {
-                " (chosen)"
-            } else {
-                ""
-            },
-            w.alpha_scale,
-            w.weight_neighbors,
-            w.weight_trending,
-            kept,
-            l.ndcg_at_10_b,
-            l.ndcg_at_10_a,
-            l.ndcg_at_10_a_one_set
-        ));
+    let steps = [
+        ("1. list length", &v.lengths),
+        ("2. half-life", &v.half_lives),
+    ];
+    for (step, results) in steps {
+        for r in results {
+            let w = &r.weights;
+            let kept = w.keep_purchased.map_or("—".to_string(), |k| {
+                format!(
+                    "{} / {} / {}",
+                    k.weight_neighbors, k.weight_trending, k.weight_repeat
+                )
+            });
+            let chosen = match step {
+                "1. list length" => r.n_trending == v.n_trending,
+                _ => r.profile_half_life_days == v.profile_half_life_days,
+            };
+            out.push_str(&format!(
+                "| {step}{} | {} | {} | {} | {} / {} | {} | {:.4} | {:.4} | {:.4} |\n",
+                if chosen { " (chosen)" } else { "" },
+                r.n_trending,
+                r.profile_half_life_days,
+                w.alpha_scale,
+                w.weight_neighbors,
+                w.weight_trending,
+                kept,
+                r.ndcg_at_10_b,
+                r.ndcg_at_10_a,
+                r.ndcg_at_10_a_one_set
+            ));
+        }
     }
     out
 }

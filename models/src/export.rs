@@ -114,6 +114,7 @@ pub fn builder(
         weight_trending: weights.weight_trending,
         weight_repeat: weights.weight_repeat,
         keep_purchased: weights.keep_purchased,
+        profile_half_life_days: weights.profile_half_life_days,
     };
     notes.push(format!(
         "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
@@ -129,9 +130,12 @@ pub fn builder(
         weights.alpha_scale
     ));
     notes.push(format!(
-        "decay: trainer half-life {:?} days; the engine decays with the device's ProfileConfig (default {} days), \
-         which the bundle cannot set",
-        model.half_life_days, profile.half_life_days
+        "decay: trainer half-life {:?} days (ALS strengths); the device's profile decays with a half-life of {} days \
+         (`ranking.profile_half_life_days`, {}; the engine's default is {} days), which hosts take from the bundle",
+        model.half_life_days,
+        weights.profile_half_life_days.unwrap_or(profile.half_life_days),
+        if weights.profile_half_life_days.is_some() { "chosen through the engine on validation" } else { "absent: the default" },
+        profile.half_life_days
     ));
     notes.push(format!(
         "weights: neighbours {}, trending {} (the `*` list is ln(1 + buyers in the last {} days), top {} items), \
@@ -889,7 +893,7 @@ mod tests {
             cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
         let end = data.purchases.iter().map(|p| p.minute).max().unwrap() + 1;
         let rfm = crate::segments::rfm_at(&data, end);
-        let config = ProfileConfig::default();
+        let config = engine_model.profile_config().clone();
         let propensity = model.propensity.as_ref().unwrap();
         let mut lines_of: std::collections::HashMap<u32, Vec<&crate::data::Purchase>> =
             Default::default();

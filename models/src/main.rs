@@ -419,13 +419,13 @@ fn run_inspect(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replays the events into a profile with the engine's default
-/// `ProfileConfig` and prints `{"model_id", "segments", "ranking"}`. A refused
+/// Replays the events into a profile with the bundle's `ProfileConfig`
+/// (`Model::profile_config`, as the browser does) and prints `{"model_id", "segments", "ranking"}`. A refused
 /// event is skipped (as the device skips it), named on stderr, and makes the
 /// exit status 1 after the output is printed.
 fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
     use cove_engine::events::Event;
-    use cove_engine::profile::{Profile, ProfileConfig};
+    use cove_engine::profile::Profile;
     use cove_engine::ranking::{self, RankRequest};
     if let Some(now) = args.now {
         anyhow::ensure!(
@@ -445,7 +445,7 @@ fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
     };
     let values: Vec<serde_json::Value> = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a JSON array", args.events.display()))?;
-    let config = ProfileConfig::default();
+    let config = model.profile_config().clone();
     let mut profile = Profile::new();
     let mut all_applied = true;
     for (index, value) in values.into_iter().enumerate() {

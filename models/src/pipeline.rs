@@ -91,6 +91,9 @@ pub struct EngineWeights {
     pub keep_purchased: Option<BlendWeights>,
     /// Items in the bundle's `*` trending list (the recent-popularity prior).
     pub n_trending: usize,
+    /// `RankingParams::profile_half_life_days`: the device profile's decay
+    /// (`None`: the engine's default).
+    pub profile_half_life_days: Option<f64>,
 }
 
 impl Default for EngineWeights {
@@ -102,6 +105,7 @@ impl Default for EngineWeights {
             weight_repeat: 0.2,
             keep_purchased: None,
             n_trending: crate::export::N_TRENDING,
+            profile_half_life_days: None,
         }
     }
 }

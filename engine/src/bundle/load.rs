@@ -11,6 +11,7 @@ use super::manifest::{
 };
 use super::{LogisticModel, Model, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
+use crate::profile::ProfileParams;
 use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
@@ -83,6 +84,14 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     check_symmetric(&gram, d)?;
     let fold_in_system =
         FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
+    let profile_config = ProfileParams {
+        half_life_days: manifest
+            .ranking
+            .profile_half_life_days
+            .unwrap_or(ProfileParams::default().half_life_days),
+        ..ProfileParams::default()
+    }
+    .validate()?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -116,6 +125,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         item_factors_i8,
         item_scales,
         fold_in_system,
+        profile_config,
         neighbors_idx,
         neighbors_score,
         trending_idx,
@@ -207,6 +217,14 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
                     format!("{weight} is not a non-negative finite number"),
                 ));
             }
+        }
+    }
+    if let Some(days) = ranking.profile_half_life_days {
+        if !(days > 0.0 && days <= 36_500.0) {
+            return Err(Error::manifest(
+                "ranking.profile_half_life_days",
+                format!("{days} is not in (0, 36500]"),
+            ));
         }
     }
     for (name, value) in &manifest.metrics {

@@ -113,6 +113,14 @@ pub struct RankingParams {
     /// request; each weight is finite and non-negative.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_purchased: Option<BlendWeights>,
+    /// The half-life, in days, of the device profile's interaction weights
+    /// that these parameters were tuned with: a shop whose buyers reorder
+    /// over months wants a longer memory than the engine's default. Hosts
+    /// build their `ProfileConfig` with it ([`crate::bundle::Model::profile_config`]).
+    /// In (0, 36500]; absent (or `null`) means the engine's default
+    /// (`ProfileParams::default().half_life_days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_half_life_days: Option<f64>,
 }
 
 /// The four blend weights of one kind of slot (see

@@ -206,6 +206,12 @@ fn bad_manifest_values_are_refused() {
                 weight_repeat: -1.0,
             })
         }),
+        ("zero profile half-life", |m| {
+            m.ranking.profile_half_life_days = Some(0.0)
+        }),
+        ("profile half-life over a century", |m| {
+            m.ranking.profile_half_life_days = Some(40_000.0)
+        }),
         ("negative price", |m| m.items[3].price = -1.0),
         ("empty item id", |m| m.items[3].id = String::new()),
         ("duplicate item id", |m| {
@@ -428,4 +434,38 @@ fn keep_purchased_weights_are_optional_and_named_in_errors() {
         "weight_repeat": 3.2, "weight_other": 1.0
     });
     assert!(Manifest::from_json(&serde_json::to_vec(&value).unwrap()).is_err());
+}
+
+#[test]
+fn the_profile_half_life_comes_from_the_bundle() {
+    let default_days = crate::profile::ProfileParams::default().half_life_days;
+    let day = 86_400;
+    let (manifest, tensors) = small();
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    assert_eq!(model.manifest().ranking.profile_half_life_days, None);
+    let half = |model: &Model, days: f64| model.profile_config().decay((days * day as f64) as i64);
+    assert!((half(&model, default_days) - 0.5).abs() < 1e-12);
+
+    let (manifest, tensors) = edit_manifest(|m| m.ranking.profile_half_life_days = Some(120.0));
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    assert!((half(&model, 120.0) - 0.5).abs() < 1e-12);
+    assert!((half(&model, 240.0) - 0.25).abs() < 1e-12);
+    // Every other profile parameter is the engine's default.
+    let params = model.profile_config().params();
+    assert_eq!(
+        crate::profile::ProfileParams {
+            half_life_days: default_days,
+            ..params.clone()
+        },
+        crate::profile::ProfileParams::default()
+    );
+    let error = Model::from_bytes(
+        &edit_manifest(|m| m.ranking.profile_half_life_days = Some(-1.0)).0,
+        &tensors,
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("ranking.profile_half_life_days"),
+        "{error}"
+    );
 }
