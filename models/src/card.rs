@@ -90,10 +90,13 @@ pub fn model_card(
         let _ = writeln!(
             out,
             "Ranking parameters chosen on validation through the engine ({} trials; ties within {} \
-             NDCG@10 go to the first option in grid order: the smaller weight, α or list): the \
+             NDCG@10 go to the first option in grid order: the smaller weight, α, list or half-life): the \
              \"discover\" slot (task B, bought items excluded) uses α scale {}, neighbours {}, \
              trending {}; the \"for you\" slot (task A, bought items kept) uses {}; `*` list of {} \
-             items. One row per list length tried (validation, never test):\n\n{}",
+             items; device profile half-life {} days (`ranking.profile_half_life_days`). The \
+             list length is chosen first (at the engine's default half-life), then the half-life, \
+             each by the mean of the two slots' validation NDCG@10; \"one set\" is task A with the \
+             discover weights and its own buy-again weight only. Validation figures, never test:\n\n{}",
             engine.validation_trials.len(),
             engine.validation.tie_tolerance,
             w.alpha_scale,
@@ -101,6 +104,7 @@ pub fn model_card(
             w.weight_trending,
             kept,
             w.n_trending,
+            engine.validation.profile_half_life_days,
             engine_eval::validation_table(&engine.validation)
         );
         let _ = writeln!(

@@ -722,3 +722,24 @@ pub fn table(e: &EngineEvaluation) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tie_rule_keeps_the_first_option_within_the_tolerance() {
+        assert_eq!(pick::<u32>(&[]), None);
+        // 0.1035 is within 0.0005 of the best (0.1038): the first one wins.
+        assert_eq!(
+            pick(&[(100, 0.1020), (400, 0.1035), (1000, 0.1038)]),
+            Some((400, 0.1035))
+        );
+        // A clear winner beyond the tolerance is kept.
+        assert_eq!(
+            pick(&[(100, 0.1020), (400, 0.1030), (1000, 0.1040)]),
+            Some((1000, 0.1040))
+        );
+        assert_eq!(pick(&[(1, 0.3), (2, 0.3)]), Some((1, 0.3)));
+    }
+}

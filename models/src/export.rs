@@ -880,7 +880,7 @@ mod tests {
     /// smartcore model predicts and the lifecycle segment its rules give.
     #[test]
     fn engine_segments_and_propensity_equal_the_trainers() {
-        use cove_engine::profile::{Profile, ProfileConfig};
+        use cove_engine::profile::Profile;
         let data = synthetic_shop();
         let (model, _) = trained();
         let (bundle, notes) = build_bundle(&model, &[]).unwrap();
