@@ -151,6 +151,8 @@ pub fn ranking_params() -> RankingParams {
         weight_neighbors: 0.5,
         weight_trending: 0.2,
         weight_repeat: 0.3,
+        keep_purchased: None,
+        profile_half_life_days: None,
     }
 }
 

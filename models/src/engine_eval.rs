@@ -13,15 +13,19 @@
 //!    items, task B excludes them), and score HR@10 / NDCG@10 / Recall@20 with
 //!    the same [`eval::evaluate`] as the baselines.
 //!
-//! Before that, the ranking parameters the bundle ships (α's scale and the
-//! neighbour, trending and "buy again" weights) are chosen on the validation
-//! split through the same engine code (`FoldInSystem` for each α,
+//! Before that, the ranking parameters the bundle ships are chosen on the
+//! validation split through the same engine code (`FoldInSystem` for each α,
 //! `ranking::rank_with_params` for each set of weights), never on the test
-//! period.
+//! period: the length of the `*` trending list, α's scale, the top-level
+//! weights (by task B, the "discover" slot) and the `keep_purchased` weights
+//! (by task A, the "for you" slot that keeps bought items). Every choice
+//! follows one tie rule fixed in advance ([`pick`], [`TIE_TOLERANCE`]), so
+//! the test period is scored once, for the one configuration chosen.
 
 use std::collections::HashMap;
 
-use cove_engine::bundle::{Model, RankingParams};
+use cove_engine::bundle::{BlendWeights, Model, RankingParams};
+use cove_engine::profile::ProfileParams;
 use cove_engine::ranking::foldin::FoldInSystem;
 use cove_engine::ranking::{self, RankRequest};
 use serde::Serialize;
@@ -30,7 +34,7 @@ use crate::data::Transactions;
 use crate::dates::MINUTES_PER_DAY;
 use crate::engine_scorer::{engine_alpha, DeviceHistories};
 use crate::eval::{self, EvalUser, HistoryBucket, Metrics, Ranker, Split, Task};
-use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig};
+use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig, TrainedModel};
 
 /// One row of the engine-path evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +68,8 @@ pub struct EngineEvaluation {
     pub n_non_candidates: usize,
     /// The weights chosen on validation.
     pub weights: EngineWeights,
+    /// The validation search, summarised.
+    pub validation: ValidationSummary,
     /// Every validation trial.
     pub validation_trials: Vec<EngineTrial>,
     /// Seconds taken.
@@ -75,10 +81,12 @@ pub struct EngineEvaluation {
 pub struct EngineTrial {
     /// The weights tried.
     pub weights: EngineWeights,
-    /// Validation NDCG@10, task A.
-    pub ndcg_at_10_a: f64,
-    /// Validation NDCG@10, task B.
-    pub ndcg_at_10_b: f64,
+    /// Validation NDCG@10, task A (when scored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndcg_at_10_a: Option<f64>,
+    /// Validation NDCG@10, task B (when scored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndcg_at_10_b: Option<f64>,
 }
 
 /// Each customer's folded-in vector (`None`: nothing to fold in).
@@ -233,15 +241,14 @@ impl Ranker for EngineRanker<'_> {
     }
 }
 
-/// `pipeline::train` on the rows before `cutoff_day` only, exported as a
-/// bundle and loaded by the engine.
-fn bundle_before(
+/// `pipeline::train` on the rows before `cutoff_day` only.
+fn model_before(
     data: &Transactions,
     config: &TrainConfig,
     evaluation: &EvaluationReport,
     cutoff_day: i64,
     bars: Bars,
-) -> anyhow::Result<(Model, String)> {
+) -> anyhow::Result<TrainedModel> {
     let cutoff = cutoff_day * MINUTES_PER_DAY;
     let mut train_data = data.clone();
     train_data.purchases.retain(|p| p.minute < cutoff);
@@ -251,106 +258,177 @@ fn bundle_before(
     );
     let mut train_config = config.clone();
     train_config.tune = false;
-    let trained = pipeline::train(
+    pipeline::train(
         &train_data,
         &train_config,
         evaluation.clone(),
         None,
         "train split",
         bars,
-    )?;
-    let (bundle, _) = crate::export::build_bundle(&trained, &[])?;
+    )
+}
+
+/// `trained` exported as a bundle (with its `config.engine`) and loaded by
+/// the engine.
+fn load_bundle(trained: &TrainedModel) -> anyhow::Result<(Model, String)> {
+    let (bundle, _) = crate::export::build_bundle(trained, &[])?;
     let model = Model::from_bytes(&bundle.manifest, &bundle.tensors)
         .map_err(|e| anyhow::anyhow!("the train-split bundle does not load: {e}"))?;
     Ok((model, bundle.model_id))
 }
 
-/// The grids searched on validation, one coordinate at a time.
+/// The grids searched on validation, one coordinate at a time. Every grid is
+/// in ascending order, so the tie rule ([`pick`]) prefers the smaller
+/// weight, the smaller α and the shorter list.
 const ALPHA_SCALES: [f64; 10] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 const TRENDING_WEIGHTS: [f32; 8] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
 const NEIGHBOUR_WEIGHTS: [f32; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
-const REPEAT_WEIGHTS: [f32; 8] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+const REPEAT_WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
+/// Lengths of the `*` trending list tried (each one a validation bundle).
+pub const TRENDING_LENGTHS: [usize; 3] = [100, 400, 1000];
+/// Half-lives (days) of the device profile's weights tried; the first is the
+/// engine's default. The shop's buyers (wholesalers) reorder over months.
+pub const PROFILE_HALF_LIVES: [f64; 5] = [30.0, 60.0, 120.0, 240.0, 480.0];
 
-/// Runs the protocol through the engine. First the ranking parameters are
-/// chosen on the validation split and written into `config.engine` (so the
-/// published bundle ships them): α's scale, then the trending and neighbour
-/// weights (by the mean NDCG@10 of both tasks), then the "buy again" weight
-/// (task A only: task B excludes bought items). Then the test period is
-/// scored once, on the device path. `evaluation` is the trainer's own.
-pub fn evaluate_through_engine(
-    data: &Transactions,
-    config: &mut TrainConfig,
-    evaluation: &EvaluationReport,
-    bars: Bars,
-) -> anyhow::Result<EngineEvaluation> {
-    let start = std::time::Instant::now();
-    let threads = config.als.threads;
-    let val_cutoff = config.cutoff_day - config.validation_days;
-    let (val_model, _) = bundle_before(data, config, evaluation, val_cutoff, bars)?;
-    let val_split = Split::new(
-        data,
-        val_cutoff,
-        Some(config.cutoff_day),
-        config.half_life_days,
-    );
-    let val_histories = DeviceHistories::new(data, &val_split);
-    let mut ranker = EngineRanker::new(data, &val_model, &val_split, &val_histories);
-    let base = val_model.manifest().ranking.clone();
-    let params_of = |w: &EngineWeights| RankingParams {
+fn half_lives_chosen(weights: &EngineWeights, default_days: f64) -> f64 {
+    weights.profile_half_life_days.unwrap_or(default_days)
+}
+
+/// The tie rule, fixed before any search: options whose validation NDCG@10
+/// is within this of the best are ties, and the first of them in grid order
+/// (the smaller weight, α or list) is kept. 0.0005 is about the difference
+/// one validation user's hit moves NDCG@10 by (1,096 users).
+pub const TIE_TOLERANCE: f64 = 0.0005;
+
+/// The option [`TIE_TOLERANCE`] chooses from `scored` (options in grid
+/// order with their validation score), and its score. `None` when empty.
+pub fn pick<T: Copy>(scored: &[(T, f64)]) -> Option<(T, f64)> {
+    let best = scored.iter().map(|(_, s)| *s).fold(f64::MIN, f64::max);
+    scored
+        .iter()
+        .find(|(_, s)| *s >= best - TIE_TOLERANCE)
+        .copied()
+}
+
+/// What the validation search found for one length of the `*` list and one
+/// profile half-life.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    /// Items in the `*` trending list.
+    pub n_trending: usize,
+    /// The device profile's half-life, days.
+    pub profile_half_life_days: f64,
+    /// The weights chosen for this length.
+    pub weights: EngineWeights,
+    /// Validation NDCG@10 of task A with the `keep_purchased` set.
+    pub ndcg_at_10_a: f64,
+    /// Validation NDCG@10 of task B with the top-level set.
+    pub ndcg_at_10_b: f64,
+    /// Validation NDCG@10 of task A with one set for both slots (the
+    /// top-level weights, buy-again weight chosen by task A): the figure
+    /// the per-slot set is judged against.
+    pub ndcg_at_10_a_one_set: f64,
+}
+
+/// The validation search, summarised.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationSummary {
+    /// One entry per length in [`TRENDING_LENGTHS`], at the engine's
+    /// default profile half-life.
+    pub lengths: Vec<SearchResult>,
+    /// One entry per half-life in [`PROFILE_HALF_LIVES`], at the chosen
+    /// length.
+    pub half_lives: Vec<SearchResult>,
+    /// The length chosen: the best mean of the two slots' NDCG@10, under
+    /// the tie rule.
+    pub n_trending: usize,
+    /// The profile half-life chosen, days, the same way (after the length).
+    pub profile_half_life_days: f64,
+    /// The tie tolerance used.
+    pub tie_tolerance: f64,
+}
+
+/// Scores validation trials and records them.
+struct Tuner<'a> {
+    split: &'a Split,
+    threads: usize,
+    trials: Vec<EngineTrial>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Tuner<'_> {
+    /// Validation NDCG@10 of `task` with the ranker's current parameters.
+    fn score(&mut self, ranker: &EngineRanker, w: EngineWeights, task: Task) -> f64 {
+        let ndcg = eval::evaluate(self.split, ranker, task, self.threads).ndcg_at_10;
+        self.trials.push(EngineTrial {
+            weights: w,
+            ndcg_at_10_a: (task == Task::A).then_some(ndcg),
+            ndcg_at_10_b: (task == Task::B).then_some(ndcg),
+        });
+        self.bar.inc(1);
+        ndcg
+    }
+}
+
+/// The ranking parameters of `w` on top of a bundle's (λ and α stay the
+/// bundle's; α is set by [`EngineRanker::tune_alpha`]).
+fn params_of(base: &RankingParams, w: &EngineWeights) -> RankingParams {
+    RankingParams {
+        weight_personal: 1.0,
         weight_neighbors: w.weight_neighbors,
         weight_trending: w.weight_trending,
         weight_repeat: w.weight_repeat,
+        keep_purchased: w.keep_purchased,
         ..base.clone()
-    };
-    let n_trials = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
-        + REPEAT_WEIGHTS.len();
-    let bar = bars.bar(n_trials as u64, "tuning the engine's weights on validation");
-    let mut trials = Vec::new();
-    let mut weights = config.engine;
-    // Scores the tasks asked for; returns NDCG@10 of [A, B] (0 if not asked).
-    let mut trial = |ranker: &EngineRanker, w: EngineWeights, tasks: &[Task]| -> [f64; 2] {
-        let mut ndcg = [0.0f64; 2];
-        for task in tasks {
-            let slot = usize::from(*task == Task::B);
-            ndcg[slot] = eval::evaluate(&val_split, ranker, *task, threads).ndcg_at_10;
-        }
-        trials.push(EngineTrial {
-            weights: w,
-            ndcg_at_10_a: ndcg[0],
-            ndcg_at_10_b: ndcg[1],
-        });
-        bar.inc(1);
-        ndcg
-    };
-    let both = [Task::A, Task::B];
+    }
+}
 
-    // α's scale and the trending and neighbour weights by task B, one
-    // coordinate at a time, in two rounds (the best α depends on the weights).
+/// Searches both weight sets on one validation bundle:
+///
+/// 1. the top-level set by task B (the "discover" slot, bought items
+///    excluded): α's scale, then the trending and neighbour weights, two
+///    rounds (the best α depends on the weights);
+/// 2. with that α and that set, the buy-again weight by task A (the
+///    one-set figure, and the top-level `weight_repeat`, which a request
+///    keeping bought items uses when a bundle has no second set);
+/// 3. the `keep_purchased` set by task A: the buy-again weight, then the
+///    trending and neighbour weights, two rounds.
+///
+/// Every choice goes through [`pick`].
+fn search_weights(
+    tuner: &mut Tuner,
+    ranker: &mut EngineRanker,
+    config: &TrainConfig,
+    n_trending: usize,
+) -> anyhow::Result<SearchResult> {
+    let base = ranker.model.manifest().ranking.clone();
+    let mut weights = EngineWeights {
+        keep_purchased: None,
+        n_trending,
+        ..config.engine
+    };
+    let alpha_of = |scale: f64| engine_alpha(&config.als.confidence, scale);
+    let mut ndcg_b = f64::MIN;
     for _round in 0..2 {
-        // α's scale, with the current weights. A scale the engine cannot fold
-        // in with (not positive definite) is skipped, not fatal.
-        let mut best = (f64::MIN, weights.alpha_scale);
+        // α's scale; a scale the engine cannot fold in with (not positive
+        // definite) is skipped, not fatal.
+        let mut scored = Vec::new();
         for scale in ALPHA_SCALES {
             let w = EngineWeights {
                 alpha_scale: scale,
                 ..weights
             };
-            let alpha = engine_alpha(&config.als.confidence, scale);
-            if let Err(err) = ranker.tune_alpha(alpha, params_of(&w)) {
+            if let Err(err) = ranker.tune_alpha(alpha_of(scale), params_of(&base, &w)) {
                 tracing::warn!(scale, "trial skipped: {err:#}");
                 continue;
             }
-            let [_, b] = trial(&ranker, w, &both);
-            if b > best.0 {
-                best = (b, scale);
-            }
+            scored.push((scale, tuner.score(ranker, w, Task::B)));
         }
-        weights.alpha_scale = best.1;
-        let alpha = engine_alpha(&config.als.confidence, weights.alpha_scale);
-        ranker.tune_alpha(alpha, params_of(&weights))?;
+        let (scale, _) = pick(&scored).ok_or_else(|| anyhow::anyhow!("no α folds in"))?;
+        weights.alpha_scale = scale;
+        ranker.tune_alpha(alpha_of(scale), params_of(&base, &weights))?;
 
-        // Trending and neighbour weights together.
-        let mut best = (f64::MIN, weights);
+        let mut scored = Vec::new();
         for trending in TRENDING_WEIGHTS {
             for neighbours in NEIGHBOUR_WEIGHTS {
                 let w = EngineWeights {
@@ -358,61 +436,206 @@ pub fn evaluate_through_engine(
                     weight_neighbors: neighbours,
                     ..weights
                 };
-                ranker.set_weights(params_of(&w));
-                let [_, b] = trial(&ranker, w, &both);
-                if b > best.0 {
-                    best = (b, w);
-                }
+                ranker.set_weights(params_of(&base, &w));
+                scored.push((w, tuner.score(ranker, w, Task::B)));
             }
         }
-        weights = best.1;
+        let (w, b) = pick(&scored).expect("the grid is not empty");
+        weights = w;
+        ndcg_b = b;
     }
-    ranker.set_weights(params_of(&weights));
 
-    // 3. "Buy again", on task A.
-    let mut best = (f64::MIN, weights);
+    // One set for both slots: the buy-again weight by task A.
+    let mut scored = Vec::new();
     for repeat in REPEAT_WEIGHTS {
         let w = EngineWeights {
             weight_repeat: repeat,
             ..weights
         };
-        ranker.set_weights(params_of(&w));
-        let [a, _] = trial(&ranker, w, &[Task::A]);
-        if a > best.0 {
-            best = (a, w);
+        ranker.set_weights(params_of(&base, &w));
+        scored.push((w, tuner.score(ranker, w, Task::A)));
+    }
+    let (w, ndcg_a_one_set) = pick(&scored).expect("the grid is not empty");
+    weights = w;
+
+    // The "for you" set by task A, starting from the one set.
+    let mut kept = BlendWeights {
+        weight_personal: 1.0,
+        weight_neighbors: weights.weight_neighbors,
+        weight_trending: weights.weight_trending,
+        weight_repeat: weights.weight_repeat,
+    };
+    let with_kept = |kept: BlendWeights| EngineWeights {
+        keep_purchased: Some(kept),
+        ..weights
+    };
+    let mut ndcg_a = ndcg_a_one_set;
+    for _round in 0..2 {
+        let mut scored = Vec::new();
+        for repeat in REPEAT_WEIGHTS {
+            let k = BlendWeights {
+                weight_repeat: repeat,
+                ..kept
+            };
+            ranker.set_weights(params_of(&base, &with_kept(k)));
+            scored.push((k, tuner.score(ranker, with_kept(k), Task::A)));
+        }
+        kept = pick(&scored).expect("the grid is not empty").0;
+        let mut scored = Vec::new();
+        for trending in TRENDING_WEIGHTS {
+            for neighbours in NEIGHBOUR_WEIGHTS {
+                let k = BlendWeights {
+                    weight_trending: trending,
+                    weight_neighbors: neighbours,
+                    ..kept
+                };
+                ranker.set_weights(params_of(&base, &with_kept(k)));
+                scored.push((k, tuner.score(ranker, with_kept(k), Task::A)));
+            }
+        }
+        (kept, ndcg_a) = pick(&scored).expect("the grid is not empty");
+    }
+    Ok(SearchResult {
+        n_trending,
+        profile_half_life_days: ProfileParams::default().half_life_days,
+        weights: with_kept(kept),
+        ndcg_at_10_a: ndcg_a,
+        ndcg_at_10_b: ndcg_b,
+        ndcg_at_10_a_one_set: ndcg_a_one_set,
+    })
+}
+
+/// Runs the protocol through the engine. First the ranking parameters are
+/// chosen on the validation split and written into `config.engine` (so the
+/// published bundle ships them): for each length of the `*` trending list,
+/// both weight sets ([`search_weights`]); then the length, by the mean of
+/// the two slots' NDCG@10. Then, unless `score_test` is false, the test
+/// period is scored once, on the device path, with the chosen
+/// configuration. `evaluation` is the trainer's own.
+pub fn evaluate_through_engine(
+    data: &Transactions,
+    config: &mut TrainConfig,
+    evaluation: &EvaluationReport,
+    bars: Bars,
+    score_test: bool,
+) -> anyhow::Result<EngineEvaluation> {
+    let start = std::time::Instant::now();
+    let threads = config.als.threads;
+    let val_cutoff = config.cutoff_day - config.validation_days;
+    let val_trained = model_before(data, config, evaluation, val_cutoff, bars)?;
+    let val_split = Split::new(
+        data,
+        val_cutoff,
+        Some(config.cutoff_day),
+        config.half_life_days,
+    );
+    let default_days = ProfileParams::default().half_life_days;
+    let per_search = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
+        + REPEAT_WEIGHTS.len()
+        + 2 * (REPEAT_WEIGHTS.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len());
+    let n_trials = per_search * (TRENDING_LENGTHS.len() + PROFILE_HALF_LIVES.len() - 1);
+    let mut tuner = Tuner {
+        split: &val_split,
+        threads,
+        trials: Vec::new(),
+        bar: bars.bar(n_trials as u64, "tuning the engine's weights on validation"),
+    };
+    // One search of both weight sets for a list length and a profile
+    // half-life: the validation histories replayed with that half-life, the
+    // validation bundle exported with that list.
+    let mut search = |n_trending: usize, days: f64| -> anyhow::Result<SearchResult> {
+        let profile = ProfileParams {
+            half_life_days: days,
+            ..ProfileParams::default()
+        }
+        .validate()
+        .map_err(|e| anyhow::anyhow!("profile half-life {days}: {e}"))?;
+        let histories = DeviceHistories::with_config(data, &val_split, profile);
+        let mut trained = val_trained.clone();
+        trained.config.engine.n_trending = n_trending;
+        let (val_model, _) = load_bundle(&trained)?;
+        let mut ranker = EngineRanker::new(data, &val_model, &val_split, &histories);
+        let mut found = search_weights(&mut tuner, &mut ranker, config, n_trending)?;
+        found.profile_half_life_days = days;
+        found.weights.profile_half_life_days = (days != default_days).then_some(days);
+        tracing::info!(?found, "validation search");
+        Ok(found)
+    };
+    let mean = |r: &SearchResult| (r.ndcg_at_10_a + r.ndcg_at_10_b) / 2.0;
+
+    // 1. The `*` list's length, with the engine's default profile half-life.
+    let mut lengths = Vec::new();
+    for n_trending in TRENDING_LENGTHS {
+        lengths.push(search(n_trending, default_days)?);
+    }
+    let scored: Vec<(usize, f64)> = lengths.iter().map(mean).enumerate().collect();
+    let chosen_length = pick(&scored).expect("TRENDING_LENGTHS is not empty").0;
+    let n_trending = lengths[chosen_length].n_trending;
+
+    // 2. The profile's half-life, with that length (the default's search is
+    //    the one just made).
+    let mut half_lives = Vec::new();
+    for days in PROFILE_HALF_LIVES {
+        if days == default_days {
+            half_lives.push(lengths[chosen_length].clone());
+        } else {
+            half_lives.push(search(n_trending, days)?);
         }
     }
-    weights = best.1;
-    bar.finish_and_clear();
+    let scored: Vec<(usize, f64)> = half_lives.iter().map(mean).enumerate().collect();
+    let chosen = pick(&scored).expect("PROFILE_HALF_LIVES is not empty").0;
+    let weights = half_lives[chosen].weights;
+    tuner.bar.finish_and_clear();
     tracing::info!(?weights, "engine weights chosen on validation");
     config.engine = weights;
+    let validation = ValidationSummary {
+        lengths,
+        half_lives,
+        n_trending,
+        profile_half_life_days: half_lives_chosen(&weights, default_days),
+        tie_tolerance: TIE_TOLERANCE,
+    };
+    let trials = tuner.trials;
 
-    // The test period, scored once on the device path.
-    let (model, model_id) = bundle_before(data, config, evaluation, config.cutoff_day, bars)?;
-    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
-    let histories = DeviceHistories::new(data, &split);
-    let ranker = EngineRanker::new(data, &model, &split, &histories);
-    let rows = [Task::A, Task::B]
-        .into_iter()
-        .map(|task| EngineRow {
-            model: "engine: events → profile → recommend (int8)".into(),
-            task,
-            metrics: eval::evaluate(&split, &ranker, task, threads),
-        })
-        .collect();
-    let ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
-    Ok(EngineEvaluation {
-        rows,
-        ndcg_by_history,
-        model_id,
-        n_orders: histories.n_orders,
-        n_orders_split: histories.n_orders_split,
-        n_events_refused: histories.n_refused,
-        n_non_candidates: ranker.n_non_candidates(),
+    let mut out = EngineEvaluation {
+        rows: Vec::new(),
+        ndcg_by_history: Vec::new(),
+        model_id: String::new(),
+        n_orders: 0,
+        n_orders_split: 0,
+        n_events_refused: 0,
+        n_non_candidates: 0,
         weights,
+        validation,
         validation_trials: trials,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+        seconds: 0.0,
+    };
+    if score_test {
+        // The test period, scored once on the device path.
+        let trained = model_before(data, config, evaluation, config.cutoff_day, bars)?;
+        let (model, model_id) = load_bundle(&trained)?;
+        let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+        // Replayed with the bundle's profile configuration, as the browser's
+        // host does (`Model::profile_config`).
+        let histories = DeviceHistories::with_config(data, &split, model.profile_config().clone());
+        let ranker = EngineRanker::new(data, &model, &split, &histories);
+        out.rows = [Task::A, Task::B]
+            .into_iter()
+            .map(|task| EngineRow {
+                model: "engine: events → profile → recommend (int8)".into(),
+                task,
+                metrics: eval::evaluate(&split, &ranker, task, threads),
+            })
+            .collect();
+        out.ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
+        out.model_id = model_id;
+        out.n_orders = histories.n_orders;
+        out.n_orders_split = histories.n_orders_split;
+        out.n_events_refused = histories.n_refused;
+        out.n_non_candidates = ranker.n_non_candidates();
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
 }
 
 /// The engine-path figures by name, for the manifest's `metrics`.
@@ -431,6 +654,47 @@ pub fn metric_entries(e: &EngineEvaluation) -> Vec<(String, f64)> {
             out.push((
                 format!("task_{task}.engine_path.{metric}"),
                 (value * 10_000.0).round() / 10_000.0,
+            ));
+        }
+    }
+    out
+}
+
+/// A Markdown table of the validation search, one row per list length.
+pub fn validation_table(v: &ValidationSummary) -> String {
+    let mut out = String::from(
+        "| step | `*` list | profile half-life (days) | α scale | discover (B): neighbours / trending | for you (A): neighbours / trending / buy again | val. NDCG@10 B | val. NDCG@10 A, own set | val. NDCG@10 A, one set |\n\
+         | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |\n",
+    );
+    let steps = [
+        ("1. list length", &v.lengths),
+        ("2. half-life", &v.half_lives),
+    ];
+    for (step, results) in steps {
+        for r in results {
+            let w = &r.weights;
+            let kept = w.keep_purchased.map_or("—".to_string(), |k| {
+                format!(
+                    "{} / {} / {}",
+                    k.weight_neighbors, k.weight_trending, k.weight_repeat
+                )
+            });
+            let chosen = match step {
+                "1. list length" => r.n_trending == v.n_trending,
+                _ => r.profile_half_life_days == v.profile_half_life_days,
+            };
+            out.push_str(&format!(
+                "| {step}{} | {} | {} | {} | {} / {} | {} | {:.4} | {:.4} | {:.4} |\n",
+                if chosen { " (chosen)" } else { "" },
+                r.n_trending,
+                r.profile_half_life_days,
+                w.alpha_scale,
+                w.weight_neighbors,
+                w.weight_trending,
+                kept,
+                r.ndcg_at_10_b,
+                r.ndcg_at_10_a,
+                r.ndcg_at_10_a_one_set
             ));
         }
     }
@@ -457,4 +721,25 @@ pub fn table(e: &EngineEvaluation) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tie_rule_keeps_the_first_option_within_the_tolerance() {
+        assert_eq!(pick::<u32>(&[]), None);
+        // 0.1035 is within 0.0005 of the best (0.1038): the first one wins.
+        assert_eq!(
+            pick(&[(100, 0.1020), (400, 0.1035), (1000, 0.1038)]),
+            Some((400, 0.1035))
+        );
+        // A clear winner beyond the tolerance is kept.
+        assert_eq!(
+            pick(&[(100, 0.1020), (400, 0.1030), (1000, 0.1040)]),
+            Some((1000, 0.1040))
+        );
+        assert_eq!(pick(&[(1, 0.3), (2, 0.3)]), Some((1, 0.3)));
+    }
 }

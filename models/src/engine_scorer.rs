@@ -78,7 +78,8 @@ pub struct DeviceHistories {
     /// (split item, decayed weight) per customer index, heaviest first, as
     /// `interactions_by` gives them.
     pub interactions: HashMap<u32, Vec<(u32, f64)>>,
-    /// The profile configuration (the engine's default, as on a device).
+    /// The profile configuration the profiles were built with (as on a
+    /// device: the bundle's).
     pub config: ProfileConfig,
     /// The request time: the cut-off, unix seconds.
     pub now: i64,
@@ -91,8 +92,20 @@ pub struct DeviceHistories {
 }
 
 impl DeviceHistories {
-    /// Replays the train orders of `split`'s users (rows before its cut-off).
+    /// Replays the train orders of `split`'s users (rows before its cut-off)
+    /// with the engine's default profile configuration.
     pub fn new(data: &Transactions, split: &Split) -> DeviceHistories {
+        DeviceHistories::with_config(data, split, ProfileConfig::default())
+    }
+
+    /// [`DeviceHistories::new`] with a given profile configuration (a
+    /// bundle's [`cove_engine::bundle::Model::profile_config`], or one tried
+    /// on validation).
+    pub fn with_config(
+        data: &Transactions,
+        split: &Split,
+        config: ProfileConfig,
+    ) -> DeviceHistories {
         let cutoff = split.cutoff_day * MINUTES_PER_DAY;
         let mut lines_of: HashMap<u32, Vec<&Purchase>> = HashMap::new();
         for p in data.purchases.iter().filter(|p| p.minute < cutoff) {
@@ -104,7 +117,6 @@ impl DeviceHistories {
             .enumerate()
             .map(|(i, &item)| (data.items[item as usize].code.as_str(), i as u32))
             .collect();
-        let config = ProfileConfig::default();
         let now = split.cutoff_day * 86_400;
         let mut out = DeviceHistories {
             profiles: HashMap::new(),

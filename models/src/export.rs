@@ -40,7 +40,8 @@ use crate::pipeline::TrainedModel;
 
 /// Neighbours kept per item.
 pub const N_NEIGHBOURS: usize = 20;
-/// Items kept per trending list.
+/// Items kept in the `*` trending list by default (the length is chosen on
+/// validation: `EngineWeights::n_trending`).
 pub const N_TRENDING: usize = 1000;
 /// Share of eligible carts held out from rescue offers, to measure them.
 pub const RESCUE_HOLDOUT: f64 = 0.2;
@@ -98,7 +99,7 @@ pub fn builder(
         .map(|(i, v)| (i as u32, round_score(*v)))
         .collect();
     star.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    star.truncate(N_TRENDING);
+    star.truncate(model.config.engine.n_trending);
 
     // Ranking parameters, chosen through the engine on validation.
     let confidence = model.config.als.confidence;
@@ -112,6 +113,8 @@ pub fn builder(
         weight_neighbors: weights.weight_neighbors,
         weight_trending: weights.weight_trending,
         weight_repeat: weights.weight_repeat,
+        keep_purchased: weights.keep_purchased,
+        profile_half_life_days: weights.profile_half_life_days,
     };
     notes.push(format!(
         "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
@@ -127,9 +130,12 @@ pub fn builder(
         weights.alpha_scale
     ));
     notes.push(format!(
-        "decay: trainer half-life {:?} days; the engine decays with the device's ProfileConfig (default {} days), \
-         which the bundle cannot set",
-        model.half_life_days, profile.half_life_days
+        "decay: trainer half-life {:?} days (ALS strengths); the device's profile decays with a half-life of {} days \
+         (`ranking.profile_half_life_days`, {}; the engine's default is {} days), which hosts take from the bundle",
+        model.half_life_days,
+        weights.profile_half_life_days.unwrap_or(profile.half_life_days),
+        if weights.profile_half_life_days.is_some() { "chosen through the engine on validation" } else { "absent: the default" },
+        profile.half_life_days
     ));
     notes.push(format!(
         "weights: neighbours {}, trending {} (the `*` list is ln(1 + buyers in the last {} days), top {} items), \
@@ -137,9 +143,16 @@ pub fn builder(
         weights.weight_neighbors,
         weights.weight_trending,
         model.config.trending_window_days,
-        N_TRENDING,
+        weights.n_trending,
         weights.weight_repeat
     ));
+    if let Some(kept) = weights.keep_purchased {
+        notes.push(format!(
+            "weights of requests that keep bought items (`keep_purchased`, the \"for you\" slot of task A): personal {}, \
+             neighbours {}, trending {}, buy again {}; chosen through the engine on validation by task A",
+            kept.weight_personal, kept.weight_neighbors, kept.weight_trending, kept.weight_repeat
+        ));
+    }
     notes.push(
         "trending countries: the data's country names are shipped as ISO 3166-1 alpha-2 codes (United Kingdom → GB, \
          EIRE → IE, …), which the engine's requests carry; names without a code (Channel Islands, European \
@@ -209,7 +222,7 @@ pub fn builder(
     let mut builder = BundleBuilder::new(
         dim,
         N_NEIGHBOURS,
-        N_TRENDING,
+        weights.n_trending.max(model.config.trending_k),
         ranking.clone(),
         segments,
         rescue,
@@ -760,9 +773,14 @@ mod tests {
         let mut config = small_config();
         let hidden = Bars { hidden: true };
         let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
-        let engine =
-            crate::engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, hidden)
-                .unwrap();
+        let engine = crate::engine_eval::evaluate_through_engine(
+            &data,
+            &mut config,
+            &evaluation,
+            hidden,
+            true,
+        )
+        .unwrap();
         let model = pipeline::train(&data, &config, evaluation, None, "synthetic", hidden).unwrap();
         (model, engine)
     }
@@ -862,7 +880,7 @@ mod tests {
     /// smartcore model predicts and the lifecycle segment its rules give.
     #[test]
     fn engine_segments_and_propensity_equal_the_trainers() {
-        use cove_engine::profile::{Profile, ProfileConfig};
+        use cove_engine::profile::Profile;
         let data = synthetic_shop();
         let (model, _) = trained();
         let (bundle, notes) = build_bundle(&model, &[]).unwrap();
@@ -875,7 +893,7 @@ mod tests {
             cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
         let end = data.purchases.iter().map(|p| p.minute).max().unwrap() + 1;
         let rfm = crate::segments::rfm_at(&data, end);
-        let config = ProfileConfig::default();
+        let config = engine_model.profile_config().clone();
         let propensity = model.propensity.as_ref().unwrap();
         let mut lines_of: std::collections::HashMap<u32, Vec<&crate::data::Purchase>> =
             Default::default();

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::als::SplitMix64;
 use crate::classify::{ClassifierQuality, LinearClassifier};
 use crate::data::MalformedFile;
 
@@ -104,6 +103,9 @@ pub struct Sessions {
     pub sessions: Vec<SessionCounts>,
     /// Whether each session bought (`Revenue`).
     pub bought: Vec<u32>,
+    /// Each session's month, 1 (January) to 12, from the `Month` column (the
+    /// data covers one year; 0 when the name is not a month).
+    pub month: Vec<u8>,
     /// Per session, the site-analytics aggregates `BounceRates`, `ExitRates`
     /// and `PageValues` (NaN if missing). The device cannot compute them from
     /// its own events; they feed only the reference model in the report.
@@ -138,8 +140,9 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
         "BounceRates",
         "ExitRates",
         "PageValues",
+        "Month",
     ];
-    let mut pos = [0usize; 12];
+    let mut pos = [0usize; 13];
     for (slot, name) in pos.iter_mut().zip(names) {
         *slot = header
             .iter()
@@ -183,9 +186,27 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
         ));
         out.analytics
             .push([9, 10, 11].map(|k| number(k).unwrap_or(f64::NAN)));
+        out.month.push(month_number(record[pos[12]].trim()));
     }
     Ok(out)
 }
+
+/// The month number of a `Month` value ("Feb", "June", "Sept", "December"),
+/// or 0 when it names no month.
+pub fn month_number(name: &str) -> u8 {
+    const PREFIXES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let lower = name.to_ascii_lowercase();
+    PREFIXES
+        .iter()
+        .position(|p| lower.len() >= 3 && lower.starts_with(p))
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// Sessions of this month and later are held out: the data's last two
+/// months (November and December), trained on February to October.
+pub const FIRST_TEST_MONTH: u8 = 11;
 
 /// The intent classifier and its held-out quality.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -230,50 +251,52 @@ pub fn engine_session_row(s: &SessionCounts) -> Vec<f64> {
     features.to_vector().iter().map(|v| *v as f64).collect()
 }
 
-/// Fits on a seeded, stratified 70/30 split of the sessions.
-pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentModel> {
-    let mut rng = SplitMix64::new(seed);
+/// Fits on the sessions before [`FIRST_TEST_MONTH`] and measures on the
+/// later ones: a held-out split in time, as the model is used (trained on
+/// the past, applied to later shoppers). Sessions whose month does not parse
+/// are left out of both.
+pub fn train_intent(sessions: &Sessions) -> anyhow::Result<IntentModel> {
     let (mut train_x, mut train_y, mut test_x, mut test_y) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut train_ref, mut test_ref) = (Vec::new(), Vec::new());
     let (mut train_engine, mut test_engine) = (Vec::new(), Vec::new());
-    // Stratified: shuffle each class, put 30% of it in the test set.
-    for class in [0u32, 1] {
-        let mut idx: Vec<usize> = (0..sessions.bought.len())
-            .filter(|&i| sessions.bought[i] == class)
-            .collect();
-        for i in (1..idx.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            idx.swap(i, j);
+    let mut rows_without_month = 0;
+    for (i, &class) in sessions.bought.iter().enumerate() {
+        let month = sessions.month.get(i).copied().unwrap_or(0);
+        if month == 0 {
+            rows_without_month += 1;
+            continue;
         }
-        let n_test = (idx.len() as f64 * 0.3).round() as usize;
-        for (rank, &i) in idx.iter().enumerate() {
-            let row = session_features::vector(&sessions.sessions[i]);
-            let mut with_analytics = row.clone();
-            let [bounce, exit, page_value] = sessions.analytics[i];
-            with_analytics.extend([
-                if bounce.is_finite() { bounce } else { 0.0 },
-                if exit.is_finite() { exit } else { 0.0 },
-                if page_value.is_finite() {
-                    page_value.max(0.0).ln_1p()
-                } else {
-                    0.0
-                },
-            ]);
-            let engine_row = engine_session_row(&sessions.sessions[i]);
-            if rank < n_test {
-                test_engine.push(engine_row);
-                test_x.push(row);
-                test_ref.push(with_analytics);
-                test_y.push(class);
+        let row = session_features::vector(&sessions.sessions[i]);
+        let mut with_analytics = row.clone();
+        let [bounce, exit, page_value] = sessions.analytics[i];
+        with_analytics.extend([
+            if bounce.is_finite() { bounce } else { 0.0 },
+            if exit.is_finite() { exit } else { 0.0 },
+            if page_value.is_finite() {
+                page_value.max(0.0).ln_1p()
             } else {
-                train_engine.push(engine_row);
-                train_x.push(row);
-                train_ref.push(with_analytics);
-                train_y.push(class);
-            }
+                0.0
+            },
+        ]);
+        let engine_row = engine_session_row(&sessions.sessions[i]);
+        if month >= FIRST_TEST_MONTH {
+            test_engine.push(engine_row);
+            test_x.push(row);
+            test_ref.push(with_analytics);
+            test_y.push(class);
+        } else {
+            train_engine.push(engine_row);
+            train_x.push(row);
+            train_ref.push(with_analytics);
+            train_y.push(class);
         }
     }
+    anyhow::ensure!(
+        !train_y.is_empty() && !test_y.is_empty(),
+        "purchase intent: the months do not give both a training part (before month {FIRST_TEST_MONTH}) \
+         and a held-out part"
+    );
     let classifier = LinearClassifier::fit(&session_features::NAMES, &train_x, &train_y, 1.0)?;
     let scores: Vec<f64> = test_x.iter().map(|r| classifier.probability(r)).collect();
     let mut reference_names: Vec<&str> = session_features::NAMES.to_vec();
@@ -296,7 +319,12 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
         test_quality: ClassifierQuality::of(&scores, &test_y),
         reference_with_analytics_quality: ClassifierQuality::of(&reference_scores, &test_y),
         n_train: train_y.len(),
-        split: format!("stratified random 70/30, seed {seed}"),
+        split: format!(
+            "in time: trained on February to October, held out November and December \
+             ({} sessions, {} without a month left out)",
+            test_y.len(),
+            rows_without_month
+        ),
         rows_skipped: sessions.rows_skipped,
         rows_negative_duration: sessions.rows_negative_duration,
         classifier,
@@ -304,12 +332,12 @@ pub fn train_intent(sessions: &Sessions, seed: u64) -> anyhow::Result<IntentMode
 }
 
 /// Reads the sessions file and trains the intent model.
-pub fn train_intent_file(path: &Path, seed: u64) -> anyhow::Result<IntentModel> {
+pub fn train_intent_file(path: &Path) -> anyhow::Result<IntentModel> {
     use anyhow::Context;
     let reader = crate::data::open_maybe_gzip(path)
         .with_context(|| format!("opening {}", path.display()))?;
     let sessions = read_sessions(reader).with_context(|| format!("reading {}", path.display()))?;
-    train_intent(&sessions, seed)
+    train_intent(&sessions)
 }
 
 #[cfg(test)]
@@ -335,6 +363,48 @@ mod tests {
         assert_eq!(v.len(), session_features::NAMES.len());
         assert_eq!(v[1], 0.0, "a -1 duration counts as zero");
         assert!((v[8] - 31f64.ln()).abs() < 1e-12, "30 s per product page");
+    }
+
+    #[test]
+    fn months_parse_and_split_the_sessions_in_time() {
+        for (name, want) in [
+            ("Feb", 2),
+            ("June", 6),
+            ("Sep", 9),
+            ("Sept", 9),
+            ("Nov", 11),
+            ("December", 12),
+            ("", 0),
+            ("Fe", 0),
+            ("Spring", 0),
+        ] {
+            assert_eq!(month_number(name), want, "{name}");
+        }
+        // Two classes in each part; the split is by month only.
+        let mut text = HEADER.to_string();
+        for (i, month) in ["Mar", "May", "Oct", "Nov", "Dec", "Nope"]
+            .iter()
+            .enumerate()
+        {
+            for j in 0..4 {
+                let bought = if (i + j) % 2 == 0 { "TRUE" } else { "FALSE" };
+                text.push_str(&format!(
+                    "{j},{},0,0,{},{},0,0.1,0,0,{month},1,1,1,1,Returning_Visitor,FALSE,{bought}\n",
+                    10 * j,
+                    3 + j,
+                    30 * (i + j)
+                ));
+            }
+        }
+        let sessions = read_sessions(text.as_bytes()).unwrap();
+        assert_eq!(
+            sessions.month,
+            [3, 3, 3, 3, 5, 5, 5, 5, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 0, 0, 0, 0]
+        );
+        let model = train_intent(&sessions).unwrap();
+        assert_eq!(model.n_train, 12, "March, May and October");
+        assert_eq!(model.test_quality.n_rows, 8, "November and December");
+        assert!(model.split.contains("4 without a month"), "{}", model.split);
     }
 
     #[test]

@@ -164,6 +164,11 @@ struct TrainArgs {
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
     #[arg(long)]
     peers: Option<PathBuf>,
+    /// `train` only: choose the engine's ranking parameters on the validation
+    /// split, print what was found and stop, without scoring the test period
+    /// or writing a bundle (for trying things on validation only).
+    #[arg(long)]
+    validation_only: bool,
 }
 
 impl TrainArgs {
@@ -285,14 +290,31 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let data = read_orders(args, bars)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     let intent_model = match &args.sessions {
-        Some(path) => Some(intent::train_intent_file(path, config.seed)?),
+        Some(path) => Some(intent::train_intent_file(path)?),
         None => None,
     };
     let source = args.orders.file_name().map_or_else(
         || args.orders.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let engine = engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, bars)?;
+    let engine = engine_eval::evaluate_through_engine(
+        &data,
+        &mut config,
+        &evaluation,
+        bars,
+        !args.validation_only,
+    )?;
+    if args.validation_only {
+        std::fs::create_dir_all(&args.out)?;
+        let path = args.out.join("engine_validation.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&engine)?)?;
+        println!(
+            "{}\nValidation only: the test period was not scored; wrote {}",
+            engine_eval::validation_table(&engine.validation),
+            path.display()
+        );
+        return Ok(());
+    }
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
     report::write_model_report(&model, &engine.ndcg_by_history, &args.out)?;
     println!("{}", report::metrics_table(&model.evaluation));
@@ -397,13 +419,13 @@ fn run_inspect(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replays the events into a profile with the engine's default
-/// `ProfileConfig` and prints `{"model_id", "segments", "ranking"}`. A refused
+/// Replays the events into a profile with the bundle's `ProfileConfig`
+/// (`Model::profile_config`, as the browser does) and prints `{"model_id", "segments", "ranking"}`. A refused
 /// event is skipped (as the device skips it), named on stderr, and makes the
 /// exit status 1 after the output is printed.
 fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
     use cove_engine::events::Event;
-    use cove_engine::profile::{Profile, ProfileConfig};
+    use cove_engine::profile::Profile;
     use cove_engine::ranking::{self, RankRequest};
     if let Some(now) = args.now {
         anyhow::ensure!(
@@ -426,7 +448,7 @@ fn run_score(args: &ScoreArgs) -> anyhow::Result<bool> {
     else {
         anyhow::bail!("{} is not a JSON array", args.events.display());
     };
-    let config = ProfileConfig::default();
+    let config = model.profile_config().clone();
     let mut profile = Profile::new();
     let mut all_applied = true;
     for (index, value) in values.into_iter().enumerate() {

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::time::Instant;
 
+use cove_engine::bundle::BlendWeights;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -85,6 +86,14 @@ pub struct EngineWeights {
     pub weight_trending: f32,
     /// `RankingParams::weight_repeat` ("buy again").
     pub weight_repeat: f32,
+    /// `RankingParams::keep_purchased`: the weights of requests that keep
+    /// bought items (task A's "for you" slot), chosen by task A.
+    pub keep_purchased: Option<BlendWeights>,
+    /// Items in the bundle's `*` trending list (the recent-popularity prior).
+    pub n_trending: usize,
+    /// `RankingParams::profile_half_life_days`: the device profile's decay
+    /// (`None`: the engine's default).
+    pub profile_half_life_days: Option<f64>,
 }
 
 impl Default for EngineWeights {
@@ -94,6 +103,9 @@ impl Default for EngineWeights {
             weight_neighbors: 0.1,
             weight_trending: 0.2,
             weight_repeat: 0.2,
+            keep_purchased: None,
+            n_trending: crate::export::N_TRENDING,
+            profile_half_life_days: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use cove_engine::privacy::registry::{
     observe, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
     SEGMENT_PRICE_TIER,
 };
-use cove_engine::profile::{Profile, ProfileConfig};
+use cove_engine::profile::Profile;
 use cove_engine::testing::{published_default_bundle, simulate_collection};
 use cove_models::data::{self, CleaningRules, ColumnMap};
 use cove_models::engine_scorer::purchase_events;
@@ -42,7 +42,7 @@ fn customers_true_values(model: &Model) -> Option<Vec<[u32; 3]>> {
     for purchase in &data.purchases {
         by_customer[purchase.customer_idx as usize].push(purchase);
     }
-    let config = ProfileConfig::default();
+    let config = model.profile_config().clone();
     let now = data.purchases.iter().map(|p| p.minute).max()? * 60 + 86_400;
     let names = [SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER, ITEM_INTEREST];
     let values = by_customer

@@ -49,7 +49,7 @@ fn online_shoppers_intent_beats_chance() {
         eprintln!("SKIPPED: shared/data/online-shoppers is absent");
         return;
     };
-    let model = cove_models::intent::train_intent_file(&path, 42).unwrap();
+    let model = cove_models::intent::train_intent_file(&path).unwrap();
     eprintln!(
         "intent: {:?}; with analytics: {:?}",
         model.test_quality, model.reference_with_analytics_quality
@@ -72,9 +72,14 @@ fn real_bundle(path: &std::path::Path) -> cove_engine::bundle::BuiltBundle {
     let hidden = Bars { hidden: true };
     let mut config = TrainConfig::default();
     let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
-    let engine =
-        cove_models::engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, hidden)
-            .unwrap();
+    let engine = cove_models::engine_eval::evaluate_through_engine(
+        &data,
+        &mut config,
+        &evaluation,
+        hidden,
+        true,
+    )
+    .unwrap();
     let model = pipeline::train(
         &data,
         &config,

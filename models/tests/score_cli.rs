@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cove_engine::profile::{Profile, ProfileConfig};
+use cove_engine::profile::Profile;
 use cove_engine::ranking::{self, RankRequest};
 use cove_engine::testing::{synthetic_bundle, synthetic_events, SyntheticSpec};
 
@@ -59,7 +59,7 @@ fn score_prints_the_engines_segments_and_ranking() {
 
     // The same computation in process.
     let model = cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
-    let config = ProfileConfig::default();
+    let config = model.profile_config().clone();
     let mut profile = Profile::new();
     for event in &events {
         profile.apply(event, &config).unwrap();

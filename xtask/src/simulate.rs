@@ -252,7 +252,9 @@ fn load_world(shop_id: &str) -> Result<World> {
         &CleaningRules::default(),
         |_| {},
     )?;
-    let customers = customers(&data, &ProfileConfig::default());
+    // The profile configuration a device runs with this bundle (its half-life).
+    let config = model.profile_config().clone();
+    let customers = customers(&data, &config);
     println!(
         "simulate: {} customers with orders from {} ({:.1} s)",
         customers.len(),
@@ -269,7 +271,7 @@ fn load_world(shop_id: &str) -> Result<World> {
     let last_second = data.purchases.iter().map(|p| p.minute).max().unwrap_or(0) * 60;
     Ok(World {
         model,
-        config: ProfileConfig::default(),
+        config,
         customers,
         first_second,
         last_second,

@@ -11,6 +11,7 @@ use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
 use crate::json::number_text;
+use crate::profile::ProfileParams;
 use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
@@ -81,6 +82,14 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     check_symmetric(&gram, d)?;
     let fold_in_system =
         FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
+    let profile_config = ProfileParams {
+        half_life_days: manifest
+            .ranking
+            .profile_half_life_days
+            .unwrap_or(ProfileParams::default().half_life_days),
+        ..ProfileParams::default()
+    }
+    .validate()?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -114,6 +123,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         item_factors_i8,
         item_scales,
         fold_in_system,
+        profile_config,
         neighbors_idx,
         neighbors_score,
         trending_idx,
@@ -197,19 +207,30 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
             ),
         ));
     }
-    for (field, weight) in [
-        ("ranking.weight_personal", ranking.weight_personal),
-        ("ranking.weight_neighbors", ranking.weight_neighbors),
-        ("ranking.weight_trending", ranking.weight_trending),
-        ("ranking.weight_repeat", ranking.weight_repeat),
-    ] {
-        if !(weight >= 0.0 && weight.is_finite()) {
+    // Both weight sets: the top-level one and, when present, the one for
+    // requests that keep bought items.
+    let weight_sets = [
+        ("ranking.", Some(ranking.blend(true))),
+        ("ranking.keep_purchased.", ranking.keep_purchased),
+    ];
+    for (prefix, weights) in weight_sets {
+        for (name, weight) in weights.iter().flat_map(|w| w.named()) {
+            if !(weight >= 0.0 && weight.is_finite()) {
+                return Err(Error::manifest(
+                    format!("{prefix}{name}"),
+                    format!(
+                        "{} is not a non-negative finite number",
+                        number_text(weight.into())
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(days) = ranking.profile_half_life_days {
+        if !(days > 0.0 && days <= 36_500.0) {
             return Err(Error::manifest(
-                field,
-                format!(
-                    "{} is not a non-negative finite number",
-                    number_text(weight.into())
-                ),
+                "ranking.profile_half_life_days",
+                format!("{} is not in (0, 36500]", number_text(days)),
             ));
         }
     }

@@ -102,6 +102,64 @@ pub struct RankingParams {
     /// ln(1 + its decayed weight) (only when bought items are not excluded).
     /// Non-negative; absent means 0.
     pub weight_repeat: f32,
+    /// The blend weights of requests that keep bought items
+    /// (`exclude_purchased: false`: "for you" slots, where buying again is
+    /// likely), which want another balance than slots that show only new
+    /// items. Absent (or `null`) means the four weights above serve every
+    /// request; each weight is finite and non-negative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_purchased: Option<BlendWeights>,
+    /// The half-life, in days, of the device profile's interaction weights
+    /// that these parameters were tuned with: a shop whose buyers reorder
+    /// over months wants a longer memory than the engine's default. Hosts
+    /// build their `ProfileConfig` with it ([`crate::bundle::Model::profile_config`]).
+    /// In (0, 36500]; absent (or `null`) means the engine's default
+    /// (`ProfileParams::default().half_life_days`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_half_life_days: Option<f64>,
+}
+
+/// The four blend weights of one kind of slot (see
+/// [`RankingParams::blend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BlendWeights {
+    /// Weight of the personalised score (u·y).
+    pub weight_personal: f32,
+    /// Weight of the neighbour score.
+    pub weight_neighbors: f32,
+    /// Weight of the trending score.
+    pub weight_trending: f32,
+    /// Weight of the "buy again" term.
+    pub weight_repeat: f32,
+}
+
+impl BlendWeights {
+    /// The weights by name, in the manifest's field order.
+    pub fn named(&self) -> [(&'static str, f32); 4] {
+        [
+            ("weight_personal", self.weight_personal),
+            ("weight_neighbors", self.weight_neighbors),
+            ("weight_trending", self.weight_trending),
+            ("weight_repeat", self.weight_repeat),
+        ]
+    }
+}
+
+impl RankingParams {
+    /// The blend weights a request uses: [`RankingParams::keep_purchased`]
+    /// when it keeps bought items and the bundle has that set, else the
+    /// top-level weights.
+    pub fn blend(&self, exclude_purchased: bool) -> BlendWeights {
+        match (&self.keep_purchased, exclude_purchased) {
+            (Some(kept), false) => *kept,
+            _ => BlendWeights {
+                weight_personal: self.weight_personal,
+                weight_neighbors: self.weight_neighbors,
+                weight_trending: self.weight_trending,
+                weight_repeat: self.weight_repeat,
+            },
+        }
+    }
 }
 
 /// A bundle part's sha256 (lower-case hex) and byte length.
@@ -357,6 +415,18 @@ fn read_ranking(value: Value) -> Result<RankingParams, JsonError> {
         weight_repeat: fields
             .take_optional("weight_repeat", json::f64)?
             .unwrap_or(0.0) as f32,
+        keep_purchased: fields.take_optional("keep_purchased", |value| {
+            let mut fields = Fields::new(value)?;
+            let weights = BlendWeights {
+                weight_personal: fields.f32("weight_personal")?,
+                weight_neighbors: fields.f32("weight_neighbors")?,
+                weight_trending: fields.f32("weight_trending")?,
+                weight_repeat: fields.f32("weight_repeat")?,
+            };
+            fields.finish()?;
+            Ok(weights)
+        })?,
+        profile_half_life_days: fields.take_optional("profile_half_life_days", json::f64)?,
     };
     fields.finish()?;
     Ok(ranking)

@@ -43,9 +43,9 @@ use std::sync::Arc;
 pub use builder::{gram_matrix, quantise_rows, BuiltBundle, BundleBuilder};
 pub use load::dequantise_rows;
 pub use manifest::{
-    derive_model_id, sha256_hex, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule, LoyaltyTier,
-    Manifest, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy, RescueRule,
-    SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+    derive_model_id, sha256_hex, BlendWeights, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule,
+    LoyaltyTier, Manifest, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy,
+    RescueRule, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
 };
 
 use crate::Error;
@@ -108,6 +108,9 @@ pub struct Model {
     pub(crate) item_scales: Vec<f32>,
     /// YᵀY + λI, its inverse and α, prepared once for the fold-in.
     pub(crate) fold_in_system: crate::ranking::foldin::FoldInSystem,
+    /// The engine's default profile configuration with the bundle's
+    /// `ranking.profile_half_life_days`.
+    pub(crate) profile_config: crate::profile::ProfileConfig,
     /// Per item: in stock (the request-independent part of eligibility).
     pub(crate) in_stock: Vec<bool>,
     /// The items that ship only to some countries: (row, countries).
@@ -139,6 +142,13 @@ impl Model {
     /// problem is a typed [`Error`] naming the offending value.
     pub fn from_bytes(manifest: &[u8], tensors: &[u8]) -> Result<Model, Error> {
         load::load(manifest, tensors)
+    }
+
+    /// The profile configuration this model's ranking was tuned with: the
+    /// engine's defaults, with the bundle's `ranking.profile_half_life_days`
+    /// when it has one. Hosts record events and rank with it.
+    pub fn profile_config(&self) -> &crate::profile::ProfileConfig {
+        &self.profile_config
     }
 
     /// The manifest as loaded.

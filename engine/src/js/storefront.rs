@@ -111,6 +111,9 @@ impl CoveEngine {
     #[wasm_bindgen(js_name = loadBundle)]
     pub fn load_bundle(&mut self, manifest: &[u8], tensors: &[u8]) -> Result<String, JsValue> {
         let model = self.engine.load(manifest, tensors).map_err(to_js_error)?;
+        // Events are recorded and ranked with the decay the bundle was tuned
+        // with; a stored profile keeps its weights (they decay lazily).
+        self.config = model.profile_config().clone();
         Ok(model.model_id().to_string())
     }
 

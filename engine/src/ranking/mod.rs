@@ -19,6 +19,11 @@
 //!   bought, among the interactions that were folded in; it counts only when
 //!   the request keeps bought items (`exclude_purchased: false`).
 //!
+//! A request that keeps bought items (a "for you" slot) uses the bundle's
+//! `keep_purchased` weights when it has them, and every other request the
+//! top-level ones ([`RankingParams::blend`]): a slot of new items only and a
+//! slot where buying again is likely want different balances.
+//!
 //! A shopper with no known history (cold start) has no personal term, so the
 //! ranking comes from the item on screen and what is trending where they are.
 //!
@@ -308,8 +313,9 @@ pub fn rank_with_vector(
 
 /// [`rank_with_vector`] with blend weights other than the bundle's (the
 /// trainer searches them with this, the one ranking implementation). Only the
-/// `weight_*` fields of `params` are read; they must be finite and
-/// non-negative.
+/// weights of `params` are read (the `weight_*` fields, or `keep_purchased`
+/// for a request that keeps bought items, see [`RankingParams::blend`]); they
+/// must be finite and non-negative.
 pub fn rank_with_params(
     model: &Model,
     params: &RankingParams,
@@ -319,13 +325,14 @@ pub fn rank_with_params(
     interactions: &[(u32, f64)],
 ) -> Result<Ranking, Error> {
     validate(request)?;
-    let weights = [
-        params.weight_personal,
-        params.weight_neighbors,
-        params.weight_trending,
-        params.weight_repeat,
-    ];
-    if !weights.iter().all(|w| *w >= 0.0 && w.is_finite()) {
+    // The weight set of this kind of slot: "for you" requests that keep
+    // bought items may have their own.
+    let blend = params.blend(request.exclude_purchased);
+    if !blend
+        .named()
+        .iter()
+        .all(|(_, w)| *w >= 0.0 && w.is_finite())
+    {
         return Err(Error::InvalidParameter {
             name: "ranking weights",
             reason: "must be finite and non-negative",
@@ -463,7 +470,7 @@ pub fn rank_with_params(
             add(row, &|e| e.boost = amount);
         }
     }
-    if !request.exclude_purchased && params.weight_repeat > 0.0 {
+    if !request.exclude_purchased && blend.weight_repeat > 0.0 {
         let mut bought: Vec<u32> = profile
             .items
             .iter()
@@ -488,7 +495,7 @@ pub fn rank_with_params(
     }
 
     let weight_personal = if user.is_some() {
-        params.weight_personal
+        blend.weight_personal
     } else {
         0.0
     };
@@ -504,9 +511,9 @@ pub fn rank_with_params(
         }
     }
     for e in &extras {
-        scores[e.row as usize] += params.weight_neighbors * e.neighbor
-            + params.weight_trending * e.trending
-            + params.weight_repeat * e.repeat
+        scores[e.row as usize] += blend.weight_neighbors * e.neighbor
+            + blend.weight_trending * e.trending
+            + blend.weight_repeat * e.repeat
             + e.boost;
     }
 
@@ -563,9 +570,9 @@ pub fn rank_with_params(
     let reason_of = |row: u32| -> Reason {
         let personal_term = weight_personal * personal.score(row as usize);
         let extra = extra_of(row);
-        let neighbor_term = extra.map_or(0.0, |e| params.weight_neighbors * e.neighbor);
-        let trending_term = extra.map_or(0.0, |e| params.weight_trending * e.trending);
-        let repeat_term = extra.map_or(0.0, |e| params.weight_repeat * e.repeat);
+        let neighbor_term = extra.map_or(0.0, |e| blend.weight_neighbors * e.neighbor);
+        let trending_term = extra.map_or(0.0, |e| blend.weight_trending * e.trending);
+        let repeat_term = extra.map_or(0.0, |e| blend.weight_repeat * e.repeat);
         let boost_term = extra.map_or(0.0, |e| e.boost)
             + category_boost[model.item_category[row as usize] as usize];
         let best = personal_term

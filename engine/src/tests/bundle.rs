@@ -256,6 +256,28 @@ fn bad_manifest_values_are_refused() {
         ("negative blend weight", |m| {
             m.ranking.weight_trending = -0.1
         }),
+        ("negative keep_purchased weight", |m| {
+            m.ranking.keep_purchased = Some(crate::bundle::BlendWeights {
+                weight_personal: 1.0,
+                weight_neighbors: 0.1,
+                weight_trending: -0.1,
+                weight_repeat: 0.8,
+            })
+        }),
+        ("negative keep_purchased buy-again weight", |m| {
+            m.ranking.keep_purchased = Some(crate::bundle::BlendWeights {
+                weight_personal: 1.0,
+                weight_neighbors: 0.1,
+                weight_trending: 0.2,
+                weight_repeat: -1.0,
+            })
+        }),
+        ("zero profile half-life", |m| {
+            m.ranking.profile_half_life_days = Some(0.0)
+        }),
+        ("profile half-life over a century", |m| {
+            m.ranking.profile_half_life_days = Some(40_000.0)
+        }),
         ("negative price", |m| m.items[3].price = -1.0),
         ("empty item id", |m| m.items[3].id = String::new()),
         ("duplicate item id", |m| {
@@ -428,4 +450,88 @@ fn int8_rows_round_trip_within_half_a_step() {
     for (a, b) in factors.iter().zip(&back) {
         assert!((a - b).abs() <= 0.5 / 127.0 + 1e-6, "{a} vs {b}");
     }
+}
+
+#[test]
+fn keep_purchased_weights_are_optional_and_named_in_errors() {
+    // A manifest without the field loads, and writing it back leaves the
+    // field out, so bundles without a second set keep their model id.
+    let (manifest, tensors) = small();
+    let value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert!(value["ranking"].get("keep_purchased").is_none());
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    assert_eq!(model.manifest().ranking.keep_purchased, None);
+
+    // With the field, it round-trips.
+    let kept = crate::bundle::BlendWeights {
+        weight_personal: 1.0,
+        weight_neighbors: 0.0,
+        weight_trending: 0.1,
+        weight_repeat: 3.2,
+    };
+    let (manifest, tensors) = edit_manifest(|m| m.ranking.keep_purchased = Some(kept));
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    assert_eq!(model.manifest().ranking.keep_purchased, Some(kept));
+    assert_eq!(model.manifest().ranking.blend(false), kept);
+    assert_eq!(
+        model.manifest().ranking.blend(true).weight_trending,
+        model.manifest().ranking.weight_trending
+    );
+
+    // A bad value names its field (JSON has no NaN or infinity: those are
+    // syntax errors), and unknown fields inside are refused.
+    let (manifest, tensors) = edit_manifest(|m| {
+        m.ranking.keep_purchased = Some(crate::bundle::BlendWeights {
+            weight_neighbors: -0.5,
+            ..kept
+        })
+    });
+    let error = Model::from_bytes(&manifest, &tensors).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("ranking.keep_purchased.weight_neighbors"),
+        "{error}"
+    );
+    let (manifest, _) = small();
+    let mut value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    value["ranking"]["keep_purchased"] = serde_json::json!({
+        "weight_personal": 1.0, "weight_neighbors": 0.0, "weight_trending": 0.1,
+        "weight_repeat": 3.2, "weight_other": 1.0
+    });
+    assert!(Manifest::from_json(&serde_json::to_vec(&value).unwrap()).is_err());
+}
+
+#[test]
+fn the_profile_half_life_comes_from_the_bundle() {
+    let default_days = crate::profile::ProfileParams::default().half_life_days;
+    let day = 86_400;
+    let (manifest, tensors) = small();
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    assert_eq!(model.manifest().ranking.profile_half_life_days, None);
+    let half = |model: &Model, days: f64| model.profile_config().decay((days * day as f64) as i64);
+    assert!((half(&model, default_days) - 0.5).abs() < 1e-12);
+
+    let (manifest, tensors) = edit_manifest(|m| m.ranking.profile_half_life_days = Some(120.0));
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    assert!((half(&model, 120.0) - 0.5).abs() < 1e-12);
+    assert!((half(&model, 240.0) - 0.25).abs() < 1e-12);
+    // Every other profile parameter is the engine's default.
+    let params = model.profile_config().params();
+    assert_eq!(
+        crate::profile::ProfileParams {
+            half_life_days: default_days,
+            ..params.clone()
+        },
+        crate::profile::ProfileParams::default()
+    );
+    let error = Model::from_bytes(
+        &edit_manifest(|m| m.ranking.profile_half_life_days = Some(-1.0)).0,
+        &tensors,
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("ranking.profile_half_life_days"),
+        "{error}"
+    );
 }

@@ -330,6 +330,17 @@ fn history_personalises_and_rules_apply() {
     );
 }
 
+/// A "for you" request at `now`: bought items kept, f32 scores, 200 items.
+fn keep_bought_at(now: i64) -> RankRequest {
+    RankRequest {
+        k: 200,
+        now,
+        exclude_purchased: false,
+        int8: false,
+        ..RankRequest::default()
+    }
+}
+
 #[test]
 fn bought_items_come_back_through_the_buy_again_term_when_kept() {
     let with_repeat = |weight_repeat: f32| {
@@ -346,13 +357,7 @@ fn bought_items_come_back_through_the_buy_again_term_when_kept() {
         (T0 + 60, bought("item-9", 40.0)),
         (T0 + 90, viewed("item-9")),
     ]);
-    let keep_bought = RankRequest {
-        k: 200,
-        now: T0 + 100,
-        exclude_purchased: false,
-        int8: false,
-        ..RankRequest::default()
-    };
+    let keep_bought = keep_bought_at(T0 + 100);
     let score_of = |ranking: &ranking::Ranking, id: &str| {
         ranking.items.iter().find(|r| r.item == id).map(|r| r.score)
     };
@@ -387,6 +392,69 @@ fn bought_items_come_back_through_the_buy_again_term_when_kept() {
         },
     );
     assert!(score_of(&excluded, "item-9").is_none());
+}
+
+#[test]
+fn requests_that_keep_bought_items_use_the_keep_purchased_weights() {
+    // Top level: no buy-again term, strong trending. Second set: a strong
+    // buy-again term and no trending.
+    let kept = crate::bundle::BlendWeights {
+        weight_personal: 1.0,
+        weight_neighbors: 0.5,
+        weight_trending: 0.0,
+        weight_repeat: 1000.0,
+    };
+    let model_with = |keep_purchased| {
+        let mut builder = synthetic_builder(&SyntheticSpec::default());
+        builder.ranking(crate::bundle::RankingParams {
+            weight_repeat: 0.0,
+            keep_purchased,
+            ..crate::testing::ranking_params()
+        });
+        let built = builder.build().unwrap();
+        Model::from_bytes(&built.manifest, &built.tensors).unwrap()
+    };
+    let one_set = model_with(None);
+    let two_sets = model_with(Some(kept));
+    let profile = profile_of(&[(T0, viewed("item-3")), (T0 + 60, bought("item-9", 40.0))]);
+    let keep_bought = keep_bought_at(T0 + 100);
+    let with_two = rank(&two_sets, &profile, keep_bought.clone());
+    assert_eq!(with_two.items[0].item, "item-9");
+    assert_eq!(with_two.items[0].reason, Reason::BuyAgain);
+    let with_one = rank(&one_set, &profile, keep_bought.clone());
+    assert_ne!(with_one.items[0].reason, Reason::BuyAgain);
+    // The second set is exactly rank_with_params with those weights at the
+    // top level.
+    let flat = crate::bundle::RankingParams {
+        weight_personal: kept.weight_personal,
+        weight_neighbors: kept.weight_neighbors,
+        weight_trending: kept.weight_trending,
+        weight_repeat: kept.weight_repeat,
+        keep_purchased: None,
+        ..two_sets.manifest().ranking.clone()
+    };
+    let interactions =
+        ranking::foldin::interactions(&two_sets, &profile, &ProfileConfig::default(), T0 + 100);
+    let user = ranking::foldin::fold_in(&two_sets, &interactions).unwrap();
+    let by_flat = ranking::rank_with_params(
+        &two_sets,
+        &flat,
+        &profile,
+        &keep_bought,
+        user.as_deref(),
+        &interactions,
+    )
+    .unwrap();
+    assert_eq!(by_flat, with_two);
+    // A request that excludes bought items ignores the second set.
+    let exclude = RankRequest {
+        exclude_purchased: true,
+        ..keep_bought
+    };
+    assert_eq!(
+        rank(&two_sets, &profile, exclude.clone()),
+        rank(&one_set, &profile, exclude)
+    );
 }
 
 #[test]
@@ -638,6 +706,22 @@ fn bad_weights_and_fold_in_inputs_get_typed_errors() {
         let err =
             ranking::rank_with_params(&model, &params, &profile, &request, None, &interactions)
                 .unwrap_err();
+        assert_eq!(err.code(), "invalid_parameter", "{bad}: {err}");
+        let params = crate::bundle::RankingParams {
+            keep_purchased: Some(crate::bundle::BlendWeights {
+                weight_personal: 1.0,
+                weight_neighbors: bad,
+                weight_trending: 0.0,
+                weight_repeat: 0.0,
+            }),
+            ..model.manifest().ranking.clone()
+        };
+        let keep = RankRequest {
+            exclude_purchased: false,
+            ..request.clone()
+        };
+        let err = ranking::rank_with_params(&model, &params, &profile, &keep, None, &interactions)
+            .unwrap_err();
         assert_eq!(err.code(), "invalid_parameter", "{bad}: {err}");
     }
     let dim = model.dim();
