@@ -60,12 +60,20 @@ test("bad recommend requests get a JSON 4xx", async () => {
   assert.equal(wrongMethod.status, 405);
 });
 
-test("bundles are immutable static assets; an unknown bundle is a JSON 404", async () => {
-  const pointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
+test("bundles are immutable static assets; their pointers are not; an unknown bundle is a JSON 404", async () => {
+  const pointerResponse = await fetch(`${worker.url}/v1/bundles/default.json`);
+  // The pointer changes with every published model: never cached for a year.
+  assert.doesNotMatch(pointerResponse.headers.get("cache-control") ?? "", /immutable|31536000/);
+  assert.match(pointerResponse.headers.get("cache-control") ?? "", /max-age=300/);
+  const pointer = await pointerResponse.json();
+  const sentimentPointer = await fetch(`${worker.url}/v1/bundles/sentiment.json`);
+  assert.doesNotMatch(sentimentPointer.headers.get("cache-control") ?? "", /immutable/);
   const manifest = await fetch(`${worker.url}${pointer.manifest}`);
   assert.equal(manifest.status, 200);
   assert.match(manifest.headers.get("cache-control"), /immutable/);
   assert.ok(manifest.headers.get("etag"));
+  const tensors = await fetch(`${worker.url}${pointer.tensors}`);
+  assert.match(tensors.headers.get("cache-control"), /immutable/);
   const missing = await fetch(`${worker.url}/v1/bundles/cove-0000/manifest.json`);
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).code, "not_found");
