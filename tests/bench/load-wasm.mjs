@@ -10,6 +10,9 @@
 // (holding `cove_engine.js` and `cove_engine_bg.wasm`); the default is
 // www/pkg/engine.
 //
+// COVE_BUNDLE=<model id> measures another published bundle than the default
+// (an older engine refuses fields a newer bundle carries).
+//
 // Prints JSON: { "<dir>": { "compileMsMedian", "loadBundleMsMedian", "wasmBytes" }, ... }.
 // Run: node tests/bench/load-wasm.mjs [DIR ...]   (after cargo xtask build)
 import { readFileSync } from "node:fs";
@@ -19,7 +22,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const ROUNDS = 15;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bundles = join(root, "www", "v1", "bundles");
-const pointer = JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
+const pointer = process.env.COVE_BUNDLE
+  ? { model_id: process.env.COVE_BUNDLE }
+  : JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
 const manifest = readFileSync(join(bundles, pointer.model_id, "manifest.json"));
 const tensors = readFileSync(join(bundles, pointer.model_id, "tensors.safetensors"));
 
