@@ -28,6 +28,8 @@ export interface StartOptions {
   slots?: boolean;
   /** URL of the engine's .wasm, when not served beside the snippet. */
   wasm?: string;
+  /** URL of the sentiment module's .wasm (fetched only with `sentiment`), when not served beside the snippet. */
+  sentimentWasm?: string;
   /** The shop's id at the edge: turns on privacy reports (local differential privacy). */
   shop?: string;
   /** The edge's base URL for the registry and reports (default "/v1"). */
