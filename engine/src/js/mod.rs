@@ -4,8 +4,8 @@
 //! This module is the only place in the engine that knows about `JsValue`.
 //! Engine errors become JavaScript `Error` objects with a `code` property, in
 //! [`to_js_error`], and nowhere else. Structured values cross as plain
-//! JavaScript objects through `serde-wasm-bindgen`; requests and events come in
-//! as JSON text, so their validation is the engine's own and identical
+//! JavaScript objects ([`to_js`]: JSON text parsed by `JSON.parse`); requests
+//! and events come in as JSON text, so their validation is the engine's own and identical
 //! natively.
 //!
 //! Two wasm modules are built from it, so a page pays only for what it uses:
@@ -36,10 +36,13 @@ fn to_js_error(error: Error) -> JsValue {
     js_error.into()
 }
 
+/// A value as a plain JavaScript object: serialized to JSON text by the
+/// engine's one serializer and parsed by the browser's `JSON.parse`. A
+/// serializer that builds JavaScript objects directly (serde-wasm-bindgen)
+/// would compile every result type a second time; this costs one parse of a
+/// few hundred bytes per call.
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    // Plain objects rather than `Map`s, so results read naturally in JavaScript.
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value
-        .serialize(&serializer)
-        .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))
+    let text = serde_json::to_string(value)
+        .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
+    js_sys::JSON::parse(&text)
 }
