@@ -171,7 +171,7 @@ pub struct PurchaseLine {
 /// purchase-intent model is trained on.
 ///
 /// `Deserialize` is derived for the profile's JSON form; events read the page
-/// through [`PAGE_KINDS`], the same names.
+/// through `PAGE_KINDS`, the same names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PageKind {
@@ -185,7 +185,7 @@ pub enum PageKind {
 }
 
 impl PageKind {
-    /// Every kind, in the order of [`PageKind::index`].
+    /// Every kind, in the order of `PageKind::index`.
     pub const ALL: [PageKind; 3] = [
         PageKind::Administrative,
         PageKind::Informational,

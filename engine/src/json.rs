@@ -47,7 +47,7 @@ pub enum Value {
 
 impl Value {
     /// Reads a value from any serde deserializer, refusing repeated keys (what
-    /// [`deserialize_through`] builds on).
+    /// `deserialize_through!` builds on).
     pub fn deserialize_strict<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Value, D::Error> {

@@ -53,10 +53,13 @@
 //!   The browser's build is compiled with WebAssembly SIMD128 and its int8
 //!   dot product uses it explicitly (`score::dot_i8_simd128`, exact integers;
 //!   its in-bounds unaligned vector loads are the other use of `unsafe`).
-//! - **Few dependencies.** serde/serde_json for the manifest and JSON forms,
-//!   safetensors (without `std`) for tensors, sha2 for checksums. The
-//!   Cholesky solve, the profile's binary codec and its CRC-32 are a few dozen
-//!   lines each and hand-written.
+//! - **Few dependencies.** serde_json's parser and serializer for JSON
+//!   (inputs are read by hand through `json::Fields`, not serde derives,
+//!   which cost the browser's module most of its size), safetensors (without
+//!   `std`) to write tensor files (the engine reads them itself,
+//!   `bundle::tensor_file`), sha2 for checksums. The Cholesky solve, the
+//!   profile's binary codec and its CRC-32 are a few dozen lines each and
+//!   hand-written.
 //!
 //! # Feature flags
 //!
