@@ -6,7 +6,7 @@
 //! profile: an event that is too large or malformed is refused whole with a
 //! typed error, and the profile is left as it was.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::json::{self, Fields, JsonError, Value};
 
@@ -114,8 +114,8 @@ fn read_kind(value: Value) -> Result<EventKind, JsonError> {
     let event = match kind {
         0 => EventKind::View {
             page: fields
-                .take_optional("page", |value| json::one_of(value, &PAGE_KINDS))?
-                .map_or(PageKind::Product, |index| PageKind::ALL[index]),
+                .take_optional("page", PageKind::read)?
+                .unwrap_or_default(),
             item: fields.take_optional("item", json::string)?,
             price: fields.take_optional("price", json::f64)?,
         },
@@ -170,9 +170,9 @@ pub struct PurchaseLine {
 /// The page categories of the UCI Online Shoppers data set, which the
 /// purchase-intent model is trained on.
 ///
-/// `Deserialize` is derived for the profile's JSON form; events read the page
-/// through `PAGE_KINDS`, the same names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Deserialize` (for the profile's JSON form) goes through
+/// [`PageKind::read`], the reader events use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PageKind {
     /// Account, login, cart and checkout pages ("Administrative").
@@ -184,7 +184,14 @@ pub enum PageKind {
     Product,
 }
 
+json::deserialize_through!(PageKind, PageKind::read);
+
 impl PageKind {
+    /// Reads a page kind (`"administrative"`, `"informational"`, `"product"`).
+    pub fn read(value: Value) -> Result<PageKind, JsonError> {
+        json::one_of(value, &PAGE_KINDS).map(|index| PageKind::ALL[index])
+    }
+
     /// Every kind, in the order of `PageKind::index`.
     pub const ALL: [PageKind; 3] = [
         PageKind::Administrative,

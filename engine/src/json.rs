@@ -117,11 +117,7 @@ impl JsonError {
     }
 
     /// The same error, one step deeper: inside the field `key`.
-    pub fn at(self, key: &str) -> JsonError {
-        self.at_key(key)
-    }
-
-    fn at_key(mut self, key: &str) -> JsonError {
+    pub fn at(mut self, key: &str) -> JsonError {
         self.steps.push(Step::Key(key.to_string()));
         self
     }
@@ -184,7 +180,7 @@ struct Strict(Value);
 
 impl<'de> serde::Deserialize<'de> for Strict {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Strict, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(Strict)
+        Value::deserialize_strict(deserializer).map(Strict)
     }
 }
 
@@ -309,8 +305,8 @@ impl Fields {
         read: impl FnOnce(Value) -> Result<T, JsonError>,
     ) -> Result<T, JsonError> {
         match self.remove(key) {
-            Some(value) => read(value).map_err(|e| e.at_key(key)),
-            None => Err(JsonError::new("is missing").at_key(key)),
+            Some(value) => read(value).map_err(|e| e.at(key)),
+            None => Err(JsonError::new("is missing").at(key)),
         }
     }
 
@@ -322,7 +318,7 @@ impl Fields {
         read: impl FnOnce(Value) -> Result<T, JsonError>,
     ) -> Result<Option<T>, JsonError> {
         match self.optional(key) {
-            Some(value) => read(value).map(Some).map_err(|e| e.at_key(key)),
+            Some(value) => read(value).map(Some).map_err(|e| e.at(key)),
             None => Ok(None),
         }
     }
@@ -367,11 +363,6 @@ impl Fields {
         self.take(key, bool)
     }
 
-    /// Takes a required object.
-    pub fn object(&mut self, key: &str) -> Result<Fields, JsonError> {
-        self.take(key, Fields::new)
-    }
-
     /// Takes a required array and reads each element with `read`.
     pub fn array<T>(
         &mut self,
@@ -401,7 +392,7 @@ impl Fields {
         let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             if let Some(value) = value {
-                let read_value = read(value).map_err(|e| e.at_key(&key))?;
+                let read_value = read(value).map_err(|e| e.at(&key))?;
                 out.push((key, read_value));
             }
         }
@@ -413,7 +404,7 @@ impl Fields {
     pub fn finish(self) -> Result<(), JsonError> {
         match self.entries.iter().find(|(_, value)| value.is_some()) {
             None => Ok(()),
-            Some((key, _)) => Err(JsonError::new("is an unknown field").at_key(key)),
+            Some((key, _)) => Err(JsonError::new("is an unknown field").at(key)),
         }
     }
 }

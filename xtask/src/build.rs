@@ -27,7 +27,7 @@ pub struct WasmArtifact {
 }
 
 impl WasmArtifact {
-    /// The final, optimised module (`<stem>_bg.wasm`).
+    /// The final, optimised module (`<out_name>_bg.wasm`).
     pub fn bg_wasm(&self) -> PathBuf {
         (self.out_dir)().join(format!("{}_bg.wasm", self.out_name))
     }

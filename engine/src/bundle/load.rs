@@ -5,13 +5,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::manifest::{
-    derive_model_id, sha256_hex, Manifest, PartDigest, RescueAction, SegmentDefinitions,
+    derive_model_id, sha256_hex, Manifest, PartDigest, RankingParams, RescueAction,
+    SegmentDefinitions,
 };
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
 use crate::json::number_text;
-use crate::profile::ProfileParams;
+use crate::profile::{ProfileConfig, ProfileParams};
 use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
@@ -47,6 +48,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     }
     check_tensor_digest(&manifest.tensors, tensor_bytes)?;
     let (item_rows, categories, item_category) = validate_manifest(&manifest)?;
+    let profile_config = profile_config(&manifest.ranking)?;
 
     let file = TensorFile::parse(tensor_bytes)?;
     for name in file.names() {
@@ -82,14 +84,6 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
     check_symmetric(&gram, d)?;
     let fold_in_system =
         FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
-    let profile_config = ProfileParams {
-        half_life_days: manifest
-            .ranking
-            .profile_half_life_days
-            .unwrap_or(ProfileParams::default().half_life_days),
-        ..ProfileParams::default()
-    }
-    .validate()?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -226,14 +220,6 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
             }
         }
     }
-    if let Some(days) = ranking.profile_half_life_days {
-        if !(days > 0.0 && days <= 36_500.0) {
-            return Err(Error::manifest(
-                "ranking.profile_half_life_days",
-                format!("{} is not in (0, 36500]", number_text(days)),
-            ));
-        }
-    }
     for (name, value) in &manifest.metrics {
         if !value.is_finite() {
             return Err(Error::manifest(format!("metrics.{name}"), "not finite"));
@@ -292,6 +278,32 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
     validate_segments(&manifest.segments)?;
     validate_rescue(manifest)?;
     Ok((item_rows, categories, item_category))
+}
+
+/// The profile configuration the model was tuned with: the engine's defaults
+/// with the bundle's half-life, if it states one. `ProfileParams::validate`
+/// holds the bounds; a half-life outside them is a bundle error naming the
+/// manifest field.
+fn profile_config(ranking: &RankingParams) -> Result<ProfileConfig, Error> {
+    let defaults = ProfileParams::default();
+    let Some(days) = ranking.profile_half_life_days else {
+        return defaults.validate();
+    };
+    ProfileParams {
+        half_life_days: days,
+        ..defaults
+    }
+    .validate()
+    .map_err(|error| {
+        let reason = match error {
+            Error::InvalidParameter { reason, .. } => reason.to_string(),
+            other => other.to_string(),
+        };
+        Error::manifest(
+            "ranking.profile_half_life_days",
+            format!("{} {reason}", number_text(days)),
+        )
+    })
 }
 
 fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {

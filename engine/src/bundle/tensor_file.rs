@@ -42,6 +42,8 @@ const DTYPE_SIZES: [(&str, usize); 13] = [
 struct Entry {
     name: String,
     dtype: &'static str,
+    /// The dtype's size in bytes.
+    dtype_size: usize,
     shape: Vec<usize>,
     begin: usize,
     end: usize,
@@ -93,14 +95,10 @@ impl<'data> TensorFile<'data> {
                     entry.name
                 )));
             }
-            let size = DTYPE_SIZES
-                .iter()
-                .find(|(name, _)| *name == entry.dtype)
-                .map_or(1, |(_, size)| *size);
             let n_bytes = entry
                 .shape
                 .iter()
-                .try_fold(size, |bytes, dim| bytes.checked_mul(*dim));
+                .try_fold(entry.dtype_size, |bytes, dim| bytes.checked_mul(*dim));
             if n_bytes != Some(entry.end - entry.begin) {
                 return Err(syntax(format!(
                     "tensor {:?}: its shape does not match its byte length",
@@ -153,12 +151,12 @@ fn read_entries(fields: Fields) -> Result<Vec<Entry>, JsonError> {
 
 fn read_entry(name: String, value: Value) -> Result<Entry, JsonError> {
     let mut fields = Fields::new(value)?;
-    let dtype = fields.take("dtype", |value| {
+    let (dtype, dtype_size) = fields.take("dtype", |value| {
         let text = json::string(value)?;
         DTYPE_SIZES
             .iter()
             .find(|(known, _)| *known == text)
-            .map(|(known, _)| *known)
+            .copied()
             .ok_or_else(|| JsonError::new(format!("{text:?} is not a dtype")))
     })?;
     let shape = fields.array("shape", json::usize)?;
@@ -167,6 +165,7 @@ fn read_entry(name: String, value: Value) -> Result<Entry, JsonError> {
     Ok(Entry {
         name,
         dtype,
+        dtype_size,
         shape,
         begin,
         end,

@@ -4,9 +4,9 @@
 //! This module is the only place in the engine that knows about `JsValue`.
 //! Engine errors become JavaScript `Error` objects with a `code` property, in
 //! [`to_js_error`], and nowhere else. Structured values cross as plain
-//! JavaScript objects ([`to_js`]: JSON text parsed by `JSON.parse`); requests
-//! and events come in as JSON text, so their validation is the engine's own and identical
-//! natively.
+//! JavaScript objects ([`to_js`]: JSON text parsed by `JSON.parse`);
+//! requests and events come in as JSON text, so their validation is the
+//! engine's own and identical natively.
 //!
 //! Two wasm modules are built from it, so a page pays only for what it uses:
 //! `storefront` (feature `js`) is the snippet's engine, on every page;
