@@ -228,7 +228,9 @@ pub fn category_affinity(
         .filter(|(_, w)| **w > 0.0)
         .map(|(i, w)| (model.categories[i].clone(), w / total))
         .collect();
-    affinities.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    crate::order::sort_by(&mut affinities, |a, b| {
+        b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+    });
     affinities
 }
 

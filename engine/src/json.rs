@@ -241,7 +241,10 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
             object.push((key, value));
         }
         // Sorted (stably) for lookups; a repeated key then sits beside itself.
-        object.sort_by(|a, b| a.0.cmp(&b.0));
+        // Documents written from structs or maps often come sorted already.
+        if !object.is_sorted_by(|a, b| a.0 <= b.0) {
+            crate::order::sort_by(&mut object, |a, b| a.0.cmp(&b.0));
+        }
         if let Some(pair) = object.windows(2).find(|pair| pair[0].0 == pair[1].0) {
             return Err(serde::de::Error::custom(format!(
                 "the key {:?} is repeated",

@@ -81,6 +81,7 @@ pub mod events;
 pub mod features;
 pub mod json;
 mod linalg;
+mod order;
 pub mod privacy;
 pub mod profile;
 pub mod ranking;

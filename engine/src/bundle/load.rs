@@ -2,8 +2,6 @@
 //! version, its model id, the tensor file's length and sha256, then every
 //! manifest value, then every tensor against the manifest.
 
-use std::collections::{BTreeSet, HashMap};
-
 use super::manifest::{
     derive_model_id, sha256_hex, Manifest, PartDigest, RankingParams, RescueAction,
     SegmentDefinitions,
@@ -47,7 +45,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         });
     }
     check_tensor_digest(&manifest.tensors, tensor_bytes)?;
-    let (item_rows, categories, item_category) = validate_manifest(&manifest)?;
+    let (rows_by_id, categories, item_category) = validate_manifest(&manifest)?;
     let profile_config = profile_config(&manifest.ranking)?;
 
     let file = TensorFile::parse(tensor_bytes)?;
@@ -126,7 +124,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Model, 
         propensity,
         purchase_intent,
         gram,
-        item_rows,
+        rows_by_id,
         item_category,
         categories,
     })
@@ -153,7 +151,7 @@ pub(crate) fn check_tensor_digest(digest: &PartDigest, tensor_bytes: &[u8]) -> R
     Ok(())
 }
 
-type ItemIndex = (HashMap<String, u32>, Vec<String>, Vec<u32>);
+type ItemIndex = (Vec<u32>, Vec<String>, Vec<u32>);
 
 /// Checks every manifest value and builds the item and category indexes.
 fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
@@ -226,8 +224,6 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
         }
     }
 
-    let mut item_rows = HashMap::with_capacity(n);
-    let mut category_set = BTreeSet::new();
     for (row, item) in manifest.items.iter().enumerate() {
         let field = || format!("items[{row}]");
         check_text(&field(), &item.id, false)?;
@@ -242,15 +238,31 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
                 ),
             ));
         }
-        if item_rows.insert(item.id.clone(), row as u32).is_some() {
-            return Err(Error::manifest(
-                format!("items[{row}].id"),
-                format!("duplicate item id {:?}", item.id),
-            ));
-        }
-        category_set.insert(item.category.as_str());
     }
-    let categories: Vec<String> = category_set.into_iter().map(String::from).collect();
+    // Rows ordered by id (equal ids by row), for lookups by binary search. A
+    // repeated id sits beside its first use; the error names the earliest row
+    // that repeats an id, as a scan in row order would.
+    let items = &manifest.items;
+    let rows_by_id: Vec<u32> =
+        crate::order::stable_order(n, &mut |a, b| items[a].id.cmp(&items[b].id))
+            .into_iter()
+            .map(|row| row as u32)
+            .collect();
+    let repeat = rows_by_id
+        .windows(2)
+        .filter(|pair| items[pair[0] as usize].id == items[pair[1] as usize].id)
+        .map(|pair| pair[1] as usize)
+        .min();
+    if let Some(row) = repeat {
+        return Err(Error::manifest(
+            format!("items[{row}].id"),
+            format!("duplicate item id {:?}", items[row].id),
+        ));
+    }
+    let mut names: Vec<&str> = items.iter().map(|item| item.category.as_str()).collect();
+    crate::order::sort_by(&mut names, |a, b| a.cmp(b));
+    names.dedup();
+    let categories: Vec<String> = names.into_iter().map(String::from).collect();
     let item_category = manifest
         .items
         .iter()
@@ -270,14 +282,16 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
             "has no \"*\" list for shoppers whose country has none",
         ));
     }
-    let unique: BTreeSet<&String> = countries.iter().collect();
+    let mut unique: Vec<&String> = countries.iter().collect();
+    crate::order::sort_by(&mut unique, |a, b| a.cmp(b));
+    unique.dedup();
     if unique.len() != countries.len() {
         return Err(Error::manifest("trending_countries", "has duplicates"));
     }
 
     validate_segments(&manifest.segments)?;
     validate_rescue(manifest)?;
-    Ok((item_rows, categories, item_category))
+    Ok((rows_by_id, categories, item_category))
 }
 
 /// The profile configuration the model was tuned with: the engine's defaults

@@ -355,15 +355,22 @@ impl Manifest {
     }
 }
 
+/// The metrics map. Its entries come in key order; they are inserted one by
+/// one, because `collect` would compile another copy of the standard sort.
+fn read_metrics(value: json::Value) -> Result<BTreeMap<String, f64>, JsonError> {
+    let mut metrics = BTreeMap::new();
+    for (name, value) in Fields::new(value)?.entries(json::f64)? {
+        metrics.insert(name, value);
+    }
+    Ok(metrics)
+}
+
 fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, JsonError> {
     let manifest = Manifest {
         schema_version,
         model_id: fields.string("model_id")?,
         training: fields.take("training", read_training)?,
-        metrics: fields
-            .take("metrics", |value| Fields::new(value)?.entries(json::f64))?
-            .into_iter()
-            .collect(),
+        metrics: fields.take("metrics", read_metrics)?,
         features: fields.take("features", read_features)?,
         ranking: fields.take("ranking", read_ranking)?,
         segments: fields.take("segments", read_segments)?,

@@ -37,7 +37,6 @@ pub(crate) mod load;
 pub mod manifest;
 pub(crate) mod tensor_file;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use builder::{gram_matrix, quantise_rows, BuiltBundle, BundleBuilder};
@@ -129,8 +128,8 @@ pub struct Model {
     pub(crate) purchase_intent: LogisticModel,
     /// The d × d Gram matrix YᵀY as shipped (f32), symmetric.
     pub(crate) gram: Vec<f32>,
-    /// Item id → row.
-    pub(crate) item_rows: HashMap<String, u32>,
+    /// The item rows ordered by id, for [`Model::item_row`]'s binary search.
+    pub(crate) rows_by_id: Vec<u32>,
     /// Per item, the index of its category in `categories`.
     pub(crate) item_category: Vec<u32>,
     /// Distinct category names, sorted.
@@ -173,7 +172,11 @@ impl Model {
 
     /// The row of an item id, if the bundle knows it.
     pub fn item_row(&self, item_id: &str) -> Option<u32> {
-        self.item_rows.get(item_id).copied()
+        let items = &self.manifest.items;
+        self.rows_by_id
+            .binary_search_by(|&row| items[row as usize].id.as_str().cmp(item_id))
+            .ok()
+            .map(|position| self.rows_by_id[position])
     }
 
     /// The bundle's distinct category names, sorted; an item's category index

@@ -86,7 +86,7 @@ impl<'data> TensorFile<'data> {
         let fields = json::parse_object(header).map_err(|e| syntax(format!("header: {e}")))?;
         let mut entries = read_entries(fields).map_err(|e| syntax(format!("header: {e}")))?;
 
-        entries.sort_by_key(|entry| (entry.begin, entry.end));
+        crate::order::sort_by_key(&mut entries, |entry| (entry.begin, entry.end));
         let mut expected_begin = 0;
         for entry in &entries {
             if entry.begin != expected_begin || entry.end < entry.begin {

@@ -168,7 +168,7 @@ pub fn decode(
                 })
                 .filter(|(_, negative)| *negative > 0.0)
                 .collect();
-            drivers.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            crate::order::sort_by(&mut drivers, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             drivers.truncate(MAX_DRIVERS);
             Some(FlaggedSegment {
                 segment: segment as u32,

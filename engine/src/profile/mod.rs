@@ -637,7 +637,7 @@ impl Profile {
                 disliked: false,
             })
             .collect();
-        items.sort_by(|a, b| a.id.cmp(&b.id));
+        crate::order::sort_by(&mut items, |a, b| a.id.cmp(&b.id));
         Profile {
             version: PROFILE_VERSION,
             items,

@@ -51,7 +51,7 @@ pub fn interactions_by(
         .filter(|(signal, weight)| !signal.disliked && *weight > 0.0)
         .filter_map(|(signal, weight)| row_of(&signal.id).map(|row| (row, weight)))
         .collect();
-    found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    crate::order::sort_by(&mut found, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     found.truncate(MAX_FOLD_IN_ITEMS);
     found
 }

@@ -477,7 +477,7 @@ pub fn rank_with_params(
             .filter(|signal| signal.purchased && !signal.disliked)
             .filter_map(|signal| model.item_row(&signal.id))
             .collect();
-        bought.sort_unstable();
+        crate::order::sort_by(&mut bought, u32::cmp);
         for (row, weight) in interactions {
             if bought.binary_search(row).is_ok() {
                 let value = weight.ln_1p() as f32;
@@ -529,7 +529,7 @@ pub fn rank_with_params(
     for (_, row) in &pins {
         eligible[*row as usize] = false;
     }
-    pins.sort_by_key(|(position, row)| (*position, *row));
+    crate::order::sort_by_key(&mut pins, |(position, row)| (*position, *row));
 
     let n_ranked = request.k.saturating_sub(pins.len());
     let caps = request.max_per_category;
@@ -626,7 +626,7 @@ pub fn rank_with_params(
 /// Sorts contributions by row and merges those of one row (the strongest
 /// neighbour wins, trending and boosts add up).
 fn merge_extras(mut extras: Vec<Extra>) -> Vec<Extra> {
-    extras.sort_by_key(|e| e.row);
+    crate::order::sort_by_key(&mut extras, |e| e.row);
     let mut merged: Vec<Extra> = Vec::with_capacity(extras.len());
     for e in extras {
         match merged.last_mut() {
