@@ -15,9 +15,22 @@
 
 use std::cmp::Ordering;
 
+/// Up to this many elements are sorted in place by insertion, which is as
+/// fast as the standard sort's own small-sort at these lengths, allocates
+/// nothing, and compiles to a few dozen bytes per element type. (A JSON
+/// object's handful of keys is the common case.)
+const INSERTION_MAX: usize = 16;
+
 /// Sorts `items` by `compare`, stably.
 pub(crate) fn sort_by<T>(items: &mut Vec<T>, mut compare: impl FnMut(&T, &T) -> Ordering) {
-    if items.len() < 2 {
+    if items.len() <= INSERTION_MAX {
+        for i in 1..items.len() {
+            let mut j = i;
+            while j > 0 && compare(&items[j - 1], &items[j]) == Ordering::Greater {
+                items.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         return;
     }
     let order = stable_order(items.len(), &mut |a, b| compare(&items[a], &items[b]));
@@ -51,7 +64,7 @@ mod tests {
         // The comparator form is the one under test, on both sides.
         #[allow(clippy::unnecessary_sort_by)]
         #[test]
-        fn agrees_with_the_standard_stable_sort(items in proptest::collection::vec((0u8..6, any::<u16>()), 0..200)) {
+        fn agrees_with_the_standard_stable_sort(items in proptest::collection::vec((0u8..6, any::<u16>()), 0..60)) {
             let mut ours = items.clone();
             sort_by(&mut ours, |a, b| a.0.cmp(&b.0));
             let mut theirs = items.clone();

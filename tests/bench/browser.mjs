@@ -24,7 +24,9 @@ import { workspaceRoot as root } from "../../edge-worker/dev/wrangler.mjs";
 
 const RELOADS = 15;
 const K = 8;
-const www = join(root, "www");
+// The published site (www/ with its JavaScript minified, `cargo xtask build`),
+// or another built site given as COVE_SITE, to compare builds side by side.
+const www = process.env.COVE_SITE ?? join(root, "target", "site");
 const ortDist = join(root, "node_modules", "onnxruntime-web", "dist");
 const benchDir = join(root, "tests", "bench");
 const onnxPath = join(root, "target", "bench", "peer.onnx");

@@ -4,6 +4,10 @@
 // dequantisation, the fold-in system), each the median of 15 rounds (the
 // module is compiled afresh every round; `loadBundle` runs on one instance,
 // whose engine is freed between rounds, as wasm-bindgen initialises once).
+// `loadBundle` is timed twice a round: hashing the tensor file in wasm, and
+// with the digest the host computed (what the browser's loader passes, since
+// Subresource Integrity or Web Crypto has already checked the bytes); a build
+// whose `loadBundle` takes two arguments ignores the digest.
 //
 // Several builds can be measured side by side in one run, interleaved round by
 // round so machine load falls on each alike: pass each build's directory
@@ -13,9 +17,11 @@
 // COVE_BUNDLE=<model id> measures another published bundle than the default
 // (an older engine refuses fields a newer bundle carries).
 //
-// Prints JSON: { "<dir>": { "compileMsMedian", "loadBundleMsMedian", "wasmBytes" }, ... }.
+// Prints JSON: { "<dir>": { "compileMsMedian", "loadBundleMsMedian",
+// "loadBundleHostDigestMsMedian", "wasmBytes" }, ... }.
 // Run: node tests/bench/load-wasm.mjs [DIR ...]   (after cargo xtask build)
 import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -27,12 +33,13 @@ const pointer = process.env.COVE_BUNDLE
   : JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
 const manifest = readFileSync(join(bundles, pointer.model_id, "manifest.json"));
 const tensors = readFileSync(join(bundles, pointer.model_id, "tensors.safetensors"));
+const tensorsSha256 = createHash("sha256").update(tensors).digest("hex");
 
 const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(root, "www", "pkg", "engine")];
 const builds = [];
 for (const dir of dirs) {
   const glue = await import(pathToFileURL(join(resolve(dir), "cove_engine.js")).href);
-  builds.push({ dir, glue, bytes: readFileSync(join(dir, "cove_engine_bg.wasm")), compile: [], load: [] });
+  builds.push({ dir, glue, bytes: readFileSync(join(dir, "cove_engine_bg.wasm")), compile: [], load: [], hostDigest: [] });
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -42,12 +49,14 @@ for (let round = 0; round < ROUNDS; round++) {
     const module = await WebAssembly.compile(build.bytes);
     build.compile.push(performance.now() - started);
     build.glue.initSync({ module });
-    const engine = new build.glue.CoveEngine();
-    started = performance.now();
-    const modelId = engine.loadBundle(manifest, tensors);
-    build.load.push(performance.now() - started);
-    if (modelId !== pointer.model_id) throw new Error(`${build.dir} loaded ${modelId}`);
-    engine.free();
+    for (const [times, digest] of [[build.load, undefined], [build.hostDigest, tensorsSha256]]) {
+      const engine = new build.glue.CoveEngine();
+      started = performance.now();
+      const modelId = engine.loadBundle(manifest, tensors, digest);
+      times.push(performance.now() - started);
+      if (modelId !== pointer.model_id) throw new Error(`${build.dir} loaded ${modelId}`);
+      engine.free();
+    }
   }
 }
 const result = {};
@@ -55,6 +64,7 @@ for (const build of builds) {
   result[build.dir] = {
     compileMsMedian: Number(median(build.compile).toFixed(2)),
     loadBundleMsMedian: Number(median(build.load).toFixed(2)),
+    loadBundleHostDigestMsMedian: Number(median(build.hostDigest).toFixed(2)),
     wasmBytes: build.bytes.length,
   };
 }

@@ -204,3 +204,26 @@ test("with consent required nothing is stored until it is granted", async () => 
   assert.deepEqual(after, ["cove"]);
   await context.close();
 });
+
+test("the loader reads the tensors' digest from the manifest text, and parses it when the text is ambiguous", async () => {
+  const { tensorDigest } = await import("../../www/cove/bundle.mjs");
+  const bytes = new Uint8Array(await (await fetch(`${worker.url}${bundle.manifest}`)).arrayBuffer());
+  const manifest = JSON.parse(new TextDecoder().decode(bytes));
+  const expected = manifest.tensors.sha256;
+  const encode = (value, space) => new TextEncoder().encode(JSON.stringify(value, null, space));
+  // The published (pretty) manifest and its compact form.
+  assert.equal(tensorDigest(bytes), expected);
+  assert.equal(tensorDigest(encode(manifest)), expected);
+  // A second "sha256" key: the text alone cannot say which is the tensors',
+  // so the manifest is parsed.
+  const twice = { extra: { sha256: "0".repeat(64) }, ...manifest };
+  assert.equal(tensorDigest(encode(twice, 1)), expected);
+  // An item title that spells the key inside a string is not a key.
+  const quoted = structuredClone(manifest);
+  quoted.items[0].title = `"sha256": "${"1".repeat(64)}"`;
+  assert.equal(tensorDigest(encode(quoted)), expected);
+  // No digest at all, and not JSON.
+  const { tensors, ...untensored } = manifest;
+  assert.equal(tensorDigest(encode(untensored)), "");
+  assert.throws(() => tensorDigest(new TextEncoder().encode("{not json")), { code: "bundle_manifest" });
+});

@@ -62,13 +62,7 @@ export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) 
   const cache = await openCache();
   const absolute = new URL(manifestUrl, globalThis.location?.href).href;
   const manifest = await fetchImmutable(cache, absolute, integrity);
-  let parsed;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(manifest));
-  } catch {
-    throw Object.assign(new Error("the bundle manifest is not JSON"), { code: "bundle_manifest" });
-  }
-  const digest = parsed.tensors?.sha256 ?? "";
+  const digest = tensorDigest(manifest);
   if (!/^[0-9a-f]{64}$/.test(digest)) {
     throw Object.assign(new Error("the bundle manifest has no tensor sha256"), { code: "bundle_manifest" });
   }
@@ -77,7 +71,32 @@ export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) 
   const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`);
   const urls = [absolute, tensorsUrl];
   if (prune) await pruneBundles(urls);
-  return { manifest, tensors, urls };
+  // The digest the tensors were checked against, for the engine (it need not
+  // hash them again; it compares this with the manifest it parses itself).
+  return { manifest, tensors, urls, tensorsSha256: digest };
+}
+
+const SHA256_FIELD = /"sha256"\s*:\s*"([0-9a-f]{64})"/g;
+
+/**
+ * The tensor file's sha256 as the manifest states it (`tensors.sha256`), or
+ * "" when it has none. `"sha256"` followed by a colon can only be a key in
+ * JSON text, and the schema has one such key, so when it appears exactly once
+ * it is read from the text directly; parsing the whole manifest in JavaScript
+ * (hundreds of KB) would cost more than the rest of the cold start's JS.
+ * Anything else falls back to `JSON.parse`. The engine parses the manifest
+ * itself and refuses a digest that is not the manifest's.
+ */
+export function tensorDigest(manifestBytes) {
+  const text = new TextDecoder().decode(manifestBytes);
+  const found = [...text.matchAll(SHA256_FIELD)];
+  if (found.length === 1) return found[0][1];
+  try {
+    const digest = JSON.parse(text).tensors?.sha256;
+    return typeof digest === "string" ? digest : "";
+  } catch {
+    throw Object.assign(new Error("the bundle manifest is not JSON"), { code: "bundle_manifest" });
+  }
 }
 
 /** Drops every cached file but those at `keepUrls` (absolute URLs). */

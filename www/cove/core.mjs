@@ -28,10 +28,16 @@ export class CoveCore {
    */
   static async create(options) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
-    await init(options.wasm ? { module_or_path: options.wasm } : undefined);
+    // The store, the engine's module and the bundle are fetched side by side:
+    // none needs another, and a cold start waits only for the slowest.
+    const store = options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
+    const [, main] = await Promise.all([
+      init(options.wasm ? { module_or_path: options.wasm } : undefined),
+      loadBundle(options.bundle, options.bundleIntegrity, { prune: false }),
+    ]);
     const core = new CoveCore(options);
-    const main = await loadBundle(options.bundle, options.bundleIntegrity, { prune: false });
-    core.modelId = core.engine.loadBundle(main.manifest, main.tensors);
+    // The tensors' digest was checked by Subresource Integrity or Web Crypto.
+    core.modelId = core.engine.loadBundle(main.manifest, main.tensors, main.tensorsSha256);
     const keep = [...main.urls];
     if (options.sentiment) {
       // Its own wasm module, fetched only by pages that score reviews.
@@ -44,8 +50,7 @@ export class CoveCore {
       core.sentimentModelId = core.sentimentScorer.modelId();
       keep.push(...sentiment.urls);
     }
-    await pruneBundles(keep);
-    core.store = options.consent === "required" ? new MemoryStore() : await openPersistentStore();
+    [core.store] = await Promise.all([store, pruneBundles(keep)]);
     await core.restore();
     if (options.shop) {
       core.reporter = new Reporter(core, { shop: options.shop, api: options.api });

@@ -94,7 +94,7 @@ pub fn build(env: &Env) -> Result<()> {
     for artifact in WASM_ARTIFACTS {
         build_wasm(env, artifact)?;
     }
-    Ok(())
+    crate::site::publish()
 }
 
 fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {

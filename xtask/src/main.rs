@@ -16,6 +16,7 @@ mod run;
 mod sentiment;
 mod setup;
 mod simulate;
+mod site;
 mod size;
 mod test;
 mod toolchain;

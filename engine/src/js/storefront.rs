@@ -8,7 +8,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use crate::abandonment;
-use crate::bundle::Engine;
+use crate::bundle::{Engine, TensorCheck};
 use crate::events::Event;
 use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::Registry;
@@ -107,10 +107,25 @@ impl CoveEngine {
     }
 
     /// Validates and loads a bundle; returns its model id. On error the
-    /// previous model stays.
+    /// previous model stays. `tensors_sha256`, when given, is the hex SHA-256
+    /// the host computed over `tensors` (Subresource Integrity or Web Crypto);
+    /// it must equal the manifest's digest, and the engine does not hash the
+    /// tensors again.
     #[wasm_bindgen(js_name = loadBundle)]
-    pub fn load_bundle(&mut self, manifest: &[u8], tensors: &[u8]) -> Result<String, JsValue> {
-        let model = self.engine.load(manifest, tensors).map_err(to_js_error)?;
+    pub fn load_bundle(
+        &mut self,
+        manifest: &[u8],
+        tensors: &[u8],
+        tensors_sha256: Option<String>,
+    ) -> Result<String, JsValue> {
+        let check = match &tensors_sha256 {
+            Some(hex) => TensorCheck::HostDigest(hex),
+            None => TensorCheck::Hash,
+        };
+        let model = self
+            .engine
+            .load_checked(manifest, tensors, check)
+            .map_err(to_js_error)?;
         // Events are recorded and ranked with the decay the bundle was tuned
         // with; a stored profile keeps its weights (they decay lazily).
         self.config = model.profile_config().clone();

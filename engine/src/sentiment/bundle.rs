@@ -26,6 +26,7 @@ use crate::bundle::builder::{f32_tensor, i8_tensor, quantise_rows};
 use crate::bundle::load::{check_tensor_digest, Tensors};
 use crate::bundle::manifest::read_part_digest;
 use crate::bundle::tensor_file::TensorFile;
+use crate::bundle::TensorCheck;
 use crate::bundle::{sha256_hex, BuiltBundle, PartDigest};
 use crate::json::{self, Fields, JsonError, Value};
 use crate::Error;
@@ -204,7 +205,7 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Sentime
             derived,
         });
     }
-    check_tensor_digest(&manifest.tensors, tensor_bytes)?;
+    check_tensor_digest(&manifest.tensors, tensor_bytes, TensorCheck::Hash)?;
     manifest.featurizer.validate()?;
     let n_classes = manifest.classes.len();
     if !(2..=MAX_CLASSES).contains(&n_classes) {

@@ -3,7 +3,9 @@
 use safetensors::{Dtype, SafeTensors};
 
 use crate::bundle::builder::Tensor;
-use crate::bundle::{derive_model_id, sha256_hex, Engine, Manifest, Model, SCHEMA_VERSION};
+use crate::bundle::{
+    derive_model_id, sha256_hex, Engine, Manifest, Model, TensorCheck, SCHEMA_VERSION,
+};
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
 fn small() -> (Vec<u8>, Vec<u8>) {
@@ -26,6 +28,50 @@ fn reseal(mut manifest: Manifest, tensors: &[u8]) -> Vec<u8> {
     manifest.tensors.byte_len = tensors.len() as u64;
     manifest.model_id = derive_model_id(&manifest);
     serde_json::to_vec(&manifest).unwrap()
+}
+
+#[test]
+fn a_digest_the_host_computed_stands_in_for_hashing_the_tensors() {
+    let (manifest, tensors) = small();
+    let digest = sha256_hex(&tensors);
+    let hashed = Model::from_bytes(&manifest, &tensors).unwrap();
+    let trusted =
+        Model::from_bytes_checked(&manifest, &tensors, TensorCheck::HostDigest(&digest)).unwrap();
+    assert_eq!(trusted.model_id(), hashed.model_id());
+    assert_eq!(trusted.item_factors, hashed.item_factors);
+    // A host digest that is not the manifest's is refused like a bad hash,
+    // and so is a wrong length whatever the host says.
+    let mut other = digest.clone();
+    other.replace_range(..1, if digest.starts_with('0') { "1" } else { "0" });
+    for bad in [other.as_str(), "", "not hex", &digest.to_uppercase()] {
+        let error = Model::from_bytes_checked(&manifest, &tensors, TensorCheck::HostDigest(bad))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(error.code(), "bundle_checksum", "{bad:?}: {error}");
+    }
+    let short = &tensors[..tensors.len() - 1];
+    let error = Model::from_bytes_checked(&manifest, short, TensorCheck::HostDigest(&digest))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(error.code(), "bundle_checksum");
+    // The engine's path refuses a loaded model's replacement the same way.
+    let mut engine = Engine::new();
+    engine
+        .load_checked(&manifest, &tensors, TensorCheck::HostDigest(&digest))
+        .unwrap();
+    assert!(engine
+        .load_checked(&manifest, &tensors, TensorCheck::HostDigest(&other))
+        .is_err());
+    assert_eq!(engine.model().unwrap().model_id(), hashed.model_id());
+}
+
+#[test]
+fn the_model_id_check_leaves_the_manifest_as_it_was() {
+    let (manifest, tensors) = small();
+    let model = Model::from_bytes(&manifest, &tensors).unwrap();
+    let parsed = Manifest::from_json(&manifest).unwrap();
+    assert_eq!(model.manifest(), &parsed);
+    assert_eq!(derive_model_id(&parsed), parsed.model_id);
 }
 
 fn edit_manifest(edit: impl FnOnce(&mut Manifest)) -> (Vec<u8>, Vec<u8>) {

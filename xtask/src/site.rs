@@ -1,0 +1,99 @@
+//! The published site: `www/` as it is served, with its JavaScript minified.
+//!
+//! `www/` holds the snippet's, the demo's and the dashboard's sources, as
+//! people read and review them, beside the build's outputs (`pkg/`,
+//! `v1/bundles/`). What the edge worker serves (so the demo and the page
+//! tests too) and what the size and browser benchmarks measure is
+//! `target/site/`: the same tree with every `.js` and `.mjs` file minified by
+//! esbuild (whitespace, syntax and local names only: no bundling, imports,
+//! exports and file names unchanged, so each relative import resolves as it
+//! does in `www/`). Every other file is hard-linked, or copied where a link
+//! cannot be made. The site is rebuilt from scratch by every `cargo xtask
+//! build`, which takes well under a second.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::paths;
+use crate::run::Step;
+
+/// Rebuilds `target/site/` from `www/`.
+pub fn publish() -> Result<()> {
+    let source = paths::www_dir();
+    let site = paths::site_dir();
+    if site.exists() {
+        std::fs::remove_dir_all(&site).with_context(|| format!("removing {}", site.display()))?;
+    }
+    let mut scripts: Vec<PathBuf> = Vec::new();
+    let mut modules: Vec<PathBuf> = Vec::new();
+    for file in files_under(&source)? {
+        let relative = file.strip_prefix(&source)?;
+        match file.extension().and_then(|e| e.to_str()) {
+            Some("js") => scripts.push(file.clone()),
+            Some("mjs") => modules.push(file.clone()),
+            _ => {
+                let target = site.join(relative);
+                std::fs::create_dir_all(target.parent().unwrap_or(&site))?;
+                if std::fs::hard_link(&file, &target).is_err() {
+                    std::fs::copy(&file, &target)
+                        .with_context(|| format!("copying {}", file.display()))?;
+                }
+            }
+        }
+    }
+    // esbuild names every output `.js`; the `.mjs` files get their extension
+    // back in a second run.
+    minify("minify www/**/*.js", &scripts, &source, &site, None)?;
+    minify(
+        "minify www/**/*.mjs",
+        &modules,
+        &source,
+        &site,
+        Some("--out-extension:.js=.mjs"),
+    )?;
+    Ok(())
+}
+
+fn minify(
+    label: &str,
+    files: &[PathBuf],
+    source: &Path,
+    site: &Path,
+    extra: Option<&str>,
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    Step::new(label, paths::esbuild())
+        .args(files)
+        .args([
+            "--minify".to_string(),
+            "--log-level=warning".to_string(),
+            format!("--outbase={}", source.display()),
+            format!("--outdir={}", site.display()),
+        ])
+        .args(extra)
+        .run()?;
+    Ok(())
+}
+
+/// Every file below `dir`, in a stable order.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
