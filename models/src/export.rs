@@ -846,10 +846,12 @@ mod tests {
         assert_eq!(manifest.segments.taste_clusters.len(), 3);
         assert!(manifest
             .metrics
-            .contains_key("task_a.engine_path.ndcg_at_10"));
+            .get("task_a.engine_path.ndcg_at_10")
+            .is_some());
         assert!(manifest
             .metrics
-            .contains_key("task_a.factors_only.ndcg_at_10"));
+            .get("task_a.factors_only.ndcg_at_10")
+            .is_some());
         assert_eq!(notes.lambda, model.config.als.regularization as f64);
         assert_eq!(
             manifest.ranking.weight_repeat,

@@ -9,13 +9,12 @@
 //! bundle that loads.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use safetensors::{Dtype, View};
 
 use super::manifest::{
-    derive_model_id, sha256_hex, FeatureSpec, ItemMeta, Manifest, PartDigest, RankingParams,
-    RescuePolicy, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+    derive_model_id, sha256_hex, FeatureSpec, ItemMeta, Manifest, Metrics, PartDigest,
+    RankingParams, RescuePolicy, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
 };
 use super::{LogisticModel, Model, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
@@ -87,7 +86,7 @@ pub struct BundleBuilder {
     n_neighbors: usize,
     n_trending: usize,
     training: TrainingSummary,
-    metrics: BTreeMap<String, f64>,
+    metrics: Metrics,
     ranking: RankingParams,
     segments: SegmentDefinitions,
     rescue: RescuePolicy,
@@ -118,7 +117,7 @@ impl BundleBuilder {
             n_neighbors,
             n_trending,
             training: TrainingSummary::default(),
-            metrics: BTreeMap::new(),
+            metrics: Metrics::default(),
             ranking,
             segments,
             rescue,
@@ -146,7 +145,7 @@ impl BundleBuilder {
 
     /// Records an evaluation metric.
     pub fn metric(&mut self, name: &str, value: f64) -> &mut Self {
-        self.metrics.insert(name.to_string(), value);
+        self.metrics.insert(name, value);
         self
     }
 

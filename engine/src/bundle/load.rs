@@ -223,7 +223,7 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
             }
         }
     }
-    for (name, value) in &manifest.metrics {
+    for (name, value) in manifest.metrics.iter() {
         if !value.is_finite() {
             return Err(Error::manifest(format!("metrics.{name}"), "not finite"));
         }

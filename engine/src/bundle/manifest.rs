@@ -9,8 +9,6 @@
 //! Unknown fields are refused (`deny_unknown_fields`): a manifest with fields
 //! this engine does not understand belongs to another schema version.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -31,7 +29,7 @@ pub struct Manifest {
     /// What the model was trained on.
     pub training: TrainingSummary,
     /// Offline evaluation figures by name (for example `"recall_at_20"`).
-    pub metrics: BTreeMap<String, f64>,
+    pub metrics: Metrics,
     /// The dimensions and vectorisers the tensors were built for.
     pub features: FeatureSpec,
     /// Ranking parameters: fold-in regularisation and source blending.
@@ -377,14 +375,68 @@ impl Manifest {
     }
 }
 
-/// The metrics map. Its entries come in key order; they are inserted one by
-/// one, because `collect` would compile another copy of the standard sort.
-fn read_metrics(value: json::Value) -> Result<BTreeMap<String, f64>, JsonError> {
-    let mut metrics = BTreeMap::new();
-    for (name, value) in Fields::new(value)?.entries(json::f64)? {
-        metrics.insert(name, value);
+/// The metrics map (its entries come in key order).
+fn read_metrics(value: json::Value) -> Result<Metrics, JsonError> {
+    Ok(Metrics(Fields::new(value)?.entries(json::f64)?))
+}
+
+/// Offline evaluation figures by name, sorted by name, each name once. It
+/// serializes as a JSON object, as a `BTreeMap` would (so model ids do not
+/// depend on the type), but a sorted vector keeps the map code of
+/// `BTreeMap` (about 5 KB) out of the browser's module.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics(Vec<(String, f64)>);
+
+impl Metrics {
+    /// The figure called `name`, if the bundle has it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0
+            .binary_search_by(|(key, _)| key.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1)
     }
-    Ok(metrics)
+
+    /// Sets `name` to `value`, keeping the names sorted.
+    pub fn insert(&mut self, name: &str, value: f64) {
+        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(name)) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (name.to_string(), value)),
+        }
+    }
+
+    /// The figures in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), *value))
+    }
+
+    /// How many figures there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Metrics {
+    type Output = f64;
+
+    /// The figure called `name`; panics when the bundle has none (use
+    /// [`Metrics::get`] for figures that may be missing).
+    fn index(&self, name: &str) -> &f64 {
+        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(name)) {
+            Ok(i) => &self.0[i].1,
+            Err(_) => panic!("the bundle has no metric {name:?}"),
+        }
+    }
+}
+
+impl Serialize for Metrics {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
 }
 
 fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, JsonError> {

@@ -43,8 +43,8 @@ pub use builder::{gram_matrix, quantise_rows, BuiltBundle, BundleBuilder};
 pub use load::dequantise_rows;
 pub use manifest::{
     derive_model_id, sha256_hex, BlendWeights, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule,
-    LoyaltyTier, Manifest, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy,
-    RescueRule, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+    LoyaltyTier, Manifest, Metrics, PartDigest, PriceTiers, RankingParams, RescueAction,
+    RescuePolicy, RescueRule, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
 };
 
 use crate::Error;

@@ -581,3 +581,31 @@ fn the_profile_half_life_comes_from_the_bundle() {
         "{error}"
     );
 }
+
+#[test]
+fn metrics_serialize_as_the_map_they_replace() {
+    let names = [
+        "recall_at_20",
+        "a.b",
+        "hr_at_10",
+        "zeta",
+        "a.b",
+        "ndcg_at_10",
+    ];
+    let mut metrics = crate::bundle::Metrics::default();
+    let mut map = std::collections::BTreeMap::new();
+    for (i, name) in names.iter().enumerate() {
+        metrics.insert(name, i as f64 * 0.25);
+        map.insert(name.to_string(), i as f64 * 0.25);
+    }
+    assert_eq!(
+        serde_json::to_string(&metrics).unwrap(),
+        serde_json::to_string(&map).unwrap()
+    );
+    assert_eq!(metrics.len(), map.len());
+    assert_eq!(metrics.get("a.b"), Some(1.0));
+    assert_eq!(metrics["zeta"], 0.75);
+    assert_eq!(metrics.get("missing"), None);
+    let order: Vec<&str> = metrics.iter().map(|(name, _)| name).collect();
+    assert_eq!(order, map.keys().map(String::as_str).collect::<Vec<_>>());
+}
