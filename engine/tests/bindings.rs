@@ -111,21 +111,17 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
         .set_registry(&serde_json::to_string(&registry).unwrap())
         .unwrap();
 
-    let seed = [7u8; 32];
-    let variant = engine.campaign("rescue-cart", NOW, &seed).unwrap();
+    // Randomness comes from the browser's crypto.getRandomValues.
+    let variant = engine.campaign("rescue-cart", NOW).unwrap();
     assert!(variant < 2);
     assert!(engine.campaign_response("rescue-cart"));
-    assert!(engine.campaign("nope", NOW, &seed).is_err());
-    assert!(
-        engine.campaign("rescue-cart", NOW, &[1, 2, 3]).is_err(),
-        "short seed"
-    );
+    assert!(engine.campaign("nope", NOW).is_err());
 
-    let body = engine.prepare_report(NOW, &seed).unwrap().unwrap();
+    let body = engine.prepare_report(NOW).unwrap().unwrap();
     assert_eq!(body.len(), 1024);
     assert!(body.starts_with(r#"{"v":1,"#));
     engine.report_sent();
-    assert_eq!(engine.prepare_report(NOW + 60.0, &seed).unwrap(), None);
+    assert_eq!(engine.prepare_report(NOW + 60.0).unwrap(), None);
 
     let status = engine.privacy(NOW).unwrap();
     assert_eq!(get(&status, "daily_epsilon").as_f64(), Some(1.0));

@@ -13,7 +13,6 @@ import { readRecord } from "./storage.mjs";
 
 const STATE_KEY = "reporting";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-const seed = () => crypto.getRandomValues(new Uint8Array(32));
 // setTimeout's largest delay.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 // A failed send waits at least this long before the next try.
@@ -60,7 +59,7 @@ export class Reporter {
   /** After any activity: the first envelope gets its random send time. */
   async activity() {
     if (!this.enabled) return;
-    this.core.engine.noteActivity(nowSeconds(), seed());
+    this.core.engine.noteActivity(nowSeconds());
     await this.save();
     this.schedule();
   }
@@ -87,7 +86,7 @@ export class Reporter {
     if (!this.enabled || !this.core.consentGranted) return;
     if (nowSeconds() < this.retryAfter) return this.schedule();
     try {
-      const body = this.core.engine.prepareReport(nowSeconds(), seed());
+      const body = this.core.engine.prepareReport(nowSeconds());
       if (body === undefined) return;
       // The ε is spent: record it before the envelope leaves.
       await this.save();
@@ -136,7 +135,7 @@ export class Reporter {
    */
   async campaign(id) {
     if (!this.enabled) return { variant: 1, reporting: false };
-    const variant = this.core.engine.campaign(String(id), nowSeconds(), seed());
+    const variant = this.core.engine.campaign(String(id), nowSeconds());
     await this.save();
     this.schedule();
     return { variant, reporting: true };
@@ -146,7 +145,7 @@ export class Reporter {
   async review(item, classIndex) {
     if (!this.enabled || classIndex === undefined) return false;
     this.core.engine.recordReview(item, classIndex);
-    this.core.engine.noteActivity(nowSeconds(), seed());
+    this.core.engine.noteActivity(nowSeconds());
     await this.save();
     this.schedule();
     return true;

@@ -25,6 +25,8 @@ use crate::Error;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+#[cfg(feature = "js")]
+mod host_rng;
 #[cfg(feature = "js-sentiment")]
 pub mod sentiment;
 #[cfg(feature = "js")]

@@ -4,9 +4,6 @@
 
 use wasm_bindgen::prelude::*;
 
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-
 use crate::abandonment;
 use crate::bundle::{Engine, TensorCheck};
 use crate::events::Event;
@@ -17,6 +14,7 @@ use crate::ranking::{self, RankRequest};
 use crate::Error;
 use crate::{score, segments};
 
+use super::host_rng::HostRng;
 use super::{to_js, to_js_error};
 
 /// Scores each row of `items` (row-major, `dim` columns) against `user` and
@@ -48,17 +46,6 @@ fn missing_registry() -> JsValue {
         name: "registry",
         reason: "the shop's metric registry is not set",
     })
-}
-
-/// A generator seeded with 32 bytes of the browser's `crypto.getRandomValues`.
-fn seeded_rng(seed: &[u8]) -> Result<ChaCha20Rng, JsValue> {
-    let seed: [u8; 32] = seed.try_into().map_err(|_| {
-        to_js_error(Error::InvalidParameter {
-            name: "seed",
-            reason: "must be 32 random bytes",
-        })
-    })?;
-    Ok(ChaCha20Rng::from_seed(seed))
 }
 
 impl Default for CoveEngine {
@@ -305,8 +292,8 @@ impl CoveEngine {
 
     /// Puts the device in a campaign's audience today; returns its variant
     /// (0 is the holdout: do not show the campaign).
-    pub fn campaign(&mut self, campaign_id: &str, now: f64, seed: &[u8]) -> Result<u32, JsValue> {
-        let mut rng = seeded_rng(seed)?;
+    pub fn campaign(&mut self, campaign_id: &str, now: f64) -> Result<u32, JsValue> {
+        let mut rng = HostRng::new()?;
         let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
         self.reporter
             .expose(registry, campaign_id, now as i64, &mut rng)
@@ -333,8 +320,8 @@ impl CoveEngine {
 
     /// Schedules the first envelope after the first activity (no-op later).
     #[wasm_bindgen(js_name = noteActivity)]
-    pub fn note_activity(&mut self, now: f64, seed: &[u8]) -> Result<(), JsValue> {
-        let mut rng = seeded_rng(seed)?;
+    pub fn note_activity(&mut self, now: f64) -> Result<(), JsValue> {
+        let mut rng = HostRng::new()?;
         let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
         self.reporter.schedule_first(registry, now as i64, &mut rng);
         Ok(())
@@ -342,8 +329,8 @@ impl CoveEngine {
 
     /// The envelope to send now (1,024 bytes of JSON), or `undefined`.
     #[wasm_bindgen(js_name = prepareReport)]
-    pub fn prepare_report(&mut self, now: f64, seed: &[u8]) -> Result<Option<String>, JsValue> {
-        let mut rng = seeded_rng(seed)?;
+    pub fn prepare_report(&mut self, now: f64) -> Result<Option<String>, JsValue> {
+        let mut rng = HostRng::new()?;
         let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
         let model = self.engine.model().map_err(to_js_error)?;
         let body = self
