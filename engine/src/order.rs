@@ -54,7 +54,8 @@ pub(crate) fn stable_order(
     order
 }
 
-#[cfg(test)]
+// Property tests run natively only (proptest does not build for wasm32).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use proptest::prelude::*;

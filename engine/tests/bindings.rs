@@ -41,7 +41,7 @@ fn loaded() -> (CoveEngine, Model) {
     let bundle = synthetic_bundle(&SyntheticSpec::default());
     let mut engine = CoveEngine::new();
     let model_id = engine
-        .load_bundle(&bundle.manifest, &bundle.tensors)
+        .load_bundle(&bundle.manifest, &bundle.tensors, None)
         .unwrap();
     assert_eq!(model_id, bundle.model_id);
     let model = Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap();
@@ -66,8 +66,17 @@ fn events_change_the_ranking_and_the_profile_round_trips() {
     let bytes = engine.profile_bytes();
     let mut restored = CoveEngine::new();
     let bundle = synthetic_bundle(&SyntheticSpec::default());
+    // The loader's path: the digest Web Crypto or SRI computed stands in for
+    // hashing the tensors in wasm; a digest that is not the manifest's is
+    // refused and the previous model stays.
+    let digest = cove_engine::bundle::sha256_hex(&bundle.tensors);
+    let wrong = "0".repeat(64);
+    let error = restored
+        .load_bundle(&bundle.manifest, &bundle.tensors, Some(wrong))
+        .unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("bundle_checksum"));
     restored
-        .load_bundle(&bundle.manifest, &bundle.tensors)
+        .load_bundle(&bundle.manifest, &bundle.tensors, Some(digest))
         .unwrap();
     restored.restore_profile(&bytes).unwrap();
     assert_eq!(ranked_ids(&restored), warm);

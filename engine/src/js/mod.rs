@@ -20,8 +20,10 @@ use crate::Error;
 
 /// The wasm modules' allocator: talc instead of the standard library's
 /// dlmalloc, for fewer bytes and faster allocation (the bundle loader
-/// allocates every string of a manifest).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+/// allocates every string of a manifest). Not in the crate's own unit-test
+/// build, which links a second copy of the crate (its dev-dependency on
+/// itself) that brings the allocator.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), not(test)))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
