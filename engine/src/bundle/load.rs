@@ -487,11 +487,21 @@ fn check_positive(name: &str, values: &[f32]) -> Result<(), Error> {
 /// The f32 rows of int8 factors: `scale · q`, row by row (the one
 /// dequantisation, shared with the builder so its Gram matrix matches).
 pub fn dequantise_rows(quantised: &[i8], scales: &[f32], dim: usize) -> Vec<f32> {
-    quantised
-        .chunks_exact(dim.max(1))
+    let dim = dim.max(1);
+    let rows = (quantised.len() / dim).min(scales.len());
+    // Plain loops over a zeroed buffer: the wasm build is optimised for size,
+    // which left a `flat_map(..).collect()` here out of line per element.
+    let mut out = vec![0.0f32; rows * dim];
+    for ((out_row, row), scale) in out
+        .chunks_exact_mut(dim)
+        .zip(quantised.chunks_exact(dim))
         .zip(scales)
-        .flat_map(|(row, scale)| row.iter().map(move |q| *q as f32 * scale))
-        .collect()
+    {
+        for (value, q) in out_row.iter_mut().zip(row) {
+            *value = *q as f32 * scale;
+        }
+    }
+    out
 }
 
 fn check_symmetric(gram: &[f32], dim: usize) -> Result<(), Error> {
