@@ -57,10 +57,10 @@
 //!   (inputs are read by hand through `json::Fields`, not serde derives,
 //!   which cost the browser's module most of its size), safetensors (without
 //!   `std`) to write tensor files (the engine reads them itself,
-//!   `bundle::tensor_file`), sha2 for checksums, and in the wasm modules talc
-//!   as the allocator (smaller and faster than the standard library's dlmalloc). The Cholesky solve, the
-//!   profile's binary codec and its CRC-32 are a few dozen lines each and
-//!   hand-written.
+//!   `bundle::tensor_file`), sha2 for checksums, and in the wasm modules
+//!   talc as the allocator (smaller and faster than the standard library's
+//!   dlmalloc). The Cholesky solve, the profile's binary codec and its CRC-32
+//!   are a few dozen lines each and hand-written.
 //!
 //! # Feature flags
 //!
