@@ -128,7 +128,8 @@ pub(super) fn load(
     })
 }
 
-/// Checks the tensor file's length, then its sha256, against the manifest's
+/// Checks the tensor file's length, then its sha256 (hashed here, or the
+/// host's digest of the same bytes, as `check` says), against the manifest's
 /// digest (the main bundle's and the sentiment bundle's loaders share it).
 pub(crate) fn check_tensor_digest(
     digest: &PartDigest,
