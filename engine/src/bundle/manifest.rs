@@ -388,17 +388,19 @@ fn read_metrics(value: json::Value) -> Result<Metrics, JsonError> {
 pub struct Metrics(Vec<(String, f64)>);
 
 impl Metrics {
+    /// Where `name` is (`Ok`), or where it would go to keep the order (`Err`).
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| key.as_str().cmp(name))
+    }
+
     /// The figure called `name`, if the bundle has it.
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.0
-            .binary_search_by(|(key, _)| key.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1)
+        self.position(name).ok().map(|i| self.0[i].1)
     }
 
     /// Sets `name` to `value`, keeping the names sorted.
     pub fn insert(&mut self, name: &str, value: f64) {
-        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(name)) {
+        match self.position(name) {
             Ok(i) => self.0[i].1 = value,
             Err(i) => self.0.insert(i, (name.to_string(), value)),
         }
@@ -426,7 +428,7 @@ impl std::ops::Index<&str> for Metrics {
     /// The figure called `name`; panics when the bundle has none (use
     /// [`Metrics::get`] for figures that may be missing).
     fn index(&self, name: &str) -> &f64 {
-        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(name)) {
+        match self.position(name) {
             Ok(i) => &self.0[i].1,
             Err(_) => panic!("the bundle has no metric {name:?}"),
         }
