@@ -4,7 +4,7 @@
 //! fuzzer gets past the checksums into the shape and value checks.
 #![no_main]
 
-use cove_engine::bundle::{derive_model_id, sha256_hex, Manifest, Model};
+use cove_engine::bundle::{seal_manifest, sha256_hex, Manifest, Model, MODEL_ID_PREFIX};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,9 +18,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(mut parsed) = Manifest::from_json(manifest) {
             parsed.tensors.sha256 = sha256_hex(tensors);
             parsed.tensors.byte_len = tensors.len() as u64;
-            parsed.model_id = derive_model_id(&parsed);
-            if let Ok(resealed) = serde_json::to_vec(&parsed) {
-                let _ = Model::from_bytes(&resealed, tensors);
+            if let Ok(mut resealed) = serde_json::to_vec(&parsed) {
+                if seal_manifest(&mut resealed, MODEL_ID_PREFIX).is_ok() {
+                    let _ = Model::from_bytes(&resealed, tensors);
+                }
             }
             return;
         }

@@ -12,9 +12,10 @@ use std::borrow::Cow;
 
 use safetensors::{Dtype, View};
 
+use super::content_id::{placeholder_id, seal_manifest};
 use super::manifest::{
-    derive_model_id, sha256_hex, FeatureSpec, ItemMeta, Manifest, Metrics, PartDigest,
-    RankingParams, RescuePolicy, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+    sha256_hex, FeatureSpec, ItemMeta, Manifest, Metrics, PartDigest, RankingParams, RescuePolicy,
+    SegmentDefinitions, TrainingSummary, MODEL_ID_PREFIX, SCHEMA_VERSION,
 };
 use super::{LogisticModel, Model, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
@@ -294,9 +295,9 @@ impl BundleBuilder {
                 message: format!("{e:?}"),
             })?;
 
-        let mut manifest = Manifest {
+        let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
-            model_id: String::new(),
+            model_id: placeholder_id(MODEL_ID_PREFIX),
             training: self.training.clone(),
             metrics: self.metrics.clone(),
             features: FeatureSpec {
@@ -319,14 +320,14 @@ impl BundleBuilder {
                 byte_len: tensor_bytes.len() as u64,
             },
         };
-        manifest.model_id = derive_model_id(&manifest);
-        let manifest_bytes =
+        let mut manifest_bytes =
             serde_json::to_vec_pretty(&manifest).map_err(|e| Error::ManifestSyntax {
                 message: e.to_string(),
             })?;
+        let model_id = seal_manifest(&mut manifest_bytes, MODEL_ID_PREFIX)?;
         Model::from_bytes(&manifest_bytes, &tensor_bytes)?;
         Ok(BuiltBundle {
-            model_id: manifest.model_id,
+            model_id,
             manifest: manifest_bytes,
             tensors: tensor_bytes,
         })

@@ -2,9 +2,10 @@
 //! version, its model id, the tensor file's length and sha256, then every
 //! manifest value, then every tensor against the manifest.
 
+use super::content_id::check_content_id;
 use super::manifest::{
-    check_model_id, sha256_hex, Manifest, PartDigest, RankingParams, RescueAction,
-    SegmentDefinitions,
+    sha256_hex, Manifest, PartDigest, RankingParams, RescueAction, SegmentDefinitions,
+    MODEL_ID_PREFIX,
 };
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
@@ -40,8 +41,8 @@ pub(super) fn load(
     tensor_bytes: &[u8],
     check: TensorCheck<'_>,
 ) -> Result<Model, Error> {
-    let mut manifest = Manifest::from_json(manifest_bytes)?;
-    check_model_id(&mut manifest)?;
+    let manifest = Manifest::from_json(manifest_bytes)?;
+    check_content_id(manifest_bytes, MODEL_ID_PREFIX, &manifest.model_id)?;
     check_tensor_digest(&manifest.tensors, tensor_bytes, check)?;
     let (rows_by_id, categories, item_category) = validate_manifest(&manifest)?;
     let profile_config = profile_config(&manifest.ranking)?;

@@ -3,8 +3,8 @@
 //! The manifest says what the tensors mean (dimensions, item metadata, segment
 //! definitions, rescue policy) and pins the tensor file by its sha256 and byte
 //! length. Its own integrity is pinned by `model_id`, which is derived from the
-//! manifest's content (see [`derive_model_id`]), and that content includes the
-//! tensor file's sha256: one id addresses both parts.
+//! manifest's bytes (see [`super::content_id`]), and those include the tensor
+//! file's sha256: one id addresses both parts.
 //!
 //! Unknown fields are refused (`deny_unknown_fields`): a manifest with fields
 //! this engine does not understand belongs to another schema version.
@@ -16,7 +16,10 @@ use crate::json::{self, Fields, JsonError, Value};
 use crate::Error;
 
 /// The manifest schema version this engine reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// What every model id of a main bundle starts with.
+pub const MODEL_ID_PREFIX: &str = "cove-";
 
 /// The JSON manifest of a model bundle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,7 +27,8 @@ pub struct Manifest {
     /// Always [`SCHEMA_VERSION`] for bundles this engine reads.
     pub schema_version: u32,
     /// The content-addressed id: `"cove-"` and the first 32 hex digits of the
-    /// sha256 of the manifest serialized with this field empty.
+    /// sha256 of the manifest's bytes with those digits read as `0`s
+    /// ([`super::content_id`]).
     pub model_id: String,
     /// What the model was trained on.
     pub training: TrainingSummary,
@@ -315,43 +319,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Lower-case hex sha256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-/// The model id a manifest's content implies: `"cove-"` and the first 32 hex
-/// digits of the sha256 of its compact JSON with `model_id` set to `""`.
-///
-/// The JSON is the engine's own serialization of the typed manifest, so the id
-/// does not depend on the whitespace or key order of the file it came from.
-pub fn derive_model_id(manifest: &Manifest) -> String {
-    let mut unnamed = manifest.clone();
-    unnamed.model_id = String::new();
-    unnamed_id(&unnamed)
-}
-
-/// Checks the stated model id against the one the content implies, without
-/// copying the manifest (the loader's path: the id is blanked in place while
-/// the JSON is hashed, then put back).
-pub(crate) fn check_model_id(manifest: &mut Manifest) -> Result<(), Error> {
-    let stated = std::mem::take(&mut manifest.model_id);
-    let derived = unnamed_id(manifest);
-    manifest.model_id = stated;
-    if derived == manifest.model_id {
-        Ok(())
-    } else {
-        Err(Error::ModelIdMismatch {
-            stated: manifest.model_id.clone(),
-            derived,
-        })
-    }
-}
-
-/// The id of a manifest whose `model_id` is already `""`.
-fn unnamed_id(unnamed: &Manifest) -> String {
-    // Serializing a struct of strings, numbers and maps cannot fail; the
-    // fallback only keeps this function total.
-    let canonical = serde_json::to_vec(unnamed).unwrap_or_default();
-    let digest = sha256_hex(&canonical);
-    format!("cove-{}", &digest[..32])
 }
 
 impl Manifest {

@@ -33,6 +33,7 @@
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
+pub mod content_id;
 pub(crate) mod load;
 pub mod manifest;
 pub(crate) mod tensor_file;
@@ -40,11 +41,12 @@ pub(crate) mod tensor_file;
 use std::sync::Arc;
 
 pub use builder::{gram_matrix, quantise_rows, BuiltBundle, BundleBuilder};
+pub use content_id::{placeholder_id, seal_manifest};
 pub use load::dequantise_rows;
 pub use manifest::{
-    derive_model_id, sha256_hex, BlendWeights, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule,
-    LoyaltyTier, Manifest, Metrics, PartDigest, PriceTiers, RankingParams, RescueAction,
-    RescuePolicy, RescueRule, SegmentDefinitions, TrainingSummary, SCHEMA_VERSION,
+    sha256_hex, BlendWeights, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule, LoyaltyTier,
+    Manifest, Metrics, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy,
+    RescueRule, SegmentDefinitions, TrainingSummary, MODEL_ID_PREFIX, SCHEMA_VERSION,
 };
 
 use crate::Error;

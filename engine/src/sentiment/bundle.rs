@@ -23,6 +23,7 @@ use serde::Serialize;
 use super::featurize::FeaturizerSpec;
 use super::SentimentModel;
 use crate::bundle::builder::{f32_tensor, i8_tensor, quantise_rows};
+use crate::bundle::content_id::{check_content_id, placeholder_id, seal_manifest};
 use crate::bundle::load::{check_tensor_digest, Tensors};
 use crate::bundle::manifest::read_part_digest;
 use crate::bundle::tensor_file::TensorFile;
@@ -32,7 +33,7 @@ use crate::json::{self, Fields, JsonError, Value};
 use crate::Error;
 
 /// The sentiment manifest schema version this engine reads and writes.
-pub const SENTIMENT_SCHEMA_VERSION: u32 = 1;
+pub const SENTIMENT_SCHEMA_VERSION: u32 = 2;
 
 /// The manifest's `kind`, which tells a sentiment bundle from a main bundle.
 pub const SENTIMENT_KIND: &str = "sentiment";
@@ -50,7 +51,8 @@ pub struct SentimentManifest {
     /// Always [`SENTIMENT_KIND`].
     pub kind: String,
     /// The content-addressed id: `"cove-sentiment-"` and the first 32 hex
-    /// digits of the sha256 of the manifest serialized with this field empty.
+    /// digits of the sha256 of the manifest's bytes with those digits read as
+    /// `0`s ([`crate::bundle::content_id`]).
     pub model_id: String,
     /// What the model was trained on.
     pub training: SentimentTraining,
@@ -80,15 +82,8 @@ pub struct SentimentTraining {
     pub split_seed: u64,
 }
 
-/// The id a sentiment manifest's content implies.
-pub fn derive_sentiment_model_id(manifest: &SentimentManifest) -> String {
-    let mut unnamed = manifest.clone();
-    unnamed.model_id = String::new();
-    // Serializing strings, numbers and maps cannot fail; the fallback only
-    // keeps this function total.
-    let canonical = serde_json::to_vec(&unnamed).unwrap_or_default();
-    format!("cove-sentiment-{}", &sha256_hex(&canonical)[..32])
-}
+/// What every sentiment bundle's model id starts with.
+pub const SENTIMENT_ID_PREFIX: &str = "cove-sentiment-";
 
 /// Collects a trained sentiment model and writes its bundle.
 #[derive(Debug, Clone)]
@@ -163,10 +158,10 @@ impl SentimentBundleBuilder {
             safetensors::serialize(tensors, None).map_err(|e| Error::TensorFileSyntax {
                 message: format!("{e:?}"),
             })?;
-        let mut manifest = SentimentManifest {
+        let manifest = SentimentManifest {
             schema_version: SENTIMENT_SCHEMA_VERSION,
             kind: SENTIMENT_KIND.to_string(),
-            model_id: String::new(),
+            model_id: placeholder_id(SENTIMENT_ID_PREFIX),
             training: self.training.clone(),
             metrics: self.metrics.clone(),
             featurizer: self.featurizer.clone(),
@@ -176,14 +171,14 @@ impl SentimentBundleBuilder {
                 byte_len: tensor_bytes.len() as u64,
             },
         };
-        manifest.model_id = derive_sentiment_model_id(&manifest);
-        let manifest_bytes =
+        let mut manifest_bytes =
             serde_json::to_vec_pretty(&manifest).map_err(|e| Error::ManifestSyntax {
                 message: e.to_string(),
             })?;
+        let model_id = seal_manifest(&mut manifest_bytes, SENTIMENT_ID_PREFIX)?;
         SentimentModel::from_bytes(&manifest_bytes, &tensor_bytes)?;
         Ok(BuiltBundle {
-            model_id: manifest.model_id,
+            model_id,
             manifest: manifest_bytes,
             tensors: tensor_bytes,
         })
@@ -198,13 +193,7 @@ pub(super) fn rows_for(n_classes: usize) -> usize {
 /// Parses and validates a sentiment bundle.
 pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<SentimentModel, Error> {
     let manifest = SentimentManifest::from_json(manifest_bytes)?;
-    let derived = derive_sentiment_model_id(&manifest);
-    if derived != manifest.model_id {
-        return Err(Error::ModelIdMismatch {
-            stated: manifest.model_id.clone(),
-            derived,
-        });
-    }
+    check_content_id(manifest_bytes, SENTIMENT_ID_PREFIX, &manifest.model_id)?;
     check_tensor_digest(&manifest.tensors, tensor_bytes, TensorCheck::Hash)?;
     manifest.featurizer.validate()?;
     let n_classes = manifest.classes.len();

@@ -22,7 +22,7 @@ pub mod featurize;
 use serde::Serialize;
 
 pub use bundle::{
-    SentimentBundleBuilder, SentimentManifest, SentimentTraining, MAX_CLASSES,
+    SentimentBundleBuilder, SentimentManifest, SentimentTraining, MAX_CLASSES, SENTIMENT_ID_PREFIX,
     SENTIMENT_SCHEMA_VERSION,
 };
 pub use featurize::{featurize, Features, FeaturizerSpec};

@@ -108,8 +108,12 @@ fn every_kind_of_text_has_a_defined_result() {
 fn bad_bundles_are_refused_with_typed_errors() {
     let built = bundle_with(&["negative", "positive"], &[("love", &[1.0])], &[0.0]);
     let manifest: serde_json::Value = serde_json::from_slice(&built.manifest).unwrap();
+    // Manifests are re-serialized and sealed with the id their bytes imply,
+    // so that the rule under test, not the id, is what refuses them.
     let load = |value: &serde_json::Value, tensors: &[u8]| {
-        SentimentModel::from_bytes(&serde_json::to_vec(value).unwrap(), tensors)
+        let mut bytes = serde_json::to_vec(value).unwrap();
+        crate::bundle::seal_manifest(&mut bytes, bundle::SENTIMENT_ID_PREFIX).unwrap();
+        SentimentModel::from_bytes(&bytes, tensors)
             .unwrap_err()
             .code()
     };
@@ -123,11 +127,17 @@ fn bad_bundles_are_refused_with_typed_errors() {
         "bundle_manifest_value"
     );
     assert_eq!(
-        load(&with("/schema_version", 2.into()), &built.tensors),
+        load(&with("/schema_version", 1.into()), &built.tensors),
         "bundle_schema_version"
     );
+    // An edit without resealing breaks the id.
+    let text = String::from_utf8(built.manifest.clone()).unwrap();
+    let edited = text.replacen("\"negative\"", "\"bad\"", 1);
+    assert_ne!(edited, text);
     assert_eq!(
-        load(&with("/classes/0", "bad".into()), &built.tensors),
+        SentimentModel::from_bytes(edited.as_bytes(), &built.tensors)
+            .unwrap_err()
+            .code(),
         "bundle_model_id"
     );
     let mut truncated = built.tensors.clone();
@@ -143,20 +153,14 @@ fn bad_bundles_are_refused_with_typed_errors() {
         "bundle_manifest_syntax"
     );
 
-    // Manifests that are consistent but break a rule: re-derive the id so the
-    // rule, not the id, is what refuses them.
-    let rederived = |value: serde_json::Value| {
-        let mut typed = SentimentManifest::from_json(&serde_json::to_vec(&value).unwrap()).unwrap();
-        typed.model_id = bundle::derive_sentiment_model_id(&typed);
-        serde_json::to_value(typed).unwrap()
-    };
-    let one_class = rederived(with("/classes", serde_json::json!(["only"])));
+    // Manifests that are consistent but break a rule.
+    let one_class = with("/classes", serde_json::json!(["only"]));
     assert_eq!(load(&one_class, &built.tensors), "bundle_manifest_value");
-    let repeated = rederived(with("/classes", serde_json::json!(["a", "a"])));
+    let repeated = with("/classes", serde_json::json!(["a", "a"]));
     assert_eq!(load(&repeated, &built.tensors), "bundle_manifest_value");
-    let bits = rederived(with("/featurizer/hash_bits", 30.into()));
+    let bits = with("/featurizer/hash_bits", 30.into());
     assert_eq!(load(&bits, &built.tensors), "bundle_manifest_value");
-    let other_shape = rederived(with("/featurizer/hash_bits", 9.into()));
+    let other_shape = with("/featurizer/hash_bits", 9.into());
     assert_eq!(load(&other_shape, &built.tensors), "bundle_tensor_shape");
 
     // Weights of the wrong size never make a bundle.

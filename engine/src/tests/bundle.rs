@@ -4,7 +4,8 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::bundle::builder::Tensor;
 use crate::bundle::{
-    derive_model_id, sha256_hex, Engine, Manifest, Model, TensorCheck, SCHEMA_VERSION,
+    seal_manifest, sha256_hex, Engine, Manifest, Model, TensorCheck, MODEL_ID_PREFIX,
+    SCHEMA_VERSION,
 };
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
@@ -26,8 +27,9 @@ fn check_rejected(manifest: &[u8], tensors: &[u8], code: &str) {
 fn reseal(mut manifest: Manifest, tensors: &[u8]) -> Vec<u8> {
     manifest.tensors.sha256 = sha256_hex(tensors);
     manifest.tensors.byte_len = tensors.len() as u64;
-    manifest.model_id = derive_model_id(&manifest);
-    serde_json::to_vec(&manifest).unwrap()
+    let mut bytes = serde_json::to_vec(&manifest).unwrap();
+    seal_manifest(&mut bytes, MODEL_ID_PREFIX).unwrap();
+    bytes
 }
 
 #[test]
@@ -71,7 +73,12 @@ fn the_model_id_check_leaves_the_manifest_as_it_was() {
     let model = Model::from_bytes(&manifest, &tensors).unwrap();
     let parsed = Manifest::from_json(&manifest).unwrap();
     assert_eq!(model.manifest(), &parsed);
-    assert_eq!(derive_model_id(&parsed), parsed.model_id);
+    let mut resealed = manifest.clone();
+    assert_eq!(
+        seal_manifest(&mut resealed, MODEL_ID_PREFIX).unwrap(),
+        parsed.model_id
+    );
+    assert_eq!(resealed, manifest);
 }
 
 fn edit_manifest(edit: impl FnOnce(&mut Manifest)) -> (Vec<u8>, Vec<u8>) {
@@ -127,12 +134,20 @@ fn a_built_bundle_loads_and_is_content_addressed() {
 }
 
 #[test]
-fn the_loader_ignores_manifest_whitespace_and_key_order() {
+fn the_model_id_addresses_the_manifest_bytes_whitespace_included() {
     let (manifest, tensors) = small();
     let value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
-    let compact = serde_json::to_vec(&value).unwrap();
+    let mut compact = serde_json::to_vec(&value).unwrap();
     assert_ne!(compact, manifest);
-    Model::from_bytes(&compact, &tensors).unwrap();
+    check_rejected(&compact, &tensors, "bundle_model_id");
+    // Sealed, the same content in other bytes is another bundle.
+    let id = seal_manifest(&mut compact, MODEL_ID_PREFIX).unwrap();
+    let model = Model::from_bytes(&compact, &tensors).unwrap();
+    assert_eq!(model.model_id(), id);
+    assert_ne!(
+        id,
+        Model::from_bytes(&manifest, &tensors).unwrap().model_id()
+    );
 }
 
 #[test]
