@@ -20,7 +20,9 @@ try {
   const sentiment = await fetch("/v1/bundles/sentiment.json")
     .then((response) => (response.ok ? response.json() : null))
     .catch(() => null);
-  const [cove, manifest] = await Promise.all([
+  // The shop's product list: the catalogue the trainer published beside the
+  // bundle (the engine reads the same items from the bundle's tensor file).
+  const [cove, catalogue] = await Promise.all([
     Cove.start({
       bundle: pointer.manifest,
       sentiment: sentiment?.three_class?.manifest,
@@ -28,11 +30,11 @@ try {
       itemUrl: "#/product/{id}",
       shop: "demo",
     }),
-    fetch(pointer.manifest).then((response) => response.json()),
+    fetch(pointer.catalogue).then((response) => response.json()),
     init(),
   ]);
   window.cove = cove;
-  await start(cove, manifest.items);
+  await start(cove, catalogue);
   main.dataset.state = "ready";
 } catch (error) {
   main.dataset.state = "error";

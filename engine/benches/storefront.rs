@@ -75,12 +75,15 @@ fn bench(c: &mut Criterion) {
 const TEN_K_VIEWS: usize = 8;
 const TEN_K_K: usize = 20;
 
-/// Writes the 10k synthetic bundle where the wasm harness reads it.
-fn write_ten_k_bundle(manifest: &[u8], tensors: &[u8]) {
+/// Writes the 10k synthetic bundle, and its catalogue as the trainer
+/// publishes one, where the wasm harness reads them.
+fn write_ten_k_bundle(manifest: &[u8], tensors: &[u8], model: &Model) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/synthetic-10k");
     std::fs::create_dir_all(&dir).expect("creating target/bench/synthetic-10k");
     std::fs::write(dir.join("manifest.json"), manifest).expect("writing the manifest");
     std::fs::write(dir.join("tensors.safetensors"), tensors).expect("writing the tensors");
+    let catalogue = serde_json::to_vec(model.items()).expect("serializing the catalogue");
+    std::fs::write(dir.join("catalogue.json"), catalogue).expect("writing the catalogue");
 }
 
 fn bench_ten_k(c: &mut Criterion) {
@@ -92,8 +95,8 @@ fn bench_ten_k(c: &mut Criterion) {
         n_categories: 20,
         seed: 1,
     });
-    write_ten_k_bundle(&built.manifest, &built.tensors);
     let model = Model::from_bytes(&built.manifest, &built.tensors).expect("synthetic bundle loads");
+    write_ten_k_bundle(&built.manifest, &built.tensors, &model);
     let config = ProfileConfig::default();
     let mut profile = Profile::new();
     for i in 0..TEN_K_VIEWS {

@@ -642,6 +642,8 @@ pub struct Published {
     pub manifest_path: PathBuf,
     /// `DIR/<model_id>/tensors.safetensors`.
     pub tensors_path: PathBuf,
+    /// `DIR/<model_id>/catalogue.json`.
+    pub catalogue_path: PathBuf,
     /// `DIR/default.json`.
     pub pointer_path: PathBuf,
 }
@@ -652,29 +654,42 @@ pub fn pointer_json(model_id: &str) -> String {
         "model_id": model_id,
         "manifest": format!("/v1/bundles/{model_id}/manifest.json"),
         "tensors": format!("/v1/bundles/{model_id}/tensors.safetensors"),
+        "catalogue": format!("/v1/bundles/{model_id}/catalogue.json"),
     });
     let mut text = serde_json::to_string_pretty(&value).expect("a JSON object");
     text.push('\n');
     text
 }
 
-/// Writes `DIR/<model_id>/manifest.json`, `DIR/<model_id>/tensors.safetensors`
-/// and `DIR/default.json` (the pointer, written last so a reader never sees a
-/// pointer to missing files). Each file is written to a temporary name and
-/// renamed.
+/// Writes `DIR/<model_id>/manifest.json`, `DIR/<model_id>/tensors.safetensors`,
+/// `DIR/<model_id>/catalogue.json` and `DIR/default.json` (the pointer, written
+/// last so a reader never sees a pointer to missing files). Each file is
+/// written to a temporary name and renamed.
+///
+/// The catalogue is not a part of the bundle (the engine reads the items from
+/// the tensor file): it is the items as the engine loads them, one JSON object
+/// per row (`id`, `title`, `price`, `category`, `in_stock`, and `countries`
+/// when limited), for the shop's own pages and the dashboard's names.
 pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
+    let model = cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors)
+        .context("the bundle to publish does not load")?;
+    let mut catalogue = serde_json::to_vec(model.items()).context("serializing the catalogue")?;
+    catalogue.push(b'\n');
     let bundle_dir = dir.join(&bundle.model_id);
     std::fs::create_dir_all(&bundle_dir)
         .with_context(|| format!("creating {}", bundle_dir.display()))?;
     let manifest_path = bundle_dir.join("manifest.json");
     let tensors_path = bundle_dir.join("tensors.safetensors");
+    let catalogue_path = bundle_dir.join("catalogue.json");
     let pointer_path = dir.join("default.json");
     write_atomic(&tensors_path, &bundle.tensors)?;
     write_atomic(&manifest_path, &bundle.manifest)?;
+    write_atomic(&catalogue_path, &catalogue)?;
     write_atomic(&pointer_path, pointer_json(&bundle.model_id).as_bytes())?;
     Ok(Published {
         manifest_path,
         tensors_path,
+        catalogue_path,
         pointer_path,
     })
 }
@@ -810,7 +825,7 @@ mod tests {
     }
 
     #[test]
-    fn publish_writes_three_files_that_load() {
+    fn publish_writes_four_files_that_load() {
         let (model, engine) = trained();
         let (bundle, notes) =
             build_bundle(&model, &crate::engine_eval::metric_entries(&engine)).unwrap();
@@ -821,7 +836,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&published.pointer_path).unwrap())
                 .unwrap();
         let keys: Vec<&String> = pointer.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["manifest", "model_id", "tensors"]);
+        assert_eq!(keys, ["catalogue", "manifest", "model_id", "tensors"]);
         let id = &bundle.model_id;
         assert_eq!(pointer["model_id"], *id);
         assert_eq!(
@@ -831,6 +846,10 @@ mod tests {
         assert_eq!(
             pointer["tensors"],
             format!("/v1/bundles/{id}/tensors.safetensors")
+        );
+        assert_eq!(
+            pointer["catalogue"],
+            format!("/v1/bundles/{id}/catalogue.json")
         );
         // Every way of naming the bundle loads the same model.
         for path in [
@@ -842,7 +861,20 @@ mod tests {
         }
         let loaded = load_published(&dir).unwrap();
         let manifest = loaded.manifest();
-        assert_eq!(manifest.items.len(), model.items.len());
+        assert_eq!(loaded.n_items(), model.items.len());
+        // The catalogue lists the loaded items, in row order.
+        let catalogue: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&published.catalogue_path).unwrap()).unwrap();
+        let catalogue = catalogue.as_array().unwrap();
+        assert_eq!(catalogue.len(), loaded.n_items());
+        for (row, entry) in catalogue.iter().enumerate() {
+            let item = loaded.item(row as u32).unwrap();
+            assert_eq!(entry["id"], item.id.as_str());
+            assert_eq!(entry["title"], item.title.as_str());
+            assert_eq!(entry["price"].as_f64(), Some(item.price));
+            assert_eq!(entry["category"], item.category.as_str());
+            assert_eq!(entry["in_stock"], item.in_stock);
+        }
         assert_eq!(manifest.segments.taste_clusters.len(), 3);
         assert!(manifest
             .metrics

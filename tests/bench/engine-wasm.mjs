@@ -20,7 +20,7 @@ const bundles = join(root, "www", "v1", "bundles");
 const pointer = JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
 const manifestBytes = readFileSync(join(bundles, pointer.model_id, "manifest.json"));
 const tensorBytes = readFileSync(join(bundles, pointer.model_id, "tensors.safetensors"));
-const items = JSON.parse(manifestBytes.toString("utf8")).items;
+const items = JSON.parse(readFileSync(join(bundles, pointer.model_id, "catalogue.json"), "utf8"));
 
 initSync({ module: readFileSync(join(root, "www", "pkg", "engine", "cove_engine_bg.wasm")) });
 
@@ -73,10 +73,10 @@ for (const n of PROFILE_SIZES) {
 }
 
 const tenK = join(root, "target", "bench", "synthetic-10k");
-if (existsSync(join(tenK, "manifest.json"))) {
+if (existsSync(join(tenK, "catalogue.json"))) {
   const manifest = readFileSync(join(tenK, "manifest.json"));
   const tensors = readFileSync(join(tenK, "tensors.safetensors"));
-  const tenKItems = JSON.parse(manifest.toString("utf8")).items;
+  const tenKItems = JSON.parse(readFileSync(join(tenK, "catalogue.json"), "utf8"));
   const engine = engineWithViews(manifest, tensors, tenKItems, 8);
   const tenKRequest = JSON.stringify({ k: 20, now: NOW, country: "GB" });
   results.ranking_10k = medianNanoseconds(() => engine.recommend(tenKRequest));

@@ -14,12 +14,15 @@
 // (holding `cove_engine.js` and `cove_engine_bg.wasm`); the default is
 // www/pkg/engine.
 //
-// COVE_BUNDLE=<model id> measures another published bundle than the default
-// (an older engine refuses fields a newer bundle carries).
+// COVE_BUNDLE=<model id> measures another published bundle than the default.
+// `DIR=<model id>` gives one build its own bundle: an engine of another
+// schema refuses the other's bundles (schema 2 kept the items in the manifest,
+// schema 3 keeps them in the tensor file), so old and new are compared each on
+// the default bundle of its own schema.
 //
 // Prints JSON: { "<dir>": { "compileMsMedian", "loadBundleMsMedian",
 // "loadBundleHostDigestMsMedian", "wasmBytes" }, ... }.
-// Run: node tests/bench/load-wasm.mjs [DIR ...]   (after cargo xtask build)
+// Run: node tests/bench/load-wasm.mjs [DIR[=MODEL_ID] ...]   (after cargo xtask build)
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, dirname, resolve } from "node:path";
@@ -31,15 +34,20 @@ const bundles = join(root, "www", "v1", "bundles");
 const pointer = process.env.COVE_BUNDLE
   ? { model_id: process.env.COVE_BUNDLE }
   : JSON.parse(readFileSync(join(bundles, "default.json"), "utf8"));
-const manifest = readFileSync(join(bundles, pointer.model_id, "manifest.json"));
-const tensors = readFileSync(join(bundles, pointer.model_id, "tensors.safetensors"));
-const tensorsSha256 = createHash("sha256").update(tensors).digest("hex");
+function readBundle(modelId) {
+  const manifest = readFileSync(join(bundles, modelId, "manifest.json"));
+  const tensors = readFileSync(join(bundles, modelId, "tensors.safetensors"));
+  const tensorsSha256 = createHash("sha256").update(tensors).digest("hex");
+  return { modelId, manifest, tensors, tensorsSha256 };
+}
 
-const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(root, "www", "pkg", "engine")];
+const args = process.argv.length > 2 ? process.argv.slice(2) : [join(root, "www", "pkg", "engine")];
 const builds = [];
-for (const dir of dirs) {
+for (const arg of args) {
+  const [dir, modelId = pointer.model_id] = arg.split("=");
   const glue = await import(pathToFileURL(join(resolve(dir), "cove_engine.js")).href);
-  builds.push({ dir, glue, bytes: readFileSync(join(dir, "cove_engine_bg.wasm")), compile: [], load: [], hostDigest: [] });
+  const bytes = readFileSync(join(dir, "cove_engine_bg.wasm"));
+  builds.push({ dir, glue, bytes, bundle: readBundle(modelId), compile: [], load: [], hostDigest: [] });
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -49,12 +57,13 @@ for (let round = 0; round < ROUNDS; round++) {
     const module = await WebAssembly.compile(build.bytes);
     build.compile.push(performance.now() - started);
     build.glue.initSync({ module });
+    const { manifest, tensors, tensorsSha256 } = build.bundle;
     for (const [times, digest] of [[build.load, undefined], [build.hostDigest, tensorsSha256]]) {
       const engine = new build.glue.CoveEngine();
       started = performance.now();
       const modelId = engine.loadBundle(manifest, tensors, digest);
       times.push(performance.now() - started);
-      if (modelId !== pointer.model_id) throw new Error(`${build.dir} loaded ${modelId}`);
+      if (modelId !== build.bundle.modelId) throw new Error(`${build.dir} loaded ${modelId}`);
       engine.free();
     }
   }
@@ -66,6 +75,7 @@ for (const build of builds) {
     loadBundleMsMedian: Number(median(build.load).toFixed(2)),
     loadBundleHostDigestMsMedian: Number(median(build.hostDigest).toFixed(2)),
     wasmBytes: build.bytes.length,
+    bundle: build.bundle.modelId,
   };
 }
 console.log(JSON.stringify(result));

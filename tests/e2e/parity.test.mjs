@@ -22,7 +22,7 @@ before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("parity"), logName: "parity-test" });
   browser = await launchChromium();
   pointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
-  items = (await (await fetch(`${worker.url}${pointer.manifest}`)).json()).items;
+  items = await (await fetch(`${worker.url}${pointer.catalogue}`)).json();
 });
 
 after(async () => {

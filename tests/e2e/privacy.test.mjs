@@ -19,8 +19,8 @@ before(async () => {
   browser = await launchChromium();
   registry = await (await fetch(`${worker.url}/v1/config?shop=demo`)).json();
   const pointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
-  const manifest = await (await fetch(`${worker.url}${pointer.manifest}`)).json();
-  catalogueIds = manifest.items.map((item) => item.id);
+  const catalogue = await (await fetch(`${worker.url}${pointer.catalogue}`)).json();
+  catalogueIds = catalogue.map((item) => item.id);
 });
 
 after(async () => {
@@ -51,7 +51,7 @@ const STATIC_PATHS = [
   /^\/cove\/[a-z]+\.mjs$/,
   /^\/pkg\/[a-z-]+\/[a-z_]+(_bg)?\.(js|wasm)$/,
   /^\/v1\/bundles\/(default|sentiment)\.json$/,
-  /^\/v1\/bundles\/cove-[0-9a-z-]+\/(manifest\.json|tensors\.safetensors)$/,
+  /^\/v1\/bundles\/cove-[0-9a-z-]+\/(manifest\.json|tensors\.safetensors|catalogue\.json)$/,
 ];
 
 /** Checks one report envelope field by field; returns it parsed. */
@@ -175,7 +175,7 @@ test("with consent required, no report leaves the device before consent", async 
     const { Cove } = await import("/cove.mjs");
     const pointer = await (await fetch("/v1/bundles/default.json")).json();
     window.cove = await Cove.start({ bundle: pointer.manifest, consent: "required", shop: "demo", slots: false });
-    const item = JSON.parse(await (await fetch(pointer.manifest)).text()).items[0];
+    const item = (await (await fetch(pointer.catalogue)).json())[0];
     await window.cove.track({ type: "view", item: item.id, price: item.price });
   });
   // Long past the demo shop's largest delay (5 s), still nothing is sent.

@@ -11,7 +11,7 @@ let items;
 before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("recommend"), logName: "recommend-test" });
   const pointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
-  items = (await (await fetch(`${worker.url}${pointer.manifest}`)).json()).items;
+  items = await (await fetch(`${worker.url}${pointer.catalogue}`)).json();
 });
 
 after(async () => {

@@ -157,7 +157,7 @@ test("the engine object gives what a per-category sentiment report needs", { ski
       const cove = new engine.CoveEngine();
       cove.loadBundle(await bytes(pointer.manifest), await bytes(pointer.tensors));
       const scorer = new scoring.SentimentScorer(await bytes(sentiment.manifest), await bytes(sentiment.tensors));
-      const items = JSON.parse(new TextDecoder().decode(await bytes(pointer.manifest))).items.slice(0, 50);
+      const items = (await (await fetch(pointer.catalogue)).json()).slice(0, 50);
       const categories = cove.categories();
       return {
         categories,

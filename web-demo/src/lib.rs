@@ -59,7 +59,8 @@ extern "C" {
     async fn privacy(this: &Cove) -> Result<JsValue, JsValue>;
 }
 
-/// One product of the catalogue, as the bundle's manifest lists it.
+/// One product of the catalogue, as the trainer publishes it beside the
+/// bundle (`catalogue.json`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Product {
     /// The product id (stock code).

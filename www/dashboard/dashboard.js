@@ -1,7 +1,7 @@
 // The marketer's dashboard: everything on this page comes from
 // `GET /v1/aggregates` (noisy, locally private reports, estimated without bias
-// at the edge), plus the published bundle's manifest for names only (segment
-// names, item titles, the countries of the trending lists).
+// at the edge), plus the published bundle's names only: segment names from its
+// manifest, item titles from the catalogue published beside it.
 //
 // Charts are hand-made SVG from plain JS: bars with 95% interval whiskers are
 // all the page draws, which takes ~60 lines; a chart library would add tens of
@@ -101,8 +101,8 @@ function barChart(title, rows, format) {
 }
 
 /** The lifecycle segment names in metric order (the engine's order: rules' segments, then no-purchase, then fallback). */
-function lifecycleNames(manifest) {
-  const map = manifest?.segments?.lifecycle;
+function lifecycleNames(bundle) {
+  const map = bundle?.segments?.lifecycle;
   if (!map) return null;
   const names = [];
   for (const name of [...map.rules.map((r) => r.segment), map.no_purchase_segment, map.fallback_segment]) {
@@ -111,11 +111,11 @@ function lifecycleNames(manifest) {
   return names;
 }
 
-function segmentSection(aggregates, manifest) {
+function segmentSection(aggregates, bundle) {
   const section = element("section", { "aria-labelledby": "segments-heading" }, element("h2", { id: "segments-heading" }, "Segment sizes"));
   const names = {
-    "segment.lifecycle": lifecycleNames(manifest),
-    "segment.price_tier": manifest ? [...manifest.segments.price_tiers.labels, "no price tier yet"] : null,
+    "segment.lifecycle": lifecycleNames(bundle),
+    "segment.price_tier": bundle ? [...bundle.segments.price_tiers.labels, "no price tier yet"] : null,
   };
   const charts = element("div", { class: "charts" });
   for (const metric of aggregates.metrics.filter((m) => m.name.startsWith("segment."))) {
@@ -132,7 +132,7 @@ function segmentSection(aggregates, manifest) {
   return section;
 }
 
-function trendingSection(aggregates, manifest) {
+function trendingSection(aggregates, bundle) {
   const section = element("section", { "aria-labelledby": "trending-heading" }, element("h2", { id: "trending-heading" }, "Trending items by country"));
   section.append(element("p", { class: "hint" },
     "Each device reports the item it is most interested in (Hadamard response over the catalogue). The country is not in the report: " +
@@ -142,7 +142,7 @@ function trendingSection(aggregates, manifest) {
     ...(overall ? [{ country: "all countries", n_reports: overall.n_reports, published: overall.published, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
     ...(aggregates.trending_by_country ?? []),
   ];
-  if (!lists.length || !manifest) {
+  if (!lists.length || !bundle) {
     section.append(element("p", { class: "suppressed" }, "No item-interest reports or no bundle: nothing to show."));
     return section;
   }
@@ -152,10 +152,10 @@ function trendingSection(aggregates, manifest) {
   const render = () => {
     const list = lists[Number(select.value)];
     const rows = list.values
-      .filter((v) => v.value < manifest.items.length)
+      .filter((v) => v.value < bundle.items.length)
       .sort((a, b) => b.count - a.count)
       .slice(0, 10)
-      .map((v) => ({ label: manifest.items[v.value].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
+      .map((v) => ({ label: bundle.items[v.value].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
     holder.replaceChildren(
       rows.length
         ? barChart(`Top items, ${list.country} — ${number(list.n_reports)} reports`, rows, (x) => number(x))
@@ -235,9 +235,9 @@ function campaignBlock(campaign, segmentName) {
   return block;
 }
 
-function campaignSection(aggregates, manifest) {
+function campaignSection(aggregates, bundle) {
   const section = element("section", { "aria-labelledby": "campaigns-heading" }, element("h2", { id: "campaigns-heading" }, "Campaigns and rescue offers"));
-  const names = lifecycleNames(manifest);
+  const names = lifecycleNames(bundle);
   const segmentName = (index) => names?.[index] ?? `segment ${index}`;
   const campaigns = aggregates.campaigns ?? [];
   if (!campaigns.length) section.append(element("p", {}, "This shop runs no campaigns."));
@@ -288,10 +288,15 @@ function sentimentSection(aggregates) {
   return section;
 }
 
-async function loadManifest() {
+// The names the page shows: the manifest's segment definitions and the
+// catalogue's items, by row.
+async function loadBundleNames() {
   try {
     const pointer = await (await fetch("/v1/bundles/default.json")).json();
-    return await (await fetch(pointer.manifest)).json();
+    const [manifest, items] = await Promise.all(
+      [pointer.manifest, pointer.catalogue].map(async (url) => (await fetch(url)).json()),
+    );
+    return { segments: manifest.segments, items };
   } catch {
     return null;
   }
@@ -300,14 +305,14 @@ async function loadManifest() {
 async function load() {
   const query = new URLSearchParams({ shop });
   if (day) query.set("day", day);
-  const [response, manifest] = await Promise.all([fetch(`/v1/aggregates?${query}`), loadManifest()]);
+  const [response, bundle] = await Promise.all([fetch(`/v1/aggregates?${query}`), loadBundleNames()]);
   const aggregates = await response.json();
   if (!response.ok) throw new Error(aggregates.message ?? `HTTP ${response.status}`);
   const summary = element("section", { class: "summary", "aria-label": "Summary" },
     element("div", {}, element("strong", {}, number(aggregates.envelopes)), "envelopes counted"),
     element("div", {}, element("strong", {}, `day ${aggregates.day}`), new Date(aggregates.day * 86_400_000).toISOString().slice(0, 10)),
     element("div", {}, element("strong", {}, `k = ${aggregates.k_anonymity}`), "k-anonymity threshold"));
-  main.replaceChildren(summary, segmentSection(aggregates, manifest), trendingSection(aggregates, manifest), campaignSection(aggregates, manifest), sentimentSection(aggregates));
+  main.replaceChildren(summary, segmentSection(aggregates, bundle), trendingSection(aggregates, bundle), campaignSection(aggregates, bundle), sentimentSection(aggregates));
   main.dataset.state = "ready";
 }
 

@@ -251,7 +251,8 @@ impl BundleBuilder {
             .clone()
             .unwrap_or_else(|| neutral_logistic(SessionFeatures::NAMES.len()));
 
-        let mut tensors: Vec<(String, Tensor)> = vec![
+        let mut tensors: Vec<(String, Tensor)> = super::items::item_tensors(&self.items)?;
+        tensors.extend([
             i8_tensor("item_factors_i8", &[n_items, dim], &quantised),
             f32_tensor("item_scales", &[n_items], &scales),
             f32_tensor("gram", &[dim, dim], &gram),
@@ -264,7 +265,7 @@ impl BundleBuilder {
                 &[self.taste_centroids.len() / dim.max(1), dim],
                 &self.taste_centroids,
             ),
-        ];
+        ]);
         if self.taste_centroids.len() != n_clusters * dim {
             return Err(Error::DimensionMismatch {
                 what: "taste centroids (clusters × dim)",
@@ -314,7 +315,6 @@ impl BundleBuilder {
             segments: self.segments.clone(),
             rescue: self.rescue.clone(),
             trending_countries: trending.iter().map(|(c, _)| c.clone()).collect(),
-            items: self.items.clone(),
             tensors: PartDigest {
                 sha256: sha256_hex(&tensor_bytes),
                 byte_len: tensor_bytes.len() as u64,

@@ -3,6 +3,7 @@
 //! manifest value, then every tensor against the manifest.
 
 use super::content_id::check_content_id;
+use super::items::{read_items, MAX_TEXT_LEN};
 use super::manifest::{
     sha256_hex, Manifest, PartDigest, RankingParams, RescueAction, SegmentDefinitions,
     MODEL_ID_PREFIX,
@@ -33,9 +34,6 @@ const TENSOR_NAMES: &[&str] = &[
     "purchase_intent_coef",
 ];
 
-/// The longest item id, title, category or label, in bytes.
-const MAX_TEXT_LEN: usize = 1024;
-
 pub(super) fn load(
     manifest_bytes: &[u8],
     tensor_bytes: &[u8],
@@ -44,12 +42,12 @@ pub(super) fn load(
     let manifest = Manifest::from_json(manifest_bytes)?;
     check_content_id(manifest_bytes, MODEL_ID_PREFIX, &manifest.model_id)?;
     check_tensor_digest(&manifest.tensors, tensor_bytes, check)?;
-    let (rows_by_id, categories, item_category) = validate_manifest(&manifest)?;
+    validate_manifest(&manifest)?;
     let profile_config = profile_config(&manifest.ranking)?;
 
     let file = TensorFile::parse(tensor_bytes)?;
     for name in file.names() {
-        if !TENSOR_NAMES.contains(&name) {
+        if !TENSOR_NAMES.contains(&name) && !super::items::TENSOR_NAMES.contains(&name) {
             return Err(Error::manifest(
                 "tensors",
                 format!("the tensor file holds an unknown tensor {name:?}"),
@@ -57,8 +55,9 @@ pub(super) fn load(
         }
     }
     let tensors = Tensors { file: &file };
+    let catalogue = read_items(&tensors)?;
 
-    let n = manifest.items.len();
+    let n = catalogue.items.len();
     let d = manifest.features.dim;
     let m = manifest.features.n_neighbors;
     let c = manifest.trending_countries.len();
@@ -99,8 +98,8 @@ pub(super) fn load(
     let propensity = tensors.logistic("propensity", RfmFeatures::NAMES.len())?;
     let purchase_intent = tensors.logistic("purchase_intent", SessionFeatures::NAMES.len())?;
 
-    let in_stock = manifest.items.iter().map(|item| item.in_stock).collect();
-    let country_limits = manifest
+    let in_stock = catalogue.items.iter().map(|item| item.in_stock).collect();
+    let country_limits = catalogue
         .items
         .iter()
         .enumerate()
@@ -123,9 +122,10 @@ pub(super) fn load(
         propensity,
         purchase_intent,
         gram,
-        rows_by_id,
-        item_category,
-        categories,
+        items: catalogue.items,
+        rows_by_id: catalogue.rows_by_id,
+        item_category: catalogue.item_category,
+        categories: catalogue.categories,
     })
 }
 
@@ -158,10 +158,8 @@ pub(crate) fn check_tensor_digest(
     Ok(())
 }
 
-type ItemIndex = (Vec<u32>, Vec<String>, Vec<u32>);
-
-/// Checks every manifest value and builds the item and category indexes.
-fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
+/// Checks every manifest value.
+fn validate_manifest(manifest: &Manifest) -> Result<(), Error> {
     let features = &manifest.features;
     if features.dim == 0 || features.dim > MAX_DIM {
         return Err(Error::manifest(
@@ -179,14 +177,6 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
         &features.purchase_intent_inputs,
         &SessionFeatures::NAMES,
     )?;
-    let n = manifest.items.len();
-    if n == 0 || n >= PAD as usize {
-        return Err(Error::manifest(
-            "items",
-            format!("{n} items; a bundle needs 1 to {} items", PAD - 1),
-        ));
-    }
-
     let ranking = &manifest.ranking;
     if !(ranking.lambda > 0.0 && ranking.lambda.is_finite()) {
         return Err(Error::manifest(
@@ -231,60 +221,6 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
         }
     }
 
-    for (row, item) in manifest.items.iter().enumerate() {
-        let field = || format!("items[{row}]");
-        check_text(&field(), &item.id, false)?;
-        check_text(&field(), &item.title, true)?;
-        check_text(&field(), &item.category, true)?;
-        if !(item.price >= 0.0 && item.price.is_finite()) {
-            return Err(Error::manifest(
-                format!("items[{row}].price"),
-                format!(
-                    "{} is not a non-negative finite price",
-                    number_text(item.price)
-                ),
-            ));
-        }
-    }
-    // Rows ordered by id (equal ids by row), for lookups by binary search. A
-    // repeated id sits beside its first use; the error names the earliest row
-    // that repeats an id, as a scan in row order would.
-    let items = &manifest.items;
-    let rows_by_id: Vec<u32> =
-        crate::order::stable_order(n, &mut |a, b| items[a].id.cmp(&items[b].id))
-            .into_iter()
-            .map(|row| row as u32)
-            .collect();
-    let repeat = rows_by_id
-        .windows(2)
-        .filter(|pair| items[pair[0] as usize].id == items[pair[1] as usize].id)
-        .map(|pair| pair[1] as usize)
-        .min();
-    if let Some(row) = repeat {
-        return Err(Error::manifest(
-            format!("items[{row}].id"),
-            format!("duplicate item id {:?}", items[row].id),
-        ));
-    }
-    let mut names: Vec<&str> = items.iter().map(|item| item.category.as_str()).collect();
-    // The standard sort directly, not `order::sort_by`: one category per
-    // item makes this the loader's largest sort, and it ran ~1 ms faster in
-    // V8 for ~0.8 KB of module (tests/bench/load-wasm.mjs).
-    names.sort_unstable();
-    names.dedup();
-    let categories: Vec<String> = names.into_iter().map(String::from).collect();
-    let item_category = manifest
-        .items
-        .iter()
-        .map(|item| {
-            // Every category is in the set built from the same items.
-            categories
-                .binary_search(&item.category)
-                .map(|i| i as u32)
-                .unwrap_or(0)
-        })
-        .collect();
-
     let countries = &manifest.trending_countries;
     if !countries.iter().any(|c| c == "*") {
         return Err(Error::manifest(
@@ -301,7 +237,7 @@ fn validate_manifest(manifest: &Manifest) -> Result<ItemIndex, Error> {
 
     validate_segments(&manifest.segments)?;
     validate_rescue(manifest)?;
-    Ok((rows_by_id, categories, item_category))
+    Ok(())
 }
 
 /// The profile configuration the model was tuned with: the engine's defaults
@@ -539,6 +475,13 @@ fn check_references(name: &str, indices: &[u32], n_items: usize) -> Result<(), E
     }
 }
 
+fn u32s(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// Typed, shape-checked access to the tensor file.
 pub(crate) struct Tensors<'a, 'data> {
     pub(crate) file: &'a TensorFile<'data>,
@@ -546,6 +489,31 @@ pub(crate) struct Tensors<'a, 'data> {
 
 impl<'data> Tensors<'_, 'data> {
     fn raw(&self, name: &str, dtype: &'static str, shape: &[usize]) -> Result<&'data [u8], Error> {
+        let (found, data) = self.any_shape(name, dtype)?;
+        if found != shape {
+            return Err(Error::TensorShape {
+                name: name.into(),
+                expected: shape.to_vec(),
+                found: found.to_vec(),
+            });
+        }
+        Ok(data)
+    }
+
+    /// A one-dimensional tensor of any length.
+    fn column(&self, name: &str, dtype: &'static str) -> Result<&'data [u8], Error> {
+        let (shape, data) = self.any_shape(name, dtype)?;
+        if shape.len() != 1 {
+            return Err(Error::TensorShape {
+                name: name.into(),
+                expected: vec![data.len()],
+                found: shape.to_vec(),
+            });
+        }
+        Ok(data)
+    }
+
+    fn any_shape(&self, name: &str, dtype: &'static str) -> Result<(&[usize], &'data [u8]), Error> {
         let view = self
             .file
             .tensor(name)
@@ -557,14 +525,36 @@ impl<'data> Tensors<'_, 'data> {
                 found: view.dtype.to_string(),
             });
         }
-        if view.shape != shape {
-            return Err(Error::TensorShape {
+        Ok((view.shape, view.data))
+    }
+
+    pub(crate) fn u8_column(&self, name: &str) -> Result<&'data [u8], Error> {
+        self.column(name, "U8")
+    }
+
+    pub(crate) fn u32_column(&self, name: &str) -> Result<Vec<u32>, Error> {
+        Ok(u32s(self.column(name, "U32")?))
+    }
+
+    /// A F64 column; finiteness is the caller's to check.
+    pub(crate) fn f64_column(&self, name: &str) -> Result<Vec<f64>, Error> {
+        let bytes = self.column(name, "F64")?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect())
+    }
+
+    pub(crate) fn bool_column(&self, name: &str, len: usize) -> Result<Vec<bool>, Error> {
+        let bytes = self.raw(name, "BOOL", &[len])?;
+        match bytes.iter().position(|b| *b > 1) {
+            Some(index) => Err(Error::InvalidTensorValue {
                 name: name.into(),
-                expected: shape.to_vec(),
-                found: view.shape.to_vec(),
-            });
+                index,
+                reason: "is not 0 or 1",
+            }),
+            None => Ok(bytes.iter().map(|b| *b == 1).collect()),
         }
-        Ok(view.data)
     }
 
     pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
@@ -583,12 +573,8 @@ impl<'data> Tensors<'_, 'data> {
         }
     }
 
-    fn u32(&self, name: &str, shape: &[usize]) -> Result<Vec<u32>, Error> {
-        let bytes = self.raw(name, "U32", shape)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+    pub(crate) fn u32(&self, name: &str, shape: &[usize]) -> Result<Vec<u32>, Error> {
+        Ok(u32s(self.raw(name, "U32", shape)?))
     }
 
     pub(crate) fn i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, Error> {

@@ -1,7 +1,7 @@
 //! The bundle manifest: the JSON half of a model bundle.
 //!
-//! The manifest says what the tensors mean (dimensions, item metadata, segment
-//! definitions, rescue policy) and pins the tensor file by its sha256 and byte
+//! The manifest says what the tensors mean (dimensions, segment definitions,
+//! rescue policy; the items' metadata is in the tensor file) and pins the tensor file by its sha256 and byte
 //! length. Its own integrity is pinned by `model_id`, which is derived from the
 //! manifest's bytes (see [`super::content_id`]), and those include the tensor
 //! file's sha256: one id addresses both parts.
@@ -46,8 +46,6 @@ pub struct Manifest {
     /// `trending_idx` tensor. `"*"` names the list used when the shopper's
     /// country has none; it must be present.
     pub trending_countries: Vec<String>,
-    /// One entry per item, in the row order of every per-item tensor.
-    pub items: Vec<ItemMeta>,
     /// The tensor file's checksum and length.
     pub tensors: PartDigest,
 }
@@ -173,7 +171,8 @@ pub struct PartDigest {
     pub byte_len: u64,
 }
 
-/// Metadata of one catalogue item.
+/// Metadata of one catalogue item. The tensor file stores it as columns
+/// (schema 3; see [`crate::bundle`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemMeta {
     /// The shop's item id (SKU). Unique within a bundle.
@@ -419,7 +418,6 @@ fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, Js
         segments: fields.take("segments", read_segments)?,
         rescue: fields.take("rescue", read_rescue)?,
         trending_countries: fields.strings("trending_countries")?,
-        items: fields.array("items", read_item)?,
         tensors: fields.take("tensors", read_part_digest)?,
     };
     fields.finish()?;
@@ -491,20 +489,6 @@ pub(crate) fn read_part_digest(value: Value) -> Result<PartDigest, JsonError> {
     };
     fields.finish()?;
     Ok(digest)
-}
-
-fn read_item(value: Value) -> Result<ItemMeta, JsonError> {
-    let mut fields = Fields::new(value)?;
-    let item = ItemMeta {
-        id: fields.string("id")?,
-        title: fields.string("title")?,
-        price: fields.f64("price")?,
-        category: fields.string("category")?,
-        in_stock: fields.bool("in_stock")?,
-        countries: fields.take_optional("countries", |v| json::array(v, json::string))?,
-    };
-    fields.finish()?;
-    Ok(item)
 }
 
 fn read_segments(value: Value) -> Result<SegmentDefinitions, JsonError> {

@@ -30,10 +30,14 @@
 //! | `propensity_{mean,scale,coef}` | F32 | F, F, F + 1 | logistic model on RFM features |
 //! | `purchase_intent_{mean,scale,coef}` | F32 | F, F, F + 1 | logistic model on session features |
 //!
+//! The catalogue's item columns (ids, titles, categories, prices, stock,
+//! countries) are in the same file; the `items` module lists them.
+//!
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
 pub mod content_id;
+pub(crate) mod items;
 pub(crate) mod load;
 pub mod manifest;
 pub(crate) mod tensor_file;
@@ -130,6 +134,9 @@ pub struct Model {
     pub(crate) purchase_intent: LogisticModel,
     /// The d × d Gram matrix YᵀY as shipped (f32), symmetric.
     pub(crate) gram: Vec<f32>,
+    /// The catalogue, one entry per item in row order (from the tensor file's
+    /// item columns, the `items` module).
+    pub(crate) items: Vec<ItemMeta>,
     /// The item rows ordered by id, for [`Model::item_row`]'s binary search.
     pub(crate) rows_by_id: Vec<u32>,
     /// Per item, the index of its category in `categories`.
@@ -187,7 +194,7 @@ impl Model {
 
     /// Number of items n.
     pub fn n_items(&self) -> usize {
-        self.manifest.items.len()
+        self.items.len()
     }
 
     /// Factor dimension d.
@@ -197,7 +204,7 @@ impl Model {
 
     /// The row of an item id, if the bundle knows it.
     pub fn item_row(&self, item_id: &str) -> Option<u32> {
-        let items = &self.manifest.items;
+        let items = &self.items;
         self.rows_by_id
             .binary_search_by(|&row| items[row as usize].id.as_str().cmp(item_id))
             .ok()
@@ -217,7 +224,13 @@ impl Model {
 
     /// An item's metadata by row.
     pub fn item(&self, row: u32) -> Option<&ItemMeta> {
-        self.manifest.items.get(row as usize)
+        self.items.get(row as usize)
+    }
+
+    /// The whole catalogue, in row order (what a shop's pages list; the
+    /// trainer publishes it beside the bundle as `catalogue.json`).
+    pub fn items(&self) -> &[ItemMeta] {
+        &self.items
     }
 
     /// An item's factor row, dequantised from the stored int8 row.

@@ -4,7 +4,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::bundle::builder::Tensor;
 use crate::bundle::{
-    seal_manifest, sha256_hex, Engine, Manifest, Model, TensorCheck, MODEL_ID_PREFIX,
+    seal_manifest, sha256_hex, Engine, ItemMeta, Manifest, Model, TensorCheck, MODEL_ID_PREFIX,
     SCHEMA_VERSION,
 };
 use crate::testing::{synthetic_bundle, SyntheticSpec};
@@ -110,6 +110,19 @@ fn edit_tensors(edit: impl FnOnce(&mut Vec<(String, Tensor)>)) -> (Vec<u8>, Vec<
     (manifest, tensors)
 }
 
+/// Rewrites the item columns with the small bundle's items after `edit`.
+fn with_items(tensors: &mut Vec<(String, Tensor)>, edit: fn(&mut Vec<ItemMeta>)) {
+    let (manifest, bytes) = small();
+    let mut items = Model::from_bytes(&manifest, &bytes)
+        .unwrap()
+        .items()
+        .to_vec();
+    edit(&mut items);
+    let columns = crate::bundle::items::item_tensors(&items).unwrap();
+    tensors.retain(|(name, _)| !columns.iter().any(|(column, _)| column == name));
+    tensors.extend(columns);
+}
+
 fn tensor<'a>(tensors: &'a mut [(String, Tensor)], name: &str) -> &'a mut Tensor {
     &mut tensors.iter_mut().find(|(n, _)| n == name).unwrap().1
 }
@@ -184,11 +197,9 @@ fn damaged_bytes_are_refused() {
     flipped[last] ^= 1;
     check_rejected(&manifest, &flipped, "bundle_checksum");
     // A stated id that does not match the content.
-    let edited = String::from_utf8(manifest.clone()).unwrap().replacen(
-        "\"title\": \"Item 0\"",
-        "\"title\": \"Item zero\"",
-        1,
-    );
+    let text = String::from_utf8(manifest.clone()).unwrap();
+    let edited = text.replacen("\"holdout_share\": 0.2", "\"holdout_share\": 0.25", 1);
+    assert_ne!(edited, text);
     check_rejected(edited.as_bytes(), &tensors, "bundle_model_id");
     // A tensor file that is not safetensors, sealed as if it were.
     let garbage = vec![0xffu8; 64];
@@ -257,12 +268,17 @@ fn manifest_errors_name_the_offending_path() {
         );
     };
     check(
-        &|v| v["items"][1]["price"] = "cheap".into(),
-        "items[1].price: expected a number",
+        &|v| v["segments"]["price_tiers"]["labels"][1] = 2.into(),
+        "segments.price_tiers.labels[1]: expected a string",
     );
     check(
-        &|v| v["items"][2]["note"] = 1.into(),
-        "items[2].note: is an unknown field",
+        &|v| v["rescue"]["actions"][0]["note"] = 1.into(),
+        "rescue.actions[0].note: is an unknown field",
+    );
+    // Schema 2 kept the items in the manifest; they are in the tensor file now.
+    check(
+        &|v| v["items"] = serde_json::json!([]),
+        "items: is an unknown field",
     );
     check(
         &|v| v["features"]["dim"] = 1.5.into(),
@@ -273,8 +289,8 @@ fn manifest_errors_name_the_offending_path() {
         "training.n_users",
     );
     check(
-        &|v| v["items"][0]["in_stock"] = serde_json::Value::Null,
-        "items[0].in_stock",
+        &|v| v["rescue"]["holdout_share"] = serde_json::Value::Null,
+        "rescue.holdout_share",
     );
     check(
         &|v| v["segments"]["lifecycle"]["rules"][0]["r"] = serde_json::json!([1, 2, 3]),
@@ -339,12 +355,6 @@ fn bad_manifest_values_are_refused() {
         ("profile half-life over a century", |m| {
             m.ranking.profile_half_life_days = Some(40_000.0)
         }),
-        ("negative price", |m| m.items[3].price = -1.0),
-        ("empty item id", |m| m.items[3].id = String::new()),
-        ("duplicate item id", |m| {
-            m.items[3].id = m.items[4].id.clone()
-        }),
-        ("no items", |m| m.items.clear()),
         ("no fallback trending", |m| {
             m.trending_countries[0] = "FR".into()
         }),
@@ -479,6 +489,86 @@ fn bad_tensors_are_refused() {
                 ))
             },
             "bundle_manifest_value",
+        ),
+        (
+            "negative price",
+            |t| tensor(t, "item_price").data[24..32].copy_from_slice(&(-1.0f64).to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "NaN price",
+            |t| tensor(t, "item_price").data[0..8].copy_from_slice(&f64::NAN.to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "empty item id",
+            |t| tensor(t, "item_id_ends").data[0..4].copy_from_slice(&0u32.to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "duplicate item id",
+            |t| with_items(t, |items| items[3].id = items[4].id.clone()),
+            "bundle_tensor_value",
+        ),
+        (
+            "no items",
+            |t| with_items(t, |items| items.clear()),
+            "bundle_tensor_shape",
+        ),
+        (
+            "a title that is not UTF-8",
+            |t| tensor(t, "item_title_text").data[0] = 0xff,
+            "bundle_tensor_value",
+        ),
+        (
+            "a text end past the text",
+            |t| tensor(t, "item_title_ends").data[0..4].copy_from_slice(&u32::MAX.to_le_bytes()),
+            "bundle_tensor_value",
+        ),
+        (
+            "a text end short of the text",
+            |t| {
+                let text = tensor(t, "item_id_text");
+                text.data.push(b'x');
+                text.shape[0] += 1;
+            },
+            "bundle_tensor_value",
+        ),
+        (
+            "categories out of order",
+            |t| tensor(t, "category_text").data[0] = b'~',
+            "bundle_tensor_value",
+        ),
+        (
+            "category index out of range",
+            |t| tensor(t, "item_category").data[0..4].copy_from_slice(&999u32.to_le_bytes()),
+            "bundle_reference",
+        ),
+        (
+            "in stock neither 0 nor 1",
+            |t| tensor(t, "item_in_stock").data[2] = 2,
+            "bundle_tensor_value",
+        ),
+        (
+            "an empty country",
+            |t| {
+                let n = tensor(t, "item_countries_ends").shape[0];
+                let text = tensor(t, "item_countries_text");
+                text.data = b",".to_vec();
+                text.shape = vec![1];
+                tensor(t, "item_countries_ends").data = 1u32.to_le_bytes().repeat(n);
+            },
+            "bundle_tensor_value",
+        ),
+        (
+            "no titles",
+            |t| t.retain(|(name, _)| name != "item_title_ends"),
+            "bundle_missing_tensor",
+        ),
+        (
+            "ids as I8",
+            |t| tensor(t, "item_id_text").dtype = Dtype::I8,
+            "bundle_tensor_dtype",
         ),
         (
             "zero scale in a classifier",
