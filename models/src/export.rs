@@ -648,14 +648,21 @@ pub struct Published {
     pub pointer_path: PathBuf,
 }
 
-/// The pointer file `default.json` for a bundle id: URL paths under `/v1/bundles/`.
-pub fn pointer_json(model_id: &str) -> String {
-    let value = serde_json::json!({
+/// A bundle's entry in a pointer file: its id and the URL paths of its two
+/// parts under `/v1/bundles/`.
+pub fn bundle_pointer(model_id: &str) -> serde_json::Value {
+    serde_json::json!({
         "model_id": model_id,
         "manifest": format!("/v1/bundles/{model_id}/manifest.json"),
         "tensors": format!("/v1/bundles/{model_id}/tensors.safetensors"),
-        "catalogue": format!("/v1/bundles/{model_id}/catalogue.json"),
-    });
+    })
+}
+
+/// The pointer file `default.json` for a main bundle id: its parts and the
+/// catalogue published beside them.
+pub fn pointer_json(model_id: &str) -> String {
+    let mut value = bundle_pointer(model_id);
+    value["catalogue"] = format!("/v1/bundles/{model_id}/catalogue.json").into();
     let mut text = serde_json::to_string_pretty(&value).expect("a JSON object");
     text.push('\n');
     text

@@ -133,9 +133,11 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     Ok(())
 }
 
+/// `-Oz` until it stops shrinking the module (`--converge`: the storefront's
+/// engine ~0.7 KB smaller gzipped than one pass).
 fn optimise(wasm_opt: &Path, module: &Path) -> Result<()> {
-    Step::new("wasm-opt -Oz", wasm_opt)
-        .args(["-Oz", "--strip-debug", "--strip-producers"])
+    Step::new("wasm-opt -Oz --converge", wasm_opt)
+        .args(["-Oz", "--converge", "--strip-debug", "--strip-producers"])
         .args(WASM_OPT_FEATURES)
         .args([module.as_os_str(), "-o".as_ref(), module.as_os_str()])
         .run()?;

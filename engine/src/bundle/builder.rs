@@ -252,6 +252,7 @@ impl BundleBuilder {
             .unwrap_or_else(|| neutral_logistic(SessionFeatures::NAMES.len()));
 
         let mut tensors: Vec<(String, Tensor)> = super::items::item_tensors(&self.items)?;
+        tensors.extend(super::cuts::cut_tensors(&self.segments));
         tensors.extend([
             i8_tensor("item_factors_i8", &[n_items, dim], &quantised),
             f32_tensor("item_scales", &[n_items], &scales),

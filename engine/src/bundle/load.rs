@@ -1,9 +1,11 @@
 //! The validating loader. Checks run cheapest first: the manifest's syntax and
-//! version, its model id, the tensor file's length and sha256, then every
-//! manifest value, then every tensor against the manifest.
+//! version, its model id, the tensor file's length and sha256, then the
+//! tensor file's header, every manifest value (with the segment cuts the
+//! tensor file holds), then every tensor against the manifest.
 
 use super::content_id::check_content_id;
-use super::items::{read_items, MAX_TEXT_LEN};
+use super::cuts;
+use super::items::{self, read_items, MAX_TEXT_LEN};
 use super::manifest::{
     sha256_hex, Manifest, PartDigest, RankingParams, RescueAction, SegmentDefinitions,
     MODEL_ID_PREFIX,
@@ -39,15 +41,14 @@ pub(super) fn load(
     tensor_bytes: &[u8],
     check: TensorCheck<'_>,
 ) -> Result<Model, Error> {
-    let manifest = Manifest::from_json(manifest_bytes)?;
+    let mut manifest = Manifest::from_json(manifest_bytes)?;
     check_content_id(manifest_bytes, MODEL_ID_PREFIX, &manifest.model_id)?;
     check_tensor_digest(&manifest.tensors, tensor_bytes, check)?;
-    validate_manifest(&manifest)?;
-    let profile_config = profile_config(&manifest.ranking)?;
 
     let file = TensorFile::parse(tensor_bytes)?;
     for name in file.names() {
-        if !TENSOR_NAMES.contains(&name) && !super::items::TENSOR_NAMES.contains(&name) {
+        let known = [TENSOR_NAMES, &items::TENSOR_NAMES, &cuts::TENSOR_NAMES];
+        if !known.iter().any(|names| names.contains(&name)) {
             return Err(Error::manifest(
                 "tensors",
                 format!("the tensor file holds an unknown tensor {name:?}"),
@@ -55,6 +56,9 @@ pub(super) fn load(
         }
     }
     let tensors = Tensors { file: &file };
+    cuts::read_cuts(&tensors, &mut manifest.segments)?;
+    validate_manifest(&manifest)?;
+    let profile_config = profile_config(&manifest.ranking)?;
     let catalogue = read_items(&tensors)?;
 
     let n = catalogue.items.len();

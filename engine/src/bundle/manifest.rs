@@ -215,10 +215,16 @@ pub struct SegmentDefinitions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LifecycleMap {
     /// Ascending cut points in days since the last purchase.
+    /// In the tensor file, not the JSON (`bundle::cuts`): exact f64.
+    #[serde(skip)]
     pub recency_cuts_days: Vec<f64>,
     /// Ascending cut points in number of orders.
+    /// In the tensor file, not the JSON (`bundle::cuts`): exact f64.
+    #[serde(skip)]
     pub frequency_cuts: Vec<f64>,
     /// Ascending cut points in total spend.
+    /// In the tensor file, not the JSON (`bundle::cuts`): exact f64.
+    #[serde(skip)]
     pub monetary_cuts: Vec<f64>,
     /// Rules tried in order; the first that matches names the segment.
     pub rules: Vec<LifecycleRule>,
@@ -245,6 +251,8 @@ pub struct LifecycleRule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriceTiers {
     /// Ascending, positive price cut points.
+    /// In the tensor file, not the JSON (`bundle::cuts`): exact f64.
+    #[serde(skip)]
     pub cuts: Vec<f64>,
     /// One label more than there are cuts ("budget", "mid", "premium").
     pub labels: Vec<String>,
@@ -258,6 +266,8 @@ pub struct LoyaltyTier {
     /// Minimum number of orders.
     pub min_orders: u32,
     /// Minimum lifetime spend.
+    /// In the tensor file, not the JSON (`bundle::cuts`): exact f64.
+    #[serde(skip)]
     pub min_spend: f64,
 }
 
@@ -324,7 +334,9 @@ impl Manifest {
     /// Parses a manifest from JSON bytes, checking the schema version first so
     /// that a bundle of another version gets the precise error. Every field
     /// of the schema is required unless documented as optional, and a field
-    /// the schema does not name is refused.
+    /// the schema does not name is refused. The segment cut points are not in
+    /// the JSON: they are empty here, and [`super::Model::from_bytes`] fills
+    /// them in from the tensor file.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, Error> {
         let syntax = |e: json::JsonError| Error::ManifestSyntax {
             message: e.to_string(),
@@ -499,7 +511,8 @@ fn read_segments(value: Value) -> Result<SegmentDefinitions, JsonError> {
         price_tiers: fields.take("price_tiers", |value| {
             let mut fields = Fields::new(value)?;
             let tiers = PriceTiers {
-                cuts: fields.f64s("cuts")?,
+                // From the tensor file (`bundle::cuts`).
+                cuts: Vec::new(),
                 labels: fields.strings("labels")?,
             };
             fields.finish()?;
@@ -511,7 +524,7 @@ fn read_segments(value: Value) -> Result<SegmentDefinitions, JsonError> {
             let tier = LoyaltyTier {
                 name: fields.string("name")?,
                 min_orders: fields.u32("min_orders")?,
-                min_spend: fields.f64("min_spend")?,
+                min_spend: 0.0,
             };
             fields.finish()?;
             Ok(tier)
@@ -525,9 +538,10 @@ fn read_lifecycle(value: Value) -> Result<LifecycleMap, JsonError> {
     let mut fields = Fields::new(value)?;
     let score_range = |value| json::fixed::<u8, 2>(value, json::u8);
     let lifecycle = LifecycleMap {
-        recency_cuts_days: fields.f64s("recency_cuts_days")?,
-        frequency_cuts: fields.f64s("frequency_cuts")?,
-        monetary_cuts: fields.f64s("monetary_cuts")?,
+        // From the tensor file (`bundle::cuts`).
+        recency_cuts_days: Vec::new(),
+        frequency_cuts: Vec::new(),
+        monetary_cuts: Vec::new(),
         rules: fields.array("rules", |value| {
             let mut fields = Fields::new(value)?;
             let rule = LifecycleRule {

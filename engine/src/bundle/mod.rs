@@ -31,12 +31,14 @@
 //! | `purchase_intent_{mean,scale,coef}` | F32 | F, F, F + 1 | logistic model on session features |
 //!
 //! The catalogue's item columns (ids, titles, categories, prices, stock,
-//! countries) are in the same file; the `items` module lists them.
+//! countries) are in the same file; the `items` module lists them. So are the
+//! segment cut points, exact (the `cuts` module).
 //!
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
 pub mod content_id;
+pub(crate) mod cuts;
 pub(crate) mod items;
 pub(crate) mod load;
 pub mod manifest;

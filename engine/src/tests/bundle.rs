@@ -71,7 +71,20 @@ fn a_digest_the_host_computed_stands_in_for_hashing_the_tensors() {
 fn the_model_id_check_leaves_the_manifest_as_it_was() {
     let (manifest, tensors) = small();
     let model = Model::from_bytes(&manifest, &tensors).unwrap();
-    let parsed = Manifest::from_json(&manifest).unwrap();
+    let mut parsed = Manifest::from_json(&manifest).unwrap();
+    // The segment cuts are in the tensor file, exact; the JSON has none, and
+    // the loaded manifest has them.
+    let loaded = &model.manifest().segments;
+    assert!(parsed.segments.lifecycle.monetary_cuts.is_empty());
+    assert_eq!(loaded.lifecycle.monetary_cuts, [100.0, 1000.0]);
+    assert_eq!(loaded.price_tiers.cuts, [10.0, 50.0]);
+    assert_eq!(loaded.loyalty_tiers[2].min_spend, 1000.0);
+    assert_eq!(parsed.segments.lifecycle.rules, loaded.lifecycle.rules);
+    assert_eq!(
+        parsed.segments.price_tiers.labels,
+        loaded.price_tiers.labels
+    );
+    parsed.segments = loaded.clone();
     assert_eq!(model.manifest(), &parsed);
     let mut resealed = manifest.clone();
     assert_eq!(
@@ -121,6 +134,13 @@ fn with_items(tensors: &mut Vec<(String, Tensor)>, edit: fn(&mut Vec<ItemMeta>))
     let columns = crate::bundle::items::item_tensors(&items).unwrap();
     tensors.retain(|(name, _)| !columns.iter().any(|(column, _)| column == name));
     tensors.extend(columns);
+}
+
+/// Replaces a F64 column's values.
+fn set_f64s(tensors: &mut [(String, Tensor)], name: &str, values: &[f64]) {
+    let column = tensor(tensors, name);
+    column.shape = vec![values.len()];
+    column.data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
 }
 
 fn tensor<'a>(tensors: &'a mut [(String, Tensor)], name: &str) -> &'a mut Tensor {
@@ -361,9 +381,6 @@ fn bad_manifest_values_are_refused() {
         ("tier labels", |m| {
             m.segments.price_tiers.labels.pop();
         }),
-        ("cuts not ascending", |m| {
-            m.segments.lifecycle.frequency_cuts = vec![5.0, 2.0]
-        }),
         ("rule out of range", |m| {
             m.segments.lifecycle.rules[0].r = [1, 9]
         }),
@@ -377,9 +394,6 @@ fn bad_manifest_values_are_refused() {
         ("rescue threshold", |m| m.rescue.threshold = -0.1),
         ("discount", |m| {
             m.rescue.actions[0].action = crate::bundle::RescueAction::Discount { percent: 0.0 }
-        }),
-        ("loyalty spend", |m| {
-            m.segments.loyalty_tiers[0].min_spend = -5.0
         }),
         ("input names", |m| {
             m.features.purchase_intent_inputs.swap(0, 1)
@@ -569,6 +583,36 @@ fn bad_tensors_are_refused() {
             "ids as I8",
             |t| tensor(t, "item_id_text").dtype = Dtype::I8,
             "bundle_tensor_dtype",
+        ),
+        (
+            "cuts not ascending",
+            |t| set_f64s(t, "lifecycle_frequency_cuts", &[5.0, 2.0]),
+            "bundle_manifest_value",
+        ),
+        (
+            "a cut that is not finite",
+            |t| set_f64s(t, "lifecycle_monetary_cuts", &[100.0, f64::NAN]),
+            "bundle_manifest_value",
+        ),
+        (
+            "a price tier cut fewer than the labels need",
+            |t| set_f64s(t, "price_tier_cuts", &[10.0]),
+            "bundle_manifest_value",
+        ),
+        (
+            "negative loyalty spend",
+            |t| set_f64s(t, "loyalty_min_spend", &[-5.0, 200.0, 1000.0]),
+            "bundle_manifest_value",
+        ),
+        (
+            "a loyalty spend per tier, one missing",
+            |t| set_f64s(t, "loyalty_min_spend", &[0.0, 200.0]),
+            "bundle_tensor_shape",
+        ),
+        (
+            "no recency cuts tensor",
+            |t| t.retain(|(name, _)| name != "lifecycle_recency_cuts"),
+            "bundle_missing_tensor",
         ),
         (
             "zero scale in a classifier",

@@ -30,7 +30,7 @@ use cove_engine::sentiment::{
 };
 
 use crate::export::{
-    gzip_len, pointed_manifest, pointer_json, read_parts, read_pointer, write_atomic,
+    bundle_pointer, gzip_len, pointed_manifest, read_parts, read_pointer, write_atomic,
 };
 use linear::{fit, FitConfig};
 use metrics::{class_metrics, ClassMetrics};
@@ -327,8 +327,7 @@ pub fn run(args: &SentimentArgs) -> anyhow::Result<SentimentReport> {
         );
         if let Some(dir) = &args.publish {
             publish_bundle(&bundle, dir)?;
-            let pointer: serde_json::Value = serde_json::from_str(&pointer_json(&bundle.model_id))?;
-            published.insert(variant.name().to_string(), pointer);
+            published.insert(variant.name().to_string(), bundle_pointer(&bundle.model_id));
         }
         variants.push(report);
     }
