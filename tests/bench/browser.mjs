@@ -143,7 +143,7 @@ try {
   await peerPage.goto(`${origin}/bench/peer.html`);
   const peer = await peerPage.evaluate(
     async (args) => (await import("/bench/peer-page.mjs")).run(args),
-    { manifestUrl: pointer.manifest, tensorsUrl: pointer.tensors, onnxUrl: "/bench/peer.onnx", k: K },
+    { manifestUrl: pointer.manifest, tensorsUrl: pointer.tensors, catalogueUrl: pointer.catalogue, onnxUrl: "/bench/peer.onnx", k: K },
   );
 
   const snippetFiles = JSON.parse(readFileSync(join(benchDir, "snippet-files.json"), "utf8"));

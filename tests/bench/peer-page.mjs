@@ -34,7 +34,7 @@ function itemFactors(bytes) {
   return { factors, shape: [n, d] };
 }
 
-export async function run({ manifestUrl, tensorsUrl, onnxUrl, k }) {
+export async function run({ manifestUrl, tensorsUrl, catalogueUrl, onnxUrl, k }) {
   const [manifest, tensors] = await Promise.all(
     [manifestUrl, tensorsUrl].map(async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer())),
   );
@@ -73,7 +73,11 @@ export async function run({ manifestUrl, tensorsUrl, onnxUrl, k }) {
 
   const engine = new CoveEngine();
   engine.loadBundle(manifest, tensors);
-  const items = JSON.parse(new TextDecoder().decode(manifest)).items;
+  // The catalogue beside the bundle (schema 3), or, for a site built before
+  // it (compared side by side with COVE_SITE), the manifest's items.
+  const items = catalogueUrl
+    ? await (await fetch(catalogueUrl)).json()
+    : JSON.parse(new TextDecoder().decode(manifest)).items;
   for (let i = 0; i < 5; i++) {
     const meta = items[(i * 37) % items.length];
     engine.track(JSON.stringify({ at: NOW - 3600 + i, kind: { type: "view", item: meta.id, price: meta.price } }));
