@@ -74,11 +74,20 @@ fn score_prints_the_engines_segments_and_ranking() {
     };
     let want_ranking = ranking::recommend(&model, &profile, &config, &request).unwrap();
     assert_eq!(got["model_id"], bundle.model_id);
+    // Both sides through JSON text and the same parser: it reads a 17-digit
+    // float to within a unit in the last place (no `float_roundtrip`), the
+    // same way for the CLI's output and for the expected value.
+    let as_printed = |value: serde_json::Value| -> serde_json::Value {
+        serde_json::from_str(&value.to_string()).unwrap()
+    };
     assert_eq!(
         got["segments"],
-        serde_json::to_value(&want_segments).unwrap()
+        as_printed(serde_json::to_value(&want_segments).unwrap())
     );
-    assert_eq!(got["ranking"], serde_json::to_value(&want_ranking).unwrap());
+    assert_eq!(
+        got["ranking"],
+        as_printed(serde_json::to_value(&want_ranking).unwrap())
+    );
     assert_eq!(got["ranking"]["items"].as_array().unwrap().len(), 5);
 
     // --now and a manifest path work too; an empty history is a cold start.
