@@ -149,11 +149,10 @@ pub(crate) fn read_items(tensors: &Tensors<'_, '_>) -> Result<Catalogue, Error> 
     let prices = tensors.f64_column("item_price")?;
     let n = prices.len();
     if n == 0 || n >= PAD as usize {
-        return Err(Error::TensorShape {
-            name: "item_price".into(),
-            expected: vec![PAD as usize - 1],
-            found: vec![n],
-        });
+        return Err(Error::manifest(
+            "tensors",
+            format!("{n} items; a bundle needs 1 to {} items", PAD - 1),
+        ));
     }
     if let Some(index) = prices.iter().position(|p| !(*p >= 0.0 && p.is_finite())) {
         return Err(Error::InvalidTensorValue {

@@ -527,7 +527,7 @@ fn bad_tensors_are_refused() {
         (
             "no items",
             |t| with_items(t, |items| items.clear()),
-            "bundle_tensor_shape",
+            "bundle_manifest_value",
         ),
         (
             "a title that is not UTF-8",
