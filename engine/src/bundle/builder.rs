@@ -424,12 +424,24 @@ pub(crate) fn f32_tensor(name: &str, shape: &[usize], values: &[f32]) -> (String
     )
 }
 
-fn u32_tensor(name: &str, shape: &[usize], values: &[u32]) -> (String, Tensor) {
+pub(crate) fn u32_tensor(name: &str, shape: &[usize], values: &[u32]) -> (String, Tensor) {
     let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     (
         name.to_string(),
         Tensor {
             dtype: Dtype::U32,
+            shape: shape.to_vec(),
+            data,
+        },
+    )
+}
+
+pub(crate) fn f64_tensor(name: &str, shape: &[usize], values: &[f64]) -> (String, Tensor) {
+    let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    (
+        name.to_string(),
+        Tensor {
+            dtype: Dtype::F64,
             shape: shape.to_vec(),
             data,
         },

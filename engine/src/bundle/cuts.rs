@@ -18,9 +18,7 @@
 //! | `price_tier_cuts` | F64 | any | `segments.price_tiers.cuts` |
 //! | `loyalty_min_spend` | F64 | loyalty tiers | each tier's `min_spend`, in the tiers' order |
 
-use safetensors::Dtype;
-
-use super::builder::Tensor;
+use super::builder::{f64_tensor, Tensor};
 use super::load::Tensors;
 use super::manifest::SegmentDefinitions;
 use crate::Error;
@@ -52,14 +50,7 @@ pub(crate) fn cut_tensors(segments: &SegmentDefinitions) -> Vec<(String, Tensor)
     TENSOR_NAMES
         .iter()
         .zip(columns)
-        .map(|(name, values)| {
-            let tensor = Tensor {
-                dtype: Dtype::F64,
-                shape: vec![values.len()],
-                data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            };
-            (name.to_string(), tensor)
-        })
+        .map(|(name, values)| f64_tensor(name, &[values.len()], values))
         .collect()
 }
 

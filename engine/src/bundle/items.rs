@@ -21,7 +21,7 @@
 
 use safetensors::Dtype;
 
-use super::builder::Tensor;
+use super::builder::{f64_tensor, u32_tensor, Tensor};
 use super::load::Tensors;
 use super::{ItemMeta, PAD};
 use crate::Error;
@@ -94,24 +94,11 @@ pub(crate) fn item_tensors(items: &[ItemMeta]) -> Result<Vec<(String, Tensor)>, 
         items.iter().map(|i| i.title.as_str()),
     ));
     tensors.extend(text_column("category", categories.iter().copied()));
-    tensors.push(tensor(
-        "item_category",
-        Dtype::U32,
-        n,
-        item_category.iter().flat_map(|v| v.to_le_bytes()).collect(),
-    ));
-    tensors.push(tensor(
-        "item_price",
-        Dtype::F64,
-        n,
-        items.iter().flat_map(|i| i.price.to_le_bytes()).collect(),
-    ));
-    tensors.push(tensor(
-        "item_in_stock",
-        Dtype::BOOL,
-        n,
-        items.iter().map(|i| i.in_stock as u8).collect(),
-    ));
+    tensors.push(u32_tensor("item_category", &[n], &item_category));
+    let prices: Vec<f64> = items.iter().map(|i| i.price).collect();
+    tensors.push(f64_tensor("item_price", &[n], &prices));
+    let in_stock = items.iter().map(|i| i.in_stock as u8).collect();
+    tensors.push(byte_tensor("item_in_stock", Dtype::BOOL, in_stock));
     tensors.extend(text_column(
         "item_countries",
         countries.iter().map(String::as_str),
@@ -119,10 +106,11 @@ pub(crate) fn item_tensors(items: &[ItemMeta]) -> Result<Vec<(String, Tensor)>, 
     Ok(tensors)
 }
 
-fn tensor(name: &str, dtype: Dtype, len: usize, data: Vec<u8>) -> (String, Tensor) {
+/// A one-dimensional tensor of one-byte values (U8 text, BOOL flags).
+fn byte_tensor(name: &str, dtype: Dtype, data: Vec<u8>) -> (String, Tensor) {
     let tensor = Tensor {
         dtype,
-        shape: vec![len],
+        shape: vec![data.len()],
         data,
     };
     (name.to_string(), tensor)
@@ -134,12 +122,11 @@ fn text_column<'a>(prefix: &str, texts: impl Iterator<Item = &'a str>) -> [(Stri
     let mut ends = Vec::new();
     for text in texts {
         bytes.extend_from_slice(text.as_bytes());
-        ends.extend((bytes.len() as u32).to_le_bytes());
+        ends.push(bytes.len() as u32);
     }
-    let n = ends.len() / 4;
     [
-        tensor(&format!("{prefix}_text"), Dtype::U8, bytes.len(), bytes),
-        tensor(&format!("{prefix}_ends"), Dtype::U32, n, ends),
+        byte_tensor(&format!("{prefix}_text"), Dtype::U8, bytes),
+        u32_tensor(&format!("{prefix}_ends"), &[ends.len()], &ends),
     ]
 }
 
