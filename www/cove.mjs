@@ -37,6 +37,15 @@ class RemoteCore {
   }
 }
 
+// Where the snippet's other files sit, relative to this module (the published
+// site bundles this module's imports into it, so only this module's URL is
+// known to be where it was written).
+const ASSETS = {
+  wasm: new URL("./pkg/engine/cove_engine_bg.wasm", import.meta.url).href,
+  sentimentModule: new URL("./pkg/sentiment/cove_sentiment.js", import.meta.url).href,
+  worker: new URL("./cove/worker.mjs", import.meta.url),
+};
+
 const REFRESHING_EVENTS = new Set(["view", "add_to_cart", "remove_from_cart", "purchase", "search", "rating"]);
 
 export class Cove {
@@ -53,13 +62,20 @@ export class Cove {
   static async start(options = {}) {
     let backend;
     if (options.worker) {
-      const worker = new Worker(new URL("./cove/worker.mjs", import.meta.url), { type: "module" });
+      const worker = new Worker(ASSETS.worker, { type: "module" });
       backend = new RemoteCore(worker);
       const { worker: _ignored, ...workerOptions } = options;
       const absolute = (url) => url && new URL(url, location.href).href;
-      await backend.call("start", { ...workerOptions, bundle: absolute(options.bundle), sentiment: absolute(options.sentiment) });
+      await backend.call("start", {
+        ...workerOptions,
+        bundle: absolute(options.bundle),
+        sentiment: absolute(options.sentiment),
+        wasm: absolute(options.wasm) ?? ASSETS.wasm,
+        sentimentWasm: absolute(options.sentimentWasm),
+        sentimentModule: ASSETS.sentimentModule,
+      });
     } else {
-      const core = await CoveCore.create(options);
+      const core = await CoveCore.create({ ...options, wasm: options.wasm ?? ASSETS.wasm, sentimentModule: ASSETS.sentimentModule });
       backend = { call: (method, ...args) => core[method](...args) };
     }
     const cove = new Cove(backend, options);

@@ -1,7 +1,7 @@
 // The storefront snippet in headless Chromium, on the published default
 // bundle: one script tag under a strict CSP renders the slots, events change
 // them, the profile survives a reload, forget() empties every store, a corrupt
-// store recovers, the Web Worker mode answers the same, a repeat visit starts
+// store or cached bundle recovers, the Web Worker mode answers the same, a repeat visit starts
 // offline, and no request leaves the page but the snippet's own files and the
 // bundle.
 import { test, before, after } from "node:test";
@@ -140,6 +140,37 @@ test("a corrupt stored profile is reset with a warning and the page still works"
   const profile = await page.evaluate(() => window.cove.profile());
   assert.equal(profile.profile.items.length, 0);
   assert.equal(profile.events.length, 0);
+  await context.close();
+});
+
+test("a tampered cached bundle is dropped with a warning and fetched again", async () => {
+  const items = await catalogue();
+  const context = await browser.newContext();
+  const { page } = await openStorefront(context, { item: items[3] });
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  const first = await slotItems(page);
+  // Flip one byte of the cached tensor file: the Cache API copy no longer
+  // matches the sha256 its manifest states.
+  const tensorsUrl = new URL(bundle.tensors, worker.url).href;
+  await page.evaluate(async (url) => {
+    const cache = await caches.open("cove-bundles-v1");
+    const bytes = new Uint8Array(await (await cache.match(url)).arrayBuffer());
+    bytes[bytes.length - 1] ^= 0xff;
+    await cache.put(url, new Response(bytes));
+  }, tensorsUrl);
+  const warnings = [];
+  page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+  await page.reload();
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  assert.ok(warnings.some((w) => w.includes("failed its integrity check")), warnings.join("\n"));
+  assert.deepEqual(await slotItems(page), first);
+  // The copy fetched again replaced the tampered one.
+  const cachedSha256 = await page.evaluate(async (url) => {
+    const bytes = await (await (await caches.open("cove-bundles-v1")).match(url)).arrayBuffer();
+    return [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }, tensorsUrl);
+  const manifest = await (await fetch(`${worker.url}${bundle.manifest}`)).json();
+  assert.equal(cachedSha256, manifest.tensors.sha256);
   await context.close();
 });
 

@@ -26,20 +26,24 @@ async function openCache() {
   }
 }
 
+/** The cached copy of `url` (its bytes), or null. */
+async function readCached(cache, url) {
+  const cached = await cache?.match(url);
+  return cached ? new Uint8Array(await cached.arrayBuffer()) : null;
+}
+
 /**
  * Fetches one immutable file, from the cache when present. `integrity` is an
  * SRI string ("sha256-…"); a cached copy is checked against it too, and a
- * copy that fails the check is dropped and fetched again.
+ * copy that fails the check is dropped and fetched again. `cachedRead` is the
+ * cache read (`readCached`) when it was started earlier.
  */
-async function fetchImmutable(cache, url, integrity) {
-  if (cache) {
-    const cached = await cache.match(url);
-    if (cached) {
-      const bytes = new Uint8Array(await cached.arrayBuffer());
-      if (!integrity || `sha256-${await sha256Base64(bytes)}` === integrity) return bytes;
-      console.warn(`cove: the cached copy of ${url} failed its integrity check; fetching it again`);
-      await cache.delete(url);
-    }
+async function fetchImmutable(cache, url, integrity, cachedRead = readCached(cache, url)) {
+  const cached = await cachedRead;
+  if (cached) {
+    if (!integrity || `sha256-${await sha256Base64(cached)}` === integrity) return cached;
+    console.warn(`cove: the cached copy of ${url} failed its integrity check; fetching it again`);
+    await cache.delete(url);
   }
   const response = await fetch(url, { integrity, credentials: "omit", cache: "default" });
   if (!response.ok) throw Object.assign(new Error(`fetching ${url}: HTTP ${response.status}`), { code: "bundle_fetch" });
@@ -53,22 +57,27 @@ async function fetchImmutable(cache, url, integrity) {
 /**
  * Loads a bundle: `manifestUrl` (content-addressed) and an optional SRI
  * `integrity` for the manifest. The tensor file sits beside the manifest; the
- * manifest gives its sha256, which becomes its SRI. Unless `prune` is false,
- * older bundles are pruned from the cache once this one is in (see
- * `pruneBundles` for keeping several bundles, like the sentiment bundle).
- * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array, urls: string[]}>}
+ * manifest gives its sha256, which becomes its SRI. Both cached copies are
+ * read side by side (the tensors' is checked once the manifest is in).
+ * Unless `prune` is false, older bundles are pruned from the cache once this
+ * one is in (see `pruneBundles` for keeping several bundles, like the
+ * sentiment bundle).
+ * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array, urls: string[], tensorsSha256: string}>}
  */
 export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) {
   const cache = await openCache();
   const absolute = new URL(manifestUrl, globalThis.location?.href).href;
+  // The tensors sit beside the manifest: /v1/bundles/<id>/tensors.safetensors.
+  const tensorsUrl = new URL(TENSORS_FILE, absolute).href;
+  // Handled here: a failed read surfaces when fetchImmutable awaits it.
+  const cachedTensors = readCached(cache, tensorsUrl);
+  cachedTensors.catch(() => {});
   const manifest = await fetchImmutable(cache, absolute, integrity);
   const digest = tensorDigest(manifest);
   if (!/^[0-9a-f]{64}$/.test(digest)) {
     throw Object.assign(new Error("the bundle manifest has no tensor sha256"), { code: "bundle_manifest" });
   }
-  // The tensors sit beside the manifest: /v1/bundles/<id>/tensors.safetensors.
-  const tensorsUrl = new URL(TENSORS_FILE, absolute).href;
-  const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`);
+  const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`, cachedTensors);
   const urls = [absolute, tensorsUrl];
   if (prune) await pruneBundles(urls);
   // The digest the tensors were checked against, for the engine (it need not

@@ -15,6 +15,9 @@ const RESCUE_CAMPAIGN = "rescue-cart";
 // The review report's classes (engine: privacy::registry::SENTIMENT_CLASSES).
 const SENTIMENT_CLASS_INDEX = { negative: 0, neutral: 1, positive: 2 };
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+// A promise whose rejection is handled later: marked handled now, so an early
+// failure (e.g. of the bundle) does not also report it as unhandled.
+const settled = (promise) => (promise.catch(() => {}), promise);
 
 /** A Cove error: a JavaScript Error with a stable `code`. */
 export function coveError(code, message) {
@@ -24,38 +27,49 @@ export function coveError(code, message) {
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
-   *   sentiment, sentimentIntegrity, consent, country, wasm, sentimentWasm)
+   *   sentiment, sentimentIntegrity, consent, country, sentimentWasm), with the
+   *   URLs of the engine's wasm (`wasm`) and of the sentiment module's glue
+   *   (`sentimentModule`) filled in by cove.mjs, which knows where they sit
+   *   (this module may be bundled into cove.mjs, so it cannot resolve them itself)
    */
   static async create(options) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
     // The store, the engine's module and the bundle are fetched side by side:
     // none needs another, and a cold start waits only for the slowest.
     const store = options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
+    // The profile and the event log are read meanwhile too; they are checked
+    // (and reset when unreadable) once the engine has the bundle.
+    const reads = store.then((opened) => ({ profile: settled(opened.get(PROFILE_KEY)), events: settled(opened.get(EVENTS_KEY)) }));
     const [, main] = await Promise.all([
-      init(options.wasm ? { module_or_path: options.wasm } : undefined),
+      init({ module_or_path: options.wasm }),
       loadBundle(options.bundle, options.bundleIntegrity, { prune: false }),
     ]);
     const core = new CoveCore(options);
     // The tensors' digest was checked by Subresource Integrity or Web Crypto.
     core.modelId = core.engine.loadBundle(main.manifest, main.tensors, main.tensorsSha256);
-    const keep = [...main.urls];
+    const bundles = [main];
     if (options.sentiment) {
       // Its own wasm module, fetched only by pages that score reviews.
       const [module, sentiment] = await Promise.all([
-        import("../pkg/sentiment/cove_sentiment.js"),
+        import(options.sentimentModule),
         loadBundle(options.sentiment, options.sentimentIntegrity, { prune: false }),
       ]);
       await module.default(options.sentimentWasm ? { module_or_path: options.sentimentWasm } : undefined);
       core.sentimentScorer = new module.SentimentScorer(sentiment.manifest, sentiment.tensors);
       core.sentimentModelId = core.sentimentScorer.modelId();
-      keep.push(...sentiment.urls);
+      bundles.push(sentiment);
     }
-    [core.store] = await Promise.all([store, pruneBundles(keep)]);
-    await core.restore();
+    core.store = await store;
+    await core.restore(await reads);
     if (options.shop) {
       core.reporter = new Reporter(core, { shop: options.shop, api: options.api });
       await core.reporter.start();
     }
+    // Older bundles leave the Cache API a task later, after the first render,
+    // so the start never waits for it; forget() waits for it.
+    core.pruning = new Promise((resolve) => setTimeout(resolve, 0))
+      .then(() => pruneBundles(bundles.flatMap((bundle) => bundle.urls)))
+      .catch((error) => console.warn("cove: could not prune older bundles from the cache:", error));
     return core;
   }
 
@@ -67,17 +81,30 @@ export class CoveCore {
     this.events = [];
   }
 
-  async restore() {
-    const bytes = await readRecord(this.store, PROFILE_KEY, (value) => {
-      if (!(value instanceof Uint8Array)) throw new Error("not a profile");
-      // Throws a typed error (corrupt, old version) and keeps the empty profile.
-      this.engine.restoreProfile(value);
-    });
-    const events = await readRecord(this.store, EVENTS_KEY, (value) => {
-      if (!Array.isArray(value) || !value.every((event) => event && typeof event.kind?.type === "string")) {
-        throw new Error("not an event log");
-      }
-    });
+  /** Restores the stored profile and event log (`reads`: their reads, when already started). */
+  async restore(reads = {}) {
+    const [bytes, events] = await Promise.all([
+      readRecord(
+        this.store,
+        PROFILE_KEY,
+        (value) => {
+          if (!(value instanceof Uint8Array)) throw new Error("not a profile");
+          // Throws a typed error (corrupt, old version) and keeps the empty profile.
+          this.engine.restoreProfile(value);
+        },
+        reads.profile,
+      ),
+      readRecord(
+        this.store,
+        EVENTS_KEY,
+        (value) => {
+          if (!Array.isArray(value) || !value.every((event) => event && typeof event.kind?.type === "string")) {
+            throw new Error("not an event log");
+          }
+        },
+        reads.events,
+      ),
+    ]);
     this.events = events ?? [];
     return bytes !== undefined;
   }
@@ -235,6 +262,7 @@ export class CoveCore {
     await this.store?.clear();
     this.store?.close?.();
     this.store = null;
+    await this.pruning;
     await forgetEverything(BUNDLE_CACHE);
   }
 }

@@ -160,12 +160,13 @@ export async function openPersistentStore() {
 
 /**
  * Reads a record, deleting it (with a warning) when it cannot be read or when
- * `check` rejects it. Returns undefined in both cases.
+ * `check` rejects it. Returns undefined in both cases. `read` is the read
+ * itself (`store.get(key)`), for a caller that started it earlier.
  */
-export async function readRecord(store, key, check = () => {}) {
+export async function readRecord(store, key, check = () => {}, read = store.get(key)) {
   let value;
   try {
-    value = await store.get(key);
+    value = await read;
     if (value !== undefined) check(value);
     return value;
   } catch (error) {

@@ -5,11 +5,21 @@
 //! `v1/bundles/`). What the edge worker serves (so the demo and the page
 //! tests too) and what the size and browser benchmarks measure is
 //! `target/site/`: the same tree with every `.js` and `.mjs` file minified by
-//! esbuild (whitespace, syntax and local names only: no bundling, imports,
-//! exports and file names unchanged, so each relative import resolves as it
-//! does in `www/`). Every other file is hard-linked, or copied where a link
-//! cannot be made. The site is rebuilt from scratch by every `cargo xtask
-//! build`, which takes well under a second.
+//! esbuild (whitespace, syntax and local names only: imports, exports and file
+//! names unchanged, so each relative import resolves as it does in `www/`).
+//!
+//! The snippet's two entry modules, `cove.mjs` (the page's) and
+//! `cove/worker.mjs` (its Web Worker's), are then bundled: each becomes one
+//! file holding its whole static import graph (the loader's modules and the
+//! engine's wasm-bindgen glue), so a page loads the snippet in one request
+//! after `cove.js` instead of one round of imports per level, and gzip sees
+//! the modules together. `cove.mjs` resolves every other file it needs (the
+//! engine's wasm, the worker, the sentiment module) from its own URL, so the
+//! bundle finds them where the unbundled module does.
+//!
+//! Every other file is hard-linked, or copied where a link cannot be made.
+//! The site is rebuilt from scratch by every `cargo xtask build`, which takes
+//! well under a second.
 
 use std::path::{Path, PathBuf};
 
@@ -52,8 +62,24 @@ pub fn publish() -> Result<()> {
         &site,
         Some("--out-extension:.js=.mjs"),
     )?;
+    for entry in SNIPPET_ENTRIES {
+        Step::new(format!("bundle www/{entry}"), paths::esbuild())
+            .args([source.join(entry)])
+            .args([
+                "--bundle".to_string(),
+                "--format=esm".to_string(),
+                "--minify".to_string(),
+                "--log-level=warning".to_string(),
+                format!("--outfile={}", site.join(entry).display()),
+            ])
+            .run()?;
+    }
     Ok(())
 }
+
+/// The snippet's entry modules, bundled with their static imports (paths
+/// under `www/`).
+const SNIPPET_ENTRIES: [&str; 2] = ["cove.mjs", "cove/worker.mjs"];
 
 fn minify(
     label: &str,

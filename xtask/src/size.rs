@@ -31,18 +31,19 @@ pub fn report(env: &Env) -> Result<()> {
     snippet_report(&WASM_ARTIFACTS[0].bg_wasm())
 }
 
-/// The snippet's JavaScript files (paths under the published site,
-/// `target/site/`, where they are minified), one list shared with
-/// the browser harness.
-fn snippet_javascript() -> Result<Vec<String>> {
+/// The snippet's JavaScript files as published (paths under `target/site/`,
+/// where they are minified and bundled), one list shared with the browser
+/// harness, and the files under `www/` they are built from.
+fn snippet_javascript() -> Result<(Vec<String>, Vec<String>)> {
     #[derive(serde::Deserialize)]
     struct SnippetFiles {
         javascript: Vec<String>,
+        sources: Vec<String>,
     }
     let files: SnippetFiles =
         serde_json::from_str(include_str!("../../tests/bench/snippet-files.json"))
             .context("parsing tests/bench/snippet-files.json")?;
-    Ok(files.javascript)
+    Ok((files.javascript, files.sources))
 }
 
 /// The snippet's budget: engine wasm + JS glue + loader, gzipped.
@@ -50,9 +51,10 @@ const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
 
 /// Prints the snippet's transfer size (engine wasm + JavaScript) against its budget.
 fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
-    let sizes = |dir: std::path::PathBuf| -> Result<(usize, usize)> {
+    let (published, sources) = snippet_javascript()?;
+    let sizes = |dir: std::path::PathBuf, files: &[String]| -> Result<(usize, usize)> {
         let (mut raw, mut gz) = (0, 0);
-        for file in snippet_javascript()? {
+        for file in files {
             let path = dir.join(file);
             let bytes =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -61,12 +63,12 @@ fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
         }
         Ok((raw, gz))
     };
-    let (source_raw, source_gz) = sizes(crate::paths::www_dir())?;
-    let (raw, gz) = sizes(crate::paths::site_dir())?;
+    let (source_raw, source_gz) = sizes(crate::paths::www_dir(), &sources)?;
+    let (raw, gz) = sizes(crate::paths::site_dir(), &published)?;
     let wasm = std::fs::read(engine_wasm)?;
     let (wasm_raw, wasm_gz) = (wasm.len(), gzipped_len(&wasm)?);
     println!(
-        "{:<16} {:>12} {:>12}   (as in www/, not minified)",
+        "{:<16} {:>12} {:>12}   (the files in www/, not minified nor bundled)",
         "snippet JS src", source_raw, source_gz
     );
     println!("{:<16} {:>12} {:>12}", "snippet JS", raw, gz);
