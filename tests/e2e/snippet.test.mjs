@@ -196,6 +196,50 @@ test("the Web Worker mode answers like the page, and a repeat visit starts offli
   await context.close();
 });
 
+test("the snippet served from a sub-path finds its wasm, worker and sentiment module beside it", async () => {
+  // A shop may serve the snippet's files from anywhere, e.g. /static/cove/:
+  // every file the snippet loads must resolve from its own URL (the published
+  // cove.mjs is a bundle, so only its URL says where it sits).
+  const items = await catalogue();
+  const sentiment = (await (await fetch(`${worker.url}/v1/bundles/sentiment.json`)).json()).three_class;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const prefixed = [];
+  await page.route(`${worker.url}/static/cove/**`, async (route) => {
+    const url = new URL(route.request().url());
+    prefixed.push(url.pathname);
+    const response = await route.fetch({ url: `${worker.url}${url.pathname.slice("/static/cove".length)}` });
+    await route.fulfill({ response });
+  });
+  await page.route(`${worker.url}/fixture/storefront.html`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: fixture
+        .replace('src="/cove.js"', 'src="/static/cove/cove.js"')
+        .replace("{{BUNDLE}}", bundle.manifest)
+        .replace("{{ITEM}}", items[5].id)
+        .replace("{{PRICE}}", String(items[5].price))
+        .replace("{{EXTRA}}", `data-sentiment="${sentiment.manifest}"`),
+    }),
+  );
+  await page.goto(`${worker.url}/fixture/storefront.html`);
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
+  const answers = await page.evaluate(async (bundleUrl) => {
+    const inWorker = await window.Cove.start({ bundle: bundleUrl, worker: true, slots: false, country: "GB" });
+    return {
+      sentiment: (await window.cove.sentiment("I love it, it is wonderful")).class,
+      onPage: (await window.cove.recommend({ k: 5 })).map((item) => item.id),
+      inWorker: (await inWorker.recommend({ k: 5 })).map((item) => item.id),
+    };
+  }, bundle.manifest);
+  assert.equal(answers.sentiment, "positive");
+  assert.deepEqual(answers.inWorker, answers.onPage);
+  for (const file of ["/static/cove/cove.mjs", "/static/cove/pkg/engine/cove_engine_bg.wasm", "/static/cove/cove/worker.mjs", "/static/cove/pkg/sentiment/cove_sentiment.js", "/static/cove/pkg/sentiment/cove_sentiment_bg.wasm"]) {
+    assert.ok(prefixed.includes(file), `${file} was not loaded from the sub-path: ${prefixed.join(", ")}`);
+  }
+  await context.close();
+});
+
 test("no request leaves the page but the snippet's files and the bundle", async () => {
   const items = await catalogue();
   const context = await browser.newContext();
