@@ -11,6 +11,11 @@
 //!
 //! Run alone: `cargo bench -p cove-engine --features test-fixtures --bench storefront` (after
 //! `cargo xtask build`, which publishes the default bundle).
+//!
+//! With `COVE_SIDE_BY_SIDE=1` the binary skips criterion and times the 10k
+//! ranking in rounds on request instead (one line in on stdin, one median out
+//! on stdout), so `tests/bench/ratio-10k.mjs` can alternate native and wasm
+//! rounds in one run: on a shared machine the load then falls on both alike.
 
 use std::path::PathBuf;
 
@@ -19,7 +24,7 @@ use cove_engine::events::Event;
 use cove_engine::profile::{Profile, ProfileConfig};
 use cove_engine::ranking::{self, RankRequest};
 use cove_engine::testing::{published_default_bundle, synthetic_bundle, SyntheticSpec};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 
 /// The profile sizes measured, shared with the wasm harness.
 pub const PROFILE_SIZES: [usize; 4] = [0, 5, 20, 64];
@@ -86,7 +91,9 @@ fn write_ten_k_bundle(manifest: &[u8], tensors: &[u8], model: &Model) {
     std::fs::write(dir.join("catalogue.json"), catalogue).expect("writing the catalogue");
 }
 
-fn bench_ten_k(c: &mut Criterion) {
+/// The 10k ranking's model (its bundle written for the wasm harness), the
+/// profile of `TEN_K_VIEWS` views, the configuration and the request.
+fn ten_k_workload() -> (Model, Profile, ProfileConfig, RankRequest) {
     let built = synthetic_bundle(&SyntheticSpec {
         n_items: 10_000,
         dim: 64,
@@ -110,6 +117,11 @@ fn bench_ten_k(c: &mut Criterion) {
         country: Some("GB".into()),
         ..RankRequest::default()
     };
+    (model, profile, config, request)
+}
+
+fn bench_ten_k(c: &mut Criterion) {
+    let (model, profile, config, request) = ten_k_workload();
     let mut group = c.benchmark_group("ranking_10k");
     group.bench_function("recommend_k20", |b| {
         b.iter(|| ranking::recommend(&model, &profile, &config, &request).map(|r| r.items.len()))
@@ -117,5 +129,52 @@ fn bench_ten_k(c: &mut Criterion) {
     group.finish();
 }
 
+/// Calls per timed batch and batches per round in the side-by-side mode (the
+/// wasm harness times the same).
+const ROUND_CALLS: usize = 50;
+const ROUND_BATCHES: usize = 15;
+
+/// The side-by-side mode: after a warm-up prints "ready", then answers each
+/// line on stdin with one round's median nanoseconds per call.
+fn serve_rounds() {
+    use std::io::{BufRead, Write};
+    let (model, profile, config, request) = ten_k_workload();
+    let call = || {
+        let ranked = ranking::recommend(&model, &profile, &config, std::hint::black_box(&request));
+        std::hint::black_box(ranked.map(|r| r.items.len())).expect("the 10k ranking ranks");
+    };
+    for _ in 0..200 {
+        call();
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").expect("writing to stdout");
+    out.flush().expect("flushing stdout");
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+        let mut samples: Vec<f64> = (0..ROUND_BATCHES)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                for _ in 0..ROUND_CALLS {
+                    call();
+                }
+                started.elapsed().as_nanos() as f64 / ROUND_CALLS as f64
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        writeln!(out, "{}", samples[samples.len() / 2].round()).expect("writing to stdout");
+        out.flush().expect("flushing stdout");
+    }
+}
+
 criterion_group!(benches, bench, bench_ten_k);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("COVE_SIDE_BY_SIDE").is_some() {
+        serve_rounds();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -71,13 +71,44 @@ pub fn bench(env: &Env) -> Result<()> {
         .context("ranking_10k missing from the wasm run")?;
     println!("\nthe 10k ranking (10,000 items, d = 64, int8; 8 views, k = 20), wasm with SIMD128:");
     println!(
-        "{:<10} {:>11.1} µs {:>11.1} µs {:>7.2}x",
+        "{:<10} {:>11.1} µs {:>11.1} µs {:>7.2}x   (one side after the other)",
         "10k items",
         native_ns / 1000.0,
         wasm_ns / 1000.0,
         wasm_ns / native_ns
     );
+    ten_k_side_by_side(env)?;
     browser_bench(env)
+}
+
+/// The 10k ranking's wasm ÷ native ratio with the two sides in alternating
+/// rounds (`tests/bench/ratio-10k.mjs`), the figure to quote on a shared
+/// machine: a load spike falls on one round of each side, not on one side.
+fn ten_k_side_by_side(env: &Env) -> Result<()> {
+    let output = Step::new("the 10k ranking, native and wasm side by side", &env.node22)
+        .args(["tests/bench/ratio-10k.mjs"])
+        .env("CARGO", cargo_program())
+        .current_dir(paths::root())
+        .output()?;
+    let figures: serde_json::Value =
+        serde_json::from_str(output.trim()).context("the side-by-side harness's output")?;
+    let number = |key: &str| {
+        figures[key]
+            .as_f64()
+            .with_context(|| format!("{key} missing from the side-by-side run"))
+    };
+    println!(
+        "{:<10} {:>11.1} µs {:>11.1} µs {:>7.2}x   (alternating rounds: median of {} round ratios, \
+         quartiles {:.2}–{:.2}x)",
+        "10k items",
+        number("nativeNsMedian")? / 1000.0,
+        number("wasmNsMedian")? / 1000.0,
+        number("ratioMedian")?,
+        number("rounds")?,
+        number("ratioP25")?,
+        number("ratioP75")?
+    );
+    Ok(())
 }
 
 /// The pinned version of Python's `onnx`, which writes the peer's model.

@@ -1,0 +1,121 @@
+// The snippet's cold start for several built sites side by side, in one
+// headless Chromium: each site is served from its own 127.0.0.1 port and
+// opened in its own tab, and the tabs' reloads alternate (the order reversed
+// every round), so machine load falls on every site alike. A cold start is
+// the time from the snippet's <script> tag to the first rendered slot on a
+// repeat visit (scripts and wasm in the HTTP cache, the bundle in the Cache
+// API), as tests/bench/browser.mjs measures it; the page reports it on the
+// console, so nothing polls the page while it starts.
+//
+// Prints one JSON object: for each site, the median and quartiles of its
+// cold starts in milliseconds.
+// Run: node tests/bench/cold-start-ab.mjs [--rounds N] SITE_DIR...
+//   e.g. a site from an older commit (its `target/site`, copied) against
+//   this one's: node tests/bench/cold-start-ab.mjs /tmp/site-old target/site
+import http from "node:http";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { extname, join, normalize, resolve } from "node:path";
+import { launchChromium } from "../e2e/support.mjs";
+
+const args = process.argv.slice(2);
+const roundsAt = args.indexOf("--rounds");
+const ROUNDS = roundsAt >= 0 ? Number(args.splice(roundsAt, 2)[1]) : 30;
+const sites = args.map((dir) => resolve(dir));
+if (sites.length === 0 || !(ROUNDS > 0)) {
+  console.error("usage: node tests/bench/cold-start-ab.mjs [--rounds N] SITE_DIR...");
+  process.exit(2);
+}
+
+const TYPES = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+};
+const scriptTagMark = "window.__coveScriptTag = performance.now();";
+const renderedMark = `new MutationObserver(function (_, observer) {
+  var slot = document.querySelector('[data-cove-slot="home"]');
+  if (slot && slot.getAttribute("data-cove-state") === "ready" && slot.querySelector("article")) {
+    observer.disconnect();
+    console.debug("cove-bench cold-start " + (performance.now() - window.__coveScriptTag));
+  }
+}).observe(document.documentElement, { subtree: true, childList: true, attributes: true });`;
+
+function serve(www) {
+  const pointer = JSON.parse(readFileSync(join(www, "v1", "bundles", "default.json"), "utf8"));
+  const page = `<!doctype html><html><head><meta charset="utf-8"><title>cold start</title>
+<script src="/bench/rendered-mark.js"></script></head><body>
+<div data-cove-slot="home" data-cove-k="8"><template><article><a data-cove-href><span data-cove-field="title"></span></a>
+<span data-cove-field="price"></span> <small data-cove-field="reason"></small></article></template></div>
+<script src="/bench/script-tag.js"></script>
+<script src="/cove.js" data-bundle="${pointer.manifest}" data-country="GB"></script>
+</body></html>`;
+  const inline = {
+    "/bench/cold.html": [page, ".html"],
+    "/bench/rendered-mark.js": [renderedMark, ".js"],
+    "/bench/script-tag.js": [scriptTagMark, ".js"],
+  };
+  const server = http.createServer((request, response) => {
+    const { pathname } = new URL(request.url, "http://127.0.0.1");
+    const headers = { "cache-control": "public, max-age=3600" };
+    const body = inline[pathname];
+    if (body) {
+      response.writeHead(200, { ...headers, "content-type": TYPES[body[1]] });
+      response.end(body[0]);
+      return;
+    }
+    const file = join(www, normalize(pathname));
+    if (!file.startsWith(www) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    response.end(readFileSync(file));
+  });
+  return new Promise((done) => server.listen(0, "127.0.0.1", () => done(server)));
+}
+
+const servers = await Promise.all(sites.map(serve));
+const browser = await launchChromium();
+try {
+  const context = await browser.newContext();
+  const rendered = (page) =>
+    page
+      .waitForEvent("console", { predicate: (message) => message.text().startsWith("cove-bench cold-start "), timeout: 30_000 })
+      .then((message) => Number(message.text().split(" ")[2]));
+  const tabs = [];
+  for (const [i, server] of servers.entries()) {
+    const page = await context.newPage();
+    page.on("pageerror", (error) => console.error(`${sites[i]}: page error:`, String(error)));
+    // The first visit fills the caches; the reloads are the measured repeat visits.
+    const first = rendered(page);
+    await page.goto(`http://127.0.0.1:${server.address().port}/bench/cold.html`);
+    await first;
+    tabs.push({ site: sites[i], page, ms: [] });
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const tab of round % 2 === 0 ? tabs : [...tabs].reverse()) {
+      await tab.page.bringToFront();
+      // The last visit's work after its first render is done first.
+      await tab.page.waitForTimeout(250);
+      const next = rendered(tab.page);
+      await tab.page.reload();
+      tab.ms.push(await next);
+    }
+  }
+  const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q)];
+  const result = { rounds: ROUNDS };
+  for (const tab of tabs) {
+    result[tab.site] = {
+      coldStartMsMedian: Number(quantile(tab.ms, 0.5).toFixed(1)),
+      p25: Number(quantile(tab.ms, 0.25).toFixed(1)),
+      p75: Number(quantile(tab.ms, 0.75).toFixed(1)),
+    };
+  }
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+  for (const server of servers) server.close();
+}
