@@ -20,6 +20,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join, normalize } from "node:path";
 import { gzipSync } from "node:zlib";
 import { launchChromium } from "../e2e/support.mjs";
+import { coldStartFiles, nextColdStart, reloadColdStart } from "./cold-page.mjs";
 import { workspaceRoot as root } from "../../edge-worker/dev/wrangler.mjs";
 
 const RELOADS = 15;
@@ -38,6 +39,7 @@ const peerShape = JSON.parse(
   execFileSync(python, [join(benchDir, "make_onnx.py"), join(www, pointer.tensors), onnxPath, String(K)], { encoding: "utf8" }),
 );
 
+const coldFiles = coldStartFiles(pointer.manifest);
 const TYPES = {
   ".html": "text/html",
   ".js": "text/javascript",
@@ -47,25 +49,6 @@ const TYPES = {
   ".css": "text/css",
   ".svg": "image/svg+xml",
 };
-
-const coldPage = `<!doctype html><html><head><meta charset="utf-8"><title>cold start</title>
-<script src="/bench/cold-mark.js"></script></head><body>
-<div data-cove-slot="home" data-cove-k="8"><template><article><a data-cove-href><span data-cove-field="title"></span></a>
-<span data-cove-field="price"></span> <small data-cove-field="reason"></small></article></template></div>
-<script src="/bench/script-tag.js"></script>
-<script src="/cove.js" data-bundle="${pointer.manifest}" data-country="GB"></script>
-</body></html>`;
-
-// Marks the moment the parser reaches the snippet's tag, and the first render.
-const scriptTagMark = "window.__coveBench = { scriptTag: performance.now() };";
-const coldMark = `new MutationObserver(function (_, observer) {
-  var slot = document.querySelector('[data-cove-slot="home"]');
-  if (window.__coveBench && slot && slot.getAttribute("data-cove-state") === "ready" && slot.querySelector("article")) {
-    window.__coveBench.rendered = performance.now();
-    observer.disconnect();
-    console.debug("cove-bench cold-start " + (window.__coveBench.rendered - window.__coveBench.scriptTag));
-  }
-}).observe(document.documentElement, { subtree: true, childList: true, attributes: true });`;
 
 function fileFor(pathname) {
   if (pathname.startsWith("/ort/")) return join(ortDist, normalize(pathname.slice(5)));
@@ -82,10 +65,8 @@ const server = http.createServer((request, response) => {
     "cross-origin-embedder-policy": "require-corp",
   };
   const inline = {
-    "/bench/cold.html": [coldPage, ".html"],
+    ...coldFiles,
     "/bench/peer.html": ["<!doctype html><title>peer</title>", ".html"],
-    "/bench/cold-mark.js": [coldMark, ".js"],
-    "/bench/script-tag.js": [scriptTagMark, ".js"],
   }[pathname];
   if (inline) {
     response.writeHead(200, { ...headers, "content-type": TYPES[inline[1]] });
@@ -111,27 +92,12 @@ try {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error("page error:", String(error)));
-  // The page reports its cold start on the console: polling it from here
-  // (page.waitForFunction) would load playwright's injected script into the
-  // page while the snippet starts, on the same main thread, and slow it.
-  const rendered = () =>
-    page
-      .waitForEvent("console", { predicate: (message) => message.text().startsWith("cove-bench cold-start "), timeout: 30_000 })
-      .then((message) => Number(message.text().split(" ")[2]));
-
   // First visit fills the caches; the reloads are the measured repeat visits.
-  let next = rendered();
+  const first = nextColdStart(page);
   await page.goto(`${origin}/bench/cold.html`);
-  await next;
+  await first;
   const coldMs = [];
-  for (let i = 0; i < RELOADS; i++) {
-    // A shopper's next visit is not within milliseconds of the last: the
-    // snippet's work after the first render (the offline copy) is done first.
-    await page.waitForTimeout(250);
-    next = rendered();
-    await page.reload();
-    coldMs.push(await next);
-  }
+  for (let i = 0; i < RELOADS; i++) coldMs.push(await reloadColdStart(page));
 
   const recommendNs = await page.evaluate(async (k) => {
     const cove = window.cove;

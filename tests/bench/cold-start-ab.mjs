@@ -4,8 +4,7 @@
 // every round), so machine load falls on every site alike. A cold start is
 // the time from the snippet's <script> tag to the first rendered slot on a
 // repeat visit (scripts and wasm in the HTTP cache, the bundle in the Cache
-// API), as tests/bench/browser.mjs measures it; the page reports it on the
-// console, so nothing polls the page while it starts.
+// API), on the page tests/bench/browser.mjs measures (cold-page.mjs).
 //
 // Prints one JSON object: for each site, the median and quartiles of its
 // cold starts in milliseconds.
@@ -16,6 +15,7 @@ import http from "node:http";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join, normalize, resolve } from "node:path";
 import { launchChromium } from "../e2e/support.mjs";
+import { coldStartFiles, nextColdStart, reloadColdStart } from "./cold-page.mjs";
 
 const args = process.argv.slice(2);
 const roundsAt = args.indexOf("--rounds");
@@ -34,29 +34,9 @@ const TYPES = {
   ".wasm": "application/wasm",
   ".svg": "image/svg+xml",
 };
-const scriptTagMark = "window.__coveScriptTag = performance.now();";
-const renderedMark = `new MutationObserver(function (_, observer) {
-  var slot = document.querySelector('[data-cove-slot="home"]');
-  if (slot && slot.getAttribute("data-cove-state") === "ready" && slot.querySelector("article")) {
-    observer.disconnect();
-    console.debug("cove-bench cold-start " + (performance.now() - window.__coveScriptTag));
-  }
-}).observe(document.documentElement, { subtree: true, childList: true, attributes: true });`;
-
 function serve(www) {
   const pointer = JSON.parse(readFileSync(join(www, "v1", "bundles", "default.json"), "utf8"));
-  const page = `<!doctype html><html><head><meta charset="utf-8"><title>cold start</title>
-<script src="/bench/rendered-mark.js"></script></head><body>
-<div data-cove-slot="home" data-cove-k="8"><template><article><a data-cove-href><span data-cove-field="title"></span></a>
-<span data-cove-field="price"></span> <small data-cove-field="reason"></small></article></template></div>
-<script src="/bench/script-tag.js"></script>
-<script src="/cove.js" data-bundle="${pointer.manifest}" data-country="GB"></script>
-</body></html>`;
-  const inline = {
-    "/bench/cold.html": [page, ".html"],
-    "/bench/rendered-mark.js": [renderedMark, ".js"],
-    "/bench/script-tag.js": [scriptTagMark, ".js"],
-  };
+  const inline = coldStartFiles(pointer.manifest);
   const server = http.createServer((request, response) => {
     const { pathname } = new URL(request.url, "http://127.0.0.1");
     const headers = { "cache-control": "public, max-age=3600" };
@@ -81,16 +61,12 @@ const servers = await Promise.all(sites.map(serve));
 const browser = await launchChromium();
 try {
   const context = await browser.newContext();
-  const rendered = (page) =>
-    page
-      .waitForEvent("console", { predicate: (message) => message.text().startsWith("cove-bench cold-start "), timeout: 30_000 })
-      .then((message) => Number(message.text().split(" ")[2]));
   const tabs = [];
   for (const [i, server] of servers.entries()) {
     const page = await context.newPage();
     page.on("pageerror", (error) => console.error(`${sites[i]}: page error:`, String(error)));
     // The first visit fills the caches; the reloads are the measured repeat visits.
-    const first = rendered(page);
+    const first = nextColdStart(page);
     await page.goto(`http://127.0.0.1:${server.address().port}/bench/cold.html`);
     await first;
     tabs.push({ site: sites[i], page, ms: [] });
@@ -98,11 +74,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const tab of round % 2 === 0 ? tabs : [...tabs].reverse()) {
       await tab.page.bringToFront();
-      // The last visit's work after its first render is done first.
-      await tab.page.waitForTimeout(250);
-      const next = rendered(tab.page);
-      await tab.page.reload();
-      tab.ms.push(await next);
+      tab.ms.push(await reloadColdStart(tab.page));
     }
   }
   const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * q)];
