@@ -118,6 +118,19 @@ fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 proptest! {
+    /// The loader's id sort (prefix integers first, whole ids on a tie) is
+    /// the ids' byte order, for ids short and long, with NUL bytes and shared
+    /// prefixes.
+    #[test]
+    fn the_id_prefix_order_is_the_byte_order(
+        a in "[\\x00AB\\u{e9}]{0,10}",
+        b in "[\\x00AB\\u{e9}]{0,10}",
+    ) {
+        use crate::bundle::items::id_prefix;
+        let by_prefix = id_prefix(&a).cmp(&id_prefix(&b)).then_with(|| a.cmp(&b));
+        prop_assert_eq!(by_prefix, a.cmp(&b));
+    }
+
     #[test]
     fn top_k_equals_a_full_sort(items in candidates(), k in 0usize..220) {
         prop_assert_eq!(select_top_k(items.clone(), k), full_sort(items, k));
