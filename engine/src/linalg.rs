@@ -52,11 +52,12 @@ fn cholesky_portable(a: &mut [f64], dim: usize) -> Result<(), usize> {
             column[i] = a[i * dim + k];
         }
         for i in k + 1..dim {
-            let l_ik = column[i];
-            let row = &mut a[i * dim + k + 1..i * dim + i + 1];
-            for (x, l_jk) in row.iter_mut().zip(&column[k + 1..=i]) {
-                *x -= l_ik * l_jk;
-            }
+            // x − l·y is x + (−l)·y, bit for bit.
+            axpy(
+                &mut a[i * dim + k + 1..i * dim + i + 1],
+                -column[i],
+                &column[k + 1..=i],
+            );
         }
     }
     Ok(())
@@ -90,9 +91,37 @@ pub(crate) fn cholesky_solve(l: &[f64], dim: usize, b: &mut [f64]) {
 pub(crate) fn symmetric_matvec(a: &[f64], dim: usize, x: &[f64], out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o = 0.0);
     for (row, xk) in a.chunks_exact(dim).zip(x) {
-        for (o, aki) in out.iter_mut().zip(row) {
-            *o += xk * aki;
+        axpy(out, *xk, row);
+    }
+}
+
+/// `out[i] += a · x[i]` over the shorter length: a multiplication then an
+/// addition per element, never fused. With WebAssembly SIMD128, two elements
+/// per step (the wasm build is optimised for size, so the compiler does not
+/// vectorise this loop itself); each lane does the same two operations, so
+/// the bits are those of the scalar loop.
+#[inline(always)]
+pub(crate) fn axpy(out: &mut [f64], a: f64, x: &[f64]) {
+    let n = out.len().min(x.len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = {
+        use core::arch::wasm32::{f64x2_add, f64x2_mul, f64x2_splat, v128, v128_load, v128_store};
+        let a2 = f64x2_splat(a);
+        let pairs = n / 2;
+        for pair in 0..pairs {
+            // SAFETY: 2·pair + 2 <= n, within both slices; no alignment needed.
+            unsafe {
+                let o = out.as_mut_ptr().add(2 * pair) as *mut v128;
+                let y = v128_load(x.as_ptr().add(2 * pair) as *const v128);
+                v128_store(o, f64x2_add(v128_load(o), f64x2_mul(a2, y)));
+            }
         }
+        pairs * 2
+    };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    for i in done..n {
+        out[i] += a * x[i];
     }
 }
 
@@ -128,6 +157,32 @@ fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
         .zip(b_chunks.remainder())
         .map(|(x, y)| x * y)
         .sum();
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // The eight accumulators as four f64x2 vectors, lane for lane the
+        // same multiplications and additions in the same order.
+        use core::arch::wasm32::{
+            f64x2_add, f64x2_extract_lane, f64x2_mul, f64x2_splat, v128, v128_load,
+        };
+        let mut vectors = [f64x2_splat(0.0); 4];
+        for (x, y) in a_chunks.zip(b_chunks) {
+            for (pair, vector) in vectors.iter_mut().enumerate() {
+                // SAFETY: each chunk holds eight f64s, so 2·pair + 2 <= 8.
+                let (xs, ys) = unsafe {
+                    (
+                        v128_load(x.as_ptr().add(2 * pair) as *const v128),
+                        v128_load(y.as_ptr().add(2 * pair) as *const v128),
+                    )
+                };
+                *vector = f64x2_add(*vector, f64x2_mul(xs, ys));
+            }
+        }
+        for (pair, vector) in vectors.iter().enumerate() {
+            acc[2 * pair] = f64x2_extract_lane::<0>(*vector);
+            acc[2 * pair + 1] = f64x2_extract_lane::<1>(*vector);
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     for (x, y) in a_chunks.zip(b_chunks) {
         for lane in 0..8 {
             acc[lane] += x[lane] * y[lane];

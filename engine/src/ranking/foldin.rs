@@ -248,11 +248,7 @@ pub(crate) fn solve_direct(
         }
         // Only the lower triangle is read by the factorisation.
         for i in 0..dim {
-            let scaled = extra * y[i];
-            let a_row = &mut a[i * dim..i * dim + i + 1];
-            for (aij, yj) in a_row.iter_mut().zip(&y[..=i]) {
-                *aij += scaled * yj;
-            }
+            linalg::axpy(&mut a[i * dim..i * dim + i + 1], extra * y[i], &y[..=i]);
         }
     }
     linalg::cholesky_in_place(&mut a, dim).ok()?;
@@ -307,9 +303,8 @@ pub(crate) fn solve_woodbury(
     linalg::cholesky_in_place(&mut s, m).ok()?;
     linalg::cholesky_solve(&s, m, &mut t);
     for (j, t_j) in t.iter().enumerate() {
-        for (zi, wi) in z.iter_mut().zip(&w[j * dim..(j + 1) * dim]) {
-            *zi -= t_j * wi;
-        }
+        // z − t·w is z + (−t)·w, bit for bit.
+        linalg::axpy(&mut z, -t_j, &w[j * dim..(j + 1) * dim]);
     }
     Some(z.iter().map(|x| *x as f32).collect())
 }
