@@ -14,13 +14,13 @@
 //
 // Prints one JSON object. Run: node tests/bench/browser.mjs (after
 // `cargo xtask build`), or `cargo xtask bench`, which also sets up the venv.
-import http from "node:http";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { extname, join, normalize } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { join, normalize } from "node:path";
 import { gzipSync } from "node:zlib";
 import { launchChromium } from "../e2e/support.mjs";
 import { coldStartFiles, nextColdStart, reloadColdStart } from "./cold-page.mjs";
+import { serveStatic } from "./static-server.mjs";
 import { workspaceRoot as root } from "../../edge-worker/dev/wrangler.mjs";
 
 const RELOADS = 15;
@@ -39,17 +39,6 @@ const peerShape = JSON.parse(
   execFileSync(python, [join(benchDir, "make_onnx.py"), join(www, pointer.tensors), onnxPath, String(K)], { encoding: "utf8" }),
 );
 
-const coldFiles = coldStartFiles(pointer.manifest);
-const TYPES = {
-  ".html": "text/html",
-  ".js": "text/javascript",
-  ".mjs": "text/javascript",
-  ".json": "application/json",
-  ".wasm": "application/wasm",
-  ".css": "text/css",
-  ".svg": "image/svg+xml",
-};
-
 function fileFor(pathname) {
   if (pathname.startsWith("/ort/")) return join(ortDist, normalize(pathname.slice(5)));
   if (pathname === "/bench/peer-page.mjs") return join(benchDir, "peer-page.mjs");
@@ -57,32 +46,15 @@ function fileFor(pathname) {
   return join(www, normalize(pathname));
 }
 
-const server = http.createServer((request, response) => {
-  const { pathname } = new URL(request.url, "http://127.0.0.1");
-  const headers = {
+const { server, origin } = await serveStatic({
+  inline: { ...coldStartFiles(pointer.manifest), "/bench/peer.html": ["<!doctype html><title>peer</title>", ".html"] },
+  fileFor,
+  headers: {
     "cache-control": "public, max-age=3600",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-embedder-policy": "require-corp",
-  };
-  const inline = {
-    ...coldFiles,
-    "/bench/peer.html": ["<!doctype html><title>peer</title>", ".html"],
-  }[pathname];
-  if (inline) {
-    response.writeHead(200, { ...headers, "content-type": TYPES[inline[1]] });
-    response.end(inline[0]);
-    return;
-  }
-  const file = fileFor(pathname);
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    response.writeHead(404).end();
-    return;
-  }
-  response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
-  response.end(readFileSync(file));
+  },
 });
-await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-const origin = `http://127.0.0.1:${server.address().port}`;
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length;

@@ -11,11 +11,11 @@
 // Run: node tests/bench/cold-start-ab.mjs [--rounds N] SITE_DIR...
 //   e.g. a site from an older commit (its `target/site`, copied) against
 //   this one's: node tests/bench/cold-start-ab.mjs /tmp/site-old target/site
-import http from "node:http";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { extname, join, normalize, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, normalize, resolve } from "node:path";
 import { launchChromium } from "../e2e/support.mjs";
 import { coldStartFiles, nextColdStart, reloadColdStart } from "./cold-page.mjs";
+import { serveStatic } from "./static-server.mjs";
 
 const args = process.argv.slice(2);
 const roundsAt = args.indexOf("--rounds");
@@ -26,35 +26,17 @@ if (sites.length === 0 || !(ROUNDS > 0)) {
   process.exit(2);
 }
 
-const TYPES = {
-  ".html": "text/html",
-  ".js": "text/javascript",
-  ".mjs": "text/javascript",
-  ".json": "application/json",
-  ".wasm": "application/wasm",
-  ".svg": "image/svg+xml",
-};
+/** Serves one built site with the cold-start page. */
 function serve(www) {
   const pointer = JSON.parse(readFileSync(join(www, "v1", "bundles", "default.json"), "utf8"));
-  const inline = coldStartFiles(pointer.manifest);
-  const server = http.createServer((request, response) => {
-    const { pathname } = new URL(request.url, "http://127.0.0.1");
-    const headers = { "cache-control": "public, max-age=3600" };
-    const body = inline[pathname];
-    if (body) {
-      response.writeHead(200, { ...headers, "content-type": TYPES[body[1]] });
-      response.end(body[0]);
-      return;
-    }
-    const file = join(www, normalize(pathname));
-    if (!file.startsWith(www) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
-    response.end(readFileSync(file));
+  return serveStatic({
+    inline: coldStartFiles(pointer.manifest),
+    fileFor: (pathname) => {
+      const file = join(www, normalize(pathname));
+      return file.startsWith(www) ? file : null;
+    },
+    headers: { "cache-control": "public, max-age=3600" },
   });
-  return new Promise((done) => server.listen(0, "127.0.0.1", () => done(server)));
 }
 
 const servers = await Promise.all(sites.map(serve));
@@ -62,12 +44,12 @@ const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   const tabs = [];
-  for (const [i, server] of servers.entries()) {
+  for (const [i, { origin }] of servers.entries()) {
     const page = await context.newPage();
     page.on("pageerror", (error) => console.error(`${sites[i]}: page error:`, String(error)));
     // The first visit fills the caches; the reloads are the measured repeat visits.
     const first = nextColdStart(page);
-    await page.goto(`http://127.0.0.1:${server.address().port}/bench/cold.html`);
+    await page.goto(`${origin}/bench/cold.html`);
     await first;
     tabs.push({ site: sites[i], page, ms: [] });
   }
@@ -89,5 +71,5 @@ try {
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();
-  for (const server of servers) server.close();
+  for (const { server } of servers) server.close();
 }

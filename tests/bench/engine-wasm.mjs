@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initSync, CoveEngine } from "../../www/pkg/engine/cove_engine.js";
+import { NOW, engineWithViews } from "./wasm-workload.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bundles = join(root, "www", "v1", "bundles");
@@ -24,7 +25,6 @@ const items = JSON.parse(readFileSync(join(bundles, pointer.model_id, "catalogue
 
 initSync({ module: readFileSync(join(root, "www", "pkg", "engine", "cove_engine_bg.wasm")) });
 
-const NOW = 1_700_000_000;
 
 /** The median of 30 rounds of 50 calls of `call`, in nanoseconds per call, after a warm-up. */
 function medianNanoseconds(call) {
@@ -52,21 +52,11 @@ function p99Nanoseconds(call) {
   return single[Math.floor(single.length * 0.99)];
 }
 
-/** Loads a bundle into a fresh engine and tracks n views of `items[(i·37) mod n]`. */
-function engineWithViews(manifest, tensors, items, n) {
-  const engine = new CoveEngine();
-  engine.loadBundle(manifest, tensors);
-  for (let i = 0; i < n; i++) {
-    const meta = items[(i * 37) % items.length];
-    engine.track(JSON.stringify({ at: NOW - 3600 + i, kind: { type: "view", item: meta.id, price: meta.price } }));
-  }
-  return engine;
-}
 const PROFILE_SIZES = [0, 5, 20, 64];
 const request = JSON.stringify({ k: 8, now: NOW, country: "GB" });
 const results = {};
 for (const n of PROFILE_SIZES) {
-  const engine = engineWithViews(manifestBytes, tensorBytes, items, n);
+  const engine = engineWithViews(CoveEngine, manifestBytes, tensorBytes, items, n);
   results[`views_${n}`] = medianNanoseconds(() => engine.recommend(request));
   results[`p99_views_${n}`] = p99Nanoseconds(() => engine.recommend(request));
   engine.free();
@@ -77,7 +67,7 @@ if (existsSync(join(tenK, "catalogue.json"))) {
   const manifest = readFileSync(join(tenK, "manifest.json"));
   const tensors = readFileSync(join(tenK, "tensors.safetensors"));
   const tenKItems = JSON.parse(readFileSync(join(tenK, "catalogue.json"), "utf8"));
-  const engine = engineWithViews(manifest, tensors, tenKItems, 8);
+  const engine = engineWithViews(CoveEngine, manifest, tensors, tenKItems, 8);
   const tenKRequest = JSON.stringify({ k: 20, now: NOW, country: "GB" });
   results.ranking_10k = medianNanoseconds(() => engine.recommend(tenKRequest));
   engine.free();

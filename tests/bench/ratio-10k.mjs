@@ -20,11 +20,11 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { NOW, engineWithViews } from "./wasm-workload.mjs";
 
 const ROUNDS = Number(process.argv[2] ?? 21);
 const CALLS = 50; // per batch, as the native side (ROUND_CALLS)
 const BATCHES = 15; // per round (ROUND_BATCHES)
-const NOW = 1_700_000_000;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const engineDir = resolve(process.argv[3] ?? join(root, "www", "pkg", "engine"));
 const { initSync, CoveEngine } = await import(pathToFileURL(join(engineDir, "cove_engine.js")).href);
@@ -46,13 +46,13 @@ if (ready !== "ready") throw new Error(`the native bench said ${JSON.stringify(r
 // The native side has written the bundle by now.
 const tenK = join(root, "target", "bench", "synthetic-10k");
 initSync({ module: readFileSync(join(engineDir, "cove_engine_bg.wasm")) });
-const engine = new CoveEngine();
-engine.loadBundle(readFileSync(join(tenK, "manifest.json")), readFileSync(join(tenK, "tensors.safetensors")));
-const items = JSON.parse(readFileSync(join(tenK, "catalogue.json"), "utf8"));
-for (let i = 0; i < 8; i++) {
-  const meta = items[(i * 37) % items.length];
-  engine.track(JSON.stringify({ at: NOW - 3600 + i, kind: { type: "view", item: meta.id, price: meta.price } }));
-}
+const engine = engineWithViews(
+  CoveEngine,
+  readFileSync(join(tenK, "manifest.json")),
+  readFileSync(join(tenK, "tensors.safetensors")),
+  JSON.parse(readFileSync(join(tenK, "catalogue.json"), "utf8")),
+  8,
+);
 const request = JSON.stringify({ k: 20, now: NOW, country: "GB" });
 const call = () => engine.recommend(request);
 for (let i = 0; i < 200; i++) call(); // warm-up: tier-up in V8

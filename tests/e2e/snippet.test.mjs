@@ -33,6 +33,25 @@ async function catalogue() {
 }
 
 /**
+ * Serves the fixture storefront to `page` at /fixture/storefront.html (by
+ * intercepting that one URL), for `item`, with `extra` attributes on the
+ * snippet's tag, and the snippet loaded from `snippet`.
+ */
+function routeStorefront(page, { item, extra = "", snippet = "/cove.js" }) {
+  return page.route(`${worker.url}/fixture/storefront.html`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: fixture
+        .replace('src="/cove.js"', `src="${snippet}"`)
+        .replace("{{BUNDLE}}", bundle.manifest)
+        .replace("{{ITEM}}", item?.id ?? "")
+        .replace("{{PRICE}}", String(item?.price ?? 0))
+        .replace("{{EXTRA}}", extra),
+    }),
+  );
+}
+
+/**
  * Opens the fixture storefront in `context` at /fixture/storefront.html (served by
  * intercepting that one URL; everything else the page loads comes from the worker).
  */
@@ -45,16 +64,7 @@ async function openStorefront(context, { item, extra = "", offline = false } = {
     if (message.type() === "error") log.errors.push(message.text());
     if (message.type() === "warning") log.warnings.push(message.text());
   });
-  await page.route(`${worker.url}/fixture/storefront.html`, (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      body: fixture
-        .replace("{{BUNDLE}}", bundle.manifest)
-        .replace("{{ITEM}}", item?.id ?? "")
-        .replace("{{PRICE}}", String(item?.price ?? 0))
-        .replace("{{EXTRA}}", extra),
-    }),
-  );
+  await routeStorefront(page, { item, extra });
   if (offline) await page.route(`${worker.url}/v1/bundles/**`, (route) => route.abort("internetdisconnected"));
   await page.goto(`${worker.url}/fixture/storefront.html`);
   await page.waitForFunction(() => window.cove !== undefined || document.querySelector('[data-cove-state="error"]'), null, {
@@ -211,17 +221,7 @@ test("the snippet served from a sub-path finds its wasm, worker and sentiment mo
     const response = await route.fetch({ url: `${worker.url}${url.pathname.slice("/static/cove".length)}` });
     await route.fulfill({ response });
   });
-  await page.route(`${worker.url}/fixture/storefront.html`, (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      body: fixture
-        .replace('src="/cove.js"', 'src="/static/cove/cove.js"')
-        .replace("{{BUNDLE}}", bundle.manifest)
-        .replace("{{ITEM}}", items[5].id)
-        .replace("{{PRICE}}", String(items[5].price))
-        .replace("{{EXTRA}}", `data-sentiment="${sentiment.manifest}"`),
-    }),
-  );
+  await routeStorefront(page, { item: items[5], extra: `data-sentiment="${sentiment.manifest}"`, snippet: "/static/cove/cove.js" });
   await page.goto(`${worker.url}/fixture/storefront.html`);
   await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article');
   const answers = await page.evaluate(async (bundleUrl) => {

@@ -81,8 +81,8 @@ export class CoveCore {
     this.events = [];
   }
 
-  /** Restores the stored profile and event log (`reads`: their reads, when already started). */
-  async restore(reads = {}) {
+  /** Restores the stored profile and event log from their reads (`store.get`), started earlier. */
+  async restore(reads) {
     const [bytes, events] = await Promise.all([
       readRecord(
         this.store,
