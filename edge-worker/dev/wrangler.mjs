@@ -3,7 +3,7 @@
 // (through serve.mjs) and by the end-to-end tests.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdirSync, mkdtempSync, openSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,12 +30,44 @@ export function freePort() {
   });
 }
 
+/** The last lines a log file holds from byte `from` on, for an error message. */
+function logTail(path, from, lines = 25) {
+  try {
+    const text = readFileSync(path).subarray(from).toString("utf8");
+    return text.trimEnd().split("\n").slice(-lines).join("\n");
+  } catch (error) {
+    return `(could not read ${path}: ${error.message})`;
+  }
+}
+
+/** How many times a `wrangler dev` that exits before it answers is started again. */
+const EARLY_EXIT_RETRIES = 2;
+
 /**
  * Starts `wrangler dev` and resolves once `/v1/health` answers.
+ *
+ * A wrangler that exits before it ever answered (it happens, rarely, on a
+ * loaded machine while it binds its ports) is started again, up to
+ * EARLY_EXIT_RETRIES times, on fresh ports unless the caller chose one; each
+ * such exit is reported on stderr with the end of its log, and the last one
+ * fails with that log in the error.
  * @param {{port?: number, persistTo?: string, logName?: string, vars?: Record<string,string>}} options
- * @returns {Promise<{url: string, port: number, persistTo: string, stop: () => Promise<void>}>}
+ * @returns {Promise<{url: string, port: number, persistTo: string, stop: () => Promise<void>, logPath: string}>}
  */
 export async function startWorker(options = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await startWorkerOnce(options);
+    } catch (error) {
+      if (!(error instanceof EarlyExit) || attempt >= EARLY_EXIT_RETRIES) throw error;
+      console.error(`${error.message}\nstarting wrangler dev again (attempt ${attempt + 2})`);
+    }
+  }
+}
+
+class EarlyExit extends Error {}
+
+async function startWorkerOnce(options) {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistTo = options.persistTo ?? join(scratch, "wrangler-state");
@@ -45,6 +77,7 @@ export async function startWorker(options = {}) {
   mkdirSync(join(scratch, "tmp"), { recursive: true });
   const logPath = join(scratch, "wrangler-logs", `${logName}.log`);
   const log = openSync(logPath, "a");
+  const logStart = fstatSync(log).size;
   const args = [
     join(workspaceRoot, "node_modules", "wrangler", "bin", "wrangler.js"),
     "dev",
@@ -76,6 +109,7 @@ export async function startWorker(options = {}) {
       TMPDIR: join(scratch, "tmp"),
     },
   });
+  closeSync(log);
   let exited = null;
   const exitPromise = new Promise((resolveExit) => {
     child.on("exit", (code, signal) => {
@@ -102,14 +136,16 @@ export async function startWorker(options = {}) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (exited) {
-      throw new Error(`wrangler dev exited early (${JSON.stringify(exited)}); see ${logPath}`);
+      throw new EarlyExit(
+        `wrangler dev exited early (${JSON.stringify(exited)}); the end of ${logPath}:\n${logTail(logPath, logStart)}`,
+      );
     }
     try {
-      const response = await fetch(`${url}/v1/health`);
+      const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) });
       if (response.ok) return { url, port, persistTo, stop, logPath };
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop();
-  throw new Error(`wrangler dev did not answer on ${url} within 60 s; see ${logPath}`);
+  throw new Error(`wrangler dev did not answer on ${url} within 60 s; the end of ${logPath}:\n${logTail(logPath, logStart)}`);
 }

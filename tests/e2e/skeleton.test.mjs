@@ -5,12 +5,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, skeletonFixture, checkSkeletonAnswer, launchChromium } from "./support.mjs";
+import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 
 let worker;
 let browser;
 
 before(async () => {
-  worker = await startWorker({ logName: "skeleton-test" });
+  worker = await startWorker({ persistTo: freshStateDir("skeleton"), logName: "skeleton-test" });
   browser = await launchChromium();
 });
 
