@@ -230,7 +230,9 @@ impl fmt::Display for Error {
                 found,
             } => write!(
                 f,
-                "bundle tensor {name}: shape {found:?}, expected {expected:?}"
+                "bundle tensor {name}: shape {}, expected {}",
+                crate::json::text_of(found),
+                crate::json::text_of(expected)
             ),
             Error::InvalidTensorValue {
                 name,

@@ -53,9 +53,11 @@
 //!   The browser's build is compiled with WebAssembly SIMD128 and its int8
 //!   dot product uses it explicitly (`score::dot_i8_simd128`, exact integers;
 //!   its in-bounds unaligned vector loads are the other use of `unsafe`).
-//! - **Few dependencies.** serde_json's parser and serializer for JSON
-//!   (inputs are read by hand through `json::Fields`, not serde derives,
-//!   which cost the browser's module most of its size), safetensors (without
+//! - **Few dependencies.** serde_json's serializer for JSON output (inputs
+//!   are parsed by the engine's own `json::parser` and read by hand through
+//!   `json::Fields`, not serde derives, which cost the browser's module most
+//!   of its size; serde_json's parser is used only by the crates around the
+//!   engine), safetensors (without
 //!   `std`) to write tensor files (the engine reads them itself,
 //!   `bundle::tensor_file`), sha2 for checksums, and in the wasm modules
 //!   talc as the allocator (smaller and faster than the standard library's

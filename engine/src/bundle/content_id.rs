@@ -71,7 +71,9 @@ fn implied_id(text: &[u8], digits: Range<usize>, prefix: &str) -> String {
         .chain_update(&text[digits.end..])
         .finalize();
     let mut id = String::from(prefix);
-    id.push_str(&hex(&digest)[..ID_DIGITS]);
+    // The first ID_DIGITS hex digits: those of the first ID_DIGITS / 2 bytes
+    // (slicing the hex text instead would link core's string-slicing panic).
+    id.push_str(&hex(&digest[..ID_DIGITS / 2]));
     id
 }
 

@@ -13,7 +13,7 @@ use super::manifest::{
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
 use crate::features::{RfmFeatures, SessionFeatures};
-use crate::json::number_text;
+use crate::json::{self, number_text};
 use crate::profile::{ProfileConfig, ProfileParams};
 use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
@@ -51,7 +51,10 @@ pub(super) fn load(
         if !known.iter().any(|names| names.contains(&name)) {
             return Err(Error::manifest(
                 "tensors",
-                format!("the tensor file holds an unknown tensor {name:?}"),
+                format!(
+                    "the tensor file holds an unknown tensor {}",
+                    json::text_of(name)
+                ),
             ));
         }
     }
@@ -303,7 +306,10 @@ fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {
             if range[0] < 1 || range[0] > range[1] || range[1] as usize > top {
                 return Err(Error::manifest(
                     field,
-                    format!("score range {range:?} is not within 1..={top} in order"),
+                    format!(
+                        "score range {} is not within 1..={top} in order",
+                        json::text_of(&range)
+                    ),
                 ));
             }
         }
@@ -386,7 +392,11 @@ fn check_names(field: &str, found: &[String], expected: &[&str]) -> Result<(), E
     if found.len() != expected.len() || found.iter().zip(expected).any(|(f, e)| f != e) {
         return Err(Error::manifest(
             field,
-            format!("inputs {found:?} differ from this engine's {expected:?}"),
+            format!(
+                "inputs {} differ from this engine's {}",
+                json::text_of(found),
+                json::text_of(expected)
+            ),
         ));
     }
     Ok(())

@@ -91,8 +91,8 @@ impl<'data> TensorFile<'data> {
         for entry in &entries {
             if entry.begin != expected_begin || entry.end < entry.begin {
                 return Err(syntax(format!(
-                    "tensor {:?}: its offsets leave a gap or overlap",
-                    entry.name
+                    "tensor {}: its offsets leave a gap or overlap",
+                    json::text_of(&entry.name)
                 )));
             }
             let n_bytes = entry
@@ -101,8 +101,8 @@ impl<'data> TensorFile<'data> {
                 .try_fold(entry.dtype_size, |bytes, dim| bytes.checked_mul(*dim));
             if n_bytes != Some(entry.end - entry.begin) {
                 return Err(syntax(format!(
-                    "tensor {:?}: its shape does not match its byte length",
-                    entry.name
+                    "tensor {}: its shape does not match its byte length",
+                    json::text_of(&entry.name)
                 )));
             }
             expected_begin = entry.end;
@@ -157,7 +157,7 @@ fn read_entry(name: String, value: Value) -> Result<Entry, JsonError> {
             .iter()
             .find(|(known, _)| *known == text)
             .copied()
-            .ok_or_else(|| JsonError::new(format!("{text:?} is not a dtype")))
+            .ok_or_else(|| JsonError::new(format!("{} is not a dtype", json::text_of(&text))))
     })?;
     let shape = fields.array("shape", json::usize)?;
     let [begin, end] = fields.take("data_offsets", |value| json::fixed(value, json::usize))?;

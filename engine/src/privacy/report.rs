@@ -167,7 +167,9 @@ impl Envelope {
 
 fn truncate(text: &str) -> &str {
     let end = text.char_indices().nth(64).map_or(text.len(), |(i, _)| i);
-    &text[..end]
+    // `get`, not indexing: `end` is a character boundary, and indexing would
+    // link core's slicing panic and its Debug formatting into the wasm.
+    text.get(..end).unwrap_or(text)
 }
 
 /// Randomises one true value of a metric into a report, on the device.

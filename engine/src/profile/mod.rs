@@ -619,14 +619,15 @@ impl Profile {
         // Weights and prices chosen for the longest decimal forms.
         let long_f32 = 1.175_494_2e-38_f32;
         let long_f64 = -2.225_073_858_507_201_4e-308_f64.abs();
-        let id = |n: usize| {
-            let digits = format!("{n}");
-            let mut id = "x".repeat(params.max_item_id_len);
-            id.replace_range(
-                ..digits.len().min(id.len()),
-                &digits[..digits.len().min(params.max_item_id_len)],
-            );
-            id
+        // n's digits padded with x to the longest id (ASCII, so bytes are
+        // characters).
+        let id = |n: usize| -> String {
+            n.to_string()
+                .bytes()
+                .chain(std::iter::repeat(b'x'))
+                .take(params.max_item_id_len)
+                .map(char::from)
+                .collect()
         };
         let mut items: Vec<ItemSignal> = (0..params.max_items)
             .map(|n| ItemSignal {

@@ -207,7 +207,10 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Sentime
         if label.is_empty() || label.len() > 64 || manifest.classes[..position].contains(label) {
             return Err(Error::manifest(
                 format!("classes[{position}]"),
-                format!("{label:?} is empty, longer than 64 bytes or repeated"),
+                format!(
+                    "{} is empty, longer than 64 bytes or repeated",
+                    json::text_of(label)
+                ),
             ));
         }
     }
@@ -216,7 +219,10 @@ pub(super) fn load(manifest_bytes: &[u8], tensor_bytes: &[u8]) -> Result<Sentime
     if let Some(name) = file.names().find(|name| !TENSOR_NAMES.contains(name)) {
         return Err(Error::manifest(
             "tensors",
-            format!("the tensor file holds an unknown tensor {name:?}"),
+            format!(
+                "the tensor file holds an unknown tensor {}",
+                json::text_of(name)
+            ),
         ));
     }
     let tensors = Tensors { file: &file };
@@ -255,7 +261,11 @@ impl SentimentManifest {
         if kind != SENTIMENT_KIND {
             return Err(Error::manifest(
                 "kind",
-                format!("{kind:?} is not {SENTIMENT_KIND:?}: not a sentiment bundle"),
+                format!(
+                    "{} is not {}: not a sentiment bundle",
+                    json::text_of(&kind),
+                    json::text_of(SENTIMENT_KIND)
+                ),
             ));
         }
         let schema_version = fields.u32("schema_version").map_err(syntax)?;

@@ -4,9 +4,10 @@
 //! serde's derived `Deserialize`. Each derived type is compiled once more for
 //! every deserializer it meets, and in the browser's wasm build those copies
 //! were the largest single part of the module (about 40% of it). Here a
-//! document is parsed once into a [`Value`] by serde_json's parser, the one
-//! deserializer the engine keeps, and then taken apart field by field with
-//! [`Fields`]: a few hundred bytes of code per type instead of kilobytes.
+//! document is parsed once into a [`Value`] by the engine's own parser
+//! ([`parser`]; serde_json's was the one deserializer left before it), and then
+//! taken apart field by field with [`Fields`]: a few hundred bytes of code per
+//! type instead of kilobytes.
 //! [`Value`] is the engine's own (objects are sorted vectors, not the
 //! `BTreeMap` of `serde_json::Value`), which keeps map code out of the wasm.
 //!
@@ -22,6 +23,10 @@
 //! manifest costs one parse and no second copy of its strings.
 
 use std::fmt;
+
+mod parser;
+
+pub use parser::{parse, MAX_DEPTH};
 
 /// A parsed JSON value. Objects hold their entries sorted by key, with no
 /// key twice (the parser refuses a repeated key).
@@ -163,18 +168,6 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// Parses bytes as one JSON value (the parser's message names line and column).
-/// An object that names a key twice is refused, as the derived readers did:
-/// which of the two a reader would see is not something to leave to chance.
-pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    serde_json::from_slice::<Strict>(bytes)
-        .map(|strict| strict.0)
-        .map_err(|e| JsonError {
-            syntax: true,
-            ..JsonError::new(e.to_string())
-        })
-}
-
 /// A JSON value whose objects have no repeated keys.
 struct Strict(Value);
 
@@ -235,24 +228,28 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object: Vec<(String, Value)> = Vec::new();
+        let mut entries: Vec<(String, Value)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             let Strict(value) = map.next_value()?;
-            object.push((key, value));
+            entries.push((key, value));
         }
-        // Sorted (stably) for lookups; a repeated key then sits beside itself.
-        // Documents written from structs or maps often come sorted already.
-        if !object.is_sorted_by(|a, b| a.0 <= b.0) {
-            crate::order::sort_by(&mut object, |a, b| a.0.cmp(&b.0));
-        }
-        if let Some(pair) = object.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-            return Err(serde::de::Error::custom(format!(
-                "the key {:?} is repeated",
-                pair[0].0
-            )));
-        }
-        Ok(Value::Object(object))
+        object(entries).map_err(serde::de::Error::custom)
     }
+}
+
+/// An object of these entries, sorted by key; refused (with the reason) when
+/// a key is repeated: which of the two a reader would see is not something to
+/// leave to chance.
+fn object(mut entries: Vec<(String, Value)>) -> Result<Value, String> {
+    // Sorted (stably) for lookups; a repeated key then sits beside itself.
+    // Documents written from structs or maps often come sorted already.
+    if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+        crate::order::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
+    }
+    if let Some(pair) = entries.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(format!("the key {} is repeated", text_of(&pair[0].0)));
+    }
+    Ok(Value::Object(entries))
 }
 
 /// Parses bytes as a JSON object and returns its fields.
@@ -497,10 +494,23 @@ pub fn fixed<T: Copy, const N: usize>(
 /// Reads one of the given names (a unit enum's JSON form) as its position.
 pub fn one_of(value: Value, names: &[&str]) -> Result<usize, JsonError> {
     let text = string(value)?;
-    names
-        .iter()
-        .position(|name| *name == text)
-        .ok_or_else(|| JsonError::new(format!("{text:?} is not one of {names:?}")))
+    names.iter().position(|name| *name == text).ok_or_else(|| {
+        JsonError::new(format!(
+            "{} is not one of {}",
+            text_of(&text),
+            text_of(names)
+        ))
+    })
+}
+
+/// A value as JSON text, for messages: `"a\\"b"` for a string, `[3,4]` or
+/// `["a","b"]` for a list. Messages quote names and values with this rather
+/// than `{:?}`: Debug formatting would add some 2 KB to the browser's module,
+/// and the JSON serializer is in it anyway. Control characters and quotes
+/// come out escaped, so a hostile name cannot forge a line of a log.
+pub fn text_of<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    // Strings, numbers and lists of them always serialize.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Implements serde's `Deserialize` for a type through its one reader, for the
