@@ -134,10 +134,21 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
 }
 
 /// `-Oz` until it stops shrinking the module (`--converge`: the storefront's
-/// engine ~0.7 KB smaller gzipped than one pass).
+/// engine ~0.7 KB smaller gzipped than one pass). `--low-memory-unused` lets
+/// wasm-opt fold constant offsets into loads and stores: it assumes the first
+/// KB of memory is never addressed, which holds for Rust's wasm32 layout
+/// (statics from 1 MB up, the stack from 1 MB down, and no pointer near the
+/// 4 GB wrap-around), and saves ~1.1 KB gzipped on the storefront's engine.
+/// Not `--traps-never-happen`: the engine's aborts are traps, and must stay.
 fn optimise(wasm_opt: &Path, module: &Path) -> Result<()> {
-    Step::new("wasm-opt -Oz --converge", wasm_opt)
-        .args(["-Oz", "--converge", "--strip-debug", "--strip-producers"])
+    Step::new("wasm-opt -Oz --converge --low-memory-unused", wasm_opt)
+        .args([
+            "-Oz",
+            "--converge",
+            "--low-memory-unused",
+            "--strip-debug",
+            "--strip-producers",
+        ])
         .args(WASM_OPT_FEATURES)
         .args([module.as_os_str(), "-o".as_ref(), module.as_os_str()])
         .run()?;

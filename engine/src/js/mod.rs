@@ -53,7 +53,13 @@ fn to_js_error(error: Error) -> JsValue {
 /// would compile every result type a second time; this costs one parse of a
 /// few hundred bytes per call.
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
+    // The engine's answers (numbers, strings, lists, string-keyed objects)
+    // always serialize; serde_json's error text would bring its messages into
+    // the module for a case that does not happen.
+    let text = serde_json::to_string(value).map_err(|_| {
+        JsValue::from(js_sys::Error::new(
+            "the engine could not write its answer as JSON",
+        ))
+    })?;
     js_sys::JSON::parse(&text)
 }

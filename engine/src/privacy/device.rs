@@ -104,12 +104,7 @@ pub struct DeviceReporter {
 impl Default for DeviceReporter {
     fn default() -> Self {
         DeviceReporter {
-            // Not `expect`: that would format the error with `Debug`, and
-            // link every error type's `Debug` into the browser's module.
-            budget: match EpsilonBudget::new(DEFAULT_DAILY_EPSILON) {
-                Ok(budget) => budget,
-                Err(_) => unreachable!("the default daily ε is within 0..=16"),
-            },
+            budget: EpsilonBudget::new(DEFAULT_DAILY_EPSILON).expect("the default is valid"),
             assignments: Vec::new(),
             exposures: Vec::new(),
             review: None,

@@ -57,8 +57,10 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
 impl Envelope {
     /// The envelope as JSON padded with spaces to exactly [`ENVELOPE_BYTES`].
     pub fn to_padded_json(&self) -> Result<String, Error> {
-        let mut json =
-            serde_json::to_string(self).map_err(|e| invalid("envelope", e.to_string()))?;
+        // Numbers and strings always serialize; serde_json's error text would
+        // bring its messages into the browser's module for nothing.
+        let mut json = serde_json::to_string(self)
+            .map_err(|_| invalid("envelope", "could not be written as JSON"))?;
         if json.len() > ENVELOPE_BYTES {
             return Err(invalid(
                 "envelope",
