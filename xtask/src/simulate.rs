@@ -724,12 +724,16 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
     let started = Instant::now();
     let report_url = format!("{url}/v1/reports?shop={}", options.shop);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    // Envelopes in a row that no attempt delivered: a worker that stopped
+    // answering ends the run with an error instead of every device waiting
+    // out its retries.
+    let failed_in_a_row = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..options.clients {
             scope.spawn(|| {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(30)))
+                    .timeout_global(Some(REQUEST_TIMEOUT))
                     .build()
                     .into();
                 loop {
@@ -783,6 +787,20 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
                         Some(Err(_)) => truth.network_errors += 1,
                         None => {}
                     }
+                    match &status {
+                        Some(Err(error)) => {
+                            let in_a_row = failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                            if in_a_row >= MAX_FAILED_IN_A_ROW {
+                                *failure.lock().unwrap() = Some(anyhow::anyhow!(
+                                    "the worker at {url} stopped answering: {in_a_row} envelopes \
+                                     in a row failed after {MAX_ATTEMPTS} attempts each (the last: \
+                                     {error})"
+                                ));
+                            }
+                        }
+                        Some(Ok(_)) => failed_in_a_row.store(0, Ordering::Relaxed),
+                        None => {}
+                    }
                     if (i + 1).is_multiple_of(1000) {
                         println!(
                             "simulate: {} devices, {:.0} envelopes/s",
@@ -827,6 +845,13 @@ fn model_price_tiers(model: &Model) -> usize {
     model.manifest().segments.price_tiers.labels.len()
 }
 
+/// How long one request may take (a loaded worker answers in about a second).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts per envelope.
+const MAX_ATTEMPTS: u32 = 6;
+/// Envelopes in a row that fail every attempt before the run gives up.
+const MAX_FAILED_IN_A_ROW: usize = 16;
+
 /// Posts one envelope; an overloaded worker (5xx, 429) or a dropped
 /// connection is retried with the same bytes, as the snippet does, and a 409
 /// on a retry means the earlier attempt was counted (the nonce is known).
@@ -853,7 +878,7 @@ fn post_with_retries(
             Ok(status) => *status == 429 || *status >= 500,
             Err(_) => true,
         };
-        if !retry || attempt == 5 {
+        if !retry || attempt + 1 == MAX_ATTEMPTS {
             return match result {
                 Ok(409) if attempt > 0 => Ok(202),
                 other => other,
