@@ -114,13 +114,31 @@ impl Parser<'_> {
         }
     }
 
-    /// Enters an array or object (its opening byte is next).
-    fn enter(&mut self) -> Result<(), JsonError> {
+    /// The elements of an array or object (its opening byte is next), each
+    /// read by `element`, up to the `close` byte.
+    fn elements(
+        &mut self,
+        close: u8,
+        expected: &str,
+        mut element: impl FnMut(&mut Self) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
         if self.depth == MAX_DEPTH {
             return Err(self.error("arrays and objects nest too deeply"));
         }
         self.depth += 1;
         self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(close) {
+            self.at += 1;
+        } else {
+            loop {
+                element(self)?;
+                if !self.separator(close, expected)? {
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
         Ok(())
     }
 
@@ -139,48 +157,30 @@ impl Parser<'_> {
     }
 
     fn array(&mut self) -> Result<Value, JsonError> {
-        self.enter()?;
         let mut elements = Vec::new();
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.at += 1;
-        } else {
-            loop {
-                elements.push(self.value()?);
-                if !self.separator(b']', "expected `,` or `]`")? {
-                    break;
-                }
-            }
-        }
-        self.depth -= 1;
+        self.elements(b']', "expected `,` or `]`", |parser| {
+            elements.push(parser.value()?);
+            Ok(())
+        })?;
         Ok(Value::Array(elements))
     }
 
     fn object(&mut self) -> Result<Value, JsonError> {
-        self.enter()?;
         let mut entries = Vec::new();
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-        } else {
-            loop {
-                self.skip_whitespace();
-                if self.peek() != Some(b'"') {
-                    return Err(self.error("expected a key (a string)"));
-                }
-                let key = self.string()?;
-                self.skip_whitespace();
-                if self.next() != Some(b':') {
-                    self.at -= 1;
-                    return Err(self.error("expected `:`"));
-                }
-                entries.push((key, self.value()?));
-                if !self.separator(b'}', "expected `,` or `}`")? {
-                    break;
-                }
+        self.elements(b'}', "expected `,` or `}`", |parser| {
+            parser.skip_whitespace();
+            if parser.peek() != Some(b'"') {
+                return Err(parser.error("expected a key (a string)"));
             }
-        }
-        self.depth -= 1;
+            let key = parser.string()?;
+            parser.skip_whitespace();
+            if parser.next() != Some(b':') {
+                parser.at -= 1;
+                return Err(parser.error("expected `:`"));
+            }
+            entries.push((key, parser.value()?));
+            Ok(())
+        })?;
         super::object(entries).map_err(|problem| self.error(&problem))
     }
 
@@ -362,6 +362,8 @@ impl Parser<'_> {
 fn scale(significand: u64, mut exponent: i32) -> Option<f64> {
     let mut x = significand as f64;
     while exponent < -MAX_POWER {
+        // Not only a shortcut: an exponent of -2^31 would loop millions of
+        // times, but any significand is zero after three divisions.
         if x == 0.0 {
             return Some(x);
         }
@@ -499,6 +501,8 @@ mod tests {
             "5e-324",
             "1e-400",
             "-1e-400",
+            "1e-99999999999",
+            "-5e-2147483648",
             "0e99999999999",
             "1e22",
             "3.0e-22",
