@@ -10,7 +10,7 @@ use crate::model;
 use crate::paths;
 use crate::run::Step;
 use crate::setup::Env;
-use crate::toolchain::{cargo_program, WASM_TARGET};
+use crate::toolchain::{cargo_program, Panic, WASM_TARGET};
 
 /// One wasm output of the workspace.
 pub struct WasmArtifact {
@@ -24,6 +24,10 @@ pub struct WasmArtifact {
     pub out_name: &'static str,
     /// Where wasm-bindgen writes the module and its JavaScript glue.
     pub out_dir: fn() -> PathBuf,
+    /// How its panics end: the engine's browser modules trap at once (no
+    /// panic formatting in what shoppers download); the worker and the web
+    /// demo keep std's handler, whose message their hooks log.
+    pub panic: Panic,
 }
 
 impl WasmArtifact {
@@ -43,6 +47,7 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
         stem: "cove_engine",
         out_name: "cove_engine",
         out_dir: paths::engine_pkg_dir,
+        panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
         package: "cove-engine",
@@ -50,6 +55,7 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
         stem: "cove_engine",
         out_name: "cove_sentiment",
         out_dir: paths::sentiment_pkg_dir,
+        panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
         package: "cove-edge",
@@ -57,6 +63,7 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
         stem: "cove_edge",
         out_name: "cove_edge",
         out_dir: paths::edge_build_dir,
+        panic: Panic::Abort,
     },
     WasmArtifact {
         package: "cove-web-demo",
@@ -64,6 +71,7 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
         stem: "cove_web_demo",
         out_name: "cove_web_demo",
         out_dir: paths::web_demo_pkg_dir,
+        panic: Panic::Abort,
     },
 ];
 
@@ -100,7 +108,11 @@ pub fn build(env: &Env) -> Result<()> {
 fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     let mut cargo = env
         .wasm_path
-        .cargo(&format!("wasm build {}", artifact.out_name), "build")
+        .cargo_with(
+            &format!("wasm build {}", artifact.out_name),
+            "build",
+            artifact.panic,
+        )
         .args(["--profile", WASM_PROFILE, "--package", artifact.package])
         .current_dir(paths::root());
     if !artifact.features.is_empty() {
@@ -108,7 +120,7 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     }
     cargo.run()?;
 
-    let raw = paths::wasm_target_dir()
+    let raw = paths::wasm_target_dir_for(env.wasm_path.panic_for(artifact.panic))
         .join(WASM_TARGET)
         .join(WASM_PROFILE)
         .join(format!("{}.wasm", artifact.stem));

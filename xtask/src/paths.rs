@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::toolchain::Panic;
+
 /// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,6 +18,16 @@ pub fn root() -> PathBuf {
 /// each other's caches.
 pub fn wasm_target_dir() -> PathBuf {
     root().join("target").join("wasm")
+}
+
+/// The cargo target dir of wasm32 builds with the given panic strategy: the
+/// immediate-abort builds (std built from source, other flags) apart from the
+/// rest, so neither rebuilds the other's dependencies.
+pub fn wasm_target_dir_for(panic: Panic) -> PathBuf {
+    match panic {
+        Panic::Abort => wasm_target_dir(),
+        Panic::ImmediateAbort => root().join("target").join("wasm-immediate-abort"),
+    }
 }
 
 /// The site's sources and the build's outputs, as people read them.

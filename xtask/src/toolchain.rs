@@ -4,6 +4,13 @@
 //! installed; (2) `rustup target add wasm32-unknown-unknown` succeeds within a
 //! time limit; (3) Debian's `rustc-web` with the standard library's source, and
 //! std built from source (`-Zbuild-std`). All three give the same outputs.
+//!
+//! The engine's two browser modules (storefront, sentiment) are built with
+//! `-Cpanic=immediate-abort` where std's source is at hand (rustup's `rust-src`
+//! component, or Debian's): a panic then traps at once instead of formatting its message first, which keeps core's
+//! panic formatting out of the storefront's module (~6 KB gzipped). Where the
+//! source is missing they are built with `panic=abort` like the rest, and the
+//! build says so.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -34,11 +41,34 @@ pub const DEBIAN_RUST_PACKAGES: &[&str] = &[
     "lld-22",
 ];
 
+/// How long `rustup component add rust-src` may take before the browser's
+/// modules are built without `-Cpanic=immediate-abort`.
+const RUSTUP_SOURCE_ADD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The flags that make a panic trap at once. Unstable on every path, hence
+/// `RUSTC_BOOTSTRAP=1` with them.
+const IMMEDIATE_ABORT_RUSTFLAGS: &str = "-Zunstable-options -Cpanic=immediate-abort";
+
+/// How a wasm build's panics end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panic {
+    /// `panic=abort` (the workspace's profiles): std's handler formats the
+    /// message for the hook, then the module traps. The worker's and the
+    /// tests' builds, whose panic messages reach a log.
+    Abort,
+    /// `-Cpanic=immediate-abort` with std built from source: the module traps
+    /// at once, and no panic message is formatted or linked. The browser's
+    /// modules, where no hook reads the message and every byte is downloaded.
+    ImmediateAbort,
+}
+
 /// Which of the three ways to wasm32 was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WasmPath {
-    /// rustup's own wasm32 standard library.
-    RustupTarget,
+    /// rustup's own wasm32 standard library; `std_source` when rustup's
+    /// `rust-src` component is installed too, so std can be built from source
+    /// for [`Panic::ImmediateAbort`].
+    RustupTarget { std_source: bool },
     /// Debian's rustc-web, compiling std for wasm32 from source.
     DebianBuildStd,
 }
@@ -47,7 +77,13 @@ impl WasmPath {
     /// A one-line description for the setup log.
     pub fn describe(self) -> &'static str {
         match self {
-            WasmPath::RustupTarget => "rustup's wasm32-unknown-unknown target",
+            WasmPath::RustupTarget { std_source: true } => {
+                "rustup's wasm32-unknown-unknown target, with rust-src for the browser's modules"
+            }
+            WasmPath::RustupTarget { std_source: false } => {
+                "rustup's wasm32-unknown-unknown target, without rust-src: the browser's modules \
+                 are built with panic=abort (~6 KB larger gzipped)"
+            }
             WasmPath::DebianBuildStd => {
                 "Debian's rustc-web (/usr/bin/rustc) with std built from source (-Zbuild-std)"
             }
@@ -55,27 +91,64 @@ impl WasmPath {
     }
 
     /// A cargo invocation that targets wasm32 on this path, with the wasm target
-    /// dir set. `subcommand` is `build` or `test`.
+    /// dir set. `subcommand` is `build` or `test`. Same as
+    /// [`WasmPath::cargo_with`] with [`Panic::Abort`].
     pub fn cargo(self, step_name: &str, subcommand: &str) -> Step {
-        let step = match self {
-            WasmPath::RustupTarget => Step::new(step_name, cargo_program()).args([subcommand]),
+        self.cargo_with(step_name, subcommand, Panic::Abort)
+    }
+
+    /// Whether this path can build std from source, as
+    /// [`Panic::ImmediateAbort`] needs.
+    pub fn has_std_source(self) -> bool {
+        match self {
+            WasmPath::RustupTarget { std_source } => std_source,
+            WasmPath::DebianBuildStd => true,
+        }
+    }
+
+    /// The panic strategy a build asking for `wanted` gets on this path.
+    pub fn panic_for(self, wanted: Panic) -> Panic {
+        if self.has_std_source() {
+            wanted
+        } else {
+            Panic::Abort
+        }
+    }
+
+    /// A cargo invocation that targets wasm32 on this path with the given
+    /// panic strategy. [`Panic::ImmediateAbort`] falls back to
+    /// [`Panic::Abort`] where std's source is missing, and builds into a
+    /// target dir of its own (`paths::wasm_target_dir_for`) so the two never
+    /// rebuild each other's dependencies.
+    pub fn cargo_with(self, step_name: &str, subcommand: &str, panic: Panic) -> Step {
+        let panic = self.panic_for(panic);
+        let build_std = panic == Panic::ImmediateAbort || self == WasmPath::DebianBuildStd;
+        let mut step = match self {
+            WasmPath::RustupTarget { .. } => {
+                Step::new(step_name, cargo_program()).args([subcommand])
+            }
             WasmPath::DebianBuildStd => {
                 let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
                 Step::new(step_name, "/usr/bin/cargo")
-                    .args([subcommand, "-Zbuild-std=std,panic_abort"])
+                    .args([subcommand])
                     .env("PATH", path)
                     .env("RUSTC", "/usr/bin/rustc")
-                    .env("RUSTC_BOOTSTRAP", "1")
                     // rustup's proxies read this; Debian's cargo must not see it.
                     .env("RUSTUP_TOOLCHAIN", "")
             }
         };
+        if build_std {
+            step = step
+                .args(["-Zbuild-std=std,panic_abort"])
+                .env("RUSTC_BOOTSTRAP", "1");
+        }
+        let rustflags = match panic {
+            Panic::Abort => WASM_RUSTFLAGS.to_string(),
+            Panic::ImmediateAbort => format!("{WASM_RUSTFLAGS} {IMMEDIATE_ABORT_RUSTFLAGS}"),
+        };
         step.args(["--target", WASM_TARGET])
-            .env("CARGO_TARGET_DIR", paths::wasm_target_dir())
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                WASM_RUSTFLAGS,
-            )
+            .env("CARGO_TARGET_DIR", paths::wasm_target_dir_for(panic))
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
     }
 }
 
@@ -114,11 +187,11 @@ pub fn ensure_wasm_path(apt: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<Wa
 /// Paths (1) and (2): rustup's target, present or added within the time limit.
 fn try_rustup() -> Result<Option<WasmPath>> {
     if rustup_has_wasm_target() {
-        println!(
-            "wasm32: {} (already installed)",
-            WasmPath::RustupTarget.describe()
-        );
-        return Ok(Some(WasmPath::RustupTarget));
+        let path = WasmPath::RustupTarget {
+            std_source: ensure_rustup_std_source(),
+        };
+        println!("wasm32: {} (already installed)", path.describe());
+        return Ok(Some(path));
     }
     if probe("rustup", &["--version"]).is_some() {
         println!(
@@ -130,15 +203,35 @@ fn try_rustup() -> Result<Option<WasmPath>> {
             RUSTUP_TARGET_ADD_TIMEOUT,
         ) && rustup_has_wasm_target()
         {
-            println!(
-                "wasm32: {} (installed now)",
-                WasmPath::RustupTarget.describe()
-            );
-            return Ok(Some(WasmPath::RustupTarget));
+            let path = WasmPath::RustupTarget {
+                std_source: ensure_rustup_std_source(),
+            };
+            println!("wasm32: {} (installed now)", path.describe());
+            return Ok(Some(path));
         }
         println!("wasm32: rustup could not add the target; falling back to Debian's rustc-web");
     }
     Ok(None)
+}
+
+/// rustup's `rust-src` component: present, or added within the time limit.
+fn ensure_rustup_std_source() -> bool {
+    if rustup_has_std_source() {
+        return true;
+    }
+    println!(
+        "wasm32: trying `rustup component add rust-src` (time limit {} s)",
+        RUSTUP_SOURCE_ADD_TIMEOUT.as_secs()
+    );
+    run_with_timeout(
+        Command::new("rustup").args(["component", "add", "rust-src"]),
+        RUSTUP_SOURCE_ADD_TIMEOUT,
+    ) && rustup_has_std_source()
+}
+
+fn rustup_has_std_source() -> bool {
+    probe_all("rustup", &["component", "list", "--installed"])
+        .is_some_and(|out| out.lines().any(|line| line.trim().starts_with("rust-src")))
 }
 
 fn rustup_has_wasm_target() -> bool {
