@@ -120,7 +120,9 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     }
     cargo.run()?;
 
-    let raw = paths::wasm_target_dir_for(env.wasm_path.panic_for(artifact.panic))
+    let raw = env
+        .wasm_path
+        .target_dir(artifact.panic)
         .join(WASM_TARGET)
         .join(WASM_PROFILE)
         .join(format!("{}.wasm", artifact.stem));

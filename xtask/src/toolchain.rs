@@ -7,12 +7,13 @@
 //!
 //! The engine's two browser modules (storefront, sentiment) are built with
 //! `-Cpanic=immediate-abort` where std's source is at hand (rustup's `rust-src`
-//! component, or Debian's): a panic then traps at once instead of formatting its message first, which keeps core's
-//! panic formatting out of the storefront's module (~6 KB gzipped). Where the
+//! component, or Debian's): a panic then traps at once instead of formatting
+//! its message first, which keeps core's panic formatting out of the
+//! storefront's module (~6 KB gzipped). Where the
 //! source is missing they are built with `panic=abort` like the rest, and the
 //! build says so.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -97,22 +98,20 @@ impl WasmPath {
         self.cargo_with(step_name, subcommand, Panic::Abort)
     }
 
-    /// Whether this path can build std from source, as
-    /// [`Panic::ImmediateAbort`] needs.
-    pub fn has_std_source(self) -> bool {
+    /// The panic strategy a build asking for `wanted` gets on this path:
+    /// [`Panic::ImmediateAbort`] needs std's source, which rustup's path may
+    /// lack.
+    fn panic_for(self, wanted: Panic) -> Panic {
         match self {
-            WasmPath::RustupTarget { std_source } => std_source,
-            WasmPath::DebianBuildStd => true,
+            WasmPath::RustupTarget { std_source: false } => Panic::Abort,
+            WasmPath::RustupTarget { std_source: true } | WasmPath::DebianBuildStd => wanted,
         }
     }
 
-    /// The panic strategy a build asking for `wanted` gets on this path.
-    pub fn panic_for(self, wanted: Panic) -> Panic {
-        if self.has_std_source() {
-            wanted
-        } else {
-            Panic::Abort
-        }
+    /// Where a build asking for `wanted` puts its output on this path (the
+    /// `CARGO_TARGET_DIR` of [`WasmPath::cargo_with`]).
+    pub fn target_dir(self, wanted: Panic) -> PathBuf {
+        paths::wasm_target_dir_for(self.panic_for(wanted))
     }
 
     /// A cargo invocation that targets wasm32 on this path with the given
@@ -147,7 +146,7 @@ impl WasmPath {
             Panic::ImmediateAbort => format!("{WASM_RUSTFLAGS} {IMMEDIATE_ABORT_RUSTFLAGS}"),
         };
         step.args(["--target", WASM_TARGET])
-            .env("CARGO_TARGET_DIR", paths::wasm_target_dir_for(panic))
+            .env("CARGO_TARGET_DIR", self.target_dir(panic))
             .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
     }
 }
@@ -187,11 +186,7 @@ pub fn ensure_wasm_path(apt: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<Wa
 /// Paths (1) and (2): rustup's target, present or added within the time limit.
 fn try_rustup() -> Result<Option<WasmPath>> {
     if rustup_has_wasm_target() {
-        let path = WasmPath::RustupTarget {
-            std_source: ensure_rustup_std_source(),
-        };
-        println!("wasm32: {} (already installed)", path.describe());
-        return Ok(Some(path));
+        return Ok(Some(rustup_path("already installed")));
     }
     if probe("rustup", &["--version"]).is_some() {
         println!(
@@ -203,15 +198,21 @@ fn try_rustup() -> Result<Option<WasmPath>> {
             RUSTUP_TARGET_ADD_TIMEOUT,
         ) && rustup_has_wasm_target()
         {
-            let path = WasmPath::RustupTarget {
-                std_source: ensure_rustup_std_source(),
-            };
-            println!("wasm32: {} (installed now)", path.describe());
-            return Ok(Some(path));
+            return Ok(Some(rustup_path("installed now")));
         }
         println!("wasm32: rustup could not add the target; falling back to Debian's rustc-web");
     }
     Ok(None)
+}
+
+/// rustup's path once its wasm32 target is there (`how` it got there, for
+/// the log), with `rust-src` if it is there or can be added.
+fn rustup_path(how: &str) -> WasmPath {
+    let path = WasmPath::RustupTarget {
+        std_source: ensure_rustup_std_source(),
+    };
+    println!("wasm32: {} ({how})", path.describe());
+    path
 }
 
 /// rustup's `rust-src` component: present, or added within the time limit.
@@ -230,13 +231,17 @@ fn ensure_rustup_std_source() -> bool {
 }
 
 fn rustup_has_std_source() -> bool {
-    probe_all("rustup", &["component", "list", "--installed"])
-        .is_some_and(|out| out.lines().any(|line| line.trim().starts_with("rust-src")))
+    rustup_has_installed("component", "rust-src")
 }
 
 fn rustup_has_wasm_target() -> bool {
-    probe_all("rustup", &["target", "list", "--installed"])
-        .is_some_and(|out| out.lines().any(|line| line.trim() == WASM_TARGET))
+    rustup_has_installed("target", WASM_TARGET)
+}
+
+/// Whether `rustup <kind> list --installed` names `name` on a line of its own.
+fn rustup_has_installed(kind: &str, name: &str) -> bool {
+    probe_all("rustup", &[kind, "list", "--installed"])
+        .is_some_and(|out| out.lines().any(|line| line.trim() == name))
 }
 
 fn debian_toolchain_present() -> bool {
