@@ -30,8 +30,13 @@ export interface StartOptions {
   wasm?: string;
   /** URL of the sentiment module's .wasm (fetched only with `sentiment`), when not served beside the snippet. */
   sentimentWasm?: string;
-  /** The shop's id at the edge: turns on privacy reports (local differential privacy). */
+  /**
+   * The shop's id at the edge: turns on privacy reports (local differential privacy).
+   * The reporter's wasm module (`pkg/reporting/`) is fetched after the first render.
+   */
   shop?: string;
+  /** URL of the reporter module's .wasm (fetched only with `shop`), when not served beside the snippet. */
+  reportingWasm?: string;
   /** The edge's base URL for the registry and reports (default "/v1"). */
   api?: string;
 }

@@ -43,6 +43,7 @@ class RemoteCore {
 const ASSETS = {
   wasm: new URL("./pkg/engine/cove_engine_bg.wasm", import.meta.url).href,
   sentimentModule: new URL("./pkg/sentiment/cove_sentiment.js", import.meta.url).href,
+  reportingModule: new URL("./pkg/reporting/cove_reporting.js", import.meta.url).href,
   worker: new URL("./cove/worker.mjs", import.meta.url),
 };
 
@@ -55,7 +56,8 @@ export class Cove {
    * bundle's manifest, for `sentiment()`), `consent` ("required" keeps everything in memory
    * until `grantConsent()`), `country`, `worker` (run the engine in a Web
    * Worker), `currency` (for prices in slots), `itemUrl` (e.g. "/product/{id}"),
-   * `shop` (the shop's id at the edge: turns on privacy reports), `api` (the
+   * `shop` (the shop's id at the edge: turns on privacy reports; their wasm module
+   * is fetched after the first render), `reportingWasm`, `api` (the
    * edge's base URL, default "/v1"),
    * `slots` (render slots and capture declarative events; default true on a page).
    */
@@ -73,9 +75,16 @@ export class Cove {
         wasm: absolute(options.wasm) ?? ASSETS.wasm,
         sentimentWasm: absolute(options.sentimentWasm),
         sentimentModule: ASSETS.sentimentModule,
+        reportingWasm: absolute(options.reportingWasm),
+        reportingModule: ASSETS.reportingModule,
       });
     } else {
-      const core = await CoveCore.create({ ...options, wasm: options.wasm ?? ASSETS.wasm, sentimentModule: ASSETS.sentimentModule });
+      const core = await CoveCore.create({
+        ...options,
+        wasm: options.wasm ?? ASSETS.wasm,
+        sentimentModule: ASSETS.sentimentModule,
+        reportingModule: ASSETS.reportingModule,
+      });
       backend = { call: (method, ...args) => core[method](...args) };
     }
     const cove = new Cove(backend, options);

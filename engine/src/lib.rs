@@ -70,6 +70,9 @@
 //!   `js::storefront`. The `js` module is the only place that knows about
 //!   `JsValue`; it converts the engine's errors into JavaScript exceptions in
 //!   one spot.
+//! - `js-reporting` (off by default): the privacy reporter's wasm-bindgen
+//!   API, `js::reporting`, built as a wasm module of its own that the snippet
+//!   fetches after the first render, only for shops with reports on.
 //! - `js-sentiment` (off by default): review sentiment's wasm-bindgen API,
 //!   `js::sentiment`, built as a wasm module of its own so that only pages
 //!   that score reviews fetch it.
@@ -95,7 +98,7 @@ pub mod sentiment;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod testing;
 
-#[cfg(any(feature = "js", feature = "js-sentiment"))]
+#[cfg(any(feature = "js", feature = "js-reporting", feature = "js-sentiment"))]
 pub mod js;
 
 #[cfg(test)]

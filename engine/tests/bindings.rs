@@ -1,13 +1,19 @@
 //! The JavaScript bindings (`CoveEngine`), in headless Chromium through
 //! wasm-bindgen-test: a bundle loads, events change the ranking, the profile
-//! round-trips through its bytes, a corrupt one is refused with a code, and a
-//! device builds its privacy envelope within the budget. Runs only for wasm32
-//! with the `js` feature (`cargo xtask test`, the wasm suite).
+//! round-trips through its bytes, a corrupt one is refused with a code, and
+//! (`CoveReporter`, feature `js-reporting`) a device builds its privacy
+//! envelope within the budget from the storefront module's profile. Runs only
+//! for wasm32 with the `js` feature (`cargo xtask test`, the wasm suite, with
+//! `js,js-reporting`).
 #![cfg(all(target_arch = "wasm32", feature = "js"))]
 
 use cove_engine::bundle::Model;
 use cove_engine::js::CoveEngine;
+#[cfg(feature = "js-reporting")]
+use cove_engine::js::CoveReporter;
+#[cfg(feature = "js-reporting")]
 use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
+#[cfg(feature = "js-reporting")]
 use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
 use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
 use wasm_bindgen::JsValue;
@@ -92,9 +98,26 @@ fn events_change_the_ranking_and_the_profile_round_trips() {
     assert!(code_of(&error).is_some());
 }
 
+#[cfg(feature = "js-reporting")]
 #[wasm_bindgen_test]
 fn a_device_builds_one_padded_envelope_within_its_budget() {
-    let (mut engine, model) = loaded();
+    let (mut storefront, model) = loaded();
+    let bundle = synthetic_bundle(&SyntheticSpec::default());
+    let mut engine = CoveReporter::new();
+    // No registry before a model: it is checked against the model id.
+    let error = engine.set_registry("{}").unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("invalid_parameter"));
+    assert_eq!(
+        engine
+            .load_bundle(&bundle.manifest, &bundle.tensors, None)
+            .unwrap(),
+        bundle.model_id
+    );
+    let event = format!(
+        r#"{{"at": {}, "kind": {{"type": "view", "item": "item-3", "price": 4.0}}}}"#,
+        NOW as i64 - 60
+    );
+    storefront.track(&event).unwrap();
     let requests: Vec<MetricRequest> = [("segment.lifecycle", 0.25), ("item.interest", 0.5)]
         .into_iter()
         .map(|(name, epsilon)| MetricRequest {
@@ -126,11 +149,23 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
     assert!(engine.campaign_response("rescue-cart"));
     assert!(engine.campaign("nope", NOW).is_err());
 
-    let body = engine.prepare_report(NOW).unwrap().unwrap();
+    // A corrupt profile is refused before anything is spent.
+    let spent_before = get(&engine.privacy(NOW).unwrap(), "spent_today").as_f64();
+    let error = engine.prepare_report(NOW, b"not a profile").unwrap_err();
+    assert!(code_of(&error).is_some());
+    let spent_after = get(&engine.privacy(NOW).unwrap(), "spent_today").as_f64();
+    assert_eq!(spent_after, spent_before);
+    assert_eq!(
+        get(&engine.privacy(NOW).unwrap(), "pending").as_bool(),
+        Some(false)
+    );
+
+    let profile = storefront.profile_bytes();
+    let body = engine.prepare_report(NOW, &profile).unwrap().unwrap();
     assert_eq!(body.len(), 1024);
     assert!(body.starts_with(r#"{"v":1,"#));
     engine.report_sent();
-    assert_eq!(engine.prepare_report(NOW + 60.0).unwrap(), None);
+    assert_eq!(engine.prepare_report(NOW + 60.0, &profile).unwrap(), None);
 
     let status = engine.privacy(NOW).unwrap();
     assert_eq!(get(&status, "daily_epsilon").as_f64(), Some(1.0));

@@ -191,6 +191,47 @@ test("with consent required, no report leaves the device before consent", async 
   await context.close();
 });
 
+test("the reporter's module is fetched after the start, and only for a shop with a registry", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = recordRequests(page);
+  const warnings = [];
+  page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+  await page.route(`${worker.url}/fixture/reporter.html`, (route) =>
+    route.fulfill({ contentType: "text/html", body: "<!doctype html><title>reporter</title><p>reporter fixture</p>" }),
+  );
+  await page.goto(`${worker.url}/fixture/reporter.html`);
+  const reporterFetches = () => requests.filter((r) => r.url.pathname.startsWith("/pkg/reporting/")).map((r) => r.url.pathname);
+  const startOnly = async (shop) =>
+    page.evaluate(async (shop) => {
+      const { Cove } = await import("/cove.mjs");
+      const pointer = await (await fetch("/v1/bundles/default.json")).json();
+      window.cove = await Cove.start({ bundle: pointer.manifest, shop, slots: false });
+      return (await window.cove.recommend({ k: 3 })).length;
+    }, shop);
+
+  // A shop the edge does not know: reports are off, and the module never comes.
+  assert.equal(await startOnly("nope"), 3);
+  const off = await page.evaluate(() => window.cove.privacy());
+  assert.equal(off.enabled, false);
+  assert.deepEqual(reporterFetches(), []);
+  assert.ok(warnings.some((text) => text.includes("privacy reports are off")), warnings.join("\n"));
+
+  // The demo shop: recommendations are there at once, the module follows.
+  const before = requests.length;
+  assert.equal(await startOnly("demo"), 3);
+  const on = await page.evaluate(() => window.cove.privacy());
+  assert.equal(on.enabled, true);
+  assert.equal(on.dailyEpsilon, registry.daily_epsilon);
+  assert.deepEqual(reporterFetches().sort(), ["/pkg/reporting/cove_reporting.js", "/pkg/reporting/cove_reporting_bg.wasm"]);
+  const order = requests.slice(before).map((r) => r.url.pathname);
+  assert.ok(
+    order.indexOf("/v1/config") < order.indexOf("/pkg/reporting/cove_reporting_bg.wasm"),
+    `the registry is read before the module is fetched: ${order.join(", ")}`,
+  );
+  await context.close();
+});
+
 test("the registry is public, cacheable and refuses unknown shops", async () => {
   const response = await fetch(`${worker.url}/v1/config?shop=demo`);
   assert.equal(response.status, 200);

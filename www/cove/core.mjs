@@ -4,7 +4,7 @@
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
 import { loadBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
-import { Reporter } from "./reports.mjs";
+import { Reporter, REPORTS_OFF } from "./reports.mjs";
 
 const PROFILE_KEY = "profile";
 const EVENTS_KEY = "events";
@@ -27,10 +27,11 @@ export function coveError(code, message) {
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
-   *   sentiment, sentimentIntegrity, consent, country, sentimentWasm), with the
-   *   URLs of the engine's wasm (`wasm`) and of the sentiment module's glue
-   *   (`sentimentModule`) filled in by cove.mjs, which knows where they sit
-   *   (this module may be bundled into cove.mjs, so it cannot resolve them itself)
+   *   sentiment, sentimentIntegrity, consent, country, sentimentWasm, shop, api,
+   *   reportingWasm), with the URLs of the engine's wasm (`wasm`) and of the
+   *   sentiment and reporter modules' glue (`sentimentModule`, `reportingModule`)
+   *   filled in by cove.mjs, which knows where they sit (this module may be
+   *   bundled into cove.mjs, so it cannot resolve them itself)
    */
   static async create(options) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
@@ -62,8 +63,18 @@ export class CoveCore {
     core.store = await store;
     await core.restore(await reads);
     if (options.shop) {
-      core.reporter = new Reporter(core, { shop: options.shop, api: options.api });
-      await core.reporter.start();
+      // Reports start a task later, after the first render: the registry's
+      // fetch and the reporter's module are off the start's path. Every call
+      // that reports waits for `reporting` (it never rejects).
+      core.reporter = new Reporter(core, {
+        shop: options.shop,
+        api: options.api,
+        module: options.reportingModule,
+        wasm: options.reportingWasm,
+      });
+      core.reporting = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => core.reporter.start(main))
+        .catch((error) => console.warn("cove: privacy reports are off:", error?.message ?? error));
     }
     // Older bundles leave the Cache API a task later, after the first render,
     // so the start never waits for it; forget() waits for it.
@@ -77,6 +88,8 @@ export class CoveCore {
     this.options = options;
     this.engine = new CoveEngine();
     this.consentGranted = options.consent !== "required";
+    // Settles once privacy reports are started (or found off); see create().
+    this.reporting = Promise.resolve();
     // The latest events as tracked (bounded), kept on the device beside the profile.
     this.events = [];
   }
@@ -131,6 +144,7 @@ export class CoveCore {
     this.consentGranted = true;
     this.store = await openPersistentStore();
     await this.save();
+    await this.reporting;
     if (this.reporter?.enabled) {
       await this.reporter.save();
       this.reporter.schedule();
@@ -147,6 +161,7 @@ export class CoveCore {
     this.events.push(logged);
     if (this.events.length > MAX_LOGGED_EVENTS) this.events.splice(0, this.events.length - MAX_LOGGED_EVENTS);
     await this.save();
+    await this.reporting;
     await this.reporter?.activity();
   }
 
@@ -205,16 +220,19 @@ export class CoveCore {
    * and left today, when the next envelope goes, and the exact bytes of the last one.
    */
   async privacy() {
-    return this.reporter?.status() ?? { enabled: false, dailyEpsilon: 0, spentToday: 0, remainingToday: 0, nextReportAt: null, pending: false, lastReport: null };
+    await this.reporting;
+    return this.reporter?.status() ?? { ...REPORTS_OFF };
   }
 
   /** Puts the shopper in a campaign's audience: `{ variant }`, 0 is the holdout (do not show it). */
   async campaign(id) {
+    await this.reporting;
     return this.reporter ? this.reporter.campaign(id) : { variant: 1, reporting: false };
   }
 
   /** Records that the shopper responded to a campaign shown today. */
   async campaignResponse(id) {
+    await this.reporting;
     return this.reporter ? this.reporter.campaignResponse(id) : false;
   }
 
@@ -228,6 +246,7 @@ export class CoveCore {
   async rescue() {
     const decision = this.engine.rescue(nowSeconds(), crypto.getRandomValues(new Uint32Array(1))[0]);
     const eligible = decision.outcome.kind === "offer" || decision.outcome.kind === "holdout";
+    if (eligible) await this.reporting;
     if (!eligible || !this.reporter?.runs(RESCUE_CAMPAIGN)) return decision;
     const { variant } = await this.reporter.campaign(RESCUE_CAMPAIGN);
     const kind = variant > 0 ? "offer" : "holdout";
@@ -245,12 +264,14 @@ export class CoveCore {
     if (stars !== undefined) await this.track({ type: "rating", item, stars });
     if (!this.sentimentModelId) return { sentiment: null, reported: false };
     const sentiment = this.sentimentScorer.sentiment([title, text].filter(Boolean).join(". "));
+    await this.reporting;
     const reported = (await this.reporter?.review(item, SENTIMENT_CLASS_INDEX[sentiment.class])) ?? false;
     return { sentiment, reported };
   }
 
   /** Sends a due privacy report now (it is otherwise sent on a timer). */
   async flushReports() {
+    await this.reporting;
     await this.reporter?.send();
     return this.privacy();
   }
@@ -258,6 +279,8 @@ export class CoveCore {
   /** Forgets everything: the profile, every store, and the cached bundle. */
   async forget() {
     this.engine.forget();
+    await this.reporting;
+    this.reporter?.forget();
     this.events = [];
     await this.store?.clear();
     this.store?.close?.();

@@ -5,6 +5,13 @@
 // exactly the 1,024 bytes the engine built: randomised cells, a day number and
 // a fresh nonce; no cookie, no referrer, no identifier.
 //
+// The envelope is built by the reporter's own wasm module (pkg/reporting/),
+// fetched after the first render and only once the shop's registry is in
+// hand: the storefront's module carries no reporting code, and a shop without
+// reports (or whose edge is down) never downloads it. It loads the same
+// bundle bytes as the storefront's module and is given the profile's bytes
+// when it builds an envelope.
+//
 // The reporting state (ε spent, campaign assignments, the waiting envelope)
 // is saved before anything is sent, so a crash or a closed tab never spends
 // ε twice; a failed send is retried with the same bytes.
@@ -18,14 +25,22 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // A failed send waits at least this long before the next try.
 const RETRY_SECONDS = 300;
 
+/** What `privacy()` says when reports are off. */
+export const REPORTS_OFF = Object.freeze({ enabled: false, dailyEpsilon: 0, spentToday: 0, remainingToday: 0, nextReportAt: null, pending: false, lastReport: null });
+
 export class Reporter {
   /**
    * @param {import("./core.mjs").CoveCore} core the engine host
-   * @param {{ shop: string, api?: string }} options the shop id and the edge's base URL
+   * @param {{ shop: string, api?: string, module: string, wasm?: string }} options the shop id, the
+   *   edge's base URL, and the URLs of the reporter module's glue and (optionally) its wasm
    */
-  constructor(core, { shop, api = "/v1" }) {
+  constructor(core, { shop, api = "/v1", module, wasm }) {
     this.core = core;
     this.shop = shop;
+    this.module = module;
+    this.wasm = wasm;
+    // The reporter module's CoveReporter, once started.
+    this.engine = null;
     this.api = new URL(api.endsWith("/") ? api : `${api}/`, globalThis.location?.href).href;
     this.enabled = false;
     this.campaigns = new Set();
@@ -33,24 +48,46 @@ export class Reporter {
     this.retryAfter = 0;
   }
 
-  /** Fetches the registry and restores the state; reporting stays off (with a warning) when either fails. */
-  async start() {
+  /**
+   * Fetches the registry, then the reporter module, loads `bundle` (the main
+   * bundle's bytes, as loadBundle returned them) into it and restores the
+   * state; reporting stays off (with a warning) when any of these fails.
+   * Never throws.
+   */
+  async start(bundle) {
+    let text;
     try {
       const response = await fetch(`${this.api}config?shop=${encodeURIComponent(this.shop)}`, {
         credentials: "omit",
         referrerPolicy: "no-referrer",
       });
       if (!response.ok) throw new Error(`the edge answered ${response.status}`);
-      const text = await response.text();
-      this.core.engine.setRegistry(text);
+      text = await response.text();
+    } catch (error) {
+      console.warn("cove: privacy reports are off: no usable metric registry:", error?.message ?? error);
+      return;
+    }
+    let engine;
+    try {
+      const module = await import(this.module);
+      await module.default(this.wasm ? { module_or_path: this.wasm } : undefined);
+      engine = new module.CoveReporter();
+      engine.loadBundle(bundle.manifest, bundle.tensors, bundle.tensorsSha256);
+    } catch (error) {
+      console.warn("cove: privacy reports are off: the reporter module did not load:", error?.message ?? error);
+      return;
+    }
+    try {
+      engine.setRegistry(text);
       this.campaigns = new Set(JSON.parse(text).campaigns.map((campaign) => campaign.id));
     } catch (error) {
       console.warn("cove: privacy reports are off: no usable metric registry:", error?.message ?? error);
       return;
     }
+    this.engine = engine;
     await readRecord(this.core.store, STATE_KEY, (value) => {
       if (typeof value !== "string") throw new Error("not a reporting state");
-      this.core.engine.restoreReporting(value);
+      this.engine.restoreReporting(value);
     });
     this.enabled = true;
     this.schedule();
@@ -59,20 +96,20 @@ export class Reporter {
   /** After any activity: the first envelope gets its random send time. */
   async activity() {
     if (!this.enabled) return;
-    this.core.engine.noteActivity(nowSeconds());
+    this.engine.noteActivity(nowSeconds());
     await this.save();
     this.schedule();
   }
 
   async save() {
-    await this.core.saveRecord(STATE_KEY, this.core.engine.reportingState());
+    await this.core.saveRecord(STATE_KEY, this.engine.reportingState());
   }
 
   /** Arms one timer for the next due time. */
   schedule() {
     if (!this.enabled) return;
     clearTimeout(this.timer);
-    const status = this.core.engine.privacy(nowSeconds());
+    const status = this.engine.privacy(nowSeconds());
     const due = Math.max(status.next_report_at ?? (status.pending ? 0 : Infinity), this.retryAfter);
     if (!Number.isFinite(due)) return;
     // At least a second between two tries, whatever the clock says.
@@ -86,7 +123,7 @@ export class Reporter {
     if (!this.enabled || !this.core.consentGranted) return;
     if (nowSeconds() < this.retryAfter) return this.schedule();
     try {
-      const body = this.core.engine.prepareReport(nowSeconds());
+      const body = this.engine.prepareReport(nowSeconds(), this.core.engine.profileBytes());
       if (body === undefined) return;
       // The ε is spent: record it before the envelope leaves.
       await this.save();
@@ -99,12 +136,12 @@ export class Reporter {
         keepalive: true,
       });
       if (response.status === 202 || response.status === 409) {
-        this.core.engine.reportSent();
+        this.engine.reportSent();
       } else if (response.status === 429 || response.status >= 500) {
         this.retryAfter = nowSeconds() + RETRY_SECONDS;
       } else {
         console.warn(`cove: the edge refused the privacy report (${response.status}); it is dropped`);
-        this.core.engine.reportRefused();
+        this.engine.reportRefused();
       }
       await this.save();
     } catch (error) {
@@ -117,7 +154,8 @@ export class Reporter {
 
   /** What the shopper may see: ε limit, spent and left today, next send, the last envelope's bytes. */
   status() {
-    const status = this.core.engine.privacy(nowSeconds());
+    if (!this.engine) return { ...REPORTS_OFF };
+    const status = this.engine.privacy(nowSeconds());
     return {
       enabled: this.enabled,
       dailyEpsilon: status.daily_epsilon,
@@ -135,7 +173,7 @@ export class Reporter {
    */
   async campaign(id) {
     if (!this.enabled) return { variant: 1, reporting: false };
-    const variant = this.core.engine.campaign(String(id), nowSeconds());
+    const variant = this.engine.campaign(String(id), nowSeconds());
     await this.save();
     this.schedule();
     return { variant, reporting: true };
@@ -144,8 +182,8 @@ export class Reporter {
   /** Records a review's sentiment class for the next envelope; false when reports are off. */
   async review(item, classIndex) {
     if (!this.enabled || classIndex === undefined) return false;
-    this.core.engine.recordReview(item, classIndex);
-    this.core.engine.noteActivity(nowSeconds());
+    this.engine.recordReview(item, classIndex);
+    this.engine.noteActivity(nowSeconds());
     await this.save();
     this.schedule();
     return true;
@@ -159,9 +197,14 @@ export class Reporter {
   /** Records a response to a campaign shown today. */
   async campaignResponse(id) {
     if (!this.enabled) return false;
-    const counted = this.core.engine.campaignResponse(String(id));
+    const counted = this.engine.campaignResponse(String(id));
     await this.save();
     return counted;
+  }
+
+  /** Forgets the reporting state; the ε spent today stays spent. */
+  forget() {
+    this.engine?.forget();
   }
 
   stop() {

@@ -37,9 +37,10 @@ impl WasmArtifact {
     }
 }
 
-/// The four wasm outputs. The storefront engine comes first (the snippet's
-/// size is measured on it); the sentiment module is the same crate built with
-/// another feature, for pages that score reviews.
+/// The five wasm outputs. The storefront engine comes first (the snippet's
+/// size is measured on it) and the reporter second (what a shop with reports
+/// on adds after the first render); the sentiment module is the same crate
+/// built with a third feature, for pages that score reviews.
 pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
     WasmArtifact {
         package: "cove-engine",
@@ -47,6 +48,14 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
         stem: "cove_engine",
         out_name: "cove_engine",
         out_dir: paths::engine_pkg_dir,
+        panic: Panic::ImmediateAbort,
+    },
+    WasmArtifact {
+        package: "cove-engine",
+        features: &["js-reporting"],
+        stem: "cove_engine",
+        out_name: "cove_reporting",
+        out_dir: paths::reporting_pkg_dir,
         panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
@@ -91,7 +100,7 @@ const WASM_OPT_FEATURES: &[&str] = &[
 ];
 
 /// Builds everything: the native workspace, the default model bundle, and
-/// the three wasm outputs.
+/// the wasm outputs.
 pub fn build(env: &Env) -> Result<()> {
     Step::new("native build", cargo_program())
         .args(["build", "--workspace", "--all-targets"])

@@ -91,8 +91,14 @@ fn fingerprint(data_files: &[&Path]) -> Result<String> {
     fingerprint_of(&["models/src", "engine/src"], data_files)
 }
 
+/// Folders under the fingerprinted sources that no trainer compiles: the
+/// engine's JavaScript bindings (features `js`, `js-reporting`,
+/// `js-sentiment`), so editing them does not retrain.
+const NOT_TRAINING_INPUTS: &[&str] = &["engine/src/js"];
+
 /// A hash of the files under `sources` (folders or files, relative to the
-/// root) and of the data files' names, sizes and modification times.
+/// root, less [`NOT_TRAINING_INPUTS`]) and of the data files' names, sizes
+/// and modification times.
 pub fn fingerprint_of(sources: &[&str], data_files: &[&Path]) -> Result<String> {
     let mut hasher = DefaultHasher::new();
     for source in sources {
@@ -121,6 +127,12 @@ pub fn fingerprint_of(sources: &[&str], data_files: &[&Path]) -> Result<String> 
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
+        let skipped = NOT_TRAINING_INPUTS
+            .iter()
+            .any(|folder| path == paths::root().join(folder));
+        if skipped {
+            continue;
+        }
         if path.is_dir() {
             collect_files(&path, files)?;
         } else {

@@ -45,6 +45,12 @@ pub fn engine_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("engine")
 }
 
+/// The privacy reporter's module (the engine with `js-reporting`), served at
+/// `/pkg/reporting/` and fetched after the first render by shops with reports on.
+pub fn reporting_pkg_dir() -> PathBuf {
+    root().join("www").join("pkg").join("reporting")
+}
+
 /// The review-sentiment module (the engine with `js-sentiment`), served at
 /// `/pkg/sentiment/` and fetched only by pages that score reviews.
 pub fn sentiment_pkg_dir() -> PathBuf {

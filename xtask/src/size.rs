@@ -1,4 +1,5 @@
-//! `cargo xtask size`: the sizes of the three wasm outputs, raw and gzipped.
+//! `cargo xtask size`: the sizes of the wasm outputs, raw and gzipped, and the
+//! snippet's first-paint transfer against its budget.
 
 use std::io::Write;
 
@@ -6,7 +7,7 @@ use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::build::WASM_ARTIFACTS;
+use crate::build::{WasmArtifact, WASM_ARTIFACTS};
 use crate::setup::Env;
 
 /// Prints a table of the wasm outputs' sizes.
@@ -28,7 +29,7 @@ pub fn report(env: &Env) -> Result<()> {
             gzipped_len(&bytes)?
         );
     }
-    snippet_report(&WASM_ARTIFACTS[0].bg_wasm())
+    snippet_report(&WASM_ARTIFACTS[0].bg_wasm(), &WASM_ARTIFACTS[1])
 }
 
 /// The snippet's JavaScript files as published (paths under `target/site/`,
@@ -49,8 +50,10 @@ fn snippet_javascript() -> Result<(Vec<String>, Vec<String>)> {
 /// The snippet's budget: engine wasm + JS glue + loader, gzipped.
 const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
 
-/// Prints the snippet's transfer size (engine wasm + JavaScript) against its budget.
-fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
+/// Prints the snippet's first-paint transfer size (engine wasm + JavaScript)
+/// against its budget, and what a shop with privacy reports on adds after
+/// the first render (the reporter's wasm and glue).
+fn snippet_report(engine_wasm: &std::path::Path, reporting: &WasmArtifact) -> Result<()> {
     let (published, sources) = snippet_javascript()?;
     let sizes = |dir: std::path::PathBuf, files: &[String]| -> Result<(usize, usize)> {
         let (mut raw, mut gz) = (0, 0);
@@ -83,6 +86,23 @@ fn snippet_report(engine_wasm: &std::path::Path) -> Result<()> {
         } else {
             "over"
         }
+    );
+    let reporting_wasm = std::fs::read(reporting.bg_wasm())?;
+    let glue = format!("pkg/reporting/{}.js", reporting.out_name);
+    let (glue_raw, glue_gz) = sizes(crate::paths::site_dir(), &[glue])?;
+    let (added_raw, added_gz) = (
+        reporting_wasm.len() + glue_raw,
+        gzipped_len(&reporting_wasm)? + glue_gz,
+    );
+    println!(
+        "{:<16} {:>12} {:>12}   (after the first render, with `shop` set: reporter wasm + glue)",
+        "+ reports", added_raw, added_gz
+    );
+    println!(
+        "{:<16} {:>12} {:>12}",
+        "with reports",
+        raw + wasm_raw + added_raw,
+        gz + wasm_gz + added_gz
     );
     Ok(())
 }

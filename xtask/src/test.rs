@@ -35,14 +35,14 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
                 .current_dir(&root),
         ),
         (
-            "lints of the engine's JS bindings (clippy --features js,js-sentiment)",
+            "lints of the engine's JS bindings (clippy --features js,js-reporting,js-sentiment)",
             Step::new("lints (js)", cargo_program())
                 .args([
                     "clippy",
                     "--package",
                     "cove-engine",
                     "--features",
-                    "js,js-sentiment",
+                    "js,js-reporting,js-sentiment",
                     "--all-targets",
                 ])
                 .args(["--", "-D", "warnings"])
@@ -58,7 +58,7 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
             "wasm tests in headless Chromium (wasm-bindgen-test)",
             env.wasm_path
                 .cargo("wasm tests", "test")
-                .args(["--package", "cove-engine", "--features", "js"])
+                .args(["--package", "cove-engine", "--features", "js,js-reporting"])
                 .env(
                     "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
                     &env.wasm_bindgen_test_runner,

@@ -1,21 +1,19 @@
 //! The storefront engine's JavaScript API (feature `js`): [`CoveEngine`], what
-//! the snippet (`www/cove/core.mjs`) drives — one model, one profile, the
-//! privacy reporter, and the calls of the JavaScript API.
+//! the snippet (`www/cove/core.mjs`) drives — one model, one profile, and the
+//! calls of the JavaScript API. Privacy reports are the reporter module's
+//! (`js::reporting`), which only shops with reports on fetch.
 
 use wasm_bindgen::prelude::*;
 
 use crate::abandonment;
-use crate::bundle::{Engine, TensorCheck};
+use crate::bundle::Engine;
 use crate::events::Event;
-use crate::privacy::device::DeviceReporter;
-use crate::privacy::registry::Registry;
 use crate::profile::{Profile, ProfileConfig};
 use crate::ranking::{self, RankRequest};
 use crate::Error;
 use crate::{score, segments};
 
-use super::host_rng::HostRng;
-use super::{to_js, to_js_error};
+use super::{load_bundle, to_js, to_js_error};
 
 /// Scores each row of `items` (row-major, `dim` columns) against `user` and
 /// returns the `k` best as `[{ index, score }]`, best first.
@@ -37,15 +35,6 @@ pub struct CoveEngine {
     engine: Engine,
     config: ProfileConfig,
     profile: Profile,
-    reporter: DeviceReporter,
-    registry: Option<Registry>,
-}
-
-fn missing_registry() -> JsValue {
-    to_js_error(Error::InvalidParameter {
-        name: "registry",
-        reason: "the shop's metric registry is not set",
-    })
 }
 
 impl Default for CoveEngine {
@@ -88,8 +77,6 @@ impl CoveEngine {
             engine: Engine::new(),
             config: ProfileConfig::default(),
             profile: Profile::new(),
-            reporter: DeviceReporter::default(),
-            registry: None,
         }
     }
 
@@ -105,14 +92,7 @@ impl CoveEngine {
         tensors: &[u8],
         tensors_sha256: Option<String>,
     ) -> Result<String, JsValue> {
-        let check = match &tensors_sha256 {
-            Some(hex) => TensorCheck::HostDigest(hex),
-            None => TensorCheck::Hash,
-        };
-        let model = self
-            .engine
-            .load_checked(manifest, tensors, check)
-            .map_err(to_js_error)?;
+        let model = load_bundle(&mut self.engine, manifest, tensors, tensors_sha256)?;
         // Events are recorded and ranked with the decay the bundle was tuned
         // with; a stored profile keeps its weights (they decay lazily).
         self.config = model.profile_config().clone();
@@ -244,125 +224,10 @@ impl CoveEngine {
         Ok(())
     }
 
-    /// Forgets the profile and the reporting state (assignments, exposures,
-    /// the waiting envelope). The ε already spent today stays spent.
+    /// Forgets the profile (the reporting state is the reporter module's,
+    /// `js::reporting`).
     pub fn forget(&mut self) {
         self.profile = Profile::new();
-        self.reporter = self.reporter.forgotten();
-    }
-
-    /// Sets the shop's metric registry (the JSON of `GET /v1/config`): checked,
-    /// and refused when it is for another model than the loaded one.
-    #[wasm_bindgen(js_name = setRegistry)]
-    pub fn set_registry(&mut self, registry_json: &str) -> Result<(), JsValue> {
-        let registry = Registry::from_json(registry_json.as_bytes()).map_err(|_| {
-            to_js_error(Error::InvalidParameter {
-                name: "registry",
-                reason: "not a metric registry",
-            })
-        })?;
-        registry.validate().map_err(to_js_error)?;
-        let model = self.engine.model().map_err(to_js_error)?;
-        if model.model_id() != registry.model_id {
-            return Err(to_js_error(Error::InvalidParameter {
-                name: "registry",
-                reason: "the shop's metrics are for another model",
-            }));
-        }
-        self.reporter
-            .set_daily_limit(registry.daily_epsilon)
-            .map_err(to_js_error)?;
-        self.registry = Some(registry);
-        Ok(())
-    }
-
-    /// The reporting state as JSON, for on-device storage.
-    #[wasm_bindgen(js_name = reportingState)]
-    pub fn reporting_state(&self) -> String {
-        self.reporter.to_json()
-    }
-
-    /// Restores a stored reporting state; a corrupt one is refused with a typed
-    /// error and the current state kept.
-    #[wasm_bindgen(js_name = restoreReporting)]
-    pub fn restore_reporting(&mut self, json: &str) -> Result<(), JsValue> {
-        self.reporter = DeviceReporter::from_json(json).map_err(to_js_error)?;
-        Ok(())
-    }
-
-    /// Puts the device in a campaign's audience today; returns its variant
-    /// (0 is the holdout: do not show the campaign).
-    pub fn campaign(&mut self, campaign_id: &str, now: f64) -> Result<u32, JsValue> {
-        let mut rng = HostRng::new()?;
-        let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
-        self.reporter
-            .expose(registry, campaign_id, now as i64, &mut rng)
-            .map_err(to_js_error)
-    }
-
-    /// Records a response to a campaign shown today; false when the device
-    /// was not in its audience.
-    #[wasm_bindgen(js_name = campaignResponse)]
-    pub fn campaign_response(&mut self, campaign_id: &str) -> bool {
-        self.reporter.respond(campaign_id)
-    }
-
-    /// Records the sentiment class (0 negative, 1 neutral, 2 positive) of a
-    /// review of `item_id` for the next privacy report; the text stays on
-    /// the device and is not kept.
-    #[wasm_bindgen(js_name = recordReview)]
-    pub fn record_review(&mut self, item_id: &str, class: u32) -> Result<(), JsValue> {
-        let model = self.engine.model().map_err(to_js_error)?;
-        self.reporter
-            .record_review(model, item_id, class)
-            .map_err(to_js_error)
-    }
-
-    /// Schedules the first envelope after the first activity (no-op later).
-    #[wasm_bindgen(js_name = noteActivity)]
-    pub fn note_activity(&mut self, now: f64) -> Result<(), JsValue> {
-        let mut rng = HostRng::new()?;
-        let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
-        self.reporter.schedule_first(registry, now as i64, &mut rng);
-        Ok(())
-    }
-
-    /// The envelope to send now (1,024 bytes of JSON), or `undefined`.
-    #[wasm_bindgen(js_name = prepareReport)]
-    pub fn prepare_report(&mut self, now: f64) -> Result<Option<String>, JsValue> {
-        let mut rng = HostRng::new()?;
-        let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
-        let model = self.engine.model().map_err(to_js_error)?;
-        let body = self
-            .reporter
-            .prepare(
-                registry,
-                model,
-                &self.profile,
-                &self.config,
-                now as i64,
-                &mut rng,
-            )
-            .map_err(to_js_error)?;
-        Ok(body.map(str::to_string))
-    }
-
-    /// The edge accepted the waiting envelope (or already had it).
-    #[wasm_bindgen(js_name = reportSent)]
-    pub fn report_sent(&mut self) {
-        self.reporter.mark_sent();
-    }
-
-    /// The edge refused the waiting envelope for good; it is dropped.
-    #[wasm_bindgen(js_name = reportRefused)]
-    pub fn report_refused(&mut self) {
-        self.reporter.drop_pending();
-    }
-
-    /// What the shopper may see about reporting: ε limit, spent and left
-    /// today, the next send time, and the exact last envelope sent.
-    pub fn privacy(&self, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&self.reporter.status(now as i64))
     }
 }
 
