@@ -232,6 +232,45 @@ test("the reporter's module is fetched after the start, and only for a shop with
   await context.close();
 });
 
+test("a reporter module that does not load turns reports off and loses nothing else", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  const warnings = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+  await page.route(`${worker.url}/fixture/broken-reporter.html`, (route) =>
+    route.fulfill({ contentType: "text/html", body: "<!doctype html><title>broken reporter</title><p>fixture</p>" }),
+  );
+  // Not a wasm module: the first bytes are not "\0asm".
+  await page.route(`${worker.url}/pkg/reporting/cove_reporting_bg.wasm`, (route) =>
+    route.fulfill({ contentType: "application/wasm", body: Buffer.from("this is not wasm") }),
+  );
+  await page.goto(`${worker.url}/fixture/broken-reporter.html`);
+  const result = await page.evaluate(async () => {
+    const { Cove } = await import("/cove.mjs");
+    const pointer = await (await fetch("/v1/bundles/default.json")).json();
+    const item = (await (await fetch(pointer.catalogue)).json())[0];
+    window.cove = await Cove.start({ bundle: pointer.manifest, shop: "demo", slots: false });
+    await window.cove.track({ type: "view", item: item.id, price: item.price });
+    return {
+      recommended: (await window.cove.recommend({ k: 4 })).length,
+      privacy: await window.cove.privacy(),
+      campaign: await window.cove.campaign("rescue-cart"),
+      flushed: await window.cove.flushReports(),
+      events: (await window.cove.profile()).events.length,
+    };
+  });
+  assert.equal(result.recommended, 4);
+  assert.equal(result.privacy.enabled, false);
+  assert.deepEqual(result.campaign, { variant: 1, reporting: false });
+  assert.equal(result.flushed.lastReport, null);
+  assert.equal(result.events, 1);
+  assert.ok(warnings.some((text) => text.includes("the reporter module did not load")), warnings.join("\n"));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("the registry is public, cacheable and refuses unknown shops", async () => {
   const response = await fetch(`${worker.url}/v1/config?shop=demo`);
   assert.equal(response.status, 200);
