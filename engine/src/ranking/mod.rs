@@ -242,7 +242,7 @@ pub struct Ranking {
     pub unknown_ids: Vec<String>,
 }
 
-/// Sparse per-item contributions, sorted by row.
+/// Sparse per-item contributions (one row's, after [`merge_extras`]).
 #[derive(Debug, Clone, Copy)]
 struct Extra {
     row: u32,
@@ -485,7 +485,7 @@ pub fn rank_with_params(
             }
         }
     }
-    let extras = merge_extras(extras);
+    let extras = merge_extras(extras, n_items);
 
     let mut category_boost = vec![0.0f32; model.categories.len()];
     for boost in &request.boost_categories {
@@ -510,7 +510,7 @@ pub fn rank_with_params(
             *score += category_boost[*category as usize];
         }
     }
-    for e in &extras {
+    for e in &extras.entries {
         scores[e.row as usize] += blend.weight_neighbors * e.neighbor
             + blend.weight_trending * e.trending
             + blend.weight_repeat * e.repeat
@@ -561,12 +561,7 @@ pub fn rank_with_params(
         }
     };
 
-    let extra_of = |row: u32| {
-        extras
-            .binary_search_by_key(&row, |e| e.row)
-            .ok()
-            .map(|i| &extras[i])
-    };
+    let extra_of = |row: u32| extras.of(row);
     let reason_of = |row: u32| -> Reason {
         let personal_term = weight_personal * personal.score(row as usize);
         let extra = extra_of(row);
@@ -623,28 +618,50 @@ pub fn rank_with_params(
     })
 }
 
-/// Sorts contributions by row and merges those of one row (the strongest
-/// neighbour wins, trending and boosts add up).
-fn merge_extras(mut extras: Vec<Extra>) -> Vec<Extra> {
-    crate::order::sort_by_key(&mut extras, |e| e.row);
-    let mut merged: Vec<Extra> = Vec::with_capacity(extras.len());
+/// The contributions merged to one per row, and where each row's is.
+struct MergedExtras {
+    /// One entry per row, in the order the rows first contributed.
+    entries: Vec<Extra>,
+    /// For every item row, its entry's index in `entries`, or `u32::MAX`.
+    slot_of: Vec<u32>,
+}
+
+impl MergedExtras {
+    fn of(&self, row: u32) -> Option<&Extra> {
+        let slot = *self.slot_of.get(row as usize)?;
+        self.entries.get(slot as usize)
+    }
+}
+
+/// Merges the contributions of one row (the strongest neighbour wins, the
+/// larger trending and repeat terms are kept, boosts add up in the order
+/// given). A row's entries are merged in their order in `extras`, exactly as
+/// a stable sort by row followed by a merge of neighbours would, without
+/// sorting: a slot per item row (`n_items` of them) finds a row's entry.
+fn merge_extras(extras: Vec<Extra>, n_items: usize) -> MergedExtras {
+    let mut slot_of = vec![u32::MAX; n_items];
+    let mut entries: Vec<Extra> = Vec::with_capacity(extras.len());
     for e in extras {
-        match merged.last_mut() {
-            Some(last) if last.row == e.row => {
-                if e.neighbor > last.neighbor
-                    || (e.neighbor == last.neighbor && e.neighbor_of < last.neighbor_of)
+        let slot = &mut slot_of[e.row as usize];
+        match entries.get_mut(*slot as usize) {
+            Some(merged) => {
+                if e.neighbor > merged.neighbor
+                    || (e.neighbor == merged.neighbor && e.neighbor_of < merged.neighbor_of)
                 {
-                    last.neighbor = e.neighbor;
-                    last.neighbor_of = e.neighbor_of;
+                    merged.neighbor = e.neighbor;
+                    merged.neighbor_of = e.neighbor_of;
                 }
-                last.trending = last.trending.max(e.trending);
-                last.repeat = last.repeat.max(e.repeat);
-                last.boost += e.boost;
+                merged.trending = merged.trending.max(e.trending);
+                merged.repeat = merged.repeat.max(e.repeat);
+                merged.boost += e.boost;
             }
-            _ => merged.push(e),
+            None => {
+                *slot = entries.len() as u32;
+                entries.push(e);
+            }
         }
     }
-    merged
+    MergedExtras { entries, slot_of }
 }
 
 /// Walks a best-first list and keeps at most `cap` items per category.
@@ -856,6 +873,74 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 mod tests {
     use super::*;
     use crate::testing::Rng;
+
+    /// The merge as it was: a stable sort by row, then neighbouring entries
+    /// of one row folded in order.
+    fn merge_by_sorting(mut extras: Vec<Extra>) -> Vec<Extra> {
+        extras.sort_by_key(|e| e.row);
+        let mut merged: Vec<Extra> = Vec::new();
+        for e in extras {
+            match merged.last_mut() {
+                Some(last) if last.row == e.row => {
+                    if e.neighbor > last.neighbor
+                        || (e.neighbor == last.neighbor && e.neighbor_of < last.neighbor_of)
+                    {
+                        last.neighbor = e.neighbor;
+                        last.neighbor_of = e.neighbor_of;
+                    }
+                    last.trending = last.trending.max(e.trending);
+                    last.repeat = last.repeat.max(e.repeat);
+                    last.boost += e.boost;
+                }
+                _ => merged.push(e),
+            }
+        }
+        merged
+    }
+
+    #[test]
+    fn merging_without_a_sort_gives_every_row_the_same_bits() {
+        let mut rng = Rng::new(17);
+        for case in 0..200 {
+            let n_items = 1 + rng.below(40) as usize;
+            let n = rng.below(120) as usize;
+            let pick = |rng: &mut Rng| if rng.below(3) == 0 { 0.0 } else { rng.unit() };
+            let extras: Vec<Extra> = (0..n)
+                .map(|_| Extra {
+                    row: rng.below(n_items as u64) as u32,
+                    // Few distinct values, so ties between neighbours happen.
+                    neighbor: (rng.below(4) as f32) / 4.0,
+                    neighbor_of: rng.below(5) as u32,
+                    trending: pick(&mut rng),
+                    repeat: pick(&mut rng),
+                    boost: pick(&mut rng) * 1e3 - 500.0,
+                })
+                .collect();
+            let expected = merge_by_sorting(extras.clone());
+            let merged = merge_extras(extras, n_items);
+            assert_eq!(merged.entries.len(), expected.len(), "case {case}");
+            for want in &expected {
+                let got = merged.of(want.row).expect("every row that contributed");
+                let bits = |e: &Extra| {
+                    (
+                        e.row,
+                        e.neighbor.to_bits(),
+                        e.neighbor_of,
+                        e.trending.to_bits(),
+                        e.repeat.to_bits(),
+                        e.boost.to_bits(),
+                    )
+                };
+                assert_eq!(bits(got), bits(want), "case {case}");
+            }
+            for row in 0..n_items as u32 {
+                assert_eq!(
+                    merged.of(row).is_some(),
+                    expected.iter().any(|e| e.row == row)
+                );
+            }
+        }
+    }
 
     #[test]
     fn dot4_is_bit_identical_to_dot() {
