@@ -88,8 +88,12 @@ fn snippet_report(engine_wasm: &std::path::Path, reporting: &WasmArtifact) -> Re
         }
     );
     let reporting_wasm = std::fs::read(reporting.bg_wasm())?;
-    let glue = format!("pkg/reporting/{}.js", reporting.out_name);
-    let (glue_raw, glue_gz) = sizes(crate::paths::site_dir(), &[glue])?;
+    // The glue as published: the same path under target/site/ as under www/.
+    let glue = (reporting.out_dir)()
+        .strip_prefix(crate::paths::www_dir())
+        .context("the reporter's module is not under www/")?
+        .join(format!("{}.js", reporting.out_name));
+    let (glue_raw, glue_gz) = sizes(crate::paths::site_dir(), &[glue.display().to_string()])?;
     let (added_raw, added_gz) = (
         reporting_wasm.len() + glue_raw,
         gzipped_len(&reporting_wasm)? + glue_gz,

@@ -618,6 +618,23 @@ pub fn rank_with_params(
     })
 }
 
+impl Extra {
+    /// Folds another contribution of the same row into this one: the
+    /// strongest neighbour wins (ties to the lower seed row), the larger
+    /// trending and repeat terms are kept, boosts add up.
+    fn absorb(&mut self, e: &Extra) {
+        if e.neighbor > self.neighbor
+            || (e.neighbor == self.neighbor && e.neighbor_of < self.neighbor_of)
+        {
+            self.neighbor = e.neighbor;
+            self.neighbor_of = e.neighbor_of;
+        }
+        self.trending = self.trending.max(e.trending);
+        self.repeat = self.repeat.max(e.repeat);
+        self.boost += e.boost;
+    }
+}
+
 /// The contributions merged to one per row, and where each row's is.
 struct MergedExtras {
     /// One entry per row, in the order the rows first contributed.
@@ -633,8 +650,7 @@ impl MergedExtras {
     }
 }
 
-/// Merges the contributions of one row (the strongest neighbour wins, the
-/// larger trending and repeat terms are kept, boosts add up in the order
+/// Merges the contributions of one row ([`Extra::absorb`], in the order
 /// given). A row's entries are merged in their order in `extras`, exactly as
 /// a stable sort by row followed by a merge of neighbours would, without
 /// sorting: a slot per item row (`n_items` of them) finds a row's entry.
@@ -644,17 +660,7 @@ fn merge_extras(extras: Vec<Extra>, n_items: usize) -> MergedExtras {
     for e in extras {
         let slot = &mut slot_of[e.row as usize];
         match entries.get_mut(*slot as usize) {
-            Some(merged) => {
-                if e.neighbor > merged.neighbor
-                    || (e.neighbor == merged.neighbor && e.neighbor_of < merged.neighbor_of)
-                {
-                    merged.neighbor = e.neighbor;
-                    merged.neighbor_of = e.neighbor_of;
-                }
-                merged.trending = merged.trending.max(e.trending);
-                merged.repeat = merged.repeat.max(e.repeat);
-                merged.boost += e.boost;
-            }
+            Some(merged) => merged.absorb(&e),
             None => {
                 *slot = entries.len() as u32;
                 entries.push(e);
@@ -875,23 +881,13 @@ mod tests {
     use crate::testing::Rng;
 
     /// The merge as it was: a stable sort by row, then neighbouring entries
-    /// of one row folded in order.
+    /// of one row folded in order (with the same `Extra::absorb`).
     fn merge_by_sorting(mut extras: Vec<Extra>) -> Vec<Extra> {
         extras.sort_by_key(|e| e.row);
         let mut merged: Vec<Extra> = Vec::new();
         for e in extras {
             match merged.last_mut() {
-                Some(last) if last.row == e.row => {
-                    if e.neighbor > last.neighbor
-                        || (e.neighbor == last.neighbor && e.neighbor_of < last.neighbor_of)
-                    {
-                        last.neighbor = e.neighbor;
-                        last.neighbor_of = e.neighbor_of;
-                    }
-                    last.trending = last.trending.max(e.trending);
-                    last.repeat = last.repeat.max(e.repeat);
-                    last.boost += e.boost;
-                }
+                Some(last) if last.row == e.row => last.absorb(&e),
                 _ => merged.push(e),
             }
         }
