@@ -85,16 +85,23 @@ export type ShopEvent =
 
 export type Reason =
   | { kind: "personal" }
-  | { kind: "similar"; to: string }
+  /** Related to `to` (its title in `toTitle`); `fromContext` when `to` is the slot's context. */
+  | { kind: "similar"; to: string; toTitle?: string; fromContext?: boolean }
   | { kind: "trending"; country: string }
+  /** In a slot with a context: popular items filling what the context's neighbours could not. */
+  | { kind: "filler"; country: string }
   | { kind: "buy_again" }
   | { kind: "pinned" }
   | { kind: "boosted" }
   | { kind: "fallback" };
 
+/** The moment a slot serves; by default "item_page" with `context.item`, else "for_you". */
+export type SlotKind = "for_you" | "item_page" | "basket";
+
 export interface RecommendRequest {
   slot?: string;
   k?: number;
+  kind?: SlotKind;
   context?: { item?: string; country?: string; exclude?: string[]; maxPerCategory?: number };
 }
 

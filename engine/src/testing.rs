@@ -153,6 +153,7 @@ pub fn ranking_params() -> RankingParams {
         weight_repeat: 0.3,
         keep_purchased: None,
         profile_half_life_days: None,
+        session: None,
     }
 }
 

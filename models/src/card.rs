@@ -87,26 +87,68 @@ pub fn model_card(
                 )
             },
         );
+        match &engine.validation {
+            Some(validation) => {
+                let _ = writeln!(
+                    out,
+                    "Ranking parameters chosen on validation through the engine ({} trials; ties within {} \
+                     NDCG@10 go to the first option in grid order: the smaller weight, α, list or half-life): the \
+                     \"discover\" slot (task B, bought items excluded) uses α scale {}, neighbours {}, \
+                     trending {}; the \"for you\" slot (task A, bought items kept) uses {}; `*` list of {} \
+                     items; device profile half-life {} days (`ranking.profile_half_life_days`). The \
+                     list length is chosen first (at the engine's default half-life), then the half-life, \
+                     each by the mean of the two slots' validation NDCG@10; \"one set\" is task A with the \
+                     discover weights and its own buy-again weight only. Validation figures, never test:\n\n{}",
+                    engine.validation_trials.len(),
+                    validation.tie_tolerance,
+                    w.alpha_scale,
+                    w.weight_neighbors,
+                    w.weight_trending,
+                    kept,
+                    w.n_trending,
+                    validation.profile_half_life_days,
+                    engine_eval::validation_table(validation)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "Ranking parameters from the committed parameters file (chosen on validation by \
+                     `cargo xtask tune`, whose figures the file records): α scale {}, discover slot \
+                     neighbours {} / trending {}; \"for you\" slot {}; `*` list of {} items.\n",
+                    w.alpha_scale, w.weight_neighbors, w.weight_trending, kept, w.n_trending
+                );
+            }
+        }
+        let session = w.session.unwrap_or_default();
         let _ = writeln!(
             out,
-            "Ranking parameters chosen on validation through the engine ({} trials; ties within {} \
-             NDCG@10 go to the first option in grid order: the smaller weight, α, list or half-life): the \
-             \"discover\" slot (task B, bought items excluded) uses α scale {}, neighbours {}, \
-             trending {}; the \"for you\" slot (task A, bought items kept) uses {}; `*` list of {} \
-             items; device profile half-life {} days (`ranking.profile_half_life_days`). The \
-             list length is chosen first (at the engine's default half-life), then the half-life, \
-             each by the mean of the two slots' validation NDCG@10; \"one set\" is task A with the \
-             discover weights and its own buy-again weight only. Validation figures, never test:\n\n{}",
-            engine.validation_trials.len(),
-            engine.validation.tie_tolerance,
-            w.alpha_scale,
-            w.weight_neighbors,
-            w.weight_trending,
-            kept,
-            w.n_trending,
-            engine.validation.profile_half_life_days,
-            engine_eval::validation_table(&engine.validation)
+            "## In-session tasks (OR-SESSION) through the engine\n\n\
+             Task C: a new visitor's first invoice in the test period, its first n items as views, \
+             the rest relevant; task D: an item page, each item of a test invoice as the context, \
+             the others relevant; task E: a returning shopper's history plus the first n items of \
+             their first test invoice as the session. Session weight {}, decay {}; item page: \
+             trending {}, personal {} among the context's neighbours.\n\n{}",
+            session.weight_session,
+            session.session_decay,
+            session.context_trending,
+            session.context_personal,
+            crate::session_eval::table(&engine.session_rows)
         );
+        if let Some(search) = &engine.session_validation {
+            let _ = writeln!(
+                out,
+                "In-session weights chosen on validation ({} trials on {} / {} / {} cases of C / D / E): \
+                 validation NDCG@10 C {:.4}, D {:.4}, E {:.4}.\n",
+                search.trials.len(),
+                search.n_cases[0],
+                search.n_cases[1],
+                search.n_cases[2],
+                search.ndcg_at_10[0],
+                search.ndcg_at_10[1],
+                search.ndcg_at_10[2]
+            );
+        }
         let _ = writeln!(
             out,
             "Task A NDCG@10 by distinct items in the user's train history \

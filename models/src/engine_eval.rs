@@ -35,6 +35,8 @@ use crate::dates::MINUTES_PER_DAY;
 use crate::engine_scorer::{engine_alpha, DeviceHistories};
 use crate::eval::{self, EvalUser, HistoryBucket, Metrics, Ranker, Split, Task};
 use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig, TrainedModel};
+use crate::session::{SessionCases, SessionMetrics, SessionTask};
+use crate::session_eval::{self, SessionRanker, SessionRow};
 
 /// One row of the engine-path evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -66,10 +68,14 @@ pub struct EngineEvaluation {
     /// Items in the bundle that are not candidates (unseen in train), excluded
     /// from every request.
     pub n_non_candidates: usize,
-    /// The weights chosen on validation.
+    /// The weights chosen on validation (or given by a parameters file).
     pub weights: EngineWeights,
-    /// The validation search, summarised.
-    pub validation: ValidationSummary,
+    /// The validation search, summarised (`None` when the weights were given).
+    pub validation: Option<ValidationSummary>,
+    /// The in-session search on validation (`None` when the weights were given).
+    pub session_validation: Option<SessionSearch>,
+    /// OR-SESSION on the test period through the engine: tasks C, D, E.
+    pub session_rows: Vec<SessionRow>,
     /// Every validation trial.
     pub validation_trials: Vec<EngineTrial>,
     /// Seconds taken.
@@ -102,22 +108,23 @@ pub struct EngineRanker<'a> {
     interactions: HashMap<u32, Vec<(u32, f64)>>,
     /// Tuning: shopper vectors per customer and the weights to rank with.
     tuning: Option<(ShopperVectors, RankingParams)>,
-    /// Bundle row → split item.
-    split_of_row: HashMap<u32, u32>,
-    /// Split item → item id.
-    split_ids: Vec<String>,
-    /// Ids of bundle items that are not candidates.
-    non_candidates: Vec<String>,
+    /// The split's items in the bundle.
+    candidates: CandidateIndex,
 }
 
-impl<'a> EngineRanker<'a> {
-    /// The device path on `model` for `split`'s users.
-    pub fn new(
-        data: &Transactions,
-        model: &'a Model,
-        split: &Split,
-        histories: &'a DeviceHistories,
-    ) -> EngineRanker<'a> {
+/// How a split's candidate items map onto a bundle's rows.
+pub struct CandidateIndex {
+    /// Bundle row → split item.
+    pub split_of_row: HashMap<u32, u32>,
+    /// Split item → item id.
+    pub split_ids: Vec<String>,
+    /// Ids of bundle items that are not candidates (excluded from every request).
+    pub non_candidates: Vec<String>,
+}
+
+impl CandidateIndex {
+    /// The index of `split`'s items in `model`.
+    pub fn new(data: &Transactions, model: &Model, split: &Split) -> CandidateIndex {
         let split_of_row: HashMap<u32, u32> = split
             .items
             .iter()
@@ -136,6 +143,31 @@ impl<'a> EngineRanker<'a> {
             .iter()
             .map(|&item| data.items[item as usize].code.clone())
             .collect();
+        CandidateIndex {
+            split_of_row,
+            split_ids,
+            non_candidates,
+        }
+    }
+
+    /// A ranking's items in split items (non-candidates dropped).
+    pub fn split_items(&self, ranked: &ranking::Ranking) -> Vec<u32> {
+        ranked
+            .items
+            .iter()
+            .filter_map(|r| self.split_of_row.get(&r.row).copied())
+            .collect()
+    }
+}
+
+impl<'a> EngineRanker<'a> {
+    /// The device path on `model` for `split`'s users.
+    pub fn new(
+        data: &Transactions,
+        model: &'a Model,
+        split: &Split,
+        histories: &'a DeviceHistories,
+    ) -> EngineRanker<'a> {
         let interactions = histories
             .profiles
             .iter()
@@ -150,15 +182,13 @@ impl<'a> EngineRanker<'a> {
             histories,
             interactions,
             tuning: None,
-            split_of_row,
-            split_ids,
-            non_candidates,
+            candidates: CandidateIndex::new(data, model, split),
         }
     }
 
     /// Number of bundle items that are not candidates.
     pub fn n_non_candidates(&self) -> usize {
-        self.non_candidates.len()
+        self.candidates.non_candidates.len()
     }
 
     /// Folds every user in with the engine at confidence scale `alpha` and
@@ -192,8 +222,12 @@ impl<'a> EngineRanker<'a> {
             .profiles
             .get(&user.customer_idx)
             .ok_or_else(|| anyhow::anyhow!("no profile for customer {}", user.customer_idx))?;
-        let mut exclude_items = self.non_candidates.clone();
-        exclude_items.extend(exclude.iter().map(|&i| self.split_ids[i as usize].clone()));
+        let mut exclude_items = self.candidates.non_candidates.clone();
+        exclude_items.extend(
+            exclude
+                .iter()
+                .map(|&i| self.candidates.split_ids[i as usize].clone()),
+        );
         let request = RankRequest {
             k,
             now: self.histories.now,
@@ -218,11 +252,7 @@ impl<'a> EngineRanker<'a> {
             }
         }
         .map_err(|e| anyhow::anyhow!("engine ranking failed: {e}"))?;
-        Ok(ranked
-            .items
-            .iter()
-            .filter_map(|r| self.split_of_row.get(&r.row).copied())
-            .collect())
+        Ok(self.candidates.split_items(&ranked))
     }
 }
 
@@ -505,21 +535,89 @@ fn search_weights(
     })
 }
 
-/// Runs the protocol through the engine. First the ranking parameters are
-/// chosen on the validation split and written into `config.engine` (so the
-/// published bundle ships them): for each length of the `*` trending list,
-/// both weight sets ([`search_weights`]); then the length, by the mean of
-/// the two slots' NDCG@10. Then, unless `score_test` is false, the test
-/// period is scored once, on the device path, with the chosen
-/// configuration. `evaluation` is the trainer's own.
+/// Runs the protocol through the engine. With `search`, the ranking
+/// parameters are first chosen on the validation split and written into
+/// `config.engine` (so the published bundle ships them): for each length of
+/// the `*` trending list, both weight sets ([`search_weights`]); then the
+/// length, by the mean of the two slots' NDCG@10; then the profile's
+/// half-life; then the in-session weights ([`search_session`]). Without
+/// `search`, `config.engine` is used as given (`cove-train train --params`).
+/// Then, unless `score_test` is false, the test period is scored once, on
+/// the device path, with that configuration: tasks A and B (OR-LAST-MONTH)
+/// and C, D, E (OR-SESSION). `evaluation` is the trainer's own.
 pub fn evaluate_through_engine(
     data: &Transactions,
     config: &mut TrainConfig,
     evaluation: &EvaluationReport,
     bars: Bars,
+    search: bool,
     score_test: bool,
 ) -> anyhow::Result<EngineEvaluation> {
     let start = std::time::Instant::now();
+    let threads = config.als.threads;
+    let (validation, session_validation, trials) = if search {
+        let (validation, trials) = search_blend(data, config, evaluation, bars)?;
+        let session = search_session(data, config, evaluation, bars)?;
+        config.engine.session = Some(session.chosen);
+        (Some(validation), Some(session), trials)
+    } else {
+        (None, None, Vec::new())
+    };
+    let mut out = EngineEvaluation {
+        rows: Vec::new(),
+        ndcg_by_history: Vec::new(),
+        model_id: String::new(),
+        n_orders: 0,
+        n_orders_split: 0,
+        n_events_refused: 0,
+        n_non_candidates: 0,
+        weights: config.engine,
+        validation,
+        session_validation,
+        session_rows: Vec::new(),
+        validation_trials: trials,
+        seconds: 0.0,
+    };
+    if score_test {
+        // The test period, scored once on the device path.
+        let trained = model_before(data, config, evaluation, config.cutoff_day, bars)?;
+        let (model, model_id) = load_bundle(&trained)?;
+        let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+        // Replayed with the bundle's profile configuration, as the browser's
+        // host does (`Model::profile_config`).
+        let histories = DeviceHistories::with_config(data, &split, model.profile_config().clone());
+        let ranker = EngineRanker::new(data, &model, &split, &histories);
+        out.rows = [Task::A, Task::B]
+            .into_iter()
+            .map(|task| EngineRow {
+                model: "engine: events → profile → recommend (int8)".into(),
+                task,
+                metrics: eval::evaluate(&split, &ranker, task, threads),
+            })
+            .collect();
+        out.ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
+        let cases = SessionCases::new(data, &split);
+        let session_ranker = SessionRanker::new(data, &model, &split, &histories);
+        out.session_rows = session_eval::score_tasks(&session_ranker, &cases, threads);
+        out.model_id = model_id;
+        out.n_orders = histories.n_orders;
+        out.n_orders_split = histories.n_orders_split;
+        out.n_events_refused = histories.n_refused;
+        out.n_non_candidates = ranker.n_non_candidates();
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// The blend's validation search (tasks A and B): the `*` list's length, the
+/// profile's half-life, α's scale and both weight sets. Writes the choice
+/// into `config.engine`.
+fn search_blend(
+    data: &Transactions,
+    config: &mut TrainConfig,
+    evaluation: &EvaluationReport,
+    bars: Bars,
+) -> anyhow::Result<(ValidationSummary, Vec<EngineTrial>)> {
     let threads = config.als.threads;
     let val_cutoff = config.cutoff_day - config.validation_days;
     let val_trained = model_before(data, config, evaluation, val_cutoff, bars)?;
@@ -595,47 +693,174 @@ pub fn evaluate_through_engine(
         profile_half_life_days: half_lives_chosen(&weights, default_days),
         tie_tolerance: TIE_TOLERANCE,
     };
-    let trials = tuner.trials;
+    Ok((validation, tuner.trials))
+}
 
-    let mut out = EngineEvaluation {
-        rows: Vec::new(),
-        ndcg_by_history: Vec::new(),
-        model_id: String::new(),
-        n_orders: 0,
-        n_orders_split: 0,
-        n_events_refused: 0,
-        n_non_candidates: 0,
-        weights,
-        validation,
-        validation_trials: trials,
-        seconds: 0.0,
+/// The in-session grids: the session's weight and decay (tasks C and E, the
+/// "for you" slot), then the context slot's trending and personal terms
+/// (task D, the item page). Ascending, so the tie rule keeps the smaller.
+const SESSION_WEIGHTS: [f32; 9] = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8];
+const SESSION_DECAYS: [f32; 4] = [0.5, 0.7, 0.85, 1.0];
+const CONTEXT_TRENDING: [f32; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
+const CONTEXT_PERSONAL: [f32; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
+/// Validation cases per task in the in-session search (evenly spaced).
+const SESSION_VALIDATION_CASES: usize = 3_000;
+
+/// What the in-session search found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSearch {
+    /// The weights chosen.
+    pub chosen: cove_engine::bundle::SessionWeights,
+    /// Validation cases used per task (C, D, E).
+    pub n_cases: [usize; 3],
+    /// Every trial: the weights and the validation NDCG@10 of C, D and E
+    /// (`None` where the task was not scored in that trial).
+    pub trials: Vec<(cove_engine::bundle::SessionWeights, [Option<f64>; 3])>,
+    /// Validation NDCG@10 of C, D, E with the chosen weights.
+    pub ndcg_at_10: [f64; 3],
+}
+
+/// Chooses the in-session weights on the validation split, with the blend
+/// already in `config.engine` (the objective is written in
+/// [`SESSION_WEIGHTS`]'s comment: the mean NDCG@10 of tasks C and E for the
+/// "for you" terms, that of task D for the context terms, each under
+/// [`pick`]'s tie rule). The blend's own terms (α, neighbours, trending,
+/// buy again) stay as tasks A and B chose them: the session terms do not
+/// move A or B, whose profiles have no live session at the cut-off.
+pub fn search_session(
+    data: &Transactions,
+    config: &TrainConfig,
+    evaluation: &EvaluationReport,
+    bars: Bars,
+) -> anyhow::Result<SessionSearch> {
+    let threads = config.als.threads;
+    let val_cutoff = config.cutoff_day - config.validation_days;
+    let val_trained = model_before(data, config, evaluation, val_cutoff, bars)?;
+    let val_split = Split::new(
+        data,
+        val_cutoff,
+        Some(config.cutoff_day),
+        config.half_life_days,
+    );
+    let (val_model, _) = load_bundle(&val_trained)?;
+    let histories =
+        DeviceHistories::with_config(data, &val_split, val_model.profile_config().clone());
+    let cases = SessionCases::new(data, &val_split);
+    let mut ranker = SessionRanker::new(data, &val_model, &val_split, &histories);
+    let of = |task| session_eval::thinned(&cases, task, SESSION_VALIDATION_CASES);
+    let (cases_c, cases_d, cases_e) = (of(SessionTask::C), of(SessionTask::D), of(SessionTask::E));
+    let base = val_model.manifest().ranking.clone();
+    let alpha = base.alpha;
+    let mut trials = Vec::new();
+    let n_trials = SESSION_WEIGHTS.len() * SESSION_DECAYS.len()
+        + CONTEXT_TRENDING.len() * CONTEXT_PERSONAL.len();
+    let bar = bars.bar(
+        n_trials as u64,
+        "tuning the in-session weights on validation",
+    );
+    let ndcg = |ranker: &SessionRanker, cases: &[&crate::session::SessionCase]| {
+        let metrics = ranker.evaluate(cases, threads);
+        bar.inc(1);
+        SessionMetrics::mean(&metrics).ndcg_at_10
     };
-    if score_test {
-        // The test period, scored once on the device path.
-        let trained = model_before(data, config, evaluation, config.cutoff_day, bars)?;
-        let (model, model_id) = load_bundle(&trained)?;
-        let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
-        // Replayed with the bundle's profile configuration, as the browser's
-        // host does (`Model::profile_config`).
-        let histories = DeviceHistories::with_config(data, &split, model.profile_config().clone());
-        let ranker = EngineRanker::new(data, &model, &split, &histories);
-        out.rows = [Task::A, Task::B]
-            .into_iter()
-            .map(|task| EngineRow {
-                model: "engine: events → profile → recommend (int8)".into(),
-                task,
-                metrics: eval::evaluate(&split, &ranker, task, threads),
-            })
-            .collect();
-        out.ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
-        out.model_id = model_id;
-        out.n_orders = histories.n_orders;
-        out.n_orders_split = histories.n_orders_split;
-        out.n_events_refused = histories.n_refused;
-        out.n_non_candidates = ranker.n_non_candidates();
+    let with = |w: cove_engine::bundle::SessionWeights| RankingParams {
+        session: Some(w),
+        ..base.clone()
+    };
+    let mut weights = cove_engine::bundle::SessionWeights::default();
+
+    let mut scored = Vec::new();
+    for weight_session in SESSION_WEIGHTS {
+        for session_decay in SESSION_DECAYS {
+            let w = cove_engine::bundle::SessionWeights {
+                weight_session,
+                session_decay,
+                ..weights
+            };
+            ranker.tune(alpha, with(w))?;
+            let c = ndcg(&ranker, &cases_c);
+            let e = ndcg(&ranker, &cases_e);
+            trials.push((w, [Some(c), None, Some(e)]));
+            scored.push((w, (c + e) / 2.0));
+        }
     }
-    out.seconds = start.elapsed().as_secs_f64();
-    Ok(out)
+    weights = pick(&scored).expect("the grid is not empty").0;
+
+    let mut scored = Vec::new();
+    for context_trending in CONTEXT_TRENDING {
+        for context_personal in CONTEXT_PERSONAL {
+            let w = cove_engine::bundle::SessionWeights {
+                context_trending,
+                context_personal,
+                ..weights
+            };
+            ranker.tune(alpha, with(w))?;
+            let d = ndcg(&ranker, &cases_d);
+            trials.push((w, [None, Some(d), None]));
+            scored.push((w, d));
+        }
+    }
+    weights = pick(&scored).expect("the grid is not empty").0;
+    bar.finish_and_clear();
+    ranker.tune(alpha, with(weights))?;
+    let chosen_ndcg = [
+        ndcg(&ranker, &cases_c),
+        ndcg(&ranker, &cases_d),
+        ndcg(&ranker, &cases_e),
+    ];
+    tracing::info!(
+        ?weights,
+        ?chosen_ndcg,
+        "in-session weights chosen on validation"
+    );
+    Ok(SessionSearch {
+        chosen: weights,
+        n_cases: [cases_c.len(), cases_d.len(), cases_e.len()],
+        trials,
+        ndcg_at_10: chosen_ndcg,
+    })
+}
+
+/// Validation NDCG@10 of the chosen configuration by task letter (empty
+/// when the weights were given, not searched).
+pub fn validation_figures(e: &EngineEvaluation) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(v) = &e.validation {
+        if let Some(chosen) = v
+            .half_lives
+            .iter()
+            .find(|r| r.profile_half_life_days == v.profile_half_life_days)
+        {
+            out.insert("A".to_owned(), round4(chosen.ndcg_at_10_a));
+            out.insert("B".to_owned(), round4(chosen.ndcg_at_10_b));
+        }
+    }
+    if let Some(s) = &e.session_validation {
+        for (task, value) in ["C", "D", "E"].iter().zip(s.ndcg_at_10) {
+            out.insert((*task).to_owned(), round4(value));
+        }
+    }
+    out
+}
+
+/// Test NDCG@10 through the engine by task letter.
+pub fn test_figures(e: &EngineEvaluation) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for row in &e.rows {
+        let task = match row.task {
+            Task::A => "A",
+            Task::B => "B",
+        };
+        out.insert(task.to_owned(), round4(row.metrics.ndcg_at_10));
+    }
+    for row in &e.session_rows {
+        out.insert(row.task.letter().to_owned(), round4(row.all.ndcg_at_10));
+    }
+    out
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
 }
 
 /// The engine-path figures by name, for the manifest's `metrics`.
@@ -655,6 +880,17 @@ pub fn metric_entries(e: &EngineEvaluation) -> Vec<(String, f64)> {
                 format!("task_{task}.engine_path.{metric}"),
                 (value * 10_000.0).round() / 10_000.0,
             ));
+        }
+    }
+    for row in &e.session_rows {
+        let task = row.task.letter().to_lowercase();
+        for (metric, value) in [
+            ("hr_at_10", row.all.hr_at_10),
+            ("ndcg_at_10", row.all.ndcg_at_10),
+            ("recall_at_20", row.all.recall_at_20),
+            ("mrr_at_20", row.all.mrr_at_20),
+        ] {
+            out.push((format!("task_{task}.engine_path.{metric}"), round4(value)));
         }
     }
     out

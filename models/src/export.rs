@@ -115,6 +115,7 @@ pub fn builder(
         weight_repeat: weights.weight_repeat,
         keep_purchased: weights.keep_purchased,
         profile_half_life_days: weights.profile_half_life_days,
+        session: weights.session,
     };
     notes.push(format!(
         "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
@@ -800,6 +801,7 @@ mod tests {
             &mut config,
             &evaluation,
             hidden,
+            true,
             true,
         )
         .unwrap();

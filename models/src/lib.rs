@@ -9,7 +9,7 @@
 //! - [`als`]: implicit-feedback ALS with conjugate gradient, giving item factors
 //!   and the Gram matrix the device needs to fold a shopper in.
 //! - [`eval`]: the OR-LAST-MONTH temporal protocol, its metrics, and the
-//!   baselines; [`engine_scorer`] scores factors with the engine's own fold-in
+//!   baselines; [`session`] the in-session protocol OR-SESSION (tasks C, D, E); [`engine_scorer`] scores factors with the engine's own fold-in
 //!   and [`engine_eval`] scores a written bundle with the engine's ranking.
 //! - [`neighbours`] ("similar", "bought together", trending per country),
 //!   [`segments`] (taste clusters, price tiers, lifecycle, propensity) and
@@ -38,7 +38,10 @@ pub mod export;
 pub mod intent;
 pub mod interactions;
 pub mod neighbours;
+pub mod params;
 pub mod pipeline;
 pub mod report;
 pub mod segments;
 pub mod sentiment;
+pub mod session;
+pub mod session_eval;

@@ -169,6 +169,15 @@ struct TrainArgs {
     /// or writing a bundle (for trying things on validation only).
     #[arg(long)]
     validation_only: bool,
+    /// `train` only: take the ALS and ranking parameters from this file
+    /// (models/default-params.toml) instead of searching them on validation.
+    #[arg(long, conflicts_with_all = ["write_params", "tune"])]
+    params: Option<PathBuf>,
+    /// `train` only: search the parameters on validation, score the test
+    /// period once, and write the choice with both sets of figures here
+    /// (`cargo xtask tune`).
+    #[arg(long, conflicts_with = "validation_only")]
+    write_params: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -287,6 +296,15 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
 fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut config = args.config()?;
+    let params_file = match &args.params {
+        Some(path) => {
+            let file = cove_models::params::ParamsFile::read(path)?;
+            file.apply(&mut config)?;
+            println!("Parameters from {} ({})", path.display(), file.provenance);
+            Some(file)
+        }
+        None => None,
+    };
     let data = read_orders(args, bars)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     let intent_model = match &args.sessions {
@@ -302,18 +320,65 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         &mut config,
         &evaluation,
         bars,
+        params_file.is_none(),
         !args.validation_only,
     )?;
+    if let Some(validation) = &engine.validation {
+        println!("{}", engine_eval::validation_table(validation));
+    }
     if args.validation_only {
         std::fs::create_dir_all(&args.out)?;
         let path = args.out.join("engine_validation.json");
         std::fs::write(&path, serde_json::to_string_pretty(&engine)?)?;
         println!(
-            "{}\nValidation only: the test period was not scored; wrote {}",
-            engine_eval::validation_table(&engine.validation),
+            "Validation only: the test period was not scored; wrote {}",
             path.display()
         );
         return Ok(());
+    }
+    println!(
+        "In-session tasks through the engine (test):\n{}",
+        cove_models::session_eval::table(&engine.session_rows)
+    );
+    if let Some(path) = &args.write_params {
+        let file = cove_models::params::ParamsFile::from_config(
+            &config,
+            format!(
+                "validation search of cove-train {} on {} (cut-off {}, {} validation days, seed {})",
+                env!("CARGO_PKG_VERSION"),
+                source,
+                args.cutoff,
+                config.validation_days,
+                args.seed
+            ),
+            engine_eval::validation_figures(&engine),
+            engine_eval::test_figures(&engine),
+        );
+        file.write(path)?;
+        println!(
+            "Wrote the chosen parameters and their figures to {}",
+            path.display()
+        );
+    }
+    // The committed file records the test figures its parameters gave; a
+    // build that does not reproduce them fails (data, cleaning or trainer
+    // changed: rerun `cargo xtask tune` and review the new figures).
+    if let Some(file) = &params_file {
+        let found = engine_eval::test_figures(&engine);
+        for (task, expected) in &file.test_ndcg_at_10 {
+            let got = found.get(task).copied();
+            anyhow::ensure!(
+                got.is_some_and(|f| (f - expected).abs() <= 1.5e-4),
+                "{}: test_ndcg_at_10.{task} = {expected} is not reproduced (got {got:?}); the \
+                 data, the cleaning or the trainer changed since the file was written: rerun \
+                 `cargo xtask tune` and review the new figures",
+                args.params.as_deref().unwrap_or(Path::new("?")).display()
+            );
+        }
+        println!(
+            "The parameters file's test figures are reproduced: {:?}",
+            file.test_ndcg_at_10
+        );
     }
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
     report::write_model_report(&model, &engine.ndcg_by_history, &args.out)?;

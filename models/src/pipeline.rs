@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use cove_engine::bundle::BlendWeights;
+use cove_engine::bundle::{BlendWeights, SessionWeights};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -94,6 +94,9 @@ pub struct EngineWeights {
     /// `RankingParams::profile_half_life_days`: the device profile's decay
     /// (`None`: the engine's default).
     pub profile_half_life_days: Option<f64>,
+    /// `RankingParams::session`: the in-session weights, chosen on tasks C,
+    /// D and E of OR-SESSION (`None`: the engine's defaults).
+    pub session: Option<SessionWeights>,
 }
 
 impl Default for EngineWeights {
@@ -106,6 +109,7 @@ impl Default for EngineWeights {
             keep_purchased: None,
             n_trending: crate::export::N_TRENDING,
             profile_half_life_days: None,
+            session: None,
         }
     }
 }
@@ -324,12 +328,22 @@ pub fn evaluate(
             config.half_life_days,
         );
         val_split.write_files(&dir.join("val"))?;
+        crate::session::SessionCases::new(data, &val_split).write_files(
+            data,
+            &val_split,
+            &dir.join("val"),
+        )?;
     }
 
     // The test period, scored once.
     let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
     if let Some(dir) = write_split {
         split.write_files(&dir.join("test"))?;
+        crate::session::SessionCases::new(data, &split).write_files(
+            data,
+            &split,
+            &dir.join("test"),
+        )?;
     }
     let histories = DeviceHistories::new(data, &split);
     let factors = engine_factor_ranker(

@@ -27,7 +27,7 @@ fn workspace() -> PathBuf {
 /// Each customer's true values of the three built-in metrics, at the day after
 /// the data ends.
 fn customers_true_values(model: &Model) -> Option<Vec<[u32; 3]>> {
-    let path = workspace().join("../shared/data/online-retail/online_retail.csv.gz");
+    let path = workspace().join("data/online-retail/online_retail.csv.gz");
     if !path.exists() {
         return None;
     }
@@ -82,7 +82,7 @@ fn estimates_cover_real_shoppers_segments_and_interests() {
         return;
     };
     let Some(customers) = customers_true_values(&model) else {
-        eprintln!("SKIPPED: shared/data/online-retail is absent");
+        eprintln!("SKIPPED: data/online-retail is absent");
         return;
     };
     let requests: Vec<MetricRequest> = [SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER, ITEM_INTEREST]

@@ -1,21 +1,22 @@
-//! Checks against the real Online Retail export in `../shared/data`. Skips,
-//! saying so, where that folder is absent.
+//! Checks against the real data committed under `data/` (or
+//! `COVE_DATA_DIR`). Skips, saying so, where a file is absent.
 
 use std::path::PathBuf;
 
 use cove_models::data::{self, CleaningRules, ColumnMap, DropRule};
 
 fn shared_file(relative: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(relative);
+    let dir = std::env::var_os("COVE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data"));
+    let path = dir.join(relative);
     path.exists().then_some(path)
 }
 
 #[test]
 fn online_retail_cleaning_counts() {
     let Some(path) = shared_file("online-retail/online_retail.csv.gz") else {
-        eprintln!("SKIPPED: shared/data/online-retail is absent");
+        eprintln!("SKIPPED: data/online-retail is absent");
         return;
     };
     let got = data::read_transactions_file(
@@ -46,7 +47,7 @@ fn online_retail_cleaning_counts() {
 #[test]
 fn online_shoppers_intent_beats_chance() {
     let Some(path) = shared_file("online-shoppers/online_shoppers_intention.csv.gz") else {
-        eprintln!("SKIPPED: shared/data/online-shoppers is absent");
+        eprintln!("SKIPPED: data/online-shoppers is absent");
         return;
     };
     let model = cove_models::intent::train_intent_file(&path).unwrap();
@@ -78,6 +79,7 @@ fn real_bundle(path: &std::path::Path) -> cove_engine::bundle::BuiltBundle {
         &evaluation,
         hidden,
         true,
+        true,
     )
     .unwrap();
     let model = pipeline::train(
@@ -98,7 +100,7 @@ fn real_bundle(path: &std::path::Path) -> cove_engine::bundle::BuiltBundle {
 #[ignore = "slow in a debug build: cargo test --release -p cove-models --test real_data -- --ignored"]
 fn online_retail_bundle_is_byte_identical_across_runs() {
     let Some(path) = shared_file("online-retail/online_retail.csv.gz") else {
-        eprintln!("SKIPPED: shared/data/online-retail is absent");
+        eprintln!("SKIPPED: data/online-retail is absent");
         return;
     };
     let first = real_bundle(&path);

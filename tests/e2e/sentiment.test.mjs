@@ -1,8 +1,7 @@
 // Native vs Chromium parity of review sentiment on 1,000 held-out reviews per
 // variant: `cove-train sentiment-score` (the engine compiled natively) scores
 // the first 1,000 reviews of the trainer's held-out split, read from the data
-// folder (COVE_DATA_DIR, else ../shared/data; no review is copied into the
-// repository), and the snippet's `cove.sentiment()` (the engine compiled to
+// folder (COVE_DATA_DIR, else the committed data/ folder), and the snippet's `cove.sentiment()` (the engine compiled to
 // wasm, on the page and in a Web Worker) scores the same texts in Chromium.
 // Classes must be identical; scores may differ by at most 1e-9 (both builds
 // sum in the same order; only `exp` may differ in the last bits).
@@ -17,7 +16,7 @@ import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs
 
 const TOLERANCE = 1e-9;
 const REVIEWS = join(
-  process.env.COVE_DATA_DIR ?? join(workspaceRoot, "..", "shared", "data"),
+  process.env.COVE_DATA_DIR ?? join(workspaceRoot, "data"),
   "clothing-reviews",
   "womens_clothing_ecommerce_reviews.csv.gz",
 );

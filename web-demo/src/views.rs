@@ -49,16 +49,21 @@ fn page_name(route: &Route) -> &'static str {
     }
 }
 
+/// A slot for the snippet to fill. `kind` is the moment it serves (the
+/// snippet's `data-cove-kind`: "for_you", "item_page", "basket"); an item
+/// page names its `context_item`.
 fn slot(
     document: &Document,
     name: &str,
     k: u32,
+    kind: &str,
     context_item: Option<&str>,
 ) -> Result<Element, JsValue> {
     let k = k.to_string();
     let mut attributes = vec![
         ("data-cove-slot", name),
         ("data-cove-k", k.as_str()),
+        ("data-cove-kind", kind),
         ("class", "slot"),
     ];
     if let Some(item) = context_item {
@@ -79,7 +84,14 @@ fn home(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue>
         &[("class", "note")],
         Some("Ranked in this browser by Cove's engine, from what you do here. Nothing about you is sent anywhere."),
     )?;
-    append(page, &[&heading, &note, &slot(document, "home", 8, None)?])?;
+    append(
+        page,
+        &[
+            &heading,
+            &note,
+            &slot(document, "home", 8, "for_you", None)?,
+        ],
+    )?;
     let catalogue_heading = element(document, "h2", &[], Some("From the catalogue"))?;
     let grid = element(document, "div", &[("class", "grid")], None)?;
     for product in shop.products.iter().filter(|p| p.in_stock).take(HOME_GRID) {
@@ -167,7 +179,7 @@ async fn product(
             &details,
             &add,
             &similar,
-            &slot(document, "similar", 6, Some(&product.id))?,
+            &slot(document, "similar", 6, "item_page", Some(&product.id))?,
         ],
     )
 }
@@ -260,7 +272,17 @@ async fn cart(shop: &Shop, document: &Document, page: &Element) -> Result<(), Js
         &[("type", "button"), ("id", "checkout")],
         Some("Place order"),
     )?;
-    append(page, &[&list, &sum, &checkout])?;
+    let basket_heading = element(document, "h3", &[], Some("Complete the basket"))?;
+    append(
+        page,
+        &[
+            &list,
+            &sum,
+            &checkout,
+            &basket_heading,
+            &slot(document, "basket", 6, "basket", None)?,
+        ],
+    )?;
     // The rescue offer, when the engine calls for one. A snippet without the
     // campaign API (or any failure) leaves the cart as it is.
     let in_rescue = match crate::rescue::render_offer(&shop.cove, document, page).await {

@@ -24,6 +24,9 @@ export function coveError(code, message) {
   return Object.assign(new Error(message), { code });
 }
 
+/** The moments a slot can serve (the engine's `Slot`). */
+const SLOT_KINDS = ["for_you", "item_page", "basket"];
+
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
@@ -165,19 +168,37 @@ export class CoveCore {
     await this.reporter?.activity();
   }
 
-  /** Ranks items for a slot: `{ slot, k, context: { item, country, exclude, maxPerCategory } }`. */
+  /**
+   * Ranks items for a slot: `{ slot, k, kind, context: { item, country, exclude, maxPerCategory } }`.
+   * `kind` is the moment the slot serves: "for_you", "item_page" (needs `context.item`) or
+   * "basket" (the cart is the context); by default "item_page" with a context item, else "for_you".
+   * A "similar" reason carries the title of the item it came from (`toTitle`), and
+   * `fromContext` when that is the slot's context item.
+   */
   async recommend(request = {}) {
     const context = request.context ?? {};
+    const kind = request.kind ?? (context.item ? "item_page" : "for_you");
+    if (!SLOT_KINDS.includes(kind)) {
+      throw coveError("invalid_request", `slot kind "${kind}" is not one of ${SLOT_KINDS.join(", ")}`);
+    }
     const rankRequest = {
       k: request.k ?? 8,
       now: nowSeconds(),
+      slot: kind,
       country: context.country ?? this.options.country ?? null,
       context_item: context.item ?? null,
       exclude_items: context.exclude ?? [],
       max_per_category: context.maxPerCategory ?? null,
     };
     const ranking = this.engine.recommend(JSON.stringify(rankRequest));
-    return ranking.items.map((entry) => ({ ...this.engine.item(entry.item), score: entry.score, reason: entry.reason }));
+    return ranking.items.map((entry) => {
+      const reason = { ...entry.reason };
+      if (reason.kind === "similar" && reason.to) {
+        reason.toTitle = this.engine.item(reason.to)?.title;
+        reason.fromContext = reason.to === context.item || kind === "basket";
+      }
+      return { ...this.engine.item(entry.item), score: entry.score, reason };
+    });
   }
 
   /** The shopper's segments, each with its reason. */

@@ -1,15 +1,25 @@
 // Slots and declarative events: the only snippet code that touches the DOM.
 //
 // A slot: <div data-cove-slot="home" data-cove-k="8" data-cove-context-item="85123A">.
+// What ranks it follows the moment it serves (data-cove-kind: "for_you", "item_page"
+// or "basket"): with a context item it is an item page, else "for you".
 // Its template: a <template> inside the slot, or <template data-cove-template="home">
 // anywhere. In each copy, [data-cove-field="title|price|category|reason|id"]
 // gets the item's text, [data-cove-href] gets the item's URL (options.itemUrl,
 // "{id}" replaced), and the copy's first element gets data-cove-item="<id>".
 
+const where = (reason) => (reason.country && reason.country !== "*" ? ` in ${reason.country}` : "");
+
 const REASON_TEXT = {
   personal: () => "Picked for your taste",
-  similar: () => "Similar to what you viewed",
-  trending: (reason) => (reason.country && reason.country !== "*" ? `Trending in ${reason.country}` : "Trending now"),
+  similar: (reason) => {
+    if (!reason.toTitle) return "Similar to what you viewed";
+    if (reason.fromContext) return `Often bought with ${reason.toTitle}`;
+    return `Because you viewed ${reason.toTitle}`;
+  },
+  trending: (reason) => `Trending${where(reason)} now`,
+  filler: (reason) => `Popular${where(reason)}: few items go with this one yet`,
+  buy_again: () => "Buy again",
   pinned: () => "Featured",
   boosted: () => "Promoted",
   fallback: () => "From our catalogue",
@@ -65,7 +75,12 @@ export async function renderSlots(document, recommend, options = {}) {
       const name = slot.dataset.coveSlot;
       const k = Math.max(1, Math.min(100, Number(slot.dataset.coveK ?? 8) || 8));
       try {
-        const items = await recommend({ slot: name, k, context: { item: slot.dataset.coveContextItem } });
+        const items = await recommend({
+          slot: name,
+          k,
+          kind: slot.dataset.coveKind,
+          context: { item: slot.dataset.coveContextItem },
+        });
         const template = templateFor(document, slot, name);
         const rendered = items.map((item) => {
           const fragment = template.content.cloneNode(true);

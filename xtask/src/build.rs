@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::fingerprint::{sha256_file, Fingerprint, Stamp};
 use crate::model;
 use crate::paths;
 use crate::run::Step;
@@ -99,13 +100,21 @@ const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
-/// Builds everything: the native workspace, the default model bundle, and
-/// the wasm outputs.
+/// Builds everything: the native workspace (debug, every target: what the
+/// tests run), then what the site serves ([`build_site`]).
 pub fn build(env: &Env) -> Result<()> {
     Step::new("native build", cargo_program())
         .args(["build", "--workspace", "--all-targets"])
         .current_dir(paths::root())
         .run()?;
+    build_site(env)
+}
+
+/// What the demo serves: the default model bundle and the sentiment
+/// bundles (trained only when their inputs changed), the wasm outputs
+/// (wasm-bindgen and wasm-opt only when a module changed), and the
+/// published site. No debug build of the workspace: the demo runs none of it.
+pub fn build_site(env: &Env) -> Result<()> {
     model::ensure_default_bundle()?;
     crate::sentiment::ensure_sentiment_bundles()?;
     for artifact in WASM_ARTIFACTS {
@@ -114,7 +123,18 @@ pub fn build(env: &Env) -> Result<()> {
     crate::site::publish()
 }
 
+/// The cargo target dir of one artifact: each feature set apart, so the
+/// three builds of `cove-engine` (whose `cove_engine.wasm` has the same name
+/// whatever the features) do not overwrite each other's output and rebuild
+/// on every run.
+fn artifact_target_dir(env: &Env, artifact: &WasmArtifact) -> PathBuf {
+    env.wasm_path
+        .target_dir(artifact.panic)
+        .join(artifact.out_name)
+}
+
 fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
+    let target_dir = artifact_target_dir(env, artifact);
     let mut cargo = env
         .wasm_path
         .cargo_with(
@@ -122,6 +142,7 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
             "build",
             artifact.panic,
         )
+        .env("CARGO_TARGET_DIR", &target_dir)
         .args(["--profile", WASM_PROFILE, "--package", artifact.package])
         .current_dir(paths::root());
     if !artifact.features.is_empty() {
@@ -129,14 +150,31 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     }
     cargo.run()?;
 
-    let raw = env
-        .wasm_path
-        .target_dir(artifact.panic)
+    let raw = target_dir
         .join(WASM_TARGET)
         .join(WASM_PROFILE)
         .join(format!("{}.wasm", artifact.stem));
     let out_dir = (artifact.out_dir)();
     std::fs::create_dir_all(&out_dir)?;
+    // wasm-bindgen and wasm-opt run only when the module cargo wrote, the
+    // tools or their flags changed since the outputs were made.
+    let fingerprint = Fingerprint::default()
+        .text(&sha256_file(&raw)?)
+        .text(&env.wasm_bindgen.display().to_string())
+        .text(
+            &env.wasm_opt
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
+        )
+        .text(&WASM_OPT_FEATURES.join(" "))
+        .text(artifact.out_name)
+        .sources(&["xtask/src/build.rs", "package-lock.json"], &[])?
+        .finish();
+    let stamp = Stamp::at(out_dir.join(".cove-build-fingerprint"));
+    if stamp.matches(&fingerprint) && artifact.bg_wasm().exists() {
+        println!("wasm {}: up to date", artifact.out_name);
+        return Ok(());
+    }
     Step::new(
         format!("wasm-bindgen {}", artifact.out_name),
         &env.wasm_bindgen,
@@ -153,7 +191,7 @@ fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
     if let Some(wasm_opt) = &env.wasm_opt {
         optimise(wasm_opt, &artifact.bg_wasm())?;
     }
-    Ok(())
+    stamp.write(&fingerprint)
 }
 
 /// `-Oz` until it stops shrinking the module (`--converge`: the storefront's

@@ -8,7 +8,9 @@
 
 mod bench;
 mod build;
+mod data;
 mod demo;
+mod fingerprint;
 mod model;
 mod paths;
 mod peers;
@@ -19,6 +21,7 @@ mod simulate;
 mod site;
 mod size;
 mod test;
+mod tidy;
 mod toolchain;
 
 use std::time::Instant;
@@ -40,6 +43,10 @@ tasks:
   simulate [--devices N] [--seed S] [--url URL] [--truth FILE]
           simulated shoppers drawn from the real data go through the engine
           and report to a local edge worker (started unless --url is given)
+  tune    search the default model's and the sentiment models' parameters on
+          validation, score the test period once, and write the choice with
+          its figures into models/default-params.toml and
+          models/sentiment-params.toml (review the diff; build then retrains)
   bench   build, then the benchmarks whose figures BENCHMARKS.md reports
           (native vs wasm side by side)
   peers   the peer recommenders (implicit ALS/BPR, EASE) on the trainer's
@@ -56,8 +63,9 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::setup().map(|_| ()),
         Some("build") => setup::setup().and_then(|env| build::build(&env)),
-        Some("demo") => setup::setup().and_then(|env| {
-            build::build(&env)?;
+        Some("demo") => demo::demo_port().and_then(|_| {
+            let env = setup::setup()?;
+            build::build_site(&env)?;
             demo::demo(&env)
         }),
         Some("test") => {
@@ -79,6 +87,7 @@ fn main() {
             model::report_bundle_size()
         }),
         Some("peers") => peers::peers(),
+        Some("tune") => model::tune(),
         Some("peers-sentiment") => sentiment::peers(),
         Some("simulate") => simulate::Options::parse(&args[1..]).and_then(|options| {
             if options.url.is_some() {

@@ -1,30 +1,26 @@
 //! The default model bundle: trained by `cove-train` on the real data in
-//! `../shared/data` and published into `www/v1/bundles/` (with `default.json`
-//! naming it), where the worker serves it and the pages find it.
+//! `data/` with the committed parameters (`models/default-params.toml`) and
+//! published into `www/v1/bundles/` (with `default.json` naming it), where
+//! the worker serves it and the pages find it.
 //!
 //! Training is skipped when the published bundle was made from the same
-//! trainer and engine sources and the same data files (a fingerprint of them
-//! is kept beside the bundle).
+//! trainer and engine sources, the same parameters file and the same data
+//! (a content fingerprint of them is kept beside the bundle). `cargo xtask
+//! tune` searches the parameters on validation and rewrites the file.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
+use crate::data::{self, DataFile};
+use crate::fingerprint::{Fingerprint, Stamp};
 use crate::paths;
 use crate::run::Step;
 use crate::toolchain::cargo_program;
 
-/// The data sets the default model is trained on, under the data directory.
-pub const ORDERS: &str = "online-retail/online_retail.csv.gz";
-const SESSIONS: &str = "online-shoppers/online_shoppers_intention.csv.gz";
-
-/// Where the real data lives: `COVE_DATA_DIR`, else `../shared/data`.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("COVE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| paths::root().join("..").join("shared").join("data"))
+/// The committed parameters of the default model.
+pub fn params_file() -> PathBuf {
+    paths::root().join("models").join("default-params.toml")
 }
 
 /// Where bundles are published (served at `/v1/bundles/`).
@@ -32,43 +28,83 @@ pub fn bundles_dir() -> PathBuf {
     paths::root().join("www").join("v1").join("bundles")
 }
 
+/// The sources a trained bundle depends on, and the folders under them that
+/// no trainer compiles: the engine's JavaScript bindings (features `js`,
+/// `js-reporting`, `js-sentiment`), so editing them does not retrain.
+const TRAINING_SOURCES: &[&str] = &[
+    "models/src",
+    "models/Cargo.toml",
+    "engine/src",
+    "engine/Cargo.toml",
+    "Cargo.lock",
+];
+/// Folders under [`TRAINING_SOURCES`] that no trainer compiles.
+pub const NOT_TRAINING_INPUTS: &[&str] = &["engine/src/js"];
+
 /// Trains and publishes the default bundle unless an up-to-date one is there.
 pub fn ensure_default_bundle() -> Result<()> {
-    let data = data_dir();
-    let orders = data.join(ORDERS);
-    let sessions = data.join(SESSIONS);
-    for input in [&orders, &sessions] {
-        if !input.exists() {
-            bail!(
-                "step 'default model': {} is missing. The default bundle is trained on the \
-                 public data in ../shared/data (see README.md); set COVE_DATA_DIR to its location",
-                input.display()
-            );
-        }
-    }
-    let fingerprint = fingerprint(&[&orders, &sessions])?;
-    let stamp = bundles_dir().join(".fingerprint");
+    let orders = data::checked(data::ORDERS)?;
+    let sessions = data::checked(data::SESSIONS)?;
+    let fingerprint = Fingerprint::default()
+        .sources(TRAINING_SOURCES, NOT_TRAINING_INPUTS)?
+        .sources(&["models/default-params.toml"], &[])?
+        .text(&orders.sha256)
+        .text(&sessions.sha256)
+        .finish();
+    let stamp = Stamp::at(bundles_dir().join(".fingerprint"));
     let published = bundles_dir().join("default.json");
-    if published.exists()
-        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str())
-    {
+    if published.exists() && stamp.matches(&fingerprint) {
         println!("default model: up to date ({})", published.display());
         return Ok(());
     }
     let report_dir = paths::root().join("target").join("model");
-    cove_train("train the default model")
-        .args(["train", "--orders"])
-        .arg_path(&orders)
-        .args(["--sessions"])
-        .arg_path(&sessions)
-        .args(["--out"])
-        .arg_path(&report_dir)
-        .args(["--publish"])
-        .arg_path(&bundles_dir())
-        .current_dir(paths::root())
-        .run()?;
-    std::fs::write(&stamp, fingerprint).with_context(|| format!("writing {}", stamp.display()))?;
+    train_step(
+        "train the default model (committed parameters)",
+        &orders,
+        &sessions,
+    )
+    .args(["--out"])
+    .arg_path(&report_dir)
+    .args(["--params"])
+    .arg_path(&params_file())
+    .args(["--publish"])
+    .arg_path(&bundles_dir())
+    .run()?;
+    stamp.write(&fingerprint)
+}
+
+/// `cargo xtask tune`: the validation search, then the test period scored
+/// once, the choice written into `models/default-params.toml` with both
+/// sets of figures. Review the diff, then `cargo xtask build` retrains.
+pub fn tune() -> Result<()> {
+    let orders = data::checked(data::ORDERS)?;
+    let sessions = data::checked(data::SESSIONS)?;
+    train_step(
+        "search the default model's parameters on validation",
+        &orders,
+        &sessions,
+    )
+    .args(["--out"])
+    .arg_path(&paths::root().join("target").join("model-tune"))
+    .args(["--write-params"])
+    .arg_path(&params_file())
+    .run()?;
+    crate::sentiment::tune()?;
+    println!(
+        "tune: wrote {} and {}; review the diff, then `cargo xtask build` retrains from them",
+        params_file().display(),
+        crate::sentiment::params_file().display()
+    );
     Ok(())
+}
+
+fn train_step(name: &str, orders: &DataFile, sessions: &DataFile) -> Step {
+    cove_train(name)
+        .args(["train", "--orders"])
+        .arg_path(&orders.path)
+        .args(["--sessions"])
+        .arg_path(&sessions.path)
+        .current_dir(paths::root())
 }
 
 /// A step that runs `cove-train` (release build) with the arguments added next.
@@ -83,63 +119,6 @@ pub fn cove_train(name: &str) -> Step {
         "cove-train",
         "--",
     ])
-}
-
-/// A hash of the trainer's and the engine's sources and of the data files'
-/// names, sizes and modification times.
-fn fingerprint(data_files: &[&Path]) -> Result<String> {
-    fingerprint_of(&["models/src", "engine/src"], data_files)
-}
-
-/// Folders under the fingerprinted sources that no trainer compiles: the
-/// engine's JavaScript bindings (features `js`, `js-reporting`,
-/// `js-sentiment`), so editing them does not retrain.
-const NOT_TRAINING_INPUTS: &[&str] = &["engine/src/js"];
-
-/// A hash of the files under `sources` (folders or files, relative to the
-/// root, less [`NOT_TRAINING_INPUTS`]) and of the data files' names, sizes
-/// and modification times.
-pub fn fingerprint_of(sources: &[&str], data_files: &[&Path]) -> Result<String> {
-    let mut hasher = DefaultHasher::new();
-    for source in sources {
-        let mut files = Vec::new();
-        let path = paths::root().join(source);
-        if path.is_dir() {
-            collect_files(&path, &mut files)?;
-        } else {
-            files.push(path);
-        }
-        files.sort();
-        for file in files {
-            file.hash(&mut hasher);
-            std::fs::read(&file)?.hash(&mut hasher);
-        }
-    }
-    for file in data_files {
-        let metadata = std::fs::metadata(file)?;
-        file.hash(&mut hasher);
-        metadata.len().hash(&mut hasher);
-        metadata.modified()?.hash(&mut hasher);
-    }
-    Ok(format!("{:016x}", hasher.finish()))
-}
-
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        let skipped = NOT_TRAINING_INPUTS
-            .iter()
-            .any(|folder| path == paths::root().join(folder));
-        if skipped {
-            continue;
-        }
-        if path.is_dir() {
-            collect_files(&path, files)?;
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Prints the default bundle's parts, raw and gzipped (`cargo xtask size`),

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::model;
 use crate::paths;
@@ -22,13 +22,7 @@ use crate::run::Step;
 /// Runs the peers and prints where their results are.
 pub fn peers() -> Result<()> {
     let root = paths::root();
-    let orders = model::data_dir().join(model::ORDERS);
-    if !orders.exists() {
-        bail!(
-            "step 'peers': {} is missing; set COVE_DATA_DIR to the shared data directory",
-            orders.display()
-        );
-    }
+    let orders = crate::data::checked(crate::data::ORDERS)?.path;
     let out = root.join("target").join("peers");
     let split = out.join("split");
     model::cove_train("write the OR-LAST-MONTH split")

@@ -1,11 +1,13 @@
 //! The review sentiment bundles and their peers.
 //!
 //! `cargo xtask build` trains the two sentiment bundles (two and three
-//! classes) with `cove-train sentiment` on the clothing reviews in
-//! `../shared/data` and publishes them into `www/v1/bundles/`, with
-//! `sentiment.json` naming them. Training is skipped when the sentiment
-//! trainer, the engine's featurizer and bundle code and the data file are
-//! unchanged (a fingerprint of them is kept beside the bundles).
+//! classes) with `cove-train sentiment` on the clothing reviews in `data/`,
+//! each with the λ committed in `models/sentiment-params.toml` (no search),
+//! and publishes them into `www/v1/bundles/`, with `sentiment.json` naming
+//! them. Training is skipped when the sentiment trainer, the engine's
+//! featurizer and bundle code, the parameters and the data are unchanged (a
+//! content fingerprint of them is kept beside the bundles). `cargo xtask
+//! tune` searches λ on validation and rewrites the parameters file.
 //!
 //! `cargo xtask peers-sentiment` runs the scikit-learn and VADER peers
 //! (`models/peers/sentiment.py`, pinned packages in a venv under `target/`) on
@@ -14,14 +16,18 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
-use crate::model::{bundles_dir, cove_train, data_dir, fingerprint_of};
+use crate::data;
+use crate::fingerprint::{Fingerprint, Stamp};
+use crate::model::{bundles_dir, cove_train};
 use crate::paths;
 use crate::run::Step;
 
-/// The reviews the sentiment models are trained on, under the data directory.
-pub const REVIEWS: &str = "clothing-reviews/womens_clothing_ecommerce_reviews.csv.gz";
+/// The committed λ of each sentiment variant.
+pub fn params_file() -> PathBuf {
+    paths::root().join("models").join("sentiment-params.toml")
+}
 
 /// The sources the sentiment bundles depend on.
 const SOURCES: &[&str] = &[
@@ -32,6 +38,10 @@ const SOURCES: &[&str] = &[
     "engine/src/sentiment",
     "engine/src/bundle",
     "engine/src/error.rs",
+    "models/Cargo.toml",
+    "engine/Cargo.toml",
+    "Cargo.lock",
+    "models/sentiment-params.toml",
 ];
 
 /// Where the trainer writes its report and the split file.
@@ -39,37 +49,45 @@ fn report_dir() -> PathBuf {
     paths::root().join("target").join("sentiment")
 }
 
-fn reviews_file() -> Result<PathBuf> {
-    let reviews = data_dir().join(REVIEWS);
-    if !reviews.exists() {
-        bail!(
-            "step 'sentiment model': {} is missing. The sentiment bundles are trained on the \
-             public data in ../shared/data (see README.md); set COVE_DATA_DIR to its location",
-            reviews.display()
-        );
-    }
-    Ok(reviews)
+fn reviews_file() -> Result<data::DataFile> {
+    data::checked(data::REVIEWS)
 }
 
 /// Trains and publishes the sentiment bundles unless up-to-date ones are there.
 pub fn ensure_sentiment_bundles() -> Result<()> {
     let reviews = reviews_file()?;
-    let fingerprint = fingerprint_of(SOURCES, &[&reviews])?;
-    let stamp = bundles_dir().join(".sentiment-fingerprint");
+    let fingerprint = Fingerprint::default()
+        .sources(SOURCES, &[])?
+        .text(&reviews.sha256)
+        .finish();
+    let stamp = Stamp::at(bundles_dir().join(".sentiment-fingerprint"));
     let published = bundles_dir().join("sentiment.json");
-    if published.exists()
-        && report_dir().join("split.csv").exists()
-        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str())
+    if published.exists() && report_dir().join("split.csv").exists() && stamp.matches(&fingerprint)
     {
         println!("sentiment model: up to date ({})", published.display());
         return Ok(());
     }
-    train(&reviews, Some(&bundles_dir()))?;
-    std::fs::write(&stamp, fingerprint).with_context(|| format!("writing {}", stamp.display()))?;
-    Ok(())
+    train(&reviews.path, Some(&bundles_dir()), Some(&params_file()))?;
+    stamp.write(&fingerprint)
 }
 
-fn train(reviews: &Path, publish: Option<&Path>) -> Result<()> {
+/// `cargo xtask tune`'s sentiment part: the λ grid searched on validation,
+/// each variant's choice written into `models/sentiment-params.toml`.
+pub fn tune() -> Result<()> {
+    let reviews = reviews_file()?;
+    let out = paths::root().join("target").join("sentiment-tune");
+    let mut step = cove_train("search the sentiment models' λ on validation")
+        .args(["sentiment", "--reviews"])
+        .arg_path(&reviews.path)
+        .args(["--out"])
+        .arg_path(&out)
+        .args(["--write-params"])
+        .arg_path(&params_file());
+    step = step.current_dir(paths::root());
+    step.run().map(|_| ())
+}
+
+fn train(reviews: &Path, publish: Option<&Path>, params: Option<&Path>) -> Result<()> {
     let mut step = cove_train("train the sentiment models")
         .args(["sentiment", "--reviews"])
         .arg_path(reviews)
@@ -77,6 +95,9 @@ fn train(reviews: &Path, publish: Option<&Path>) -> Result<()> {
         .arg_path(&report_dir());
     if let Some(dir) = publish {
         step = step.args(["--publish"]).arg_path(dir);
+    }
+    if let Some(file) = params {
+        step = step.args(["--params"]).arg_path(file);
     }
     step.current_dir(paths::root()).run()?;
     Ok(())
@@ -115,7 +136,7 @@ pub fn peers() -> Result<()> {
                 .join("sentiment.py"),
         )
         .args(["--reviews"])
-        .arg_path(&reviews)
+        .arg_path(&reviews.path)
         .args(["--split"])
         .arg_path(&report_dir().join("split.csv"))
         .args(["--out"])

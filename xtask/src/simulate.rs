@@ -244,7 +244,7 @@ fn load_world(shop_id: &str) -> Result<World> {
         shop.schedule,
     )
     .with_context(|| format!("resolving shop '{shop_id}' against the default bundle"))?;
-    let orders = model::data_dir().join("online-retail/online_retail.csv.gz");
+    let orders = crate::data::checked(crate::data::ORDERS)?.path;
     let started = Instant::now();
     let data = data::read_transactions_file(
         &orders,
@@ -261,9 +261,7 @@ fn load_world(shop_id: &str) -> Result<World> {
         orders.display(),
         started.elapsed().as_secs_f64()
     );
-    let (reviews, _) = read_reviews(
-        &model::data_dir().join("clothing-reviews/womens_clothing_ecommerce_reviews.csv.gz"),
-    )?;
+    let (reviews, _) = read_reviews(&crate::data::checked(crate::data::REVIEWS)?.path)?;
     let (negative_reviews, other_reviews): (Vec<_>, Vec<_>) =
         reviews.into_iter().partition(|review| review.rating <= 2);
     let sentiment = load_sentiment(&bundles)?;

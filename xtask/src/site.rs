@@ -18,13 +18,14 @@
 //! bundle finds them where the unbundled module does.
 //!
 //! Every other file is hard-linked, or copied where a link cannot be made.
-//! The site is rebuilt from scratch by every `cargo xtask build`, which takes
-//! well under a second.
+//! The site is rebuilt from scratch when anything under `www/` (or esbuild's
+//! version in `package-lock.json`) changed, and left as it is otherwise.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::fingerprint::{Fingerprint, Stamp};
 use crate::paths;
 use crate::run::Step;
 
@@ -32,6 +33,20 @@ use crate::run::Step;
 pub fn publish() -> Result<()> {
     let source = paths::www_dir();
     let site = paths::site_dir();
+    let fingerprint = Fingerprint::default()
+        .sources(&["www", "package-lock.json", "xtask/src/site.rs"], &[])?
+        .finish();
+    let stamp = Stamp::at(paths::root().join("target").join(".site-fingerprint"));
+    if site.exists() && stamp.matches(&fingerprint) {
+        println!("site: up to date ({})", site.display());
+        return Ok(());
+    }
+    publish_from(&source, &site)?;
+    stamp.write(&fingerprint)
+}
+
+fn publish_from(source: &Path, site: &Path) -> Result<()> {
+    let (source, site) = (source.to_path_buf(), site.to_path_buf());
     if site.exists() {
         std::fs::remove_dir_all(&site).with_context(|| format!("removing {}", site.display()))?;
     }

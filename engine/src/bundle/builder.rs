@@ -59,7 +59,7 @@ pub struct BuiltBundle {
 /// };
 /// let ranking = RankingParams {
 ///     lambda: 0.1, alpha: 10.0, weight_personal: 1.0, weight_neighbors: 0.5, weight_trending: 0.2,
-///     weight_repeat: 0.3, keep_purchased: None, profile_half_life_days: None,
+///     weight_repeat: 0.3, keep_purchased: None, profile_half_life_days: None, session: None,
 /// };
 /// let (dim, n_neighbors, n_trending) = (2, 1, 2);
 /// let mut builder = BundleBuilder::new(dim, n_neighbors, n_trending, ranking, segments, rescue);

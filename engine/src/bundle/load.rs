@@ -222,6 +222,29 @@ fn validate_manifest(manifest: &Manifest) -> Result<(), Error> {
             }
         }
     }
+    if let Some(session) = &ranking.session {
+        for (name, weight) in session.named() {
+            let valid = if name == "session_decay" {
+                weight > 0.0 && weight <= 1.0
+            } else {
+                weight >= 0.0 && weight.is_finite()
+            };
+            if !valid {
+                return Err(Error::manifest(
+                    format!("ranking.session.{name}"),
+                    format!(
+                        "{} is out of range ({})",
+                        number_text(weight.into()),
+                        if name == "session_decay" {
+                            "0 < decay ≤ 1"
+                        } else {
+                            "a non-negative finite number"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
     for (name, value) in manifest.metrics.iter() {
         if !value.is_finite() {
             return Err(Error::manifest(format!("metrics.{name}"), "not finite"));

@@ -117,6 +117,59 @@ pub struct RankingParams {
     /// (`ProfileParams::default().half_life_days`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_half_life_days: Option<f64>,
+    /// How the current session and the item on screen count (issue 20).
+    /// Absent (or `null`) means [`SessionWeights::default`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionWeights>,
+}
+
+/// The weights of the in-session terms, chosen by the trainer on the shop's
+/// own validation split (tasks C, D and E of OR-SESSION):
+///
+/// - a "for you" slot adds `weight_session · Σᵢ session_decayⁱ · sim(sᵢ, item)`
+///   over the items sᵢ of the current session, most recent first (i = 0, 1,
+///   …), so the last thing a shopper looked at counts most and several
+///   related views add up;
+/// - a slot with a context (an item page, or the cart for "complete the
+///   basket") ranks the context's neighbours first, by their summed
+///   similarity `+ context_trending · trending + context_personal · u·y`,
+///   and only then fills the rest of the slot from the "for you" blend.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SessionWeights {
+    /// Weight of the session's neighbour sum in a "for you" slot; ≥ 0.
+    pub weight_session: f32,
+    /// Position decay of session items, most recent first; in (0, 1].
+    pub session_decay: f32,
+    /// Weight of the trending score among a context's neighbours; ≥ 0.
+    pub context_trending: f32,
+    /// Weight of the personal score among a context's neighbours; ≥ 0.
+    pub context_personal: f32,
+}
+
+impl Default for SessionWeights {
+    /// Generic values for a bundle that states none: the session's
+    /// neighbours as strong as the other terms' scale, a gentle decay, and a
+    /// context's neighbours ordered by similarity alone.
+    fn default() -> Self {
+        SessionWeights {
+            weight_session: 1.0,
+            session_decay: 0.8,
+            context_trending: 0.0,
+            context_personal: 0.0,
+        }
+    }
+}
+
+impl SessionWeights {
+    /// The weights by name, in the manifest's field order.
+    pub fn named(&self) -> [(&'static str, f32); 4] {
+        [
+            ("weight_session", self.weight_session),
+            ("session_decay", self.session_decay),
+            ("context_trending", self.context_trending),
+            ("context_personal", self.context_personal),
+        ]
+    }
 }
 
 /// The four blend weights of one kind of slot (see
@@ -146,6 +199,11 @@ impl BlendWeights {
 }
 
 impl RankingParams {
+    /// The in-session weights: the bundle's, or the defaults.
+    pub fn session_weights(&self) -> SessionWeights {
+        self.session.unwrap_or_default()
+    }
+
     /// The blend weights a request uses: [`RankingParams::keep_purchased`]
     /// when it keeps bought items and the bundle has that set, else the
     /// top-level weights.
@@ -487,6 +545,17 @@ fn read_ranking(value: Value) -> Result<RankingParams, JsonError> {
             Ok(weights)
         })?,
         profile_half_life_days: fields.take_optional("profile_half_life_days", json::f64)?,
+        session: fields.take_optional("session", |value| {
+            let mut fields = Fields::new(value)?;
+            let weights = SessionWeights {
+                weight_session: fields.f32("weight_session")?,
+                session_decay: fields.f32("session_decay")?,
+                context_trending: fields.f32("context_trending")?,
+                context_personal: fields.f32("context_personal")?,
+            };
+            fields.finish()?;
+            Ok(weights)
+        })?,
     };
     fields.finish()?;
     Ok(ranking)

@@ -52,7 +52,8 @@ pub use load::dequantise_rows;
 pub use manifest::{
     sha256_hex, BlendWeights, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule, LoyaltyTier,
     Manifest, Metrics, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy,
-    RescueRule, SegmentDefinitions, TrainingSummary, MODEL_ID_PREFIX, SCHEMA_VERSION,
+    RescueRule, SegmentDefinitions, SessionWeights, TrainingSummary, MODEL_ID_PREFIX,
+    SCHEMA_VERSION,
 };
 
 use crate::Error;

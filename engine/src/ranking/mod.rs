@@ -63,6 +63,9 @@ pub struct RankRequest {
     pub now: i64,
     /// The shopper's country (ISO code), for trending lists and availability.
     pub country: Option<String>,
+    /// The moment the slot serves; `None` means [`Slot::ItemPage`] when
+    /// `context_item` is given, else [`Slot::ForYou`].
+    pub slot: Option<Slot>,
     /// The item on screen, if any (its neighbours become candidates).
     pub context_item: Option<String>,
     /// Items never to show.
@@ -91,6 +94,7 @@ impl Default for RankRequest {
             k: 10,
             now: 0,
             country: None,
+            slot: None,
             context_item: None,
             exclude_items: Vec::new(),
             exclude_categories: Vec::new(),
@@ -122,6 +126,7 @@ impl RankRequest {
                 .take_optional("now", json::i64)?
                 .unwrap_or(defaults.now),
             country: fields.take_optional("country", json::string)?,
+            slot: fields.take_optional("slot", read_slot)?,
             context_item: fields.take_optional("context_item", json::string)?,
             exclude_items: fields
                 .take_optional("exclude_items", strings)?
@@ -151,6 +156,59 @@ impl RankRequest {
         };
         fields.finish()?;
         Ok(request)
+    }
+}
+
+impl RankRequest {
+    /// The slot this request ranks for (see [`RankRequest::slot`]).
+    pub fn slot_kind(&self) -> Slot {
+        self.slot.unwrap_or(if self.context_item.is_some() {
+            Slot::ItemPage
+        } else {
+            Slot::ForYou
+        })
+    }
+}
+
+fn read_slot(value: Value) -> Result<Slot, JsonError> {
+    let name = json::string(value)?;
+    Slot::from_name(&name).ok_or_else(|| {
+        JsonError::new(format!(
+            "{} is not a slot: {}",
+            json::text_of(&name),
+            Slot::NAMES
+        ))
+    })
+}
+
+/// The moment a slot serves, which decides what ranks it (DESIGN.md, "Use").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Slot {
+    /// "For you": a new or returning shopper in a session. The blend of the
+    /// shopper's vector, their history's and their session's neighbours,
+    /// trending and buying again.
+    ForYou,
+    /// "You may also like" on a product page: the context item's neighbours
+    /// first; the rest of the slot is filled from the "for you" blend, and
+    /// says so ([`Reason::Filler`]).
+    ItemPage,
+    /// "Complete the basket": the cart's items are the context.
+    Basket,
+}
+
+impl Slot {
+    /// The names a request may give, as JSON text.
+    pub const NAMES: &'static str = "\"for_you\", \"item_page\" or \"basket\"";
+
+    /// The slot of a request's `slot` name.
+    pub fn from_name(name: &str) -> Option<Slot> {
+        match name {
+            "for_you" => Some(Slot::ForYou),
+            "item_page" => Some(Slot::ItemPage),
+            "basket" => Some(Slot::Basket),
+            _ => None,
+        }
     }
 }
 
@@ -208,6 +266,13 @@ pub enum Reason {
         /// The list used.
         country: String,
     },
+    /// It fills a slot with a context (an item page, the cart) that the
+    /// context's neighbours could not fill: trending in the shopper's
+    /// country, not related to the context.
+    Filler {
+        /// The trending list used.
+        country: String,
+    },
     /// The shopper bought it before (the "buy again" term dominated).
     BuyAgain,
     /// The request pinned it.
@@ -248,6 +313,12 @@ struct Extra {
     row: u32,
     neighbor: f32,
     neighbor_of: u32,
+    /// Σ over session (or context) seeds of strength × similarity.
+    session: f32,
+    /// The seed whose single contribution to `session` is the largest.
+    session_of: u32,
+    /// That contribution.
+    session_best: f32,
     trending: f32,
     repeat: f32,
     boost: f32,
@@ -427,6 +498,9 @@ pub fn rank_with_params(
             row,
             neighbor: 0.0,
             neighbor_of: u32::MAX,
+            session: 0.0,
+            session_of: u32::MAX,
+            session_best: 0.0,
             trending: 0.0,
             repeat: 0.0,
             boost: 0.0,
@@ -434,24 +508,57 @@ pub fn rank_with_params(
         f(&mut extra);
         extras.push(extra);
     };
-    let mut seeds: Vec<(u32, f32)> = Vec::new();
-    if let Some(context) = &request.context_item {
-        if let Some(row) = row_of(context) {
-            seeds.push((row, 1.0));
-        }
-    }
-    let heaviest = interactions.first().map_or(0.0, |(_, w)| *w);
-    for (row, weight) in interactions.iter().take(NEIGHBOR_SEEDS) {
+    // History seeds: the shopper's heaviest interactions, whatever order the
+    // caller lists them in (ties to the lower row), each scaled by its weight
+    // relative to the heaviest; an item's best seed counts.
+    let mut heaviest_first: Vec<(u32, f64)> = interactions.to_vec();
+    crate::order::sort_by(&mut heaviest_first, |a, b| {
+        b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+    });
+    let heaviest = heaviest_first.first().map_or(0.0, |(_, w)| *w);
+    for (seed, weight) in heaviest_first.iter().take(NEIGHBOR_SEEDS) {
         if heaviest > 0.0 {
-            seeds.push((*row, (*weight / heaviest) as f32));
+            let strength = (*weight / heaviest) as f32;
+            for (row, similarity) in model.neighbors(*seed) {
+                let value = similarity * strength;
+                add(row, &|e| {
+                    e.neighbor = value;
+                    e.neighbor_of = *seed;
+                });
+            }
         }
     }
-    for (seed, strength) in &seeds {
+    // Session or context seeds: their neighbours' similarities add up, so an
+    // item related to several things the shopper is looking at ranks above
+    // one related to a single one.
+    let session_weights = params.session_weights();
+    let slot = request.slot_kind();
+    let session_seeds: Vec<(u32, f32)> = match slot {
+        Slot::ForYou => session_seeds(model, profile, request.now, session_weights.session_decay),
+        Slot::ItemPage => request
+            .context_item
+            .as_deref()
+            .and_then(&mut row_of)
+            .map(|row| vec![(row, 1.0)])
+            .unwrap_or_default(),
+        Slot::Basket => {
+            let mut rows: Vec<u32> = profile
+                .cart
+                .iter()
+                .filter_map(|line| model.item_row(&line.id))
+                .collect();
+            crate::order::sort_by(&mut rows, u32::cmp);
+            rows.dedup();
+            rows.into_iter().map(|row| (row, 1.0)).collect()
+        }
+    };
+    for (seed, strength) in &session_seeds {
         for (row, similarity) in model.neighbors(*seed) {
             let value = similarity * strength;
             add(row, &|e| {
-                e.neighbor = value;
-                e.neighbor_of = *seed;
+                e.session = value;
+                e.session_of = *seed;
+                e.session_best = value;
             });
         }
     }
@@ -510,8 +617,17 @@ pub fn rank_with_params(
             *score += category_boost[*category as usize];
         }
     }
+    let is_context_slot = slot != Slot::ForYou;
+    // In a "for you" slot the session's neighbours are one more term of the
+    // blend; in a context slot they rank first, in a pass of their own.
+    let weight_session = if is_context_slot {
+        0.0
+    } else {
+        session_weights.weight_session
+    };
     for e in &extras.entries {
         scores[e.row as usize] += blend.weight_neighbors * e.neighbor
+            + weight_session * e.session
             + blend.weight_trending * e.trending
             + blend.weight_repeat * e.repeat
             + e.boost;
@@ -533,56 +649,96 @@ pub fn rank_with_params(
 
     let n_ranked = request.k.saturating_sub(pins.len());
     let caps = request.max_per_category;
-    let scan = |budget: usize| -> Vec<ScoredItem> {
-        let scored = scores
-            .iter()
-            .zip(&eligible)
-            .enumerate()
-            .filter(|(_, (_, eligible))| **eligible)
-            .map(|(row, (score, _))| ScoredItem {
-                index: row as u32,
-                score: *score,
-            });
-        select_top_k(scored, budget)
-    };
-    let chosen: Vec<ScoredItem> = match caps {
-        None => scan(n_ranked),
-        Some(cap) => {
-            // A shortlist four times the slot usually fills it under the caps;
-            // when it does not, rank everything (still deterministic).
-            let budget = n_ranked.saturating_mul(4).max(n_ranked + 16);
-            let shortlist = scan(budget);
-            let capped = apply_caps(model, &shortlist, cap, n_ranked);
-            if capped.len() < n_ranked && shortlist.len() == budget {
-                apply_caps(model, &scan(n_items), cap, n_ranked)
-            } else {
-                capped
+    let choose = |scores: &[f32], eligible: &[bool], n: usize| -> Vec<ScoredItem> {
+        let scan = |budget: usize| -> Vec<ScoredItem> {
+            let scored = scores
+                .iter()
+                .zip(eligible)
+                .enumerate()
+                .filter(|(_, (_, eligible))| **eligible)
+                .map(|(row, (score, _))| ScoredItem {
+                    index: row as u32,
+                    score: *score,
+                });
+            select_top_k(scored, budget)
+        };
+        match caps {
+            None => scan(n),
+            Some(cap) => {
+                // A shortlist four times the slot usually fills it under the
+                // caps; when it does not, rank everything (still deterministic).
+                let budget = n.saturating_mul(4).max(n + 16);
+                let shortlist = scan(budget);
+                let capped = apply_caps(model, &shortlist, cap, n);
+                if capped.len() < n && shortlist.len() == budget {
+                    apply_caps(model, &scan(n_items), cap, n)
+                } else {
+                    capped
+                }
             }
         }
     };
+    // A context slot: the context's neighbours by their summed similarity
+    // (with the bundle's small trending and personal terms to order near
+    // ties), then the blend fills what they cannot.
+    let mut context_chosen: Vec<ScoredItem> = Vec::new();
+    if is_context_slot {
+        let mut context_scores = vec![0.0f32; n_items];
+        let mut context_eligible = vec![false; n_items];
+        for e in &extras.entries {
+            if e.session > 0.0 && eligible[e.row as usize] {
+                let row = e.row as usize;
+                context_eligible[row] = true;
+                context_scores[row] = e.session
+                    + session_weights.context_trending * e.trending
+                    + session_weights.context_personal * personal.score(row)
+                    + e.boost
+                    + category_boost[model.item_category[row] as usize];
+            }
+        }
+        context_chosen = choose(&context_scores, &context_eligible, n_ranked);
+        for item in &context_chosen {
+            eligible[item.index as usize] = false;
+        }
+    }
+    let chosen: Vec<ScoredItem> = choose(
+        &scores,
+        &eligible,
+        n_ranked.saturating_sub(context_chosen.len()),
+    );
 
     let extra_of = |row: u32| extras.of(row);
+    let seed_id = |seed: u32| model.item(seed).map(|m| m.id.clone()).unwrap_or_default();
     let reason_of = |row: u32| -> Reason {
         let personal_term = weight_personal * personal.score(row as usize);
         let extra = extra_of(row);
         let neighbor_term = extra.map_or(0.0, |e| blend.weight_neighbors * e.neighbor);
+        let session_term = extra.map_or(0.0, |e| weight_session * e.session);
         let trending_term = extra.map_or(0.0, |e| blend.weight_trending * e.trending);
         let repeat_term = extra.map_or(0.0, |e| blend.weight_repeat * e.repeat);
         let boost_term = extra.map_or(0.0, |e| e.boost)
             + category_boost[model.item_category[row as usize] as usize];
         let best = personal_term
             .max(neighbor_term)
+            .max(session_term)
             .max(trending_term)
             .max(repeat_term);
         if best > 0.0 {
             if repeat_term == best {
                 Reason::BuyAgain
+            } else if session_term == best {
+                Reason::Similar {
+                    to: seed_id(extra.map_or(u32::MAX, |e| e.session_of)),
+                }
             } else if personal_term == best {
                 Reason::Personal
             } else if neighbor_term == best {
-                let seed = extra.map_or(u32::MAX, |e| e.neighbor_of);
                 Reason::Similar {
-                    to: model.item(seed).map(|m| m.id.clone()).unwrap_or_default(),
+                    to: seed_id(extra.map_or(u32::MAX, |e| e.neighbor_of)),
+                }
+            } else if is_context_slot {
+                Reason::Filler {
+                    country: trending_country.clone(),
                 }
             } else {
                 Reason::Trending {
@@ -601,10 +757,18 @@ pub fn rank_with_params(
         score,
         reason,
     };
-    let mut items: Vec<Recommendation> = chosen
+    let mut items: Vec<Recommendation> = context_chosen
         .iter()
-        .map(|s| recommendation(s.index, s.score, reason_of(s.index)))
+        .map(|s| {
+            let seed = extra_of(s.index).map_or(u32::MAX, |e| e.session_of);
+            recommendation(s.index, s.score, Reason::Similar { to: seed_id(seed) })
+        })
         .collect();
+    items.extend(
+        chosen
+            .iter()
+            .map(|s| recommendation(s.index, s.score, reason_of(s.index))),
+    );
     for (position, row) in pins {
         let score = scores[row as usize];
         let at = position.min(items.len());
@@ -628,6 +792,13 @@ impl Extra {
         {
             self.neighbor = e.neighbor;
             self.neighbor_of = e.neighbor_of;
+        }
+        self.session += e.session;
+        if e.session_best > self.session_best
+            || (e.session_best == self.session_best && e.session_of < self.session_of)
+        {
+            self.session_best = e.session_best;
+            self.session_of = e.session_of;
         }
         self.trending = self.trending.max(e.trending);
         self.repeat = self.repeat.max(e.repeat);
@@ -875,6 +1046,38 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     }
 }
 
+/// The current session's items as neighbour seeds, most recent first, the
+/// i-th with strength `decay`ⁱ: the items the shopper touched since the
+/// session began, while it lasts (its last event within the profile's
+/// session gap of `now`). None when the session is over.
+fn session_seeds(model: &Model, profile: &Profile, now: i64, decay: f32) -> Vec<(u32, f32)> {
+    let gap = model.profile_config().params().session_gap_secs;
+    let live = profile
+        .latest_at
+        .is_some_and(|latest| now.saturating_sub(latest) <= gap);
+    if !live {
+        return Vec::new();
+    }
+    let started = profile.session.started_at;
+    let mut recent: Vec<(i64, u32)> = profile
+        .items
+        .iter()
+        .filter(|signal| signal.at >= started && !signal.disliked)
+        .filter_map(|signal| model.item_row(&signal.id).map(|row| (signal.at, row)))
+        .collect();
+    crate::order::sort_by(&mut recent, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut strength = 1.0f32;
+    recent
+        .into_iter()
+        .take(NEIGHBOR_SEEDS)
+        .map(|(_, row)| {
+            let seed = (row, strength);
+            strength *= decay;
+            seed
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -907,6 +1110,9 @@ mod tests {
                     // Few distinct values, so ties between neighbours happen.
                     neighbor: (rng.below(4) as f32) / 4.0,
                     neighbor_of: rng.below(5) as u32,
+                    session: (rng.below(4) as f32) / 4.0,
+                    session_of: rng.below(5) as u32,
+                    session_best: (rng.below(4) as f32) / 4.0,
                     trending: pick(&mut rng),
                     repeat: pick(&mut rng),
                     boost: pick(&mut rng) * 1e3 - 500.0,

@@ -75,6 +75,86 @@ pub struct SentimentArgs {
     /// The most L-BFGS iterations per fit.
     #[arg(long, default_value_t = 200)]
     pub max_iterations: usize,
+    /// Take each variant's λ from this file (`models/sentiment-params.toml`,
+    /// written by `cargo xtask tune`) instead of searching `--l2`.
+    #[arg(long, conflicts_with = "write_params")]
+    pub params: Option<PathBuf>,
+    /// Write each variant's chosen λ and its validation figures here.
+    #[arg(long)]
+    pub write_params: Option<PathBuf>,
+}
+
+/// The committed sentiment parameters: each variant's λ, chosen on
+/// validation log-loss by `cargo xtask tune`, with the figures that chose it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentParams {
+    /// The two-class variant.
+    pub two_class: VariantParams,
+    /// The three-class variant.
+    pub three_class: VariantParams,
+}
+
+/// One variant's committed λ and its validation figures.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantParams {
+    /// The L2 penalty λ.
+    pub l2: f64,
+    /// Validation log-loss with it (unquantised model).
+    pub validation_log_loss: f64,
+    /// Validation ROC-AUC with it.
+    pub validation_roc_auc: f64,
+}
+
+impl SentimentParams {
+    /// Reads the file, refusing unknown or missing fields by name.
+    pub fn read(path: &std::path::Path) -> anyhow::Result<SentimentParams> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not match the sentiment trainer's parameters (regenerate it with \
+                 `cargo xtask tune`): {e}",
+                path.display()
+            )
+        })
+    }
+
+    /// The chosen λ of each variant of a report.
+    pub fn from_report(report: &SentimentReport) -> anyhow::Result<SentimentParams> {
+        let of = |variant: Variant| -> anyhow::Result<VariantParams> {
+            let v = report
+                .variants
+                .iter()
+                .find(|v| v.variant == variant)
+                .with_context(|| format!("the report has no {} variant", variant.name()))?;
+            let point = v
+                .grid
+                .iter()
+                .find(|p| p.l2 == v.l2)
+                .context("the chosen λ is not in the grid")?;
+            Ok(VariantParams {
+                l2: v.l2,
+                validation_log_loss: point.validation.log_loss,
+                validation_roc_auc: point.validation.roc_auc,
+            })
+        };
+        Ok(SentimentParams {
+            two_class: of(Variant::ALL[0])?,
+            three_class: of(Variant::ALL[1])?,
+        })
+    }
+
+    /// Writes the file with a header.
+    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let text = format!(
+            "# The review sentiment models' λ, chosen on validation log-loss by `cargo xtask tune`\n\
+             # and read by `cargo xtask build` (which does not search). Reviewed like code.\n\n{}",
+            toml::to_string_pretty(self)?
+        );
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
 }
 
 /// Options of `cove-train sentiment-score`.
@@ -345,6 +425,10 @@ pub fn run(args: &SentimentArgs) -> anyhow::Result<SentimentReport> {
     };
     let path = args.out.join("sentiment-report.json");
     write_atomic(&path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    if let Some(params) = &args.write_params {
+        SentimentParams::from_report(&report)?.write(params)?;
+        println!("Wrote each variant's λ to {}", params.display());
+    }
     Ok(report)
 }
 
@@ -372,8 +456,20 @@ fn train_variant(
         "too few reviews to train and validate"
     );
 
+    let committed = match &args.params {
+        Some(path) => {
+            let params = SentimentParams::read(path)?;
+            let chosen = if variant == Variant::ALL[0] {
+                params.two_class
+            } else {
+                params.three_class
+            };
+            Some(vec![chosen.l2])
+        }
+        None => None,
+    };
     let mut grid = Vec::new();
-    for l2 in &args.l2 {
+    for l2 in committed.as_ref().unwrap_or(&args.l2) {
         let config = FitConfig {
             l2: *l2,
             max_iterations: args.max_iterations,

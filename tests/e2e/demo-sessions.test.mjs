@@ -1,0 +1,171 @@
+// Issue 20's acceptance test: personalization a shopper can see, in the demo
+// shop in headless Chromium on the real default bundle.
+//
+// For each theme (tea sets, Christmas decorations, children's things, lunch
+// bags, candles) a fresh shopper opens the home page (what a newcomer sees:
+// the trending list), views four of the theme's products, and goes back home.
+// Relevance of a list = the share of its items bought together (in at least
+// MIN_SHARED_INVOICES invoices of data/online-retail) with a viewed item. The
+// "Picked for you" slot after the session and the "You may also like" slot of
+// the first product must beat the newcomer's list by MARGIN on average and on
+// every theme, and the session slot's reasons must name a viewed product in
+// words. Screenshots (before / after / item page) go to tests/output, or to
+// docs/ with COVE_SCREENSHOTS=docs.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { join } from "node:path";
+import { startWorker, launchChromium } from "./support.mjs";
+import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+
+/** A pair counts as bought together from this many shared invoices. */
+const MIN_SHARED_INVOICES = 3;
+/** How much more relevant than the newcomer's list the session's slots must be. */
+const MARGIN = 0.25;
+
+const THEMES = {
+  "tea sets": ["22699", "22697", "22698", "23173"],
+  "Christmas decorations": ["22086", "22910", "22952", "22909"],
+  "children's things": ["22367", "23256", "22380", "23292"],
+  "lunch bags": ["20725", "20727", "20728", "22382"],
+  candles: ["22969", "21121", "21122", "21124"],
+};
+
+const screenshots = process.env.COVE_SCREENSHOTS === "docs"
+  ? join(workspaceRoot, "docs")
+  : join(workspaceRoot, "tests", "output");
+
+let worker;
+let browser;
+
+before(async () => {
+  worker = await startWorker({ persistTo: freshStateDir("demo-sessions"), logName: "demo-sessions-test" });
+  browser = await launchChromium();
+  mkdirSync(screenshots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+/** Item → the invoices it appears in (cancellations left out). */
+function invoicesByItem() {
+  const dataDir = process.env.COVE_DATA_DIR ?? join(workspaceRoot, "data");
+  const text = gunzipSync(readFileSync(join(dataDir, "online-retail", "online_retail.csv.gz"))).toString("latin1");
+  const byItem = new Map();
+  let start = text.indexOf("\n") + 1;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const first = text.indexOf(",", start);
+    const second = text.indexOf(",", first + 1);
+    const invoice = text.slice(start, first);
+    const item = text.slice(first + 1, second);
+    if (!invoice.startsWith("C")) {
+      let set = byItem.get(item);
+      if (!set) byItem.set(item, (set = new Set()));
+      set.add(invoice);
+    }
+    start = end + 1;
+  }
+  return byItem;
+}
+
+/** The share of `shown` bought together with any of `viewed`. */
+function relevance(byItem, viewed, shown) {
+  if (shown.length === 0) return 0;
+  const related = (item) =>
+    viewed.some((v) => {
+      const a = byItem.get(v) ?? new Set();
+      const b = byItem.get(item) ?? new Set();
+      let shared = 0;
+      for (const invoice of a) if (b.has(invoice) && ++shared >= MIN_SHARED_INVOICES) return true;
+      return false;
+    });
+  return shown.filter(related).length / shown.length;
+}
+
+const slotCards = (page, slot) =>
+  page.$$eval(`[data-cove-slot="${slot}"] article`, (cards) =>
+    cards.map((card) => ({
+      id: card.dataset.coveItem,
+      kind: card.dataset.coveReason,
+      reason: card.querySelector('[data-cove-field="reason"]')?.textContent ?? "",
+    })),
+  );
+
+async function readySlot(page, pageName, slot) {
+  await page.waitForSelector(`[data-page="${pageName}"] [data-cove-slot="${slot}"][data-cove-state="ready"] article`, {
+    timeout: 30_000,
+  });
+}
+
+test("issue 20: themed sessions make the demo's slots relevant, in words", async () => {
+  const byItem = invoicesByItem();
+  const rows = [];
+  for (const [theme, viewed] of Object.entries(THEMES)) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${worker.url}/`);
+    await page.waitForSelector('#shop[data-state="ready"]', { timeout: 30_000 });
+    await readySlot(page, "home", "home");
+    const newcomer = await slotCards(page, "home");
+    if (theme === "tea sets") await page.screenshot({ path: join(screenshots, "demo-session-before.png"), fullPage: true });
+
+    let itemPage = [];
+    for (const [index, id] of viewed.entries()) {
+      await page.goto(`${worker.url}/#/product/${encodeURIComponent(id)}`);
+      await readySlot(page, "product", "similar");
+      if (index === 0) {
+        itemPage = await slotCards(page, "similar");
+        if (theme === "tea sets") await page.screenshot({ path: join(screenshots, "demo-item-page.png"), fullPage: true });
+      }
+    }
+    await page.goto(`${worker.url}/#/`);
+    await readySlot(page, "home", "home");
+    const session = await slotCards(page, "home");
+    if (theme === "tea sets") await page.screenshot({ path: join(screenshots, "demo-session-after.png"), fullPage: true });
+    assert.deepEqual(errors, [], theme);
+
+    const ids = (cards) => cards.map((card) => card.id);
+    const row = {
+      theme,
+      newcomer: relevance(byItem, viewed, ids(newcomer)),
+      forYou: relevance(byItem, viewed, ids(session)),
+      itemPage: relevance(byItem, [viewed[0]], ids(itemPage)),
+      newcomerForItem: relevance(byItem, [viewed[0]], ids(newcomer)),
+      namedReasons: session.filter((card) => card.reason.startsWith("Because you viewed")).length / session.length,
+      session,
+      itemPageCards: itemPage,
+    };
+    rows.push(row);
+    assert.equal(session.length, 8, `${theme}: the home slot is full`);
+    assert.equal(itemPage.length, 6, `${theme}: the item page's slot is full`);
+    assert.ok(itemPage.every((card) => card.reason), `${theme}: every item page card says why`);
+    await context.close();
+  }
+  const table = rows
+    .map(
+      (r) =>
+        `| ${r.theme} | ${r.newcomer.toFixed(2)} | ${r.forYou.toFixed(2)} | ${r.newcomerForItem.toFixed(2)} | ${r.itemPage.toFixed(2)} | ${r.namedReasons.toFixed(2)} |`,
+    )
+    .join("\n");
+  console.log(
+    `| theme | newcomer's list | "for you" after 4 views | newcomer's list (vs the item) | "you may also like" | "because you viewed" share |\n|---|---:|---:|---:|---:|---:|\n${table}`,
+  );
+  const mean = (key) => rows.reduce((sum, r) => sum + r[key], 0) / rows.length;
+  assert.ok(mean("forYou") >= mean("newcomer") + MARGIN, `for you ${mean("forYou")} vs newcomer ${mean("newcomer")}`);
+  assert.ok(
+    mean("itemPage") >= mean("newcomerForItem") + MARGIN,
+    `item page ${mean("itemPage")} vs newcomer ${mean("newcomerForItem")}`,
+  );
+  for (const r of rows) {
+    assert.ok(r.forYou > r.newcomer, `${r.theme}: for you ${r.forYou} vs newcomer ${r.newcomer}`);
+    assert.ok(r.itemPage > r.newcomerForItem, `${r.theme}: item page ${r.itemPage} vs ${r.newcomerForItem}`);
+    assert.ok(r.namedReasons >= 0.5, `${r.theme}: ${JSON.stringify(r.session)}`);
+  }
+});
