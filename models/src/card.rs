@@ -15,6 +15,7 @@ pub fn model_card(
     notes: &ExportNotes,
     sizes: &BundleSizes,
     peers: Option<&serde_json::Value>,
+    session_peers: Option<&serde_json::Value>,
 ) -> String {
     let mut out = String::new();
     let d = &model.data;
@@ -135,6 +136,9 @@ pub fn model_card(
             session.context_personal,
             crate::session_eval::table(&engine.session_rows)
         );
+        if let Some(value) = session_peers {
+            let _ = writeln!(out, "{}", session_peers_table(engine, value));
+        }
         if let Some(search) = &engine.session_validation {
             let _ = writeln!(
                 out,
@@ -318,5 +322,40 @@ pub fn model_card(
          - Training time for the final fit: {:.1} s.",
         model.fit_seconds
     );
+    out
+}
+
+/// Cove through the engine beside every OR-SESSION peer of
+/// `models/peers/session_peers.py` (its `session_peers.json`), task by task,
+/// on the identical test cases.
+fn session_peers_table(engine: &EngineEvaluation, peers: &serde_json::Value) -> String {
+    let mut out = String::from(
+        "Against the peers on the identical test cases (`cargo xtask peers`; each peer tuned on \
+         validation, the test scored once; HR@10 / NDCG@10 / Recall@20 / MRR@20):\n\n\
+         | task | model | cases | HR@10 | NDCG@10 | Recall@20 | MRR@20 |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for row in &engine.session_rows {
+        let task = row.task.letter();
+        let m = &row.all;
+        out.push_str(&format!(
+            "| {task} | **Cove (engine)** | {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
+            m.n_cases, m.hr_at_10, m.ndcg_at_10, m.recall_at_20, m.mrr_at_20
+        ));
+        if let Some(map) = peers["tasks"][task].as_object() {
+            for (peer, value) in map {
+                let a = &value["all"];
+                let f = |key: &str| a[key].as_f64().unwrap_or(f64::NAN);
+                out.push_str(&format!(
+                    "| {task} | {peer} | {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
+                    a["n_cases"].as_u64().unwrap_or(0),
+                    f("hr_at_10"),
+                    f("ndcg_at_10"),
+                    f("recall_at_20"),
+                    f("mrr_at_20")
+                ));
+            }
+        }
+    }
     out
 }

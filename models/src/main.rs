@@ -164,6 +164,10 @@ struct TrainArgs {
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
     #[arg(long)]
     peers: Option<PathBuf>,
+    /// `train` only: a session_peers.json from models/peers/session_peers.py
+    /// (OR-SESSION) for the model card.
+    #[arg(long)]
+    session_peers: Option<PathBuf>,
     /// `train` only: choose the engine's ranking parameters on the validation
     /// split, print what was found and stop, without scoring the test period
     /// or writing a bundle (for trying things on validation only).
@@ -402,6 +406,17 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let session_peers = match &args.session_peers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?,
+            )
+        }
+        None => None,
+    };
     std::fs::write(
         args.out.join("engine_evaluation.json"),
         serde_json::to_string_pretty(&serde_json::json!({
@@ -419,6 +434,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
             &notes,
             &sizes,
             peers.as_ref(),
+            session_peers.as_ref(),
         ),
     )?;
     println!(

@@ -49,9 +49,11 @@ tasks:
           models/sentiment-params.toml (review the diff; build then retrains)
   bench   build, then the benchmarks whose figures BENCHMARKS.md reports
           (native vs wasm side by side)
-  peers   the peer recommenders (implicit ALS/BPR, EASE) on the trainer's
-          OR-LAST-MONTH split, in a venv with models/peers/requirements.txt
-          from PyPI (not part of test; writes target/peers/peers.json)
+  peers   the peer recommenders on the trainer's splits, in a venv with
+          models/peers/requirements.txt from PyPI: implicit ALS/BPR and EASE on
+          OR-LAST-MONTH (target/peers/peers.json); popularity, trending,
+          item-kNN, EASE, V-SKNN and VMIS-kNN on OR-SESSION tasks C, D, E
+          (target/peers/session_peers.json); not part of test
   peers-sentiment
           the sentiment peers (scikit-learn TF-IDF + logistic regression,
           VADER; pinned PyPI packages in a venv) on the trainer's held-out

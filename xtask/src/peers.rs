@@ -1,13 +1,17 @@
 //! `cargo xtask peers`: the peer recommenders (implicit's ALS and BPR, EASE) on
-//! the identical OR-LAST-MONTH split, in Python from PyPI.
+//! the identical OR-LAST-MONTH split, and the session peers (popularity,
+//! item-kNN, EASE, V-SKNN, VMIS-kNN) on the in-session protocol OR-SESSION, in
+//! Python from PyPI.
 //!
 //! Steps: write the split with `cove-train evaluate --write-split` (the same
-//! cleaning, cut-off and validation split as the trainer's), make a virtual
-//! environment under `target/peer-venv` with the pinned
-//! `models/peers/requirements.txt` (reinstalled only when that file changes),
-//! then run `models/peers/peers.py`, which tunes each peer on the validation
-//! split and scores the test split once. The result, `target/peers/peers.json`,
-//! goes into the model card with `cove-train train --peers`.
+//! cleaning, cut-off and validation split as the trainer's, and the same
+//! in-session cases), make a virtual environment under `target/peer-venv` with
+//! the pinned `models/peers/requirements.txt` (reinstalled only when that file
+//! changes), then run `models/peers/peers.py` and
+//! `models/peers/session_peers.py`, which tune each peer on the validation split
+//! and score the test split once. The results, `target/peers/peers.json` and
+//! `target/peers/session_peers.json`, go into the model card with
+//! `cove-train train --peers`.
 //!
 //! Not part of `cargo xtask test`: it needs PyPI and takes minutes.
 
@@ -25,7 +29,7 @@ pub fn peers() -> Result<()> {
     let orders = crate::data::checked(crate::data::ORDERS)?.path;
     let out = root.join("target").join("peers");
     let split = out.join("split");
-    model::cove_train("write the OR-LAST-MONTH split")
+    model::cove_train("write the OR-LAST-MONTH and OR-SESSION splits")
         .args(["evaluate", "--orders"])
         .arg_path(&orders)
         .args(["--out"])
@@ -53,10 +57,28 @@ pub fn peers() -> Result<()> {
     .arg_path(&results)
     .current_dir(&root)
     .run()?;
+
+    // The session peers read the same split directories, whose cases.jsonl and
+    // sessions.csv hold the OR-SESSION cases and the train invoices.
+    let session_results = out.join("session_peers.json");
+    Step::new(
+        "run the session peers on OR-SESSION (tuned on validation, scored once on test)",
+        venv.join("bin").join("python"),
+    )
+    .arg_path(&root.join("models").join("peers").join("session_peers.py"))
+    .args(["--test"])
+    .arg_path(&split.join("test"))
+    .args(["--val"])
+    .arg_path(&split.join("val"))
+    .args(["--out"])
+    .arg_path(&session_results)
+    .current_dir(&root)
+    .run()?;
     println!(
-        "peers: wrote {}; put it in the model card with \
+        "peers: wrote {} and {}; put it in the model card with \
          `cove-train train ... --peers {}`",
         results.display(),
+        session_results.display(),
         results.display()
     );
     Ok(())

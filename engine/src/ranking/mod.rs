@@ -552,6 +552,14 @@ pub fn rank_with_params(
             rows.into_iter().map(|row| (row, 1.0)).collect()
         }
     };
+    // A "for you" slot does not show again what the shopper is looking at in
+    // this session: it shows where those items lead (the item on screen and
+    // the cart have slots of their own).
+    if slot == Slot::ForYou {
+        for (seed, _) in &session_seeds {
+            eligible[*seed as usize] = false;
+        }
+    }
     for (seed, strength) in &session_seeds {
         for (row, similarity) in model.neighbors(*seed) {
             let value = similarity * strength;

@@ -753,3 +753,162 @@ fn bad_weights_and_fold_in_inputs_get_typed_errors() {
     assert!(negative_weight.is_err());
     assert_eq!(system.fold_in(factors, &[]).unwrap(), None);
 }
+
+/// The synthetic bundle has 5 neighbours per item: an item page of 8 ranks
+/// them first and fills the rest, saying so.
+#[test]
+fn issue_20_an_item_page_ranks_its_neighbours_first_then_fills_and_says_so() {
+    let model = model();
+    let request = RankRequest {
+        k: 8,
+        now: T0,
+        slot: Some(ranking::Slot::ItemPage),
+        context_item: Some("item-0".into()),
+        ..RankRequest::default()
+    };
+    let ranking = rank(&model, &Profile::new(), request.clone());
+    assert_eq!(ranking.items.len(), 8);
+    let neighbours: Vec<u32> = model
+        .neighbors(0)
+        .map(|(row, _)| row)
+        .filter(|row| model.in_stock[*row as usize])
+        .collect();
+    for (position, item) in ranking.items.iter().enumerate() {
+        if position < neighbours.len() {
+            assert!(neighbours.contains(&item.row), "{position}: {item:?}");
+            assert_eq!(
+                item.reason,
+                Reason::Similar {
+                    to: "item-0".into()
+                }
+            );
+        } else {
+            assert!(!neighbours.contains(&item.row));
+            assert!(
+                !matches!(
+                    item.reason,
+                    Reason::Similar { .. } | Reason::Trending { .. }
+                ),
+                "a filler is not passed off as related or as plain trending: {item:?}"
+            );
+        }
+    }
+    // An unknown context item: the whole slot is filled, and the id reported.
+    let unknown = rank(
+        &model,
+        &Profile::new(),
+        RankRequest {
+            context_item: Some("no-such-item".into()),
+            ..request
+        },
+    );
+    assert_eq!(unknown.items.len(), 8);
+    assert_eq!(unknown.unknown_ids, vec!["no-such-item".to_string()]);
+    assert!(unknown
+        .items
+        .iter()
+        .all(|item| !matches!(item.reason, Reason::Similar { .. })));
+}
+
+#[test]
+fn issue_20_a_session_leads_for_you_to_its_neighbours_without_repeating_it() {
+    let model = model();
+    let session = profile_of(&[(T0, viewed("item-3")), (T0 + 60, viewed("item-4"))]);
+    let request = RankRequest {
+        k: 10,
+        now: T0 + 120,
+        ..RankRequest::default()
+    };
+    let ranking = rank(&model, &session, request.clone());
+    let shown = ids(&ranking);
+    assert!(!shown.contains(&"item-3".to_string()) && !shown.contains(&"item-4".to_string()));
+    let related: Vec<u32> = model
+        .neighbors(3)
+        .chain(model.neighbors(4))
+        .map(|(row, _)| row)
+        .collect();
+    let from_session = ranking
+        .items
+        .iter()
+        .filter(|item| related.contains(&item.row))
+        .count();
+    assert!(from_session >= 3, "{ranking:?}");
+    assert!(ranking.items.iter().any(|item| matches!(
+        &item.reason,
+        Reason::Similar { to } if to == "item-3" || to == "item-4"
+    )));
+    // A day later the session is over: its items may come back, and no
+    // longer steer the slot as a session.
+    let later = rank(
+        &model,
+        &session,
+        RankRequest {
+            now: T0 + 86_400,
+            ..request
+        },
+    );
+    assert_eq!(later.items.len(), 10);
+}
+
+#[test]
+fn issue_20_the_basket_slot_ranks_from_the_cart_and_never_shows_it() {
+    let model = model();
+    let cart = profile_of(&[(
+        T0,
+        EventKind::AddToCart {
+            item: "item-10".into(),
+            quantity: 1,
+            price: 5.0,
+        },
+    )]);
+    let ranking = rank(
+        &model,
+        &cart,
+        RankRequest {
+            k: 6,
+            now: T0 + 60,
+            slot: Some(ranking::Slot::Basket),
+            ..RankRequest::default()
+        },
+    );
+    assert!(!ids(&ranking).contains(&"item-10".to_string()));
+    assert!(matches!(
+        &ranking.items[0].reason,
+        Reason::Similar { to } if to == "item-10"
+    ));
+}
+
+#[test]
+fn issue_20_slot_names_and_session_weights_are_checked() {
+    let error = RankRequest::from_json(br#"{"slot": "sidebar"}"#).unwrap_err();
+    assert!(error.to_string().contains("for_you"), "{error}");
+    let request = RankRequest::from_json(br#"{"slot": "basket", "k": 3}"#).unwrap();
+    assert_eq!(request.slot_kind(), ranking::Slot::Basket);
+    for (field, value) in [
+        ("session_decay", 0.0f32),
+        ("session_decay", 1.5),
+        ("weight_session", -1.0),
+        ("context_trending", f32::NAN),
+    ] {
+        let mut builder = synthetic_builder(&SyntheticSpec::default());
+        let mut weights = crate::bundle::SessionWeights::default();
+        match field {
+            "session_decay" => weights.session_decay = value,
+            "weight_session" => weights.weight_session = value,
+            _ => weights.context_trending = value,
+        }
+        builder.ranking(crate::bundle::RankingParams {
+            session: Some(weights),
+            ..crate::testing::ranking_params()
+        });
+        let refused = builder
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|b| Model::from_bytes(&b.manifest, &b.tensors).map_err(|e| e.to_string()));
+        let message = refused.err().unwrap_or_default();
+        assert!(
+            message.contains(&format!("ranking.session.{field}")) || message.contains("finite"),
+            "{field} = {value}: {message}"
+        );
+    }
+}
