@@ -912,3 +912,44 @@ fn issue_20_slot_names_and_session_weights_are_checked() {
         );
     }
 }
+
+#[test]
+fn issue_20_odd_sessions_still_fill_the_slot() {
+    let model = model();
+    let config = ProfileConfig::default();
+    let request = |now| RankRequest {
+        k: 8,
+        now,
+        ..RankRequest::default()
+    };
+    // 500 views of one item: a session of one seed, the item not shown again.
+    let mut profile = Profile::new();
+    for i in 0..500 {
+        profile
+            .apply(
+                &Event {
+                    at: T0 + i,
+                    kind: viewed("item-7"),
+                },
+                &config,
+            )
+            .unwrap();
+    }
+    let ranking = rank(&model, &profile, request(T0 + 500));
+    assert_eq!(ranking.items.len(), 8);
+    assert!(!ids(&ranking).contains(&"item-7".to_string()));
+    // A session of one unknown id: reported, and the slot filled.
+    let unknown = profile_of(&[(T0, viewed("no-such-item"))]);
+    let ranking = rank(&model, &unknown, request(T0 + 60));
+    assert_eq!(ranking.items.len(), 8);
+    // An event far in the future is refused with a typed error; one long
+    // ago is kept but its session is over.
+    let future = Event {
+        at: crate::events::MAX_TIME + 1,
+        kind: viewed("item-7"),
+    };
+    assert!(Profile::new().apply(&future, &config).is_err());
+    let old = profile_of(&[(1, viewed("item-7"))]);
+    let ranking = rank(&model, &old, request(T0));
+    assert_eq!(ranking.items.len(), 8);
+}
