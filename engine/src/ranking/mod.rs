@@ -552,12 +552,25 @@ pub fn rank_with_params(
             rows.into_iter().map(|row| (row, 1.0)).collect()
         }
     };
-    // A "for you" slot does not show again what the shopper is looking at in
-    // this session: it shows where those items lead (the item on screen and
-    // the cart have slots of their own).
+    // A "for you" slot does not show again what the shopper only looked at in
+    // this session: it shows where those items lead (the item on screen has a
+    // slot of its own). Bought and carted items follow the request's
+    // `exclude_purchased` and `exclude_in_cart` instead.
     if slot == Slot::ForYou {
+        let kept_by_request = |row: u32| {
+            let Some(id) = model.item(row).map(|m| m.id.as_str()) else {
+                return false;
+            };
+            profile.cart.iter().any(|line| line.id == id)
+                || profile
+                    .items
+                    .iter()
+                    .any(|signal| signal.id == id && signal.purchased)
+        };
         for (seed, _) in &session_seeds {
-            eligible[*seed as usize] = false;
+            if !kept_by_request(*seed) {
+                eligible[*seed as usize] = false;
+            }
         }
     }
     for (seed, strength) in &session_seeds {
