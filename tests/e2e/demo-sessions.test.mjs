@@ -94,19 +94,27 @@ function relevance({ byItem, nInvoices }, viewed, shown) {
   return shown.filter(related).length / shown.length;
 }
 
-const slotCards = (page, slot) =>
-  page.$$eval(`[data-cove-slot="${slot}"] article`, (cards) =>
-    cards.map((card) => ({
-      id: card.dataset.coveItem,
-      kind: card.dataset.coveReason,
-      reason: card.querySelector('[data-cove-field="reason"]')?.textContent ?? "",
-    })),
+/**
+ * The cards of a filled slot on `pageName`, read in one step in the page: the
+ * demo re-renders a slot when an event lands, so waiting for the slot and
+ * reading it in two steps could read it between two renders.
+ */
+async function filledSlot(page, pageName, slot) {
+  const handle = await page.waitForFunction(
+    ([pageName, slot]) => {
+      const root = document.querySelector(`[data-page="${pageName}"] [data-cove-slot="${slot}"][data-cove-state="ready"]`);
+      const cards = root ? [...root.querySelectorAll("article")] : [];
+      if (cards.length === 0) return null;
+      return cards.map((card) => ({
+        id: card.dataset.coveItem,
+        kind: card.dataset.coveReason,
+        reason: card.querySelector('[data-cove-field="reason"]')?.textContent ?? "",
+      }));
+    },
+    [pageName, slot],
+    { timeout: 30_000 },
   );
-
-async function readySlot(page, pageName, slot) {
-  await page.waitForSelector(`[data-page="${pageName}"] [data-cove-slot="${slot}"][data-cove-state="ready"] article`, {
-    timeout: 30_000,
-  });
+  return handle.jsonValue();
 }
 
 test("issue 20: themed sessions make the demo's slots relevant, in words", async () => {
@@ -119,22 +127,20 @@ test("issue 20: themed sessions make the demo's slots relevant, in words", async
     page.on("pageerror", (error) => errors.push(String(error)));
     await page.goto(`${worker.url}/`);
     await page.waitForSelector('#shop[data-state="ready"]', { timeout: 30_000 });
-    await readySlot(page, "home", "home");
-    const newcomer = await slotCards(page, "home");
+    const newcomer = await filledSlot(page, "home", "home");
     if (theme === "tea sets") await page.screenshot({ path: join(screenshots, "demo-session-before.png"), fullPage: true });
 
     let itemPage = [];
     for (const [index, id] of viewed.entries()) {
       await page.goto(`${worker.url}/#/product/${encodeURIComponent(id)}`);
-      await readySlot(page, "product", "similar");
+      const cards = await filledSlot(page, "product", "similar");
       if (index === 0) {
-        itemPage = await slotCards(page, "similar");
+        itemPage = cards;
         if (theme === "tea sets") await page.screenshot({ path: join(screenshots, "demo-item-page.png"), fullPage: true });
       }
     }
     await page.goto(`${worker.url}/#/`);
-    await readySlot(page, "home", "home");
-    const session = await slotCards(page, "home");
+    const session = await filledSlot(page, "home", "home");
     if (theme === "tea sets") await page.screenshot({ path: join(screenshots, "demo-session-after.png"), fullPage: true });
     assert.deepEqual(errors, [], theme);
 
