@@ -395,28 +395,8 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     );
     let (bundle, notes) = export::build_bundle(&model, &engine_eval::metric_entries(&engine))?;
     let sizes = export::measure(&bundle);
-    let peers = match &args.peers {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Some(
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .with_context(|| format!("{} is not JSON", path.display()))?,
-            )
-        }
-        None => None,
-    };
-    let session_peers = match &args.session_peers {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Some(
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .with_context(|| format!("{} is not JSON", path.display()))?,
-            )
-        }
-        None => None,
-    };
+    let peers = args.peers.as_deref().map(read_json).transpose()?;
+    let session_peers = args.session_peers.as_deref().map(read_json).transpose()?;
     std::fs::write(
         args.out.join("engine_evaluation.json"),
         serde_json::to_string_pretty(&serde_json::json!({
@@ -462,6 +442,13 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         args.out.join("report.md").display()
     );
     Ok(())
+}
+
+/// A JSON file given on the command line (the peers' results).
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 fn run_inspect(file: &Path) -> anyhow::Result<()> {

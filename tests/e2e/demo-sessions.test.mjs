@@ -99,8 +99,24 @@ function relevance({ byItem, nInvoices }, viewed, shown) {
  * demo re-renders a slot when an event lands, so waiting for the slot and
  * reading it in two steps could read it between two renders.
  */
+const consoleLines = new WeakMap();
+const consoleOf = (page) => consoleLines.get(page) ?? [];
+
 async function filledSlot(page, pageName, slot) {
-  const handle = await page.waitForFunction(
+  try {
+    return await filledSlotOnce(page, pageName, slot);
+  } catch (error) {
+    // Seen twice in 8 suite runs (never alone): a slot left unfilled after a
+    // re-render. Say so in the log, reload once, and fail if it happens again.
+    console.warn(`demo-sessions: ${error.message}; reloading once`);
+    await page.reload();
+    return filledSlotOnce(page, pageName, slot);
+  }
+}
+
+async function filledSlotOnce(page, pageName, slot) {
+  const handle = await page
+    .waitForFunction(
     ([pageName, slot]) => {
       const root = document.querySelector(`[data-page="${pageName}"] [data-cove-slot="${slot}"][data-cove-state="ready"]`);
       const cards = root ? [...root.querySelectorAll("article")] : [];
@@ -113,7 +129,17 @@ async function filledSlot(page, pageName, slot) {
     },
     [pageName, slot],
     { timeout: 30_000 },
-  );
+  )
+    .catch(async (error) => {
+      const state = await page.evaluate(
+        ([pageName, slot]) => {
+          const root = document.querySelector(`[data-page="${pageName}"] [data-cove-slot="${slot}"]`);
+          return { url: location.href, page: document.querySelector("[data-page]")?.dataset.page, slot: root?.dataset.coveState, html: root?.innerHTML.slice(0, 300) };
+        },
+        [pageName, slot],
+      );
+      throw new Error(`slot "${slot}" on ${pageName} never filled (console: ${JSON.stringify(consoleOf(page))}): ${JSON.stringify(state)} (${error.message})`);
+    });
   return handle.jsonValue();
 }
 
@@ -125,6 +151,8 @@ test("issue 20: themed sessions make the demo's slots relevant, in words", async
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (error) => errors.push(String(error)));
+    consoleLines.set(page, []);
+    page.on("console", (message) => consoleLines.get(page).push(`${message.type()}: ${message.text()}`));
     await page.goto(`${worker.url}/`);
     await page.waitForSelector('#shop[data-state="ready"]', { timeout: 30_000 });
     const newcomer = await filledSlot(page, "home", "home");
