@@ -76,15 +76,16 @@ pub fn ensure_sentiment_bundles() -> Result<()> {
 pub fn tune() -> Result<()> {
     let reviews = reviews_file()?;
     let out = paths::root().join("target").join("sentiment-tune");
-    let mut step = cove_train("search the sentiment models' λ on validation")
+    cove_train("search the sentiment models' λ on validation")
         .args(["sentiment", "--reviews"])
         .arg_path(&reviews.path)
         .args(["--out"])
         .arg_path(&out)
         .args(["--write-params"])
-        .arg_path(&params_file());
-    step = step.current_dir(paths::root());
-    step.run().map(|_| ())
+        .arg_path(&params_file())
+        .current_dir(paths::root())
+        .run()?;
+    Ok(())
 }
 
 fn train(reviews: &Path, publish: Option<&Path>, params: Option<&Path>) -> Result<()> {
