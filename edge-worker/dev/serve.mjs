@@ -5,6 +5,10 @@ import { startWorker } from "./wrangler.mjs";
 const port = Number(process.argv[2] ?? 8787);
 const worker = await startWorker({ port, logName: "demo" });
 console.log(`\nCove demo:      ${worker.url}/`);
+// The dashboard reads aggregates with the demo shop's token, fresh for this
+// run; the page moves it from the address's fragment (never sent to a
+// server) into the tab's session storage.
+console.log(`Dashboard:      ${worker.url}/dashboard/#token=${worker.dashboardToken}`);
 console.log(`Worker log:     ${worker.logPath}`);
 console.log("Press Ctrl-C to stop.");
 let stopping = false;

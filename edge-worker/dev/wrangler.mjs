@@ -3,7 +3,8 @@
 // (through serve.mjs) and by the end-to-end tests.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -40,6 +41,30 @@ function logTail(path, from, lines = 25) {
   }
 }
 
+/**
+ * The dev server's variables and secrets, written to an env file only its
+ * owner can read (never passed on the command line, where `ps` shows them):
+ * its own public origins, a fresh dashboard token for the demo shop and a
+ * fresh rate-limit key (see edge-worker/src/config.rs).
+ */
+function writeEnvFile(port, dashboardToken) {
+  const dir = join(scratch, "secrets");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `dev-${port}-${process.pid}.env`);
+  const lines = [
+    `PUBLIC_ORIGINS=http://127.0.0.1:${port},http://localhost:${port}`,
+    `DASHBOARD_TOKENS=demo=${dashboardToken}`,
+    `RATE_LIMIT_KEY=${randomBytes(32).toString("hex")}`,
+  ];
+  writeFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
+  return path;
+}
+
+/** A fresh dashboard token (32 URL-safe characters). */
+export function newDashboardToken() {
+  return randomBytes(24).toString("base64url");
+}
+
 /** How many times a `wrangler dev` that exits before it answers is started again. */
 const EARLY_EXIT_RETRIES = 2;
 
@@ -51,8 +76,11 @@ const EARLY_EXIT_RETRIES = 2;
  * EARLY_EXIT_RETRIES times, on fresh ports unless the caller chose one; each
  * such exit is reported on stderr with the end of its log, and the last one
  * fails with that log in the error.
- * @param {{port?: number, persistTo?: string, logName?: string, vars?: Record<string,string>}} options
- * @returns {Promise<{url: string, port: number, persistTo: string, stop: () => Promise<void>, logPath: string}>}
+ * The answer carries the demo shop's dashboard token (`dashboardToken`,
+ * fresh unless the caller passes one) and `kill()`, which ends workerd with
+ * SIGKILL as a crash would, and `processGroup` (wrangler's and workerd's).
+ * @param {{port?: number, persistTo?: string, logName?: string, vars?: Record<string,string>, dashboardToken?: string}} options
+ * @returns {Promise<{url: string, port: number, persistTo: string, stop: () => Promise<void>, kill: () => Promise<void>, logPath: string, dashboardToken: string, processGroup: number}>}
  */
 export async function startWorker(options = {}) {
   for (let attempt = 0; ; attempt += 1) {
@@ -91,6 +119,8 @@ async function startWorkerOnce(options) {
     "--show-interactive-dev-session=false",
     "--log-level", "info",
   ];
+  const dashboardToken = options.dashboardToken ?? newDashboardToken();
+  args.push("--env-file", writeEnvFile(port, dashboardToken));
   for (const [key, value] of Object.entries(options.vars ?? {})) {
     args.push("--var", `${key}:${value}`);
   }
@@ -133,6 +163,15 @@ async function startWorkerOnce(options) {
     await exitPromise;
     clearTimeout(timer);
   };
+  const kill = async () => {
+    if (exited) return;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      return;
+    }
+    await exitPromise;
+  };
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (exited) {
@@ -142,7 +181,7 @@ async function startWorkerOnce(options) {
     }
     try {
       const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) });
-      if (response.ok) return { url, port, persistTo, stop, logPath };
+      if (response.ok) return { url, port, persistTo, stop, kill, logPath, dashboardToken, processGroup: child.pid };
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -34,7 +34,9 @@ fn main() {
         for _ in 0..n_items {
             let row = (next() % model.n_items() as u64) as u32;
             let weight = 1.0 + (next() % 8) as f64;
-            if let Some(meta) = model.item(row) {
+            // One weight per item: the route refuses an id named twice.
+            let seen = |id: &str| items.iter().any(|item: &WeightedItem| item.id == id);
+            if let Some(meta) = model.item(row).filter(|meta| !seen(&meta.id)) {
                 items.push(WeightedItem {
                     id: meta.id.clone(),
                     weight,

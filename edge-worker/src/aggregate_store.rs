@@ -8,6 +8,10 @@
 //! - `totals(metric, n)`: reports counted per metric;
 //! - `nonces(nonce)`: envelopes already counted today, to drop replays.
 //!
+//! Only ingest creates the tables. The worker asks the shop's [`DayIndex`]
+//! before it reads a day, so a read of a day that never had data creates
+//! nothing; a store read anyway finds no table and answers empty tallies.
+//!
 //! A report is never stored: ingest turns it into counter increments inside one
 //! synchronous block, which the runtime commits atomically together with the
 //! nonce, so an envelope is counted exactly once or not at all.
@@ -22,6 +26,10 @@ use worker::{
 /// What the worker sends to `POST /ingest`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IngestRequest {
+    /// The shop (the store records its day in the shop's [`DayIndex`]).
+    pub shop: String,
+    /// The day this store counts.
+    pub day: u32,
     /// The envelope's nonce.
     pub nonce: String,
     /// `(metric, cell)` of each report, already validated by the worker.
@@ -68,7 +76,86 @@ struct CountRow {
 #[durable_object]
 pub struct AggregateStore {
     state: State,
+    env: Env,
     schema_ready: Cell<bool>,
+    indexed: Cell<bool>,
+}
+
+/// The days of one shop that hold data (one object per shop, named
+/// `"{shop}:index"`). The dashboard's read asks it first, so a read of a day
+/// without data never instantiates that day's store (which would create its
+/// database). Each store adds its own day after its first envelope, and again
+/// after any envelope until the index confirms, so a failed call heals itself.
+#[durable_object]
+pub struct DayIndex {
+    state: State,
+}
+
+/// `POST /add` and `GET /has` of the [`DayIndex`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DayRequest {
+    /// The day.
+    pub day: u32,
+}
+
+/// Whether the index holds a day.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DayKnown {
+    /// True when the day has data.
+    pub known: bool,
+}
+
+/// The name of a shop's [`DayIndex`].
+pub fn index_name(shop: &str) -> String {
+    format!("{shop}:index")
+}
+
+fn table_exists(sql: &worker::SqlStorage, name: &str) -> Result<bool> {
+    let rows: Vec<CountRow> = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+            vec![SqlStorageValue::String(name.to_string())],
+        )?
+        .to_array()?;
+    Ok(rows.first().is_some_and(|row| row.n > 0))
+}
+
+impl DurableObject for DayIndex {
+    fn new(state: State, _env: Env) -> Self {
+        DayIndex { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let sql = self.state.storage().sql();
+        match (req.method(), req.path().as_str()) {
+            (Method::Post, "/add") => {
+                let request: DayRequest = req.json().await?;
+                sql.exec(
+                    "CREATE TABLE IF NOT EXISTS days (day INTEGER PRIMARY KEY)",
+                    None,
+                )?;
+                sql.exec(
+                    "INSERT OR IGNORE INTO days (day) VALUES (?)",
+                    vec![SqlStorageValue::Integer(i64::from(request.day))],
+                )?;
+                Response::from_json(&DayKnown { known: true })
+            }
+            (Method::Post, "/has") => {
+                let request: DayRequest = req.json().await?;
+                let known = table_exists(&sql, "days")? && {
+                    let rows: Vec<CountRow> = sql
+                        .exec(
+                            "SELECT COUNT(*) AS n FROM days WHERE day = ?",
+                            vec![SqlStorageValue::Integer(i64::from(request.day))],
+                        )?
+                        .to_array()?;
+                    rows.first().is_some_and(|row| row.n > 0)
+                };
+                Response::from_json(&DayKnown { known })
+            }
+            _ => Response::error("no such day-index operation", 404),
+        }
+    }
 }
 
 impl AggregateStore {
@@ -90,7 +177,42 @@ impl AggregateStore {
             "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY)",
             None,
         )?;
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY)",
+            None,
+        )?;
         self.schema_ready.set(true);
+        Ok(())
+    }
+
+    /// Records this store's day in the shop's index until the index has
+    /// confirmed it once (kept in the store's own `meta` table).
+    async fn index_day(&self, shop: &str, day: u32) -> Result<()> {
+        if self.indexed.get() {
+            return Ok(());
+        }
+        let sql = self.state.storage().sql();
+        let done: Vec<CountRow> = sql
+            .exec("SELECT COUNT(*) AS n FROM meta WHERE key = 'indexed'", None)?
+            .to_array()?;
+        if done.first().is_some_and(|row| row.n > 0) {
+            self.indexed.set(true);
+            return Ok(());
+        }
+        let stub = self
+            .env
+            .durable_object(crate::config::DAY_INDEX_BINDING)?
+            .id_from_name(&index_name(shop))?
+            .get_stub()?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(serde_json::to_string(&DayRequest { day })?.into()));
+        let request = Request::new_with_init("https://day-index/add", &init)?;
+        let response = stub.fetch_with_request(request).await?;
+        if response.status_code() == 200 {
+            sql.exec("INSERT OR IGNORE INTO meta (key) VALUES ('indexed')", None)?;
+            self.indexed.set(true);
+        }
         Ok(())
     }
 
@@ -125,7 +247,30 @@ impl AggregateStore {
         Response::from_json(&serde_json::json!({ "duplicate": false }))
     }
 
+    /// Whether this shop-day has ever counted anything, without creating a
+    /// table (or, on a day that never had data, a database) to find out.
+    fn has_data(&self) -> Result<bool> {
+        if self.schema_ready.get() {
+            return Ok(true);
+        }
+        let sql = self.state.storage().sql();
+        let tables: Vec<CountRow> = sql
+            .exec(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'nonces'",
+                None,
+            )?
+            .to_array()?;
+        Ok(tables.first().is_some_and(|row| row.n > 0))
+    }
+
     fn tallies(&self) -> Result<Response> {
+        if !self.has_data()? {
+            return Response::from_json(&Tallies {
+                envelopes: 0,
+                totals: Vec::new(),
+                cells: Vec::new(),
+            });
+        }
         let sql = self.state.storage().sql();
         let envelopes: Vec<CountRow> = sql
             .exec("SELECT COUNT(*) AS n FROM nonces", None)?
@@ -148,19 +293,30 @@ impl AggregateStore {
 }
 
 impl DurableObject for AggregateStore {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         AggregateStore {
             state,
+            env,
             schema_ready: Cell::new(false),
+            indexed: Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        self.ensure_schema()?;
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/ingest") => {
                 let request: IngestRequest = req.json().await?;
-                self.ingest(request)
+                self.ensure_schema()?;
+                let (shop, day) = (request.shop.clone(), request.day);
+                let response = self.ingest(request)?;
+                // After the envelope's writes are committed: a failure here
+                // loses nothing, and the next envelope tries again.
+                if response.status_code() == 200 {
+                    if let Err(error) = self.index_day(&shop, day).await {
+                        crate::log_error(&format!("indexing {shop}:{day}: {error}"));
+                    }
+                }
+                Ok(response)
             }
             (Method::Get, "/tallies") => self.tallies(),
             _ => Response::error("no such aggregate-store operation", 404),

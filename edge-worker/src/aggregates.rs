@@ -1,4 +1,10 @@
-//! `GET /v1/aggregates?shop=ID[&day=N]`: what the dashboard reads.
+//! `GET /v1/aggregates?shop=ID[&day=N]`: what the dashboard reads, with the
+//! shop's dashboard token (checked in `http`).
+//!
+//! Nothing below k is published, counts included: a metric's, a campaign's
+//! or the day's number of reports is `null` until it reaches `k_anonymity`,
+//! and a country with fewer than k reports is not listed at all. Reading a
+//! day that holds nothing creates nothing (see `aggregate_store`).
 //!
 //! The shop-day's counters become unbiased estimates with 95% intervals (the
 //! engine's `privacy::estimate`). A metric with fewer than `k_anonymity`
@@ -25,21 +31,21 @@ use cove_engine::privacy::registry::{self, Registry, REVIEW_SENTIMENT};
 use cove_engine::privacy::sentiment_report::{self, FlaggedSegment, GroupSentiment};
 use cove_engine::privacy::{Estimate, Mechanism, Tally};
 use serde::Serialize;
-use worker::{Method, Request, Response, RouteContext};
+use worker::{Env, Method, Request, RequestInit};
 
-use crate::aggregate_store::Tallies;
+use crate::aggregate_store::{index_name, DayKnown, DayRequest, Tallies};
 use crate::api_error::ApiError;
-use crate::body::query_param;
-use crate::config::{self, ShopConfig};
-use crate::cors;
-use crate::reports::{store_request, today};
+use crate::config::ShopConfig;
+use crate::http::Answer;
+use crate::reports::store_request;
 
 #[derive(Serialize)]
 struct MetricAggregate<'a> {
     name: &'a str,
     mechanism: Mechanism,
     epsilon: f64,
-    n_reports: u64,
+    /// `None` below k.
+    n_reports: Option<u64>,
     published: bool,
     values: Vec<Estimate>,
     suppressed_values: usize,
@@ -50,7 +56,8 @@ struct Aggregates<'a> {
     shop: &'a str,
     day: u32,
     k_anonymity: u32,
-    envelopes: u64,
+    /// `None` below k.
+    envelopes: Option<u64>,
     metrics: Vec<MetricAggregate<'a>>,
     /// Item interest per request country (see `trending`), most reports first.
     trending_by_country: Vec<CountryTrending>,
@@ -66,7 +73,7 @@ const TRENDING_TOP: usize = 20;
 #[derive(Serialize)]
 struct SentimentAggregate {
     metric: &'static str,
-    n_reports: u64,
+    n_reports: Option<u64>,
     published: bool,
     segment_names: Vec<String>,
     category_names: Vec<String>,
@@ -80,7 +87,7 @@ struct SentimentAggregate {
 #[derive(Serialize)]
 struct CountryTrending {
     country: String,
-    n_reports: u64,
+    n_reports: Option<u64>,
     published: bool,
     values: Vec<Estimate>,
     suppressed_values: usize,
@@ -95,7 +102,7 @@ struct CampaignAggregate<'a> {
     variants: u32,
     epsilon: f64,
     n_segments: u32,
-    n_reports: u64,
+    n_reports: Option<u64>,
     /// Whether the campaign reached `k_anonymity` reports at all.
     published: bool,
     /// Holdout (variant 0) first.
@@ -150,42 +157,67 @@ impl CellAggregate {
     }
 }
 
-/// Handles `GET /v1/aggregates`.
-pub async fn handle(req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
-    let origin = cors::origin(&req);
-    let shop_id = query_param(&req, "shop").unwrap_or_default();
-    let result = aggregates(&req, &ctx, &shop_id).await;
-    cors::respond(result, config::shop(&shop_id), origin.as_deref())
+/// Reads the `(shop, day)` store and publishes what it holds.
+pub async fn handle(env: &Env, shop: &ShopConfig, day: u32) -> Result<Answer, ApiError> {
+    let tallies = if day_has_data(env, shop, day).await? {
+        let mut response =
+            store_request::<()>(env, &shop.id, day, Method::Get, "/tallies", None).await?;
+        if response.status_code() != 200 {
+            return Err(ApiError::Internal(format!(
+                "aggregate store answered {}",
+                response.status_code()
+            )));
+        }
+        response.json().await?
+    } else {
+        Tallies {
+            envelopes: 0,
+            totals: Vec::new(),
+            cells: Vec::new(),
+        }
+    };
+    let registry = crate::registry::shop_registry(env, shop).await?;
+    let model = crate::model::default_model(env).await?;
+    Answer::json(200, &publish(shop, &registry, &model, day, &tallies)?)
 }
 
-async fn aggregates(
-    req: &Request,
-    ctx: &RouteContext<()>,
-    shop_id: &str,
-) -> Result<Response, ApiError> {
-    let shop = config::shop(shop_id)
-        .ok_or_else(|| ApiError::NotFound(format!("unknown shop '{shop_id}'")))?;
-    cors::check_origin(req, shop)?;
-    let day = match query_param(req, "day") {
-        None => today(),
-        Some(text) => text
-            .parse::<u32>()
-            .map_err(|_| ApiError::BadRequest(format!("day '{text}' is not a day number")))?,
-    };
-    let mut response =
-        store_request::<()>(&ctx.env, shop_id, day, Method::Get, "/tallies", None).await?;
+/// Whether the shop's index lists `day` (see `aggregate_store::DayIndex`).
+async fn day_has_data(env: &Env, shop: &ShopConfig, day: u32) -> Result<bool, ApiError> {
+    let stub = env
+        .durable_object(crate::config::DAY_INDEX_BINDING)?
+        .id_from_name(&index_name(&shop.id))?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(
+        serde_json::to_string(&DayRequest { day })
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .into(),
+    ));
+    let request = Request::new_with_init("https://day-index/has", &init)?;
+    let mut response = stub.fetch_with_request(request).await?;
     if response.status_code() != 200 {
         return Err(ApiError::Internal(format!(
-            "aggregate store answered {}",
+            "day index answered {}",
             response.status_code()
         )));
     }
-    let tallies: Tallies = response.json().await?;
-    let registry = crate::registry::shop_registry(&ctx.env, shop).await?;
-    let model = crate::model::default_model(&ctx.env).await?;
-    Ok(Response::from_json(&publish(
-        shop, &registry, &model, day, &tallies,
-    )?)?)
+    Ok(response.json::<DayKnown>().await?.known)
+}
+
+/// The published aggregates of one shop-day's tallies, as JSON.
+pub fn publish_json(
+    shop: &ShopConfig,
+    registry: &Registry,
+    model: &Model,
+    day: u32,
+    tallies: &Tallies,
+) -> Result<Answer, ApiError> {
+    Answer::json(200, &publish(shop, registry, model, day, tallies)?)
+}
+
+/// A count, or `None` below k.
+fn at_least_k(count: u64, k: f64) -> Option<u64> {
+    (count as f64 >= k).then_some(count)
 }
 
 fn publish<'a>(
@@ -213,7 +245,7 @@ fn publish<'a>(
             name: &spec.name,
             mechanism: spec.mechanism,
             epsilon: spec.epsilon,
-            n_reports: tally.n_reports,
+            n_reports: at_least_k(tally.n_reports, k),
             published,
             values,
             suppressed_values,
@@ -223,7 +255,7 @@ fn publish<'a>(
         shop: &shop.id,
         day,
         k_anonymity: shop.k_anonymity,
-        envelopes: tallies.envelopes,
+        envelopes: at_least_k(tallies.envelopes, k),
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
         campaigns: publish_campaigns(shop, registry, tallies)?,
@@ -251,7 +283,7 @@ fn publish_sentiment(
     let published = tally.n_reports as f64 >= k;
     let mut aggregate = SentimentAggregate {
         metric: REVIEW_SENTIMENT,
-        n_reports: tally.n_reports,
+        n_reports: at_least_k(tally.n_reports, k),
         published,
         overall: None,
         segments: Vec::new(),
@@ -316,23 +348,22 @@ fn publish_trending(
             continue;
         };
         let tally = tally_of(&total.metric, spec.mechanism, tallies);
-        let published = tally.n_reports as f64 >= k;
-        let (values, suppressed_values) = if published {
-            let mut all = estimate(spec.mechanism, spec.epsilon, &tally)?;
-            let total = all.len();
-            all.retain(|e| e.count >= k);
-            let suppressed = total - all.len();
-            all.sort_by(|a, b| b.count.total_cmp(&a.count));
-            all.truncate(TRENDING_TOP);
-            (all, suppressed)
-        } else {
-            (Vec::new(), spec.mechanism.domain() as usize)
-        };
+        // A country below k is not listed at all: even its name would say
+        // that someone there reported.
+        if (tally.n_reports as f64) < k {
+            continue;
+        }
+        let mut all = estimate(spec.mechanism, spec.epsilon, &tally)?;
+        let total = all.len();
+        all.retain(|e| e.count >= k);
+        let suppressed_values = total - all.len();
+        all.sort_by(|a, b| b.count.total_cmp(&a.count));
+        all.truncate(TRENDING_TOP);
         countries.push(CountryTrending {
             country: country.to_string(),
-            n_reports: tally.n_reports,
-            published,
-            values,
+            n_reports: Some(tally.n_reports),
+            published: true,
+            values: all,
             suppressed_values,
         });
     }
@@ -385,7 +416,7 @@ fn publish_campaigns<'a>(
             variants: spec.variants,
             epsilon: spec.epsilon,
             n_segments,
-            n_reports: tally.n_reports,
+            n_reports: at_least_k(tally.n_reports, k),
             published,
             results,
         });

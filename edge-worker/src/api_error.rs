@@ -1,22 +1,29 @@
 //! The worker's one error type: every failure becomes a JSON `{code, message}`
-//! with a status. The caller's mistakes are 4xx with a precise message;
-//! internal failures are a 500 whose details go to the log, never the client.
+//! with a status. The caller's mistakes are 4xx with a precise message that
+//! never repeats what the caller sent; internal failures are a 500 or 503
+//! whose details go to the log, never the client.
 
-use worker::Response;
+use crate::http::Answer;
 
 /// A failure to answer a request, mapped to an HTTP status in one place.
 #[derive(Debug)]
 pub enum ApiError {
-    /// The body could not be read as the JSON the route expects (400).
+    /// The request could not be read as the route expects (400). The message
+    /// is the worker's own text, never the client's.
     BadRequest(String),
     /// The body broke the schema; the engine says where (400).
     Malformed(cove_engine::Error),
+    /// The dashboard's read lacks the shop's bearer token (401).
+    Unauthorized,
     /// A browser call from an origin the shop has not listed (403).
-    ForbiddenOrigin(String),
+    ForbiddenOrigin,
     /// The route or resource does not exist (404).
     NotFound(String),
     /// The route exists but not for this method (405).
-    MethodNotAllowed,
+    MethodNotAllowed {
+        /// The method it takes.
+        allow: &'static str,
+    },
     /// The same envelope was already counted (409).
     Duplicate,
     /// The body is larger than the route accepts (413).
@@ -24,15 +31,20 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive in time (408).
+    Timeout,
     /// The content type is not `application/json` (415).
     UnsupportedMediaType,
+    /// The request was sent to a host this worker does not serve (421).
+    Misdirected,
     /// The engine refused well-formed input, with its error code (422).
     Engine(cove_engine::Error),
     /// The client sent too many requests (429).
     TooManyRequests,
     /// Something failed inside the worker (500); the detail is logged only.
     Internal(String),
-    /// A resource the route needs is not published yet, such as the model (503).
+    /// A resource or setting the route needs is missing, such as the model or
+    /// a secret (503); the detail is logged only.
     Unavailable(String),
 }
 
@@ -41,21 +53,34 @@ impl ApiError {
         match self {
             ApiError::BadRequest(message) => (400, "bad_request", message.clone()),
             ApiError::Malformed(error) => (400, error.code(), error.to_string()),
-            ApiError::ForbiddenOrigin(origin) => (
+            ApiError::Unauthorized => (
+                401,
+                "unauthorized",
+                "reading aggregates needs the shop's dashboard token (Authorization: Bearer)"
+                    .to_string(),
+            ),
+            ApiError::ForbiddenOrigin => (
                 403,
                 "forbidden_origin",
-                format!("origin '{origin}' may not call this shop's API"),
+                "this origin may not call this shop's API; the shop lists its origins in the \
+                 worker's shops.json"
+                    .to_string(),
             ),
             ApiError::NotFound(message) => (404, "not_found", message.clone()),
-            ApiError::MethodNotAllowed => (
+            ApiError::MethodNotAllowed { allow } => (
                 405,
                 "method_not_allowed",
-                "this route does not accept that method".to_string(),
+                format!("this route takes {allow} only"),
             ),
             ApiError::Duplicate => (
                 409,
                 "duplicate_report",
                 "this envelope was already counted".to_string(),
+            ),
+            ApiError::Timeout => (
+                408,
+                "request_timeout",
+                "the body did not arrive in time".to_string(),
             ),
             ApiError::TooLarge { limit } => (
                 413,
@@ -67,6 +92,11 @@ impl ApiError {
                 "unsupported_media_type",
                 "the body must be application/json".to_string(),
             ),
+            ApiError::Misdirected => (
+                421,
+                "misdirected_request",
+                "this worker does not serve that host".to_string(),
+            ),
             ApiError::Engine(error) => (422, error.code(), error.to_string()),
             ApiError::TooManyRequests => (
                 429,
@@ -74,20 +104,32 @@ impl ApiError {
                 "too many requests from this client; try again later".to_string(),
             ),
             ApiError::Internal(_) => (500, "internal", "internal error".to_string()),
-            ApiError::Unavailable(message) => (503, "unavailable", message.clone()),
+            ApiError::Unavailable(_) => (
+                503,
+                "unavailable",
+                "this service is not ready; try again later".to_string(),
+            ),
         }
     }
 
-    /// The JSON response for this error.
-    pub fn into_response(self) -> worker::Result<Response> {
-        if let ApiError::Internal(detail) = &self {
-            worker::console_error!("internal error: {detail}");
+    /// The answer for this error (internal details go to the log).
+    pub fn answer(&self) -> Answer {
+        if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = self {
+            crate::log_error(detail);
         }
         let (status, code, message) = self.status_code_message();
-        Ok(
-            Response::from_json(&serde_json::json!({ "code": code, "message": message }))?
-                .with_status(status),
-        )
+        let body = serde_json::json!({ "code": code, "message": message }).to_string();
+        let answer = Answer {
+            status,
+            body,
+            headers: Vec::new(),
+        };
+        match self {
+            ApiError::MethodNotAllowed { allow } => answer.with("allow", *allow),
+            ApiError::Unauthorized => answer.with("www-authenticate", "Bearer"),
+            ApiError::TooManyRequests => answer.with("retry-after", "60"),
+            _ => answer,
+        }
     }
 }
 
@@ -101,4 +143,20 @@ impl From<worker::Error> for ApiError {
     fn from(error: worker::Error) -> Self {
         ApiError::Internal(error.to_string())
     }
+}
+
+/// The message of a JSON body that did not parse: the kind of mistake and
+/// where, never the text sent.
+pub fn json_error(what: &str, error: &serde_json::Error) -> ApiError {
+    let kind = match error.classify() {
+        serde_json::error::Category::Data => {
+            "does not follow the schema (a wrong type, an unknown or a missing field, or a number out of range)"
+        }
+        _ => "is not JSON",
+    };
+    ApiError::BadRequest(format!(
+        "the {what} {kind} at line {} column {}",
+        error.line(),
+        error.column()
+    ))
 }

@@ -1,11 +1,13 @@
 //! Cove's edge worker, on the workers-rs `worker` crate, run by workerd (locally
 //! through `wrangler dev`, in production on Cloudflare).
 //!
-//! The entry point is tiny: [`fetch`] builds the one routing table in
-//! `routes` and runs it. Each feature has its own handler module (`score`,
-//! `reports`, `aggregates`); all of them turn failures into a JSON
-//! `{code, message}` body through `api_error`, and the shop configuration and
-//! binding names live in `config`.
+//! The entry point is small: [`fetch`] turns the request into plain text
+//! (`http::Incoming`), `http::check` decides the route (or the error) before
+//! any body is read, `body` reads at most the route's limit within a
+//! deadline, and each feature's module answers (`score`, `recommend`,
+//! `registry`, `reports`, `aggregates`). Failures become a JSON `{code,
+//! message}` through `api_error`; the shop configuration, binding names,
+//! variables and secrets live in `config`.
 //!
 //! Key decisions:
 //!
@@ -22,31 +24,99 @@
 // The `durable_object` macro generates undocumented glue.
 #[allow(missing_docs)]
 mod aggregate_store;
-mod aggregates;
-mod api_error;
+pub mod aggregates;
+pub mod api_error;
 mod body;
-mod config;
-mod cors;
+pub mod config;
+pub mod http;
 mod model;
+pub mod offline;
 pub mod recommend;
 mod registry;
-mod reports;
-mod routes;
-mod score;
+pub mod reports;
+pub mod score;
 mod trending;
 
-pub use aggregate_store::AggregateStore;
+pub use aggregate_store::{AggregateStore, DayIndex};
 
 use worker::{event, Context, Env, Request, Response, Result};
 
-/// The worker's fetch handler: one routing table, run once per request.
+use crate::api_error::ApiError;
+use crate::http::{Answer, Incoming, Route};
+
+/// The worker's fetch handler: the request is checked by `http` before its
+/// body is read, then handed to its route's module; every answer, error or
+/// not, is JSON with the same security headers.
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let response = routes::router().run(req, env).await?;
-    // The router answers a known path with the wrong method in plain text;
-    // every error of this API is JSON.
-    if response.status_code() == 405 {
-        return api_error::ApiError::MethodNotAllowed.into_response();
+pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let incoming = Incoming {
+        method: req.method().to_string(),
+        url: req.url()?.to_string(),
+        headers: req.headers().entries().collect(),
+    };
+    let cors_origin = http::cors_origin(&incoming);
+    let answer = serve(&mut req, &env, &incoming)
+        .await
+        .unwrap_or_else(|error| error.answer());
+    let headers = worker::Headers::new();
+    for (name, value) in answer.headers(cors_origin.as_deref()) {
+        headers.append(name, &value)?;
     }
-    Ok(response)
+    let response = if answer.status == 204 {
+        Response::empty()?
+    } else {
+        Response::ok(answer.body)?
+    };
+    Ok(response.with_status(answer.status).with_headers(headers))
+}
+
+async fn serve(
+    req: &mut Request,
+    env: &Env,
+    incoming: &Incoming,
+) -> std::result::Result<Answer, ApiError> {
+    let today = reports::today();
+    let settings = config::settings(env);
+    let checked = http::check(incoming, &settings, today)?;
+    let limit = checked.route.body_limit();
+    let body = if limit > 0 {
+        body::read_limited(req, limit).await?
+    } else {
+        Vec::new()
+    };
+    let shop = || {
+        checked
+            .shop
+            .ok_or_else(|| ApiError::Internal("a shop route without a shop".into()))
+    };
+    match checked.route {
+        Route::Health => Answer::json(
+            200,
+            &serde_json::json!({ "status": "ok", "engine": env!("CARGO_PKG_VERSION") }),
+        ),
+        Route::Score => score::answer(&body),
+        Route::Recommend => {
+            let model = model::default_model(env).await?;
+            let now = (worker::Date::now().as_millis() / 1000) as i64;
+            recommend::answer(&model, &body, now)
+        }
+        Route::Config => registry::answer(&registry::shop_registry(env, shop()?).await?),
+        Route::Reports => {
+            let shop = shop()?;
+            let registry = registry::shop_registry(env, shop).await?;
+            let country = trending::request_country(req);
+            let prepared = reports::prepare(shop, &registry, &body, today, &country)?;
+            reports::ingest(req, env, shop, prepared).await
+        }
+        Route::Aggregates { day } => aggregates::handle(env, shop()?, day).await,
+        Route::Preflight => Ok(http::preflight()),
+    }
+}
+
+/// Logs an internal failure (the worker's log; never an answer).
+pub(crate) fn log_error(detail: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_error!("{detail}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{detail}");
 }

@@ -8,16 +8,15 @@
 
 use cove_engine::bundle::Model;
 use cove_engine::profile::Profile;
-use cove_engine::ranking::{foldin, rank_with_vector, RankRequest, Reason};
+use cove_engine::ranking::foldin::{self, WeightedInteractions};
+use cove_engine::ranking::{rank_with_vector, RankRequest, Reason};
 use serde::{Deserialize, Serialize};
-use worker::{Request, Response, RouteContext};
 
-use crate::api_error::ApiError;
-use crate::body::read_json_bytes;
-use crate::model::default_model;
+use crate::api_error::{json_error, ApiError};
+use crate::http::Answer;
 
 /// The largest body this route reads.
-const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The most items a minimised profile may name.
 pub const MAX_PROFILE_ITEMS: usize = 64;
@@ -85,18 +84,11 @@ pub struct RecommendResponse {
     pub items: Vec<RankedItem>,
 }
 
-/// Handles `POST /v1/recommend`.
-pub async fn handle(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
-    let result = async {
-        let body = read_json_bytes(&mut req, MAX_BODY_BYTES).await?;
-        let request: RecommendRequest = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid recommend request: {e}")))?;
-        let model = default_model(&ctx.env).await?;
-        let now = (worker::Date::now().as_millis() / 1000) as i64;
-        Ok(Response::from_json(&recommend(&model, &request, now)?)?)
-    }
-    .await;
-    result.or_else(ApiError::into_response)
+/// Parses and scores the body of a request: the route without HTTP.
+pub fn answer(model: &Model, body: &[u8], now: i64) -> Result<Answer, ApiError> {
+    let request: RecommendRequest =
+        serde_json::from_slice(body).map_err(|e| json_error("recommend request", &e))?;
+    Answer::json(200, &recommend(model, &request, now)?)
 }
 
 /// Scores a minimised profile: the whole route without HTTP, so it can be
@@ -124,23 +116,18 @@ pub fn recommend(
             reason: "at most 256 items",
         }));
     }
-    let mut interactions: Vec<(u32, f64)> = Vec::with_capacity(request.items.len());
-    let mut unknown_items = 0;
-    for item in &request.items {
-        if !(item.weight.is_finite() && item.weight > 0.0 && item.weight <= 10_000.0) {
-            return Err(ApiError::Engine(cove_engine::Error::InvalidParameter {
-                name: "items.weight",
-                reason: "must be a number in (0, 10000]",
-            }));
-        }
-        match model.item_row(&item.id) {
-            Some(row) if !interactions.iter().any(|(seen, _)| *seen == row) => {
-                interactions.push((row, item.weight))
-            }
-            Some(_) => {}
-            None => unknown_items += 1,
-        }
-    }
+    // The engine turns the weight list into interactions (order, duplicates,
+    // cap) exactly as the device does with its profile.
+    let WeightedInteractions {
+        interactions,
+        unknown_items,
+    } = foldin::interactions_from_weights(
+        model,
+        request
+            .items
+            .iter()
+            .map(|item| (item.id.as_str(), item.weight)),
+    )?;
     let user = foldin::fold_in(model, &interactions)?;
     let rank_request = RankRequest {
         k: request.k,
@@ -235,6 +222,61 @@ mod tests {
         let order =
             |a: &RecommendResponse| a.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
         assert_eq!(order(&answer), order(&again));
+    }
+
+    #[test]
+    fn the_answer_does_not_depend_on_the_order_of_the_items() {
+        // Issue 21 (S3): the edge ranked in request order while the device
+        // sorts; shuffled lists must give the same answer, bit for bit.
+        let model = model();
+        let weighted: Vec<(String, f64)> = (0..12)
+            .map(|i| {
+                let id = model
+                    .item(i * 7 % model.n_items() as u32)
+                    .unwrap()
+                    .id
+                    .clone();
+                (id, 1.0 + f64::from(i % 5) * 0.75)
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let weighted: Vec<(&str, f64)> = weighted
+            .iter()
+            .filter(|(id, _)| seen.insert(id.clone()))
+            .map(|(id, w)| (id.as_str(), *w))
+            .collect();
+        let reference =
+            serde_json::to_string(&recommend(&model, &request(&weighted, 10), 0).unwrap()).unwrap();
+        let mut shuffled = weighted.clone();
+        for round in 0..20 {
+            // A seeded Fisher–Yates shuffle.
+            let mut state = 0x2545_F491_4F6C_DD1Du64 ^ round;
+            for i in (1..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let answer =
+                serde_json::to_string(&recommend(&model, &request(&shuffled, 10), 0).unwrap())
+                    .unwrap();
+            assert_eq!(answer, reference, "round {round}");
+        }
+    }
+
+    #[test]
+    fn an_item_named_twice_is_refused() {
+        let model = model();
+        let id = model.item(0).unwrap().id.clone();
+        for items in [
+            vec![(id.as_str(), 3.0), (id.as_str(), 1.0)],
+            vec![("nope", 1.0), ("nope", 2.0)],
+        ] {
+            match recommend(&model, &request(&items, 5), 0) {
+                Err(ApiError::Engine(error)) => assert_eq!(error.code(), "invalid_parameter"),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
     }
 
     #[test]

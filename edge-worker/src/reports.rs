@@ -1,62 +1,81 @@
 //! `POST /v1/reports?shop=ID`: privacy report ingest.
 //!
 //! The body is one fixed-size envelope of randomised reports (see the engine's
-//! `privacy::report`). It is validated strictly, rate-limited per client, then
-//! counted by the shop-day's Durable Object and forgotten. Nothing here logs or
-//! stores the body, the client's address or any header.
+//! `privacy::report`). It is validated strictly ([`prepare`], plain Rust),
+//! rate-limited per client under a keyed hash of its address, then counted by
+//! the shop-day's Durable Object and forgotten. Nothing here logs or stores
+//! the body, the client's address or any header.
 
-use cove_engine::privacy::report::{Envelope, ENVELOPE_BYTES};
-use worker::{Env, Method, Request, RequestInit, Response, RouteContext};
+use cove_engine::privacy::registry::Registry;
+use cove_engine::privacy::report::Envelope;
+use hmac::{KeyInit, Mac};
+use worker::{Env, Method, Request, RequestInit, Response};
 
 use crate::aggregate_store::IngestRequest;
 use crate::api_error::ApiError;
-use crate::body::{query_param, read_json_bytes};
-use crate::config::{self, AGGREGATE_STORE_BINDING, REPORT_LIMITER_BINDING};
-use crate::cors;
+use crate::config::{ShopConfig, AGGREGATE_STORE_BINDING, REPORT_LIMITER_BINDING};
+use crate::http::Answer;
 
-/// Handles `POST /v1/reports`.
-pub async fn handle(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
-    let origin = cors::origin(&req);
-    let shop_id = query_param(&req, "shop").unwrap_or_default();
-    let result = ingest(&mut req, &ctx.env, &shop_id).await;
-    cors::respond(result, config::shop(&shop_id), origin.as_deref())
+/// A validated envelope, ready to be counted.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The day whose store counts it.
+    pub day: u32,
+    /// What the store is sent.
+    pub ingest: IngestRequest,
+    /// How many reports it holds.
+    pub n_reports: usize,
 }
 
-async fn ingest(req: &mut Request, env: &Env, shop_id: &str) -> Result<Response, ApiError> {
-    let shop = config::shop(shop_id)
-        .ok_or_else(|| ApiError::NotFound(format!("unknown shop '{shop_id}'")))?;
-    cors::check_origin(req, shop)?;
-    let body = read_json_bytes(req, ENVELOPE_BYTES).await?;
-    let envelope = Envelope::parse(&body).map_err(ApiError::Malformed)?;
-    let registry = crate::registry::shop_registry(env, shop).await?;
-    envelope.validate(&registry.metrics, today(), shop.max_envelope_epsilon)?;
-    rate_limit(req, env).await?;
-
+/// Parses and validates an envelope for `shop` and turns it into counter
+/// increments (with the per-country interest counters of `country`).
+pub fn prepare(
+    shop: &ShopConfig,
+    registry: &Registry,
+    body: &[u8],
+    today: u32,
+    country: &str,
+) -> Result<Prepared, ApiError> {
+    let envelope = Envelope::parse(body).map_err(ApiError::Malformed)?;
+    envelope.validate(&registry.metrics, today, shop.max_envelope_epsilon)?;
     let n_reports = envelope.reports.len();
-    let country = crate::trending::request_country(req);
     let mut cells: Vec<(String, u32)> = envelope
         .reports
         .into_iter()
         .map(|r| (r.metric, r.cell))
         .collect();
-    cells.extend(crate::trending::country_cells(&cells, &country));
-    let ingest = IngestRequest {
-        nonce: envelope.nonce,
-        cells,
-    };
+    cells.extend(crate::trending::country_cells(&cells, country));
+    Ok(Prepared {
+        day: envelope.day,
+        ingest: IngestRequest {
+            shop: shop.id.clone(),
+            day: envelope.day,
+            nonce: envelope.nonce,
+            cells,
+        },
+        n_reports,
+    })
+}
+
+/// Rate-limits the client and counts a prepared envelope.
+pub async fn ingest(
+    req: &Request,
+    env: &Env,
+    shop: &ShopConfig,
+    prepared: Prepared,
+) -> Result<Answer, ApiError> {
+    rate_limit(req, env).await?;
     let mut response = store_request(
         env,
-        shop_id,
-        envelope.day,
+        &shop.id,
+        prepared.day,
         Method::Post,
         "/ingest",
-        Some(&ingest),
+        Some(&prepared.ingest),
     )
     .await?;
     match response.status_code() {
-        200 => Ok(
-            Response::from_json(&serde_json::json!({ "accepted": n_reports }))?.with_status(202),
-        ),
+        200 => Answer::json(202, &serde_json::json!({ "accepted": prepared.n_reports })),
         409 => Err(ApiError::Duplicate),
         status => {
             let detail = response.text().await.unwrap_or_default();
@@ -96,19 +115,22 @@ pub async fn store_request<T: serde::Serialize>(
 }
 
 /// Blunts poisoning: each client may send a bounded number of envelopes per
-/// period. The limiter sees only a one-way hash of the client address, kept in
-/// memory by the runtime for the period; nothing is written anywhere.
+/// period. The limiter sees only [`client_key`] of the client's address,
+/// kept in memory by the runtime for the period; nothing is written anywhere.
 async fn rate_limit(req: &Request, env: &Env) -> Result<(), ApiError> {
     let address = req
         .headers()
         .get("cf-connecting-ip")
         .ok()
         .flatten()
-        .unwrap_or_default();
+        .filter(|address| !address.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest("the request has no client address (cf-connecting-ip)".into())
+        })?;
+    let key = crate::config::rate_limit_key(env)
+        .ok_or_else(|| ApiError::Unavailable("RATE_LIMIT_KEY is not set".into()))?;
     let limiter = env.rate_limiter(REPORT_LIMITER_BINDING)?;
-    let outcome = limiter
-        .limit(format!("reports:{:016x}", fnv1a(address.as_bytes())))
-        .await?;
+    let outcome = limiter.limit(client_key(&key, &address)).await?;
     if outcome.success {
         Ok(())
     } else {
@@ -116,9 +138,37 @@ async fn rate_limit(req: &Request, env: &Env) -> Result<(), ApiError> {
     }
 }
 
-/// FNV-1a, 64 bits: enough to spread rate-limit keys; not a secret.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// The limiter's key for a client address: HMAC-SHA256 under the worker's
+/// secret key, 128 bits in hex. Without the key, a stored or logged limiter
+/// key cannot be turned back into an address by trying them all.
+pub fn client_key(key: &[u8], address: &str) -> String {
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(address.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("reports:{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_key_depends_on_the_secret() {
+        let address = "198.51.100.7";
+        let a = client_key(&[1; 32], address);
+        let b = client_key(&[2; 32], address);
+        assert_ne!(a, b);
+        assert_eq!(a, client_key(&[1; 32], address));
+        assert_eq!(a.len(), "reports:".len() + 32);
+        // Not the old unsalted FNV-1a of the address.
+        assert_ne!(a, format!("reports:{:016x}", fnv1a(address.as_bytes())));
+    }
+
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
 }

@@ -126,7 +126,11 @@ pub fn select_top_k(items: impl IntoIterator<Item = ScoredItem>, k: usize) -> Ve
     if k == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<WorstFirst> = BinaryHeap::with_capacity(k + 1);
+    let items = items.into_iter();
+    // The heap never holds more than k items nor more than there are: a huge
+    // k from a caller must not reserve memory for items that do not exist.
+    let bound = items.size_hint().1.unwrap_or(usize::MAX).min(k);
+    let mut heap: BinaryHeap<WorstFirst> = BinaryHeap::with_capacity(bound.saturating_add(1));
     for item in items {
         if heap.len() < k {
             heap.push(WorstFirst(item));
@@ -214,6 +218,16 @@ mod tests {
         all.sort_by(|a, b| a.rank_cmp(b));
         all.truncate(k);
         all
+    }
+
+    #[test]
+    fn a_huge_k_reserves_nothing_and_returns_every_item() {
+        // Issue 21 (S2): k ≥ 2^28 used to overflow `BinaryHeap::with_capacity`.
+        let items = [1.0, 0.0, 3.0, 0.0, 2.0, 0.0];
+        for k in [268_435_455, usize::MAX - 1, usize::MAX] {
+            let got = top_k(&[1.0, 0.0], &items, 2, k).unwrap();
+            assert_eq!(got.iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 0]);
+        }
     }
 
     #[test]

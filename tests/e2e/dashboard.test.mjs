@@ -32,7 +32,10 @@ after(async () => {
   await worker?.stop();
 });
 
-/** Opens the dashboard; with `aggregates`, the worker's answer is replaced by that fixture. */
+/**
+ * Opens the dashboard with the demo shop's token, as `cargo xtask demo`'s link
+ * does; with `aggregates`, the worker's answer is replaced by that fixture.
+ */
 async function openDashboard(browser, url, aggregates) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
@@ -43,10 +46,32 @@ async function openDashboard(browser, url, aggregates) {
     await page.route("**/v1/aggregates?*", (route) =>
       route.fulfill({ status: 200, contentType: "application/json", body: aggregates }));
   }
-  await page.goto(`${url}/dashboard/`);
+  await page.goto(`${url}/dashboard/#token=${worker.dashboardToken}`);
   await page.waitForSelector('#dashboard[data-state="ready"]', { timeout: 30_000 });
+  // The token left the address bar at once (it stays in this tab only).
+  assert.equal(new URL(page.url()).hash, "");
   return { context, page, errors };
 }
+
+test("without the shop's token the dashboard asks for it and shows nothing", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const reads = [];
+  page.on("request", (request) => request.url().includes("/v1/aggregates") && reads.push(request));
+  await page.goto(`${worker.url}/dashboard/`);
+  await page.waitForSelector('#dashboard[data-state="needs-token"]');
+  assert.equal(reads.length, 0, "no read without a token");
+  // (A fragment change alone does not reload the page: a fresh page.)
+  const second = await context.newPage();
+  await second.goto(`${worker.url}/dashboard/#token=not-the-token-of-this-shop-000000`);
+  await second.waitForSelector('#dashboard[data-state="needs-token"]');
+  assert.match(await second.textContent("#dashboard"), /refused/);
+  // The dashboard page itself may not be framed by another site.
+  const response = await page.goto(`${worker.url}/dashboard/`);
+  assert.match(response.headers()["content-security-policy"], /frame-ancestors 'none'/);
+  assert.equal(response.headers()["x-content-type-options"], "nosniff");
+  await context.close();
+});
 
 test("the dashboard renders from the worker's own aggregates", async () => {
   const { context, page, errors } = await openDashboard(browser, worker.url);

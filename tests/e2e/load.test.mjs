@@ -10,7 +10,7 @@ test("concurrent report ingest loses nothing and counts nothing twice", async ()
   const persistTo = freshStateDir("load");
   const worker = await startWorker({ persistTo, logName: "load-test" });
   try {
-    const figures = await runReportLoad({ url: worker.url, seconds: 4, connections: 16 });
+    const figures = await runReportLoad({ url: worker.url, token: worker.dashboardToken, seconds: 4, connections: 16 });
     console.log(JSON.stringify(figures));
     assert.equal(figures.fiveHundreds, 0);
     assert.equal(figures.networkErrors, 0);

@@ -102,3 +102,55 @@ test("the same events give the same segments and ranking natively and in Chromiu
   }
   await page.close();
 });
+
+/** The native answer of `/v1/recommend` for `body` (the worker's own code, compiled natively). */
+function nativeRecommend(body, now) {
+  const binary = join(workspaceRoot, "target", "debug", "examples", "recommend_once");
+  assert.ok(existsSync(binary), `${binary} is built by cargo xtask build`);
+  const out = execFileSync(binary, [join(workspaceRoot, "www", "v1", "bundles"), String(now)], { input: body });
+  return JSON.parse(out.toString("utf8"));
+}
+
+/** A seeded shuffle (xorshift), so a failure names its order. */
+function shuffled(list, seed) {
+  const out = [...list];
+  let state = seed >>> 0 || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+test("/v1/recommend gives one answer in workerd and natively, whatever the order of the items", async () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const profile = [];
+    for (let i = 0; profile.length < 12; i++) {
+      const item = items[(seed * 211 + i * 53) % items.length];
+      if (!profile.some((p) => p.id === item.id)) profile.push({ id: item.id, weight: 1 + ((seed + i) % 5) * 0.75 });
+    }
+    const answers = [];
+    for (const order of [profile, shuffled(profile, seed), shuffled(profile, seed * 7919), [...profile].reverse()]) {
+      const body = JSON.stringify({ k: 10, country: "GB", items: order });
+      const response = await fetch(`${worker.url}/v1/recommend?shop=demo`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      answers.push({ body, answer: await response.json() });
+    }
+    for (const { answer } of answers.slice(1)) {
+      assert.deepEqual(answer, answers[0].answer, `seed ${seed}: a shuffled profile changed the answer`);
+    }
+    const native = nativeRecommend(answers[1].body, Math.floor(Date.now() / 1000));
+    assert.deepEqual(native.items.map((i) => i.id), answers[0].answer.items.map((i) => i.id), `seed ${seed}: native order`);
+    native.items.forEach((item, i) => {
+      const want = answers[0].answer.items[i].score;
+      assert.ok(Math.abs(item.score - want) <= TOLERANCE * Math.max(1, Math.abs(want)), `score ${item.score} vs ${want}`);
+    });
+  }
+});

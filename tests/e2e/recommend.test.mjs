@@ -18,8 +18,8 @@ after(async () => {
   await worker?.stop();
 });
 
-const post = (body, type = "application/json") =>
-  fetch(`${worker.url}/v1/recommend`, { method: "POST", headers: { "content-type": type }, body });
+const post = (body, type = "application/json", headers = {}) =>
+  fetch(`${worker.url}/v1/recommend?shop=demo`, { method: "POST", headers: { "content-type": type, ...headers }, body });
 
 test("a minimised profile gets ranked items with reasons", async () => {
   const profile = items.slice(0, 3).map((item, i) => ({ id: item.id, weight: 3 - i }));
@@ -47,6 +47,9 @@ test("bad recommend requests get a JSON 4xx", async () => {
     ["k too big", JSON.stringify({ k: 51 }), 422, "invalid_parameter"],
     ["NaN-like weight", JSON.stringify({ k: 5, items: [{ id, weight: -1 }] }), 422, "invalid_parameter"],
     ["too many items", JSON.stringify({ k: 5, items: Array.from({ length: 65 }, () => ({ id, weight: 1 })) }), 422, "invalid_parameter"],
+    ["an item twice", JSON.stringify({ k: 5, items: [{ id, weight: 1 }, { id, weight: 2 }] }), 422, "invalid_parameter"],
+    ["huge k", JSON.stringify({ k: 268435455 }), 422, "invalid_parameter"],
+    ["k beyond u64", JSON.stringify({ k: 1e30 }), 400, "bad_request"],
     ["huge body", JSON.stringify({ k: 5, pad: "x".repeat(20_000) }), 413, "payload_too_large"],
   ];
   for (const [name, body, status, code] of cases) {
@@ -56,8 +59,25 @@ test("bad recommend requests get a JSON 4xx", async () => {
   }
   const wrongType = await post(JSON.stringify({ k: 5 }), "text/plain");
   assert.equal(wrongType.status, 415);
-  const wrongMethod = await fetch(`${worker.url}/v1/recommend`);
+  const wrongMethod = await fetch(`${worker.url}/v1/recommend?shop=demo`);
   assert.equal(wrongMethod.status, 405);
+});
+
+test("a listed shop origin reads the answer (CORS on the response, not only the preflight)", async () => {
+  const origin = "http://localhost:8787";
+  const preflight = await fetch(`${worker.url}/v1/recommend?shop=demo`, {
+    method: "OPTIONS",
+    headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+  });
+  assert.equal(preflight.status, 204);
+  const response = await post(JSON.stringify({ k: 3 }), "application/json", { origin });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("access-control-allow-origin"), origin);
+  assert.match(response.headers.get("vary"), /Origin/);
+  assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+  const evil = await post(JSON.stringify({ k: 3 }), "application/json", { origin: "https://evil.example" });
+  assert.equal(evil.status, 403);
+  assert.equal(evil.headers.get("access-control-allow-origin"), null);
 });
 
 test("bundles are immutable static assets; their pointers are not; an unknown bundle is a JSON 404", async () => {
@@ -74,6 +94,8 @@ test("bundles are immutable static assets; their pointers are not; an unknown bu
   assert.ok(manifest.headers.get("etag"));
   const tensors = await fetch(`${worker.url}${pointer.tensors}`);
   assert.match(tensors.headers.get("cache-control"), /immutable/);
+  const hidden = await fetch(`${worker.url}/v1/bundles/.fingerprint`);
+  assert.equal(hidden.status, 404, "build state is not published");
   const missing = await fetch(`${worker.url}/v1/bundles/cove-0000/manifest.json`);
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).code, "not_found");

@@ -1,42 +1,50 @@
 // Privacy report ingest and aggregates under workerd: strict validation of
 // every envelope (a table of malformed inputs), exactly-once counting with
-// replay detection, CORS per shop origin, k-anonymity on publication, and
-// aggregates that survive a restart of the dev server.
+// replay detection (also across days), CORS per shop origin, k-anonymity on
+// everything published (counts included), the dashboard token, and
+// aggregates that survive a SIGKILL of workerd in the middle of a load.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { startWorker } from "./support.mjs";
 import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
+import { envelopeNonce } from "../load/report-load.mjs";
 
 const ENVELOPE_BYTES = 1024;
 const today = () => Math.floor(Date.now() / 86_400_000);
-const nonce = () => randomBytes(16).toString("hex");
 
 /** An envelope as the device sends it: JSON padded with spaces to 1024 bytes. */
 export function envelope(reports, overrides = {}) {
-  const json = JSON.stringify({ v: 1, day: today(), nonce: nonce(), reports, ...overrides });
+  const day = overrides.day ?? today();
+  const json = JSON.stringify({ v: 1, day, nonce: envelopeNonce(day), reports, ...overrides });
   return json.padEnd(ENVELOPE_BYTES, " ");
 }
 
 let worker;
 const persistTo = freshStateDir("reports");
-
 let lifecycleDomain;
+let k;
 
 before(async () => {
   worker = await startWorker({ persistTo, logName: "reports-test" });
   const registry = await (await fetch(`${worker.url}/v1/config?shop=demo`)).json();
   lifecycleDomain = registry.metrics.find((metric) => metric.name === "segment.lifecycle").mechanism.domain;
+  k = registry.k_anonymity;
 });
 
 after(async () => {
   await worker?.stop();
 });
 
+/** A client address per call unless given: distinct devices, as in a shop. */
+const address = () => `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
+
 async function post(body, { shop = "demo", type = "application/json", headers = {} } = {}) {
   const response = await fetch(`${worker.url}/v1/reports?shop=${shop}`, {
     method: "POST",
-    headers: { "content-type": type, ...headers },
+    headers: { "content-type": type, "cf-connecting-ip": address(), ...headers },
     body,
   });
   const json = await response.json();
@@ -44,28 +52,59 @@ async function post(body, { shop = "demo", type = "application/json", headers = 
 }
 
 async function aggregates(shop = "demo") {
-  const response = await fetch(`${worker.url}/v1/aggregates?shop=${shop}`);
+  const response = await fetch(`${worker.url}/v1/aggregates?shop=${shop}`, {
+    headers: { authorization: `Bearer ${worker.dashboardToken}` },
+  });
   assert.equal(response.status, 200);
+  assert.equal(response.headers.get("cache-control"), "no-store");
   return response.json();
 }
 
 const metric = (aggregate, name) => aggregate.metrics.find((m) => m.name === name);
 
-test("a valid envelope is counted once; its replay is refused", async () => {
-  const body = envelope([{ metric: "segment.lifecycle", cell: 2 }, { metric: "item.interest", cell: 77 }]);
-  const first = await post(body);
+test("below k nothing is published, not even a count; at k the counts appear, each envelope once", async () => {
+  const first = await post(envelope([{ metric: "segment.lifecycle", cell: 2 }, { metric: "item.interest", cell: 77 }]), {
+    headers: { "cf-ipcountry": "IS" },
+  });
   assert.equal(first.status, 202, JSON.stringify(first.body));
   assert.equal(first.body.accepted, 2);
-  const replay = await post(body);
-  assert.equal(replay.status, 409);
-  assert.equal(replay.body.code, "duplicate_report");
-  const agg = await aggregates();
-  assert.equal(agg.envelopes, 1);
-  assert.equal(metric(agg, "segment.lifecycle").n_reports, 1);
-  assert.equal(metric(agg, "item.interest").n_reports, 1);
+  let agg = await aggregates();
+  assert.equal(agg.envelopes, null, "one envelope is not published");
+  assert.equal(metric(agg, "segment.lifecycle").n_reports, null);
+  assert.equal(metric(agg, "item.interest").n_reports, null);
+  assert.ok(agg.campaigns.every((campaign) => campaign.n_reports === null));
+  assert.deepEqual(agg.trending_by_country, [], "a country with one report is not even named");
+  assert.doesNotMatch(JSON.stringify(agg), /"IS"/);
+
+  // k − 1 more devices: the day reaches k envelopes and its count appears.
+  for (let i = 1; i < k; i++) {
+    const result = await post(envelope([{ metric: "segment.lifecycle", cell: 4 }]));
+    assert.equal(result.status, 202, JSON.stringify(result.body));
+  }
+  agg = await aggregates();
+  assert.equal(agg.envelopes, k);
+  assert.equal(metric(agg, "segment.lifecycle").n_reports, k);
+  assert.equal(metric(agg, "item.interest").n_reports, null, "item interest is still at 1 report");
 });
 
-test("malformed envelopes get a JSON 4xx and count nothing", async () => {
+test("a replayed envelope is refused, also when its day is changed", async () => {
+  const day = today();
+  const nonce = envelopeNonce(day - 1);
+  const yesterday = envelope([{ metric: "segment.price_tier", cell: 0 }], { day: day - 1, nonce });
+  const before = await aggregates();
+  const firstTime = await post(yesterday);
+  assert.equal(firstTime.status, 202, JSON.stringify(firstTime.body));
+  const replay = await post(yesterday);
+  assert.equal(replay.status, 409);
+  assert.equal(replay.body.code, "duplicate_report");
+  // The same nonce re-dated to today would land in today's store: refused.
+  const redated = await post(envelope([{ metric: "segment.price_tier", cell: 0 }], { day, nonce }));
+  assert.equal(redated.status, 422, JSON.stringify(redated.body));
+  assert.match(redated.body.message, /nonce/);
+  assert.deepEqual(await aggregates(), before, "today's store is unchanged");
+});
+
+test("malformed envelopes get a JSON 4xx, echo nothing and count nothing", async () => {
   const before = await aggregates();
   const big = "x".repeat(10_000);
   const cases = [
@@ -73,33 +112,41 @@ test("malformed envelopes get a JSON 4xx and count nothing", async () => {
     ["too short", JSON.stringify({ v: 1 }), 400, "invalid_report"],
     ["too long", big, 413, "payload_too_large"],
     ["wrong version", envelope([{ metric: "segment.lifecycle", cell: 1 }], { v: 2 }), 400, "invalid_report"],
-    ["unknown field", envelope([{ metric: "segment.lifecycle", cell: 1 }], { user: "alice" }), 400, "invalid_report"],
+    ["unknown field", envelope([{ metric: "segment.lifecycle", cell: 1 }], { zzmarker: "alice" }), 400, "invalid_report"],
     ["wrong type", envelope([{ metric: "segment.lifecycle", cell: "1" }]), 400, "invalid_report"],
-    ["unknown metric", envelope([{ metric: "favourite.colour", cell: 1 }]), 422, "invalid_report"],
+    ["unknown metric", envelope([{ metric: "zzmarker.colour", cell: 1 }]), 422, "invalid_report"],
     ["cell out of range", envelope([{ metric: "segment.lifecycle", cell: lifecycleDomain }]), 422, "invalid_report"],
     ["negative cell", envelope([{ metric: "segment.lifecycle", cell: -1 }]), 400, "invalid_report"],
+    ["huge cell", envelope([{ metric: "segment.lifecycle", cell: 1e300 }]), 400, "invalid_report"],
     ["metric twice", envelope([{ metric: "segment.lifecycle", cell: 1 }, { metric: "segment.lifecycle", cell: 2 }]), 422, "invalid_report"],
     ["no reports", envelope([]), 422, "invalid_report"],
     ["future day", envelope([{ metric: "segment.lifecycle", cell: 1 }], { day: today() + 1 }), 422, "invalid_report"],
     ["stale day", envelope([{ metric: "segment.lifecycle", cell: 1 }], { day: today() - 3 }), 422, "invalid_report"],
     ["bad nonce", envelope([{ metric: "segment.lifecycle", cell: 1 }], { nonce: "XYZ" }), 422, "invalid_report"],
+    ["random nonce", envelope([{ metric: "segment.lifecycle", cell: 1 }], { nonce: randomBytes(16).toString("hex") }), 422, "invalid_report"],
   ];
   for (const [name, body, status, code] of cases) {
     const result = await post(body);
     assert.equal(result.status, status, `${name}: ${JSON.stringify(result.body)}`);
     assert.equal(result.body.code, code, name);
     assert.equal(typeof result.body.message, "string", name);
+    assert.doesNotMatch(result.body.message, /zzmarker/, `${name} echoes the input`);
   }
   const wrongType = await post(envelope([{ metric: "segment.lifecycle", cell: 1 }]), { type: "text/plain" });
   assert.equal(wrongType.status, 415);
-  const unknownShop = await post(envelope([{ metric: "segment.lifecycle", cell: 1 }]), { shop: "nope" });
+  const prefixType = await post(envelope([{ metric: "segment.lifecycle", cell: 1 }]), { type: "application/jsonx" });
+  assert.equal(prefixType.status, 415);
+  const unknownShop = await post(envelope([{ metric: "segment.lifecycle", cell: 1 }]), { shop: "zzmarker" });
   assert.equal(unknownShop.status, 404);
   assert.equal(unknownShop.body.code, "not_found");
+  assert.doesNotMatch(unknownShop.body.message, /zzmarker/);
+  const twice = await post(envelope([{ metric: "segment.lifecycle", cell: 1 }]), { shop: "demo&shop=other" });
+  assert.equal(twice.status, 400);
   const wrongMethod = await fetch(`${worker.url}/v1/reports?shop=demo`, { method: "PUT" });
   assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.get("allow"), "POST");
   assert.equal((await wrongMethod.json()).code, "method_not_allowed");
-  const after = await aggregates();
-  assert.deepEqual(after, before);
+  assert.deepEqual(await aggregates(), before);
 });
 
 test("CORS: a listed shop origin may report, another origin may not", async () => {
@@ -107,11 +154,13 @@ test("CORS: a listed shop origin may report, another origin may not", async () =
   const ok = await post(envelope([{ metric: "segment.price_tier", cell: 0 }]), { headers: { origin: listed } });
   assert.equal(ok.status, 202);
   assert.equal(ok.headers.get("access-control-allow-origin"), listed);
+  assert.equal(ok.headers.get("x-content-type-options"), "nosniff");
   const evil = await post(envelope([{ metric: "segment.price_tier", cell: 0 }]), {
     headers: { origin: "https://evil.example" },
   });
   assert.equal(evil.status, 403);
   assert.equal(evil.body.code, "forbidden_origin");
+  assert.doesNotMatch(evil.body.message, /evil/);
   const preflight = await fetch(`${worker.url}/v1/reports?shop=demo`, {
     method: "OPTIONS",
     headers: { origin: listed, "access-control-request-method": "POST" },
@@ -120,30 +169,66 @@ test("CORS: a listed shop origin may report, another origin may not", async () =
   assert.equal(preflight.headers.get("access-control-allow-origin"), listed);
 });
 
-test("k-anonymity: nothing is published below k reports, estimates above it", async () => {
-  let agg = await aggregates();
-  const k = agg.k_anonymity;
-  const lifecycle = metric(agg, "segment.lifecycle");
-  assert.equal(lifecycle.published, false);
-  assert.deepEqual(lifecycle.values, []);
-  // Reports without noise (all cell 4) make the estimate of value 4 large.
-  for (let i = 0; i < k; i++) {
-    const result = await post(envelope([{ metric: "segment.lifecycle", cell: 4 }]));
-    assert.equal(result.status, 202);
+test("aggregates need the shop's token; a read of any day creates no storage", async () => {
+  const url = `${worker.url}/v1/aggregates?shop=demo`;
+  for (const headers of [{}, { authorization: "Bearer wrong-token-wrong-token-wrong-token" }, { origin: worker.url }]) {
+    const response = await fetch(url, { headers });
+    assert.equal(response.status, 401, JSON.stringify(headers));
+    assert.equal((await response.json()).code, "unauthorized");
   }
-  agg = await aggregates();
-  const published = metric(agg, "segment.lifecycle");
-  assert.equal(published.published, true);
-  assert.equal(published.n_reports, k + 1);
-  const four = published.values.find((v) => v.value === 4);
-  assert.ok(four && four.count > k && four.low < four.count && four.count < four.high, JSON.stringify(four));
-  assert.ok(published.suppressed_values >= 1);
+  const files = () => countFiles(`${persistTo}/v3/do`);
+  const before = files();
+  for (let back = 1; back <= 30; back++) {
+    const response = await fetch(`${url}&day=${today() - back}`, {
+      headers: { authorization: `Bearer ${worker.dashboardToken}` },
+    });
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    assert.equal(body.envelopes, null);
+  }
+  assert.equal(files(), before, "30 reads of empty days created files");
+  const tooOld = await fetch(`${url}&day=${today() - 400}`, { headers: { authorization: `Bearer ${worker.dashboardToken}` } });
+  assert.equal(tooOld.status, 400);
 });
 
-test("aggregates persist across a restart of the dev server", async () => {
-  const beforeRestart = await aggregates();
-  await worker.stop();
+function countFiles(dir) {
+  let n = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    n += entry.isDirectory() ? countFiles(join(dir, entry.name)) : 1;
+  }
+  return n;
+}
+
+test("after SIGKILL of workerd mid-load and a restart, every acknowledged envelope is counted once", async () => {
+  const before = (await aggregates()).envelopes;
+  let acknowledged = 0;
+  let inFlight = 0;
+  let maxInFlightAtKill = 0;
+  let stopped = false;
+  const clients = Array.from({ length: 8 }, async () => {
+    while (!stopped) {
+      inFlight += 1;
+      try {
+        const result = await post(envelope([{ metric: "segment.lifecycle", cell: 1 }]));
+        if (result.status === 202) acknowledged += 1;
+      } catch {
+        // The connection died with workerd: this envelope's fate is unknown.
+      } finally {
+        inFlight -= 1;
+      }
+    }
+  });
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  maxInFlightAtKill = inFlight;
+  await worker.kill();
+  stopped = true;
+  await Promise.all(clients);
   worker = await startWorker({ persistTo, logName: "reports-test-restarted" });
-  const afterRestart = await aggregates();
-  assert.deepEqual(afterRestart, beforeRestart);
+  const after = (await aggregates()).envelopes;
+  const counted = after - before;
+  assert.ok(acknowledged > 0);
+  assert.ok(
+    counted >= acknowledged && counted <= acknowledged + maxInFlightAtKill,
+    `counted ${counted}, acknowledged ${acknowledged}, in flight at the kill ${maxInFlightAtKill}`,
+  );
 });

@@ -34,7 +34,11 @@ before(async () => {
   assert.equal(run.status, 0, `simulate failed:\n${run.stdout}\n${run.stderr}`);
   console.log(run.stdout.trim().split("\n").slice(-3).join("\n"));
   truth = JSON.parse(readFileSync(truthPath, "utf8"));
-  aggregates = await (await fetch(`${worker.url}/v1/aggregates?shop=demo&day=${truth.day}`)).json();
+  aggregates = await (
+    await fetch(`${worker.url}/v1/aggregates?shop=demo&day=${truth.day}`, {
+      headers: { authorization: `Bearer ${worker.dashboardToken}` },
+    })
+  ).json();
 });
 
 after(async () => {

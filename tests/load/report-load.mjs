@@ -36,11 +36,33 @@ async function builtInMetrics(url, shop) {
   return metrics;
 }
 
+/** A fresh envelope nonce for `day`: the day in 8 hex digits, then 96 random bits. */
+export function envelopeNonce(day) {
+  return day.toString(16).padStart(8, "0") + randomBytes(12).toString("hex");
+}
+
 function randomEnvelope(metrics) {
   const day = Math.floor(Date.now() / 86_400_000);
   const reports = metrics.map(([metric, cells]) => ({ metric, cell: randomBytes(4).readUInt32LE() % cells }));
-  const json = JSON.stringify({ v: 1, day, nonce: randomBytes(16).toString("hex"), reports });
+  const json = JSON.stringify({ v: 1, day, nonce: envelopeNonce(day), reports });
   return json.padEnd(ENVELOPE_BYTES, " ");
+}
+
+/**
+ * Posts `n` valid envelopes from `n` distinct client addresses, one after the
+ * other: how a test brings a fresh day's store to k, where its counts start
+ * being published. Fails on any answer but 202.
+ */
+export async function postEnvelopes(url, n, shop = "demo") {
+  const metrics = await builtInMetrics(url, shop);
+  for (let i = 0; i < n; i++) {
+    const response = await fetch(`${url}/v1/reports?shop=${shop}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": `10.9.${i >> 8}.${i & 255}` },
+      body: randomEnvelope(metrics),
+    });
+    if (response.status !== 202) throw new Error(`envelope ${i}: ${response.status} ${await response.text()}`);
+  }
 }
 
 function percentile(sorted, p) {
@@ -49,13 +71,16 @@ function percentile(sorted, p) {
 }
 
 /**
- * Runs the load against a worker at `url` and reads the aggregates after it.
+ * Runs the load against a worker at `url` and reads the aggregates after it
+ * (with the shop's dashboard `token`). The day's store should start empty:
+ * below k its envelope count is not published, and is then taken as 0.
  * @returns {Promise<object>} the figures and the consistency check's inputs
  */
-export async function runReportLoad({ url, seconds = 5, connections = 16, shop = "demo" }) {
-  const aggregatesUrl = `${url}/v1/aggregates?shop=${shop}`;
+export async function runReportLoad({ url, token, seconds = 5, connections = 16, shop = "demo" }) {
+  const readAggregates = async () =>
+    (await fetch(`${url}/v1/aggregates?shop=${shop}`, { headers: { authorization: `Bearer ${token}` } })).json();
   const metrics = await builtInMetrics(url, shop);
-  const before = await (await fetch(aggregatesUrl)).json();
+  const before = await readAggregates();
   const statuses = {};
   const latencies = [];
   let networkErrors = 0;
@@ -83,7 +108,7 @@ export async function runReportLoad({ url, seconds = 5, connections = 16, shop =
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const after = await (await fetch(aggregatesUrl)).json();
+  const after = await readAggregates();
   latencies.sort((a, b) => a - b);
   const requests = latencies.length + networkErrors;
   const fiveHundreds = Object.entries(statuses)
@@ -103,7 +128,7 @@ export async function runReportLoad({ url, seconds = 5, connections = 16, shop =
     networkErrors,
     accepted: statuses[202] ?? 0,
     fiveHundreds,
-    envelopesCounted: after.envelopes - before.envelopes,
+    envelopesCounted: after.envelopes - (before.envelopes ?? 0),
   };
 }
 
@@ -113,7 +138,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const persistTo = freshStateDir("load");
   const worker = await startWorker({ persistTo, logName: "report-load" });
   try {
-    const figures = await runReportLoad({ url: worker.url, seconds, connections });
+    const figures = await runReportLoad({ url: worker.url, token: worker.dashboardToken, seconds, connections });
     console.log(JSON.stringify(figures, null, 2));
     const consistent =
       figures.envelopesCounted === figures.accepted && figures.fiveHundreds === 0 && figures.networkErrors === 0;

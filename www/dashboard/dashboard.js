@@ -20,6 +20,19 @@ const KIND_LABELS = {
 
 const main = document.getElementById("dashboard");
 const form = document.getElementById("controls");
+// The shop's dashboard token: `cargo xtask demo` prints a link with it in the
+// fragment (which the browser never sends); it is moved to this tab's session
+// storage at once and sent only as the Authorization header of the one read.
+const TOKEN_KEY = "cove.dashboard.token";
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.get("token")) {
+  sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+form.addEventListener("submit", () => {
+  const typed = form.querySelector("#token").value.trim();
+  if (typed) sessionStorage.setItem(TOKEN_KEY, typed);
+});
 const params = new URLSearchParams(location.search);
 const shop = params.get("shop") ?? "demo";
 const day = params.get("day");
@@ -41,6 +54,8 @@ function svgElement(tag, attributes = {}) {
 
 const number = (x, digits = 0) =>
   x.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+// Counts below k are not published (null): the page says so instead of a number.
+const count = (x) => (x === null || x === undefined ? "fewer than k" : number(x));
 const percent = (x) => `${(x * 100).toFixed(1)}%`;
 const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)} pts`;
 const interval = (i, format) => `${format(i.estimate)} [${format(i.low)}, ${format(i.high)}]`;
@@ -125,7 +140,7 @@ function segmentSection(aggregates, bundle) {
       const e = byValue.get(v);
       return e ? { label: label(v), estimate: e.count, low: e.low, high: e.high } : { label: label(v), suppressed: true };
     });
-    const title = `${metric.name} — ${number(metric.n_reports)} reports, ε = ${metric.epsilon}`;
+    const title = `${metric.name} — ${count(metric.n_reports)} reports, ε = ${metric.epsilon}`;
     charts.append(metric.published ? barChart(title, rows, (x) => number(x)) : element("p", { class: "suppressed" }, `${title}: fewer than k = ${aggregates.k_anonymity} reports, nothing published.`));
   }
   section.append(charts);
@@ -147,7 +162,7 @@ function trendingSection(aggregates, bundle) {
     return section;
   }
   const select = element("select", { id: "trending-country" });
-  lists.forEach((list, i) => select.append(element("option", { value: String(i) }, `${list.country} (${number(list.n_reports)} reports)`)));
+  lists.forEach((list, i) => select.append(element("option", { value: String(i) }, `${list.country} (${count(list.n_reports)} reports)`)));
   const holder = element("div");
   const render = () => {
     const list = lists[Number(select.value)];
@@ -158,7 +173,7 @@ function trendingSection(aggregates, bundle) {
       .map((v) => ({ label: bundle.items[v.value].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
     holder.replaceChildren(
       rows.length
-        ? barChart(`Top items, ${list.country} — ${number(list.n_reports)} reports`, rows, (x) => number(x))
+        ? barChart(`Top items, ${list.country} — ${count(list.n_reports)} reports`, rows, (x) => number(x))
         : element("p", { class: "suppressed" }, `Nothing in ${list.country} reaches k = ${aggregates.k_anonymity} (${number(list.suppressed_values)} values suppressed).`),
     );
   };
@@ -199,7 +214,7 @@ function stratifiedTable(campaign, segmentName, caption) {
 function campaignBlock(campaign, segmentName) {
   const block = element("article", { class: "campaign", "data-campaign": campaign.id },
     element("h3", {}, campaign.id, element("span", { class: "kind" }, KIND_LABELS[campaign.kind] ?? campaign.kind)),
-    element("p", { class: "hint" }, `${number(campaign.n_reports)} reports, ε = ${campaign.epsilon} each; ${campaign.variants - 1} variant(s) against a holdout (variant 0, not shown the campaign).`));
+    element("p", { class: "hint" }, `${count(campaign.n_reports)} reports, ε = ${campaign.epsilon} each; ${campaign.variants - 1} variant(s) against a holdout (variant 0, not shown the campaign).`));
   if (!campaign.published) {
     block.append(element("p", { class: "suppressed" }, "Fewer reports than the k-anonymity threshold: suppressed."));
     return block;
@@ -263,7 +278,7 @@ function sentimentSection(aggregates) {
     section.append(element("p", {}, "This shop does not collect review sentiment."));
     return section;
   }
-  const title = `review.sentiment — ${number(sentiment.n_reports)} reviews reported`;
+  const title = `review.sentiment — ${count(sentiment.n_reports)} reviews reported`;
   if (!sentiment.published) {
     section.append(element("p", { class: "suppressed" }, `${title}: fewer than k = ${aggregates.k_anonymity} reports, nothing published.`));
     return section;
@@ -305,11 +320,24 @@ async function loadBundleNames() {
 async function load() {
   const query = new URLSearchParams({ shop });
   if (day) query.set("day", day);
-  const [response, bundle] = await Promise.all([fetch(`/v1/aggregates?${query}`), loadBundleNames()]);
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) {
+    main.dataset.state = "needs-token";
+    main.textContent = "Enter the shop's dashboard token above (cargo xtask demo prints a link that carries it).";
+    return;
+  }
+  const headers = { authorization: `Bearer ${token}` };
+  const [response, bundle] = await Promise.all([fetch(`/v1/aggregates?${query}`, { headers }), loadBundleNames()]);
   const aggregates = await response.json();
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    main.dataset.state = "needs-token";
+    main.textContent = "That dashboard token was refused for this shop. Enter the current one above.";
+    return;
+  }
   if (!response.ok) throw new Error(aggregates.message ?? `HTTP ${response.status}`);
   const summary = element("section", { class: "summary", "aria-label": "Summary" },
-    element("div", {}, element("strong", {}, number(aggregates.envelopes)), "envelopes counted"),
+    element("div", {}, element("strong", {}, count(aggregates.envelopes)), "envelopes counted"),
     element("div", {}, element("strong", {}, `day ${aggregates.day}`), new Date(aggregates.day * 86_400_000).toISOString().slice(0, 10)),
     element("div", {}, element("strong", {}, `k = ${aggregates.k_anonymity}`), "k-anonymity threshold"));
   main.replaceChildren(summary, segmentSection(aggregates, bundle), trendingSection(aggregates, bundle), campaignSection(aggregates, bundle), sentimentSection(aggregates));

@@ -17,7 +17,8 @@
 //! engine's wasm, the worker, the sentiment module) from its own URL, so the
 //! bundle finds them where the unbundled module does.
 //!
-//! Every other file is hard-linked, or copied where a link cannot be made.
+//! Hidden files and folders (`.fingerprint`, …) are build state and are not
+//! published. Every other file is hard-linked, or copied where a link cannot be made.
 //! The site is rebuilt from scratch when anything under `www/` (or esbuild's
 //! version in `package-lock.json`) changed, and left as it is otherwise.
 
@@ -128,6 +129,15 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
             std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
         {
             let path = entry?.path();
+            // Hidden files are build state (the model's `.fingerprint` beside
+            // the bundles), never something to serve.
+            let hidden = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with('.'));
+            if hidden {
+                continue;
+            }
             if path.is_dir() {
                 pending.push(path);
             } else {
@@ -137,4 +147,25 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hidden_files_are_not_published() {
+        let root = std::env::temp_dir().join(format!("cove-site-test-{}", std::process::id()));
+        let source = root.join("www");
+        std::fs::create_dir_all(source.join("v1/bundles/.cache")).unwrap();
+        std::fs::write(source.join("v1/bundles/.fingerprint"), "state").unwrap();
+        std::fs::write(source.join("v1/bundles/.cache/x"), "state").unwrap();
+        std::fs::write(source.join("v1/bundles/default.json"), "{}").unwrap();
+        std::fs::write(source.join("_headers"), "/*").unwrap();
+        let listed: Vec<String> = super::files_under(&source)
+            .unwrap()
+            .iter()
+            .map(|path| path.strip_prefix(&source).unwrap().display().to_string())
+            .collect();
+        assert_eq!(listed, ["_headers", "v1/bundles/default.json"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

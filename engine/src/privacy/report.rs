@@ -31,7 +31,8 @@ pub struct Envelope {
     pub v: u32,
     /// The day the values were observed (days since 1970-01-01).
     pub day: u32,
-    /// 32 lowercase hex digits of fresh randomness.
+    /// 32 lowercase hex digits: the day in 8 ([`nonce_prefix`]), then fresh
+    /// randomness.
     pub nonce: String,
     /// The randomised reports, at most one per metric.
     pub reports: Vec<Report>,
@@ -83,8 +84,20 @@ impl Envelope {
                 ),
             ));
         }
-        let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| invalid("envelope", e.to_string()))?;
+        // The reason names the kind of mistake and where, never the text
+        // sent (an answer must not echo what a client submitted).
+        let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+            let kind = match e.classify() {
+                serde_json::error::Category::Data => {
+                    "does not follow the schema (a wrong type, an unknown or a missing field)"
+                }
+                _ => "is not JSON",
+            };
+            invalid(
+                "envelope",
+                format!("{kind} at line {} column {}", e.line(), e.column()),
+            )
+        })?;
         if envelope.v != SCHEMA_VERSION {
             return Err(invalid(
                 "v",
@@ -107,7 +120,7 @@ impl Envelope {
         if self.day > today || self.day + 1 < today {
             return Err(invalid(
                 "day",
-                format!("day {} is not today ({today}) or yesterday", self.day),
+                format!("must be today ({today}) or yesterday"),
             ));
         }
         if self.nonce.len() != 32
@@ -117,6 +130,12 @@ impl Envelope {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(invalid("nonce", "must be 32 lowercase hex digits"));
+        }
+        if !self.nonce.starts_with(&nonce_prefix(self.day)) {
+            return Err(invalid(
+                "nonce",
+                "must begin with the envelope's day in 8 hex digits",
+            ));
         }
         if self.reports.is_empty() || self.reports.len() > MAX_REPORTS {
             return Err(invalid(
@@ -129,12 +148,7 @@ impl Envelope {
             let spec = metrics
                 .iter()
                 .find(|spec| spec.name == report.metric)
-                .ok_or_else(|| {
-                    invalid(
-                        "reports.metric",
-                        format!("unknown metric '{}'", truncate(&report.metric)),
-                    )
-                })?;
+                .ok_or_else(|| invalid("reports.metric", "a metric the shop does not collect"))?;
             if self.reports[..index]
                 .iter()
                 .any(|earlier| earlier.metric == report.metric)
@@ -261,14 +275,23 @@ pub fn build_envelope<R: Rng + CryptoRng>(
     let envelope = (!reports.is_empty()).then(|| Envelope {
         v: SCHEMA_VERSION,
         day,
-        nonce: nonce(rng),
+        nonce: nonce(day, rng),
         reports,
     });
     Ok(Batch { envelope, skipped })
 }
 
-fn nonce<R: Rng + CryptoRng>(rng: &mut R) -> String {
-    let mut bytes = [0u8; 16];
+/// A fresh nonce for an envelope of `day`: the day in 8 hex digits, then 96
+/// random bits. The day in the nonce binds it to one shop-day store, so the
+/// same nonce re-dated to another day is refused instead of counted twice.
+fn nonce<R: Rng + CryptoRng>(day: u32, rng: &mut R) -> String {
+    let mut bytes = [0u8; 12];
     rng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    nonce_prefix(day) + &random
+}
+
+/// The first 8 hex digits of every nonce of `day`.
+pub fn nonce_prefix(day: u32) -> String {
+    format!("{day:08x}")
 }

@@ -46,11 +46,74 @@ pub fn interactions_by(
     now: i64,
     row_of: impl Fn(&str) -> Option<u32>,
 ) -> Vec<(u32, f64)> {
-    let mut found: Vec<(u32, f64)> = profile
+    let found: Vec<(u32, f64)> = profile
         .weights_at(now, config)
         .filter(|(signal, weight)| !signal.disliked && *weight > 0.0)
         .filter_map(|(signal, weight)| row_of(&signal.id).map(|row| (row, weight)))
         .collect();
+    heaviest_first(found)
+}
+
+/// The largest weight a host may name for one item ([`interactions_from_weights`]).
+pub const MAX_ITEM_WEIGHT: f64 = 10_000.0;
+
+/// Interactions from a list of (item id, weight), as a host receives them (the
+/// edge's minimised profile): the same order and cap as a profile's
+/// [`interactions`], whatever order the list came in. Ids the bundle does not
+/// know are skipped and counted. Refuses a weight outside (0,
+/// [`MAX_ITEM_WEIGHT`]] or not finite, and an id named twice (one item has one
+/// weight; which one to keep would be a guess).
+pub fn interactions_from_weights<'a>(
+    model: &Model,
+    weights: impl IntoIterator<Item = (&'a str, f64)>,
+) -> Result<WeightedInteractions, Error> {
+    let mut found: Vec<(u32, f64)> = Vec::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    for (id, weight) in weights {
+        if !(weight.is_finite() && weight > 0.0 && weight <= MAX_ITEM_WEIGHT) {
+            return Err(Error::InvalidParameter {
+                name: "items.weight",
+                reason: "must be a number in (0, 10000]",
+            });
+        }
+        let duplicate = match model.item_row(id) {
+            Some(row) if found.iter().any(|(seen, _)| *seen == row) => true,
+            Some(row) => {
+                found.push((row, weight));
+                false
+            }
+            None if unknown.contains(&id) => true,
+            None => {
+                unknown.push(id);
+                false
+            }
+        };
+        if duplicate {
+            return Err(Error::InvalidParameter {
+                name: "items.id",
+                reason: "an item is named twice",
+            });
+        }
+    }
+    Ok(WeightedInteractions {
+        interactions: heaviest_first(found),
+        unknown_items: unknown.len(),
+    })
+}
+
+/// What [`interactions_from_weights`] makes of a weight list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedInteractions {
+    /// (item row, weight), heaviest first (ties by row), at most
+    /// [`MAX_FOLD_IN_ITEMS`].
+    pub interactions: Vec<(u32, f64)>,
+    /// How many distinct ids the bundle does not know.
+    pub unknown_items: usize,
+}
+
+/// The one order of interactions every caller folds in and ranks with:
+/// heaviest first, ties by row, the first [`MAX_FOLD_IN_ITEMS`] kept.
+fn heaviest_first(mut found: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
     crate::order::sort_by(&mut found, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     found.truncate(MAX_FOLD_IN_ITEMS);
     found

@@ -236,6 +236,18 @@ fn one_envelope_a_day_after_a_random_delay_within_the_budget() {
     envelope
         .validate(&device.registry.metrics, (NOW / DAY) as u32, 1.0)
         .unwrap();
+    // Issue 21: the nonce carries the envelope's day, so the same nonce
+    // re-dated to the next day (which the edge would file in another day's
+    // store) is refused instead of counted twice.
+    let day = (NOW / DAY) as u32;
+    assert!(envelope.nonce.starts_with(&format!("{:08x}", envelope.day)));
+    let mut redated = envelope.clone();
+    redated.day = envelope.day + 1;
+    let refused = redated
+        .validate(&device.registry.metrics, day + 1, 1.0)
+        .unwrap_err();
+    assert_eq!(refused.code(), "invalid_report");
+    assert!(refused.to_string().contains("nonce"), "{refused}");
     // Not in the campaign's audience, no review: the always-reported metrics, 1.0 in all.
     assert_eq!(
         metric_names(&body),
