@@ -9,7 +9,8 @@
 //    sequential loopback client (an upper bound of its CPU time), p50 / p99,
 //    and workerd's CPU time per request over the whole run (utime + stime of
 //    the process from /proc, divided by the requests), with 0–64-item
-//    profiles drawn from the catalogue.
+//    profiles drawn from the catalogue; the same loop on /v1/health beside
+//    it is what any request costs workerd under wrangler dev.
 // 3. Report ingest: envelopes/s under 16 concurrent clients for 10 s, and
 //    whether the aggregates counted exactly the acknowledged envelopes.
 //
@@ -78,6 +79,23 @@ async function memory(worker) {
   };
 }
 
+/** The same loop on `GET /v1/health`: what any request costs workerd here. */
+async function healthCpu(worker, n = 2000) {
+  const pid = workerdPid(worker.processGroup);
+  for (let i = 0; i < 200; i++) await (await fetch(`${worker.url}/v1/health`)).arrayBuffer();
+  const walls = [];
+  const ticks0 = cpuTicks(pid);
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await (await fetch(`${worker.url}/v1/health`)).arrayBuffer();
+    walls.push(performance.now() - started);
+  }
+  const cpuMs = ((cpuTicks(pid) - ticks0) / CLK_TCK) * 1000;
+  walls.sort((a, b) => a - b);
+  const at = (q) => +walls[Math.min(walls.length - 1, Math.floor(q * walls.length))].toFixed(3);
+  return { requests: n, wallMs: { p50: at(0.5), p99: at(0.99) }, workerdCpuMsPerRequest: +(cpuMs / n).toFixed(3) };
+}
+
 async function recommendCpu(worker, n = 2000) {
   const pid = workerdPid(worker.processGroup);
   const pointer = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
@@ -113,6 +131,7 @@ try {
     date: new Date().toISOString().slice(0, 10),
     commit: execSync("git rev-parse --short HEAD").toString().trim(),
     memoryUnder4x100MB: await memory(worker),
+    healthBaseline: await healthCpu(worker),
     recommend: await recommendCpu(worker),
     reportIngest: await runReportLoad({ url: worker.url, token: worker.dashboardToken, seconds: 10, connections: 16 }),
   };

@@ -156,7 +156,7 @@ test("the dashboard shows the simulated campaigns from the aggregates", async ()
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-    await page.goto(`${worker.url}/dashboard/?shop=demo&day=${truth.day}`);
+    await page.goto(`${worker.url}/dashboard/?shop=demo&day=${truth.day}#token=${worker.dashboardToken}`);
     await page.waitForSelector('#dashboard[data-state="ready"]', { timeout: 30_000 });
     // The rescue campaign is published, with a pooled rate and its interval for
     // each variant (at 4,000 devices and ε = 0.5 the intervals are wide, and a
