@@ -17,7 +17,9 @@ use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
 use libfuzzer_sys::fuzz_target;
 
 const METHODS: [&str; 6] = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "HEAD"];
-const STATUSES: [u16; 15] = [200, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 421, 422, 429];
+const STATUSES: [u16; 15] = [
+    200, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 421, 422, 429,
+];
 
 fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
@@ -30,7 +32,10 @@ fn model() -> &'static Model {
 fn settings() -> Settings {
     Settings {
         public_origins: vec!["http://127.0.0.1:8787".into()],
-        dashboard_tokens: vec![("demo".into(), token_digest("a-dashboard-token-of-32-chars-00"))],
+        dashboard_tokens: vec![(
+            "demo".into(),
+            token_digest("a-dashboard-token-of-32-chars-00"),
+        )],
     }
 }
 
@@ -57,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
         headers,
     };
     let answer = cove_edge::offline::answer(&incoming, body, model(), &settings(), 1_765_000_000);
-    assert!(STATUSES.contains(&answer.status), "status {}", answer.status);
+    assert!(
+        STATUSES.contains(&answer.status),
+        "status {}",
+        answer.status
+    );
     if answer.status != 204 {
         let value: serde_json::Value = serde_json::from_str(&answer.body).expect("a JSON body");
         if answer.status >= 400 {
