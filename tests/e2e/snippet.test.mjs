@@ -98,6 +98,27 @@ test("one script tag renders the slot, and an add to cart changes it", async () 
   await context.close();
 });
 
+test("an IndexedDB open that never answers falls back to localStorage within seconds", async () => {
+  // Safari has shipped an `indexedDB.open` whose request never fires: the
+  // snippet must not wait for it forever.
+  const items = await catalogue();
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    // A request whose events never fire.
+    IDBFactory.prototype.open = function () {
+      return {};
+    };
+  });
+  const started = Date.now();
+  const { page, log } = await openStorefront(context, { item: items[2] });
+  await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article', { timeout: 30_000 });
+  const profile = await page.evaluate(() => window.cove.profile());
+  assert.equal(profile.storage, "localstorage");
+  assert.ok(Date.now() - started < 20_000);
+  assert.ok(log.warnings.some((text) => text.includes("did not open within")), log.warnings.join("\n"));
+  await context.close();
+});
+
 test("the profile survives a reload, and forget() empties every store", async () => {
   const items = await catalogue();
   const context = await browser.newContext();

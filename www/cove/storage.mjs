@@ -11,6 +11,9 @@ const DB_VERSION = 1;
 const STORE = "records";
 const LOCAL_PREFIX = "cove:v1:";
 
+/** How long opening IndexedDB may take before localStorage is used instead. */
+const OPEN_TIMEOUT_MS = 5000;
+
 /** A store in memory only: used before consent, and when nothing else works. */
 export class MemoryStore {
   constructor() {
@@ -43,13 +46,30 @@ export class IndexedDbStore {
   static async open() {
     if (typeof indexedDB === "undefined") throw new Error("IndexedDB is not available");
     const db = await new Promise((resolve, reject) => {
+      // An open that never settles (a known Safari bug) must not leave the
+      // page loading forever: after OPEN_TIMEOUT_MS the caller falls back,
+      // and a late success is closed at once.
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new Error(`IndexedDB did not open within ${OPEN_TIMEOUT_MS} ms`));
+      }, OPEN_TIMEOUT_MS);
+      const settle = (fn) => (value) => {
+        clearTimeout(timer);
+        if (!settled) {
+          settled = true;
+          fn(value);
+        } else if (value instanceof IDBDatabase) {
+          value.close();
+        }
+      };
       const request = indexedDB.open(DB_NAME, DB_VERSION);
       request.onupgradeneeded = () => {
         if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
       };
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error("IndexedDB upgrade blocked"));
+      request.onsuccess = () => settle(resolve)(request.result);
+      request.onerror = () => settle(reject)(request.error);
+      request.onblocked = () => settle(reject)(new Error("IndexedDB upgrade blocked"));
     });
     // Another version of the database (a corrupt or foreign one) is reset.
     if (!db.objectStoreNames.contains(STORE)) {
