@@ -56,8 +56,8 @@ pub struct MetricTotal {
     pub n: u64,
 }
 
-/// What `GET /tallies` answers.
-#[derive(Debug, Serialize, Deserialize)]
+/// What `GET /tallies` answers (`Default`: a day that counted nothing).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Tallies {
     /// Envelopes counted.
     pub envelopes: u64,
@@ -253,23 +253,12 @@ impl AggregateStore {
         if self.schema_ready.get() {
             return Ok(true);
         }
-        let sql = self.state.storage().sql();
-        let tables: Vec<CountRow> = sql
-            .exec(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'nonces'",
-                None,
-            )?
-            .to_array()?;
-        Ok(tables.first().is_some_and(|row| row.n > 0))
+        table_exists(&self.state.storage().sql(), "nonces")
     }
 
     fn tallies(&self) -> Result<Response> {
         if !self.has_data()? {
-            return Response::from_json(&Tallies {
-                envelopes: 0,
-                totals: Vec::new(),
-                cells: Vec::new(),
-            });
+            return Response::from_json(&Tallies::default());
         }
         let sql = self.state.storage().sql();
         let envelopes: Vec<CountRow> = sql

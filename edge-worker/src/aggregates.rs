@@ -170,11 +170,7 @@ pub async fn handle(env: &Env, shop: &ShopConfig, day: u32) -> Result<Answer, Ap
         }
         response.json().await?
     } else {
-        Tallies {
-            envelopes: 0,
-            totals: Vec::new(),
-            cells: Vec::new(),
-        }
+        Tallies::default()
     };
     let registry = crate::registry::shop_registry(env, shop).await?;
     let model = crate::model::default_model(env).await?;

@@ -109,7 +109,7 @@ pub fn cors_origin(incoming: &Incoming) -> Option<String> {
 }
 
 fn shop_param(incoming: &Incoming) -> Result<Option<&'static ShopConfig>, ApiError> {
-    let query = Query::parse(&incoming.url)?;
+    let query = Query::of(&parse_url(&incoming.url)?)?;
     match query.get("shop") {
         None => Ok(None),
         Some(id) => config::shop(id)
@@ -131,15 +131,14 @@ const ROUTES: [(&str, &str); 6] = [
 /// Checks a request before anything reads its body; `today` is the edge's
 /// day number.
 pub fn check(incoming: &Incoming, settings: &Settings, today: u32) -> Result<Checked, ApiError> {
-    let url = worker::Url::parse(&incoming.url)
-        .map_err(|_| ApiError::BadRequest("the URL cannot be parsed".into()))?;
+    let url = parse_url(&incoming.url)?;
     // DNS rebinding: a page on another name that resolves to this worker
     // must not be answered as if it were this worker.
     let own = url.origin().ascii_serialization();
     if !settings.public_origins.contains(&own) {
         return Err(ApiError::Misdirected);
     }
-    let query = Query::parse(&incoming.url)?;
+    let query = Query::of(&url)?;
     let path = url.path();
     let method = incoming.method.as_str();
     if method == "OPTIONS" && path.starts_with("/v1/") {
@@ -288,14 +287,16 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
+fn parse_url(url: &str) -> Result<worker::Url, ApiError> {
+    worker::Url::parse(url).map_err(|_| ApiError::BadRequest("the URL cannot be parsed".into()))
+}
+
 /// A URL's query, refusing a parameter given twice (which one the caller
 /// meant would be a guess).
 struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(url: &str) -> Result<Query, ApiError> {
-        let url = worker::Url::parse(url)
-            .map_err(|_| ApiError::BadRequest("the URL cannot be parsed".into()))?;
+    fn of(url: &worker::Url) -> Result<Query, ApiError> {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -60,11 +60,7 @@ fn serve(
         }
         Route::Aggregates { day } => {
             let shop = shop()?;
-            let empty = Tallies {
-                envelopes: 0,
-                totals: Vec::new(),
-                cells: Vec::new(),
-            };
+            let empty = Tallies::default();
             crate::aggregates::publish_json(shop, &registry(shop)?, model, day, &empty)
         }
         Route::Preflight => Ok(http::preflight()),
