@@ -1,22 +1,40 @@
 // Cove's storefront snippet for a plain <script> tag:
 //
-//   <script src="/cove.js" data-bundle="/v1/bundles/<id>/manifest.json"
+//   <script src="/cove.js" data-bundle="/v1/bundles/default.json"
 //           data-country="GB" data-consent="required" data-shop="demo"
-//           data-sentiment="/v1/bundles/<sentiment id>/manifest.json"></script>
+//           data-sentiment="/v1/bundles/sentiment.json"></script>
 //
 // It loads the ES module beside it, starts Cove with the tag's data attributes
 // when `data-bundle` is given, and exposes `window.Cove` and, once started,
-// `window.cove`, announcing each with a `cove:ready` event on `document`.
+// `window.cove`, announcing each with a `cove:ready` event on `document`; a
+// failure is a `cove:error` event (detail: `{ code, message, error }`), and
+// the slots keep the shop's fallback content, marked `data-cove-state="error"`.
 (function () {
   var script = document.currentScript;
   var base = script ? script.src : location.href;
+  var data = script ? script.dataset : {};
+  function failed(error) {
+    console.error("cove: could not start:", error);
+  }
+  // The module could not be loaded at all: nothing else will say so.
+  function unloaded(error) {
+    failed(error);
+    var slots = document.querySelectorAll("[data-cove-slot]");
+    for (var i = 0; i < slots.length; i++) slots[i].setAttribute("data-cove-state", "error");
+    var message = "the snippet's module did not load (" + String((error && error.message) || error) + ")";
+    document.dispatchEvent(new CustomEvent("cove:error", { detail: { code: "module_load", message: message, error: error } }));
+  }
+  // Set before listeners of `cove:ready` run.
+  document.addEventListener("cove:ready", function (event) {
+    if (event.detail && event.detail.cove) window.cove = event.detail.cove;
+  });
   import(new URL("cove.mjs", base).href).then(function (module) {
     window.Cove = module.Cove;
-    var data = script ? script.dataset : {};
     if (!data.bundle) {
       document.dispatchEvent(new CustomEvent("cove:ready", { detail: { Cove: module.Cove } }));
       return;
     }
+    // Cove.start dispatches `cove:ready` or `cove:error` itself.
     return module.Cove.start({
       bundle: data.bundle,
       bundleIntegrity: data.bundleIntegrity,
@@ -29,12 +47,6 @@
       worker: data.worker === "true",
       shop: data.shop,
       api: data.api,
-    }).then(function (cove) {
-      window.cove = cove;
-      document.dispatchEvent(new CustomEvent("cove:ready", { detail: { Cove: module.Cove, cove: cove } }));
-    });
-  }).catch(function (error) {
-    console.error("cove: could not start:", error);
-    document.dispatchEvent(new CustomEvent("cove:error", { detail: { code: error && error.code, message: String(error && error.message || error) } }));
-  });
+    }).catch(failed);
+  }, unloaded);
 })();

@@ -15,22 +15,22 @@ countrySelect.addEventListener("change", () => {
 });
 
 try {
-  const pointer = await (await fetch("/v1/bundles/default.json")).json();
-  // The review sentiment bundle (three classes), when the build published one.
-  const sentiment = await fetch("/v1/bundles/sentiment.json")
-    .then((response) => (response.ok ? response.json() : null))
-    .catch(() => null);
-  // The shop's product list: the catalogue the trainer published beside the
-  // bundle (the engine reads the same items from the bundle's tensor file).
+  // The bundle pointer names the model to use now; the snippet follows it,
+  // and the demo's pages read the catalogue published beside the bundle.
+  const pointer = "/v1/bundles/default.json";
   const [cove, catalogue] = await Promise.all([
     Cove.start({
-      bundle: pointer.manifest,
-      sentiment: sentiment?.three_class?.manifest,
+      bundle: pointer,
+      // The review sentiment bundle (three classes), loaded after the first render.
+      sentiment: "/v1/bundles/sentiment.json",
       country,
       itemUrl: "#/product/{id}",
       shop: "demo",
     }),
-    fetch(pointer.catalogue).then((response) => response.json()),
+    fetch(pointer)
+      .then((response) => response.json())
+      .then((published) => fetch(published.catalogue))
+      .then((response) => response.json()),
     init(),
   ]);
   window.cove = cove;

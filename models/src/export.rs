@@ -670,14 +670,40 @@ pub fn bundle_pointer(model_id: &str) -> serde_json::Value {
     })
 }
 
-/// The pointer file `default.json` for a main bundle id: its parts and the
-/// catalogue published beside them.
-pub fn pointer_json(model_id: &str) -> String {
+/// The Subresource Integrity string of a file's bytes (`sha256-<base64>`).
+pub fn sri_sha256(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The pointer file `default.json` for a main bundle: its parts, the
+/// catalogue published beside them, the manifest's SRI (the tensor file's
+/// digest is in the manifest), and the starter lists: what a first visit's
+/// "for you" slots show before the engine has loaded, computed by the
+/// engine for an empty profile (`cove_engine::ranking::starter`). The
+/// pointer is the one file a storefront fetches before its first render.
+pub fn pointer_json(
+    model: &cove_engine::bundle::Model,
+    model_id: &str,
+    manifest: &[u8],
+) -> anyhow::Result<String> {
     let mut value = bundle_pointer(model_id);
     value["catalogue"] = format!("/v1/bundles/{model_id}/catalogue.json").into();
-    let mut text = serde_json::to_string_pretty(&value).expect("a JSON object");
+    value["manifest_integrity"] = sri_sha256(manifest).into();
+    let starter = cove_engine::ranking::starter::starter_lists(
+        model,
+        cove_engine::ranking::starter::STARTER_K,
+    )
+    .context("ranking the starter lists")?;
+    value["starter"] = serde_json::to_value(starter).context("serializing the starter lists")?;
+    let mut text = serde_json::to_string(&value).context("serializing the pointer")?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 /// Writes `DIR/<model_id>/manifest.json`, `DIR/<model_id>/tensors.safetensors`,
@@ -704,7 +730,8 @@ pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
     write_atomic(&tensors_path, &bundle.tensors)?;
     write_atomic(&manifest_path, &bundle.manifest)?;
     write_atomic(&catalogue_path, &catalogue)?;
-    write_atomic(&pointer_path, pointer_json(&bundle.model_id).as_bytes())?;
+    let pointer = pointer_json(&model, &bundle.model_id, &bundle.manifest)?;
+    write_atomic(&pointer_path, pointer.as_bytes())?;
     Ok(Published {
         manifest_path,
         tensors_path,

@@ -1,6 +1,10 @@
 // Fetching the model bundle: a JSON manifest and its tensor file, at
 // content-addressed URLs (immutable), checked with Subresource Integrity, and
-// kept in the Cache API so a repeat visit starts without the network.
+// kept in the Cache API so a repeat visit starts without the network. The
+// shop may name the bundle by its pointer file instead (`/v1/bundles/default.json`,
+// which changes when a new model is published): it is fetched through the
+// HTTP cache and names the manifest, the manifest's SRI and the starter lists.
+import { CoveError } from "./errors.mjs";
 
 export const BUNDLE_CACHE = "cove-bundles-v1";
 export const TENSORS_FILE = "tensors.safetensors";
@@ -45,18 +49,118 @@ async function fetchImmutable(cache, url, integrity, cachedRead = readCached(cac
     console.warn(`cove: the cached copy of ${url} failed its integrity check; fetching it again`);
     await cache.delete(url);
   }
-  const response = await fetch(url, { integrity, credentials: "omit", cache: "default" });
-  if (!response.ok) throw Object.assign(new Error(`fetching ${url}: HTTP ${response.status}`), { code: "bundle_fetch" });
+  const response = await fetchOk(url, { credentials: "omit", cache: "default" });
   const bytes = new Uint8Array(await response.arrayBuffer());
+  // Checked here rather than by fetch's `integrity` option, so a mismatch is
+  // told apart from a network failure.
+  if (integrity && `sha256-${await sha256Base64(bytes)}` !== integrity) {
+    throw new CoveError(
+      "bundle_integrity",
+      `${url} does not match its integrity hash ${integrity}: it was changed or damaged on the way; publish the bundle again or fix the hash`,
+      { url },
+    );
+  }
   if (cache) {
     await cache.put(url, new Response(bytes, { headers: { "content-type": response.headers.get("content-type") ?? "" } }));
   }
   return bytes;
 }
 
+/** `fetch`, with a CoveError (`bundle_fetch`) for a network failure or an HTTP error. */
+async function fetchOk(url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (cause) {
+    throw new CoveError(
+      "bundle_fetch",
+      `fetching ${url} failed (network error, or a cross-origin file served without CORS): ${cause?.message ?? cause}`,
+      { cause, url },
+    );
+  }
+  if (!response.ok) {
+    throw new CoveError("bundle_fetch", `fetching ${url}: HTTP ${response.status}`, { status: response.status, url });
+  }
+  return response;
+}
+
+/** Parses JSON bytes, or fails with `bundle_format` naming what came instead. */
+function parseJson(bytes, url, contentType) {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new CoveError(
+      "bundle_format",
+      `${url} is not JSON (content type ${contentType || "unknown"}): is the bundle URL right? ` +
+        "It should name a bundle pointer (/v1/bundles/default.json) or a manifest (/v1/bundles/<id>/manifest.json)",
+      { url },
+    );
+  }
+}
+
+/**
+ * Fetches a pointer (or a manifest under another name) through the HTTP
+ * cache, keeping a copy in the Cache API: offline, the last copy is used.
+ */
+async function fetchPointer(url) {
+  const cache = await openCache();
+  try {
+    // Same credentials mode as `<link rel="preload" as="fetch" crossorigin>`, so a page's preload is reused.
+    const response = await fetchOk(url, { credentials: "same-origin" });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const contentType = response.headers.get("content-type") ?? "";
+    cache?.put(url, new Response(bytes, { headers: { "content-type": contentType } })).catch(() => {});
+    return { bytes, contentType };
+  } catch (error) {
+    const cached = error.status === undefined ? await readCached(cache, url).catch(() => null) : null;
+    if (!cached) throw error;
+    console.warn(`cove: ${url} could not be fetched; using the copy from the last visit`);
+    return { bytes: cached, contentType: "application/json" };
+  }
+}
+
+/**
+ * What a shop's `bundle` option names, resolved: `{ manifestUrl, integrity,
+ * starter, manifestBytes }`. A URL ending in `/manifest.json` is a
+ * content-addressed manifest (nothing is fetched here). Anything else is
+ * fetched through the HTTP cache: a pointer (`{ manifest, manifest_integrity,
+ * starter }`, paths relative to the pointer's URL) is followed; a manifest
+ * under another name is used as it is.
+ */
+export async function resolveBundle(url, integrity) {
+  const absolute = new URL(url, globalThis.location?.href).href;
+  if (new URL(absolute).pathname.endsWith("/manifest.json")) return { manifestUrl: absolute, integrity, starter: null };
+  const { bytes, contentType } = await fetchPointer(absolute);
+  let value = parseJson(bytes, absolute, contentType);
+  // The sentiment pointer names two models; the reports use the three classes.
+  if (typeof value?.three_class?.manifest === "string") value = value.three_class;
+  if (typeof value?.manifest === "string") {
+    return {
+      pointerUrl: absolute,
+      manifestUrl: new URL(value.manifest, absolute).href,
+      integrity: integrity ?? (typeof value.manifest_integrity === "string" ? value.manifest_integrity : undefined),
+      starter: value.starter && typeof value.starter === "object" ? value.starter : null,
+    };
+  }
+  if (value?.schema_version !== undefined) return { manifestUrl: absolute, integrity, starter: null, manifestBytes: bytes, pointerUrl: absolute };
+  throw new CoveError(
+    "bundle_format",
+    `${absolute} is JSON but neither a bundle pointer (no "manifest") nor a manifest (no "schema_version")`,
+    { url: absolute },
+  );
+}
+
+/** Loads what `resolveBundle` resolved; its `urls` include the pointer's (kept in the cache too). */
+export async function loadResolved(resolved) {
+  const { manifestUrl, integrity, manifestBytes, pointerUrl } = resolved;
+  const bundle = await loadBundle(manifestUrl, integrity, { prune: false, manifestBytes });
+  if (pointerUrl && !bundle.urls.includes(pointerUrl)) bundle.urls.push(pointerUrl);
+  return bundle;
+}
+
 /**
  * Loads a bundle: `manifestUrl` (content-addressed) and an optional SRI
- * `integrity` for the manifest. The tensor file sits beside the manifest; the
+ * `integrity` for the manifest (or `manifestBytes`, already fetched). The tensor file sits beside the manifest; the
  * manifest gives its sha256, which becomes its SRI. Both cached copies are
  * read side by side (the tensors' is checked once the manifest is in).
  * Unless `prune` is false, older bundles are pruned from the cache once this
@@ -64,7 +168,7 @@ async function fetchImmutable(cache, url, integrity, cachedRead = readCached(cac
  * sentiment bundle).
  * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array, urls: string[], tensorsSha256: string}>}
  */
-export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) {
+export async function loadBundle(manifestUrl, integrity, { prune = true, manifestBytes } = {}) {
   const cache = await openCache();
   const absolute = new URL(manifestUrl, globalThis.location?.href).href;
   // The tensors sit beside the manifest: /v1/bundles/<id>/tensors.safetensors.
@@ -72,10 +176,15 @@ export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) 
   // Handled here: a failed read surfaces when fetchImmutable awaits it.
   const cachedTensors = readCached(cache, tensorsUrl);
   cachedTensors.catch(() => {});
-  const manifest = await fetchImmutable(cache, absolute, integrity);
-  const digest = tensorDigest(manifest);
+  const manifest = manifestBytes ?? (await fetchImmutable(cache, absolute, integrity));
+  const digest = tensorDigest(manifest, absolute);
   if (!/^[0-9a-f]{64}$/.test(digest)) {
-    throw Object.assign(new Error("the bundle manifest has no tensor sha256"), { code: "bundle_manifest" });
+    throw new CoveError(
+      "bundle_format",
+      `${absolute} is not a Cove bundle manifest (it states no tensor sha256); ` +
+        "the bundle option should name a manifest (/v1/bundles/<id>/manifest.json) or a pointer (/v1/bundles/default.json)",
+      { url: absolute },
+    );
   }
   const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`, cachedTensors);
   const urls = [absolute, tensorsUrl];
@@ -92,13 +201,9 @@ export async function loadBundle(manifestUrl, integrity, { prune = true } = {}) 
  * engine parses the manifest itself and refuses a digest that is not the
  * manifest's.
  */
-export function tensorDigest(manifestBytes) {
-  try {
-    const digest = JSON.parse(new TextDecoder().decode(manifestBytes)).tensors?.sha256;
-    return typeof digest === "string" ? digest : "";
-  } catch {
-    throw Object.assign(new Error("the bundle manifest is not JSON"), { code: "bundle_manifest" });
-  }
+export function tensorDigest(manifestBytes, url = "the bundle manifest") {
+  const digest = parseJson(manifestBytes, url).tensors?.sha256;
+  return typeof digest === "string" ? digest : "";
 }
 
 /** Drops every cached file but those at `keepUrls` (absolute URLs). */

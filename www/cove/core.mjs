@@ -2,9 +2,12 @@
 // in on-device storage, and answers the API's calls. It runs on the page or
 // inside a Web Worker (worker.mjs) and touches no DOM, so both modes share it.
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
-import { loadBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
+import { loadResolved, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
 import { Reporter, REPORTS_OFF } from "./reports.mjs";
+import { CoveError, coveError, asCoveError } from "./errors.mjs";
+
+export { CoveError, coveError };
 
 const PROFILE_KEY = "profile";
 const EVENTS_KEY = "events";
@@ -18,50 +21,62 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 // A promise whose rejection is handled later: marked handled now, so an early
 // failure (e.g. of the bundle) does not also report it as unhandled.
 const settled = (promise) => (promise.catch(() => {}), promise);
-
-/** A Cove error: a JavaScript Error with a stable `code`. */
-export function coveError(code, message) {
-  return Object.assign(new Error(message), { code });
-}
+// A task later: after the first render, which must not wait for what follows.
+const afterFirstRender = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** The moments a slot can serve (the engine's `Slot`). */
 const SLOT_KINDS = ["for_you", "item_page", "basket"];
+
+/** The persistent store as the shop's consent allows (memory until consent). */
+export function openStore(options) {
+  return options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
+}
 
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
    *   sentiment, sentimentIntegrity, consent, country, sentimentWasm, shop, api,
-   *   reportingWasm), with the URLs of the engine's wasm (`wasm`) and of the
-   *   sentiment and reporter modules' glue (`sentimentModule`, `reportingModule`)
-   *   filled in by cove.mjs, which knows where they sit (this module may be
-   *   bundled into cove.mjs, so it cannot resolve them itself)
+   *   reportingWasm), with the URL of the engine's wasm (`wasm`) filled in by
+   *   the entry module, which knows where it sits (this module may be bundled
+   *   into it, so it cannot resolve it itself)
+   * @param {object} host what the entry module provides: `modules` (functions
+   *   importing the sentiment and reporter modules' glue, written as literal
+   *   `import()`s in the entry so bundlers split them off), and optionally the
+   *   bundle already resolved (`resolved`, a `resolveBundle` promise) and the
+   *   store already opened (`store`)
    */
-  static async create(options) {
-    if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle manifest }");
+  static async create(options, host = {}) {
+    if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle pointer or manifest }");
+    const modules = host.modules ?? {};
     // The store, the engine's module and the bundle are fetched side by side:
     // none needs another, and a cold start waits only for the slowest.
-    const store = options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
+    const store = host.store ?? openStore(options);
     // The profile and the event log are read meanwhile too; they are checked
     // (and reset when unreadable) once the engine has the bundle.
     const reads = store.then((opened) => ({ profile: settled(opened.get(PROFILE_KEY)), events: settled(opened.get(EVENTS_KEY)) }));
+    const resolved = host.resolved ?? resolveBundle(options.bundle, options.bundleIntegrity);
     const [, main] = await Promise.all([
-      init({ module_or_path: options.wasm }),
-      loadBundle(options.bundle, options.bundleIntegrity, { prune: false }),
+      init({ module_or_path: options.wasm }).catch((error) => {
+        throw asCoveError(error, "wasm_load", `the engine's wasm (${options.wasm}) did not load`);
+      }),
+      resolved.then(loadResolved),
     ]);
     const core = new CoveCore(options);
-    // The tensors' digest was checked by Subresource Integrity or Web Crypto.
-    core.modelId = core.engine.loadBundle(main.manifest, main.tensors, main.tensorsSha256);
+    try {
+      // The tensors' digest was checked by Subresource Integrity or Web Crypto.
+      core.modelId = core.engine.loadBundle(main.manifest, main.tensors, main.tensorsSha256);
+    } catch (error) {
+      throw asCoveError(error, "bundle_invalid", "the engine refused the bundle");
+    }
     const bundles = [main];
     if (options.sentiment) {
-      // Its own wasm module, fetched only by pages that score reviews.
-      const [module, sentiment] = await Promise.all([
-        import(options.sentimentModule),
-        loadBundle(options.sentiment, options.sentimentIntegrity, { prune: false }),
-      ]);
-      await module.default(options.sentimentWasm ? { module_or_path: options.sentimentWasm } : undefined);
-      core.sentimentScorer = new module.SentimentScorer(sentiment.manifest, sentiment.tensors);
-      core.sentimentModelId = core.sentimentScorer.modelId();
-      bundles.push(sentiment);
+      // Its own wasm module and bundle, fetched after the first render (only
+      // review forms need them); sentiment() and review() wait for them.
+      core.sentimentLoading = settled(afterFirstRender().then(() => core.loadSentiment(modules.sentiment)));
+      core.sentimentLoading.then(
+        (bundle) => bundles.push(bundle),
+        (error) => console.warn("cove: sentiment scoring is off:", error?.message ?? error),
+      );
     }
     core.store = await store;
     await core.restore(await reads);
@@ -72,19 +87,49 @@ export class CoveCore {
       core.reporter = new Reporter(core, {
         shop: options.shop,
         api: options.api,
-        module: options.reportingModule,
+        module: modules.reporting,
         wasm: options.reportingWasm,
       });
-      core.reporting = new Promise((resolve) => setTimeout(resolve, 0))
+      core.reporting = afterFirstRender()
         .then(() => core.reporter.start(main))
         .catch((error) => console.warn("cove: privacy reports are off:", error?.message ?? error));
     }
-    // Older bundles leave the Cache API a task later, after the first render,
-    // so the start never waits for it; forget() waits for it.
-    core.pruning = new Promise((resolve) => setTimeout(resolve, 0))
+    // Older bundles leave the Cache API after the first render and after the
+    // sentiment bundle is in, so the start never waits for it; forget() waits for it.
+    core.pruning = afterFirstRender()
+      .then(() => core.sentimentLoading?.catch(() => {}))
       .then(() => pruneBundles(bundles.flatMap((bundle) => bundle.urls)))
       .catch((error) => console.warn("cove: could not prune older bundles from the cache:", error));
     return core;
+  }
+
+  /** Loads the sentiment module and bundle (`importModule` imports the module's glue). */
+  async loadSentiment(importModule) {
+    if (!importModule) throw coveError("invalid_options", "no sentiment module to import");
+    const [module, resolved] = await Promise.all([
+      importModule().catch((error) => {
+        throw asCoveError(error, "wasm_load", "the sentiment module did not load");
+      }),
+      resolveBundle(this.options.sentiment, this.options.sentimentIntegrity),
+    ]);
+    const bundle = await loadResolved(resolved);
+    await module.default(this.options.sentimentWasm ? { module_or_path: this.options.sentimentWasm } : undefined).catch((error) => {
+      throw asCoveError(error, "wasm_load", "the sentiment wasm did not load");
+    });
+    try {
+      this.sentimentScorer = new module.SentimentScorer(bundle.manifest, bundle.tensors);
+    } catch (error) {
+      throw asCoveError(error, "bundle_invalid", "the sentiment bundle was refused");
+    }
+    this.sentimentModelId = this.sentimentScorer.modelId();
+    return bundle;
+  }
+
+  /** The sentiment scorer, once loaded (rejects when `sentiment` was not given or failed to load). */
+  async sentimentReady() {
+    if (!this.sentimentLoading) throw coveError("no_sentiment_model", "Cove.start was given no { sentiment: URL of a sentiment bundle }");
+    await this.sentimentLoading;
+    return this.sentimentScorer;
   }
 
   constructor(options) {
@@ -216,13 +261,13 @@ export class CoveCore {
    * sentiment bundle: `{ class, class_index, score, probabilities, n_tokens, truncated }`.
    */
   async sentiment(text) {
-    if (!this.sentimentModelId) throw coveError("no_sentiment_model", "Cove.start was given no { sentiment: URL of a sentiment bundle manifest }");
-    return this.sentimentScorer.sentiment(text);
+    return (await this.sentimentReady()).sentiment(text);
   }
 
   /** The sentiment model's class labels, most negative first (empty without one). */
   async sentimentClasses() {
-    return this.sentimentScorer?.classes() ?? [];
+    if (!this.sentimentLoading) return [];
+    return (await this.sentimentReady()).classes();
   }
 
   /** The on-device profile, as JSON-ready data. */
@@ -283,8 +328,9 @@ export class CoveCore {
   async review({ item, stars, title = "", text = "" } = {}) {
     if (typeof item !== "string" || item === "") throw coveError("invalid_event", "a review needs an `item`");
     if (stars !== undefined) await this.track({ type: "rating", item, stars });
-    if (!this.sentimentModelId) return { sentiment: null, reported: false };
-    const sentiment = this.sentimentScorer.sentiment([title, text].filter(Boolean).join(". "));
+    if (!this.sentimentLoading) return { sentiment: null, reported: false };
+    const scorer = await this.sentimentReady();
+    const sentiment = scorer.sentiment([title, text].filter(Boolean).join(". "));
     await this.reporting;
     const reported = (await this.reporter?.review(item, SENTIMENT_CLASS_INDEX[sentiment.class])) ?? false;
     return { sentiment, reported };

@@ -31,8 +31,8 @@ export const REPORTS_OFF = Object.freeze({ enabled: false, dailyEpsilon: 0, spen
 export class Reporter {
   /**
    * @param {import("./core.mjs").CoveCore} core the engine host
-   * @param {{ shop: string, api?: string, module: string, wasm?: string }} options the shop id, the
-   *   edge's base URL, and the URLs of the reporter module's glue and (optionally) its wasm
+   * @param {{ shop: string, api?: string, module: () => Promise<object>, wasm?: string }} options the shop id, the
+   *   edge's base URL, a function importing the reporter module's glue, and (optionally) the URL of its wasm
    */
   constructor(core, { shop, api = "/v1", module, wasm }) {
     this.core = core;
@@ -69,7 +69,7 @@ export class Reporter {
     }
     let engine;
     try {
-      const module = await import(this.module);
+      const module = await this.module();
       await module.default(this.wasm ? { module_or_path: this.wasm } : undefined);
       engine = new module.CoveReporter();
       engine.loadBundle(bundle.manifest, bundle.tensors, bundle.tensorsSha256);

@@ -30,12 +30,57 @@ export function reasonText(reason) {
   return (REASON_TEXT[reason?.kind] ?? (() => ""))(reason ?? {});
 }
 
+/**
+ * The template of a slot without its own: built element by element (no
+ * `innerHTML`), so it works on pages that require Trusted Types.
+ */
 function defaultTemplate(document) {
   const template = document.createElement("template");
-  template.innerHTML =
-    '<article class="cove-item"><a data-cove-href><span data-cove-field="title"></span></a>' +
-    ' <span data-cove-field="price"></span> <small data-cove-field="reason"></small></article>';
+  const element = (name, attributes = {}, ...children) => {
+    const node = document.createElement(name);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    node.append(...children);
+    return node;
+  };
+  template.content.append(
+    element(
+      "article",
+      { class: "cove-item" },
+      element("a", { "data-cove-href": "" }, element("span", { "data-cove-field": "title" })),
+      " ",
+      element("span", { "data-cove-field": "price" }),
+      " ",
+      element("small", { "data-cove-field": "reason" }),
+    ),
+  );
   return template;
+}
+
+/**
+ * Sets the `data-cove-state` of every slot not filled yet: "loading" while
+ * Cove starts, "error" when it could not (the slot keeps the shop's own
+ * fallback content). A slot filled from the starter list keeps its items and
+ * its state, "starter".
+ */
+export function markSlots(document, state) {
+  for (const slot of document.querySelectorAll("[data-cove-slot]")) {
+    if (slot.dataset.coveState !== "ready" && slot.dataset.coveState !== "starter") slot.dataset.coveState = state;
+  }
+}
+
+/**
+ * A `recommend` for the first render from a bundle pointer's starter lists
+ * (`{ items: { id: { title, price, category } }, lists: { country: [{ item,
+ * score, reason }] } }`, the engine's ranking for an empty profile): "for you"
+ * slots only, in a country the lists cover ("*" without one); null for
+ * any other slot, which then waits for the engine.
+ */
+export function starterRecommend(starter, country) {
+  const list = starter?.lists?.[country ?? "*"];
+  return async ({ k, kind, context }) => {
+    if (!Array.isArray(list) || (kind && kind !== "for_you") || context?.item || k > list.length) return null;
+    return list.slice(0, k).map((entry) => ({ id: entry.item, ...starter.items?.[entry.item], score: entry.score, reason: entry.reason }));
+  };
 }
 
 function templateFor(document, slot, name) {
@@ -67,8 +112,12 @@ function fill(fragment, item, options) {
   }
 }
 
-/** Renders every slot on the page with items from `recommend`. */
-export async function renderSlots(document, recommend, options = {}) {
+/**
+ * Renders every slot on the page with items from `recommend` (null: leave
+ * the slot as it is), then marks it `state` ("ready"; "starter" for the
+ * starter list).
+ */
+export async function renderSlots(document, recommend, options = {}, state = "ready") {
   const slots = [...document.querySelectorAll("[data-cove-slot]")];
   await Promise.all(
     slots.map(async (slot) => {
@@ -81,6 +130,7 @@ export async function renderSlots(document, recommend, options = {}) {
           kind: slot.dataset.coveKind,
           context: { item: slot.dataset.coveContextItem },
         });
+        if (items === null) return; // not this renderer's slot (see starterRecommend)
         const template = templateFor(document, slot, name);
         const rendered = items.map((item) => {
           const fragment = template.content.cloneNode(true);
@@ -89,7 +139,7 @@ export async function renderSlots(document, recommend, options = {}) {
         });
         const keep = slot.querySelector(":scope > template");
         slot.replaceChildren(...(keep ? [keep] : []), ...rendered);
-        slot.dataset.coveState = "ready";
+        slot.dataset.coveState = state;
       } catch (error) {
         slot.dataset.coveState = "error";
         console.warn(`cove: slot "${name}" could not be filled:`, error?.message ?? error);

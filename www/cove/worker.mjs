@@ -2,6 +2,12 @@
 // `{ id, method, args }`; answers are `{ id, result }` or `{ id, error: { code, message } }`.
 import { CoveCore } from "./core.mjs";
 
+// The lazily loaded modules' glue, as literal `import()`s so bundlers split them off.
+const MODULES = {
+  sentiment: () => import("../pkg/sentiment/cove_sentiment.js"),
+  reporting: () => import("../pkg/reporting/cove_reporting.js"),
+};
+
 const METHODS = new Set([
   "track",
   "recommend",
@@ -27,7 +33,7 @@ self.onmessage = async ({ data }) => {
   try {
     let result;
     if (method === "start") {
-      core = await CoveCore.create(args[0]);
+      core = await CoveCore.create(args[0], { modules: MODULES });
       result = { modelId: core.modelId, sentimentModelId: core.sentimentModelId, storage: core.storageKind() };
     } else if (core && METHODS.has(method)) {
       result = await core[method](...args);

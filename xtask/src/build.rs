@@ -113,14 +113,16 @@ pub fn build(env: &Env) -> Result<()> {
 /// What the demo serves: the default model bundle and the sentiment
 /// bundles (trained only when their inputs changed), the wasm outputs
 /// (wasm-bindgen and wasm-opt only when a module changed), and the
-/// published site. No debug build of the workspace: the demo runs none of it.
+/// published site, and the npm package. No debug build of the workspace: the
+/// demo runs none of it.
 pub fn build_site(env: &Env) -> Result<()> {
     model::ensure_default_bundle()?;
     crate::sentiment::ensure_sentiment_bundles()?;
     for artifact in WASM_ARTIFACTS {
         build_wasm(env, artifact)?;
     }
-    crate::site::publish()
+    crate::site::publish()?;
+    crate::package::pack()
 }
 
 /// The cargo target dir of one artifact: each feature set apart, so the

@@ -12,6 +12,7 @@ mod data;
 mod demo;
 mod fingerprint;
 mod model;
+mod package;
 mod paths;
 mod peers;
 mod run;

@@ -78,7 +78,7 @@ fn publish_from(source: &Path, site: &Path) -> Result<()> {
         &site,
         Some("--out-extension:.js=.mjs"),
     )?;
-    for entry in SNIPPET_ENTRIES {
+    for (entry, lazy) in SNIPPET_ENTRIES {
         Step::new(format!("bundle www/{entry}"), paths::esbuild())
             .args([source.join(entry)])
             .args([
@@ -88,14 +88,61 @@ fn publish_from(source: &Path, site: &Path) -> Result<()> {
                 "--log-level=warning".to_string(),
                 format!("--outfile={}", site.join(entry).display()),
             ])
+            .args(lazy.iter().map(|module| format!("--external:{module}")))
             .run()?;
     }
-    Ok(())
+    write_integrity(&site)
+}
+
+/// The snippet's files as a page or a CDN loads them (paths under the site),
+/// listed with their Subresource Integrity in `integrity.json`.
+const INTEGRITY_LISTED: &[&str] = &[
+    "cove.js",
+    "cove.mjs",
+    "cove/worker.mjs",
+    "pkg/engine/cove_engine_bg.wasm",
+    "pkg/sentiment/cove_sentiment.js",
+    "pkg/sentiment/cove_sentiment_bg.wasm",
+    "pkg/reporting/cove_reporting.js",
+    "pkg/reporting/cove_reporting_bg.wasm",
+];
+
+/// Writes `integrity.json`: `{ "<path>": "sha384-<base64>" }` for each
+/// published snippet file, for a shop's `<script integrity=…>` tag and for a
+/// CDN's checks (the bundles' hashes are in their pointer and manifest).
+fn write_integrity(site: &Path) -> Result<()> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let mut listed = serde_json::Map::new();
+    for file in INTEGRITY_LISTED {
+        let path = site.join(file);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let digest = sha2::Sha384::digest(&bytes);
+        listed.insert(
+            file.to_string(),
+            format!(
+                "sha384-{}",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+            .into(),
+        );
+    }
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(listed))?;
+    text.push('\n');
+    std::fs::write(site.join("integrity.json"), text).context("writing integrity.json")
 }
 
 /// The snippet's entry modules, bundled with their static imports (paths
-/// under `www/`).
-const SNIPPET_ENTRIES: [&str; 2] = ["cove.mjs", "cove/worker.mjs"];
+/// under `www/`), and the modules each imports lazily (`import("…")`), which
+/// stay files of their own, fetched only when used (the sentiment and the
+/// reporter modules' glue, under `pkg/`).
+const SNIPPET_ENTRIES: [(&str, [&str; 2]); 2] = [
+    ("cove.mjs", ["./pkg/sentiment/*", "./pkg/reporting/*"]),
+    (
+        "cove/worker.mjs",
+        ["../pkg/sentiment/*", "../pkg/reporting/*"],
+    ),
+];
 
 fn minify(
     label: &str,

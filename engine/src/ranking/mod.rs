@@ -38,6 +38,7 @@
 //! sorts every candidate.
 
 pub mod foldin;
+pub mod starter;
 
 use serde::{Deserialize, Serialize};
 
