@@ -1,16 +1,64 @@
 // TypeScript types of Cove's storefront snippet (www/cove.mjs; www/cove.js sets window.Cove).
 
-/** A Cove error: a JavaScript Error with a stable machine-readable code. */
-export interface CoveError extends Error {
-  code: string;
+/** What failed, stable across versions (the message says it for people). */
+export type CoveErrorCode =
+  /** `Cove.start` was called without `bundle`, or with options that do not fit. */
+  | "invalid_options"
+  /** The bundle's pointer, manifest or tensors could not be fetched: network, CORS, or an HTTP error (`status`). */
+  | "bundle_fetch"
+  /** What the bundle URL returned is not a bundle pointer or manifest (e.g. an HTML page). */
+  | "bundle_format"
+  /** A bundle file does not match its Subresource Integrity hash. */
+  | "bundle_integrity"
+  /** The engine refused the bundle (corrupt, or from another schema version). */
+  | "bundle_invalid"
+  /** A wasm module could not be fetched or compiled. */
+  | "wasm_load"
+  /** The Web Worker could not start (CSP, URL, a bundler that inlined it) or crashed. */
+  | "worker_failed"
+  /** `Cove.start` was called again on this page with another bundle. */
+  | "already_started"
+  /** `cove.js` could not load its module. */
+  | "module_load"
+  | "invalid_event"
+  | "invalid_request"
+  | "no_sentiment_model"
+  | "empty_text"
+  | "invalid_text"
+  /** An engine error code (e.g. "invalid_parameter"), or a failure without a known cause. */
+  | (string & {});
+
+/** Every failure the snippet reports: an Error with a stable `code`. */
+export declare class CoveError extends Error {
+  readonly name: "CoveError";
+  readonly code: CoveErrorCode;
+  /** The HTTP status, for `bundle_fetch` answered by the server. */
+  readonly status?: number;
+  /** The URL that failed, for the bundle codes. */
+  readonly url?: string;
+  constructor(code: CoveErrorCode, message: string, details?: { cause?: unknown; status?: number; url?: string });
+}
+
+/** `cove:error` on `document`: Cove could not start (the slots keep their fallback content). */
+export interface CoveErrorEventDetail {
+  code: CoveErrorCode;
+  message: string;
+  error?: CoveError;
 }
 
 export interface StartOptions {
-  /** URL of the bundle manifest, content-addressed: "/v1/bundles/<id>/manifest.json". */
+  /**
+   * URL of the bundle's pointer ("/v1/bundles/default.json", which names the
+   * current model and carries a first visit's starter lists) or of a manifest
+   * ("/v1/bundles/<id>/manifest.json", content-addressed).
+   */
   bundle: string;
-  /** Subresource Integrity of the manifest ("sha256-…"). */
+  /** Subresource Integrity of the manifest ("sha256-…"); the pointer states it when not given. */
   bundleIntegrity?: string;
-  /** URL of a sentiment bundle's manifest ("/v1/bundles/cove-sentiment-…/manifest.json"), for sentiment(). */
+  /**
+   * URL of the sentiment bundles' pointer ("/v1/bundles/sentiment.json") or of a
+   * sentiment manifest, for sentiment() and review(); loaded after the first render.
+   */
   sentiment?: string;
   /** Subresource Integrity of the sentiment manifest. */
   sentimentIntegrity?: string;
@@ -26,6 +74,11 @@ export interface StartOptions {
   itemUrl?: string;
   /** Render [data-cove-slot] elements and capture declarative events (default true). */
   slots?: boolean;
+  /**
+   * Where the package's files (`cove/`, `pkg/`) are served, for bundlers that do
+   * not emit `new URL("…", import.meta.url)` files (esbuild): e.g. "/cove-assets/".
+   */
+  assets?: string;
   /** URL of the engine's .wasm, when not served beside the snippet. */
   wasm?: string;
   /** URL of the sentiment module's .wasm (fetched only with `sentiment`), when not served beside the snippet. */
@@ -131,21 +184,100 @@ export interface Sentiment {
   truncated: boolean;
 }
 
+/** A named segment and the machine-readable rule that put the shopper in it. */
+export interface Segment {
+  /** E.g. "new", "loyal", "at_risk" (lifecycle); "budget", "mid", "premium" (price); a taste cluster's label. */
+  name: string;
+  /** E.g. "no_purchase", "typical_price=2.72;tier=1", "cluster=2;cosine=0.341". */
+  reason: string;
+}
+
+/** The shopper's segments, computed on the device. */
+export interface Segments {
+  lifecycle: Segment;
+  /** The probability of a purchase in this session. */
+  propensity: { probability: number; likely: boolean };
+  /** Null until the shopper has seen priced items. */
+  price_tier: Segment | null;
+  /** Null until the profile has items the model knows. */
+  taste_cluster: Segment | null;
+  /** Null unless the shop defines loyalty tiers and the shopper has bought. */
+  loyalty_tier: Segment | null;
+  /** Recency, frequency, monetary value and tenure, the features behind the lifecycle. */
+  rfm: { recency_days: number; frequency: number; monetary: number; tenure_days: number; has_purchased: boolean };
+}
+
+/** A catalogue entry, as the bundle has it. */
+export interface CatalogueItem {
+  id: string;
+  title: string;
+  price: number;
+  category: string;
+  in_stock: boolean;
+  /** Countries the item ships to; absent means everywhere. */
+  countries?: string[];
+}
+
+/** Why an item would be shown, and what the profile holds about it. */
+export interface Explanation {
+  item: CatalogueItem;
+  /** The profile's signal for this item (null if the shopper never interacted with it). */
+  signal: { weight_now: number; purchased: boolean; disliked: boolean; last_at: number } | null;
+  /** Where a "for you" slot would rank it now (null beyond the first page of results). */
+  rank: { position: number; score: number; reason: Reason } | null;
+}
+
+/** The on-device profile (what `profile().profile` holds). */
+export interface Profile {
+  version: number;
+  /** Items the shopper interacted with, and the decayed weight of each. */
+  items: { id: string; weight: number; at: number; purchased: boolean; disliked: boolean }[];
+  cart: { id: string; quantity: number; price: number }[];
+  /** Recent search queries. */
+  queries: string[];
+  orders: number;
+  spend: number;
+  first_purchase_at: number | null;
+  last_purchase_at: number | null;
+  first_seen_at: number | null;
+  latest_at: number | null;
+  price_weight: number;
+  price_log_sum: number;
+  price_at: number;
+  sessions: number;
+  abandoned_carts: number;
+  /** The current session. */
+  session: {
+    started_at: number;
+    last_view_at: number | null;
+    last_page: "product" | "administrative" | "informational" | null;
+    pages: number[];
+    durations: number[];
+    purchased: boolean;
+  };
+}
+
 export interface ProfileView {
-  storage: "indexeddb" | "localstorage" | "memory";
+  storage: "indexeddb" | "localstorage" | "memory" | "none";
   consent: boolean;
   modelId: string;
-  profile: unknown;
+  profile: Profile;
   /** The latest events as tracked (at most 500), kept only on this device. */
   events: { at: number; kind: ShopEvent }[];
 }
 
 export declare class Cove {
+  /**
+   * Starts Cove once per page (a second call with the same bundle returns the
+   * same Cove). Rejects with a CoveError; on a page, `cove:ready` or
+   * `cove:error` is dispatched on `document` too.
+   */
   static start(options: StartOptions): Promise<Cove>;
   track(event: ShopEvent): Promise<void>;
   recommend(request?: RecommendRequest): Promise<RecommendedItem[]>;
-  segments(): Promise<unknown>;
-  explain(item: string): Promise<unknown>;
+  segments(): Promise<Segments>;
+  /** Rejects with code "invalid_parameter" for an item the model does not know. */
+  explain(item: string): Promise<Explanation>;
   profile(): Promise<ProfileView>;
   /** Rejects with code "empty_text", "invalid_text" or "no_sentiment_model". */
   sentiment(text: string): Promise<Sentiment>;
@@ -175,5 +307,9 @@ declare global {
   interface Window {
     Cove?: typeof Cove;
     cove?: Cove;
+  }
+  interface DocumentEventMap {
+    "cove:ready": CustomEvent<{ Cove: typeof Cove; cove?: Cove }>;
+    "cove:error": CustomEvent<CoveErrorEventDetail>;
   }
 }

@@ -2,6 +2,9 @@
 // (www/cove.d.ts) must describe the documented API, and misuse must not compile.
 import {
   Cove,
+  CoveError,
+  type Explanation,
+  type Segments,
   type PrivacyStatus,
   type RecommendedItem,
   type RescueAction,
@@ -68,3 +71,25 @@ export async function reviewSentiment(): Promise<number> {
   await cove.sentiment(42);
   return result.score + probability;
 }
+
+export async function typed(cove: Cove): Promise<string> {
+  const segments: Segments = await cove.segments();
+  const tier: string | undefined = segments.price_tier?.name;
+  const explained: Explanation = await cove.explain("85123A");
+  const position: number | undefined = explained.rank?.position;
+  const profile = (await cove.profile()).profile;
+  const firstItem: string | undefined = profile.items[0]?.id;
+  document.addEventListener("cove:error", (event) => {
+    const code: string = event.detail.code;
+    void code;
+  });
+  try {
+    await Cove.start({ bundle: "/v1/bundles/default.json", assets: "/cove-assets/" });
+  } catch (error) {
+    if (error instanceof CoveError && error.code === "bundle_fetch") return String(error.status);
+  }
+  return `${segments.lifecycle.name} ${tier} ${position} ${firstItem}`;
+}
+
+// @ts-expect-error: segments are typed, not unknown.
+export const wrongSegment: Segments["lifecycle"] = { name: 1, reason: "x" };
