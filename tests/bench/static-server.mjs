@@ -4,6 +4,7 @@
 // a repeat visit).
 
 import http from "node:http";
+import { gzipSync } from "node:zlib";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname } from "node:path";
 
@@ -21,13 +22,27 @@ const TYPES = {
  * Starts the server on a free port. `inline`: `{ path: [body, extension] }`.
  * @returns {Promise<{ server: http.Server, origin: string }>}
  */
-export async function serveStatic({ inline = {}, fileFor, headers = {} }) {
+export async function serveStatic({ inline = {}, fileFor, headers = {}, gzip = false }) {
+  // With `gzip`, bodies go compressed (gzip -9, as a CDN would), so a
+  // browser's transfer sizes are what a shopper downloads.
+  const compressed = new Map();
+  const send = (request, response, status, head, body) => {
+    if (gzip && /\bgzip\b/.test(request.headers["accept-encoding"] ?? "")) {
+      const key = request.url;
+      let zipped = compressed.get(key);
+      if (!zipped) compressed.set(key, (zipped = gzipSync(body, { level: 9 })));
+      response.writeHead(status, { ...head, "content-encoding": "gzip", vary: "accept-encoding" });
+      response.end(zipped);
+      return;
+    }
+    response.writeHead(status, head);
+    response.end(body);
+  };
   const server = http.createServer((request, response) => {
     const { pathname } = new URL(request.url, "http://127.0.0.1");
     const written = inline[pathname];
     if (written) {
-      response.writeHead(200, { ...headers, "content-type": TYPES[written[1]] });
-      response.end(written[0]);
+      send(request, response, 200, { ...headers, "content-type": TYPES[written[1]] }, written[0]);
       return;
     }
     const file = fileFor(pathname);
@@ -35,8 +50,7 @@ export async function serveStatic({ inline = {}, fileFor, headers = {} }) {
       response.writeHead(404).end();
       return;
     }
-    response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
-    response.end(readFileSync(file));
+    send(request, response, 200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" }, readFileSync(file));
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, origin: `http://127.0.0.1:${server.address().port}` };

@@ -91,8 +91,16 @@ function templateFor(document, slot, name) {
   );
 }
 
+// One price formatter per currency: building one costs more than a slot's render.
+const priceFormats = new Map();
+function priceFormat(currency) {
+  let format = priceFormats.get(currency);
+  if (!format) priceFormats.set(currency, (format = new Intl.NumberFormat(undefined, { style: "currency", currency })));
+  return format;
+}
+
 function fill(fragment, item, options) {
-  const price = new Intl.NumberFormat(undefined, { style: "currency", currency: options.currency ?? "GBP" });
+  const price = priceFormat(options.currency ?? "GBP");
   const values = {
     id: item.id,
     title: item.title,
