@@ -355,6 +355,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
                 config.validation_days,
                 args.seed
             ),
+            cove_models::params::file_sha256(&args.orders)?,
             engine_eval::validation_figures(&engine),
             engine_eval::test_figures(&engine),
         );
@@ -367,7 +368,20 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     // The committed file records the test figures its parameters gave; a
     // build that does not reproduce them fails (data, cleaning or trainer
     // changed: rerun `cargo xtask tune` and review the new figures).
-    if let Some(file) = &params_file {
+    let other_data = match params_file
+        .as_ref()
+        .and_then(|file| file.orders_sha256.as_ref())
+    {
+        Some(recorded) => *recorded != cove_models::params::file_sha256(&args.orders)?,
+        None => false,
+    };
+    if other_data {
+        println!(
+            "The parameters file was tuned on other data: its test figures are not checked on \
+             this shop's (train without --params to search parameters on this data)"
+        );
+    }
+    if let Some(file) = params_file.as_ref().filter(|_| !other_data) {
         let found = engine_eval::test_figures(&engine);
         for (task, expected) in &file.test_ndcg_at_10 {
             let got = found.get(task).copied();

@@ -19,12 +19,23 @@ use serde::{Deserialize, Serialize};
 use crate::als::{AlsParams, Confidence};
 use crate::pipeline::{EngineWeights, TrainConfig};
 
+/// The sha256 (hex) of a file's bytes: what `orders_sha256` records.
+pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(cove_engine::bundle::sha256_hex(&bytes))
+}
+
 /// The file's layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParamsFile {
     /// What chose these values, in words.
     pub provenance: String,
+    /// The sha256 of the orders file the values were chosen and figured on.
+    /// The test figures are checked only when training on that file: with
+    /// another shop's data the same parameters give other figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders_sha256: Option<String>,
     /// The ALS factor model.
     pub als: AlsSection,
     /// The blend of the "for you" and "discover" slots (tasks A and B).
@@ -128,6 +139,7 @@ impl ParamsFile {
     pub fn from_config(
         config: &TrainConfig,
         provenance: String,
+        orders_sha256: String,
         validation: std::collections::BTreeMap<String, f64>,
         test: std::collections::BTreeMap<String, f64>,
     ) -> ParamsFile {
@@ -142,6 +154,7 @@ impl ParamsFile {
         let session = engine.session.unwrap_or_default();
         ParamsFile {
             provenance,
+            orders_sha256: Some(orders_sha256),
             als: AlsSection {
                 factors: als.factors,
                 regularization: als.regularization,
