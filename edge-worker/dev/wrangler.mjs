@@ -124,6 +124,8 @@ async function startWorkerOnce(options) {
   for (const [key, value] of Object.entries(options.vars ?? {})) {
     args.push("--var", `${key}:${value}`);
   }
+  // Another site than target/site (a shop's own bundles beside the snippet).
+  if (options.assets) args.push("--assets", options.assets);
   const child = spawn(process.execPath, args, {
     cwd: join(workspaceRoot, "edge-worker"),
     detached: true,

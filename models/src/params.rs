@@ -248,6 +248,7 @@ mod tests {
         ParamsFile::from_config(
             &TrainConfig::default(),
             "test".into(),
+            "0".repeat(64),
             [("A".to_owned(), 0.3)].into_iter().collect(),
             [("A".to_owned(), 0.36)].into_iter().collect(),
         )
