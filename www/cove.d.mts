@@ -107,7 +107,12 @@ export interface PrivacyStatus {
   /** Whether an envelope is built and waiting to be sent. */
   pending: boolean;
   /** The last envelope the edge accepted: its day and its exact bytes. */
-  lastReport: { day: number; bytes: string } | null;
+  lastReport: {
+    day: number;
+    bytes: string;
+    /** When the edge accepted it (unix seconds); null for a report stored before this was recorded. */
+    sentAt: number | null;
+  } | null;
 }
 
 export type RescueAction =

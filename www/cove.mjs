@@ -300,7 +300,7 @@ export class Cove {
 
   /**
    * Privacy reports as the shopper may see them: `{ enabled, dailyEpsilon,
-   * spentToday, remainingToday, nextReportAt, pending, lastReport: { day, bytes } }`.
+   * spentToday, remainingToday, nextReportAt, pending, lastReport: { day, bytes, sentAt } }`.
    */
   privacy() {
     return this.backend.call("privacy");

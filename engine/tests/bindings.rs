@@ -164,7 +164,7 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
     let body = engine.prepare_report(NOW, &profile).unwrap().unwrap();
     assert_eq!(body.len(), 1024);
     assert!(body.starts_with(r#"{"v":1,"#));
-    engine.report_sent();
+    engine.report_sent(NOW + 1.0);
     assert_eq!(engine.prepare_report(NOW + 60.0, &profile).unwrap(), None);
 
     let status = engine.privacy(NOW).unwrap();
@@ -176,6 +176,7 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
         get(&last, "body").as_string().as_deref(),
         Some(body.as_str())
     );
+    assert_eq!(get(&last, "sent_at").as_f64(), Some(NOW + 1.0));
 
     let error = engine.restore_reporting("garbage").unwrap_err();
     assert_eq!(code_of(&error).as_deref(), Some("reporting_state_corrupt"));

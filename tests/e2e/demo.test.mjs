@@ -1,7 +1,7 @@
 // The demo shop (web-demo, in Rust, over the snippet and the default bundle)
 // in headless Chromium: every page renders under the page's CSP, a shopping
-// path changes the recommendations, and "what this shop knows" shows the
-// on-device profile and forgets it.
+// path changes the recommendations, and "what this shop knows" (the snippet's
+// privacy panel) shows the on-device profile and forgets it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, launchChromium } from "./support.mjs";
@@ -58,15 +58,23 @@ test("a shopping path through the demo shop changes what it recommends", async (
   const personalised = await slotItems(page, "home");
   assert.notDeepEqual(personalised, coldStart);
 
+  // "What this shop knows" is the snippet's privacy panel: it names what was
+  // looked at, and forgets it after a confirmation (tests/e2e/panel.test.mjs
+  // checks its words).
   await page.goto(`${worker.url}/#/knows`);
-  await page.waitForSelector('[data-page="knows"] .signals li');
-  const signals = await page.$$eval('[data-page="knows"] .signals li', (rows) => rows.length);
+  const panel = page.locator('[data-page="knows"] .cove-privacy-panel[data-state="ready"]');
+  await panel.waitFor();
+  const noticed = await panel.locator('[data-panel="noticed"]').innerText();
+  assert.match(noticed, /You've looked at .+, so we show you more like those\./);
+  assert.match(noticed, /Your cart holds .+\./);
+  const signals = await panel.locator('[data-panel="details"] li').count();
   assert.ok(signals >= 2, `signals ${signals}`);
-  await page.click("#forget");
-  await page.waitForSelector('[data-page="home"]');
+  await panel.locator('[data-panel="forget-button"]').click();
+  await panel.locator('[data-panel="forget-confirm-button"]').click();
+  await page.waitForSelector('[data-page="knows"] [data-panel="noticed-nothing"]');
   await page.goto(`${worker.url}/#/knows`);
-  await page.waitForSelector('[data-page="knows"] dl');
-  assert.equal(await page.$$eval('[data-page="knows"] .signals li', (rows) => rows.length), 0);
+  await page.waitForSelector('[data-page="knows"] .cove-privacy-panel[data-state="ready"] [data-panel="noticed-nothing"]');
+  assert.equal((await page.evaluate(() => window.cove.profile())).profile.items.length, 0);
   assert.deepEqual(errors, []);
   await context.close();
 });

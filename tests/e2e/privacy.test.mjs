@@ -157,6 +157,9 @@ test("a shopping session on the demo shop sends nothing but randomised reports",
   // The shopper sees exactly the bytes that left.
   const sentBody = requests.find((r) => r.method === "POST").body.toString("utf8");
   assert.equal(privacy.lastReport.bytes, sentBody);
+  // And when it left: the time the edge took it (unix seconds), for the privacy panel.
+  const secondsAgo = Date.now() / 1000 - privacy.lastReport.sentAt;
+  assert.ok(secondsAgo >= -5 && secondsAgo < 60, `sentAt ${privacy.lastReport.sentAt}`);
 
   // A second flush the same day sends nothing more.
   await page.evaluate(() => window.cove.flushReports());

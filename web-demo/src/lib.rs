@@ -6,7 +6,9 @@
 //! catalogue to [`start`]. From then on this crate renders the pages — home,
 //! product, cart and "what this shop knows about you" — by the URL hash
 //! ([`route::Route`]), marks the snippet's slots and declarative event
-//! attributes in them, and asks the snippet to fill the slots. All ranking,
+//! attributes in them, and asks the snippet to fill the slots; "what this
+//! shop knows about you" is the snippet's own privacy panel
+//! (`www/cove/panel.mjs`), mounted by `privacy_panel`. All ranking,
 //! profiling and storage happen in the snippet's engine; nothing here talks to
 //! the network.
 #![deny(missing_docs)]
@@ -37,12 +39,6 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     async fn profile(this: &Cove) -> Result<JsValue, JsValue>;
 
-    #[wasm_bindgen(method, catch)]
-    async fn segments(this: &Cove) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    async fn forget(this: &Cove) -> Result<JsValue, JsValue>;
-
     #[wasm_bindgen(method, catch, js_name = refreshSlots)]
     async fn refresh_slots(this: &Cove) -> Result<JsValue, JsValue>;
 
@@ -53,10 +49,6 @@ extern "C" {
     /// Records a response to a campaign the device was assigned to.
     #[wasm_bindgen(method, catch, js_name = campaignResponse)]
     async fn campaign_response(this: &Cove, id: &str) -> Result<JsValue, JsValue>;
-
-    /// The privacy budget and the last report sent.
-    #[wasm_bindgen(method, catch)]
-    async fn privacy(this: &Cove) -> Result<JsValue, JsValue>;
 }
 
 /// One product of the catalogue, as the trainer publishes it beside the

@@ -82,7 +82,7 @@ fn home(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue>
         document,
         "p",
         &[("class", "note")],
-        Some("Ranked in this browser by Cove's engine, from what you do here. Nothing about you is sent anywhere."),
+        Some("Ranked in this browser by Cove's engine, from what you do here. Your activity stays in this browser; only anonymous, randomised counts are sent to the shop."),
     )?;
     append(
         page,
@@ -186,26 +186,12 @@ async fn product(
 
 #[derive(Deserialize)]
 struct ProfileView {
-    storage: String,
-    #[serde(rename = "modelId")]
-    model_id: String,
     profile: ProfileData,
 }
 
 #[derive(Deserialize)]
 struct ProfileData {
-    items: Vec<Signal>,
     cart: Vec<CartLine>,
-    orders: u32,
-    spend: f64,
-    queries: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Signal {
-    id: String,
-    weight: f64,
-    purchased: bool,
 }
 
 #[derive(Deserialize, Serialize, Clone)]
@@ -335,128 +321,9 @@ async fn cart(shop: &Shop, document: &Document, page: &Element) -> Result<(), Js
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct SegmentView {
-    name: String,
-    reason: String,
-}
-
-#[derive(Deserialize)]
-struct PropensityView {
-    probability: f64,
-}
-
-#[derive(Deserialize)]
-struct SegmentsView {
-    lifecycle: SegmentView,
-    propensity: PropensityView,
-    price_tier: Option<SegmentView>,
-    taste_cluster: Option<SegmentView>,
-    loyalty_tier: Option<SegmentView>,
-}
-
+/// "What this shop knows about you": the snippet's panel, in a container.
 async fn knows(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue> {
-    let view = profile_view(shop).await?;
-    let segments: SegmentsView = serde_wasm_bindgen::from_value(shop.cove.segments().await?)?;
-    let heading = element(document, "h2", &[], Some("What this shop knows about you"))?;
-    let where_kept = element(
-        document,
-        "p",
-        &[("class", "note")],
-        Some(&format!(
-            "Kept only in this browser ({}), scored with model {}. It has not been sent anywhere.",
-            view.storage, view.model_id
-        )),
-    )?;
-    append(page, &[&heading, &where_kept])?;
-
-    let table = element(document, "dl", &[("class", "segments")], None)?;
-    let mut rows: Vec<(&str, String)> = vec![
-        (
-            "Lifecycle",
-            format!(
-                "{} ({})",
-                segments.lifecycle.name, segments.lifecycle.reason
-            ),
-        ),
-        (
-            "Chance of ordering soon",
-            format!("{:.0}%", segments.propensity.probability * 100.0),
-        ),
-    ];
-    for (label, segment) in [
-        ("Price tier", &segments.price_tier),
-        ("Taste", &segments.taste_cluster),
-        ("Loyalty", &segments.loyalty_tier),
-    ] {
-        let text = segment.as_ref().map_or("not yet known".to_string(), |s| {
-            format!("{} ({})", s.name, s.reason)
-        });
-        rows.push((label, text));
-    }
-    rows.push((
-        "Orders",
-        format!(
-            "{} (spent {})",
-            view.profile.orders,
-            price(view.profile.spend)
-        ),
-    ));
-    for (label, text) in rows {
-        append(
-            &table,
-            &[
-                &element(document, "dt", &[], Some(label))?,
-                &element(document, "dd", &[], Some(&text))?,
-            ],
-        )?;
-    }
-    page.append_child(&table)?;
-
-    let items_heading = element(document, "h3", &[], Some("Products you interacted with"))?;
-    let items = element(document, "ul", &[("class", "signals")], None)?;
-    let mut signals: Vec<&Signal> = view.profile.items.iter().collect();
-    signals.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-    for signal in signals {
-        let title = shop
-            .product(&signal.id)
-            .map_or(signal.id.as_str(), |p| p.title.as_str());
-        let bought = if signal.purchased { ", bought" } else { "" };
-        let text = format!("{title} (weight {:.2}{bought})", signal.weight);
-        append(&items, &[&element(document, "li", &[], Some(&text))?])?;
-    }
-    let searches = element(
-        document,
-        "p",
-        &[],
-        Some(&format!(
-            "Recent searches: {}",
-            if view.profile.queries.is_empty() {
-                "none".to_string()
-            } else {
-                view.profile.queries.join(", ")
-            }
-        )),
-    )?;
-    let forget = element(
-        document,
-        "button",
-        &[("type", "button"), ("id", "forget")],
-        Some("Forget everything"),
-    )?;
-    append(page, &[&items_heading, &items, &searches])?;
-    crate::privacy_panel::render(&shop.cove, document, page).await?;
-    page.append_child(&forget)?;
-    let cove = shop.cove.clone();
-    EventListener::new(&forget, "click", move |_| {
-        let cove = cove.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if cove.forget().await.is_ok() {
-                let location = gloo_utils::window().location();
-                let _ = location.set_hash("#/");
-            }
-        });
-    })
-    .forget();
-    Ok(())
+    let container = element(document, "div", &[("class", "knows")], None)?;
+    page.append_child(&container)?;
+    crate::privacy_panel::mount(&shop.cove, &container).await
 }

@@ -136,7 +136,7 @@ export class Reporter {
         keepalive: true,
       });
       if (response.status === 202 || response.status === 409) {
-        this.engine.reportSent();
+        this.engine.reportSent(nowSeconds());
       } else if (response.status === 429 || response.status >= 500) {
         this.retryAfter = nowSeconds() + RETRY_SECONDS;
       } else {
@@ -152,7 +152,7 @@ export class Reporter {
     }
   }
 
-  /** What the shopper may see: ε limit, spent and left today, next send, the last envelope's bytes. */
+  /** What the shopper may see: ε limit, spent and left today, next send, the last envelope's bytes and when it left. */
   status() {
     if (!this.engine) return { ...REPORTS_OFF };
     const status = this.engine.privacy(nowSeconds());
@@ -163,7 +163,9 @@ export class Reporter {
       remainingToday: status.remaining_today,
       nextReportAt: this.enabled ? (status.next_report_at ?? null) : null,
       pending: status.pending,
-      lastReport: status.last_report ? { day: status.last_report.day, bytes: status.last_report.body } : null,
+      lastReport: status.last_report
+        ? { day: status.last_report.day, bytes: status.last_report.body, sentAt: status.last_report.sent_at ?? null }
+        : null,
     };
   }
 

@@ -161,10 +161,11 @@ impl CoveReporter {
         Ok(body.map(str::to_string))
     }
 
-    /// The edge accepted the waiting envelope (or already had it).
+    /// The edge accepted the waiting envelope (or already had it) at `now`
+    /// (unix seconds), which the privacy status reports as `sent_at`.
     #[wasm_bindgen(js_name = reportSent)]
-    pub fn report_sent(&mut self) {
-        self.reporter.mark_sent();
+    pub fn report_sent(&mut self, now: f64) {
+        self.reporter.mark_sent(now as i64);
     }
 
     /// The edge refused the waiting envelope for good; it is dropped.

@@ -69,6 +69,11 @@ pub struct SentReport {
     pub day: u32,
     /// The envelope as sent (1,024 bytes of padded JSON).
     pub body: String,
+    /// When the edge accepted it (unix seconds), so the shopper can be told
+    /// when it left; `None` while it waits, and in states stored before this
+    /// was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<i64>,
 }
 
 /// What the shopper may see about reporting (the "what this shop knows" panel).
@@ -124,6 +129,7 @@ fn read_reporter(value: Value) -> Result<DeviceReporter, JsonError> {
         let sent = SentReport {
             day: fields.u32("day")?,
             body: fields.string("body")?,
+            sent_at: fields.take_optional("sent_at", json::i64)?,
         };
         fields.finish()?;
         Ok(sent)
@@ -345,16 +351,20 @@ impl DeviceReporter {
                 self.pending = Some(SentReport {
                     day,
                     body: envelope.to_padded_json()?,
+                    sent_at: None,
                 });
             }
         }
         Ok(self.pending.as_ref().map(|p| p.body.as_str()))
     }
 
-    /// The edge took the waiting envelope (or already had it).
-    pub fn mark_sent(&mut self) {
+    /// The edge took the waiting envelope (or already had it) at `now`.
+    pub fn mark_sent(&mut self, now: i64) {
         if let Some(sent) = self.pending.take() {
-            self.last_sent = Some(sent);
+            self.last_sent = Some(SentReport {
+                sent_at: Some(now),
+                ..sent
+            });
         }
     }
 

@@ -258,8 +258,22 @@ fn one_envelope_a_day_after_a_random_delay_within_the_budget() {
 
     // A retry resends the same bytes and spends nothing more.
     assert_eq!(device.prepare(due + 60).unwrap(), body);
-    device.reporter.mark_sent();
-    assert_eq!(device.reporter.status(due).last_report.unwrap().body, body);
+    assert_eq!(device.reporter.status(due).last_report, None);
+    device.reporter.mark_sent(due + 61);
+    let last = device.reporter.status(due).last_report.unwrap();
+    assert_eq!(last.body, body);
+    // The shopper is told when it left: the time the edge took it.
+    assert_eq!(last.sent_at, Some(due + 61));
+    let restored = DeviceReporter::from_json(&device.reporter.to_json()).unwrap();
+    assert_eq!(restored.status(due).last_report, Some(last.clone()));
+    // A state stored before the time was recorded still loads, without it.
+    let old_state = device
+        .reporter
+        .to_json()
+        .replace(&format!(",\"sent_at\":{}", due + 61), "");
+    assert_ne!(old_state, device.reporter.to_json());
+    let old = DeviceReporter::from_json(&old_state).unwrap();
+    assert_eq!(old.status(due).last_report.unwrap().sent_at, None);
 
     // Nothing more today, however often it is asked.
     for later in [due + 1, due + 3_600, (NOW / DAY + 1) * DAY - 1] {
@@ -438,7 +452,7 @@ mod properties {
                             *spent_per_day.entry(envelope.day).or_default() += spent;
                         }
                     }
-                    Call::Sent => device.reporter.mark_sent(),
+                    Call::Sent => device.reporter.mark_sent(now),
                     Call::Refused => device.reporter.drop_pending(),
                     Call::Forget => device.reporter = device.reporter.forgotten(),
                     Call::Restore => device.reporter = DeviceReporter::from_json(&device.reporter.to_json()).unwrap(),
