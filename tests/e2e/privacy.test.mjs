@@ -33,8 +33,7 @@ after(async () => {
 });
 
 /** Records every request a page makes: method, URL, headers and body. */
-function recordRequests(page) {
-  const requests = [];
+function recordRequests(page, requests = []) {
   page.on("request", (request) =>
     requests.push({
       method: request.method(),
@@ -226,10 +225,21 @@ test("the reporter's module is fetched after the start, and only for a shop with
   assert.deepEqual(reporterFetches(), []);
   assert.ok(warnings.some((text) => text.includes("privacy reports are off")), warnings.join("\n"));
 
-  // The demo shop: recommendations are there at once, the module follows.
+  // The demo shop (one Cove per page: a page of its own): recommendations
+  // are there at once, the module follows.
   const before = requests.length;
-  assert.equal(await startOnly("demo"), 3);
-  const on = await page.evaluate(() => window.cove.privacy());
+  const second = await context.newPage();
+  recordRequests(second, requests);
+  await second.goto(`${worker.url}/fixture/reporter.html`);
+  const startOnlyOn = (tab, shop) =>
+    tab.evaluate(async (shop) => {
+      const { Cove } = await import("/cove.mjs");
+      const pointer = await (await fetch("/v1/bundles/default.json")).json();
+      window.cove = await Cove.start({ bundle: pointer.manifest, shop, slots: false });
+      return (await window.cove.recommend({ k: 3 })).length;
+    }, shop);
+  assert.equal(await startOnlyOn(second, "demo"), 3);
+  const on = await second.evaluate(() => window.cove.privacy());
   assert.equal(on.enabled, true);
   assert.equal(on.dailyEpsilon, registry.daily_epsilon);
   assert.deepEqual(reporterFetches().sort(), ["/pkg/reporting/cove_reporting.js", "/pkg/reporting/cove_reporting_bg.wasm"]);
