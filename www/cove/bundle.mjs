@@ -103,16 +103,19 @@ function parseJson(bytes, url, contentType) {
  * cache, keeping a copy in the Cache API: offline, the last copy is used.
  */
 async function fetchPointer(url) {
-  const cache = await openCache();
+  // The cache opens beside the fetch: a first visit's first render waits for the pointer only.
+  const opening = openCache();
   try {
     // Same credentials mode as `<link rel="preload" as="fetch" crossorigin>`, so a page's preload is reused.
     const response = await fetchOk(url, { credentials: "same-origin" });
     const bytes = new Uint8Array(await response.arrayBuffer());
     const contentType = response.headers.get("content-type") ?? "";
-    cache?.put(url, new Response(bytes, { headers: { "content-type": contentType } })).catch(() => {});
+    opening
+      .then((cache) => cache?.put(url, new Response(bytes, { headers: { "content-type": contentType } })))
+      .catch(() => {});
     return { bytes, contentType };
   } catch (error) {
-    const cached = error.status === undefined ? await readCached(cache, url).catch(() => null) : null;
+    const cached = error.status === undefined ? await readCached(await opening, url).catch(() => null) : null;
     if (!cached) throw error;
     console.warn(`cove: ${url} could not be fetched; using the copy from the last visit`);
     return { bytes: cached, contentType: "application/json" };
