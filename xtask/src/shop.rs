@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn commands_parse_and_ids_are_checked_before_any_url_is_built() {
         let url = "--url http://127.0.0.1:8787/";
-        let ok = |text: &str| parse(&args(&format!("{text} {url}"))).map(|(c, u)| (c, u));
+        let ok = |text: &str| parse(&args(&format!("{text} {url}")));
         assert_eq!(
             ok("list").unwrap(),
             (Command::List, "http://127.0.0.1:8787".into())
