@@ -94,9 +94,11 @@ pub fn shop(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Reads the shop, adds or removes `origin`, and writes it back (the worker
-/// validates the result).
+/// Reads the shop, adds or removes `origin` (one trailing `/` dropped: a
+/// browser's `Origin` has none), and writes it back (the worker validates the
+/// result).
 fn change_origin(admin: &Admin, id: &str, origin: &str, add: bool) -> Result<()> {
+    let origin = origin.strip_suffix('/').unwrap_or(origin);
     let shop = admin.call("GET", id, None)?;
     match with_origin(shop, origin, add)? {
         None if add => println!("{origin} is already registered for shop {id}"),
@@ -165,10 +167,8 @@ fn check_id(id: &str) -> Result<()> {
 }
 
 /// The shop with `origin` added to (or removed from) its `origins`; `None`
-/// when nothing changes. One trailing `/` is dropped (a browser's `Origin`
-/// has none); the worker checks the rest.
+/// when nothing changes. The worker checks the result.
 fn with_origin(mut shop: Value, origin: &str, add: bool) -> Result<Option<Value>> {
-    let origin = origin.strip_suffix('/').unwrap_or(origin);
     let origins = shop["origins"]
         .as_array_mut()
         .context("the worker's answer has no origins list")?;
@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn origins_are_added_once_and_removed_when_present() {
         let shop = serde_json::json!({ "id": "demo", "origins": ["https://a.example"] });
-        let added = with_origin(shop.clone(), "https://b.example/", true)
+        let added = with_origin(shop.clone(), "https://b.example", true)
             .unwrap()
             .unwrap();
         assert_eq!(
