@@ -11,8 +11,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { startWorker } from "./support.mjs";
-import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { startWorker, launchChromium } from "./support.mjs";
+import { freePort, freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 import { envelopeNonce } from "../load/report-load.mjs";
 
 const MARK = "zzmark";
@@ -264,6 +264,64 @@ test("a shop id with odd characters is refused, in the path and in the query", a
     assertJsonError(await request("GET", `/v1/config?shop=${id}`), `config ${id}`, 404);
   }
   assert.deepEqual((await admin("GET")).json.shops.map((shop) => shop.id), seed.shops.map((shop) => shop.id));
+});
+
+test("in a browser, a page on an unregistered origin warns once with the command to run; registered, it reports", async () => {
+  // The storefront: a server of its own on another loopback port (so the
+  // browser's private-network rules do not apply), with the snippet proxied
+  // from the worker's assets; the edge's API is the worker, cross-origin, as
+  // on a real shop.
+  const server = http.createServer(async (req, res) => {
+    if (req.url === "/shop.html") {
+      res.writeHead(200, { "content-type": "text/html" });
+      return res.end("<!doctype html><title>shop</title><p>shop</p>");
+    }
+    const upstream = await fetch(`${worker.url}${req.url}`);
+    res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" });
+    res.end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  const port = await freePort();
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const storefront = `http://127.0.0.1:${port}`;
+  const browser = await launchChromium();
+  try {
+    const open = async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const warnings = [];
+      page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+      await page.goto(`${storefront}/shop.html`);
+      const privacy = await page.evaluate(async (api) => {
+        const { Cove } = await import("/cove.mjs");
+        const pointer = await (await fetch("/v1/bundles/default.json")).json();
+        const cove = await Cove.start({ bundle: pointer.manifest, shop: "demo", api, slots: false });
+        // The registry is fetched a task after the start.
+        for (let i = 0; i < 50 && !cove.privacy().enabled; i++) await new Promise((r) => setTimeout(r, 100));
+        return cove.privacy();
+      }, `${worker.url}/v1`);
+      await context.close();
+      return { privacy, warnings };
+    };
+
+    const refused = await open();
+    assert.equal(refused.privacy.enabled, false);
+    const told = refused.warnings.filter((text) => text.includes("not registered"));
+    assert.equal(told.length, 1, refused.warnings.join("\n"));
+    assert.ok(told[0].includes(`cargo xtask shop add-origin demo ${storefront} --url`), told[0]);
+
+    const original = (await demoShop()).origins;
+    await putDemoOrigins([...original, storefront]);
+    try {
+      const registered = await open();
+      assert.equal(registered.privacy.enabled, true, registered.warnings.join("\n"));
+      assert.ok(!registered.warnings.some((text) => text.includes("not registered")), registered.warnings.join("\n"));
+    } finally {
+      await putDemoOrigins(original);
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
 });
 
 test("without ADMIN_TOKEN the admin API is off (503, saying so) and the shops are still served", async () => {
