@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { startWorker, launchChromium } from "./support.mjs";
+import { launchChromium, rawRequest, startWorker } from "./support.mjs";
 import { freePort, freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 import { envelopeNonce } from "../load/report-load.mjs";
 
@@ -31,33 +31,14 @@ after(async () => {
   await worker?.stop();
 });
 
-/**
- * One raw request (node:http, so odd paths reach the worker as written).
- * @returns {Promise<{status: number, headers: object, text: string, json: any}>}
- */
-function request(method, path, { headers = {}, body, port = worker.port } = {}) {
-  return new Promise((resolve, reject) => {
-    let answer = null;
-    const finish = () => {
-      const text = Buffer.concat(answer.chunks).toString("utf8");
-      let json = null;
-      try {
-        json = JSON.parse(text);
-      } catch {}
-      resolve({ status: answer.status, headers: answer.headers, text, json });
-    };
-    const req = http.request({ host: "127.0.0.1", port, method, path, headers }, (res) => {
-      answer = { status: res.statusCode, headers: res.headers, chunks: [] };
-      res.on("data", (chunk) => answer.chunks.push(chunk));
-      res.on("end", finish);
-      res.on("error", finish);
-    });
-    req.on("error", (error) => {
-      if (!answer) reject(new Error(`${method} ${path}: ${error.message} before any answer`));
-    });
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+/** One raw request to the worker (or `port`), its body parsed as JSON when it is. */
+async function request(method, path, { headers = {}, body, port = worker.port } = {}) {
+  const answer = await rawRequest(port, method, path, { headers, body });
+  let json = null;
+  try {
+    json = JSON.parse(answer.text);
+  } catch {}
+  return { ...answer, json };
 }
 
 /** An admin call with the worker's admin token unless `token` says otherwise. */
