@@ -26,8 +26,8 @@
 //!   worker runs (see `wrangler.toml`); the worker handles only `/v1/…`.
 #![deny(missing_docs)]
 
-// The `durable_object` macro generates undocumented glue.
 pub mod admin;
+// The `durable_object` macro generates undocumented glue.
 #[allow(missing_docs)]
 mod aggregate_store;
 pub mod aggregates;

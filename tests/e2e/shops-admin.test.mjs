@@ -288,7 +288,7 @@ test("in a browser, a page on an unregistered origin warns once with the command
     assert.equal(refused.privacy.enabled, false);
     const told = refused.warnings.filter((text) => text.includes("not registered"));
     assert.equal(told.length, 1, refused.warnings.join("\n"));
-    assert.ok(told[0].includes(`cargo xtask shop add-origin demo ${storefront} --url`), told[0]);
+    assert.ok(told[0].includes(`cargo xtask shop add-origin demo ${storefront} --url ${worker.url} `), told[0]);
 
     const original = (await demoShop()).origins;
     await putDemoOrigins([...original, storefront]);

@@ -80,7 +80,7 @@ export class Reporter {
     const origin = globalThis.location?.origin ?? "<this page's origin>";
     console.warn(
       `cove: the edge refuses this page's origin (${origin}) for shop "${this.shop}": it is not registered. ` +
-        `${consequence} Register it with: cargo xtask shop add-origin ${this.shop} ${origin} --url <edge URL> ` +
+        `${consequence} Register it with: cargo xtask shop add-origin ${this.shop} ${origin} --url ${new URL(this.api).origin} ` +
         "(see edge-worker/README.md, \"Registering your shop's origin\").",
     );
   }
