@@ -4,9 +4,10 @@
 //!
 //! The token comes from `COVE_ADMIN_TOKEN` (never from the command line,
 //! where `ps` shows it). The worker validates every change; this command only
-//! reads the shop, edits its `origins` and writes it back. The HTTP client
-//! has no TLS (xtask's `ureq` is built without it), so `--url` is plain HTTP:
-//! a local `wrangler dev`, or a tunnel to a deployed worker.
+//! reads the shop, edits its `origins` and writes it back. `--url` is the
+//! worker's address: `https://…` for a deployed worker (xtask's `ureq` has
+//! rustls with the webpki roots for this command), `http://…` for a local
+//! `wrangler dev`.
 
 use std::time::Duration;
 
@@ -138,12 +139,8 @@ fn parse(args: &[String]) -> Result<(Command, String)> {
     };
     let url = url.with_context(|| format!("--url is required\n\n{USAGE}"))?;
     let url = url.trim_end_matches('/').to_string();
-    if !url.starts_with("http://") {
-        bail!(
-            "--url must be http://… : this command has no TLS. For a deployed worker use a \
-             tunnel, or call its admin API directly (curl -H \"authorization: Bearer \
-             ${TOKEN_VAR}\" https://…/v1/admin/shops)"
-        );
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        bail!("--url must be the worker's address, https://… (or http://… for a local worker)");
     }
     if let Command::Show(id)
     | Command::AddOrigin(id, _)
@@ -273,8 +270,16 @@ mod tests {
         }
         assert!(parse(&args("list")).is_err(), "no --url");
         assert!(
-            parse(&args("list --url https://cove.example")).is_err(),
-            "no TLS"
+            parse(&args("list --url cove.example")).is_err(),
+            "no scheme"
+        );
+        assert!(
+            parse(&args("list --url ftp://cove.example")).is_err(),
+            "not HTTP"
+        );
+        assert_eq!(
+            parse(&args("list --url https://cove.example/")).unwrap().1,
+            "https://cove.example"
         );
     }
 
