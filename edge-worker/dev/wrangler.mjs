@@ -44,10 +44,11 @@ function logTail(path, from, lines = 25) {
 /**
  * The dev server's variables and secrets, written to an env file only its
  * owner can read (never passed on the command line, where `ps` shows them):
- * its own public origins, a fresh dashboard token for the demo shop and a
- * fresh rate-limit key (see edge-worker/src/config.rs).
+ * its own public origins, a fresh dashboard token for the demo shop, a fresh
+ * admin token (the admin API, `cargo xtask shop`) and a fresh rate-limit key
+ * (see edge-worker/src/config.rs).
  */
-function writeEnvFile(port, dashboardToken) {
+function writeEnvFile(port, dashboardToken, adminToken) {
   const dir = join(scratch, "secrets");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, `dev-${port}-${process.pid}.env`);
@@ -56,6 +57,7 @@ function writeEnvFile(port, dashboardToken) {
     `DASHBOARD_TOKENS=demo=${dashboardToken}`,
     `RATE_LIMIT_KEY=${randomBytes(32).toString("hex")}`,
   ];
+  if (adminToken) lines.push(`ADMIN_TOKEN=${adminToken}`);
   writeFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
   return path;
 }
@@ -77,10 +79,12 @@ const EARLY_EXIT_RETRIES = 2;
  * such exit is reported on stderr with the end of its log, and the last one
  * fails with that log in the error.
  * The answer carries the demo shop's dashboard token (`dashboardToken`,
- * fresh unless the caller passes one) and `kill()`, which ends workerd with
+ * fresh unless the caller passes one), the admin API's token (`adminToken`,
+ * fresh unless the caller passes one; `adminToken: null` leaves the secret
+ * out, so the admin API is off) and `kill()`, which ends workerd with
  * SIGKILL as a crash would, and `processGroup` (wrangler's and workerd's).
- * @param {{port?: number, persistTo?: string, logName?: string, vars?: Record<string,string>, dashboardToken?: string}} options
- * @returns {Promise<{url: string, port: number, persistTo: string, stop: () => Promise<void>, kill: () => Promise<void>, logPath: string, dashboardToken: string, processGroup: number}>}
+ * @param {{port?: number, persistTo?: string, logName?: string, vars?: Record<string,string>, dashboardToken?: string, adminToken?: string | null}} options
+ * @returns {Promise<{url: string, port: number, persistTo: string, stop: () => Promise<void>, kill: () => Promise<void>, logPath: string, dashboardToken: string, adminToken: string | null, processGroup: number}>}
  */
 export async function startWorker(options = {}) {
   for (let attempt = 0; ; attempt += 1) {
@@ -120,7 +124,8 @@ async function startWorkerOnce(options) {
     "--log-level", "info",
   ];
   const dashboardToken = options.dashboardToken ?? newDashboardToken();
-  args.push("--env-file", writeEnvFile(port, dashboardToken));
+  const adminToken = options.adminToken === undefined ? newDashboardToken() : options.adminToken;
+  args.push("--env-file", writeEnvFile(port, dashboardToken, adminToken));
   for (const [key, value] of Object.entries(options.vars ?? {})) {
     args.push("--var", `${key}:${value}`);
   }
@@ -183,7 +188,7 @@ async function startWorkerOnce(options) {
     }
     try {
       const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(5000) });
-      if (response.ok) return { url, port, persistTo, stop, kill, logPath, dashboardToken, processGroup: child.pid };
+      if (response.ok) return { url, port, persistTo, stop, kill, logPath, dashboardToken, adminToken, processGroup: child.pid };
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }

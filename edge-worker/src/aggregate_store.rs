@@ -110,14 +110,20 @@ pub fn index_name(shop: &str) -> String {
     format!("{shop}:index")
 }
 
+/// The `n` of a `SELECT COUNT(*) AS n …` (the Durable Objects' one way to ask
+/// "is there a row"); 0 when it returns no row.
+pub(crate) fn count(
+    sql: &worker::SqlStorage,
+    query: &str,
+    bindings: impl Into<Option<Vec<SqlStorageValue>>>,
+) -> Result<u64> {
+    let rows: Vec<CountRow> = sql.exec(query, bindings)?.to_array()?;
+    Ok(rows.first().map_or(0, |row| row.n))
+}
+
 fn table_exists(sql: &worker::SqlStorage, name: &str) -> Result<bool> {
-    let rows: Vec<CountRow> = sql
-        .exec(
-            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
-            vec![SqlStorageValue::String(name.to_string())],
-        )?
-        .to_array()?;
-    Ok(rows.first().is_some_and(|row| row.n > 0))
+    let query = "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?";
+    Ok(count(sql, query, vec![SqlStorageValue::String(name.to_string())])? > 0)
 }
 
 impl DurableObject for DayIndex {
@@ -142,15 +148,9 @@ impl DurableObject for DayIndex {
             }
             (Method::Post, "/has") => {
                 let request: DayRequest = req.json().await?;
-                let known = table_exists(&sql, "days")? && {
-                    let rows: Vec<CountRow> = sql
-                        .exec(
-                            "SELECT COUNT(*) AS n FROM days WHERE day = ?",
-                            vec![SqlStorageValue::Integer(i64::from(request.day))],
-                        )?
-                        .to_array()?;
-                    rows.first().is_some_and(|row| row.n > 0)
-                };
+                let day = vec![SqlStorageValue::Integer(i64::from(request.day))];
+                let known = table_exists(&sql, "days")?
+                    && count(&sql, "SELECT COUNT(*) AS n FROM days WHERE day = ?", day)? > 0;
                 Response::from_json(&DayKnown { known })
             }
             _ => Response::error("no such day-index operation", 404),
@@ -192,10 +192,12 @@ impl AggregateStore {
             return Ok(());
         }
         let sql = self.state.storage().sql();
-        let done: Vec<CountRow> = sql
-            .exec("SELECT COUNT(*) AS n FROM meta WHERE key = 'indexed'", None)?
-            .to_array()?;
-        if done.first().is_some_and(|row| row.n > 0) {
+        if count(
+            &sql,
+            "SELECT COUNT(*) AS n FROM meta WHERE key = 'indexed'",
+            None,
+        )? > 0
+        {
             self.indexed.set(true);
             return Ok(());
         }
@@ -219,13 +221,12 @@ impl AggregateStore {
     fn ingest(&self, request: IngestRequest) -> Result<Response> {
         let sql = self.state.storage().sql();
         let nonce = SqlStorageValue::String(request.nonce);
-        let seen: Vec<CountRow> = sql
-            .exec(
-                "SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?",
-                vec![nonce.clone()],
-            )?
-            .to_array()?;
-        if seen.first().is_some_and(|row| row.n > 0) {
+        if count(
+            &sql,
+            "SELECT COUNT(*) AS n FROM nonces WHERE nonce = ?",
+            vec![nonce.clone()],
+        )? > 0
+        {
             return Response::from_json(&serde_json::json!({ "duplicate": true }))
                 .map(|r| r.with_status(409));
         }
@@ -261,9 +262,7 @@ impl AggregateStore {
             return Response::from_json(&Tallies::default());
         }
         let sql = self.state.storage().sql();
-        let envelopes: Vec<CountRow> = sql
-            .exec("SELECT COUNT(*) AS n FROM nonces", None)?
-            .to_array()?;
+        let envelopes = count(&sql, "SELECT COUNT(*) AS n FROM nonces", None)?;
         let totals: Vec<MetricTotal> = sql
             .exec("SELECT metric, n FROM totals ORDER BY metric", None)?
             .to_array()?;
@@ -274,7 +273,7 @@ impl AggregateStore {
             )?
             .to_array()?;
         Response::from_json(&Tallies {
-            envelopes: envelopes.first().map_or(0, |row| row.n),
+            envelopes,
             totals,
             cells,
         })

@@ -15,8 +15,15 @@ pub enum ApiError {
     Malformed(cove_engine::Error),
     /// The dashboard's read lacks the shop's bearer token (401).
     Unauthorized,
-    /// A browser call from an origin the shop has not listed (403).
-    ForbiddenOrigin,
+    /// An admin call lacks the admin token (401).
+    AdminUnauthorized,
+    /// A browser call from an origin the shop has not listed (403). The
+    /// message says how to register an origin; it names the shop (an id the
+    /// worker knows) but not the origin, which is the caller's text.
+    ForbiddenOrigin {
+        /// The shop's id.
+        shop: String,
+    },
     /// The route or resource does not exist (404).
     NotFound(String),
     /// The route exists but not for this method (405).
@@ -39,6 +46,16 @@ pub enum ApiError {
     Misdirected,
     /// The engine refused well-formed input, with its error code (422).
     Engine(cove_engine::Error),
+    /// A shop's configuration broke a rule of `ShopConfig::validate` (422);
+    /// the message names the rule, never the value.
+    InvalidShop(String),
+    /// A new shop would pass the store's limit on shops (409).
+    TooManyShops {
+        /// The limit.
+        limit: usize,
+    },
+    /// The admin API is off: the `ADMIN_TOKEN` secret is not set (503).
+    AdminDisabled,
     /// The client sent too many requests (429).
     TooManyRequests,
     /// Something failed inside the worker (500); the detail is logged only.
@@ -59,12 +76,19 @@ impl ApiError {
                 "reading aggregates needs the shop's dashboard token (Authorization: Bearer)"
                     .to_string(),
             ),
-            ApiError::ForbiddenOrigin => (
+            ApiError::AdminUnauthorized => (
+                401,
+                "unauthorized",
+                "the admin API needs the worker's admin token (Authorization: Bearer)".to_string(),
+            ),
+            ApiError::ForbiddenOrigin { shop } => (
                 403,
                 "forbidden_origin",
-                "this origin may not call this shop's API; the shop lists its origins in the \
-                 worker's shops.json"
-                    .to_string(),
+                format!(
+                    "this page's origin is not registered for shop {shop}; register it with \
+                     `cargo xtask shop add-origin {shop} <origin> --url <worker URL>` (the origin \
+                     as the browser sends it, such as https://shop.example)"
+                ),
             ),
             ApiError::NotFound(message) => (404, "not_found", message.clone()),
             ApiError::MethodNotAllowed { allow } => (
@@ -98,6 +122,19 @@ impl ApiError {
                 "this worker does not serve that host".to_string(),
             ),
             ApiError::Engine(error) => (422, error.code(), error.to_string()),
+            ApiError::InvalidShop(message) => (422, "invalid_shop", message.clone()),
+            ApiError::TooManyShops { limit } => (
+                409,
+                "too_many_shops",
+                format!("the worker holds at most {limit} shops; delete one first"),
+            ),
+            ApiError::AdminDisabled => (
+                503,
+                "admin_disabled",
+                "the admin API is off: the worker has no ADMIN_TOKEN secret (at least 32 \
+                 characters; `wrangler secret put ADMIN_TOKEN`)"
+                    .to_string(),
+            ),
             ApiError::TooManyRequests => (
                 429,
                 "rate_limited",
@@ -126,7 +163,9 @@ impl ApiError {
         };
         match self {
             ApiError::MethodNotAllowed { allow } => answer.with("allow", *allow),
-            ApiError::Unauthorized => answer.with("www-authenticate", "Bearer"),
+            ApiError::Unauthorized | ApiError::AdminUnauthorized => {
+                answer.with("www-authenticate", "Bearer")
+            }
             ApiError::TooManyRequests => answer.with("retry-after", "60"),
             _ => answer,
         }
@@ -148,15 +187,20 @@ impl From<worker::Error> for ApiError {
 /// The message of a JSON body that did not parse: the kind of mistake and
 /// where, never the text sent.
 pub fn json_error(what: &str, error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(json_error_text(what, error))
+}
+
+/// The text of [`json_error`].
+pub fn json_error_text(what: &str, error: &serde_json::Error) -> String {
     let kind = match error.classify() {
         serde_json::error::Category::Data => {
             "does not follow the schema (a wrong type, an unknown or a missing field, or a number out of range)"
         }
         _ => "is not JSON",
     };
-    ApiError::BadRequest(format!(
+    format!(
         "the {what} {kind} at line {} column {}",
         error.line(),
         error.column()
-    ))
+    )
 }

@@ -5,8 +5,13 @@
 //! Everything a request can get wrong is decided here, before any handler,
 //! storage or model is touched: the host it was sent to, the route and
 //! method, repeated or out-of-range query parameters, the shop, the calling
-//! origin, the content type, the body limit, and the dashboard's bearer token.
-//! Being plain Rust, it is tested natively and fuzzed (`edge-worker/fuzz`).
+//! origin, the content type, the body limit, and the dashboard's or the admin
+//! API's bearer token. Being plain Rust, it is tested natively and fuzzed
+//! (`edge-worker/fuzz`).
+//!
+//! It reads no storage: a shop's configuration lives in the worker's
+//! `ShopStore`, so the caller looks up the shop the query names
+//! ([`shop_query`]) and passes what it found to [`check`].
 //!
 //! What it must never do: echo a submitted value into an answer, read a body,
 //! or answer without the security headers of [`Answer::headers`].
@@ -15,6 +20,9 @@ use serde::Serialize;
 
 use crate::api_error::ApiError;
 use crate::config::{self, ShopConfig};
+
+/// The admin API's shops collection; one shop is `{ADMIN_SHOPS}/{id}`.
+pub const ADMIN_SHOPS: &str = "/v1/admin/shops";
 
 /// How many days back the dashboard may read (and devices' stores are kept
 /// for); older days are refused without touching storage.
@@ -56,6 +64,9 @@ pub struct Settings {
     /// SHA-256 digests of the dashboard tokens, per shop (`DASHBOARD_TOKENS`);
     /// several per shop while one is rotated out.
     pub dashboard_tokens: Vec<(String, [u8; 32])>,
+    /// The SHA-256 digest of the admin API's token (`ADMIN_TOKEN`); `None`
+    /// turns the admin API off (503).
+    pub admin_token: Option<[u8; 32]>,
 }
 
 /// One checked request: which route, for which shop, with what.
@@ -78,6 +89,26 @@ pub enum Route {
     },
     /// `OPTIONS /v1/…?shop=` from a listed origin.
     Preflight,
+    /// `GET /v1/admin/shops`, with the admin token: every shop.
+    AdminList,
+    /// `GET`, `PUT` or `DELETE /v1/admin/shops/{id}`, with the admin token.
+    AdminShop {
+        /// The shop's id, already checked by `config::is_shop_id`.
+        id: String,
+        /// What to do with it.
+        action: AdminAction,
+    },
+}
+
+/// What an admin call does to one shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    /// Read its configuration.
+    Get,
+    /// Create or replace it with the body's configuration.
+    Put,
+    /// Delete it.
+    Delete,
 }
 
 impl Route {
@@ -87,6 +118,10 @@ impl Route {
             Route::Score => crate::score::MAX_BODY_BYTES,
             Route::Recommend => crate::recommend::MAX_BODY_BYTES,
             Route::Reports => cove_engine::privacy::report::ENVELOPE_BYTES,
+            Route::AdminShop {
+                action: AdminAction::Put,
+                ..
+            } => crate::admin::MAX_BODY_BYTES,
             _ => 0,
         }
     }
@@ -94,28 +129,36 @@ impl Route {
 
 /// A request that passed [`check`].
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub struct Checked<'a> {
     /// The route.
     pub route: Route,
-    /// The shop it is for (every route but health and score names one).
-    pub shop: Option<&'static ShopConfig>,
+    /// The shop it is for (every route but health, score and the admin API's
+    /// names one).
+    pub shop: Option<&'a ShopConfig>,
 }
 
-/// The answer's CORS: the calling origin, when the shop lists it.
-pub fn cors_origin(incoming: &Incoming) -> Option<String> {
+/// The shop id the request's query names, when its URL parses and the id
+/// could be one (`config::is_shop_id`): what the caller looks up before
+/// [`check`]. Anything else is left to [`check`] to refuse.
+pub fn shop_query(incoming: &Incoming) -> Option<String> {
+    let url = parse_url(&incoming.url).ok()?;
+    let query = Query::of(&url).ok()?;
+    query
+        .get("shop")
+        .filter(|id| config::is_shop_id(id))
+        .map(str::to_string)
+}
+
+/// The answer's CORS: the calling origin, when `shop` (the one the query
+/// names, as looked up) lists it. The admin API answers no browser.
+pub fn cors_origin(incoming: &Incoming, shop: Option<&ShopConfig>) -> Option<String> {
     let origin = incoming.header("origin")?;
-    let shop = shop_param(incoming).ok().flatten()?;
-    shop.origins.contains(&origin).then_some(origin)
-}
-
-fn shop_param(incoming: &Incoming) -> Result<Option<&'static ShopConfig>, ApiError> {
-    let query = Query::of(&parse_url(&incoming.url)?)?;
-    match query.get("shop") {
-        None => Ok(None),
-        Some(id) => config::shop(id)
-            .map(Some)
-            .ok_or_else(|| ApiError::NotFound("unknown shop".into())),
+    let url = parse_url(&incoming.url).ok()?;
+    if url.path().starts_with("/v1/admin/") {
+        return None;
     }
+    let shop = shop.filter(|shop| shop_query(incoming).as_deref() == Some(shop.id.as_str()))?;
+    shop.origins.contains(&origin).then_some(origin)
 }
 
 /// The known routes: path, method, whether a shop is required.
@@ -129,8 +172,14 @@ const ROUTES: [(&str, &str); 6] = [
 ];
 
 /// Checks a request before anything reads its body; `today` is the edge's
-/// day number.
-pub fn check(incoming: &Incoming, settings: &Settings, today: u32) -> Result<Checked, ApiError> {
+/// day number and `shop` the configuration of the shop the query names
+/// ([`shop_query`]), if the worker has one by that id.
+pub fn check<'a>(
+    incoming: &Incoming,
+    settings: &Settings,
+    today: u32,
+    shop: Option<&'a ShopConfig>,
+) -> Result<Checked<'a>, ApiError> {
     let url = parse_url(&incoming.url)?;
     // DNS rebinding: a page on another name that resolves to this worker
     // must not be answered as if it were this worker.
@@ -141,15 +190,20 @@ pub fn check(incoming: &Incoming, settings: &Settings, today: u32) -> Result<Che
     let query = Query::of(&url)?;
     let path = url.path();
     let method = incoming.method.as_str();
+    if path == ADMIN_SHOPS || path.starts_with("/v1/admin/") {
+        return check_admin(incoming, settings, path);
+    }
     if method == "OPTIONS" && path.starts_with("/v1/") {
-        let shop = required_shop(&query)?;
+        let shop = required_shop(&query, shop)?;
         let origin = incoming.header("origin");
         return match origin {
             Some(origin) if shop.origins.contains(&origin) => Ok(Checked {
                 route: Route::Preflight,
                 shop: Some(shop),
             }),
-            _ => Err(ApiError::ForbiddenOrigin),
+            _ => Err(ApiError::ForbiddenOrigin {
+                shop: shop.id.clone(),
+            }),
         };
     }
     let Some((_, expected)) = ROUTES.iter().find(|(known, _)| *known == path) else {
@@ -170,37 +224,125 @@ pub fn check(incoming: &Incoming, settings: &Settings, today: u32) -> Result<Che
     };
     let shop = match route {
         Route::Health | Route::Score => None,
-        _ => Some(required_shop(&query)?),
+        _ => Some(required_shop(&query, shop)?),
     };
     if let Some(shop) = shop {
         check_origin(incoming, shop, settings)?;
     }
-    if route.body_limit() > 0 {
-        check_content_type(incoming)?;
-        let announced = incoming.header("content-length");
-        if let Some(length) = announced {
-            let length: u64 = length
-                .trim()
-                .parse()
-                .map_err(|_| ApiError::BadRequest("content-length is not a number".into()))?;
-            if length > route.body_limit() as u64 {
-                return Err(ApiError::TooLarge {
-                    limit: route.body_limit(),
-                });
-            }
-        }
-    }
+    check_body_headers(incoming, &route)?;
     if let (Route::Aggregates { .. }, Some(shop)) = (&route, shop) {
         check_token(incoming, shop, settings)?;
     }
     Ok(Checked { route, shop })
 }
 
-fn required_shop(query: &Query) -> Result<&'static ShopConfig, ApiError> {
+/// A route with a body: JSON, and no more announced than it reads.
+fn check_body_headers(incoming: &Incoming, route: &Route) -> Result<(), ApiError> {
+    if route.body_limit() == 0 {
+        return Ok(());
+    }
+    check_content_type(incoming)?;
+    if let Some(length) = incoming.header("content-length") {
+        let length: u64 = length
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::BadRequest("content-length is not a number".into()))?;
+        if length > route.body_limit() as u64 {
+            return Err(ApiError::TooLarge {
+                limit: route.body_limit(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The admin API (`/v1/admin/shops[/{id}]`): the route and method, then the
+/// admin token, before the id or the body's headers are looked at, so a
+/// caller without the token learns nothing else.
+fn check_admin<'a>(
+    incoming: &Incoming,
+    settings: &Settings,
+    path: &str,
+) -> Result<Checked<'a>, ApiError> {
+    let method = incoming.method.as_str();
+    let route = if path == ADMIN_SHOPS {
+        if method != "GET" {
+            return Err(ApiError::MethodNotAllowed { allow: "GET" });
+        }
+        check_admin_token(incoming, settings)?;
+        Route::AdminList
+    } else if let Some(id) = path
+        .strip_prefix(ADMIN_SHOPS)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        let action = match method {
+            "GET" => AdminAction::Get,
+            "PUT" => AdminAction::Put,
+            "DELETE" => AdminAction::Delete,
+            _ => {
+                return Err(ApiError::MethodNotAllowed {
+                    allow: "GET, PUT, DELETE",
+                })
+            }
+        };
+        check_admin_token(incoming, settings)?;
+        // The raw path segment: an encoded character (`%2F`) or a further
+        // segment is not an id.
+        if !config::is_shop_id(id) {
+            return Err(ApiError::BadRequest(format!(
+                "a shop id is 1 to {} characters of [A-Za-z0-9-]",
+                config::MAX_SHOP_ID_BYTES
+            )));
+        }
+        Route::AdminShop {
+            id: id.to_string(),
+            action,
+        }
+    } else {
+        return Err(ApiError::NotFound("no such route".into()));
+    };
+    check_body_headers(incoming, &route)?;
+    Ok(Checked { route, shop: None })
+}
+
+/// The admin API needs `ADMIN_TOKEN` as `Bearer`; without the secret it is
+/// off. Digests are compared, as for the dashboard's tokens.
+fn check_admin_token(incoming: &Incoming, settings: &Settings) -> Result<(), ApiError> {
+    let expected = settings.admin_token.ok_or(ApiError::AdminDisabled)?;
+    let token = bearer(incoming);
+    if !token.is_empty() && digests_equal(&token_digest(token.as_str()), &expected) {
+        Ok(())
+    } else {
+        Err(ApiError::AdminUnauthorized)
+    }
+}
+
+/// Compares two digests in time independent of where they differ.
+fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// The bearer token of the `authorization` header (empty when there is none).
+fn bearer(incoming: &Incoming) -> String {
+    let header = incoming.header("authorization").unwrap_or_default();
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The shop the query names, which the caller looked up as `shop`.
+fn required_shop<'a>(
+    query: &Query,
+    shop: Option<&'a ShopConfig>,
+) -> Result<&'a ShopConfig, ApiError> {
     let id = query
         .get("shop")
         .ok_or_else(|| ApiError::BadRequest("the shop query parameter is required".into()))?;
-    config::shop(id).ok_or_else(|| ApiError::NotFound("unknown shop".into()))
+    shop.filter(|shop| shop.id == id)
+        .ok_or_else(|| ApiError::NotFound("unknown shop".into()))
 }
 
 fn day_param(query: &Query, today: u32) -> Result<u32, ApiError> {
@@ -231,7 +373,9 @@ fn check_origin(
         None => Ok(()),
         Some(origin) if settings.public_origins.contains(&origin) => Ok(()),
         Some(origin) if shop.origins.contains(&origin) => Ok(()),
-        Some(_) => Err(ApiError::ForbiddenOrigin),
+        Some(_) => Err(ApiError::ForbiddenOrigin {
+            shop: shop.id.clone(),
+        }),
     }
 }
 
@@ -259,20 +403,15 @@ fn check_token(
     shop: &ShopConfig,
     settings: &Settings,
 ) -> Result<(), ApiError> {
-    let header = incoming.header("authorization").unwrap_or_default();
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
+    let token = bearer(incoming);
     if token.is_empty() {
         return Err(ApiError::Unauthorized);
     }
-    let digest = token_digest(token);
+    let digest = token_digest(&token);
     let known = settings
         .dashboard_tokens
         .iter()
-        .any(|(id, stored)| *id == shop.id && *stored == digest);
+        .any(|(id, stored)| *id == shop.id && digests_equal(stored, &digest));
     if known {
         Ok(())
     } else {
@@ -389,6 +528,8 @@ mod tests {
 
     const TODAY: u32 = 20_000;
 
+    const ADMIN: &str = "an-admin-token-of-at-least-32-chars";
+
     fn settings() -> Settings {
         Settings {
             public_origins: vec!["http://127.0.0.1:8787".into()],
@@ -396,7 +537,19 @@ mod tests {
                 "demo".into(),
                 token_digest("t0ken-for-the-demo-dashboard-0000"),
             )],
+            admin_token: Some(token_digest(ADMIN)),
         }
+    }
+
+    /// `check` with the shop looked up as the worker does, among the seed.
+    fn check(
+        incoming: &Incoming,
+        settings: &Settings,
+        today: u32,
+    ) -> Result<Checked<'static>, ApiError> {
+        let shop = shop_query(incoming)
+            .and_then(|id| config::seed_shops().iter().find(|shop| shop.id == id));
+        super::check(incoming, settings, today, shop)
     }
 
     fn incoming(method: &str, path: &str, headers: &[(&str, &str)]) -> Incoming {
@@ -557,6 +710,153 @@ mod tests {
                 "{method} {path} {headers:?}"
             );
         }
+    }
+
+    #[test]
+    fn admin_routes_need_the_admin_token_before_anything_else() {
+        let bearer = format!("Bearer {ADMIN}");
+        let token = [("authorization", bearer.as_str())];
+        let token_json = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let dashboard = [("authorization", "Bearer t0ken-for-the-demo-dashboard-0000")];
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("GET", "/v1/admin/shops", &token, "ok AdminList"),
+            ("GET", "/v1/admin/shops", &[], "401"),
+            ("GET", "/v1/admin/shops", &dashboard, "401"),
+            (
+                "GET",
+                "/v1/admin/shops",
+                &[("authorization", "Bearer ")],
+                "401",
+            ),
+            ("GET", "/v1/admin/shops", &[("authorization", ADMIN)], "401"),
+            ("DELETE", "/v1/admin/shops", &token, "405"),
+            (
+                "GET",
+                "/v1/admin/shops/demo",
+                &token,
+                "ok AdminShop { id: \"demo\", action: Get }",
+            ),
+            (
+                "DELETE",
+                "/v1/admin/shops/x-1",
+                &token,
+                "ok AdminShop { id: \"x-1\", action: Delete }",
+            ),
+            (
+                "PUT",
+                "/v1/admin/shops/x",
+                &token_json,
+                "ok AdminShop { id: \"x\", action: Put }",
+            ),
+            ("PUT", "/v1/admin/shops/x", &token, "415"),
+            ("PUT", "/v1/admin/shops/x", &[], "401"),
+            // The id is checked only once the token is: no oracle without it.
+            ("GET", "/v1/admin/shops/a%2Fb", &[], "401"),
+            ("GET", "/v1/admin/shops/a%2Fb", &token, "400"),
+            ("GET", "/v1/admin/shops/%64emo", &token, "400"),
+            ("GET", "/v1/admin/shops/a/b", &token, "400"),
+            ("GET", "/v1/admin/shops/", &token, "400"),
+            ("POST", "/v1/admin/shops/x", &token, "405"),
+            (
+                "OPTIONS",
+                "/v1/admin/shops/x",
+                &[("origin", "http://localhost:8787")],
+                "405",
+            ),
+            ("GET", "/v1/admin", &token, "404"),
+            ("GET", "/v1/admin/users", &token, "404"),
+        ];
+        for (method, path, headers, want) in cases {
+            assert_eq!(
+                code(check(&incoming(method, path, headers), &settings(), TODAY)),
+                *want,
+                "{method} {path} {headers:?}"
+            );
+        }
+        let long_id = format!("/v1/admin/shops/{}", "a".repeat(65));
+        assert_eq!(
+            code(check(
+                &incoming("GET", &long_id, &token),
+                &settings(),
+                TODAY
+            )),
+            "400"
+        );
+        let oversized = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+            ("content-length", "16385"),
+        ];
+        assert_eq!(
+            code(check(
+                &incoming("PUT", "/v1/admin/shops/x", &oversized),
+                &settings(),
+                TODAY
+            )),
+            "413"
+        );
+        let mut off = settings();
+        off.admin_token = None;
+        assert_eq!(
+            code(check(
+                &incoming("GET", "/v1/admin/shops", &token),
+                &off,
+                TODAY
+            )),
+            "503"
+        );
+    }
+
+    #[test]
+    fn the_shop_passed_in_must_be_the_one_the_query_names() {
+        let demo = &config::seed_shops()[0];
+        let request = incoming("GET", "/v1/config?shop=other", &[]);
+        // A caller that passed the wrong shop gets "unknown shop", not its config.
+        assert_eq!(
+            code(super::check(&request, &settings(), TODAY, Some(demo))),
+            "404"
+        );
+        assert_eq!(
+            code(super::check(&request, &settings(), TODAY, None)),
+            "404"
+        );
+        let named = incoming("GET", "/v1/config?shop=demo", &[]);
+        assert_eq!(
+            code(super::check(&named, &settings(), TODAY, Some(demo))),
+            "ok Config"
+        );
+        assert_eq!(shop_query(&named).as_deref(), Some("demo"));
+        assert_eq!(
+            shop_query(&incoming("GET", "/v1/config?shop=a/b", &[])),
+            None
+        );
+        assert_eq!(
+            shop_query(&incoming("GET", "/v1/config?shop=a&shop=b", &[])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_admin_api_answers_no_browser() {
+        let demo = &config::seed_shops()[0];
+        let from_listed =
+            |path: &str| incoming("GET", path, &[("origin", "http://localhost:8787")]);
+        assert_eq!(
+            cors_origin(&from_listed("/v1/config?shop=demo"), Some(demo)).as_deref(),
+            Some("http://localhost:8787")
+        );
+        assert_eq!(
+            cors_origin(&from_listed("/v1/admin/shops?shop=demo"), Some(demo)),
+            None
+        );
+        assert_eq!(
+            cors_origin(&from_listed("/v1/config?shop=other"), Some(demo)),
+            None
+        );
     }
 
     #[test]

@@ -5,14 +5,19 @@
 //! (`http::Incoming`), `http::check` decides the route (or the error) before
 //! any body is read, `body` reads at most the route's limit within a
 //! deadline, and each feature's module answers (`score`, `recommend`,
-//! `registry`, `reports`, `aggregates`). Failures become a JSON `{code,
-//! message}` through `api_error`; the shop configuration, binding names,
-//! variables and secrets live in `config`.
+//! `registry`, `reports`, `aggregates`, `admin`). Failures become a JSON
+//! `{code, message}` through `api_error`; what a shop's configuration is,
+//! binding names, variables and secrets live in `config`.
 //!
 //! Key decisions:
 //!
 //! - The worker scores and estimates with the engine crate's own code, so an
 //!   answer computed at the edge equals the one computed on the device.
+//! - Shops live in the worker's storage (`shop_store`, one Durable Object),
+//!   changed through the authenticated admin API without a rebuild;
+//!   `shops.json` only seeds a new deployment. A request's shop is looked up
+//!   (cached in the isolate for seconds) before `http::check`, which stays a
+//!   pure function of the request, the settings and that shop.
 //! - Aggregates live in Durable Objects with SQLite storage, one object per shop
 //!   and day (`aggregate_store`): a day's writes for one shop are serialised in
 //!   one place, which makes "counted exactly once" a local transaction, and the
@@ -21,6 +26,7 @@
 //!   worker runs (see `wrangler.toml`); the worker handles only `/v1/…`.
 #![deny(missing_docs)]
 
+pub mod admin;
 // The `durable_object` macro generates undocumented glue.
 #[allow(missing_docs)]
 mod aggregate_store;
@@ -35,9 +41,13 @@ pub mod recommend;
 mod registry;
 pub mod reports;
 pub mod score;
+// The `durable_object` macro generates undocumented glue.
+#[allow(missing_docs)]
+mod shop_store;
 mod trending;
 
 pub use aggregate_store::{AggregateStore, DayIndex};
+pub use shop_store::ShopStore;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -54,10 +64,20 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
         url: req.url()?.to_string(),
         headers: req.headers().entries().collect(),
     };
-    let cors_origin = http::cors_origin(&incoming);
-    let answer = serve(&mut req, &env, &incoming)
-        .await
-        .unwrap_or_else(|error| error.answer());
+    // The shop the query names, from the store (or the isolate's cache),
+    // before anything is checked: `http::check` reads no storage.
+    let shop = match http::shop_query(&incoming) {
+        Some(id) => shop_store::find(&env, &id).await,
+        None => Ok(None),
+    };
+    let (answer, cors_origin) = match shop {
+        Ok(shop) => (
+            serve(&mut req, &env, &incoming, shop.as_deref()).await,
+            http::cors_origin(&incoming, shop.as_deref()),
+        ),
+        Err(error) => (Err(error), None),
+    };
+    let answer = answer.unwrap_or_else(|error| error.answer());
     let headers = worker::Headers::new();
     for (name, value) in answer.headers(cors_origin.as_deref()) {
         headers.append(name, &value)?;
@@ -74,10 +94,11 @@ async fn serve(
     req: &mut Request,
     env: &Env,
     incoming: &Incoming,
+    shop: Option<&config::ShopConfig>,
 ) -> std::result::Result<Answer, ApiError> {
     let today = reports::today();
     let settings = config::settings(env);
-    let checked = http::check(incoming, &settings, today)?;
+    let checked = http::check(incoming, &settings, today, shop)?;
     let limit = checked.route.body_limit();
     let body = if limit > 0 {
         body::read_limited(req, limit).await?
@@ -110,6 +131,9 @@ async fn serve(
         }
         Route::Aggregates { day } => aggregates::handle(env, shop()?, day).await,
         Route::Preflight => Ok(http::preflight()),
+        Route::AdminList | Route::AdminShop { .. } => {
+            admin::handle(env, &checked.route, &body).await
+        }
     }
 }
 

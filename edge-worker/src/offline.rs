@@ -2,7 +2,9 @@
 //! (`http::check`), body limit and route handlers, with the model and the
 //! clock passed in, and no storage — a valid envelope is prepared exactly as
 //! for ingest and answered as a first sight (202), aggregates are published
-//! from an empty day. The HTTP fuzz target (`edge-worker/fuzz`) and the
+//! from an empty day, and the shops are the compiled-in seed, which the admin
+//! API reads and which a valid `PUT` or a `DELETE` is answered against but
+//! does not change. The HTTP fuzz target (`edge-worker/fuzz`) and the
 //! native property test below drive it: any request gives a JSON answer and
 //! never a panic.
 
@@ -10,7 +12,8 @@ use cove_engine::bundle::Model;
 
 use crate::aggregate_store::Tallies;
 use crate::api_error::ApiError;
-use crate::http::{self, Answer, Incoming, Route, Settings};
+use crate::http::{self, AdminAction, Answer, Incoming, Route, Settings};
+use crate::{admin, config};
 
 /// Answers `incoming` with `body` the way the worker would, storage aside.
 pub fn answer(
@@ -31,7 +34,10 @@ fn serve(
     now: i64,
 ) -> Result<Answer, ApiError> {
     let today = (now.max(0) / 86_400) as u32;
-    let checked = http::check(incoming, settings, today)?;
+    let seed = config::seed_shops();
+    let seeded = |id: &str| seed.iter().find(|shop| shop.id == id);
+    let shop = http::shop_query(incoming).and_then(|id| seeded(&id));
+    let checked = http::check(incoming, settings, today, shop)?;
     let limit = checked.route.body_limit();
     if body.len() > limit {
         return Err(ApiError::TooLarge { limit });
@@ -64,6 +70,15 @@ fn serve(
             crate::aggregates::publish_json(shop, &registry(shop)?, model, day, &empty)
         }
         Route::Preflight => Ok(http::preflight()),
+        Route::AdminList => admin::list_answer(seed),
+        Route::AdminShop { id, action } => match action {
+            AdminAction::Get => admin::shop_answer(seeded(&id)),
+            AdminAction::Put => {
+                let (shop, _) = admin::validate_put(&id, body, model)?;
+                admin::put_answer(seeded(&id).is_none(), &shop)
+            }
+            AdminAction::Delete => admin::delete_answer(seeded(&id).is_some()),
+        },
     }
 }
 
@@ -83,6 +98,8 @@ mod tests {
         })
     }
 
+    const ADMIN_TOKEN: &str = "an-admin-token-of-at-least-32-chars";
+
     fn settings() -> Settings {
         Settings {
             public_origins: vec!["http://127.0.0.1:8787".into()],
@@ -90,6 +107,7 @@ mod tests {
                 "demo".into(),
                 http::token_digest("a-dashboard-token-of-32-chars-00"),
             )],
+            admin_token: Some(http::token_digest(ADMIN_TOKEN)),
         }
     }
 
@@ -97,7 +115,7 @@ mod tests {
     /// with code and message when it is an error), the security headers.
     fn check_answer(answer: &Answer) {
         assert!(
-            [200, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 421, 422, 429]
+            [200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 421, 422, 429, 503]
                 .contains(&answer.status),
             "status {} for {}",
             answer.status,
@@ -124,6 +142,7 @@ mod tests {
             Just("POST".to_string()),
             Just("OPTIONS".to_string()),
             Just("PUT".to_string()),
+            Just("DELETE".to_string()),
             "[A-Z]{1,8}",
         ]
     }
@@ -139,6 +158,11 @@ mod tests {
             Just("/v1/aggregates?shop=demo&day=20425"),
             Just("/v1/config?shop=demo&shop=demo"),
             Just("/v1/bundles/%2e%2e/x"),
+            Just("/v1/admin/shops"),
+            Just("/v1/admin/shops/demo"),
+            Just("/v1/admin/shops/other-shop"),
+            Just("/v1/admin/shops/%2e%2e"),
+            Just("/v1/admin/shops/"),
         ];
         (known, "[ -~]{0,12}", any::<bool>()).prop_map(|(base, tail, append)| {
             if append {
@@ -160,6 +184,7 @@ mod tests {
                 "Bearer a-dashboard-token-of-32-chars-00".to_string()
             )),
             Just(("cf-ipcountry".to_string(), "GB".to_string())),
+            Just(("authorization".to_string(), format!("Bearer {ADMIN_TOKEN}"))),
             ("[a-z-]{1,12}", "[ -~]{0,24}").prop_map(|(k, v)| (k, v)),
             "[ -~]{0,24}".prop_map(|v| ("content-length".to_string(), v)),
         ];
@@ -175,10 +200,25 @@ mod tests {
                 format!(r#"{{"k":{k},"items":[{}]}}"#, items.join(",")).into_bytes()
             }),
             (0u64..u64::MAX).prop_map(|k| format!(r#"{{"dim":2,"k":{k},"user":[1,0],"items":[[1,0]]}}"#).into_bytes()),
+            (shop_id(), proptest::collection::vec("[ -~]{0,40}", 0..3), 0u32..200).prop_map(|(id, origins, k)| {
+                let mut shop = serde_json::to_value(&config::seed_shops()[0]).unwrap();
+                shop["id"] = serde_json::json!(id);
+                shop["origins"] = serde_json::json!(origins);
+                shop["k_anonymity"] = serde_json::json!(k);
+                serde_json::to_vec(&shop).unwrap()
+            }),
             (0u32..u32::MAX, any::<u32>()).prop_map(|(day, cell)| {
                 let json = format!(r#"{{"v":1,"day":{day},"nonce":"{day:08x}000000000000000000000000","reports":[{{"metric":"segment.lifecycle","cell":{cell}}}]}}"#);
                 format!("{json:1024}").into_bytes()
             }),
+        ]
+    }
+
+    fn shop_id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("demo".to_string()),
+            Just("other-shop".to_string()),
+            "[ -~]{0,8}"
         ]
     }
 
@@ -191,14 +231,126 @@ mod tests {
             path in path(),
             headers in headers(),
             body in body(),
+            admin_on in any::<bool>(),
         ) {
             let incoming = Incoming {
                 method,
                 url: format!("http://127.0.0.1:8787{path}"),
                 headers,
             };
-            check_answer(&answer(&incoming, &body, model(), &settings(), NOW));
+            let mut settings = settings();
+            if !admin_on {
+                settings.admin_token = None;
+            }
+            check_answer(&answer(&incoming, &body, model(), &settings, NOW));
         }
+    }
+
+    /// One admin call through `answer`: its status and body.
+    fn admin(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        if let Some(token) = token {
+            headers.push(("authorization".into(), format!("Bearer {token}")));
+        }
+        let incoming = Incoming {
+            method: method.into(),
+            url: format!("http://127.0.0.1:8787{path}"),
+            headers,
+        };
+        let answer = answer(&incoming, body, model(), &settings(), NOW);
+        check_answer(&answer);
+        (answer.status, answer.body)
+    }
+
+    #[test]
+    fn the_admin_api_answers_with_the_token_only() {
+        let demo = serde_json::to_vec(&config::seed_shops()[0]).unwrap();
+        let renamed = String::from_utf8(demo.clone())
+            .unwrap()
+            .replacen("\"demo\"", "\"new-shop\"", 1)
+            .into_bytes();
+        let token = Some(ADMIN_TOKEN);
+        let wrong = Some("not-the-admin-token-but-just-as-long!");
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16);
+        let cases: &[Case] = &[
+            ("GET", "/v1/admin/shops", token, b"", 200),
+            ("GET", "/v1/admin/shops", None, b"", 401),
+            ("GET", "/v1/admin/shops", wrong, b"", 401),
+            ("POST", "/v1/admin/shops", token, b"", 405),
+            ("GET", "/v1/admin/shops/demo", token, b"", 200),
+            ("GET", "/v1/admin/shops/nope", token, b"", 404),
+            ("GET", "/v1/admin/shops/demo", wrong, b"", 401),
+            ("PUT", "/v1/admin/shops/demo", token, &demo, 200),
+            ("PUT", "/v1/admin/shops/new-shop", token, &renamed, 201),
+            ("PUT", "/v1/admin/shops/new-shop", token, &demo, 400),
+            ("PUT", "/v1/admin/shops/demo", None, &demo, 401),
+            ("PUT", "/v1/admin/shops/demo", token, b"{", 400),
+            (
+                "PUT",
+                "/v1/admin/shops/demo",
+                token,
+                &[b' '; 16 * 1024 + 1],
+                413,
+            ),
+            ("DELETE", "/v1/admin/shops/demo", token, b"", 200),
+            ("DELETE", "/v1/admin/shops/nope", token, b"", 404),
+            ("DELETE", "/v1/admin/shops/demo", wrong, b"", 401),
+            ("PATCH", "/v1/admin/shops/demo", token, b"", 405),
+            ("GET", "/v1/admin/shops/a%2Fb", token, b"", 400),
+            ("GET", "/v1/admin/shops/a.b", token, b"", 400),
+            ("GET", "/v1/admin/shops/demo/x", token, b"", 400),
+            ("GET", "/v1/admin/shops/", token, b"", 400),
+            ("GET", "/v1/admin/other", token, b"", 404),
+        ];
+        for (method, path, token, body, want) in cases {
+            let (status, text) = admin(method, path, *token, body);
+            assert_eq!(status, *want, "{method} {path} {token:?}: {text}");
+        }
+        let (_, listed) = admin("GET", "/v1/admin/shops", token, b"");
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        assert_eq!(listed["shops"][0]["origins"][0], "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn without_the_admin_secret_the_admin_api_is_off() {
+        let mut settings = settings();
+        settings.admin_token = None;
+        let incoming = Incoming {
+            method: "GET".into(),
+            url: "http://127.0.0.1:8787/v1/admin/shops".into(),
+            headers: vec![("authorization".into(), format!("Bearer {ADMIN_TOKEN}"))],
+        };
+        let answer = answer(&incoming, b"", model(), &settings, NOW);
+        assert_eq!(answer.status, 503);
+        assert!(answer.body.contains("ADMIN_TOKEN"), "{}", answer.body);
+    }
+
+    #[test]
+    fn a_refused_origin_is_told_how_to_register_without_its_origin_echoed() {
+        let incoming = Incoming {
+            method: "GET".into(),
+            url: "http://127.0.0.1:8787/v1/config?shop=demo".into(),
+            headers: vec![("origin".into(), "https://zzmarker.example".into())],
+        };
+        let answer = answer(&incoming, b"", model(), &settings(), NOW);
+        assert_eq!(answer.status, 403);
+        assert!(
+            answer.body.contains("not registered for shop demo"),
+            "{}",
+            answer.body
+        );
+        assert!(
+            answer
+                .body
+                .contains("cargo xtask shop add-origin demo <origin>"),
+            "{}",
+            answer.body
+        );
+        assert!(!answer.body.contains("zzmarker"), "{}", answer.body);
+        assert!(answer
+            .headers(None)
+            .iter()
+            .all(|(name, _)| !name.starts_with("access-control")));
     }
 
     #[test]

@@ -8,8 +8,7 @@
 // workerd's memory under 4 × 100 MB).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
-import { startWorker } from "./support.mjs";
+import { rawRequest, startWorker } from "./support.mjs";
 import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 
 const MARK = "zzmark";
@@ -23,33 +22,8 @@ after(async () => {
   await worker?.stop();
 });
 
-/**
- * One raw request. `body` is a Buffer/string, or a function that writes to
- * the request stream (chunked); `headers` are sent exactly.
- * @returns {Promise<{status: number, headers: object, text: string}>}
- */
-function request(method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    // A server may answer (413) and close before the whole body is sent; the
-    // answer counts, the reset of the rest of the upload does not.
-    let answer = null;
-    const finish = () => resolve({ ...answer, text: Buffer.concat(answer.chunks).toString("utf8") });
-    const req = http.request({ host: "127.0.0.1", port: worker.port, method, path, headers }, (res) => {
-      answer = { status: res.statusCode, headers: res.headers, chunks: [] };
-      res.on("data", (c) => answer.chunks.push(c));
-      res.on("end", finish);
-      res.on("error", finish);
-    });
-    req.on("error", (error) => {
-      if (!answer) reject(new Error(`${method} ${path}: ${error.message} before any answer`));
-    });
-    if (typeof body === "function") body(req, resolve);
-    else {
-      if (body !== undefined) req.write(body);
-      req.end();
-    }
-  });
-}
+/** One raw request to the worker (see `rawRequest`). */
+const request = (method, path, options) => rawRequest(worker.port, method, path, options);
 
 /** Streams `total` bytes of JSON-looking spaces, chunked, stopping when the answer comes. */
 function endless(total) {

@@ -1,6 +1,7 @@
 // Shared helpers of the end-to-end tests: the skeleton fixture, its check, and
 // a headless Chromium launched from Debian's package through playwright-core.
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -41,5 +42,34 @@ export async function launchChromium() {
       "--disable-component-update",
       "--disable-sync",
     ],
+  });
+}
+
+/**
+ * One raw request to 127.0.0.1:`port` (node:http, so odd paths and headers
+ * reach the worker exactly as written). `body` is a Buffer/string, or a
+ * function that writes to the request stream (chunked).
+ * @returns {Promise<{status: number, headers: object, text: string}>}
+ */
+export function rawRequest(port, method, path, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    // A server may answer (413) and close before the whole body is sent; the
+    // answer counts, the reset of the rest of the upload does not.
+    let answer = null;
+    const finish = () => resolve({ ...answer, text: Buffer.concat(answer.chunks).toString("utf8") });
+    const req = http.request({ host: "127.0.0.1", port, method, path, headers }, (res) => {
+      answer = { status: res.statusCode, headers: res.headers, chunks: [] };
+      res.on("data", (c) => answer.chunks.push(c));
+      res.on("end", finish);
+      res.on("error", finish);
+    });
+    req.on("error", (error) => {
+      if (!answer) reject(new Error(`${method} ${path}: ${error.message} before any answer`));
+    });
+    if (typeof body === "function") body(req, resolve);
+    else {
+      if (body !== undefined) req.write(body);
+      req.end();
+    }
   });
 }

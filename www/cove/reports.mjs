@@ -15,6 +15,11 @@
 // The reporting state (ε spent, campaign assignments, the waiting envelope)
 // is saved before anything is sent, so a crash or a closed tab never spends
 // ε twice; a failed send is retried with the same bytes.
+//
+// A page whose origin the shop has not registered at the edge is refused
+// (403, and without CORS headers, so the browser shows the page a network
+// error). The reporter then says so once on the console, with the command
+// that registers the origin, and keeps its envelope for a later try.
 
 import { readRecord } from "./storage.mjs";
 
@@ -24,6 +29,9 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 // A failed send waits at least this long before the next try.
 const RETRY_SECONDS = 300;
+// A send refused for the page's origin waits this long: registering an
+// origin is a person's job, not a matter of seconds.
+const ORIGIN_RETRY_SECONDS = 3600;
 
 /** What `privacy()` says when reports are off. */
 export const REPORTS_OFF = Object.freeze({ enabled: false, dailyEpsilon: 0, spentToday: 0, remainingToday: 0, nextReportAt: null, pending: false, lastReport: null });
@@ -46,6 +54,35 @@ export class Reporter {
     this.campaigns = new Set();
     this.timer = null;
     this.retryAfter = 0;
+    this.originWarned = false;
+  }
+
+  /**
+   * Whether the edge refuses this page's origin: a 403, or a fetch that
+   * failed (CORS hides the status) while the same URL, fetched without CORS,
+   * does answer. Never throws.
+   */
+  async originRefused(url, status) {
+    if (status === 403) return true;
+    if (status !== undefined || !globalThis.location?.origin) return false;
+    try {
+      await fetch(url, { mode: "no-cors", credentials: "omit", referrerPolicy: "no-referrer" });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Says once what happened and how to fix it. */
+  warnOriginRefused(consequence) {
+    if (this.originWarned) return;
+    this.originWarned = true;
+    const origin = globalThis.location?.origin ?? "<this page's origin>";
+    console.warn(
+      `cove: the edge refuses this page's origin (${origin}) for shop "${this.shop}": it is not registered. ` +
+        `${consequence} Register it with: cargo xtask shop add-origin ${this.shop} ${origin} --url ${new URL(this.api).origin} ` +
+        "(see edge-worker/README.md, \"Registering your shop's origin\").",
+    );
   }
 
   /**
@@ -56,15 +93,19 @@ export class Reporter {
    */
   async start(bundle) {
     let text;
+    const configUrl = `${this.api}config?shop=${encodeURIComponent(this.shop)}`;
+    let status;
     try {
-      const response = await fetch(`${this.api}config?shop=${encodeURIComponent(this.shop)}`, {
-        credentials: "omit",
-        referrerPolicy: "no-referrer",
-      });
+      const response = await fetch(configUrl, { credentials: "omit", referrerPolicy: "no-referrer" });
+      status = response.status;
       if (!response.ok) throw new Error(`the edge answered ${response.status}`);
       text = await response.text();
     } catch (error) {
-      console.warn("cove: privacy reports are off: no usable metric registry:", error?.message ?? error);
+      if (await this.originRefused(configUrl, status)) {
+        this.warnOriginRefused("Privacy reports are off until it is; nothing is lost (a waiting report stays on this device).");
+      } else {
+        console.warn("cove: privacy reports are off: no usable metric registry:", error?.message ?? error);
+      }
       return;
     }
     let engine;
@@ -122,11 +163,14 @@ export class Reporter {
     // Before consent nothing is sent; grantConsent() re-arms the timer.
     if (!this.enabled || !this.core.consentGranted) return;
     if (nowSeconds() < this.retryAfter) return this.schedule();
+    // Whether a failure is the POST's own (a network or CORS error).
+    let posting = false;
     try {
       const body = this.engine.prepareReport(nowSeconds(), this.core.engine.profileBytes());
       if (body === undefined) return;
       // The ε is spent: record it before the envelope leaves.
       await this.save();
+      posting = true;
       const response = await fetch(`${this.api}reports?shop=${encodeURIComponent(this.shop)}`, {
         method: "POST",
         body,
@@ -135,18 +179,28 @@ export class Reporter {
         referrerPolicy: "no-referrer",
         keepalive: true,
       });
+      posting = false;
       if (response.status === 202 || response.status === 409) {
         this.engine.reportSent(nowSeconds());
       } else if (response.status === 429 || response.status >= 500) {
         this.retryAfter = nowSeconds() + RETRY_SECONDS;
+      } else if (response.status === 403) {
+        // The origin is not registered: the envelope is kept (same bytes) for later.
+        this.retryAfter = nowSeconds() + ORIGIN_RETRY_SECONDS;
+        this.warnOriginRefused("The privacy report is kept on this device and retried later.");
       } else {
         console.warn(`cove: the edge refused the privacy report (${response.status}); it is dropped`);
         this.engine.reportRefused();
       }
       await this.save();
     } catch (error) {
-      this.retryAfter = nowSeconds() + RETRY_SECONDS;
-      console.warn("cove: the privacy report could not be sent, will retry:", error?.message ?? error);
+      if (posting && (await this.originRefused(`${this.api}config?shop=${encodeURIComponent(this.shop)}`))) {
+        this.retryAfter = nowSeconds() + ORIGIN_RETRY_SECONDS;
+        this.warnOriginRefused("The privacy report is kept on this device and retried later.");
+      } else {
+        this.retryAfter = nowSeconds() + RETRY_SECONDS;
+        console.warn("cove: the privacy report could not be sent, will retry:", error?.message ?? error);
+      }
     } finally {
       this.schedule();
     }

@@ -18,6 +18,7 @@ mod peers;
 mod run;
 mod sentiment;
 mod setup;
+mod shop;
 mod simulate;
 mod site;
 mod size;
@@ -44,6 +45,9 @@ tasks:
   simulate [--devices N] [--seed S] [--url URL] [--truth FILE]
           simulated shoppers drawn from the real data go through the engine
           and report to a local edge worker (started unless --url is given)
+  shop <list|show ID|put FILE.json|add-origin ID ORIGIN|remove-origin ID ORIGIN|delete ID> --url URL
+          a worker's shops through its admin API (token in COVE_ADMIN_TOKEN):
+          register a storefront's origin or change a shop without a rebuild
   tune    search the default model's and the sentiment models' parameters on
           validation, score the test period once, and write the choice with
           its figures into models/default-params.toml and
@@ -90,6 +94,7 @@ fn main() {
             model::report_bundle_size()
         }),
         Some("peers") => peers::peers(),
+        Some("shop") => shop::shop(&args[1..]),
         Some("tune") => model::tune(),
         Some("peers-sentiment") => sentiment::peers(),
         Some("simulate") => simulate::Options::parse(&args[1..]).and_then(|options| {

@@ -17,8 +17,8 @@ use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
 use libfuzzer_sys::fuzz_target;
 
 const METHODS: [&str; 6] = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "HEAD"];
-const STATUSES: [u16; 15] = [
-    200, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 421, 422, 429,
+const STATUSES: [u16; 17] = [
+    200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 421, 422, 429, 503,
 ];
 
 fn model() -> &'static Model {
@@ -36,6 +36,7 @@ fn settings() -> Settings {
             "demo".into(),
             token_digest("a-dashboard-token-of-32-chars-00"),
         )],
+        admin_token: Some(token_digest("an-admin-token-of-at-least-32-chars")),
     }
 }
 
