@@ -116,8 +116,13 @@ test("a shop follows the guide: publish, train on its own export, run the worker
   page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`));
   await page.goto(`${shopOrigin}/product.html`);
   await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article', { timeout: 60_000 });
+  // The shop's schedule holds the first envelope back a few seconds; then it is sent.
   const result = await page.evaluate(async () => {
-    const privacy = await window.cove.flushReports();
+    let privacy = await window.cove.privacy();
+    for (let tries = 0; tries < 40 && privacy.lastReport === null; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      privacy = await window.cove.flushReports();
+    }
     return { modelId: (await window.cove.profile()).modelId, enabled: privacy.enabled, sent: privacy.lastReport !== null };
   });
   assert.deepEqual(result, { modelId: pointer.model_id, enabled: true, sent: true }, console.join("\n"));
