@@ -157,6 +157,13 @@ pub fn cors_origin(incoming: &Incoming, shop: Option<&ShopConfig>) -> Option<Str
     if url.path().starts_with("/v1/admin/") {
         return None;
     }
+    // The bundles are public static files, readable from any origin (see
+    // `www/_headers`); a bundle path that reaches the worker names no file,
+    // and a storefront on another origin must be able to read that 404
+    // rather than see a network error.
+    if url.path().starts_with("/v1/bundles/") {
+        return Some("*".into());
+    }
     let shop = shop.filter(|shop| shop_query(incoming).as_deref() == Some(shop.id.as_str()))?;
     shop.origins.contains(&origin).then_some(origin)
 }
@@ -527,6 +534,16 @@ mod tests {
     use super::*;
 
     const TODAY: u32 = 20_000;
+
+    #[test]
+    fn a_missing_bundle_file_is_readable_from_any_origin() {
+        let incoming = Incoming {
+            method: "GET".into(),
+            url: "http://127.0.0.1:8787/v1/bundles/missing.json".into(),
+            headers: vec![("origin".into(), "https://shop.example".into())],
+        };
+        assert_eq!(cors_origin(&incoming, None).as_deref(), Some("*"));
+    }
 
     const ADMIN: &str = "an-admin-token-of-at-least-32-chars";
 

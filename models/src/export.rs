@@ -883,8 +883,35 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&published.pointer_path).unwrap())
                 .unwrap();
         let keys: Vec<&String> = pointer.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["catalogue", "manifest", "model_id", "tensors"]);
+        assert_eq!(
+            keys,
+            [
+                "catalogue",
+                "manifest",
+                "manifest_integrity",
+                "model_id",
+                "starter",
+                "tensors"
+            ]
+        );
         let id = &bundle.model_id;
+        // The manifest's SRI, as a browser computes it over the published bytes.
+        let manifest_bytes = std::fs::read(&published.manifest_path).unwrap();
+        assert_eq!(pointer["manifest_integrity"], sri_sha256(&manifest_bytes));
+        assert!(pointer["manifest_integrity"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256-"));
+        // The starter lists: one per trending country, each item described.
+        let starter = &pointer["starter"];
+        let lists = starter["lists"].as_object().unwrap();
+        assert!(lists.contains_key("*"));
+        for list in lists.values() {
+            for entry in list.as_array().unwrap() {
+                let item = entry["item"].as_str().unwrap();
+                assert!(starter["items"][item]["title"].is_string());
+            }
+        }
         assert_eq!(pointer["model_id"], *id);
         assert_eq!(
             pointer["manifest"],

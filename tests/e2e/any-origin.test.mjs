@@ -90,6 +90,24 @@ document.addEventListener("cove:error", (event) => { window.outcome = { ok: fals
   }
 });
 
+test("a bundle URL that names no file is told as HTTP 404 on another origin, not as a network error", async () => {
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head><body>${SLOT}
+<script>document.addEventListener("cove:error", (event) => { window.outcome = { code: event.detail.code, message: event.detail.message }; });</script>
+<script src="${worker.url}/cove.js" data-bundle="${worker.url}/v1/bundles/missing.json" data-country="GB"></script>
+</body></html>`;
+  const origin = await serveDir(work, { "/missing.html": [page, ".html"] });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(`${origin}/missing.html`);
+  await tab.waitForFunction(() => window.outcome !== undefined, null, { timeout: 30_000 });
+  const outcome = await tab.evaluate(() => window.outcome);
+  assert.equal(outcome.code, "bundle_fetch");
+  assert.match(outcome.message, /HTTP 404/);
+  assert.equal(await tab.locator("[data-cove-slot]").getAttribute("data-cove-state"), "error");
+  assert.match(await tab.locator("[data-cove-slot]").innerText(), /Our bestsellers/);
+  await context.close();
+});
+
 test("npm pack: the package holds the modules, the types, the three wasm modules, and nothing else", () => {
   const listed = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n").sort();
   const expected = [
