@@ -28,6 +28,18 @@
   document.addEventListener("cove:ready", function (event) {
     if (event.detail && event.detail.cove) window.cove = event.detail.cove;
   });
+  // A page without `<link rel="preload">` hints for the bundle pointer gets
+  // one now: it is fetched beside the module instead of after it (the
+  // snippet's own fetch then reuses it), a round trip less before the first slot.
+  if (data.bundle && !/\/manifest\.json$/.test(data.bundle) &&
+      !document.querySelector('link[rel="preload"][href="' + data.bundle + '"]')) {
+    var hint = document.createElement("link");
+    hint.rel = "preload";
+    hint.as = "fetch";
+    hint.crossOrigin = "anonymous";
+    hint.href = data.bundle;
+    document.head.appendChild(hint);
+  }
   import(new URL("cove.mjs", base).href).then(function (module) {
     window.Cove = module.Cove;
     if (!data.bundle) {

@@ -4,7 +4,7 @@
 // 31bb730, before the starter lists and the lazy sentiment), same wasm and
 // same bundles, alternating runs.
 //
-//   node tests/bench/first-slot.mjs [--runs 5] [--before 31bb730]
+//   node tests/bench/first-slot.mjs [--runs 5] [--before 31bb730] [--no-hints]
 //
 // Protocol, per run and build:
 // - first visit: a fresh browser context (empty caches and storage), viewport
@@ -35,6 +35,8 @@ const option = (name, fallback) => {
 };
 const runs = Number(option("runs", 5));
 const beforeCommit = option("before", "31bb730");
+// Without the page's hints (`modulepreload`, `preload`): a shop that pasted the tag alone.
+const hints = !args.includes("--no-hints");
 const site = join(workspaceRoot, "target", "site");
 const esbuild = join(workspaceRoot, "node_modules", ".bin", "esbuild");
 
@@ -71,9 +73,10 @@ const mark = `new MutationObserver(function (_, observer) {
 function page(build) {
   const bundle = build === "after" ? "/v1/bundles/default.json" : pointer.manifest;
   const sentiment = build === "after" ? "/v1/bundles/sentiment.json" : sentimentPointer.three_class.manifest;
-  const preload = build === "after" ? '<link rel="preload" as="fetch" href="/v1/bundles/default.json" crossorigin>' : "";
+  const preload = build === "after" && hints ? '<link rel="preload" as="fetch" href="/v1/bundles/default.json" crossorigin>' : "";
+  const modulePreload = hints ? `<link rel="modulepreload" href="/${build}/cove.mjs">` : "";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>A shop</title><link rel="modulepreload" href="/${build}/cove.mjs">${preload}
+<title>A shop</title>${modulePreload}${preload}
 <script>${mark}</script></head><body><h1>A shop</h1>
 <div data-cove-slot="home" data-cove-k="8"><template><article><a data-cove-href><span data-cove-field="title"></span></a>
 <span data-cove-field="price"></span> <small data-cove-field="reason"></small></article></template></div>
@@ -166,7 +169,7 @@ const row = (name, pick, unit, digits = 0) => {
   return `| ${name} | ${before.toFixed(digits)} ${unit} | ${after.toFixed(digits)} ${unit} | ${(after / before).toFixed(2)} |`;
 };
 const commit = execFileSync("git", ["-C", workspaceRoot, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-console.log(`\nFirst slot, medians of ${runs} runs each (before = ${beforeCommit}, after = ${commit} + working tree)\n`);
+console.log(`\nFirst slot${hints ? "" : ", pages without preload hints"}, medians of ${runs} runs each (before = ${beforeCommit}, after = ${commit} + working tree)\n`);
 console.log("| measure | before | after | after / before |");
 console.log("|---|---|---|---|");
 console.log(row("first visit, slow 4G + 4× CPU, 390×844: first slot", (r) => r.cold.ms, "ms"));
