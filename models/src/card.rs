@@ -28,10 +28,17 @@ pub fn model_card(
     let _ = writeln!(out, "## Data\n");
     let _ = writeln!(
         out,
-        "- Orders: `{}`, {} to {}: {} customers, {} items, {} invoices, {} countries kept.",
-        d.source, d.first_day, d.last_day, d.n_customers, d.n_items, d.n_invoices, d.n_countries
+        "- Orders: `{}`, {} to {}: {} customers, {} items, {} invoices, {} kept.",
+        d.source,
+        d.first_day,
+        d.last_day,
+        d.n_customers,
+        d.n_items,
+        d.n_invoices,
+        report::countries(d.n_countries)
     );
-    if d.source.contains("online_retail") || d.source.contains("Online Retail") {
+    let online_retail = is_online_retail(&d.source);
+    if online_retail {
         let _ = writeln!(
             out,
             "- Credit: Online Retail, Chen, D. (2015), UCI Machine Learning Repository, \
@@ -190,14 +197,16 @@ pub fn model_card(
                 }
             }
         }
+        // No peer figures without a peers file of this data: another
+        // shop's (Online Retail's, in models/README.md) say nothing here.
         None => {
             let _ = writeln!(
                 out,
-                "Not run with this training (`cargo xtask peers` writes target/peers/peers.json; \
-                 pass it with `--peers`). For Online Retail the measured peer table (EASE, implicit \
-                 ALS and BPR, with and without a Cove-style blend) is in models/README.md: the \
-                 strongest peer as published, implicit ALS, reached NDCG@10 0.3289 (A) / 0.1022 \
-                 (B); given the blend, implicit BPR reached 0.3687 (A) / 0.1195 (B)."
+                "Not run with this training, so no peer figures for this data: `cove-train \
+                 evaluate --write-split DIR` writes this data's split, `models/peers/peers.py \
+                 --test DIR/test --val DIR/val --out peers.json` scores the peers on it (`cargo \
+                 xtask peers` does both for Online Retail), and `--peers peers.json` puts them \
+                 here."
             );
         }
     }
@@ -307,14 +316,29 @@ pub fn model_card(
          row (bundle schema 2); the engine dequantises them once at load."
     );
     let _ = writeln!(out, "\n## Intended use and limits\n");
+    if online_retail {
+        let _ = writeln!(
+            out,
+            "- Intended: on-device recommendations and segments for a gift-ware shop like the one \
+             in the data, and as the demo's default bundle. Not for decisions about individuals \
+             with legal or similar effect.\n\
+             - The data is one UK wholesaler's 2010–2011 orders (mostly business buyers); \
+             catalogue, prices and seasonality are of that shop. Stock is unknown (every item is \
+             in stock)."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "- Intended: on-device recommendations and segments for the shop whose orders these \
+             are. Not for decisions about individuals with legal or similar effect.\n\
+             - The data is that shop's orders from {} to {}; catalogue, prices and seasonality are \
+             of that period. Stock is unknown (every item is in stock).",
+            d.first_day, d.last_day
+        );
+    }
     let _ = writeln!(
         out,
-        "- Intended: on-device recommendations and segments for a gift-ware shop like the one in the \
-         data, and as the demo's default bundle. Not for decisions about individuals with legal or \
-         similar effect.\n\
-         - The data is one UK wholesaler's 2010–2011 orders (mostly business buyers); catalogue, \
-         prices and seasonality are of that shop. Stock is unknown (every item is in stock).\n\
-         - The purchase-intent model comes from another shop's sessions (UCI Online Shoppers); \
+        "- The purchase-intent model comes from another shop's sessions (UCI Online Shoppers); \
          its calibration on this shop is untested.\n\
          - Every Cove figure is the engine's (the trainer has no scorer of its own); the \
          engine's confidence is linear in the profile's decayed weight, the trainer's ALS \
@@ -323,6 +347,12 @@ pub fn model_card(
         model.fit_seconds
     );
     out
+}
+
+/// Whether the orders are UCI Online Retail (by the file's name), whose
+/// credit and description the card then carries.
+fn is_online_retail(source: &str) -> bool {
+    source.contains("online_retail") || source.contains("Online Retail")
 }
 
 /// Cove through the engine beside every OR-SESSION peer of

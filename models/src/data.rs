@@ -2,7 +2,18 @@
 //!
 //! The input is a CSV file (plain or gzip, detected from its first two bytes)
 //! with a header row. [`ColumnMap`] names the header of each column the trainer
-//! needs; its defaults fit the UCI Online Retail export.
+//! reads and the field delimiter; its defaults fit the UCI Online Retail export.
+//! Header names are matched after trimming, ignoring case.
+//!
+//! Five columns are required: customer, item, quantity, date and unit price
+//! (price feeds the price tiers and the revenue checks, quantity the
+//! confidence of a purchase line). Three are optional, with stated defaults:
+//! without an invoice column an order is one customer's lines at one time
+//! (and no row is a cancellation); without a country column every row is
+//! [`ColumnMap::default_country`] (`unknown` unless named); without a title
+//! column an item's title is its code. An optional column the user named
+//! explicitly ([`OptionalColumn::named`]) must be in the header, so a typo is
+//! an error rather than a silently missing column.
 //!
 //! Two kinds of problem are kept apart, in the way ripgrep separates fatal
 //! errors from messages:
@@ -19,11 +30,13 @@
 //! Rows that parse are then checked against the cleaning rules in a fixed order;
 //! a dropped row is counted under the first rule it breaks ([`DropRule`]).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -35,39 +48,85 @@ pub const MAX_BAD_ROW_FRACTION: f64 = 0.05;
 /// How many examples of bad rows the report keeps.
 const MAX_BAD_ROW_EXAMPLES: usize = 10;
 
-/// The header names of the columns the trainer reads. Columns not named here
-/// are ignored. Matching is exact after trimming spaces.
+/// How to read a shop's export: the header names of the columns the trainer
+/// reads, and the field delimiter. Columns not named here are ignored. A name
+/// matches a header field after trimming both, ignoring ASCII case (an exact
+/// match wins over a case-insensitive one).
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnMap {
-    /// The order (invoice) id. A leading `C` marks a cancellation.
-    pub invoice: String,
+    /// The order (invoice) id. A leading `C` marks a cancellation. Optional:
+    /// without it, one customer's lines at one time are one order.
+    pub invoice: OptionalColumn,
     /// The product code (SKU).
     pub item: String,
-    /// The product title. May be empty.
-    pub description: String,
+    /// The product title. May be empty. Optional: without it, the title is
+    /// the product code.
+    pub description: OptionalColumn,
     /// Units bought; non-positive values are returns or adjustments.
     pub quantity: String,
-    /// The order time, `YYYY-MM-DD HH:MM[:SS]` or `M/D/YYYY H:MM`.
+    /// The order time: `YYYY-MM-DD[ HH:MM[:SS]]` (or with `T`) or
+    /// `M/D/YYYY[ H:MM]`; a date alone is midnight.
     pub date: String,
     /// The price of one unit, in the shop's currency.
     pub unit_price: String,
     /// The customer id. Empty for guest orders. `17850.0` and `17850` are the same.
     pub customer: String,
-    /// The shipping country.
-    pub country: String,
+    /// The shipping country. Optional: without it, every row is
+    /// [`ColumnMap::default_country`].
+    pub country: OptionalColumn,
+    /// The country of every row of a file without a country column (`None`:
+    /// [`UNKNOWN_COUNTRY`]). Naming one for a file that has the column is an
+    /// error: the two would disagree.
+    pub default_country: Option<String>,
+    /// The field delimiter (`,` by default; `;`, tab and `|` are common).
+    pub delimiter: u8,
+}
+
+/// The country of every row when the file has no country column and none
+/// was named.
+pub const UNKNOWN_COUNTRY: &str = "unknown";
+
+/// The header name of an optional column.
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionalColumn {
+    /// The header name to look for.
+    pub name: String,
+    /// The user named the column: then the header must have it. An unnamed
+    /// (default) column the header lacks is simply absent.
+    pub named: bool,
+}
+
+impl OptionalColumn {
+    /// A default name, which the file may lack.
+    pub fn default_name(name: &str) -> Self {
+        OptionalColumn {
+            name: name.to_owned(),
+            named: false,
+        }
+    }
+
+    /// A name the user gave, which the file must have.
+    pub fn named(name: &str) -> Self {
+        OptionalColumn {
+            name: name.to_owned(),
+            named: true,
+        }
+    }
 }
 
 impl Default for ColumnMap {
     fn default() -> Self {
         ColumnMap {
-            invoice: "InvoiceNo".into(),
+            invoice: OptionalColumn::default_name("InvoiceNo"),
             item: "StockCode".into(),
-            description: "Description".into(),
+            description: OptionalColumn::default_name("Description"),
             quantity: "Quantity".into(),
             date: "InvoiceDate".into(),
             unit_price: "UnitPrice".into(),
             customer: "CustomerID".into(),
-            country: "Country".into(),
+            country: OptionalColumn::default_name("Country"),
+            default_country: None,
+            delimiter: b',',
         }
     }
 }
@@ -155,6 +214,9 @@ pub struct BadRow {
 /// What the cleaning step read, dropped and kept, rule by rule.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct CleaningReport {
+    /// The optional columns the file lacks, each with the default used
+    /// instead (one sentence each; empty when the file has all eight).
+    pub defaults: Vec<String>,
     /// Data rows read (the header is not counted).
     pub rows_read: u64,
     /// Rows skipped because a value did not parse.
@@ -183,6 +245,9 @@ impl CleaningReport {
 
 impl fmt::Display for CleaningReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for default in &self.defaults {
+            writeln!(f, "{default}")?;
+        }
         writeln!(f, "rows read:            {:>9}", self.rows_read)?;
         writeln!(f, "rows unparsable:      {:>9}", self.rows_unparsable)?;
         for (rule, n) in &self.dropped {
@@ -296,45 +361,271 @@ impl Interner {
     }
 }
 
-/// The positions of the mapped columns in the header.
+/// The positions of the mapped columns in the header (`None`: an optional
+/// column the file lacks).
 struct ColumnPositions {
-    invoice: usize,
+    invoice: Option<usize>,
     item: usize,
-    description: usize,
+    description: Option<usize>,
     quantity: usize,
     date: usize,
     unit_price: usize,
     customer: usize,
-    country: usize,
+    country: Option<usize>,
+}
+
+/// A header field as names are compared: trimmed, without a byte-order
+/// mark, lower case.
+fn comparable(name: &str) -> String {
+    name.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase()
+}
+
+/// The position of `name` among `fields`: an exact match (after trimming),
+/// else the one field equal ignoring case. `Err` lists the fields that match
+/// ignoring case when more than one does.
+fn position_of(fields: &[String], name: &str) -> Result<Option<usize>, Vec<String>> {
+    let trimmed = name.trim();
+    if let Some(idx) = fields
+        .iter()
+        .position(|f| f.trim().trim_start_matches('\u{feff}').trim() == trimmed)
+    {
+        return Ok(Some(idx));
+    }
+    let wanted = comparable(name);
+    let matches: Vec<usize> = (0..fields.len())
+        .filter(|&idx| comparable(&fields[idx]) == wanted)
+        .collect();
+    match matches.as_slice() {
+        [] => Ok(None),
+        [idx] => Ok(Some(*idx)),
+        _ => Err(matches.iter().map(|&idx| fields[idx].clone()).collect()),
+    }
+}
+
+/// Levenshtein distance, for suggesting a header field close to a missing name.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous_diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous_diagonal + usize::from(ca != *cb);
+            previous_diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The header field most like `name` (ignoring case, spaces, `_` and `-`),
+/// when it is close enough to be a likely typo or another spelling.
+fn suggestion<'a>(fields: &'a [String], name: &str) -> Option<&'a str> {
+    let squash = |text: &str| -> String {
+        comparable(text)
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .collect()
+    };
+    let wanted = squash(name);
+    fields
+        .iter()
+        .map(|field| (edit_distance(&squash(field), &wanted), field))
+        .filter(|(distance, _)| *distance <= 2.max(wanted.len() / 4))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, field)| field.as_str())
+}
+
+/// The CLI flag that names each column, for messages.
+const FLAGS: [&str; 8] = [
+    "--col-invoice",
+    "--col-item",
+    "--col-description",
+    "--col-quantity",
+    "--col-date",
+    "--col-price",
+    "--col-customer",
+    "--col-country",
+];
+
+/// How a delimiter is written on the command line.
+fn delimiter_flag(delimiter: u8) -> String {
+    match delimiter {
+        b'\t' => "tab".into(),
+        other => format!("'{}'", other as char),
+    }
 }
 
 fn locate_columns(
     header: &csv::StringRecord,
     map: &ColumnMap,
 ) -> Result<ColumnPositions, MalformedFile> {
-    let find = |name: &str| -> Result<usize, MalformedFile> {
-        header
-            .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
-            .ok_or_else(|| MalformedFile {
-                line: Some(1),
-                column: Some(name.to_owned()),
-                message: format!(
-                    "required column '{name}' is not in the header (found: {})",
-                    header.iter().collect::<Vec<_>>().join(", ")
-                ),
-            })
+    let fields: Vec<String> = header.iter().map(str::to_owned).collect();
+    // (name, required, flag) in FLAGS order.
+    let wanted: [(&str, bool); 8] = [
+        (&map.invoice.name, map.invoice.named),
+        (&map.item, true),
+        (&map.description.name, map.description.named),
+        (&map.quantity, true),
+        (&map.date, true),
+        (&map.unit_price, true),
+        (&map.customer, true),
+        (&map.country.name, map.country.named),
+    ];
+    let mut found = [None; 8];
+    let mut problems = Vec::new();
+    let mut missing = Vec::new();
+    for (slot, ((name, required), flag)) in wanted.iter().zip(FLAGS).enumerate() {
+        match position_of(&fields, name) {
+            Ok(Some(idx)) => found[slot] = Some(idx),
+            Ok(None) if *required => {
+                missing.push(name.to_string());
+                let hint = suggestion(&fields, name)
+                    .map(|field| format!(" (did you mean '{field}'? pass {flag} '{field}')"))
+                    .unwrap_or_else(|| format!(" (name it with {flag})"));
+                problems.push(format!("'{name}'{hint}"));
+            }
+            Ok(None) => {}
+            Err(matches) => {
+                missing.push(name.to_string());
+                problems.push(format!(
+                    "'{name}' matches {} ignoring case (pass {flag} with the exact name)",
+                    matches
+                        .iter()
+                        .map(|m| format!("'{m}'"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        let mut message = format!(
+            "the header lacks {} required column{}: {}; the header's columns are: {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join(", "),
+            fields
+                .iter()
+                .map(|f| format!("'{f}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // None of the required columns found: perhaps the delimiter is wrong.
+        let required = [1, 3, 4, 5, 6];
+        if required.iter().all(|&slot| found[slot].is_none()) {
+            let line = fields.join(&(map.delimiter as char).to_string());
+            for other in [b';', b'\t', b'|', b','] {
+                if other == map.delimiter {
+                    continue;
+                }
+                let split: Vec<String> =
+                    line.split(other as char).map(str::to_owned).collect();
+                let n_found = required
+                    .iter()
+                    .filter(|&&slot| matches!(position_of(&split, wanted[slot].0), Ok(Some(_))))
+                    .count();
+                if n_found > 0 {
+                    message.push_str(&format!(
+                        "; split by {} the header has {n_found} of them: pass --delimiter {}",
+                        delimiter_flag(other),
+                        delimiter_flag(other)
+                    ));
+                    break;
+                }
+            }
+        }
+        return Err(MalformedFile {
+            line: Some(1),
+            column: Some(missing.join(", ")),
+            message,
+        });
+    }
+    let [invoice, Some(item), description, Some(quantity), Some(date), Some(unit_price), Some(customer), country] =
+        found
+    else {
+        unreachable!("every required column was found above");
     };
     Ok(ColumnPositions {
-        invoice: find(&map.invoice)?,
-        item: find(&map.item)?,
-        description: find(&map.description)?,
-        quantity: find(&map.quantity)?,
-        date: find(&map.date)?,
-        unit_price: find(&map.unit_price)?,
-        customer: find(&map.customer)?,
-        country: find(&map.country)?,
+        invoice,
+        item,
+        description,
+        quantity,
+        date,
+        unit_price,
+        customer,
+        country,
     })
+}
+
+/// The line breaks of a stream, recorded as its bytes pass to the CSV reader,
+/// so that a record's byte offset can be turned into its line number. The CSV
+/// reader's own line count counts only `\n` and sees a CRLF line's `\n` as the
+/// start of the next record, so it named the first data row of a CRLF file
+/// "line 1"; here `\r\n`, `\n` and a lone `\r` are each one break.
+#[derive(Default)]
+struct LineBreaks {
+    /// `(first byte, one past the last byte)` of each break not yet passed
+    /// by a record, in stream order. Only the reader's look-ahead (a buffer)
+    /// is held.
+    pending: VecDeque<(u64, u64)>,
+    /// Breaks before every pending one.
+    passed: u64,
+    /// Bytes seen.
+    offset: u64,
+    /// The offset of a `\r` whose next byte has not been seen yet.
+    carriage_return: Option<u64>,
+}
+
+impl LineBreaks {
+    fn see(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let at = self.offset;
+            self.offset += 1;
+            if let Some(cr) = self.carriage_return.take() {
+                if byte == b'\n' {
+                    self.pending.push_back((cr, at + 1));
+                    continue;
+                }
+                self.pending.push_back((cr, cr + 1));
+            }
+            match byte {
+                b'\r' => self.carriage_return = Some(at),
+                b'\n' => self.pending.push_back((at, at + 1)),
+                _ => {}
+            }
+        }
+    }
+
+    /// The 1-based line of a record that starts at byte `offset`: breaks
+    /// before it, and the breaks it starts with (a CRLF's `\n`, blank lines),
+    /// which the CSV reader skips. Offsets must not decrease between calls.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut at = offset;
+        while let Some(&(start, end)) = self.pending.front() {
+            if start > at {
+                break;
+            }
+            at = at.max(end);
+            self.passed += 1;
+            self.pending.pop_front();
+        }
+        self.passed + 1
+    }
+}
+
+/// A reader that records the line breaks of what it reads.
+struct BreakRecorder<R> {
+    inner: R,
+    breaks: Rc<RefCell<LineBreaks>>,
+}
+
+impl<R: Read> Read for BreakRecorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.breaks.borrow_mut().see(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// `17850.0` and `17850` name the same customer.
@@ -352,14 +643,25 @@ pub fn read_transactions(
     rules: &CleaningRules,
     mut on_row: impl FnMut(u64),
 ) -> Result<Transactions, MalformedFile> {
+    let breaks = Rc::new(RefCell::new(LineBreaks::default()));
     let mut csv_reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(reader);
-    let header = csv_reader
-        .headers()
-        .map_err(|err| csv_error(err, 0))?
-        .clone();
+        .delimiter(map.delimiter)
+        .from_reader(BreakRecorder {
+            inner: reader,
+            breaks: Rc::clone(&breaks),
+        });
+    let line_of = |position: Option<&csv::Position>| {
+        position.map(|p| breaks.borrow_mut().line_at(p.byte()))
+    };
+    let header = match csv_reader.headers() {
+        Ok(header) => header.clone(),
+        Err(err) => {
+            let line = line_of(err.position());
+            return Err(csv_error(err, line, 0));
+        }
+    };
     if header.is_empty() {
         return Err(MalformedFile {
             line: Some(1),
@@ -368,6 +670,47 @@ pub fn read_transactions(
         });
     }
     let pos = locate_columns(&header, map)?;
+    let column_name = |idx: usize| header[idx].trim().trim_start_matches('\u{feff}').to_owned();
+    let (quantity_name, price_name, date_name) = (
+        column_name(pos.quantity),
+        column_name(pos.unit_price),
+        column_name(pos.date),
+    );
+    let mut defaults = Vec::new();
+    if pos.invoice.is_none() {
+        defaults.push(format!(
+            "no invoice column '{}': an order is one customer's lines at one time, and no row is a \
+             cancellation",
+            map.invoice.name
+        ));
+    }
+    if pos.description.is_none() {
+        defaults.push(format!(
+            "no title column '{}': an item's title is its code",
+            map.description.name
+        ));
+    }
+    let default_country = match (pos.country, &map.default_country) {
+        (Some(idx), Some(named)) => {
+            return Err(MalformedFile {
+                line: Some(1),
+                column: Some(column_name(idx)),
+                message: format!(
+                    "the file has a country column, so a country for every row ('{named}') would \
+                     disagree with it; leave the country out"
+                ),
+            })
+        }
+        (Some(_), None) => String::new(),
+        (None, named) => {
+            let country = named.as_deref().unwrap_or(UNKNOWN_COUNTRY).to_owned();
+            defaults.push(format!(
+                "no country column '{}': every row's country is '{country}'",
+                map.country.name
+            ));
+            country
+        }
+    };
 
     let mut items = Interner::default();
     let mut customers = Interner::default();
@@ -385,11 +728,14 @@ pub fn read_transactions(
         match csv_reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(err) => return Err(csv_error(err, report.rows_read)),
+            Err(err) => {
+                let line = line_of(err.position());
+                return Err(csv_error(err, line, report.rows_read));
+            }
         }
         report.rows_read += 1;
         on_row(report.rows_read);
-        let line = record.position().map_or(report.rows_read + 1, |p| p.line());
+        let line = line_of(record.position()).unwrap_or(report.rows_read + 1);
         let bad = |column: &str, value: &str, reason: &'static str| BadRow {
             line,
             column: column.to_owned(),
@@ -403,18 +749,18 @@ pub fn read_transactions(
         let parsed = (|| {
             let quantity: f64 = quantity_raw
                 .parse()
-                .map_err(|_| bad(&map.quantity, quantity_raw, "a number"))?;
+                .map_err(|_| bad(&quantity_name, quantity_raw, "a number"))?;
             let unit_price: f64 = price_raw
                 .parse()
-                .map_err(|_| bad(&map.unit_price, price_raw, "a number"))?;
+                .map_err(|_| bad(&price_name, price_raw, "a number"))?;
             if !quantity.is_finite() || !unit_price.is_finite() {
-                return Err(bad(&map.quantity, quantity_raw, "a finite number"));
+                return Err(bad(&quantity_name, quantity_raw, "a finite number"));
             }
             let minute = dates::parse_minutes(date_raw).ok_or_else(|| {
                 bad(
-                    &map.date,
+                    &date_name,
                     date_raw,
-                    "a date 'YYYY-MM-DD HH:MM[:SS]' or 'M/D/YYYY H:MM'",
+                    "a date 'YYYY-MM-DD[ HH:MM[:SS]]' or 'M/D/YYYY[ H:MM]'",
                 )
             })?;
             Ok((quantity, unit_price, minute))
@@ -431,7 +777,7 @@ pub fn read_transactions(
         };
         report.revenue_read += quantity * unit_price;
 
-        let invoice = record[pos.invoice].trim();
+        let invoice = pos.invoice.map_or("", |idx| record[idx].trim());
         let code = record[pos.item].trim();
         let customer = normalise_customer(&record[pos.customer]);
         let rule = if invoice.starts_with('C') || invoice.starts_with('c') {
@@ -457,7 +803,8 @@ pub fn read_transactions(
             title_counts.push(HashMap::new());
             title_first.push(Vec::new());
         }
-        let title = record[pos.description].trim();
+        // Without a title column the code is the title.
+        let title = pos.description.map_or(code, |idx| record[idx].trim());
         if !title.is_empty() {
             let counts = &mut title_counts[item_idx as usize];
             if !counts.contains_key(title) {
@@ -465,11 +812,17 @@ pub fn read_transactions(
             }
             *counts.entry(title.to_owned()).or_default() += 1;
         }
+        let invoice_idx = match pos.invoice {
+            Some(_) => invoices.intern(invoice),
+            // One customer's lines at one time are one order.
+            None => invoices.intern(&format!("{customer}@{minute}")),
+        };
+        let country = pos.country.map_or(default_country.as_str(), |idx| record[idx].trim());
         purchases.push(Purchase {
-            invoice_idx: invoices.intern(invoice),
+            invoice_idx,
             customer_idx: customers.intern(customer),
             item_idx,
-            country_idx: countries.intern(record[pos.country].trim()),
+            country_idx: countries.intern(country),
             quantity: quantity as f32,
             unit_price: unit_price as f32,
             minute,
@@ -497,6 +850,7 @@ pub fn read_transactions(
     }
 
     report.rows_kept = purchases.len() as u64;
+    report.defaults = defaults;
     report.dropped = DropRule::ALL
         .iter()
         .map(|rule| (*rule, dropped.get(rule).copied().unwrap_or(0)))
@@ -544,8 +898,9 @@ pub fn read_transactions_file(
         .with_context(|| format!("reading {}", path.display()))
 }
 
-fn csv_error(err: csv::Error, rows_read: u64) -> MalformedFile {
-    let line = err.position().map(|p| p.line());
+/// A CSV reader's error as a malformed file; `line` is the line of the
+/// record it names ([`LineBreaks::line_at`]).
+fn csv_error(err: csv::Error, line: Option<u64>, rows_read: u64) -> MalformedFile {
     match err.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

@@ -51,11 +51,15 @@ fn checked_date(year: i64, month: u32, day: u32) -> Option<i64> {
 }
 
 fn parse_time(text: &str) -> Option<i64> {
+    // A trailing `Z` (ISO's UTC mark) is dropped: times are the export's own
+    // clock either way.
+    let text = text.strip_suffix('Z').unwrap_or(text);
     let mut parts = text.split(':');
     let hour: i64 = parts.next()?.parse().ok()?;
     let minute: i64 = parts.next()?.parse().ok()?;
     let second: i64 = match parts.next() {
-        Some(s) => s.parse().ok()?,
+        // Fractions of a second (`08:26:00.123`) are dropped with the seconds.
+        Some(s) => s.split_once('.').map_or(s, |(whole, _)| whole).parse().ok()?,
         None => 0,
     };
     if parts.next().is_some() || hour > 23 || minute > 59 || second > 60 {
@@ -76,12 +80,16 @@ pub fn parse_day(text: &str) -> Option<i64> {
     checked_date(year, month, day)
 }
 
-/// Parses `YYYY-MM-DD HH:MM[:SS]` (ISO, the default export) or `M/D/YYYY H:MM`
-/// (the original UCI spreadsheet) into minutes since the epoch. Seconds are
-/// dropped.
+/// Parses `YYYY-MM-DD HH:MM[:SS]` (ISO, the default export; also with `T`
+/// between date and time) or `M/D/YYYY H:MM` (the original UCI spreadsheet)
+/// into minutes since the epoch. Seconds are dropped. A date without a time
+/// (`2017-01-28`, `11/1/2000`) is that day's midnight.
 pub fn parse_minutes(text: &str) -> Option<i64> {
-    let (date, time) = text.trim().split_once([' ', 'T'])?;
-    let minutes = parse_time(time.trim())?;
+    let text = text.trim();
+    let (date, minutes) = match text.split_once([' ', 'T']) {
+        Some((date, time)) => (date, parse_time(time.trim())?),
+        None => (text, 0),
+    };
     let day = if date.contains('/') {
         let mut parts = date.split('/');
         let month: u32 = parts.next()?.parse().ok()?;
@@ -127,11 +135,32 @@ mod tests {
         assert_eq!(iso % MINUTES_PER_DAY, 8 * 60 + 26);
         for bad in [
             "",
-            "2010-12-01",
             "2010-13-01 08:00",
             "2011-02-29 08:00",
             "x y",
         ] {
+            assert_eq!(parse_minutes(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_without_a_time_are_midnight() {
+        let day = parse_day("2017-01-28").unwrap();
+        assert_eq!(parse_minutes("2017-01-28"), Some(day * MINUTES_PER_DAY));
+        assert_eq!(parse_minutes(" 1/28/2017 "), Some(day * MINUTES_PER_DAY));
+        let day = parse_day("2000-11-01").unwrap();
+        assert_eq!(parse_minutes("11/1/2000"), Some(day * MINUTES_PER_DAY));
+        // ISO with `T`, fractional seconds and `Z`.
+        let iso = parse_minutes("2010-12-01 08:26:00").unwrap();
+        for same in [
+            "2010-12-01T08:26:00",
+            "2010-12-01T08:26:00Z",
+            "2010-12-01T08:26:00.250Z",
+            "2010-12-01 08:26:59.9",
+        ] {
+            assert_eq!(parse_minutes(same), Some(iso), "{same}");
+        }
+        for bad in ["2017-01-32", "2017-01", "13/1/2000", "2017-01-28T", "2017-01-28 25:00"] {
             assert_eq!(parse_minutes(bad), None, "{bad}");
         }
     }

@@ -832,7 +832,7 @@ mod tests {
     fn trained() -> (TrainedModel, crate::engine_eval::EngineEvaluation) {
         let data = synthetic_shop();
         let mut config = small_config();
-        let hidden = Bars { hidden: true };
+        let hidden = Bars::Hidden;
         let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
         let engine = crate::engine_eval::evaluate_through_engine(
             &data,

@@ -24,7 +24,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use cove_models::als::Confidence;
-use cove_models::data::{self, CleaningRules, ColumnMap};
+use cove_models::data::{self, CleaningRules, ColumnMap, OptionalColumn};
 use cove_models::pipeline::{self, Bars, TrainConfig};
 use cove_models::{card, dates, engine_eval, export, intent, report};
 
@@ -80,22 +80,29 @@ struct ScoreArgs {
     country: Option<String>,
 }
 
-/// The header names of the input's columns; defaults fit UCI Online Retail.
+/// The header names of the input's columns (matched ignoring case); defaults
+/// fit UCI Online Retail. Invoice, title and country are optional: a file
+/// without the default-named column goes without it, while a column named
+/// here must be in the header.
 #[derive(Args)]
 struct ColumnArgs {
-    /// Invoice (order) id column; a leading 'C' marks a cancellation.
-    #[arg(long, default_value = "InvoiceNo")]
-    col_invoice: String,
+    /// Invoice (order) id column; a leading 'C' marks a cancellation. Optional
+    /// (default name InvoiceNo): without it, one customer's lines at one time
+    /// are one order.
+    #[arg(long, value_name = "NAME")]
+    col_invoice: Option<String>,
     /// Product code column.
     #[arg(long, default_value = "StockCode")]
     col_item: String,
-    /// Product title column.
-    #[arg(long, default_value = "Description")]
-    col_description: String,
+    /// Product title column. Optional (default name Description): without it,
+    /// the title is the code.
+    #[arg(long, value_name = "NAME")]
+    col_description: Option<String>,
     /// Quantity column.
     #[arg(long, default_value = "Quantity")]
     col_quantity: String,
-    /// Order time column ('YYYY-MM-DD HH:MM[:SS]' or 'M/D/YYYY H:MM').
+    /// Order time column ('YYYY-MM-DD[ HH:MM[:SS]]', also with 'T', or
+    /// 'M/D/YYYY[ H:MM]'; a date alone is midnight).
     #[arg(long, default_value = "InvoiceDate")]
     col_date: String,
     /// Unit price column.
@@ -104,9 +111,30 @@ struct ColumnArgs {
     /// Customer id column.
     #[arg(long, default_value = "CustomerID")]
     col_customer: String,
-    /// Country column.
-    #[arg(long, default_value = "Country")]
-    col_country: String,
+    /// Country column. Optional (default name Country): without it, every row
+    /// is --country's.
+    #[arg(long, value_name = "NAME")]
+    col_country: Option<String>,
+    /// The country of every row, for a file without a country column
+    /// (default: "unknown").
+    #[arg(long)]
+    country: Option<String>,
+    /// The field delimiter: ',' (default), ';', '|', or 'tab'.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    delimiter: u8,
+}
+
+/// `--delimiter`: one ASCII character, or `tab` (also `\t` as typed).
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "TAB" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() && !matches!(text, "\"" | "\n" | "\r") => {
+            Ok(text.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "'{text}' is not a delimiter: give one character (',', ';', '|') or 'tab'"
+        )),
+    }
 }
 
 #[derive(Args)]
@@ -125,9 +153,10 @@ struct TrainArgs {
     /// A code with digits that is still not a product (repeatable).
     #[arg(long = "non-product-code")]
     non_product_codes: Vec<String>,
-    /// First day of the test period.
-    #[arg(long, default_value = "2011-11-09")]
-    cutoff: String,
+    /// First day of the test period, YYYY-MM-DD (default: derived from the
+    /// data, the last tenth of its span, 7 to 30 days before its last day).
+    #[arg(long)]
+    cutoff: Option<String>,
     /// Search the ALS grid on the validation split (about 108 fits).
     #[arg(long)]
     tune: bool,
@@ -185,11 +214,22 @@ struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The `--cutoff` day, if given.
+    fn cutoff(&self) -> anyhow::Result<Option<i64>> {
+        self.cutoff
+            .as_deref()
+            .map(|text| {
+                dates::parse_day(text)
+                    .with_context(|| format!("--cutoff '{text}' is not a date YYYY-MM-DD"))
+            })
+            .transpose()
+    }
+
+    /// The settings; the cut-off is [`TrainConfig`]'s default until
+    /// [`choose_cutoff`] sets it from the data.
     fn config(&self) -> anyhow::Result<TrainConfig> {
-        let cutoff_day = dates::parse_day(&self.cutoff)
-            .with_context(|| format!("--cutoff '{}' is not a date YYYY-MM-DD", self.cutoff))?;
+        self.cutoff()?;
         let mut config = TrainConfig {
-            cutoff_day,
             tune: self.tune,
             seed: self.seed,
             ..TrainConfig::default()
@@ -221,26 +261,44 @@ impl TrainArgs {
 
     fn columns(&self) -> ColumnMap {
         let c = &self.columns;
+        let defaults = ColumnMap::default();
+        let optional = |given: &Option<String>, default: OptionalColumn| {
+            given.as_deref().map_or(default, OptionalColumn::named)
+        };
         ColumnMap {
-            invoice: c.col_invoice.clone(),
+            invoice: optional(&c.col_invoice, defaults.invoice),
             item: c.col_item.clone(),
-            description: c.col_description.clone(),
+            description: optional(&c.col_description, defaults.description),
             quantity: c.col_quantity.clone(),
             date: c.col_date.clone(),
             unit_price: c.col_price.clone(),
             customer: c.col_customer.clone(),
-            country: c.col_country.clone(),
+            country: optional(&c.col_country, defaults.country),
+            default_country: c.country.clone(),
+            delimiter: c.delimiter,
         }
     }
 }
 
+/// Sets `config.cutoff_day` from `--cutoff` or the data, checked against
+/// the data's span, and says which.
+fn choose_cutoff(
+    args: &TrainArgs,
+    data: &data::Transactions,
+    config: &mut TrainConfig,
+) -> anyhow::Result<()> {
+    let (cutoff_day, how) = pipeline::choose_cutoff(data, args.cutoff()?, config.validation_days)?;
+    config.cutoff_day = cutoff_day;
+    println!(
+        "Test period from {} ({how}); validation: the {} days before it",
+        dates::format_day(cutoff_day),
+        config.validation_days
+    );
+    Ok(())
+}
+
 fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transactions> {
-    let spinner = if bars.hidden {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new_spinner()
-    };
-    spinner.set_message(format!("reading {}", args.orders.display()));
+    let spinner = bars.spinner(&format!("reading {} (rows)", args.orders.display()));
     let rules = CleaningRules {
         extra_non_product_codes: args.non_product_codes.clone(),
     };
@@ -276,6 +334,7 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     );
     let mut config = args.config()?;
     let data = read_orders(args, bars)?;
+    choose_cutoff(args, &data, &mut config)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(
@@ -310,6 +369,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         None => None,
     };
     let data = read_orders(args, bars)?;
+    choose_cutoff(args, &data, &mut config)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     let intent_model = match &args.sessions {
         Some(path) => Some(intent::train_intent_file(path)?),
@@ -351,7 +411,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
                 "validation search of cove-train {} on {} (cut-off {}, {} validation days, seed {})",
                 env!("CARGO_PKG_VERSION"),
                 source,
-                args.cutoff,
+                dates::format_day(config.cutoff_day),
                 config.validation_days,
                 args.seed
             ),
@@ -568,14 +628,14 @@ fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
         .context("--log is not a valid filter")?;
+    // Colour codes only on a terminal: a log file gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
-    let bars = Bars {
-        hidden: !std::io::stderr().is_terminal(),
-    };
+    let bars = Bars::for_stderr();
     match &cli.command {
         Command::Train(args) => run_train(args, bars),
         Command::Evaluate(args) => run_evaluate(args, bars),

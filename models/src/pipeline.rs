@@ -3,11 +3,13 @@
 //! [`train`] (fit everything on all the data into one [`TrainedModel`]).
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cove_engine::bundle::{BlendWeights, SessionWeights};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+
+use anyhow::Context;
 
 use crate::als::{self, AlsParams, Confidence};
 use crate::data::{CleaningReport, ItemInfo, Transactions};
@@ -18,28 +20,107 @@ use crate::intent::IntentModel;
 use crate::neighbours::{self, Neighbour, Trending};
 use crate::segments::{self, Lifecycle, PriceTiers, Propensity, TasteClusters};
 
-/// Makes progress bars; hidden ones when output is not a terminal.
-#[derive(Debug, Clone, Copy)]
-pub struct Bars {
-    /// Draw nothing.
-    pub hidden: bool,
+/// How progress is shown on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bars {
+    /// Nothing (tests, and the inner steps of a step with its own bar).
+    Hidden,
+    /// Bars redrawn in place, for a terminal.
+    Terminal,
+    /// Plain lines, for a log file or a pipe: one when a step starts, then
+    /// one every [`PLAIN_PROGRESS_INTERVAL`] while it runs, and one when it
+    /// ends; no colour codes, no redraws.
+    Plain,
 }
 
+/// How often a [`Bars::Plain`] step prints a progress line.
+pub const PLAIN_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
+
 impl Bars {
+    /// A bar for a terminal, plain lines otherwise (`cove-train`'s choice).
+    pub fn for_stderr() -> Self {
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            Bars::Terminal
+        } else {
+            Bars::Plain
+        }
+    }
+
     /// A bar of `len` steps with a message.
     pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
-        if self.hidden {
-            return ProgressBar::hidden();
+        match self {
+            Bars::Hidden => ProgressBar::hidden(),
+            Bars::Plain => plain_progress(Some(len), message, PLAIN_PROGRESS_INTERVAL),
+            Bars::Terminal => {
+                let bar = ProgressBar::new(len);
+                bar.set_style(
+                    ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
+                        .expect("a valid template")
+                        .progress_chars("=> "),
+                );
+                bar.set_message(message.to_owned());
+                bar
+            }
         }
-        let bar = ProgressBar::new(len);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:32} [{bar:30}] {pos}/{len} {elapsed}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_message(message.to_owned());
-        bar
     }
+
+    /// A spinner for a step of unknown length; its position is a count.
+    pub fn spinner(&self, message: &str) -> ProgressBar {
+        match self {
+            Bars::Hidden => ProgressBar::hidden(),
+            Bars::Plain => plain_progress(None, message, PLAIN_PROGRESS_INTERVAL),
+            Bars::Terminal => {
+                let spinner = ProgressBar::new_spinner();
+                spinner.set_message(message.to_owned());
+                spinner
+            }
+        }
+    }
+}
+
+/// One plain progress line: `message: position[/length], elapsed s`.
+fn plain_line(bar: &ProgressBar, what: &str) -> String {
+    let position = match bar.length() {
+        Some(len) => format!("{}/{len}", bar.position()),
+        None => bar.position().to_string(),
+    };
+    format!(
+        "{}: {what} {position}, {:.0} s",
+        bar.message(),
+        bar.elapsed().as_secs_f64()
+    )
+}
+
+/// A bar that draws nothing itself; a thread prints a plain line to stderr
+/// when it starts, every `interval` while it runs, and when it finishes
+/// (seen within a fifth of a second). The thread holds only a weak reference,
+/// so it ends with the bar.
+pub fn plain_progress(len: Option<u64>, message: &str, interval: Duration) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
+    bar.set_message(message.to_owned());
+    eprintln!(
+        "{message}: started{}",
+        len.map_or_else(String::new, |n| format!(", {n} steps"))
+    );
+    let weak = bar.downgrade();
+    std::thread::spawn(move || {
+        let mut last_line = Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(200).min(interval));
+            let Some(bar) = weak.upgrade() else {
+                return;
+            };
+            if bar.is_finished() {
+                eprintln!("{}", plain_line(&bar, "done"));
+                return;
+            }
+            if last_line.elapsed() >= interval {
+                eprintln!("{}", plain_line(&bar, "at"));
+                last_line = Instant::now();
+            }
+        }
+    });
+    bar
 }
 
 /// Everything the trainer can be told, with defaults found by `evaluate --tune`
@@ -143,6 +224,107 @@ impl Default for TrainConfig {
             engine: EngineWeights::default(),
         }
     }
+}
+
+/// The fewest days a derived test period covers.
+pub const MIN_TEST_DAYS: i64 = 7;
+/// The most days a derived test period covers.
+pub const MAX_TEST_DAYS: i64 = 30;
+
+/// The first and last day (days since the epoch) of the kept rows.
+pub fn day_span(data: &Transactions) -> Option<(i64, i64)> {
+    let (first, last) = data
+        .purchases
+        .iter()
+        .fold(None, |span: Option<(i64, i64)>, p| match span {
+            None => Some((p.minute, p.minute)),
+            Some((lo, hi)) => Some((lo.min(p.minute), hi.max(p.minute))),
+        })?;
+    Some((
+        first.div_euclid(MINUTES_PER_DAY),
+        last.div_euclid(MINUTES_PER_DAY),
+    ))
+}
+
+/// The cut-off (first day of the test period) when none is given: the test
+/// period is the last tenth of the data's span, at least [`MIN_TEST_DAYS`]
+/// and at most [`MAX_TEST_DAYS`] days before its last day. On Online Retail
+/// (2010-12-01 to 2011-12-09) that is 2011-11-09, the cut-off its figures
+/// have always used.
+pub fn derived_cutoff(first_day: i64, last_day: i64) -> i64 {
+    let test_days = ((last_day - first_day) / 10).clamp(MIN_TEST_DAYS, MAX_TEST_DAYS);
+    last_day - test_days
+}
+
+/// Checks a cut-off against the data's span: the test period must hold data
+/// (cut-off on or before the last day), and the validation split must have
+/// a training period (its own cut-off, `validation_days` earlier, after the
+/// first day). Otherwise every table would be empty.
+pub fn check_cutoff(
+    cutoff_day: i64,
+    validation_days: i64,
+    first_day: i64,
+    last_day: i64,
+) -> anyhow::Result<()> {
+    let span = format!(
+        "the data runs from {} to {}",
+        format_day(first_day),
+        format_day(last_day)
+    );
+    anyhow::ensure!(
+        cutoff_day <= last_day,
+        "the cut-off {} is after the data's last day: the test period would be empty ({span}; \
+         leave out --cutoff to take the last {MIN_TEST_DAYS} to {MAX_TEST_DAYS} days)",
+        format_day(cutoff_day)
+    );
+    anyhow::ensure!(
+        cutoff_day - validation_days > first_day,
+        "the cut-off {} leaves nothing to train on before the validation period ({} days before \
+         it, from {}; {span}): {}",
+        format_day(cutoff_day),
+        validation_days,
+        format_day(cutoff_day - validation_days),
+        if last_day - first_day <= validation_days + MIN_TEST_DAYS {
+            format!(
+                "the data must span more than {} days",
+                validation_days + MIN_TEST_DAYS
+            )
+        } else {
+            format!(
+                "choose a cut-off after {}",
+                format_day(first_day + validation_days)
+            )
+        }
+    );
+    Ok(())
+}
+
+/// The cut-off to use: `given` (from `--cutoff`) or [`derived_cutoff`],
+/// checked by [`check_cutoff`]. The string says which, for the log.
+pub fn choose_cutoff(
+    data: &Transactions,
+    given: Option<i64>,
+    validation_days: i64,
+) -> anyhow::Result<(i64, String)> {
+    let (first_day, last_day) = day_span(data).context("no rows to split")?;
+    let (cutoff, how) = match given {
+        Some(day) => (day, "from --cutoff".to_string()),
+        None => {
+            let day = derived_cutoff(first_day, last_day);
+            (
+                day,
+                format!(
+                    "derived: {} days before the data's last day; the data runs from {} to {}; \
+                     --cutoff sets another",
+                    last_day - day,
+                    format_day(first_day),
+                    format_day(last_day)
+                ),
+            )
+        }
+    };
+    check_cutoff(cutoff, validation_days, first_day, last_day)?;
+    Ok((cutoff, how))
 }
 
 /// One row of the metrics table.
@@ -291,7 +473,7 @@ pub fn evaluate(
                 &params,
                 config.engine.alpha_scale,
                 &histories,
-                Bars { hidden: true },
+                Bars::Hidden,
                 "als",
             )?;
             let a = eval::evaluate(&split, &ranker, Task::A, threads).ndcg_at_10;
@@ -693,14 +875,14 @@ pub(crate) mod tests {
     fn trained_json(data: &Transactions, threads: usize) -> String {
         let mut config = small_config();
         config.als.threads = threads;
-        let evaluation = evaluate(data, &mut config, Bars { hidden: true }, None).unwrap();
+        let evaluation = evaluate(data, &mut config, Bars::Hidden, None).unwrap();
         let mut model = train(
             data,
             &config,
             evaluation,
             None,
             "synthetic",
-            Bars { hidden: true },
+            Bars::Hidden,
         )
         .unwrap();
         // Wall-clock figures are the only parts allowed to differ.

@@ -76,6 +76,15 @@ pub fn model_json(model: &TrainedModel) -> serde_json::Value {
     })
 }
 
+/// "1 country", "37 countries".
+pub fn countries(n: usize) -> String {
+    if n == 1 {
+        "1 country".into()
+    } else {
+        format!("{n} countries")
+    }
+}
+
 /// The Markdown report of a trained model.
 pub fn model_markdown(model: &TrainedModel) -> String {
     let mut out = String::new();
@@ -83,14 +92,14 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     let _ = writeln!(out, "# Cove trainer report\n");
     let _ = writeln!(
         out,
-        "Data: `{}`, {} to {}; {} customers, {} items, {} invoices, {} countries kept.\n",
+        "Data: `{}`, {} to {}; {} customers, {} items, {} invoices, {} kept.\n",
         model.data.source,
         model.data.first_day,
         model.data.last_day,
         model.data.n_customers,
         model.data.n_items,
         model.data.n_invoices,
-        model.data.n_countries
+        countries(model.data.n_countries)
     );
     let _ = writeln!(out, "## Cleaning\n\n```\n{}\n```\n", model.data.cleaning);
     let _ = writeln!(

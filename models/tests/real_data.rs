@@ -70,7 +70,7 @@ fn real_bundle(path: &std::path::Path) -> cove_engine::bundle::BuiltBundle {
         |_| {},
     )
     .unwrap();
-    let hidden = Bars { hidden: true };
+    let hidden = Bars::Hidden;
     let mut config = TrainConfig::default();
     let evaluation = pipeline::evaluate(&data, &mut config, hidden, None).unwrap();
     let engine = cove_models::engine_eval::evaluate_through_engine(

@@ -36,6 +36,7 @@ pub fn peers() -> Result<()> {
         .arg_path(&out.join("evaluation"))
         .args(["--write-split"])
         .arg_path(&split)
+        .args(["--cutoff", model::ONLINE_RETAIL_CUTOFF])
         .current_dir(&root)
         .run()?;
 
