@@ -1068,7 +1068,10 @@ mod tests {
 
         let err = malformed("InvoiceNo,StockCode\n1,2\n");
         assert_eq!(err.line, Some(1));
-        assert_eq!(err.column.as_deref(), Some("Description"));
+        assert_eq!(
+            err.column.as_deref(),
+            Some("Quantity, InvoiceDate, UnitPrice, CustomerID")
+        );
 
         let err = malformed("");
         assert_eq!(err.line, Some(1));
@@ -1103,18 +1106,180 @@ mod tests {
         let text = "order,sku,name,qty,time,price,shopper,ship_to\n\
                     o1,SKU1,Mug,2,2011-03-04 10:00,3.5,u1,France\n";
         let map = ColumnMap {
-            invoice: "order".into(),
+            invoice: OptionalColumn::named("order"),
             item: "sku".into(),
-            description: "name".into(),
+            description: OptionalColumn::named("name"),
             quantity: "qty".into(),
             date: "time".into(),
             unit_price: "price".into(),
             customer: "shopper".into(),
-            country: "ship_to".into(),
+            country: OptionalColumn::named("ship_to"),
+            ..ColumnMap::default()
         };
         let got =
             read_transactions(text.as_bytes(), &map, &CleaningRules::default(), |_| {}).unwrap();
         assert_eq!(got.purchases.len(), 1);
         assert_eq!(got.countries, vec!["France"]);
+    }
+
+    /// Reads `text` with `map`, or the error's line, column and message.
+    fn read_with(text: &str, map: &ColumnMap) -> Result<Transactions, MalformedFile> {
+        read_transactions(text.as_bytes(), map, &CleaningRules::default(), |_| {})
+    }
+
+    fn error_with(text: &str, map: &ColumnMap) -> MalformedFile {
+        match read_with(text, map) {
+            Ok(_) => panic!("read without error:\n{text}"),
+            Err(err) => err,
+        }
+    }
+
+    /// Issue 24: five columns are required; invoice, title and country may be absent.
+    #[test]
+    fn issue_24_a_file_without_invoice_title_or_country() {
+        let text = "Quantity,InvoiceDate,UnitPrice,CustomerID,StockCode\n\
+                    1,2011-03-04 10:00,3.5,u1,A1\n\
+                    2,2011-03-04 10:00,3.5,u1,B2\n\
+                    1,2011-03-05 10:00,3.5,u1,A1\n\
+                    1,2011-03-04 10:00,3.5,u2,A1\n";
+        let got = read_with(text, &ColumnMap::default()).unwrap();
+        assert_eq!(got.purchases.len(), 4);
+        // An order is one customer's lines at one time: u1's two lines at
+        // 10:00 on the 4th are one order, the 5th another, u2's a third.
+        assert_eq!(got.invoices.len(), 3);
+        assert_eq!(got.purchases[0].invoice_idx, got.purchases[1].invoice_idx);
+        assert_eq!(got.countries, vec![UNKNOWN_COUNTRY]);
+        assert_eq!(got.items[0].title, "A1");
+        assert_eq!(got.report.defaults.len(), 3, "{:?}", got.report.defaults);
+        assert!(got.report.to_string().contains("no country column 'Country'"));
+
+        let map = ColumnMap {
+            default_country: Some("DE".into()),
+            ..ColumnMap::default()
+        };
+        assert_eq!(read_with(text, &map).unwrap().countries, vec!["DE"]);
+        // A country for every row of a file that has a country column is refused.
+        let err = error_with(&format!("{HEADER}{GOOD}"), &map);
+        assert_eq!((err.line, err.column.as_deref()), (Some(1), Some("Country")));
+        // An optional column the user named must be there.
+        let map = ColumnMap {
+            country: OptionalColumn::named("ship_to"),
+            ..ColumnMap::default()
+        };
+        let err = error_with(text, &map);
+        assert!(err.message.contains("'ship_to'"), "{err}");
+        // The default file has no defaults to report.
+        let got = read_with(&format!("{HEADER}{GOOD}"), &ColumnMap::default()).unwrap();
+        assert!(got.report.defaults.is_empty());
+    }
+
+    /// Issue 24: names match ignoring case and spaces around them; every
+    /// missing column is named in one error, with the header's columns.
+    #[test]
+    fn issue_24_header_names_ignore_case_and_all_missing_are_reported() {
+        let text = " invoiceno ,STOCKCODE,description,quantity,invoicedate,unitprice,customerid,country\n\
+                    1,A1,Mug,2,2011-03-04 10:00,3.5,u1,France\n";
+        let got = read_with(text, &ColumnMap::default()).unwrap();
+        assert_eq!(got.purchases.len(), 1);
+        assert_eq!(got.items[0].title, "Mug");
+
+        let err = error_with(
+            "Invoice,Customer ID,Item,Qty\n1,u1,A1,2\n",
+            &ColumnMap::default(),
+        );
+        assert_eq!(err.line, Some(1));
+        assert_eq!(
+            err.column.as_deref(),
+            Some("StockCode, Quantity, InvoiceDate, UnitPrice, CustomerID")
+        );
+        for part in [
+            "lacks 5 required columns",
+            "'CustomerID' (did you mean 'Customer ID'? pass --col-customer 'Customer ID')",
+            "'InvoiceDate' (name it with --col-date)",
+            "the header's columns are: 'Invoice', 'Customer ID', 'Item', 'Qty'",
+        ] {
+            assert!(err.message.contains(part), "{part}\nnot in: {err}");
+        }
+        // Two fields equal but for case: the exact one wins, else it is ambiguous.
+        let text = "StockCode,stockcode,Quantity,InvoiceDate,UnitPrice,CustomerID\n\
+                    A1,B2,1,2011-03-04,1,u1\n";
+        let got = read_with(text, &ColumnMap::default()).unwrap();
+        assert_eq!(got.items[0].code, "A1");
+        let map = ColumnMap {
+            item: "STOCKCODE".into(),
+            ..ColumnMap::default()
+        };
+        let err = error_with(text, &map);
+        assert!(err.message.contains("matches 'StockCode' and 'stockcode'"), "{err}");
+    }
+
+    /// Issue 24: `--delimiter`, and a hint when the header splits by another.
+    #[test]
+    fn issue_24_delimiters() {
+        let semicolons = "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n\
+                          1;A1;Mug, blue;2;2011-03-04 10:00;3.5;u1;France\n";
+        let err = error_with(semicolons, &ColumnMap::default());
+        assert!(err.message.contains("pass --delimiter ';'"), "{err}");
+        let map = ColumnMap {
+            delimiter: b';',
+            ..ColumnMap::default()
+        };
+        let got = read_with(semicolons, &map).unwrap();
+        assert_eq!(got.items[0].title, "Mug, blue");
+
+        let tabs = semicolons.replace(';', "\t");
+        let err = error_with(&tabs, &ColumnMap::default());
+        assert!(err.message.contains("pass --delimiter tab"), "{err}");
+        let map = ColumnMap {
+            delimiter: b'\t',
+            ..ColumnMap::default()
+        };
+        assert_eq!(read_with(&tabs, &map).unwrap().purchases.len(), 1);
+        // A wrong header that no other delimiter explains gets no hint.
+        let err = error_with("a;b\n1;2\n", &ColumnMap::default());
+        assert!(!err.message.contains("--delimiter"), "{err}");
+    }
+
+    /// Issue 24: a date alone is midnight.
+    #[test]
+    fn issue_24_date_only_values() {
+        let rows = "1,A1,X,1,2017-01-28,1.0,u1,UK\n2,A1,X,1,11/1/2000,1.0,u1,UK\n";
+        let got = read_with(&format!("{HEADER}{rows}"), &ColumnMap::default()).unwrap();
+        let days: Vec<i64> = got.purchases.iter().map(|p| p.minute).collect();
+        assert_eq!(
+            days,
+            vec![
+                dates::days_from_civil(2017, 1, 28) * dates::MINUTES_PER_DAY,
+                dates::days_from_civil(2000, 11, 1) * dates::MINUTES_PER_DAY
+            ]
+        );
+    }
+
+    /// Issue 24: a data row's error names its line (the header is line 1),
+    /// whatever the line ends: LF, CRLF, CR, blank lines, quoted line breaks.
+    #[test]
+    fn issue_24_bad_rows_name_their_line() {
+        let bad = "536365,85123A,X,six,2010-12-01 08:26:00,2.55,1,UK";
+        let good = GOOD.trim_end();
+        let header = HEADER.trim_end();
+        let multi_line = "536365,85123A,\"two\nlines\",6,2010-12-01 08:26:00,2.55,17850.0,UK";
+        for (lines, ending, expected) in [
+            (vec![header, bad], "\n", 2),
+            (vec![header, bad], "\r\n", 2),
+            (vec![header, bad], "\r", 2),
+            (vec![header, good, good, bad], "\r\n", 4),
+            (vec![header, good, "", good, bad], "\r\n", 5),
+            (vec![header, multi_line, bad], "\n", 4),
+            (vec![header, multi_line, bad], "\r\n", 4),
+        ] {
+            let text = lines.join(ending) + ending;
+            let err = error_with(&text, &ColumnMap::default());
+            assert_eq!(err.line, Some(expected), "{text:?}: {err}");
+            assert_eq!(err.column.as_deref(), Some("Quantity"));
+        }
+        // A row with too few fields, in a CRLF file.
+        let text = format!("{header}\r\n{good}\r\n1,2\r\n");
+        let err = error_with(&text, &ColumnMap::default());
+        assert_eq!(err.line, Some(3), "{err}");
     }
 }

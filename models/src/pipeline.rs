@@ -50,7 +50,7 @@ impl Bars {
     pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
         match self {
             Bars::Hidden => ProgressBar::hidden(),
-            Bars::Plain => plain_progress(Some(len), message, PLAIN_PROGRESS_INTERVAL),
+            Bars::Plain => plain_progress(Some(len), message, PLAIN_PROGRESS_INTERVAL, to_stderr),
             Bars::Terminal => {
                 let bar = ProgressBar::new(len);
                 bar.set_style(
@@ -68,7 +68,7 @@ impl Bars {
     pub fn spinner(&self, message: &str) -> ProgressBar {
         match self {
             Bars::Hidden => ProgressBar::hidden(),
-            Bars::Plain => plain_progress(None, message, PLAIN_PROGRESS_INTERVAL),
+            Bars::Plain => plain_progress(None, message, PLAIN_PROGRESS_INTERVAL, to_stderr),
             Bars::Terminal => {
                 let spinner = ProgressBar::new_spinner();
                 spinner.set_message(message.to_owned());
@@ -91,31 +91,46 @@ fn plain_line(bar: &ProgressBar, what: &str) -> String {
     )
 }
 
-/// A bar that draws nothing itself; a thread prints a plain line to stderr
-/// when it starts, every `interval` while it runs, and when it finishes
-/// (seen within a fifth of a second). The thread holds only a weak reference,
-/// so it ends with the bar.
-pub fn plain_progress(len: Option<u64>, message: &str, interval: Duration) -> ProgressBar {
+fn to_stderr(line: &str) {
+    eprintln!("{line}");
+}
+
+/// A bar that draws nothing itself; a thread hands `print` a plain line when
+/// it starts, every `interval` while it runs, and when it is finished or
+/// dropped (seen within a fifth of a second). The thread holds only a weak
+/// reference, so it ends with the bar.
+pub fn plain_progress(
+    len: Option<u64>,
+    message: &str,
+    interval: Duration,
+    print: impl Fn(&str) + Send + 'static,
+) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
     bar.set_message(message.to_owned());
-    eprintln!(
+    print(&format!(
         "{message}: started{}",
         len.map_or_else(String::new, |n| format!(", {n} steps"))
-    );
+    ));
     let weak = bar.downgrade();
+    let message = message.to_owned();
+    let started = Instant::now();
     std::thread::spawn(move || {
         let mut last_line = Instant::now();
         loop {
             std::thread::sleep(Duration::from_millis(200).min(interval));
             let Some(bar) = weak.upgrade() else {
+                print(&format!(
+                    "{message}: ended, {:.0} s",
+                    started.elapsed().as_secs_f64()
+                ));
                 return;
             };
             if bar.is_finished() {
-                eprintln!("{}", plain_line(&bar, "done"));
+                print(&plain_line(&bar, "done"));
                 return;
             }
             if last_line.elapsed() >= interval {
-                eprintln!("{}", plain_line(&bar, "at"));
+                print(&plain_line(&bar, "at"));
                 last_line = Instant::now();
             }
         }
@@ -912,5 +927,69 @@ pub(crate) mod tests {
             3
         );
         assert!(model["evaluation"]["n_eval_users"].as_u64().unwrap() > 20);
+    }
+
+    /// Issue 24: without `--cutoff` the test period comes from the data; a
+    /// cut-off outside it is an error.
+    #[test]
+    fn issue_24_the_cutoff_is_derived_from_the_data_and_checked() {
+        let day = crate::dates::parse_day;
+        let name = |d: i64| format_day(d);
+        // Online Retail's span gives the cut-off its figures always used.
+        let (first, last) = (day("2010-12-01").unwrap(), day("2011-12-09").unwrap());
+        assert_eq!(name(derived_cutoff(first, last)), "2011-11-09");
+        // Four months: a tenth of the span; two months: at least a week.
+        let (first, last) = (day("2017-01-01").unwrap(), day("2017-04-30").unwrap());
+        assert_eq!(name(derived_cutoff(first, last)), "2017-04-19");
+        let (first, last) = (day("2017-01-01").unwrap(), day("2017-02-28").unwrap());
+        assert_eq!(name(derived_cutoff(first, last)), "2017-02-21");
+        check_cutoff(derived_cutoff(first, last), 30, first, last).unwrap();
+
+        let data = synthetic_shop();
+        let (first, last) = day_span(&data).unwrap();
+        assert_eq!((name(first), name(last)), ("2011-01-01".into(), "2011-05-30".into()));
+        let (cutoff, how) = choose_cutoff(&data, None, 30).unwrap();
+        assert_eq!(cutoff, derived_cutoff(first, last));
+        assert!(how.starts_with("derived"), "{how}");
+        let after = choose_cutoff(&data, day("2011-06-01"), 30).unwrap_err();
+        assert!(
+            after.to_string().contains("after the data's last day"),
+            "{after}"
+        );
+        for too_early in ["2010-06-01", "2011-01-01", "2011-01-31"] {
+            let err = choose_cutoff(&data, day(too_early), 30).unwrap_err();
+            assert!(
+                err.to_string().contains("choose a cut-off after 2011-01-31"),
+                "{too_early}: {err}"
+            );
+        }
+        choose_cutoff(&data, day("2011-02-01"), 30).unwrap();
+        // Data too short for a validation period and a week of test.
+        let err = check_cutoff(last - 7, 30, last - 20, last).unwrap_err();
+        assert!(err.to_string().contains("must span more than 37 days"), "{err}");
+    }
+
+    /// Issue 24: off a terminal, progress is plain lines, at least every
+    /// interval, and one when the step ends.
+    #[test]
+    fn issue_24_plain_progress_lines() {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        let bar = plain_progress(
+            Some(10),
+            "scoring",
+            Duration::from_millis(50),
+            move |line| sink.lock().unwrap().push(line.to_owned()),
+        );
+        bar.inc(3);
+        std::thread::sleep(Duration::from_millis(400));
+        bar.finish_and_clear();
+        std::thread::sleep(Duration::from_millis(400));
+        let lines = lines.lock().unwrap().clone();
+        assert_eq!(lines[0], "scoring: started, 10 steps");
+        assert!(lines.len() >= 3, "{lines:?}");
+        assert!(lines[1].starts_with("scoring: at 3/10, "), "{lines:?}");
+        assert!(lines.last().unwrap().starts_with("scoring: done "), "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
     }
 }
