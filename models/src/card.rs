@@ -336,11 +336,16 @@ pub fn model_card(
             d.first_day, d.last_day
         );
     }
+    if model.intent.is_some() {
+        let _ = writeln!(
+            out,
+            "- The purchase-intent model comes from another shop's sessions (UCI Online \
+             Shoppers); its calibration on this shop is untested."
+        );
+    }
     let _ = writeln!(
         out,
-        "- The purchase-intent model comes from another shop's sessions (UCI Online Shoppers); \
-         its calibration on this shop is untested.\n\
-         - Every Cove figure is the engine's (the trainer has no scorer of its own); the \
+        "- Every Cove figure is the engine's (the trainer has no scorer of its own); the \
          engine's confidence is linear in the profile's decayed weight, the trainer's ALS \
          logarithmic, and α is mapped between them (see above).\n\
          - Training time for the final fit: {:.1} s.",

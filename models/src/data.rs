@@ -377,7 +377,10 @@ struct ColumnPositions {
 /// A header field as names are compared: trimmed, without a byte-order
 /// mark, lower case.
 fn comparable(name: &str) -> String {
-    name.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase()
+    name.trim()
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// The position of `name` among `fields`: an exact match (after trimming),
@@ -482,7 +485,7 @@ fn locate_columns(
                 missing.push(name.to_string());
                 let hint = suggestion(&fields, name)
                     .map(|field| format!(" (did you mean '{field}'? pass {flag} '{field}')"))
-                    .unwrap_or_else(|| format!(" (name it with {flag})"));
+                    .unwrap_or_else(|| format!(" ({flag} names it)"));
                 problems.push(format!("'{name}'{hint}"));
             }
             Ok(None) => {}
@@ -519,8 +522,7 @@ fn locate_columns(
                 if other == map.delimiter {
                     continue;
                 }
-                let split: Vec<String> =
-                    line.split(other as char).map(str::to_owned).collect();
+                let split: Vec<String> = line.split(other as char).map(str::to_owned).collect();
                 let n_found = required
                     .iter()
                     .filter(|&&slot| matches!(position_of(&split, wanted[slot].0), Ok(Some(_))))
@@ -652,9 +654,8 @@ pub fn read_transactions(
             inner: reader,
             breaks: Rc::clone(&breaks),
         });
-    let line_of = |position: Option<&csv::Position>| {
-        position.map(|p| breaks.borrow_mut().line_at(p.byte()))
-    };
+    let line_of =
+        |position: Option<&csv::Position>| position.map(|p| breaks.borrow_mut().line_at(p.byte()));
     let header = match csv_reader.headers() {
         Ok(header) => header.clone(),
         Err(err) => {
@@ -817,7 +818,9 @@ pub fn read_transactions(
             // One customer's lines at one time are one order.
             None => invoices.intern(&format!("{customer}@{minute}")),
         };
-        let country = pos.country.map_or(default_country.as_str(), |idx| record[idx].trim());
+        let country = pos
+            .country
+            .map_or(default_country.as_str(), |idx| record[idx].trim());
         purchases.push(Purchase {
             invoice_idx,
             customer_idx: customers.intern(customer),
@@ -1151,7 +1154,10 @@ mod tests {
         assert_eq!(got.countries, vec![UNKNOWN_COUNTRY]);
         assert_eq!(got.items[0].title, "A1");
         assert_eq!(got.report.defaults.len(), 3, "{:?}", got.report.defaults);
-        assert!(got.report.to_string().contains("no country column 'Country'"));
+        assert!(got
+            .report
+            .to_string()
+            .contains("no country column 'Country'"));
 
         let map = ColumnMap {
             default_country: Some("DE".into()),
@@ -1160,7 +1166,10 @@ mod tests {
         assert_eq!(read_with(text, &map).unwrap().countries, vec!["DE"]);
         // A country for every row of a file that has a country column is refused.
         let err = error_with(&format!("{HEADER}{GOOD}"), &map);
-        assert_eq!((err.line, err.column.as_deref()), (Some(1), Some("Country")));
+        assert_eq!(
+            (err.line, err.column.as_deref()),
+            (Some(1), Some("Country"))
+        );
         // An optional column the user named must be there.
         let map = ColumnMap {
             country: OptionalColumn::named("ship_to"),
@@ -1177,7 +1186,8 @@ mod tests {
     /// missing column is named in one error, with the header's columns.
     #[test]
     fn issue_24_header_names_ignore_case_and_all_missing_are_reported() {
-        let text = " invoiceno ,STOCKCODE,description,quantity,invoicedate,unitprice,customerid,country\n\
+        let text =
+            " invoiceno ,STOCKCODE,description,quantity,invoicedate,unitprice,customerid,country\n\
                     1,A1,Mug,2,2011-03-04 10:00,3.5,u1,France\n";
         let got = read_with(text, &ColumnMap::default()).unwrap();
         assert_eq!(got.purchases.len(), 1);
@@ -1195,7 +1205,7 @@ mod tests {
         for part in [
             "lacks 5 required columns",
             "'CustomerID' (did you mean 'Customer ID'? pass --col-customer 'Customer ID')",
-            "'InvoiceDate' (name it with --col-date)",
+            "'InvoiceDate' (--col-date names it)",
             "the header's columns are: 'Invoice', 'Customer ID', 'Item', 'Qty'",
         ] {
             assert!(err.message.contains(part), "{part}\nnot in: {err}");
@@ -1210,13 +1220,17 @@ mod tests {
             ..ColumnMap::default()
         };
         let err = error_with(text, &map);
-        assert!(err.message.contains("matches 'StockCode' and 'stockcode'"), "{err}");
+        assert!(
+            err.message.contains("matches 'StockCode' and 'stockcode'"),
+            "{err}"
+        );
     }
 
     /// Issue 24: `--delimiter`, and a hint when the header splits by another.
     #[test]
     fn issue_24_delimiters() {
-        let semicolons = "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n\
+        let semicolons =
+            "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n\
                           1;A1;Mug, blue;2;2011-03-04 10:00;3.5;u1;France\n";
         let err = error_with(semicolons, &ColumnMap::default());
         assert!(err.message.contains("pass --delimiter ';'"), "{err}");

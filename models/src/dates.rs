@@ -59,7 +59,11 @@ fn parse_time(text: &str) -> Option<i64> {
     let minute: i64 = parts.next()?.parse().ok()?;
     let second: i64 = match parts.next() {
         // Fractions of a second (`08:26:00.123`) are dropped with the seconds.
-        Some(s) => s.split_once('.').map_or(s, |(whole, _)| whole).parse().ok()?,
+        Some(s) => s
+            .split_once('.')
+            .map_or(s, |(whole, _)| whole)
+            .parse()
+            .ok()?,
         None => 0,
     };
     if parts.next().is_some() || hour > 23 || minute > 59 || second > 60 {
@@ -133,12 +137,7 @@ mod tests {
         assert_eq!(parse_minutes("12/1/2010 8:26"), Some(iso));
         assert_eq!(parse_minutes("2010-12-01 08:26"), Some(iso));
         assert_eq!(iso % MINUTES_PER_DAY, 8 * 60 + 26);
-        for bad in [
-            "",
-            "2010-13-01 08:00",
-            "2011-02-29 08:00",
-            "x y",
-        ] {
+        for bad in ["", "2010-13-01 08:00", "2011-02-29 08:00", "x y"] {
             assert_eq!(parse_minutes(bad), None, "{bad}");
         }
     }
@@ -160,7 +159,13 @@ mod tests {
         ] {
             assert_eq!(parse_minutes(same), Some(iso), "{same}");
         }
-        for bad in ["2017-01-32", "2017-01", "13/1/2000", "2017-01-28T", "2017-01-28 25:00"] {
+        for bad in [
+            "2017-01-32",
+            "2017-01",
+            "13/1/2000",
+            "2017-01-28T",
+            "2017-01-28 25:00",
+        ] {
             assert_eq!(parse_minutes(bad), None, "{bad}");
         }
     }

@@ -248,13 +248,13 @@ pub const MAX_TEST_DAYS: i64 = 30;
 
 /// The first and last day (days since the epoch) of the kept rows.
 pub fn day_span(data: &Transactions) -> Option<(i64, i64)> {
-    let (first, last) = data
-        .purchases
-        .iter()
-        .fold(None, |span: Option<(i64, i64)>, p| match span {
-            None => Some((p.minute, p.minute)),
-            Some((lo, hi)) => Some((lo.min(p.minute), hi.max(p.minute))),
-        })?;
+    let (first, last) =
+        data.purchases
+            .iter()
+            .fold(None, |span: Option<(i64, i64)>, p| match span {
+                None => Some((p.minute, p.minute)),
+                Some((lo, hi)) => Some((lo.min(p.minute), hi.max(p.minute))),
+            })?;
     Some((
         first.div_euclid(MINUTES_PER_DAY),
         last.div_euclid(MINUTES_PER_DAY),
@@ -891,15 +891,7 @@ pub(crate) mod tests {
         let mut config = small_config();
         config.als.threads = threads;
         let evaluation = evaluate(data, &mut config, Bars::Hidden, None).unwrap();
-        let mut model = train(
-            data,
-            &config,
-            evaluation,
-            None,
-            "synthetic",
-            Bars::Hidden,
-        )
-        .unwrap();
+        let mut model = train(data, &config, evaluation, None, "synthetic", Bars::Hidden).unwrap();
         // Wall-clock figures are the only parts allowed to differ.
         model.fit_seconds = 0.0;
         model.evaluation.seconds = 0.0;
@@ -947,7 +939,10 @@ pub(crate) mod tests {
 
         let data = synthetic_shop();
         let (first, last) = day_span(&data).unwrap();
-        assert_eq!((name(first), name(last)), ("2011-01-01".into(), "2011-05-30".into()));
+        assert_eq!(
+            (name(first), name(last)),
+            ("2011-01-01".into(), "2011-05-30".into())
+        );
         let (cutoff, how) = choose_cutoff(&data, None, 30).unwrap();
         assert_eq!(cutoff, derived_cutoff(first, last));
         assert!(how.starts_with("derived"), "{how}");
@@ -959,14 +954,18 @@ pub(crate) mod tests {
         for too_early in ["2010-06-01", "2011-01-01", "2011-01-31"] {
             let err = choose_cutoff(&data, day(too_early), 30).unwrap_err();
             assert!(
-                err.to_string().contains("choose a cut-off after 2011-01-31"),
+                err.to_string()
+                    .contains("choose a cut-off after 2011-01-31"),
                 "{too_early}: {err}"
             );
         }
         choose_cutoff(&data, day("2011-02-01"), 30).unwrap();
         // Data too short for a validation period and a week of test.
         let err = check_cutoff(last - 7, 30, last - 20, last).unwrap_err();
-        assert!(err.to_string().contains("must span more than 37 days"), "{err}");
+        assert!(
+            err.to_string().contains("must span more than 37 days"),
+            "{err}"
+        );
     }
 
     /// Issue 24: off a terminal, progress is plain lines, at least every
@@ -989,7 +988,10 @@ pub(crate) mod tests {
         assert_eq!(lines[0], "scoring: started, 10 steps");
         assert!(lines.len() >= 3, "{lines:?}");
         assert!(lines[1].starts_with("scoring: at 3/10, "), "{lines:?}");
-        assert!(lines.last().unwrap().starts_with("scoring: done "), "{lines:?}");
+        assert!(
+            lines.last().unwrap().starts_with("scoring: done "),
+            "{lines:?}"
+        );
         assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
     }
 }

@@ -113,7 +113,10 @@ fn issue_24_another_shops_export_trains_with_a_derived_cutoff_and_plain_logs() {
     // Off a terminal: plain lines, no colour codes, no redraws.
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert!(!stderr.contains('\r'), "{stderr:?}");
-    assert!(stderr.contains("ALS on all data: started, 15 steps"), "{stderr}");
+    assert!(
+        stderr.contains("ALS on all data: started, 15 steps"),
+        "{stderr}"
+    );
     let card = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
     assert!(card.contains("1 country kept"), "{card}");
     assert!(card.contains("no peer figures for this data"), "{card}");
