@@ -2,35 +2,19 @@
 //! the same bundle and events (the native side of the native-vs-Chromium
 //! parity test), and bad inputs fail clearly.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use common::s;
 use cove_engine::profile::Profile;
 use cove_engine::ranking::{self, RankRequest};
 use cove_engine::testing::{synthetic_bundle, synthetic_events, SyntheticSpec};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cove-score-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    common::temp_dir(&format!("cove-score-{name}"))
 }
 
 fn score(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cove-train"))
-        .arg("score")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::cove_train(&[&["score"], args].concat())
 }
 
 #[test]

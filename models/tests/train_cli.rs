@@ -4,33 +4,14 @@
 //! progress lines and no colour codes when stderr is not a terminal; a
 //! model card without another shop's figures.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cove-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
 
-/// Runs `cove-train` with stdout and stderr captured (so stderr is not a
-/// terminal): exit code, stdout, stderr.
-fn cove_train(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cove-train"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{cove_train, s};
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    common::temp_dir(&format!("cove-train-{name}"))
 }
 
 /// A small grocery-like export: 80 customers with four tastes, 50 items,
