@@ -464,7 +464,7 @@ fn locate_columns(
     map: &ColumnMap,
 ) -> Result<ColumnPositions, MalformedFile> {
     let fields: Vec<String> = header.iter().map(str::to_owned).collect();
-    // (name, required, flag) in FLAGS order.
+    // (header name, must be present), in FLAGS order.
     let wanted: [(&str, bool); 8] = [
         (&map.invoice.name, map.invoice.named),
         (&map.item, true),
@@ -504,7 +504,7 @@ fn locate_columns(
     }
     if !problems.is_empty() {
         let mut message = format!(
-            "the header lacks {} required column{}: {}; the header's columns are: {}",
+            "the header lacks {} needed column{}: {}; the header's columns are: {}",
             problems.len(),
             if problems.len() == 1 { "" } else { "s" },
             problems.join(", "),
@@ -515,6 +515,7 @@ fn locate_columns(
                 .join(", ")
         );
         // None of the required columns found: perhaps the delimiter is wrong.
+        // (Their slots in `wanted`: item, quantity, date, price, customer.)
         let required = [1, 3, 4, 5, 6];
         if required.iter().all(|&slot| found[slot].is_none()) {
             let line = fields.join(&(map.delimiter as char).to_string());
@@ -1203,7 +1204,7 @@ mod tests {
             Some("StockCode, Quantity, InvoiceDate, UnitPrice, CustomerID")
         );
         for part in [
-            "lacks 5 required columns",
+            "lacks 5 needed columns",
             "'CustomerID' (did you mean 'Customer ID'? pass --col-customer 'Customer ID')",
             "'InvoiceDate' (--col-date names it)",
             "the header's columns are: 'Invoice', 'Customer ID', 'Item', 'Qty'",
