@@ -161,7 +161,11 @@ async function startCove(options) {
     });
   } else {
     const store = openStore(options);
-    if (page) firstRender = renderStarter(resolved, store, options);
+    // On the page, the engine's loading (wasm compile, bundle parse) would
+    // compete with the first render for the main thread: it starts once the
+    // starter list is shown, or once the store says this is a returning
+    // shopper (at most PROFILE_PROBE_MS later).
+    if (page) await (firstRender = renderStarter(resolved, store, options));
     const core = await CoveCore.create(
       {
         ...options,

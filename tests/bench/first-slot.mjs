@@ -105,6 +105,7 @@ const SLOW_4G = { offline: false, latency: 562.5, downloadThroughput: (1.6 * 1e6
 
 function firstSlot(tab) {
   if (process.env.COVE_BENCH_TRACE) tab.on("console", (message) => message.text().startsWith("timeline") && console.error(message.text()));
+  if (process.env.COVE_BENCH_TRACE) tab.on("console", (message) => message.text().startsWith("timeline") && console.error(message.text()));
   return tab
     .waitForEvent("console", { predicate: (message) => message.text().startsWith("first-slot "), timeout: 60_000 })
     .then((message) => {
