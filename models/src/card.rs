@@ -292,7 +292,7 @@ pub fn model_card(
     }
     let _ = writeln!(out, "\n## Size\n");
     let total = sizes.manifest_bytes + sizes.tensors_bytes;
-    let total_gz = sizes.manifest_gzip_bytes + sizes.tensors_gzip_bytes;
+    let total_gz = sizes.total_gzip_bytes();
     let _ = writeln!(
         out,
         "manifest {} B ({} B gzip -9), tensors {} B ({} B gzip -9); total {} B raw, **{} B gzip -9** \
@@ -304,7 +304,7 @@ pub fn model_card(
         total,
         total_gz,
         total_gz as f64 / 1000.0,
-        if total_gz <= 1_000_000 { "within" } else { "OVER" }
+        if sizes.within_budget() { "within" } else { "OVER" }
     );
     let _ = writeln!(out, "| tensor | raw B | gzip -9 B |\n| --- | ---: | ---: |");
     for (name, raw, gz) in &sizes.largest_parts {

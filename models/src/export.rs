@@ -647,6 +647,21 @@ pub fn measure(bundle: &BuiltBundle) -> BundleSizes {
     }
 }
 
+/// The most a device downloads for a bundle (manifest + tensors, gzip -9).
+pub const BUNDLE_BUDGET_GZ: usize = 1_000_000;
+
+impl BundleSizes {
+    /// Manifest and tensors, gzip -9.
+    pub fn total_gzip_bytes(&self) -> usize {
+        self.manifest_gzip_bytes + self.tensors_gzip_bytes
+    }
+
+    /// Whether a device's download stays within [`BUNDLE_BUDGET_GZ`].
+    pub fn within_budget(&self) -> bool {
+        self.total_gzip_bytes() <= BUNDLE_BUDGET_GZ
+    }
+}
+
 /// Where a bundle was published.
 #[derive(Debug, Clone, Serialize)]
 pub struct Published {

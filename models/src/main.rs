@@ -190,6 +190,10 @@ struct TrainArgs {
     /// `train` only: write the bundle and `default.json` into this directory.
     #[arg(long)]
     publish: Option<PathBuf>,
+    /// `train` only: publish a bundle over the 1,000,000 B (gzip) on-device
+    /// budget anyway (a device would download all of it).
+    #[arg(long)]
+    allow_over_budget: bool,
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
     #[arg(long)]
     peers: Option<PathBuf>,
@@ -492,13 +496,29 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         ),
     )?;
     println!(
-        "Bundle {}: manifest {} B ({} B gzip), tensors {} B ({} B gzip)",
+        "Bundle {}: manifest {} B ({} B gzip), tensors {} B ({} B gzip); {} B gzip of the {} B \
+         on-device budget: {}",
         bundle.model_id,
         sizes.manifest_bytes,
         sizes.manifest_gzip_bytes,
         sizes.tensors_bytes,
-        sizes.tensors_gzip_bytes
+        sizes.tensors_gzip_bytes,
+        sizes.total_gzip_bytes(),
+        export::BUNDLE_BUDGET_GZ,
+        if sizes.within_budget() {
+            "within"
+        } else {
+            "OVER"
+        }
     );
+    if args.publish.is_some() && !sizes.within_budget() && !args.allow_over_budget {
+        anyhow::bail!(
+            "the bundle is {} B gzip, over the {} B a device should download; not published \
+             (fewer --factors or a smaller catalogue shrink it; --allow-over-budget publishes it anyway)",
+            sizes.total_gzip_bytes(),
+            export::BUNDLE_BUDGET_GZ
+        );
+    }
     if let Some(dir) = &args.publish {
         let published = export::publish(&bundle, dir)?;
         println!(
