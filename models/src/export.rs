@@ -658,7 +658,12 @@ impl BundleSizes {
 
     /// Whether a device's download stays within [`BUNDLE_BUDGET_GZ`].
     pub fn within_budget(&self) -> bool {
-        self.total_gzip_bytes() <= BUNDLE_BUDGET_GZ
+        self.within(BUNDLE_BUDGET_GZ)
+    }
+
+    /// Whether a device's download stays within `budget` bytes (gzip).
+    pub fn within(&self, budget: usize) -> bool {
+        self.total_gzip_bytes() <= budget
     }
 }
 

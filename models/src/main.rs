@@ -190,8 +190,13 @@ struct TrainArgs {
     /// `train` only: write the bundle and `default.json` into this directory.
     #[arg(long)]
     publish: Option<PathBuf>,
-    /// `train` only: publish a bundle over the 1,000,000 B (gzip) on-device
-    /// budget anyway (a device would download all of it).
+    /// `train` only: the most a device should download for the bundle
+    /// (manifest + tensors, gzip -9, bytes); an over-budget bundle is not
+    /// published.
+    #[arg(long, default_value_t = export::BUNDLE_BUDGET_GZ)]
+    bundle_budget: usize,
+    /// `train` only: publish a bundle over `--bundle-budget` anyway (a device
+    /// would download all of it).
     #[arg(long)]
     allow_over_budget: bool,
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
@@ -504,19 +509,19 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         sizes.tensors_bytes,
         sizes.tensors_gzip_bytes,
         sizes.total_gzip_bytes(),
-        export::BUNDLE_BUDGET_GZ,
-        if sizes.within_budget() {
+        args.bundle_budget,
+        if sizes.within(args.bundle_budget) {
             "within"
         } else {
             "OVER"
         }
     );
-    if args.publish.is_some() && !sizes.within_budget() && !args.allow_over_budget {
+    if args.publish.is_some() && !sizes.within(args.bundle_budget) && !args.allow_over_budget {
         anyhow::bail!(
             "the bundle is {} B gzip, over the {} B a device should download; not published \
              (fewer --factors or a smaller catalogue shrink it; --allow-over-budget publishes it anyway)",
             sizes.total_gzip_bytes(),
-            export::BUNDLE_BUDGET_GZ
+            args.bundle_budget
         );
     }
     if let Some(dir) = &args.publish {

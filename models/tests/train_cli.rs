@@ -157,3 +157,40 @@ fn issue_24_a_bad_delimiter_or_a_data_row_error_is_clear() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn issue_24_a_bundle_over_the_device_budget_is_not_published_unless_asked() {
+    let dir = temp_dir("budget");
+    let orders = dir.join("orders.csv");
+    write_shop(&orders);
+    let params = Path::new(env!("CARGO_MANIFEST_DIR")).join("default-params.toml");
+    let out = dir.join("out");
+    let site = dir.join("site");
+    let mut args = vec!["train", "--orders", s(&orders), "--out", s(&out)];
+    args.extend(COLUMNS);
+    args.extend([
+        "--params",
+        s(&params),
+        "--delimiter",
+        ";",
+        "--publish",
+        s(&site),
+    ]);
+    // A 50-item shop's bundle is a few KB: a 2,000 B budget is too small.
+    args.extend(["--bundle-budget", "2000"]);
+    let (code, stdout, stderr) = cove_train(&args);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("of the 2000 B on-device budget: OVER"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("not published"), "{stderr}");
+    assert!(stderr.contains("--allow-over-budget"), "{stderr}");
+    assert!(!site.join("default.json").exists());
+
+    args.push("--allow-over-budget");
+    let (code, stdout, stderr) = cove_train(&args);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(site.join("default.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
