@@ -11,7 +11,7 @@
 // events are also captured from declarative attributes (`data-cove-view`,
 // `data-cove-add-to-cart`, `data-cove-remove-from-cart`, `form[data-cove-search]`).
 // With `{ worker: true }` the engine runs in a Web Worker, behind the same API.
-import { CoveCore, openStore } from "./cove/core.mjs";
+import { CoveCore, openStore, readStoredProfile } from "./cove/core.mjs";
 import { resolveBundle } from "./cove/bundle.mjs";
 import { CoveError, coveError, asCoveError } from "./cove/errors.mjs";
 import { renderSlots, markSlots, captureEvents, starterRecommend } from "./cove/slots.mjs";
@@ -117,9 +117,9 @@ const RUNNING = Symbol.for("cove.running");
 // profile; past it, the slots wait for the engine.
 const PROFILE_PROBE_MS = 300;
 
-/** Whether the store holds a profile (false when unknown within the probe's time). */
-async function storedProfile(store) {
-  const probe = store.then((opened) => opened.get("profile")).then((value) => value !== undefined);
+/** Whether a profile is stored, from its read (true, "returning", when unknown within the probe's time). */
+async function storedProfile(profileRead) {
+  const probe = profileRead.then((value) => value !== undefined);
   const timeout = new Promise((resolve) => setTimeout(() => resolve(true), PROFILE_PROBE_MS));
   return Promise.race([probe.catch(() => true), timeout]);
 }
@@ -143,7 +143,8 @@ async function startCove(options) {
     if (page) {
       // The worker opens its own connection to the same store.
       const store = options.consent === "required" ? Promise.resolve(null) : openStore(options);
-      firstRender = renderStarter(resolved, store.then((opened) => opened ?? { get: async () => undefined }), options);
+      const profile = readStoredProfile(store.then((opened) => opened ?? { get: async () => undefined }));
+      firstRender = renderStarter(resolved, profile, options);
       store.then((opened) => firstRender.finally(() => opened?.close?.())).catch(() => {});
     }
     const { worker: _ignored, assets: _assets, ...workerOptions } = options;
@@ -161,11 +162,14 @@ async function startCove(options) {
     });
   } else {
     const store = openStore(options);
+    // Read once: the first render asks whether it exists, the engine restores it.
+    const profile = readStoredProfile(store);
+    profile.catch(() => {});
     // On the page, the engine's loading (wasm compile, bundle parse) would
     // compete with the first render for the main thread: it starts once the
     // starter list is shown, or once the store says this is a returning
     // shopper (at most PROFILE_PROBE_MS later).
-    if (page) await (firstRender = renderStarter(resolved, store, options));
+    if (page) await (firstRender = renderStarter(resolved, profile, options));
     const core = await CoveCore.create(
       {
         ...options,
@@ -173,7 +177,7 @@ async function startCove(options) {
         sentimentWasm: options.sentimentWasm ?? assets.sentimentWasm,
         reportingWasm: options.reportingWasm ?? assets.reportingWasm,
       },
-      { modules: MODULES, resolved, store },
+      { modules: MODULES, resolved, store, profile },
     );
     backend = { call: async (method, ...args) => core[method](...args) };
   }
@@ -196,9 +200,9 @@ async function startCove(options) {
  * an empty profile, computed when the bundle was published), when the
  * shopper has no stored profile. Every other slot waits for the engine.
  */
-async function renderStarter(resolved, store, options) {
+async function renderStarter(resolved, profileRead, options) {
   try {
-    const [{ starter }, returning] = await Promise.all([resolved, storedProfile(store)]);
+    const [{ starter }, returning] = await Promise.all([resolved, storedProfile(profileRead)]);
     if (!starter || returning) return;
     await renderSlots(document, starterRecommend(starter, options.country), options, "starter");
   } catch {

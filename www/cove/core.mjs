@@ -27,6 +27,15 @@ const afterFirstRender = () => new Promise((resolve) => setTimeout(resolve, 0));
 /** The moments a slot can serve (the engine's `Slot`). */
 const SLOT_KINDS = ["for_you", "item_page", "basket"];
 
+/**
+ * The stored profile's read (its raw value, or undefined), from an opening
+ * store: the entry module asks it before the first render, and hands the
+ * same read to `create` (`host.profile`), which checks it.
+ */
+export function readStoredProfile(store) {
+  return store.then((opened) => opened.get(PROFILE_KEY));
+}
+
 /** The persistent store as the shop's consent allows (memory until consent). */
 export function openStore(options) {
   return options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
@@ -42,8 +51,9 @@ export class CoveCore {
    * @param {object} host what the entry module provides: `modules` (functions
    *   importing the sentiment and reporter modules' glue, written as literal
    *   `import()`s in the entry so bundlers split them off), and optionally the
-   *   bundle already resolved (`resolved`, a `resolveBundle` promise) and the
-   *   store already opened (`store`)
+   *   bundle already resolved (`resolved`, a `resolveBundle` promise), the
+   *   store already opened (`store`) and its profile already read
+   *   (`profile`, a `readStoredProfile` promise)
    */
   static async create(options, host = {}) {
     if (!options?.bundle) throw coveError("invalid_options", "Cove.start needs { bundle: URL of the bundle pointer or manifest }");
@@ -53,7 +63,10 @@ export class CoveCore {
     const store = host.store ?? openStore(options);
     // The profile and the event log are read meanwhile too; they are checked
     // (and reset when unreadable) once the engine has the bundle.
-    const reads = store.then((opened) => ({ profile: settled(opened.get(PROFILE_KEY)), events: settled(opened.get(EVENTS_KEY)) }));
+    const reads = store.then((opened) => ({
+      profile: settled(host.profile ?? opened.get(PROFILE_KEY)),
+      events: settled(opened.get(EVENTS_KEY)),
+    }));
     const resolved = host.resolved ?? resolveBundle(options.bundle, options.bundleIntegrity);
     const [, main] = await Promise.all([
       init({ module_or_path: options.wasm }).catch((error) => {
