@@ -136,11 +136,12 @@ pub fn model_card(
              the rest relevant; task D: an item page, each item of a test invoice as the context, \
              the others relevant; task E: a returning shopper's history plus the first n items of \
              their first test invoice as the session. Session weight {}, decay {}; item page: \
-             trending {}, personal {} among the context's neighbours.\n\n{}",
+             trending {}, personal {} among the context's neighbours. Neighbour lists: {}.\n\n{}",
             session.weight_session,
             session.session_decay,
             session.context_trending,
             session.context_personal,
+            mix_words(&model.config.neighbour_mix),
             crate::session_eval::table(&engine.session_rows)
         );
         if let Some(value) = session_peers {
@@ -159,6 +160,15 @@ pub fn model_card(
                 search.ndcg_at_10[1],
                 search.ndcg_at_10[2]
             );
+            let _ = writeln!(
+                out,
+                "Neighbour mixes compared on validation (mean NDCG@10 of C, D, E on the coarse \
+                 in-session grids; the best kept):\n\n| mix | mean NDCG@10 |\n|---|---:|"
+            );
+            for (mix, mean) in &search.mixes {
+                let _ = writeln!(out, "| {} | {mean:.4} |", mix_words(mix));
+            }
+            let _ = writeln!(out);
         }
         let _ = writeln!(
             out,
@@ -393,4 +403,12 @@ fn session_peers_table(engine: &EngineEvaluation, peers: &serde_json::Value) -> 
         }
     }
     out
+}
+
+/// A neighbour mix in words, for the card.
+fn mix_words(mix: &crate::neighbours::NeighbourMix) -> String {
+    format!(
+        "votes of the {} most recent baskets × {}, basket cosine × {}, factor cosine × {}",
+        mix.recent_baskets, mix.votes, mix.basket_cosine, mix.factor_cosine
+    )
 }

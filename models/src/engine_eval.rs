@@ -34,6 +34,7 @@ use crate::data::Transactions;
 use crate::dates::MINUTES_PER_DAY;
 use crate::engine_scorer::{engine_alpha, DeviceHistories};
 use crate::eval::{self, EvalUser, HistoryBucket, Metrics, Ranker, Split, Task};
+use crate::neighbours::NeighbourMix;
 use crate::pipeline::{self, Bars, EngineWeights, EvaluationReport, TrainConfig, TrainedModel};
 use crate::session::{SessionCases, SessionMetrics, SessionTask};
 use crate::session_eval::{self, SessionRanker, SessionRow};
@@ -559,6 +560,7 @@ pub fn evaluate_through_engine(
         let (validation, trials) = search_blend(data, config, evaluation, bars)?;
         let session = search_session(data, config, evaluation, bars)?;
         config.engine.session = Some(session.chosen);
+        config.neighbour_mix = session.neighbour_mix;
         (Some(validation), Some(session), trials)
     } else {
         (None, None, Vec::new())
@@ -703,6 +705,28 @@ const SESSION_WEIGHTS: [f32; 9] = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8]
 const SESSION_DECAYS: [f32; 4] = [0.5, 0.7, 0.85, 1.0];
 const CONTEXT_TRENDING: [f32; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
 const CONTEXT_PERSONAL: [f32; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
+/// The coarser grids each neighbour mix is compared with (the chosen mix then
+/// gets the full grids above).
+const COARSE_SESSION_WEIGHTS: [f32; 4] = [0.4, 0.8, 1.6, 3.2];
+const COARSE_SESSION_DECAYS: [f32; 2] = [0.5, 0.85];
+const COARSE_CONTEXT_TRENDING: [f32; 3] = [0.0, 0.03, 0.3];
+const COARSE_CONTEXT_PERSONAL: [f32; 1] = [0.0];
+/// The neighbour mixes compared, as (votes, basket cosine, factor cosine)
+/// weights; the first with votes is tried with each of [`RECENT_BASKETS`].
+/// The last is the design before recent baskets voted.
+const NEIGHBOUR_MIXES: [(f32, f32, f32); 9] = [
+    (1.0, 0.0, 0.0),
+    (1.0, 0.25, 0.0),
+    (1.0, 0.5, 0.0),
+    (1.0, 1.0, 0.0),
+    (1.0, 0.25, 0.25),
+    (1.0, 0.5, 0.25),
+    (1.0, 0.25, 0.5),
+    (1.0, 0.5, 0.5),
+    (0.0, 1.0, 1.0),
+];
+/// How many recent baskets vote for an item's list (V-SKNN's m).
+const RECENT_BASKETS: [usize; 3] = [30, 100, 300];
 /// Validation cases per task in the in-session search (evenly spaced).
 const SESSION_VALIDATION_CASES: usize = 3_000;
 
@@ -711,22 +735,148 @@ const SESSION_VALIDATION_CASES: usize = 3_000;
 pub struct SessionSearch {
     /// The weights chosen.
     pub chosen: cove_engine::bundle::SessionWeights,
-    /// Validation cases used per task (C, D, E).
+    /// The neighbour mix chosen.
+    pub neighbour_mix: NeighbourMix,
+    /// Every mix compared, with the mean validation NDCG@10 of C, D and E
+    /// it reached on the coarse grids.
+    pub mixes: Vec<(NeighbourMix, f64)>,
+    /// Validation cases per task (C, D, E).
     pub n_cases: [usize; 3],
-    /// Every trial: the weights and the validation NDCG@10 of C, D and E
-    /// (`None` where the task was not scored in that trial).
+    /// Every trial of the chosen mix: the weights and the validation
+    /// NDCG@10 of C, D and E (`None` where the task was not scored).
     pub trials: Vec<(cove_engine::bundle::SessionWeights, [Option<f64>; 3])>,
     /// Validation NDCG@10 of C, D, E with the chosen weights.
     pub ndcg_at_10: [f64; 3],
 }
 
-/// Chooses the in-session weights on the validation split, with the blend
-/// already in `config.engine` (the objective is written in
-/// [`SESSION_WEIGHTS`]'s comment: the mean NDCG@10 of tasks C and E for the
-/// "for you" terms, that of task D for the context terms, each under
-/// [`pick`]'s tie rule). The blend's own terms (α, neighbours, trending,
-/// buy again) stay as tasks A and B chose them: the session terms do not
-/// move A or B, whose profiles have no live session at the cut-off.
+/// The grids of one in-session search.
+struct SessionGrids<'g> {
+    weights: &'g [f32],
+    decays: &'g [f32],
+    context_trending: &'g [f32],
+    context_personal: &'g [f32],
+}
+
+const FULL_GRIDS: SessionGrids<'static> = SessionGrids {
+    weights: &SESSION_WEIGHTS,
+    decays: &SESSION_DECAYS,
+    context_trending: &CONTEXT_TRENDING,
+    context_personal: &CONTEXT_PERSONAL,
+};
+
+const COARSE_GRIDS: SessionGrids<'static> = SessionGrids {
+    weights: &COARSE_SESSION_WEIGHTS,
+    decays: &COARSE_SESSION_DECAYS,
+    context_trending: &COARSE_CONTEXT_TRENDING,
+    context_personal: &COARSE_CONTEXT_PERSONAL,
+};
+
+impl SessionGrids<'_> {
+    fn n_trials(&self) -> usize {
+        self.weights.len() * self.decays.len()
+            + self.context_trending.len() * self.context_personal.len()
+            + 1
+    }
+}
+
+/// The validation cases of C, D and E.
+struct SessionCaseSets<'c> {
+    c: Vec<&'c crate::session::SessionCase>,
+    d: Vec<&'c crate::session::SessionCase>,
+    e: Vec<&'c crate::session::SessionCase>,
+}
+
+/// One in-session search on one validation bundle: the session's weight ×
+/// decay by the mean NDCG@10 of C and E, then the context terms by D, each
+/// under [`pick`]'s tie rule. Returns the weights, every trial and the
+/// chosen weights' NDCG@10 of C, D and E.
+fn search_session_weights(
+    ranker: &mut SessionRanker,
+    cases: &SessionCaseSets,
+    grids: &SessionGrids,
+    threads: usize,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<SessionSearchRun> {
+    type Weights = cove_engine::bundle::SessionWeights;
+    let base = ranker.model_ranking().clone();
+    let alpha = base.alpha;
+    let mut trials: Vec<(Weights, [Option<f64>; 3])> = Vec::new();
+    let ndcg = |ranker: &mut SessionRanker,
+                w: Weights,
+                tasks: [bool; 3]|
+     -> anyhow::Result<[Option<f64>; 3]> {
+        ranker.tune(
+            alpha,
+            RankingParams {
+                session: Some(w),
+                ..base.clone()
+            },
+        )?;
+        let mut out = [None; 3];
+        for (slot, (wanted, set)) in out
+            .iter_mut()
+            .zip(tasks.into_iter().zip([&cases.c, &cases.d, &cases.e]))
+        {
+            if wanted {
+                *slot = Some(SessionMetrics::mean(&ranker.evaluate(set, threads)).ndcg_at_10);
+            }
+        }
+        bar.inc(1);
+        Ok(out)
+    };
+    let mut weights = Weights::default();
+    let mut scored = Vec::new();
+    for &weight_session in grids.weights {
+        for &session_decay in grids.decays {
+            let w = Weights {
+                weight_session,
+                session_decay,
+                ..weights
+            };
+            let got = ndcg(ranker, w, [true, false, true])?;
+            let mean = (got[0].unwrap_or(0.0) + got[2].unwrap_or(0.0)) / 2.0;
+            trials.push((w, got));
+            scored.push((w, mean));
+        }
+    }
+    weights = pick(&scored).expect("the grid is not empty").0;
+    let mut scored = Vec::new();
+    for &context_trending in grids.context_trending {
+        for &context_personal in grids.context_personal {
+            let w = Weights {
+                context_trending,
+                context_personal,
+                ..weights
+            };
+            let got = ndcg(ranker, w, [false, true, false])?;
+            trials.push((w, got));
+            scored.push((w, got[1].unwrap_or(0.0)));
+        }
+    }
+    weights = pick(&scored).expect("the grid is not empty").0;
+    let all = ndcg(ranker, weights, [true, true, true])?;
+    Ok(SessionSearchRun {
+        weights,
+        trials,
+        ndcg_at_10: all.map(|v| v.unwrap_or(0.0)),
+    })
+}
+
+/// One run of [`search_session_weights`].
+struct SessionSearchRun {
+    weights: cove_engine::bundle::SessionWeights,
+    trials: Vec<(cove_engine::bundle::SessionWeights, [Option<f64>; 3])>,
+    ndcg_at_10: [f64; 3],
+}
+
+/// Chooses the bundle's neighbour mix and the in-session weights on the
+/// validation split, with the blend already in `config.engine`. The written
+/// objective: for each mix in [`NEIGHBOUR_MIXES`] (votes from each of
+/// [`RECENT_BASKETS`]), the coarse in-session search
+/// ([`search_session_weights`] on [`COARSE_GRIDS`]); the mix with the best
+/// mean NDCG@10 of C, D and E is kept ([`pick`]'s tie rule, in grid order);
+/// then the full grids choose its in-session weights. The blend's own terms
+/// (α, neighbours, trending, buy again) stay as tasks A and B chose them.
 pub fn search_session(
     data: &Transactions,
     config: &TrainConfig,
@@ -742,82 +892,78 @@ pub fn search_session(
         Some(config.cutoff_day),
         config.half_life_days,
     );
-    let (val_model, _) = load_bundle(&val_trained)?;
-    let histories =
-        DeviceHistories::with_config(data, &val_split, val_model.profile_config().clone());
     let cases = SessionCases::new(data, &val_split);
-    let mut ranker = SessionRanker::new(data, &val_model, &val_split, &histories);
     let of = |task| session_eval::thinned(&cases, task, SESSION_VALIDATION_CASES);
-    let (cases_c, cases_d, cases_e) = (of(SessionTask::C), of(SessionTask::D), of(SessionTask::E));
-    let base = val_model.manifest().ranking.clone();
-    let alpha = base.alpha;
-    let mut trials = Vec::new();
-    let n_trials = SESSION_WEIGHTS.len() * SESSION_DECAYS.len()
-        + CONTEXT_TRENDING.len() * CONTEXT_PERSONAL.len();
+    let sets = SessionCaseSets {
+        c: of(SessionTask::C),
+        d: of(SessionTask::D),
+        e: of(SessionTask::E),
+    };
+    let mut mixes: Vec<NeighbourMix> = Vec::new();
+    for (votes, basket_cosine, factor_cosine) in NEIGHBOUR_MIXES {
+        let baskets: &[usize] = if votes > 0.0 { &RECENT_BASKETS } else { &[0] };
+        for &recent_baskets in baskets {
+            mixes.push(NeighbourMix {
+                recent_baskets,
+                votes,
+                basket_cosine,
+                factor_cosine,
+            });
+        }
+    }
     let bar = bars.bar(
-        n_trials as u64,
-        "tuning the in-session weights on validation",
+        (mixes.len() * COARSE_GRIDS.n_trials() + FULL_GRIDS.n_trials()) as u64,
+        "choosing the neighbour mix and the in-session weights on validation",
     );
-    let ndcg = |ranker: &SessionRanker, cases: &[&crate::session::SessionCase]| {
-        let metrics = ranker.evaluate(cases, threads);
-        bar.inc(1);
-        SessionMetrics::mean(&metrics).ndcg_at_10
+    let train_rows = {
+        let cutoff = val_cutoff * MINUTES_PER_DAY;
+        let mut rows = data.clone();
+        rows.purchases.retain(|p| p.minute < cutoff);
+        rows
     };
-    let with = |w: cove_engine::bundle::SessionWeights| RankingParams {
-        session: Some(w),
-        ..base.clone()
+    // The validation model with `mix`'s lists, loaded by the engine.
+    let with_mix = |mix: NeighbourMix| -> anyhow::Result<Model> {
+        let mut trained = val_trained.clone();
+        trained.config.neighbour_mix = mix;
+        trained.session_votes = crate::neighbours::session_votes(
+            &train_rows,
+            mix.recent_baskets,
+            trained.config.neighbours,
+        );
+        Ok(load_bundle(&trained)?.0)
     };
-    let mut weights = cove_engine::bundle::SessionWeights::default();
-
-    let mut scored = Vec::new();
-    for weight_session in SESSION_WEIGHTS {
-        for session_decay in SESSION_DECAYS {
-            let w = cove_engine::bundle::SessionWeights {
-                weight_session,
-                session_decay,
-                ..weights
-            };
-            ranker.tune(alpha, with(w))?;
-            let c = ndcg(&ranker, &cases_c);
-            let e = ndcg(&ranker, &cases_e);
-            trials.push((w, [Some(c), None, Some(e)]));
-            scored.push((w, (c + e) / 2.0));
-        }
+    let mut compared = Vec::new();
+    let mut histories = None;
+    for &mix in &mixes {
+        let model = with_mix(mix)?;
+        let histories = histories.get_or_insert_with(|| {
+            DeviceHistories::with_config(data, &val_split, model.profile_config().clone())
+        });
+        let mut ranker = SessionRanker::new(data, &model, &val_split, histories);
+        let run = search_session_weights(&mut ranker, &sets, &COARSE_GRIDS, threads, &bar)?;
+        let mean = run.ndcg_at_10.iter().sum::<f64>() / 3.0;
+        tracing::info!(?mix, ?run.ndcg_at_10, "neighbour mix on validation");
+        compared.push((mix, mean));
     }
-    weights = pick(&scored).expect("the grid is not empty").0;
-
-    let mut scored = Vec::new();
-    for context_trending in CONTEXT_TRENDING {
-        for context_personal in CONTEXT_PERSONAL {
-            let w = cove_engine::bundle::SessionWeights {
-                context_trending,
-                context_personal,
-                ..weights
-            };
-            ranker.tune(alpha, with(w))?;
-            let d = ndcg(&ranker, &cases_d);
-            trials.push((w, [None, Some(d), None]));
-            scored.push((w, d));
-        }
-    }
-    weights = pick(&scored).expect("the grid is not empty").0;
+    let neighbour_mix = pick(&compared).expect("NEIGHBOUR_MIXES is not empty").0;
+    let model = with_mix(neighbour_mix)?;
+    let histories = histories.expect("at least one mix was compared");
+    let mut ranker = SessionRanker::new(data, &model, &val_split, &histories);
+    let run = search_session_weights(&mut ranker, &sets, &FULL_GRIDS, threads, &bar)?;
     bar.finish_and_clear();
-    ranker.tune(alpha, with(weights))?;
-    let chosen_ndcg = [
-        ndcg(&ranker, &cases_c),
-        ndcg(&ranker, &cases_d),
-        ndcg(&ranker, &cases_e),
-    ];
     tracing::info!(
-        ?weights,
-        ?chosen_ndcg,
-        "in-session weights chosen on validation"
+        ?neighbour_mix,
+        weights = ?run.weights,
+        ndcg = ?run.ndcg_at_10,
+        "neighbour mix and in-session weights chosen on validation"
     );
     Ok(SessionSearch {
-        chosen: weights,
-        n_cases: [cases_c.len(), cases_d.len(), cases_e.len()],
-        trials,
-        ndcg_at_10: chosen_ndcg,
+        chosen: run.weights,
+        neighbour_mix,
+        mixes: compared,
+        n_cases: [sets.c.len(), sets.d.len(), sets.e.len()],
+        trials: run.trials,
+        ndcg_at_10: run.ndcg_at_10,
     })
 }
 

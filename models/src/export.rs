@@ -4,9 +4,10 @@
 //!
 //! Key decisions (each documented in models/README.md, "Bundle"):
 //!
-//! - One neighbour list per item (the engine has one): the union of "similar"
-//!   (factor cosine) and "bought together" (shrunk basket cosine), best score
-//!   first, cut to [`N_NEIGHBOURS`].
+//! - One neighbour list per item (the engine has one): the union of recent
+//!   baskets' votes, "bought together" (shrunk basket cosine) and "similar"
+//!   (factor cosine), mixed by `config.neighbour_mix` (chosen on validation),
+//!   best score first, cut to [`N_NEIGHBOURS`].
 //! - Trending: the whole shop's list (`*`) is the trainer's recent-popularity
 //!   prior ln(1 + distinct buyers in the window), its top [`N_TRENDING`]; the
 //!   per-country lists carry ln(1 + buyers) too. The engine divides a list by
@@ -405,15 +406,21 @@ fn cluster_labels(model: &TrainedModel) -> Vec<String> {
     labels
 }
 
-/// The union of the similar and bought-together lists, best first (ties by
-/// the lower row). Each list is first scaled by its own best score, so both
-/// count on the same scale (a factor cosine is ~0.8 where a basket cosine is
-/// ~0.2, and the raw maximum let factor similarity crowd out what is bought
-/// together); an item on both lists gets the sum of its two scaled scores.
+/// The union of the three source lists, best first (ties by the lower row),
+/// mixed as `model.config.neighbour_mix` says: each list scaled by its own
+/// best score, times its weight, summed for an item on several lists.
 fn merged_neighbours(model: &TrainedModel, idx: usize) -> Vec<(u32, f32)> {
+    let mix = &model.config.neighbour_mix;
     let mut all: Vec<(u32, f32)> = Vec::new();
-    let lists = [model.similar.get(idx), model.bought_together.get(idx)];
-    for list in lists.into_iter().flatten() {
+    let lists = [
+        (model.similar.get(idx), mix.factor_cosine),
+        (model.bought_together.get(idx), mix.basket_cosine),
+        (model.session_votes.get(idx), mix.votes),
+    ];
+    for (list, weight) in lists {
+        let Some(list) = list.filter(|_| weight > 0.0) else {
+            continue;
+        };
         let usable = |n: &&crate::neighbours::Neighbour| {
             n.item as usize != idx && n.score.is_finite() && n.score > 0.0
         };
@@ -425,7 +432,7 @@ fn merged_neighbours(model: &TrainedModel, idx: usize) -> Vec<(u32, f32)> {
             continue;
         }
         for n in list.iter().filter(usable) {
-            let scaled = n.score / top;
+            let scaled = weight * n.score / top;
             match all.iter_mut().find(|(i, _)| *i == n.item) {
                 Some(entry) => entry.1 += scaled,
                 None => all.push((n.item, scaled)),

@@ -46,6 +46,65 @@ pub fn similar_by_factors(item_factors: &[f32], dim: usize, k: usize) -> Vec<Vec
         .collect()
 }
 
+/// How the bundle's one neighbour list per item is made from the three
+/// source lists: each source is scaled by its own best score (a factor cosine
+/// is ~0.8 where a basket cosine is ~0.2), times its weight here, and an item
+/// on several lists gets the sum. Chosen on validation by
+/// `engine_eval::search_session` (tasks C, D and E); written in
+/// `models/default-params.toml`'s `[neighbours]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeighbourMix {
+    /// Baskets that vote for an item's list ([`session_votes`]), most recent first.
+    pub recent_baskets: usize,
+    /// Weight of [`session_votes`].
+    pub votes: f32,
+    /// Weight of [`bought_together`] (the shrunk basket cosine).
+    pub basket_cosine: f32,
+    /// Weight of [`similar_by_factors`] (the factor cosine).
+    pub factor_cosine: f32,
+}
+
+impl Default for NeighbourMix {
+    /// The starting point before a search: recent baskets' votes with a
+    /// quarter of the basket cosine.
+    fn default() -> Self {
+        NeighbourMix {
+            recent_baskets: 100,
+            votes: 1.0,
+            basket_cosine: 0.25,
+            factor_cosine: 0.0,
+        }
+    }
+}
+
+impl NeighbourMix {
+    /// Checks that the weights are finite, ≥ 0, not all 0, and that some
+    /// baskets vote when votes count.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let weights = [
+            ("votes", self.votes),
+            ("basket_cosine", self.basket_cosine),
+            ("factor_cosine", self.factor_cosine),
+        ];
+        for (name, w) in weights {
+            anyhow::ensure!(
+                w.is_finite() && w >= 0.0,
+                "neighbours.{name} must be a finite weight ≥ 0, not {w}"
+            );
+        }
+        anyhow::ensure!(
+            weights.iter().any(|(_, w)| *w > 0.0),
+            "neighbours: at least one of votes, basket_cosine and factor_cosine must be above 0"
+        );
+        anyhow::ensure!(
+            self.votes == 0.0 || self.recent_baskets > 0,
+            "neighbours.recent_baskets must be at least 1 when votes count"
+        );
+        Ok(())
+    }
+}
+
 /// Minimum number of shared baskets for a "bought together" pair.
 pub const MIN_SHARED_BASKETS: u32 = 3;
 
@@ -105,6 +164,88 @@ pub fn bought_together_from(
         list.truncate(k);
     }
     lists
+}
+
+/// "Bought in the same baskets", voted by recent baskets: the item-page case
+/// of V-SKNN (Ludewig & Jannach 2018) computed ahead of time. For each item,
+/// the `recent_baskets` most recent baskets (invoices, by time, ties by the
+/// later invoice) that hold it each vote for their other items with weight
+/// 1/√(basket size) — the cosine between a one-item session and that basket —
+/// and an item's score is the sum of its votes. Recent baskets, not all of
+/// them, so a list follows what is bought with the item now. The `k` best
+/// are kept (ties by the lower item index).
+pub fn session_votes(data: &Transactions, recent_baskets: usize, k: usize) -> Vec<Vec<Neighbour>> {
+    session_votes_from(
+        data.items.len(),
+        data.purchases
+            .iter()
+            .map(|p| (p.invoice_idx, p.minute, p.item_idx)),
+        recent_baskets,
+        k,
+    )
+}
+
+/// [`session_votes`] over `(invoice, minute, item)` lines, items below `n_items`.
+pub fn session_votes_from(
+    n_items: usize,
+    lines: impl Iterator<Item = (u32, i64, u32)>,
+    recent_baskets: usize,
+    k: usize,
+) -> Vec<Vec<Neighbour>> {
+    // Baskets in time order, each a sorted set of items.
+    let mut baskets: HashMap<u32, (i64, Vec<u32>)> = HashMap::new();
+    for (invoice, minute, item) in lines {
+        let entry = baskets.entry(invoice).or_insert((minute, Vec::new()));
+        entry.0 = entry.0.min(minute);
+        entry.1.push(item);
+    }
+    let mut ordered: Vec<(i64, u32, Vec<u32>)> = baskets
+        .into_iter()
+        .map(|(invoice, (minute, mut items))| {
+            items.sort_unstable();
+            items.dedup();
+            (minute, invoice, items)
+        })
+        .collect();
+    ordered.sort_unstable_by_key(|(minute, invoice, _)| (*minute, *invoice));
+    // Per item, the baskets holding it, oldest first.
+    let mut holding: Vec<Vec<u32>> = vec![Vec::new(); n_items];
+    for (b, (_, _, items)) in ordered.iter().enumerate() {
+        for &item in items {
+            holding[item as usize].push(b as u32);
+        }
+    }
+    let mut votes = vec![0.0f32; n_items];
+    let mut touched: Vec<u32> = Vec::new();
+    holding
+        .iter()
+        .enumerate()
+        .map(|(item, baskets)| {
+            let recent = &baskets[baskets.len().saturating_sub(recent_baskets)..];
+            for &b in recent {
+                let items = &ordered[b as usize].2;
+                let weight = 1.0 / (items.len() as f32).sqrt();
+                for &other in items {
+                    if other as usize != item {
+                        if votes[other as usize] == 0.0 {
+                            touched.push(other);
+                        }
+                        votes[other as usize] += weight;
+                    }
+                }
+            }
+            let mut list: Vec<Neighbour> = touched
+                .drain(..)
+                .map(|other| Neighbour {
+                    item: other,
+                    score: std::mem::take(&mut votes[other as usize]),
+                })
+                .collect();
+            list.sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.item.cmp(&y.item)));
+            list.truncate(k);
+            list
+        })
+        .collect()
 }
 
 /// Trending items of one country (or of the whole shop).
@@ -227,6 +368,35 @@ mod tests {
         let want = 4.0 / (24f32).sqrt() * 4.0 / 14.0;
         assert!((lists[0][0].score - want).abs() < 1e-6);
         assert!(lists[2].is_empty());
+    }
+
+    #[test]
+    fn session_votes_come_from_the_most_recent_baskets_weighted_by_size() {
+        // Item 0 is in three baskets over time: {0,1} (oldest), {0,2,3}, {0,2}.
+        let lines = [
+            (10, 100, 0),
+            (10, 100, 1),
+            (11, 200, 0),
+            (11, 200, 2),
+            (11, 200, 3),
+            (12, 300, 2),
+            (12, 300, 0),
+        ];
+        let all = session_votes_from(4, lines.into_iter(), 10, 5);
+        // 2: 1/√3 + 1/√2; 1: 1/√2; 3: 1/√3.
+        assert_eq!(all[0].iter().map(|n| n.item).collect::<Vec<_>>(), [2, 1, 3]);
+        let want = 1.0 / 3f32.sqrt() + 1.0 / 2f32.sqrt();
+        assert!((all[0][0].score - want).abs() < 1e-6);
+        // Only the two most recent baskets of item 0 vote: item 1 drops out.
+        let recent = session_votes_from(4, lines.into_iter(), 2, 5);
+        assert_eq!(recent[0].iter().map(|n| n.item).collect::<Vec<_>>(), [2, 3]);
+        // Cut to k, and never an item itself.
+        let short = session_votes_from(4, lines.into_iter(), 10, 1);
+        assert_eq!(short[0].len(), 1);
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.iter().all(|n| n.item as usize != i)));
     }
 
     #[test]

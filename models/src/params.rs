@@ -17,6 +17,7 @@ use cove_engine::bundle::{BlendWeights, SessionWeights};
 use serde::{Deserialize, Serialize};
 
 use crate::als::{AlsParams, Confidence};
+use crate::neighbours::NeighbourMix;
 use crate::pipeline::{EngineWeights, TrainConfig};
 
 /// The sha256 (hex) of a file's bytes: what `orders_sha256` records.
@@ -42,6 +43,8 @@ pub struct ParamsFile {
     pub blend: BlendSection,
     /// The in-session terms (tasks C, D and E).
     pub session: SessionSection,
+    /// The sources of the bundle's neighbour lists (tasks C, D and E).
+    pub neighbours: NeighbourMix,
     /// The validation figures that chose them (NDCG@10), by task letter.
     pub validation_ndcg_at_10: std::collections::BTreeMap<String, f64>,
     /// The test figures the model trained with them gave (NDCG@10, through
@@ -184,6 +187,7 @@ impl ParamsFile {
                 context_trending: session.context_trending,
                 context_personal: session.context_personal,
             },
+            neighbours: config.neighbour_mix,
             validation_ndcg_at_10: validation,
             test_ndcg_at_10: test,
         }
@@ -236,6 +240,8 @@ impl ParamsFile {
             "blend.alpha_scale must be positive"
         );
         anyhow::ensure!(b.n_trending > 0, "blend.n_trending must be positive");
+        self.neighbours.validate()?;
+        config.neighbour_mix = self.neighbours;
         Ok(())
     }
 }

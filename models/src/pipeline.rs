@@ -17,7 +17,7 @@ use crate::dates::{format_day, MINUTES_PER_DAY};
 use crate::engine_scorer::{engine_alpha, DeviceHistories, EngineFactorRanker};
 use crate::eval::{self, line_weight, Metrics, Ranker, Split, Task};
 use crate::intent::IntentModel;
-use crate::neighbours::{self, Neighbour, Trending};
+use crate::neighbours::{self, Neighbour, NeighbourMix, Trending};
 use crate::segments::{self, Lifecycle, PriceTiers, Propensity, TasteClusters};
 
 /// How progress is shown on stderr.
@@ -155,6 +155,8 @@ pub struct TrainConfig {
     pub tune: bool,
     /// Length of neighbour lists.
     pub neighbours: usize,
+    /// How the exported neighbour list mixes its sources.
+    pub neighbour_mix: NeighbourMix,
     /// Trending window.
     pub trending_window_days: i64,
     /// Length of trending lists.
@@ -231,6 +233,7 @@ impl Default for TrainConfig {
             validation_days: 30,
             tune: false,
             neighbours: 20,
+            neighbour_mix: NeighbourMix::default(),
             trending_window_days: 30,
             trending_k: 20,
             taste_clusters: 12,
@@ -672,6 +675,8 @@ pub struct TrainedModel {
     pub similar: Vec<Vec<Neighbour>>,
     /// "Bought together" lists (shrunk basket cosine), per item.
     pub bought_together: Vec<Vec<Neighbour>>,
+    /// Recent baskets' votes ([`neighbours::session_votes`]), per item.
+    pub session_votes: Vec<Vec<Neighbour>>,
     /// Trending per country; the first list is the whole shop's (`*`).
     pub trending: Vec<Trending>,
     /// Taste clusters over item factors.
@@ -742,6 +747,8 @@ pub fn train(
     let similar = neighbours::similar_by_factors(&model.item_factors, model.dim, config.neighbours);
     bar.inc(1);
     let bought_together = neighbours::bought_together(data, config.neighbours);
+    let session_votes =
+        neighbours::session_votes(data, config.neighbour_mix.recent_baskets, config.neighbours);
     bar.inc(1);
     let trending =
         neighbours::trending_by_country(data, config.trending_window_days, config.trending_k);
@@ -826,6 +833,7 @@ pub fn train(
         recent_popularity,
         similar,
         bought_together,
+        session_votes,
         trending,
         taste_clusters,
         price_tiers,

@@ -68,6 +68,11 @@ impl<'a> SessionRanker<'a> {
         }
     }
 
+    /// The ranking parameters the model's bundle ships.
+    pub fn model_ranking(&self) -> &RankingParams {
+        &self.model.manifest().ranking
+    }
+
     /// Ranks with the engine's fold-in at `alpha` and `params`' weights from
     /// now on (the trainer's search; the device path uses the bundle's).
     pub fn tune(&mut self, alpha: f64, params: RankingParams) -> anyhow::Result<()> {

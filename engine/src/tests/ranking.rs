@@ -953,3 +953,50 @@ fn issue_20_odd_sessions_still_fill_the_slot() {
     let ranking = rank(&model, &old, request(T0));
     assert_eq!(ranking.items.len(), 8);
 }
+
+/// A cart holding every item of one category: the basket slot still fills,
+/// shows nothing from the cart, and every card has a reason.
+#[test]
+fn issue_20_a_cart_holding_a_whole_category_still_fills_the_basket_slot() {
+    let model = model();
+    let category = model.item(0).expect("item 0").category.clone();
+    let in_category: Vec<String> = (0..model.n_items() as u32)
+        .filter_map(|row| model.item(row))
+        .filter(|meta| meta.category == category)
+        .map(|meta| meta.id.clone())
+        .collect();
+    assert!(in_category.len() > 1, "the fixture's category has one item");
+    let events: Vec<(i64, EventKind)> = in_category
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                T0 + i as i64,
+                EventKind::AddToCart {
+                    item: id.clone(),
+                    quantity: 1,
+                    price: 5.0,
+                },
+            )
+        })
+        .collect();
+    let cart = profile_of(&events);
+    let ranking = rank(
+        &model,
+        &cart,
+        RankRequest {
+            k: 8,
+            now: T0 + 3_600,
+            slot: Some(ranking::Slot::Basket),
+            ..RankRequest::default()
+        },
+    );
+    assert_eq!(ranking.items.len(), 8);
+    for shown in ids(&ranking) {
+        assert!(!in_category.contains(&shown), "{shown} is in the cart");
+    }
+    assert!(ranking
+        .items
+        .iter()
+        .all(|item| !matches!(item.reason, Reason::Fallback)));
+}
