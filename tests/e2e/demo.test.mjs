@@ -48,7 +48,7 @@ test("a shopping path through the demo shop changes what it recommends", async (
     await page.goto(`${worker.url}/${href}`);
     await page.waitForSelector('[data-page="product"] [data-cove-slot="similar"][data-cove-state="ready"] article');
   }
-  await page.click("[data-cove-add-to-cart]");
+  await page.click("[data-add-to-cart]");
   await page.goto(`${worker.url}/#/cart`);
   await page.waitForSelector('[data-page="cart"] li');
   assert.equal(await page.$$eval('[data-page="cart"] li', (rows) => rows.length), 1);

@@ -138,7 +138,7 @@ test("a shopping session on the demo shop sends nothing but randomised reports",
     await page.waitForSelector('[data-page="product"] [data-cove-slot="similar"][data-cove-state="ready"] article');
     visited.push(decodeURIComponent(href.split("/").pop()));
   }
-  await page.click("[data-cove-add-to-cart]");
+  await page.click("[data-add-to-cart]");
   await page.evaluate(async (item) => {
     await window.cove.track({ type: "search", query: "red retrospot" });
     await window.cove.track({ type: "purchase", lines: [{ item, quantity: 1, price: 2.5 }] });

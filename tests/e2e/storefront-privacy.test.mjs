@@ -66,8 +66,8 @@ test("the rescue offer follows the engine's decision and its acceptance is recor
   const catalogue = await page.$$eval(".grid article a", (links) => links.map((a) => a.getAttribute("href")));
   for (const href of catalogue.slice(0, 3)) {
     await page.goto(`${worker.url}/${href}`);
-    await page.waitForSelector("[data-cove-add-to-cart]");
-    await page.click("[data-cove-add-to-cart]");
+    await page.waitForSelector("[data-add-to-cart]");
+    await page.click("[data-add-to-cart]");
   }
   await page.goto(`${worker.url}/#/cart`);
   await page.waitForSelector('[data-page="cart"] li');
@@ -107,7 +107,7 @@ test("the privacy panel's Details show the ε spent today and the last report's 
   // (1–5 s for the demo shop); then it is sent.
   const href = await page.$eval(".grid article a", (a) => a.getAttribute("href"));
   await page.goto(`${worker.url}/${href}`);
-  await page.waitForSelector("[data-cove-add-to-cart]");
+  await page.waitForSelector("[data-add-to-cart]");
   await page.waitForTimeout(6000);
   await page.evaluate(() => window.cove.flushReports());
   await page.goto(`${worker.url}/#/knows`);

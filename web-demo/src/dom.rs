@@ -36,6 +36,24 @@ pub fn price(amount: f64) -> String {
 
 /// The hash URL of a product page.
 pub fn product_href(id: &str) -> String {
-    let encoded: String = js_sys::encode_uri_component(id).into();
-    format!("#/product/{encoded}")
+    crate::route::Route::Product(id.to_owned()).href()
+}
+
+/// A link to `href` reading `text`.
+pub fn link(document: &Document, href: &str, text: &str) -> Result<Element, JsValue> {
+    element(document, "a", &[("href", href)], Some(text))
+}
+
+/// `n` and the noun for it: "1 product", "2 products".
+pub fn count_of(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The message of a failure the snippet reported (a `CoveError`'s words).
+pub fn error_text(error: &JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => error.message().into(),
+        None => error.as_string().unwrap_or_else(|| "unknown error".into()),
+    }
 }

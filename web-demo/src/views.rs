@@ -1,12 +1,16 @@
-//! The demo's pages. Each page is rebuilt from scratch into the shop's root
-//! element; then the snippet fills the slots it contains.
+//! The demo's pages. Each page is rebuilt from scratch, then replaces the
+//! shop's root element (unless a later render started meanwhile); then the
+//! snippet fills the slots it contains. Browsing pages are in `listing`, the
+//! cart and the order confirmation in `cart`.
 
-use gloo_events::EventListener;
-use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element};
 
-use crate::dom::{append, element, price, product_href};
+use crate::dom::{append, element, link, price};
+use crate::listing::{add_button, category_list, product_grid};
 use crate::route::Route;
 use crate::Shop;
 
@@ -20,39 +24,68 @@ const SLOT_TEMPLATE: &str = concat!(
 /// How many catalogue products the home page lists.
 const HOME_GRID: usize = 24;
 
-/// Renders `route` into the shop's root element.
-pub async fn render(shop: &Shop, route: &Route) -> Result<(), JsValue> {
+/// The shop's name, at the end of every page's title.
+const SHOP_NAME: &str = "Cove demo shop";
+
+/// Renders `route` into the shop's root element, as render number `render`.
+pub async fn render(shop: &Rc<Shop>, route: &Route, render: u64) -> Result<(), JsValue> {
     let document = gloo_utils::document();
     let page = element(
         &document,
         "div",
-        &[("class", "page"), ("data-page", page_name(route))],
+        &[("class", "page"), ("data-page", route.page_name())],
         None,
     )?;
     match route {
         Route::Home => home(shop, &document, &page)?,
         Route::Product(id) => product(shop, &document, &page, id).await?,
-        Route::Cart => cart(shop, &document, &page).await?,
+        Route::Cart => crate::cart::cart_page(shop, &document, &page).await?,
         Route::Knows => knows(shop, &document, &page).await?,
+        Route::Search {
+            query,
+            page: number,
+        } => {
+            shop.header.show_query(query);
+            crate::listing::search_page(shop, &document, &page, query, *number)?
+        }
+        Route::Categories => crate::listing::categories_page(shop, &document, &page)?,
+        Route::Category { name, page: number } => {
+            crate::listing::category_page(shop, &document, &page, name, *number)?
+        }
+        Route::Order(number) => crate::cart::order_page(shop, &document, &page, *number).await?,
+        Route::NotFound => not_found(&document, &page)?,
+    }
+    if shop.renders.get() != render {
+        // A later render started while this one waited: it shows its page.
+        return Ok(());
     }
     shop.root.replace_children_with_node_1(&page);
+    document.set_title(&title(shop, route));
     shop.cove.refresh_slots().await?;
     Ok(())
 }
 
-fn page_name(route: &Route) -> &'static str {
-    match route {
-        Route::Home => "home",
-        Route::Product(_) => "product",
-        Route::Cart => "cart",
-        Route::Knows => "knows",
-    }
+/// The page's title, for the tab and screen readers.
+fn title(shop: &Shop, route: &Route) -> String {
+    let name = match route {
+        Route::Home => return SHOP_NAME.into(),
+        Route::Product(id) => shop.title_of(id).to_owned(),
+        Route::Cart => "Your cart".into(),
+        Route::Knows => "What this shop knows about you".into(),
+        Route::Search { query, .. } if query.trim().is_empty() => "Search".into(),
+        Route::Search { query, .. } => format!("Search: {query}"),
+        Route::Categories => "Categories".into(),
+        Route::Category { name, .. } => name.clone(),
+        Route::Order(number) => format!("Order {number}"),
+        Route::NotFound => "Page not found".into(),
+    };
+    format!("{name} \u{2014} {SHOP_NAME}")
 }
 
 /// A slot for the snippet to fill. `kind` is the moment it serves (the
 /// snippet's `data-cove-kind`: "for_you", "item_page", "basket"); an item
 /// page names its `context_item`.
-fn slot(
+pub fn slot(
     document: &Document,
     name: &str,
     k: u32,
@@ -92,31 +125,21 @@ fn home(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue>
             &slot(document, "home", 8, "for_you", None)?,
         ],
     )?;
+    let categories_heading = element(document, "h2", &[], Some("Shop by category"))?;
+    let categories = category_list(document, &shop.catalogue.categories())?;
     let catalogue_heading = element(document, "h2", &[], Some("From the catalogue"))?;
-    let grid = element(document, "div", &[("class", "grid")], None)?;
-    for product in shop.products.iter().filter(|p| p.in_stock).take(HOME_GRID) {
-        let card = element(
-            document,
-            "article",
-            &[("class", "card"), ("data-cove-item", &product.id)],
-            None,
-        )?;
-        let link = element(
-            document,
-            "a",
-            &[("href", &product_href(&product.id))],
-            Some(&product.title),
-        )?;
-        let cost = element(
-            document,
-            "span",
-            &[("class", "price")],
-            Some(&price(product.price)),
-        )?;
-        append(&card, &[&link, &cost])?;
-        grid.append_child(&card)?;
-    }
-    append(page, &[&catalogue_heading, &grid])
+    let products: Vec<_> = shop
+        .catalogue
+        .products()
+        .iter()
+        .filter(|p| p.in_stock)
+        .take(HOME_GRID)
+        .collect();
+    let grid = product_grid(document, &products, false)?;
+    append(
+        page,
+        &[&categories_heading, &categories, &catalogue_heading, &grid],
+    )
 }
 
 async fn product(
@@ -126,13 +149,14 @@ async fn product(
     id: &str,
 ) -> Result<(), JsValue> {
     let Some(product) = shop.product(id) else {
+        let heading = element(document, "h2", &[], Some("Product not found"))?;
         let missing = element(
             document,
             "p",
-            &[],
-            Some("This product is not in the catalogue."),
+            &[("class", "empty")],
+            Some("This product is not in the catalogue. Try the search box above."),
         )?;
-        return append(page, &[&missing]);
+        return append(page, &[&heading, &missing]);
     };
     #[derive(Serialize)]
     struct View<'a> {
@@ -149,28 +173,21 @@ async fn product(
         .track(serde_wasm_bindgen::to_value(&view)?)
         .await?;
     let title = element(document, "h2", &[], Some(&product.title))?;
-    let details = element(
+    let category = product.category_label();
+    let details = element(document, "p", &[("class", "details")], None)?;
+    details.append_with_str_1(&format!("{} · ", price(product.price)))?;
+    let category_link = link(
         document,
-        "p",
-        &[("class", "details")],
-        Some(&format!(
-            "{} · {} · code {}",
-            price(product.price),
-            product.category,
-            product.id
-        )),
+        &Route::Category {
+            name: category.to_owned(),
+            page: 1,
+        }
+        .href(),
+        category,
     )?;
-    let price_text = product.price.to_string();
-    let add = element(
-        document,
-        "button",
-        &[
-            ("type", "button"),
-            ("data-cove-add-to-cart", &product.id),
-            ("data-cove-price", &price_text),
-        ],
-        Some("Add to cart"),
-    )?;
+    details.append_child(&category_link)?;
+    details.append_with_str_1(&format!(" · code {}", product.id))?;
+    let add = add_button(document, product)?;
     let similar = element(document, "h3", &[], Some("You may also like"))?;
     append(
         page,
@@ -184,146 +201,23 @@ async fn product(
     )
 }
 
-#[derive(Deserialize)]
-struct ProfileView {
-    profile: ProfileData,
-}
-
-#[derive(Deserialize)]
-struct ProfileData {
-    cart: Vec<CartLine>,
-}
-
-#[derive(Deserialize, Serialize, Clone)]
-struct CartLine {
-    id: String,
-    quantity: u32,
-    price: f64,
-}
-
-async fn profile_view(shop: &Shop) -> Result<ProfileView, JsValue> {
-    Ok(serde_wasm_bindgen::from_value(shop.cove.profile().await?)?)
-}
-
-async fn cart(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue> {
-    let view = profile_view(shop).await?;
-    append(page, &[&element(document, "h2", &[], Some("Your cart"))?])?;
-    if view.profile.cart.is_empty() {
-        return append(
-            page,
-            &[&element(document, "p", &[], Some("Your cart is empty."))?],
-        );
-    }
-    let list = element(document, "ul", &[("class", "cart")], None)?;
-    let mut total = 0.0;
-    for line in &view.profile.cart {
-        let title = shop
-            .product(&line.id)
-            .map_or(line.id.as_str(), |p| p.title.as_str());
-        total += line.price * f64::from(line.quantity);
-        let row = element(document, "li", &[("data-cove-item", &line.id)], None)?;
-        let text = element(
-            document,
-            "span",
-            &[],
-            Some(&format!(
-                "{} × {title} — {}",
-                line.quantity,
-                price(line.price)
-            )),
-        )?;
-        let quantity = line.quantity.to_string();
-        let remove = element(
-            document,
-            "button",
-            &[
-                ("type", "button"),
-                ("data-cove-remove-from-cart", &line.id),
-                ("data-cove-quantity", &quantity),
-            ],
-            Some("Remove"),
-        )?;
-        append(&row, &[&text, &remove])?;
-        list.append_child(&row)?;
-    }
-    let sum = element(
-        document,
-        "p",
-        &[("class", "total")],
-        Some(&format!("Total {}", price(total))),
-    )?;
-    let checkout = element(
-        document,
-        "button",
-        &[("type", "button"), ("id", "checkout")],
-        Some("Place order"),
-    )?;
-    let basket_heading = element(document, "h3", &[], Some("Complete the basket"))?;
-    append(
-        page,
-        &[
-            &list,
-            &sum,
-            &checkout,
-            &basket_heading,
-            &slot(document, "basket", 6, "basket", None)?,
-        ],
-    )?;
-    // The rescue offer, when the engine calls for one. A snippet without the
-    // campaign API (or any failure) leaves the cart as it is.
-    let in_rescue = match crate::rescue::render_offer(&shop.cove, document, page).await {
-        Ok(in_campaign) => in_campaign,
-        Err(error) => {
-            gloo_console::warn!("cove demo: no rescue decision:", error);
-            false
-        }
-    };
-    let cove = shop.cove.clone();
-    let lines = view.profile.cart.clone();
-    EventListener::new(&checkout, "click", move |_| {
-        #[derive(Serialize)]
-        struct Line<'a> {
-            item: &'a str,
-            quantity: u32,
-            price: f64,
-        }
-        #[derive(Serialize)]
-        struct Purchase<'a> {
-            r#type: &'static str,
-            lines: Vec<Line<'a>>,
-        }
-        let purchase = Purchase {
-            r#type: "purchase",
-            lines: lines
-                .iter()
-                .map(|l| Line {
-                    item: &l.id,
-                    quantity: l.quantity,
-                    price: l.price,
-                })
-                .collect(),
-        };
-        let Ok(event) = serde_wasm_bindgen::to_value(&purchase) else {
-            return;
-        };
-        let cove = cove.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if in_rescue {
-                // Placing the order is the rescue campaign's response too.
-                let _ = cove.campaign_response(crate::rescue::RESCUE_CAMPAIGN).await;
-            }
-            if cove.track(event).await.is_ok() {
-                let _ = gloo_utils::window().location().set_hash("#/knows");
-            }
-        });
-    })
-    .forget();
-    Ok(())
-}
-
 /// "What this shop knows about you": the snippet's panel, in a container.
 async fn knows(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue> {
     let container = element(document, "div", &[("class", "knows")], None)?;
     page.append_child(&container)?;
     crate::privacy_panel::mount(&shop.cove, &container).await
+}
+
+/// A hash that names no page.
+fn not_found(document: &Document, page: &Element) -> Result<(), JsValue> {
+    let heading = element(document, "h2", &[], Some("Page not found"))?;
+    let text = element(
+        document,
+        "p",
+        &[("class", "empty")],
+        Some("This address names no page of the shop. Search with the box above, or go to the "),
+    )?;
+    append(&text, &[&link(document, &Route::Home.href(), "home page")?])?;
+    text.append_with_str_1(".")?;
+    append(page, &[&heading, &text])
 }
