@@ -61,7 +61,8 @@ pub struct Product {
     pub title: String,
     /// Its unit price.
     pub price: f64,
-    /// Its category (taste cluster label).
+    /// Its category (its taste cluster's label, when the label describes
+    /// it), or empty.
     pub category: String,
     /// Whether it can be bought.
     pub in_stock: bool,

@@ -153,12 +153,18 @@ async fn product(
         document,
         "p",
         &[("class", "details")],
-        Some(&format!(
-            "{} · {} · code {}",
-            price(product.price),
-            product.category,
-            product.id
-        )),
+        // An item without a category (the trainer shows its taste cluster's
+        // label only on items whose title it describes) shows none.
+        Some(&if product.category.is_empty() {
+            format!("{} · code {}", price(product.price), product.id)
+        } else {
+            format!(
+                "{} · {} · code {}",
+                price(product.price),
+                product.category,
+                product.id
+            )
+        }),
     )?;
     let price_text = product.price.to_string();
     let add = element(
@@ -206,6 +212,22 @@ async fn profile_view(shop: &Shop) -> Result<ProfileView, JsValue> {
 }
 
 async fn cart(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue> {
+    // The cart is an administrative page in the purchase-intent model's terms
+    // (UCI Online Shoppers): its view closes the time on the page before it,
+    // which is how the data counts durations. Without it a product page's
+    // dwell before "add to cart" would never count, and every cart would look
+    // like a zero-second bounce, the riskiest session there is.
+    #[derive(Serialize)]
+    struct PageView {
+        r#type: &'static str,
+        page: &'static str,
+    }
+    shop.cove
+        .track(serde_wasm_bindgen::to_value(&PageView {
+            r#type: "view",
+            page: "administrative",
+        })?)
+        .await?;
     let view = profile_view(shop).await?;
     append(page, &[&element(document, "h2", &[], Some("Your cart"))?])?;
     if view.profile.cart.is_empty() {
