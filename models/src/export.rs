@@ -22,7 +22,10 @@
 //! - Item factors are stored as int8 with per-row scales only (the engine's
 //!   bundle schema 2).
 //! - The classifiers shipped are the refits on the engine's vectorisers
-//!   (`engine_classifier`), never the trainer's wider feature sets.
+//!   (`engine_classifier`), never the trainer's wider feature sets; the
+//!   purchase-intent one with its Platt scaling folded in
+//!   (`calibrated_classifier`), and the rescue threshold set from the share
+//!   of carts to be offered (`crate::calibration`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -202,14 +205,28 @@ pub fn builder(
         loyalty_tiers,
     };
 
-    // Rescue: offer only when the cart is less likely to be bought than an
-    // average session (risk above 1 − the base rate).
-    let base_rate = model
+    // Rescue: offer to the riskiest carts only, `--rescue-share` of them on
+    // the held-out sessions (`intent::RiskCalibration`). Without a sessions
+    // file the risk model is neutral (0.5 for every cart) and the threshold
+    // is above it: no offers.
+    let threshold = model
         .intent
         .as_ref()
-        .map_or(0.15, |i| i.engine_test_quality.positive_rate);
+        .map_or(0.85, |i| i.calibration.rescue_threshold);
+    if let Some(i) = &model.intent {
+        let c = &i.calibration;
+        notes.push(format!(
+            "rescue: offered when the calibrated abandonment risk is at least {:.4}, the threshold \
+             above which at most {:.0}% of the validation part's carts lie (sessions with a product \
+             page); on the test part {:.1}% of {} carts are offered",
+            c.rescue_threshold,
+            100.0 * c.rescue_share,
+            100.0 * c.test_offer_share,
+            c.test_carts
+        ));
+    }
     let rescue = RescuePolicy {
-        threshold: round4(1.0 - base_rate),
+        threshold,
         holdout_share: RESCUE_HOLDOUT,
         actions: vec![
             rule("champion", RescueAction::Reminder),
@@ -260,10 +277,7 @@ pub fn builder(
             id: item.code.clone(),
             title: item.title.clone(),
             price: round4(item.price as f64),
-            category: labels
-                .get(item.category as usize)
-                .cloned()
-                .unwrap_or_default(),
+            category: item_category(model, idx, &labels),
             in_stock: item.in_stock,
             countries: None,
         };
@@ -306,7 +320,7 @@ pub fn builder(
         );
     }
     if let Some(i) = &model.intent {
-        builder.purchase_intent(logistic(&i.engine_classifier));
+        builder.purchase_intent(logistic(&i.calibrated_classifier));
     } else {
         notes.push("purchase intent: no sessions file; the bundle's model is neutral (0.5)".into());
     }
@@ -389,8 +403,10 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Cluster labels ("HEART, HOLDER, DECORATION"), made unique (a repeated
-/// label gets " #k", k its cluster number) so a category names one cluster.
+/// The taste segments' names, one per cluster: its label ("TEAPOT, CUP"),
+/// made unique (a repeated label gets " #k", k its cluster number), or
+/// "cluster k" for a cluster without a label (`segments::label_cluster`):
+/// a segment needs a name, and that one claims nothing about its items.
 fn cluster_labels(model: &TrainedModel) -> Vec<String> {
     let mut labels: Vec<String> = Vec::new();
     for (k, cluster) in model.taste_clusters.clusters.iter().enumerate() {
@@ -404,6 +420,26 @@ fn cluster_labels(model: &TrainedModel) -> Vec<String> {
         labels.push(label);
     }
     labels
+}
+
+/// The category shown with item `idx`: its cluster's label when the cluster
+/// has one and the item's own title holds a word of it, else empty (the
+/// data has no category column, and a label that does not describe the item
+/// is not shown on it).
+fn item_category(model: &TrainedModel, idx: usize, labels: &[String]) -> String {
+    let clusters = &model.taste_clusters;
+    let fits = clusters.item_fits_label.get(idx).copied().unwrap_or(false);
+    let cluster = model.items[idx].category as usize;
+    if fits
+        && clusters
+            .clusters
+            .get(cluster)
+            .is_some_and(|c| !c.label.is_empty())
+    {
+        labels.get(cluster).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// The union of the three source lists, best first (ties by the lower row),

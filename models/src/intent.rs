@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::calibration::{self, CalibrationQuality, Platt, RescueShare};
 use crate::classify::{ClassifierQuality, LinearClassifier};
 use crate::data::MalformedFile;
 
@@ -233,6 +234,120 @@ pub struct IntentModel {
     pub engine_classifier: LinearClassifier,
     /// Its quality on the held-out sessions.
     pub engine_test_quality: ClassifierQuality,
+    /// Its calibration on the held-out sessions and the rescue threshold.
+    pub calibration: RiskCalibration,
+    /// `engine_classifier` with [`RiskCalibration::platt`] folded in: the
+    /// classifier the bundle ships.
+    pub calibrated_classifier: LinearClassifier,
+}
+
+/// The abandonment risk's calibration and the rescue threshold, on the
+/// held-out months split in two by a seeded draw per session: a validation
+/// part, on which the Platt scaling and the threshold are chosen, and a test
+/// part, on which they are reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskCalibration {
+    /// The scaling of the logit, fitted on the validation part.
+    pub platt: Platt,
+    /// Sessions in the validation part.
+    pub n_validation: usize,
+    /// Sessions in the test part.
+    pub n_test: usize,
+    /// The engine classifier's risk on the test part, as trained.
+    pub test_before: CalibrationQuality,
+    /// The same after Platt scaling.
+    pub test_after: CalibrationQuality,
+    /// The share of carts the rescue is meant for (`--rescue-share`).
+    pub rescue_share: f64,
+    /// The rescue threshold: offer when the calibrated risk is at least this.
+    pub rescue_threshold: f64,
+    /// Carts (sessions with a product page) in the validation part.
+    pub validation_carts: usize,
+    /// The share of them at or above the threshold.
+    pub validation_offer_share: f64,
+    /// Carts in the test part.
+    pub test_carts: usize,
+    /// The share of them at or above the threshold: what a shop would see.
+    pub test_offer_share: f64,
+    /// The calibrated risk of one product page viewed and nothing else
+    /// (a new visitor on a weekday): one item put in the cart at once.
+    pub one_page_risk: f64,
+}
+
+/// Seed of the draw that splits the held-out sessions into validation and
+/// test parts.
+pub const CALIBRATION_SPLIT_SEED: u64 = 20;
+
+/// Whether held-out session `index` is in the validation part (half of them).
+fn in_validation(index: usize) -> bool {
+    cove_engine::abandonment::unit_interval((CALIBRATION_SPLIT_SEED << 32) | index as u64) < 0.5
+}
+
+/// Calibrates `engine` on the held-out sessions (`rows`, `bought`,
+/// `product_pages` per session) and sets the rescue threshold for `share`.
+fn calibrate(
+    engine: &LinearClassifier,
+    rows: &[Vec<f64>],
+    bought: &[u32],
+    product_pages: &[f64],
+    share: RescueShare,
+) -> anyhow::Result<(RiskCalibration, LinearClassifier)> {
+    let (mut val, mut test) = (Vec::new(), Vec::new());
+    for index in 0..rows.len() {
+        if in_validation(index) {
+            val.push(index);
+        } else {
+            test.push(index);
+        }
+    }
+    let logits: Vec<f64> = rows.iter().map(|r| calibration::logit(engine, r)).collect();
+    let platt = calibration::platt(
+        &val.iter().map(|&i| logits[i]).collect::<Vec<_>>(),
+        &val.iter().map(|&i| bought[i]).collect::<Vec<_>>(),
+    )?;
+    let calibrated = calibration::fold(engine, platt);
+    let risk_before: Vec<f64> = rows.iter().map(|r| 1.0 - engine.probability(r)).collect();
+    let risk_after: Vec<f64> = rows
+        .iter()
+        .map(|r| 1.0 - calibrated.probability(r))
+        .collect();
+    let pick = |part: &[usize], values: &[f64]| part.iter().map(|&i| values[i]).collect::<Vec<_>>();
+    let test_bought: Vec<u32> = test.iter().map(|&i| bought[i]).collect();
+    let carts = |part: &[usize]| -> Vec<f64> {
+        part.iter()
+            .filter(|&&i| product_pages[i] > 0.0)
+            .map(|&i| risk_after[i])
+            .collect()
+    };
+    let (val_carts, test_carts) = (carts(&val), carts(&test));
+    anyhow::ensure!(
+        !val_carts.is_empty() && !test_carts.is_empty(),
+        "purchase intent: the held-out sessions have no carts (sessions with a product page) in \
+         the validation or the test part, so no rescue threshold can be set"
+    );
+    let threshold = calibration::threshold_for_share(&val_carts, share);
+    let one_page = engine_session_row(&SessionCounts {
+        product_pages: 1.0,
+        new_visitor: true,
+        ..SessionCounts::default()
+    });
+    Ok((
+        RiskCalibration {
+            platt,
+            n_validation: val.len(),
+            n_test: test.len(),
+            test_before: CalibrationQuality::of(&pick(&test, &risk_before), &test_bought),
+            test_after: CalibrationQuality::of(&pick(&test, &risk_after), &test_bought),
+            rescue_share: share.get(),
+            rescue_threshold: threshold,
+            validation_carts: val_carts.len(),
+            validation_offer_share: calibration::share_at_or_above(&val_carts, threshold),
+            test_carts: test_carts.len(),
+            test_offer_share: calibration::share_at_or_above(&test_carts, threshold),
+            one_page_risk: 1.0 - calibrated.probability(&one_page),
+        },
+        calibrated,
+    ))
 }
 
 /// The engine's purchase-intent inputs for one session, in
@@ -254,12 +369,15 @@ pub fn engine_session_row(s: &SessionCounts) -> Vec<f64> {
 /// Fits on the sessions before [`FIRST_TEST_MONTH`] and measures on the
 /// later ones: a held-out split in time, as the model is used (trained on
 /// the past, applied to later shoppers). Sessions whose month does not parse
-/// are left out of both.
-pub fn train_intent(sessions: &Sessions) -> anyhow::Result<IntentModel> {
+/// are left out of both. The held-out sessions then calibrate the engine's
+/// classifier and set the rescue threshold for `rescue_share` of carts
+/// ([`RiskCalibration`]).
+pub fn train_intent(sessions: &Sessions, rescue_share: RescueShare) -> anyhow::Result<IntentModel> {
     let (mut train_x, mut train_y, mut test_x, mut test_y) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut train_ref, mut test_ref) = (Vec::new(), Vec::new());
     let (mut train_engine, mut test_engine) = (Vec::new(), Vec::new());
+    let mut test_product_pages = Vec::new();
     let mut rows_without_month = 0;
     for (i, &class) in sessions.bought.iter().enumerate() {
         let month = sessions.month.get(i).copied().unwrap_or(0);
@@ -281,6 +399,7 @@ pub fn train_intent(sessions: &Sessions) -> anyhow::Result<IntentModel> {
         ]);
         let engine_row = engine_session_row(&sessions.sessions[i]);
         if month >= FIRST_TEST_MONTH {
+            test_product_pages.push(sessions.sessions[i].product_pages);
             test_engine.push(engine_row);
             test_x.push(row);
             test_ref.push(with_analytics);
@@ -297,6 +416,15 @@ pub fn train_intent(sessions: &Sessions) -> anyhow::Result<IntentModel> {
         "purchase intent: the months do not give both a training part (before month {FIRST_TEST_MONTH}) \
          and a held-out part"
     );
+    for (what, labels) in [("training", &train_y), ("held-out", &test_y)] {
+        let n_bought = labels.iter().filter(|&&b| b == 1).count();
+        anyhow::ensure!(
+            n_bought > 0 && n_bought < labels.len(),
+            "purchase intent: {n_bought} of the {} {what} sessions bought; the abandonment risk \
+             needs sessions that bought and sessions that did not",
+            labels.len()
+        );
+    }
     let classifier = LinearClassifier::fit(&session_features::NAMES, &train_x, &train_y, 1.0)?;
     let scores: Vec<f64> = test_x.iter().map(|r| classifier.probability(r)).collect();
     let mut reference_names: Vec<&str> = session_features::NAMES.to_vec();
@@ -313,7 +441,16 @@ pub fn train_intent(sessions: &Sessions) -> anyhow::Result<IntentModel> {
         .iter()
         .map(|r| engine_classifier.probability(r))
         .collect();
+    let (calibration, calibrated_classifier) = calibrate(
+        &engine_classifier,
+        &test_engine,
+        &test_y,
+        &test_product_pages,
+        rescue_share,
+    )?;
     Ok(IntentModel {
+        calibration,
+        calibrated_classifier,
         engine_test_quality: ClassifierQuality::of(&engine_scores, &test_y),
         engine_classifier,
         test_quality: ClassifierQuality::of(&scores, &test_y),
@@ -332,12 +469,12 @@ pub fn train_intent(sessions: &Sessions) -> anyhow::Result<IntentModel> {
 }
 
 /// Reads the sessions file and trains the intent model.
-pub fn train_intent_file(path: &Path) -> anyhow::Result<IntentModel> {
+pub fn train_intent_file(path: &Path, rescue_share: RescueShare) -> anyhow::Result<IntentModel> {
     use anyhow::Context;
     let reader = crate::data::open_maybe_gzip(path)
         .with_context(|| format!("opening {}", path.display()))?;
     let sessions = read_sessions(reader).with_context(|| format!("reading {}", path.display()))?;
-    train_intent(&sessions)
+    train_intent(&sessions, rescue_share)
 }
 
 #[cfg(test)]
@@ -401,10 +538,32 @@ mod tests {
             sessions.month,
             [3, 3, 3, 3, 5, 5, 5, 5, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 0, 0, 0, 0]
         );
-        let model = train_intent(&sessions).unwrap();
+        let model = train_intent(&sessions, calibration::DEFAULT_RESCUE_SHARE).unwrap();
         assert_eq!(model.n_train, 12, "March, May and October");
         assert_eq!(model.test_quality.n_rows, 8, "November and December");
         assert!(model.split.contains("4 without a month"), "{}", model.split);
+    }
+
+    #[test]
+    fn sessions_that_all_buy_are_refused_with_a_message() {
+        let mut text = HEADER.to_string();
+        for (i, month) in ["Mar", "May", "Nov", "Dec"].iter().enumerate() {
+            for j in 0..5 {
+                text.push_str(&format!(
+                    "{j},{},0,0,{},{},0,0.1,0,0,{month},1,1,1,1,Returning_Visitor,FALSE,TRUE\n",
+                    10 * j,
+                    3 + j,
+                    30 * (i + j)
+                ));
+            }
+        }
+        let sessions = read_sessions(text.as_bytes()).unwrap();
+        let err = train_intent(&sessions, calibration::DEFAULT_RESCUE_SHARE).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("10 of the 10 training sessions bought"),
+            "{err}"
+        );
     }
 
     #[test]

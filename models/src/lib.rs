@@ -13,7 +13,9 @@
 //!   and [`engine_eval`] scores a written bundle with the engine's ranking.
 //! - [`neighbours`] ("similar", "bought together", trending per country),
 //!   [`segments`] (taste clusters, price tiers, lifecycle, propensity) and
-//!   [`intent`] (purchase intent from session features), with [`classify`].
+//!   [`intent`] (purchase intent from session features), with [`classify`];
+//!   [`calibration`] calibrates the abandonment risk on held-out sessions and
+//!   sets the rescue threshold from the share of carts to be offered.
 //! - [`sentiment`]: the on-device review sentiment model (`cove-train
 //!   sentiment`), on the engine's own text featurizer.
 //! - [`pipeline`]: `evaluate` and `train` end to end, producing one
@@ -27,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub mod als;
+pub mod calibration;
 pub mod card;
 pub mod classify;
 pub mod data;

@@ -148,6 +148,11 @@ struct TrainArgs {
     /// Sessions CSV (UCI Online Shoppers layout) for the purchase-intent model.
     #[arg(long)]
     sessions: Option<PathBuf>,
+    /// The share of carts the rescue offer goes to: the rescue threshold is
+    /// the calibrated risk above which this share of the held-out carts lies
+    /// (strictly between 0 and 1).
+    #[arg(long, default_value = "0.2", value_name = "SHARE")]
+    rescue_share: cove_models::calibration::RescueShare,
     #[command(flatten)]
     columns: ColumnArgs,
     /// A code with digits that is still not a product (repeatable).
@@ -381,7 +386,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     choose_cutoff(args, &data, &mut config)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     let intent_model = match &args.sessions {
-        Some(path) => Some(intent::train_intent_file(path)?),
+        Some(path) => Some(intent::train_intent_file(path, args.rescue_share)?),
         None => None,
     };
     let source = args.orders.file_name().map_or_else(

@@ -59,7 +59,15 @@ pub fn model_json(model: &TrainedModel) -> serde_json::Value {
         .taste_clusters
         .clusters
         .iter()
-        .map(|c| serde_json::json!({ "label": c.label, "size": c.size }))
+        .map(|c| {
+            serde_json::json!({
+                "label": c.label,
+                "size": c.size,
+                "candidate": c.candidate,
+                "coverage": c.coverage,
+                "label_coverage": c.label_coverage,
+            })
+        })
         .collect();
     serde_json::json!({
         "data": model.data,
@@ -147,7 +155,18 @@ pub fn model_markdown(model: &TrainedModel) -> String {
         "\nTaste clusters (k-means on unit-length item factors):\n"
     );
     for (idx, c) in model.taste_clusters.clusters.iter().enumerate() {
-        let _ = writeln!(out, "- {idx}: {} ({} items)", c.label.join(", "), c.size);
+        let _ = writeln!(
+            out,
+            "- {idx}: {} ({} items; most distinctive words {} in {:.0}% of its titles)",
+            if c.label.is_empty() {
+                "no label".to_string()
+            } else {
+                c.label.join(", ")
+            },
+            c.size,
+            c.candidate.join(", "),
+            100.0 * c.coverage
+        );
     }
     if let Some(p) = &model.propensity {
         let _ = writeln!(
@@ -232,8 +251,10 @@ pub fn history_svg(buckets: &[crate::eval::HistoryBucket]) -> String {
     svg
 }
 
-/// Writes `report.json`, `report.md` and `ndcg_by_history.svg` (task A
-/// NDCG@10 through the engine by history length) into `dir`.
+/// Writes `report.json`, `report.md`, `ndcg_by_history.svg` (task A
+/// NDCG@10 through the engine by history length) and, with a sessions file,
+/// `risk_reliability.svg` (the abandonment risk's reliability on the test
+/// sessions) into `dir`.
 pub fn write_model_report(
     model: &TrainedModel,
     ndcg_by_history: &[crate::eval::HistoryBucket],
@@ -249,5 +270,12 @@ pub fn write_model_report(
         dir.join("ndcg_by_history.svg"),
         history_svg(ndcg_by_history),
     )?;
+    if let Some(intent) = &model.intent {
+        let c = &intent.calibration;
+        std::fs::write(
+            dir.join("risk_reliability.svg"),
+            crate::calibration::reliability_svg(&c.test_before, &c.test_after),
+        )?;
+    }
     Ok(())
 }

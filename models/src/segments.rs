@@ -15,12 +15,24 @@ use crate::dates::{format_day, MINUTES_PER_DAY};
 /// One taste cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TasteCluster {
-    /// The most characteristic words of its items' titles.
+    /// The words that name the cluster, most distinctive first; empty when no
+    /// words describe enough of its items ([`label_cluster`]'s rule).
     pub label: Vec<String>,
+    /// The cluster's most distinctive title words (at most
+    /// [`LABEL_MAX_WORDS`]), whether or not they became its label.
+    pub candidate: Vec<String>,
+    /// The share of the cluster's items whose title holds one of
+    /// `candidate`.
+    pub coverage: f64,
+    /// The share whose title holds a word of `label` (0 without a label):
+    /// the items shown with the label as their category.
+    pub label_coverage: f64,
     /// Items in the cluster.
     pub size: usize,
     /// The mean of its members' unit-length factor vectors.
     pub centroid: Vec<f32>,
+    /// Up to three of its items' titles, in catalogue order, for the report.
+    pub examples: Vec<String>,
 }
 
 /// Taste clusters and each item's cluster.
@@ -30,6 +42,10 @@ pub struct TasteClusters {
     pub clusters: Vec<TasteCluster>,
     /// Item index → cluster index.
     pub item_cluster: Vec<u32>,
+    /// Item index → whether its own title holds a word of its cluster's
+    /// label (always false in a cluster without a label). Only such an item
+    /// is shown with the label as its category.
+    pub item_fits_label: Vec<bool>,
 }
 
 /// Words too common in product titles to label anything.
@@ -38,10 +54,138 @@ const STOP_WORDS: &[&str] = &[
     "PACK", "DESIGN", "ASSORTED", "COLOUR", "COLOURS",
 ];
 
+/// The strength of the prior in the log-odds of a word, in items: the word's
+/// catalogue-wide rate counts as this many pseudo-items in each side, so a
+/// word seen in two items of a small cluster is not distinctive by chance.
+pub const LABEL_PRIOR_ITEMS: f64 = 10.0;
+/// The z-score of the smoothed log-odds ratio (cluster against the rest of
+/// the catalogue) from which a word is distinctive to a cluster: 3.29 is the
+/// two-sided 0.1% point of the normal, strict because a cluster tests
+/// hundreds of words.
+pub const LABEL_MIN_Z: f64 = 3.29;
+/// Words in a label at most.
+pub const LABEL_MAX_WORDS: usize = 3;
+/// The least share of a cluster's items whose title must hold a label word
+/// for the cluster to be labelled: a majority, so that the label says
+/// something true of most of what it names.
+pub const LABEL_MIN_COVERAGE: f64 = 0.5;
+
+/// The title words a label is made of: runs of letters (any script) of at
+/// least three characters, upper-cased, stop words left out, each once.
+pub fn title_words(title: &str) -> HashSet<String> {
+    title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3 && w.chars().all(|c| c.is_alphabetic()))
+        .map(|w| w.to_uppercase())
+        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+/// The z-score of the log-odds ratio of a word between a cluster and the
+/// rest of the catalogue, with an informative prior (Monroe, Colaresi &
+/// Quinn 2008, "Fightin' Words", on item counts): `in_cluster` of
+/// `cluster_size` items hold it, `overall` of `n_items` do.
+fn log_odds_z(in_cluster: usize, cluster_size: usize, overall: usize, n_items: usize) -> f64 {
+    let share = overall as f64 / n_items.max(1) as f64;
+    let (prior_with, prior_without) =
+        (LABEL_PRIOR_ITEMS * share, LABEL_PRIOR_ITEMS * (1.0 - share));
+    let with_in = in_cluster as f64 + prior_with;
+    let without_in = (cluster_size - in_cluster) as f64 + prior_without;
+    let rest = n_items - cluster_size;
+    let with_out = (overall - in_cluster) as f64 + prior_with;
+    let without_out = (rest - (overall - in_cluster)) as f64 + prior_without;
+    let delta = (with_in / without_in).ln() - (with_out / without_out).ln();
+    let variance = 1.0 / with_in + 1.0 / without_in + 1.0 / with_out + 1.0 / without_out;
+    delta / variance.sqrt()
+}
+
+/// A cluster's candidate words and their coverage, and its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterLabel {
+    /// The label (empty: none).
+    pub label: Vec<String>,
+    /// The candidate words.
+    pub candidate: Vec<String>,
+    /// The share of the cluster's items whose title holds a candidate word.
+    pub coverage: f64,
+    /// The share whose title holds a label word (0 without a label).
+    pub label_coverage: f64,
+}
+
+/// Labels one cluster from its members' title words (`members`, one set per
+/// item) against `overall` (in how many of the `n_items` catalogue items each
+/// word appears). The rule:
+///
+/// 1. a word is *distinctive* when its log-odds z-score ([`log_odds_z`],
+///    prior [`LABEL_PRIOR_ITEMS`] items) is at least [`LABEL_MIN_Z`];
+/// 2. the candidate words are the distinctive ones in order of z (ties by the
+///    word), each kept only if its title covers an item the words before it
+///    did not, at most [`LABEL_MAX_WORDS`];
+/// 3. the label is the shortest run of candidates, from the first, whose
+///    titles cover at least [`LABEL_MIN_COVERAGE`] of the cluster's items;
+///    when all the candidates together cover less, the cluster has no label.
+///
+/// Nothing in it depends on one shop: the numbers are a significance level,
+/// a smoothing strength and "a majority of the items".
+pub fn label_cluster(
+    members: &[&HashSet<String>],
+    overall: &HashMap<String, usize>,
+    n_items: usize,
+) -> ClusterLabel {
+    let size = members.len();
+    let mut counts: HashMap<&String, usize> = HashMap::new();
+    for words in members {
+        for word in words.iter() {
+            *counts.entry(word).or_default() += 1;
+        }
+    }
+    let mut distinctive: Vec<(f64, &String)> = counts
+        .iter()
+        .map(|(word, &n)| (log_odds_z(n, size, overall[*word], n_items), *word))
+        .filter(|(z, _)| *z >= LABEL_MIN_Z)
+        .collect();
+    distinctive.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut covered = vec![false; size];
+    let mut n_covered = 0usize;
+    let mut candidate = Vec::new();
+    let mut label_words = None;
+    let majority = |n: usize| n as f64 >= LABEL_MIN_COVERAGE * size as f64 && n > 0;
+    for (_, word) in distinctive {
+        if candidate.len() == LABEL_MAX_WORDS {
+            break;
+        }
+        let before = n_covered;
+        for (flag, words) in covered.iter_mut().zip(members) {
+            if !*flag && words.contains(word) {
+                *flag = true;
+                n_covered += 1;
+            }
+        }
+        if n_covered > before {
+            candidate.push(word.clone());
+            if label_words.is_none() && majority(n_covered) {
+                label_words = Some(candidate.len());
+            }
+        }
+    }
+    ClusterLabel {
+        label: candidate[..label_words.unwrap_or(0)].to_vec(),
+        coverage: n_covered as f64 / size.max(1) as f64,
+        label_coverage: label_words.map_or(0.0, |n| {
+            members
+                .iter()
+                .filter(|words| candidate[..n].iter().any(|w| words.contains(w)))
+                .count() as f64
+                / size.max(1) as f64
+        }),
+        candidate,
+    }
+}
+
 /// k-means (smartcore, seeded) over unit-length item factors, so clusters follow
 /// the direction of taste and not an item's popularity (the norm). Each
-/// cluster is labelled with the three title words whose share in the cluster
-/// most exceeds their share overall (count × ln lift, words seen ≥ 3 times in it).
+/// cluster is labelled by [`label_cluster`]: from title words distinctive to
+/// it, and only when they describe most of its items; else it has no label.
 pub fn taste_clusters(
     item_factors: &[f32],
     dim: usize,
@@ -69,55 +213,53 @@ pub fn taste_clusters(
         .predict(&matrix)
         .map_err(|e| anyhow::anyhow!("k-means prediction failed: {e}"))?;
 
-    let words_of = |title: &str| -> HashSet<String> {
-        title
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_alphabetic()))
-            .map(|w| w.to_uppercase())
-            .filter(|w| !STOP_WORDS.contains(&w.as_str()))
-            .collect()
-    };
+    let item_words: Vec<HashSet<String>> = titles.iter().map(|t| title_words(t)).collect();
     let mut overall: HashMap<String, usize> = HashMap::new();
-    let mut per_cluster: Vec<HashMap<String, usize>> = vec![HashMap::new(); k];
-    let mut sizes = vec![0usize; k];
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
     let mut centroids = vec![vec![0.0f64; dim]; k];
     for (item, &cluster) in assignment.iter().enumerate() {
-        sizes[cluster] += 1;
+        members[cluster].push(item);
         for (c, v) in centroids[cluster].iter_mut().zip(&rows[item]) {
             *c += v;
         }
-        for word in words_of(&titles[item]) {
+        for word in &item_words[item] {
             *overall.entry(word.clone()).or_default() += 1;
-            *per_cluster[cluster].entry(word).or_default() += 1;
         }
     }
-    let n_items = assignment.len() as f64;
-    let clusters = (0..k)
+    let n_items = assignment.len();
+    let clusters: Vec<TasteCluster> = (0..k)
         .map(|cluster| {
-            let size = sizes[cluster].max(1) as f64;
-            let mut scored: Vec<(f64, &String)> = per_cluster[cluster]
-                .iter()
-                .filter(|(_, &n)| n >= 3)
-                .map(|(word, &n)| {
-                    let lift = (n as f64 / size) / (overall[word] as f64 / n_items);
-                    (n as f64 * lift.ln(), word)
-                })
-                .filter(|(score, _)| *score > 0.0)
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            let words: Vec<&HashSet<String>> =
+                members[cluster].iter().map(|&i| &item_words[i]).collect();
+            let labelled = label_cluster(&words, &overall, n_items);
+            let size = members[cluster].len();
             TasteCluster {
-                label: scored.iter().take(3).map(|(_, w)| (*w).clone()).collect(),
-                size: sizes[cluster],
+                label: labelled.label,
+                candidate: labelled.candidate,
+                coverage: labelled.coverage,
+                label_coverage: labelled.label_coverage,
+                size,
                 centroid: centroids[cluster]
                     .iter()
-                    .map(|c| (c / size) as f32)
+                    .map(|c| (c / size.max(1) as f64) as f32)
+                    .collect(),
+                examples: members[cluster]
+                    .iter()
+                    .take(3)
+                    .map(|&i| titles[i].clone())
                     .collect(),
             }
         })
         .collect();
+    let item_fits_label = assignment
+        .iter()
+        .zip(&item_words)
+        .map(|(&cluster, words)| clusters[cluster].label.iter().any(|w| words.contains(w)))
+        .collect();
     Ok(TasteClusters {
         clusters,
         item_cluster: assignment.into_iter().map(|c| c as u32).collect(),
+        item_fits_label,
     })
 }
 
@@ -462,31 +604,125 @@ mod tests {
         }
     }
 
-    #[test]
-    fn taste_clusters_follow_planted_directions() {
-        // Two directions, 10 items each, with slight noise; titles name them.
-        let mut factors = Vec::new();
-        let mut titles = Vec::new();
+    /// A synthetic catalogue: `per_cluster` items along each of three planted
+    /// factor directions, titled by `title(cluster, item, rng)`.
+    fn planted(
+        per_cluster: usize,
+        mut title: impl FnMut(usize, usize, &mut crate::als::SplitMix64) -> String,
+    ) -> (Vec<f32>, Vec<String>) {
         let mut rng = crate::als::SplitMix64::new(1);
-        for item in 0..20 {
-            let noise = rng.next_f32() * 0.1;
-            if item < 10 {
-                factors.extend([1.0, noise, 0.0]);
-                titles.push(format!("RED HEART MUG {item}"));
-            } else {
-                factors.extend([0.0, noise, 1.0]);
-                titles.push(format!("BLUE STAR TIN {item}"));
+        let (mut factors, mut titles) = (Vec::new(), Vec::new());
+        for cluster in 0..3 {
+            for item in 0..per_cluster {
+                let mut row = [
+                    rng.next_f32() * 0.1,
+                    rng.next_f32() * 0.1,
+                    rng.next_f32() * 0.1,
+                ];
+                row[cluster] = 1.0;
+                factors.extend(row);
+                titles.push(title(cluster, item, &mut rng));
             }
         }
-        let got = taste_clusters(&factors, 3, &titles, 2, 7).unwrap();
-        assert!(got.item_cluster[..10]
-            .iter()
-            .all(|&c| c == got.item_cluster[0]));
-        assert!(got.item_cluster[10..]
-            .iter()
-            .all(|&c| c == got.item_cluster[10]));
-        assert_ne!(got.item_cluster[0], got.item_cluster[10]);
-        let red = &got.clusters[got.item_cluster[0] as usize];
-        assert!(red.label.contains(&"HEART".to_string()), "{:?}", red.label);
+        (factors, titles)
+    }
+
+    /// Words shared by every cluster alike, for titles that say nothing of
+    /// the cluster.
+    const NOISE: [&str; 12] = [
+        "RED", "BLUE", "GREEN", "WOOD", "METAL", "PAPER", "VINTAGE", "RETRO", "HOME", "GIFT",
+        "PARTY", "STAR",
+    ];
+
+    fn noise(rng: &mut crate::als::SplitMix64) -> &'static str {
+        NOISE[(rng.next_f32() * NOISE.len() as f32) as usize % NOISE.len()]
+    }
+
+    #[test]
+    fn a_coherent_cluster_gets_its_word() {
+        // Cluster 0's items are all mugs; every item is a THING, and the
+        // other words are drawn alike in every cluster.
+        let (factors, titles) = planted(30, |cluster, item, rng| {
+            let (a, b) = (noise(rng), noise(rng));
+            if cluster == 0 {
+                format!("{a} MUG THING {item}")
+            } else {
+                format!("{a} {b} THING {item}")
+            }
+        });
+        let got = taste_clusters(&factors, 3, &titles, 3, 7).unwrap();
+        for cluster in 0..3 {
+            let ids = &got.item_cluster[cluster * 30..(cluster + 1) * 30];
+            assert!(ids.iter().all(|&c| c == ids[0]), "cluster {cluster} split");
+        }
+        let mugs = &got.clusters[got.item_cluster[0] as usize];
+        assert_eq!(mugs.label, ["MUG"], "{mugs:?}");
+        assert_eq!(mugs.label_coverage, 1.0);
+        assert!(got.item_fits_label[..30].iter().all(|f| *f));
+        // THING is in every item: distinctive to no cluster; the noise words
+        // are not either, so the other clusters have no label.
+        for cluster in [30, 60] {
+            let other = &got.clusters[got.item_cluster[cluster] as usize];
+            assert!(other.label.is_empty(), "{other:?}");
+        }
+        assert!(got.item_fits_label[30..].iter().all(|f| !*f));
+    }
+
+    /// Issue 20: a cluster whose distinctive words each name only a few of
+    /// its items ("VINTAGE, JUMBO, KNOB" on a teacup) gets no label.
+    #[test]
+    fn issue_20_an_incoherent_cluster_gets_no_label() {
+        // In cluster 0, a fifth of the items are teapots, a fifth lanterns:
+        // both words are distinctive (nowhere else), together they cover 40%.
+        let (factors, titles) = planted(100, |cluster, item, rng| {
+            let (a, b) = (noise(rng), noise(rng));
+            match (cluster, item % 5) {
+                (0, 0) => format!("{a} TEAPOT {item}"),
+                (0, 1) => format!("{a} LANTERN {item}"),
+                _ => format!("{a} {b} {item}"),
+            }
+        });
+        let got = taste_clusters(&factors, 3, &titles, 3, 7).unwrap();
+        let mixed = &got.clusters[got.item_cluster[0] as usize];
+        assert_eq!(mixed.size, 100);
+        assert_eq!(mixed.candidate.len(), 2, "{mixed:?}");
+        assert!(mixed.candidate.contains(&"TEAPOT".to_string()));
+        assert!((mixed.coverage - 0.4).abs() < 1e-12, "{mixed:?}");
+        assert!(mixed.label.is_empty(), "{mixed:?}");
+        assert_eq!(mixed.label_coverage, 0.0);
+        assert!(got.item_fits_label.iter().all(|f| !*f));
+        // Random words alike in every cluster label nothing either.
+        assert!(
+            got.clusters.iter().all(|c| c.label.is_empty()),
+            "{:?}",
+            got.clusters
+        );
+    }
+
+    #[test]
+    fn a_label_is_the_fewest_distinctive_words_that_cover_a_majority() {
+        // 60 items hold TEAPOT, 30 CUP, 30 neither; the rest of the
+        // catalogue holds none of them.
+        let sets: Vec<HashSet<String>> = (0..120)
+            .map(|i| {
+                let word = match i % 4 {
+                    0 | 1 => "TEAPOT",
+                    2 => "CUP",
+                    _ => "PLAIN",
+                };
+                HashSet::from([word.to_string()])
+            })
+            .collect();
+        let members: Vec<&HashSet<String>> = sets.iter().collect();
+        let overall = HashMap::from([
+            ("TEAPOT".to_string(), 60),
+            ("CUP".to_string(), 30),
+            ("PLAIN".to_string(), 400),
+        ]);
+        let got = label_cluster(&members, &overall, 1000);
+        assert_eq!(got.candidate, ["TEAPOT", "CUP"]);
+        assert_eq!(got.label, ["TEAPOT"], "half the items are a majority");
+        assert!((got.label_coverage - 0.5).abs() < 1e-12);
+        assert!((got.coverage - 0.75).abs() < 1e-12);
     }
 }

@@ -50,7 +50,8 @@ fn online_shoppers_intent_beats_chance() {
         eprintln!("SKIPPED: data/online-shoppers is absent");
         return;
     };
-    let model = cove_models::intent::train_intent_file(&path).unwrap();
+    let share = cove_models::calibration::DEFAULT_RESCUE_SHARE;
+    let model = cove_models::intent::train_intent_file(&path, share).unwrap();
     eprintln!(
         "intent: {:?}; with analytics: {:?}",
         model.test_quality, model.reference_with_analytics_quality
@@ -58,6 +59,13 @@ fn online_shoppers_intent_beats_chance() {
     assert_eq!(model.rows_skipped, 14);
     assert!(model.test_quality.roc_auc > 0.6, "{:?}", model.test_quality);
     assert!(model.test_quality.pr_auc > model.test_quality.positive_rate);
+    // Issue 20: calibrated on the validation half, better on the test half,
+    // and the threshold offers about the share asked for.
+    let c = &model.calibration;
+    assert!(c.test_after.ece < c.test_before.ece / 2.0, "{c:?}");
+    assert!(c.test_after.brier < c.test_before.brier, "{c:?}");
+    assert!(c.validation_offer_share <= share.get(), "{c:?}");
+    assert!((c.test_offer_share - share.get()).abs() < 0.03, "{c:?}");
 }
 
 /// Trains on Online Retail with the default settings and returns the bundle.

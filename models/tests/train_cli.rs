@@ -194,3 +194,25 @@ fn issue_24_a_bundle_over_the_device_budget_is_not_published_unless_asked() {
     assert!(site.join("default.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 20: `--rescue-share` is a share of carts strictly between 0 and 1;
+/// anything else is refused before any file is read.
+#[test]
+fn issue_20_a_rescue_share_outside_zero_to_one_is_refused() {
+    for share in ["0", "1", "1.5", "-0.1", "NaN", "a fifth"] {
+        let (code, _, stderr) = cove_train(&[
+            "train",
+            "--orders",
+            "no-such-file.csv",
+            "--out",
+            "no-such-dir",
+            &format!("--rescue-share={share}"),
+        ]);
+        assert_eq!(code, 2, "{share}: {stderr}");
+        assert!(
+            stderr.contains(&format!("'{share}' is not a share of carts")),
+            "{share}: {stderr}"
+        );
+        assert!(stderr.contains("strictly between 0 and 1"), "{stderr}");
+    }
+}

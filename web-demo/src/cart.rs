@@ -88,6 +88,9 @@ enum Event<'a> {
         lines: &'a [OrderLine],
         at: f64,
     },
+    View {
+        page: &'a str,
+    },
 }
 
 async fn track(shop: &Shop, event: &Event<'_>) -> Result<(), JsValue> {
@@ -207,6 +210,18 @@ pub async fn cart_page(
     document: &Document,
     page: &Element,
 ) -> Result<(), JsValue> {
+    // The cart is an administrative page in the purchase-intent model's terms
+    // (UCI Online Shoppers): its view closes the time on the page before it,
+    // which is how the data counts durations. Without it a product page's
+    // dwell before "add to cart" would never count, and every cart would look
+    // like a zero-second bounce, the riskiest session there is.
+    track(
+        shop,
+        &Event::View {
+            page: "administrative",
+        },
+    )
+    .await?;
     let lines = cart_lines(shop).await?;
     append(page, &[&element(document, "h2", &[], Some("Your cart"))?])?;
     if lines.is_empty() {

@@ -22,6 +22,15 @@ pub const OTHER_CATEGORY: &str = "Other";
 /// The most query words read (the rest of a pasted paragraph is ignored).
 const MAX_QUERY_WORDS: usize = 16;
 
+/// How many title words the shop is browsed by when the catalogue has no
+/// categories (see [`Catalogue::new`]).
+pub const BROWSE_WORDS: usize = 36;
+
+/// Title words too generic to browse by ("set of 3", "small", "assorted").
+const GENERIC_WORDS: &[&str] = &[
+    "set", "pack", "design", "assorted", "small", "large", "mini", "colour", "colours",
+];
+
 /// Words that never make a product a match on their own.
 const COMMON_WORDS: &[&str] = &[
     "a", "an", "and", "the", "of", "with", "for", "in", "on", "to", "&",
@@ -43,15 +52,20 @@ pub struct Product {
     pub category: String,
     /// Whether it can be bought.
     pub in_stock: bool,
+    /// The title word it is browsed under when the catalogue has no
+    /// categories (set by [`Catalogue::new`]).
+    #[serde(skip)]
+    pub browse_word: Option<String>,
 }
 
 impl Product {
-    /// The category the shop lists this product under: its own, trimmed,
-    /// or [`OTHER_CATEGORY`] when it has none.
+    /// The category the shop lists this product under: its own, trimmed;
+    /// else the title word it is browsed by; else [`OTHER_CATEGORY`].
     pub fn category_label(&self) -> &str {
-        match self.category.trim() {
-            "" => OTHER_CATEGORY,
-            label => label,
+        match (self.category.trim(), &self.browse_word) {
+            ("", Some(word)) => word,
+            ("", None) => OTHER_CATEGORY,
+            (label, _) => label,
         }
     }
 }
@@ -116,15 +130,64 @@ pub struct Catalogue {
     products: Vec<Product>,
     /// The lower-case words of each product's title, by position in `products`.
     title_words: Vec<Vec<String>>,
+    /// When the catalogue has no categories: the title words it is browsed
+    /// by, lower case.
+    browse_words: Vec<String>,
 }
 
 impl Catalogue {
     /// The catalogue of `products`, in the order published.
-    pub fn new(products: Vec<Product>) -> Catalogue {
-        let title_words = products.iter().map(|p| words_of(&p.title)).collect();
+    ///
+    /// A shop whose export has no category column, and whose taste clusters
+    /// the trainer could not label honestly, publishes no categories. Its
+    /// catalogue is then browsed by title word, as a shop's "shop by" pages
+    /// are: the [`BROWSE_WORDS`] words (three letters or more, not generic
+    /// or common) that the most titles hold; a word's page lists every
+    /// product whose title holds it, and a product's own link is its title
+    /// word held by the most products.
+    pub fn new(mut products: Vec<Product>) -> Catalogue {
+        let title_words: Vec<Vec<String>> = products.iter().map(|p| words_of(&p.title)).collect();
+        let mut browse_words = Vec::new();
+        if products.iter().all(|p| p.category.trim().is_empty()) {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for words in &title_words {
+                let mut seen: Vec<&str> = Vec::new();
+                for word in words {
+                    let browsable = word.chars().count() >= 3
+                        && word.chars().all(char::is_alphabetic)
+                        && !is_common(word)
+                        && !GENERIC_WORDS.contains(&word.as_str());
+                    if browsable && !seen.contains(&word.as_str()) {
+                        seen.push(word);
+                        *counts.entry(word).or_default() += 1;
+                    }
+                }
+            }
+            let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            ranked.truncate(BROWSE_WORDS);
+            for (product, words) in products.iter_mut().zip(&title_words) {
+                product.browse_word = ranked
+                    .iter()
+                    .find(|(word, _)| words.iter().any(|w| w == word))
+                    .map(|(word, _)| title_case(word));
+            }
+            browse_words = ranked.into_iter().map(|(w, _)| w.to_owned()).collect();
+        }
         Catalogue {
             products,
             title_words,
+            browse_words,
+        }
+    }
+
+    /// Whether `index`'s product is listed under category `label`.
+    fn lists(&self, index: usize, label: &str) -> bool {
+        let lower = label.to_lowercase();
+        if self.browse_words.contains(&lower) {
+            self.title_words[index].contains(&lower)
+        } else {
+            self.products[index].category_label() == label
         }
     }
 
@@ -142,7 +205,29 @@ impl Catalogue {
     /// ([`OTHER_CATEGORY`] last).
     pub fn categories(&self) -> Vec<Category> {
         let mut categories: Vec<Category> = Vec::new();
-        for product in &self.products {
+        if !self.browse_words.is_empty() {
+            categories = self
+                .browse_words
+                .iter()
+                .map(|word| Category {
+                    name: title_case(word),
+                    count: self.title_words.iter().filter(|w| w.contains(word)).count(),
+                })
+                .collect();
+            let others = self
+                .products
+                .iter()
+                .filter(|p| p.browse_word.is_none())
+                .count();
+            if others > 0 {
+                categories.push(Category {
+                    name: OTHER_CATEGORY.to_owned(),
+                    count: others,
+                });
+            }
+        }
+        let published = categories.is_empty();
+        for product in self.products.iter().filter(|_| published) {
             let name = product.category_label();
             match categories.iter_mut().find(|c| c.name == name) {
                 Some(category) => category.count += 1,
@@ -176,10 +261,9 @@ impl Catalogue {
                     .map(|c| c.name)
                     .find(|label| label.to_lowercase() == lower)
             })?;
-        let mut products: Vec<&Product> = self
-            .products
-            .iter()
-            .filter(|product| product.category_label() == label)
+        let mut products: Vec<&Product> = (0..self.products.len())
+            .filter(|&index| self.lists(index, &label))
+            .map(|index| &self.products[index])
             .collect();
         products.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
         Some((label, products))
@@ -253,6 +337,15 @@ impl Catalogue {
     }
 }
 
+/// "christmas" → "Christmas".
+fn title_case(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 fn is_common(word: &str) -> bool {
     COMMON_WORDS.contains(&word)
 }
@@ -303,7 +396,39 @@ mod tests {
             price: 1.0,
             category: category.into(),
             in_stock: true,
+            browse_word: None,
         }
+    }
+
+    #[test]
+    fn a_catalogue_without_categories_is_browsed_by_its_commonest_title_words() {
+        let catalogue = Catalogue::new(vec![
+            product("1", "RED HEART CANDLE", ""),
+            product("2", "WHITE HEART HOLDER", ""),
+            product("3", "HEART SET OF 3 CANDLES", ""),
+            product("4", "CANDLE IN A JAR", ""),
+            product("5", "X", ""),
+        ]);
+        let categories = catalogue.categories();
+        let heart = categories.iter().find(|c| c.name == "Heart").unwrap();
+        assert_eq!(heart.count, 3);
+        // "set" is generic, "of" common, "3" a number, "x" too short.
+        for never in ["Set", "Of", "3", "X"] {
+            assert!(categories.iter().all(|c| c.name != never), "{never}");
+        }
+        // A product's own link is its word held by the most products.
+        assert_eq!(catalogue.products()[0].category_label(), "Heart");
+        assert_eq!(catalogue.products()[3].category_label(), "Candle");
+        assert_eq!(catalogue.products()[4].category_label(), OTHER_CATEGORY);
+        let (label, products) = catalogue.category("heart").unwrap();
+        assert_eq!(label, "Heart");
+        assert_eq!(products.len(), 3);
+        let (_, other) = catalogue.category("Other").unwrap();
+        assert_eq!(other.len(), 1);
+        // A catalogue with categories keeps them.
+        let labelled = Catalogue::new(vec![product("1", "RED HEART CANDLE", "Lights")]);
+        assert_eq!(labelled.products()[0].category_label(), "Lights");
+        assert_eq!(labelled.categories().len(), 1);
     }
 
     fn catalogue() -> Catalogue {

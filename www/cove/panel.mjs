@@ -300,7 +300,13 @@ function noticed(words, data, options) {
       lines.push(words.say("priceTierOther", { name: tier.name }));
     }
   }
-  if (segments?.taste_cluster) lines.push(words.say("taste", { name: segments.taste_cluster.name }));
+  // A taste cluster is a "range" only when the shop shows its name as the
+  // category of an item the shopper met: a cluster whose title words describe
+  // too few of its items has no label (the trainer names it "cluster k"),
+  // and is not put to the shopper as a range.
+  const taste = segments?.taste_cluster?.name;
+  const ranges = new Set([...explained.values()].map((item) => item?.category).filter(Boolean));
+  if (taste && ranges.has(taste)) lines.push(words.say("taste", { name: taste }));
   if (segments?.loyalty_tier) {
     lines.push(words.say("loyalty", { count: profile.orders ?? 0, name: segments.loyalty_tier.name }));
   }

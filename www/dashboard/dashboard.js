@@ -58,6 +58,13 @@ const number = (x, digits = 0) =>
 const count = (x) => (x === null || x === undefined ? "fewer than k" : number(x));
 const percent = (x) => `${(x * 100).toFixed(1)}%`;
 const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)} pts`;
+// A category's name; the trainer leaves items its taste labels do not
+// describe without one (the empty name).
+const categoryName = (names, index) => {
+  const name = names[index];
+  if (name === undefined) return `category ${index}`;
+  return name === "" ? "no category" : name;
+};
 const interval = (i, format) => `${format(i.estimate)} [${format(i.low)}, ${format(i.high)}]`;
 
 /**
@@ -284,17 +291,17 @@ function sentimentSection(aggregates) {
     return section;
   }
   for (const flag of sentiment.flagged) {
-    const drivers = flag.drivers.map((c) => sentiment.category_names[c] ?? `category ${c}`).join("; ");
+    const drivers = flag.drivers.map((c) => categoryName(sentiment.category_names, c)).join("; ");
     section.append(element("div", { class: "warning", role: "alert", "data-sentiment-flag": sentiment.segment_names[flag.segment] ?? String(flag.segment) },
       element("strong", {}, `Unhappy segment: ${sentiment.segment_names[flag.segment] ?? flag.segment}. `),
       `${percent(flag.sentiment.negative_share)} of its reviews are negative [${percent(flag.sentiment.low)}, ${percent(flag.sentiment.high)}] against ${percent(flag.others.negative_share)} [${percent(flag.others.low)}, ${percent(flag.others.high)}] for everyone else; driven by: ${drivers || "no single category"}.`));
   }
-  const rows = (groups, names) =>
-    groups.map((g) => ({ label: names[g.index] ?? `#${g.index}`, estimate: g.negative_share, low: g.low, high: g.high }));
+  const rows = (groups, names, nameOf = (list, index) => list[index] ?? `#${index}`) =>
+    groups.map((g) => ({ label: nameOf(names, g.index), estimate: g.negative_share, low: g.low, high: g.high }));
   const charts = element("div", { class: "charts" });
   charts.append(
     barChart(`Negative share by segment — ${title}`, rows(sentiment.segments, sentiment.segment_names), percent),
-    barChart("Negative share by category", rows(sentiment.categories, sentiment.category_names), percent),
+    barChart("Negative share by category", rows(sentiment.categories, sentiment.category_names, categoryName), percent),
   );
   section.append(charts);
   if (sentiment.suppressed_groups > 0) {
