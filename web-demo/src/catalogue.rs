@@ -24,7 +24,7 @@ const MAX_QUERY_WORDS: usize = 16;
 
 /// How many title words the shop is browsed by when the catalogue has no
 /// categories (see [`Catalogue::new`]).
-pub const BROWSE_WORDS: usize = 36;
+pub const BROWSE_WORDS: usize = 60;
 
 /// Title words too generic to browse by ("set of 3", "small", "assorted").
 const GENERIC_WORDS: &[&str] = &[
@@ -143,8 +143,9 @@ impl Catalogue {
     /// catalogue is then browsed by title word, as a shop's "shop by" pages
     /// are: the [`BROWSE_WORDS`] words (three letters or more, not generic
     /// or common) that the most titles hold; a word's page lists every
-    /// product whose title holds it, and a product's own link is its title
-    /// word held by the most products.
+    /// product whose title holds it, and a product's own link is the most
+    /// specific of its browse words (held by the fewest products: "Mug"
+    /// rather than "Pink").
     pub fn new(mut products: Vec<Product>) -> Catalogue {
         let title_words: Vec<Vec<String>> = products.iter().map(|p| words_of(&p.title)).collect();
         let mut browse_words = Vec::new();
@@ -169,6 +170,7 @@ impl Catalogue {
             for (product, words) in products.iter_mut().zip(&title_words) {
                 product.browse_word = ranked
                     .iter()
+                    .rev()
                     .find(|(word, _)| words.iter().any(|w| w == word))
                     .map(|(word, _)| title_case(word));
             }
@@ -416,9 +418,11 @@ mod tests {
         for never in ["Set", "Of", "3", "X"] {
             assert!(categories.iter().all(|c| c.name != never), "{never}");
         }
-        // A product's own link is its word held by the most products.
-        assert_eq!(catalogue.products()[0].category_label(), "Heart");
-        assert_eq!(catalogue.products()[3].category_label(), "Candle");
+        // A product's own link is its word held by the fewest products.
+        // (ties: the later name).
+        assert_eq!(catalogue.products()[0].category_label(), "Red");
+        assert_eq!(catalogue.products()[2].category_label(), "Candles");
+        assert_eq!(catalogue.products()[3].category_label(), "Jar");
         assert_eq!(catalogue.products()[4].category_label(), OTHER_CATEGORY);
         let (label, products) = catalogue.category("heart").unwrap();
         assert_eq!(label, "Heart");
