@@ -160,12 +160,12 @@ async function openShopAtClock() {
 async function visitProduct(page, id, seconds) {
   await at(page, seconds);
   await page.goto(`${worker.url}/#/product/${encodeURIComponent(id)}`);
-  await page.waitForSelector(`[data-cove-add-to-cart="${id}"]`);
+  await page.waitForSelector(`[data-add-to-cart="${id}"]`);
 }
 
 async function addToCart(page, id, seconds) {
   await at(page, seconds);
-  await page.click(`[data-cove-add-to-cart="${id}"]`);
+  await page.click(`[data-add-to-cart="${id}"]`);
   await page.waitForFunction(async (item) => (await window.cove.profile()).profile.cart.some((line) => line.id === item), id);
 }
 
