@@ -144,9 +144,13 @@ pub enum DropRule {
     NonPositiveQuantity,
     /// Unit price ≤ 0 (free samples, write-offs, data errors).
     NonPositivePrice,
-    /// A code that is not a product: no digit at all (POST, DOT, M, D, S,
-    /// BANK CHARGES, AMAZONFEE, CRUK, PADS, DCGSSGIRL, …), a gift voucher
-    /// (`gift_…`), or a code listed in [`CleaningRules::extra_non_product_codes`].
+    /// A code that is not a product: a gift voucher (`gift_…`), a code listed
+    /// in [`CleaningRules::extra_non_product_codes`], or — in a shop whose
+    /// product codes carry digits — a code without one (POST, DOT, M, D, S,
+    /// BANK CHARGES, AMAZONFEE, CRUK, …: fees and postage stand out there).
+    /// A shop whose codes are words (`banana`, `whole-milk`) keeps them: codes
+    /// without a digit are dropped only when they are fewer than
+    /// [`DIGITLESS_FEE_SHARE`] of the distinct codes.
     NonProductCode,
 }
 
@@ -168,11 +172,79 @@ impl DropRule {
             DropRule::NonPositiveQuantity => "quantity <= 0",
             DropRule::NonPositivePrice => "unit price <= 0",
             DropRule::NonProductCode => {
-                "stock code is not a product: it has no digit (POST, DOT, M, D, BANK CHARGES, \
-                 AMAZONFEE, CRUK, PADS, ...), starts with 'gift_' (gift voucher), or is listed \
-                 with --non-product-code"
+                "stock code is not a product: it starts with 'gift_' (gift voucher), is listed \
+                 with --non-product-code, or has no digit where almost every code has one \
+                 (POST, DOT, M, D, BANK CHARGES, AMAZONFEE, CRUK, PADS, ...)"
             }
         }
+    }
+}
+
+/// Codes without a digit are fees, postage or adjustments, not products,
+/// when fewer than this share of a shop's distinct codes lack a digit (its
+/// product codes are numbers); a shop with more has product codes that are
+/// words, and keeps them.
+pub const DIGITLESS_FEE_SHARE: f64 = 0.05;
+
+/// A row that passed the row-by-row drop rules, before it is interned.
+struct CleanRow<S> {
+    invoice: S,
+    code: S,
+    title: S,
+    customer: S,
+    country: S,
+    quantity: f64,
+    unit_price: f64,
+    minute: i64,
+}
+
+/// The kept rows, interned.
+#[derive(Default)]
+struct Kept {
+    items: Interner,
+    customers: Interner,
+    countries: Interner,
+    invoices: Interner,
+    /// Per item, the description counts, to pick the most frequent title.
+    title_counts: Vec<HashMap<String, u32>>,
+    title_first: Vec<Vec<String>>,
+    purchases: Vec<Purchase>,
+    revenue: f64,
+}
+
+impl Kept {
+    fn push<S: AsRef<str>>(&mut self, row: &CleanRow<S>, has_invoice: bool) {
+        let code = row.code.as_ref();
+        let item_idx = self.items.intern(code);
+        if item_idx as usize == self.title_counts.len() {
+            self.title_counts.push(HashMap::new());
+            self.title_first.push(Vec::new());
+        }
+        let title = row.title.as_ref();
+        if !title.is_empty() {
+            let counts = &mut self.title_counts[item_idx as usize];
+            if !counts.contains_key(title) {
+                self.title_first[item_idx as usize].push(title.to_owned());
+            }
+            *counts.entry(title.to_owned()).or_default() += 1;
+        }
+        let customer = row.customer.as_ref();
+        let invoice_idx = if has_invoice {
+            self.invoices.intern(row.invoice.as_ref())
+        } else {
+            // One customer's lines at one time are one order.
+            self.invoices.intern(&format!("{customer}@{}", row.minute))
+        };
+        self.purchases.push(Purchase {
+            invoice_idx,
+            customer_idx: self.customers.intern(customer),
+            item_idx,
+            country_idx: self.countries.intern(row.country.as_ref()),
+            quantity: row.quantity as f32,
+            unit_price: row.unit_price as f32,
+            minute: row.minute,
+        });
+        self.revenue += row.quantity * row.unit_price;
     }
 }
 
@@ -186,9 +258,6 @@ pub struct CleaningRules {
 
 impl CleaningRules {
     fn is_non_product(&self, code: &str) -> bool {
-        if !code.bytes().any(|b| b.is_ascii_digit()) {
-            return true;
-        }
         if code.len() >= 5 && code[..5].eq_ignore_ascii_case("gift_") {
             return true;
         }
@@ -714,16 +783,14 @@ pub fn read_transactions(
         }
     };
 
-    let mut items = Interner::default();
-    let mut customers = Interner::default();
-    let mut countries = Interner::default();
-    let mut invoices = Interner::default();
-    // Per item, the description counts, to pick the most frequent title.
-    let mut title_counts: Vec<HashMap<String, u32>> = Vec::new();
-    let mut title_first: Vec<Vec<String>> = Vec::new();
+    let mut kept = Kept::default();
+    // Rows whose code has no digit wait until the file is read: whether such
+    // codes are fees or the shop's own product codes depends on how many
+    // there are ([`DIGITLESS_FEE_SHARE`]).
+    let mut digitless: Vec<CleanRow<String>> = Vec::new();
+    let mut digitless_codes: std::collections::HashSet<String> = Default::default();
     let mut report = CleaningReport::default();
     let mut dropped: HashMap<DropRule, u64> = HashMap::new();
-    let mut purchases = Vec::new();
 
     let mut record = csv::StringRecord::new();
     loop {
@@ -800,38 +867,34 @@ pub fn read_transactions(
             continue;
         }
 
-        let item_idx = items.intern(code);
-        if item_idx as usize == title_counts.len() {
-            title_counts.push(HashMap::new());
-            title_first.push(Vec::new());
-        }
         // Without a title column the code is the title.
-        let title = pos.description.map_or(code, |idx| record[idx].trim());
-        if !title.is_empty() {
-            let counts = &mut title_counts[item_idx as usize];
-            if !counts.contains_key(title) {
-                title_first[item_idx as usize].push(title.to_owned());
-            }
-            *counts.entry(title.to_owned()).or_default() += 1;
-        }
-        let invoice_idx = match pos.invoice {
-            Some(_) => invoices.intern(invoice),
-            // One customer's lines at one time are one order.
-            None => invoices.intern(&format!("{customer}@{minute}")),
-        };
-        let country = pos
-            .country
-            .map_or(default_country.as_str(), |idx| record[idx].trim());
-        purchases.push(Purchase {
-            invoice_idx,
-            customer_idx: customers.intern(customer),
-            item_idx,
-            country_idx: countries.intern(country),
-            quantity: quantity as f32,
-            unit_price: unit_price as f32,
+        let row = CleanRow {
+            invoice,
+            code,
+            title: pos.description.map_or(code, |idx| record[idx].trim()),
+            customer,
+            country: pos
+                .country
+                .map_or(default_country.as_str(), |idx| record[idx].trim()),
+            quantity,
+            unit_price,
             minute,
-        });
-        report.revenue_kept += quantity * unit_price;
+        };
+        if code.bytes().any(|b| b.is_ascii_digit()) {
+            kept.push(&row, pos.invoice.is_some());
+        } else {
+            digitless_codes.insert(code.to_owned());
+            digitless.push(CleanRow {
+                invoice: row.invoice.to_owned(),
+                code: row.code.to_owned(),
+                title: row.title.to_owned(),
+                customer: row.customer.to_owned(),
+                country: row.country.to_owned(),
+                quantity,
+                unit_price,
+                minute,
+            });
+        }
     }
 
     if report.rows_read > 0
@@ -853,6 +916,25 @@ pub fn read_transactions(
         });
     }
 
+    let n_codes = kept.items.names.len() + digitless_codes.len();
+    if (digitless_codes.len() as f64) < DIGITLESS_FEE_SHARE * n_codes as f64 {
+        *dropped.entry(DropRule::NonProductCode).or_default() += digitless.len() as u64;
+    } else {
+        for row in &digitless {
+            kept.push(row, pos.invoice.is_some());
+        }
+    }
+    let Kept {
+        items,
+        customers,
+        countries,
+        invoices,
+        title_counts,
+        title_first,
+        purchases,
+        revenue,
+    } = kept;
+    report.revenue_kept = revenue;
     report.rows_kept = purchases.len() as u64;
     report.defaults = defaults;
     report.dropped = DropRule::ALL
@@ -1013,14 +1095,27 @@ mod tests {
             "DCGSSGIRL",
             "gift_0001_40",
         ];
+        // Among 20 numbered products, one code without a digit is a fee.
+        let products: String = (0..20)
+            .map(|i| format!("536365,{}A,X,1,2010-12-01 08:26:00,1.0,1,UK\n", 10_000 + i))
+            .collect();
         for code in non_products {
             check(
-                &format!("536365,{code},X,1,2010-12-01 08:26:00,18.0,1,UK\n"),
-                0,
+                &format!("{products}536365,{code},X,1,2010-12-01 08:26:00,18.0,1,UK\n"),
+                20,
                 [0, 0, 0, 0, 1],
                 0,
             );
         }
+        // A shop whose product codes are words keeps them; a voucher is
+        // still not a product.
+        check(
+            "1,banana,X,1,2010-12-01 08:26:00,0.5,1,UK\n1,whole-milk,X,1,2010-12-01 08:26:00,1.1,1,UK\n\
+             1,gift_0001_40,X,1,2010-12-01 08:26:00,40,1,UK\n",
+            2,
+            [0, 0, 0, 0, 1],
+            0,
+        );
         // Codes with a digit and a letter suffix are products.
         check(
             "536365,15056BL,X,1,2010-12-01 08:26:00,5.95,1,UK\n",
