@@ -1,6 +1,6 @@
 //! The walking skeleton's shared answer, checked natively here and, in
 //! headless Chromium, by the storefront's module crate, which compiles this
-//! file again for wasm32 (`bindings/storefront/tests/skeleton.rs`; the engine
+//! file again for wasm32 (`bindings/storefront/src/tests/skeleton.rs`; the engine
 //! has no wasm-bindgen dependency to run it there itself). The same fixture is
 //! checked inside workerd and from a page by `tests/e2e`.
 

@@ -20,6 +20,8 @@
 #![deny(missing_docs)]
 
 mod host_rng;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;
 
 use cove_bindings::{load_bundle, to_js, to_js_error};
 use cove_engine::bundle::Engine;

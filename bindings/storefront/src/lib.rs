@@ -25,6 +25,9 @@ use cove_engine::Error;
 use cove_engine::{score, segments};
 use wasm_bindgen::prelude::*;
 
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;
+
 /// Scores each row of `items` (row-major, `dim` columns) against `user` and
 /// returns the `k` best as `[{ index, score }]`, best first.
 #[wasm_bindgen(js_name = topK)]

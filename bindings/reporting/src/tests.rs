@@ -2,8 +2,8 @@
 //! through wasm-bindgen-test: a device builds its privacy envelope within the
 //! budget from the profile's bytes (what the storefront's module hands it),
 //! with the browser's `crypto.getRandomValues` as its randomness. Runs only
-//! for wasm32 (`cargo xtask test`, the wasm suite).
-#![cfg(target_arch = "wasm32")]
+//! for wasm32 (`cargo xtask test`, the wasm suite), as unit tests, so the
+//! crate needs no rlib.
 
 use cove_engine::bundle::Model;
 use cove_engine::events::Event;
@@ -11,9 +11,10 @@ use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
 use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
 use cove_engine::profile::Profile;
 use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
-use cove_reporting::CoveReporter;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
+
+use crate::CoveReporter;
 
 wasm_bindgen_test_configure!(run_in_browser);
 

@@ -2,14 +2,12 @@
 //! wasm-bindgen-test: a bundle loads, events change the ranking, the profile
 //! round-trips through its bytes, and a corrupt one is refused with a code.
 //! Runs only for wasm32 (`cargo xtask test`, the wasm suite).
-#![cfg(target_arch = "wasm32")]
 
 use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
-use cove_storefront::CoveEngine;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+use crate::CoveEngine;
 
 const NOW: f64 = 1_728_000_000.0;
 
