@@ -36,8 +36,11 @@
 //!
 //! # Key decisions
 //!
-//! - **Bytes in, never paths or JS values.** The loader takes `&[u8]`; the
-//!   `js` module is the only code that sees `JsValue`.
+//! - **Bytes in, never paths or JS values.** The loader takes `&[u8]`. The
+//!   crate has no browser API and no wasm-bindgen dependency: the browser's
+//!   three modules are thin crates of their own over it (`bindings/`:
+//!   `cove-storefront`, `cove-reporting`, `cove-sentiment`), the only Rust
+//!   that sees `JsValue`.
 //! - **Validate once, at the boundary.** Bundles, profiles, events and
 //!   parameters are checked when they enter; past that, invariants hold by
 //!   construction (for example every neighbour index is below the item count).
@@ -61,21 +64,11 @@
 //!   `std`) to write tensor files (the engine reads them itself,
 //!   `bundle::tensor_file`), sha2 for checksums, and in the wasm modules
 //!   talc as the allocator (smaller and faster than the standard library's
-//!   dlmalloc). The Cholesky solve, the profile's binary codec and its CRC-32
-//!   are a few dozen lines each and hand-written.
+//!   dlmalloc; `cove-bindings` links it). The Cholesky solve, the profile's
+//!   binary codec and its CRC-32 are a few dozen lines each and hand-written.
 //!
 //! # Feature flags
 //!
-//! - `js` (off by default): the storefront's wasm-bindgen API for JavaScript,
-//!   `js::storefront`. The `js` module is the only place that knows about
-//!   `JsValue`; it converts the engine's errors into JavaScript exceptions in
-//!   one spot.
-//! - `js-reporting` (off by default): the privacy reporter's wasm-bindgen
-//!   API, `js::reporting`, built as a wasm module of its own that the snippet
-//!   fetches after the first render, only for shops with reports on.
-//! - `js-sentiment` (off by default): review sentiment's wasm-bindgen API,
-//!   `js::sentiment`, built as a wasm module of its own so that only pages
-//!   that score reviews fetch it.
 //! - `test-fixtures` (off by default): the `testing` module, a deterministic
 //!   synthetic bundle and event generator for tests and benchmarks.
 #![deny(missing_docs)]
@@ -98,10 +91,11 @@ pub mod sentiment;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod testing;
 
-#[cfg(any(feature = "js", feature = "js-reporting", feature = "js-sentiment"))]
-pub mod js;
-
 #[cfg(test)]
 mod tests;
 
 pub use error::Error;
+
+/// The engine's version (the crate's), which the browser's module reports
+/// for diagnostics.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

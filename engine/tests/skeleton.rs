@@ -1,25 +1,29 @@
-//! The walking skeleton's shared answer, checked natively and (with the `js`
-//! feature, on wasm32) inside headless Chromium through the JavaScript bindings.
-//! The same fixture is checked inside workerd and from a page by `tests/e2e`.
+//! The walking skeleton's shared answer, checked natively here and, in
+//! headless Chromium, by the storefront's module crate, which compiles this
+//! file again for wasm32 (`bindings/storefront/src/tests/skeleton.rs`; the engine
+//! has no wasm-bindgen dependency to run it there itself). The same fixture is
+//! checked inside workerd and from a page by `tests/e2e`.
 
 use cove_engine::score::ScoredItem;
 use serde::Deserialize;
 
+/// The fixture `tests/fixtures/skeleton_topk.json`.
 #[derive(Deserialize)]
-struct Fixture {
-    dim: usize,
-    k: usize,
-    user: Vec<f32>,
-    items: Vec<Vec<f32>>,
+pub struct Fixture {
+    pub dim: usize,
+    pub k: usize,
+    pub user: Vec<f32>,
+    pub items: Vec<Vec<f32>>,
     expected: Vec<ScoredItem>,
     tolerance: f32,
 }
 
-fn fixture() -> Fixture {
+pub fn fixture() -> Fixture {
     serde_json::from_str(include_str!("../../tests/fixtures/skeleton_topk.json")).unwrap()
 }
 
-fn check(fixture: &Fixture, got: &[ScoredItem]) {
+/// Checks an answer against the fixture: the same items, scores within its tolerance.
+pub fn check(fixture: &Fixture, got: &[ScoredItem]) {
     let got_indices: Vec<u32> = got.iter().map(|s| s.index).collect();
     let want_indices: Vec<u32> = fixture.expected.iter().map(|s| s.index).collect();
     assert_eq!(got_indices, want_indices);
@@ -72,30 +76,5 @@ fn int8_dot_product_is_exact_on_every_path() {
             cove_engine::score::dot_i8_scalar(&a, &b),
             cove_engine::ranking::dot_i8(&a, &b)
         );
-    }
-}
-
-#[cfg(all(target_arch = "wasm32", feature = "js"))]
-mod in_browser {
-    use super::*;
-    use wasm_bindgen::JsValue;
-    use wasm_bindgen_test::*;
-
-    wasm_bindgen_test_configure!(run_in_browser);
-
-    #[wasm_bindgen_test]
-    fn js_binding_returns_the_shared_fixture_answer() {
-        let fixture = fixture();
-        let flat: Vec<f32> = fixture.items.concat();
-        let value = cove_engine::js::top_k(&fixture.user, &flat, fixture.dim, fixture.k).unwrap();
-        let got: Vec<ScoredItem> = serde_wasm_bindgen::from_value(value).unwrap();
-        check(&fixture, &got);
-    }
-
-    #[wasm_bindgen_test]
-    fn js_binding_throws_an_error_with_a_code() {
-        let err = cove_engine::js::top_k(&[1.0, f32::NAN], &[1.0, 2.0], 2, 1).unwrap_err();
-        let code = js_sys::Reflect::get(&err, &JsValue::from_str("code")).unwrap();
-        assert_eq!(code.as_string().as_deref(), Some("non_finite"));
     }
 }

@@ -1,6 +1,15 @@
-//! `cargo xtask build`: the native build, then the three wasm builds (engine
-//! bindings, edge worker, web demo), each through wasm-bindgen and, where
-//! available, wasm-opt, into the stable paths `www/` and the worker serve.
+//! `cargo xtask build`: the native build, then the five wasm modules (the
+//! browser's storefront, reporting and sentiment modules, the edge worker,
+//! the web demo), each through wasm-bindgen and, where available, wasm-opt,
+//! into the stable paths `www/` and the worker serve.
+//!
+//! The wasm modules are built by two cargo invocations, one per panic
+//! strategy, each into one target dir: the three browser modules together
+//! (std from source, `-Cpanic=immediate-abort`), then the worker and the web
+//! demo together (`panic=abort`). Within one invocation std and every
+//! dependency compile once for all its modules; each module is its own
+//! package, so their outputs have distinct names and no feature set of one
+//! evicts another's.
 
 use std::path::{Path, PathBuf};
 
@@ -15,19 +24,19 @@ use crate::toolchain::{cargo_program, Panic, WASM_TARGET};
 
 /// One wasm output of the workspace.
 pub struct WasmArtifact {
-    /// The cargo package.
+    /// The cargo package (a cdylib).
     pub package: &'static str,
-    /// Extra cargo features.
-    pub features: &'static [&'static str],
-    /// The library's file stem (`cove_engine` for `cove_engine.wasm`).
+    /// The library's file stem (`cove_storefront` for `cove_storefront.wasm`).
     pub stem: &'static str,
-    /// The name wasm-bindgen gives the output (`<name>.js`, `<name>_bg.wasm`).
+    /// The name wasm-bindgen gives the output (`<name>.js`, `<name>_bg.wasm`):
+    /// what the snippet, the npm package and the tests load.
     pub out_name: &'static str,
     /// Where wasm-bindgen writes the module and its JavaScript glue.
     pub out_dir: fn() -> PathBuf,
-    /// How its panics end: the engine's browser modules trap at once (no
-    /// panic formatting in what shoppers download); the worker and the web
-    /// demo keep std's handler, whose message their hooks log.
+    /// How its panics end: the browser's modules trap at once (no panic
+    /// formatting in what shoppers download); the worker and the web demo
+    /// keep std's handler, whose message their hooks log. Modules with the
+    /// same strategy build in one cargo invocation.
     pub panic: Panic,
 }
 
@@ -38,38 +47,35 @@ impl WasmArtifact {
     }
 }
 
-/// The five wasm outputs. The storefront engine comes first (the snippet's
+/// The five wasm outputs. The storefront's engine comes first (the snippet's
 /// size is measured on it) and the reporter second (what a shop with reports
-/// on adds after the first render); the sentiment module is the same crate
-/// built with a third feature, for pages that score reviews.
+/// on adds after the first render); the sentiment module is for pages that
+/// score reviews. The browser's three keep the output names they had as
+/// features of `cove-engine` (`cove_engine` for the storefront's).
 pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
     WasmArtifact {
-        package: "cove-engine",
-        features: &["js"],
-        stem: "cove_engine",
+        package: "cove-storefront",
+        stem: "cove_storefront",
         out_name: "cove_engine",
         out_dir: paths::engine_pkg_dir,
         panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
-        package: "cove-engine",
-        features: &["js-reporting"],
-        stem: "cove_engine",
+        package: "cove-reporting",
+        stem: "cove_reporting",
         out_name: "cove_reporting",
         out_dir: paths::reporting_pkg_dir,
         panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
-        package: "cove-engine",
-        features: &["js-sentiment"],
-        stem: "cove_engine",
+        package: "cove-sentiment",
+        stem: "cove_sentiment",
         out_name: "cove_sentiment",
         out_dir: paths::sentiment_pkg_dir,
         panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
         package: "cove-edge",
-        features: &[],
         stem: "cove_edge",
         out_name: "cove_edge",
         out_dir: paths::edge_build_dir,
@@ -77,7 +83,6 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
     },
     WasmArtifact {
         package: "cove-web-demo",
-        features: &[],
         stem: "cove_web_demo",
         out_name: "cove_web_demo",
         out_dir: paths::web_demo_pkg_dir,
@@ -118,41 +123,39 @@ pub fn build(env: &Env) -> Result<()> {
 pub fn build_site(env: &Env) -> Result<()> {
     model::ensure_default_bundle()?;
     crate::sentiment::ensure_sentiment_bundles()?;
-    for artifact in WASM_ARTIFACTS {
-        build_wasm(env, artifact)?;
+    for panic in [Panic::ImmediateAbort, Panic::Abort] {
+        let artifacts: Vec<&WasmArtifact> =
+            WASM_ARTIFACTS.iter().filter(|a| a.panic == panic).collect();
+        build_wasm(env, panic, &artifacts)?;
+        for artifact in artifacts {
+            bind_wasm(env, artifact)?;
+        }
     }
     crate::site::publish()?;
     crate::package::pack()
 }
 
-/// The cargo target dir of one artifact: each feature set apart, so the
-/// three builds of `cove-engine` (whose `cove_engine.wasm` has the same name
-/// whatever the features) do not overwrite each other's output and rebuild
-/// on every run.
-fn artifact_target_dir(env: &Env, artifact: &WasmArtifact) -> PathBuf {
+/// Builds `artifacts`, which share the panic strategy `panic`, in one cargo
+/// invocation into that strategy's target dir: std (when built from source)
+/// and the dependencies compile once for all of them, and cargo links the
+/// modules in parallel.
+fn build_wasm(env: &Env, panic: Panic, artifacts: &[&WasmArtifact]) -> Result<()> {
+    let names: Vec<&str> = artifacts.iter().map(|a| a.out_name).collect();
     env.wasm_path
-        .target_dir(artifact.panic)
-        .join(artifact.out_name)
+        .cargo_with(&format!("wasm build {}", names.join(", ")), "build", panic)
+        .args(["--profile", WASM_PROFILE])
+        .args(artifacts.iter().flat_map(|a| ["--package", a.package]))
+        .current_dir(paths::root())
+        .run()?;
+    Ok(())
 }
 
-fn build_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
-    let target_dir = artifact_target_dir(env, artifact);
-    let mut cargo = env
+/// wasm-bindgen, then wasm-opt, on one module cargo wrote; skipped when the
+/// module, the tools and their flags are those the outputs were made from.
+fn bind_wasm(env: &Env, artifact: &WasmArtifact) -> Result<()> {
+    let raw = env
         .wasm_path
-        .cargo_with(
-            &format!("wasm build {}", artifact.out_name),
-            "build",
-            artifact.panic,
-        )
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .args(["--profile", WASM_PROFILE, "--package", artifact.package])
-        .current_dir(paths::root());
-    if !artifact.features.is_empty() {
-        cargo = cargo.args(["--features", &artifact.features.join(",")]);
-    }
-    cargo.run()?;
-
-    let raw = target_dir
+        .target_dir(artifact.panic)
         .join(WASM_TARGET)
         .join(WASM_PROFILE)
         .join(format!("{}.wasm", artifact.stem));

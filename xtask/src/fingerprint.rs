@@ -109,7 +109,8 @@ impl Stamp {
     }
 }
 
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+/// Every file under `dir`, at any depth, in no particular order.
+pub fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {

@@ -34,8 +34,10 @@ usage: cargo xtask <task>
 tasks:
   setup   install what is missing (wasm32 toolchain, wasm-bindgen-cli, Chromium,
           npm packages); idempotent, never prompts
-  build   setup, then the native build and the three wasm builds (engine
-          bindings, edge worker, web demo) into www/pkg and edge-worker/build
+  build   setup, then the native build and the five wasm modules (the
+          browser's storefront, reporting and sentiment modules in one cargo
+          run, the edge worker and the web demo in another) into www/pkg and
+          edge-worker/build
   demo    build, then serve the demo through the edge worker under workerd
           (wrangler dev) on 127.0.0.1 and print its URL; Ctrl-C stops it
   test    build, then every test: native, wasm in headless Chromium, the edge

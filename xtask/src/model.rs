@@ -28,9 +28,8 @@ pub fn bundles_dir() -> PathBuf {
     paths::root().join("www").join("v1").join("bundles")
 }
 
-/// The sources a trained bundle depends on, and the folders under them that
-/// no trainer compiles: the engine's JavaScript bindings (features `js`,
-/// `js-reporting`, `js-sentiment`), so editing them does not retrain.
+/// The sources a trained bundle depends on. (The browser's bindings are
+/// crates of their own under `bindings/`, which no trainer compiles.)
 const TRAINING_SOURCES: &[&str] = &[
     "models/src",
     "models/Cargo.toml",
@@ -38,15 +37,13 @@ const TRAINING_SOURCES: &[&str] = &[
     "engine/Cargo.toml",
     "Cargo.lock",
 ];
-/// Folders under [`TRAINING_SOURCES`] that no trainer compiles.
-pub const NOT_TRAINING_INPUTS: &[&str] = &["engine/src/js"];
 
 /// Trains and publishes the default bundle unless an up-to-date one is there.
 pub fn ensure_default_bundle() -> Result<()> {
     let orders = data::checked(data::ORDERS)?;
     let sessions = data::checked(data::SESSIONS)?;
     let fingerprint = Fingerprint::default()
-        .sources(TRAINING_SOURCES, NOT_TRAINING_INPUTS)?
+        .sources(TRAINING_SOURCES, &[])?
         .sources(&["models/default-params.toml"], &[])?
         .text(&orders.sha256)
         .text(&sessions.sha256)

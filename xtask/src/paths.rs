@@ -40,18 +40,18 @@ pub fn site_dir() -> PathBuf {
     root().join("target").join("site")
 }
 
-/// The engine's browser bindings, served at `/pkg/engine/`.
+/// The storefront's engine module (`cove-storefront`), served at `/pkg/engine/`.
 pub fn engine_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("engine")
 }
 
-/// The privacy reporter's module (the engine with `js-reporting`), served at
+/// The privacy reporter's module (`cove-reporting`), served at
 /// `/pkg/reporting/` and fetched after the first render by shops with reports on.
 pub fn reporting_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("reporting")
 }
 
-/// The review-sentiment module (the engine with `js-sentiment`), served at
+/// The review-sentiment module (`cove-sentiment`), served at
 /// `/pkg/sentiment/` and fetched only by pages that score reviews.
 pub fn sentiment_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("sentiment")

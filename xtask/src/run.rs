@@ -16,11 +16,18 @@ pub struct Step {
 }
 
 impl Step {
-    /// A step named `name` that runs `program`.
+    /// A step named `name` that runs `program`, without the variables
+    /// `cargo run` set for xtask itself ([`is_xtask_package_variable`]).
     pub fn new(name: impl Into<String>, program: impl AsRef<OsStr>) -> Self {
+        let mut command = Command::new(program);
+        for (key, _) in std::env::vars_os() {
+            if is_xtask_package_variable(&key) {
+                command.env_remove(key);
+            }
+        }
         Step {
             name: name.into(),
-            command: Command::new(program),
+            command,
         }
     }
 
@@ -120,6 +127,23 @@ impl Step {
     pub fn into_command(self) -> Command {
         self.command
     }
+}
+
+/// Whether `name` is one of the variables `cargo run` sets for the package it
+/// runs (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, …): about xtask, not about
+/// whatever a step builds. Build scripts read them as their own (ring's
+/// `rerun-if-env-changed=CARGO_MANIFEST_DIR`), so a cargo started with them
+/// finds such a script's inputs changed since a cargo started without them,
+/// and rebuilt ring, rustls, ureq and xtask (about a minute) on every `cargo
+/// xtask build`. `CARGO` (which cargo runs xtask) stays.
+fn is_xtask_package_variable(name: &OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name.as_ref(),
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// The first line a program prints for `args`, or `None` when it cannot run.

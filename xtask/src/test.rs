@@ -21,6 +21,9 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
                 .args(["fmt", "--all", "--", "--check"])
                 .current_dir(&root),
         ),
+        // Every workspace member, the browser's module crates under
+        // `bindings/` too: they build natively (wasm-bindgen compiles for the
+        // host), so this one run lints them.
         (
             "lints (cargo clippy -D warnings)",
             Step::new("lints", cargo_program())
@@ -35,20 +38,6 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
                 .current_dir(&root),
         ),
         (
-            "lints of the engine's JS bindings (clippy --features js,js-reporting,js-sentiment)",
-            Step::new("lints (js)", cargo_program())
-                .args([
-                    "clippy",
-                    "--package",
-                    "cove-engine",
-                    "--features",
-                    "js,js-reporting,js-sentiment",
-                    "--all-targets",
-                ])
-                .args(["--", "-D", "warnings"])
-                .current_dir(&root),
-        ),
-        (
             "native tests",
             Step::new("native tests", cargo_program())
                 .args(["test", "--workspace"])
@@ -58,7 +47,12 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
             "wasm tests in headless Chromium (wasm-bindgen-test)",
             env.wasm_path
                 .cargo("wasm tests", "test")
-                .args(["--package", "cove-engine", "--features", "js,js-reporting"])
+                .args([
+                    "--package",
+                    "cove-storefront",
+                    "--package",
+                    "cove-reporting",
+                ])
                 .env(
                     "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
                     &env.wasm_bindgen_test_runner,

@@ -1,5 +1,6 @@
 //! Checks of the repository itself, run as tests (`cargo test -p xtask`):
-//! git must track no build output or run state.
+//! git must track no build output or run state; the engine has no browser
+//! API; the browser modules' shared crate exports nothing to JavaScript.
 
 #[cfg(test)]
 mod tests {
@@ -43,6 +44,74 @@ mod tests {
             offending.is_empty(),
             "git tracks build output or run state (remove with `git rm --cached`): {offending:?}"
         );
+    }
+
+    /// The Rust files under `dir` (relative to the root) and their code:
+    /// their lines but comments.
+    fn rust_sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+        let mut files = Vec::new();
+        crate::fingerprint::collect_files(&paths::root().join(dir), &mut files).expect(dir);
+        files
+            .into_iter()
+            .filter(|file| file.extension().is_some_and(|ext| ext == "rs"))
+            .map(|file| {
+                let text = std::fs::read_to_string(&file).expect("a Rust source");
+                let code: Vec<&str> = text
+                    .lines()
+                    .filter(|line| !line.trim_start().starts_with("//"))
+                    .collect();
+                (file, code.join("\n"))
+            })
+            .collect()
+    }
+
+    /// The engine is pure Rust: no browser or worker crate among its
+    /// dependencies (its tests' included), no `js` feature, and no browser
+    /// type in its library. The browser's modules are the crates under
+    /// `bindings/`.
+    #[test]
+    fn issue_19_the_engine_has_no_browser_api() {
+        let manifest = std::fs::read_to_string(paths::root().join("engine").join("Cargo.toml"))
+            .expect("engine/Cargo.toml");
+        for line in manifest.lines().map(str::trim) {
+            for crate_name in [
+                "wasm-bindgen",
+                "js-sys",
+                "web-sys",
+                "worker",
+                "talc",
+                "gloo",
+            ] {
+                assert!(
+                    !line.starts_with(crate_name) && !line.starts_with("js"),
+                    "engine/Cargo.toml: `{line}` (the engine has no browser API; \
+                     bindings belong in bindings/)"
+                );
+            }
+        }
+        for (file, text) in rust_sources("engine/src") {
+            for browser in ["wasm_bindgen", "JsValue", "js_sys", "web_sys"] {
+                assert!(
+                    !text.contains(browser),
+                    "{} names `{browser}` (the engine has no browser API)",
+                    file.display()
+                );
+            }
+        }
+    }
+
+    /// Every `#[wasm_bindgen]` export of a crate a cdylib links is exported
+    /// by that cdylib: an export in the browser modules' shared crate would
+    /// ship in all three modules.
+    #[test]
+    fn issue_19_the_browser_modules_shared_crate_exports_nothing() {
+        for (file, text) in rust_sources("bindings/common/src") {
+            assert!(
+                !text.contains("#[wasm_bindgen"),
+                "{} has a #[wasm_bindgen] item (exports belong in the module crates)",
+                file.display()
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! time limit; (3) Debian's `rustc-web` with the standard library's source, and
 //! std built from source (`-Zbuild-std`). All three give the same outputs.
 //!
-//! The engine's two browser modules (storefront, sentiment) are built with
+//! The browser's three modules (storefront, reporting, sentiment) are built with
 //! `-Cpanic=immediate-abort` where std's source is at hand (rustup's `rust-src`
 //! component, or Debian's): a panic then traps at once instead of formatting
 //! its message first, which keeps core's panic formatting out of the

@@ -1,13 +1,17 @@
-//! Review sentiment's JavaScript API (feature `js-sentiment`): a module of its
-//! own, fetched only by pages that score what a shopper wrote, so the
-//! featurizer and its Unicode tables never weigh on the storefront snippet.
+//! On-device review sentiment in the browser: [`SentimentScorer`], the wasm
+//! module `www/pkg/sentiment/cove_sentiment_bg.wasm`, fetched only by pages
+//! that score what a shopper wrote, so the featurizer and its Unicode tables
+//! never weigh on the storefront snippet.
+//!
+//! Thin: the featurizer and the model are the engine's (`sentiment`), the
+//! same the trainer imports; this crate converts the text in and the answer
+//! or the error out.
+#![deny(missing_docs)]
 
+use cove_bindings::{to_js, to_js_error};
+use cove_engine::sentiment::SentimentModel;
+use cove_engine::Error;
 use wasm_bindgen::prelude::*;
-
-use crate::sentiment::SentimentModel;
-use crate::Error;
-
-use super::{to_js, to_js_error};
 
 /// One sentiment bundle, scored on the device.
 #[wasm_bindgen]

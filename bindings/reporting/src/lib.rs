@@ -1,24 +1,37 @@
-//! The privacy reporter's JavaScript API (feature `js-reporting`):
-//! [`CoveReporter`], what the snippet's `www/cove/reports.mjs` drives — the
-//! shop's metric registry, the device's reporting state (ε spent, campaign
-//! assignments, the waiting envelope) and the envelope it builds once a day.
+//! The device's privacy reporter in the browser: [`CoveReporter`], what the
+//! snippet's `www/cove/reports.mjs` drives — the shop's metric registry, the
+//! device's reporting state (ε spent, campaign assignments, the waiting
+//! envelope) and the envelope it builds once a day — as the wasm module
+//! `www/pkg/reporting/cove_reporting_bg.wasm`.
 //!
-//! It is a wasm module of its own, fetched after the first render and only by
-//! shops that turn reports on (`Cove.start({ shop })`), so the storefront's
-//! module carries no reporting code. It loads the same bundle as the
-//! storefront's module (the loader passes the bytes it already has) and is
-//! given the shopper's profile in its binary form when it builds an envelope.
+//! # Key decisions
+//!
+//! - **A module of its own**, fetched after the first render and only by
+//!   shops that turn reports on (`Cove.start({ shop })`), so the storefront's
+//!   module carries no reporting code. It loads the same bundle as the
+//!   storefront's module (the loader passes the bytes it already has) and is
+//!   given the shopper's profile in its binary form when it builds an
+//!   envelope.
+//! - **The host's randomness.** The privacy mechanisms draw from the
+//!   browser's `crypto.getRandomValues` ([`host_rng`]), never from a seed the
+//!   page could choose.
+//! - **Thin.** The reports are the engine's (`privacy::device`); this crate
+//!   converts arguments, answers and errors.
+#![deny(missing_docs)]
 
+mod host_rng;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;
+
+use cove_bindings::{load_bundle, to_js, to_js_error};
+use cove_engine::bundle::Engine;
+use cove_engine::privacy::device::DeviceReporter;
+use cove_engine::privacy::registry::Registry;
+use cove_engine::profile::Profile;
+use cove_engine::Error;
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::Engine;
-use crate::privacy::device::DeviceReporter;
-use crate::privacy::registry::Registry;
-use crate::profile::Profile;
-use crate::Error;
-
-use super::host_rng::HostRng;
-use super::{load_bundle, to_js, to_js_error};
+use host_rng::HostRng;
 
 /// One device's privacy reports for one shop and one model.
 #[wasm_bindgen]

@@ -1,19 +1,32 @@
-//! The storefront engine's JavaScript API (feature `js`): [`CoveEngine`], what
-//! the snippet (`www/cove/core.mjs`) drives — one model, one profile, and the
-//! calls of the JavaScript API. Privacy reports are the reporter module's
-//! (`js::reporting`), which only shops with reports on fetch.
+//! The storefront's engine in the browser: [`CoveEngine`], what the snippet
+//! (`www/cove/core.mjs`) drives — one model, one profile, and the calls of
+//! the JavaScript API — as the wasm module `www/pkg/engine/cove_engine_bg.wasm`,
+//! loaded on every page.
+//!
+//! # Key decisions
+//!
+//! - **Thin.** Each export turns its arguments into the engine's types, calls
+//!   `cove-engine` once and converts the answer or the error through
+//!   `cove-bindings`; nothing is computed here that the engine, the edge and
+//!   the trainer do not compute the same way.
+//! - **Only the storefront's exports.** Privacy reports are the reporter's
+//!   module (`cove-reporting`), fetched after the first render only by shops
+//!   with reports on, and review sentiment is `cove-sentiment`'s: this crate
+//!   links neither, so the first paint carries neither.
+#![deny(missing_docs)]
 
+use cove_bindings::{load_bundle, to_js, to_js_error};
+use cove_engine::abandonment;
+use cove_engine::bundle::Engine;
+use cove_engine::events::Event;
+use cove_engine::profile::{Profile, ProfileConfig};
+use cove_engine::ranking::{self, RankRequest};
+use cove_engine::Error;
+use cove_engine::{score, segments};
 use wasm_bindgen::prelude::*;
 
-use crate::abandonment;
-use crate::bundle::Engine;
-use crate::events::Event;
-use crate::profile::{Profile, ProfileConfig};
-use crate::ranking::{self, RankRequest};
-use crate::Error;
-use crate::{score, segments};
-
-use super::{load_bundle, to_js, to_js_error};
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;
 
 /// Scores each row of `items` (row-major, `dim` columns) against `user` and
 /// returns the `k` best as `[{ index, score }]`, best first.
@@ -26,7 +39,7 @@ pub fn top_k(user: &[f32], items: &[f32], dim: usize, k: usize) -> Result<JsValu
 /// The engine's version, for diagnostics.
 #[wasm_bindgen(js_name = engineVersion)]
 pub fn engine_version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
+    cove_engine::VERSION.to_string()
 }
 
 /// One model and one shopper's profile: the engine behind the snippet.
@@ -46,7 +59,7 @@ impl Default for CoveEngine {
 /// What `explain` says about one item.
 #[derive(serde::Serialize)]
 struct Explanation<'a> {
-    item: &'a crate::bundle::ItemMeta,
+    item: &'a cove_engine::bundle::ItemMeta,
     /// What the profile holds about the item, with its weight decayed to now.
     signal: Option<ExplainedSignal>,
     /// Where a fresh ranking of the whole catalogue puts it, and why.
@@ -225,7 +238,7 @@ impl CoveEngine {
     }
 
     /// Forgets the profile (the reporting state is the reporter module's,
-    /// `js::reporting`).
+    /// `cove-reporting`).
     pub fn forget(&mut self) {
         self.profile = Profile::new();
     }

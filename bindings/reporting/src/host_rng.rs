@@ -11,9 +11,8 @@ use std::convert::Infallible;
 use rand_core::{TryCryptoRng, TryRng};
 use wasm_bindgen::prelude::*;
 
-use crate::Error;
-
-use super::to_js_error;
+use cove_bindings::to_js_error;
+use cove_engine::Error;
 
 #[wasm_bindgen]
 extern "C" {
