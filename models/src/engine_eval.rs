@@ -915,21 +915,33 @@ pub fn search_session(
         (mixes.len() * COARSE_GRIDS.n_trials() + FULL_GRIDS.n_trials()) as u64,
         "choosing the neighbour mix and the in-session weights on validation",
     );
-    let train_rows = {
+    // The votes of each number of recent baskets, computed once (the lists
+    // do not depend on the weights).
+    let votes_by_baskets: Vec<(usize, Vec<Vec<crate::neighbours::Neighbour>>)> = {
         let cutoff = val_cutoff * MINUTES_PER_DAY;
-        let mut rows = data.clone();
-        rows.purchases.retain(|p| p.minute < cutoff);
-        rows
+        let mut train_rows = data.clone();
+        train_rows.purchases.retain(|p| p.minute < cutoff);
+        let mut baskets: Vec<usize> = mixes.iter().map(|m| m.recent_baskets).collect();
+        baskets.sort_unstable();
+        baskets.dedup();
+        baskets
+            .into_iter()
+            .map(|m| {
+                let lists =
+                    crate::neighbours::session_votes(&train_rows, m, val_trained.config.neighbours);
+                (m, lists)
+            })
+            .collect()
     };
     // The validation model with `mix`'s lists, loaded by the engine.
     let with_mix = |mix: NeighbourMix| -> anyhow::Result<Model> {
         let mut trained = val_trained.clone();
         trained.config.neighbour_mix = mix;
-        trained.session_votes = crate::neighbours::session_votes(
-            &train_rows,
-            mix.recent_baskets,
-            trained.config.neighbours,
-        );
+        trained.session_votes = votes_by_baskets
+            .iter()
+            .find(|(m, _)| *m == mix.recent_baskets)
+            .map(|(_, lists)| lists.clone())
+            .expect("every mix's number of baskets has its votes");
         Ok(load_bundle(&trained)?.0)
     };
     let mut compared = Vec::new();

@@ -8,23 +8,20 @@
 // COVE_SCREENSHOTS=docs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, launchChromium } from "./support.mjs";
+import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
 import { seriousViolations } from "./axe.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 let worker;
 let browser;
 const fixture = (name) => readFileSync(join(workspaceRoot, "tests", "fixtures", name), "utf8");
-const screenshots = process.env.COVE_SCREENSHOTS === "docs"
-  ? join(workspaceRoot, "docs")
-  : join(workspaceRoot, "tests", "output");
+const screenshots = screenshotsDir();
 
 before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("dashboard"), logName: "dashboard-test" });
   browser = await launchChromium();
-  mkdirSync(screenshots, { recursive: true });
 });
 
 after(async () => {

@@ -15,10 +15,10 @@
 // docs/ with COVE_SCREENSHOTS=docs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { startWorker, launchChromium } from "./support.mjs";
+import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 /** A pair counts as bought together from this many shared invoices… */
@@ -36,9 +36,7 @@ const THEMES = {
   candles: ["22969", "21121", "21122", "21124"],
 };
 
-const screenshots = process.env.COVE_SCREENSHOTS === "docs"
-  ? join(workspaceRoot, "docs")
-  : join(workspaceRoot, "tests", "output");
+const screenshots = screenshotsDir();
 
 let worker;
 let browser;
@@ -46,7 +44,6 @@ let browser;
 before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("demo-sessions"), logName: "demo-sessions-test" });
   browser = await launchChromium();
-  mkdirSync(screenshots, { recursive: true });
 });
 
 after(async () => {

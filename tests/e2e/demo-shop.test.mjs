@@ -7,19 +7,16 @@
 // category, order, and a product just added) go to tests/output, or to docs/ with COVE_SCREENSHOTS=docs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, launchChromium } from "./support.mjs";
+import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
 import { seriousViolations } from "./axe.mjs";
-import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 
 const PAGE_SIZE = 24;
 const TEACUP = { id: "22699", title: "ROSES REGENCY TEACUP AND SAUCER" };
 const XSS = "<img src=x onerror=alert(1)>";
 
-const screenshots = process.env.COVE_SCREENSHOTS === "docs"
-  ? join(workspaceRoot, "docs")
-  : join(workspaceRoot, "tests", "output");
+const screenshots = screenshotsDir();
 
 let worker;
 let browser;
@@ -27,7 +24,6 @@ let browser;
 before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("demo-shop"), logName: "demo-shop-test" });
   browser = await launchChromium();
-  mkdirSync(screenshots, { recursive: true });
 });
 
 after(async () => {

@@ -7,17 +7,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
-import { startWorker, launchChromium } from "./support.mjs";
-import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
+import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 import { seriousViolations } from "./axe.mjs";
 
 let worker;
 let browser;
 let bundle;
-const screenshots = process.env.COVE_SCREENSHOTS === "docs"
-  ? join(workspaceRoot, "docs")
-  : join(workspaceRoot, "tests", "output");
+const screenshots = screenshotsDir();
 
 // Words of the engine and its storage that a shopper must not meet outside Details.
 const ENGINE_WORDS = ["no_purchase", "cluster=", "cosine", "indexeddb", "typical_price", "day 2", "{"];
@@ -28,7 +25,6 @@ before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("panel"), logName: "panel-test" });
   browser = await launchChromium();
   bundle = await (await fetch(`${worker.url}/v1/bundles/default.json`)).json();
-  mkdirSync(screenshots, { recursive: true });
 });
 
 after(async () => {

@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
-import { startWorker, launchChromium } from "./support.mjs";
+import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 const DEVICES = Number(process.env.COVE_SIMULATE_DEVICES ?? 4000);
@@ -163,8 +162,7 @@ test("the dashboard shows the simulated campaigns from the aggregates", async ()
     // point estimate may be negative: the estimator is not clamped).
     const rescue = page.locator('[data-campaign="rescue-cart"]');
     assert.match(await rescue.locator("svg").first().getAttribute("aria-label"), /holdout -?\d+\.\d% \(95% interval -?\d+\.\d% to -?\d+\.\d%\); variant 1 -?\d+\.\d% \(95% interval/);
-    const screenshots = process.env.COVE_SCREENSHOTS === "docs" ? join(workspaceRoot, "docs") : join(workspaceRoot, "tests", "output");
-    mkdirSync(screenshots, { recursive: true });
+    const screenshots = screenshotsDir();
     await rescue.screenshot({ path: join(screenshots, "dashboard-rescue-simulated.png") });
   } finally {
     await browser.close();

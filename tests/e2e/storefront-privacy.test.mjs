@@ -9,21 +9,17 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
-import { startWorker, launchChromium } from "./support.mjs";
-import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
+import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 import { seriousViolations } from "./axe.mjs";
 
 let worker;
 let browser;
-const screenshots = process.env.COVE_SCREENSHOTS === "docs"
-  ? join(workspaceRoot, "docs")
-  : join(workspaceRoot, "tests", "output");
+const screenshots = screenshotsDir();
 
 before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("storefront-privacy"), logName: "storefront-privacy-test" });
   browser = await launchChromium();
-  mkdirSync(screenshots, { recursive: true });
 });
 
 after(async () => {

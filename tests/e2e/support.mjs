@@ -1,6 +1,6 @@
 // Shared helpers of the end-to-end tests: the skeleton fixture, its check, and
 // a headless Chromium launched from Debian's package through playwright-core.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -8,6 +8,15 @@ import { chromium } from "playwright-core";
 import { workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 export { startWorker } from "../../edge-worker/dev/wrangler.mjs";
+
+/** Where screenshots go: docs/ with COVE_SCREENSHOTS=docs, else tests/output (created). */
+export function screenshotsDir() {
+  const dir = process.env.COVE_SCREENSHOTS === "docs"
+    ? join(workspaceRoot, "docs")
+    : join(workspaceRoot, "tests", "output");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 
 export const skeletonFixture = JSON.parse(
   readFileSync(join(workspaceRoot, "tests", "fixtures", "skeleton_topk.json"), "utf8"),

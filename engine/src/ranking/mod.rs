@@ -316,7 +316,8 @@ struct Extra {
     neighbor_of: u32,
     /// Σ over session (or context) seeds of strength × similarity.
     session: f32,
-    /// The seed whose single contribution to `session` is the largest.
+    /// The seed whose single contribution to `session` is the largest, by
+    /// its rank in item-id order (`seed_rows`).
     session_of: u32,
     /// That contribution.
     session_best: f32,
@@ -517,18 +518,6 @@ pub fn rank_with_params(
         b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
     });
     let heaviest = heaviest_first.first().map_or(0.0, |(_, w)| *w);
-    for (seed, weight) in heaviest_first.iter().take(NEIGHBOR_SEEDS) {
-        if heaviest > 0.0 {
-            let strength = (*weight / heaviest) as f32;
-            for (row, similarity) in model.neighbors(*seed) {
-                let value = similarity * strength;
-                add(row, &|e| {
-                    e.neighbor = value;
-                    e.neighbor_of = *seed;
-                });
-            }
-        }
-    }
     // Session or context seeds: their neighbours' similarities add up, so an
     // item related to several things the shopper is looking at ranks above
     // one related to a single one.
@@ -553,6 +542,39 @@ pub fn rank_with_params(
             rows.into_iter().map(|row| (row, 1.0)).collect()
         }
     };
+    // Seeds are named by their rank in item-id order, so a tie between two
+    // seeds (the lower one wins) breaks the same way whatever the
+    // catalogue's row order.
+    let mut seed_rows: Vec<u32> = heaviest_first
+        .iter()
+        .take(NEIGHBOR_SEEDS)
+        .map(|(row, _)| *row)
+        .chain(session_seeds.iter().map(|(row, _)| *row))
+        .collect();
+    let id_of = |row: u32| model.item(row).map_or("", |m| m.id.as_str());
+    crate::order::sort_by(&mut seed_rows, |a, b| {
+        id_of(*a).cmp(id_of(*b)).then(a.cmp(b))
+    });
+    seed_rows.dedup();
+    let seed_rank = |row: u32| {
+        seed_rows
+            .iter()
+            .position(|r| *r == row)
+            .map_or(u32::MAX, |rank| rank as u32)
+    };
+    for (seed, weight) in heaviest_first.iter().take(NEIGHBOR_SEEDS) {
+        if heaviest > 0.0 {
+            let strength = (*weight / heaviest) as f32;
+            let rank = seed_rank(*seed);
+            for (row, similarity) in model.neighbors(*seed) {
+                let value = similarity * strength;
+                add(row, &|e| {
+                    e.neighbor = value;
+                    e.neighbor_of = rank;
+                });
+            }
+        }
+    }
     // A "for you" slot does not show again what the shopper only looked at in
     // this session: it shows where those items lead (the item on screen has a
     // slot of its own). Bought and carted items follow the request's
@@ -575,11 +597,12 @@ pub fn rank_with_params(
         }
     }
     for (seed, strength) in &session_seeds {
+        let rank = seed_rank(*seed);
         for (row, similarity) in model.neighbors(*seed) {
             let value = similarity * strength;
             add(row, &|e| {
                 e.session = value;
-                e.session_of = *seed;
+                e.session_of = rank;
                 e.session_best = value;
             });
         }
@@ -730,7 +753,13 @@ pub fn rank_with_params(
     );
 
     let extra_of = |row: u32| extras.of(row);
-    let seed_id = |seed: u32| model.item(seed).map(|m| m.id.clone()).unwrap_or_default();
+    let seed_id = |rank: u32| {
+        seed_rows
+            .get(rank as usize)
+            .and_then(|row| model.item(*row))
+            .map(|m| m.id.clone())
+            .unwrap_or_default()
+    };
     let reason_of = |row: u32| -> Reason {
         let personal_term = weight_personal * personal.score(row as usize);
         let extra = extra_of(row);
