@@ -158,6 +158,15 @@ pub enum Error {
     },
     /// A stored reporting state (ε budget, assignments) cannot be read back.
     CorruptReportingState,
+    /// A secret-shared report or an aggregator message was refused (see
+    /// `aggregation`): `problem` is the DAP problem type it maps to
+    /// ("invalidMessage", "reportRejected", "unrecognizedTask", …).
+    Aggregation {
+        /// The DAP problem type (a stable code).
+        problem: &'static str,
+        /// What exactly was wrong.
+        detail: String,
+    },
     /// The engine was asked to use a model before one was loaded.
     NoModel,
     /// A device's ε budget for the day cannot pay for a report.
@@ -260,6 +269,7 @@ impl fmt::Display for Error {
             ),
             Error::CorruptProfile { reason } => write!(f, "profile is corrupt: {reason}"),
             Error::CorruptReportingState => write!(f, "the stored reporting state is corrupt"),
+            Error::Aggregation { problem, detail } => write!(f, "{problem}: {detail}"),
             Error::NoModel => write!(f, "no model bundle is loaded"),
             Error::BudgetExceeded {
                 requested,
@@ -304,6 +314,7 @@ impl Error {
             Error::UnsupportedProfileVersion { .. } => "profile_version",
             Error::CorruptProfile { .. } => "profile_corrupt",
             Error::CorruptReportingState => "reporting_state_corrupt",
+            Error::Aggregation { .. } => "aggregation",
             Error::NoModel => "no_model",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::InvalidReport { .. } => "invalid_report",

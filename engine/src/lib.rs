@@ -74,6 +74,7 @@
 #![deny(missing_docs)]
 
 pub mod abandonment;
+pub mod aggregation;
 pub mod bundle;
 mod error;
 pub mod events;

@@ -174,6 +174,10 @@ pub struct Outcome {
     /// The rate minus the holdout's rate in the same segment (or pool);
     /// `None` for the holdout itself, or when either rate is missing.
     pub uplift: Option<Interval>,
+    /// The probability that this variant's true rate beats the holdout's
+    /// (normal approximation of the uplift's estimate); `None` with `uplift`.
+    #[serde(default)]
+    pub prob_beats_holdout: Option<f64>,
 }
 
 /// What the reports say about one variant.
@@ -293,12 +297,20 @@ fn outcome(
             noise.linear_std_error(&gradient),
         ))
     });
+    let prob_beats_holdout = uplift.map(|u| {
+        if u.std_error > 0.0 {
+            crate::aggregation::release::normal_cdf(u.estimate / u.std_error)
+        } else {
+            0.5
+        }
+    });
     Outcome {
         segment,
         exposed,
         responded,
         rate,
         uplift,
+        prob_beats_holdout,
     }
 }
 
