@@ -1,10 +1,14 @@
 // `cargo xtask demo` runs this: serves the demo through the edge worker until
 // interrupted. Usage: node serve.mjs [port]
-import { startWorker } from "./wrangler.mjs";
+import { startAggregators } from "./wrangler.mjs";
 
 const port = Number(process.argv[2] ?? 8787);
-const worker = await startWorker({ port, logName: "demo" });
+// The shop's edge (the leader) and a helper aggregator beside it, as another
+// party would run it: the demo's campaign and segment numbers are
+// secret-shared between the two (docs/privacy.md).
+const worker = await startAggregators({ port, logName: "demo" });
 console.log(`\nCove demo:      ${worker.url}/`);
+console.log(`Helper:         ${worker.helper.url}/v1/dap/ (the second aggregator; in production another party runs it)`);
 // The dashboard reads aggregates with the demo shop's token, fresh for this
 // run; the page moves it from the address's fragment (never sent to a
 // server) into the tab's session storage.

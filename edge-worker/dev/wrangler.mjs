@@ -48,7 +48,7 @@ function logTail(path, from, lines = 25) {
  * admin token (the admin API, `cargo xtask shop`) and a fresh rate-limit key
  * (see edge-worker/src/config.rs).
  */
-function writeEnvFile(port, dashboardToken, adminToken) {
+function writeEnvFile(port, dashboardToken, adminToken, aggregatorSecrets) {
   const dir = join(scratch, "secrets");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, `dev-${port}-${process.pid}.env`);
@@ -58,6 +58,10 @@ function writeEnvFile(port, dashboardToken, adminToken) {
     `RATE_LIMIT_KEY=${randomBytes(32).toString("hex")}`,
   ];
   if (adminToken) lines.push(`ADMIN_TOKEN=${adminToken}`);
+  if (aggregatorSecrets) {
+    lines.push(`AGGREGATOR_SECRET=${aggregatorSecrets.own}`);
+    lines.push(`DAP_SHARED_SECRET=${aggregatorSecrets.shared}`);
+  }
   writeFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
   return path;
 }
@@ -99,6 +103,59 @@ export async function startWorker(options = {}) {
 
 class EarlyExit extends Error {}
 
+/**
+ * Starts the two aggregators of secret-shared reports: a helper (this same
+ * worker with DAP_ROLE=helper, its own storage and secret, as another party
+ * would run it) and the shop's leader pointing at it. Options are
+ * startWorker's, for the leader; the helper's state goes beside the leader's.
+ * Resolves to the leader (with `helper` and a `stop()` that stops both).
+ */
+export async function startAggregators(options = {}) {
+  const leaderState = options.persistTo ?? join(scratch, "wrangler-state");
+  // The secrets live beside the state they protect: a restart keeps its
+  // keys, so reports stored under them still open.
+  const secretsPath = `${leaderState}-aggregators.json`;
+  let secrets;
+  try {
+    secrets = JSON.parse(readFileSync(secretsPath, "utf8"));
+  } catch {
+    secrets = {
+      shared: randomBytes(32).toString("hex"),
+      leader: randomBytes(32).toString("hex"),
+      helper: randomBytes(32).toString("hex"),
+    };
+    mkdirSync(dirname(secretsPath), { recursive: true });
+    writeFileSync(secretsPath, JSON.stringify(secrets), { mode: 0o600 });
+  }
+  const shared = secrets.shared;
+  const helper = await startWorker({
+    persistTo: `${leaderState}-helper`,
+    logName: `${options.logName ?? "leader"}-helper`,
+    vars: { DAP_ROLE: "helper" },
+    adminToken: null,
+    aggregatorSecrets: { own: secrets.helper, shared },
+  });
+  try {
+    const leader = await startWorker({
+      ...options,
+      vars: { ...(options.vars ?? {}), HELPER_URL: `${helper.url}/v1/dap/` },
+      aggregatorSecrets: { own: secrets.leader, shared },
+    });
+    const stopLeader = leader.stop;
+    return {
+      ...leader,
+      helper,
+      stop: async () => {
+        await stopLeader();
+        await helper.stop();
+      },
+    };
+  } catch (error) {
+    await helper.stop();
+    throw error;
+  }
+}
+
 async function startWorkerOnce(options) {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
@@ -125,7 +182,7 @@ async function startWorkerOnce(options) {
   ];
   const dashboardToken = options.dashboardToken ?? newDashboardToken();
   const adminToken = options.adminToken === undefined ? newDashboardToken() : options.adminToken;
-  args.push("--env-file", writeEnvFile(port, dashboardToken, adminToken));
+  args.push("--env-file", writeEnvFile(port, dashboardToken, adminToken, options.aggregatorSecrets));
   for (const [key, value] of Object.entries(options.vars ?? {})) {
     args.push("--var", `${key}:${value}`);
   }

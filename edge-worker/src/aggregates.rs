@@ -33,7 +33,10 @@ use cove_engine::privacy::{Estimate, Mechanism, Tally};
 use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
+use cove_engine::aggregation::release::{decode_campaign, histogram_estimates, Released};
+
 use crate::aggregate_store::{index_name, DayKnown, DayRequest, Tallies};
+use crate::dap::DayRelease;
 use crate::api_error::ApiError;
 use crate::config::ShopConfig;
 use crate::http::Answer;
@@ -42,6 +45,9 @@ use crate::reports::store_request;
 #[derive(Serialize)]
 struct MetricAggregate<'a> {
     name: &'a str,
+    /// For a secret-shared metric: released, below k, or not yet (and why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release: Option<ReleaseStatus>,
     mechanism: Mechanism,
     epsilon: f64,
     /// `None` below k.
@@ -51,10 +57,21 @@ struct MetricAggregate<'a> {
     suppressed_values: usize,
 }
 
+/// Where a secret-shared metric's day stands.
+#[derive(Serialize, Clone)]
+struct ReleaseStatus {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
 #[derive(Serialize)]
 struct Aggregates<'a> {
     shop: &'a str,
     day: u32,
+    /// `"secret_shared"` (two aggregators, central DP) or `"local_dp"` (one
+    /// aggregator: every number randomised on the device).
+    aggregation: &'static str,
     k_anonymity: u32,
     /// `None` below k.
     envelopes: Option<u64>,
@@ -107,6 +124,12 @@ struct CampaignAggregate<'a> {
     published: bool,
     /// Holdout (variant 0) first.
     results: Vec<VariantAggregate>,
+    /// Local DP only: how many reporting devices a variant's pooled rate
+    /// would need to be known within ±1 point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    devices_for_one_point: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release: Option<ReleaseStatus>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +152,8 @@ struct CellAggregate {
     rate: Option<Interval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     uplift: Option<Interval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prob_beats_holdout: Option<f64>,
 }
 
 impl CellAggregate {
@@ -144,21 +169,24 @@ impl CellAggregate {
                 responded: None,
                 rate: None,
                 uplift: None,
+                prob_beats_holdout: None,
             };
         }
+        let uplift_shown = holdout.is_some_and(shown);
         CellAggregate {
             segment: outcome.segment,
             suppressed: false,
             exposed: Some(outcome.exposed),
             responded: Some(outcome.responded),
             rate: outcome.rate,
-            uplift: outcome.uplift.filter(|_| holdout.is_some_and(shown)),
+            uplift: outcome.uplift.filter(|_| uplift_shown),
+            prob_beats_holdout: outcome.prob_beats_holdout.filter(|_| uplift_shown),
         }
     }
 }
 
 /// Reads the `(shop, day)` store and publishes what it holds.
-pub async fn handle(env: &Env, shop: &ShopConfig, day: u32) -> Result<Answer, ApiError> {
+pub async fn handle(env: &Env, shop: &ShopConfig, day: u32, today: u32) -> Result<Answer, ApiError> {
     let tallies = if day_has_data(env, shop, day).await? {
         let mut response =
             store_request::<()>(env, &shop.id, day, Method::Get, "/tallies", None).await?;
@@ -174,7 +202,26 @@ pub async fn handle(env: &Env, shop: &ShopConfig, day: u32) -> Result<Answer, Ap
     };
     let registry = crate::registry::shop_registry(env, shop).await?;
     let model = crate::model::default_model(env).await?;
-    Answer::json(200, &publish(shop, &registry, &model, day, &tallies)?)
+    let releases = crate::dap::collect(env, shop, &registry, day, today).await?;
+    Answer::json(200, &publish(shop, &registry, &model, day, &tallies, &releases)?)
+}
+
+fn status_of(release: &DayRelease) -> ReleaseStatus {
+    match release {
+        DayRelease::Released { .. } => ReleaseStatus { status: "released", reason: None },
+        DayRelease::BelowK { n_reports } => ReleaseStatus {
+            status: "below_k",
+            reason: Some(format!("{n_reports} reports, fewer than k")),
+        },
+        DayRelease::NotYet { reason } => ReleaseStatus {
+            status: "not_yet",
+            reason: Some(reason.clone()),
+        },
+    }
+}
+
+fn release_of<'r>(releases: &'r [(String, DayRelease)], name: &str) -> Option<&'r DayRelease> {
+    releases.iter().find(|(metric, _)| metric == name).map(|(_, release)| release)
 }
 
 /// Whether the shop's index lists `day` (see `aggregate_store::DayIndex`).
@@ -208,7 +255,7 @@ pub fn publish_json(
     day: u32,
     tallies: &Tallies,
 ) -> Result<Answer, ApiError> {
-    Answer::json(200, &publish(shop, registry, model, day, tallies)?)
+    Answer::json(200, &publish(shop, registry, model, day, tallies, &[])?)
 }
 
 /// A count, or `None` below k.
@@ -222,10 +269,38 @@ fn publish<'a>(
     model: &Model,
     day: u32,
     tallies: &Tallies,
+    releases: &[(String, DayRelease)],
 ) -> Result<Aggregates<'a>, ApiError> {
     let k = f64::from(shop.k_anonymity);
     let mut metrics = Vec::with_capacity(registry.metrics.len());
     for spec in &registry.metrics {
+        if spec.mechanism.is_secret_shared() {
+            let release = release_of(releases, &spec.name);
+            let (n_reports, values, suppressed_values) = match release {
+                Some(DayRelease::Released { release }) => {
+                    let all = histogram_estimates(release);
+                    let total = all.len();
+                    let shown: Vec<Estimate> = all.into_iter().filter(|e| e.count >= k).collect();
+                    let suppressed = total - shown.len();
+                    (Some(release.n_reports), shown, suppressed)
+                }
+                _ => (None, Vec::new(), spec.mechanism.domain() as usize),
+            };
+            metrics.push(MetricAggregate {
+                name: &spec.name,
+                release: Some(release.map_or(
+                    ReleaseStatus { status: "not_yet", reason: Some("no release".into()) },
+                    status_of,
+                )),
+                mechanism: spec.mechanism,
+                epsilon: spec.epsilon,
+                n_reports,
+                published: n_reports.is_some(),
+                values,
+                suppressed_values,
+            });
+            continue;
+        }
         let tally = tally_of(&spec.name, spec.mechanism, tallies);
         let published = tally.n_reports as f64 >= k;
         let (values, suppressed_values) = if published {
@@ -239,6 +314,7 @@ fn publish<'a>(
         };
         metrics.push(MetricAggregate {
             name: &spec.name,
+            release: None,
             mechanism: spec.mechanism,
             epsilon: spec.epsilon,
             n_reports: at_least_k(tally.n_reports, k),
@@ -250,11 +326,16 @@ fn publish<'a>(
     Ok(Aggregates {
         shop: &shop.id,
         day,
+        aggregation: if registry.aggregators.is_some() {
+            "secret_shared"
+        } else {
+            "local_dp"
+        },
         k_anonymity: shop.k_anonymity,
         envelopes: at_least_k(tallies.envelopes, k),
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
-        campaigns: publish_campaigns(shop, registry, tallies)?,
+        campaigns: publish_campaigns(shop, registry, tallies, releases)?,
         sentiment: publish_sentiment(shop, registry, model, tallies)?,
     })
 }
@@ -376,15 +457,40 @@ fn publish_campaigns<'a>(
     shop: &ShopConfig,
     registry: &'a Registry,
     tallies: &Tallies,
+    releases: &[(String, DayRelease)],
 ) -> Result<Vec<CampaignAggregate<'a>>, ApiError> {
     let n_segments = registry.n_lifecycle_segments;
     let k = f64::from(shop.k_anonymity);
     let mut campaigns = Vec::with_capacity(registry.campaigns.len());
     for spec in &registry.campaigns {
         let metric = spec.metric(n_segments);
-        let tally = tally_of(&metric.name, metric.mechanism, tallies);
-        let outcome = campaign::decode(spec, n_segments, &tally)?;
-        let published = tally.n_reports as f64 >= k;
+        let shared = registry
+            .metric(&metric.name)
+            .is_some_and(|m| m.mechanism.is_secret_shared());
+        let (outcome, published, release) = if shared {
+            match release_of(releases, &metric.name) {
+                Some(DayRelease::Released { release: day }) => (
+                    decode_campaign(spec, n_segments, day)?,
+                    day.n_reports as f64 >= k,
+                    Some(status_of(&DayRelease::Released { release: day.clone() })),
+                ),
+                other => {
+                    let empty = Released::new(0, vec![0; metric.mechanism.n_cells() as usize], spec.epsilon);
+                    (
+                        decode_campaign(spec, n_segments, &empty)?,
+                        false,
+                        Some(other.map_or(
+                            ReleaseStatus { status: "not_yet", reason: Some("no release".into()) },
+                            status_of,
+                        )),
+                    )
+                }
+            }
+        } else {
+            let tally = tally_of(&metric.name, metric.mechanism, tallies);
+            let published = tally.n_reports as f64 >= k;
+            (campaign::decode(spec, n_segments, &tally)?, published, None)
+        };
         let holdout = &outcome.variants[0];
         let results = outcome
             .variants
@@ -412,9 +518,12 @@ fn publish_campaigns<'a>(
             variants: spec.variants,
             epsilon: spec.epsilon,
             n_segments,
-            n_reports: at_least_k(tally.n_reports, k),
+            n_reports: at_least_k(outcome.n_reports, k),
             published,
             results,
+            devices_for_one_point: (!shared)
+                .then(|| campaign::devices_for_half_width(spec, n_segments, 0.01)),
+            release,
         });
     }
     Ok(campaigns)

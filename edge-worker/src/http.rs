@@ -117,7 +117,9 @@ impl Route {
         match self {
             Route::Score => crate::score::MAX_BODY_BYTES,
             Route::Recommend => crate::recommend::MAX_BODY_BYTES,
-            Route::Reports => cove_engine::privacy::report::ENVELOPE_BYTES,
+            // An envelope is 1,024 bytes; an upload with secret-shared
+            // reports (one per metric, a few KB each) more.
+            Route::Reports => crate::reports::MAX_UPLOAD_BYTES,
             Route::AdminShop {
                 action: AdminAction::Put,
                 ..
@@ -424,6 +426,12 @@ fn check_token(
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// Whether two secrets are equal, compared by their digests (so the timing
+/// says nothing about either).
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    !given.is_empty() && digests_equal(&token_digest(given), &token_digest(expected))
 }
 
 /// The SHA-256 of a dashboard token: what [`Settings`] keeps and compares, so

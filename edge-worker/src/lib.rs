@@ -34,6 +34,9 @@ pub mod aggregates;
 pub mod api_error;
 mod body;
 pub mod config;
+// The `durable_object` macro generates undocumented glue.
+#[allow(missing_docs)]
+pub mod dap;
 pub mod http;
 mod model;
 pub mod offline;
@@ -47,6 +50,7 @@ mod shop_store;
 mod trending;
 
 pub use aggregate_store::{AggregateStore, DayIndex};
+pub use dap::store::DapStore;
 pub use shop_store::ShopStore;
 
 use worker::{event, Context, Env, Request, Response, Result};
@@ -64,6 +68,11 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
         url: req.url()?.to_string(),
         headers: req.headers().entries().collect(),
     };
+    // The aggregators' own protocol (DAP), binary and authenticated apart.
+    let path = req.path();
+    if path.starts_with("/v1/dap/") {
+        return dap::serve(&mut req, &env, &path).await;
+    }
     // The shop the query names, from the store (or the isolate's cache),
     // before anything is checked: `http::check` reads no storage.
     let shop = match http::shop_query(&incoming) {
@@ -126,10 +135,9 @@ async fn serve(
             let shop = shop()?;
             let registry = registry::shop_registry(env, shop).await?;
             let country = trending::request_country(req);
-            let prepared = reports::prepare(shop, &registry, &body, today, &country)?;
-            reports::ingest(req, env, shop, prepared).await
+            reports::receive(req, env, shop, &registry, &body, today, &country).await
         }
-        Route::Aggregates { day } => aggregates::handle(env, shop()?, day).await,
+        Route::Aggregates { day } => aggregates::handle(env, shop()?, day, today).await,
         Route::Preflight => Ok(http::preflight()),
         Route::AdminList | Route::AdminShop { .. } => {
             admin::handle(env, &checked.route, &body).await

@@ -25,6 +25,8 @@ pub fn answer(registry: &Registry) -> Result<Answer, ApiError> {
 /// The shop's registry for the default model.
 pub async fn shop_registry(env: &Env, shop: &ShopConfig) -> Result<Registry, ApiError> {
     let model = model::default_model(env).await?;
-    shop.registry(&model)
-        .map_err(|e| ApiError::Internal(format!("shop {}: {e}", shop.id)))
+    let registry = shop
+        .registry(&model)
+        .map_err(|e| ApiError::Internal(format!("shop {}: {e}", shop.id)))?;
+    crate::dap::with_aggregators(env, registry).await
 }

@@ -86,6 +86,63 @@ pub async fn ingest(
     }
 }
 
+/// The largest upload: an envelope plus one secret-shared report per metric.
+pub const MAX_UPLOAD_BYTES: usize = 256 * 1024;
+
+/// `POST /v1/reports`: an envelope (one aggregator, local DP), or an upload
+/// (`{"v": 2, …}`) with the secret-shared reports and, when the shop has
+/// local-DP metrics too, the envelope inside it.
+pub async fn receive(
+    req: &Request,
+    env: &Env,
+    shop: &ShopConfig,
+    registry: &Registry,
+    body: &[u8],
+    today: u32,
+    country: &str,
+) -> Result<Answer, ApiError> {
+    if !body.starts_with(br#"{"v":2"#) {
+        if body.len() != cove_engine::privacy::report::ENVELOPE_BYTES {
+            return Err(ApiError::BadRequest(format!(
+                "an envelope is exactly {} bytes",
+                cove_engine::privacy::report::ENVELOPE_BYTES
+            )));
+        }
+        let prepared = prepare(shop, registry, body, today, country)?;
+        return ingest(req, env, shop, prepared).await;
+    }
+    let upload: crate::dap::Upload = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("an upload is {{v, day, envelope, dap}}: {e}")))?;
+    if upload.v != 2 || (upload.envelope.is_none() && upload.dap.is_empty()) {
+        return Err(ApiError::BadRequest("an empty or unknown upload".into()));
+    }
+    rate_limit(req, env).await?;
+    let shared = crate::dap::upload(env, shop, registry, &upload.dap, today).await?;
+    let mut accepted = shared.accepted as usize;
+    if let Some(envelope) = &upload.envelope {
+        let prepared = prepare(shop, registry, envelope.as_bytes(), today, country)?;
+        accepted += prepared.n_reports;
+        let mut response = store_request(env, &shop.id, prepared.day, Method::Post, "/ingest", Some(&prepared.ingest)).await?;
+        if response.status_code() == 409 && shared.accepted == 0 {
+            return Err(ApiError::Duplicate);
+        }
+        if !matches!(response.status_code(), 200 | 409) {
+            let detail = response.text().await.unwrap_or_default();
+            return Err(ApiError::Internal(format!("aggregate store answered: {detail}")));
+        }
+    } else if shared.accepted == 0 && shared.duplicates > 0 {
+        return Err(ApiError::Duplicate);
+    }
+    Answer::json(
+        202,
+        &serde_json::json!({
+            "accepted": accepted,
+            "duplicates": shared.duplicates,
+            "refused": shared.refused,
+        }),
+    )
+}
+
 /// Today on the edge's clock, in days since 1970-01-01.
 pub fn today() -> u32 {
     (worker::Date::now().as_millis() / 86_400_000) as u32

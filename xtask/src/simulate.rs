@@ -594,14 +594,43 @@ fn simulate_device(
     let body = reporter
         .prepare(registry, model, &profile, config, send_at, &mut rng)?
         .map(str::to_string);
-    let envelope = body
+    // One aggregator: the envelope; two: an upload holding the envelope (if
+    // any metric is randomised) and the secret-shared reports by task.
+    let (envelope_text, shared_metrics) = match body.as_deref() {
+        Some(text) if text.starts_with(r#"{"v":2"#) => {
+            let upload: serde_json::Value = serde_json::from_str(text)?;
+            let tasks: Vec<String> = upload["dap"]
+                .as_array()
+                .map(|reports| {
+                    reports
+                        .iter()
+                        .filter_map(|r| r["task"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let names: Vec<String> = registry
+                .metrics
+                .iter()
+                .filter(|metric| {
+                    registry
+                        .task(metric)
+                        .is_some_and(|task| tasks.contains(&task.id_text()))
+                })
+                .map(|metric| metric.name.clone())
+                .collect();
+            (upload["envelope"].as_str().map(str::to_string), names)
+        }
+        other => (other.map(str::to_string), Vec::new()),
+    };
+    let envelope = envelope_text
         .as_deref()
         .map(|b| Envelope::parse(b.as_bytes()))
         .transpose()?;
     let sent = |name: &str| {
-        envelope
-            .as_ref()
-            .is_some_and(|e| e.reports.iter().any(|r| r.metric == name))
+        shared_metrics.iter().any(|m| m == name)
+            || envelope
+                .as_ref()
+                .is_some_and(|e| e.reports.iter().any(|r| r.metric == name))
     };
     let campaign =
         campaign.filter(|(position, _, _)| sent(&registry.campaigns[*position].metric_name()));
@@ -621,6 +650,28 @@ fn simulate_device(
         campaign,
         review,
     })
+}
+
+/// The registry with the aggregators the worker at `url` serves for `shop`
+/// (`GET /v1/config`), or as it is when the worker has one aggregator.
+fn with_served_aggregators(url: &str, shop: &str, registry: Registry) -> Result<Registry> {
+    let served = ureq::get(&format!("{url}/v1/config?shop={shop}"))
+        .call()
+        .context("reading the shop's registry from the worker")?
+        .body_mut()
+        .read_to_vec()?;
+    let served = Registry::from_json(&served).context("the worker's registry")?;
+    match served.aggregators {
+        Some(aggregators) => {
+            let registry = registry.with_aggregators(aggregators)?;
+            ensure!(
+                registry.metrics == served.metrics,
+                "the worker's registry differs from this shop's configuration"
+            );
+            Ok(registry)
+        }
+        None => Ok(registry),
+    }
 }
 
 /// Now in unix seconds.
@@ -687,7 +738,7 @@ struct Truth {
 
 /// Runs the simulation. `node22` starts a worker when `--url` is not given.
 pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
-    let world = load_world(&options.shop)?;
+    let mut world = load_world(&options.shop)?;
     let n_segments = world.registry.n_lifecycle_segments;
     let rates: Vec<Vec<Vec<f64>>> = world
         .registry
@@ -703,8 +754,15 @@ pub fn simulate(options: &Options, node22: Option<&Path>) -> Result<()> {
             (Some(worker), url)
         }
     };
+    // A worker with two aggregators serves their keys in the shop's registry:
+    // the devices then secret-share what they can.
+    world.registry = with_served_aggregators(&url, &options.shop, world.registry)?;
+    let shared = world.registry.aggregators.is_some();
     // One moment for the whole run, so every device reports the same day.
-    let real_now = unix_now();
+    // With two aggregators a day is released once it has ended, so the
+    // simulated devices report about yesterday (as a device reports a day
+    // after it, within the edge's window).
+    let real_now = unix_now() - if shared { 86_400 } else { 0 };
     let day = (real_now / 86_400) as u32;
     let truth = Mutex::new(Truth {
         lifecycle: vec![0; n_segments as usize],

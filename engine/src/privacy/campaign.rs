@@ -314,6 +314,23 @@ fn outcome(
     }
 }
 
+/// Under local DP, how many reporting devices a variant's pooled response
+/// rate needs to be known within `± half_width` (95%), with the audience split
+/// evenly between variants: the noise of every one of the campaign's
+/// `variants × segments × 2` cells adds up in each rate, so the answer grows
+/// with the square of `1/half_width` and of the number of variants. What the
+/// dashboard shows beside a local-DP campaign.
+pub fn devices_for_half_width(spec: &CampaignSpec, n_segments: u32, half_width: f64) -> u64 {
+    let domain = spec.variants * n_segments.max(1) * 2;
+    let (p, q) = grr::probabilities(domain, spec.epsilon);
+    let gap = p - q;
+    let cell_variance = (p * (1.0 - p)).max(q * (1.0 - q));
+    let per_device = Z_95 * f64::from(spec.variants)
+        * (2.0 * f64::from(n_segments.max(1)) * cell_variance).sqrt()
+        / (gap * half_width);
+    (per_device * per_device).ceil().min(u64::MAX as f64) as u64
+}
+
 /// Decodes a campaign's tally (of `spec.metric(n_segments)`) at the edge.
 ///
 /// Errors when the tally does not fit the campaign's metric.

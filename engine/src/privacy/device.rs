@@ -335,11 +335,18 @@ impl DeviceReporter {
             }
             self.set_daily_limit(registry.daily_epsilon)?;
             let values = self.true_values(registry, model, profile, config, now)?;
+            let is_shared = |name: &str| {
+                registry
+                    .metric(name)
+                    .is_some_and(|metric| metric.mechanism.is_secret_shared())
+            };
             let pairs: Vec<(&str, u32)> = values
                 .iter()
+                .filter(|(name, _)| !is_shared(name))
                 .take(MAX_REPORTS)
                 .map(|(name, value)| (name.as_str(), *value))
                 .collect();
+            let shared = self.shared_reports(registry, &values, day)?;
             let batch = build_envelope(&registry.metrics, &pairs, &mut self.budget, day, rng)?;
             self.exposures.clear();
             self.review = None;
@@ -347,10 +354,20 @@ impl DeviceReporter {
             let next_interval =
                 now.saturating_add(i64::from(registry.schedule.interval_hours) * 3600);
             self.next_report_at = Some(next_interval.saturating_add(random_delay(registry, rng)));
-            if let Some(envelope) = batch.envelope {
+            let envelope = batch
+                .envelope
+                .map(|envelope| envelope.to_padded_json())
+                .transpose()?;
+            let body = if registry.aggregators.is_some() {
+                (envelope.is_some() || !shared.is_empty())
+                    .then(|| upload_body(day, envelope.as_deref(), &shared))
+            } else {
+                envelope
+            };
+            if let Some(body) = body {
                 self.pending = Some(SentReport {
                     day,
-                    body: envelope.to_padded_json()?,
+                    body,
                     sent_at: None,
                 });
             }
@@ -385,6 +402,37 @@ impl DeviceReporter {
             pending: self.pending.is_some(),
             last_report: self.last_sent.clone(),
         }
+    }
+
+    /// Today's secret-shared reports: one DAP report per secret-shared metric
+    /// of `values` whose ε still fits in the day's budget, as `(task id,
+    /// report)` in base64url. Spends the ε of each report built.
+    fn shared_reports(
+        &mut self,
+        registry: &Registry,
+        values: &[(String, u32)],
+        day: u32,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let Some(aggregators) = &registry.aggregators else {
+            return Ok(Vec::new());
+        };
+        let keys = aggregators.keys()?;
+        let mut reports = Vec::new();
+        for (name, value) in values {
+            let Some(metric) = registry.metric(name) else {
+                continue;
+            };
+            let Some(task) = registry.task(metric) else {
+                continue;
+            };
+            if self.budget.remaining(day) < metric.epsilon {
+                continue;
+            }
+            let report = crate::aggregation::client::report(&task, *value, day, &keys)?;
+            self.budget.try_spend(day, metric.epsilon)?;
+            reports.push((task.id_text(), crate::aggregation::hpke::base64url(&report)));
+        }
+        Ok(reports)
     }
 
     /// The true `(metric, value)` pairs of today's envelope, in the registry's
@@ -436,4 +484,19 @@ impl DeviceReporter {
         }
         Ok(values)
     }
+}
+
+/// The body a device with two aggregators sends: the day, the randomised
+/// envelope when one was built (as its padded text), and its DAP reports.
+/// It starts with `{"v":2` (the edge tells it from an envelope by that).
+fn upload_body(day: u32, envelope: Option<&str>, shared: &[(String, String)]) -> String {
+    let dap: Vec<serde_json::Value> = shared
+        .iter()
+        .map(|(task, report)| serde_json::json!({ "task": task, "report": report }))
+        .collect();
+    format!(
+        r#"{{"v":2,"day":{day},"envelope":{},"dap":{}}}"#,
+        serde_json::Value::from(envelope),
+        serde_json::Value::from(dap)
+    )
 }

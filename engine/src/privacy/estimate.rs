@@ -63,6 +63,12 @@ pub fn estimate(mechanism: Mechanism, epsilon: f64, tally: &Tally) -> Result<Vec
     }
     let n = tally.n_reports as f64;
     Ok(match mechanism {
+        Mechanism::Prio3 { .. } => {
+            return Err(Error::InvalidParameter {
+                name: "mechanism",
+                reason: "a secret-shared metric is estimated from its release (aggregation::release)",
+            })
+        }
         Mechanism::Grr { domain } => {
             let (p, q) = grr::probabilities(domain, epsilon);
             let gap = p - q;

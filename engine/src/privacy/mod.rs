@@ -52,6 +52,13 @@ pub enum Mechanism {
         /// The number of possible true values.
         domain: u32,
     },
+    /// Not randomised on the device: a Prio3 histogram over `domain` values,
+    /// secret-shared between two aggregators and released with central noise
+    /// (`crate::aggregation`).
+    Prio3 {
+        /// The number of possible true values (the histogram's cells).
+        domain: u32,
+    },
 }
 
 impl Mechanism {
@@ -61,13 +68,16 @@ impl Mechanism {
         match self {
             Mechanism::Grr { domain } => domain,
             Mechanism::Hadamard { domain } => 2 * hadamard::order(domain),
+            Mechanism::Prio3 { domain } => domain,
         }
     }
 
     /// The number of possible true values.
     pub fn domain(self) -> u32 {
         match self {
-            Mechanism::Grr { domain } | Mechanism::Hadamard { domain } => domain,
+            Mechanism::Grr { domain }
+            | Mechanism::Hadamard { domain }
+            | Mechanism::Prio3 { domain } => domain,
         }
     }
 }
@@ -92,17 +102,24 @@ pub const MAX_DOMAIN: u32 = 1 << 20;
 pub const EPSILON_RANGE: (f64, f64) = (0.01, 8.0);
 
 impl Mechanism {
-    /// Reads a mechanism (`{"kind": "grr" | "hadamard", "domain": …}`).
+    /// Reads a mechanism (`{"kind": "grr" | "hadamard" | "prio3", "domain": …}`).
     pub fn read(value: Value) -> Result<Mechanism, JsonError> {
         let mut fields = Fields::new(value)?;
-        let kind = fields.take("kind", |value| json::one_of(value, &["grr", "hadamard"]))?;
+        let kind = fields.take("kind", |value| {
+            json::one_of(value, &["grr", "hadamard", "prio3"])
+        })?;
         let domain = fields.u32("domain")?;
         fields.finish()?;
-        Ok(if kind == 0 {
-            Mechanism::Grr { domain }
-        } else {
-            Mechanism::Hadamard { domain }
+        Ok(match kind {
+            0 => Mechanism::Grr { domain },
+            1 => Mechanism::Hadamard { domain },
+            _ => Mechanism::Prio3 { domain },
         })
+    }
+
+    /// Whether values are secret-shared rather than randomised on the device.
+    pub fn is_secret_shared(self) -> bool {
+        matches!(self, Mechanism::Prio3 { .. })
     }
 }
 json::deserialize_through!(Mechanism, Mechanism::read);
@@ -136,6 +153,14 @@ impl MetricSpec {
             });
         }
         let domain = self.mechanism.domain();
+        if self.mechanism.is_secret_shared()
+            && domain > crate::aggregation::task::MAX_HISTOGRAM_LENGTH
+        {
+            return Err(crate::Error::InvalidParameter {
+                name: "metric.domain",
+                reason: "a secret-shared metric has at most 4,096 values",
+            });
+        }
         if !(2..=MAX_DOMAIN).contains(&domain) {
             return Err(crate::Error::InvalidParameter {
                 name: "metric.domain",

@@ -99,6 +99,46 @@ pub struct Registry {
     pub campaigns: Vec<CampaignSpec>,
     /// Every metric, built-in and campaign, in reporting priority order.
     pub metrics: Vec<MetricSpec>,
+    /// The two aggregators of the secret-shared metrics; `None` when the shop
+    /// runs one aggregator, and every metric is then randomised on the device
+    /// (local DP, the declared fallback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregators: Option<Aggregators>,
+}
+
+/// The two aggregators a device splits its secret-shared reports between.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Aggregators {
+    /// The leader's (the shop's edge) HPKE configuration, DAP-encoded, base64url.
+    pub leader_hpke_config: String,
+    /// The helper's, likewise.
+    pub helper_hpke_config: String,
+    /// Where the helper answers (a device may fetch its configuration there
+    /// to check the one above).
+    pub helper_url: String,
+}
+
+impl Aggregators {
+    /// Reads the aggregators' part of a registry.
+    pub fn read(value: Value) -> Result<Aggregators, JsonError> {
+        let mut fields = Fields::new(value)?;
+        let aggregators = Aggregators {
+            leader_hpke_config: fields.string("leader_hpke_config")?,
+            helper_hpke_config: fields.string("helper_hpke_config")?,
+            helper_url: fields.string("helper_url")?,
+        };
+        fields.finish()?;
+        Ok(aggregators)
+    }
+
+    /// Both configurations, checked.
+    pub fn keys(&self) -> Result<crate::aggregation::client::AggregatorKeys, Error> {
+        use crate::aggregation::hpke::config_from_text;
+        Ok(crate::aggregation::client::AggregatorKeys {
+            leader: config_from_text(&self.leader_hpke_config)?,
+            helper: config_from_text(&self.helper_hpke_config)?,
+        })
+    }
 }
 
 impl MetricRequest {
@@ -148,6 +188,7 @@ impl Registry {
             n_lifecycle_segments: fields.u32("n_lifecycle_segments")?,
             campaigns: fields.array("campaigns", CampaignSpec::read)?,
             metrics: fields.array("metrics", MetricSpec::read)?,
+            aggregators: fields.take_optional("aggregators", Aggregators::read)?,
         };
         fields.finish()?;
         Ok(registry)
@@ -233,9 +274,52 @@ impl Registry {
             n_lifecycle_segments,
             campaigns: campaigns.to_vec(),
             metrics,
+            aggregators: None,
         };
         registry.validate()?;
         Ok(registry)
+    }
+
+    /// The same registry with its segment and campaign metrics secret-shared
+    /// (Prio3 histograms). Item interest stays randomised on the device (a
+    /// report share grows with the domain, here the catalogue), and so does
+    /// review sentiment for now (its decoder reads a Hadamard tally).
+    pub fn secret_share_small_domains(mut self) -> Registry {
+        for metric in &mut self.metrics {
+            let domain = metric.mechanism.domain();
+            let shareable = metric.name != ITEM_INTEREST
+                && metric.name != REVIEW_SENTIMENT
+                && domain <= crate::aggregation::task::MAX_HISTOGRAM_LENGTH;
+            if shareable {
+                metric.mechanism = Mechanism::Prio3 { domain };
+            }
+        }
+        self
+    }
+
+    /// The same registry with two aggregators: its small-domain metrics
+    /// secret-shared ([`Registry::secret_share_small_domains`]) between them.
+    pub fn with_aggregators(self, aggregators: Aggregators) -> Result<Registry, Error> {
+        aggregators.keys()?;
+        let mut registry = self.secret_share_small_domains();
+        registry.aggregators = Some(aggregators);
+        registry.validate()?;
+        Ok(registry)
+    }
+
+    /// The DAP task of a secret-shared metric (`None` for a randomised one).
+    pub fn task(&self, metric: &MetricSpec) -> Option<crate::aggregation::task::Task> {
+        let Mechanism::Prio3 { domain } = metric.mechanism else {
+            return None;
+        };
+        crate::aggregation::task::Task::histogram(
+            &self.shop,
+            &metric.name,
+            domain,
+            metric.epsilon,
+            self.k_anonymity,
+        )
+        .ok()
     }
 
     /// Checks a registry, for example one a device fetched: every spec valid,
@@ -263,10 +347,27 @@ impl Registry {
                 return Err(invalid("metrics", "a metric name appears twice"));
             }
         }
+        let secret_shared = self.metrics.iter().any(|m| m.mechanism.is_secret_shared());
+        match &self.aggregators {
+            Some(aggregators) => {
+                aggregators.keys()?;
+            }
+            None if secret_shared => {
+                return Err(invalid(
+                    "aggregators",
+                    "secret-shared metrics need the two aggregators' keys",
+                ))
+            }
+            None => {}
+        }
         for campaign in &self.campaigns {
             campaign.validate()?;
             let expected = campaign.metric(self.n_lifecycle_segments);
-            if self.metric(&expected.name) != Some(&expected) {
+            let matches = self.metric(&expected.name).is_some_and(|metric| {
+                metric.epsilon == expected.epsilon
+                    && metric.mechanism.domain() == expected.mechanism.domain()
+            });
+            if !matches {
                 return Err(invalid(
                     "campaigns",
                     "a campaign's metric is missing or does not match it",

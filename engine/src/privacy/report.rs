@@ -205,6 +205,12 @@ pub fn randomise<R: Rng + CryptoRng>(
     let cell = match spec.mechanism {
         Mechanism::Grr { domain } => grr::randomise(value, domain, spec.epsilon, rng),
         Mechanism::Hadamard { domain } => hadamard::randomise(value, domain, spec.epsilon, rng),
+        Mechanism::Prio3 { .. } => {
+            return Err(invalid(
+                "reports.metric",
+                format!("'{}' is secret-shared, not randomised", truncate(&spec.name)),
+            ))
+        }
     };
     Ok(Report {
         metric: spec.name.clone(),

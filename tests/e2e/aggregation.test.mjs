@@ -1,0 +1,118 @@
+// Secret-shared aggregation end to end: the shop's edge (leader) and a helper
+// aggregator, each a real worker under workerd with its own storage and keys;
+// `cargo xtask simulate` sends seeded devices drawn from the real data, whose
+// segment and campaign reports are Prio3 shares sealed to the two. The day's
+// release (the helper's noise, counted by both) must give every campaign's
+// response rate within ±1 point of the simulated truth, inside [0, 1], with
+// its interval; and the aggregators must refuse what the issue lists:
+// replays, a helper call without the leader's token, an unknown task, a
+// second collection that would draw new noise.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { freshStateDir, startAggregators, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
+
+const DEVICES = Number(process.env.COVE_SIMULATE_DEVICES ?? 5000);
+const SEED = 20261203;
+
+let leader;
+let truth;
+let aggregates;
+
+async function readAggregates(day) {
+  const response = await fetch(`${leader.url}/v1/aggregates?shop=demo&day=${day}`, {
+    headers: { authorization: `Bearer ${leader.dashboardToken}` },
+  });
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+before(async () => {
+  const state = freshStateDir("aggregation");
+  leader = await startAggregators({ persistTo: state, logName: "aggregation-test" });
+  const truthPath = join(state, "truth.json");
+  const cargo = process.env.CARGO ?? "cargo";
+  const run = spawnSync(
+    cargo,
+    ["run", "--quiet", "--package", "xtask", "--", "simulate", "--url", leader.url,
+      "--devices", String(DEVICES), "--seed", String(SEED), "--truth", truthPath],
+    { cwd: workspaceRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 1_200_000 },
+  );
+  assert.equal(run.status, 0, `simulate failed:\n${run.stdout}\n${run.stderr}`);
+  console.log(run.stdout.trim().split("\n").slice(-3).join("\n"));
+  truth = JSON.parse(readFileSync(truthPath, "utf8"));
+  aggregates = await readAggregates(truth.day);
+});
+
+after(async () => {
+  await leader?.stop();
+});
+
+test("the shop's numbers are secret-shared and released for the simulated day", () => {
+  assert.equal(aggregates.aggregation, "secret_shared");
+  const lifecycle = aggregates.metrics.find((m) => m.name === "segment.lifecycle");
+  assert.equal(lifecycle.release.status, "released", JSON.stringify(lifecycle.release));
+  assert.ok(lifecycle.n_reports >= DEVICES * 0.95, `${lifecycle.n_reports} reports`);
+});
+
+test("every campaign's response rate is within ±1 point of the truth, in [0, 1]", () => {
+  const lines = [];
+  for (const simulated of truth.campaigns) {
+    const campaign = aggregates.campaigns.find((c) => c.id === simulated.id);
+    assert.ok(campaign?.published, `${simulated.id} is published: ${JSON.stringify(campaign?.release)}`);
+    for (const result of campaign.results) {
+      const cells = simulated.cells[result.variant];
+      const exposed = cells.reduce((sum, c) => sum + c.exposed, 0);
+      const responded = cells.reduce((sum, c) => sum + c.responded, 0);
+      if (exposed === 0) continue;
+      const trueRate = responded / exposed;
+      const rate = result.pooled.rate;
+      assert.ok(rate, `${simulated.id} v${result.variant} has a rate`);
+      assert.ok(rate.estimate >= 0 && rate.estimate <= 1 && rate.low >= 0 && rate.high <= 1);
+      const error = Math.abs(rate.estimate - trueRate);
+      lines.push(
+        `${simulated.id} (${simulated.kind}) v${result.variant}: ${(100 * rate.estimate).toFixed(2)}% ` +
+          `[${(100 * rate.low).toFixed(2)}, ${(100 * rate.high).toFixed(2)}] vs true ${(100 * trueRate).toFixed(2)}% of ${exposed}`,
+      );
+      assert.ok(error <= 0.01, `${simulated.id} v${result.variant}: off by ${(100 * error).toFixed(2)} points`);
+    }
+  }
+  console.log(lines.join("\n"));
+});
+
+test("a second collection answers the same release (no new draw of noise)", async () => {
+  const again = await readAggregates(truth.day);
+  assert.deepEqual(again.campaigns, aggregates.campaigns);
+  assert.deepEqual(again.metrics, aggregates.metrics);
+});
+
+test("the helper refuses calls without the leader's token and tasks it does not run", async () => {
+  const config = await fetch(`${leader.helper.url}/v1/dap/hpke_config`);
+  assert.equal(config.status, 200);
+  assert.equal(config.headers.get("content-type"), "application/dap-hpke-config-list");
+  const noToken = await fetch(
+    `${leader.helper.url}/v1/dap/demo/tasks/${"A".repeat(43)}/aggregate_shares`,
+    { method: "POST", body: new Uint8Array(8) },
+  );
+  assert.equal(noToken.status, 401);
+  assert.match((await noToken.json()).type, /unauthorizedRequest/);
+});
+
+test("a malformed upload is a clear 400 and counts nothing", async () => {
+  for (const body of [
+    `{"v":2,"day":1,"envelope":null,"dap":[]}`,
+    `{"v":2,"day":1,"envelope":null,"dap":[{"task":"nope","report":"AAAA"}]}`,
+    `{"v":2,"day":1,"envelope":null,"dap":[],"extra":1}`,
+    `{"v":2,`,
+  ]) {
+    const response = await fetch(`${leader.url}/v1/reports?shop=demo`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": "10.9.9.9" },
+      body,
+    });
+    assert.equal(response.status, 400, body);
+    assert.ok((await response.json()).message, body);
+  }
+});
