@@ -1,43 +1,67 @@
 // The marketer's dashboard: everything on this page comes from
-// `GET /v1/aggregates` (noisy, locally private reports, estimated without bias
-// at the edge), plus the published bundle's names only: segment names from its
-// manifest, item titles from the catalogue published beside it.
+// `GET /v1/aggregates` (one call per day shown), plus the published bundle's
+// names only: segment names from its manifest, item titles from the
+// catalogue published beside it. Every name is shown in words (a campaign's id
+// as words, its kind, "Holdout (not shown the campaign)"), never as the
+// metric's id.
 //
-// Charts are hand-made SVG from plain JS: bars with 95% interval whiskers are
-// all the page draws, which takes ~60 lines; a chart library would add tens of
+// Charts are hand-made SVG from plain JS: bars and dots with 95% range
+// whiskers are all the page draws; a chart library would add tens of
 // kilobytes and a dependency to keep for that, and most draw on <canvas>,
-// which is opaque to screen readers. Each chart carries a text alternative.
-import { simpsonReversals } from "/dashboard/simpson.mjs";
+// which is opaque to screen readers. Each chart carries a text alternative,
+// and every figure is also in a table or a sentence.
+import { SIMPSON_ADVICE, SIMPSON_NOISE, simpsonCheck, simpsonSentence } from "./simpson.mjs";
+import { campaignsCsv } from "./csv.mjs";
+import {
+  HOLDOUT, campaignName, capitalize, dateOfDay, dayOfDate, groupName, kindWords, longDate, percent,
+  probabilityWords, rangeWords, rateRange, rateText, shortDate, shown, tooWide, upliftText, verdict, whole,
+} from "./words.mjs";
 
 const SVG = "http://www.w3.org/2000/svg";
-const INTEREST = "item.interest";
-const KIND_LABELS = {
-  mass: "Mass",
-  targeted: "Targeted",
-  interactive: "Interactive",
-  triggered: "Event-triggered",
-};
+/** How many days back the edge serves (`READABLE_DAYS` in edge-worker/src/http.rs). */
+const READABLE_DAYS = 92;
+/** The longest trend the page asks for: one request per day. */
+const MAX_TREND_DAYS = 31;
+/** Days asked for at the same time when a trend is read. */
+const PARALLEL_READS = 3;
 
 const main = document.getElementById("dashboard");
 const form = document.getElementById("controls");
 // The shop's dashboard token: `cargo xtask demo` prints a link with it in the
 // fragment (which the browser never sends); it is moved to this tab's session
-// storage at once and sent only as the Authorization header of the one read.
+// storage at once and sent only as the Authorization header of the reads.
 const TOKEN_KEY = "cove.dashboard.token";
 const fragment = new URLSearchParams(location.hash.slice(1));
 if (fragment.get("token")) {
   sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
   history.replaceState(null, "", location.pathname + location.search);
 }
-form.addEventListener("submit", () => {
+
+const today = Math.floor(Date.now() / 86_400_000);
+const params = new URLSearchParams(location.search);
+const shop = params.get("shop") || "demo";
+// The day: a calendar date (`date=YYYY-MM-DD`), or the API's day number
+// (`day=N`, days since 1970-01-01, as links from the tools carry); none means
+// the edge's today.
+const chosenDay = dayOfDate(params.get("date")) ?? (/^\d{1,10}$/.test(params.get("day") ?? "") ? Number(params.get("day")) : null);
+const fromDay = dayOfDate(params.get("from"));
+form.shop.value = shop;
+for (const input of [form.date, form.from]) {
+  input.min = dateOfDay(today - READABLE_DAYS);
+  input.max = dateOfDay(today);
+}
+if (chosenDay !== null) form.date.value = dateOfDay(chosenDay);
+if (fromDay !== null) form.from.value = dateOfDay(fromDay);
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
   const typed = form.querySelector("#token").value.trim();
   if (typed) sessionStorage.setItem(TOKEN_KEY, typed);
+  const query = new URLSearchParams({ shop: form.shop.value.trim() || "demo" });
+  if (form.date.value) query.set("date", form.date.value);
+  if (form.from.value) query.set("from", form.from.value);
+  if (`?${query}` === location.search) location.reload();
+  else location.search = query.toString();
 });
-const params = new URLSearchParams(location.search);
-const shop = params.get("shop") ?? "demo";
-const day = params.get("day");
-form.shop.value = shop;
-if (day) form.day.value = day;
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -52,74 +76,59 @@ function svgElement(tag, attributes = {}) {
   return node;
 }
 
-const number = (x, digits = 0) =>
-  x.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-// Counts below k are not published (null): the page says so instead of a number.
-const count = (x) => (x === null || x === undefined ? "fewer than k" : number(x));
-const percent = (x) => `${(x * 100).toFixed(1)}%`;
-const points = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)} pts`;
-// A category's name; the trainer leaves items its taste labels do not
-// describe without one (the empty name).
-const categoryName = (names, index) => {
-  const name = names[index];
-  if (name === undefined) return `category ${index}`;
-  return name === "" ? "no category" : name;
-};
-const interval = (i, format) => `${format(i.estimate)} [${format(i.low)}, ${format(i.high)}]`;
+function svgText(x, y, text, attributes = {}) {
+  const node = svgElement("text", { x, y, ...attributes });
+  node.textContent = text;
+  return node;
+}
+
+/** A table that scrolls sideways inside its own box when the screen is narrow. */
+function scrollBox(table, label) {
+  return element("div", { class: "table-box", role: "region", "aria-label": label, tabindex: "0" }, table);
+}
+
+const clamp = (x, low, high) => Math.min(high, Math.max(low, x));
+/** At most `length` characters, with an ellipsis when cut. */
+const shorten = (text, length) => (text.length > length ? `${text.slice(0, length - 1).trimEnd()}…` : text);
+const CHART_WIDTH = 360;
 
 /**
- * A horizontal bar chart with 95% interval whiskers.
+ * Horizontal bars with 95% range whiskers. Each row is its label, its value
+ * under it, then its bar, so the chart reads at any width.
  * @param {string} title
- * @param {Array<{label: string, estimate?: number, low?: number, high?: number, suppressed?: boolean, holdout?: boolean}>} rows
- * @param {(x: number) => string} format
+ * @param {Array<{label: string, value: string, estimate?: number, low?: number, high?: number, hidden?: boolean, holdout?: boolean, vague?: boolean}>} rows
+ *   (`vague`: a range too wide to say anything, drawn without a bar)
+ * @param {{domain?: [number, number], axis: (x: number) => string}} options
  */
-function barChart(title, rows, format) {
-  const labelWidth = 190;
-  const plotWidth = 300;
-  const rowHeight = 24;
-  const shown = rows.filter((r) => !r.suppressed);
-  const low = Math.min(0, ...shown.map((r) => r.low));
-  const high = Math.max(1e-9, ...shown.map((r) => r.high));
-  const x = (v) => labelWidth + ((v - low) / (high - low)) * plotWidth;
-  const height = rows.length * rowHeight + 24;
+function barChart(title, rows, { domain, axis }) {
+  const rowHeight = 50;
+  const visible = rows.filter((r) => !r.hidden);
+  const [low, high] = domain ?? [Math.min(0, ...visible.map((r) => r.low)), Math.max(1e-9, ...visible.map((r) => r.high))];
+  const x = (v) => 1 + ((clamp(v, low, high) - low) / (high - low || 1)) * (CHART_WIDTH - 2);
+  const height = rows.length * rowHeight + 14;
   const svg = svgElement("svg", {
-    viewBox: `0 0 ${labelWidth + plotWidth + 110} ${height}`,
-    width: "100%",
+    viewBox: `0 0 ${CHART_WIDTH} ${height}`,
     role: "img",
-    "aria-label": `${title}: ${rows
-      .map((r) => (r.suppressed ? `${r.label} suppressed` : `${r.label} ${format(r.estimate)} (95% interval ${format(r.low)} to ${format(r.high)})`))
-      .join("; ")}`,
+    "aria-label": `${title}: ${rows.map((r) => `${r.label}: ${r.value}`).join("; ")}`,
   });
   rows.forEach((row, i) => {
-    const y = i * rowHeight + 4;
-    const label = svgElement("text", { x: labelWidth - 6, y: y + 15, "text-anchor": "end" });
-    label.textContent = row.label;
-    svg.append(label);
-    if (row.suppressed) {
-      const text = svgElement("text", { x: x(0) + 4, y: y + 15, class: "suppressed" });
-      text.textContent = "suppressed (below k)";
-      svg.append(text);
-      return;
+    const y = i * rowHeight;
+    svg.append(svgText(0, y + 13, row.label, { class: "bar-label" }));
+    svg.append(svgText(0, y + 27, row.value, { class: row.hidden ? "hidden-value" : "bar-value" }));
+    if (row.hidden) return;
+    if (!row.vague) {
+      const from = x(Math.max(low, Math.min(0, row.estimate)));
+      const to = x(Math.max(0, row.estimate));
+      svg.append(svgElement("rect", { x: from, y: y + 32, width: Math.max(1, to - from), height: 11, class: row.holdout ? "bar holdout" : "bar" }));
     }
-    const from = x(Math.min(0, row.estimate));
-    const to = x(Math.max(0, row.estimate));
-    svg.append(svgElement("rect", { x: from, y: y + 3, width: Math.max(1, to - from), height: rowHeight - 10, class: row.holdout ? "bar holdout" : "bar" }));
-    svg.append(svgElement("line", { x1: x(row.low), x2: x(row.high), y1: y + 8, y2: y + 8, class: "whisker" }));
-    for (const end of [row.low, row.high]) {
-      svg.append(svgElement("line", { x1: x(end), x2: x(end), y1: y + 3, y2: y + 13, class: "whisker" }));
-    }
-    const value = svgElement("text", { x: labelWidth + plotWidth + 8, y: y + 15 });
-    value.textContent = format(row.estimate);
-    svg.append(value);
+    svg.append(svgElement("line", { x1: x(row.low), x2: x(row.high), y1: y + 37.5, y2: y + 37.5, class: "whisker" }));
+    for (const end of [row.low, row.high]) svg.append(svgElement("line", { x1: x(end), x2: x(end), y1: y + 33, y2: y + 42, class: "whisker" }));
   });
-  const axisY = rows.length * rowHeight + 6;
-  svg.append(svgElement("line", { x1: x(0), x2: x(0), y1: 0, y2: axisY, class: "zero" }));
-  for (const tick of [low, high]) {
-    const text = svgElement("text", { x: x(tick), y: axisY + 14, "text-anchor": "middle" });
-    text.textContent = format(tick);
-    svg.append(text);
-  }
-  return element("figure", {}, element("figcaption", {}, title), svg);
+  const axisY = rows.length * rowHeight + 8;
+  if (low < 0) svg.append(svgElement("line", { x1: x(0), x2: x(0), y1: 30, y2: axisY - 8, class: "zero" }));
+  svg.append(svgText(0, axisY, axis(low), { class: "axis-label" }));
+  svg.append(svgText(CHART_WIDTH, axisY, axis(high), { class: "axis-label", "text-anchor": "end" }));
+  return element("figure", { class: "chart" }, element("figcaption", {}, title), svg);
 }
 
 /** The lifecycle segment names in metric order (the engine's order: rules' segments, then no-purchase, then fallback). */
@@ -133,181 +142,417 @@ function lifecycleNames(bundle) {
   return names;
 }
 
-function segmentSection(aggregates, bundle) {
-  const section = element("section", { "aria-labelledby": "segments-heading" }, element("h2", { id: "segments-heading" }, "Segment sizes"));
-  const names = {
-    "segment.lifecycle": lifecycleNames(bundle),
-    "segment.price_tier": bundle ? [...bundle.segments.price_tiers.labels, "no price tier yet"] : null,
-  };
-  const charts = element("div", { class: "charts" });
-  for (const metric of aggregates.metrics.filter((m) => m.name.startsWith("segment."))) {
-    const label = (v) => names[metric.name]?.[v] ?? `value ${v}`;
-    const byValue = new Map(metric.values.map((v) => [v.value, v]));
-    const rows = Array.from({ length: metric.mechanism.domain }, (_, v) => {
-      const e = byValue.get(v);
-      return e ? { label: label(v), estimate: e.count, low: e.low, high: e.high } : { label: label(v), suppressed: true };
-    });
-    const title = `${metric.name} — ${count(metric.n_reports)} reports, ε = ${metric.epsilon}`;
-    charts.append(metric.published ? barChart(title, rows, (x) => number(x)) : element("p", { class: "suppressed" }, `${title}: fewer than k = ${aggregates.k_anonymity} reports, nothing published.`));
-  }
-  section.append(charts);
-  return section;
+/** Everything the sections share about one shop-day. */
+function contextOf(aggregates, bundle) {
+  const names = lifecycleNames(bundle) ?? aggregates.sentiment?.segment_names ?? null;
+  const segmentName = (index) => names?.[index] ?? `segment ${index + 1}`;
+  return { k: aggregates.k_anonymity, segmentName, bundle };
 }
 
-function trendingSection(aggregates, bundle) {
-  const section = element("section", { "aria-labelledby": "trending-heading" }, element("h2", { id: "trending-heading" }, "Trending items by country"));
-  section.append(element("p", { class: "hint" },
-    "Each device reports the item it is most interested in (Hadamard response over the catalogue). The country is not in the report: " +
-    "the edge counts each report a second time under the country its request came from (which the shop's CDN sees anyway), so a country costs no ε."));
-  const overall = aggregates.metrics.find((m) => m.name === INTEREST);
-  const lists = [
-    ...(overall ? [{ country: "all countries", n_reports: overall.n_reports, published: overall.published, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
-    ...(aggregates.trending_by_country ?? []),
-  ];
-  if (!lists.length || !bundle) {
-    section.append(element("p", { class: "suppressed" }, "No item-interest reports or no bundle: nothing to show."));
-    return section;
-  }
-  const select = element("select", { id: "trending-country" });
-  lists.forEach((list, i) => select.append(element("option", { value: String(i) }, `${list.country} (${count(list.n_reports)} reports)`)));
-  const holder = element("div");
-  const render = () => {
-    const list = lists[Number(select.value)];
-    const rows = list.values
-      .filter((v) => v.value < bundle.items.length)
-      .sort((a, b) => b.count - a.count)
-      .slice(0, 10)
-      .map((v) => ({ label: bundle.items[v.value].title.slice(0, 28), estimate: v.count, low: v.low, high: v.high }));
-    holder.replaceChildren(
-      rows.length
-        ? barChart(`Top items, ${list.country} — ${count(list.n_reports)} reports`, rows, (x) => number(x))
-        : element("p", { class: "suppressed" }, `Nothing in ${list.country} reaches k = ${aggregates.k_anonymity} (${number(list.suppressed_values)} values suppressed).`),
-    );
-  };
-  select.addEventListener("change", render);
-  section.append(element("label", {}, "Country ", select), holder);
-  render();
-  return section;
+const hiddenWords = (k) => `hidden (fewer than ${k} shoppers)`;
+
+/** The rate chart's rows: one per group, pooled over segments. */
+function rateRows(campaign, k) {
+  return campaign.results.map((r) => {
+    const label = groupName(r.variant);
+    if (!shown(r.pooled) || !r.pooled.rate) return { label, value: hiddenWords(k), hidden: true };
+    const { low, high } = rateRange(r.pooled.rate);
+    return { label, value: rateText(r.pooled.rate), estimate: clamp(r.pooled.rate.estimate, 0, 1), low, high, holdout: r.variant === 0, vague: tooWide(r.pooled.rate) };
+  });
 }
 
-function stratifiedTable(campaign, segmentName, caption) {
-  const table = element("table", {}, element("caption", {}, caption));
-  const head = element("tr", {}, element("th", { scope: "col" }, "Segment"));
-  for (const result of campaign.results) {
-    head.append(element("th", { scope: "col" }, result.variant === 0 ? "Holdout: rate [95% interval] (exposed)" : `Variant ${result.variant}: rate [95% interval] (exposed)`));
-  }
-  table.append(element("thead", {}, head));
+/** The groups of a campaign, pooled: reach, rate, difference and chance, one row each (stacked on a narrow screen). */
+function groupsTable(campaign, k) {
+  const columns = ["Group", "Shoppers reached", "Response rate (95% range)", "Difference from the holdout, in points (95% range)", "Chance to beat the holdout"];
+  const table = element("table", { class: "stack" }, element("caption", {}, "All shoppers"));
+  table.append(element("thead", {}, element("tr", {}, ...columns.map((c) => element("th", { scope: "col" }, c)))));
   const body = element("tbody");
-  const rows = [
-    ...campaign.results[0].segments.map((_, index) => [segmentName(index), (r) => r.segments[index]]),
-    ["All segments (pooled)", (r) => r.pooled],
-  ];
-  for (const [name, cellOf] of rows) {
-    const tr = element("tr", {}, element("th", { scope: "row" }, name));
-    for (const result of campaign.results) {
-      const cell = cellOf(result);
-      tr.append(
-        cell.suppressed || !cell.rate
-          ? element("td", { class: "suppressed" }, "suppressed")
-          : element("td", {}, `${interval(cell.rate, percent)} (${number(cell.exposed.estimate)})`),
-      );
+  for (const result of campaign.results) {
+    const cell = result.pooled;
+    const row = element("tr", { "data-group": String(result.variant) }, element("th", { scope: "row" }, groupName(result.variant)));
+    if (!shown(cell)) {
+      row.append(element("td", { colspan: String(columns.length - 1), class: "hidden-value" }, hiddenWords(k)));
+      body.append(row);
+      continue;
     }
-    body.append(tr);
+    const values = [
+      whole(cell.exposed.estimate),
+      cell.rate ? rateText(cell.rate) : "no rate",
+      result.variant === 0 ? "—" : cell.uplift ? upliftText(cell.uplift) : "not available",
+      result.variant === 0 ? "—" : typeof cell.prob_beats_holdout === "number" ? probabilityWords(cell.prob_beats_holdout) : "not available",
+    ];
+    values.forEach((value, i) => row.append(element("td", value === "—" ? { "data-label": columns[i + 1], class: "not-applicable" } : { "data-label": columns[i + 1] }, value)));
+    body.append(row);
   }
   table.append(body);
   return table;
 }
 
-function campaignBlock(campaign, segmentName) {
+/** Response rate by segment (rows) and group (columns), with the shoppers reached. */
+function segmentTable(campaign, ctx, caption) {
+  const table = element("table", { class: "stack" }, element("caption", {}, caption));
+  const head = element("tr", {}, element("th", { scope: "col" }, "Segment"));
+  for (const result of campaign.results) head.append(element("th", { scope: "col" }, groupName(result.variant)));
+  table.append(element("thead", {}, head));
+  const body = element("tbody");
+  const rows = [
+    ...campaign.results[0].segments.map((cell, index) => [capitalize(ctx.segmentName(cell.segment ?? index)), (r) => r.segments[index]]),
+    ["All shoppers", (r) => r.pooled],
+  ];
+  for (const [name, cellOf] of rows) {
+    const tr = element("tr", {}, element("th", { scope: "row" }, name));
+    for (const result of campaign.results) {
+      const cell = cellOf(result);
+      const label = groupName(result.variant);
+      tr.append(
+        !shown(cell) || !cell.rate
+          ? element("td", { class: "hidden-value", "data-label": label }, "hidden")
+          : element("td", { "data-label": label }, rateText(cell.rate), element("br"), element("small", {}, `${whole(cell.exposed.estimate)} reached`)),
+      );
+    }
+    body.append(tr);
+  }
+  table.append(body);
+  const note = element("p", { class: "hint" }, `Response rate (95% range) and shoppers reached. "Hidden": fewer than ${ctx.k} shoppers in that group.`);
+  return element("div", {}, scrollBox(table, caption), note);
+}
+
+function variantsInWords(campaign) {
+  const variants = campaign.results.filter((r) => r.variant > 0).map((r) => `Variant ${r.variant}`);
+  if (variants.length <= 1) return `${variants[0] ?? "No variant"} is`;
+  return `${variants.slice(0, -1).join(", ")} and ${variants[variants.length - 1]} are`;
+}
+
+function campaignBlock(campaign, ctx) {
   const block = element("article", { class: "campaign", "data-campaign": campaign.id },
-    element("h3", {}, campaign.id, element("span", { class: "kind" }, KIND_LABELS[campaign.kind] ?? campaign.kind)),
-    element("p", { class: "hint" }, `${count(campaign.n_reports)} reports, ε = ${campaign.epsilon} each; ${campaign.variants - 1} variant(s) against a holdout (variant 0, not shown the campaign).`));
+    element("h3", {}, campaignName(campaign.id), " ", element("span", { class: "kind" }, kindWords(campaign.kind))));
   if (!campaign.published) {
-    block.append(element("p", { class: "suppressed" }, "Fewer reports than the k-anonymity threshold: suppressed."));
+    block.append(element("p", { class: "hidden-value" },
+      `Fewer than ${ctx.k} shoppers in this campaign's audience reported: nothing can be shown without putting their privacy at risk.`));
     return block;
   }
-  const rows = campaign.results.map((r) => {
-    const label = r.variant === 0 ? "holdout" : `variant ${r.variant}`;
-    return r.pooled.suppressed || !r.pooled.rate
-      ? { label, suppressed: true }
-      : { label, holdout: r.variant === 0, ...r.pooled.rate };
-  });
-  block.append(barChart("Response rate, all segments", rows, percent));
-  const uplifts = campaign.results.filter((r) => r.variant > 0).map((r) =>
-    r.pooled.uplift ? { label: `variant ${r.variant} − holdout`, ...r.pooled.uplift } : { label: `variant ${r.variant} − holdout`, suppressed: true });
-  block.append(barChart("Uplift against the holdout (points)", uplifts, points));
+  block.append(element("p", { class: "hint" },
+    `${whole(campaign.n_reports)} shoppers in this campaign's audience reported. ${variantsInWords(campaign)} compared with the holdout: ` +
+    "shoppers who were eligible but not shown the campaign, so the difference is what the campaign itself did."));
 
-  const reversals = simpsonReversals(campaign);
+  const { reversals, checkedPairs } = simpsonCheck(campaign);
   if (reversals.length) {
-    const warning = element("div", { class: "warning", role: "alert", "data-simpson": "warning" }, element("h4", {}, "Simpson's paradox: the pooled comparison reverses inside the segments"));
-    for (const r of reversals) {
-      const inside = r.segments.map((s) => `${segmentName(s.segment)} ${points(s.difference)}`).join(", ");
-      warning.append(element("p", {},
-        `Variant ${r.b} vs ${r.a === 0 ? "the holdout" : `variant ${r.a}`}: ${points(r.pooled)} pooled, but ${inside} inside every segment. ` +
-        "The variants reached different segment mixes; trust the stratified table, not the pooled rate." +
-        (r.conclusive ? "" : " (Some of these differences are within the noise.)")));
-    }
-    warning.append(stratifiedTable(campaign, segmentName, `${campaign.id}: response rate by segment and variant`));
+    const warning = element("div", { class: "warning", role: "alert", "data-simpson": "warning" },
+      element("h4", {}, "Careful: the overall rates point the wrong way"));
+    for (const reversal of reversals) warning.append(element("p", { class: "reversal" }, simpsonSentence(reversal, ctx.segmentName)));
+    warning.append(element("p", {}, SIMPSON_ADVICE));
+    if (reversals.some((r) => !r.conclusive)) warning.append(element("p", {}, SIMPSON_NOISE));
+    warning.append(segmentTable(campaign, ctx, `${campaignName(campaign.id)}: response rate by segment`));
     block.append(warning);
-  } else {
-    block.append(element("p", { class: "ok", "data-simpson": "none" }, "Simpson's-paradox check: no variant comparison reverses inside the segments."));
-    const details = element("details", {}, element("summary", {}, "Rates by segment"), stratifiedTable(campaign, segmentName, `${campaign.id}: response rate by segment and variant`));
-    block.append(details);
+  }
+
+  const verdicts = element("ul", { class: "verdicts" });
+  const holdout = campaign.results[0];
+  for (const result of campaign.results.filter((r) => r.variant > 0)) {
+    verdicts.append(element("li", { "data-verdict": String(result.variant) }, verdict(result.pooled, holdout.pooled, result.variant, ctx.k)));
+  }
+  block.append(verdicts, groupsTable(campaign, ctx.k));
+  const rows = rateRows(campaign, ctx.k);
+  const top = Math.max(0.01, ...rows.filter((r) => !r.hidden).map((r) => r.high));
+  block.append(barChart("Response rate, all shoppers (bars: estimate; lines: 95% range)", rows, { domain: [0, top], axis: percent }));
+  if (!reversals.length) {
+    block.append(checkedPairs
+      ? element("p", { class: "ok", "data-simpson": "none" },
+        "Checked where there are enough shoppers: the comparison between the groups points the same way inside the segments as overall.")
+      : element("p", { class: "hint", "data-simpson": "unchecked" },
+        "Not enough shoppers in each segment yet to check that the comparison between the groups holds inside the segments."));
+    block.append(element("details", {}, element("summary", {}, "Response rate by segment"),
+      segmentTable(campaign, ctx, `${campaignName(campaign.id)}: response rate by segment`)));
   }
   return block;
 }
 
-function campaignSection(aggregates, bundle) {
-  const section = element("section", { "aria-labelledby": "campaigns-heading" }, element("h2", { id: "campaigns-heading" }, "Campaigns and rescue offers"));
-  const names = lifecycleNames(bundle);
-  const segmentName = (index) => names?.[index] ?? `segment ${index}`;
+function campaignSection(aggregates, ctx) {
+  const section = element("section", { "aria-labelledby": "campaigns-heading", "data-section": "campaigns" },
+    element("h2", { id: "campaigns-heading" }, "Campaigns"));
   const campaigns = aggregates.campaigns ?? [];
   if (!campaigns.length) section.append(element("p", {}, "This shop runs no campaigns."));
-  for (const kind of Object.keys(KIND_LABELS)) {
-    const ofKind = campaigns.filter((c) => c.kind === kind);
-    if (!ofKind.length) continue;
-    section.append(element("h3", {}, `${KIND_LABELS[kind]} campaigns`));
-    for (const campaign of ofKind) section.append(campaignBlock(campaign, segmentName));
-  }
+  for (const campaign of campaigns) section.append(campaignBlock(campaign, ctx));
   return section;
+}
+
+const METRIC_TITLES = {
+  "segment.lifecycle": "Shoppers by lifecycle segment",
+  "segment.price_tier": "Shoppers by price tier",
+};
+
+function segmentSection(aggregates, ctx) {
+  const section = element("section", { "aria-labelledby": "segments-heading", "data-section": "segments" },
+    element("h2", { id: "segments-heading" }, "Your shoppers"));
+  const names = {
+    "segment.lifecycle": lifecycleNames(ctx.bundle),
+    "segment.price_tier": ctx.bundle ? [...ctx.bundle.segments.price_tiers.labels, "no price tier yet"] : null,
+  };
+  const charts = element("div", { class: "charts" });
+  for (const metric of aggregates.metrics.filter((m) => m.name.startsWith("segment."))) {
+    const title = METRIC_TITLES[metric.name] ?? `Shoppers by ${metric.name.slice("segment.".length).replaceAll("_", " ")}`;
+    if (!metric.published) {
+      charts.append(element("p", { class: "hidden-value" }, `${title}: fewer than ${ctx.k} shoppers reported, nothing can be shown yet.`));
+      continue;
+    }
+    const label = (v) => capitalize(names[metric.name]?.[v] ?? `group ${v + 1}`);
+    const byValue = new Map(metric.values.map((v) => [v.value, v]));
+    const rows = Array.from({ length: metric.mechanism.domain }, (_, v) => {
+      const e = byValue.get(v);
+      return e
+        ? { label: label(v), value: `about ${whole(e.count)} (${whole(e.low)}–${whole(e.high)})`, estimate: Math.max(0, e.count), low: Math.max(0, e.low), high: Math.max(0, e.high) }
+        : { label: label(v), value: hiddenWords(ctx.k), hidden: true };
+    });
+    charts.append(barChart(`${title} (${whole(metric.n_reports)} reported)`, rows, { axis: whole }));
+  }
+  section.append(charts);
+  return section;
+}
+
+const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(["en"], { type: "region" }) : null;
+/** A country code in words: "GB" → "United Kingdom". */
+function countryName(code) {
+  try {
+    return regionNames?.of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+function trendingSection(aggregates, ctx) {
+  const section = element("section", { "aria-labelledby": "trending-heading", "data-section": "trending" },
+    element("h2", { id: "trending-heading" }, "What shoppers are most interested in"));
+  section.append(element("p", { class: "hint" },
+    "Each shopper's browser reports the one product it is most interested in, blurred for privacy; the country is where the report came from."));
+  const overall = aggregates.metrics.find((m) => m.name === "item.interest");
+  const lists = [
+    ...(overall?.published ? [{ country: "All countries", n_reports: overall.n_reports, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
+    ...(aggregates.trending_by_country ?? []).map((list) => ({ ...list, country: countryName(list.country) })),
+  ];
+  if (!lists.length || !ctx.bundle) {
+    section.append(element("p", { class: "hidden-value" }, `Fewer than ${ctx.k} shoppers reported what interests them: nothing can be shown yet.`));
+    return section;
+  }
+  const select = element("select", { id: "trending-country" });
+  lists.forEach((list, i) => select.append(element("option", { value: String(i) }, `${list.country} (${whole(list.n_reports)} shoppers)`)));
+  const holder = element("div");
+  const render = () => {
+    const list = lists[Number(select.value)];
+    const rows = list.values
+      .filter((v) => v.value < ctx.bundle.items.length)
+      .sort((a, b) => b.count - a.count)
+      .slice(0, 10)
+      .map((v) => ({
+        label: shorten(ctx.bundle.items[v.value].title, 32),
+        value: `about ${whole(v.count)}`,
+        estimate: Math.max(0, v.count), low: Math.max(0, v.low), high: Math.max(0, v.high),
+      }));
+    holder.replaceChildren(
+      rows.length
+        ? barChart(`Products shoppers are most interested in, ${list.country === "All countries" ? "all countries" : list.country}`, rows, { axis: whole })
+        : element("p", { class: "hidden-value" }, `No product reaches ${ctx.k} interested shoppers in ${list.country} yet.`),
+    );
+  };
+  select.addEventListener("change", render);
+  section.append(element("label", {}, "Where shoppers are ", select), holder);
+  render();
+  return section;
+}
+
+/** A category's name; the trainer leaves items its taste labels do not describe without one (the empty name). */
+function categoryName(names, index) {
+  const name = names[index];
+  if (name === undefined) return `category ${index + 1}`;
+  return name === "" ? "no category" : name;
 }
 
 /**
  * Review sentiment per segment and per category (negative share with 95%
- * intervals), and a warning for a segment markedly unhappier than the rest,
+ * ranges), and a warning for a segment markedly unhappier than the rest,
  * naming the categories that drive it. Groups below k are left out by the edge.
  */
-function sentimentSection(aggregates) {
+function sentimentSection(aggregates, ctx) {
   const sentiment = aggregates.sentiment;
   const section = element("section", { "aria-labelledby": "sentiment-heading", "data-section": "sentiment" },
-    element("h2", { id: "sentiment-heading" }, "Review sentiment"));
+    element("h2", { id: "sentiment-heading" }, "What reviews say"));
   if (!sentiment) {
     section.append(element("p", {}, "This shop does not collect review sentiment."));
     return section;
   }
-  const title = `review.sentiment — ${count(sentiment.n_reports)} reviews reported`;
   if (!sentiment.published) {
-    section.append(element("p", { class: "suppressed" }, `${title}: fewer than k = ${aggregates.k_anonymity} reports, nothing published.`));
+    section.append(element("p", { class: "hidden-value" }, `Fewer than ${ctx.k} reviews reported: nothing can be shown yet.`));
     return section;
   }
+  section.append(element("p", { class: "hint" },
+    `${whole(sentiment.n_reports)} reviews, each read on the shopper's own device: only whether it was negative, neutral or positive was reported, never its text.`));
   for (const flag of sentiment.flagged) {
     const drivers = flag.drivers.map((c) => categoryName(sentiment.category_names, c)).join("; ");
-    section.append(element("div", { class: "warning", role: "alert", "data-sentiment-flag": sentiment.segment_names[flag.segment] ?? String(flag.segment) },
-      element("strong", {}, `Unhappy segment: ${sentiment.segment_names[flag.segment] ?? flag.segment}. `),
-      `${percent(flag.sentiment.negative_share)} of its reviews are negative [${percent(flag.sentiment.low)}, ${percent(flag.sentiment.high)}] against ${percent(flag.others.negative_share)} [${percent(flag.others.low)}, ${percent(flag.others.high)}] for everyone else; driven by: ${drivers || "no single category"}.`));
+    const name = sentiment.segment_names[flag.segment] ?? `segment ${flag.segment + 1}`;
+    section.append(element("div", { class: "warning", role: "alert", "data-sentiment-flag": name },
+      element("strong", {}, `Unhappy segment: ${name} shoppers. `),
+      `${percent(flag.sentiment.negative_share)} of their reviews are negative (95% range ${percent(flag.sentiment.low)}–${percent(flag.sentiment.high)}), ` +
+      `against ${percent(flag.others.negative_share)} (${percent(flag.others.low)}–${percent(flag.others.high)}) for everyone else; ` +
+      `driven by: ${drivers || "no single category"}.`));
   }
-  const rows = (groups, names, nameOf = (list, index) => list[index] ?? `#${index}`) =>
-    groups.map((g) => ({ label: nameOf(names, g.index), estimate: g.negative_share, low: g.low, high: g.high }));
+  const rows = (groups, nameOf) => groups.map((g) => {
+    const { low, high } = rateRange(g);
+    return { label: nameOf(g.index), value: `${percent(g.negative_share)} (${percent(low).slice(0, -1)}–${percent(high)})`, estimate: clamp(g.negative_share, 0, 1), low, high };
+  });
   const charts = element("div", { class: "charts" });
+  const top = (groups) => Math.max(0.01, ...groups.map((g) => clamp(g.high, 0, 1)));
   charts.append(
-    barChart(`Negative share by segment — ${title}`, rows(sentiment.segments, sentiment.segment_names), percent),
-    barChart("Negative share by category", rows(sentiment.categories, sentiment.category_names, categoryName), percent),
+    barChart("Share of negative reviews by segment", rows(sentiment.segments, (i) => capitalize(sentiment.segment_names[i] ?? `segment ${i + 1}`)),
+      { domain: [0, top(sentiment.segments)], axis: percent }),
+    barChart("Share of negative reviews by product category", rows(sentiment.categories, (i) => categoryName(sentiment.category_names, i)),
+      { domain: [0, top(sentiment.categories)], axis: percent }),
   );
   section.append(charts);
   if (sentiment.suppressed_groups > 0) {
-    section.append(element("p", { class: "suppressed" }, `${sentiment.suppressed_groups} segments or categories have fewer than k = ${aggregates.k_anonymity} estimated reviews and are not shown.`));
+    section.append(element("p", { class: "hidden-value" },
+      `${sentiment.suppressed_groups} segments or categories have fewer than ${ctx.k} reviews and are not shown.`));
   }
   return section;
+}
+
+/** How the numbers are made, for the curious: the privacy figures stay here, out of the way. */
+function aboutSection(aggregates) {
+  const list = element("ul");
+  for (const metric of aggregates.metrics) {
+    const what = METRIC_TITLES[metric.name] ?? (metric.name === "item.interest" ? "Products of interest" : metric.name === "review.sentiment" ? "Review sentiment" : capitalize(metric.name.replaceAll(/[._]/g, " ")));
+    list.append(element("li", {}, `${what}: ${metric.n_reports === null ? `fewer than ${aggregates.k_anonymity}` : whole(metric.n_reports)} reports, privacy cost ε = ${metric.epsilon} each.`));
+  }
+  for (const campaign of aggregates.campaigns ?? []) {
+    list.append(element("li", {}, `${campaignName(campaign.id)}: ${campaign.n_reports === null ? `fewer than ${aggregates.k_anonymity}` : whole(campaign.n_reports)} reports, privacy cost ε = ${campaign.epsilon} each.`));
+  }
+  return element("details", { class: "about" },
+    element("summary", {}, "How these numbers are made"),
+    element("p", {}, "No shopper's data leaves their device. Each browser sends the shop at most one report a day, blurred so that no single report says anything for sure about its shopper; " +
+      "the shop only ever sees totals, estimated from many reports, with a 95% range that says how far off they may be. " +
+      `Any group of fewer than ${aggregates.k_anonymity} shoppers is hidden. The privacy cost (ε) is how much each report may tell about its shopper: smaller is more private.`),
+    list);
+}
+
+/** The trend over a range of days: one line per day and group, each day read on its own. */
+function trendSection(days, ctx, note, download) {
+  const first = days[0].day;
+  const last = days[days.length - 1].day;
+  const section = element("section", { "aria-labelledby": "trend-heading", "data-section": "trend" },
+    element("h2", { id: "trend-heading" }, `Day by day, ${rangeWords(first, last)}`));
+  if (note) section.append(element("p", { class: "hint", "data-trend-note": "" }, note));
+  section.append(element("p", { class: "hint" },
+    "Each day's figures stand on their own: the reports of different days are published separately and are not added together here."), download);
+  const reported = element("table", { class: "stack" }, element("caption", {}, "Shoppers who reported"),
+    element("thead", {}, element("tr", {}, element("th", { scope: "col" }, "Day"), element("th", { scope: "col" }, "Shoppers who reported"))));
+  const reportedBody = element("tbody");
+  for (const { day, aggregates, failed } of days) {
+    reportedBody.append(element("tr", {}, element("th", { scope: "row" }, longDate(day)),
+      element("td", { "data-label": "Shoppers who reported" }, failed ? "could not be read" : aggregates?.envelopes ? whole(aggregates.envelopes) : `none, or fewer than ${ctx.k}`)));
+  }
+  reported.append(reportedBody);
+  section.append(scrollBox(reported, "Shoppers who reported, by day"));
+
+  const ids = [];
+  for (const { aggregates } of days) for (const c of aggregates?.campaigns ?? []) if (!ids.includes(c.id)) ids.push(c.id);
+  for (const id of ids) {
+    const perDay = days.map(({ day, aggregates }) => ({ day, campaign: aggregates?.campaigns?.find((c) => c.id === id) }));
+    const variants = Math.max(...perDay.map((d) => d.campaign?.results?.length ?? 0));
+    const block = element("article", { class: "campaign", "data-trend-campaign": id }, element("h3", {}, campaignName(id)));
+    block.append(trendChart(perDay, variants));
+    const table = element("table", { class: "stack" }, element("caption", {}, `${campaignName(id)}: response rate by day (95% range)`));
+    const head = element("tr", {}, element("th", { scope: "col" }, "Day"));
+    for (let v = 0; v < variants; v += 1) head.append(element("th", { scope: "col" }, groupName(v)));
+    table.append(element("thead", {}, head));
+    const body = element("tbody");
+    for (const { day, campaign } of perDay) {
+      const tr = element("tr", {}, element("th", { scope: "row" }, shortDate(day)));
+      for (let v = 0; v < variants; v += 1) {
+        const cell = campaign?.results?.[v]?.pooled;
+        if (!shown(cell) || !cell.rate) {
+          tr.append(element("td", { class: "hidden-value", "data-label": groupName(v) }, "hidden"));
+          continue;
+        }
+        const td = element("td", { "data-label": groupName(v) }, rateText(cell.rate));
+        if (v > 0 && typeof cell.prob_beats_holdout === "number") {
+          td.append(element("br"), element("small", {}, `beats the holdout: ${probabilityWords(cell.prob_beats_holdout)}`));
+        }
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    table.append(body);
+    block.append(scrollBox(table, `${campaignName(id)}: response rate by day`));
+    section.append(block);
+  }
+  return section;
+}
+
+/** Dots with 95% range whiskers: each group's response rate on each day. */
+function trendChart(perDay, variants) {
+  const width = CHART_WIDTH;
+  const height = 180;
+  const [left, right, top, bottom] = [34, 8, 8, 136];
+  const cells = perDay.flatMap(({ campaign }) => (campaign?.results ?? []).map((r) => r.pooled).filter((c) => shown(c) && c.rate && !tooWide(c.rate)));
+  const high = Math.max(0.01, ...cells.map((c) => rateRange(c.rate).high));
+  const x = (i) => left + ((i + 0.5) / perDay.length) * (width - left - right);
+  const y = (v) => bottom - (clamp(v, 0, high) / high) * (bottom - top);
+  const svg = svgElement("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": "Response rate of each group by day, with 95% ranges; days whose range is too wide to say anything are left out. The table below has every figure.",
+  });
+  svg.append(svgElement("line", { x1: left, x2: width - right, y1: bottom, y2: bottom, class: "axis" }));
+  svg.append(svgText(left - 4, bottom + 4, "0%", { "text-anchor": "end", class: "axis-label" }));
+  svg.append(svgText(left - 4, top + 8, percent(high), { "text-anchor": "end", class: "axis-label" }));
+  svg.append(svgText(x(0), bottom + 16, shortDate(perDay[0].day), { "text-anchor": "start", class: "axis-label" }));
+  if (perDay.length > 1) svg.append(svgText(x(perDay.length - 1), bottom + 16, shortDate(perDay[perDay.length - 1].day), { "text-anchor": "end", class: "axis-label" }));
+  const step = Math.min(6, (width - left - right) / perDay.length / (variants + 1));
+  perDay.forEach(({ campaign }, i) => {
+    (campaign?.results ?? []).forEach((result, v) => {
+      const cell = result.pooled;
+      if (!shown(cell) || !cell.rate || tooWide(cell.rate)) return;
+      const cx = x(i) + (v - (variants - 1) / 2) * step;
+      const { low, high: top95 } = rateRange(cell.rate);
+      svg.append(svgElement("line", { x1: cx, x2: cx, y1: y(low), y2: y(top95), class: `series-${Math.min(v, 3)} whisker-line` }));
+      svg.append(svgElement("circle", { cx, cy: y(cell.rate.estimate), r: 2.5, class: `series-${Math.min(v, 3)}` }));
+    });
+  });
+  svg.append(svgText(left, height - 4, "Each dot a day's rate; its line the 95% range.", { class: "axis-label" }));
+  const legend = element("ul", { class: "legend" });
+  for (let v = 0; v < variants; v += 1) {
+    legend.append(element("li", {}, element("span", { class: `swatch series-${Math.min(v, 3)}`, "aria-hidden": "true" }), v === 0 ? HOLDOUT : groupName(v)));
+  }
+  return element("figure", { class: "chart" }, element("figcaption", {}, "Response rate by day"), svg, legend);
+}
+
+/** The CSV download of the campaigns' figures of every day shown. */
+function downloadButton(days, ctx) {
+  const button = element("button", { type: "button", id: "download-csv" }, "Download the campaign figures (CSV)");
+  button.addEventListener("click", () => {
+    const text = campaignsCsv(days.filter((d) => d.aggregates && !d.failed), ctx.segmentName);
+    const link = element("a", {
+      href: URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" })),
+      download: `campaigns-${shop.replaceAll(/[^A-Za-z0-9_-]/g, "-")}-${dateOfDay(days[0].day)}${days.length > 1 ? `-to-${dateOfDay(days[days.length - 1].day)}` : ""}.csv`,
+    });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  });
+  return button;
+}
+
+/** Whether a day holds nothing the page could show (no reports, or fewer than k). */
+const isEmpty = (aggregates) => !aggregates.envelopes;
+
+function emptyState(aggregates) {
+  const campaigns = (aggregates.campaigns ?? []).map((c) => `${campaignName(c.id)} (${kindWords(c.kind)})`);
+  return element("section", { class: "empty", "data-empty": "true", "aria-labelledby": "empty-heading" },
+    element("h2", { id: "empty-heading" }, `No reports yet for ${longDate(aggregates.day)}`),
+    element("p", {}, "Reports arrive after shoppers visit (each browser sends at most one a day), so a day is complete only the day after. " +
+      `A day is shown once at least ${aggregates.k_anonymity} shoppers have reported. Pick another day above.`),
+    element("p", {}, "To see sample data, run ", element("code", {}, "cargo xtask simulate"),
+      ": simulated shoppers then report to the local worker, and today's figures appear here."),
+    ...(campaigns.length ? [element("p", {}, `This shop measures ${campaigns.length === 1 ? "one campaign" : `${campaigns.length} campaigns`}: ${campaigns.join(", ")}.`)] : []));
 }
 
 // The names the page shows: the manifest's segment definitions and the
@@ -324,35 +569,95 @@ async function loadBundleNames() {
   }
 }
 
-async function load() {
+class TokenRefused extends Error {}
+
+/** One day's aggregates (`day` null: the edge's today). */
+async function readDay(day, token) {
   const query = new URLSearchParams({ shop });
-  if (day) query.set("day", day);
+  if (day !== null) query.set("day", String(day));
+  const response = await fetch(`/v1/aggregates?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  if (response.status === 401) throw new TokenRefused();
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.message ?? `HTTP ${response.status}`);
+  return answer;
+}
+
+/** The days `from`..`to` (inclusive), a few at a time; a day that cannot be read is `failed`. */
+async function readDays(from, to, token, known) {
+  const days = [];
+  for (let day = from; day <= to; day += 1) days.push({ day, aggregates: day === known.day ? known : null });
+  const queue = days.filter((d) => !d.aggregates);
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      try {
+        next.aggregates = await readDay(next.day, token);
+      } catch (error) {
+        if (error instanceof TokenRefused) throw error;
+        next.failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL_READS }, worker));
+  return days;
+}
+
+async function load() {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (!token) {
     main.dataset.state = "needs-token";
     main.textContent = "Enter the shop's dashboard token above (cargo xtask demo prints a link that carries it).";
     return;
   }
-  const headers = { authorization: `Bearer ${token}` };
-  const [response, bundle] = await Promise.all([fetch(`/v1/aggregates?${query}`, { headers }), loadBundleNames()]);
-  const aggregates = await response.json();
-  if (response.status === 401) {
+  let aggregates;
+  let bundle;
+  try {
+    [aggregates, bundle] = await Promise.all([readDay(chosenDay, token), loadBundleNames()]);
+  } catch (error) {
+    if (!(error instanceof TokenRefused)) throw error;
     sessionStorage.removeItem(TOKEN_KEY);
     main.dataset.state = "needs-token";
     main.textContent = "That dashboard token was refused for this shop. Enter the current one above.";
     return;
   }
-  if (!response.ok) throw new Error(aggregates.message ?? `HTTP ${response.status}`);
-  const summary = element("section", { class: "summary", "aria-label": "Summary" },
-    element("div", {}, element("strong", {}, count(aggregates.envelopes)), "envelopes counted"),
-    element("div", {}, element("strong", {}, `day ${aggregates.day}`), new Date(aggregates.day * 86_400_000).toISOString().slice(0, 10)),
-    element("div", {}, element("strong", {}, `k = ${aggregates.k_anonymity}`), "k-anonymity threshold"));
-  main.replaceChildren(summary, segmentSection(aggregates, bundle), trendingSection(aggregates, bundle), campaignSection(aggregates, bundle), sentimentSection(aggregates));
-  main.dataset.state = "ready";
+  if (chosenDay === null) form.date.value = dateOfDay(aggregates.day);
+  const ctx = contextOf(aggregates, bundle);
+  // The trend: from the start date to the day, at most MAX_TREND_DAYS days
+  // and none older than the edge keeps; a start on or after the day is no
+  // range at all, and the page says so.
+  const earliest = Math.max(aggregates.day - MAX_TREND_DAYS + 1, today - READABLE_DAYS);
+  const from = fromDay !== null && fromDay < aggregates.day ? Math.max(fromDay, earliest) : null;
+  const days = from !== null ? await readDays(from, aggregates.day, token, aggregates) : [{ day: aggregates.day, aggregates }];
+  let trendNote = null;
+  if (from !== null && from > fromDay) {
+    trendNote = `The trend starts on ${longDate(from)}: at most ${MAX_TREND_DAYS} days are shown, and none older than ${READABLE_DAYS} days.`;
+  }
+
+  const sections = [];
+  const heading = element("h2", { id: "day-heading" }, longDate(aggregates.day));
+  if (fromDay !== null && fromDay >= aggregates.day) {
+    sections.push(element("p", { class: "hint", "data-trend-note": "" },
+      `The trend's start date is not before ${longDate(aggregates.day)}, so only that day is shown.`));
+  }
+  // One download of every day shown: with the trend when there is one, else
+  // with the day's summary.
+  const download = downloadButton(days, ctx);
+  if (days.length > 1) sections.push(trendSection(days, ctx, trendNote, download));
+  if (isEmpty(aggregates)) {
+    sections.push(emptyState(aggregates));
+  } else {
+    const summary = element("section", { class: "summary", "aria-labelledby": "day-heading" }, heading,
+      element("p", {}, element("strong", {}, whole(aggregates.envelopes)), " shoppers reported this day. ",
+        `Groups of fewer than ${aggregates.k_anonymity} shoppers are hidden.`));
+    if (days.length === 1) summary.append(download);
+    sections.push(summary, campaignSection(aggregates, ctx), segmentSection(aggregates, ctx),
+      trendingSection(aggregates, ctx), sentimentSection(aggregates, ctx), aboutSection(aggregates));
+  }
+  main.replaceChildren(...sections);
+  main.dataset.state = isEmpty(aggregates) ? "empty" : "ready";
 }
 
 load().catch((error) => {
   main.dataset.state = "error";
-  main.textContent = `The aggregates could not be loaded: ${error?.message ?? error}`;
+  main.textContent = `The reports could not be loaded: ${error?.message ?? error}`;
   console.error(error);
 });
