@@ -1,19 +1,22 @@
-// `cargo xtask simulate` against a real worker under workerd: simulated
-// shoppers drawn from the real data go through the real engine and report;
-// the decoded aggregates (campaign rates and uplift, exposure, segment sizes)
-// must cover the simulated truth within their stated 95% intervals, and the
-// simulation must hold its designed Simpson's paradox. Seeded, so every run
-// sends the same envelopes.
+// The simulator (`cove-simulate`, which `cargo xtask simulate` runs) against
+// a real worker under workerd: simulated shoppers drawn from the real data go
+// through the real engine and report; the decoded aggregates (campaign rates
+// and uplift, exposure, segment sizes) must cover the simulated truth within
+// their stated 95% intervals, and the simulation must hold its designed
+// Simpson's paradox. Seeded, so every run sends the same envelopes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 const DEVICES = Number(process.env.COVE_SIMULATE_DEVICES ?? 4000);
 const SEED = 20261123;
+// `cargo xtask build` builds it with the workspace, in the dev profile that
+// `cargo xtask simulate` runs it in (so running it here compiles nothing).
+const simulator = join(workspaceRoot, "target", "debug", "cove-simulate");
 
 let worker;
 let truth;
@@ -23,11 +26,10 @@ before(async () => {
   const state = freshStateDir("simulate");
   worker = await startWorker({ persistTo: state, logName: "simulate-test" });
   const truthPath = join(state, "truth.json");
-  const cargo = process.env.CARGO ?? "cargo";
+  assert.ok(existsSync(simulator), `${simulator} is missing: run cargo xtask build first`);
   const run = spawnSync(
-    cargo,
-    ["run", "--quiet", "--package", "xtask", "--", "simulate", "--url", worker.url,
-      "--devices", String(DEVICES), "--seed", String(SEED), "--truth", truthPath],
+    simulator,
+    ["--url", worker.url, "--devices", String(DEVICES), "--seed", String(SEED), "--truth", truthPath],
     { cwd: workspaceRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 },
   );
   assert.equal(run.status, 0, `simulate failed:\n${run.stdout}\n${run.stderr}`);

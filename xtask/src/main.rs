@@ -44,9 +44,11 @@ tasks:
           worker end to end under workerd, and page tests in Chromium
   size    build, then report the wasm outputs' and the default model bundle's
           sizes (raw, gzipped)
-  simulate [--devices N] [--seed S] [--url URL] [--truth FILE]
+  simulate [--devices N] [--seed S] [--url URL] [--truth FILE] ...
+          the simulator (simulator/, cove-simulate; --help lists its options):
           simulated shoppers drawn from the real data go through the engine
-          and report to a local edge worker (started unless --url is given)
+          and report to a local edge worker (without --url: setup, build,
+          then one is started)
   shop <list|show ID|put FILE.json|add-origin ID ORIGIN|remove-origin ID ORIGIN|delete ID> --url URL
           a worker's shops through its admin API (token in COVE_ADMIN_TOKEN):
           register a storefront's origin or change a shop without a rebuild
@@ -99,15 +101,7 @@ fn main() {
         Some("shop") => shop::shop(&args[1..]),
         Some("tune") => model::tune(),
         Some("peers-sentiment") => sentiment::peers(),
-        Some("simulate") => simulate::Options::parse(&args[1..]).and_then(|options| {
-            if options.url.is_some() {
-                simulate::simulate(&options, None)
-            } else {
-                let env = setup::setup()?;
-                build::build(&env)?;
-                simulate::simulate(&options, Some(&env.node22))
-            }
-        }),
+        Some("simulate") => simulate::simulate(&args[1..]),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

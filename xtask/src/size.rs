@@ -36,15 +36,25 @@ pub fn report(env: &Env) -> Result<()> {
 /// where they are minified and bundled), one list shared with the browser
 /// harness, and the files under `www/` they are built from.
 fn snippet_javascript() -> Result<(Vec<String>, Vec<String>)> {
-    #[derive(serde::Deserialize)]
-    struct SnippetFiles {
-        javascript: Vec<String>,
-        sources: Vec<String>,
-    }
-    let files: SnippetFiles =
+    // Read as a `Value`: a derive would compile serde's proc macros (syn)
+    // into xtask for these two lists.
+    let files: serde_json::Value =
         serde_json::from_str(include_str!("../../tests/bench/snippet-files.json"))
             .context("parsing tests/bench/snippet-files.json")?;
-    Ok((files.javascript, files.sources))
+    let list = |key: &str| -> Result<Vec<String>> {
+        files[key]
+            .as_array()
+            .and_then(|paths| {
+                paths
+                    .iter()
+                    .map(|path| path.as_str().map(str::to_string))
+                    .collect()
+            })
+            .with_context(|| {
+                format!("tests/bench/snippet-files.json: `{key}` is not a list of paths")
+            })
+    };
+    Ok((list("javascript")?, list("sources")?))
 }
 
 /// The snippet's budget: engine wasm + JS glue + loader, gzipped.
@@ -116,4 +126,20 @@ pub fn gzipped_len(bytes: &[u8]) -> Result<usize> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
     encoder.write_all(bytes)?;
     Ok(encoder.finish()?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_snippet_file_lists_are_read() {
+        let (published, sources) = super::snippet_javascript().unwrap();
+        assert!(
+            published.iter().any(|path| path == "cove.mjs"),
+            "{published:?}"
+        );
+        assert!(
+            sources.iter().any(|path| path == "cove/core.mjs"),
+            "{sources:?}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Checks of the repository itself, run as tests (`cargo test -p xtask`):
 //! git must track no build output or run state; the engine has no browser
-//! API; the browser modules' shared crate exports nothing to JavaScript.
+//! API; the browser modules' shared crate exports nothing to JavaScript;
+//! xtask links neither the engine nor the trainer; the simulator has no TLS.
 
 #[cfg(test)]
 mod tests {
@@ -112,6 +113,54 @@ mod tests {
                 file.display()
             );
         }
+    }
+
+    /// The dependencies a crate's manifest names, with their lines.
+    fn dependencies(manifest: &str) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(paths::root().join(manifest)).expect(manifest);
+        let mut in_dependencies = false;
+        let mut found = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_dependencies = line.ends_with("dependencies]");
+            } else if in_dependencies && !line.starts_with('#') {
+                if let Some((name, _)) = line.split_once('=') {
+                    found.push((name.trim().to_string(), line.to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    /// xtask is a task runner: it compiles neither the engine nor the
+    /// trainer (the simulator, which drives both, is a crate of its own that
+    /// `cargo xtask simulate` runs), nor serde's derives (syn), so a fresh
+    /// `cargo xtask setup` starts installing within seconds.
+    #[test]
+    fn issue_25_xtask_compiles_neither_the_engine_nor_the_trainer() {
+        let found = dependencies("xtask/Cargo.toml");
+        assert!(found.iter().any(|(name, _)| name == "anyhow"), "{found:?}");
+        for (name, line) in &found {
+            assert!(
+                !name.starts_with("cove-") && !["serde", "clap", "rand_chacha"].contains(&name.as_str()),
+                "xtask/Cargo.toml: `{line}` (xtask runs the workspace's binaries, it does not link them)"
+            );
+        }
+    }
+
+    /// The simulator talks to a worker on loopback only: its HTTP client has
+    /// no TLS to reach anything else with.
+    #[test]
+    fn issue_25_the_simulators_http_client_has_no_tls() {
+        let found = dependencies("simulator/Cargo.toml");
+        let (_, ureq) = found
+            .iter()
+            .find(|(name, _)| name == "ureq")
+            .expect("the simulator posts with ureq");
+        assert!(
+            ureq.contains("default-features = false") && !ureq.contains("tls"),
+            "simulator/Cargo.toml: `{ureq}` (loopback only: no TLS)"
+        );
     }
 
     #[test]
