@@ -36,9 +36,9 @@ use worker::{Env, Method, Request, RequestInit};
 use cove_engine::aggregation::release::{decode_campaign, histogram_estimates, Released};
 
 use crate::aggregate_store::{index_name, DayKnown, DayRequest, Tallies};
-use crate::dap::DayRelease;
 use crate::api_error::ApiError;
 use crate::config::ShopConfig;
+use crate::dap::DayRelease;
 use crate::http::Answer;
 use crate::reports::store_request;
 
@@ -186,7 +186,12 @@ impl CellAggregate {
 }
 
 /// Reads the `(shop, day)` store and publishes what it holds.
-pub async fn handle(env: &Env, shop: &ShopConfig, day: u32, today: u32) -> Result<Answer, ApiError> {
+pub async fn handle(
+    env: &Env,
+    shop: &ShopConfig,
+    day: u32,
+    today: u32,
+) -> Result<Answer, ApiError> {
     let tallies = if day_has_data(env, shop, day).await? {
         let mut response =
             store_request::<()>(env, &shop.id, day, Method::Get, "/tallies", None).await?;
@@ -203,12 +208,18 @@ pub async fn handle(env: &Env, shop: &ShopConfig, day: u32, today: u32) -> Resul
     let registry = crate::registry::shop_registry(env, shop).await?;
     let model = crate::model::default_model(env).await?;
     let releases = crate::dap::collect(env, shop, &registry, day, today).await?;
-    Answer::json(200, &publish(shop, &registry, &model, day, &tallies, &releases)?)
+    Answer::json(
+        200,
+        &publish(shop, &registry, &model, day, &tallies, &releases)?,
+    )
 }
 
 fn status_of(release: &DayRelease) -> ReleaseStatus {
     match release {
-        DayRelease::Released { .. } => ReleaseStatus { status: "released", reason: None },
+        DayRelease::Released { .. } => ReleaseStatus {
+            status: "released",
+            reason: None,
+        },
         DayRelease::BelowK { n_reports } => ReleaseStatus {
             status: "below_k",
             reason: Some(format!("{n_reports} reports, fewer than k")),
@@ -221,7 +232,10 @@ fn status_of(release: &DayRelease) -> ReleaseStatus {
 }
 
 fn release_of<'r>(releases: &'r [(String, DayRelease)], name: &str) -> Option<&'r DayRelease> {
-    releases.iter().find(|(metric, _)| metric == name).map(|(_, release)| release)
+    releases
+        .iter()
+        .find(|(metric, _)| metric == name)
+        .map(|(_, release)| release)
 }
 
 /// Whether the shop's index lists `day` (see `aggregate_store::DayIndex`).
@@ -289,7 +303,10 @@ fn publish<'a>(
             metrics.push(MetricAggregate {
                 name: &spec.name,
                 release: Some(release.map_or(
-                    ReleaseStatus { status: "not_yet", reason: Some("no release".into()) },
+                    ReleaseStatus {
+                        status: "not_yet",
+                        reason: Some("no release".into()),
+                    },
                     status_of,
                 )),
                 mechanism: spec.mechanism,
@@ -472,15 +489,24 @@ fn publish_campaigns<'a>(
                 Some(DayRelease::Released { release: day }) => (
                     decode_campaign(spec, n_segments, day)?,
                     day.n_reports as f64 >= k,
-                    Some(status_of(&DayRelease::Released { release: day.clone() })),
+                    Some(status_of(&DayRelease::Released {
+                        release: day.clone(),
+                    })),
                 ),
                 other => {
-                    let empty = Released::new(0, vec![0; metric.mechanism.n_cells() as usize], spec.epsilon);
+                    let empty = Released::new(
+                        0,
+                        vec![0; metric.mechanism.n_cells() as usize],
+                        spec.epsilon,
+                    );
                     (
                         decode_campaign(spec, n_segments, &empty)?,
                         false,
                         Some(other.map_or(
-                            ReleaseStatus { status: "not_yet", reason: Some("no release".into()) },
+                            ReleaseStatus {
+                                status: "not_yet",
+                                reason: Some("no release".into()),
+                            },
                             status_of,
                         )),
                     )

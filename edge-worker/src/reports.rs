@@ -65,6 +65,25 @@ pub async fn ingest(
     prepared: Prepared,
 ) -> Result<Answer, ApiError> {
     rate_limit(req, env).await?;
+    let n_reports = prepared.n_reports;
+    match count_envelope(env, shop, prepared).await? {
+        Counted::Once => Answer::json(202, &serde_json::json!({ "accepted": n_reports })),
+        Counted::Before => Err(ApiError::Duplicate),
+    }
+}
+
+/// Whether the store counted an envelope now, or had counted it before.
+enum Counted {
+    Once,
+    Before,
+}
+
+/// Adds a prepared envelope to its shop-day's aggregate store.
+async fn count_envelope(
+    env: &Env,
+    shop: &ShopConfig,
+    prepared: Prepared,
+) -> Result<Counted, ApiError> {
     let mut response = store_request(
         env,
         &shop.id,
@@ -75,8 +94,8 @@ pub async fn ingest(
     )
     .await?;
     match response.status_code() {
-        200 => Answer::json(202, &serde_json::json!({ "accepted": prepared.n_reports })),
-        409 => Err(ApiError::Duplicate),
+        200 => Ok(Counted::Once),
+        409 => Ok(Counted::Before),
         status => {
             let detail = response.text().await.unwrap_or_default();
             Err(ApiError::Internal(format!(
@@ -111,26 +130,35 @@ pub async fn receive(
         let prepared = prepare(shop, registry, body, today, country)?;
         return ingest(req, env, shop, prepared).await;
     }
-    let upload: crate::dap::Upload = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("an upload is {{v, day, envelope, dap}}: {e}")))?;
+    let upload: crate::dap::Upload = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!("an upload is {{v, day, envelope, dap}}: {e}"))
+    })?;
     if upload.v != 2 || (upload.envelope.is_none() && upload.dap.is_empty()) {
         return Err(ApiError::BadRequest("an empty or unknown upload".into()));
     }
+    // The envelope is checked before anything is kept, so a bad one refuses
+    // the whole upload and counts nothing.
+    let envelope = upload
+        .envelope
+        .as_deref()
+        .map(|envelope| prepare(shop, registry, envelope.as_bytes(), today, country))
+        .transpose()?;
     rate_limit(req, env).await?;
     let shared = crate::dap::upload(env, shop, registry, &upload.dap, today).await?;
     let mut accepted = shared.accepted as usize;
-    if let Some(envelope) = &upload.envelope {
-        let prepared = prepare(shop, registry, envelope.as_bytes(), today, country)?;
-        accepted += prepared.n_reports;
-        let mut response = store_request(env, &shop.id, prepared.day, Method::Post, "/ingest", Some(&prepared.ingest)).await?;
-        if response.status_code() == 409 && shared.accepted == 0 {
-            return Err(ApiError::Duplicate);
+    let envelope_counted = match envelope {
+        Some(prepared) => {
+            let n_reports = prepared.n_reports;
+            let counted = count_envelope(env, shop, prepared).await?;
+            if matches!(counted, Counted::Once) {
+                accepted += n_reports;
+            }
+            Some(counted)
         }
-        if !matches!(response.status_code(), 200 | 409) {
-            let detail = response.text().await.unwrap_or_default();
-            return Err(ApiError::Internal(format!("aggregate store answered: {detail}")));
-        }
-    } else if shared.accepted == 0 && shared.duplicates > 0 {
+        None => None,
+    };
+    if accepted == 0 && (shared.duplicates > 0 || matches!(envelope_counted, Some(Counted::Before)))
+    {
         return Err(ApiError::Duplicate);
     }
     Answer::json(

@@ -57,8 +57,8 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{ensure, Context, Result};
-use cove_engine::privacy::registry::Registry;
 use clap::Parser;
+use cove_engine::privacy::registry::Registry;
 
 use crate::client::{client_address, post_with_retries, MAX_ATTEMPTS, MAX_FAILED_IN_A_ROW};
 use crate::device::simulate_device;

@@ -227,8 +227,9 @@ function campaignBlock(campaign, ctx) {
   const block = element("article", { class: "campaign", "data-campaign": campaign.id },
     element("h3", {}, campaignName(campaign.id), " ", element("span", { class: "kind" }, kindWords(campaign.kind))));
   if (!campaign.published) {
-    block.append(element("p", { class: "hidden-value" },
-      `Fewer than ${ctx.k} shoppers in this campaign's audience reported: nothing can be shown without putting their privacy at risk.`));
+    block.append(element("p", { class: "hidden-value" }, campaign.release?.status === "not_yet"
+      ? `Not released yet: ${campaign.release.reason ?? "the day's reports are still being added up"}.`
+      : `Fewer than ${ctx.k} shoppers in this campaign's audience reported: nothing can be shown without putting their privacy at risk.`));
     return block;
   }
   block.append(element("p", { class: "hint" },
@@ -252,6 +253,11 @@ function campaignBlock(campaign, ctx) {
     verdicts.append(element("li", { "data-verdict": String(result.variant) }, verdict(result.pooled, holdout.pooled, result.variant, ctx.k)));
   }
   block.append(verdicts, groupsTable(campaign, ctx.k));
+  if (campaign.devices_for_one_point) {
+    block.append(element("p", { class: "hint", "data-precision": "local" },
+      `These reports are blurred on each shopper's device (this shop has no second aggregator), so a response rate needs about ` +
+      `${whole(campaign.devices_for_one_point)} shoppers per group to be known within ±1 point.`));
+  }
   const rows = rateRows(campaign, ctx.k);
   const top = Math.max(0.01, ...rows.filter((r) => !r.hidden).map((r) => r.high));
   block.append(barChart("Response rate, all shoppers (bars: estimate; lines: 95% range)", rows, { domain: [0, top], axis: percent }));
@@ -292,7 +298,9 @@ function segmentSection(aggregates, ctx) {
   for (const metric of aggregates.metrics.filter((m) => m.name.startsWith("segment."))) {
     const title = METRIC_TITLES[metric.name] ?? `Shoppers by ${metric.name.slice("segment.".length).replaceAll("_", " ")}`;
     if (!metric.published) {
-      charts.append(element("p", { class: "hidden-value" }, `${title}: fewer than ${ctx.k} shoppers reported, nothing can be shown yet.`));
+      charts.append(element("p", { class: "hidden-value" }, metric.release?.status === "not_yet"
+        ? `${title}: not released yet (${metric.release.reason ?? "the day's reports are still being added up"}).`
+        : `${title}: fewer than ${ctx.k} shoppers reported, nothing can be shown yet.`));
       continue;
     }
     const label = (v) => capitalize(names[metric.name]?.[v] ?? `group ${v + 1}`);
@@ -426,8 +434,11 @@ function aboutSection(aggregates) {
   }
   return element("details", { class: "about" },
     element("summary", {}, "How these numbers are made"),
-    element("p", {}, "No shopper's data leaves their device. Each browser sends the shop at most one report a day, blurred so that no single report says anything for sure about its shopper; " +
-      "the shop only ever sees totals, estimated from many reports, with a 95% range that says how far off they may be. " +
+    element("p", {}, (aggregates.aggregation === "secret_shared"
+      ? "No shopper's data leaves their device in readable form. Each browser splits its daily report into two halves, one for the shop and one for an independent helper; " +
+        "neither half alone says anything, and the two only ever add up totals, with a little random noise, once a day has ended. Each total comes with a 95% range that says how far off it may be. "
+      : "No shopper's data leaves their device. Each browser sends the shop at most one report a day, blurred so that no single report says anything for sure about its shopper; " +
+        "the shop only ever sees totals, estimated from many reports, with a 95% range that says how far off they may be. ") +
       `Any group of fewer than ${aggregates.k_anonymity} shoppers is hidden. The privacy cost (ε) is how much each report may tell about its shopper: smaller is more private.`),
     list);
 }

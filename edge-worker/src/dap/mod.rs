@@ -109,13 +109,7 @@ pub fn is_helper(env: &Env) -> bool {
 /// The helper's endpoint, when this deployment is a leader with a helper.
 pub fn helper_url(env: &Env) -> Option<String> {
     let url = env.var("HELPER_URL").ok()?.to_string();
-    (!url.is_empty() && !is_helper(env)).then(|| {
-        if url.ends_with('/') {
-            url
-        } else {
-            url + "/"
-        }
-    })
+    (!url.is_empty() && !is_helper(env)).then(|| if url.ends_with('/') { url } else { url + "/" })
 }
 
 /// This aggregator's keys (its HPKE key pair and the shared verification key).
@@ -125,8 +119,8 @@ pub fn keys(env: &Env, helper: bool) -> Result<AggregatorKeys, String> {
     let mut verify_key = [0u8; VERIFY_KEY_SIZE];
     verify_key.copy_from_slice(&derive("cove vdaf verify key", &shared)[..VERIFY_KEY_SIZE]);
     let role = if helper { "helper" } else { "leader" };
-    let hpke = Keypair::derive(u8::from(helper) + 1, own.as_bytes(), role)
-        .map_err(|e| e.to_string())?;
+    let hpke =
+        Keypair::derive(u8::from(helper) + 1, own.as_bytes(), role).map_err(|e| e.to_string())?;
     Ok(AggregatorKeys { verify_key, hpke })
 }
 
@@ -142,7 +136,10 @@ pub fn collector_config(env: &Env) -> Result<janus_messages::HpkeConfig, String>
 }
 
 fn auth_token(env: &Env) -> Result<String, String> {
-    Ok(base64url(&derive("cove dap auth", &secret(env, "DAP_SHARED_SECRET")?)))
+    Ok(base64url(&derive(
+        "cove dap auth",
+        &secret(env, "DAP_SHARED_SECRET")?,
+    )))
 }
 
 /// Sends a DAP request to the helper; the body of a 2xx answer, else an error
@@ -239,8 +236,11 @@ async fn store_call<T: Serialize>(
     let mut init = RequestInit::new();
     init.with_method(method)
         .with_body(Some(serde_json::to_string(body)?.into()));
-    stub.fetch_with_request(Request::new_with_init(&format!("https://dap-store{path}"), &init)?)
-        .await
+    stub.fetch_with_request(Request::new_with_init(
+        &format!("https://dap-store{path}"),
+        &init,
+    )?)
+    .await
 }
 
 /// The body a device with two aggregators sends (`v: 2`).
@@ -279,8 +279,9 @@ pub async fn upload(
     reports: &[SharedReport],
     today: u32,
 ) -> Result<store::Uploaded, ApiError> {
-    let helper = helper_url(env)
-        .ok_or_else(|| ApiError::BadRequest("this shop has one aggregator: send an envelope".into()))?;
+    let helper = helper_url(env).ok_or_else(|| {
+        ApiError::BadRequest("this shop has one aggregator: send an envelope".into())
+    })?;
     if reports.len() > MAX_SHARED_REPORTS {
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_SHARED_REPORTS} secret-shared reports per upload"
@@ -293,7 +294,9 @@ pub async fn upload(
             .iter()
             .filter_map(|metric| registry.task(metric))
             .find(|task| task.id_text() == shared.task)
-            .ok_or_else(|| ApiError::BadRequest("a report names a task this shop does not run".into()))?;
+            .ok_or_else(|| {
+                ApiError::BadRequest("a report names a task this shop does not run".into())
+            })?;
         let bytes = from_base64url(&shared.report)
             .ok_or_else(|| ApiError::BadRequest("a report is not base64url".into()))?;
         let report = Report::get_decoded(&bytes)
@@ -305,7 +308,10 @@ pub async fn upload(
                 "a report is dated day {day}; this edge takes the last {REPORT_WINDOW_DAYS} days"
             )));
         }
-        match groups.iter_mut().find(|(t, d, _)| t.id == task.id && *d == day) {
+        match groups
+            .iter_mut()
+            .find(|(t, d, _)| t.id == task.id && *d == day)
+        {
             Some((_, _, list)) => list.push(shared.report.clone()),
             None => groups.push((task, day, vec![shared.report.clone()])),
         }
@@ -317,7 +323,8 @@ pub async fn upload(
             task: TaskSpec::of(&task, &helper),
             reports,
         };
-        let mut response = store_call(&stub, Method::Post, &format!("/upload/{day}"), &upload).await?;
+        let mut response =
+            store_call(&stub, Method::Post, &format!("/upload/{day}"), &upload).await?;
         if response.status_code() != 200 {
             return Err(ApiError::Internal(format!(
                 "the aggregator store answered {}",
@@ -384,7 +391,8 @@ pub async fn collect(
             helper_url: helper.clone(),
             request: String::new(),
         };
-        let mut response = store_call(&stub, Method::Post, &format!("/collect/{day}"), &request).await?;
+        let mut response =
+            store_call(&stub, Method::Post, &format!("/collect/{day}"), &request).await?;
         let release = if response.status_code() == 200 {
             match response.json::<store::Collected>().await? {
                 store::Collected::Released { n_reports, counts } => DayRelease::Released {
@@ -430,7 +438,11 @@ pub async fn serve(req: &mut Request, env: &Env, path: &str) -> worker::Result<R
     let token = auth_token(env).map_err(worker::Error::RustError)?;
     let given = req.headers().get("dap-auth-token")?.unwrap_or_default();
     if !crate::http::same_secret(&given, &token) {
-        return problem(401, "unauthorizedRequest", "a helper request needs the leader's token");
+        return problem(
+            401,
+            "unauthorizedRequest",
+            "a helper request needs the leader's token",
+        );
     }
     let parts: Vec<&str> = rest.split('/').collect();
     let (shop_id, task_text, action) = match parts.as_slice() {
@@ -464,7 +476,8 @@ pub async fn serve(req: &mut Request, env: &Env, path: &str) -> worker::Result<R
         .map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
     match (req.method(), action, parts.get(4)) {
         (Method::Put, "aggregation_jobs", Some(job_id)) => {
-            let Ok(request) = AggregationJobInitializeReq::<TimeInterval>::get_decoded(&body) else {
+            let Ok(request) = AggregationJobInitializeReq::<TimeInterval>::get_decoded(&body)
+            else {
                 return problem(400, "invalidMessage", "not an AggregationJobInitializeReq");
             };
             let Some(day) = request
@@ -480,7 +493,11 @@ pub async fn serve(req: &mut Request, env: &Env, path: &str) -> worker::Result<R
                 id: (*job_id).to_string(),
                 request: base64url(&body),
             };
-            forward(store_call(&stub, Method::Put, &format!("/job/{day}"), &job).await?, "application/dap-aggregation-job-resp").await
+            forward(
+                store_call(&stub, Method::Put, &format!("/job/{day}"), &job).await?,
+                "application/dap-aggregation-job-resp",
+            )
+            .await
         }
         (Method::Post, "aggregate_shares", None) => {
             let Ok(request) = AggregateShareReq::<TimeInterval>::get_decoded(&body) else {
@@ -490,7 +507,9 @@ pub async fn serve(req: &mut Request, env: &Env, path: &str) -> worker::Result<R
             let Some(day) = time_day(interval.start()) else {
                 return problem(400, "batchInvalid", "a batch is one day");
             };
-            if interval.duration().as_seconds() != cove_engine::aggregation::task::TIME_PRECISION_SECONDS {
+            if interval.duration().as_seconds()
+                != cove_engine::aggregation::task::TIME_PRECISION_SECONDS
+            {
                 return problem(400, "batchInvalid", "a batch is one day");
             }
             let stub = store_stub(env, "helper", &shop.id, day)?;
@@ -499,7 +518,17 @@ pub async fn serve(req: &mut Request, env: &Env, path: &str) -> worker::Result<R
                 helper_url: String::new(),
                 request: base64url(&body),
             };
-            forward(store_call(&stub, Method::Post, &format!("/aggregate_share/{day}"), &collect).await?, "application/dap-aggregate-share").await
+            forward(
+                store_call(
+                    &stub,
+                    Method::Post,
+                    &format!("/aggregate_share/{day}"),
+                    &collect,
+                )
+                .await?,
+                "application/dap-aggregate-share",
+            )
+            .await
         }
         _ => problem(404, "notFound", "no such DAP endpoint"),
     }
@@ -514,7 +543,9 @@ async fn forward(mut response: Response, content_type: &str) -> worker::Result<R
         Ok(answer)
     } else {
         let detail = String::from_utf8_lossy(&bytes).to_string();
-        let (kind, text) = detail.split_once(": ").unwrap_or(("invalidMessage", &detail));
+        let (kind, text) = detail
+            .split_once(": ")
+            .unwrap_or(("invalidMessage", &detail));
         problem(400, kind, text)
     }
 }

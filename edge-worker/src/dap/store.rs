@@ -28,12 +28,14 @@ use cove_engine::aggregation::task::Task;
 use janus_messages::codec::{Decode, Encode};
 use janus_messages::query_type::TimeInterval;
 use janus_messages::{
-    AggregationJobInitializeReq, AggregationJobResp, PartialBatchSelector, PrepareError, PrepareResp,
-    PrepareStepResult, Report,
+    AggregationJobInitializeReq, AggregationJobResp, PartialBatchSelector, PrepareError,
+    PrepareResp, PrepareStepResult, Report,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorageValue, State};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorageValue, State,
+};
 
 use super::{keys, TaskSpec};
 
@@ -195,7 +197,9 @@ impl DapStore {
             vec![text(&task.id_text())],
         )?;
         match stored.and_then(|b| from_base64url(&b)) {
-            Some(bytes) => Batch::from_bytes(task, &bytes).map_err(|e| worker::Error::RustError(e.to_string())),
+            Some(bytes) => {
+                Batch::from_bytes(task, &bytes).map_err(|e| worker::Error::RustError(e.to_string()))
+            }
             None => Ok(Batch::new(task)),
         }
     }
@@ -239,7 +243,10 @@ impl DapStore {
                 continue;
             }
             let id = base64url(report.metadata().id().as_ref());
-            let known = self.count("SELECT COUNT(*) AS n FROM reports WHERE id = ?", vec![text(&id)])?;
+            let known = self.count(
+                "SELECT COUNT(*) AS n FROM reports WHERE id = ?",
+                vec![text(&id)],
+            )?;
             if known > 0 {
                 result.duplicates += 1;
                 continue;
@@ -272,7 +279,10 @@ impl DapStore {
             worker::Delay::from(std::time::Duration::from_millis(100)).await;
         }
         if self.draining.get() {
-            return Ok((waiting(self)?, Some("another drain is still running".into())));
+            return Ok((
+                waiting(self)?,
+                Some("another drain is still running".into()),
+            ));
         }
         let outcome = {
             let _guard = DrainGuard::new(&self.draining);
@@ -283,7 +293,7 @@ impl DapStore {
     }
 
     async fn drain_jobs(&self, task: &Task, helper_url: &str) -> Result<()> {
-        let keys = keys(&self.env, false).map_err(|e| worker::Error::RustError(e))?;
+        let keys = keys(&self.env, false).map_err(worker::Error::RustError)?;
         loop {
             // A job sent before and not answered is sent again as it was.
             let open = self.text_value(
@@ -293,7 +303,13 @@ impl DapStore {
             let (job_id, ids) = match open {
                 Some(row) => {
                     let (id, list) = row.split_once(' ').unwrap_or((&row, ""));
-                    (id.to_string(), list.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+                    (
+                        id.to_string(),
+                        list.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect::<Vec<_>>(),
+                    )
                 }
                 None => {
                     let rows: Vec<TextRow> = self.sql().exec(
@@ -317,11 +333,13 @@ impl DapStore {
             let mut prepared = Vec::new();
             let mut rejected = Vec::new();
             for id in &ids {
-                let rows: Vec<ReportRow> = self.sql().exec(
-                    "SELECT id, body FROM reports WHERE id = ?",
-                    vec![text(id)],
-                )?.to_array()?;
-                let Some(row) = rows.into_iter().next() else { continue };
+                let rows: Vec<ReportRow> = self
+                    .sql()
+                    .exec("SELECT id, body FROM reports WHERE id = ?", vec![text(id)])?
+                    .to_array()?;
+                let Some(row) = rows.into_iter().next() else {
+                    continue;
+                };
                 let report = from_base64url(&row.body).and_then(|b| Report::get_decoded(&b).ok());
                 match report.map(|r| leader_prepare(task, &keys, &r)) {
                     Some(Ok(p)) => prepared.push((row.id, p)),
@@ -333,44 +351,69 @@ impl DapStore {
                 PartialBatchSelector::new_time_interval(),
                 prepared.iter().map(|(_, p)| p.init.clone()).collect(),
             );
-            let body = request.get_encoded().map_err(|e| worker::Error::RustError(e.to_string()))?;
+            let body = request
+                .get_encoded()
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
             let url = format!(
                 "{}{}/tasks/{}/aggregation_jobs/{}",
-                helper_url, task.shop, task.id_text(), job_id
+                helper_url,
+                task.shop,
+                task.id_text(),
+                job_id
             );
-            let answer = super::send(&self.env, Method::Put, &url, body, "application/dap-aggregation-job-init-req").await?;
+            let answer = super::send(
+                &self.env,
+                Method::Put,
+                &url,
+                body,
+                "application/dap-aggregation-job-init-req",
+            )
+            .await?;
             let response = AggregationJobResp::get_decoded(&answer)
                 .map_err(|e| worker::Error::RustError(format!("the helper's answer: {e}")))?;
             // From here to the end of the loop body, no await: one commit.
             let mut batch = self.batch(task)?;
-            let answers: std::collections::HashMap<_, &PrepareResp> =
-                response.prepare_resps().iter().map(|r| (*r.report_id(), r)).collect();
+            let answers: std::collections::HashMap<_, &PrepareResp> = response
+                .prepare_resps()
+                .iter()
+                .map(|r| (*r.report_id(), r))
+                .collect();
             for (id, prepared) in prepared {
                 let report_id = prepared.report_id;
                 let state = match answers.get(&report_id) {
                     Some(answer) => match leader_finish(task, prepared, answer) {
                         Ok(output) => {
-                            batch.add(&report_id, &output).map_err(|e| worker::Error::RustError(e.to_string()))?;
+                            batch
+                                .add(&report_id, &output)
+                                .map_err(|e| worker::Error::RustError(e.to_string()))?;
                             "done"
                         }
                         Err(_) => "rejected",
                     },
                     None => "rejected",
                 };
-                self.sql().exec("UPDATE reports SET state = ? WHERE id = ?", vec![text(state), text(&id)])?;
+                self.sql().exec(
+                    "UPDATE reports SET state = ? WHERE id = ?",
+                    vec![text(state), text(&id)],
+                )?;
             }
             for id in rejected {
-                self.sql().exec("UPDATE reports SET state = 'rejected' WHERE id = ?", vec![text(&id)])?;
+                self.sql().exec(
+                    "UPDATE reports SET state = 'rejected' WHERE id = ?",
+                    vec![text(&id)],
+                )?;
             }
             self.save_batch(task, &batch)?;
-            self.sql().exec("DELETE FROM jobs WHERE id = ?", vec![text(&job_id)])?;
+            self.sql()
+                .exec("DELETE FROM jobs WHERE id = ?", vec![text(&job_id)])?;
         }
     }
 
     async fn collect(&self, request: Collect, day: u32) -> Result<Collected> {
         let task = request.task.task()?;
         if let Some(body) = self.released(&task)? {
-            return serde_json::from_str(&body).map_err(|e| worker::Error::RustError(e.to_string()));
+            return serde_json::from_str(&body)
+                .map_err(|e| worker::Error::RustError(e.to_string()));
         }
         let (pending, reason) = self.drain(&task, &request.helper_url).await?;
         if pending > 0 {
@@ -381,20 +424,42 @@ impl DapStore {
         }
         let batch = self.batch(&task)?;
         if batch.count < u64::from(task.min_batch_size) {
-            return Ok(Collected::BelowK { n_reports: batch.count });
+            return Ok(Collected::BelowK {
+                n_reports: batch.count,
+            });
         }
         let share_request = janus_messages::AggregateShareReq::<TimeInterval>::new(
-            janus_messages::BatchSelector::new_time_interval(cove_engine::aggregation::task::day_interval(day)),
+            janus_messages::BatchSelector::new_time_interval(
+                cove_engine::aggregation::task::day_interval(day),
+            ),
             Vec::new(),
             batch.count,
             janus_messages::ReportIdChecksum::from(batch.checksum),
         );
-        let body = share_request.get_encoded().map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let url = format!("{}{}/tasks/{}/aggregate_shares", request.helper_url, task.shop, task.id_text());
-        let answer = match super::send(&self.env, Method::Post, &url, body, "application/dap-aggregate-share-req").await {
+        let body = share_request
+            .get_encoded()
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let url = format!(
+            "{}{}/tasks/{}/aggregate_shares",
+            request.helper_url,
+            task.shop,
+            task.id_text()
+        );
+        let answer = match super::send(
+            &self.env,
+            Method::Post,
+            &url,
+            body,
+            "application/dap-aggregate-share-req",
+        )
+        .await
+        {
             Ok(answer) => answer,
             Err(error) => {
-                return Ok(Collected::Waiting { pending: 0, reason: error.to_string() });
+                return Ok(Collected::Waiting {
+                    pending: 0,
+                    reason: error.to_string(),
+                });
             }
         };
         let share = janus_messages::AggregateShare::get_decoded(&answer)
@@ -408,10 +473,16 @@ impl DapStore {
             &collector,
         )
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let collected = Collected::Released { n_reports: batch.count, counts };
+        let collected = Collected::Released {
+            n_reports: batch.count,
+            counts,
+        };
         self.sql().exec(
             "INSERT OR REPLACE INTO released (task, body) VALUES (?, ?)",
-            vec![text(&task.id_text()), text(&serde_json::to_string(&collected)?)],
+            vec![
+                text(&task.id_text()),
+                text(&serde_json::to_string(&collected)?),
+            ],
         )?;
         Ok(collected)
     }
@@ -428,7 +499,10 @@ impl DapStore {
         if let Some(row) = stored {
             let (stored_hash, response) = row.split_once(' ').unwrap_or((&row, ""));
             if stored_hash != hash {
-                return Response::error("invalidMessage: this job id was used for another job", 400);
+                return Response::error(
+                    "invalidMessage: this job id was used for another job",
+                    400,
+                );
             }
             return Response::from_bytes(from_base64url(response).unwrap_or_default());
         }
@@ -454,14 +528,21 @@ impl DapStore {
                 answers.push(reject(PrepareError::BatchCollected));
                 continue;
             }
-            if self.count("SELECT COUNT(*) AS n FROM seen WHERE id = ?", vec![text(&id)])? > 0 {
+            if self.count(
+                "SELECT COUNT(*) AS n FROM seen WHERE id = ?",
+                vec![text(&id)],
+            )? > 0
+            {
                 answers.push(reject(PrepareError::ReportReplayed));
                 continue;
             }
             let (answer, output) = helper_prepare(&task, &keys, init);
             if let Some(output) = output {
-                batch.add(&report_id, &output).map_err(|e| worker::Error::RustError(e.to_string()))?;
-                self.sql().exec("INSERT INTO seen (id) VALUES (?)", vec![text(&id)])?;
+                batch
+                    .add(&report_id, &output)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                self.sql()
+                    .exec("INSERT INTO seen (id) VALUES (?)", vec![text(&id)])?;
             }
             answers.push(answer);
         }
@@ -471,7 +552,12 @@ impl DapStore {
         self.save_batch(&task, &batch)?;
         self.sql().exec(
             "INSERT INTO jobs (id, task, reports, response) VALUES (?, ?, ?, ?)",
-            vec![text(&job.id), text(&task.id_text()), text(&hash), text(&base64url(&response))],
+            vec![
+                text(&job.id),
+                text(&task.id_text()),
+                text(&hash),
+                text(&base64url(&response)),
+            ],
         )?;
         Response::from_bytes(response)
     }
@@ -495,10 +581,20 @@ impl DapStore {
             if batch.count == share_request.report_count() && batch.checksum == checksum {
                 return Response::from_bytes(from_base64url(&body).unwrap_or_default());
             }
-            return Response::error("batchMismatch: this day was released with other reports", 400);
+            return Response::error(
+                "batchMismatch: this day was released with other reports",
+                400,
+            );
         }
         let collector = super::collector_config(&self.env).map_err(worker::Error::RustError)?;
-        match helper_release(&task, day, &batch, share_request.report_count(), &checksum, &collector) {
+        match helper_release(
+            &task,
+            day,
+            &batch,
+            share_request.report_count(),
+            &checksum,
+            &collector,
+        ) {
             Ok(sealed) => {
                 let body = janus_messages::AggregateShare::new(sealed)
                     .get_encoded()

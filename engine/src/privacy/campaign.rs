@@ -325,7 +325,8 @@ pub fn devices_for_half_width(spec: &CampaignSpec, n_segments: u32, half_width: 
     let (p, q) = grr::probabilities(domain, spec.epsilon);
     let gap = p - q;
     let cell_variance = (p * (1.0 - p)).max(q * (1.0 - q));
-    let per_device = Z_95 * f64::from(spec.variants)
+    let per_device = Z_95
+        * f64::from(spec.variants)
         * (2.0 * f64::from(n_segments.max(1)) * cell_variance).sqrt()
         / (gap * half_width);
     (per_device * per_device).ceil().min(u64::MAX as f64) as u64

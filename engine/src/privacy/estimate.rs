@@ -66,7 +66,8 @@ pub fn estimate(mechanism: Mechanism, epsilon: f64, tally: &Tally) -> Result<Vec
         Mechanism::Prio3 { .. } => {
             return Err(Error::InvalidParameter {
                 name: "mechanism",
-                reason: "a secret-shared metric is estimated from its release (aggregation::release)",
+                reason:
+                    "a secret-shared metric is estimated from its release (aggregation::release)",
             })
         }
         Mechanism::Grr { domain } => {

@@ -208,7 +208,10 @@ pub fn randomise<R: Rng + CryptoRng>(
         Mechanism::Prio3 { .. } => {
             return Err(invalid(
                 "reports.metric",
-                format!("'{}' is secret-shared, not randomised", truncate(&spec.name)),
+                format!(
+                    "'{}' is secret-shared, not randomised",
+                    truncate(&spec.name)
+                ),
             ))
         }
     };
