@@ -639,7 +639,8 @@ mod tests {
                 "/v1/reports?shop=demo",
                 &[
                     ("content-type", "application/json"),
-                    ("content-length", "1025"),
+                    // An upload with secret-shared reports is at most 256 KiB.
+                    ("content-length", "262145"),
                 ],
                 "413",
             ),

@@ -121,12 +121,7 @@ pub async fn receive(
     country: &str,
 ) -> Result<Answer, ApiError> {
     if !body.starts_with(br#"{"v":2"#) {
-        if body.len() != cove_engine::privacy::report::ENVELOPE_BYTES {
-            return Err(ApiError::BadRequest(format!(
-                "an envelope is exactly {} bytes",
-                cove_engine::privacy::report::ENVELOPE_BYTES
-            )));
-        }
+        // An envelope: `Envelope::parse` refuses any other size.
         let prepared = prepare(shop, registry, body, today, country)?;
         return ingest(req, env, shop, prepared).await;
     }

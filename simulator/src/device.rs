@@ -240,25 +240,15 @@ pub fn simulate_device(
     let (envelope_text, shared_metrics) = match body.as_deref() {
         Some(text) if text.starts_with(r#"{"v":2"#) => {
             let upload: serde_json::Value = serde_json::from_str(text)?;
-            let tasks: Vec<String> = upload["dap"]
+            let names: Vec<String> = upload["dap"]
                 .as_array()
                 .map(|reports| {
                     reports
                         .iter()
-                        .filter_map(|r| r["task"].as_str().map(str::to_string))
+                        .filter_map(|r| r["metric"].as_str().map(str::to_string))
                         .collect()
                 })
                 .unwrap_or_default();
-            let names: Vec<String> = registry
-                .metrics
-                .iter()
-                .filter(|metric| {
-                    registry
-                        .task(metric)
-                        .is_some_and(|task| tasks.contains(&task.id_text()))
-                })
-                .map(|metric| metric.name.clone())
-                .collect();
             (upload["envelope"].as_str().map(str::to_string), names)
         }
         other => (other.map(str::to_string), Vec::new()),

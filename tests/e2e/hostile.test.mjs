@@ -55,16 +55,19 @@ function assertJsonError(result, name, { status } = {}) {
   assert.ok(!result.text.includes(MARK), `${name} echoes the input: ${result.text}`);
 }
 
+// Each route's body limit, and the size a route's bodies are padded to (a
+// report envelope is exactly 1,024 bytes; an upload with secret-shared
+// reports is at most 256 KiB).
 const POST_ROUTES = [
-  ["/v1/score", 256 * 1024],
-  ["/v1/recommend?shop=demo", 16 * 1024],
-  ["/v1/reports?shop=demo", 1024],
+  ["/v1/score", 256 * 1024, 0],
+  ["/v1/recommend?shop=demo", 16 * 1024, 0],
+  ["/v1/reports?shop=demo", 256 * 1024, 1024],
 ];
 
 const json = { "content-type": "application/json", "cf-connecting-ip": "10.1.2.3" };
 
-function hostileBodies(limit) {
-  const pad = (text) => (limit === 1024 ? text.padEnd(1024, " ") : text);
+function hostileBodies(limit, padTo) {
+  const pad = (text) => (padTo ? text.padEnd(padTo, " ") : text);
   const deep = "[".repeat(Math.min(limit - 10, 5000)) + "]".repeat(Math.min(limit - 10, 5000));
   return [
     ["oversized", Buffer.alloc(limit + 1, 0x20)],
@@ -73,7 +76,7 @@ function hostileBodies(limit) {
     ["huge number", pad(`{"k": 1e400, "v": 1e400, "dim": 1e400, "${MARK}": 1}`)],
     ["NaN", pad(`{"k": NaN, "v": NaN}`)],
     ["duplicate keys", pad(`{"k": 5, "k": 6, "v": 1, "v": 1, "dim": 1, "dim": 2}`)],
-    ["bad UTF-8", Buffer.concat([Buffer.from(`{"k": 5, "${MARK}": "`), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from(`"}`.padEnd(limit === 1024 ? 1024 - 16 : 2, " "))])],
+    ["bad UTF-8", Buffer.concat([Buffer.from(`{"k": 5, "${MARK}": "`), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from(`"}`.padEnd(padTo ? padTo - 16 : 2, " "))])],
     ["wrong types", pad(`{"k": "${MARK}", "v": "1", "dim": [], "items": {}, "user": null}`)],
     ["empty", ""],
     ["not JSON", pad(`<${MARK}>`)],
@@ -82,8 +85,20 @@ function hostileBodies(limit) {
 
 test("every POST route × hostile bodies: a 4xx JSON error, never an echo, never a 5xx", async () => {
   let cases = 0;
-  for (const [path, limit] of POST_ROUTES) {
-    for (const [name, body] of hostileBodies(limit)) {
+  for (const [path, limit, padTo] of POST_ROUTES) {
+    const bodies = hostileBodies(limit, padTo);
+    if (path.startsWith("/v1/reports")) {
+      // Uploads (`{"v":2,…}`): many reports, a huge day, reports that are not
+      // DAP reports, a task repeated.
+      const report = { task: "A".repeat(43), report: "AAAA" };
+      bodies.push(
+        ["upload of 3,000 reports", `{"v":2,"day":1,"envelope":null,"dap":${JSON.stringify(Array(3000).fill(report))}}`],
+        ["upload with a huge day", `{"v":2,"day":1e400,"envelope":null,"dap":[]}`],
+        ["upload with a non-string report", `{"v":2,"day":1,"envelope":null,"dap":[{"task":"${MARK}","report":[1,2]}]}`],
+        ["upload with an envelope of the wrong size", `{"v":2,"day":1,"envelope":"${MARK}","dap":[]}`],
+      );
+    }
+    for (const [name, body] of bodies) {
       const headers = { ...json };
       if (typeof body !== "function") headers["content-length"] = Buffer.byteLength(body);
       const result = await request("POST", path, { headers, body });

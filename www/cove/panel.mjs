@@ -86,6 +86,9 @@ export const PANEL_STRINGS = Object.freeze({
   metricOther: "one other count for the shop's statistics",
   sentScrambled:
     "Each answer was scrambled in this browser before it left, so the shop can only count totals over many shoppers, never read yours. The report carries no name, address, cookie or identifier.",
+  sentShared:
+    "Each answer was split in this browser into two halves, one for the shop and one for an independent helper, so that neither can read it; together they only ever add up totals over many shoppers, with a little random noise. The report carries no name, address, cookie or identifier.",
+  sentScrambledToo: "The other answers were scrambled in this browser before they left.",
   budgetNone: "Privacy budget: none of today's allowance is used.",
   budgetSome: "Privacy budget: {percent} of today's allowance is used.",
   budgetAll: "Privacy budget: all of today's allowance is used, so nothing more will be sent until tomorrow.",
@@ -316,15 +319,25 @@ function noticed(words, data, options) {
 }
 
 /** The plain name of each metric in the last report's bytes, in order. */
-function reportContents(words, bytes) {
-  let reports;
+/** The metrics a sent body held: an envelope's reports, or an upload's
+ * secret-shared reports and the envelope inside it. `shared` tells which. */
+function sentMetrics(bytes) {
   try {
-    reports = JSON.parse(bytes).reports;
+    const body = JSON.parse(bytes);
+    if (body?.v === 2) {
+      const local = body.envelope ? sentMetrics(body.envelope).local : [];
+      const shared = Array.isArray(body.dap) ? body.dap.map((r) => String(r?.metric ?? "")) : [];
+      return { local, shared };
+    }
+    return { local: Array.isArray(body?.reports) ? body.reports.map((r) => String(r?.metric ?? "")) : [], shared: [] };
   } catch {
-    return [];
+    return { local: [], shared: [] };
   }
-  if (!Array.isArray(reports)) return [];
-  return reports.map(({ metric }) => {
+}
+
+function reportContents(words, bytes) {
+  const { local, shared } = sentMetrics(bytes);
+  return [...shared, ...local].map((metric) => {
     const name = String(metric ?? "");
     if (name.startsWith("campaign.")) return words.say("metric.campaign");
     const key = `metric.${name}`;
@@ -349,7 +362,9 @@ function sentBlocks(words, privacy, now) {
       for (const line of contents) list.append(node("li", {}, line));
       blocks.push(list);
     }
-    blocks.push(node("p", {}, words.say("sentScrambled")));
+    const { local, shared } = sentMetrics(last.bytes);
+    if (shared.length) blocks.push(node("p", {}, words.say("sentShared")));
+    if (local.length || !shared.length) blocks.push(node("p", {}, words.say(shared.length ? "sentScrambledToo" : "sentScrambled")));
   } else {
     blocks.push(node("p", { "data-panel": "sent" }, words.say(privacy.pending ? "sentPending" : "sentNothingYet")));
   }

@@ -553,16 +553,23 @@ function downloadButton(days, ctx) {
 }
 
 /** Whether a day holds nothing the page could show (no reports, or fewer than k). */
-const isEmpty = (aggregates) => !aggregates.envelopes;
+/** How many shoppers reported on the day: envelopes, or the secret-shared
+ * reports of the metric every reporting device sends (whichever is larger). */
+const shoppersReported = (aggregates) =>
+  Math.max(aggregates.envelopes ?? 0, ...aggregates.metrics.map((m) => (m.release ? m.n_reports ?? 0 : 0)));
+const isEmpty = (aggregates) => !shoppersReported(aggregates);
 
 function emptyState(aggregates) {
   const campaigns = (aggregates.campaigns ?? []).map((c) => `${campaignName(c.id)} (${kindWords(c.kind)})`);
   return element("section", { class: "empty", "data-empty": "true", "aria-labelledby": "empty-heading" },
     element("h2", { id: "empty-heading" }, `No reports yet for ${longDate(aggregates.day)}`),
     element("p", {}, "Reports arrive after shoppers visit (each browser sends at most one a day), so a day is complete only the day after. " +
+      (aggregates.aggregation === "secret_shared"
+        ? "This shop's reports are added up by two independent parties, who release a day's totals only once the day has ended. "
+        : "") +
       `A day is shown once at least ${aggregates.k_anonymity} shoppers have reported. Pick another day above.`),
     element("p", {}, "To see sample data, run ", element("code", {}, "cargo xtask simulate"),
-      ": simulated shoppers then report to the local worker, and today's figures appear here."),
+      ": simulated shoppers then report to the local worker, and their day's figures appear here."),
     ...(campaigns.length ? [element("p", {}, `This shop measures ${campaigns.length === 1 ? "one campaign" : `${campaigns.length} campaigns`}: ${campaigns.join(", ")}.`)] : []));
 }
 
@@ -630,6 +637,11 @@ async function load() {
     main.textContent = "That dashboard token was refused for this shop. Enter the current one above.";
     return;
   }
+  // With two aggregators a day is released once it has ended: without a
+  // chosen day, the latest day there can be numbers for is yesterday.
+  if (chosenDay === null && aggregates.aggregation === "secret_shared") {
+    aggregates = await readDay(aggregates.day - 1, token);
+  }
   if (chosenDay === null) form.date.value = dateOfDay(aggregates.day);
   const ctx = contextOf(aggregates, bundle);
   // The trend: from the start date to the day, at most MAX_TREND_DAYS days
@@ -657,7 +669,7 @@ async function load() {
     sections.push(emptyState(aggregates));
   } else {
     const summary = element("section", { class: "summary", "aria-labelledby": "day-heading" }, heading,
-      element("p", {}, element("strong", {}, whole(aggregates.envelopes)), " shoppers reported this day. ",
+      element("p", {}, element("strong", {}, whole(shoppersReported(aggregates))), " shoppers reported this day. ",
         `Groups of fewer than ${aggregates.k_anonymity} shoppers are hidden.`));
     if (days.length === 1) summary.append(download);
     sections.push(summary, campaignSection(aggregates, ctx), segmentSection(aggregates, ctx),

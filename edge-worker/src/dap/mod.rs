@@ -261,6 +261,8 @@ pub struct Upload {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharedReport {
+    /// The metric's name (the task must be this metric's).
+    pub metric: String,
     /// The task id (base64url).
     pub task: String,
     /// The DAP report (base64url).
@@ -290,12 +292,13 @@ pub async fn upload(
     let mut groups: Vec<(Task, u32, Vec<String>)> = Vec::new();
     for shared in reports {
         let task = registry
-            .metrics
-            .iter()
-            .filter_map(|metric| registry.task(metric))
-            .find(|task| task.id_text() == shared.task)
+            .metric(&shared.metric)
+            .and_then(|metric| registry.task(metric))
+            .filter(|task| task.id_text() == shared.task)
             .ok_or_else(|| {
-                ApiError::BadRequest("a report names a task this shop does not run".into())
+                ApiError::BadRequest(
+                    "a report names a metric and task this shop does not run".into(),
+                )
             })?;
         let bytes = from_base64url(&shared.report)
             .ok_or_else(|| ApiError::BadRequest("a report is not base64url".into()))?;

@@ -405,14 +405,15 @@ impl DeviceReporter {
     }
 
     /// Today's secret-shared reports: one DAP report per secret-shared metric
-    /// of `values` whose ε still fits in the day's budget, as `(task id,
-    /// report)` in base64url. Spends the ε of each report built.
+    /// of `values` whose ε still fits in the day's budget, as `(metric, task
+    /// id, report)`, the last two in base64url. Spends the ε of each report
+    /// built.
     fn shared_reports(
         &mut self,
         registry: &Registry,
         values: &[(String, u32)],
         day: u32,
-    ) -> Result<Vec<(String, String)>, Error> {
+    ) -> Result<Vec<(String, String, String)>, Error> {
         let Some(aggregators) = &registry.aggregators else {
             return Ok(Vec::new());
         };
@@ -430,7 +431,11 @@ impl DeviceReporter {
             }
             let report = crate::aggregation::client::report(&task, *value, day, &keys)?;
             self.budget.try_spend(day, metric.epsilon)?;
-            reports.push((task.id_text(), crate::aggregation::hpke::base64url(&report)));
+            reports.push((
+                name.clone(),
+                task.id_text(),
+                crate::aggregation::hpke::base64url(&report),
+            ));
         }
         Ok(reports)
     }
@@ -489,10 +494,14 @@ impl DeviceReporter {
 /// The body a device with two aggregators sends: the day, the randomised
 /// envelope when one was built (as its padded text), and its DAP reports.
 /// It starts with `{"v":2` (the edge tells it from an envelope by that).
-fn upload_body(day: u32, envelope: Option<&str>, shared: &[(String, String)]) -> String {
+fn upload_body(day: u32, envelope: Option<&str>, shared: &[(String, String, String)]) -> String {
+    // The metric's name rides beside its task id (which names it to the
+    // aggregators anyway), so the shopper's panel can say what was sent.
     let dap: Vec<serde_json::Value> = shared
         .iter()
-        .map(|(task, report)| serde_json::json!({ "task": task, "report": report }))
+        .map(|(metric, task, report)| {
+            serde_json::json!({ "metric": metric, "task": task, "report": report })
+        })
         .collect();
     format!(
         r#"{{"v":2,"day":{day},"envelope":{},"dap":{}}}"#,
