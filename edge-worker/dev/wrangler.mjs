@@ -112,34 +112,18 @@ class EarlyExit extends Error {}
  */
 export async function startAggregators(options = {}) {
   const leaderState = options.persistTo ?? join(scratch, "wrangler-state");
-  // The secrets live beside the state they protect: a restart keeps its
-  // keys, so reports stored under them still open.
-  const secretsPath = `${leaderState}-aggregators.json`;
-  let secrets;
+  const secrets = aggregatorSecrets(leaderState);
+  const helper = await startHelper(leaderState, { logName: options.logName });
   try {
-    secrets = JSON.parse(readFileSync(secretsPath, "utf8"));
-  } catch {
-    secrets = {
-      shared: randomBytes(32).toString("hex"),
-      leader: randomBytes(32).toString("hex"),
-      helper: randomBytes(32).toString("hex"),
-    };
-    mkdirSync(dirname(secretsPath), { recursive: true });
-    writeFileSync(secretsPath, JSON.stringify(secrets), { mode: 0o600 });
-  }
-  const shared = secrets.shared;
-  const helper = await startWorker({
-    persistTo: `${leaderState}-helper`,
-    logName: `${options.logName ?? "leader"}-helper`,
-    vars: { DAP_ROLE: "helper" },
-    adminToken: null,
-    aggregatorSecrets: { own: secrets.helper, shared },
-  });
-  try {
+    // The helper's public key is provisioned with the leader, as a DAP task's
+    // aggregators are, so the leader serves it while the helper is down.
+    const config = await fetch(`${helper.url}/v1/dap/hpke_config`);
+    if (!config.ok) throw new Error(`the helper's hpke_config answered ${config.status}`);
+    const helperConfig = Buffer.from(await config.arrayBuffer()).toString("base64url");
     const leader = await startWorker({
       ...options,
-      vars: { ...(options.vars ?? {}), HELPER_URL: `${helper.url}/v1/dap/` },
-      aggregatorSecrets: { own: secrets.leader, shared },
+      vars: { ...(options.vars ?? {}), HELPER_URL: `${helper.url}/v1/dap/`, HELPER_HPKE_CONFIG: helperConfig },
+      aggregatorSecrets: { own: secrets.leader, shared: secrets.shared },
     });
     const stopLeader = leader.stop;
     return {
@@ -153,6 +137,41 @@ export async function startAggregators(options = {}) {
   } catch (error) {
     await helper.stop();
     throw error;
+  }
+}
+
+/**
+ * The helper of the leader whose state is `leaderState`, with its own state
+ * beside it and the same secrets as before (so a helper started again, on
+ * `port`, is the same party with the same storage).
+ */
+export async function startHelper(leaderState, { port, logName } = {}) {
+  const secrets = aggregatorSecrets(leaderState);
+  return startWorker({
+    ...(port ? { port } : {}),
+    persistTo: `${leaderState}-helper`,
+    logName: `${logName ?? "leader"}-helper`,
+    vars: { DAP_ROLE: "helper" },
+    adminToken: null,
+    aggregatorSecrets: { own: secrets.helper, shared: secrets.shared },
+  });
+}
+
+/** The aggregators' secrets, kept beside the state they protect: a restart
+ * keeps its keys, so reports stored under them still open. */
+function aggregatorSecrets(leaderState) {
+  const secretsPath = `${leaderState}-aggregators.json`;
+  try {
+    return JSON.parse(readFileSync(secretsPath, "utf8"));
+  } catch {
+    const secrets = {
+      shared: randomBytes(32).toString("hex"),
+      leader: randomBytes(32).toString("hex"),
+      helper: randomBytes(32).toString("hex"),
+    };
+    mkdirSync(dirname(secretsPath), { recursive: true });
+    writeFileSync(secretsPath, JSON.stringify(secrets), { mode: 0o600 });
+    return secrets;
   }
 }
 

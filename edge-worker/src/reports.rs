@@ -125,11 +125,20 @@ pub async fn receive(
         let prepared = prepare(shop, registry, body, today, country)?;
         return ingest(req, env, shop, prepared).await;
     }
+    let malformed = |reason: String| {
+        ApiError::Malformed(cove_engine::Error::InvalidReport {
+            field: "upload",
+            reason,
+        })
+    };
     let upload: crate::dap::Upload = serde_json::from_slice(body).map_err(|e| {
-        ApiError::BadRequest(format!("an upload is {{v, day, envelope, dap}}: {e}"))
+        malformed(crate::api_error::json_error_text(
+            "the upload {v, day, envelope, dap}",
+            &e,
+        ))
     })?;
     if upload.v != 2 || (upload.envelope.is_none() && upload.dap.is_empty()) {
-        return Err(ApiError::BadRequest("an empty or unknown upload".into()));
+        return Err(malformed("an empty or unknown upload".into()));
     }
     // The envelope is checked before anything is kept, so a bad one refuses
     // the whole upload and counts nothing.

@@ -11,7 +11,10 @@
 //! the rescue decision (`abandonment::decide`), campaign exposure and response
 //! and the day's envelope through the ε budget (`privacy::device::DeviceReporter`
 //! over the shop's registry, `privacy::registry::Registry::resolve`). The
-//! envelope's 1,024 bytes are POSTed to `/v1/reports` on 127.0.0.1, each device
+//! day's body is POSTed to `/v1/reports` on 127.0.0.1: the 1,024-byte envelope,
+//! or, when the worker serves a helper aggregator's key in `/v1/config`, an
+//! upload whose segments and campaigns are Prio3 shares (dated yesterday, as
+//! a day is released once it has ended). Each device posts
 //! from its own client address (`cf-connecting-ip`, as distinct devices would
 //! be) and with its customer's country (`cf-ipcountry`, as the CDN would add).
 //!

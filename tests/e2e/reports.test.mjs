@@ -110,7 +110,8 @@ test("malformed envelopes get a JSON 4xx, echo nothing and count nothing", async
   const cases = [
     ["not JSON", "{oops".padEnd(ENVELOPE_BYTES, " "), 400, "invalid_report"],
     ["too short", JSON.stringify({ v: 1 }), 400, "invalid_report"],
-    ["too long", big, 413, "payload_too_large"],
+    ["too long for an envelope", big, 400, "invalid_report"],
+    ["over the upload limit", "x".repeat(256 * 1024 + 1), 413, "payload_too_large"],
     ["wrong version", envelope([{ metric: "segment.lifecycle", cell: 1 }], { v: 2 }), 400, "invalid_report"],
     ["unknown field", envelope([{ metric: "segment.lifecycle", cell: 1 }], { zzmarker: "alice" }), 400, "invalid_report"],
     ["wrong type", envelope([{ metric: "segment.lifecycle", cell: "1" }]), 400, "invalid_report"],

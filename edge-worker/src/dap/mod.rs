@@ -10,6 +10,10 @@
 //! - `HELPER_URL` (leader): the helper's DAP endpoint (`…/v1/dap/`). Without
 //!   it the shop has one aggregator, and every metric is randomised on the
 //!   device (local DP, the declared fallback);
+//! - `HELPER_HPKE_CONFIG` (leader, optional): the helper's public HPKE
+//!   configuration as provisioned (base64url of its `hpke_config` answer);
+//!   without it the leader fetches it, and cannot serve devices their
+//!   registry while the helper is down;
 //! - `DAP_ROLE` = `helper` on the helper's deployment;
 //! - `AGGREGATOR_SECRET` (≥ 32 characters, each aggregator its own): derives
 //!   its HPKE key pair;
@@ -187,10 +191,25 @@ pub async fn with_aggregators(env: &Env, registry: Registry) -> Result<Registry,
     let Some(helper_url) = helper_url(env) else {
         return Ok(registry);
     };
+    // The helper's public key as provisioned with the leader (the base64url
+    // of what the helper serves at `hpke_config`, as a DAP task is provisioned
+    // with its aggregators' configurations), so a helper that is down does
+    // not stop devices from getting theirs; else fetched once per isolate.
+    let provisioned = env
+        .var("HELPER_HPKE_CONFIG")
+        .ok()
+        .map(|var| var.to_string())
+        .filter(|text| !text.is_empty());
     let cached = HELPER_CONFIG.with(|c| c.borrow().clone());
-    let helper_config = match cached {
-        Some(config) => config,
-        None => {
+    let helper_config = match (provisioned, cached) {
+        (Some(text), _) => {
+            let bytes = from_base64url(&text).ok_or_else(|| {
+                ApiError::Unavailable("HELPER_HPKE_CONFIG is not base64url".into())
+            })?;
+            first_config(&bytes)?
+        }
+        (None, Some(config)) => config,
+        (None, None) => {
             let mut response = worker::Fetch::Url(
                 format!("{helper_url}hpke_config")
                     .parse()
@@ -199,14 +218,7 @@ pub async fn with_aggregators(env: &Env, registry: Registry) -> Result<Registry,
             .send()
             .await
             .map_err(|e| ApiError::Unavailable(format!("the helper is unreachable: {e}")))?;
-            let bytes = response.bytes().await?;
-            let list = HpkeConfigList::get_decoded(&bytes).map_err(|e| {
-                ApiError::Unavailable(format!("the helper's HPKE configuration: {e}"))
-            })?;
-            let config = list.hpke_configs().first().ok_or_else(|| {
-                ApiError::Unavailable("the helper has no HPKE configuration".into())
-            })?;
-            let text = config_to_text(config);
+            let text = first_config(&response.bytes().await?)?;
             HELPER_CONFIG.with(|c| *c.borrow_mut() = Some(text.clone()));
             text
         }
@@ -219,6 +231,17 @@ pub async fn with_aggregators(env: &Env, registry: Registry) -> Result<Registry,
             helper_url,
         })
         .map_err(ApiError::Engine)
+}
+
+/// The first configuration of an encoded `HpkeConfigList`, as text.
+fn first_config(bytes: &[u8]) -> Result<String, ApiError> {
+    let list = HpkeConfigList::get_decoded(bytes)
+        .map_err(|e| ApiError::Unavailable(format!("the helper's HPKE configuration: {e}")))?;
+    let config = list
+        .hpke_configs()
+        .first()
+        .ok_or_else(|| ApiError::Unavailable("the helper has no HPKE configuration".into()))?;
+    Ok(config_to_text(config))
 }
 
 fn store_stub(env: &Env, role: &str, shop: &str, day: u32) -> worker::Result<worker::Stub> {

@@ -262,7 +262,16 @@ impl DapStore {
 
     /// Sends this task's waiting reports to the helper, a job at a time.
     /// Returns the number still waiting, and why, when the helper failed.
-    async fn drain(&self, task: &Task, helper_url: &str) -> Result<(u64, Option<String>)> {
+    ///
+    /// With `wait`, a caller that finds another drain running waits for it
+    /// (a collection); without, it leaves the work to that drain (an upload,
+    /// which a device is waiting on).
+    async fn drain(
+        &self,
+        task: &Task,
+        helper_url: &str,
+        wait: bool,
+    ) -> Result<(u64, Option<String>)> {
         let waiting = |this: &DapStore| {
             this.count(
                 "SELECT COUNT(*) AS n FROM reports WHERE task = ? AND state = 'pending'",
@@ -272,7 +281,7 @@ impl DapStore {
         // One drain at a time (a drain awaits the helper, and the object
         // takes other requests meanwhile); a second caller waits for it, up
         // to a limit.
-        for _ in 0..DRAIN_WAITS {
+        for _ in 0..if wait { DRAIN_WAITS } else { 0 } {
             if !self.draining.get() {
                 break;
             }
@@ -415,7 +424,7 @@ impl DapStore {
             return serde_json::from_str(&body)
                 .map_err(|e| worker::Error::RustError(e.to_string()));
         }
-        let (pending, reason) = self.drain(&task, &request.helper_url).await?;
+        let (pending, reason) = self.drain(&task, &request.helper_url, true).await?;
         if pending > 0 {
             return Ok(Collected::Waiting {
                 pending,
@@ -646,7 +655,7 @@ impl DurableObject for DapStore {
                 )?;
                 if pending >= JOB_SIZE as u64 && !helper_url.is_empty() {
                     // Aggregated in jobs of JOB_SIZE; a failure leaves them waiting.
-                    let _ = self.drain(&task, &helper_url).await;
+                    let _ = self.drain(&task, &helper_url, false).await;
                 }
                 Response::from_json(&uploaded)
             }
