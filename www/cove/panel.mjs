@@ -72,6 +72,7 @@ export const PANEL_STRINGS = Object.freeze({
   sentPending: "Nothing has been sent yet; one report is ready and will be sent soon.",
   sentReport: "{when} this browser sent the shop one anonymous, randomised report. It was about:",
   sentReportNoContents: "{when} this browser sent the shop one anonymous, randomised report.",
+  sentReportShared: "{when} this browser sent the shop one anonymous report. It was about:",
   sentToday: "Today at {time}",
   sentYesterday: "Yesterday at {time}",
   sentOn: "On {date} at {time}",
@@ -88,7 +89,8 @@ export const PANEL_STRINGS = Object.freeze({
     "Each answer was scrambled in this browser before it left, so the shop can only count totals over many shoppers, never read yours. The report carries no name, address, cookie or identifier.",
   sentShared:
     "Each answer was split in this browser into two halves, one for the shop and one for an independent helper, so that neither can read it; together they only ever add up totals over many shoppers, with a little random noise. The report carries no name, address, cookie or identifier.",
-  sentScrambledToo: "The other answers were scrambled in this browser before they left.",
+  sentSharedSome:
+    "Some answers were split in this browser into two halves, one for the shop and one for an independent helper, so that neither can read them; the others were scrambled in this browser before they left. The shop only ever sees totals over many shoppers, with a little random noise. The report carries no name, address, cookie or identifier.",
   budgetNone: "Privacy budget: none of today's allowance is used.",
   budgetSome: "Privacy budget: {percent} of today's allowance is used.",
   budgetAll: "Privacy budget: all of today's allowance is used, so nothing more will be sent until tomorrow.",
@@ -356,15 +358,15 @@ function sentBlocks(words, privacy, now) {
   if (last) {
     const when = Number.isFinite(last.sentAt) ? words.when(last.sentAt, now) : words.whenDay(last.day, now);
     const contents = reportContents(words, last.bytes);
-    blocks.push(node("p", { "data-panel": "sent" }, words.say(contents.length ? "sentReport" : "sentReportNoContents", { when })));
+    const { local, shared } = sentMetrics(last.bytes);
+    const sentKey = !contents.length ? "sentReportNoContents" : shared.length ? "sentReportShared" : "sentReport";
+    blocks.push(node("p", { "data-panel": "sent" }, words.say(sentKey, { when })));
     if (contents.length) {
       const list = node("ul", { "data-panel": "report-contents" });
       for (const line of contents) list.append(node("li", {}, line));
       blocks.push(list);
     }
-    const { local, shared } = sentMetrics(last.bytes);
-    if (shared.length) blocks.push(node("p", {}, words.say("sentShared")));
-    if (local.length || !shared.length) blocks.push(node("p", {}, words.say(shared.length ? "sentScrambledToo" : "sentScrambled")));
+    blocks.push(node("p", {}, words.say(!shared.length ? "sentScrambled" : local.length ? "sentSharedSome" : "sentShared")));
   } else {
     blocks.push(node("p", { "data-panel": "sent" }, words.say(privacy.pending ? "sentPending" : "sentNothingYet")));
   }
