@@ -337,8 +337,7 @@ function sentMetrics(bytes) {
   }
 }
 
-function reportContents(words, bytes) {
-  const { local, shared } = sentMetrics(bytes);
+function reportContents(words, { local, shared }) {
   return [...shared, ...local].map((metric) => {
     const name = String(metric ?? "");
     if (name.startsWith("campaign.")) return words.say("metric.campaign");
@@ -357,8 +356,9 @@ function sentBlocks(words, privacy, now) {
   const last = privacy.lastReport;
   if (last) {
     const when = Number.isFinite(last.sentAt) ? words.when(last.sentAt, now) : words.whenDay(last.day, now);
-    const contents = reportContents(words, last.bytes);
-    const { local, shared } = sentMetrics(last.bytes);
+    const sent = sentMetrics(last.bytes);
+    const { local, shared } = sent;
+    const contents = reportContents(words, sent);
     const sentKey = !contents.length ? "sentReportNoContents" : shared.length ? "sentReportShared" : "sentReport";
     blocks.push(node("p", { "data-panel": "sent" }, words.say(sentKey, { when })));
     if (contents.length) {

@@ -186,6 +186,14 @@ impl DapStore {
         Ok(rows.first().map_or(0, |row| row.n))
     }
 
+    /// This task's reports still waiting to be aggregated.
+    fn pending(&self, task: &Task) -> Result<u64> {
+        self.count(
+            "SELECT COUNT(*) AS n FROM reports WHERE task = ? AND state = 'pending'",
+            vec![text(&task.id_text())],
+        )
+    }
+
     fn text_value(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<Option<String>> {
         let rows: Vec<TextRow> = self.sql().exec(query, bindings)?.to_array()?;
         Ok(rows.into_iter().next().map(|row| row.value))
@@ -272,12 +280,6 @@ impl DapStore {
         helper_url: &str,
         wait: bool,
     ) -> Result<(u64, Option<String>)> {
-        let waiting = |this: &DapStore| {
-            this.count(
-                "SELECT COUNT(*) AS n FROM reports WHERE task = ? AND state = 'pending'",
-                vec![text(&task.id_text())],
-            )
-        };
         // One drain at a time (a drain awaits the helper, and the object
         // takes other requests meanwhile); a second caller waits for it, up
         // to a limit.
@@ -289,7 +291,7 @@ impl DapStore {
         }
         if self.draining.get() {
             return Ok((
-                waiting(self)?,
+                self.pending(task)?,
                 Some("another drain is still running".into()),
             ));
         }
@@ -298,7 +300,7 @@ impl DapStore {
             self.drain_jobs(task, helper_url).await
         };
         let reason = outcome.err().map(|e| e.to_string());
-        Ok((waiting(self)?, reason))
+        Ok((self.pending(task)?, reason))
     }
 
     async fn drain_jobs(&self, task: &Task, helper_url: &str) -> Result<()> {
@@ -649,10 +651,7 @@ impl DurableObject for DapStore {
                 let helper_url = upload.task.helper_url.clone();
                 let task = upload.task.task()?;
                 let uploaded = self.upload(upload)?;
-                let pending = self.count(
-                    "SELECT COUNT(*) AS n FROM reports WHERE task = ? AND state = 'pending'",
-                    vec![text(&task.id_text())],
-                )?;
+                let pending = self.pending(&task)?;
                 if pending >= JOB_SIZE as u64 && !helper_url.is_empty() {
                     // Aggregated in jobs of JOB_SIZE; a failure leaves them waiting.
                     let _ = self.drain(&task, &helper_url, false).await;
