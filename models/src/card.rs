@@ -99,15 +99,19 @@ pub fn model_card(
             Some(validation) => {
                 let _ = writeln!(
                     out,
-                    "Ranking parameters chosen on validation through the engine ({} trials; ties within {} \
-                     NDCG@10 go to the first option in grid order: the smaller weight, α, list or half-life): the \
+                    "Ranking parameters chosen on validation through the engine ({} trials on {} validation \
+                     users; ties within {} NDCG@10 go to the first option in grid order: the smaller weight, α, \
+                     list or half-life; a grid whose edge is chosen is widened past it): the \
                      \"discover\" slot (task B, bought items excluded) uses α scale {}, neighbours {}, \
                      trending {}; the \"for you\" slot (task A, bought items kept) uses {}; `*` list of {} \
-                     items; device profile half-life {} days (`ranking.profile_half_life_days`). The \
-                     list length is chosen first (at the engine's default half-life), then the half-life, \
-                     each by the mean of the two slots' validation NDCG@10; \"one set\" is task A with the \
-                     discover weights and its own buy-again weight only. Validation figures, never test:\n\n{}",
+                     items; device profile half-life {} days (`ranking.profile_half_life_days`). Coarse to \
+                     fine: a full coordinate search on the shortest list at the engine's default half-life; \
+                     each longer list with α and its trending weights re-chosen; each half-life with α, the \
+                     trending and the buy-again weights re-chosen; each kept by the mean of the two slots' validation NDCG@10; then a full \
+                     search on the chosen list and half-life. \"One set\" is task A with the discover \
+                     weights and its own buy-again weight only. Validation figures, never test:\n\n{}\n{}",
                     engine.validation_trials.len(),
+                    validation.n_users,
                     validation.tie_tolerance,
                     w.alpha_scale,
                     w.weight_neighbors,
@@ -115,7 +119,8 @@ pub fn model_card(
                     kept,
                     w.n_trending,
                     validation.profile_half_life_days,
-                    engine_eval::validation_table(validation)
+                    engine_eval::validation_table(validation),
+                    engine_eval::baselines_paragraph(validation)
                 );
             }
             None => {

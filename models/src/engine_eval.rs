@@ -308,234 +308,6 @@ fn load_bundle(trained: &TrainedModel) -> anyhow::Result<(Model, String)> {
     Ok((model, bundle.model_id))
 }
 
-/// The grids searched on validation, one coordinate at a time. Every grid is
-/// in ascending order, so the tie rule ([`pick`]) prefers the smaller
-/// weight, the smaller α and the shorter list.
-const ALPHA_SCALES: [f64; 10] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
-const TRENDING_WEIGHTS: [f32; 8] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
-const NEIGHBOUR_WEIGHTS: [f32; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
-const REPEAT_WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
-/// Lengths of the `*` trending list tried (each one a validation bundle).
-pub const TRENDING_LENGTHS: [usize; 3] = [100, 400, 1000];
-/// Half-lives (days) of the device profile's weights tried; the first is the
-/// engine's default. The shop's buyers (wholesalers) reorder over months.
-pub const PROFILE_HALF_LIVES: [f64; 5] = [30.0, 60.0, 120.0, 240.0, 480.0];
-
-fn half_lives_chosen(weights: &EngineWeights, default_days: f64) -> f64 {
-    weights.profile_half_life_days.unwrap_or(default_days)
-}
-
-/// The tie rule, fixed before any search: options whose validation NDCG@10
-/// is within this of the best are ties, and the first of them in grid order
-/// (the smaller weight, α or list) is kept. 0.0005 is about the difference
-/// one validation user's hit moves NDCG@10 by (1,096 users).
-pub const TIE_TOLERANCE: f64 = 0.0005;
-
-/// The option [`TIE_TOLERANCE`] chooses from `scored` (options in grid
-/// order with their validation score), and its score. `None` when empty.
-pub fn pick<T: Copy>(scored: &[(T, f64)]) -> Option<(T, f64)> {
-    let best = scored.iter().map(|(_, s)| *s).fold(f64::MIN, f64::max);
-    scored
-        .iter()
-        .find(|(_, s)| *s >= best - TIE_TOLERANCE)
-        .copied()
-}
-
-/// What the validation search found for one length of the `*` list and one
-/// profile half-life.
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchResult {
-    /// Items in the `*` trending list.
-    pub n_trending: usize,
-    /// The device profile's half-life, days.
-    pub profile_half_life_days: f64,
-    /// The weights chosen for this length.
-    pub weights: EngineWeights,
-    /// Validation NDCG@10 of task A with the `keep_purchased` set.
-    pub ndcg_at_10_a: f64,
-    /// Validation NDCG@10 of task B with the top-level set.
-    pub ndcg_at_10_b: f64,
-    /// Validation NDCG@10 of task A with one set for both slots (the
-    /// top-level weights, buy-again weight chosen by task A): the figure
-    /// the per-slot set is judged against.
-    pub ndcg_at_10_a_one_set: f64,
-}
-
-/// The validation search, summarised.
-#[derive(Debug, Clone, Serialize)]
-pub struct ValidationSummary {
-    /// One entry per length in [`TRENDING_LENGTHS`], at the engine's
-    /// default profile half-life.
-    pub lengths: Vec<SearchResult>,
-    /// One entry per half-life in [`PROFILE_HALF_LIVES`], at the chosen
-    /// length.
-    pub half_lives: Vec<SearchResult>,
-    /// The length chosen: the best mean of the two slots' NDCG@10, under
-    /// the tie rule.
-    pub n_trending: usize,
-    /// The profile half-life chosen, days, the same way (after the length).
-    pub profile_half_life_days: f64,
-    /// The tie tolerance used.
-    pub tie_tolerance: f64,
-}
-
-/// Scores validation trials and records them.
-struct Tuner<'a> {
-    split: &'a Split,
-    threads: usize,
-    trials: Vec<EngineTrial>,
-    bar: indicatif::ProgressBar,
-}
-
-impl Tuner<'_> {
-    /// Validation NDCG@10 of `task` with the ranker's current parameters.
-    fn score(&mut self, ranker: &EngineRanker, w: EngineWeights, task: Task) -> f64 {
-        let ndcg = eval::evaluate(self.split, ranker, task, self.threads).ndcg_at_10;
-        self.trials.push(EngineTrial {
-            weights: w,
-            ndcg_at_10_a: (task == Task::A).then_some(ndcg),
-            ndcg_at_10_b: (task == Task::B).then_some(ndcg),
-        });
-        self.bar.inc(1);
-        ndcg
-    }
-}
-
-/// The ranking parameters of `w` on top of a bundle's (λ and α stay the
-/// bundle's; α is set by [`EngineRanker::tune_alpha`]).
-fn params_of(base: &RankingParams, w: &EngineWeights) -> RankingParams {
-    RankingParams {
-        weight_personal: 1.0,
-        weight_neighbors: w.weight_neighbors,
-        weight_trending: w.weight_trending,
-        weight_repeat: w.weight_repeat,
-        keep_purchased: w.keep_purchased,
-        ..base.clone()
-    }
-}
-
-/// Searches both weight sets on one validation bundle:
-///
-/// 1. the top-level set by task B (the "discover" slot, bought items
-///    excluded): α's scale, then the trending and neighbour weights, two
-///    rounds (the best α depends on the weights);
-/// 2. with that α and that set, the buy-again weight by task A (the
-///    one-set figure, and the top-level `weight_repeat`, which a request
-///    keeping bought items uses when a bundle has no second set);
-/// 3. the `keep_purchased` set by task A: the buy-again weight, then the
-///    trending and neighbour weights, two rounds.
-///
-/// Every choice goes through [`pick`].
-fn search_weights(
-    tuner: &mut Tuner,
-    ranker: &mut EngineRanker,
-    config: &TrainConfig,
-    n_trending: usize,
-) -> anyhow::Result<SearchResult> {
-    let base = ranker.model.manifest().ranking.clone();
-    let mut weights = EngineWeights {
-        keep_purchased: None,
-        n_trending,
-        ..config.engine
-    };
-    let alpha_of = |scale: f64| engine_alpha(&config.als.confidence, scale);
-    let mut ndcg_b = f64::MIN;
-    for _round in 0..2 {
-        // α's scale; a scale the engine cannot fold in with (not positive
-        // definite) is skipped, not fatal.
-        let mut scored = Vec::new();
-        for scale in ALPHA_SCALES {
-            let w = EngineWeights {
-                alpha_scale: scale,
-                ..weights
-            };
-            if let Err(err) = ranker.tune_alpha(alpha_of(scale), params_of(&base, &w)) {
-                tracing::warn!(scale, "trial skipped: {err:#}");
-                continue;
-            }
-            scored.push((scale, tuner.score(ranker, w, Task::B)));
-        }
-        let (scale, _) = pick(&scored).ok_or_else(|| anyhow::anyhow!("no α folds in"))?;
-        weights.alpha_scale = scale;
-        ranker.tune_alpha(alpha_of(scale), params_of(&base, &weights))?;
-
-        let mut scored = Vec::new();
-        for trending in TRENDING_WEIGHTS {
-            for neighbours in NEIGHBOUR_WEIGHTS {
-                let w = EngineWeights {
-                    weight_trending: trending,
-                    weight_neighbors: neighbours,
-                    ..weights
-                };
-                ranker.set_weights(params_of(&base, &w));
-                scored.push((w, tuner.score(ranker, w, Task::B)));
-            }
-        }
-        let (w, b) = pick(&scored).expect("the grid is not empty");
-        weights = w;
-        ndcg_b = b;
-    }
-
-    // One set for both slots: the buy-again weight by task A.
-    let mut scored = Vec::new();
-    for repeat in REPEAT_WEIGHTS {
-        let w = EngineWeights {
-            weight_repeat: repeat,
-            ..weights
-        };
-        ranker.set_weights(params_of(&base, &w));
-        scored.push((w, tuner.score(ranker, w, Task::A)));
-    }
-    let (w, ndcg_a_one_set) = pick(&scored).expect("the grid is not empty");
-    weights = w;
-
-    // The "for you" set by task A, starting from the one set.
-    let mut kept = BlendWeights {
-        weight_personal: 1.0,
-        weight_neighbors: weights.weight_neighbors,
-        weight_trending: weights.weight_trending,
-        weight_repeat: weights.weight_repeat,
-    };
-    let with_kept = |kept: BlendWeights| EngineWeights {
-        keep_purchased: Some(kept),
-        ..weights
-    };
-    let mut ndcg_a = ndcg_a_one_set;
-    for _round in 0..2 {
-        let mut scored = Vec::new();
-        for repeat in REPEAT_WEIGHTS {
-            let k = BlendWeights {
-                weight_repeat: repeat,
-                ..kept
-            };
-            ranker.set_weights(params_of(&base, &with_kept(k)));
-            scored.push((k, tuner.score(ranker, with_kept(k), Task::A)));
-        }
-        kept = pick(&scored).expect("the grid is not empty").0;
-        let mut scored = Vec::new();
-        for trending in TRENDING_WEIGHTS {
-            for neighbours in NEIGHBOUR_WEIGHTS {
-                let k = BlendWeights {
-                    weight_trending: trending,
-                    weight_neighbors: neighbours,
-                    ..kept
-                };
-                ranker.set_weights(params_of(&base, &with_kept(k)));
-                scored.push((k, tuner.score(ranker, with_kept(k), Task::A)));
-            }
-        }
-        (kept, ndcg_a) = pick(&scored).expect("the grid is not empty");
-    }
-    Ok(SearchResult {
-        n_trending,
-        profile_half_life_days: ProfileParams::default().half_life_days,
-        weights: with_kept(kept),
-        ndcg_at_10_a: ndcg_a,
-        ndcg_at_10_b: ndcg_b,
-        ndcg_at_10_a_one_set: ndcg_a_one_set,
-    })
-}
-
 /// Runs the protocol through the engine. With `search`, the ranking
 /// parameters are first chosen on the validation split and written into
 /// `config.engine` (so the published bundle ships them): for each length of
@@ -611,9 +383,489 @@ pub fn evaluate_through_engine(
     Ok(out)
 }
 
+/// The starting grids of the validation search, one coordinate at a time.
+/// Every grid is in ascending order, so the tie rule ([`pick`]) prefers the
+/// smaller weight, the smaller α and the shorter list. A grid whose edge is
+/// chosen is widened past it ([`line_search`]), so no value is chosen at an
+/// edge the data could have gone beyond: a shop whose best ranking is
+/// (nearly) the trending list gets a trending weight large enough to say so.
+const ALPHA_SCALES: [f64; 10] = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+const TRENDING_WEIGHTS: [f64; 8] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+const NEIGHBOUR_WEIGHTS: [f64; 6] = [0.0, 0.03, 0.1, 0.2, 0.4, 0.8];
+const REPEAT_WEIGHTS: [f64; 9] = [0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4];
+/// Lengths of the `*` trending list tried (each one a validation bundle);
+/// widened past the longest (×4) while the longest is chosen and the
+/// catalogue has more items.
+pub const TRENDING_LENGTHS: [usize; 3] = [100, 400, 1000];
+/// Half-lives (days) of the device profile's weights tried; the first is the
+/// engine's default. The shop's buyers (wholesalers) reorder over months.
+pub const PROFILE_HALF_LIVES: [f64; 5] = [30.0, 60.0, 120.0, 240.0, 480.0];
+
+/// How many times one line search may extend its grid past an edge (each
+/// time by a factor of two: 3.2 becomes at most 204.8).
+const MAX_WIDENINGS: usize = 6;
+
+/// The most rounds of one coordinate search; it stops earlier when a round
+/// changes nothing.
+const MAX_ROUNDS: usize = 3;
+
+/// Validation users the blend's search scores at most: an evenly spaced
+/// sample of the validation split's users (all of Online Retail's 1,096).
+/// A trial costs one engine ranking per user, so this bounds a trial's cost
+/// on a large shop; at 2,000 users one hit moves NDCG@10 by about 0.0003,
+/// under [`TIE_TOLERANCE`].
+pub const MAX_SEARCH_USERS: usize = 2_000;
+
+fn half_lives_chosen(weights: &EngineWeights, default_days: f64) -> f64 {
+    weights.profile_half_life_days.unwrap_or(default_days)
+}
+
+/// The tie rule, fixed before any search: options whose validation NDCG@10
+/// is within this of the best are ties, and the first of them in grid order
+/// (the smaller weight, α or list) is kept. 0.0005 is about the difference
+/// one validation user's hit moves NDCG@10 by (1,096 users).
+pub const TIE_TOLERANCE: f64 = 0.0005;
+
+/// The option [`TIE_TOLERANCE`] chooses from `scored` (options in grid
+/// order with their validation score), and its score. `None` when empty.
+pub fn pick<T: Copy>(scored: &[(T, f64)]) -> Option<(T, f64)> {
+    let best = scored.iter().map(|(_, s)| *s).fold(f64::MIN, f64::max);
+    scored
+        .iter()
+        .find(|(_, s)| *s >= best - TIE_TOLERANCE)
+        .copied()
+}
+
+/// Which edges of a grid [`line_search`] may widen past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edges {
+    /// A weight: zero is a true lower bound; the top edge doubles.
+    Top,
+    /// A scale: the top edge doubles and the bottom edge halves.
+    Both,
+    /// A bounded range (a decay in (0, 1]): never widened.
+    Neither,
+}
+
+/// One coordinate of the search: scores every value of `grid` (ascending)
+/// and keeps the one [`pick`] chooses; while that is an edge `edges`
+/// allows, the grid is extended past it by a factor of two, at most
+/// [`MAX_WIDENINGS`] times. `score` returns `None` for a value that cannot be
+/// tried (it is skipped). Returns the value and its score, `None` when no
+/// value could be tried.
+fn line_search(
+    grid: &[f64],
+    edges: Edges,
+    mut score: impl FnMut(f64) -> anyhow::Result<Option<f64>>,
+) -> anyhow::Result<Option<(f64, f64)>> {
+    let mut scored: Vec<(f64, f64)> = Vec::new();
+    for &value in grid {
+        if let Some(s) = score(value)? {
+            scored.push((value, s));
+        }
+    }
+    let (mut lowest, mut highest) = (grid[0], grid[grid.len() - 1]);
+    for _ in 0..MAX_WIDENINGS {
+        let Some((chosen, _)) = pick(&scored) else {
+            break;
+        };
+        let next = if edges == Edges::Neither {
+            break;
+        } else if chosen == highest && highest > 0.0 {
+            highest *= 2.0;
+            highest
+        } else if chosen == lowest && edges == Edges::Both && improves_downward(&scored) {
+            lowest /= 2.0;
+            lowest
+        } else {
+            break;
+        };
+        if let Some(s) = score(next)? {
+            scored.push((next, s));
+            scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+    }
+    Ok(pick(&scored))
+}
+
+/// Whether the lowest value of `scored` (ascending) beats the next one by
+/// more than [`TIE_TOLERANCE`]: the tie rule prefers the lowest of tied
+/// values, so a flat objective would otherwise widen the bottom edge for
+/// nothing.
+fn improves_downward(scored: &[(f64, f64)]) -> bool {
+    match scored {
+        [lowest, next, ..] => lowest.1 > next.1 + TIE_TOLERANCE,
+        _ => false,
+    }
+}
+
+/// What the validation search found for one length of the `*` list and one
+/// profile half-life.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    /// Items in the `*` trending list.
+    pub n_trending: usize,
+    /// The device profile's half-life, days.
+    pub profile_half_life_days: f64,
+    /// The weights chosen for this length.
+    pub weights: EngineWeights,
+    /// Validation NDCG@10 of task A with the `keep_purchased` set.
+    pub ndcg_at_10_a: f64,
+    /// Validation NDCG@10 of task B with the top-level set.
+    pub ndcg_at_10_b: f64,
+    /// Validation NDCG@10 of task A with one set for both slots (the
+    /// top-level weights, buy-again weight chosen by task A): the figure
+    /// the per-slot set is judged against.
+    pub ndcg_at_10_a_one_set: f64,
+}
+
+/// One of the trainer's baselines on the search's validation users.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineOnValidation {
+    /// The baseline's name.
+    pub name: String,
+    /// Validation NDCG@10, task A.
+    pub ndcg_at_10_a: f64,
+    /// Validation NDCG@10, task B.
+    pub ndcg_at_10_b: f64,
+}
+
+/// The validation search, summarised.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationSummary {
+    /// One entry per length of the `*` list tried, at the engine's default
+    /// profile half-life (the first a full search, the others the trending
+    /// weights re-chosen from its weights).
+    pub lengths: Vec<SearchResult>,
+    /// One entry per half-life tried, at the chosen length (the buy-again
+    /// weight re-chosen); the chosen one holds the final full search.
+    pub half_lives: Vec<SearchResult>,
+    /// The length chosen: the best mean of the two slots' NDCG@10, under
+    /// the tie rule.
+    pub n_trending: usize,
+    /// The profile half-life chosen, days, the same way (after the length).
+    pub profile_half_life_days: f64,
+    /// The tie tolerance used.
+    pub tie_tolerance: f64,
+    /// Validation users scored by each trial (at most [`MAX_SEARCH_USERS`]).
+    pub n_users: usize,
+    /// The trainer's baselines on the same users: the chosen weights must be
+    /// at least as good as the best of them on each task, or the model card
+    /// says by how much they are not.
+    pub baselines: Vec<BaselineOnValidation>,
+}
+
+impl ValidationSummary {
+    /// The chosen search's result.
+    pub fn chosen(&self) -> &SearchResult {
+        self.half_lives
+            .iter()
+            .find(|r| r.profile_half_life_days == self.profile_half_life_days)
+            .expect("the chosen half-life was searched")
+    }
+
+    /// Per task (A, B): the best baseline, when it beats the chosen weights
+    /// on validation by more than [`TIE_TOLERANCE`], with its figure.
+    pub fn beaten_by_baseline(&self) -> [Option<(&str, f64)>; 2] {
+        let chosen = self.chosen();
+        let best = |of: fn(&BaselineOnValidation) -> f64| {
+            self.baselines
+                .iter()
+                .map(|b| (b.name.as_str(), of(b)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+        };
+        [
+            best(|b| b.ndcg_at_10_a).filter(|(_, s)| *s > chosen.ndcg_at_10_a + TIE_TOLERANCE),
+            best(|b| b.ndcg_at_10_b).filter(|(_, s)| *s > chosen.ndcg_at_10_b + TIE_TOLERANCE),
+        ]
+    }
+}
+
+/// Scores validation trials, records them, and remembers every score, so a
+/// coordinate search that comes back to a setting does not pay for it twice.
+struct Tuner<'a> {
+    split: &'a Split,
+    threads: usize,
+    trials: Vec<EngineTrial>,
+    bar: indicatif::ProgressBar,
+}
+
+/// A validation bundle (one `*` list length, one profile half-life) being
+/// searched: its ranker and the scores already known on it.
+struct Candidate<'m> {
+    ranker: EngineRanker<'m>,
+    base: RankingParams,
+    /// The α scale the ranker has folded in with (`None`: not yet).
+    folded_alpha_scale: Option<f64>,
+    /// Scores by task and weights (the weights' debug text, normalised so
+    /// that task B ignores what it does not use).
+    known: HashMap<(Task, String), Option<f64>>,
+}
+
+impl Candidate<'_> {
+    /// Validation NDCG@10 of `task` with weights `w`; `None` when `w`'s α
+    /// cannot fold in (not positive definite: the trial is skipped).
+    fn score(
+        &mut self,
+        tuner: &mut Tuner,
+        config: &TrainConfig,
+        w: EngineWeights,
+        task: Task,
+    ) -> anyhow::Result<Option<f64>> {
+        // Task B excludes bought items, so neither buy-again weight nor the
+        // `keep_purchased` set changes its ranking.
+        let key_weights = match task {
+            Task::B => EngineWeights {
+                weight_repeat: 0.0,
+                keep_purchased: None,
+                ..w
+            },
+            Task::A => w,
+        };
+        let key = (task, format!("{key_weights:?}"));
+        if let Some(known) = self.known.get(&key) {
+            return Ok(*known);
+        }
+        let params = params_of(&self.base, &w);
+        if self.folded_alpha_scale != Some(w.alpha_scale) {
+            let alpha = engine_alpha(&config.als.confidence, w.alpha_scale);
+            if let Err(err) = self.ranker.tune_alpha(alpha, params.clone()) {
+                tracing::warn!(scale = w.alpha_scale, "trial skipped: {err:#}");
+                self.known.insert(key, None);
+                return Ok(None);
+            }
+            self.folded_alpha_scale = Some(w.alpha_scale);
+        }
+        self.ranker.set_weights(params);
+        let ndcg = eval::evaluate(tuner.split, &self.ranker, task, tuner.threads).ndcg_at_10;
+        tuner.trials.push(EngineTrial {
+            weights: w,
+            ndcg_at_10_a: (task == Task::A).then_some(ndcg),
+            ndcg_at_10_b: (task == Task::B).then_some(ndcg),
+        });
+        tuner.bar.inc(1);
+        self.known.insert(key, Some(ndcg));
+        Ok(Some(ndcg))
+    }
+}
+
+/// The ranking parameters of `w` on top of a bundle's (λ and α stay the
+/// bundle's; α is set by [`EngineRanker::tune_alpha`]).
+fn params_of(base: &RankingParams, w: &EngineWeights) -> RankingParams {
+    RankingParams {
+        weight_personal: 1.0,
+        weight_neighbors: w.weight_neighbors,
+        weight_trending: w.weight_trending,
+        weight_repeat: w.weight_repeat,
+        keep_purchased: w.keep_purchased,
+        ..base.clone()
+    }
+}
+
+/// The "for you" set of `w` (its own, or the top-level one).
+fn kept_of(w: &EngineWeights) -> BlendWeights {
+    w.keep_purchased.unwrap_or(BlendWeights {
+        weight_personal: 1.0,
+        weight_neighbors: w.weight_neighbors,
+        weight_trending: w.weight_trending,
+        weight_repeat: w.weight_repeat,
+    })
+}
+
+/// Which weights one search on a candidate chooses, and in how many
+/// coordinate rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reach {
+    /// α's scale (by task B).
+    alpha: bool,
+    /// Both sets' trending weights.
+    trending: bool,
+    /// Both sets' neighbour weights.
+    neighbours: bool,
+    /// Both buy-again weights (by task A).
+    repeat: bool,
+    /// The most coordinate rounds; a round that changes nothing ends it.
+    rounds: usize,
+}
+
+impl Reach {
+    /// Everything, in rounds until a round changes nothing.
+    const FULL: Reach = Reach {
+        alpha: true,
+        trending: true,
+        neighbours: true,
+        repeat: true,
+        rounds: MAX_ROUNDS,
+    };
+    /// What a `*` list's length moves: α and the trending weights, once.
+    const LIST_LENGTH: Reach = Reach {
+        alpha: true,
+        trending: true,
+        neighbours: false,
+        repeat: false,
+        rounds: 1,
+    };
+    /// What the profile's half-life moves (how bought items weigh against
+    /// the rest): α, the trending and the buy-again weights, once.
+    const HALF_LIFE: Reach = Reach {
+        alpha: true,
+        trending: true,
+        neighbours: false,
+        repeat: true,
+        rounds: 1,
+    };
+}
+
+/// Searches the weights on one candidate bundle, starting from `start`:
+///
+/// 1. the top-level set by task B (the "discover" slot, bought items
+///    excluded): α's scale, then the trending weight, then the neighbour
+///    weight, in rounds until a round changes nothing;
+/// 2. with that set, the buy-again weight by task A (the one-set figure,
+///    and the top-level `weight_repeat`, which a request keeping bought
+///    items uses when a bundle has no second set);
+/// 3. the `keep_purchased` set by task A: the buy-again weight, then the
+///    trending and neighbour weights, in rounds the same way.
+///
+/// A narrower [`Reach`] runs only its coordinates. Every choice goes
+/// through [`line_search`] and so [`pick`].
+fn search_weights(
+    tuner: &mut Tuner,
+    candidate: &mut Candidate,
+    config: &TrainConfig,
+    start: EngineWeights,
+    reach: Reach,
+) -> anyhow::Result<SearchResult> {
+    let mut weights = EngineWeights {
+        keep_purchased: None,
+        ..start
+    };
+    let rounds = reach.rounds;
+
+    // 1. The top-level set by task B: each coordinate a line search from
+    //    the current weights.
+    type Set = fn(&mut EngineWeights, f64);
+    let coordinates: [(bool, &[f64], Edges, Set); 3] = [
+        (reach.alpha, &ALPHA_SCALES, Edges::Both, |w, v| {
+            w.alpha_scale = v
+        }),
+        (reach.trending, &TRENDING_WEIGHTS, Edges::Top, |w, v| {
+            w.weight_trending = v as f32
+        }),
+        (reach.neighbours, &NEIGHBOUR_WEIGHTS, Edges::Top, |w, v| {
+            w.weight_neighbors = v as f32
+        }),
+    ];
+    for _round in 0..rounds {
+        let before = weights;
+        for (wanted, grid, edges, set) in coordinates {
+            if !wanted {
+                continue;
+            }
+            let (value, _) = line_search(grid, edges, |value| {
+                let mut w = weights;
+                set(&mut w, value);
+                candidate.score(tuner, config, w, Task::B)
+            })?
+            .ok_or_else(|| anyhow::anyhow!("no α folds in"))?;
+            set(&mut weights, value);
+        }
+        if weights == before {
+            break;
+        }
+    }
+    let ndcg_b = candidate
+        .score(tuner, config, weights, Task::B)?
+        .ok_or_else(|| anyhow::anyhow!("α {} folds in no more", weights.alpha_scale))?;
+
+    // 2. One set for both slots: the buy-again weight by task A.
+    let unchanged = [weights.weight_repeat as f64];
+    let repeat_grid: &[f64] = if reach.repeat {
+        &REPEAT_WEIGHTS
+    } else {
+        &unchanged
+    };
+    let (repeat, ndcg_a_one_set) = line_search(repeat_grid, Edges::Top, |value| {
+        let w = EngineWeights {
+            weight_repeat: value as f32,
+            ..weights
+        };
+        candidate.score(tuner, config, w, Task::A)
+    })?
+    .ok_or_else(|| anyhow::anyhow!("α {} folds in no more", weights.alpha_scale))?;
+    weights.weight_repeat = repeat as f32;
+
+    // 3. The "for you" set by task A, starting from `start`'s own (or from
+    //    the one set).
+    let mut kept = match start.keep_purchased {
+        Some(kept) => kept,
+        None => kept_of(&weights),
+    };
+    let with_kept = |kept: BlendWeights| EngineWeights {
+        keep_purchased: Some(kept),
+        ..weights
+    };
+    for _round in 0..rounds {
+        let before = kept;
+        let mut coordinate = |kept: &mut BlendWeights,
+                              grid: &[f64],
+                              set: fn(&mut BlendWeights, f32)|
+         -> anyhow::Result<()> {
+            let (value, _) = line_search(grid, Edges::Top, |value| {
+                let mut k = *kept;
+                set(&mut k, value as f32);
+                candidate.score(tuner, config, with_kept(k), Task::A)
+            })?
+            .ok_or_else(|| anyhow::anyhow!("α {} folds in no more", weights.alpha_scale))?;
+            set(kept, value as f32);
+            Ok(())
+        };
+        if reach.repeat {
+            coordinate(&mut kept, &REPEAT_WEIGHTS, |k, v| k.weight_repeat = v)?;
+        }
+        if reach.trending {
+            coordinate(&mut kept, &TRENDING_WEIGHTS, |k, v| k.weight_trending = v)?;
+        }
+        if reach.neighbours {
+            coordinate(&mut kept, &NEIGHBOUR_WEIGHTS, |k, v| k.weight_neighbors = v)?;
+        }
+        if kept == before {
+            break;
+        }
+    }
+    let ndcg_a = candidate
+        .score(tuner, config, with_kept(kept), Task::A)?
+        .ok_or_else(|| anyhow::anyhow!("α {} folds in no more", weights.alpha_scale))?;
+    Ok(SearchResult {
+        n_trending: weights.n_trending,
+        profile_half_life_days: ProfileParams::default().half_life_days,
+        weights: with_kept(kept),
+        ndcg_at_10_a: ndcg_a,
+        ndcg_at_10_b: ndcg_b,
+        ndcg_at_10_a_one_set: ndcg_a_one_set,
+    })
+}
+
 /// The blend's validation search (tasks A and B): the `*` list's length, the
-/// profile's half-life, α's scale and both weight sets. Writes the choice
-/// into `config.engine`.
+/// profile's half-life, α's scale and both weight sets, on at most
+/// [`MAX_SEARCH_USERS`] validation users. Coarse to fine:
+///
+/// 1. a full search ([`Reach::FULL`]) on the shortest `*` list at the
+///    engine's default profile half-life;
+/// 2. each longer list with α and the trending weights re-chosen from
+///    there ([`Reach::LIST_LENGTH`]); the length with the best mean of the two slots'
+///    NDCG@10 is kept (a longer one is tried while the longest is chosen);
+/// 3. each profile half-life at that length with α, the trending and the
+///    buy-again weights re-chosen ([`Reach::HALF_LIFE`]), kept the same
+///    way (a longer or shorter one is tried while an edge is chosen);
+/// 4. a full search on the chosen length and half-life, from the weights
+///    found so far;
+/// 5. the trainer's baselines scored on the same users; if one beats the
+///    chosen weights on a task, a full search from a popularity-dominant
+///    start (trending weight 204.8, no neighbours) is also run, and the
+///    better of the two by the slots' mean is kept.
+///
+/// Writes the choice into `config.engine`.
 fn search_blend(
     data: &Transactions,
     config: &mut TrainConfig,
@@ -623,69 +875,190 @@ fn search_blend(
     let threads = config.als.threads;
     let val_cutoff = config.cutoff_day - config.validation_days;
     let val_trained = model_before(data, config, evaluation, val_cutoff, bars)?;
-    let val_split = Split::new(
+    let mut val_split = Split::new(
         data,
         val_cutoff,
         Some(config.cutoff_day),
         config.half_life_days,
     );
+    val_split.users = evenly_spaced(std::mem::take(&mut val_split.users), MAX_SEARCH_USERS);
+    let n_items = val_split.items.len().max(1);
     let default_days = ProfileParams::default().half_life_days;
-    let per_search = 2 * (ALPHA_SCALES.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len())
-        + REPEAT_WEIGHTS.len()
-        + 2 * (REPEAT_WEIGHTS.len() + TRENDING_WEIGHTS.len() * NEIGHBOUR_WEIGHTS.len());
-    let n_trials = per_search * (TRENDING_LENGTHS.len() + PROFILE_HALF_LIVES.len() - 1);
     let mut tuner = Tuner {
         split: &val_split,
         threads,
         trials: Vec::new(),
-        bar: bars.bar(n_trials as u64, "tuning the engine's weights on validation"),
+        bar: bars.spinner("tuning the engine's weights on validation (trials)"),
     };
-    // One search of both weight sets for a list length and a profile
-    // half-life: the validation histories replayed with that half-life, the
-    // validation bundle exported with that list.
-    let mut search = |n_trending: usize, days: f64| -> anyhow::Result<SearchResult> {
+    // The scores known on each candidate bundle, kept between visits.
+    type Known = HashMap<(Task, String), Option<f64>>;
+    let mut memory: HashMap<(usize, u64), Known> = HashMap::new();
+    // One search on the candidate bundle of a list length and a profile
+    // half-life: the validation histories replayed with that half-life,
+    // the validation bundle exported with that list.
+    let mut run = |tuner: &mut Tuner,
+                   n_trending: usize,
+                   days: f64,
+                   start: EngineWeights,
+                   reach: Reach|
+     -> anyhow::Result<SearchResult> {
         let profile = ProfileParams {
             half_life_days: days,
             ..ProfileParams::default()
         }
         .validate()
         .map_err(|e| anyhow::anyhow!("profile half-life {days}: {e}"))?;
-        let histories = DeviceHistories::with_config(data, &val_split, profile);
+        let histories = DeviceHistories::with_config(data, tuner.split, profile);
         let mut trained = val_trained.clone();
         trained.config.engine.n_trending = n_trending;
         let (val_model, _) = load_bundle(&trained)?;
-        let mut ranker = EngineRanker::new(data, &val_model, &val_split, &histories);
-        let mut found = search_weights(&mut tuner, &mut ranker, config, n_trending)?;
+        let key = (n_trending, days.to_bits());
+        let mut candidate = Candidate {
+            ranker: EngineRanker::new(data, &val_model, tuner.split, &histories),
+            base: val_model.manifest().ranking.clone(),
+            folded_alpha_scale: None,
+            known: memory.remove(&key).unwrap_or_default(),
+        };
+        let start = EngineWeights {
+            n_trending,
+            profile_half_life_days: (days != default_days).then_some(days),
+            ..start
+        };
+        let mut found = search_weights(tuner, &mut candidate, config, start, reach)?;
         found.profile_half_life_days = days;
-        found.weights.profile_half_life_days = (days != default_days).then_some(days);
-        tracing::info!(?found, "validation search");
+        memory.insert(key, candidate.known);
+        tracing::info!(?reach, ?found, "validation search");
         Ok(found)
     };
     let mean = |r: &SearchResult| (r.ndcg_at_10_a + r.ndcg_at_10_b) / 2.0;
+    let chosen_of = |results: &[SearchResult]| -> usize {
+        let scored: Vec<(usize, f64)> = results.iter().map(mean).enumerate().collect();
+        pick(&scored).expect("at least one result").0
+    };
 
-    // 1. The `*` list's length, with the engine's default profile half-life.
-    let mut lengths = Vec::new();
-    for n_trending in TRENDING_LENGTHS {
-        lengths.push(search(n_trending, default_days)?);
+    // 1–2. The `*` list's length, at the engine's default half-life.
+    let mut list_lengths: Vec<usize> = TRENDING_LENGTHS.iter().map(|&n| n.min(n_items)).collect();
+    list_lengths.dedup();
+    let first = run(
+        &mut tuner,
+        list_lengths[0],
+        default_days,
+        config.engine,
+        Reach::FULL,
+    )?;
+    let mut lengths = vec![first.clone()];
+    for &n_trending in &list_lengths[1..] {
+        lengths.push(run(
+            &mut tuner,
+            n_trending,
+            default_days,
+            first.weights,
+            Reach::LIST_LENGTH,
+        )?);
     }
-    let scored: Vec<(usize, f64)> = lengths.iter().map(mean).enumerate().collect();
-    let chosen_length = pick(&scored).expect("TRENDING_LENGTHS is not empty").0;
-    let n_trending = lengths[chosen_length].n_trending;
-
-    // 2. The profile's half-life, with that length (the default's search is
-    //    the one just made).
-    let mut half_lives = Vec::new();
-    for days in PROFILE_HALF_LIVES {
-        if days == default_days {
-            half_lives.push(lengths[chosen_length].clone());
-        } else {
-            half_lives.push(search(n_trending, days)?);
+    for _ in 0..MAX_WIDENINGS {
+        let longest = lengths[lengths.len() - 1].n_trending;
+        if chosen_of(&lengths) + 1 < lengths.len() || longest >= n_items {
+            break;
         }
+        let longer = (longest * 4).min(n_items);
+        lengths.push(run(
+            &mut tuner,
+            longer,
+            default_days,
+            first.weights,
+            Reach::LIST_LENGTH,
+        )?);
     }
-    let scored: Vec<(usize, f64)> = half_lives.iter().map(mean).enumerate().collect();
-    let chosen = pick(&scored).expect("PROFILE_HALF_LIVES is not empty").0;
-    let weights = half_lives[chosen].weights;
+    let chosen_length = chosen_of(&lengths);
+    let n_trending = lengths[chosen_length].n_trending;
+    let length_weights = lengths[chosen_length].weights;
+
+    // 3. The profile's half-life at that length (the default's result is
+    //    the one just found), widened past either edge when chosen there.
+    let mut days_tried: Vec<f64> = PROFILE_HALF_LIVES.to_vec();
+    let mut half_lives: Vec<SearchResult> = Vec::new();
+    let mut search_days = |tuner: &mut Tuner, days: f64| -> anyhow::Result<SearchResult> {
+        if days == default_days {
+            Ok(lengths[chosen_length].clone())
+        } else {
+            run(tuner, n_trending, days, length_weights, Reach::HALF_LIFE)
+        }
+    };
+    for &days in &days_tried {
+        half_lives.push(search_days(&mut tuner, days)?);
+    }
+    for _ in 0..MAX_WIDENINGS {
+        let chosen = chosen_of(&half_lives);
+        let days = if chosen + 1 == half_lives.len() {
+            days_tried[chosen] * 2.0
+        } else if chosen == 0 && days_tried[0] > 1.0 && {
+            let scored: Vec<(f64, f64)> = days_tried
+                .iter()
+                .zip(&half_lives)
+                .map(|(days, r)| (*days, mean(r)))
+                .collect();
+            improves_downward(&scored)
+        } {
+            days_tried[0] / 2.0
+        } else {
+            break;
+        };
+        let found = search_days(&mut tuner, days)?;
+        let at = days_tried.partition_point(|d| *d < days);
+        days_tried.insert(at, days);
+        half_lives.insert(at, found);
+    }
+    let chosen_half_life = chosen_of(&half_lives);
+    let days = days_tried[chosen_half_life];
+
+    // 4. The full search on the chosen bundle.
+    let mut chosen = run(
+        &mut tuner,
+        n_trending,
+        days,
+        half_lives[chosen_half_life].weights,
+        Reach::FULL,
+    )?;
+
+    // 5. Never worse than the trainer's own baselines, where the blend can
+    //    reach them.
+    let baselines: Vec<BaselineOnValidation> = eval::baselines(&val_split)
+        .iter()
+        .map(|ranker| BaselineOnValidation {
+            name: ranker.name(),
+            ndcg_at_10_a: eval::evaluate(&val_split, ranker.as_ref(), Task::A, threads).ndcg_at_10,
+            ndcg_at_10_b: eval::evaluate(&val_split, ranker.as_ref(), Task::B, threads).ndcg_at_10,
+        })
+        .collect();
+    let best_baseline =
+        |of: fn(&BaselineOnValidation) -> f64| baselines.iter().map(of).fold(f64::MIN, f64::max);
+    if best_baseline(|b| b.ndcg_at_10_a) > chosen.ndcg_at_10_a + TIE_TOLERANCE
+        || best_baseline(|b| b.ndcg_at_10_b) > chosen.ndcg_at_10_b + TIE_TOLERANCE
+    {
+        let popular_trending = (TRENDING_WEIGHTS[TRENDING_WEIGHTS.len() - 1]
+            * f64::from(1u32 << MAX_WIDENINGS)) as f32;
+        let popular = EngineWeights {
+            weight_trending: popular_trending,
+            weight_neighbors: 0.0,
+            keep_purchased: Some(BlendWeights {
+                weight_trending: popular_trending,
+                weight_neighbors: 0.0,
+                ..kept_of(&chosen.weights)
+            }),
+            ..chosen.weights
+        };
+        let from_popular = run(&mut tuner, n_trending, days, popular, Reach::FULL)?;
+        tracing::info!(
+            ?from_popular,
+            "a baseline beat the search on validation: searched again from a popularity-dominant start"
+        );
+        let both = [chosen, from_popular];
+        chosen = both[chosen_of(&both)].clone();
+    }
+    half_lives[chosen_half_life] = chosen.clone();
     tuner.bar.finish_and_clear();
+    let weights = chosen.weights;
     tracing::info!(?weights, "engine weights chosen on validation");
     config.engine = weights;
     let validation = ValidationSummary {
@@ -694,23 +1067,31 @@ fn search_blend(
         n_trending,
         profile_half_life_days: half_lives_chosen(&weights, default_days),
         tie_tolerance: TIE_TOLERANCE,
+        n_users: val_split.users.len(),
+        baselines,
     };
     Ok((validation, tuner.trials))
+}
+
+/// At most `limit` of `all`, evenly spaced (every one when there are fewer).
+fn evenly_spaced<T>(all: Vec<T>, limit: usize) -> Vec<T> {
+    let stride = all.len().div_ceil(limit.max(1)).max(1);
+    all.into_iter().step_by(stride).collect()
 }
 
 /// The in-session grids: the session's weight and decay (tasks C and E, the
 /// "for you" slot), then the context slot's trending and personal terms
 /// (task D, the item page). Ascending, so the tie rule keeps the smaller.
-const SESSION_WEIGHTS: [f32; 9] = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8];
-const SESSION_DECAYS: [f32; 4] = [0.5, 0.7, 0.85, 1.0];
-const CONTEXT_TRENDING: [f32; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
-const CONTEXT_PERSONAL: [f32; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
+const SESSION_WEIGHTS: [f64; 9] = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8];
+const SESSION_DECAYS: [f64; 4] = [0.5, 0.7, 0.85, 1.0];
+const CONTEXT_TRENDING: [f64; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
+const CONTEXT_PERSONAL: [f64; 5] = [0.0, 0.01, 0.03, 0.1, 0.3];
 /// The coarser grids each neighbour mix is compared with (the chosen mix then
 /// gets the full grids above).
-const COARSE_SESSION_WEIGHTS: [f32; 4] = [0.4, 0.8, 1.6, 3.2];
-const COARSE_SESSION_DECAYS: [f32; 2] = [0.5, 0.85];
-const COARSE_CONTEXT_TRENDING: [f32; 3] = [0.0, 0.03, 0.3];
-const COARSE_CONTEXT_PERSONAL: [f32; 1] = [0.0];
+const COARSE_SESSION_WEIGHTS: [f64; 4] = [0.4, 0.8, 1.6, 3.2];
+const COARSE_SESSION_DECAYS: [f64; 2] = [0.5, 0.85];
+const COARSE_CONTEXT_TRENDING: [f64; 3] = [0.0, 0.03, 0.3];
+const COARSE_CONTEXT_PERSONAL: [f64; 1] = [0.0];
 /// The neighbour mixes compared, as (votes, basket cosine, factor cosine)
 /// weights; the first with votes is tried with each of [`RECENT_BASKETS`].
 /// The last is the design before recent baskets voted.
@@ -751,10 +1132,10 @@ pub struct SessionSearch {
 
 /// The grids of one in-session search.
 struct SessionGrids<'g> {
-    weights: &'g [f32],
-    decays: &'g [f32],
-    context_trending: &'g [f32],
-    context_personal: &'g [f32],
+    weights: &'g [f64],
+    decays: &'g [f64],
+    context_trending: &'g [f64],
+    context_personal: &'g [f64],
 }
 
 const FULL_GRIDS: SessionGrids<'static> = SessionGrids {
@@ -771,14 +1152,6 @@ const COARSE_GRIDS: SessionGrids<'static> = SessionGrids {
     context_personal: &COARSE_CONTEXT_PERSONAL,
 };
 
-impl SessionGrids<'_> {
-    fn n_trials(&self) -> usize {
-        self.weights.len() * self.decays.len()
-            + self.context_trending.len() * self.context_personal.len()
-            + 1
-    }
-}
-
 /// The validation cases of C, D and E.
 struct SessionCaseSets<'c> {
     c: Vec<&'c crate::session::SessionCase>,
@@ -786,10 +1159,12 @@ struct SessionCaseSets<'c> {
     e: Vec<&'c crate::session::SessionCase>,
 }
 
-/// One in-session search on one validation bundle: the session's weight ×
-/// decay by the mean NDCG@10 of C and E, then the context terms by D, each
-/// under [`pick`]'s tie rule. Returns the weights, every trial and the
-/// chosen weights' NDCG@10 of C, D and E.
+/// One in-session search on one validation bundle, in coordinate rounds
+/// until a round changes nothing: the session's weight, then its decay, by
+/// the mean NDCG@10 of C and E; then the context terms (trending, then
+/// personal) by D; each through [`line_search`] and so [`pick`]'s tie
+/// rule. Returns the weights, every trial and the chosen weights' NDCG@10
+/// of C, D and E.
 fn search_session_weights(
     ranker: &mut SessionRanker,
     cases: &SessionCaseSets,
@@ -801,10 +1176,12 @@ fn search_session_weights(
     let base = ranker.model_ranking().clone();
     let alpha = base.alpha;
     let mut trials: Vec<(Weights, [Option<f64>; 3])> = Vec::new();
-    let ndcg = |ranker: &mut SessionRanker,
-                w: Weights,
-                tasks: [bool; 3]|
-     -> anyhow::Result<[Option<f64>; 3]> {
+    let mut known: HashMap<String, [Option<f64>; 3]> = HashMap::new();
+    let mut ndcg = |w: Weights, tasks: [bool; 3]| -> anyhow::Result<[Option<f64>; 3]> {
+        let key = format!("{w:?} {tasks:?}");
+        if let Some(got) = known.get(&key) {
+            return Ok(*got);
+        }
         ranker.tune(
             alpha,
             RankingParams {
@@ -822,39 +1199,63 @@ fn search_session_weights(
             }
         }
         bar.inc(1);
+        trials.push((w, out));
+        known.insert(key, out);
         Ok(out)
     };
+    // The "for you" slot's terms by the mean of C and E, then the context
+    // slot's by D; each stage in coordinate rounds.
+    type Set = fn(&mut Weights, f32);
+    type Objective = fn([Option<f64>; 3]) -> f64;
+    let c_and_e: Objective = |got| (got[0].unwrap_or(0.0) + got[2].unwrap_or(0.0)) / 2.0;
+    let d: Objective = |got| got[1].unwrap_or(0.0);
+    type Stage<'g> = ([bool; 3], Objective, [(&'g [f64], Edges, Set); 2]);
+    let stages: [Stage; 2] = [
+        (
+            [true, false, true],
+            c_and_e,
+            [
+                (grids.weights, Edges::Top, |w, v| w.weight_session = v),
+                (grids.decays, Edges::Neither, |w, v| w.session_decay = v),
+            ],
+        ),
+        (
+            [false, true, false],
+            d,
+            [
+                (grids.context_trending, Edges::Top, |w, v| {
+                    w.context_trending = v
+                }),
+                (grids.context_personal, Edges::Top, |w, v| {
+                    w.context_personal = v
+                }),
+            ],
+        ),
+    ];
     let mut weights = Weights::default();
-    let mut scored = Vec::new();
-    for &weight_session in grids.weights {
-        for &session_decay in grids.decays {
-            let w = Weights {
-                weight_session,
-                session_decay,
-                ..weights
-            };
-            let got = ndcg(ranker, w, [true, false, true])?;
-            let mean = (got[0].unwrap_or(0.0) + got[2].unwrap_or(0.0)) / 2.0;
-            trials.push((w, got));
-            scored.push((w, mean));
+    for (tasks, objective, coordinates) in stages {
+        // Each stage starts from its grids' first values where the default
+        // is not on them.
+        for (grid, _, set) in coordinates {
+            set(&mut weights, grid[0] as f32);
+        }
+        for _round in 0..MAX_ROUNDS {
+            let before = weights;
+            for (grid, edges, set) in coordinates {
+                let (value, _) = line_search(grid, edges, |value| {
+                    let mut w = weights;
+                    set(&mut w, value as f32);
+                    Ok(Some(objective(ndcg(w, tasks)?)))
+                })?
+                .expect("the grid is not empty");
+                set(&mut weights, value as f32);
+            }
+            if weights == before {
+                break;
+            }
         }
     }
-    weights = pick(&scored).expect("the grid is not empty").0;
-    let mut scored = Vec::new();
-    for &context_trending in grids.context_trending {
-        for &context_personal in grids.context_personal {
-            let w = Weights {
-                context_trending,
-                context_personal,
-                ..weights
-            };
-            let got = ndcg(ranker, w, [false, true, false])?;
-            trials.push((w, got));
-            scored.push((w, got[1].unwrap_or(0.0)));
-        }
-    }
-    weights = pick(&scored).expect("the grid is not empty").0;
-    let all = ndcg(ranker, weights, [true, true, true])?;
+    let all = ndcg(weights, [true, true, true])?;
     Ok(SessionSearchRun {
         weights,
         trials,
@@ -899,64 +1300,85 @@ pub fn search_session(
         d: of(SessionTask::D),
         e: of(SessionTask::E),
     };
-    let mut mixes: Vec<NeighbourMix> = Vec::new();
-    for (votes, basket_cosine, factor_cosine) in NEIGHBOUR_MIXES {
-        let baskets: &[usize] = if votes > 0.0 { &RECENT_BASKETS } else { &[0] };
-        for &recent_baskets in baskets {
-            mixes.push(NeighbourMix {
-                recent_baskets,
-                votes,
-                basket_cosine,
-                factor_cosine,
-            });
-        }
-    }
-    let bar = bars.bar(
-        (mixes.len() * COARSE_GRIDS.n_trials() + FULL_GRIDS.n_trials()) as u64,
-        "choosing the neighbour mix and the in-session weights on validation",
-    );
-    // The votes of each number of recent baskets, computed once (the lists
-    // do not depend on the weights).
-    let votes_by_baskets: Vec<(usize, Vec<Vec<crate::neighbours::Neighbour>>)> = {
+    // Every mix with the middle number of recent baskets first; then the
+    // chosen mix (if it has votes) with the other numbers.
+    let middle_baskets = RECENT_BASKETS[RECENT_BASKETS.len() / 2];
+    let first_mixes: Vec<NeighbourMix> = NEIGHBOUR_MIXES
+        .iter()
+        .map(|&(votes, basket_cosine, factor_cosine)| NeighbourMix {
+            recent_baskets: if votes > 0.0 { middle_baskets } else { 0 },
+            votes,
+            basket_cosine,
+            factor_cosine,
+        })
+        .collect();
+    let bar = bars
+        .spinner("choosing the neighbour mix and the in-session weights on validation (trials)");
+    // The votes of each number of recent baskets, computed when first
+    // needed and kept (the lists do not depend on the weights).
+    let train_rows = {
         let cutoff = val_cutoff * MINUTES_PER_DAY;
         let mut train_rows = data.clone();
         train_rows.purchases.retain(|p| p.minute < cutoff);
-        let mut baskets: Vec<usize> = mixes.iter().map(|m| m.recent_baskets).collect();
-        baskets.sort_unstable();
-        baskets.dedup();
-        baskets
-            .into_iter()
-            .map(|m| {
-                let lists =
-                    crate::neighbours::session_votes(&train_rows, m, val_trained.config.neighbours);
-                (m, lists)
-            })
-            .collect()
+        train_rows
     };
+    let mut votes_by_baskets: HashMap<usize, Vec<Vec<crate::neighbours::Neighbour>>> =
+        HashMap::new();
     // The validation model with `mix`'s lists, loaded by the engine.
-    let with_mix = |mix: NeighbourMix| -> anyhow::Result<Model> {
+    let mut with_mix = |mix: NeighbourMix| -> anyhow::Result<Model> {
         let mut trained = val_trained.clone();
         trained.config.neighbour_mix = mix;
         trained.session_votes = votes_by_baskets
-            .iter()
-            .find(|(m, _)| *m == mix.recent_baskets)
-            .map(|(_, lists)| lists.clone())
-            .expect("every mix's number of baskets has its votes");
+            .entry(mix.recent_baskets)
+            .or_insert_with(|| {
+                crate::neighbours::session_votes(
+                    &train_rows,
+                    mix.recent_baskets,
+                    val_trained.config.neighbours,
+                )
+            })
+            .clone();
         Ok(load_bundle(&trained)?.0)
     };
-    let mut compared = Vec::new();
+    let mut compared: Vec<(NeighbourMix, f64)> = Vec::new();
     let mut histories = None;
-    for &mix in &mixes {
-        let model = with_mix(mix)?;
-        let histories = histories.get_or_insert_with(|| {
-            DeviceHistories::with_config(data, &val_split, model.profile_config().clone())
-        });
-        let mut ranker = SessionRanker::new(data, &model, &val_split, histories);
-        let run = search_session_weights(&mut ranker, &sets, &COARSE_GRIDS, threads, &bar)?;
-        let mean = run.ndcg_at_10.iter().sum::<f64>() / 3.0;
-        tracing::info!(?mix, ?run.ndcg_at_10, "neighbour mix on validation");
-        compared.push((mix, mean));
+    let mut compare =
+        |mixes: &[NeighbourMix], compared: &mut Vec<(NeighbourMix, f64)>| -> anyhow::Result<()> {
+            for &mix in mixes {
+                let model = with_mix(mix)?;
+                let histories = histories.get_or_insert_with(|| {
+                    DeviceHistories::with_config(data, &val_split, model.profile_config().clone())
+                });
+                let mut ranker = SessionRanker::new(data, &model, &val_split, histories);
+                let run = search_session_weights(&mut ranker, &sets, &COARSE_GRIDS, threads, &bar)?;
+                let mean = run.ndcg_at_10.iter().sum::<f64>() / 3.0;
+                tracing::info!(?mix, ?run.ndcg_at_10, "neighbour mix on validation");
+                compared.push((mix, mean));
+            }
+            Ok(())
+        };
+    compare(&first_mixes, &mut compared)?;
+    let first_choice = pick(&compared).expect("NEIGHBOUR_MIXES is not empty").0;
+    if first_choice.votes > 0.0 {
+        let others: Vec<NeighbourMix> = RECENT_BASKETS
+            .iter()
+            .filter(|&&m| m != middle_baskets)
+            .map(|&recent_baskets| NeighbourMix {
+                recent_baskets,
+                ..first_choice
+            })
+            .collect();
+        compare(&others, &mut compared)?;
     }
+    // In the order of the full comparison (mixes, then baskets), so the
+    // tie rule keeps the same preference as comparing them all.
+    compared.sort_by_key(|(mix, _)| {
+        let at = NEIGHBOUR_MIXES
+            .iter()
+            .position(|&(v, b, f)| (v, b, f) == (mix.votes, mix.basket_cosine, mix.factor_cosine))
+            .unwrap_or(usize::MAX);
+        (at, mix.recent_baskets)
+    });
     let neighbour_mix = pick(&compared).expect("NEIGHBOUR_MIXES is not empty").0;
     let model = with_mix(neighbour_mix)?;
     let histories = histories.expect("at least one mix was compared");
@@ -1095,6 +1517,42 @@ pub fn validation_table(v: &ValidationSummary) -> String {
     out
 }
 
+/// The chosen weights against the trainer's baselines on the same
+/// validation users: a table, then one sentence per task saying whether
+/// Cove is at least as good as the best baseline (within the tie rule).
+pub fn baselines_paragraph(v: &ValidationSummary) -> String {
+    let chosen = v.chosen();
+    let mut out = String::from(
+        "| on validation | NDCG@10 A (for you) | NDCG@10 B (discover) |\n| --- | ---: | ---: |\n",
+    );
+    out.push_str(&format!(
+        "| Cove, chosen weights | {:.4} | {:.4} |\n",
+        chosen.ndcg_at_10_a, chosen.ndcg_at_10_b
+    ));
+    for b in &v.baselines {
+        out.push_str(&format!(
+            "| {} | {:.4} | {:.4} |\n",
+            b.name, b.ndcg_at_10_a, b.ndcg_at_10_b
+        ));
+    }
+    out.push('\n');
+    for ((task, slot), beaten) in [("A", "for you"), ("B", "discover")]
+        .into_iter()
+        .zip(v.beaten_by_baseline())
+    {
+        match beaten {
+            None => out.push_str(&format!(
+                "Task {task} ({slot}): at least as good as every baseline on validation.\n"
+            )),
+            Some((name, score)) => out.push_str(&format!(
+                "Task {task} ({slot}): **below the best baseline on validation** ({name}, {score:.4}); \
+                 the blend cannot express it, even from a popularity-dominant start.\n"
+            )),
+        }
+    }
+    out
+}
+
 /// A Markdown table of the rows.
 pub fn table(e: &EngineEvaluation) -> String {
     let mut out = String::from(
@@ -1135,5 +1593,76 @@ mod tests {
             Some((1000, 0.1040))
         );
         assert_eq!(pick(&[(1, 0.3), (2, 0.3)]), Some((1, 0.3)));
+    }
+
+    /// Scores of a single-peaked objective with its peak at `peak`, and the
+    /// values tried, in order.
+    fn run_line(grid: &[f64], edges: Edges, peak: f64) -> (Option<(f64, f64)>, Vec<f64>) {
+        let mut tried = Vec::new();
+        let found = line_search(grid, edges, |value| {
+            tried.push(value);
+            Ok(Some(1.0 - (value.ln() - peak.ln()).abs().min(10.0)))
+        })
+        .unwrap();
+        (found, tried)
+    }
+
+    #[test]
+    fn issue_24_a_grid_is_widened_past_a_chosen_edge() {
+        // Inside the grid: nothing beyond it is tried.
+        let (found, tried) = run_line(&[0.5, 1.0, 2.0, 4.0], Edges::Both, 2.0);
+        assert_eq!(found.map(|f| f.0), Some(2.0));
+        assert_eq!(tried, [0.5, 1.0, 2.0, 4.0]);
+        // Peak far above the top edge: doubled until the peak is inside.
+        let (found, tried) = run_line(&[0.0, 0.1, 0.2, 0.4], Edges::Top, 3.2);
+        assert_eq!(found.map(|f| f.0), Some(3.2));
+        assert_eq!(tried[4..], [0.8, 1.6, 3.2, 6.4]);
+        // Below the bottom edge: only a scale is halved; a weight stops at zero.
+        let (found, _) = run_line(&[0.5, 1.0, 2.0], Edges::Both, 0.125);
+        assert_eq!(found.map(|f| f.0), Some(0.125));
+        // A flat bottom (ties) is not widened: the tie rule already keeps
+        // its lowest value.
+        let mut tried = Vec::new();
+        let found = line_search(&[0.5, 1.0, 2.0], Edges::Both, |value| {
+            tried.push(value);
+            Ok(Some(if value < 1.5 { 0.3 } else { 0.2 }))
+        })
+        .unwrap();
+        assert_eq!(found.map(|f| f.0), Some(0.5));
+        assert_eq!(tried, [0.5, 1.0, 2.0]);
+        let (found, tried) = run_line(&[0.5, 1.0, 2.0], Edges::Top, 0.125);
+        assert_eq!(found.map(|f| f.0), Some(0.5));
+        assert_eq!(tried, [0.5, 1.0, 2.0]);
+        // A bounded range is never widened, and widening is bounded.
+        let (_, tried) = run_line(&[0.5, 1.0], Edges::Neither, 8.0);
+        assert_eq!(tried, [0.5, 1.0]);
+        let (found, tried) = run_line(&[1.0, 2.0], Edges::Top, 1e4);
+        assert_eq!(tried.len(), 2 + MAX_WIDENINGS);
+        assert_eq!(found.map(|f| f.0), Some(128.0));
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_tried_is_skipped() {
+        let found = line_search(&[1.0, 2.0, 4.0], Edges::Neither, |value| {
+            Ok((value != 2.0).then_some(value))
+        })
+        .unwrap();
+        assert_eq!(found, Some((4.0, 4.0)));
+        let none = line_search(&[1.0], Edges::Both, |_| Ok(None)).unwrap();
+        assert_eq!(none, None);
+    }
+
+    #[test]
+    fn the_search_samples_evenly_spaced_users() {
+        assert_eq!(
+            evenly_spaced((0..10).collect(), 20),
+            (0..10).collect::<Vec<_>>()
+        );
+        assert_eq!(evenly_spaced((0..10).collect(), 5), [0, 2, 4, 6, 8]);
+        assert_eq!(evenly_spaced((0..10).collect(), 4), [0, 3, 6, 9]);
+        assert!(
+            evenly_spaced((0..4_500).collect::<Vec<u32>>(), MAX_SEARCH_USERS).len()
+                <= MAX_SEARCH_USERS
+        );
     }
 }

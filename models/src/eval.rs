@@ -320,7 +320,7 @@ impl Metrics {
 }
 
 /// The two tasks of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Task {
     /// All test items are relevant, train items stay in the ranking.
     A,
@@ -454,6 +454,19 @@ pub fn evaluate_users(
             .collect()
     });
     partial.into_iter().flatten().collect()
+}
+
+/// The trainer's baselines on `split`, in the order the reports list them:
+/// popularity over train and over its last 30 days, popularity in the
+/// user's country, and item-kNN. The test period scores them against Cove,
+/// and the validation search checks Cove's chosen weights against them.
+pub fn baselines(split: &Split) -> Vec<Box<dyn Ranker + '_>> {
+    vec![
+        Box::new(Popularity::new(split, None)),
+        Box::new(Popularity::new(split, Some(30))),
+        Box::new(CountryPopularity::new(split)),
+        Box::new(ItemKnn::new(split, 0)),
+    ]
 }
 
 /// Popularity: the number of distinct users who bought each item in train,

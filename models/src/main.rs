@@ -216,8 +216,10 @@ struct TrainArgs {
     /// or writing a bundle (for trying things on validation only).
     #[arg(long)]
     validation_only: bool,
-    /// `train` only: take the ALS and ranking parameters from this file
-    /// (models/default-params.toml) instead of searching them on validation.
+    /// Take the ALS and ranking parameters from this file
+    /// (models/default-params.toml): `train` does not search them on
+    /// validation; `evaluate` scores the engine's blend with them (without
+    /// it, with the engine's default weights).
     #[arg(long, conflicts_with_all = ["write_params", "tune"])]
     params: Option<PathBuf>,
     /// `train` only: search the parameters on validation, score the test
@@ -347,18 +349,36 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         "--publish and --peers belong to `train`"
     );
     let mut config = args.config()?;
+    let weights_from = match &args.params {
+        Some(path) => {
+            let file = cove_models::params::ParamsFile::read(path)?;
+            file.apply(&mut config)?;
+            format!("the parameters in {}", path.display())
+        }
+        None => "the engine's default weights (train searches them)".to_owned(),
+    };
     let data = read_orders(args, bars)?;
     choose_cutoff(args, &data, &mut config)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
-    std::fs::create_dir_all(&args.out)?;
-    std::fs::write(
-        args.out.join("evaluation.json"),
-        serde_json::to_string_pretty(&report::evaluation_json(&evaluation))?,
-    )?;
     if evaluation.n_eval_users == 0 {
         tracing::warn!("no customer bought in both periods: the metrics are empty; move --cutoff");
     }
-    let table = report::metrics_table(&evaluation);
+    // Cove's whole blend, scored through the engine on the test period
+    // with the given weights (no validation search: that is `train`'s).
+    let engine =
+        engine_eval::evaluate_through_engine(&data, &mut config, &evaluation, bars, false, true)?;
+    std::fs::create_dir_all(&args.out)?;
+    let mut json = report::evaluation_json(&evaluation);
+    json["engine_path"] = serde_json::to_value(&engine)?;
+    std::fs::write(
+        args.out.join("evaluation.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    let table = format!(
+        "{}\nCove's blend through the engine, with {weights_from}:\n\n{}",
+        report::metrics_table(&evaluation),
+        engine_eval::table(&engine)
+    );
     std::fs::write(args.out.join("evaluation.md"), &table)?;
     println!("{table}");
     println!(
@@ -403,6 +423,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     )?;
     if let Some(validation) = &engine.validation {
         println!("{}", engine_eval::validation_table(validation));
+        println!("{}", engine_eval::baselines_paragraph(validation));
     }
     if args.validation_only {
         std::fs::create_dir_all(&args.out)?;

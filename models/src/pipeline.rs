@@ -566,13 +566,8 @@ pub fn evaluate(
     let factor_bytes_gzip_int8 = gzip_len(&int8_bytes);
 
     let mut rows = Vec::new();
-    let rankers: Vec<Box<dyn Ranker + '_>> = vec![
-        Box::new(eval::Popularity::new(&split, None)),
-        Box::new(eval::Popularity::new(&split, Some(30))),
-        Box::new(eval::CountryPopularity::new(&split)),
-        Box::new(eval::ItemKnn::new(&split, 0)),
-        Box::new(factors),
-    ];
+    let mut rankers: Vec<Box<dyn Ranker + '_>> = eval::baselines(&split);
+    rankers.push(Box::new(factors));
     let bar = bars.bar(2 * rankers.len() as u64, "scoring the test period");
     for ranker in &rankers {
         for task in [Task::A, Task::B] {
