@@ -1,9 +1,15 @@
 //! Reading a shop's transaction export and cleaning it by stated rules.
 //!
 //! The input is a CSV file (plain or gzip, detected from its first two bytes)
-//! with a header row. [`ColumnMap`] names the header of each column the trainer
-//! reads and the field delimiter; its defaults fit the UCI Online Retail export.
-//! Header names are matched after trimming, ignoring case.
+//! with a header row, or a Parquet file (detected from its first four bytes,
+//! `PAR1`; read by the `parquet_input` module). [`ColumnMap`] names the
+//! header of each column the trainer reads, the field delimiter (detected
+//! when not given) and the date format; its defaults fit the UCI Online
+//! Retail export. Header names are matched after trimming, ignoring case.
+//!
+//! Both readers turn a row into `Cell`s (text from a CSV; numbers, times or
+//! text from Parquet) and hand it to one `Cleaner`, which parses the
+//! values and applies the rules below, so the two cannot drift apart.
 //!
 //! Five columns are required: customer, item, quantity, date and unit price
 //! (price feeds the price tiers and the revenue checks, quantity the
@@ -40,7 +46,9 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::dates;
+use crate::dates::DateFormat;
+
+mod parquet_input;
 
 /// Above this fraction of unparsable rows the file is treated as malformed.
 pub const MAX_BAD_ROW_FRACTION: f64 = 0.05;
@@ -65,7 +73,8 @@ pub struct ColumnMap {
     /// Units bought; non-positive values are returns or adjustments.
     pub quantity: String,
     /// The order time: `YYYY-MM-DD[ HH:MM[:SS]]` (or with `T`) or
-    /// `M/D/YYYY[ H:MM]`; a date alone is midnight.
+    /// `M/D/YYYY[ H:MM]`, or in [`ColumnMap::date_format`]; a date alone is
+    /// midnight.
     pub date: String,
     /// The price of one unit, in the shop's currency.
     pub unit_price: String,
@@ -78,8 +87,29 @@ pub struct ColumnMap {
     /// [`UNKNOWN_COUNTRY`]). Naming one for a file that has the column is an
     /// error: the two would disagree.
     pub default_country: Option<String>,
-    /// The field delimiter (`,` by default; `;`, tab and `|` are common).
-    pub delimiter: u8,
+    /// The field delimiter of a CSV (`None`: detected among `,`, `;`, tab
+    /// and `|` from the header and the first rows; `,` when none fits).
+    pub delimiter: Option<u8>,
+    /// How the date column's text is read (a CSV's, or a Parquet string
+    /// column's).
+    #[serde(skip)]
+    pub date_format: DateFormat,
+}
+
+impl ColumnMap {
+    /// The header names of the eight columns, in [`FLAGS`] order.
+    fn names(&self) -> [&str; 8] {
+        [
+            &self.invoice.name,
+            &self.item,
+            &self.description.name,
+            &self.quantity,
+            &self.date,
+            &self.unit_price,
+            &self.customer,
+            &self.country.name,
+        ]
+    }
 }
 
 /// The country of every row when the file has no country column and none
@@ -126,7 +156,8 @@ impl Default for ColumnMap {
             customer: "CustomerID".into(),
             country: OptionalColumn::default_name("Country"),
             default_country: None,
-            delimiter: b',',
+            delimiter: None,
+            date_format: DateFormat::Automatic,
         }
     }
 }
@@ -267,11 +298,39 @@ impl CleaningRules {
     }
 }
 
+/// What a position in a file counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A CSV's physical lines; the header is line 1.
+    #[default]
+    Line,
+    /// A Parquet file's data rows; the first is row 1.
+    Row,
+}
+
+impl Unit {
+    fn is_line(&self) -> bool {
+        *self == Unit::Line
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Unit::Line => "line",
+            Unit::Row => "row",
+        }
+    }
+}
+
 /// One row that could not be parsed, kept as an example for the report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BadRow {
-    /// 1-based line number in the file (the header is line 1).
+    /// 1-based line number in a CSV (the header is line 1), or row number
+    /// in a Parquet file ([`BadRow::unit`]).
     pub line: u64,
+    /// What `line` counts.
+    #[serde(skip_serializing_if = "Unit::is_line")]
+    pub unit: Unit,
     /// The header name of the column that failed.
     pub column: String,
     /// The offending value.
@@ -283,6 +342,9 @@ pub struct BadRow {
 /// What the cleaning step read, dropped and kept, rule by rule.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct CleaningReport {
+    /// What was read and how: CSV with its delimiter (given or detected),
+    /// or Parquet with its row groups.
+    pub source: String,
     /// The optional columns the file lacks, each with the default used
     /// instead (one sentence each; empty when the file has all eight).
     pub defaults: Vec<String>,
@@ -372,24 +434,58 @@ pub struct Transactions {
 }
 
 /// A malformed file: where, and what.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct MalformedFile {
-    /// 1-based line number, when known.
+    /// 1-based line number (or row number, [`MalformedFile::unit`]), when known.
     pub line: Option<u64>,
     /// The column (header name or 1-based field number), when known.
     pub column: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// Which kind of fault, for code that matches on it.
+    pub kind: MalformedKind,
+    /// What `line` counts.
+    pub unit: Unit,
+}
+
+/// The kinds of malformed file that callers may want to tell apart.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub enum MalformedKind {
+    /// The layout: the header, the columns, a row's fields, the bytes.
+    #[default]
+    Layout,
+    /// More than [`MAX_BAD_ROW_FRACTION`] of the rows have a value that
+    /// does not parse.
+    TooManyBadRows,
+    /// `--date-format` matched none of the date column's values.
+    DateFormatMatchesNothing {
+        /// The format given.
+        format: String,
+    },
+    /// A Parquet column's type cannot hold what the column is mapped to (a
+    /// date column of booleans, a nested column).
+    ColumnType {
+        /// Its physical type (`BOOLEAN`, `INT64`, `BYTE_ARRAY`, …).
+        physical: String,
+        /// Its logical type (`TIMESTAMP(MICROS)`, `STRING`, …), if any.
+        logical: Option<String>,
+    },
+    /// A Parquet file the reader cannot read (corrupt, or a compression
+    /// this build does not have).
+    Parquet,
 }
 
 impl fmt::Display for MalformedFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = self.unit.word();
         match (&self.line, &self.column) {
             (Some(line), Some(column)) => {
-                write!(f, "line {line}, column {column}: {}", self.message)
+                write!(f, "{unit} {line}, column {column}: {}", self.message)
             }
-            (Some(line), None) => write!(f, "line {line}: {}", self.message),
-            _ => write!(f, "{}", self.message),
+            (Some(line), None) => write!(f, "{unit} {line}: {}", self.message),
+            (None, Some(column)) => write!(f, "column {column}: {}", self.message),
+            (None, None) => write!(f, "{}", self.message),
         }
     }
 }
@@ -432,15 +528,15 @@ impl Interner {
 
 /// The positions of the mapped columns in the header (`None`: an optional
 /// column the file lacks).
-struct ColumnPositions {
-    invoice: Option<usize>,
-    item: usize,
-    description: Option<usize>,
-    quantity: usize,
-    date: usize,
-    unit_price: usize,
-    customer: usize,
-    country: Option<usize>,
+pub(crate) struct ColumnPositions {
+    pub(crate) invoice: Option<usize>,
+    pub(crate) item: usize,
+    pub(crate) description: Option<usize>,
+    pub(crate) quantity: usize,
+    pub(crate) date: usize,
+    pub(crate) unit_price: usize,
+    pub(crate) customer: usize,
+    pub(crate) country: Option<usize>,
 }
 
 /// A header field as names are compared: trimmed, without a byte-order
@@ -528,11 +624,16 @@ fn delimiter_flag(delimiter: u8) -> String {
     }
 }
 
-fn locate_columns(
-    header: &csv::StringRecord,
+/// Finds the mapped columns among a header's (or a Parquet schema's)
+/// `fields`. Every missing column is named in one error, with suggestions;
+/// `delimiter` (a CSV's) lets the error say when another delimiter would
+/// have found them.
+pub(crate) fn locate_columns(
+    fields: &[String],
     map: &ColumnMap,
+    delimiter: Option<u8>,
+    unit: Unit,
 ) -> Result<ColumnPositions, MalformedFile> {
-    let fields: Vec<String> = header.iter().map(str::to_owned).collect();
     // (header name, must be present), in FLAGS order.
     let wanted: [(&str, bool); 8] = [
         (&map.invoice.name, map.invoice.named),
@@ -548,11 +649,11 @@ fn locate_columns(
     let mut problems = Vec::new();
     let mut missing = Vec::new();
     for (slot, ((name, required), flag)) in wanted.iter().zip(FLAGS).enumerate() {
-        match position_of(&fields, name) {
+        match position_of(fields, name) {
             Ok(Some(idx)) => found[slot] = Some(idx),
             Ok(None) if *required => {
                 missing.push(name.to_string());
-                let hint = suggestion(&fields, name)
+                let hint = suggestion(fields, name)
                     .map(|field| format!(" (did you mean '{field}'? pass {flag} '{field}')"))
                     .unwrap_or_else(|| format!(" ({flag} names it)"));
                 problems.push(format!("'{name}'{hint}"));
@@ -586,10 +687,11 @@ fn locate_columns(
         // None of the required columns found: perhaps the delimiter is wrong.
         // (Their slots in `wanted`: item, quantity, date, price, customer.)
         let required = [1, 3, 4, 5, 6];
-        if required.iter().all(|&slot| found[slot].is_none()) {
-            let line = fields.join(&(map.delimiter as char).to_string());
+        let delimiter = delimiter.filter(|_| required.iter().all(|&slot| found[slot].is_none()));
+        if let Some(delimiter) = delimiter {
+            let line = fields.join(&(delimiter as char).to_string());
             for other in [b';', b'\t', b'|', b','] {
-                if other == map.delimiter {
+                if other == delimiter {
                     continue;
                 }
                 let split: Vec<String> = line.split(other as char).map(str::to_owned).collect();
@@ -608,9 +710,10 @@ fn locate_columns(
             }
         }
         return Err(MalformedFile {
-            line: Some(1),
+            line: (unit == Unit::Line).then_some(1),
             column: Some(missing.join(", ")),
             message,
+            ..MalformedFile::default()
         });
     }
     let [invoice, Some(item), description, Some(quantity), Some(date), Some(unit_price), Some(customer), country] =
@@ -706,8 +809,549 @@ fn normalise_customer(raw: &str) -> &str {
     trimmed.strip_suffix(".0").unwrap_or(trimmed)
 }
 
+/// What a reader found in one cell of a mapped column, before the cleaning
+/// step parses it. A CSV's fields are all text; a Parquet column gives
+/// numbers and times already typed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cell<'a> {
+    /// Text, trimmed by the cleaning step: a CSV field, a Parquet string, or
+    /// a Parquet integer id written out.
+    Text(&'a str),
+    /// A number stored as one (Parquet integers, floats and decimals).
+    Number(f64),
+    /// A time stored as one (Parquet timestamps and dates), in minutes
+    /// since the epoch.
+    Minute(i64),
+    /// No value (a Parquet null, or an optional column the file lacks): an
+    /// id or a title is then empty, as an empty CSV field is; a number or a
+    /// date makes the row bad.
+    Null,
+}
+
+impl Cell<'_> {
+    /// The cell as an id or a title: trimmed text, empty for a null.
+    fn text(&self) -> &str {
+        match self {
+            Cell::Text(text) => text.trim(),
+            _ => "",
+        }
+    }
+
+    /// The cell as it is shown in a bad row's example.
+    fn shown(&self) -> String {
+        match self {
+            Cell::Text(text) => text.trim().to_owned(),
+            Cell::Number(number) => number.to_string(),
+            Cell::Minute(minute) => minute.to_string(),
+            Cell::Null => "null".to_owned(),
+        }
+    }
+}
+
+/// One data row's cells in the mapped columns, in whatever file it came from.
+pub(crate) struct RowCells<'a> {
+    pub(crate) invoice: Cell<'a>,
+    pub(crate) item: Cell<'a>,
+    pub(crate) description: Cell<'a>,
+    pub(crate) quantity: Cell<'a>,
+    pub(crate) date: Cell<'a>,
+    pub(crate) unit_price: Cell<'a>,
+    pub(crate) customer: Cell<'a>,
+    pub(crate) country: Cell<'a>,
+}
+
+/// A number written as text. With `decimal_comma` (a file whose fields are
+/// not separated by commas), `3,50` is 3.5: one comma and no point.
+fn parse_number(text: &str, decimal_comma: bool) -> Option<f64> {
+    if let Ok(number) = text.parse() {
+        return Some(number);
+    }
+    // Digits on both sides of the one comma, and no point: `3,50`, `-0,5`.
+    let (whole, fraction) = text.split_once(',')?;
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let whole_digits = whole.strip_prefix('-').unwrap_or(whole);
+    if decimal_comma && digits(whole_digits) && digits(fraction) {
+        return format!("{whole}.{fraction}").parse().ok();
+    }
+    None
+}
+
+/// The header names of the columns that hold values to parse, for bad rows.
+pub(crate) struct ValueColumns {
+    pub(crate) quantity: String,
+    pub(crate) unit_price: String,
+    pub(crate) date: String,
+}
+
+/// The columns a file has, what stands for those it lacks, and the
+/// sentences that say so.
+pub(crate) struct FileColumns {
+    /// The file has an invoice column (else one customer's lines at one time
+    /// are one order).
+    has_invoice: bool,
+    /// The file has a title column (else an item's title is its code).
+    has_description: bool,
+    /// The country of every row, when the file has no country column.
+    default_country: Option<String>,
+    /// One sentence per optional column the file lacks.
+    defaults: Vec<String>,
+}
+
+impl FileColumns {
+    /// Checks the optional columns found against the map: a country for
+    /// every row of a file that has a country column is refused.
+    /// `column_name` gives a column's name as the file writes it.
+    pub(crate) fn new(
+        positions: &ColumnPositions,
+        map: &ColumnMap,
+        column_name: impl Fn(usize) -> String,
+        unit: Unit,
+    ) -> Result<FileColumns, MalformedFile> {
+        let mut defaults = Vec::new();
+        if positions.invoice.is_none() {
+            defaults.push(format!(
+                "no invoice column '{}': an order is one customer's lines at one time, and no row \
+                 is a cancellation",
+                map.invoice.name
+            ));
+        }
+        if positions.description.is_none() {
+            defaults.push(format!(
+                "no title column '{}': an item's title is its code",
+                map.description.name
+            ));
+        }
+        let default_country = match (positions.country, &map.default_country) {
+            (Some(idx), Some(named)) => {
+                return Err(MalformedFile {
+                    line: (unit == Unit::Line).then_some(1),
+                    column: Some(column_name(idx)),
+                    message: format!(
+                        "the file has a country column, so a country for every row ('{named}') \
+                         would disagree with it; leave the country out"
+                    ),
+                    ..MalformedFile::default()
+                })
+            }
+            (Some(_), None) => None,
+            (None, named) => {
+                let country = named.as_deref().unwrap_or(UNKNOWN_COUNTRY).to_owned();
+                defaults.push(format!(
+                    "no country column '{}': every row's country is '{country}'",
+                    map.country.name
+                ));
+                Some(country)
+            }
+        };
+        Ok(FileColumns {
+            has_invoice: positions.invoice.is_some(),
+            has_description: positions.description.is_some(),
+            default_country,
+            defaults,
+        })
+    }
+}
+
+/// The cleaning step, fed one row at a time by either reader (CSV or
+/// Parquet): it parses the values, applies the drop rules in order, keeps
+/// the rest, and at the end checks the share of bad rows and the codes
+/// without a digit. There is one implementation of the rules, whatever the
+/// file.
+pub(crate) struct Cleaner<'a> {
+    rules: &'a CleaningRules,
+    date_format: &'a DateFormat,
+    /// `3,50` is a number (a file not separated by commas).
+    decimal_comma: bool,
+    columns: FileColumns,
+    names: ValueColumns,
+    unit: Unit,
+    kept: Kept,
+    /// Rows whose code has no digit wait until the file is read: whether
+    /// such codes are fees or the shop's own product codes depends on how
+    /// many there are ([`DIGITLESS_FEE_SHARE`]).
+    digitless: Vec<CleanRow<String>>,
+    digitless_codes: std::collections::HashSet<String>,
+    report: CleaningReport,
+    dropped: HashMap<DropRule, u64>,
+    /// Dates that parsed, and the first that did not: a `--date-format`
+    /// that matches no value is a wrong format, not a file of bad rows.
+    dates_parsed: u64,
+    first_bad_date: Option<BadRow>,
+}
+
+impl<'a> Cleaner<'a> {
+    pub(crate) fn new(
+        rules: &'a CleaningRules,
+        date_format: &'a DateFormat,
+        decimal_comma: bool,
+        columns: FileColumns,
+        names: ValueColumns,
+        unit: Unit,
+    ) -> Self {
+        Cleaner {
+            rules,
+            date_format,
+            decimal_comma,
+            columns,
+            names,
+            unit,
+            kept: Kept::default(),
+            digitless: Vec::new(),
+            digitless_codes: Default::default(),
+            report: CleaningReport::default(),
+            dropped: HashMap::new(),
+            dates_parsed: 0,
+            first_bad_date: None,
+        }
+    }
+
+    /// Counts a data row read; returns how many have been read.
+    pub(crate) fn count_row(&mut self) -> u64 {
+        self.report.rows_read += 1;
+        self.report.rows_read
+    }
+
+    /// The row's quantity, unit price and minute, or why it is bad.
+    fn values(&mut self, line: u64, row: &RowCells<'_>) -> Result<(f64, f64, i64), BadRow> {
+        let unit = self.unit;
+        let bad = |column: &str, cell: &Cell<'_>, reason: &'static str| BadRow {
+            line,
+            unit,
+            column: column.to_owned(),
+            value: cell.shown(),
+            reason,
+        };
+        let number = |cell: &Cell<'_>, column: &str| match cell {
+            Cell::Text(text) => parse_number(text.trim(), self.decimal_comma)
+                .ok_or_else(|| bad(column, cell, "a number")),
+            Cell::Number(number) => Ok(*number),
+            Cell::Minute(_) | Cell::Null => Err(bad(column, cell, "a number")),
+        };
+        let quantity = number(&row.quantity, &self.names.quantity)?;
+        let unit_price = number(&row.unit_price, &self.names.unit_price)?;
+        if !quantity.is_finite() || !unit_price.is_finite() {
+            return Err(bad(&self.names.quantity, &row.quantity, "a finite number"));
+        }
+        let minute = match row.date {
+            Cell::Text(text) => self.date_format.parse(text),
+            Cell::Minute(minute) => Some(minute),
+            Cell::Number(_) | Cell::Null => None,
+        };
+        let Some(minute) = minute else {
+            let bad_date = bad(&self.names.date, &row.date, self.date_format.expected());
+            self.first_bad_date.get_or_insert_with(|| bad_date.clone());
+            return Err(bad_date);
+        };
+        self.dates_parsed += 1;
+        Ok((quantity, unit_price, minute))
+    }
+
+    /// Parses one row and applies the rules; `line` is its line (CSV) or
+    /// row (Parquet) for a bad row's example.
+    pub(crate) fn take(&mut self, line: u64, row: &RowCells<'_>) {
+        let (quantity, unit_price, minute) = match self.values(line, row) {
+            Ok(values) => values,
+            Err(bad_row) => {
+                self.report.rows_unparsable += 1;
+                if self.report.unparsable_examples.len() < MAX_BAD_ROW_EXAMPLES {
+                    self.report.unparsable_examples.push(bad_row);
+                }
+                return;
+            }
+        };
+        self.report.revenue_read += quantity * unit_price;
+
+        let invoice = row.invoice.text();
+        let code = row.item.text();
+        let customer = normalise_customer(row.customer.text());
+        let rule = if invoice.starts_with('C') || invoice.starts_with('c') {
+            Some(DropRule::Cancellation)
+        } else if customer.is_empty() {
+            Some(DropRule::MissingCustomer)
+        } else if quantity <= 0.0 {
+            Some(DropRule::NonPositiveQuantity)
+        } else if unit_price <= 0.0 {
+            Some(DropRule::NonPositivePrice)
+        } else if self.rules.is_non_product(code) {
+            Some(DropRule::NonProductCode)
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            *self.dropped.entry(rule).or_default() += 1;
+            return;
+        }
+
+        let row = CleanRow {
+            invoice,
+            code,
+            // Without a title column the code is the title.
+            title: if self.columns.has_description {
+                row.description.text()
+            } else {
+                code
+            },
+            customer,
+            country: self
+                .columns
+                .default_country
+                .as_deref()
+                .unwrap_or_else(|| row.country.text()),
+            quantity,
+            unit_price,
+            minute,
+        };
+        if code.bytes().any(|b| b.is_ascii_digit()) {
+            self.kept.push(&row, self.columns.has_invoice);
+        } else {
+            self.digitless_codes.insert(code.to_owned());
+            self.digitless.push(CleanRow {
+                invoice: row.invoice.to_owned(),
+                code: row.code.to_owned(),
+                title: row.title.to_owned(),
+                customer: row.customer.to_owned(),
+                country: row.country.to_owned(),
+                quantity,
+                unit_price,
+                minute,
+            });
+        }
+    }
+
+    /// The cleaned transactions, or the file's fault when too many rows are
+    /// bad or the `--date-format` matched no date. `source` says what was
+    /// read and how (for the printed report).
+    pub(crate) fn finish(mut self, source: String) -> Result<Transactions, MalformedFile> {
+        if let (Some(format), 0, Some(first)) = (
+            self.date_format.text(),
+            self.dates_parsed,
+            &self.first_bad_date,
+        ) {
+            return Err(MalformedFile {
+                line: Some(first.line),
+                column: Some(first.column.clone()),
+                message: format!(
+                    "no date matches --date-format '{format}': the first value is '{}' \
+                     (chrono's strftime specifiers: %d day, %m month, %Y year, %H:%M time)",
+                    first.value
+                ),
+                kind: MalformedKind::DateFormatMatchesNothing {
+                    format: format.to_owned(),
+                },
+                unit: self.unit,
+            });
+        }
+        let report = &mut self.report;
+        if report.rows_read > 0
+            && report.rows_unparsable as f64 > MAX_BAD_ROW_FRACTION * report.rows_read as f64
+        {
+            let first = &report.unparsable_examples[0];
+            return Err(MalformedFile {
+                line: Some(first.line),
+                column: Some(first.column.clone()),
+                message: format!(
+                    "{} of {} rows do not parse (more than {:.0}%; is the column mapping right?); \
+                     first: '{}' is not {}",
+                    report.rows_unparsable,
+                    report.rows_read,
+                    MAX_BAD_ROW_FRACTION * 100.0,
+                    first.value,
+                    first.reason
+                ),
+                kind: MalformedKind::TooManyBadRows,
+                unit: self.unit,
+            });
+        }
+
+        let mut kept = self.kept;
+        let n_codes = kept.items.names.len() + self.digitless_codes.len();
+        if (self.digitless_codes.len() as f64) < DIGITLESS_FEE_SHARE * n_codes as f64 {
+            *self.dropped.entry(DropRule::NonProductCode).or_default() +=
+                self.digitless.len() as u64;
+        } else {
+            for row in &self.digitless {
+                kept.push(row, self.columns.has_invoice);
+            }
+        }
+        let Kept {
+            items,
+            customers,
+            countries,
+            invoices,
+            title_counts,
+            title_first,
+            purchases,
+            revenue,
+        } = kept;
+        let mut report = self.report;
+        report.revenue_kept = revenue;
+        report.rows_kept = purchases.len() as u64;
+        report.defaults = self.columns.defaults;
+        report.source = source;
+        report.dropped = DropRule::ALL
+            .iter()
+            .map(|rule| (*rule, self.dropped.get(rule).copied().unwrap_or(0)))
+            .collect();
+        let items = items
+            .names
+            .into_iter()
+            .enumerate()
+            .map(|(idx, code)| {
+                // The most frequent title; ties go to the first seen.
+                let counts = &title_counts[idx];
+                let mut best: Option<(&String, u32)> = None;
+                for title in &title_first[idx] {
+                    let n = counts[title];
+                    if best.is_none_or(|(_, best_n)| n > best_n) {
+                        best = Some((title, n));
+                    }
+                }
+                ItemInfo {
+                    title: best.map(|(t, _)| t.clone()).unwrap_or_default(),
+                    code,
+                }
+            })
+            .collect();
+        Ok(Transactions {
+            purchases,
+            items,
+            customers: customers.names,
+            countries: countries.names,
+            invoices: invoices.names,
+            report,
+        })
+    }
+}
+
+/// The delimiters tried when none is given, in order of preference.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// How many bytes of a CSV are read ahead to detect its delimiter, and how
+/// many of their data rows are looked at.
+const DETECT_BYTES: usize = 64 * 1024;
+const DETECT_ROWS: usize = 20;
+
+/// The delimiter that splits the header and the first data rows of `head`
+/// into one number of fields, more than one, with how many rows it looked
+/// at. When several do, the one whose header holds more of the mapped
+/// columns wins, then the one with more fields, then the first in
+/// [`DELIMITERS`]. `complete` says `head` is the whole file (else its last,
+/// perhaps cut, line is not looked at).
+fn detect_delimiter(head: &[u8], complete: bool, map: &ColumnMap) -> Option<(u8, usize)> {
+    let head = if complete {
+        head
+    } else {
+        // Up to the last line break: the last line may be cut.
+        let end = head.iter().rposition(|&b| b == b'\n' || b == b'\r')?;
+        &head[..end]
+    };
+    let names = map.names();
+    let mut best: Option<(usize, usize, u8, usize)> = None;
+    for delimiter in DELIMITERS {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(head);
+        let mut record = csv::ByteRecord::new();
+        let mut header = Vec::new();
+        let mut lengths = Vec::new();
+        let mut at_end = false;
+        while lengths.len() <= DETECT_ROWS {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    at_end = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+            if lengths.is_empty() {
+                header = record
+                    .iter()
+                    .map(|field| String::from_utf8_lossy(field).into_owned())
+                    .collect();
+            }
+            lengths.push(record.len());
+        }
+        // The last record of a cut read-ahead may itself be cut (a quoted
+        // field with a line break): it is not looked at.
+        if at_end && !complete && lengths.len() > 1 {
+            lengths.pop();
+        }
+        let n_fields = lengths.first().copied().unwrap_or(0);
+        if n_fields < 2 || lengths.iter().any(|&n| n != n_fields) {
+            continue;
+        }
+        let n_rows = lengths.len();
+        let n_named = names
+            .iter()
+            .filter(|name| matches!(position_of(&header, name), Ok(Some(_))))
+            .count();
+        let candidate = (n_named, n_fields, delimiter, n_rows - 1);
+        if best.is_none_or(|(b_named, b_fields, ..)| (n_named, n_fields) > (b_named, b_fields)) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, _, delimiter, n_data_rows)| (delimiter, n_data_rows))
+}
+
+/// A reader that first gives back the bytes read ahead (and the error that
+/// stopped them, if any), then the rest of the stream.
+struct ReadAhead<R> {
+    head: std::io::Cursor<Vec<u8>>,
+    error: Option<std::io::Error>,
+    rest: R,
+}
+
+impl<R: Read> ReadAhead<R> {
+    /// Reads up to `n` bytes ahead; the file is complete when fewer came
+    /// without an error.
+    fn new(mut rest: R, n: usize) -> (Self, bool) {
+        let mut head = vec![0; n];
+        let mut filled = 0;
+        let mut error = None;
+        while filled < n {
+            match rest.read(&mut head[filled..]) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    error = Some(err);
+                    break;
+                }
+            }
+        }
+        head.truncate(filled);
+        let complete = filled < n && error.is_none();
+        (
+            ReadAhead {
+                head: std::io::Cursor::new(head),
+                error,
+                rest,
+            },
+            complete,
+        )
+    }
+}
+
+impl<R: Read> Read for ReadAhead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        self.rest.read(buf)
+    }
+}
+
 /// Reads and cleans a transactions CSV from any reader.
 ///
+/// The delimiter is [`ColumnMap::delimiter`], or when that is `None` the
+/// one [`detect_delimiter`] finds (`,` when none is found).
 /// `on_row` is called once per data row read (for a progress bar).
 pub fn read_transactions(
     reader: impl Read,
@@ -715,11 +1359,37 @@ pub fn read_transactions(
     rules: &CleaningRules,
     mut on_row: impl FnMut(u64),
 ) -> Result<Transactions, MalformedFile> {
+    let (reader, complete) = ReadAhead::new(reader, DETECT_BYTES);
+    let (delimiter, source) = match map.delimiter {
+        Some(delimiter) => (
+            delimiter,
+            format!(
+                "CSV, fields separated by {} (--delimiter)",
+                delimiter_flag(delimiter)
+            ),
+        ),
+        None => match detect_delimiter(reader.head.get_ref(), complete, map) {
+            Some((delimiter, n_rows)) => (
+                delimiter,
+                format!(
+                    "CSV, fields separated by {} (detected from the header and {n_rows} data \
+                     rows; --delimiter overrides)",
+                    delimiter_flag(delimiter)
+                ),
+            ),
+            None => (
+                b',',
+                "CSV, fields separated by ',' (no delimiter among , ; tab | splits the header \
+                 and the first rows evenly; --delimiter names one)"
+                    .to_owned(),
+            ),
+        },
+    };
     let breaks = Rc::new(RefCell::new(LineBreaks::default()));
     let mut csv_reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .delimiter(map.delimiter)
+        .delimiter(delimiter)
         .from_reader(BreakRecorder {
             inner: reader,
             breaks: Rc::clone(&breaks),
@@ -736,61 +1406,27 @@ pub fn read_transactions(
     if header.is_empty() {
         return Err(MalformedFile {
             line: Some(1),
-            column: None,
             message: "the file is empty (no header row)".into(),
+            ..MalformedFile::default()
         });
     }
-    let pos = locate_columns(&header, map)?;
+    let fields: Vec<String> = header.iter().map(str::to_owned).collect();
+    let pos = locate_columns(&fields, map, Some(delimiter), Unit::Line)?;
     let column_name = |idx: usize| header[idx].trim().trim_start_matches('\u{feff}').to_owned();
-    let (quantity_name, price_name, date_name) = (
-        column_name(pos.quantity),
-        column_name(pos.unit_price),
-        column_name(pos.date),
-    );
-    let mut defaults = Vec::new();
-    if pos.invoice.is_none() {
-        defaults.push(format!(
-            "no invoice column '{}': an order is one customer's lines at one time, and no row is a \
-             cancellation",
-            map.invoice.name
-        ));
-    }
-    if pos.description.is_none() {
-        defaults.push(format!(
-            "no title column '{}': an item's title is its code",
-            map.description.name
-        ));
-    }
-    let default_country = match (pos.country, &map.default_country) {
-        (Some(idx), Some(named)) => {
-            return Err(MalformedFile {
-                line: Some(1),
-                column: Some(column_name(idx)),
-                message: format!(
-                    "the file has a country column, so a country for every row ('{named}') would \
-                     disagree with it; leave the country out"
-                ),
-            })
-        }
-        (Some(_), None) => String::new(),
-        (None, named) => {
-            let country = named.as_deref().unwrap_or(UNKNOWN_COUNTRY).to_owned();
-            defaults.push(format!(
-                "no country column '{}': every row's country is '{country}'",
-                map.country.name
-            ));
-            country
-        }
+    let names = ValueColumns {
+        quantity: column_name(pos.quantity),
+        unit_price: column_name(pos.unit_price),
+        date: column_name(pos.date),
     };
-
-    let mut kept = Kept::default();
-    // Rows whose code has no digit wait until the file is read: whether such
-    // codes are fees or the shop's own product codes depends on how many
-    // there are ([`DIGITLESS_FEE_SHARE`]).
-    let mut digitless: Vec<CleanRow<String>> = Vec::new();
-    let mut digitless_codes: std::collections::HashSet<String> = Default::default();
-    let mut report = CleaningReport::default();
-    let mut dropped: HashMap<DropRule, u64> = HashMap::new();
+    let columns = FileColumns::new(&pos, map, column_name, Unit::Line)?;
+    let mut cleaner = Cleaner::new(
+        rules,
+        &map.date_format,
+        delimiter != b',',
+        columns,
+        names,
+        Unit::Line,
+    );
 
     let mut record = csv::StringRecord::new();
     loop {
@@ -799,179 +1435,30 @@ pub fn read_transactions(
             Ok(false) => break,
             Err(err) => {
                 let line = line_of(err.position());
-                return Err(csv_error(err, line, report.rows_read));
+                return Err(csv_error(err, line, cleaner.report.rows_read));
             }
         }
-        report.rows_read += 1;
-        on_row(report.rows_read);
-        let line = line_of(record.position()).unwrap_or(report.rows_read + 1);
-        let bad = |column: &str, value: &str, reason: &'static str| BadRow {
-            line,
-            column: column.to_owned(),
-            value: value.to_owned(),
-            reason,
+        let rows_read = cleaner.count_row();
+        on_row(rows_read);
+        let line = line_of(record.position()).unwrap_or(rows_read + 1);
+        let cell = |idx: Option<usize>| idx.map_or(Cell::Null, |idx| Cell::Text(&record[idx]));
+        let row = RowCells {
+            invoice: cell(pos.invoice),
+            item: cell(Some(pos.item)),
+            description: cell(pos.description),
+            quantity: cell(Some(pos.quantity)),
+            date: cell(Some(pos.date)),
+            unit_price: cell(Some(pos.unit_price)),
+            customer: cell(Some(pos.customer)),
+            country: cell(pos.country),
         };
-
-        let quantity_raw = record[pos.quantity].trim();
-        let price_raw = record[pos.unit_price].trim();
-        let date_raw = record[pos.date].trim();
-        let parsed = (|| {
-            let quantity: f64 = quantity_raw
-                .parse()
-                .map_err(|_| bad(&quantity_name, quantity_raw, "a number"))?;
-            let unit_price: f64 = price_raw
-                .parse()
-                .map_err(|_| bad(&price_name, price_raw, "a number"))?;
-            if !quantity.is_finite() || !unit_price.is_finite() {
-                return Err(bad(&quantity_name, quantity_raw, "a finite number"));
-            }
-            let minute = dates::parse_minutes(date_raw).ok_or_else(|| {
-                bad(
-                    &date_name,
-                    date_raw,
-                    "a date 'YYYY-MM-DD[ HH:MM[:SS]]' or 'M/D/YYYY[ H:MM]'",
-                )
-            })?;
-            Ok((quantity, unit_price, minute))
-        })();
-        let (quantity, unit_price, minute) = match parsed {
-            Ok(values) => values,
-            Err(bad_row) => {
-                report.rows_unparsable += 1;
-                if report.unparsable_examples.len() < MAX_BAD_ROW_EXAMPLES {
-                    report.unparsable_examples.push(bad_row);
-                }
-                continue;
-            }
-        };
-        report.revenue_read += quantity * unit_price;
-
-        let invoice = pos.invoice.map_or("", |idx| record[idx].trim());
-        let code = record[pos.item].trim();
-        let customer = normalise_customer(&record[pos.customer]);
-        let rule = if invoice.starts_with('C') || invoice.starts_with('c') {
-            Some(DropRule::Cancellation)
-        } else if customer.is_empty() {
-            Some(DropRule::MissingCustomer)
-        } else if quantity <= 0.0 {
-            Some(DropRule::NonPositiveQuantity)
-        } else if unit_price <= 0.0 {
-            Some(DropRule::NonPositivePrice)
-        } else if rules.is_non_product(code) {
-            Some(DropRule::NonProductCode)
-        } else {
-            None
-        };
-        if let Some(rule) = rule {
-            *dropped.entry(rule).or_default() += 1;
-            continue;
-        }
-
-        // Without a title column the code is the title.
-        let row = CleanRow {
-            invoice,
-            code,
-            title: pos.description.map_or(code, |idx| record[idx].trim()),
-            customer,
-            country: pos
-                .country
-                .map_or(default_country.as_str(), |idx| record[idx].trim()),
-            quantity,
-            unit_price,
-            minute,
-        };
-        if code.bytes().any(|b| b.is_ascii_digit()) {
-            kept.push(&row, pos.invoice.is_some());
-        } else {
-            digitless_codes.insert(code.to_owned());
-            digitless.push(CleanRow {
-                invoice: row.invoice.to_owned(),
-                code: row.code.to_owned(),
-                title: row.title.to_owned(),
-                customer: row.customer.to_owned(),
-                country: row.country.to_owned(),
-                quantity,
-                unit_price,
-                minute,
-            });
-        }
+        cleaner.take(line, &row);
     }
-
-    if report.rows_read > 0
-        && report.rows_unparsable as f64 > MAX_BAD_ROW_FRACTION * report.rows_read as f64
-    {
-        let first = &report.unparsable_examples[0];
-        return Err(MalformedFile {
-            line: Some(first.line),
-            column: Some(first.column.clone()),
-            message: format!(
-                "{} of {} rows do not parse (more than {:.0}%; is the column mapping right?); \
-                 first: '{}' is not {}",
-                report.rows_unparsable,
-                report.rows_read,
-                MAX_BAD_ROW_FRACTION * 100.0,
-                first.value,
-                first.reason
-            ),
-        });
-    }
-
-    let n_codes = kept.items.names.len() + digitless_codes.len();
-    if (digitless_codes.len() as f64) < DIGITLESS_FEE_SHARE * n_codes as f64 {
-        *dropped.entry(DropRule::NonProductCode).or_default() += digitless.len() as u64;
-    } else {
-        for row in &digitless {
-            kept.push(row, pos.invoice.is_some());
-        }
-    }
-    let Kept {
-        items,
-        customers,
-        countries,
-        invoices,
-        title_counts,
-        title_first,
-        purchases,
-        revenue,
-    } = kept;
-    report.revenue_kept = revenue;
-    report.rows_kept = purchases.len() as u64;
-    report.defaults = defaults;
-    report.dropped = DropRule::ALL
-        .iter()
-        .map(|rule| (*rule, dropped.get(rule).copied().unwrap_or(0)))
-        .collect();
-    let items = items
-        .names
-        .into_iter()
-        .enumerate()
-        .map(|(idx, code)| {
-            // The most frequent title; ties go to the first seen.
-            let counts = &title_counts[idx];
-            let mut best: Option<(&String, u32)> = None;
-            for title in &title_first[idx] {
-                let n = counts[title];
-                if best.is_none_or(|(_, best_n)| n > best_n) {
-                    best = Some((title, n));
-                }
-            }
-            ItemInfo {
-                title: best.map(|(t, _)| t.clone()).unwrap_or_default(),
-                code,
-            }
-        })
-        .collect();
-    Ok(Transactions {
-        purchases,
-        items,
-        customers: customers.names,
-        countries: countries.names,
-        invoices: invoices.names,
-        report,
-    })
+    cleaner.finish(source)
 }
 
-/// Reads and cleans a transactions CSV file (plain or gzip).
+/// Reads and cleans a transactions file: Parquet (detected by its magic
+/// bytes `PAR1`) or CSV, plain or gzip.
 pub fn read_transactions_file(
     path: &Path,
     map: &ColumnMap,
@@ -979,6 +1466,15 @@ pub fn read_transactions_file(
     on_row: impl FnMut(u64),
 ) -> anyhow::Result<Transactions> {
     use anyhow::Context;
+    let mut magic = [0u8; 4];
+    let n_magic = File::open(path)
+        .and_then(|mut file| file.read(&mut magic))
+        .with_context(|| format!("opening {}", path.display()))?;
+    if n_magic == 4 && &magic == parquet_input::MAGIC {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        return parquet_input::read_parquet(file, map, rules, on_row)
+            .with_context(|| format!("reading {}", path.display()));
+    }
     let reader = open_maybe_gzip(path).with_context(|| format!("opening {}", path.display()))?;
     read_transactions(reader, map, rules, on_row)
         .with_context(|| format!("reading {}", path.display()))
@@ -994,11 +1490,15 @@ fn csv_error(err: csv::Error, line: Option<u64>, rows_read: u64) -> MalformedFil
             line,
             column: Some(format!("{}", (*len).min(*expected_len) + 1)),
             message: format!("the row has {len} fields but the header has {expected_len}"),
+            ..MalformedFile::default()
         },
         csv::ErrorKind::Utf8 { err: utf8, .. } => MalformedFile {
             line,
             column: Some(format!("{}", utf8.field() + 1)),
-            message: "the field is not valid UTF-8".into(),
+            message: "the field is not valid UTF-8 (a Latin-1 or Windows-1252 export? save it \
+                      as UTF-8, for example with `iconv -f latin1 -t utf-8`)"
+                .into(),
+            ..MalformedFile::default()
         },
         csv::ErrorKind::Io(io) => MalformedFile {
             // An IO error has no position; the next line is where it stopped.
@@ -1007,11 +1507,13 @@ fn csv_error(err: csv::Error, line: Option<u64>, rows_read: u64) -> MalformedFil
             message: format!(
                 "the file could not be read past {rows_read} data rows (truncated or corrupt?): {io}"
             ),
+            ..MalformedFile::default()
         },
         _ => MalformedFile {
             line,
             column: None,
             message: err.to_string(),
+            ..MalformedFile::default()
         },
     }
 }
@@ -1019,6 +1521,7 @@ fn csv_error(err: csv::Error, line: Option<u64>, rows_read: u64) -> MalformedFil
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dates;
 
     const HEADER: &str =
         "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
@@ -1322,32 +1825,182 @@ mod tests {
         );
     }
 
-    /// Issue 24: `--delimiter`, and a hint when the header splits by another.
+    /// Issue 24: without `--delimiter` the delimiter is detected; a given
+    /// one wins, and a wrong one gets a hint.
     #[test]
     fn issue_24_delimiters() {
         let semicolons =
             "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n\
                           1;A1;Mug, blue;2;2011-03-04 10:00;3.5;u1;France\n";
-        let err = error_with(semicolons, &ColumnMap::default());
-        assert!(err.message.contains("pass --delimiter ';'"), "{err}");
-        let map = ColumnMap {
-            delimiter: b';',
+        let got = read_with(semicolons, &ColumnMap::default()).unwrap();
+        assert_eq!(got.items[0].title, "Mug, blue");
+        assert!(
+            got.report.source.contains("separated by ';' (detected"),
+            "{}",
+            got.report.source
+        );
+        let comma = ColumnMap {
+            delimiter: Some(b','),
             ..ColumnMap::default()
         };
-        let got = read_with(semicolons, &map).unwrap();
-        assert_eq!(got.items[0].title, "Mug, blue");
+        let err = error_with(semicolons, &comma);
+        assert!(err.message.contains("pass --delimiter ';'"), "{err}");
 
         let tabs = semicolons.replace(';', "\t");
-        let err = error_with(&tabs, &ColumnMap::default());
+        let got = read_with(&tabs, &ColumnMap::default()).unwrap();
+        assert!(got.report.source.contains("separated by tab (detected"));
+        let pipes = semicolons.replace(';', "|");
+        assert_eq!(
+            read_with(&pipes, &ColumnMap::default())
+                .unwrap()
+                .purchases
+                .len(),
+            1
+        );
+        let err = error_with(&tabs, &comma);
         assert!(err.message.contains("pass --delimiter tab"), "{err}");
-        let map = ColumnMap {
-            delimiter: b'\t',
+        // A wrong header that no other delimiter explains gets no hint.
+        let err = error_with("a;b\n1;2\n", &comma);
+        assert!(!err.message.contains("--delimiter"), "{err}");
+        // Commas inside the header's names do not split it evenly with the
+        // rows: the semicolons that do win.
+        let text = "CustomerID;StockCode;Quantity;InvoiceDate;UnitPrice;note, free text\n\
+                    u1;A1;1;2011-03-04;1.5;a, b, c\n";
+        let got = read_with(text, &ColumnMap::default()).unwrap();
+        assert!(got.report.source.contains("';'"), "{}", got.report.source);
+        // A CSV whose comma fields contain semicolons stays a comma file.
+        let text = format!("{HEADER}536365,85123A,\"A;B;C\",6,2010-12-01 08:26:00,2.55,17850,UK\n");
+        let got = read_with(&text, &ColumnMap::default()).unwrap();
+        assert_eq!(got.items[0].title, "A;B;C");
+        assert!(got.report.source.contains("','"), "{}", got.report.source);
+        // Rows that no delimiter splits evenly: ',' and the layout error.
+        let err = error_with("a,b,c\n1,2\n", &ColumnMap::default());
+        assert_eq!(err.line, Some(1), "{err}");
+    }
+
+    /// Issue 24: detection looks at the header and the first data rows, and
+    /// does not need the whole file in its read-ahead.
+    #[test]
+    fn issue_24_delimiter_detection_reads_ahead_only() {
+        let row = "u1;A1;1;2011-03-04;3,50\n";
+        let text = format!(
+            "CustomerID;StockCode;Quantity;InvoiceDate;UnitPrice\n{}",
+            row.repeat(DETECT_BYTES / row.len() + 100)
+        );
+        let got = read_with(&text, &ColumnMap::default()).unwrap();
+        assert_eq!(
+            got.report.rows_read as usize,
+            DETECT_BYTES / row.len() + 100
+        );
+        assert_eq!(got.report.rows_unparsable, 0);
+        assert!(got.report.source.contains("';'"), "{}", got.report.source);
+        assert!(
+            got.report
+                .source
+                .contains(&format!("{DETECT_ROWS} data rows")),
+            "{}",
+            got.report.source
+        );
+    }
+
+    /// Issue 24: `3,50` is 3.5 in a file not separated by commas; in a comma
+    /// file a quoted `3,50` is a bad value, not 350 or 3.5.
+    #[test]
+    fn issue_24_decimal_commas() {
+        let text = "CustomerID;StockCode;Quantity;InvoiceDate;UnitPrice\n\
+                    u1;A1;2;2011-03-04;3,50\n\
+                    u1;A2;1,5;2011-03-04;0,25\n\
+                    u1;A3;1;2011-03-04;12.5\n";
+        let got = read_with(text, &ColumnMap::default()).unwrap();
+        let prices: Vec<f32> = got.purchases.iter().map(|p| p.unit_price).collect();
+        assert_eq!(prices, vec![3.5, 0.25, 12.5]);
+        assert_eq!(got.purchases[1].quantity, 1.5);
+        assert!((got.report.revenue_read - (7.0 + 0.375 + 12.5)).abs() < 1e-9);
+        for not_a_number in ["1,234,5", "1.234,50", "3,"] {
+            assert_eq!(parse_number(not_a_number, true), None, "{not_a_number}");
+        }
+        assert_eq!(parse_number("3,50", false), None);
+
+        let mut rows = String::new();
+        for _ in 0..40 {
+            rows.push_str(GOOD);
+        }
+        rows.push_str("536365,85123A,X,6,2010-12-01 08:26:00,\"2,55\",1,UK\n");
+        let got = read_with(&format!("{HEADER}{rows}"), &ColumnMap::default()).unwrap();
+        assert_eq!(got.report.rows_unparsable, 1);
+        assert_eq!(got.report.unparsable_examples[0].value, "2,55");
+    }
+
+    /// Issue 24: `--date-format` reads day-first dates; a value that does not
+    /// match is a bad row; a format that matches no value is a malformed file
+    /// naming the column, the format and the first value.
+    #[test]
+    fn issue_24_date_format() {
+        let day_first = ColumnMap {
+            date_format: DateFormat::strftime("%d/%m/%Y %H:%M").unwrap(),
             ..ColumnMap::default()
         };
-        assert_eq!(read_with(&tabs, &map).unwrap().purchases.len(), 1);
-        // A wrong header that no other delimiter explains gets no hint.
-        let err = error_with("a;b\n1;2\n", &ColumnMap::default());
-        assert!(!err.message.contains("--delimiter"), "{err}");
+        let mut rows = String::new();
+        for day in 1..=28 {
+            rows.push_str(&format!("1,A1,X,1,{day:02}/03/2011 10:00,1.0,u1,UK\n"));
+        }
+        let got = read_with(&format!("{HEADER}{rows}"), &day_first).unwrap();
+        let first = got.purchases[0].minute;
+        assert_eq!(first, dates::parse_minutes("2011-03-01 10:00").unwrap());
+        assert_eq!(
+            got.purchases[12].minute,
+            dates::parse_minutes("2011-03-13 10:00").unwrap()
+        );
+        // Without the format, 13/03/2011 is no month-first date: all the
+        // rows from the 13th on are bad, and too many to go on.
+        let err = error_with(&format!("{HEADER}{rows}"), &ColumnMap::default());
+        assert_eq!(err.kind, MalformedKind::TooManyBadRows, "{err}");
+        assert_eq!(err.line, Some(14));
+
+        // One value in another format is a bad row, counted with its example.
+        let mut with_one_bad = rows.clone();
+        with_one_bad.push_str("1,A1,X,1,2011-03-29 10:00,1.0,u1,UK\n");
+        let got = read_with(&format!("{HEADER}{with_one_bad}"), &day_first).unwrap();
+        assert_eq!(got.report.rows_unparsable, 1);
+        let bad = &got.report.unparsable_examples[0];
+        assert_eq!((bad.line, bad.column.as_str()), (30, "InvoiceDate"));
+        assert_eq!(bad.reason, "a date in the --date-format");
+
+        // A format that matches nothing is the file's fault, not 28 bad rows.
+        let iso_rows = "1,A1,X,1,2011-03-04 10:00,1.0,u1,UK\n";
+        let err = error_with(&format!("{HEADER}{iso_rows}"), &day_first);
+        assert_eq!(
+            err.kind,
+            MalformedKind::DateFormatMatchesNothing {
+                format: "%d/%m/%Y %H:%M".into()
+            }
+        );
+        assert_eq!(
+            (err.line, err.column.as_deref()),
+            (Some(2), Some("InvoiceDate"))
+        );
+        for part in ["'%d/%m/%Y %H:%M'", "'2011-03-04 10:00'"] {
+            assert!(err.to_string().contains(part), "{part} not in: {err}");
+        }
+    }
+
+    /// Issue 24: a Latin-1 export (a `é` as the single byte 0xE9) is a
+    /// malformed file naming the line and the column, and saying what to do.
+    #[test]
+    fn issue_24_a_latin1_file_is_a_clear_error() {
+        let mut bytes = HEADER.as_bytes().to_vec();
+        bytes.extend_from_slice(GOOD.as_bytes());
+        bytes.extend_from_slice(b"536365,85123A,CAF\xc9 CUP,6,2010-12-01 08:26:00,2.55,17850,UK\n");
+        let err = read_transactions(
+            bytes.as_slice(),
+            &ColumnMap::default(),
+            &CleaningRules::default(),
+            |_| {},
+        )
+        .unwrap_err();
+        assert_eq!((err.line, err.column.as_deref()), (Some(3), Some("3")));
+        assert!(err.message.contains("not valid UTF-8"), "{err}");
+        assert!(err.message.contains("Latin-1"), "{err}");
     }
 
     /// Issue 24: a date alone is midnight.

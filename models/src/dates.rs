@@ -1,7 +1,12 @@
-//! Calendar arithmetic without a date library: exports carry naive local times,
-//! and the trainer only needs to order them and count days.
+//! Calendar arithmetic: exports carry naive local times, and the trainer only
+//! needs to order them and count days.
 //!
 //! Times are minutes since 1970-01-01 00:00 in the export's own clock (no zone).
+//! The automatic formats ([`parse_minutes`]) are parsed here without a date
+//! library; a shop's own format ([`DateFormat`], `--date-format`) goes
+//! through chrono's strftime parser, which the Parquet reader brings anyway.
+
+use chrono::format::{Item, Parsed, StrftimeItems};
 
 /// Minutes in a day.
 pub const MINUTES_PER_DAY: i64 = 24 * 60;
@@ -109,6 +114,104 @@ pub fn parse_minutes(text: &str) -> Option<i64> {
     Some(day * MINUTES_PER_DAY + minutes)
 }
 
+/// How the date column's text is read.
+#[derive(Debug, Clone, Default)]
+pub enum DateFormat {
+    /// [`parse_minutes`]: ISO `YYYY-MM-DD[ HH:MM[:SS]]` (or with `T`) and
+    /// `M/D/YYYY[ H:MM]`.
+    #[default]
+    Automatic,
+    /// A strftime-style format (`%d/%m/%Y %H:%M`, `%d.%m.%Y`), for exports
+    /// whose dates are day-first or otherwise not automatic.
+    Strftime {
+        /// The format as the user gave it, for messages.
+        text: String,
+        /// Its items, parsed once. Every item is valid (checked in [`DateFormat::strftime`]).
+        items: Vec<Item<'static>>,
+    },
+}
+
+impl DateFormat {
+    /// A strftime-style format, refused when it has an unknown `%`
+    /// specifier or names no day of the year (a year, and a month and day
+    /// or a day of the year or a week); an offset (`%z`) is read and
+    /// ignored, as times are the export's own clock.
+    pub fn strftime(text: &str) -> Result<DateFormat, String> {
+        let items = StrftimeItems::new(text).parse_to_owned().map_err(|_| {
+            format!("'{text}' is not a date format: it has an unknown % specifier (see chrono's strftime list: %d %m %Y %H %M %S ...)")
+        })?;
+        let format = DateFormat::Strftime {
+            text: text.to_owned(),
+            items,
+        };
+        // A format from which no date can be made would leave every row bad:
+        // try it on a date written in it.
+        // (With an offset, so that `%z` can be written too.)
+        let mut probe = String::new();
+        let written = chrono::NaiveDate::from_ymd_opt(2011, 12, 9)
+            .and_then(|day| day.and_hms_opt(8, 26, 0))
+            .and_then(|time| {
+                chrono::TimeZone::from_local_datetime(&chrono::FixedOffset::east_opt(0)?, &time)
+                    .single()
+            })
+            .is_some_and(|time| {
+                std::fmt::Write::write_fmt(&mut probe, format_args!("{}", time.format(text)))
+                    .is_ok()
+            });
+        if !written || format.parse(&probe).is_none() {
+            return Err(format!(
+                "'{text}' is not a date format: it does not name a whole date (a year, month \
+                 and day, such as %d/%m/%Y)"
+            ));
+        }
+        Ok(format)
+    }
+
+    /// Minutes since the epoch of `text` (trimmed), or `None` when it does
+    /// not match. A format without a time of day gives midnight.
+    pub fn parse(&self, text: &str) -> Option<i64> {
+        let items = match self {
+            DateFormat::Automatic => return parse_minutes(text),
+            DateFormat::Strftime { items, .. } => items,
+        };
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, text.trim(), items.iter()).ok()?;
+        let date = parsed.to_naive_date().ok()?;
+        let day = days_from_civil(
+            i64::from(chrono::Datelike::year(&date)),
+            chrono::Datelike::month(&date),
+            chrono::Datelike::day(&date),
+        );
+        let has_time = parsed.hour_div_12().is_some()
+            || parsed.hour_mod_12().is_some()
+            || parsed.minute().is_some();
+        let minutes = if has_time {
+            let time = parsed.to_naive_time().ok()?;
+            i64::from(chrono::Timelike::hour(&time)) * 60
+                + i64::from(chrono::Timelike::minute(&time))
+        } else {
+            0
+        };
+        Some(day * MINUTES_PER_DAY + minutes)
+    }
+
+    /// What a value of the column must look like, for a bad row's reason.
+    pub fn expected(&self) -> &'static str {
+        match self {
+            DateFormat::Automatic => "a date 'YYYY-MM-DD[ HH:MM[:SS]]' or 'M/D/YYYY[ H:MM]'",
+            DateFormat::Strftime { .. } => "a date in the --date-format",
+        }
+    }
+
+    /// The user's format, when one was given.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            DateFormat::Automatic => None,
+            DateFormat::Strftime { text, .. } => Some(text),
+        }
+    }
+}
+
 /// Formats a day number as `YYYY-MM-DD`.
 pub fn format_day(day: i64) -> String {
     let (year, month, day) = civil_from_days(day);
@@ -139,6 +242,43 @@ mod tests {
         assert_eq!(iso % MINUTES_PER_DAY, 8 * 60 + 26);
         for bad in ["", "2010-13-01 08:00", "2011-02-29 08:00", "x y"] {
             assert_eq!(parse_minutes(bad), None, "{bad}");
+        }
+    }
+
+    /// Issue 24: `--date-format` reads day-first dates; a value that does not
+    /// match is `None`; a format naming no date, or with an unknown
+    /// specifier, is refused.
+    #[test]
+    fn issue_24_a_strftime_date_format() {
+        let format = DateFormat::strftime("%d/%m/%Y %H:%M").unwrap();
+        let iso = parse_minutes("2011-03-04 10:30").unwrap();
+        assert_eq!(format.parse("04/03/2011 10:30"), Some(iso));
+        assert_eq!(format.parse(" 4/3/2011 10:30 "), Some(iso));
+        // The automatic formats read the same text month-first.
+        assert_eq!(
+            parse_minutes("04/03/2011 10:30"),
+            Some(parse_minutes("2011-04-03 10:30").unwrap())
+        );
+        for bad in [
+            "2011-03-04 10:30",
+            "13/13/2011 10:30",
+            "04/03/2011",
+            "31/02/2011 10:00",
+            "",
+        ] {
+            assert_eq!(format.parse(bad), None, "{bad}");
+        }
+        let day_only = DateFormat::strftime("%d.%m.%Y").unwrap();
+        assert_eq!(
+            day_only.parse("28.01.2017"),
+            Some(parse_day("2017-01-28").unwrap() * MINUTES_PER_DAY)
+        );
+        // Seconds and an offset are read and dropped.
+        let with_zone = DateFormat::strftime("%Y-%m-%dT%H:%M:%S%z").unwrap();
+        assert_eq!(with_zone.parse("2011-03-04T10:30:59+0100"), Some(iso));
+        for refused in ["%H:%M", "%d/%m", "%Q/%m/%Y", "day"] {
+            let err = DateFormat::strftime(refused).unwrap_err();
+            assert!(err.contains(refused), "{refused}: {err}");
         }
     }
 

@@ -126,6 +126,7 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
             line: Some(1),
             column: None,
             message: e.to_string(),
+            ..MalformedFile::default()
         })?
         .clone();
     let names = [
@@ -152,6 +153,7 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
                 line: Some(1),
                 column: Some(name.into()),
                 message: format!("required column '{name}' is not in the header"),
+                ..MalformedFile::default()
             })?;
     }
     let mut out = Sessions::default();
@@ -160,6 +162,7 @@ pub fn read_sessions(reader: impl Read) -> Result<Sessions, MalformedFile> {
             line: e.position().map(|p| p.line()),
             column: None,
             message: e.to_string(),
+            ..MalformedFile::default()
         })?;
         let number = |k: usize| record[pos[k]].trim().parse::<f64>().ok();
         let values: Option<Vec<f64>> = (0..6).map(number).collect();

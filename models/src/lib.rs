@@ -3,8 +3,9 @@
 //!
 //! The pipeline, one module per step:
 //!
-//! - [`data`]: reads a transactions CSV (plain or gzip) through a [`data::ColumnMap`],
-//!   drops dirty rows by stated rules ([`data::DropRule`]) and counts each rule.
+//! - [`data`]: reads a transactions CSV (plain or gzip) or Parquet file through a
+//!   [`data::ColumnMap`], drops dirty rows by stated rules ([`data::DropRule`])
+//!   and counts each rule.
 //! - [`interactions`]: the sparse user × item matrix.
 //! - [`als`]: implicit-feedback ALS with conjugate gradient, giving item factors
 //!   and the Gram matrix the device needs to fold a shopper in.

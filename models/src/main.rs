@@ -25,6 +25,7 @@ use clap::{Args, Parser, Subcommand};
 
 use cove_models::als::Confidence;
 use cove_models::data::{self, CleaningRules, ColumnMap, OptionalColumn};
+use cove_models::dates::DateFormat;
 use cove_models::pipeline::{self, Bars, TrainConfig};
 use cove_models::{card, dates, engine_eval, export, intent, report};
 
@@ -102,7 +103,7 @@ struct ColumnArgs {
     #[arg(long, default_value = "Quantity")]
     col_quantity: String,
     /// Order time column ('YYYY-MM-DD[ HH:MM[:SS]]', also with 'T', or
-    /// 'M/D/YYYY[ H:MM]'; a date alone is midnight).
+    /// 'M/D/YYYY[ H:MM]'; a date alone is midnight; see --date-format).
     #[arg(long, default_value = "InvoiceDate")]
     col_date: String,
     /// Unit price column.
@@ -119,9 +120,20 @@ struct ColumnArgs {
     /// (default: "unknown").
     #[arg(long)]
     country: Option<String>,
-    /// The field delimiter: ',' (default), ';', '|', or 'tab'.
-    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
-    delimiter: u8,
+    /// The field delimiter of a CSV: ',', ';', '|', or 'tab' (default:
+    /// detected from the header and the first rows among those four).
+    #[arg(long, value_parser = parse_delimiter)]
+    delimiter: Option<u8>,
+    /// The date column's format, strftime-style ('%d/%m/%Y %H:%M',
+    /// '%d.%m.%Y'), for day-first or other dates (default: ISO or
+    /// M/D/YYYY, read automatically). A format without a time gives midnight.
+    #[arg(long, value_name = "FMT", value_parser = parse_date_format)]
+    date_format: Option<DateFormat>,
+}
+
+/// `--date-format`: a strftime-style format that names a whole date.
+fn parse_date_format(text: &str) -> Result<DateFormat, String> {
+    DateFormat::strftime(text)
 }
 
 /// `--delimiter`: one ASCII character, or `tab` (also `\t` as typed).
@@ -139,7 +151,8 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// The transactions CSV (plain or gzip).
+    /// The transactions: a CSV (plain or gzip) or a Parquet file (told
+    /// apart by their first bytes).
     #[arg(long)]
     orders: PathBuf,
     /// Output directory for the report.
@@ -292,6 +305,7 @@ impl TrainArgs {
             country: optional(&c.col_country, defaults.country),
             default_country: c.country.clone(),
             delimiter: c.delimiter,
+            date_format: c.date_format.clone().unwrap_or_default(),
         }
     }
 }
@@ -325,9 +339,15 @@ fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transaction
         }
     })?;
     spinner.finish_and_clear();
-    println!("Cleaning ({}):\n{}", args.orders.display(), data.report);
+    println!(
+        "Cleaning ({}; {}):\n{}",
+        args.orders.display(),
+        data.report.source,
+        data.report
+    );
     for bad in &data.report.unparsable_examples {
         tracing::warn!(
+            unit = ?bad.unit,
             line = bad.line,
             column = %bad.column,
             value = %bad.value,

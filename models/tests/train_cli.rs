@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{cove_train, s};
+use common::{cove_train, evaluate_refused, s};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     common::temp_dir(&format!("cove-train-{name}"))
@@ -72,14 +72,13 @@ fn issue_24_another_shops_export_trains_with_a_derived_cutoff_and_plain_logs() {
     args.extend(COLUMNS);
     args.extend(["--params", s(&params)]);
 
-    // The semicolons are named, not guessed.
-    let (code, _, stderr) = cove_train(&args);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("pass --delimiter ';'"), "{stderr}");
-
-    args.extend(["--delimiter", ";"]);
+    // The semicolons are detected, and said.
     let (code, stdout, stderr) = cove_train(&args);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("CSV, fields separated by ';' (detected from the header and 20 data rows"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(
             "Test period from 2017-05-16 (derived: 14 days before the data's last day; the data \
@@ -123,17 +122,15 @@ fn issue_24_another_shops_export_trains_with_a_derived_cutoff_and_plain_logs() {
 
 #[test]
 fn issue_24_a_bad_delimiter_or_a_data_row_error_is_clear() {
-    let (code, _, stderr) = cove_train(&[
-        "evaluate",
-        "--orders",
-        "x.csv",
-        "--out",
-        "y",
-        "--delimiter",
-        ";;",
-    ]);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("is not a delimiter"), "{stderr}");
+    // Bad flags are refused before any file is read.
+    for (flag, value, expected) in [
+        ("--delimiter", ";;", "is not a delimiter"),
+        ("--date-format", "%d/%m/%Q", "unknown % specifier"),
+        ("--date-format", "%H:%M", "does not name a whole date"),
+    ] {
+        let stderr = evaluate_refused("x.csv", Path::new("y"), &[flag, value]);
+        assert!(stderr.contains(expected), "{flag} {value}: {stderr}");
+    }
 
     let dir = temp_dir("bad-row");
     let orders = dir.join("orders.csv");
@@ -143,14 +140,7 @@ fn issue_24_a_bad_delimiter_or_a_data_row_error_is_clear() {
          1,A1,two,2017-01-01,1.0,c1\r\n",
     )
     .unwrap();
-    let (code, _, stderr) = cove_train(&[
-        "evaluate",
-        "--orders",
-        s(&orders),
-        "--out",
-        s(&dir.join("out")),
-    ]);
-    assert_ne!(code, 0);
+    let stderr = evaluate_refused(s(&orders), &dir.join("out"), &[]);
     assert!(
         stderr.contains("line 2, column Quantity: 1 of 1 rows do not parse"),
         "{stderr}"

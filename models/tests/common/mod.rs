@@ -27,6 +27,17 @@ pub fn cove_train(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `cove-train evaluate --orders ORDERS --out OUT EXTRA…`, which must
+/// fail; its stderr.
+#[allow(dead_code)] // score_cli.rs runs no `evaluate`.
+pub fn evaluate_refused(orders: &str, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["evaluate", "--orders", orders, "--out", s(out)];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = cove_train(&args);
+    assert_ne!(code, 0, "{args:?} succeeded:\n{stdout}");
+    stderr
+}
+
 /// A path as a command-line argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
