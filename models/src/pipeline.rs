@@ -138,6 +138,35 @@ pub fn plain_progress(
     bar
 }
 
+/// The process's peak resident memory in bytes (`VmHWM` of
+/// `/proc/self/status`), where the system reports it (Linux); None elsewhere.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_memory_of_status(&status)
+}
+
+/// `VmHWM` (kB) of a `/proc/<pid>/status` text, in bytes.
+fn peak_memory_of_status(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// The closing line of a `cove-train` run: `resources: wall 12.3 s, peak
+/// memory 456 MB`, without the memory where the system does not report it.
+pub fn resources_line(wall: Duration) -> String {
+    let memory = peak_memory_bytes().map_or_else(String::new, |bytes| {
+        format!(", peak memory {} MB", bytes.div_ceil(1_000_000))
+    });
+    format!("resources: wall {:.1} s{memory}", wall.as_secs_f64())
+}
+
 /// Everything the trainer can be told, with defaults found by `evaluate --tune`
 /// on the validation split (see models/README.md).
 #[derive(Debug, Clone, Serialize)]
@@ -744,7 +773,12 @@ pub fn train(
     let gram = als::gram(&model.item_factors, model.dim);
 
     let bar = bars.bar(5, "neighbours, trending, segments");
-    let similar = neighbours::similar_by_factors(&model.item_factors, model.dim, config.neighbours);
+    let similar = neighbours::similar_by_factors(
+        &model.item_factors,
+        model.dim,
+        config.neighbours,
+        config.als.threads,
+    );
     bar.inc(1);
     let bought_together = neighbours::bought_together(data, config.neighbours);
     let session_votes =
@@ -974,6 +1008,21 @@ pub(crate) mod tests {
             err.to_string().contains("must span more than 37 days"),
             "{err}"
         );
+    }
+
+    /// Issue 24: a run ends with its wall time and, on Linux, its peak memory.
+    #[test]
+    fn issue_24_the_resources_line_reads_the_peak_memory() {
+        let status = "Name:\tcove-train\nVmPeak:\t  999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(peak_memory_of_status(status), Some(12_345 * 1024));
+        assert_eq!(peak_memory_of_status("VmRSS:\t1 kB\n"), None);
+        let line = resources_line(Duration::from_millis(12_340));
+        assert!(line.starts_with("resources: wall 12.3 s"), "{line}");
+        if cfg!(target_os = "linux") {
+            let bytes = peak_memory_bytes().unwrap();
+            assert!(bytes > 1_000_000, "{bytes}");
+            assert!(line.contains(", peak memory "), "{line}");
+        }
     }
 
     /// Issue 24: off a terminal, progress is plain lines, at least every
