@@ -358,12 +358,14 @@ pub fn rank_scores(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
 /// non-empty relevant set. Users are spread over `threads` threads; the result
 /// does not depend on the thread count.
 pub fn evaluate(split: &Split, ranker: &dyn Ranker, task: Task, threads: usize) -> Metrics {
-    // Sum in user order so the floating-point result is independent of threads.
+    mean_of_users(&evaluate_users(split, ranker, task, threads))
+}
+
+/// The mean of [`evaluate_users`]' per-user metrics, summed in user order so
+/// the floating-point result is independent of threads.
+pub fn mean_of_users(per_user: &[Option<Metrics>]) -> Metrics {
     let mut total = Metrics::default();
-    for m in evaluate_users(split, ranker, task, threads)
-        .iter()
-        .flatten()
-    {
+    for m in per_user.iter().flatten() {
         total.add(m);
     }
     total.mean()
@@ -387,6 +389,12 @@ pub fn ndcg_by_history(
     task: Task,
     threads: usize,
 ) -> Vec<HistoryBucket> {
+    history_buckets(split, &evaluate_users(split, ranker, task, threads))
+}
+
+/// [`ndcg_by_history`] from per-user metrics already computed
+/// ([`evaluate_users`]), so a task ranked for its table is not ranked again.
+pub fn history_buckets(split: &Split, per_user: &[Option<Metrics>]) -> Vec<HistoryBucket> {
     let bounds: [(usize, usize, &str); 6] = [
         (1, 4, "1-4"),
         (5, 9, "5-9"),
@@ -395,14 +403,13 @@ pub fn ndcg_by_history(
         (50, 99, "50-99"),
         (100, usize::MAX, "100+"),
     ];
-    let per_user = evaluate_users(split, ranker, task, threads);
     bounds
         .iter()
         .map(|&(low, high, label)| {
             let (n, sum) = split
                 .users
                 .iter()
-                .zip(&per_user)
+                .zip(per_user)
                 .filter(|(u, _)| (low..=high).contains(&u.history.len()))
                 .filter_map(|(_, m)| m.as_ref())
                 .fold((0usize, 0.0), |(n, sum), m| (n + 1, sum + m.ndcg_at_10));

@@ -525,7 +525,9 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         );
     }
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
-    report::write_model_report(&model, &engine.ndcg_by_history, &args.out)?;
+    bars.step("report", || {
+        report::write_model_report(&model, &engine.ndcg_by_history, &args.out)
+    })?;
     println!("{}", report::metrics_table(&model.evaluation));
     println!(
         "Through the engine (train-split bundle {}, {:.1} s):\n{}",
@@ -533,8 +535,14 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         engine.seconds,
         engine_eval::table(&engine)
     );
-    let (bundle, notes) = export::build_bundle(&model, &engine_eval::metric_entries(&engine))?;
-    let sizes = export::measure(&bundle);
+    let (bundle, notes, sizes) = bars.step("bundle: export and measure", || {
+        export::build_bundle(&model, &engine_eval::metric_entries(&engine)).map(
+            |(bundle, notes)| {
+                let sizes = export::measure(&bundle);
+                (bundle, notes, sizes)
+            },
+        )
+    })?;
     let peers = args.peers.as_deref().map(read_json).transpose()?;
     let session_peers = args.session_peers.as_deref().map(read_json).transpose()?;
     std::fs::write(

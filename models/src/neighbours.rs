@@ -21,57 +21,87 @@ pub struct Neighbour {
 /// cosine with its own, best first, itself left out. Ranked with the engine's
 /// `top_k`, so ties break as on the device.
 ///
-/// Quadratic in time (every pair of items), linear in memory. The items are
-/// split among `threads` threads; each list is the engine's `top_k` of its
-/// row (its dot product and selection), with the finiteness of the factors
-/// checked once rather than once per item, so the lists do not depend on
-/// the thread count.
+/// Quadratic in time (every pair of items), linear in memory (a block's
+/// scores, [`SIMILAR_BLOCK`] × n_items, per thread). The items are split
+/// among `threads` threads; each list is what the engine's `top_k` gives for
+/// its row (its dot product and its selection), so the lists do not depend
+/// on the thread count; a matrix product finds the few items worth scoring
+/// with the engine's `dot` (see the margin below).
 pub fn similar_by_factors(
     item_factors: &[f32],
     dim: usize,
     k: usize,
     threads: usize,
 ) -> Vec<Vec<Neighbour>> {
-    let normalised: Vec<f32> = item_factors
-        .chunks_exact(dim)
-        .flat_map(|row| {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            row.iter().map(move |v| v / norm)
-        })
-        .collect();
+    let normalised = unit_rows(item_factors, dim);
     assert!(
         normalised.iter().all(|v| v.is_finite()),
         "normalised factors are finite"
     );
-    let list = |item: usize| -> Vec<Neighbour> {
-        let row = &normalised[item * dim..(item + 1) * dim];
-        let scored = normalised.chunks_exact(dim).enumerate().map(|(other, y)| {
-            cove_engine::score::ScoredItem {
-                index: other as u32,
-                score: cove_engine::score::dot(row, y),
-            }
-        });
-        cove_engine::score::select_top_k(scored, k + 1)
-            .into_iter()
-            .filter(|s| s.index as usize != item)
-            .take(k)
-            .map(|s| Neighbour {
-                item: s.index,
-                score: s.score,
+    let n_items = normalised.len() / dim.max(1);
+    // Two passes per block of rows, exact. First every score of the block
+    // by one matrix product (fast, but summed in another order than the
+    // engine's `dot`, so off by at most `margin`: for unit vectors each of
+    // the two sums is within d·u of the true cosine, u = 2⁻²⁴, and the
+    // margin is twice their sum). Any item of a row's true top k + 1 scores
+    // at least the product's (k + 1)-th best less the margin, so only the
+    // items above that floor are scored again with the engine's `dot` and
+    // selected as `top_k` selects: the lists are those of `top_k` over the
+    // whole catalogue.
+    let margin = 4.0 * dim as f32 * f32::EPSILON;
+    // The catalogue as an n_items × d matrix, column-major (a transposed copy).
+    let catalogue = nalgebra::DMatrixView::from_slice(&normalised, dim, n_items).transpose();
+    let block_lists = |first: usize, last: usize, kth: &mut Vec<f32>| -> Vec<Vec<Neighbour>> {
+        let n_block = last - first;
+        let block = &normalised[first * dim..last * dim];
+        // n_items × n_block, column-major: column b is row b's scores.
+        let approx = &catalogue * nalgebra::DMatrixView::from_slice(block, dim, n_block);
+        (0..n_block)
+            .map(|b| {
+                let item = first + b;
+                let row = &block[b * dim..(b + 1) * dim];
+                let approx = &approx.as_slice()[b * n_items..(b + 1) * n_items];
+                let floor = if n_items > k + 1 {
+                    kth.clear();
+                    kth.extend_from_slice(approx);
+                    kth.select_nth_unstable_by(k, |x, y| y.total_cmp(x));
+                    kth[k] - margin
+                } else {
+                    f32::NEG_INFINITY
+                };
+                let scored = approx
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &score)| score >= floor)
+                    .map(|(other, _)| cove_engine::score::ScoredItem {
+                        index: other as u32,
+                        score: cove_engine::score::dot(
+                            row,
+                            &normalised[other * dim..(other + 1) * dim],
+                        ),
+                    });
+                without_itself(cove_engine::score::select_top_k(scored, k + 1), item, k)
             })
             .collect()
     };
-    let n_items = normalised.len() / dim.max(1);
     let chunk = n_items.div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n_items)
             .step_by(chunk)
             .map(|first| {
-                let list = &list;
+                let block_lists = &block_lists;
                 scope.spawn(move || {
-                    (first..(first + chunk).min(n_items))
-                        .map(list)
-                        .collect::<Vec<_>>()
+                    let end = (first + chunk).min(n_items);
+                    let mut kth = Vec::new();
+                    let mut lists = Vec::with_capacity(end - first);
+                    for start in (first..end).step_by(SIMILAR_BLOCK) {
+                        lists.extend(block_lists(
+                            start,
+                            (start + SIMILAR_BLOCK).min(end),
+                            &mut kth,
+                        ));
+                    }
+                    lists
                 })
             })
             .collect();
@@ -81,6 +111,37 @@ pub fn similar_by_factors(
             .collect()
     })
 }
+
+/// Each row of a row-major n × `dim` matrix divided by its length.
+fn unit_rows(factors: &[f32], dim: usize) -> Vec<f32> {
+    factors
+        .chunks_exact(dim)
+        .flat_map(|row| {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            row.iter().map(move |v| v / norm)
+        })
+        .collect()
+}
+
+/// The `k` best of a row's `k + 1` best, the row's own item left out.
+fn without_itself(
+    best: Vec<cove_engine::score::ScoredItem>,
+    item: usize,
+    k: usize,
+) -> Vec<Neighbour> {
+    best.into_iter()
+        .filter(|s| s.index as usize != item)
+        .take(k)
+        .map(|s| Neighbour {
+            item: s.index,
+            score: s.score,
+        })
+        .collect()
+}
+
+/// Rows of [`similar_by_factors`] scored by one matrix product: a block's
+/// scores are 64 × n_items floats (13 MB at 50,000 items) per thread.
+const SIMILAR_BLOCK: usize = 64;
 
 /// How the bundle's one neighbour list per item is made from the three
 /// source lists: each source is scaled by its own best score (a factor cosine
@@ -531,6 +592,52 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, l)| l.iter().all(|n| n.item as usize != i)));
+    }
+
+    /// Issue 24: the blocked, threaded lists are the engine's `top_k` of
+    /// each item's row, exactly, over more items than a block.
+    #[test]
+    fn issue_24_similar_items_equal_the_engines_top_k() {
+        let mut rng = crate::als::SplitMix64::new(5);
+        // Rounded values make exact ties, which break by the lower index;
+        // the others are as close as the product's rounding.
+        for (n_items, dim, k, rounded) in [
+            (3 * SIMILAR_BLOCK + 7, 6, 4, true),
+            (2 * SIMILAR_BLOCK + 3, 64, 20, false),
+        ] {
+            check_similar_items(&mut rng, n_items, dim, k, rounded);
+        }
+    }
+
+    fn check_similar_items(
+        rng: &mut crate::als::SplitMix64,
+        n_items: usize,
+        dim: usize,
+        k: usize,
+        rounded: bool,
+    ) {
+        let factors: Vec<f32> = (0..n_items * dim)
+            .map(|_| {
+                let v = rng.next_f32() * 4.0 - 2.0;
+                if rounded {
+                    v.round()
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let normalised = unit_rows(&factors, dim);
+        let want: Vec<Vec<Neighbour>> = normalised
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(item, row)| {
+                let best = cove_engine::score::top_k(row, &normalised, dim, k + 1).unwrap();
+                without_itself(best, item, k)
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            assert_eq!(similar_by_factors(&factors, dim, k, threads), want);
+        }
     }
 
     #[test]

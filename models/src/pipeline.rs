@@ -64,6 +64,15 @@ impl Bars {
         }
     }
 
+    /// Runs `work` as one named step: off a terminal, a `started` line and a
+    /// `done …, N s` line, so a log shows where a run's time goes.
+    pub fn step<T>(&self, message: &str, work: impl FnOnce() -> T) -> T {
+        let spinner = self.spinner(message);
+        let result = work();
+        spinner.finish_and_clear();
+        result
+    }
+
     /// A spinner for a step of unknown length; its position is a count.
     pub fn spinner(&self, message: &str) -> ProgressBar {
         match self {
@@ -595,11 +604,14 @@ pub fn evaluate(
     let factor_bytes_gzip_int8 = gzip_len(&int8_bytes);
 
     let mut rows = Vec::new();
+    let item_knn = bars.step("item-kNN baseline: similarities", || {
+        eval::ItemKnn::new(&split, 0)
+    });
     let rankers: Vec<Box<dyn Ranker + '_>> = vec![
         Box::new(eval::Popularity::new(&split, None)),
         Box::new(eval::Popularity::new(&split, Some(30))),
         Box::new(eval::CountryPopularity::new(&split)),
-        Box::new(eval::ItemKnn::new(&split, 0)),
+        Box::new(item_knn),
         Box::new(factors),
     ];
     let bar = bars.bar(2 * rankers.len() as u64, "scoring the test period");
@@ -772,18 +784,21 @@ pub fn train(
     bar.finish_and_clear();
     let gram = als::gram(&model.item_factors, model.dim);
 
-    let bar = bars.bar(5, "neighbours, trending, segments");
-    let similar = neighbours::similar_by_factors(
-        &model.item_factors,
-        model.dim,
-        config.neighbours,
-        config.als.threads,
-    );
-    bar.inc(1);
-    let bought_together = neighbours::bought_together(data, config.neighbours);
-    let session_votes =
-        neighbours::session_votes(data, config.neighbour_mix.recent_baskets, config.neighbours);
-    bar.inc(1);
+    let similar = bars.step("similar items (factor cosine)", || {
+        neighbours::similar_by_factors(
+            &model.item_factors,
+            model.dim,
+            config.neighbours,
+            config.als.threads,
+        )
+    });
+    let (bought_together, session_votes) = bars.step("bought together, recent baskets", || {
+        (
+            neighbours::bought_together(data, config.neighbours),
+            neighbours::session_votes(data, config.neighbour_mix.recent_baskets, config.neighbours),
+        )
+    });
+    let bar = bars.bar(3, "trending, segments");
     let trending =
         neighbours::trending_by_country(data, config.trending_window_days, config.trending_k);
     let titles: Vec<String> = data
