@@ -355,24 +355,39 @@ pub fn evaluate_through_engine(
     if score_test {
         // The test period, scored once on the device path.
         let trained = model_before(data, config, evaluation, config.cutoff_day, bars)?;
-        let (model, model_id) = load_bundle(&trained)?;
+        let (model, model_id) = bars.step("train-split bundle: export and load", || {
+            load_bundle(&trained)
+        })?;
         let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
         // Replayed with the bundle's profile configuration, as the browser's
         // host does (`Model::profile_config`).
-        let histories = DeviceHistories::with_config(data, &split, model.profile_config().clone());
+        let histories = bars.step("device histories replayed", || {
+            DeviceHistories::with_config(data, &split, model.profile_config().clone())
+        });
         let ranker = EngineRanker::new(data, &model, &split, &histories);
+        // Task A is ranked once, for its row and for the table by history.
+        let per_user: Vec<Vec<Option<Metrics>>> =
+            bars.step("tasks A and B through the engine (test)", || {
+                [Task::A, Task::B]
+                    .into_iter()
+                    .map(|task| eval::evaluate_users(&split, &ranker, task, threads))
+                    .collect()
+            });
         out.rows = [Task::A, Task::B]
             .into_iter()
-            .map(|task| EngineRow {
+            .zip(&per_user)
+            .map(|(task, users)| EngineRow {
                 model: "engine: events → profile → recommend (int8)".into(),
                 task,
-                metrics: eval::evaluate(&split, &ranker, task, threads),
+                metrics: eval::mean_of_users(users),
             })
             .collect();
-        out.ndcg_by_history = eval::ndcg_by_history(&split, &ranker, Task::A, threads);
-        let cases = SessionCases::new(data, &split);
-        let session_ranker = SessionRanker::new(data, &model, &split, &histories);
-        out.session_rows = session_eval::score_tasks(&session_ranker, &cases, threads);
+        out.ndcg_by_history = eval::history_buckets(&split, &per_user[0]);
+        out.session_rows = bars.step("tasks C, D and E through the engine (test)", || {
+            let cases = SessionCases::new(data, &split);
+            let session_ranker = SessionRanker::new(data, &model, &split, &histories);
+            session_eval::score_tasks(&session_ranker, &cases, threads)
+        });
         out.model_id = model_id;
         out.n_orders = histories.n_orders;
         out.n_orders_split = histories.n_orders_split;

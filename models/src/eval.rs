@@ -358,12 +358,14 @@ pub fn rank_scores(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
 /// non-empty relevant set. Users are spread over `threads` threads; the result
 /// does not depend on the thread count.
 pub fn evaluate(split: &Split, ranker: &dyn Ranker, task: Task, threads: usize) -> Metrics {
-    // Sum in user order so the floating-point result is independent of threads.
+    mean_of_users(&evaluate_users(split, ranker, task, threads))
+}
+
+/// The mean of [`evaluate_users`]' per-user metrics, summed in user order so
+/// the floating-point result is independent of threads.
+pub fn mean_of_users(per_user: &[Option<Metrics>]) -> Metrics {
     let mut total = Metrics::default();
-    for m in evaluate_users(split, ranker, task, threads)
-        .iter()
-        .flatten()
-    {
+    for m in per_user.iter().flatten() {
         total.add(m);
     }
     total.mean()
@@ -387,6 +389,12 @@ pub fn ndcg_by_history(
     task: Task,
     threads: usize,
 ) -> Vec<HistoryBucket> {
+    history_buckets(split, &evaluate_users(split, ranker, task, threads))
+}
+
+/// [`ndcg_by_history`] from per-user metrics already computed
+/// ([`evaluate_users`]), so a task ranked for its table is not ranked again.
+pub fn history_buckets(split: &Split, per_user: &[Option<Metrics>]) -> Vec<HistoryBucket> {
     let bounds: [(usize, usize, &str); 6] = [
         (1, 4, "1-4"),
         (5, 9, "5-9"),
@@ -395,14 +403,13 @@ pub fn ndcg_by_history(
         (50, 99, "50-99"),
         (100, usize::MAX, "100+"),
     ];
-    let per_user = evaluate_users(split, ranker, task, threads);
     bounds
         .iter()
         .map(|&(low, high, label)| {
             let (n, sum) = split
                 .users
                 .iter()
-                .zip(&per_user)
+                .zip(per_user)
                 .filter(|(u, _)| (low..=high).contains(&u.history.len()))
                 .filter_map(|(_, m)| m.as_ref())
                 .fold((0usize, 0.0), |(n, sum), m| (n + 1, sum + m.ndcg_at_10));
@@ -553,12 +560,21 @@ impl Ranker for CountryPopularity {
 }
 
 /// Item-kNN: cosine similarity between items' binary buyer vectors in train;
-/// a user's score for item i is Σ_{j in history} sim(i, j), using each item's
-/// `neighbours` most similar items only (0 = all).
+/// a user's score for item i is Σ_{j in history} sim(j, i), using each item
+/// j's `neighbours` most similar items only (0 = all; ties at the last kept
+/// similarity are all kept).
+///
+/// Sparse (issue 24): each item keeps only its non-zero similarities, so
+/// memory grows with the pairs of items that share a buyer, never with the
+/// square of the catalogue (a dense matrix of 50,000 items was 10 GB). The
+/// figures are those of the dense matrix it replaced: the same f32
+/// expressions, summed in the same order, and a zero added changes no sum.
 pub struct ItemKnn {
     n_items: usize,
-    /// Dense n_items × n_items similarities, zero diagonal.
-    similarity: Vec<f32>,
+    /// Row j's kept neighbours: `row_start[j]..row_start[j + 1]` indexes
+    /// `neighbours`, items ascending, each (item ≠ j, similarity > 0).
+    row_start: Vec<usize>,
+    neighbours: Vec<(u32, f32)>,
 }
 
 impl ItemKnn {
@@ -566,45 +582,69 @@ impl ItemKnn {
     pub fn new(split: &Split, neighbours: usize) -> Self {
         let n_items = split.items.len();
         let train = &split.train;
-        let mut co = vec![0.0f32; n_items * n_items];
-        for user in 0..train.n_users() {
-            let (items, _) = train.user_row(user);
-            for &i in items {
-                let row = &mut co[i as usize * n_items..(i as usize + 1) * n_items];
-                for &j in items {
-                    row[j as usize] += 1.0;
-                }
-            }
-        }
+        // An item's norm: √(its buyers), as the dense diagonal had it.
         let norms: Vec<f32> = (0..n_items)
-            .map(|i| co[i * n_items + i].sqrt().max(1e-6))
+            .map(|i| (train.item_column(i).0.len() as f32).sqrt().max(1e-6))
             .collect();
+        let mut row_start = Vec::with_capacity(n_items + 1);
+        row_start.push(0);
+        let mut kept: Vec<(u32, f32)> = Vec::new();
+        // Shared buyers of item i with every other item, one row at a time.
+        let mut shared = vec![0u32; n_items];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut row: Vec<(u32, f32)> = Vec::new();
         for i in 0..n_items {
-            for j in 0..n_items {
-                co[i * n_items + j] = if i == j {
-                    0.0
-                } else {
-                    co[i * n_items + j] / (norms[i] * norms[j])
-                };
-            }
-        }
-        if neighbours > 0 && neighbours < n_items {
-            for i in 0..n_items {
-                let row = &mut co[i * n_items..(i + 1) * n_items];
-                let mut sorted: Vec<f32> = row.to_vec();
-                sorted.sort_unstable_by(|a, b| b.total_cmp(a));
-                let threshold = sorted[neighbours - 1];
-                for v in row.iter_mut() {
-                    if *v < threshold {
-                        *v = 0.0;
+            for &user in train.item_column(i).0 {
+                for &j in train.user_row(user as usize).0 {
+                    if shared[j as usize] == 0 {
+                        touched.push(j);
                     }
+                    shared[j as usize] += 1;
                 }
             }
+            touched.sort_unstable();
+            row.clear();
+            for &j in &touched {
+                let count = std::mem::take(&mut shared[j as usize]);
+                if j as usize != i {
+                    row.push((j, count as f32 / (norms[i] * norms[j as usize])));
+                }
+            }
+            touched.clear();
+            // The dense row's threshold was its `neighbours`-th largest value,
+            // zeros and the diagonal included: with fewer non-zeros it is 0
+            // and every non-zero stays.
+            if neighbours > 0 && neighbours < n_items && row.len() >= neighbours {
+                let mut values: Vec<f32> = row.iter().map(|&(_, v)| v).collect();
+                values.sort_unstable_by(|a, b| b.total_cmp(a));
+                let threshold = values[neighbours - 1];
+                row.retain(|&(_, v)| v >= threshold);
+            }
+            kept.extend_from_slice(&row);
+            row_start.push(kept.len());
         }
         ItemKnn {
             n_items,
-            similarity: co,
+            row_start,
+            neighbours: kept,
         }
+    }
+
+    /// Item j's kept neighbours with their similarities, items ascending.
+    pub fn row(&self, j: u32) -> &[(u32, f32)] {
+        &self.neighbours[self.row_start[j as usize]..self.row_start[j as usize + 1]]
+    }
+
+    /// The user's score for every item.
+    pub fn scores(&self, user: &EvalUser) -> Vec<f32> {
+        let mut scores = vec![0.0f32; self.n_items];
+        for &(j, _) in &user.history {
+            // Similarity is not symmetric after pruning: use row j's neighbours.
+            for &(i, v) in self.row(j) {
+                scores[i as usize] += v;
+            }
+        }
+        scores
     }
 }
 
@@ -613,16 +653,7 @@ impl Ranker for ItemKnn {
         "item-kNN (cosine)".into()
     }
     fn top_k(&self, user: &EvalUser, exclude: &[u32], k: usize) -> Vec<u32> {
-        let n = self.n_items;
-        let mut scores = vec![0.0f32; n];
-        for &(j, _) in &user.history {
-            // Similarity is not symmetric after pruning: use row j's neighbours.
-            let row = &self.similarity[j as usize * n..(j as usize + 1) * n];
-            for (s, v) in scores.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
-        rank_scores(&scores, exclude, k)
+        rank_scores(&self.scores(user), exclude, k)
     }
 }
 
@@ -767,6 +798,92 @@ mod tests {
             assert!((fast.hr_at_10 - hr).abs() < 1e-9, "{task:?}");
             assert!((fast.ndcg_at_10 - ndcg).abs() < 1e-9, "{task:?}");
             assert!((fast.recall_at_20 - recall).abs() < 1e-9, "{task:?}");
+        }
+    }
+
+    /// The dense item-kNN that the sparse one replaced (issue 24), kept
+    /// here as the reference: n_items × n_items similarities.
+    fn dense_item_knn_scores(split: &Split, neighbours: usize, user: &EvalUser) -> Vec<f32> {
+        let n_items = split.items.len();
+        let train = &split.train;
+        let mut co = vec![0.0f32; n_items * n_items];
+        for user in 0..train.n_users() {
+            let (items, _) = train.user_row(user);
+            for &i in items {
+                let row = &mut co[i as usize * n_items..(i as usize + 1) * n_items];
+                for &j in items {
+                    row[j as usize] += 1.0;
+                }
+            }
+        }
+        let norms: Vec<f32> = (0..n_items)
+            .map(|i| co[i * n_items + i].sqrt().max(1e-6))
+            .collect();
+        for i in 0..n_items {
+            for j in 0..n_items {
+                co[i * n_items + j] = if i == j {
+                    0.0
+                } else {
+                    co[i * n_items + j] / (norms[i] * norms[j])
+                };
+            }
+        }
+        if neighbours > 0 && neighbours < n_items {
+            for i in 0..n_items {
+                let row = &mut co[i * n_items..(i + 1) * n_items];
+                let mut sorted: Vec<f32> = row.to_vec();
+                sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+                let threshold = sorted[neighbours - 1];
+                for v in row.iter_mut() {
+                    if *v < threshold {
+                        *v = 0.0;
+                    }
+                }
+            }
+        }
+        let mut scores = vec![0.0f32; n_items];
+        for &(j, _) in &user.history {
+            let row = &co[j as usize * n_items..(j as usize + 1) * n_items];
+            for (s, v) in scores.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        scores
+    }
+
+    /// Issue 24: the sparse item-kNN gives the dense one's scores, bit for
+    /// bit, and so the same top-k, with all neighbours and pruned to a few.
+    #[test]
+    fn issue_24_sparse_item_knn_equals_the_dense_reference() {
+        let data = crate::pipeline::tests::synthetic_shop();
+        let cutoff = crate::dates::parse_day("2011-04-15").unwrap();
+        let split = Split::new(&data, cutoff, None, Some(60.0));
+        assert!(split.users.len() > 20 && split.items.len() > 40);
+        for neighbours in [0, 1, 5, 20] {
+            let sparse = ItemKnn::new(&split, neighbours);
+            for user in &split.users {
+                let dense = dense_item_knn_scores(&split, neighbours, user);
+                let scores = sparse.scores(user);
+                assert!(
+                    scores
+                        .iter()
+                        .zip(&dense)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "neighbours {neighbours}, user {}",
+                    user.train_row
+                );
+                let owned: Vec<u32> = user.history.iter().map(|h| h.0).collect();
+                for exclude in [&[][..], &owned[..]] {
+                    assert_eq!(
+                        sparse.top_k(user, exclude, 20),
+                        rank_scores(&dense, exclude, 20)
+                    );
+                }
+            }
+            // The shop is large enough that pruning cuts rows.
+            if neighbours > 0 {
+                assert!((0..split.items.len() as u32).any(|j| sparse.row(j).len() == neighbours));
+            }
         }
     }
 

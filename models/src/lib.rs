@@ -19,6 +19,8 @@
 //!   sets the rescue threshold from the share of carts to be offered.
 //! - [`sentiment`]: the on-device review sentiment model (`cove-train
 //!   sentiment`), on the engine's own text featurizer.
+//! - [`synthetic`]: a seeded grocery-shaped shop of any size (`cove-train
+//!   synthesize`), for measuring how the trainer scales.
 //! - [`pipeline`]: `evaluate` and `train` end to end, producing one
 //!   [`pipeline::TrainedModel`], the value the engine's bundle builder will
 //!   serialise; [`report`] writes the JSON and Markdown reports.
@@ -49,3 +51,4 @@ pub mod segments;
 pub mod sentiment;
 pub mod session;
 pub mod session_eval;
+pub mod synthetic;

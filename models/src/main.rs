@@ -60,6 +60,58 @@ enum Command {
     Sentiment(cove_models::sentiment::SentimentArgs),
     /// Score held-out reviews with a published sentiment bundle; prints JSON.
     SentimentScore(cove_models::sentiment::ScoreArgs),
+    /// Write a seeded, grocery-shaped synthetic shop (gzip CSV in the default
+    /// layout) for measuring how the trainer scales.
+    Synthesize(SynthesizeArgs),
+}
+
+#[derive(Args)]
+struct SynthesizeArgs {
+    /// Lines to write (at most; the period ends near them).
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// Items in the catalogue (a tenth of them launched during the period).
+    #[arg(long, default_value_t = 20_000)]
+    items: usize,
+    /// Customers (default: one per 100 rows).
+    #[arg(long)]
+    customers: Option<usize>,
+    /// Days in the period (from 2017-01-01).
+    #[arg(long, default_value_t = 120)]
+    days: i64,
+    /// Seed of every draw.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The gzip CSV to write.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn run_synthesize(args: &SynthesizeArgs) -> anyhow::Result<()> {
+    let defaults = cove_models::synthetic::ShopShape::new(args.rows);
+    let shape = cove_models::synthetic::ShopShape {
+        items: args.items,
+        customers: args.customers.unwrap_or(defaults.customers),
+        days: args.days,
+        seed: args.seed,
+        ..defaults
+    };
+    let summary = cove_models::synthetic::write_csv_gz(shape, &args.out)?;
+    println!(
+        "Wrote {}: {} rows, {} invoices, {} items ({} launched during the period, {} of the \
+         rows), {} customers, {} days from {}, seed {}",
+        args.out.display(),
+        summary.rows,
+        summary.invoices,
+        shape.items,
+        summary.new_items,
+        summary.new_item_rows,
+        shape.customers,
+        shape.days,
+        dates::format_day(shape.first_day),
+        shape.seed
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -514,7 +566,9 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         );
     }
     let model = pipeline::train(&data, &config, evaluation, intent_model, &source, bars)?;
-    report::write_model_report(&model, &engine.ndcg_by_history, &args.out)?;
+    bars.step("report", || {
+        report::write_model_report(&model, &engine.ndcg_by_history, &args.out)
+    })?;
     println!("{}", report::metrics_table(&model.evaluation));
     println!(
         "Through the engine (train-split bundle {}, {:.1} s):\n{}",
@@ -522,8 +576,14 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         engine.seconds,
         engine_eval::table(&engine)
     );
-    let (bundle, notes) = export::build_bundle(&model, &engine_eval::metric_entries(&engine))?;
-    let sizes = export::measure(&bundle);
+    let (bundle, notes, sizes) = bars.step("bundle: export and measure", || {
+        export::build_bundle(&model, &engine_eval::metric_entries(&engine)).map(
+            |(bundle, notes)| {
+                let sizes = export::measure(&bundle);
+                (bundle, notes, sizes)
+            },
+        )
+    })?;
     let peers = args.peers.as_deref().map(read_json).transpose()?;
     let session_peers = args.session_peers.as_deref().map(read_json).transpose()?;
     std::fs::write(
@@ -707,7 +767,8 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     let bars = Bars::for_stderr();
-    match &cli.command {
+    let start = Instant::now();
+    let result = match &cli.command {
         Command::Train(args) => run_train(args, bars),
         Command::Evaluate(args) => run_evaluate(args, bars),
         Command::Inspect { file } => run_inspect(file),
@@ -717,11 +778,15 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&scored)?);
             Ok(())
         }
+        Command::Synthesize(args) => run_synthesize(args),
         Command::Score(args) => {
             if !run_score(args)? {
                 std::process::exit(1);
             }
             Ok(())
         }
-    }
+    };
+    // One plain line at the end, so a scaling curve needs no other tool.
+    eprintln!("{}", pipeline::resources_line(start.elapsed()));
+    result
 }

@@ -20,31 +20,128 @@ pub struct Neighbour {
 /// "Similar": for each item, the `k` items whose factor vectors have the highest
 /// cosine with its own, best first, itself left out. Ranked with the engine's
 /// `top_k`, so ties break as on the device.
-pub fn similar_by_factors(item_factors: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> {
-    let normalised: Vec<f32> = item_factors
+///
+/// Quadratic in time (every pair of items), linear in memory (a block's
+/// scores, [`SIMILAR_BLOCK`] × n_items, per thread). The items are split
+/// among `threads` threads; each list is what the engine's `top_k` gives for
+/// its row (its dot product and its selection), so the lists do not depend
+/// on the thread count; a matrix product finds the few items worth scoring
+/// with the engine's `dot` (see the margin below).
+pub fn similar_by_factors(
+    item_factors: &[f32],
+    dim: usize,
+    k: usize,
+    threads: usize,
+) -> Vec<Vec<Neighbour>> {
+    let normalised = unit_rows(item_factors, dim);
+    assert!(
+        normalised.iter().all(|v| v.is_finite()),
+        "normalised factors are finite"
+    );
+    let n_items = normalised.len() / dim.max(1);
+    // Two passes per block of rows, exact. First every score of the block
+    // by one matrix product (fast, but summed in another order than the
+    // engine's `dot`, so off by at most `margin`: for unit vectors each of
+    // the two sums is within d·u of the true cosine, u = 2⁻²⁴, and the
+    // margin is twice their sum). Any item of a row's true top k + 1 scores
+    // at least the product's (k + 1)-th best less the margin, so only the
+    // items above that floor are scored again with the engine's `dot` and
+    // selected as `top_k` selects: the lists are those of `top_k` over the
+    // whole catalogue.
+    let margin = 4.0 * dim as f32 * f32::EPSILON;
+    // The catalogue as an n_items × d matrix, column-major (a transposed copy).
+    let catalogue = nalgebra::DMatrixView::from_slice(&normalised, dim, n_items).transpose();
+    let block_lists = |first: usize, last: usize, kth: &mut Vec<f32>| -> Vec<Vec<Neighbour>> {
+        let n_block = last - first;
+        let block = &normalised[first * dim..last * dim];
+        // n_items × n_block, column-major: column b is row b's scores.
+        let approx = &catalogue * nalgebra::DMatrixView::from_slice(block, dim, n_block);
+        (0..n_block)
+            .map(|b| {
+                let item = first + b;
+                let row = &block[b * dim..(b + 1) * dim];
+                let approx = &approx.as_slice()[b * n_items..(b + 1) * n_items];
+                let floor = if n_items > k + 1 {
+                    kth.clear();
+                    kth.extend_from_slice(approx);
+                    kth.select_nth_unstable_by(k, |x, y| y.total_cmp(x));
+                    kth[k] - margin
+                } else {
+                    f32::NEG_INFINITY
+                };
+                let scored = approx
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &score)| score >= floor)
+                    .map(|(other, _)| cove_engine::score::ScoredItem {
+                        index: other as u32,
+                        score: cove_engine::score::dot(
+                            row,
+                            &normalised[other * dim..(other + 1) * dim],
+                        ),
+                    });
+                without_itself(cove_engine::score::select_top_k(scored, k + 1), item, k)
+            })
+            .collect()
+    };
+    let chunk = n_items.div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n_items)
+            .step_by(chunk)
+            .map(|first| {
+                let block_lists = &block_lists;
+                scope.spawn(move || {
+                    let end = (first + chunk).min(n_items);
+                    let mut kth = Vec::new();
+                    let mut lists = Vec::with_capacity(end - first);
+                    for start in (first..end).step_by(SIMILAR_BLOCK) {
+                        lists.extend(block_lists(
+                            start,
+                            (start + SIMILAR_BLOCK).min(end),
+                            &mut kth,
+                        ));
+                    }
+                    lists
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a neighbours thread panicked"))
+            .collect()
+    })
+}
+
+/// Each row of a row-major n × `dim` matrix divided by its length.
+fn unit_rows(factors: &[f32], dim: usize) -> Vec<f32> {
+    factors
         .chunks_exact(dim)
         .flat_map(|row| {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
             row.iter().map(move |v| v / norm)
         })
-        .collect();
-    normalised
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(item, row)| {
-            cove_engine::score::top_k(row, &normalised, dim, k + 1)
-                .expect("normalised factors are finite")
-                .into_iter()
-                .filter(|s| s.index as usize != item)
-                .take(k)
-                .map(|s| Neighbour {
-                    item: s.index,
-                    score: s.score,
-                })
-                .collect()
+        .collect()
+}
+
+/// The `k` best of a row's `k + 1` best, the row's own item left out.
+fn without_itself(
+    best: Vec<cove_engine::score::ScoredItem>,
+    item: usize,
+    k: usize,
+) -> Vec<Neighbour> {
+    best.into_iter()
+        .filter(|s| s.index as usize != item)
+        .take(k)
+        .map(|s| Neighbour {
+            item: s.index,
+            score: s.score,
         })
         .collect()
 }
+
+/// Rows of [`similar_by_factors`] scored by one matrix product: a block's
+/// scores are 64 × n_items floats (13 MB at 50,000 items) per thread.
+const SIMILAR_BLOCK: usize = 64;
 
 /// How the bundle's one neighbour list per item is made from the three
 /// source lists: each source is scaled by its own best score (a factor cosine
@@ -125,6 +222,11 @@ pub fn bought_together(data: &Transactions, k: usize) -> Vec<Vec<Neighbour>> {
 }
 
 /// [`bought_together`] over `(invoice, item)` lines, items below `n_items`.
+///
+/// One item's row at a time (issue 24): the baskets holding it count its
+/// shared baskets with every other item, so memory grows with the lines
+/// and the kept lists, not with the pairs of items that ever met (a map of
+/// every pair grew toward the square of the catalogue).
 pub fn bought_together_from(
     n_items: usize,
     lines: impl Iterator<Item = (u32, u32)>,
@@ -134,36 +236,59 @@ pub fn bought_together_from(
     for (invoice, item) in lines {
         baskets.entry(invoice).or_default().push(item);
     }
-    let mut basket_count = vec![0u32; n_items];
-    let mut pair_count: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut sorted_baskets: Vec<(u32, Vec<u32>)> = baskets.into_iter().collect();
-    sorted_baskets.sort_unstable_by_key(|(invoice, _)| *invoice);
-    for (_, mut items) in sorted_baskets {
-        items.sort_unstable();
-        items.dedup();
-        for (pos, &a) in items.iter().enumerate() {
-            basket_count[a as usize] += 1;
-            for &b in &items[pos + 1..] {
-                *pair_count.entry((a, b)).or_default() += 1;
+    let baskets: Vec<Vec<u32>> = baskets
+        .into_values()
+        .map(|mut items| {
+            items.sort_unstable();
+            items.dedup();
+            items
+        })
+        .collect();
+    // Per item, the baskets holding it; its basket count is their number.
+    let mut holding: Vec<Vec<u32>> = vec![Vec::new(); n_items];
+    for (b, items) in baskets.iter().enumerate() {
+        for &item in items {
+            holding[item as usize].push(b as u32);
+        }
+    }
+    let mut shared = vec![0u32; n_items];
+    let mut touched: Vec<u32> = Vec::new();
+    holding
+        .iter()
+        .enumerate()
+        .map(|(a, holding_a)| {
+            for &b in holding_a {
+                for &other in &baskets[b as usize] {
+                    if other as usize != a {
+                        if shared[other as usize] == 0 {
+                            touched.push(other);
+                        }
+                        shared[other as usize] += 1;
+                    }
+                }
             }
-        }
-    }
-    let mut lists: Vec<Vec<Neighbour>> = vec![Vec::new(); n_items];
-    for (&(a, b), &n_ab) in &pair_count {
-        if n_ab < MIN_SHARED_BASKETS {
-            continue;
-        }
-        let cosine = n_ab as f32
-            / ((basket_count[a as usize] as f32) * (basket_count[b as usize] as f32)).sqrt();
-        let score = cosine * n_ab as f32 / (n_ab as f32 + SHRINKAGE);
-        lists[a as usize].push(Neighbour { item: b, score });
-        lists[b as usize].push(Neighbour { item: a, score });
-    }
-    for list in &mut lists {
-        list.sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.item.cmp(&y.item)));
-        list.truncate(k);
-    }
-    lists
+            let n_a = holding_a.len() as f32;
+            let mut list: Vec<Neighbour> = touched
+                .drain(..)
+                .filter_map(|other| {
+                    let n_ab = std::mem::take(&mut shared[other as usize]);
+                    if n_ab < MIN_SHARED_BASKETS {
+                        return None;
+                    }
+                    let n_b = holding[other as usize].len() as f32;
+                    // IEEE products commute exactly, so this is the pair
+                    // count's figure whichever of the two items is first.
+                    let product = n_a * n_b;
+                    let cosine = n_ab as f32 / product.sqrt();
+                    let score = cosine * n_ab as f32 / (n_ab as f32 + SHRINKAGE);
+                    Some(Neighbour { item: other, score })
+                })
+                .collect();
+            list.sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.item.cmp(&y.item)));
+            list.truncate(k);
+            list
+        })
+        .collect()
 }
 
 /// "Bought in the same baskets", voted by recent baskets: the item-page case
@@ -370,6 +495,63 @@ mod tests {
         assert!(lists[2].is_empty());
     }
 
+    /// The pair-map "bought together" that the per-item rows replaced
+    /// (issue 24), as the reference.
+    fn bought_together_by_pair_map(
+        n_items: usize,
+        lines: &[(u32, u32)],
+        k: usize,
+    ) -> Vec<Vec<Neighbour>> {
+        let mut baskets: HashMap<u32, Vec<u32>> = HashMap::new();
+        for &(invoice, item) in lines {
+            baskets.entry(invoice).or_default().push(item);
+        }
+        let mut basket_count = vec![0u32; n_items];
+        let mut pair_count: HashMap<(u32, u32), u32> = HashMap::new();
+        for (_, mut items) in baskets {
+            items.sort_unstable();
+            items.dedup();
+            for (pos, &a) in items.iter().enumerate() {
+                basket_count[a as usize] += 1;
+                for &b in &items[pos + 1..] {
+                    *pair_count.entry((a, b)).or_default() += 1;
+                }
+            }
+        }
+        let mut lists: Vec<Vec<Neighbour>> = vec![Vec::new(); n_items];
+        for (&(a, b), &n_ab) in &pair_count {
+            if n_ab < MIN_SHARED_BASKETS {
+                continue;
+            }
+            let cosine = n_ab as f32
+                / ((basket_count[a as usize] as f32) * (basket_count[b as usize] as f32)).sqrt();
+            let score = cosine * n_ab as f32 / (n_ab as f32 + SHRINKAGE);
+            lists[a as usize].push(Neighbour { item: b, score });
+            lists[b as usize].push(Neighbour { item: a, score });
+        }
+        for list in &mut lists {
+            list.sort_unstable_by(|x, y| y.score.total_cmp(&x.score).then(x.item.cmp(&y.item)));
+            list.truncate(k);
+        }
+        lists
+    }
+
+    /// Issue 24: the per-item rows give the pair map's lists exactly.
+    #[test]
+    fn issue_24_bought_together_by_rows_equals_the_pair_map() {
+        let data = crate::pipeline::tests::synthetic_shop();
+        let lines: Vec<(u32, u32)> = data
+            .purchases
+            .iter()
+            .map(|p| (p.invoice_idx, p.item_idx))
+            .collect();
+        for k in [3, 20] {
+            let want = bought_together_by_pair_map(data.items.len(), &lines, k);
+            assert!(want.iter().filter(|l| l.len() == k).count() > 10);
+            assert_eq!(bought_together(&data, k), want, "k = {k}");
+        }
+    }
+
     #[test]
     fn session_votes_come_from_the_most_recent_baskets_weighted_by_size() {
         // Item 0 is in three baskets over time: {0,1} (oldest), {0,2,3}, {0,2}.
@@ -402,13 +584,60 @@ mod tests {
     #[test]
     fn similar_items_are_the_closest_directions() {
         let factors = [1.0, 0.0, 0.9, 0.1, 0.0, 1.0, -1.0, 0.0];
-        let lists = similar_by_factors(&factors, 2, 2);
+        let lists = similar_by_factors(&factors, 2, 2, 1);
+        assert_eq!(lists, similar_by_factors(&factors, 2, 2, 3));
         assert_eq!(lists[0][0].item, 1);
         assert_eq!(lists[3][0].item, 2);
         assert!(lists
             .iter()
             .enumerate()
             .all(|(i, l)| l.iter().all(|n| n.item as usize != i)));
+    }
+
+    /// Issue 24: the blocked, threaded lists are the engine's `top_k` of
+    /// each item's row, exactly, over more items than a block.
+    #[test]
+    fn issue_24_similar_items_equal_the_engines_top_k() {
+        let mut rng = crate::als::SplitMix64::new(5);
+        // Rounded values make exact ties, which break by the lower index;
+        // the others are as close as the product's rounding.
+        for (n_items, dim, k, rounded) in [
+            (3 * SIMILAR_BLOCK + 7, 6, 4, true),
+            (2 * SIMILAR_BLOCK + 3, 64, 20, false),
+        ] {
+            check_similar_items(&mut rng, n_items, dim, k, rounded);
+        }
+    }
+
+    fn check_similar_items(
+        rng: &mut crate::als::SplitMix64,
+        n_items: usize,
+        dim: usize,
+        k: usize,
+        rounded: bool,
+    ) {
+        let factors: Vec<f32> = (0..n_items * dim)
+            .map(|_| {
+                let v = rng.next_f32() * 4.0 - 2.0;
+                if rounded {
+                    v.round()
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let normalised = unit_rows(&factors, dim);
+        let want: Vec<Vec<Neighbour>> = normalised
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(item, row)| {
+                let best = cove_engine::score::top_k(row, &normalised, dim, k + 1).unwrap();
+                without_itself(best, item, k)
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            assert_eq!(similar_by_factors(&factors, dim, k, threads), want);
+        }
     }
 
     #[test]

@@ -64,6 +64,15 @@ impl Bars {
         }
     }
 
+    /// Runs `work` as one named step: off a terminal, a `started` line and a
+    /// `done …, N s` line, so a log shows where a run's time goes.
+    pub fn step<T>(&self, message: &str, work: impl FnOnce() -> T) -> T {
+        let spinner = self.spinner(message);
+        let result = work();
+        spinner.finish_and_clear();
+        result
+    }
+
     /// A spinner for a step of unknown length; its position is a count.
     pub fn spinner(&self, message: &str) -> ProgressBar {
         match self {
@@ -136,6 +145,35 @@ pub fn plain_progress(
         }
     });
     bar
+}
+
+/// The process's peak resident memory in bytes (`VmHWM` of
+/// `/proc/self/status`), where the system reports it (Linux); None elsewhere.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_memory_of_status(&status)
+}
+
+/// `VmHWM` (kB) of a `/proc/<pid>/status` text, in bytes.
+fn peak_memory_of_status(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// The closing line of a `cove-train` run: `resources: wall 12.3 s, peak
+/// memory 456 MB`, without the memory where the system does not report it.
+pub fn resources_line(wall: Duration) -> String {
+    let memory = peak_memory_bytes().map_or_else(String::new, |bytes| {
+        format!(", peak memory {} MB", bytes.div_ceil(1_000_000))
+    });
+    format!("resources: wall {:.1} s{memory}", wall.as_secs_f64())
 }
 
 /// Everything the trainer can be told, with defaults found by `evaluate --tune`
@@ -566,7 +604,8 @@ pub fn evaluate(
     let factor_bytes_gzip_int8 = gzip_len(&int8_bytes);
 
     let mut rows = Vec::new();
-    let mut rankers: Vec<Box<dyn Ranker + '_>> = eval::baselines(&split);
+    let mut rankers: Vec<Box<dyn Ranker + '_>> =
+        bars.step("baselines (item-kNN similarities)", || eval::baselines(&split));
     rankers.push(Box::new(factors));
     let bar = bars.bar(2 * rankers.len() as u64, "scoring the test period");
     for ranker in &rankers {
@@ -738,13 +777,21 @@ pub fn train(
     bar.finish_and_clear();
     let gram = als::gram(&model.item_factors, model.dim);
 
-    let bar = bars.bar(5, "neighbours, trending, segments");
-    let similar = neighbours::similar_by_factors(&model.item_factors, model.dim, config.neighbours);
-    bar.inc(1);
-    let bought_together = neighbours::bought_together(data, config.neighbours);
-    let session_votes =
-        neighbours::session_votes(data, config.neighbour_mix.recent_baskets, config.neighbours);
-    bar.inc(1);
+    let similar = bars.step("similar items (factor cosine)", || {
+        neighbours::similar_by_factors(
+            &model.item_factors,
+            model.dim,
+            config.neighbours,
+            config.als.threads,
+        )
+    });
+    let (bought_together, session_votes) = bars.step("bought together, recent baskets", || {
+        (
+            neighbours::bought_together(data, config.neighbours),
+            neighbours::session_votes(data, config.neighbour_mix.recent_baskets, config.neighbours),
+        )
+    });
+    let bar = bars.bar(3, "trending, segments");
     let trending =
         neighbours::trending_by_country(data, config.trending_window_days, config.trending_k);
     let titles: Vec<String> = data
@@ -969,6 +1016,21 @@ pub(crate) mod tests {
             err.to_string().contains("must span more than 37 days"),
             "{err}"
         );
+    }
+
+    /// Issue 24: a run ends with its wall time and, on Linux, its peak memory.
+    #[test]
+    fn issue_24_the_resources_line_reads_the_peak_memory() {
+        let status = "Name:\tcove-train\nVmPeak:\t  999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(peak_memory_of_status(status), Some(12_345 * 1024));
+        assert_eq!(peak_memory_of_status("VmRSS:\t1 kB\n"), None);
+        let line = resources_line(Duration::from_millis(12_340));
+        assert!(line.starts_with("resources: wall 12.3 s"), "{line}");
+        if cfg!(target_os = "linux") {
+            let bytes = peak_memory_bytes().unwrap();
+            assert!(bytes > 1_000_000, "{bytes}");
+            assert!(line.contains(", peak memory "), "{line}");
+        }
     }
 
     /// Issue 24: off a terminal, progress is plain lines, at least every
