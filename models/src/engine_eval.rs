@@ -426,10 +426,28 @@ const MAX_ROUNDS: usize = 3;
 
 /// Validation users the blend's search scores at most: an evenly spaced
 /// sample of the validation split's users (all of Online Retail's 1,096).
-/// A trial costs one engine ranking per user, so this bounds a trial's cost
-/// on a large shop; at 2,000 users one hit moves NDCG@10 by about 0.0003,
-/// under [`TIE_TOLERANCE`].
+/// A trial costs one engine ranking per user, and a ranking costs in
+/// proportion to the catalogue, so a larger catalogue gets fewer users
+/// ([`search_sample`]).
 pub const MAX_SEARCH_USERS: usize = 2_000;
+
+/// The fewest users (or in-session cases) a sample shrinks to.
+pub const MIN_SEARCH_SAMPLE: usize = 500;
+
+/// Items scored per trial that a search sample is sized for: 3,000 rankings
+/// of a 5,000-item shop. At 18,000 items a trial ranks for 833 users, at
+/// 50,000 for 500 (the floor); up to 5,000 items the caps apply.
+const ITEM_SCORES_PER_TRIAL: usize = 15_000_000;
+
+/// How many users (or cases per in-session task) a search trial scores in a
+/// catalogue of `n_items`: `cap`, fewer as the catalogue grows (never
+/// fewer than [`MIN_SEARCH_SAMPLE`]), so a large shop's search costs about
+/// what a small one's does. Fewer users make each score noisier than
+/// [`TIE_TOLERANCE`] was set for; the tie rule then still prefers the
+/// simpler of two options the sample cannot tell apart.
+pub fn search_sample(n_items: usize, cap: usize) -> usize {
+    (ITEM_SCORES_PER_TRIAL / n_items.max(1)).clamp(MIN_SEARCH_SAMPLE, cap.max(MIN_SEARCH_SAMPLE))
+}
 
 fn half_lives_chosen(weights: &EngineWeights, default_days: f64) -> f64 {
     weights.profile_half_life_days.unwrap_or(default_days)
@@ -562,7 +580,7 @@ pub struct ValidationSummary {
     pub profile_half_life_days: f64,
     /// The tie tolerance used.
     pub tie_tolerance: f64,
-    /// Validation users scored by each trial (at most [`MAX_SEARCH_USERS`]).
+    /// Validation users scored by each trial ([`search_sample`]).
     pub n_users: usize,
     /// The trainer's baselines on the same users: the chosen weights must be
     /// at least as good as the best of them on each task, or the model card
@@ -863,7 +881,7 @@ fn search_weights(
 
 /// The blend's validation search (tasks A and B): the `*` list's length, the
 /// profile's half-life, α's scale and both weight sets, on at most
-/// [`MAX_SEARCH_USERS`] validation users. Coarse to fine:
+/// [`search_sample`] validation users. Coarse to fine:
 ///
 /// 1. a full search ([`Reach::FULL`]) on the shortest `*` list at the
 ///    engine's default profile half-life;
@@ -896,8 +914,11 @@ fn search_blend(
         Some(config.cutoff_day),
         config.half_life_days,
     );
-    val_split.users = evenly_spaced(std::mem::take(&mut val_split.users), MAX_SEARCH_USERS);
     let n_items = val_split.items.len().max(1);
+    val_split.users = evenly_spaced(
+        std::mem::take(&mut val_split.users),
+        search_sample(n_items, MAX_SEARCH_USERS),
+    );
     let default_days = ProfileParams::default().half_life_days;
     let mut tuner = Tuner {
         split: &val_split,
@@ -1123,7 +1144,8 @@ const NEIGHBOUR_MIXES: [(f32, f32, f32); 9] = [
 ];
 /// How many recent baskets vote for an item's list (V-SKNN's m).
 const RECENT_BASKETS: [usize; 3] = [30, 100, 300];
-/// Validation cases per task in the in-session search (evenly spaced).
+/// Validation cases per task in the in-session search (evenly spaced), at
+/// most; fewer in a larger catalogue ([`search_sample`]).
 const SESSION_VALIDATION_CASES: usize = 3_000;
 
 /// What the in-session search found.
@@ -1309,7 +1331,8 @@ pub fn search_session(
         config.half_life_days,
     );
     let cases = SessionCases::new(data, &val_split);
-    let of = |task| session_eval::thinned(&cases, task, SESSION_VALIDATION_CASES);
+    let n_cases = search_sample(val_split.items.len(), SESSION_VALIDATION_CASES);
+    let of = |task| session_eval::thinned(&cases, task, n_cases);
     let sets = SessionCaseSets {
         c: of(SessionTask::C),
         d: of(SessionTask::D),
@@ -1679,5 +1702,12 @@ mod tests {
             evenly_spaced((0..4_500).collect::<Vec<u32>>(), MAX_SEARCH_USERS).len()
                 <= MAX_SEARCH_USERS
         );
+        // Online Retail's 3,660 items: every one of its 1,096 users, 3,000
+        // cases; a grocery's 18,000 items: 833; 50,000 items: the floor.
+        assert_eq!(search_sample(3_660, MAX_SEARCH_USERS), MAX_SEARCH_USERS);
+        assert_eq!(search_sample(3_660, 3_000), 3_000);
+        assert_eq!(search_sample(18_000, MAX_SEARCH_USERS), 833);
+        assert_eq!(search_sample(50_000, MAX_SEARCH_USERS), MIN_SEARCH_SAMPLE);
+        assert_eq!(search_sample(0, MAX_SEARCH_USERS), MAX_SEARCH_USERS);
     }
 }
