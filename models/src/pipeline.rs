@@ -791,9 +791,9 @@ pub fn train(
             neighbours::session_votes(data, config.neighbour_mix.recent_baskets, config.neighbours),
         )
     });
-    let bar = bars.bar(3, "trending, segments");
-    let trending =
-        neighbours::trending_by_country(data, config.trending_window_days, config.trending_k);
+    let trending = bars.step("trending", || {
+        neighbours::trending_by_country(data, config.trending_window_days, config.trending_k)
+    });
     let titles: Vec<String> = data
         .items
         .iter()
@@ -801,26 +801,28 @@ pub fn train(
         .collect();
     // k-means needs at least two clusters and no more clusters than items.
     let n_clusters = config.taste_clusters.min(data.items.len() / 2).max(2);
-    let taste_clusters = segments::taste_clusters(
-        &model.item_factors,
-        model.dim,
-        &titles,
-        n_clusters,
-        config.seed,
-    )?;
-    bar.inc(1);
-    let price_tiers = segments::price_tiers(data);
-    let lifecycle = segments::lifecycle(data);
-    bar.inc(1);
-    let propensity = match segments::propensity(data, config.propensity_horizon_days) {
-        Ok(p) => Some(p),
-        Err(err) => {
-            tracing::warn!("no purchase-propensity model: {err:#}");
-            None
-        }
-    };
-    bar.inc(1);
-    bar.finish_and_clear();
+    let taste_clusters = bars.step("taste clusters (k-means)", || {
+        segments::taste_clusters(
+            &model.item_factors,
+            model.dim,
+            &titles,
+            n_clusters,
+            config.seed,
+        )
+    })?;
+    let (price_tiers, lifecycle, propensity) =
+        bars.step("price tiers, lifecycle, propensity", || {
+            let price_tiers = segments::price_tiers(data);
+            let lifecycle = segments::lifecycle(data);
+            let propensity = match segments::propensity(data, config.propensity_horizon_days) {
+                Ok(p) => Some(p),
+                Err(err) => {
+                    tracing::warn!("no purchase-propensity model: {err:#}");
+                    None
+                }
+            };
+            (price_tiers, lifecycle, propensity)
+        });
 
     // Recent popularity over the whole data, for the `*` trending list.
     let since = last_minute - config.trending_window_days * MINUTES_PER_DAY;
