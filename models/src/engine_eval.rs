@@ -1691,6 +1691,49 @@ mod tests {
     }
 
     #[test]
+    fn issue_24_a_baseline_that_beats_the_chosen_weights_is_named() {
+        let result = |a: f64, b: f64| SearchResult {
+            n_trending: 100,
+            profile_half_life_days: 30.0,
+            weights: EngineWeights::default(),
+            ndcg_at_10_a: a,
+            ndcg_at_10_b: b,
+            ndcg_at_10_a_one_set: a,
+        };
+        let baseline = |name: &str, a: f64, b: f64| BaselineOnValidation {
+            name: name.into(),
+            ndcg_at_10_a: a,
+            ndcg_at_10_b: b,
+        };
+        let mut summary = ValidationSummary {
+            lengths: vec![result(0.30, 0.10)],
+            half_lives: vec![result(0.30, 0.10), result(0.31, 0.05)],
+            n_trending: 100,
+            profile_half_life_days: 30.0,
+            tie_tolerance: TIE_TOLERANCE,
+            n_users: 1_000,
+            baselines: vec![
+                baseline("popularity", 0.20, 0.1004),
+                baseline("item-kNN", 0.25, 0.08),
+            ],
+        };
+        // Within the tie tolerance on B, below on A: not beaten.
+        assert_eq!(summary.beaten_by_baseline(), [None, None]);
+        // Popularity clearly better on B: named with its figure; the
+        // chosen half-life's result is the one compared.
+        summary.baselines[0].ndcg_at_10_b = 0.12;
+        assert_eq!(
+            summary.beaten_by_baseline(),
+            [None, Some(("popularity", 0.12))]
+        );
+        summary.profile_half_life_days = 480.0;
+        summary.half_lives[1].profile_half_life_days = 480.0;
+        let beaten = summary.beaten_by_baseline();
+        assert_eq!(beaten[1], Some(("popularity", 0.12)));
+        assert!(baselines_paragraph(&summary).contains("below the best baseline on validation"));
+    }
+
+    #[test]
     fn the_search_samples_evenly_spaced_users() {
         assert_eq!(
             evenly_spaced((0..10).collect(), 20),

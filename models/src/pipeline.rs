@@ -604,8 +604,10 @@ pub fn evaluate(
     let factor_bytes_gzip_int8 = gzip_len(&int8_bytes);
 
     let mut rows = Vec::new();
-    let mut rankers: Vec<Box<dyn Ranker + '_>> =
-        bars.step("baselines (item-kNN similarities)", || eval::baselines(&split));
+    let mut rankers: Vec<Box<dyn Ranker + '_>> = bars
+        .step("baselines (item-kNN similarities)", || {
+            eval::baselines(&split)
+        });
     rankers.push(Box::new(factors));
     let bar = bars.bar(2 * rankers.len() as u64, "scoring the test period");
     for ranker in &rankers {
