@@ -49,6 +49,7 @@ use serde::Serialize;
 use crate::dates::DateFormat;
 
 mod parquet_input;
+pub(crate) use parquet_input::{is_integer_annotation, logical_name};
 
 /// Above this fraction of unparsable rows the file is treated as malformed.
 pub const MAX_BAD_ROW_FRACTION: f64 = 0.05;
@@ -183,10 +184,14 @@ pub enum DropRule {
     /// without a digit are dropped only when they are fewer than
     /// [`DIGITLESS_FEE_SHARE`] of the distinct codes.
     NonProductCode,
+    /// The item has no factors among those given to `cove-train import`
+    /// (`crate::import`). Checked after cleaning, by the import only, so it
+    /// is not among [`DropRule::ALL`].
+    NoImportedFactors,
 }
 
 impl DropRule {
-    /// Every rule, in checking order.
+    /// Every rule of the cleaning step, in checking order.
     pub const ALL: [DropRule; 5] = [
         DropRule::Cancellation,
         DropRule::MissingCustomer,
@@ -207,6 +212,7 @@ impl DropRule {
                  with --non-product-code, or has no digit where almost every code has one \
                  (POST, DOT, M, D, BANK CHARGES, AMAZONFEE, CRUK, PADS, ...)"
             }
+            DropRule::NoImportedFactors => "the item has no imported factors (cove-train import)",
         }
     }
 }
