@@ -20,9 +20,15 @@ pub fn model_card(
     let mut out = String::new();
     let d = &model.data;
     let _ = writeln!(out, "# Model card: `{model_id}`\n");
+    let command = match &model.origin {
+        crate::pipeline::FactorOrigin::Als(_) => "`cove-train train`",
+        crate::pipeline::FactorOrigin::Imported(_) => {
+            "`cove-train import` (item factors fit outside Cove)"
+        }
+    };
     let _ = writeln!(
         out,
-        "Cove personalisation bundle (JSON manifest + safetensors) written by `cove-train train` \
+        "Cove personalisation bundle (JSON manifest + safetensors) written by {command} \
          with the engine's `BundleBuilder`; it loads with `cove_engine::bundle::Model::from_bytes`.\n"
     );
     let _ = writeln!(out, "## Data\n");
@@ -58,18 +64,34 @@ pub fn model_card(
     }
     let _ = writeln!(out, "\n### Cleaning\n\n```\n{}\n```\n", d.cleaning);
 
-    let e = &model.evaluation;
-    let _ = writeln!(out, "## Evaluation protocol\n\n{}.\n", e.protocol);
-    let _ = writeln!(
-        out,
-        "Train until {}, test from {}; validation: {}. {} users in both periods, {} candidate items.\n",
-        e.train_until, e.test_from, e.validation, e.n_eval_users, e.n_candidate_items
-    );
-    let _ = writeln!(
-        out,
-        "## Metrics (baselines, and Cove's factor score through the engine's fold-in)\n"
-    );
-    let _ = writeln!(out, "{}", report::metrics_table(e));
+    match &model.origin {
+        crate::pipeline::FactorOrigin::Als(e) => {
+            let _ = writeln!(out, "## Evaluation protocol\n\n{}.\n", e.protocol);
+            let _ = writeln!(
+                out,
+                "Train until {}, test from {}; validation: {}. {} users in both periods, {} candidate items.\n",
+                e.train_until, e.test_from, e.validation, e.n_eval_users, e.n_candidate_items
+            );
+            let _ = writeln!(
+                out,
+                "## Metrics (baselines, and Cove's factor score through the engine's fold-in)\n"
+            );
+            let _ = writeln!(out, "{}", report::metrics_table(e));
+        }
+        crate::pipeline::FactorOrigin::Imported(summary) => {
+            let _ = writeln!(
+                out,
+                "## Evaluation\n\n**{}.** The item factors were fit outside Cove on all the \
+                 data, so no held-out period is left to score them on, and this card shows no \
+                 metrics. Everything else in the bundle (neighbour lists, trending, taste \
+                 clusters and segments, the Gram matrix) was computed by Cove from these factors \
+                 and the orders, as after its own ALS. To measure a model on this shop's data, \
+                 `cove-train train` evaluates Cove's own factors on a held-out period.\n\n{}\n",
+                report::capitalised(crate::import::NOT_EVALUATED),
+                summary.paragraph()
+            );
+        }
+    }
     if let Some(engine) = engine {
         let _ = writeln!(
             out,
@@ -187,6 +209,16 @@ pub fn model_card(
                 .join(", ")
         );
     }
+    let imported = matches!(model.origin, crate::pipeline::FactorOrigin::Imported(_));
+    if !imported {
+        peers_section(&mut out, peers);
+    }
+    classifiers_and_rest(&mut out, model, notes, sizes, online_retail, imported);
+    out
+}
+
+/// The peers' figures on the identical split, when a peers file was given.
+fn peers_section(out: &mut String, peers: Option<&serde_json::Value>) {
     let _ = writeln!(out, "## Peers\n");
     match peers {
         Some(value) => {
@@ -225,6 +257,18 @@ pub fn model_card(
             );
         }
     }
+}
+
+/// The classifiers, segments, mapping notes, size and limits.
+fn classifiers_and_rest(
+    out: &mut String,
+    model: &TrainedModel,
+    notes: &ExportNotes,
+    sizes: &BundleSizes,
+    online_retail: bool,
+    imported: bool,
+) {
+    let d = &model.data;
     let _ = writeln!(out, "\n## Classifiers shipped\n");
     if let Some(p) = &model.propensity {
         let _ = writeln!(
@@ -257,7 +301,7 @@ pub fn model_card(
         );
     }
     if let Some(i) = &model.intent {
-        risk_calibration_section(&mut out, &i.calibration);
+        risk_calibration_section(out, &i.calibration);
     }
     let _ = writeln!(out, "\n## Segments\n");
     let _ = writeln!(
@@ -276,7 +320,7 @@ pub fn model_card(
         "Price tiers: budget < {:.2}, premium ≥ {:.2}.",
         model.price_tiers.budget_below, model.price_tiers.premium_from,
     );
-    taste_cluster_table(&mut out, &model.taste_clusters);
+    taste_cluster_table(out, &model.taste_clusters);
     let _ = writeln!(out, "\n## How the trainer maps onto the engine\n");
     let _ = writeln!(
         out,
@@ -355,15 +399,25 @@ pub fn model_card(
              sessions is untested."
         );
     }
-    let _ = writeln!(
-        out,
-        "- Every Cove figure is the engine's (the trainer has no scorer of its own); the \
-         engine's confidence is linear in the profile's decayed weight, the trainer's ALS \
-         logarithmic, and α is mapped between them (see above).\n\
-         - Training time for the final fit: {:.1} s.",
-        model.fit_seconds
-    );
-    out
+    if imported {
+        let _ = writeln!(
+            out,
+            "- The item factors were not fit or evaluated by Cove; the device folds a shopper in \
+             with λ and α mapped from the shop's ALS settings (see above), and the blend weights \
+             were not chosen for these factors.\n\
+             - Time to build the model from the factors: {:.1} s.",
+            model.fit_seconds
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "- Every Cove figure is the engine's (the trainer has no scorer of its own); the \
+             engine's confidence is linear in the profile's decayed weight, the trainer's ALS \
+             logarithmic, and α is mapped between them (see above).\n\
+             - Training time for the final fit: {:.1} s.",
+            model.fit_seconds
+        );
+    }
 }
 
 /// Whether the orders are UCI Online Retail (by the file's name), whose

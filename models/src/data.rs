@@ -49,6 +49,7 @@ use serde::Serialize;
 use crate::dates::DateFormat;
 
 mod parquet_input;
+pub(crate) use parquet_input::{is_integer_annotation, logical_name};
 
 /// Above this fraction of unparsable rows the file is treated as malformed.
 pub const MAX_BAD_ROW_FRACTION: f64 = 0.05;
@@ -183,10 +184,14 @@ pub enum DropRule {
     /// without a digit are dropped only when they are fewer than
     /// [`DIGITLESS_FEE_SHARE`] of the distinct codes.
     NonProductCode,
+    /// The item has no factors among those given to `cove-train import`
+    /// (`crate::import`). Checked after cleaning, by the import only, so it
+    /// is not among [`DropRule::ALL`].
+    NoImportedFactors,
 }
 
 impl DropRule {
-    /// Every rule, in checking order.
+    /// Every rule of the cleaning step, in checking order.
     pub const ALL: [DropRule; 5] = [
         DropRule::Cancellation,
         DropRule::MissingCustomer,
@@ -207,6 +212,7 @@ impl DropRule {
                  with --non-product-code, or has no digit where almost every code has one \
                  (POST, DOT, M, D, BANK CHARGES, AMAZONFEE, CRUK, PADS, ...)"
             }
+            DropRule::NoImportedFactors => "the item has no imported factors (cove-train import)",
         }
     }
 }
@@ -1516,6 +1522,23 @@ fn csv_error(err: csv::Error, line: Option<u64>, rows_read: u64) -> MalformedFil
             ..MalformedFile::default()
         },
     }
+}
+
+/// Test shops: `rows` (lines in the default Online Retail layout, each
+/// ending with a newline) under the default header, read and cleaned with
+/// the default rules.
+#[cfg(test)]
+pub(crate) fn transactions_from_rows(rows: &str) -> Transactions {
+    let text = format!(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{rows}"
+    );
+    read_transactions(
+        text.as_bytes(),
+        &ColumnMap::default(),
+        &CleaningRules::default(),
+        |_| {},
+    )
+    .expect("a test shop in the default layout reads")
 }
 
 #[cfg(test)]

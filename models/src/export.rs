@@ -109,9 +109,18 @@ pub fn builder(
     let confidence = model.config.als.confidence;
     let profile = ProfileParams::default();
     let weights = model.config.engine;
-    let alpha = crate::engine_scorer::engine_alpha(&confidence, weights.alpha_scale);
+    // The fold-in's λ and α: the ones the factors were fit with.
+    let (lambda, alpha) = match &model.origin {
+        crate::pipeline::FactorOrigin::Als(_) => (
+            model.config.als.regularization as f64,
+            crate::engine_scorer::engine_alpha(&confidence, weights.alpha_scale),
+        ),
+        crate::pipeline::FactorOrigin::Imported(imported) => {
+            (imported.fold_in.lambda, imported.fold_in.alpha)
+        }
+    };
     let ranking = RankingParams {
-        lambda: model.config.als.regularization as f64,
+        lambda,
         alpha,
         weight_personal: 1.0,
         weight_neighbors: weights.weight_neighbors,
@@ -121,42 +130,64 @@ pub fn builder(
         profile_half_life_days: weights.profile_half_life_days,
         session: weights.session,
     };
-    notes.push(format!(
-        "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
-         profile's decayed weight w (a purchase line adds {}); α = {} × (c(1) − 1)/{} = {:.4}: the factor {} was \
-         chosen through the engine on validation, 1 giving one fresh purchase line the trainer's confidence",
-        confidence.base,
-        confidence.alpha,
-        confidence.epsilon,
-        profile.weight_purchase,
-        weights.alpha_scale,
-        profile.weight_purchase,
-        alpha,
-        weights.alpha_scale
-    ));
-    notes.push(format!(
-        "decay: trainer half-life {:?} days (ALS strengths); the device's profile decays with a half-life of {} days \
-         (`ranking.profile_half_life_days`, {}; the engine's default is {} days), which hosts take from the bundle",
-        model.half_life_days,
-        weights.profile_half_life_days.unwrap_or(profile.half_life_days),
-        if weights.profile_half_life_days.is_some() { "chosen through the engine on validation" } else { "absent: the default" },
-        profile.half_life_days
-    ));
-    notes.push(format!(
-        "weights: neighbours {}, trending {} (the `*` list is ln(1 + buyers in the last {} days), top {} items), \
-         buy again {}; chosen through the engine (fold-in, rank_with_params) on validation",
-        weights.weight_neighbors,
-        weights.weight_trending,
-        model.config.trending_window_days,
-        weights.n_trending,
-        weights.weight_repeat
-    ));
-    if let Some(kept) = weights.keep_purchased {
-        notes.push(format!(
-            "weights of requests that keep bought items (`keep_purchased`, the \"for you\" slot of task A): personal {}, \
-             neighbours {}, trending {}, buy again {}; chosen through the engine on validation by task A",
-            kept.weight_personal, kept.weight_neighbors, kept.weight_trending, kept.weight_repeat
-        ));
+    match &model.origin {
+        crate::pipeline::FactorOrigin::Als(_) => notes.push(format!(
+            "confidence: trainer c = {} + {}·ln(1 + x/{}) per (shopper, item) strength x; engine c = 1 + α·w on the \
+             profile's decayed weight w (a purchase line adds {}); α = {} × (c(1) − 1)/{} = {:.4}: the factor {} was \
+             chosen through the engine on validation, 1 giving one fresh purchase line the trainer's confidence",
+            confidence.base,
+            confidence.alpha,
+            confidence.epsilon,
+            profile.weight_purchase,
+            weights.alpha_scale,
+            profile.weight_purchase,
+            alpha,
+            weights.alpha_scale
+        )),
+        crate::pipeline::FactorOrigin::Imported(imported) => {
+            notes.extend(imported.fold_in.notes.iter().cloned());
+        }
+    }
+    match &model.origin {
+        crate::pipeline::FactorOrigin::Als(_) => {
+            notes.push(format!(
+                "decay: trainer half-life {:?} days (ALS strengths); the device's profile decays with a half-life of {} days \
+                 (`ranking.profile_half_life_days`, {}; the engine's default is {} days), which hosts take from the bundle",
+                model.half_life_days,
+                weights.profile_half_life_days.unwrap_or(profile.half_life_days),
+                if weights.profile_half_life_days.is_some() { "chosen through the engine on validation" } else { "absent: the default" },
+                profile.half_life_days
+            ));
+            notes.push(format!(
+                "weights: neighbours {}, trending {} (the `*` list is ln(1 + buyers in the last {} days), top {} items), \
+                 buy again {}; chosen through the engine (fold-in, rank_with_params) on validation",
+                weights.weight_neighbors,
+                weights.weight_trending,
+                model.config.trending_window_days,
+                weights.n_trending,
+                weights.weight_repeat
+            ));
+            if let Some(kept) = weights.keep_purchased {
+                notes.push(format!(
+                    "weights of requests that keep bought items (`keep_purchased`, the \"for you\" slot of task A): personal {}, \
+                     neighbours {}, trending {}, buy again {}; chosen through the engine on validation by task A",
+                    kept.weight_personal, kept.weight_neighbors, kept.weight_trending, kept.weight_repeat
+                ));
+            }
+        }
+        crate::pipeline::FactorOrigin::Imported(imported) => notes.push(format!(
+            "weights: neighbours {}, trending {} (the `*` list is ln(1 + buyers in the last {} days), top {} items), \
+             buy again {}, \"for you\" slot {:?}, device profile half-life {} days: {}; not chosen for these \
+             factors (imported factors are not evaluated by Cove)",
+            weights.weight_neighbors,
+            weights.weight_trending,
+            model.config.trending_window_days,
+            weights.n_trending,
+            weights.weight_repeat,
+            weights.keep_purchased,
+            weights.profile_half_life_days.unwrap_or(profile.half_life_days),
+            imported.weights_from
+        )),
     }
     notes.push(
         "trending countries: the data's country names are shipped as ISO 3166-1 alpha-2 codes (United Kingdom → GB, \
@@ -623,7 +654,7 @@ fn lifecycle_map(model: &TrainedModel) -> (LifecycleMap, bool, Vec<String>) {
 /// The trainer's own figures, by name, for the manifest's `metrics`.
 pub fn trainer_metrics(model: &TrainedModel) -> Vec<(String, f64)> {
     let mut out = Vec::new();
-    for row in &model.evaluation.rows {
+    for row in model.evaluation().into_iter().flat_map(|e| &e.rows) {
         let name = match row.model.as_str() {
             "Cove ALS, factor score only (engine fold-in, int8 factors)" => "factors_only",
             _ => continue,

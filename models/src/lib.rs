@@ -24,6 +24,9 @@
 //! - [`pipeline`]: `evaluate` and `train` end to end, producing one
 //!   [`pipeline::TrainedModel`], the value the engine's bundle builder will
 //!   serialise; [`report`] writes the JSON and Markdown reports.
+//! - [`import`]: item factors fit elsewhere (Spark MLlib's ALS, written as
+//!   Parquet) in place of the ALS step (`cove-train import`); everything
+//!   after that step is `pipeline`'s, unchanged.
 //!
 //! Key decision: the trainer has no scorer of its own and never uses trained
 //! user factors. Each test user's train orders are replayed as engine events,
@@ -41,6 +44,7 @@ pub mod engine_eval;
 pub mod engine_scorer;
 pub mod eval;
 pub mod export;
+pub mod import;
 pub mod intent;
 pub mod interactions;
 pub mod neighbours;

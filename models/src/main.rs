@@ -13,6 +13,9 @@
 //!   split file the sentiment peers read, and the sentiment bundles.
 //! - `sentiment-score --bundle DIR --reviews FILE`: held-out reviews scored by
 //!   the engine with a published sentiment bundle, as JSON.
+//! - `import --factors PATH --orders FILE --out DIR [--publish DIR]`: the
+//!   bundle built from item factors fit elsewhere (Spark MLlib's ALS, as
+//!   Parquet) instead of Cove's ALS; not evaluated.
 //! - `score --bundle DIR_OR_MANIFEST --events FILE.json`: replays engine events
 //!   into a profile and prints the engine's segments and ranking as JSON.
 
@@ -49,6 +52,9 @@ enum Command {
     Train(TrainArgs),
     /// Run the evaluation protocol only.
     Evaluate(TrainArgs),
+    /// Build a bundle from item factors fit elsewhere (Spark MLlib's ALS)
+    /// and the orders they were fit on; not evaluated.
+    Import(ImportArgs),
     /// Summarise a report.json written by `train`.
     Inspect {
         /// A report.json, or the directory holding it.
@@ -201,15 +207,24 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     }
 }
 
+/// The orders file and how to read and clean it (`train`, `evaluate` and
+/// `import` read it alike).
 #[derive(Args)]
-struct TrainArgs {
+struct OrdersArgs {
     /// The transactions: a CSV (plain or gzip) or a Parquet file (told
     /// apart by their first bytes).
     #[arg(long)]
     orders: PathBuf,
-    /// Output directory for the report.
-    #[arg(long)]
-    out: PathBuf,
+    #[command(flatten)]
+    columns: ColumnArgs,
+    /// A code with digits that is still not a product (repeatable).
+    #[arg(long = "non-product-code")]
+    non_product_codes: Vec<String>,
+}
+
+/// The purchase-intent model's inputs.
+#[derive(Args)]
+struct IntentArgs {
     /// Sessions CSV (UCI Online Shoppers layout) for the purchase-intent model.
     #[arg(long)]
     sessions: Option<PathBuf>,
@@ -218,11 +233,89 @@ struct TrainArgs {
     /// (strictly between 0 and 1).
     #[arg(long, default_value = "0.2", value_name = "SHARE")]
     rescue_share: cove_models::calibration::RescueShare,
+}
+
+impl IntentArgs {
+    /// The purchase-intent model, when a sessions file was given.
+    fn train(&self) -> anyhow::Result<Option<intent::IntentModel>> {
+        self.sessions
+            .as_deref()
+            .map(|path| intent::train_intent_file(path, self.rescue_share))
+            .transpose()
+    }
+}
+
+/// Where the bundle goes and the download budget it is checked against.
+#[derive(Args)]
+struct BundleArgs {
+    /// `train` and `import`: write the bundle and `default.json` into this
+    /// directory.
+    #[arg(long)]
+    publish: Option<PathBuf>,
+    /// `train` and `import`: the most a device should download for the
+    /// bundle (manifest + tensors, gzip -9, bytes); an over-budget bundle is
+    /// not published.
+    #[arg(long, default_value_t = export::BUNDLE_BUDGET_GZ)]
+    bundle_budget: usize,
+    /// `train` and `import`: publish a bundle over `--bundle-budget` anyway
+    /// (a device would download all of it).
+    #[arg(long)]
+    allow_over_budget: bool,
+}
+
+/// `import`: the factors, the orders, and how the device's fold-in and
+/// blend are set for factors Cove did not fit.
+#[derive(Args)]
+struct ImportArgs {
+    /// The item factors: a Parquet file, or a directory of part-*.parquet
+    /// files as Spark's `model.itemFactors.write.parquet(PATH)` writes them.
+    #[arg(long, value_name = "PATH")]
+    factors: PathBuf,
+    /// The factors' item id column: an integer or a string (the shop's item
+    /// code).
+    #[arg(long, default_value = "id", value_name = "NAME")]
+    factors_id_column: String,
+    /// The factors' vector column: a LIST of FLOAT or DOUBLE.
+    #[arg(long, default_value = "features", value_name = "NAME")]
+    factors_column: String,
     #[command(flatten)]
-    columns: ColumnArgs,
-    /// A code with digits that is still not a product (repeatable).
-    #[arg(long = "non-product-code")]
-    non_product_codes: Vec<String>,
+    input: OrdersArgs,
+    /// Output directory for the report and the model card.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    intent: IntentArgs,
+    /// The ALS regularisation the factors were fit with (Spark's regParam;
+    /// default Spark's, 0.1). The bundle's λ is it times the median number
+    /// of distinct items a customer bought (Spark scales λ per user).
+    #[arg(long, value_name = "REG_PARAM")]
+    regularization: Option<f64>,
+    /// Spark's implicit-ALS alpha (confidence 1 + alpha·r, r the rating:
+    /// taken to be the count of purchase lines; default Spark's, 1.0).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// The blend, session and neighbour-list weights from this parameters
+    /// file (models/default-params.toml holds Online Retail's); its [als]
+    /// section and alpha_scale are not used. Without it, the engine's
+    /// default weights.
+    #[arg(long)]
+    params: Option<PathBuf>,
+    /// Seed of every random step (the taste clusters' k-means).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    bundle: BundleArgs,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    input: OrdersArgs,
+    /// Output directory for the report.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    intent: IntentArgs,
     /// First day of the test period, YYYY-MM-DD (default: derived from the
     /// data, the last tenth of its span, 7 to 30 days before its last day).
     #[arg(long)]
@@ -257,18 +350,8 @@ struct TrainArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// `train` only: write the bundle and `default.json` into this directory.
-    #[arg(long)]
-    publish: Option<PathBuf>,
-    /// `train` only: the most a device should download for the bundle
-    /// (manifest + tensors, gzip -9, bytes); an over-budget bundle is not
-    /// published.
-    #[arg(long, default_value_t = export::BUNDLE_BUDGET_GZ)]
-    bundle_budget: usize,
-    /// `train` only: publish a bundle over `--bundle-budget` anyway (a device
-    /// would download all of it).
-    #[arg(long)]
-    allow_over_budget: bool,
+    #[command(flatten)]
+    bundle: BundleArgs,
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
     #[arg(long)]
     peers: Option<PathBuf>,
@@ -339,6 +422,16 @@ impl TrainArgs {
         config.als.validate()?;
         Ok(config)
     }
+}
+
+impl OrdersArgs {
+    /// The orders file's name, for the report.
+    fn source(&self) -> String {
+        self.orders.file_name().map_or_else(
+            || self.orders.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    }
 
     fn columns(&self) -> ColumnMap {
         let c = &self.columns;
@@ -379,7 +472,7 @@ fn choose_cutoff(
     Ok(())
 }
 
-fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transactions> {
+fn read_orders(args: &OrdersArgs, bars: Bars) -> anyhow::Result<data::Transactions> {
     let spinner = bars.spinner(&format!("reading {} (rows)", args.orders.display()));
     let rules = CleaningRules {
         extra_non_product_codes: args.non_product_codes.clone(),
@@ -417,7 +510,7 @@ fn read_orders(args: &TrainArgs, bars: Bars) -> anyhow::Result<data::Transaction
 fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let start = Instant::now();
     anyhow::ensure!(
-        args.publish.is_none() && args.peers.is_none(),
+        args.bundle.publish.is_none() && args.peers.is_none(),
         "--publish and --peers belong to `train`"
     );
     let mut config = args.config()?;
@@ -429,7 +522,7 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         }
         None => "the engine's default weights (train searches them)".to_owned(),
     };
-    let data = read_orders(args, bars)?;
+    let data = read_orders(&args.input, bars)?;
     choose_cutoff(args, &data, &mut config)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
     if evaluation.n_eval_users == 0 {
@@ -474,17 +567,11 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let data = read_orders(args, bars)?;
+    let data = read_orders(&args.input, bars)?;
     choose_cutoff(args, &data, &mut config)?;
     let evaluation = pipeline::evaluate(&data, &mut config, bars, args.write_split.as_deref())?;
-    let intent_model = match &args.sessions {
-        Some(path) => Some(intent::train_intent_file(path, args.rescue_share)?),
-        None => None,
-    };
-    let source = args.orders.file_name().map_or_else(
-        || args.orders.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let intent_model = args.intent.train()?;
+    let source = args.input.source();
     let engine = engine_eval::evaluate_through_engine(
         &data,
         &mut config,
@@ -522,7 +609,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
                 config.validation_days,
                 args.seed
             ),
-            cove_models::params::file_sha256(&args.orders)?,
+            cove_models::params::file_sha256(&args.input.orders)?,
             engine_eval::validation_figures(&engine),
             engine_eval::test_figures(&engine),
         );
@@ -539,7 +626,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         .as_ref()
         .and_then(|file| file.orders_sha256.as_ref())
     {
-        Some(recorded) => *recorded != cove_models::params::file_sha256(&args.orders)?,
+        Some(recorded) => *recorded != cove_models::params::file_sha256(&args.input.orders)?,
         None => false,
     };
     if other_data {
@@ -569,41 +656,82 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     bars.step("report", || {
         report::write_model_report(&model, &engine.ndcg_by_history, &args.out)
     })?;
-    println!("{}", report::metrics_table(&model.evaluation));
+    if let Some(evaluation) = model.evaluation() {
+        println!("{}", report::metrics_table(evaluation));
+    }
     println!(
         "Through the engine (train-split bundle {}, {:.1} s):\n{}",
         engine.model_id,
         engine.seconds,
         engine_eval::table(&engine)
     );
-    let (bundle, notes, sizes) = bars.step("bundle: export and measure", || {
-        export::build_bundle(&model, &engine_eval::metric_entries(&engine)).map(
-            |(bundle, notes)| {
-                let sizes = export::measure(&bundle);
-                (bundle, notes, sizes)
-            },
-        )
-    })?;
     let peers = args.peers.as_deref().map(read_json).transpose()?;
     let session_peers = args.session_peers.as_deref().map(read_json).transpose()?;
+    write_bundle(
+        &model,
+        Some(&engine),
+        (peers.as_ref(), session_peers.as_ref()),
+        &args.out,
+        &args.bundle,
+        "fewer --factors or a smaller catalogue shrink it",
+    )?;
+    println!(
+        "Trained in {:.1} s (final fit {:.1} s); wrote {} and {}",
+        start.elapsed().as_secs_f64(),
+        model.fit_seconds,
+        args.out.join("report.json").display(),
+        args.out.join("report.md").display()
+    );
+    Ok(())
+}
+
+/// Builds the bundle of `model`, writes its notes and the model card into
+/// `out`, prints its size against the device budget, and publishes it
+/// (refused over budget unless allowed). `engine` is the engine-path
+/// evaluation (`train`); imported factors have none. `shrink` says how to
+/// make an over-budget bundle smaller.
+fn write_bundle(
+    model: &pipeline::TrainedModel,
+    engine: Option<&engine_eval::EngineEvaluation>,
+    (peers, session_peers): (Option<&serde_json::Value>, Option<&serde_json::Value>),
+    out: &Path,
+    args: &BundleArgs,
+    shrink: &str,
+) -> anyhow::Result<()> {
+    let metrics = engine.map(engine_eval::metric_entries).unwrap_or_default();
+    let (bundle, notes) = export::build_bundle(model, &metrics)?;
+    let sizes = export::measure(&bundle);
+    let (notes_file, notes_json) = match engine {
+        Some(engine) => (
+            "engine_evaluation.json",
+            serde_json::json!({
+                "engine_evaluation": engine,
+                "export": notes,
+                "bundle": { "model_id": bundle.model_id, "sizes": sizes },
+            }),
+        ),
+        None => (
+            "export.json",
+            serde_json::json!({
+                "export": notes,
+                "bundle": { "model_id": bundle.model_id, "sizes": sizes },
+            }),
+        ),
+    };
     std::fs::write(
-        args.out.join("engine_evaluation.json"),
-        serde_json::to_string_pretty(&serde_json::json!({
-            "engine_evaluation": engine,
-            "export": notes,
-            "bundle": { "model_id": bundle.model_id, "sizes": sizes },
-        }))?,
+        out.join(notes_file),
+        serde_json::to_string_pretty(&notes_json)?,
     )?;
     std::fs::write(
-        args.out.join("MODEL_CARD.md"),
+        out.join("MODEL_CARD.md"),
         card::model_card(
-            &model,
+            model,
             &bundle.model_id,
-            Some(&engine),
+            engine,
             &notes,
             &sizes,
-            peers.as_ref(),
-            session_peers.as_ref(),
+            peers,
+            session_peers,
         ),
     )?;
     println!(
@@ -625,7 +753,7 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     if args.publish.is_some() && !sizes.within(args.bundle_budget) && !args.allow_over_budget {
         anyhow::bail!(
             "the bundle is {} B gzip, over the {} B a device should download; not published \
-             (fewer --factors or a smaller catalogue shrink it; --allow-over-budget publishes it anyway)",
+             ({shrink}; --allow-over-budget publishes it anyway)",
             sizes.total_gzip_bytes(),
             args.bundle_budget
         );
@@ -639,12 +767,96 @@ fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
             published.pointer_path.display()
         );
     }
+    Ok(())
+}
+
+/// `import`: reads the orders as `train` does, reads and checks the factors,
+/// keeps the items that have both, and builds every other part of the
+/// bundle from them with `pipeline::train_with_factors`.
+fn run_import(args: &ImportArgs, bars: Bars) -> anyhow::Result<()> {
+    use cove_models::import::{self, FactorColumns, FoldIn, ImportSummary};
+    let start = Instant::now();
+    let mut config = TrainConfig {
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let weights_from = match &args.params {
+        Some(path) => {
+            let file = cove_models::params::ParamsFile::read(path)?;
+            file.apply(&mut config)?;
+            format!(
+                "from {} ({}), chosen for that file's data and factors",
+                path.display(),
+                file.provenance
+            )
+        }
+        None => "the engine's defaults (no --params)".to_owned(),
+    };
+    // The fold-in's α is Spark's (`FoldIn`), not a scale of Cove's ALS
+    // confidence; no ALS runs, so its settings and decay describe nothing.
+    config.engine.alpha_scale = 1.0;
+    config.half_life_days = None;
+    let data = read_orders(&args.input, bars)?;
+    let columns = FactorColumns {
+        id: args.factors_id_column.clone(),
+        features: args.factors_column.clone(),
+    };
+    let factors = import::read_factors(&args.factors, &columns)?;
     println!(
-        "Trained in {:.1} s (final fit {:.1} s); wrote {} and {}",
+        "Factors: {} rows of dimension {} from {} file{} in {} (id {}, values {})",
+        factors.ids.len(),
+        factors.dim,
+        factors.files.len(),
+        if factors.files.len() == 1 { "" } else { "s" },
+        args.factors.display(),
+        factors.id_type,
+        factors.value_type
+    );
+    let matched = import::match_orders(&data, &factors)?;
+    let fold_in = FoldIn::spark(args.regularization, args.alpha, &matched.data)?;
+    let summary = ImportSummary::new(
+        &args.factors,
+        &factors,
+        &matched.counts,
+        fold_in,
+        weights_from,
+    );
+    println!("{}", summary.paragraph());
+    for note in &summary.fold_in.notes {
+        println!("- {note}");
+    }
+    let intent_model = args.intent.train()?;
+    let item_factors = pipeline::ItemFactors {
+        dim: factors.dim,
+        values: matched.values,
+        origin: pipeline::FactorOrigin::Imported(summary),
+    };
+    let model = pipeline::train_with_factors(
+        &matched.data,
+        &config,
+        item_factors,
+        intent_model,
+        &args.input.source(),
+        bars,
+    )?;
+    report::write_model_report(&model, &[], &args.out)?;
+    println!(
+        "{}: the factors were fit outside Cove on all the data; no figures.",
+        report::capitalised(import::NOT_EVALUATED)
+    );
+    write_bundle(
+        &model,
+        None,
+        (None, None),
+        &args.out,
+        &args.bundle,
+        "factors of a lower rank or a smaller catalogue shrink it",
+    )?;
+    println!(
+        "Imported in {:.1} s; wrote {} and {}",
         start.elapsed().as_secs_f64(),
-        model.fit_seconds,
         args.out.join("report.json").display(),
-        args.out.join("report.md").display()
+        args.out.join("MODEL_CARD.md").display()
     );
     Ok(())
 }
@@ -771,6 +983,7 @@ fn main() -> anyhow::Result<()> {
     let result = match &cli.command {
         Command::Train(args) => run_train(args, bars),
         Command::Evaluate(args) => run_evaluate(args, bars),
+        Command::Import(args) => run_import(args, bars),
         Command::Inspect { file } => run_inspect(file),
         Command::Sentiment(args) => cove_models::sentiment::run(args).map(|_| ()),
         Command::SentimentScore(args) => {

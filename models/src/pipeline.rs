@@ -726,8 +726,9 @@ pub struct TrainedModel {
     pub propensity: Option<Propensity>,
     /// Purchase-intent classifier, when a sessions file was given.
     pub intent: Option<IntentModel>,
-    /// The evaluation that chose the settings.
-    pub evaluation: EvaluationReport,
+    /// Where the item factors came from: Cove's ALS with the evaluation
+    /// that chose its settings, or factors fit elsewhere (not evaluated).
+    pub origin: FactorOrigin,
     /// The settings used.
     pub config: TrainConfig,
     /// Seconds to fit the final model (after the evaluation).
@@ -742,6 +743,40 @@ fn median(mut values: Vec<f32>) -> f32 {
     values[values.len() / 2]
 }
 
+/// Where a model's item factors came from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorOrigin {
+    /// Cove's ALS on all the data ([`train`]), with the evaluation that
+    /// chose its settings.
+    Als(EvaluationReport),
+    /// Factors fit elsewhere ([`crate::import`]): not evaluated by Cove,
+    /// since they were fit on all the data and no held-out period is left.
+    Imported(crate::import::ImportSummary),
+}
+
+impl TrainedModel {
+    /// The evaluation that chose the settings; `None` for imported factors,
+    /// which Cove did not evaluate.
+    pub fn evaluation(&self) -> Option<&EvaluationReport> {
+        match &self.origin {
+            FactorOrigin::Als(evaluation) => Some(evaluation),
+            FactorOrigin::Imported(_) => None,
+        }
+    }
+}
+
+/// The factor step's result, which everything after it is computed from.
+#[derive(Debug, Clone)]
+pub struct ItemFactors {
+    /// Latent dimension d.
+    pub dim: usize,
+    /// Row-major n_items × d, rows in `Transactions::items` order.
+    pub values: Vec<f32>,
+    /// Where they came from.
+    pub origin: FactorOrigin,
+}
+
 /// Fits every part on all the data. `evaluation` comes from [`evaluate`] (whose
 /// choices are in `config`).
 pub fn train(
@@ -753,9 +788,21 @@ pub fn train(
     bars: Bars,
 ) -> anyhow::Result<TrainedModel> {
     let start = Instant::now();
+    let factors = als_step(data, config, evaluation, bars)?;
+    let mut model = train_with_factors(data, config, factors, intent, source, bars)?;
+    model.fit_seconds = start.elapsed().as_secs_f64();
+    Ok(model)
+}
+
+/// The ALS step of [`train`]: item factors from all the data.
+fn als_step(
+    data: &Transactions,
+    config: &TrainConfig,
+    evaluation: EvaluationReport,
+    bars: Bars,
+) -> anyhow::Result<ItemFactors> {
     let params = config.als.validate()?;
     let last_minute = data.purchases.iter().map(|p| p.minute).max().unwrap_or(0);
-    let first_minute = data.purchases.iter().map(|p| p.minute).min().unwrap_or(0);
     let last_day = last_minute.div_euclid(MINUTES_PER_DAY);
     let triples: Vec<(u32, u32, f32)> = data
         .purchases
@@ -777,15 +824,42 @@ pub fn train(
     let bar = bars.bar(config.als.iterations as u64, "ALS on all data");
     let model = als::train(&matrix, &params, |_| bar.inc(1));
     bar.finish_and_clear();
-    let gram = als::gram(&model.item_factors, model.dim);
+    Ok(ItemFactors {
+        dim: model.dim,
+        values: model.item_factors,
+        origin: FactorOrigin::Als(evaluation),
+    })
+}
+
+/// Everything [`train`] computes after its factor step, from `factors`
+/// (Cove's ALS, or factors fit elsewhere: [`crate::import`]).
+pub fn train_with_factors(
+    data: &Transactions,
+    config: &TrainConfig,
+    factors: ItemFactors,
+    intent: Option<IntentModel>,
+    source: &str,
+    bars: Bars,
+) -> anyhow::Result<TrainedModel> {
+    let start = Instant::now();
+    let ItemFactors {
+        dim,
+        values: item_factors,
+        origin,
+    } = factors;
+    anyhow::ensure!(
+        dim > 0 && item_factors.len() == data.items.len() * dim,
+        "{} factor values for {} items of dimension {dim}",
+        item_factors.len(),
+        data.items.len()
+    );
+    let last_minute = data.purchases.iter().map(|p| p.minute).max().unwrap_or(0);
+    let first_minute = data.purchases.iter().map(|p| p.minute).min().unwrap_or(0);
+    let last_day = last_minute.div_euclid(MINUTES_PER_DAY);
+    let gram = als::gram(&item_factors, dim);
 
     let similar = bars.step("similar items (factor cosine)", || {
-        neighbours::similar_by_factors(
-            &model.item_factors,
-            model.dim,
-            config.neighbours,
-            config.als.threads,
-        )
+        neighbours::similar_by_factors(&item_factors, dim, config.neighbours, config.als.threads)
     });
     let (bought_together, session_votes) = bars.step("bought together, recent baskets", || {
         (
@@ -804,13 +878,7 @@ pub fn train(
     // k-means needs at least two clusters and no more clusters than items.
     let n_clusters = config.taste_clusters.min(data.items.len() / 2).max(2);
     let taste_clusters = bars.step("taste clusters (k-means)", || {
-        segments::taste_clusters(
-            &model.item_factors,
-            model.dim,
-            &titles,
-            n_clusters,
-            config.seed,
-        )
+        segments::taste_clusters(&item_factors, dim, &titles, n_clusters, config.seed)
     })?;
     let (price_tiers, lifecycle, propensity) =
         bars.step("price tiers, lifecycle, propensity", || {
@@ -872,8 +940,8 @@ pub fn train(
             last_day: format_day(last_day),
         },
         items,
-        dim: model.dim,
-        item_factors: model.item_factors,
+        dim,
+        item_factors,
         gram,
         half_life_days: config.half_life_days,
         recent_popularity,
@@ -886,7 +954,7 @@ pub fn train(
         lifecycle,
         propensity,
         intent,
-        evaluation,
+        origin,
         config: config.clone(),
         fit_seconds: start.elapsed().as_secs_f64(),
     })
@@ -919,16 +987,7 @@ pub(crate) mod tests {
                 0.5 + (item % 7) as f32,
             ));
         }
-        let text = format!(
-            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{rows}"
-        );
-        crate::data::read_transactions(
-            text.as_bytes(),
-            &crate::data::ColumnMap::default(),
-            &crate::data::CleaningRules::default(),
-            |_| {},
-        )
-        .unwrap()
+        crate::data::transactions_from_rows(&rows)
     }
 
     pub(crate) fn small_config() -> TrainConfig {
@@ -948,9 +1007,11 @@ pub(crate) mod tests {
         let mut model = train(data, &config, evaluation, None, "synthetic", Bars::Hidden).unwrap();
         // Wall-clock figures are the only parts allowed to differ.
         model.fit_seconds = 0.0;
-        model.evaluation.seconds = 0.0;
         model.config.als.threads = 0;
-        model.evaluation.als.threads = 0;
+        if let FactorOrigin::Als(evaluation) = &mut model.origin {
+            evaluation.seconds = 0.0;
+            evaluation.als.threads = 0;
+        }
         serde_json::to_string(&model).unwrap()
     }
 
@@ -972,7 +1033,7 @@ pub(crate) mod tests {
                 .len(),
             3
         );
-        assert!(model["evaluation"]["n_eval_users"].as_u64().unwrap() > 20);
+        assert!(model["origin"]["als"]["n_eval_users"].as_u64().unwrap() > 20);
     }
 
     /// Issue 24: without `--cutoff` the test period comes from the data; a

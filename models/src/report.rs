@@ -69,10 +69,19 @@ pub fn model_json(model: &TrainedModel) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({
+    let mut config = serde_json::to_value(&model.config).unwrap_or_default();
+    if let crate::pipeline::FactorOrigin::Imported(_) = &model.origin {
+        // No ALS ran: its settings describe nothing in this model.
+        config["als"] = serde_json::Value::Null;
+        config["half_life_days"] = serde_json::Value::Null;
+    }
+    let mut json = serde_json::json!({
         "data": model.data,
-        "evaluation": model.evaluation,
-        "config": model.config,
+        "evaluation": match model.evaluation() {
+            Some(evaluation) => serde_json::to_value(evaluation).unwrap_or_default(),
+            None => serde_json::Value::String(crate::import::NOT_EVALUATED.into()),
+        },
+        "config": config,
         "dim": model.dim,
         "taste_clusters": clusters,
         "price_tiers": model.price_tiers,
@@ -81,7 +90,11 @@ pub fn model_json(model: &TrainedModel) -> serde_json::Value {
         "intent": model.intent,
         "trending_countries": model.trending.iter().map(|t| &t.country).collect::<Vec<_>>(),
         "fit_seconds": model.fit_seconds,
-    })
+    });
+    if let crate::pipeline::FactorOrigin::Imported(summary) = &model.origin {
+        json["imported_factors"] = serde_json::to_value(summary).unwrap_or_default();
+    }
+    json
 }
 
 /// "1 country", "37 countries".
@@ -96,7 +109,6 @@ pub fn countries(n: usize) -> String {
 /// The Markdown report of a trained model.
 pub fn model_markdown(model: &TrainedModel) -> String {
     let mut out = String::new();
-    let e = &model.evaluation;
     let _ = writeln!(out, "# Cove trainer report\n");
     let _ = writeln!(
         out,
@@ -110,36 +122,18 @@ pub fn model_markdown(model: &TrainedModel) -> String {
         countries(model.data.n_countries)
     );
     let _ = writeln!(out, "## Cleaning\n\n```\n{}\n```\n", model.data.cleaning);
-    let _ = writeln!(
-        out,
-        "## Recommendation metrics\n\nProtocol: {}.\n",
-        e.protocol
-    );
-    let _ = writeln!(
-        out,
-        "Train until {}, test from {}; validation: {}. {} train users, {} candidate items, {} users in both periods.",
-        e.train_until, e.test_from, e.validation, e.n_train_users, e.n_candidate_items, e.n_eval_users
-    );
-    let _ = writeln!(
-        out,
-        "ALS: d = {}, λ = {}, c = {} + {}·ln(1 + x/{}), {} iterations × {} CG steps, half-life {:?} days; \
-         engine weights {:?}.",
-        e.als.factors,
-        e.als.regularization,
-        e.als.confidence.base,
-        e.als.confidence.alpha,
-        e.als.confidence.epsilon,
-        e.als.iterations,
-        e.als.cg_steps,
-        e.half_life_days,
-        model.config.engine
-    );
-    out.push_str(&metrics_table(e));
-    let _ = writeln!(
-        out,
-        "\nItem factors as int8 with per-row scales, plus the Gram matrix: {} bytes gzipped.\n",
-        e.factor_bytes_gzip_int8
-    );
+    match &model.origin {
+        crate::pipeline::FactorOrigin::Als(e) => evaluation_markdown(&mut out, e, model),
+        crate::pipeline::FactorOrigin::Imported(summary) => {
+            let _ = writeln!(
+                out,
+                "## Recommendation metrics\n\n**{}.** The factors were fit outside Cove on all \
+                 the data, so no held-out period is left to score them on; no figures are shown.\n\n{}\n",
+                capitalised(crate::import::NOT_EVALUATED),
+                summary.paragraph()
+            );
+        }
+    }
     let _ = writeln!(out, "## Segments\n");
     let _ = writeln!(
         out,
@@ -206,6 +200,48 @@ pub fn model_markdown(model: &TrainedModel) -> String {
     out
 }
 
+/// The evaluation's part of the Markdown report (Cove's ALS only).
+fn evaluation_markdown(out: &mut String, e: &EvaluationReport, model: &TrainedModel) {
+    let _ = writeln!(
+        out,
+        "## Recommendation metrics\n\nProtocol: {}.\n",
+        e.protocol
+    );
+    let _ = writeln!(
+        out,
+        "Train until {}, test from {}; validation: {}. {} train users, {} candidate items, {} users in both periods.",
+        e.train_until, e.test_from, e.validation, e.n_train_users, e.n_candidate_items, e.n_eval_users
+    );
+    let _ = writeln!(
+        out,
+        "ALS: d = {}, λ = {}, c = {} + {}·ln(1 + x/{}), {} iterations × {} CG steps, half-life {:?} days; \
+         engine weights {:?}.",
+        e.als.factors,
+        e.als.regularization,
+        e.als.confidence.base,
+        e.als.confidence.alpha,
+        e.als.confidence.epsilon,
+        e.als.iterations,
+        e.als.cg_steps,
+        e.half_life_days,
+        model.config.engine
+    );
+    out.push_str(&metrics_table(e));
+    let _ = writeln!(
+        out,
+        "\nItem factors as int8 with per-row scales, plus the Gram matrix: {} bytes gzipped.\n",
+        e.factor_bytes_gzip_int8
+    );
+}
+
+/// `text` with its first letter in upper case.
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 /// A bar chart (SVG) of task A NDCG@10 by length of user history.
 pub fn history_svg(buckets: &[crate::eval::HistoryBucket]) -> String {
     let (width, height, left, bottom) = (520.0, 300.0, 50.0, 250.0);
@@ -252,7 +288,8 @@ pub fn history_svg(buckets: &[crate::eval::HistoryBucket]) -> String {
 }
 
 /// Writes `report.json`, `report.md`, `ndcg_by_history.svg` (task A
-/// NDCG@10 through the engine by history length) and, with a sessions file,
+/// NDCG@10 through the engine by history length; not for imported factors,
+/// which are not evaluated) and, with a sessions file,
 /// `risk_reliability.svg` (the abandonment risk's reliability on the test
 /// sessions) into `dir`.
 pub fn write_model_report(
@@ -266,10 +303,13 @@ pub fn write_model_report(
         serde_json::to_string_pretty(&model_json(model))?,
     )?;
     std::fs::write(dir.join("report.md"), model_markdown(model))?;
-    std::fs::write(
-        dir.join("ndcg_by_history.svg"),
-        history_svg(ndcg_by_history),
-    )?;
+    // Imported factors are not evaluated: no chart of figures there are not.
+    if model.evaluation().is_some() {
+        std::fs::write(
+            dir.join("ndcg_by_history.svg"),
+            history_svg(ndcg_by_history),
+        )?;
+    }
     if let Some(intent) = &model.intent {
         let c = &intent.calibration;
         std::fs::write(

@@ -90,7 +90,7 @@ impl Role {
 }
 
 /// A logical type as the Parquet format writes it, for messages.
-fn logical_name(logical: &LogicalType) -> String {
+pub(crate) fn logical_name(logical: &LogicalType) -> String {
     let unit = |unit: &TimeUnit| match unit {
         TimeUnit::MILLIS => "MILLIS",
         TimeUnit::MICROS => "MICROS",
@@ -117,6 +117,23 @@ fn logical_name(logical: &LogicalType) -> String {
         ),
         other => format!("{other:?}").to_uppercase(),
     }
+}
+
+/// Whether an INT32 or INT64 column's converted type leaves it a plain
+/// integer (not a date, a time or a decimal).
+pub(crate) fn is_integer_annotation(converted: ConvertedType) -> bool {
+    matches!(
+        converted,
+        ConvertedType::NONE
+            | ConvertedType::INT_8
+            | ConvertedType::INT_16
+            | ConvertedType::INT_32
+            | ConvertedType::INT_64
+            | ConvertedType::UINT_8
+            | ConvertedType::UINT_16
+            | ConvertedType::UINT_32
+            | ConvertedType::UINT_64
+    )
 }
 
 /// The column's kind, or its physical and logical type names when it is
@@ -159,18 +176,7 @@ fn column_kind(field: &Type) -> Result<ColumnKind, (String, Option<String>)> {
         ) => Ok(ColumnKind::Time),
         (PhysicalType::INT96, None, _) => Ok(ColumnKind::Time),
         (PhysicalType::INT32 | PhysicalType::INT64, None | Some(LogicalType::Integer(_)), _)
-            if matches!(
-                converted,
-                ConvertedType::NONE
-                    | ConvertedType::INT_8
-                    | ConvertedType::INT_16
-                    | ConvertedType::INT_32
-                    | ConvertedType::INT_64
-                    | ConvertedType::UINT_8
-                    | ConvertedType::UINT_16
-                    | ConvertedType::UINT_32
-                    | ConvertedType::UINT_64
-            ) =>
+            if is_integer_annotation(converted) =>
         {
             Ok(ColumnKind::Integer)
         }
