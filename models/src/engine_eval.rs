@@ -507,7 +507,10 @@ fn line_search(
         } else if chosen == highest && highest > 0.0 {
             highest *= 2.0;
             highest
-        } else if chosen == lowest && edges == Edges::Both && improves_downward(&scored) {
+        } else if chosen == lowest
+            && edges == Edges::Both
+            && improves_downward(scored.iter().map(|s| s.1))
+        {
             lowest /= 2.0;
             lowest
         } else {
@@ -521,13 +524,13 @@ fn line_search(
     Ok(pick(&scored))
 }
 
-/// Whether the lowest value of `scored` (ascending) beats the next one by
-/// more than [`TIE_TOLERANCE`]: the tie rule prefers the lowest of tied
-/// values, so a flat objective would otherwise widen the bottom edge for
-/// nothing.
-fn improves_downward(scored: &[(f64, f64)]) -> bool {
-    match scored {
-        [lowest, next, ..] => lowest.1 > next.1 + TIE_TOLERANCE,
+/// Whether the first of `scores` (the lowest option's, in ascending grid
+/// order) beats the second by more than [`TIE_TOLERANCE`]: the tie rule
+/// prefers the lowest of tied options, so a flat objective would otherwise
+/// widen the bottom edge for nothing.
+fn improves_downward(mut scores: impl Iterator<Item = f64>) -> bool {
+    match (scores.next(), scores.next()) {
+        (Some(lowest), Some(next)) => lowest > next + TIE_TOLERANCE,
         _ => false,
     }
 }
@@ -614,8 +617,9 @@ impl ValidationSummary {
     }
 }
 
-/// Scores validation trials, records them, and remembers every score, so a
-/// coordinate search that comes back to a setting does not pay for it twice.
+/// Scores validation trials and records them (each [`Candidate`] remembers
+/// its own scores, so a coordinate search that comes back to a setting does
+/// not pay for it twice).
 struct Tuner<'a> {
     split: &'a Split,
     threads: usize,
@@ -915,7 +919,7 @@ fn search_blend(
         config.half_life_days,
     );
     let n_items = val_split.items.len().max(1);
-    val_split.users = evenly_spaced(
+    val_split.users = eval::evenly_spaced(
         std::mem::take(&mut val_split.users),
         search_sample(n_items, MAX_SEARCH_USERS),
     );
@@ -1028,14 +1032,10 @@ fn search_blend(
         let chosen = chosen_of(&half_lives);
         let days = if chosen + 1 == half_lives.len() {
             days_tried[chosen] * 2.0
-        } else if chosen == 0 && days_tried[0] > 1.0 && {
-            let scored: Vec<(f64, f64)> = days_tried
-                .iter()
-                .zip(&half_lives)
-                .map(|(days, r)| (*days, mean(r)))
-                .collect();
-            improves_downward(&scored)
-        } {
+        } else if chosen == 0
+            && days_tried[0] > 1.0
+            && improves_downward(half_lives.iter().map(mean))
+        {
             days_tried[0] / 2.0
         } else {
             break;
@@ -1107,12 +1107,6 @@ fn search_blend(
         baselines,
     };
     Ok((validation, tuner.trials))
-}
-
-/// At most `limit` of `all`, evenly spaced (every one when there are fewer).
-fn evenly_spaced<T>(all: Vec<T>, limit: usize) -> Vec<T> {
-    let stride = all.len().div_ceil(limit.max(1)).max(1);
-    all.into_iter().step_by(stride).collect()
 }
 
 /// The in-session grids: the session's weight and decay (tasks C and E, the
@@ -1736,13 +1730,13 @@ mod tests {
     #[test]
     fn the_search_samples_evenly_spaced_users() {
         assert_eq!(
-            evenly_spaced((0..10).collect(), 20),
+            eval::evenly_spaced((0..10).collect(), 20),
             (0..10).collect::<Vec<_>>()
         );
-        assert_eq!(evenly_spaced((0..10).collect(), 5), [0, 2, 4, 6, 8]);
-        assert_eq!(evenly_spaced((0..10).collect(), 4), [0, 3, 6, 9]);
+        assert_eq!(eval::evenly_spaced((0..10).collect(), 5), [0, 2, 4, 6, 8]);
+        assert_eq!(eval::evenly_spaced((0..10).collect(), 4), [0, 3, 6, 9]);
         assert!(
-            evenly_spaced((0..4_500).collect::<Vec<u32>>(), MAX_SEARCH_USERS).len()
+            eval::evenly_spaced((0..4_500).collect::<Vec<u32>>(), MAX_SEARCH_USERS).len()
                 <= MAX_SEARCH_USERS
         );
         // Online Retail's 3,660 items: every one of its 1,096 users, 3,000

@@ -463,6 +463,13 @@ pub fn evaluate_users(
     partial.into_iter().flatten().collect()
 }
 
+/// At most `limit` of `all`, evenly spaced (every one when there are
+/// fewer): the samples the validation searches score.
+pub fn evenly_spaced<T>(all: Vec<T>, limit: usize) -> Vec<T> {
+    let stride = all.len().div_ceil(limit.max(1)).max(1);
+    all.into_iter().step_by(stride).collect()
+}
+
 /// The trainer's baselines on `split`, in the order the reports list them:
 /// popularity over train and over its last 30 days, popularity in the
 /// user's country, and item-kNN. The test period scores them against Cove,

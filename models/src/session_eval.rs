@@ -235,9 +235,7 @@ pub fn score_tasks(
 /// At most `limit` cases of `task`, evenly spaced (every k-th), for the
 /// validation search; the test period is always scored in full.
 pub fn thinned(cases: &SessionCases, task: SessionTask, limit: usize) -> Vec<&SessionCase> {
-    let all: Vec<&SessionCase> = cases.of(task).collect();
-    let stride = all.len().div_ceil(limit.max(1)).max(1);
-    all.into_iter().step_by(stride).collect()
+    crate::eval::evenly_spaced(cases.of(task).collect(), limit)
 }
 
 /// A Markdown table of [`score_tasks`]' rows.
