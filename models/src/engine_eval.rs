@@ -103,7 +103,8 @@ type ShopperVectors = HashMap<u32, Option<Vec<f32>>>;
 /// (`ranking::recommend`, the bundle's own parameters) or, while tuning, the
 /// engine's fold-in at another α and `rank_with_params` with other weights.
 pub struct EngineRanker<'a> {
-    model: &'a Model,
+    /// The bundle with the non-candidates withdrawn ([`CandidateIndex::restrict`]).
+    model: Model,
     histories: &'a DeviceHistories,
     /// Per customer: interactions in bundle rows.
     interactions: HashMap<u32, Vec<(u32, f64)>>,
@@ -119,8 +120,9 @@ pub struct CandidateIndex {
     pub split_of_row: HashMap<u32, u32>,
     /// Split item → item id.
     pub split_ids: Vec<String>,
-    /// Ids of bundle items that are not candidates (excluded from every request).
-    pub non_candidates: Vec<String>,
+    /// Rows of bundle items that are not candidates (withdrawn from every
+    /// ranking by [`CandidateIndex::restrict`]).
+    pub non_candidates: Vec<u32>,
 }
 
 impl CandidateIndex {
@@ -137,7 +139,6 @@ impl CandidateIndex {
             .collect();
         let non_candidates = (0..model.n_items() as u32)
             .filter(|row| !split_of_row.contains_key(row))
-            .filter_map(|row| model.item(row).map(|m| m.id.clone()))
             .collect();
         let split_ids = split
             .items
@@ -149,6 +150,15 @@ impl CandidateIndex {
             split_ids,
             non_candidates,
         }
+    }
+
+    /// `model` with the non-candidates withdrawn, so no ranking returns
+    /// them (the same rankings as naming them in every request's
+    /// `exclude_items`, without looking thousands of ids up per request).
+    pub fn restrict(&self, model: &Model) -> Model {
+        let mut restricted = model.clone();
+        restricted.withdraw_items(&self.non_candidates);
+        restricted
     }
 
     /// A ranking's items in split items (non-candidates dropped).
@@ -165,10 +175,11 @@ impl<'a> EngineRanker<'a> {
     /// The device path on `model` for `split`'s users.
     pub fn new(
         data: &Transactions,
-        model: &'a Model,
+        model: &Model,
         split: &Split,
         histories: &'a DeviceHistories,
     ) -> EngineRanker<'a> {
+        let candidates = CandidateIndex::new(data, model, split);
         let interactions = histories
             .profiles
             .iter()
@@ -179,11 +190,11 @@ impl<'a> EngineRanker<'a> {
             })
             .collect();
         EngineRanker {
-            model,
+            model: candidates.restrict(model),
             histories,
             interactions,
             tuning: None,
-            candidates: CandidateIndex::new(data, model, split),
+            candidates,
         }
     }
 
@@ -223,12 +234,10 @@ impl<'a> EngineRanker<'a> {
             .profiles
             .get(&user.customer_idx)
             .ok_or_else(|| anyhow::anyhow!("no profile for customer {}", user.customer_idx))?;
-        let mut exclude_items = self.candidates.non_candidates.clone();
-        exclude_items.extend(
-            exclude
-                .iter()
-                .map(|&i| self.candidates.split_ids[i as usize].clone()),
-        );
+        let exclude_items = exclude
+            .iter()
+            .map(|&i| self.candidates.split_ids[i as usize].clone())
+            .collect();
         let request = RankRequest {
             k,
             now: self.histories.now,
@@ -238,12 +247,12 @@ impl<'a> EngineRanker<'a> {
             ..RankRequest::default()
         };
         let ranked = match &self.tuning {
-            None => ranking::recommend(self.model, profile, &self.histories.config, &request),
+            None => ranking::recommend(&self.model, profile, &self.histories.config, &request),
             Some((vectors, params)) => {
                 let interactions = &self.interactions[&user.customer_idx];
                 let vector = vectors.get(&user.customer_idx).and_then(|v| v.as_deref());
                 ranking::rank_with_params(
-                    self.model,
+                    &self.model,
                     params,
                     profile,
                     &request,

@@ -135,6 +135,10 @@ impl ParamsFile {
              # `cargo xtask tune` and read by `cargo xtask build` (which does not search).\n\
              # Reviewed like code: a change here changes the published model.\n\n{body}"
         );
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
     }
 

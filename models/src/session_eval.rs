@@ -31,7 +31,8 @@ use crate::session::{SessionCase, SessionCases, SessionMetrics, SessionTask, PRE
 
 /// Ranks OR-SESSION cases through the engine with one bundle.
 pub struct SessionRanker<'a> {
-    model: &'a Model,
+    /// The bundle with the non-candidates withdrawn ([`CandidateIndex::restrict`]).
+    model: Model,
     histories: &'a DeviceHistories,
     config: ProfileConfig,
     /// The split's items in the bundle.
@@ -49,15 +50,16 @@ impl<'a> SessionRanker<'a> {
     /// returning users' replayed train orders (task E).
     pub fn new(
         data: &Transactions,
-        model: &'a Model,
+        model: &Model,
         split: &Split,
         histories: &'a DeviceHistories,
     ) -> SessionRanker<'a> {
+        let candidates = CandidateIndex::new(data, model, split);
         SessionRanker {
-            model,
+            model: candidates.restrict(model),
             histories,
             config: histories.config.clone(),
-            candidates: CandidateIndex::new(data, model, split),
+            candidates,
             countries: data.countries.clone(),
             customer_of_row: split
                 .users
@@ -119,8 +121,7 @@ impl<'a> SessionRanker<'a> {
                 now += 60;
             }
         }
-        let mut exclude_items = self.candidates.non_candidates.clone();
-        exclude_items.extend(given_ids.iter().cloned());
+        let exclude_items = given_ids.clone();
         let request = RankRequest {
             k: 20,
             now,
@@ -136,14 +137,14 @@ impl<'a> SessionRanker<'a> {
             ..RankRequest::default()
         };
         let ranked = match &self.tuning {
-            None => ranking::recommend(self.model, &profile, &self.config, &request),
+            None => ranking::recommend(&self.model, &profile, &self.config, &request),
             Some((system, params)) => {
-                let interactions = foldin::interactions(self.model, &profile, &self.config, now);
+                let interactions = foldin::interactions(&self.model, &profile, &self.config, now);
                 let vector = system
                     .fold_in(self.model.all_item_factors(), &interactions)
                     .map_err(|e| anyhow::anyhow!("fold-in: {e}"))?;
                 ranking::rank_with_params(
-                    self.model,
+                    &self.model,
                     params,
                     &profile,
                     &request,

@@ -205,6 +205,19 @@ impl Model {
         self.manifest.features.dim
     }
 
+    /// Withdraws `rows` from every ranking with this model, as items out of
+    /// stock are: for a host that knows more than the bundle (an evaluation
+    /// that may rank only the items its split can score). Cheaper than
+    /// naming them in every request's `exclude_items`. Rows past the
+    /// catalogue are ignored.
+    pub fn withdraw_items(&mut self, rows: &[u32]) {
+        for &row in rows {
+            if let Some(flag) = self.in_stock.get_mut(row as usize) {
+                *flag = false;
+            }
+        }
+    }
+
     /// The row of an item id, if the bundle knows it.
     pub fn item_row(&self, item_id: &str) -> Option<u32> {
         let items = &self.items;

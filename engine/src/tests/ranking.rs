@@ -1000,3 +1000,36 @@ fn issue_20_a_cart_holding_a_whole_category_still_fills_the_basket_slot() {
         .iter()
         .all(|item| !matches!(item.reason, Reason::Fallback)));
 }
+
+#[test]
+fn issue_24_withdrawn_items_rank_exactly_as_excluded_ones() {
+    let model = model();
+    let profile = profile_of(&[(T0, viewed("item-3")), (T0 + 60, viewed("item-7"))]);
+    let withdrawn: Vec<u32> = (0..model.n_items() as u32).filter(|r| r % 3 == 0).collect();
+    let excluding = RankRequest {
+        k: 40,
+        now: T0 + 120,
+        exclude_items: withdrawn
+            .iter()
+            .map(|&row| model.item(row).unwrap().id.clone())
+            .collect(),
+        ..RankRequest::default()
+    };
+    let by_request = rank(&model, &profile, excluding);
+    let mut restricted = model.clone();
+    restricted.withdraw_items(&withdrawn);
+    // Rows past the catalogue are ignored, not a panic.
+    restricted.withdraw_items(&[u32::MAX, model.n_items() as u32]);
+    let plain = RankRequest {
+        k: 40,
+        now: T0 + 120,
+        ..RankRequest::default()
+    };
+    let by_model = rank(&restricted, &profile, plain.clone());
+    assert!(!by_model.items.is_empty());
+    assert!(by_model.items.iter().all(|item| item.row % 3 != 0));
+    assert_eq!(format!("{by_model:?}"), format!("{by_request:?}"));
+    // The original model is untouched.
+    let unrestricted = rank(&model, &profile, plain);
+    assert!(unrestricted.items.iter().any(|item| item.row % 3 == 0));
+}
