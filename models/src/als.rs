@@ -23,6 +23,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::interactions::Interactions;
+use crate::random::SplitMix64;
 
 /// How an interaction strength x becomes a confidence: c = b + α·ln(1 + x/ε).
 ///
@@ -177,30 +178,6 @@ pub struct AlsModel {
     pub user_factors: Vec<f32>,
     /// n_items × d.
     pub item_factors: Vec<f32>,
-}
-
-/// SplitMix64: a tiny seeded generator, enough for initial factors.
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform float in [0, 1).
-    pub fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

@@ -384,7 +384,7 @@ mod tests {
     #[test]
     fn platt_recovers_a_planted_scaling_and_folds_into_the_weights() {
         // Logits z; the truth is σ(0.5·z − 1).
-        let mut rng = crate::als::SplitMix64::new(3);
+        let mut rng = crate::random::SplitMix64::new(3);
         let (mut z, mut y) = (Vec::new(), Vec::new());
         for _ in 0..20_000 {
             let zi = rng.next_f32() as f64 * 8.0 - 4.0;

@@ -181,7 +181,7 @@ mod tests {
     fn logistic_regression_separates_a_planted_rule() {
         let mut x = Vec::new();
         let mut y = Vec::new();
-        let mut rng = crate::als::SplitMix64::new(5);
+        let mut rng = crate::random::SplitMix64::new(5);
         for _ in 0..300 {
             let a = rng.next_f32() as f64 * 10.0;
             let b = rng.next_f32() as f64;

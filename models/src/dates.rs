@@ -2,57 +2,50 @@
 //! needs to order them and count days.
 //!
 //! Times are minutes since 1970-01-01 00:00 in the export's own clock (no zone).
-//! The automatic formats ([`parse_minutes`]) are parsed here without a date
-//! library; a shop's own format ([`DateFormat`], `--date-format`) goes
-//! through chrono's strftime parser, which the Parquet reader brings anyway.
+//! The automatic formats ([`parse_minutes`]) are split here (a hot path: one
+//! call per row) and their dates checked and counted by chrono; a shop's own
+//! format ([`DateFormat`], `--date-format`) goes through chrono's strftime
+//! parser.
 
 use chrono::format::{Item, Parsed, StrftimeItems};
 
 /// Minutes in a day.
 pub const MINUTES_PER_DAY: i64 = 24 * 60;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
+/// Day 0: 1970-01-01, as days from the common era's first day (chrono's count).
+const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// Days since 1970-01-01 of a date the code names (a default, a fixture).
+///
+/// # Panics
+/// When the date does not exist: a programming error, not an input's.
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = month as i64;
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    checked_date(year, month, day)
+        .unwrap_or_else(|| panic!("{year:04}-{month:02}-{day:02} is not a date"))
 }
 
 /// The date `(year, month, day)` of a day number (inverse of [`days_from_civil`]).
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let date = i32::try_from(days + EPOCH_DAYS_FROM_CE)
+        .ok()
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or(chrono::NaiveDate::MIN);
+    (
+        i64::from(chrono::Datelike::year(&date)),
+        chrono::Datelike::month(&date),
+        chrono::Datelike::day(&date),
+    )
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
+/// The day number of a valid date, `None` for a month or day that does not exist.
 fn checked_date(year: i64, month: u32, day: u32) -> Option<i64> {
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    Some(day_number(date))
+}
+
+/// Days since 1970-01-01 of a chrono date.
+fn day_number(date: chrono::NaiveDate) -> i64 {
+    i64::from(chrono::Datelike::num_days_from_ce(&date)) - EPOCH_DAYS_FROM_CE
 }
 
 fn parse_time(text: &str) -> Option<i64> {
@@ -176,12 +169,7 @@ impl DateFormat {
         };
         let mut parsed = Parsed::new();
         chrono::format::parse(&mut parsed, text.trim(), items.iter()).ok()?;
-        let date = parsed.to_naive_date().ok()?;
-        let day = days_from_civil(
-            i64::from(chrono::Datelike::year(&date)),
-            chrono::Datelike::month(&date),
-            chrono::Datelike::day(&date),
-        );
+        let day = day_number(parsed.to_naive_date().ok()?);
         let has_time = parsed.hour_div_12().is_some()
             || parsed.hour_mod_12().is_some()
             || parsed.minute().is_some();

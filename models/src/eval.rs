@@ -757,7 +757,7 @@ mod tests {
     fn evaluate_matches_a_slow_reference_on_a_synthetic_shop() {
         // 60 customers, 40 items, purchases spread over two months; the cut-off
         // falls in the middle.
-        let mut rng = crate::als::SplitMix64::new(9);
+        let mut rng = crate::random::SplitMix64::new(9);
         let mut rows = String::new();
         for line in 0..3000 {
             let customer = rng.next_u64() % 60;

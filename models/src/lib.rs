@@ -50,6 +50,7 @@ pub mod interactions;
 pub mod neighbours;
 pub mod params;
 pub mod pipeline;
+pub mod random;
 pub mod report;
 pub mod segments;
 pub mod sentiment;

@@ -598,7 +598,7 @@ mod tests {
     /// each item's row, exactly, over more items than a block.
     #[test]
     fn issue_24_similar_items_equal_the_engines_top_k() {
-        let mut rng = crate::als::SplitMix64::new(5);
+        let mut rng = crate::random::SplitMix64::new(5);
         // Rounded values make exact ties, which break by the lower index;
         // the others are as close as the product's rounding.
         for (n_items, dim, k, rounded) in [
@@ -610,7 +610,7 @@ mod tests {
     }
 
     fn check_similar_items(
-        rng: &mut crate::als::SplitMix64,
+        rng: &mut crate::random::SplitMix64,
         n_items: usize,
         dim: usize,
         k: usize,

@@ -966,7 +966,7 @@ pub(crate) mod tests {
 
     /// A synthetic shop: 80 customers with four tastes, 50 items, five months.
     pub(crate) fn synthetic_shop() -> Transactions {
-        let mut rng = als::SplitMix64::new(21);
+        let mut rng = crate::random::SplitMix64::new(21);
         let mut rows = String::new();
         for line in 0..4000u64 {
             let customer = rng.next_u64() % 80;

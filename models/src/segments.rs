@@ -608,9 +608,9 @@ mod tests {
     /// factor directions, titled by `title(cluster, item, rng)`.
     fn planted(
         per_cluster: usize,
-        mut title: impl FnMut(usize, usize, &mut crate::als::SplitMix64) -> String,
+        mut title: impl FnMut(usize, usize, &mut crate::random::SplitMix64) -> String,
     ) -> (Vec<f32>, Vec<String>) {
-        let mut rng = crate::als::SplitMix64::new(1);
+        let mut rng = crate::random::SplitMix64::new(1);
         let (mut factors, mut titles) = (Vec::new(), Vec::new());
         for cluster in 0..3 {
             for item in 0..per_cluster {
@@ -634,7 +634,7 @@ mod tests {
         "PARTY", "STAR",
     ];
 
-    fn noise(rng: &mut crate::als::SplitMix64) -> &'static str {
+    fn noise(rng: &mut crate::random::SplitMix64) -> &'static str {
         NOISE[(rng.next_f32() * NOISE.len() as f32) as usize % NOISE.len()]
     }
 

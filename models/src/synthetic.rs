@@ -52,8 +52,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::als::SplitMix64;
 use crate::dates::format_day;
+use crate::random::SplitMix64;
 
 /// Aisles (categories) of the catalogue.
 pub const N_CATEGORIES: usize = 40;

@@ -152,15 +152,8 @@ struct Line {
 /// A seeded shop of `n` lines with every kind of row the rules drop:
 /// cancellations, guest rows (no customer), returns, free items, postage.
 fn shop(n: usize) -> Vec<Line> {
-    let mut state = 7u64;
-    let mut next = move || {
-        // SplitMix64.
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = cove_models::random::SplitMix64::new(7);
+    let mut next = move || rng.next_u64();
     let start = dates::parse_minutes("2011-01-03 08:00").unwrap();
     (0..n)
         .map(|i| {

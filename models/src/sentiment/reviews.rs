@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::data::open_maybe_gzip;
+use crate::random::mix;
 
 /// One review with text.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,19 +120,11 @@ pub const TEST_PERCENT: u64 = 20;
 /// The share of the remaining reviews used for validation, in percent.
 pub const VALIDATION_PERCENT: u64 = 10;
 
-/// SplitMix64's output function: a well-mixed 64-bit hash of a 64-bit value.
-pub fn splitmix64(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The part of a review, from its row id and the seed alone: the test part is
 /// the rows whose hash falls in the lowest [`TEST_PERCENT`] of a hundred; of
 /// the others, the upper bits of the same hash choose the validation part.
 pub fn part_of(row_id: u64, seed: u64) -> Part {
-    let hash = splitmix64(seed ^ splitmix64(row_id));
+    let hash = mix(seed ^ mix(row_id));
     if hash % 100 < TEST_PERCENT {
         Part::Test
     } else if (hash >> 32) % 100 < VALIDATION_PERCENT {
