@@ -183,7 +183,7 @@ proptest! {
         framed.extend_from_slice(&bytes);
         let _ = Profile::from_bytes(&framed, &config);
         let _ = Profile::from_json(&String::from_utf8_lossy(&bytes), &config);
-        let _ = Event::from_json(&bytes, &config);
+        let _ = Event::from_json(&bytes, &config.event_limits());
     }
 }
 
