@@ -18,6 +18,7 @@
 //! - [`features`]: RFM, price and category affinities and the
 //!   [`features::SessionFeatures`] of the purchase-intent model, with fixed
 //!   vectorisers the trainer imports.
+//!   [`feature_names`] holds their input names, which the bundle checks.
 //! - [`segments`]: lifecycle, propensity, price tier, taste cluster and loyalty,
 //!   from the bundle's definitions, each with a reason.
 //! - [`ranking`]: the shopper vector folded in on the device (implicit ALS,
@@ -78,6 +79,7 @@ pub mod aggregation;
 pub mod bundle;
 mod error;
 pub mod events;
+pub mod feature_names;
 pub mod features;
 pub mod json;
 mod linalg;

@@ -12,7 +12,7 @@ use super::manifest::{
 };
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
-use crate::features::{RfmFeatures, SessionFeatures};
+use crate::feature_names::{PROPENSITY_INPUTS, PURCHASE_INTENT_INPUTS};
 use crate::json::{self, number_text};
 use crate::profile::{ProfileConfig, ProfileParams};
 use crate::ranking::foldin::FoldInSystem;
@@ -102,8 +102,8 @@ pub(super) fn load(
         });
     }
     let taste_centroids = tensors.f32("taste_centroids", &[k, d])?;
-    let propensity = tensors.logistic("propensity", RfmFeatures::NAMES.len())?;
-    let purchase_intent = tensors.logistic("purchase_intent", SessionFeatures::NAMES.len())?;
+    let propensity = tensors.logistic("propensity", PROPENSITY_INPUTS.len())?;
+    let purchase_intent = tensors.logistic("purchase_intent", PURCHASE_INTENT_INPUTS.len())?;
 
     let in_stock = catalogue.items.iter().map(|item| item.in_stock).collect();
     let country_limits = catalogue
@@ -177,12 +177,12 @@ fn validate_manifest(manifest: &Manifest) -> Result<(), Error> {
     check_names(
         "features.propensity_inputs",
         &features.propensity_inputs,
-        &RfmFeatures::NAMES,
+        &PROPENSITY_INPUTS,
     )?;
     check_names(
         "features.purchase_intent_inputs",
         &features.purchase_intent_inputs,
-        &SessionFeatures::NAMES,
+        &PURCHASE_INTENT_INPUTS,
     )?;
     let ranking = &manifest.ranking;
     if !(ranking.lambda > 0.0 && ranking.lambda.is_finite()) {

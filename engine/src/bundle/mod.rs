@@ -253,12 +253,12 @@ impl Model {
         &self.gram
     }
 
-    /// The purchase-intent classifier (inputs: [`crate::features::SessionFeatures`]).
+    /// The purchase-intent classifier (inputs: [`crate::feature_names::PURCHASE_INTENT_INPUTS`]).
     pub fn purchase_intent(&self) -> &LogisticModel {
         &self.purchase_intent
     }
 
-    /// The purchase-propensity classifier (inputs: [`crate::features::RfmFeatures`]).
+    /// The purchase-propensity classifier (inputs: [`crate::feature_names::PROPENSITY_INPUTS`]).
     pub fn propensity(&self) -> &LogisticModel {
         &self.propensity
     }
