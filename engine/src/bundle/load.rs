@@ -14,8 +14,8 @@ use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
 use crate::feature_names::{PROPENSITY_INPUTS, PURCHASE_INTENT_INPUTS};
 use crate::json::{self, number_text};
+use crate::linalg::RidgeGram;
 use crate::profile::{ProfileConfig, ProfileParams};
-use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
 /// Every tensor the schema knows. A file with any other tensor is refused.
@@ -85,8 +85,7 @@ pub(super) fn load(
 
     let gram = tensors.f32("gram", &[d, d])?;
     check_symmetric(&gram, d)?;
-    let fold_in_system =
-        FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
+    let fold_in_gram = RidgeGram::new(&gram, d, manifest.ranking.lambda)?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -119,7 +118,7 @@ pub(super) fn load(
         item_factors,
         item_factors_i8,
         item_scales,
-        fold_in_system,
+        fold_in_gram,
         profile_config,
         neighbors_idx,
         neighbors_score,
