@@ -44,7 +44,11 @@ fn view(model: &Model, i: usize) -> Event {
         "at": NOW - 3600 + i as i64,
         "kind": { "type": "view", "item": meta.id, "price": meta.price },
     });
-    Event::from_json(json.to_string().as_bytes(), &ProfileConfig::default()).expect("a valid view")
+    Event::from_json(
+        json.to_string().as_bytes(),
+        &ProfileConfig::default().event_limits(),
+    )
+    .expect("a valid view")
 }
 
 fn bench(c: &mut Criterion) {

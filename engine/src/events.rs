@@ -2,15 +2,13 @@
 //!
 //! An event is what happened and when; the caller passes the time in (unix
 //! seconds), since the engine reads no clock. Events are checked once, by
-//! [`Event::validate`], against the profile's limits before they touch the
-//! profile: an event that is too large or malformed is refused whole with a
+//! [`Event::validate`], against [`EventLimits`] (a profile's, from
+//! `ProfileConfig::event_limits`) before they touch the profile: an event that is too large or malformed is refused whole with a
 //! typed error, and the profile is left as it was.
 
 use serde::Serialize;
 
 use crate::json::{self, Fields, JsonError, Value};
-
-use crate::profile::ProfileConfig;
 use crate::Error;
 
 /// The latest time an event may carry (unix seconds, year 5138): a bound that
@@ -209,19 +207,30 @@ impl PageKind {
     }
 }
 
+/// The limits an event is checked against that depend on where it is
+/// recorded: a profile's (`ProfileConfig::event_limits`). The others are
+/// the constants above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventLimits {
+    /// Longest item id, in bytes.
+    pub max_item_id_len: usize,
+    /// Most lines in one order.
+    pub max_order_lines: usize,
+}
+
 impl Event {
     /// Parses an event from JSON and validates it.
-    pub fn from_json(bytes: &[u8], config: &ProfileConfig) -> Result<Event, Error> {
+    pub fn from_json(bytes: &[u8], limits: &EventLimits) -> Result<Event, Error> {
         let value = json::parse(bytes).map_err(|e| Error::EventSyntax {
             message: e.to_string(),
         })?;
         let event = Event::from_value(value)?;
-        event.validate(config)?;
+        event.validate(limits)?;
         Ok(event)
     }
 
     /// Reads an event from parsed JSON (`{"at": …, "kind": {"type": …}}`),
-    /// without validating it against a profile's limits.
+    /// without validating it.
     pub fn from_value(value: Value) -> Result<Event, Error> {
         let read = |value| {
             let mut fields = Fields::new(value)?;
@@ -237,15 +246,15 @@ impl Event {
         })
     }
 
-    /// Checks every field against the limits of `config`.
-    pub fn validate(&self, config: &ProfileConfig) -> Result<(), Error> {
+    /// Checks every field against `limits` and the constants above.
+    pub fn validate(&self, limits: &EventLimits) -> Result<(), Error> {
         if !(0..=MAX_TIME).contains(&self.at) {
             return Err(Error::InvalidEvent {
                 field: "at",
                 reason: "is not a unix time in 0..=99999999999",
             });
         }
-        let max_id = config.max_item_id_len();
+        let max_id = limits.max_item_id_len;
         match &self.kind {
             EventKind::View { item, price, .. } => {
                 if let Some(item) = item {
@@ -275,7 +284,7 @@ impl Event {
                         reason: "an order needs at least one line",
                     });
                 }
-                if lines.len() > config.max_items() {
+                if lines.len() > limits.max_order_lines {
                     return Err(Error::InvalidEvent {
                         field: "lines",
                         reason: "more lines than the profile's item limit",

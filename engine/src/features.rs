@@ -6,12 +6,15 @@
 //! from its data), a fixed input order (`NAMES`) and one vectoriser
 //! (`to_vector`), whose transform is part of the contract: the bundle's
 //! classifiers were fitted on exactly those vectors, and the loader refuses a
-//! bundle whose input names differ from `NAMES`.
+//! bundle whose input names differ from `NAMES` (the names are in
+//! [`crate::feature_names`], which the bundle reads without importing this
+//! module).
 
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::Model;
 use crate::events::PageKind;
+use crate::feature_names;
 use crate::profile::{Profile, ProfileConfig};
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
@@ -35,12 +38,7 @@ pub struct RfmFeatures {
 
 impl RfmFeatures {
     /// The propensity model's inputs, in vector order.
-    pub const NAMES: [&'static str; 4] = [
-        "log1p_recency_days",
-        "log1p_frequency",
-        "log1p_monetary",
-        "log1p_tenure_days",
-    ];
+    pub const NAMES: [&'static str; 4] = feature_names::PROPENSITY_INPUTS;
 
     /// The figures of `profile` at `now` (unix seconds).
     pub fn from_profile(profile: &Profile, now: i64) -> RfmFeatures {
@@ -117,16 +115,7 @@ pub struct SessionFeatures {
 
 impl SessionFeatures {
     /// The purchase-intent model's inputs, in vector order.
-    pub const NAMES: [&'static str; 8] = [
-        "log1p_administrative",
-        "log1p_administrative_duration",
-        "log1p_informational",
-        "log1p_informational_duration",
-        "log1p_product_related",
-        "log1p_product_related_duration",
-        "returning_visitor",
-        "weekend",
-    ];
+    pub const NAMES: [&'static str; 8] = feature_names::PURCHASE_INTENT_INPUTS;
 
     /// The current session's figures from a profile.
     pub fn from_profile(profile: &Profile) -> SessionFeatures {

@@ -18,6 +18,7 @@
 //! - [`features`]: RFM, price and category affinities and the
 //!   [`features::SessionFeatures`] of the purchase-intent model, with fixed
 //!   vectorisers the trainer imports.
+//!   [`feature_names`] holds their input names, which the bundle checks.
 //! - [`segments`]: lifecycle, propensity, price tier, taste cluster and loyalty,
 //!   from the bundle's definitions, each with a reason.
 //! - [`ranking`]: the shopper vector folded in on the device (implicit ALS,
@@ -44,6 +45,10 @@
 //! - **Validate once, at the boundary.** Bundles, profiles, events and
 //!   parameters are checked when they enter; past that, invariants hold by
 //!   construction (for example every neighbour index is below the item count).
+//! - **Modules in layers.** No module imports one that imports it back (a
+//!   test in `xtask/src/tidy.rs` checks): the bundle holds plain data that
+//!   ranking folds in with, the classifiers' input names are a module of
+//!   their own, and events are validated with their own limits.
 //! - **Deterministic across platforms.** Summation orders are fixed in code,
 //!   ties break on the lower index, the int8 path is exact integer arithmetic,
 //!   and the rescue holdout comes from the caller's seed.
@@ -78,6 +83,7 @@ pub mod aggregation;
 pub mod bundle;
 mod error;
 pub mod events;
+pub mod feature_names;
 pub mod features;
 pub mod json;
 mod linalg;

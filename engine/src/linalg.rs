@@ -6,6 +6,8 @@
 //! row-major `f64` slices; the summation order is fixed by this code, so native
 //! and wasm32 builds give the same bits.
 
+use crate::Error;
+
 /// Factorises the symmetric positive definite `a` (row-major, `dim × dim`; only
 /// the lower triangle is read) in place into its lower Cholesky factor L with
 /// `a = L·Lᵀ`. The strict upper triangle is left as it was.
@@ -141,6 +143,42 @@ pub(crate) fn inverse_spd(a: &[f64], dim: usize) -> Result<Vec<f64>, usize> {
         cholesky_solve(&factor, dim, out);
     }
     Ok(inverse)
+}
+
+/// A ridge-regularised Gram matrix YᵀY + λI and its inverse, in f64 (d × d,
+/// row-major): what the fold-in solves with. Plain matrices, prepared once
+/// per set of factors; preparing them proves YᵀY + λI positive definite.
+#[derive(Debug, Clone)]
+pub(crate) struct RidgeGram {
+    /// d.
+    pub(crate) dim: usize,
+    /// YᵀY + λI.
+    pub(crate) gram_ridge: Vec<f64>,
+    /// (YᵀY + λI)⁻¹.
+    pub(crate) inverse: Vec<f64>,
+}
+
+impl RidgeGram {
+    /// YᵀY + λI of the Gram matrix `gram` (YᵀY in f32, d × d row-major,
+    /// symmetric) and `lambda`, and its inverse. Refuses a matrix that is not
+    /// positive definite, naming the first bad pivot's entry of `gram`.
+    pub(crate) fn new(gram: &[f32], dim: usize, lambda: f64) -> Result<RidgeGram, Error> {
+        debug_assert_eq!(gram.len(), dim * dim);
+        let mut gram_ridge: Vec<f64> = gram.iter().map(|g| *g as f64).collect();
+        for i in 0..dim {
+            gram_ridge[i * dim + i] += lambda;
+        }
+        let inverse = inverse_spd(&gram_ridge, dim).map_err(|pivot| Error::InvalidTensorValue {
+            name: "gram".into(),
+            index: pivot * dim + pivot,
+            reason: "makes YᵀY + λI not positive definite",
+        })?;
+        Ok(RidgeGram {
+            dim,
+            gram_ridge,
+            inverse,
+        })
+    }
 }
 
 /// Dot product with eight accumulators (a fixed summation order). Eight, not

@@ -121,6 +121,39 @@ pub fn dot_i8_simd128(a: &[i8], b: &[i8]) -> i32 {
     sum
 }
 
+/// Quantises a vector to int8 with one scale max|x| / 127.
+pub fn quantise(x: &[f32]) -> (Vec<i8>, f32) {
+    let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if !(max > 0.0 && max.is_finite()) {
+        return (vec![0; x.len()], 1.0);
+    }
+    let scale = max / 127.0;
+    let q = x
+        .iter()
+        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scale)
+}
+
+/// Integer dot product of two int8 vectors, exact in i32 for d ≤ 2^17.
+/// Integer addition is associative, so the compiler may reorder (vectorise)
+/// the sum without changing the result on any platform.
+///
+/// The browser's build (wasm32 with SIMD128) sums sixteen products per step
+/// with `i32x4.dot_i16x8_s` (`dot_i8_simd128`); the sum is
+/// exact either way, so the result is identical.
+#[inline(always)]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        dot_i8_simd128(a, b)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        dot_i8_scalar(a, b)
+    }
+}
+
 /// Selects the k best of an iterator of scored items, best first.
 pub fn select_top_k(items: impl IntoIterator<Item = ScoredItem>, k: usize) -> Vec<ScoredItem> {
     if k == 0 {
@@ -270,5 +303,14 @@ mod tests {
         check(&[1.0, 2.0], &[1.0, 2.0, 3.0], 2, "dimension_mismatch");
         check(&[f32::NAN, 2.0], &[1.0, 2.0], 2, "non_finite");
         check(&[1.0, 2.0], &[1.0, f32::INFINITY], 2, "non_finite");
+    }
+
+    #[test]
+    fn dot_i8_is_exact() {
+        let check = |a: &[i8], b: &[i8], want: i32| assert_eq!(dot_i8(a, b), want);
+        check(&[127; 64], &[127; 64], 64 * 127 * 127);
+        check(&[-127; 64], &[127; 64], -64 * 127 * 127);
+        check(&[1, 2, 3], &[4, -5, 6], 12);
+        check(&[], &[], 0);
     }
 }

@@ -61,20 +61,13 @@ fn int8_dot_product_is_exact_on_every_path() {
         let a: Vec<i8> = (0..len).map(|_| next()).collect();
         let b: Vec<i8> = (0..len).map(|_| next()).collect();
         let want: i64 = a.iter().zip(&b).map(|(x, y)| *x as i64 * *y as i64).sum();
-        assert_eq!(
-            cove_engine::ranking::dot_i8(&a, &b) as i64,
-            want,
-            "len {len}"
-        );
+        assert_eq!(cove_engine::score::dot_i8(&a, &b) as i64, want, "len {len}");
         let extreme = vec![-128i8; len];
         let want = (len as i64) * 128 * 128;
-        assert_eq!(
-            cove_engine::ranking::dot_i8(&extreme, &extreme) as i64,
-            want
-        );
+        assert_eq!(cove_engine::score::dot_i8(&extreme, &extreme) as i64, want);
         assert_eq!(
             cove_engine::score::dot_i8_scalar(&a, &b),
-            cove_engine::ranking::dot_i8(&a, &b)
+            cove_engine::score::dot_i8(&a, &b)
         );
     }
 }

@@ -51,7 +51,10 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
     let config = model.profile_config();
     let mut profile = Profile::new();
     profile
-        .apply(&Event::from_json(event.as_bytes(), config).unwrap(), config)
+        .apply(
+            &Event::from_json(event.as_bytes(), &config.event_limits()).unwrap(),
+            config,
+        )
         .unwrap();
     let requests: Vec<MetricRequest> = [("segment.lifecycle", 0.25), ("item.interest", 0.5)]
         .into_iter()

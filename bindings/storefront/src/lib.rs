@@ -115,7 +115,8 @@ impl CoveEngine {
     /// Applies one event given as JSON (`{"at": …, "kind": {"type": …}}`). On
     /// error the profile is unchanged.
     pub fn track(&mut self, event_json: &str) -> Result<(), JsValue> {
-        let event = Event::from_json(event_json.as_bytes(), &self.config).map_err(to_js_error)?;
+        let event = Event::from_json(event_json.as_bytes(), &self.config.event_limits())
+            .map_err(to_js_error)?;
         self.profile
             .apply(&event, &self.config)
             .map_err(to_js_error)

@@ -38,7 +38,7 @@ fn exercise(mut profile: Profile, config: &ProfileConfig, event: Option<&Event>)
 
 fuzz_target!(|data: &[u8]| {
     let config = ProfileConfig::default();
-    let event = Event::from_json(data, &config).ok();
+    let event = Event::from_json(data, &config.event_limits()).ok();
     // Binary profiles, with the magic and version supplied half the time so
     // the fuzzer reaches the fields (the CRC still has to match).
     if let Ok(profile) = Profile::from_bytes(data, &config) {

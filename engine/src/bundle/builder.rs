@@ -18,7 +18,7 @@ use super::manifest::{
     SegmentDefinitions, TrainingSummary, MODEL_ID_PREFIX, SCHEMA_VERSION,
 };
 use super::{LogisticModel, Model, PAD};
-use crate::features::{RfmFeatures, SessionFeatures};
+use crate::feature_names::{PROPENSITY_INPUTS, PURCHASE_INTENT_INPUTS};
 use crate::Error;
 
 /// The two parts of a written bundle and its id.
@@ -200,13 +200,13 @@ impl BundleBuilder {
         self
     }
 
-    /// Sets the purchase-propensity classifier (inputs: [`RfmFeatures::NAMES`]).
+    /// Sets the purchase-propensity classifier (inputs: [`PROPENSITY_INPUTS`]).
     pub fn propensity(&mut self, model: LogisticModel) -> &mut Self {
         self.propensity = Some(model);
         self
     }
 
-    /// Sets the purchase-intent classifier (inputs: [`SessionFeatures::NAMES`]).
+    /// Sets the purchase-intent classifier (inputs: [`PURCHASE_INTENT_INPUTS`]).
     pub fn purchase_intent(&mut self, model: LogisticModel) -> &mut Self {
         self.purchase_intent = Some(model);
         self
@@ -245,11 +245,11 @@ impl BundleBuilder {
         let propensity = self
             .propensity
             .clone()
-            .unwrap_or_else(|| neutral_logistic(RfmFeatures::NAMES.len()));
+            .unwrap_or_else(|| neutral_logistic(PROPENSITY_INPUTS.len()));
         let purchase_intent = self
             .purchase_intent
             .clone()
-            .unwrap_or_else(|| neutral_logistic(SessionFeatures::NAMES.len()));
+            .unwrap_or_else(|| neutral_logistic(PURCHASE_INTENT_INPUTS.len()));
 
         let mut tensors: Vec<(String, Tensor)> = super::items::item_tensors(&self.items)?;
         tensors.extend(super::cuts::cut_tensors(&self.segments));
@@ -306,8 +306,8 @@ impl BundleBuilder {
                 dim,
                 n_neighbors: m,
                 n_trending: t,
-                propensity_inputs: RfmFeatures::NAMES.iter().map(|s| s.to_string()).collect(),
-                purchase_intent_inputs: SessionFeatures::NAMES
+                propensity_inputs: PROPENSITY_INPUTS.iter().map(|s| s.to_string()).collect(),
+                purchase_intent_inputs: PURCHASE_INTENT_INPUTS
                     .iter()
                     .map(|s| s.to_string())
                     .collect(),

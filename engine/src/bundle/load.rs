@@ -12,10 +12,10 @@ use super::manifest::{
 };
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
-use crate::features::{RfmFeatures, SessionFeatures};
+use crate::feature_names::{PROPENSITY_INPUTS, PURCHASE_INTENT_INPUTS};
 use crate::json::{self, number_text};
+use crate::linalg::RidgeGram;
 use crate::profile::{ProfileConfig, ProfileParams};
-use crate::ranking::foldin::FoldInSystem;
 use crate::Error;
 
 /// Every tensor the schema knows. A file with any other tensor is refused.
@@ -85,8 +85,7 @@ pub(super) fn load(
 
     let gram = tensors.f32("gram", &[d, d])?;
     check_symmetric(&gram, d)?;
-    let fold_in_system =
-        FoldInSystem::new(&gram, d, manifest.ranking.lambda, manifest.ranking.alpha)?;
+    let fold_in_gram = RidgeGram::new(&gram, d, manifest.ranking.lambda)?;
 
     let neighbors_idx = tensors.u32("neighbors_idx", &[n, m])?;
     check_references("neighbors_idx", &neighbors_idx, n)?;
@@ -102,8 +101,8 @@ pub(super) fn load(
         });
     }
     let taste_centroids = tensors.f32("taste_centroids", &[k, d])?;
-    let propensity = tensors.logistic("propensity", RfmFeatures::NAMES.len())?;
-    let purchase_intent = tensors.logistic("purchase_intent", SessionFeatures::NAMES.len())?;
+    let propensity = tensors.logistic("propensity", PROPENSITY_INPUTS.len())?;
+    let purchase_intent = tensors.logistic("purchase_intent", PURCHASE_INTENT_INPUTS.len())?;
 
     let in_stock = catalogue.items.iter().map(|item| item.in_stock).collect();
     let country_limits = catalogue
@@ -119,7 +118,7 @@ pub(super) fn load(
         item_factors,
         item_factors_i8,
         item_scales,
-        fold_in_system,
+        fold_in_gram,
         profile_config,
         neighbors_idx,
         neighbors_score,
@@ -177,12 +176,12 @@ fn validate_manifest(manifest: &Manifest) -> Result<(), Error> {
     check_names(
         "features.propensity_inputs",
         &features.propensity_inputs,
-        &RfmFeatures::NAMES,
+        &PROPENSITY_INPUTS,
     )?;
     check_names(
         "features.purchase_intent_inputs",
         &features.purchase_intent_inputs,
-        &SessionFeatures::NAMES,
+        &PURCHASE_INTENT_INPUTS,
     )?;
     let ranking = &manifest.ranking;
     if !(ranking.lambda > 0.0 && ranking.lambda.is_finite()) {

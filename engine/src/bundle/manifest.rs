@@ -77,10 +77,10 @@ pub struct FeatureSpec {
     /// Items stored per trending list (t in `trending_idx`, shape c × t).
     pub n_trending: usize,
     /// The propensity model's input names, which must equal
-    /// [`crate::features::RfmFeatures::NAMES`].
+    /// [`crate::feature_names::PROPENSITY_INPUTS`].
     pub propensity_inputs: Vec<String>,
     /// The purchase-intent model's input names, which must equal
-    /// [`crate::features::SessionFeatures::NAMES`].
+    /// [`crate::feature_names::PURCHASE_INTENT_INPUTS`].
     pub purchase_intent_inputs: Vec<String>,
 }
 

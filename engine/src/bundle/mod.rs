@@ -114,8 +114,10 @@ pub struct Model {
     pub(crate) item_factors_i8: Vec<i8>,
     /// n, positive and finite.
     pub(crate) item_scales: Vec<f32>,
-    /// YᵀY + λI, its inverse and α, prepared once for the fold-in.
-    pub(crate) fold_in_system: crate::ranking::foldin::FoldInSystem,
+    /// YᵀY + λI and its inverse (λ from the manifest), prepared once from
+    /// `gram`: plain matrices, which `ranking::foldin` solves with (with the
+    /// manifest's α).
+    pub(crate) fold_in_gram: crate::linalg::RidgeGram,
     /// The engine's default profile configuration with the bundle's
     /// `ranking.profile_half_life_days`.
     pub(crate) profile_config: crate::profile::ProfileConfig,
@@ -266,12 +268,12 @@ impl Model {
         &self.gram
     }
 
-    /// The purchase-intent classifier (inputs: [`crate::features::SessionFeatures`]).
+    /// The purchase-intent classifier (inputs: [`crate::feature_names::PURCHASE_INTENT_INPUTS`]).
     pub fn purchase_intent(&self) -> &LogisticModel {
         &self.purchase_intent
     }
 
-    /// The purchase-propensity classifier (inputs: [`crate::features::RfmFeatures`]).
+    /// The purchase-propensity classifier (inputs: [`crate::feature_names::PROPENSITY_INPUTS`]).
     pub fn propensity(&self) -> &LogisticModel {
         &self.propensity
     }

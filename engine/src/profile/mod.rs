@@ -32,7 +32,7 @@ pub(crate) mod tests_support {
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{check_item_id, Event, EventKind, PageKind, MAX_TIME};
+use crate::events::{check_item_id, Event, EventKind, EventLimits, PageKind, MAX_TIME};
 use crate::Error;
 
 /// The profile format version this engine reads and writes (both encodings).
@@ -172,6 +172,15 @@ impl ProfileConfig {
     pub fn max_items(&self) -> usize {
         self.params.max_items
     }
+    /// The limits an event recorded into a profile is checked against: its
+    /// item ids at most `max_item_id_len` bytes, an order at most
+    /// `max_items` lines.
+    pub fn event_limits(&self) -> EventLimits {
+        EventLimits {
+            max_item_id_len: self.params.max_item_id_len,
+            max_order_lines: self.params.max_items,
+        }
+    }
     /// The decay factor over `seconds` (1 for zero or negative spans).
     pub fn decay(&self, seconds: i64) -> f64 {
         if seconds <= 0 {
@@ -278,7 +287,7 @@ impl Profile {
     /// Applies one event. The event is validated first; on any error the
     /// profile is unchanged.
     pub fn apply(&mut self, event: &Event, config: &ProfileConfig) -> Result<(), Error> {
-        event.validate(config)?;
+        event.validate(&config.event_limits())?;
         let params = &config.params;
         let at = event.at;
         if let Some(latest) = self.latest_at {

@@ -18,7 +18,7 @@
 //! the trainer folds shoppers in with this same code while it tunes.
 
 use crate::bundle::Model;
-use crate::linalg;
+use crate::linalg::{self, RidgeGram};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
 
@@ -124,85 +124,48 @@ fn heaviest_first(mut found: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
 /// Rows must be below the model's item count and weights finite and
 /// non-negative. See [`FoldInSystem::fold_in`].
 pub fn fold_in(model: &Model, interactions: &[(u32, f64)]) -> Result<Option<Vec<f32>>, Error> {
-    model
-        .fold_in_system
-        .fold_in(&model.item_factors, interactions)
+    SystemRef::of_model(model).fold_in(&model.item_factors, interactions)
 }
 
 /// Everything the fold-in needs besides the item factors and the
-/// interactions: d, α, YᵀY + λI and its inverse. A bundle's loader builds one
-/// from the shipped Gram matrix; the trainer builds one per candidate model.
+/// interactions: d, α, YᵀY + λI and its inverse. The trainer builds one per
+/// candidate model; a bundle's [`Model`] holds the same matrices as plain
+/// data (prepared by its loader from the shipped Gram matrix), which
+/// [`fold_in`] solves with directly.
 #[derive(Debug, Clone)]
 pub struct FoldInSystem {
-    dim: usize,
     alpha: f64,
-    /// YᵀY + λI in f64 (d × d, row-major). Factorised once when built, which
-    /// proves it positive definite.
-    gram_ridge: Vec<f64>,
-    /// (YᵀY + λI)⁻¹ (d × d, row-major), for the Woodbury path.
-    gram_ridge_inverse: Vec<f64>,
+    /// YᵀY + λI and its inverse. Factorised once when built, which proves it
+    /// positive definite.
+    ridge: RidgeGram,
 }
 
-impl FoldInSystem {
-    /// Prepares the fold-in for factors whose Gram matrix is `gram` (YᵀY,
-    /// d × d row-major, symmetric), with regularisation `lambda` (> 0) and
-    /// confidence scale `alpha` (≥ 0). Refuses a `gram` for which YᵀY + λI is
-    /// not positive definite, naming the first bad pivot.
-    pub fn new(gram: &[f32], dim: usize, lambda: f64, alpha: f64) -> Result<FoldInSystem, Error> {
-        if gram.len() != dim * dim {
-            return Err(Error::DimensionMismatch {
-                what: "Gram matrix (d × d)",
-                expected: dim * dim,
-                found: gram.len(),
-            });
+/// A fold-in system borrowed from a [`FoldInSystem`] or a [`Model`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SystemRef<'a> {
+    ridge: &'a RidgeGram,
+    alpha: f64,
+}
+
+impl<'a> SystemRef<'a> {
+    /// The system of a bundle: its prepared Gram matrix and its α.
+    pub(crate) fn of_model(model: &'a Model) -> SystemRef<'a> {
+        SystemRef {
+            ridge: &model.fold_in_gram,
+            alpha: model.manifest.ranking.alpha,
         }
-        if !(lambda > 0.0 && lambda.is_finite() && alpha >= 0.0 && alpha.is_finite()) {
-            return Err(Error::InvalidParameter {
-                name: "fold-in",
-                reason: "λ must be positive and α non-negative, both finite",
-            });
-        }
-        let mut gram_ridge: Vec<f64> = gram.iter().map(|g| *g as f64).collect();
-        for i in 0..dim {
-            gram_ridge[i * dim + i] += lambda;
-        }
-        let gram_ridge_inverse =
-            linalg::inverse_spd(&gram_ridge, dim).map_err(|pivot| Error::InvalidTensorValue {
-                name: "gram".into(),
-                index: pivot * dim + pivot,
-                reason: "makes YᵀY + λI not positive definite",
-            })?;
-        Ok(FoldInSystem {
-            dim,
-            alpha,
-            gram_ridge,
-            gram_ridge_inverse,
-        })
     }
 
-    /// The factor dimension d.
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    /// Solves for the shopper vector from (item row, weight) interactions
-    /// against `item_factors` (n × d, row-major). Returns `None` when there is
-    /// nothing to fold in.
-    ///
-    /// Two exact methods, chosen by their multiply-add count: with few
-    /// interactions, the Woodbury identity on the precomputed (YᵀY + λI)⁻¹
-    /// (a handful of matrix-vector products and an m × m solve); otherwise the
-    /// direct d × d Cholesky solve. Both are checked against a dense reference
-    /// solve in the property tests.
-    pub fn fold_in(
-        &self,
+    /// [`FoldInSystem::fold_in`] with this system.
+    fn fold_in(
+        self,
         item_factors: &[f32],
         interactions: &[(u32, f64)],
     ) -> Result<Option<Vec<f32>>, Error> {
         if interactions.is_empty() {
             return Ok(None);
         }
-        let dim = self.dim;
+        let dim = self.ridge.dim;
         let n_items = item_factors.len() / dim.max(1);
         let mut factors: Vec<&[f32]> = Vec::with_capacity(interactions.len());
         for (position, &(row, weight)) in interactions.iter().enumerate() {
@@ -239,11 +202,63 @@ impl FoldInSystem {
     }
 }
 
+impl FoldInSystem {
+    /// Prepares the fold-in for factors whose Gram matrix is `gram` (YᵀY,
+    /// d × d row-major, symmetric), with regularisation `lambda` (> 0) and
+    /// confidence scale `alpha` (≥ 0). Refuses a `gram` for which YᵀY + λI is
+    /// not positive definite, naming the first bad pivot.
+    pub fn new(gram: &[f32], dim: usize, lambda: f64, alpha: f64) -> Result<FoldInSystem, Error> {
+        if gram.len() != dim * dim {
+            return Err(Error::DimensionMismatch {
+                what: "Gram matrix (d × d)",
+                expected: dim * dim,
+                found: gram.len(),
+            });
+        }
+        if !(lambda > 0.0 && lambda.is_finite() && alpha >= 0.0 && alpha.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "fold-in",
+                reason: "λ must be positive and α non-negative, both finite",
+            });
+        }
+        Ok(FoldInSystem {
+            alpha,
+            ridge: RidgeGram::new(gram, dim, lambda)?,
+        })
+    }
+
+    /// The factor dimension d.
+    pub fn dim(&self) -> usize {
+        self.ridge.dim
+    }
+
+    /// Solves for the shopper vector from (item row, weight) interactions
+    /// against `item_factors` (n × d, row-major). Returns `None` when there is
+    /// nothing to fold in.
+    ///
+    /// Two exact methods, chosen by their multiply-add count: with few
+    /// interactions, the Woodbury identity on the precomputed (YᵀY + λI)⁻¹
+    /// (a handful of matrix-vector products and an m × m solve); otherwise the
+    /// direct d × d Cholesky solve. Both are checked against a dense reference
+    /// solve in the property tests.
+    pub fn fold_in(
+        &self,
+        item_factors: &[f32],
+        interactions: &[(u32, f64)],
+    ) -> Result<Option<Vec<f32>>, Error> {
+        let system = SystemRef {
+            ridge: &self.ridge,
+            alpha: self.alpha,
+        };
+        system.fold_in(item_factors, interactions)
+    }
+}
+
 /// Picks the cheaper method. On x86-64 CPUs with AVX2 the same code is also
 /// compiled with AVX2 and chosen at run time; nothing is fused or reordered,
 /// so the result is bit-identical to the portable build.
 pub(crate) fn solve(
-    system: &FoldInSystem,
+    system: SystemRef<'_>,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
@@ -260,7 +275,7 @@ pub(crate) fn solve(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn solve_avx2(
-    system: &FoldInSystem,
+    system: SystemRef<'_>,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
@@ -269,11 +284,11 @@ unsafe fn solve_avx2(
 
 #[inline(always)]
 pub(crate) fn solve_portable(
-    system: &FoldInSystem,
+    system: SystemRef<'_>,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    if woodbury_is_cheaper(interactions.len(), system.dim) {
+    if woodbury_is_cheaper(interactions.len(), system.ridge.dim) {
         solve_woodbury(system, interactions, factors)
     } else {
         solve_direct(system, interactions, factors)
@@ -291,13 +306,13 @@ fn woodbury_is_cheaper(m: usize, d: usize) -> bool {
 #[inline(always)]
 /// The direct method: build A = YᵀY + λI + Σ (c−1)·y·yᵀ and solve A·u = Σ c·y.
 pub(crate) fn solve_direct(
-    system: &FoldInSystem,
+    system: SystemRef<'_>,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    let dim = system.dim;
+    let dim = system.ridge.dim;
     let alpha = system.alpha;
-    let mut a = system.gram_ridge.clone();
+    let mut a = system.ridge.gram_ridge.clone();
     let mut b = vec![0.0f64; dim];
     let mut y = vec![0.0f64; dim];
     for (&(_, weight), row) in interactions.iter().zip(factors) {
@@ -324,14 +339,14 @@ pub(crate) fn solve_direct(
 /// b = Σ c_j·y_j: u = z − W·S⁻¹·Vᵀz, where z = B⁻¹b, W = B⁻¹V and
 /// S = I + VᵀW (m × m, symmetric positive definite).
 pub(crate) fn solve_woodbury(
-    system: &FoldInSystem,
+    system: SystemRef<'_>,
     interactions: &[(u32, f64)],
     factors: &[&[f32]],
 ) -> Option<Vec<f32>> {
-    let dim = system.dim;
+    let dim = system.ridge.dim;
     let m = interactions.len();
     let alpha = system.alpha;
-    let inverse = &system.gram_ridge_inverse;
+    let inverse = &system.ridge.inverse;
     let mut v = vec![0.0f64; m * dim];
     let mut b = vec![0.0f64; dim];
     for (j, (&(_, weight), row)) in interactions.iter().zip(factors).enumerate() {

@@ -235,12 +235,14 @@ fn bad_events_are_refused_and_change_nothing() {
 #[test]
 fn event_json_is_parsed_and_checked() {
     let config = ProfileConfig::default();
-    let check =
-        |json: &str, code: Option<&str>| match (Event::from_json(json.as_bytes(), &config), code) {
-            (Ok(_), None) => {}
-            (Err(error), Some(code)) => assert_eq!(error.code(), code, "{json}: {error}"),
-            (result, _) => panic!("{json}: {result:?}"),
-        };
+    let check = |json: &str, code: Option<&str>| match (
+        Event::from_json(json.as_bytes(), &config.event_limits()),
+        code,
+    ) {
+        (Ok(_), None) => {}
+        (Err(error), Some(code)) => assert_eq!(error.code(), code, "{json}: {error}"),
+        (result, _) => panic!("{json}: {result:?}"),
+    };
     check(r#"{"at": 5, "kind": {"type": "view", "item": "a"}}"#, None);
     check(
         r#"{"at": 5, "kind": {"type": "view", "page": "informational"}}"#,
@@ -302,7 +304,7 @@ fn event_json_is_parsed_and_checked() {
         r#"{"at":5,"kind":{"type":"search","query":"mug"}}"#,
         r#"{"at":5,"kind":{"type":"rating","item":"a","stars":4,"text":"nice"}}"#,
     ] {
-        let event = Event::from_json(json.as_bytes(), &config).unwrap();
+        let event = Event::from_json(json.as_bytes(), &config.event_limits()).unwrap();
         assert_eq!(serde_json::to_string(&event).unwrap(), json);
     }
 }

@@ -6,7 +6,9 @@ use crate::bundle::Model;
 use crate::events::{Event, EventKind, PageKind, PurchaseLine};
 use crate::linalg::dense_solve;
 use crate::profile::{Profile, ProfileParams};
-use crate::ranking::foldin::{fold_in, solve, solve_direct, solve_portable, solve_woodbury};
+use crate::ranking::foldin::{
+    fold_in, solve, solve_direct, solve_portable, solve_woodbury, SystemRef,
+};
 use crate::score::{select_top_k, ScoredItem};
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
@@ -183,7 +185,7 @@ proptest! {
         framed.extend_from_slice(&bytes);
         let _ = Profile::from_bytes(&framed, &config);
         let _ = Profile::from_json(&String::from_utf8_lossy(&bytes), &config);
-        let _ = Event::from_json(&bytes, &config);
+        let _ = Event::from_json(&bytes, &config.event_limits());
     }
 }
 
@@ -222,10 +224,10 @@ proptest! {
         let scale = reference.iter().fold(1e-6f64, |m, x| m.max(x.abs()));
         // Both methods, whichever `fold_in` chose for this size.
         let rows: Vec<&[f32]> = interactions.iter().map(|(r, _)| model.item_factors(*r).unwrap()).collect();
-        let direct = solve_direct(&model.fold_in_system, &interactions, &rows).unwrap();
-        let woodbury = solve_woodbury(&model.fold_in_system, &interactions, &rows).unwrap();
+        let direct = solve_direct(SystemRef::of_model(&model), &interactions, &rows).unwrap();
+        let woodbury = solve_woodbury(SystemRef::of_model(&model), &interactions, &rows).unwrap();
         // The run-time dispatched build (AVX2 where present) gives the same bits.
-        prop_assert_eq!(solve(&model.fold_in_system, &interactions, &rows), solve_portable(&model.fold_in_system, &interactions, &rows));
+        prop_assert_eq!(solve(SystemRef::of_model(&model), &interactions, &rows), solve_portable(SystemRef::of_model(&model), &interactions, &rows));
         for solved in [&u, &direct, &woodbury] {
             for (got, want) in solved.iter().zip(&reference) {
                 prop_assert!((*got as f64 - want).abs() <= 1e-4 * scale, "{:?} vs {:?}", solved, reference);

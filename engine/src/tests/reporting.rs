@@ -64,7 +64,7 @@ fn shopper(config: &ProfileConfig) -> Profile {
         r#"{"at": 1728000000, "kind": {"type": "view", "item": "item-3", "price": 4.0}}"#,
         r#"{"at": 1728000100, "kind": {"type": "purchase", "lines": [{"item": "item-3", "quantity": 2, "price": 4.0}]}}"#,
     ] {
-        let event = Event::from_json(json.as_bytes(), config).unwrap();
+        let event = Event::from_json(json.as_bytes(), &config.event_limits()).unwrap();
         profile.apply(&event, config).unwrap();
     }
     profile
