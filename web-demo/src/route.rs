@@ -8,6 +8,8 @@
 //! (the page says so), a missing or non-numeric page number is page 1, and a
 //! numeric one is kept as it is, out of range or not, for the page to explain.
 
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 /// One page of the demo shop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -151,49 +153,34 @@ fn order_number(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// Encodes `text` as JavaScript's `encodeURIComponent` does: every byte of
-/// its UTF-8 but `A–Z a–z 0–9 - _ . ! ~ * ' ( )` becomes `%XX`.
+/// What JavaScript's `encodeURIComponent` escapes: every byte but
+/// `A–Z a–z 0–9 - _ . ! ~ * ' ( )`.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// Encodes `text` as JavaScript's `encodeURIComponent` does.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, URI_COMPONENT).to_string()
 }
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in a
 /// query); a `%` not followed by two hex digits is kept as it is, and bytes
 /// that are not UTF-8 become U+FFFD.
 fn percent_decode(text: &str, plus_is_space: bool) -> String {
-    fn hex(byte: u8) -> Option<u8> {
-        (byte as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let (Some(high), Some(low)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                out.push(high * 16 + low);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if plus_is_space && bytes[i] == b'+' {
-            b' '
-        } else {
-            bytes[i]
-        });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let text = if plus_is_space {
+        std::borrow::Cow::Owned(text.replace('+', " "))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    percent_decode_str(&text).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
