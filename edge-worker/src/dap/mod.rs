@@ -280,6 +280,9 @@ pub struct Upload {
     pub dap: Vec<SharedReport>,
 }
 
+/// A task and its reports (base64url) in one upload.
+type TaskReports = (Task, Vec<String>);
+
 /// One DAP report of an upload.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -312,7 +315,9 @@ pub async fn upload(
             "at most {MAX_SHARED_REPORTS} secret-shared reports per upload"
         )));
     }
-    let mut groups: Vec<(Task, u32, Vec<String>)> = Vec::new();
+    // By day, then by task: one store call per day (its object) with every
+    // task's reports.
+    let mut days: Vec<(u32, Vec<TaskReports>)> = Vec::new();
     for shared in reports {
         let task = registry
             .metric(&shared.metric)
@@ -334,20 +339,29 @@ pub async fn upload(
                 "a report is dated day {day}; this edge takes the last {REPORT_WINDOW_DAYS} days"
             )));
         }
-        match groups
-            .iter_mut()
-            .find(|(t, d, _)| t.id == task.id && *d == day)
-        {
-            Some((_, _, list)) => list.push(shared.report.clone()),
-            None => groups.push((task, day, vec![shared.report.clone()])),
+        let tasks = match days.iter_mut().find(|(d, _)| *d == day) {
+            Some((_, tasks)) => tasks,
+            None => {
+                days.push((day, Vec::new()));
+                &mut days.last_mut().expect("just pushed").1
+            }
+        };
+        match tasks.iter_mut().find(|(t, _)| t.id == task.id) {
+            Some((_, list)) => list.push(shared.report.clone()),
+            None => tasks.push((task, vec![shared.report.clone()])),
         }
     }
     let mut total = store::Uploaded::default();
-    for (task, day, reports) in groups {
+    for (day, tasks) in days {
         let stub = store_stub(env, "leader", &shop.id, day)?;
         let upload = store::Upload {
-            task: TaskSpec::of(&task, &helper),
-            reports,
+            tasks: tasks
+                .into_iter()
+                .map(|(task, reports)| store::TaskReports {
+                    task: TaskSpec::of(&task, &helper),
+                    reports,
+                })
+                .collect(),
         };
         let mut response =
             store_call(&stub, Method::Post, &format!("/upload/{day}"), &upload).await?;
