@@ -8,7 +8,7 @@ use prio::vdaf::Client;
 use super::*;
 use crate::aggregation::client::{report, AggregatorKeys as DeviceKeys, Measurement};
 use crate::aggregation::hpke::{seal, Keypair, Label};
-use crate::aggregation::task::{day_time, Task};
+use crate::aggregation::task::{day_time, Task, VdafKind};
 
 struct Setup {
     task: Task,
@@ -97,11 +97,19 @@ fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
 }
 
 /// A malicious device: a valid sharding whose leader share is then altered,
-/// so the shares no longer add up to a one-hot vector.
+/// so the shares no longer add up to a valid measurement (one-hot, or sums
+/// within their bits).
 fn tampered_report(s: &Setup) -> Vec<u8> {
-    let vdaf = s.task.vdaf().unwrap();
     let report_id = ReportId::from([5u8; 16]);
-    let (public_share, shares) = vdaf.shard(&1usize, report_id.as_ref()).unwrap();
+    let (public_share, shares) = match s.task.kind {
+        VdafKind::Histogram => s.task.vdaf().unwrap().shard(&1usize, report_id.as_ref()),
+        VdafKind::SumVec { .. } => s
+            .task
+            .sum_vdaf()
+            .unwrap()
+            .shard(&vec![3u128, 1], report_id.as_ref()),
+    }
+    .unwrap();
     let metadata = ReportMetadata::new(report_id, day_time(DAY));
     let public_share = public_share.get_encoded().unwrap();
     let aad = InputShareAad::new(s.task.id, metadata.clone(), public_share.clone())
@@ -329,42 +337,7 @@ fn sum_reports_add_up_to_the_true_sums_plus_noise_scaled_to_the_cap() {
 fn a_sum_report_whose_shares_were_altered_fails_its_proof() {
     let mut s = setup(2, 1);
     s.task = Task::sum_vec("demo", "visit.revenue", 2, 4, 15.0, 1.0, 1).unwrap();
-    let vdaf = s.task.sum_vdaf().unwrap();
-    let report_id = ReportId::from([6u8; 16]);
-    let (public_share, shares) = vdaf.shard(&vec![3u128, 1], report_id.as_ref()).unwrap();
-    let metadata = ReportMetadata::new(report_id, day_time(DAY));
-    let public_share = public_share.get_encoded().unwrap();
-    let aad = InputShareAad::new(s.task.id, metadata.clone(), public_share.clone())
-        .get_encoded()
-        .unwrap();
-    let mut leader_payload = shares[0].get_encoded().unwrap();
-    leader_payload[3] ^= 1;
-    let seal_share = |config, role, payload: Vec<u8>| {
-        let plaintext = PlaintextInputShare::new(Vec::new(), payload)
-            .get_encoded()
-            .unwrap();
-        seal(
-            config,
-            Label::InputShare,
-            Role::Client,
-            role,
-            &plaintext,
-            &aad,
-        )
-        .unwrap()
-    };
-    let bytes = Report::new(
-        metadata,
-        public_share,
-        seal_share(&s.device.leader, Role::Leader, leader_payload),
-        seal_share(
-            &s.device.helper,
-            Role::Helper,
-            shares[1].get_encoded().unwrap(),
-        ),
-    )
-    .get_encoded()
-    .unwrap();
+    let bytes = tampered_report(&s);
     let mut batches = (Batch::new(&s.task), Batch::new(&s.task));
     assert!(aggregate(&s, &bytes, &mut batches).is_err());
     assert_eq!(batches.1.count, 0);
