@@ -147,6 +147,34 @@ impl CoveReporter {
             .map_err(to_js_error)
     }
 
+    /// Counts a shop event for the visit metrics (a purchase: its revenue,
+    /// and what of it went to items clicked in a Cove slot earlier that
+    /// day); the event's JSON as the storefront module's `track` takes it.
+    #[wasm_bindgen(js_name = recordEvent)]
+    pub fn record_event(&mut self, event_json: &str) -> Result<(), JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        let event =
+            cove_engine::events::Event::from_json(event_json.as_bytes(), model.profile_config())
+                .map_err(to_js_error)?;
+        self.reporter.record_event(&event).map_err(to_js_error)
+    }
+
+    /// A Cove slot showed `item_id` to the shopper at `now`.
+    #[wasm_bindgen(js_name = recommendationShown)]
+    pub fn recommendation_shown(&mut self, item_id: &str, now: f64) {
+        self.reporter
+            .record_recommendations_shown([item_id], now as i64);
+    }
+
+    /// The shopper clicked `item_id` in a Cove slot at `now`; refused
+    /// (`recommendation_not_shown`) when no slot showed it today.
+    #[wasm_bindgen(js_name = recommendationClick)]
+    pub fn recommendation_click(&mut self, item_id: &str, now: f64) -> Result<(), JsValue> {
+        self.reporter
+            .record_recommendation_click(item_id, now as i64)
+            .map_err(to_js_error)
+    }
+
     /// Schedules the first envelope after the first activity (no-op later).
     #[wasm_bindgen(js_name = noteActivity)]
     pub fn note_activity(&mut self, now: f64) -> Result<(), JsValue> {
