@@ -225,7 +225,7 @@ export class CoveCore {
     await this.reporting;
     // A purchase counts for the visit metrics (revenue, and what went to
     // items clicked in a Cove slot): the engine's reporter keeps the figure.
-    if (kind.type === "purchase") this.reporter?.recordEvent(logged);
+    if (kind.type === "purchase") this.reporter?.recordPurchase(kind.lines, logged.at);
     await this.reporter?.activity();
   }
 

@@ -245,10 +245,10 @@ export class Reporter {
     return true;
   }
 
-  /** Counts a tracked event for the visit metrics (a purchase's revenue); throws the engine's typed error. */
-  recordEvent(logged) {
+  /** Counts a tracked purchase's lines for the visit metrics (revenue); throws the engine's typed error. */
+  recordPurchase(lines, at) {
     if (!this.enabled) return;
-    this.engine.recordEvent(JSON.stringify(logged));
+    for (const line of lines) this.engine.recordPurchaseLine(String(line.item), line.quantity, line.price, at);
   }
 
   /** A slot showed these items today; false when reports are off. */

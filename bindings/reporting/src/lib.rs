@@ -147,16 +147,25 @@ impl CoveReporter {
             .map_err(to_js_error)
     }
 
-    /// Counts a shop event for the visit metrics (a purchase: its revenue,
-    /// and what of it went to items clicked in a Cove slot earlier that
-    /// day); the event's JSON as the storefront module's `track` takes it.
-    #[wasm_bindgen(js_name = recordEvent)]
-    pub fn record_event(&mut self, event_json: &str) -> Result<(), JsValue> {
-        let model = self.engine.model().map_err(to_js_error)?;
-        let event =
-            cove_engine::events::Event::from_json(event_json.as_bytes(), model.profile_config())
-                .map_err(to_js_error)?;
-        self.reporter.record_event(&event).map_err(to_js_error)
+    /// Counts one line of an order at `at` for the visit metrics: its
+    /// revenue, and whether it went to an item clicked in a Cove slot earlier
+    /// that day. (One call a line: the module reads no event JSON.)
+    #[wasm_bindgen(js_name = recordPurchaseLine)]
+    pub fn record_purchase_line(
+        &mut self,
+        item_id: String,
+        quantity: u32,
+        price: f64,
+        at: f64,
+    ) -> Result<(), JsValue> {
+        let line = cove_engine::events::PurchaseLine {
+            item: item_id,
+            quantity,
+            price,
+        };
+        self.reporter
+            .record_purchase(&[line], at as i64)
+            .map_err(to_js_error)
     }
 
     /// A Cove slot showed `item_id` to the shopper at `now`.

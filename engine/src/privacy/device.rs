@@ -25,7 +25,7 @@ use super::visit::{self, Visit};
 use super::Mechanism;
 use crate::aggregation::client::Measurement;
 use crate::bundle::Model;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, PurchaseLine};
 use crate::json::{self, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
@@ -303,9 +303,15 @@ impl DeviceReporter {
     /// profile has them). Errors on a line of negative or non-finite value.
     pub fn record_event(&mut self, event: &Event) -> Result<(), Error> {
         match &event.kind {
-            EventKind::Purchase { lines } => self.visit.record_purchase(lines, day_of(event.at)),
+            EventKind::Purchase { lines } => self.record_purchase(lines, event.at),
             _ => Ok(()),
         }
+    }
+
+    /// An order's lines at `at`, for the visit metrics (see
+    /// [`DeviceReporter::record_event`]).
+    pub fn record_purchase(&mut self, lines: &[PurchaseLine], at: i64) -> Result<(), Error> {
+        self.visit.record_purchase(lines, day_of(at))
     }
 
     /// A Cove slot showed `items` to the shopper at `now`.
