@@ -280,7 +280,7 @@ pub fn simulate_device(
         body.is_none() || sent(SEGMENT_LIFECYCLE),
         "an envelope without the lifecycle segment"
     );
-    let visit_sent = [CONVERSION, REVENUE, REC_CLICK_THROUGH, REC_REVENUE].map(|name| sent(name));
+    let visit_sent = [CONVERSION, REVENUE, REC_CLICK_THROUGH, REC_REVENUE].map(sent);
     Ok(Device {
         visit,
         visit_sent,

@@ -324,7 +324,7 @@ pub fn decode_revenue(release: &Released, bits: u32, cap: f64) -> Result<Revenue
             found: release.counts.len(),
         });
     }
-    if !(cap.is_finite() && cap > 0.0) || !(1..=super::task::MAX_SUM_BITS).contains(&bits) {
+    if !super::task::is_valid_sum(bits, cap) {
         return Err(Error::InvalidParameter {
             name: "revenue cap",
             reason: "must be positive, with 1 to 32 bits",

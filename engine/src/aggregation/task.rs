@@ -28,6 +28,12 @@ pub const MAX_HISTOGRAM_LENGTH: u32 = 4_096;
 /// field.
 pub const MAX_SUM_BITS: u32 = 32;
 
+/// Whether a sum's parameters can make a task: 1 to [`MAX_SUM_BITS`] bits
+/// and a positive, finite cap (the one check, wherever a sum is configured).
+pub fn is_valid_sum(bits: u32, cap: f64) -> bool {
+    (1..=MAX_SUM_BITS).contains(&bits) && cap.is_finite() && cap > 0.0
+}
+
 /// Which Prio3 VDAF a task runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum VdafKind {
@@ -104,14 +110,13 @@ impl Task {
         epsilon: f64,
         min_batch_size: u32,
     ) -> Result<Task, Error> {
-        if !(1..=16).contains(&length) || !(1..=MAX_SUM_BITS).contains(&bits) {
+        if !(1..=16).contains(&length) || !is_valid_sum(bits, cap) {
             return Err(problem(
                 "invalidTask",
-                format!("a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits"),
+                format!(
+                    "a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits and a positive cap"
+                ),
             ));
-        }
-        if !(cap.is_finite() && cap > 0.0) {
-            return Err(problem("invalidTask", "a sum task's cap must be positive"));
         }
         Task::new(
             shop,

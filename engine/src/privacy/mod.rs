@@ -183,8 +183,7 @@ impl MetricSpec {
             });
         }
         if let Mechanism::Prio3Sum { bits, cap, .. } = self.mechanism {
-            let bits_ok = (1..=crate::aggregation::task::MAX_SUM_BITS).contains(&bits);
-            if !bits_ok || !(cap.is_finite() && cap > 0.0) || domain > 16 {
+            if !crate::aggregation::task::is_valid_sum(bits, cap) || domain > 16 {
                 return Err(crate::Error::InvalidParameter {
                     name: "metric.mechanism",
                     reason: "a sum has 2 to 16 values of 1 to 32 bits and a positive cap",

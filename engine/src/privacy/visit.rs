@@ -69,7 +69,7 @@ pub fn revenue_units(revenue: f64, cap: f64, bits: u32) -> Result<[u64; 2], Erro
     if !(revenue.is_finite() && revenue >= 0.0) {
         return Err(Error::InvalidRevenue { value: revenue });
     }
-    if !(cap.is_finite() && cap > 0.0) || !(1..=32).contains(&bits) {
+    if !crate::aggregation::task::is_valid_sum(bits, cap) {
         return Err(Error::InvalidParameter {
             name: "revenue cap",
             reason: "must be positive, with 1 to 32 bits",
@@ -184,7 +184,7 @@ impl Visit {
                 return Err(Error::InvalidRevenue { value: line_value });
             }
             value += line_value;
-            if self.clicked.iter().any(|item| *item == line.item) {
+            if self.clicked.contains(&line.item) {
                 attributed += line_value;
             }
         }
