@@ -58,6 +58,21 @@ fn aggregate(s: &Setup, bytes: &[u8], batches: &mut (Batch, Batch)) -> Result<()
     Ok(())
 }
 
+/// The helper's noisy release of the batches, and the collector's sums of it.
+fn release(s: &Setup, batches: &(Batch, Batch)) -> (janus_messages::HpkeCiphertext, Vec<i64>) {
+    let sealed = helper_release(
+        &s.task,
+        DAY,
+        &batches.1,
+        batches.0.count,
+        &batches.0.checksum,
+        s.collector.config(),
+    )
+    .unwrap();
+    let sums = unshard(&s.task, DAY, &batches.0, &sealed, &s.collector).unwrap();
+    (sealed, sums)
+}
+
 #[test]
 fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
     let s = setup(6, 10);
@@ -72,16 +87,7 @@ fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
     let total: u32 = truth.iter().sum();
     assert_eq!(batches.0.count, u64::from(total));
     assert_eq!(batches.0.checksum, batches.1.checksum);
-    let sealed = helper_release(
-        &s.task,
-        DAY,
-        &batches.1,
-        batches.0.count,
-        &batches.0.checksum,
-        s.collector.config(),
-    )
-    .unwrap();
-    let counts = unshard(&s.task, DAY, &batches.0, &sealed, &s.collector).unwrap();
+    let (sealed, counts) = release(&s, &batches);
     // ε = 1: each cell's noise has σ ≈ 2.8; 25 is beyond 8σ.
     for (released, &true_count) in counts.iter().zip(&truth) {
         assert!((released - i64::from(true_count)).abs() <= 25, "{counts:?}");
@@ -298,16 +304,7 @@ fn sum_reports_add_up_to_the_true_sums_plus_noise_scaled_to_the_cap() {
             aggregate(&s, &bytes, &mut batches).unwrap();
         }
     }
-    let sealed = helper_release(
-        &s.task,
-        DAY,
-        &batches.1,
-        batches.0.count,
-        &batches.0.checksum,
-        s.collector.config(),
-    )
-    .unwrap();
-    let sums = unshard(&s.task, DAY, &batches.0, &sealed, &s.collector).unwrap();
+    let (_, sums) = release(&s, &batches);
     let truth = [5 * 41i64, 5 * 33];
     // Noise scale 30: beyond 12 scales (360) has probability below 1e-5.
     for (released, true_sum) in sums.iter().zip(truth) {
