@@ -202,7 +202,21 @@ test("the dashboard shows the released campaigns in words", async () => {
     const screenshots = screenshotsDir();
     await page.screenshot({ path: join(screenshots, "dashboard-secret-shared.png"), fullPage: true });
     await simpson.screenshot({ path: join(screenshots, "dashboard-secret-shared-simpson.png") });
-    // Sales and recommendations: four figures in words, each with its range.
+  } finally {
+    await browser.close();
+  }
+});
+
+// Sales and recommendations, as a marketer reads them: the four figures in
+// sentences with their ranges and the cap, at desktop width and at 390 px
+// (no sideways scrolling); the screenshots are kept for the docs.
+test("the dashboard shows conversion, revenue per visitor and the recommendations' figures in words", async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    await page.goto(`${leader.url}/dashboard/?shop=demo&day=${truth.day}#token=${leader.dashboardToken}`);
+    await page.waitForSelector('#dashboard[data-state="ready"]', { timeout: 30_000 });
+    const screenshots = screenshotsDir();
     const visits = page.locator('[data-section="visits"]');
     for (const [key, pattern] of [
       ["conversion", /Conversion rate: \d+(\.\d)?% \(\d+(\.\d)?–\d+(\.\d)?%\) of the [\d,]+ shoppers who reported bought something\./],
@@ -210,9 +224,9 @@ test("the dashboard shows the released campaigns in words", async () => {
       ["click-through", /Recommendation click-through: \d+(\.\d)?% \(\d+(\.\d)?–\d+(\.\d)?%\) of the [\d,]+ shoppers shown suggestions clicked one\./],
       ["recommendation-revenue", /Revenue from recommendations: £[\d,]+\.\d\d \(£[\d,]+\.\d\d–£[\d,]+\.\d\d\) per shopper/],
     ]) {
-      assert.match(await visits.locator(`[data-visit="${key}"]`).innerText(), pattern);
+      assert.match(await visits.locator(`[data-visit="${key}"]`).textContent(), pattern);
     }
-    assert.match(await visits.locator('[data-visits="cap"]').innerText(), /at most £500\.00 a day/);
+    assert.match(await visits.locator('[data-visits="cap"]').textContent(), /at most £500\.00 a day/);
     await visits.screenshot({ path: join(screenshots, "dashboard-visits.png") });
     await page.setViewportSize({ width: 390, height: 900 });
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), "no sideways scrolling at 390 px");
