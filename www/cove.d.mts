@@ -300,6 +300,10 @@ export declare class Cove {
   privacy(): Promise<PrivacyStatus>;
   campaign(id: string): Promise<{ variant: number; reporting: boolean }>;
   campaignResponse(id: string): Promise<boolean>;
+  /** A slot the shop renders itself showed these items (Cove's own slots call it); false when reports are off. */
+  recommendationsShown(items: string[]): Promise<boolean>;
+  /** A click on an item a slot showed today; rejects with code "recommendation_not_shown" for any other item. */
+  recommendationClick(item: string): Promise<boolean>;
   rescue(): Promise<RescueDecision>;
   flushReports(): Promise<PrivacyStatus>;
   forget(): Promise<void>;

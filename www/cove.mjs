@@ -188,6 +188,7 @@ async function startCove(options) {
       document,
       (event) => cove.track(event),
       (review) => cove.review(review),
+      (item) => cove.recommendationClick(item),
     );
     await cove.refreshSlots();
   }
@@ -358,9 +359,30 @@ export class Cove {
     if (this.options.slots !== false && typeof document !== "undefined") await this.refreshSlots();
   }
 
+  /**
+   * Records that a slot the shop renders itself showed these items (ids):
+   * the privacy reports count the click-through of recommendations. Cove's
+   * own slots call it.
+   */
+  recommendationsShown(items) {
+    return this.backend.call("recommendationsShown", items);
+  }
+
+  /**
+   * Records a click on an item a slot showed today (Cove's own slots call
+   * it): for the click-through and the revenue attributed to
+   * recommendations. Rejects with `recommendation_not_shown` for an item no
+   * slot showed.
+   */
+  recommendationClick(item) {
+    return this.backend.call("recommendationClick", item);
+  }
+
   /** Renders every `[data-cove-slot]` on the page. */
   refreshSlots() {
-    return renderSlots(document, (request) => this.recommend(request), this.options);
+    return renderSlots(document, (request) => this.recommend(request), this.options, "ready", (items) =>
+      this.recommendationsShown(items).catch((error) =>
+        console.warn("cove: shown recommendations not recorded:", error?.message ?? error)));
   }
 }
 

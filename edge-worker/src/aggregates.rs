@@ -18,6 +18,14 @@
 //! pooled. A cell is published only when its estimated exposure reaches
 //! `k_anonymity` (and an uplift only when the holdout's cell is published too).
 //!
+//! The visit metrics get one (`visits`): conversion and recommendation
+//! click-through as rates per lifecycle segment and pooled (a cell shown only
+//! when its reporting devices reach `k_anonymity`), and revenue per visitor
+//! and revenue attributed to recommendations with the cap they were clipped
+//! at (released only from `k_anonymity` reports, by the helper's minimum
+//! batch). They exist only with two aggregators; with one, the rates are
+//! randomised histograms in `metrics` and the revenues are not collected.
+//!
 //! Review sentiment gets one too (`privacy::sentiment_report::decode`): the
 //! negative share of reviews per lifecycle segment and per category with 95%
 //! intervals, and the segments markedly unhappier than the rest with the
@@ -33,7 +41,10 @@ use cove_engine::privacy::{Estimate, Mechanism, Tally};
 use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
-use cove_engine::aggregation::release::{decode_campaign, histogram_estimates, Released};
+use cove_engine::aggregation::release::{
+    decode_campaign, decode_rates, decode_revenue, histogram_estimates, Released, RevenueOutcome,
+};
+use cove_engine::privacy::visit;
 
 use crate::aggregate_store::{index_name, DayKnown, DayRequest, Tallies};
 use crate::api_error::ApiError;
@@ -79,9 +90,47 @@ struct Aggregates<'a> {
     /// Item interest per request country (see `trending`), most reports first.
     trending_by_country: Vec<CountryTrending>,
     campaigns: Vec<CampaignAggregate<'a>>,
+    /// Conversion, revenue and recommendations (two aggregators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    visits: Option<VisitsAggregate>,
     sentiment: Option<SentimentAggregate>,
 }
 
+/// The visit metrics of the day, each `None` when the shop does not collect it.
+#[derive(Serialize)]
+struct VisitsAggregate {
+    conversion: Option<RateAggregate>,
+    revenue: Option<RevenueAggregate>,
+    click_through: Option<RateAggregate>,
+    recommendation_revenue: Option<RevenueAggregate>,
+}
+
+/// A rate per lifecycle segment and pooled (conversion or click-through).
+#[derive(Serialize)]
+struct RateAggregate {
+    metric: &'static str,
+    epsilon: f64,
+    release: ReleaseStatus,
+    n_reports: Option<u64>,
+    published: bool,
+    /// `exposed` is the devices that reported (for click-through: that a
+    /// slot showed items to), `responded` those that bought (clicked).
+    pooled: Option<CellAggregate>,
+    segments: Vec<CellAggregate>,
+}
+
+/// Money per device-day: the total and the mean per reporting device.
+#[derive(Serialize)]
+struct RevenueAggregate {
+    metric: &'static str,
+    epsilon: f64,
+    /// Each device's day counts for at most this much (the shop's currency).
+    cap: f64,
+    release: ReleaseStatus,
+    published: bool,
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    outcome: Option<RevenueOutcome>,
+}
 /// The most items a country's trending list shows.
 const TRENDING_TOP: usize = 20;
 
@@ -291,6 +340,12 @@ fn publish<'a>(
         if spec.mechanism.is_secret_shared() {
             let release = release_of(releases, &spec.name);
             let (n_reports, values, suppressed_values) = match release {
+                Some(DayRelease::Released { release })
+                    if matches!(spec.mechanism, Mechanism::Prio3Sum { .. }) =>
+                {
+                    // A sum's cells are money, read in `visits`, not counts.
+                    (Some(release.n_reports), Vec::new(), 0)
+                }
                 Some(DayRelease::Released { release }) => {
                     let all = histogram_estimates(release);
                     let total = all.len();
@@ -353,8 +408,92 @@ fn publish<'a>(
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
         campaigns: publish_campaigns(shop, registry, tallies, releases)?,
+        visits: publish_visits(shop, registry, releases)?,
         sentiment: publish_sentiment(shop, registry, model, tallies)?,
     })
+}
+
+fn not_released() -> ReleaseStatus {
+    ReleaseStatus {
+        status: "not_yet",
+        reason: Some("no release".into()),
+    }
+}
+
+/// The visit metrics, decoded from their releases and published under
+/// k-anonymity; `None` with one aggregator.
+fn publish_visits(
+    shop: &ShopConfig,
+    registry: &Registry,
+    releases: &[(String, DayRelease)],
+) -> Result<Option<VisitsAggregate>, ApiError> {
+    if registry.aggregators.is_none() {
+        return Ok(None);
+    }
+    let k = f64::from(shop.k_anonymity);
+    let n_segments = registry.n_lifecycle_segments;
+    let rate = |name: &'static str| -> Result<Option<RateAggregate>, ApiError> {
+        let Some(spec) = registry.metric(name) else {
+            return Ok(None);
+        };
+        let release = release_of(releases, name);
+        let Some(DayRelease::Released { release: day }) = release else {
+            return Ok(Some(RateAggregate {
+                metric: name,
+                epsilon: spec.epsilon,
+                release: release.map_or_else(not_released, status_of),
+                n_reports: None,
+                published: false,
+                pooled: None,
+                segments: Vec::new(),
+            }));
+        };
+        let published = day.n_reports as f64 >= k;
+        let mut outcomes = decode_rates(n_segments, day)?.into_iter();
+        let pooled = outcomes
+            .next()
+            .map(|pooled| CellAggregate::publish(&pooled, None, published, k));
+        Ok(Some(RateAggregate {
+            metric: name,
+            epsilon: spec.epsilon,
+            release: status_of(release.expect("released")),
+            n_reports: at_least_k(day.n_reports, k),
+            published,
+            pooled,
+            segments: outcomes
+                .map(|cell| CellAggregate::publish(&cell, None, published, k))
+                .collect(),
+        }))
+    };
+    let money = |name: &'static str| -> Result<Option<RevenueAggregate>, ApiError> {
+        let Some(spec) = registry.metric(name) else {
+            return Ok(None);
+        };
+        let cove_engine::privacy::Mechanism::Prio3Sum { bits, cap, .. } = spec.mechanism else {
+            return Ok(None);
+        };
+        let release = release_of(releases, name);
+        let outcome = match release {
+            Some(DayRelease::Released { release: day }) if day.n_reports as f64 >= k => {
+                Some(decode_revenue(day, bits, cap)?)
+            }
+            _ => None,
+        };
+        Ok(Some(RevenueAggregate {
+            metric: name,
+            epsilon: spec.epsilon,
+            cap,
+            release: release.map_or_else(not_released, status_of),
+            published: outcome.is_some(),
+            outcome,
+        }))
+    };
+    Ok(Some(VisitsAggregate {
+        conversion: rate(visit::CONVERSION)?,
+        revenue: money(visit::REVENUE)?,
+        click_through: rate(visit::REC_CLICK_THROUGH)?,
+        recommendation_revenue: money(visit::REC_REVENUE)?,
+    }))
 }
 
 /// Review sentiment, decoded and published under k-anonymity.

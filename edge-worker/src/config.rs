@@ -409,7 +409,7 @@ mod tests {
             ),
             (
                 "daily above the envelope",
-                |s| s["daily_epsilon"] = json!(3.0),
+                |s| s["daily_epsilon"] = json!(4.5),
                 Some("daily_epsilon"),
             ),
             (

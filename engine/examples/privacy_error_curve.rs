@@ -26,7 +26,7 @@ fn share_bound(mechanism: Mechanism, epsilon: f64, n: f64) -> f64 {
         Mechanism::Hadamard { .. } => {
             1.0 / (n.sqrt() * (2.0 * hadamard::keep_probability(epsilon) - 1.0))
         }
-        Mechanism::Prio3 { .. } => {
+        Mechanism::Prio3 { .. } | Mechanism::Prio3Sum { .. } => {
             cove_engine::aggregation::release::noise_variance(epsilon).sqrt() / n
         }
     }
@@ -69,7 +69,9 @@ fn main() {
                 let kind = match mechanism {
                     Mechanism::Grr { .. } => "randomised response",
                     Mechanism::Hadamard { .. } => "Hadamard response",
-                    Mechanism::Prio3 { .. } => "secret-shared, central noise",
+                    Mechanism::Prio3 { .. } | Mechanism::Prio3Sum { .. } => {
+                        "secret-shared, central noise"
+                    }
                 };
                 println!(
                     "| {kind} | {} | {epsilon} | {n_devices} | {:.4} | {:.4} |",

@@ -185,6 +185,17 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// A revenue to report was negative, NaN or infinite (a revenue above
+    /// the shop's cap is not an error: it is clipped to the cap).
+    InvalidRevenue {
+        /// The value given.
+        value: f64,
+    },
+    /// A click on a recommendation for an item no Cove slot showed today.
+    RecommendationNotShown {
+        /// The item clicked.
+        item: String,
+    },
     /// A privacy report envelope broke its schema.
     InvalidReport {
         /// The field at fault.
@@ -281,6 +292,16 @@ impl fmt::Display for Error {
                 crate::json::number_text(*requested)
             ),
             Error::InvalidReport { field, reason } => write!(f, "report field {field}: {reason}"),
+            Error::InvalidRevenue { value } => write!(
+                f,
+                "a revenue must be a finite number of at least 0, not {}",
+                crate::json::number_text(*value)
+            ),
+            Error::RecommendationNotShown { item } => write!(
+                f,
+                "no Cove slot showed item {} today",
+                crate::json::text_of(item)
+            ),
             Error::EmptyText => write!(f, "the text has nothing to score"),
             Error::InvalidText { reason } => write!(f, "the text is invalid: {reason}"),
         }
@@ -318,6 +339,8 @@ impl Error {
             Error::NoModel => "no_model",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::InvalidReport { .. } => "invalid_report",
+            Error::InvalidRevenue { .. } => "invalid_revenue",
+            Error::RecommendationNotShown { .. } => "recommendation_not_shown",
             Error::EmptyText => "empty_text",
             Error::InvalidText { .. } => "invalid_text",
         }

@@ -90,6 +90,7 @@ fn estimates_cover_real_shoppers_segments_and_interests() {
         .map(|name| MetricRequest {
             name: name.into(),
             epsilon: 1.0,
+            cap: None,
         })
         .collect();
     let registry = Registry::resolve(

@@ -11,6 +11,7 @@ use cove_engine::privacy::registry::{
     self, ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use cove_engine::privacy::report::Envelope;
+use cove_engine::privacy::visit::{CONVERSION, REC_CLICK_THROUGH, REC_REVENUE, REVENUE};
 use cove_engine::profile::Profile;
 use cove_engine::segments;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -18,6 +19,7 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::json;
 
 use crate::campaigns::{assignment_weights, CAMPAIGN_SHARES};
+use crate::visits::{simulate_visit, VisitTruth};
 use crate::world::World;
 
 /// Of the devices outside the rescue's audience, the share that writes a
@@ -53,6 +55,10 @@ pub struct Device {
     pub campaign: Option<(usize, u32, bool)>,
     /// The review's sentiment class (0 negative, 1 neutral, 2 positive), when reported.
     pub review: Option<u32>,
+    /// What the device bought and clicked, and which of the visit metrics
+    /// its upload carried: conversion, revenue, click-through, attributed.
+    pub visit: VisitTruth,
+    pub visit_sent: [bool; 4],
 }
 
 /// A reporter that already holds `variant` of `campaign`, as a shop's
@@ -230,6 +236,8 @@ pub fn simulate_device(
             }
         }
     }
+    // Today's visit: a "for you" slot, maybe a click, maybe an order.
+    let visit = simulate_visit(world, &profile, lifecycle, &mut reporter, now, &mut rng)?;
     // The envelope is due after the schedule's random delay.
     let send_at = now + i64::from(registry.schedule.delay_seconds[1]) + 1;
     let body = reporter
@@ -272,7 +280,10 @@ pub fn simulate_device(
         body.is_none() || sent(SEGMENT_LIFECYCLE),
         "an envelope without the lifecycle segment"
     );
+    let visit_sent = [CONVERSION, REVENUE, REC_CLICK_THROUGH, REC_REVENUE].map(sent);
     Ok(Device {
+        visit,
+        visit_sent,
         body,
         country: customer.country.clone(),
         lifecycle,

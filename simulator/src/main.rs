@@ -51,6 +51,7 @@ mod client;
 mod device;
 mod options;
 mod truth;
+mod visits;
 mod worker;
 mod world;
 

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::device::{Device, UNHAPPY_SEGMENT};
 use crate::options::Options;
+use crate::visits::{click_rate, conversion_rate, revenue_cap};
 use crate::world::World;
 
 /// The true counts the test compares the aggregates with.
@@ -24,6 +25,16 @@ pub struct Truth {
     campaigns: Vec<Vec<Vec<(u64, u64)>>>,
     /// `[segment][class]` reviews reported.
     reviews: Vec<[u64; 3]>,
+    /// `[segment] = (devices that reported conversion, of them bought)`.
+    conversion: Vec<(u64, u64)>,
+    /// `[segment] = (devices shown a slot that reported it, of them clicked)`.
+    click_through: Vec<(u64, u64)>,
+    /// Devices that reported revenue, and the sum of their (capped) revenue.
+    revenue: (u64, f64),
+    /// Likewise for revenue attributed to recommendations.
+    attributed: (u64, f64),
+    /// The revenue metrics' cap.
+    cap: f64,
     pub statuses: HashMap<u16, u64>,
     pub network_errors: u64,
     pub envelopes: u64,
@@ -43,6 +54,9 @@ impl Truth {
                 .map(|spec| vec![vec![(0, 0); n_segments as usize]; spec.variants as usize])
                 .collect(),
             reviews: vec![[0; 3]; n_segments as usize],
+            conversion: vec![(0, 0); n_segments as usize],
+            click_through: vec![(0, 0); n_segments as usize],
+            cap: revenue_cap(world),
             ..Truth::default()
         }
     }
@@ -67,6 +81,25 @@ impl Truth {
                 }
                 if let Some(class) = device.review {
                     self.reviews[device.lifecycle as usize][class as usize] += 1;
+                }
+                let segment = device.lifecycle as usize;
+                let visit = &device.visit;
+                let [conversion, revenue, click_through, attributed] = device.visit_sent;
+                if conversion {
+                    self.conversion[segment].0 += 1;
+                    self.conversion[segment].1 += u64::from(visit.bought);
+                }
+                if click_through {
+                    self.click_through[segment].0 += 1;
+                    self.click_through[segment].1 += u64::from(visit.clicked);
+                }
+                if revenue {
+                    self.revenue.0 += 1;
+                    self.revenue.1 += visit.revenue.min(self.cap);
+                }
+                if attributed {
+                    self.attributed.0 += 1;
+                    self.attributed.1 += visit.attributed.min(self.cap);
                 }
                 if let Some((c, v, responded)) = device.campaign {
                     let cell = &mut self.campaigns[c][v as usize][device.lifecycle as usize];
@@ -115,6 +148,29 @@ pub fn write_truth(
             })
         })
         .collect();
+    let n_segments = world.registry.n_lifecycle_segments;
+    let rates = |cells: &[(u64, u64)], designed: fn(u32) -> f64, of: &str, with: &str| {
+        (0..n_segments)
+            .map(|s| {
+                let (n, x) = cells[s as usize];
+                json!({ of: n, with: x, "designed_rate": designed(s) })
+            })
+            .collect::<Vec<_>>()
+    };
+    let money = |(devices, sum): (u64, f64)| {
+        json!({
+            "devices": devices,
+            "sum": sum,
+            "per_device": if devices > 0 { sum / devices as f64 } else { 0.0 },
+        })
+    };
+    let visits = json!({
+        "cap": truth.cap,
+        "conversion": rates(&truth.conversion, conversion_rate, "devices", "bought"),
+        "click_through": rates(&truth.click_through, click_rate, "shown", "clicked"),
+        "revenue": money(truth.revenue),
+        "recommendation_revenue": money(truth.attributed),
+    });
     let mut interest: Vec<(&(String, u32), &u64)> = truth.interest.iter().collect();
     interest.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let document = json!({
@@ -130,6 +186,7 @@ pub fn write_truth(
         "segments": { SEGMENT_LIFECYCLE: truth.lifecycle, SEGMENT_PRICE_TIER: truth.price_tier },
         "top_interest": interest.iter().take(100).map(|((country, item), n)| json!({"country": country, "item": item, "count": n})).collect::<Vec<_>>(),
         "campaigns": campaigns,
+        "visits": visits,
         "reviews": { "unhappy_segment": UNHAPPY_SEGMENT, "by_segment": truth.reviews },
         "simpson": world.registry.campaigns.iter().find(|c| c.kind == CampaignKind::Targeted && c.variants == 3)
             .map(|c| json!({"campaign": c.id, "variants": [1, 2]})),

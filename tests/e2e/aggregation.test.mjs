@@ -103,10 +103,52 @@ test("every campaign's response rate is its truth plus the stated noise, in [0, 
   console.log(lines.join("\n"));
 });
 
+// The visit metrics (conversion, revenue per visitor, the recommendations'
+// click-through and the revenue they brought) are released the same private
+// way. The truth is what the simulated devices did, so the released figure
+// differs from it by the noise alone; the 95% intervals also carry the
+// sampling (they estimate the population's rate or mean), so each must hold
+// the truth (a miss has odds of a few in a thousand at this size).
+test("conversion, revenue per visitor and the recommendations' figures hold the simulated truth", () => {
+  const visits = aggregates.visits;
+  assert.ok(visits, "the aggregates have a visits section");
+  const lines = [];
+  const within = (name, interval, truth, format) => {
+    lines.push(`${name}: ${format(interval.estimate)} [${format(interval.low)}, ${format(interval.high)}] vs true ${format(truth)}`);
+    assert.ok(interval.low <= truth && truth <= interval.high, `${name}: true ${truth} outside [${interval.low}, ${interval.high}]`);
+  };
+  const points = (x) => `${(100 * x).toFixed(2)}%`;
+  const pounds = (x) => `£${x.toFixed(2)}`;
+  for (const [key, truthKey, of, with_] of [["conversion", "conversion", "devices", "bought"], ["click_through", "click_through", "shown", "clicked"]]) {
+    const metric = visits[key];
+    assert.equal(metric.release.status, "released", `${key}: ${JSON.stringify(metric.release)}`);
+    const cells = truth.visits[truthKey];
+    const n = cells.reduce((sum, c) => sum + c[of], 0);
+    const x = cells.reduce((sum, c) => sum + c[with_], 0);
+    const rate = metric.pooled.rate;
+    assert.ok(rate.low >= 0 && rate.high <= 1 && rate.low <= rate.estimate && rate.estimate <= rate.high);
+    within(`${key} (${n} devices)`, rate, x / n, points);
+    metric.segments.forEach((cell, s) => {
+      if (!cell.suppressed && cell.rate) lines.push(`  segment ${truth.lifecycle_names[s]}: ${points(cell.rate.estimate)} [${points(cell.rate.low)}, ${points(cell.rate.high)}] vs true ${points(cells[s][with_] / cells[s][of])} (designed ${points(cells[s].designed_rate)})`);
+    });
+  }
+  for (const [key, truthKey] of [["revenue", "revenue"], ["recommendation_revenue", "recommendation_revenue"]]) {
+    const metric = visits[key];
+    assert.equal(metric.release.status, "released", `${key}: ${JSON.stringify(metric.release)}`);
+    assert.equal(metric.cap, truth.visits.cap);
+    assert.equal(metric.n_reports, truth.visits[truthKey].devices);
+    const perDevice = metric.per_device;
+    assert.ok(perDevice.low >= 0 && perDevice.high <= metric.cap && perDevice.low <= perDevice.high);
+    within(`${key} per visitor (${metric.n_reports} devices, cap £${metric.cap})`, perDevice, truth.visits[truthKey].per_device, pounds);
+  }
+  console.log(lines.join("\n"));
+});
+
 test("a second collection answers the same release (no new draw of noise)", async () => {
   const again = await readAggregates(truth.day);
   assert.deepEqual(again.campaigns, aggregates.campaigns);
   assert.deepEqual(again.metrics, aggregates.metrics);
+  assert.deepEqual(again.visits, aggregates.visits);
 });
 
 test("the helper refuses calls without the leader's token and tasks it does not run", async () => {
@@ -160,6 +202,35 @@ test("the dashboard shows the released campaigns in words", async () => {
     const screenshots = screenshotsDir();
     await page.screenshot({ path: join(screenshots, "dashboard-secret-shared.png"), fullPage: true });
     await simpson.screenshot({ path: join(screenshots, "dashboard-secret-shared-simpson.png") });
+  } finally {
+    await browser.close();
+  }
+});
+
+// Sales and recommendations, as a marketer reads them: the four figures in
+// sentences with their ranges and the cap, at desktop width and at 390 px
+// (no sideways scrolling); the screenshots are kept for the docs.
+test("the dashboard shows conversion, revenue per visitor and the recommendations' figures in words", async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    await page.goto(`${leader.url}/dashboard/?shop=demo&day=${truth.day}#token=${leader.dashboardToken}`);
+    await page.waitForSelector('#dashboard[data-state="ready"]', { timeout: 30_000 });
+    const screenshots = screenshotsDir();
+    const visits = page.locator('[data-section="visits"]');
+    for (const [key, pattern] of [
+      ["conversion", /Conversion rate: \d+(\.\d)?% \(\d+(\.\d)?–\d+(\.\d)?%\) of the [\d,]+ shoppers who reported bought something\./],
+      ["revenue", /Revenue per visitor: £[\d,]+\.\d\d \(£[\d,]+\.\d\d–£[\d,]+\.\d\d\) per shopper who reported/],
+      ["click-through", /Recommendation click-through: \d+(\.\d)?% \(\d+(\.\d)?–\d+(\.\d)?%\) of the [\d,]+ shoppers shown suggestions clicked one\./],
+      ["recommendation-revenue", /Revenue from recommendations: £[\d,]+\.\d\d \(£[\d,]+\.\d\d–£[\d,]+\.\d\d\) per shopper/],
+    ]) {
+      assert.match(await visits.locator(`[data-visit="${key}"]`).textContent(), pattern);
+    }
+    assert.match(await visits.locator('[data-visits="cap"]').textContent(), /at most £500\.00 a day/);
+    await visits.screenshot({ path: join(screenshots, "dashboard-visits.png") });
+    await page.setViewportSize({ width: 390, height: 900 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), "no sideways scrolling at 390 px");
+    await visits.screenshot({ path: join(screenshots, "dashboard-visits-390.png") });
   } finally {
     await browser.close();
   }

@@ -223,7 +223,24 @@ export class CoveCore {
     if (this.events.length > MAX_LOGGED_EVENTS) this.events.splice(0, this.events.length - MAX_LOGGED_EVENTS);
     await this.save();
     await this.reporting;
+    // A purchase counts for the visit metrics (revenue, and what went to
+    // items clicked in a Cove slot): the engine's reporter keeps the figure.
+    if (kind.type === "purchase") this.reporter?.recordPurchase(kind.lines, logged.at);
     await this.reporter?.activity();
+  }
+
+  /** A slot showed these items (ids): counted for the recommendations' click-through. */
+  async recommendationsShown(items) {
+    if (!Array.isArray(items)) throw coveError("invalid_request", "recommendationsShown takes a list of item ids");
+    await this.reporting;
+    return (await this.reporter?.recommendationsShown(items)) ?? false;
+  }
+
+  /** The shopper clicked an item a slot showed today. */
+  async recommendationClick(item) {
+    if (typeof item !== "string" || item === "") throw coveError("invalid_request", "recommendationClick takes an item id");
+    await this.reporting;
+    return (await this.reporter?.recommendationClick(item)) ?? false;
   }
 
   /**

@@ -83,6 +83,10 @@ export const PANEL_STRINGS = Object.freeze({
   "metric.segment.price_tier": "your usual price range",
   "metric.item.interest": "one product you were interested in",
   "metric.review.sentiment": "whether a review you wrote was positive or negative",
+  "metric.visit.conversion": "whether you bought something",
+  "metric.visit.revenue": "how much you spent (large amounts count as a fixed maximum)",
+  "metric.rec.click_through": "whether you clicked one of the shop's suggestions",
+  "metric.rec.revenue": "how much you spent on suggested products you clicked",
   "metric.campaign": "whether you were shown one of the shop's offers, and took it up",
   metricOther: "one other count for the shop's statistics",
   sentScrambled:

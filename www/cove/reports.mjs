@@ -245,6 +245,29 @@ export class Reporter {
     return true;
   }
 
+  /** Counts a tracked purchase's lines for the visit metrics (revenue); throws the engine's typed error. */
+  recordPurchase(lines, at) {
+    if (!this.enabled) return;
+    for (const line of lines) this.engine.recordPurchaseLine(String(line.item), line.quantity, line.price, at);
+  }
+
+  /** A slot showed these items today; false when reports are off. */
+  async recommendationsShown(items) {
+    if (!this.enabled) return false;
+    const now = nowSeconds();
+    for (const item of items) this.engine.recommendationShown(String(item), now);
+    await this.save();
+    return true;
+  }
+
+  /** A click on an item a slot showed today (else the engine's `recommendation_not_shown`); false when reports are off. */
+  async recommendationClick(item) {
+    if (!this.enabled) return false;
+    this.engine.recommendationClick(String(item), nowSeconds());
+    await this.save();
+    return true;
+  }
+
   /** Whether the shop runs this campaign (and reports are on). */
   runs(id) {
     return this.enabled && this.campaigns.has(id);

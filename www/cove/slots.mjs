@@ -123,9 +123,10 @@ function fill(fragment, item, options) {
 /**
  * Renders every slot on the page with items from `recommend` (null: leave
  * the slot as it is), then marks it `state` ("ready"; "starter" for the
- * starter list).
+ * starter list), and passes the ids it rendered to `shown` (the privacy
+ * reports count which slots showed items, for the click-through).
  */
-export async function renderSlots(document, recommend, options = {}, state = "ready") {
+export async function renderSlots(document, recommend, options = {}, state = "ready", shown = null) {
   const slots = [...document.querySelectorAll("[data-cove-slot]")];
   await Promise.all(
     slots.map(async (slot) => {
@@ -148,6 +149,7 @@ export async function renderSlots(document, recommend, options = {}, state = "re
         const keep = slot.querySelector(":scope > template");
         slot.replaceChildren(...(keep ? [keep] : []), ...rendered);
         slot.dataset.coveState = state;
+        if (shown && items.length) await shown(items.map((item) => item.id));
       } catch (error) {
         slot.dataset.coveState = "error";
         console.warn(`cove: slot "${name}" could not be filled:`, error?.message ?? error);
@@ -170,15 +172,23 @@ function numberOf(element, name) {
  * Captures events from declarative attributes and passes them to `track`:
  * product views on load, add/remove-from-cart clicks, search form submits,
  * and review forms (`form[data-cove-review="ITEM"]` with `stars`, `title`,
- * `text` fields: passed to `review`, the text never leaves the device).
+ * `text` fields: passed to `review`, the text never leaves the device); and
+ * a click anywhere on an item a Cove slot rendered, passed to
+ * `recommendationClick` (its id only: for the click-through and the revenue
+ * attributed to recommendations, counted on the device).
  * Returns a function that stops capturing.
  */
-export function captureEvents(document, track, review) {
+export function captureEvents(document, track, review, recommendationClick) {
   const report = (event) => track(event).catch((error) => console.warn("cove: event not recorded:", error?.message ?? error));
   for (const element of document.querySelectorAll("[data-cove-view]")) {
     report({ type: "view", item: element.dataset.coveView, price: numberOf(element, "price") });
   }
   const onClick = (event) => {
+    const recommended = event.target.closest?.("[data-cove-slot] [data-cove-item]");
+    if (recommended && recommendationClick) {
+      recommendationClick(recommended.dataset.coveItem).catch((error) =>
+        console.warn("cove: recommendation click not recorded:", error?.message ?? error));
+    }
     const add = event.target.closest?.("[data-cove-add-to-cart]");
     if (add) {
       const item = itemOf(add, "data-cove-add-to-cart");

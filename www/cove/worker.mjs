@@ -23,6 +23,8 @@ const METHODS = new Set([
   "flushReports",
   "rescue",
   "review",
+  "recommendationsShown",
+  "recommendationClick",
   "sentiment",
   "sentimentClasses",
 ]);

@@ -1,6 +1,8 @@
 // The CSV export of what the dashboard shows about campaigns: one row per
 // day, campaign, group (holdout or variant), segment (or all shoppers) and
-// measure, with the estimate and its 95% range. Pure functions, no DOM.
+// measure, with the estimate and its 95% range; then each day's visit
+// figures (conversion, revenue, recommendations), whose campaign and group
+// are empty. Pure functions, no DOM.
 import { campaignName, dateOfDay, groupName, kindWords, shown } from "./words.mjs";
 
 export const CSV_COLUMNS = ["date", "campaign", "campaign_kind", "group", "segment", "measure", "estimate", "low", "high", "note"];
@@ -67,6 +69,35 @@ export function campaignsCsv(days, segmentName) {
         }
       }
     }
+    lines.push(...visitLines(day, aggregates, segmentName));
   }
   return lines.join("\r\n") + "\r\n";
+}
+
+/** The day's visit figures (conversion, revenue, recommendations), campaign and group left empty. */
+function visitLines(day, aggregates, segmentName) {
+  const visits = aggregates.visits;
+  if (!visits) return [];
+  const k = aggregates.k_anonymity;
+  const lead = (segment) => [dateOfDay(day), "", "", "", segment].map(textField);
+  const percentOf = (x) => numberField(clamp(x, 0, 1) * 100, 2);
+  const lines = [];
+  for (const [metric, measure] of [[visits.conversion, "conversion rate (%)"], [visits.click_through, "recommendation click-through (%)"]]) {
+    if (!metric) continue;
+    const places = [["all shoppers", metric.pooled], ...(metric.segments ?? []).map((cell, index) => [segmentName(cell.segment ?? index), cell])];
+    for (const [segment, cell] of places) {
+      lines.push(metric.published && shown(cell) && cell.rate
+        ? [...lead(segment), textField(measure), percentOf(cell.rate.estimate), percentOf(cell.rate.low), percentOf(cell.rate.high), ""].join(",")
+        : [...lead(segment), textField(measure), "", "", "", textField(`hidden: fewer than ${k} shoppers, or not released`)].join(","));
+    }
+  }
+  for (const [metric, measure] of [[visits.revenue, "revenue per visitor"], [visits.recommendation_revenue, "revenue from recommendations per visitor"]]) {
+    if (!metric) continue;
+    const note = `in the shop's currency; each shopper's day counts at most ${numberField(metric.cap, 2)}`;
+    const money = (x) => numberField(Math.max(0, x), 2);
+    lines.push(metric.published
+      ? [...lead("all shoppers"), textField(measure), money(metric.per_device.estimate), money(metric.per_device.low), money(metric.per_device.high), textField(note)].join(",")
+      : [...lead("all shoppers"), textField(measure), "", "", "", textField(`hidden: fewer than ${k} shoppers, or not released`)].join(","));
+  }
+  return lines;
 }

@@ -13,8 +13,8 @@
 import { SIMPSON_ADVICE, SIMPSON_NOISE, simpsonCheck, simpsonSentence } from "./simpson.mjs";
 import { campaignsCsv } from "./csv.mjs";
 import {
-  HOLDOUT, campaignName, capitalize, dateOfDay, dayOfDate, groupName, kindWords, longDate, percent,
-  probabilityWords, rangeWords, rateRange, rateText, shortDate, shown, tooWide, upliftText, verdict, whole,
+  HOLDOUT, campaignName, capitalize, currencyOf, dateOfDay, dayOfDate, groupName, kindWords, longDate, money, moneyText,
+  percent, probabilityWords, rangeWords, rateRange, rateText, shareRange, shortDate, shown, tooWide, upliftText, verdict, whole,
 } from "./words.mjs";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -38,6 +38,8 @@ if (fragment.get("token")) {
 }
 
 const today = Math.floor(Date.now() / 86_400_000);
+/** The currency money is shown in (`?currency=EUR`; pounds by default, as the demo shop's). */
+const currency = currencyOf(location.search);
 const params = new URLSearchParams(location.search);
 const shop = params.get("shop") || "demo";
 // The day: a calendar date (`date=YYYY-MM-DD`), or the API's day number
@@ -282,6 +284,79 @@ function campaignSection(aggregates, ctx) {
   return section;
 }
 
+/** The visit metrics' names (engine: `privacy::visit::METRICS`). */
+const VISIT_METRICS = ["visit.conversion", "visit.revenue", "rec.click_through", "rec.revenue"];
+
+/** Why a visit figure is missing, in words. */
+function visitMissing(metric, k) {
+  if (!metric) return "not collected by this shop.";
+  if (metric.release?.status === "not_yet") return `not released yet (${metric.release.reason ?? "the day's reports are still being added up"}).`;
+  return `fewer than ${k} shoppers reported, nothing can be shown yet.`;
+}
+
+/** A rate (conversion or click-through) by segment: a bar chart with the pooled rate first. */
+function visitRateChart(metric, ctx, title, rateWords) {
+  const cells = [["All shoppers", metric.pooled], ...metric.segments.map((cell, i) => [capitalize(ctx.segmentName(cell.segment ?? i)), cell])];
+  const rows = cells.map(([label, cell]) => {
+    if (!shown(cell) || !cell.rate) return { label, value: hiddenWords(ctx.k), hidden: true };
+    const { low, high } = rateRange(cell.rate);
+    return { label, value: `${rateText(cell.rate)} of ${whole(cell.exposed.estimate)} ${rateWords}`, estimate: clamp(cell.rate.estimate, 0, 1), low, high, vague: tooWide(cell.rate) };
+  });
+  const top = Math.max(0.01, ...rows.filter((r) => !r.hidden).map((r) => r.high));
+  return barChart(title, rows, { domain: [0, top], axis: percent });
+}
+
+/**
+ * Conversion, revenue per visitor, the recommendations' click-through and
+ * the revenue they brought, for the day: each a figure with its 95% range in
+ * a sentence, the rates also by segment.
+ */
+function visitsSection(aggregates, ctx) {
+  const visits = aggregates.visits;
+  const section = element("section", { "aria-labelledby": "visits-heading", "data-section": "visits" },
+    element("h2", { id: "visits-heading" }, "Sales and recommendations"));
+  if (!visits) {
+    section.append(element("p", { class: "hint", "data-visits": "local" },
+      "Conversion, revenue and the recommendations' results are shown with the shop's second aggregator. This shop has one: " +
+      "revenue is not collected, and conversion and click-through are only blurred on each device, too much to show as rates."));
+    return section;
+  }
+  const { conversion, revenue, click_through: clicks, recommendation_revenue: fromRecs } = visits;
+  const list = element("ul", { class: "figures" });
+  const figure = (name, key, text) => list.append(element("li", { "data-visit": key }, element("strong", {}, `${name}: `), text));
+  const pooled = (metric) => (metric?.published && shown(metric.pooled) && metric.pooled.rate ? metric.pooled : null);
+  const converted = pooled(conversion);
+  figure("Conversion rate", "conversion", converted
+    ? `${rateText(converted.rate)} of the ${whole(converted.exposed.estimate)} shoppers who reported bought something.`
+    : visitMissing(conversion, ctx.k));
+  figure("Revenue per visitor", "revenue", revenue?.published
+    ? `${moneyText(revenue.per_device, currency)} per shopper who reported, ${money(revenue.total.estimate, currency)} in all (95% range ${money(revenue.total.low, currency)}–${money(revenue.total.high, currency)}).`
+    : visitMissing(revenue, ctx.k));
+  const clicked = pooled(clicks);
+  figure("Recommendation click-through", "click-through", clicked
+    ? `${rateText(clicked.rate)} of the ${whole(clicked.exposed.estimate)} shoppers shown suggestions clicked one.`
+    : visitMissing(clicks, ctx.k));
+  let attributed = visitMissing(fromRecs, ctx.k);
+  if (fromRecs?.published) {
+    attributed = `${moneyText(fromRecs.per_device, currency)} per shopper, ${money(fromRecs.total.estimate, currency)} in all, spent on suggested products the shopper had clicked that day`;
+    const share = revenue?.published ? shareRange(fromRecs.per_device, revenue.per_device) : null;
+    attributed += share ? ` (${percent(share.estimate)} of revenue; somewhere between ${percent(share.low)} and ${percent(share.high)}).` : ".";
+  }
+  figure("Revenue from recommendations", "recommendation-revenue", attributed);
+  section.append(list);
+  const cap = revenue?.cap ?? fromRecs?.cap;
+  if (cap) {
+    section.append(element("p", { class: "hint", "data-visits": "cap" },
+      `Each shopper's spending counts for at most ${money(cap, currency)} a day (more counts as ${money(cap, currency)}), so that no single order can be read from the totals; ` +
+      "revenue per visitor is therefore a little low on days with very large orders."));
+  }
+  const charts = element("div", { class: "charts" });
+  if (converted) charts.append(visitRateChart(conversion, ctx, "Conversion rate by segment (bars: estimate; lines: 95% range)", "shoppers"));
+  if (clicked) charts.append(visitRateChart(clicks, ctx, "Recommendation click-through by segment", "shown suggestions"));
+  if (charts.childElementCount) section.append(charts);
+  return section;
+}
+
 const METRIC_TITLES = {
   "segment.lifecycle": "Shoppers by lifecycle segment",
   "segment.price_tier": "Shoppers by price tier",
@@ -462,6 +537,8 @@ function trendSection(days, ctx, note, download) {
   reported.append(reportedBody);
   section.append(scrollBox(reported, "Shoppers who reported, by day"));
 
+  if (days.some(({ aggregates }) => aggregates?.visits)) section.append(visitsTrendTable(days, ctx));
+
   const ids = [];
   for (const { aggregates } of days) for (const c of aggregates?.campaigns ?? []) if (!ids.includes(c.id)) ids.push(c.id);
   for (const id of ids) {
@@ -495,6 +572,27 @@ function trendSection(days, ctx, note, download) {
     section.append(block);
   }
   return section;
+}
+
+/** Conversion, revenue per visitor, click-through and revenue from recommendations, one row a day. */
+function visitsTrendTable(days, ctx) {
+  const columns = ["Conversion rate", "Revenue per visitor", "Recommendation click-through", "Revenue from recommendations, per visitor"];
+  const table = element("table", { class: "stack", "data-trend-visits": "" }, element("caption", {}, "Sales and recommendations by day (95% range)"),
+    element("thead", {}, element("tr", {}, element("th", { scope: "col" }, "Day"), ...columns.map((c) => element("th", { scope: "col" }, c)))));
+  const body = element("tbody");
+  const rate = (metric) => (metric?.published && shown(metric.pooled) && metric.pooled.rate ? rateText(metric.pooled.rate) : "hidden");
+  const amount = (metric) => (metric?.published ? moneyText(metric.per_device, currency) : "hidden");
+  for (const { day, aggregates, failed } of days) {
+    const visits = aggregates?.visits;
+    const values = failed || !visits
+      ? columns.map(() => (failed ? "could not be read" : "hidden"))
+      : [rate(visits.conversion), amount(visits.revenue), rate(visits.click_through), amount(visits.recommendation_revenue)];
+    body.append(element("tr", {}, element("th", { scope: "row" }, shortDate(day)),
+      ...values.map((value, i) => element("td", value === "hidden" ? { "data-label": columns[i], class: "hidden-value" } : { "data-label": columns[i] },
+        value === "hidden" ? `hidden (fewer than ${ctx.k} shoppers, or not released)` : value))));
+  }
+  table.append(body);
+  return scrollBox(table, "Sales and recommendations by day");
 }
 
 /** Dots with 95% range whiskers: each group's response rate on each day. */
@@ -537,7 +635,7 @@ function trendChart(perDay, variants) {
 
 /** The CSV download of the campaigns' figures of every day shown. */
 function downloadButton(days, ctx) {
-  const button = element("button", { type: "button", id: "download-csv" }, "Download the campaign figures (CSV)");
+  const button = element("button", { type: "button", id: "download-csv" }, "Download the figures (CSV)");
   button.addEventListener("click", () => {
     const text = campaignsCsv(days.filter((d) => d.aggregates && !d.failed), ctx.segmentName);
     const link = element("a", {
@@ -672,7 +770,10 @@ async function load() {
       element("p", {}, element("strong", {}, whole(shoppersReported(aggregates))), " shoppers reported this day. ",
         `Groups of fewer than ${aggregates.k_anonymity} shoppers are hidden.`));
     if (days.length === 1) summary.append(download);
-    sections.push(summary, campaignSection(aggregates, ctx), segmentSection(aggregates, ctx),
+    // Sales and recommendations: for a shop that collects them (two
+    // aggregators), or one that asks for them with one (it is told why there is nothing).
+    const visits = aggregates.visits || aggregates.metrics.some((m) => VISIT_METRICS.includes(m.name)) ? [visitsSection(aggregates, ctx)] : [];
+    sections.push(summary, ...visits, campaignSection(aggregates, ctx), segmentSection(aggregates, ctx),
       trendingSection(aggregates, ctx), sentimentSection(aggregates, ctx), aboutSection(aggregates));
   }
   main.replaceChildren(...sections);

@@ -175,3 +175,40 @@ export function rangeWords(first, last) {
 export function shortDate(day) {
   return new Date(day * 86_400_000).toLocaleDateString("en-GB", { timeZone: "UTC", day: "numeric", month: "short" });
 }
+
+/** The shop's currency for money on the page: `?currency=EUR`, else pounds (the demo data's). */
+export function currencyOf(search) {
+  const code = new URLSearchParams(search).get("currency");
+  return /^[A-Z]{3}$/.test(code ?? "") ? code : "GBP";
+}
+
+const moneyFormats = new Map();
+/** An amount of money: 4.1 → "£4.10" (amounts below zero read as zero). */
+export function money(x, currency = "GBP") {
+  let format = moneyFormats.get(currency);
+  if (!format) {
+    format = new Intl.NumberFormat("en-GB", { style: "currency", currency, minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    moneyFormats.set(currency, format);
+  }
+  return format.format(Math.max(0, x));
+}
+
+/** "£4.10 (£3.62–£4.58)": an amount with its 95% range. */
+export function moneyText(interval, currency = "GBP") {
+  return `${money(interval.estimate, currency)} (${money(interval.low, currency)}–${money(interval.high, currency)})`;
+}
+
+/**
+ * A part of a whole, both with 95% ranges, as a range of shares: the lowest
+ * part over the highest whole to the highest part over the lowest whole
+ * (wider than the share's own 95% range, never narrower). `null` when the
+ * whole may be zero.
+ */
+export function shareRange(part, whole) {
+  if (!(whole.low > 0)) return null;
+  return {
+    estimate: clamp(part.estimate / whole.estimate, 0, 1),
+    low: clamp(part.low / whole.high, 0, 1),
+    high: clamp(part.high / whole.low, 0, 1),
+  };
+}

@@ -147,6 +147,43 @@ impl CoveReporter {
             .map_err(to_js_error)
     }
 
+    /// Counts one line of an order at `at` for the visit metrics: its
+    /// revenue, and whether it went to an item clicked in a Cove slot earlier
+    /// that day. (One call a line: the module reads no event JSON.)
+    #[wasm_bindgen(js_name = recordPurchaseLine)]
+    pub fn record_purchase_line(
+        &mut self,
+        item_id: String,
+        quantity: u32,
+        price: f64,
+        at: f64,
+    ) -> Result<(), JsValue> {
+        let line = cove_engine::events::PurchaseLine {
+            item: item_id,
+            quantity,
+            price,
+        };
+        self.reporter
+            .record_purchase(&[line], at as i64)
+            .map_err(to_js_error)
+    }
+
+    /// A Cove slot showed `item_id` to the shopper at `now`.
+    #[wasm_bindgen(js_name = recommendationShown)]
+    pub fn recommendation_shown(&mut self, item_id: &str, now: f64) {
+        self.reporter
+            .record_recommendations_shown([item_id], now as i64);
+    }
+
+    /// The shopper clicked `item_id` in a Cove slot at `now`; refused
+    /// (`recommendation_not_shown`) when no slot showed it today.
+    #[wasm_bindgen(js_name = recommendationClick)]
+    pub fn recommendation_click(&mut self, item_id: &str, now: f64) -> Result<(), JsValue> {
+        self.reporter
+            .record_recommendation_click(item_id, now as i64)
+            .map_err(to_js_error)
+    }
+
     /// Schedules the first envelope after the first activity (no-op later).
     #[wasm_bindgen(js_name = noteActivity)]
     pub fn note_activity(&mut self, now: f64) -> Result<(), JsValue> {

@@ -61,6 +61,7 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
         .map(|(name, epsilon)| MetricRequest {
             name: name.into(),
             epsilon,
+            cap: None,
         })
         .collect();
     let campaign = CampaignSpec {

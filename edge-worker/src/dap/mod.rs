@@ -27,7 +27,7 @@ pub mod store;
 use cove_engine::aggregation::aggregator::AggregatorKeys;
 use cove_engine::aggregation::hpke::{base64url, config_to_text, from_base64url, Keypair};
 use cove_engine::aggregation::release::Released;
-use cove_engine::aggregation::task::{time_day, Task, VERIFY_KEY_SIZE};
+use cove_engine::aggregation::task::{time_day, Task, VdafKind, VERIFY_KEY_SIZE};
 use cove_engine::privacy::registry::{Aggregators, Registry};
 use janus_messages::codec::{Decode, Encode};
 use janus_messages::query_type::TimeInterval;
@@ -57,31 +57,55 @@ pub struct TaskSpec {
     length: u32,
     epsilon: f64,
     min_batch_size: u32,
+    /// A sum vector's bits (0: a histogram, as every task stored before sums).
+    #[serde(default)]
+    bits: u32,
+    /// A sum vector's cap.
+    #[serde(default)]
+    cap: f64,
     #[serde(default)]
     helper_url: String,
 }
 
 impl TaskSpec {
     fn of(task: &Task, helper_url: &str) -> TaskSpec {
+        let (bits, cap) = match task.kind {
+            VdafKind::Histogram => (0, 0.0),
+            VdafKind::SumVec { bits, cap } => (bits, cap),
+        };
         TaskSpec {
             shop: task.shop.clone(),
             metric: task.metric.clone(),
             length: task.length,
             epsilon: task.epsilon,
             min_batch_size: task.min_batch_size,
+            bits,
+            cap,
             helper_url: helper_url.to_string(),
         }
     }
 
     fn task(&self) -> worker::Result<Task> {
-        Task::histogram(
-            &self.shop,
-            &self.metric,
-            self.length,
-            self.epsilon,
-            self.min_batch_size,
-        )
-        .map_err(|e| worker::Error::RustError(e.to_string()))
+        let task = if self.bits == 0 {
+            Task::histogram(
+                &self.shop,
+                &self.metric,
+                self.length,
+                self.epsilon,
+                self.min_batch_size,
+            )
+        } else {
+            Task::sum_vec(
+                &self.shop,
+                &self.metric,
+                self.length,
+                self.bits,
+                self.cap,
+                self.epsilon,
+                self.min_batch_size,
+            )
+        };
+        task.map_err(|e| worker::Error::RustError(e.to_string()))
     }
 }
 
@@ -436,7 +460,7 @@ pub async fn collect(
         let release = if response.status_code() == 200 {
             match response.json::<store::Collected>().await? {
                 store::Collected::Released { n_reports, counts } => DayRelease::Released {
-                    release: Released::new(n_reports, counts, task.epsilon),
+                    release: Released::of_task(&task, n_reports, counts),
                 },
                 store::Collected::BelowK { n_reports } => DayRelease::BelowK { n_reports },
                 store::Collected::Waiting { pending, reason } => DayRelease::NotYet {

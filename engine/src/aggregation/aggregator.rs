@@ -13,11 +13,17 @@
 //!    to its batch and answers the prepare message;
 //! 3. L runs [`leader_finish`] with that message and adds its output share.
 //!
-//! At collection, H adds discrete-Laplace noise (sensitivity 2: replacing one
-//! device's report moves two cells by one) to its batch's share and seals it to
+//! At collection, H adds discrete-Laplace noise (scaled to the task's
+//! sensitivity: 2 for a histogram, where replacing one device's report moves
+//! two cells by one; `(2^bits − 1) · length` for a sum vector) to its batch's
+//! share and seals it to
 //! the collector ([`helper_release`]); L adds nothing (the shop holds L's share
 //! and is the collector: noise it knows protects no one), and [`unshard`] sums
 //! the two shares into signed counts.
+//!
+//! Both VDAFs a task may run (`task::VdafKind`) are Prio3 over `Field128`
+//! with the same shares, states and output shares; each step is written once,
+//! generic over the Prio3 type, and dispatched on the task's kind.
 
 use janus_messages::codec::{Decode, Encode, ParameterizedDecode};
 use janus_messages::query_type::TimeInterval;
@@ -29,16 +35,18 @@ use janus_messages::{
 use prio::dp::distributions::PureDpDiscreteLaplace;
 use prio::dp::{DifferentialPrivacyStrategy, PureDpBudget, Rational};
 use prio::field::{Field128, FieldElement, FieldElementWithInteger};
+use prio::flp::{Type, TypeWithNoise};
 use prio::topology::ping_pong::{
     PingPongContinuedValue, PingPongMessage, PingPongState, PingPongTopology,
 };
-use prio::vdaf::prio3::{Prio3Histogram, Prio3InputShare, Prio3PublicShare};
+use prio::vdaf::prio3::{Prio3, Prio3InputShare, Prio3PublicShare};
+use prio::vdaf::xof::XofTurboShake128;
 use prio::vdaf::{Aggregatable, AggregateShare, AggregatorWithNoise, OutputShare};
 use sha2::{Digest, Sha256};
 
 use super::hpke::{seal, Keypair, Label};
 use super::problem;
-use super::task::{day_interval, time_day, Task, VERIFY_KEY_SIZE};
+use super::task::{day_interval, time_day, Task, VdafKind, VERIFY_KEY_SIZE};
 use crate::Error;
 
 /// What one aggregator holds for its role in every task.
@@ -50,7 +58,30 @@ pub struct AggregatorKeys {
     pub hpke: Keypair,
 }
 
-type LeaderState = PingPongState<VERIFY_KEY_SIZE, 16, Prio3Histogram>;
+/// A Prio3 VDAF over `Field128` with TurboSHAKE128, as every task runs.
+type Vdaf<T> = Prio3<T, XofTurboShake128, 16>;
+
+/// The leader's state between steps 1 and 3, per VDAF.
+enum LeaderState {
+    Histogram(PingPongState<VERIFY_KEY_SIZE, 16, prio::vdaf::prio3::Prio3Histogram>),
+    SumVec(PingPongState<VERIFY_KEY_SIZE, 16, prio::vdaf::prio3::Prio3SumVec>),
+}
+
+/// Runs `$body` with `$vdaf` bound to the task's VDAF, whichever it is.
+macro_rules! with_vdaf {
+    ($task:expr, |$vdaf:ident| $body:expr) => {
+        match $task.kind {
+            VdafKind::Histogram => {
+                let $vdaf = $task.vdaf()?;
+                $body
+            }
+            VdafKind::SumVec { .. } => {
+                let $vdaf = $task.sum_vdaf()?;
+                $body
+            }
+        }
+    };
+}
 
 /// A report the leader has opened and prepared: what goes to the helper, and
 /// the state that finishes it.
@@ -76,9 +107,9 @@ pub fn decode_report(bytes: &[u8]) -> Result<(Report, u32), Error> {
     Ok((report, day))
 }
 
-fn open_share(
+fn open_share<T: Type<Field = Field128>>(
     task: &Task,
-    vdaf: &Prio3Histogram,
+    vdaf: &Vdaf<T>,
     keypair: &Keypair,
     role: Role,
     metadata: &janus_messages::ReportMetadata,
@@ -117,13 +148,37 @@ pub fn leader_prepare(
     keys: &AggregatorKeys,
     report: &Report,
 ) -> Result<LeaderPrepared, Error> {
-    let vdaf = task.vdaf()?;
     let metadata = report.metadata();
     let day = time_day(metadata.time())
         .ok_or_else(|| problem("reportRejected", "a report's time is a day's first second"))?;
+    let (init, state) = match task.kind {
+        VdafKind::Histogram => {
+            let (init, state) = leader_prepare_with(&task.vdaf()?, task, keys, report)?;
+            (init, LeaderState::Histogram(state))
+        }
+        VdafKind::SumVec { .. } => {
+            let (init, state) = leader_prepare_with(&task.sum_vdaf()?, task, keys, report)?;
+            (init, LeaderState::SumVec(state))
+        }
+    };
+    Ok(LeaderPrepared {
+        report_id: *metadata.id(),
+        day,
+        init,
+        state,
+    })
+}
+
+fn leader_prepare_with<T: Type<Field = Field128>>(
+    vdaf: &Vdaf<T>,
+    task: &Task,
+    keys: &AggregatorKeys,
+    report: &Report,
+) -> Result<(PrepareInit, PingPongState<VERIFY_KEY_SIZE, 16, Vdaf<T>>), Error> {
+    let metadata = report.metadata();
     let (public_share, input_share) = open_share(
         task,
-        &vdaf,
+        vdaf,
         &keys.hpke,
         Role::Leader,
         metadata,
@@ -145,12 +200,7 @@ pub fn leader_prepare(
         report.public_share().to_vec(),
         report.helper_encrypted_input_share().clone(),
     );
-    Ok(LeaderPrepared {
-        report_id: *metadata.id(),
-        day,
-        init: PrepareInit::new(share, message),
-        state,
-    })
+    Ok((PrepareInit::new(share, message), state))
 }
 
 /// Step 2, at the helper: prepares one report of an aggregation job. The
@@ -161,34 +211,17 @@ pub fn helper_prepare(
     keys: &AggregatorKeys,
     init: &PrepareInit,
 ) -> (PrepareResp, Option<OutputShare<Field128>>) {
-    let metadata = init.report_share().metadata();
-    let report_id = *metadata.id();
-    let result = (|| {
-        let vdaf = task.vdaf().map_err(|_| PrepareError::VdafPrepError)?;
-        let (public_share, input_share) = open_share(
-            task,
-            &vdaf,
-            &keys.hpke,
-            Role::Helper,
-            metadata,
-            init.report_share().public_share(),
-            init.report_share().encrypted_input_share(),
-        )?;
-        let transition = vdaf
-            .helper_initialized(
-                &keys.verify_key,
-                &(),
-                report_id.as_ref(),
-                &public_share,
-                &input_share,
-                init.message(),
-            )
-            .map_err(|_| PrepareError::VdafPrepError)?;
-        match transition.evaluate(&vdaf) {
-            Ok((PingPongState::Finished(output), message)) => Ok((message, output)),
-            _ => Err(PrepareError::VdafPrepError),
-        }
-    })();
+    let report_id = *init.report_share().metadata().id();
+    let result = match task.kind {
+        VdafKind::Histogram => task
+            .vdaf()
+            .map_err(|_| PrepareError::VdafPrepError)
+            .and_then(|vdaf| helper_prepare_with(&vdaf, task, keys, init)),
+        VdafKind::SumVec { .. } => task
+            .sum_vdaf()
+            .map_err(|_| PrepareError::VdafPrepError)
+            .and_then(|vdaf| helper_prepare_with(&vdaf, task, keys, init)),
+    };
     match result {
         Ok((message, output)) => (
             PrepareResp::new(report_id, PrepareStepResult::Continue { message }),
@@ -198,6 +231,38 @@ pub fn helper_prepare(
             PrepareResp::new(report_id, PrepareStepResult::Reject(error)),
             None,
         ),
+    }
+}
+
+fn helper_prepare_with<T: Type<Field = Field128>>(
+    vdaf: &Vdaf<T>,
+    task: &Task,
+    keys: &AggregatorKeys,
+    init: &PrepareInit,
+) -> Result<(PingPongMessage, OutputShare<Field128>), PrepareError> {
+    let metadata = init.report_share().metadata();
+    let (public_share, input_share) = open_share(
+        task,
+        vdaf,
+        &keys.hpke,
+        Role::Helper,
+        metadata,
+        init.report_share().public_share(),
+        init.report_share().encrypted_input_share(),
+    )?;
+    let transition = vdaf
+        .helper_initialized(
+            &keys.verify_key,
+            &(),
+            metadata.id().as_ref(),
+            &public_share,
+            &input_share,
+            init.message(),
+        )
+        .map_err(|_| PrepareError::VdafPrepError)?;
+    match transition.evaluate(vdaf) {
+        Ok((PingPongState::Finished(output), message)) => Ok((message, output)),
+        _ => Err(PrepareError::VdafPrepError),
     }
 }
 
@@ -225,11 +290,21 @@ pub fn leader_finish(
             ))
         }
     };
-    let PingPongState::Continued(state) = prepared.state else {
+    match prepared.state {
+        LeaderState::Histogram(state) => leader_finish_with(&task.vdaf()?, state, message),
+        LeaderState::SumVec(state) => leader_finish_with(&task.sum_vdaf()?, state, message),
+    }
+}
+
+fn leader_finish_with<T: Type<Field = Field128>>(
+    vdaf: &Vdaf<T>,
+    state: PingPongState<VERIFY_KEY_SIZE, 16, Vdaf<T>>,
+    message: &PingPongMessage,
+) -> Result<OutputShare<Field128>, Error> {
+    if !matches!(state, PingPongState::Continued(_)) {
         return Err(problem("invalidMessage", "the leader's state is finished"));
-    };
-    let vdaf = task.vdaf()?;
-    match vdaf.leader_continued(PingPongState::Continued(state), &(), message) {
+    }
+    match vdaf.leader_continued(state, &(), message) {
         Ok(PingPongContinuedValue::FinishedNoMessage { output_share }) => Ok(output_share),
         Ok(_) => Err(problem("invalidMessage", "Prio3 finishes in one round")),
         Err(error) => Err(problem("reportRejected", error)),
@@ -359,15 +434,8 @@ pub fn helper_release(
             ),
         ));
     }
-    let vdaf = task.vdaf()?;
     let mut share = AggregateShare::from(batch.share.clone());
-    vdaf.add_noise_to_agg_share(
-        &noise_strategy(task)?,
-        &(),
-        &mut share,
-        batch.count as usize,
-    )
-    .map_err(|error| problem("invalidTask", error))?;
+    with_vdaf!(task, |vdaf| add_noise(&vdaf, task, batch, &mut share))?;
     let plaintext = share.get_encoded().map_err(codec)?;
     seal(
         collector,
@@ -377,6 +445,19 @@ pub fn helper_release(
         &plaintext,
         &aggregate_aad(task, day)?,
     )
+}
+
+fn add_noise<T>(
+    vdaf: &Vdaf<T>,
+    task: &Task,
+    batch: &Batch,
+    share: &mut AggregateShare<Field128>,
+) -> Result<(), Error>
+where
+    T: Type<Field = Field128> + TypeWithNoise<PureDpDiscreteLaplace>,
+{
+    vdaf.add_noise_to_agg_share(&noise_strategy(task)?, &(), share, batch.count as usize)
+        .map_err(|error| problem("invalidTask", error))
 }
 
 /// The collector's step: the leader's batch plus the helper's sealed, noisy
@@ -395,9 +476,10 @@ pub fn unshard(
         helper_share,
         &aggregate_aad(task, day)?,
     )?;
-    let vdaf = task.vdaf()?;
-    let helper = AggregateShare::<Field128>::get_decoded_with_param(&(&vdaf, &()), &plaintext)
-        .map_err(codec)?;
+    let helper: AggregateShare<Field128> = with_vdaf!(task, |vdaf| {
+        AggregateShare::<Field128>::get_decoded_with_param(&(&vdaf, &()), &plaintext)
+            .map_err(codec)?
+    });
     let mut sum = AggregateShare::from(leader.share.clone());
     sum.merge(&helper).map_err(codec)?;
     let modulus = Field128::modulus();

@@ -1,5 +1,6 @@
-//! The device's side: one metric's true cell as a DAP report, its two input
-//! shares sealed to the leader and the helper.
+//! The device's side: one metric's true value (a histogram's cell or a vector
+//! of sums) as a DAP report, its two input shares sealed to the leader and the
+//! helper.
 
 use janus_messages::codec::Encode;
 use janus_messages::{
@@ -10,7 +11,7 @@ use rand::RngCore;
 
 use super::hpke::{seal, Label};
 use super::problem;
-use super::task::{day_time, Task};
+use super::task::{day_time, Task, VdafKind};
 use crate::Error;
 
 /// The two aggregators' public keys, as a device gets them.
@@ -22,22 +23,52 @@ pub struct AggregatorKeys {
     pub helper: HpkeConfig,
 }
 
-/// The DAP report of `cell` for `task`, dated `day`: encoded, ready to upload.
-/// Errors (and builds nothing) when the cell is outside the task's histogram.
-pub fn report(task: &Task, cell: u32, day: u32, keys: &AggregatorKeys) -> Result<Vec<u8>, Error> {
-    if cell >= task.length {
-        return Err(problem(
-            "invalidMeasurement",
-            format!("cell {cell} of a {}-cell histogram", task.length),
-        ));
-    }
-    let vdaf = task.vdaf()?;
+/// What a device measured for one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Measurement {
+    /// A histogram's one cell.
+    Cell(u32),
+    /// A sum vector's summands, each below `2^bits` (see
+    /// [`crate::privacy::visit`] for money).
+    Sums(Vec<u64>),
+}
+
+/// The DAP report of `measurement` for `task`, dated `day`: encoded, ready to
+/// upload. Errors (and builds nothing) when the measurement does not fit the
+/// task: a cell outside its histogram, sums of another length or above
+/// `2^bits − 1`.
+pub fn report(
+    task: &Task,
+    measurement: &Measurement,
+    day: u32,
+    keys: &AggregatorKeys,
+) -> Result<Vec<u8>, Error> {
     let mut id = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut id);
     let report_id = ReportId::from(id);
-    let (public_share, input_shares) = vdaf
-        .shard(&(cell as usize), report_id.as_ref())
-        .map_err(|error| problem("invalidMeasurement", error))?;
+    let sharded = match (task.kind, measurement) {
+        (VdafKind::Histogram, Measurement::Cell(cell)) if *cell < task.length => {
+            task.vdaf()?.shard(&(*cell as usize), report_id.as_ref())
+        }
+        (VdafKind::SumVec { bits, .. }, Measurement::Sums(values))
+            if values.len() == task.length as usize
+                && values.iter().all(|&value| value >> bits == 0) =>
+        {
+            let values: Vec<u128> = values.iter().map(|&value| u128::from(value)).collect();
+            task.sum_vdaf()?.shard(&values, report_id.as_ref())
+        }
+        _ => {
+            return Err(problem(
+                "invalidMeasurement",
+                format!(
+                    "a measurement that does not fit the task's {} values",
+                    task.length
+                ),
+            ))
+        }
+    };
+    let (public_share, input_shares) =
+        sharded.map_err(|error| problem("invalidMeasurement", error))?;
     let metadata = ReportMetadata::new(report_id, day_time(day));
     let encode = |value: &dyn EncodeDyn| value.encoded().map_err(|e| problem("invalidMessage", e));
     let public_share = encode(&public_share)?;

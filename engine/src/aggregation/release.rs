@@ -12,9 +12,16 @@
 //! hundred devices and rates of a few percent, where the plain normal interval
 //! does not), each widened by the noise's variance through the delta method.
 //! Tested over 400 seeded campaigns in `tests` (coverage 93–97%).
+//!
+//! A day's visit metrics (`privacy::visit`) are read the same way: a
+//! conversion or click-through histogram is a one-variant campaign
+//! ([`decode_rates`]); a revenue sum vector `[Σx, Σx²/cap]` gives the mean per
+//! device with an interval from the sample variance it carries and the noise
+//! scaled to the cap ([`decode_revenue`]).
 
 use serde::{Deserialize, Serialize};
 
+use super::task::Task;
 use crate::privacy::campaign::{CampaignOutcome, CampaignSpec, Interval, Outcome, VariantOutcome};
 use crate::privacy::estimate::{Estimate, Z_95};
 use crate::Error;
@@ -22,11 +29,19 @@ use crate::Error;
 /// The sensitivity of a one-hot histogram under replacement of one report.
 pub const HISTOGRAM_SENSITIVITY: f64 = 2.0;
 
-/// The variance of one cell's discrete-Laplace noise at `epsilon`.
+/// The variance of one cell's discrete-Laplace noise at `epsilon` for a
+/// histogram (sensitivity 2).
 pub fn noise_variance(epsilon: f64) -> f64 {
-    let scale = HISTOGRAM_SENSITIVITY / epsilon;
-    let a = (-1.0 / scale).exp();
-    2.0 * a / ((1.0 - a) * (1.0 - a))
+    noise_variance_at(HISTOGRAM_SENSITIVITY, epsilon)
+}
+
+/// The variance of one cell's discrete-Laplace noise of scale
+/// `sensitivity / epsilon`: `2a / (1 − a)²` with `a = e^{−ε/sensitivity}`
+/// (`expm1`, so a scale of 10⁵ units loses no digits).
+pub fn noise_variance_at(sensitivity: f64, epsilon: f64) -> f64 {
+    let x = epsilon / sensitivity;
+    let one_minus_a = -libm::expm1(-x);
+    2.0 * (1.0 - one_minus_a) / (one_minus_a * one_minus_a)
 }
 
 /// A released histogram (one day, or the sum of several days' releases).
@@ -47,6 +62,16 @@ impl Released {
             n_reports,
             counts,
             noise_variance: noise_variance(epsilon),
+        }
+    }
+
+    /// One day's release of `task`, its noise scaled to the task's
+    /// sensitivity.
+    pub fn of_task(task: &Task, n_reports: u64, counts: Vec<i64>) -> Released {
+        Released {
+            n_reports,
+            counts,
+            noise_variance: noise_variance_at(task.sensitivity(), task.epsilon),
         }
     }
 
@@ -245,6 +270,98 @@ pub fn decode_campaign(
     Ok(CampaignOutcome {
         n_reports: release.n_reports,
         variants,
+    })
+}
+
+/// A binary outcome per lifecycle segment (cells `segment · 2 + outcome`,
+/// as `privacy::visit` encodes conversion and click-through): the rate with
+/// its interval pooled over the segments, then per segment. The rate's
+/// denominator is the devices that reported; its numerator, those with the
+/// outcome.
+pub fn decode_rates(n_segments: u32, release: &Released) -> Result<Vec<Outcome>, Error> {
+    let expected = (n_segments * 2) as usize;
+    if n_segments == 0 || release.counts.len() != expected {
+        return Err(Error::DimensionMismatch {
+            what: "rate release cells (segments × 2)",
+            expected,
+            found: release.counts.len(),
+        });
+    }
+    let all: Vec<u32> = (0..n_segments).collect();
+    Ok(std::iter::once(outcome(release, n_segments, 0, &all, None))
+        .chain(
+            all.iter()
+                .map(|&segment| outcome(release, n_segments, 0, &[segment], Some(segment))),
+        )
+        .collect())
+}
+
+/// Money per device, from a released `[Σx, Σx²/cap]` in units of
+/// `cap / (2^bits − 1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RevenueOutcome {
+    /// Reports in the batch (exact).
+    pub n_reports: u64,
+    /// The cap every device's value was clipped at, in the shop's currency.
+    pub cap: f64,
+    /// The total over the devices that reported (noise-only interval: it is
+    /// what they measured, as counts are).
+    pub total: Interval,
+    /// The mean per reporting device, an estimate of the mean per device-day
+    /// of the population: its interval carries the sampling (the sample
+    /// variance the release carries, kept within what a value in `[0, cap]`
+    /// allows) and the noise.
+    pub per_device: Interval,
+}
+
+/// Reads a released revenue sum vector (see [`RevenueOutcome`]). Errors on a
+/// release of another shape, a cap that is not positive or bits out of range.
+pub fn decode_revenue(release: &Released, bits: u32, cap: f64) -> Result<RevenueOutcome, Error> {
+    if release.counts.len() != 2 {
+        return Err(Error::DimensionMismatch {
+            what: "revenue release sums ([Σx, Σx²/cap])",
+            expected: 2,
+            found: release.counts.len(),
+        });
+    }
+    if !super::task::is_valid_sum(bits, cap) {
+        return Err(Error::InvalidParameter {
+            name: "revenue cap",
+            reason: "must be positive, with 1 to 32 bits",
+        });
+    }
+    let unit = cap / ((1u64 << bits) - 1) as f64;
+    let noise_sd = release.noise_variance.sqrt() * unit;
+    let sum = release.counts[0] as f64 * unit;
+    let total = count_interval(sum, 1.0, release.noise_variance * unit * unit);
+    let n = release.n_reports as f64;
+    let per_device = if release.n_reports == 0 {
+        Interval {
+            estimate: 0.0,
+            std_error: f64::INFINITY,
+            low: 0.0,
+            high: cap,
+        }
+    } else {
+        let mean = (sum / n).clamp(0.0, cap);
+        // Σx² = cap · Σ(x²/cap); the sample variance, at most what a value
+        // in [0, cap] with this mean can have (Bhatia–Davis), at least 0.
+        let squares = release.counts[1] as f64 * unit * cap;
+        let bessel = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let variance = ((squares / n - mean * mean) * bessel).clamp(0.0, mean * (cap - mean));
+        let std_error = (variance / n + (noise_sd / n).powi(2)).sqrt();
+        Interval {
+            estimate: mean,
+            std_error,
+            low: (mean - Z_95 * std_error).max(0.0),
+            high: (mean + Z_95 * std_error).min(cap),
+        }
+    };
+    Ok(RevenueOutcome {
+        n_reports: release.n_reports,
+        cap,
+        total,
+        per_device,
     })
 }
 

@@ -1,12 +1,13 @@
 //! A DAP task: one metric of one shop, aggregated per day.
 //!
 //! Its id is the SHA-256 of everything both aggregators must agree on (shop,
-//! metric, VDAF and its length, ε, the minimum batch size, the time precision),
+//! metric, the VDAF and its parameters, ε, the minimum batch size, the time
+//! precision),
 //! so a helper configured differently from the leader does not know the task at
 //! all, and says so, instead of aggregating with other parameters.
 
 use janus_messages::{Duration, Interval, TaskId, Time};
-use prio::vdaf::prio3::{optimal_chunk_length, Prio3Histogram};
+use prio::vdaf::prio3::{optimal_chunk_length, Prio3Histogram, Prio3SumVec};
 use sha2::{Digest, Sha256};
 
 use super::problem;
@@ -22,7 +23,36 @@ pub const VERIFY_KEY_SIZE: usize = 16;
 /// bytes a cell), so large domains (an item of the catalogue) stay on local DP.
 pub const MAX_HISTOGRAM_LENGTH: u32 = 4_096;
 
-/// One metric of one shop as a Prio3 histogram task.
+/// The most bits one summand of a sum task may have: a device's value is
+/// below `2^bits`, and a day's sum of millions of them stays far inside the
+/// field.
+pub const MAX_SUM_BITS: u32 = 32;
+
+/// Whether a sum's parameters can make a task: 1 to [`MAX_SUM_BITS`] bits
+/// and a positive, finite cap (the one check, wherever a sum is configured).
+pub fn is_valid_sum(bits: u32, cap: f64) -> bool {
+    (1..=MAX_SUM_BITS).contains(&bits) && cap.is_finite() && cap > 0.0
+}
+
+/// Which Prio3 VDAF a task runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VdafKind {
+    /// Prio3Histogram: one cell set, the proof checks the measurement is
+    /// one-hot (sensitivity 2 under replacement).
+    Histogram,
+    /// Prio3SumVec: `length` integers each in `[0, 2^bits)`, which the proof
+    /// checks (sensitivity `(2^bits − 1) · length`). The integers are money
+    /// in units of `cap / (2^bits − 1)`, so the proof's bound is the cap.
+    SumVec {
+        /// Bits per summand.
+        bits: u32,
+        /// What the largest summand `2^bits − 1` stands for, in the shop's
+        /// currency.
+        cap: f64,
+    },
+}
+
+/// One metric of one shop as a Prio3 task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     /// The task id (see the module's documentation).
@@ -31,7 +61,9 @@ pub struct Task {
     pub shop: String,
     /// The metric's name.
     pub metric: String,
-    /// The number of cells.
+    /// The VDAF and its parameters.
+    pub kind: VdafKind,
+    /// The number of cells (a histogram's) or summands (a sum vector's).
     pub length: u32,
     /// The ε of one day's release (the helper's noise).
     pub epsilon: f64,
@@ -55,18 +87,73 @@ impl Task {
                 format!("a histogram task has 2 to {MAX_HISTOGRAM_LENGTH} cells, not {length}"),
             ));
         }
+        Task::new(
+            shop,
+            metric,
+            VdafKind::Histogram,
+            length,
+            epsilon,
+            min_batch_size,
+        )
+    }
+
+    /// The task of `metric` in `shop`: a vector of `length` sums, each
+    /// device's summand below `2^bits` (standing for `cap` in the shop's
+    /// currency), released with `epsilon` once it holds `min_batch_size`
+    /// reports.
+    pub fn sum_vec(
+        shop: &str,
+        metric: &str,
+        length: u32,
+        bits: u32,
+        cap: f64,
+        epsilon: f64,
+        min_batch_size: u32,
+    ) -> Result<Task, Error> {
+        if !(1..=16).contains(&length) || !is_valid_sum(bits, cap) {
+            return Err(problem(
+                "invalidTask",
+                format!(
+                    "a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits and a positive cap"
+                ),
+            ));
+        }
+        Task::new(
+            shop,
+            metric,
+            VdafKind::SumVec { bits, cap },
+            length,
+            epsilon,
+            min_batch_size,
+        )
+    }
+
+    fn new(
+        shop: &str,
+        metric: &str,
+        kind: VdafKind,
+        length: u32,
+        epsilon: f64,
+        min_batch_size: u32,
+    ) -> Result<Task, Error> {
         if !(epsilon.is_finite() && epsilon > 0.0) || min_batch_size == 0 {
             return Err(problem(
                 "invalidTask",
                 "ε must be positive and the minimum batch size at least 1",
             ));
         }
+        // A histogram task's parts are those of the first version, so its id
+        // did not change when sums came.
+        let vdaf = match kind {
+            VdafKind::Histogram => "prio3-histogram".to_string(),
+            VdafKind::SumVec { bits, cap } => format!("prio3-sumvec:{bits}:{cap:.6}"),
+        };
         let mut hash = Sha256::new();
         for part in [
             "cove-task-v1",
             shop,
             metric,
-            "prio3-histogram",
+            &vdaf,
             &length.to_string(),
             &format!("{epsilon:.6}"),
             &min_batch_size.to_string(),
@@ -80,17 +167,43 @@ impl Task {
             id: TaskId::from(id),
             shop: shop.to_string(),
             metric: metric.to_string(),
+            kind,
             length,
             epsilon,
             min_batch_size,
         })
     }
 
-    /// The task's VDAF: Prio3Histogram for two aggregators.
+    /// The task's VDAF when it is a histogram: Prio3Histogram for two
+    /// aggregators.
     pub fn vdaf(&self) -> Result<Prio3Histogram, Error> {
+        if self.kind != VdafKind::Histogram {
+            return Err(problem("invalidTask", "not a histogram task"));
+        }
         let length = self.length as usize;
         Prio3Histogram::new_histogram(2, length, optimal_chunk_length(length))
             .map_err(|error| problem("invalidTask", error))
+    }
+
+    /// The task's VDAF when it is a sum vector: Prio3SumVec for two
+    /// aggregators.
+    pub fn sum_vdaf(&self) -> Result<Prio3SumVec, Error> {
+        let VdafKind::SumVec { bits, .. } = self.kind else {
+            return Err(problem("invalidTask", "not a sum task"));
+        };
+        let length = self.length as usize;
+        let summands = length * bits as usize;
+        Prio3SumVec::new_sum_vec(2, bits as usize, length, optimal_chunk_length(summands))
+            .map_err(|error| problem("invalidTask", error))
+    }
+
+    /// How far one device's report can move the released vector (L1, under
+    /// replacement of one report): the noise is scaled to it.
+    pub fn sensitivity(&self) -> f64 {
+        match self.kind {
+            VdafKind::Histogram => 2.0,
+            VdafKind::SumVec { bits, .. } => ((1u64 << bits) - 1) as f64 * f64::from(self.length),
+        }
     }
 
     /// The task id in DAP's URL form (base64url without padding).
@@ -143,6 +256,36 @@ mod tests {
                 .id,
             base.id
         );
+    }
+
+    #[test]
+    fn a_sum_task_id_hashes_its_vdaf_and_parameters() {
+        let sum = |length, bits, cap, epsilon| {
+            Task::sum_vec("demo", "visit.revenue", length, bits, cap, epsilon, 10)
+                .unwrap()
+                .id
+        };
+        let base = sum(2, 16, 500.0, 0.5);
+        assert_eq!(sum(2, 16, 500.0, 0.5), base);
+        for other in [
+            sum(3, 16, 500.0, 0.5),
+            sum(2, 15, 500.0, 0.5),
+            sum(2, 16, 400.0, 0.5),
+            sum(2, 16, 500.0, 1.0),
+        ] {
+            assert_ne!(other, base);
+        }
+        // A histogram of the same length and ε is another task.
+        let histogram = Task::histogram("demo", "visit.revenue", 2, 0.5, 10).unwrap();
+        assert_ne!(histogram.id, base);
+        assert!(histogram.sum_vdaf().is_err());
+        let task = Task::sum_vec("demo", "visit.revenue", 2, 16, 500.0, 0.5, 10).unwrap();
+        assert!(task.vdaf().is_err());
+        assert_eq!(task.sensitivity(), 2.0 * 65_535.0);
+        assert!(Task::sum_vec("demo", "m", 0, 16, 500.0, 0.5, 10).is_err());
+        assert!(Task::sum_vec("demo", "m", 2, 33, 500.0, 0.5, 10).is_err());
+        assert!(Task::sum_vec("demo", "m", 2, 16, f64::NAN, 0.5, 10).is_err());
+        assert!(Task::sum_vec("demo", "m", 2, 16, -1.0, 0.5, 10).is_err());
     }
 
     #[test]

@@ -21,7 +21,11 @@ use super::campaign;
 use super::registry::{self, Registry};
 use super::report::{build_envelope, MAX_REPORTS};
 use super::sample::below;
+use super::visit::{self, Visit};
+use super::Mechanism;
+use crate::aggregation::client::Measurement;
 use crate::bundle::Model;
+use crate::events::{Event, EventKind, PurchaseLine};
 use crate::json::{self, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
@@ -100,6 +104,8 @@ pub struct DeviceReporter {
     assignments: Vec<Assignment>,
     exposures: Vec<Exposure>,
     review: Option<ReviewObservation>,
+    /// What the shopper bought and clicked since the last report.
+    visit: Visit,
     next_report_at: Option<i64>,
     last_report_day: Option<u32>,
     pending: Option<SentReport>,
@@ -113,6 +119,7 @@ impl Default for DeviceReporter {
             assignments: Vec::new(),
             exposures: Vec::new(),
             review: None,
+            visit: Visit::default(),
             next_report_at: None,
             last_report_day: None,
             pending: None,
@@ -164,6 +171,10 @@ fn read_reporter(value: Value) -> Result<DeviceReporter, JsonError> {
             fields.finish()?;
             Ok(review)
         })?,
+        // States stored before the visit metrics have none.
+        visit: fields
+            .take_optional("visit", Visit::read)?
+            .unwrap_or_default(),
         next_report_at: fields.take_optional("next_report_at", json::i64)?,
         last_report_day: fields.take_optional("last_report_day", json::u32)?,
         pending: fields.take_optional("pending", sent)?,
@@ -286,6 +297,39 @@ impl DeviceReporter {
         Ok(())
     }
 
+    /// A shop event the visit metrics count: a purchase's value is revenue,
+    /// and its lines of items clicked in a Cove slot earlier that day are
+    /// attributed to recommendations. Other events count nothing here (the
+    /// profile has them). Errors on a line of negative or non-finite value.
+    pub fn record_event(&mut self, event: &Event) -> Result<(), Error> {
+        match &event.kind {
+            EventKind::Purchase { lines } => self.record_purchase(lines, event.at),
+            _ => Ok(()),
+        }
+    }
+
+    /// An order's lines at `at`, for the visit metrics (see
+    /// [`DeviceReporter::record_event`]).
+    pub fn record_purchase(&mut self, lines: &[PurchaseLine], at: i64) -> Result<(), Error> {
+        self.visit.record_purchase(lines, day_of(at))
+    }
+
+    /// A Cove slot showed `items` to the shopper at `now`.
+    pub fn record_recommendations_shown<'a>(
+        &mut self,
+        items: impl IntoIterator<Item = &'a str>,
+        now: i64,
+    ) {
+        self.visit.record_shown(items, day_of(now));
+    }
+
+    /// The shopper clicked `item` in a Cove slot at `now`. Refused with
+    /// `recommendation_not_shown` (nothing counted) when no slot showed it
+    /// that day.
+    pub fn record_recommendation_click(&mut self, item: &str, now: i64) -> Result<(), Error> {
+        self.visit.record_click(item, day_of(now))
+    }
+
     /// Schedules the first envelope after the first activity, if none is.
     pub fn schedule_first<R: Rng + CryptoRng>(
         &mut self,
@@ -343,13 +387,17 @@ impl DeviceReporter {
             let pairs: Vec<(&str, u32)> = values
                 .iter()
                 .filter(|(name, _)| !is_shared(name))
+                .filter_map(|(name, value)| match value {
+                    Measurement::Cell(cell) => Some((name.as_str(), *cell)),
+                    Measurement::Sums(_) => None,
+                })
                 .take(MAX_REPORTS)
-                .map(|(name, value)| (name.as_str(), *value))
                 .collect();
             let shared = self.shared_reports(registry, &values, day)?;
             let batch = build_envelope(&registry.metrics, &pairs, &mut self.budget, day, rng)?;
             self.exposures.clear();
             self.review = None;
+            self.visit.reported();
             self.last_report_day = Some(day);
             let next_interval =
                 now.saturating_add(i64::from(registry.schedule.interval_hours) * 3600);
@@ -411,7 +459,7 @@ impl DeviceReporter {
     fn shared_reports(
         &mut self,
         registry: &Registry,
-        values: &[(String, u32)],
+        values: &[(String, Measurement)],
         day: u32,
     ) -> Result<Vec<(String, String, String)>, Error> {
         let Some(aggregators) = &registry.aggregators else {
@@ -429,7 +477,7 @@ impl DeviceReporter {
             if self.budget.remaining(day) < metric.epsilon {
                 continue;
             }
-            let report = crate::aggregation::client::report(&task, *value, day, &keys)?;
+            let report = crate::aggregation::client::report(&task, value, day, &keys)?;
             self.budget.try_spend(day, metric.epsilon)?;
             reports.push((
                 name.clone(),
@@ -442,7 +490,7 @@ impl DeviceReporter {
 
     /// The true `(metric, value)` pairs of today's envelope, in the registry's
     /// priority order: the campaigns the device was exposed to, then every
-    /// built-in metric.
+    /// built-in metric (the visit metrics from [`Visit::value`]).
     fn true_values(
         &self,
         registry: &Registry,
@@ -450,7 +498,7 @@ impl DeviceReporter {
         profile: &Profile,
         config: &ProfileConfig,
         now: i64,
-    ) -> Result<Vec<(String, u32)>, Error> {
+    ) -> Result<Vec<(String, Measurement)>, Error> {
         let segment_name = crate::segments::classify(model, profile, config, now)
             .lifecycle
             .name;
@@ -458,14 +506,23 @@ impl DeviceReporter {
         let mut values = Vec::new();
         for metric in &registry.metrics {
             if let Some(value) = registry::observe(model, profile, config, now, &metric.name) {
-                values.push((metric.name.clone(), value));
+                values.push((metric.name.clone(), Measurement::Cell(value)));
                 continue;
             }
             if metric.name == registry::REVIEW_SENTIMENT {
                 let cell = self.review.as_ref().and_then(|review| {
                     registry::review_cell(model, &review.item, segment, review.class)
                 });
-                values.extend(cell.map(|cell| (metric.name.clone(), cell)));
+                values.extend(cell.map(|cell| (metric.name.clone(), Measurement::Cell(cell))));
+                continue;
+            }
+            if visit::METRICS.contains(&metric.name.as_str()) {
+                let (bits, cap) = match metric.mechanism {
+                    Mechanism::Prio3Sum { bits, cap, .. } => (bits, cap),
+                    _ => (visit::REVENUE_BITS, visit::DEFAULT_REVENUE_CAP),
+                };
+                let value = self.visit.value(&metric.name, segment, cap, bits)?;
+                values.extend(value.map(|value| (metric.name.clone(), value)));
                 continue;
             }
             let exposure = registry
@@ -484,7 +541,7 @@ impl DeviceReporter {
                     segment,
                     exposure.responded,
                 )?;
-                values.push((metric.name.clone(), cell));
+                values.push((metric.name.clone(), Measurement::Cell(cell)));
             }
         }
         Ok(values)

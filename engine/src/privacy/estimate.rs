@@ -63,7 +63,7 @@ pub fn estimate(mechanism: Mechanism, epsilon: f64, tally: &Tally) -> Result<Vec
     }
     let n = tally.n_reports as f64;
     Ok(match mechanism {
-        Mechanism::Prio3 { .. } => {
+        Mechanism::Prio3 { .. } | Mechanism::Prio3Sum { .. } => {
             return Err(Error::InvalidParameter {
                 name: "mechanism",
                 reason:

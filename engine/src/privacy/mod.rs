@@ -29,6 +29,7 @@ pub mod hadamard;
 pub mod registry;
 pub mod report;
 pub mod sentiment_report;
+pub mod visit;
 
 mod sample;
 
@@ -59,6 +60,18 @@ pub enum Mechanism {
         /// The number of possible true values (the histogram's cells).
         domain: u32,
     },
+    /// Not randomised on the device: a Prio3 vector of `domain` sums of
+    /// money, each device's value clipped at `cap` (the shop's currency) and
+    /// encoded in `bits` (units of `cap / (2^bits − 1)`), secret-shared and
+    /// released with central noise scaled to the cap (`privacy::visit`).
+    Prio3Sum {
+        /// The number of sums.
+        domain: u32,
+        /// Bits per summand.
+        bits: u32,
+        /// The most one device's value counts for.
+        cap: f64,
+    },
 }
 
 impl Mechanism {
@@ -68,7 +81,7 @@ impl Mechanism {
         match self {
             Mechanism::Grr { domain } => domain,
             Mechanism::Hadamard { domain } => 2 * hadamard::order(domain),
-            Mechanism::Prio3 { domain } => domain,
+            Mechanism::Prio3 { domain } | Mechanism::Prio3Sum { domain, .. } => domain,
         }
     }
 
@@ -77,7 +90,8 @@ impl Mechanism {
         match self {
             Mechanism::Grr { domain }
             | Mechanism::Hadamard { domain }
-            | Mechanism::Prio3 { domain } => domain,
+            | Mechanism::Prio3 { domain }
+            | Mechanism::Prio3Sum { domain, .. } => domain,
         }
     }
 }
@@ -102,24 +116,31 @@ pub const MAX_DOMAIN: u32 = 1 << 20;
 pub const EPSILON_RANGE: (f64, f64) = (0.01, 8.0);
 
 impl Mechanism {
-    /// Reads a mechanism (`{"kind": "grr" | "hadamard" | "prio3", "domain": …}`).
+    /// Reads a mechanism (`{"kind": "grr" | "hadamard" | "prio3", "domain": …}`,
+    /// or `{"kind": "prio3_sum", "domain": …, "bits": …, "cap": …}`).
     pub fn read(value: Value) -> Result<Mechanism, JsonError> {
         let mut fields = Fields::new(value)?;
         let kind = fields.take("kind", |value| {
-            json::one_of(value, &["grr", "hadamard", "prio3"])
+            json::one_of(value, &["grr", "hadamard", "prio3", "prio3_sum"])
         })?;
         let domain = fields.u32("domain")?;
-        fields.finish()?;
-        Ok(match kind {
+        let mechanism = match kind {
             0 => Mechanism::Grr { domain },
             1 => Mechanism::Hadamard { domain },
-            _ => Mechanism::Prio3 { domain },
-        })
+            2 => Mechanism::Prio3 { domain },
+            _ => Mechanism::Prio3Sum {
+                domain,
+                bits: fields.u32("bits")?,
+                cap: fields.f64("cap")?,
+            },
+        };
+        fields.finish()?;
+        Ok(mechanism)
     }
 
     /// Whether values are secret-shared rather than randomised on the device.
     pub fn is_secret_shared(self) -> bool {
-        matches!(self, Mechanism::Prio3 { .. })
+        matches!(self, Mechanism::Prio3 { .. } | Mechanism::Prio3Sum { .. })
     }
 }
 json::deserialize_through!(Mechanism, Mechanism::read);
@@ -160,6 +181,14 @@ impl MetricSpec {
                 name: "metric.domain",
                 reason: "a secret-shared metric has at most 4,096 values",
             });
+        }
+        if let Mechanism::Prio3Sum { bits, cap, .. } = self.mechanism {
+            if !crate::aggregation::task::is_valid_sum(bits, cap) || domain > 16 {
+                return Err(crate::Error::InvalidParameter {
+                    name: "metric.mechanism",
+                    reason: "a sum has 2 to 16 values of 1 to 32 bits and a positive cap",
+                });
+            }
         }
         if !(2..=MAX_DOMAIN).contains(&domain) {
             return Err(crate::Error::InvalidParameter {

@@ -20,6 +20,11 @@
 //!   sentiment class (computed on the device; the text never leaves), by
 //!   Hadamard response since the domain is large ([`review_cell`]).
 //!
+//! - the visit metrics (`privacy::visit`): conversion and recommendation
+//!   click-through per lifecycle segment (histograms of `segment · 2 +
+//!   outcome`), and revenue and revenue attributed to recommendations (sums
+//!   clipped at the metric's `cap`, reported only with two aggregators).
+//!
 //! Every device reports every built-in metric, "none yet" included, so that
 //! whether a report is sent says nothing about the shopper. Campaign metrics
 //! (`campaign.<id>`, see [`super::campaign`]) are reported by the devices in a
@@ -28,6 +33,7 @@
 use serde::Serialize;
 
 use super::campaign::CampaignSpec;
+use super::visit;
 use super::{Mechanism, MetricSpec};
 use crate::bundle::Model;
 use crate::json::{self, deserialize_through, Fields, JsonError, Value};
@@ -57,6 +63,11 @@ pub struct MetricRequest {
     pub name: String,
     /// The privacy loss of one report.
     pub epsilon: f64,
+    /// For a revenue metric: the most one device's day counts for, in the
+    /// shop's currency (more is clipped to it); `None` is
+    /// [`visit::DEFAULT_REVENUE_CAP`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<f64>,
 }
 
 /// When devices send their envelope.
@@ -148,6 +159,7 @@ impl MetricRequest {
         let request = MetricRequest {
             name: fields.string("name")?,
             epsilon: fields.f64("epsilon")?,
+            cap: fields.take_optional("cap", json::f64)?,
         };
         fields.finish()?;
         Ok(request)
@@ -213,9 +225,21 @@ pub fn lifecycle_names(model: &Model) -> Vec<&str> {
     names
 }
 
-fn built_in_mechanism(model: &Model, name: &str) -> Option<Mechanism> {
+fn built_in_mechanism(model: &Model, request: &MetricRequest) -> Option<Mechanism> {
     let n_tiers = model.manifest().segments.price_tiers.labels.len() as u32;
+    let name = request.name.as_str();
+    if request.cap.is_some() && !visit::is_revenue(name) {
+        return None;
+    }
     match name {
+        visit::CONVERSION | visit::REC_CLICK_THROUGH => Some(Mechanism::Grr {
+            domain: lifecycle_names(model).len() as u32 * 2,
+        }),
+        visit::REVENUE | visit::REC_REVENUE => Some(Mechanism::Prio3Sum {
+            domain: 2,
+            bits: visit::REVENUE_BITS,
+            cap: request.cap.unwrap_or(visit::DEFAULT_REVENUE_CAP),
+        }),
         SEGMENT_LIFECYCLE => Some(Mechanism::Grr {
             domain: lifecycle_names(model).len() as u32,
         }),
@@ -257,8 +281,12 @@ impl Registry {
             .map(|campaign| campaign.metric(n_lifecycle_segments))
             .collect();
         for request in requests {
-            let mechanism = built_in_mechanism(model, &request.name)
-                .ok_or_else(|| invalid("metric.name", "is not a built-in metric"))?;
+            let mechanism = built_in_mechanism(model, request).ok_or_else(|| {
+                invalid(
+                    "metric.name",
+                    "is not a built-in metric (or has a cap and is not a revenue)",
+                )
+            })?;
             metrics.push(MetricSpec {
                 name: request.name.clone(),
                 mechanism,
@@ -287,7 +315,8 @@ impl Registry {
     pub fn secret_share_small_domains(mut self) -> Registry {
         for metric in &mut self.metrics {
             let domain = metric.mechanism.domain();
-            let shareable = metric.name != ITEM_INTEREST
+            let shareable = matches!(metric.mechanism, Mechanism::Grr { .. })
+                && metric.name != ITEM_INTEREST
                 && metric.name != REVIEW_SENTIMENT
                 && domain <= crate::aggregation::task::MAX_HISTOGRAM_LENGTH;
             if shareable {
@@ -309,17 +338,28 @@ impl Registry {
 
     /// The DAP task of a secret-shared metric (`None` for a randomised one).
     pub fn task(&self, metric: &MetricSpec) -> Option<crate::aggregation::task::Task> {
-        let Mechanism::Prio3 { domain } = metric.mechanism else {
-            return None;
-        };
-        crate::aggregation::task::Task::histogram(
-            &self.shop,
-            &metric.name,
-            domain,
-            metric.epsilon,
-            self.k_anonymity,
-        )
-        .ok()
+        use crate::aggregation::task::Task;
+        match metric.mechanism {
+            Mechanism::Prio3 { domain } => Task::histogram(
+                &self.shop,
+                &metric.name,
+                domain,
+                metric.epsilon,
+                self.k_anonymity,
+            )
+            .ok(),
+            Mechanism::Prio3Sum { domain, bits, cap } => Task::sum_vec(
+                &self.shop,
+                &metric.name,
+                domain,
+                bits,
+                cap,
+                metric.epsilon,
+                self.k_anonymity,
+            )
+            .ok(),
+            _ => None,
+        }
     }
 
     /// Checks a registry, for example one a device fetched: every spec valid,
@@ -347,7 +387,12 @@ impl Registry {
                 return Err(invalid("metrics", "a metric name appears twice"));
             }
         }
-        let secret_shared = self.metrics.iter().any(|m| m.mechanism.is_secret_shared());
+        // A sum has no local-DP form: with one aggregator it is listed and
+        // never reported; a histogram would be randomised instead.
+        let secret_shared = self
+            .metrics
+            .iter()
+            .any(|m| matches!(m.mechanism, Mechanism::Prio3 { .. }));
         match &self.aggregators {
             Some(aggregators) => {
                 aggregators.keys()?;

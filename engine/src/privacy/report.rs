@@ -205,7 +205,7 @@ pub fn randomise<R: Rng + CryptoRng>(
     let cell = match spec.mechanism {
         Mechanism::Grr { domain } => grr::randomise(value, domain, spec.epsilon, rng),
         Mechanism::Hadamard { domain } => hadamard::randomise(value, domain, spec.epsilon, rng),
-        Mechanism::Prio3 { .. } => {
+        Mechanism::Prio3 { .. } | Mechanism::Prio3Sum { .. } => {
             return Err(invalid(
                 "reports.metric",
                 format!(

@@ -37,6 +37,7 @@ fn requests() -> Vec<MetricRequest> {
     .map(|(name, epsilon)| MetricRequest {
         name: name.into(),
         epsilon,
+        cap: None,
     })
     .collect()
 }
@@ -463,4 +464,141 @@ mod properties {
             }
         }
     }
+}
+
+/// The visit metrics with two aggregators: conversion and click-through per
+/// segment, the two revenues as sums under the shop's cap; what the device
+/// sends after a shown slot, a click, a purchase; and what it refuses.
+#[test]
+fn visit_metrics_are_secret_shared_once_per_report() {
+    use crate::aggregation::hpke::{config_to_text, Keypair};
+    use crate::privacy::registry::Aggregators;
+    use crate::privacy::visit::{CONVERSION, REC_CLICK_THROUGH, REC_REVENUE, REVENUE};
+
+    let mut device = Device::new(7);
+    let mut requests = requests();
+    for (name, epsilon, cap) in [
+        (CONVERSION, 0.25, None),
+        (REVENUE, 0.5, Some(200.0)),
+        (REC_CLICK_THROUGH, 0.25, None),
+        (REC_REVENUE, 0.5, None),
+    ] {
+        requests.insert(
+            2,
+            MetricRequest {
+                name: name.into(),
+                epsilon,
+                cap,
+            },
+        );
+    }
+    // A cap on a metric that is not a revenue is refused.
+    let capped = vec![MetricRequest {
+        name: CONVERSION.into(),
+        epsilon: 0.25,
+        cap: Some(10.0),
+    }];
+    let schedule = ReportSchedule {
+        interval_hours: 24,
+        delay_seconds: [10, 20],
+    };
+    assert!(Registry::resolve("demo", &device.model, &capped, &[], 4.0, 50, schedule).is_err());
+    let keys = |id, label| config_to_text(Keypair::derive(id, &[id; 32], label).unwrap().config());
+    let registry = Registry::resolve(
+        "demo",
+        &device.model,
+        &requests,
+        &[rescue()],
+        4.0,
+        50,
+        schedule,
+    )
+    .unwrap()
+    .with_aggregators(Aggregators {
+        leader_hpke_config: keys(1, "leader"),
+        helper_hpke_config: keys(2, "helper"),
+        helper_url: "http://127.0.0.1:1/v1/dap/".into(),
+    })
+    .unwrap();
+    let n_segments = lifecycle_names(&device.model).len() as u32;
+    assert_eq!(
+        registry.metric(CONVERSION).unwrap().mechanism,
+        Mechanism::Prio3 {
+            domain: n_segments * 2
+        }
+    );
+    assert_eq!(
+        registry.metric(REVENUE).unwrap().mechanism,
+        Mechanism::Prio3Sum {
+            domain: 2,
+            bits: 16,
+            cap: 200.0
+        }
+    );
+    let revenue_task = registry.task(registry.metric(REVENUE).unwrap()).unwrap();
+    assert_eq!(revenue_task.sensitivity(), 2.0 * 65_535.0);
+    device.registry = registry;
+
+    // A click on an item no slot showed is refused and counts nothing.
+    let refused = device.reporter.record_recommendation_click("item-1", NOW);
+    assert_eq!(refused.unwrap_err().code(), "recommendation_not_shown");
+    device
+        .reporter
+        .record_recommendations_shown(["item-1", "item-2"], NOW);
+    device
+        .reporter
+        .record_recommendation_click("item-2", NOW)
+        .unwrap();
+    let purchase = |price: f64| {
+        let json = format!(
+            r#"{{"at": {NOW}, "kind": {{"type": "purchase", "lines": [{{"item": "item-2", "quantity": 1, "price": {price}}}]}}}}"#
+        );
+        Event::from_json(json.as_bytes(), &device.config)
+    };
+    device
+        .reporter
+        .record_event(&purchase(12.5).unwrap())
+        .unwrap();
+    // A negative price never becomes an event.
+    assert!(purchase(-3.0).is_err());
+    device.schedule_first(NOW);
+    let body = device.prepare(NOW + 30).expect("an upload is due");
+    let upload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let sent: Vec<&str> = upload["dap"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|report| report["metric"].as_str().unwrap())
+        .collect();
+    for name in [CONVERSION, REVENUE, REC_CLICK_THROUGH, REC_REVENUE] {
+        assert!(sent.contains(&name), "{name} in {sent:?}");
+        let task = device
+            .registry
+            .task(device.registry.metric(name).unwrap())
+            .unwrap();
+        let report = upload["dap"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|report| report["metric"] == name)
+            .unwrap();
+        assert_eq!(report["task"], task.id_text());
+    }
+    // Within the day's 4.0: the campaign-free device sent the segments, the
+    // four visit metrics and its local reports.
+    assert!(device.reporter.status(NOW + 30).spent_today <= 4.0);
+}
+
+/// The reporter's stored state keeps the visit between page loads, and a
+/// state stored before the visit metrics still reads.
+#[test]
+fn the_visit_survives_a_stored_state() {
+    let mut reporter = DeviceReporter::default();
+    reporter.record_recommendations_shown(["item-1"], NOW);
+    reporter.record_recommendation_click("item-1", NOW).unwrap();
+    let restored = DeviceReporter::from_json(&reporter.to_json()).unwrap();
+    assert_eq!(restored, reporter);
+    let mut old: serde_json::Value = serde_json::from_str(&reporter.to_json()).unwrap();
+    old.as_object_mut().unwrap().remove("visit");
+    assert!(DeviceReporter::from_json(&old.to_string()).is_ok());
 }

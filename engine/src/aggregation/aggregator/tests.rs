@@ -6,9 +6,9 @@ use janus_messages::{InputShareAad, PlaintextInputShare, Report, ReportId, Repor
 use prio::vdaf::Client;
 
 use super::*;
-use crate::aggregation::client::{report, AggregatorKeys as DeviceKeys};
+use crate::aggregation::client::{report, AggregatorKeys as DeviceKeys, Measurement};
 use crate::aggregation::hpke::{seal, Keypair, Label};
-use crate::aggregation::task::{day_time, Task};
+use crate::aggregation::task::{day_time, Task, VdafKind};
 
 struct Setup {
     task: Task,
@@ -58,20 +58,8 @@ fn aggregate(s: &Setup, bytes: &[u8], batches: &mut (Batch, Batch)) -> Result<()
     Ok(())
 }
 
-#[test]
-fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
-    let s = setup(6, 10);
-    let truth = [120u32, 40, 0, 15, 3, 22];
-    let mut batches = (Batch::new(&s.task), Batch::new(&s.task));
-    for (cell, &count) in truth.iter().enumerate() {
-        for _ in 0..count {
-            let bytes = report(&s.task, cell as u32, DAY, &s.device).unwrap();
-            aggregate(&s, &bytes, &mut batches).unwrap();
-        }
-    }
-    let total: u32 = truth.iter().sum();
-    assert_eq!(batches.0.count, u64::from(total));
-    assert_eq!(batches.0.checksum, batches.1.checksum);
+/// The helper's noisy release of the batches, and the collector's sums of it.
+fn release(s: &Setup, batches: &(Batch, Batch)) -> (janus_messages::HpkeCiphertext, Vec<i64>) {
     let sealed = helper_release(
         &s.task,
         DAY,
@@ -81,7 +69,25 @@ fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
         s.collector.config(),
     )
     .unwrap();
-    let counts = unshard(&s.task, DAY, &batches.0, &sealed, &s.collector).unwrap();
+    let sums = unshard(&s.task, DAY, &batches.0, &sealed, &s.collector).unwrap();
+    (sealed, sums)
+}
+
+#[test]
+fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
+    let s = setup(6, 10);
+    let truth = [120u32, 40, 0, 15, 3, 22];
+    let mut batches = (Batch::new(&s.task), Batch::new(&s.task));
+    for (cell, &count) in truth.iter().enumerate() {
+        for _ in 0..count {
+            let bytes = report(&s.task, &Measurement::Cell(cell as u32), DAY, &s.device).unwrap();
+            aggregate(&s, &bytes, &mut batches).unwrap();
+        }
+    }
+    let total: u32 = truth.iter().sum();
+    assert_eq!(batches.0.count, u64::from(total));
+    assert_eq!(batches.0.checksum, batches.1.checksum);
+    let (sealed, counts) = release(&s, &batches);
     // ε = 1: each cell's noise has σ ≈ 2.8; 25 is beyond 8σ.
     for (released, &true_count) in counts.iter().zip(&truth) {
         assert!((released - i64::from(true_count)).abs() <= 25, "{counts:?}");
@@ -97,11 +103,19 @@ fn reports_add_up_to_the_true_counts_plus_the_helpers_noise() {
 }
 
 /// A malicious device: a valid sharding whose leader share is then altered,
-/// so the shares no longer add up to a one-hot vector.
+/// so the shares no longer add up to a valid measurement (one-hot, or sums
+/// within their bits).
 fn tampered_report(s: &Setup) -> Vec<u8> {
-    let vdaf = s.task.vdaf().unwrap();
     let report_id = ReportId::from([5u8; 16]);
-    let (public_share, shares) = vdaf.shard(&1usize, report_id.as_ref()).unwrap();
+    let (public_share, shares) = match s.task.kind {
+        VdafKind::Histogram => s.task.vdaf().unwrap().shard(&1usize, report_id.as_ref()),
+        VdafKind::SumVec { .. } => s
+            .task
+            .sum_vdaf()
+            .unwrap()
+            .shard(&vec![3u128, 1], report_id.as_ref()),
+    }
+    .unwrap();
     let metadata = ReportMetadata::new(report_id, day_time(DAY));
     let public_share = public_share.get_encoded().unwrap();
     let aad = InputShareAad::new(s.task.id, metadata.clone(), public_share.clone())
@@ -155,8 +169,10 @@ fn a_share_that_fails_its_proof_is_rejected_by_the_helper() {
 #[test]
 fn shares_of_two_reports_do_not_combine() {
     let s = setup(6, 1);
-    let (first, _) = decode_report(&report(&s.task, 1, DAY, &s.device).unwrap()).unwrap();
-    let (second, _) = decode_report(&report(&s.task, 1, DAY, &s.device).unwrap()).unwrap();
+    let (first, _) =
+        decode_report(&report(&s.task, &Measurement::Cell(1), DAY, &s.device).unwrap()).unwrap();
+    let (second, _) =
+        decode_report(&report(&s.task, &Measurement::Cell(1), DAY, &s.device).unwrap()).unwrap();
     // The first report's metadata with the second's helper share.
     let spliced = Report::new(
         first.metadata().clone(),
@@ -173,7 +189,7 @@ fn shares_of_two_reports_do_not_combine() {
 #[test]
 fn a_helper_configured_differently_cannot_open_the_reports() {
     let s = setup(6, 1);
-    let bytes = report(&s.task, 2, DAY, &s.device).unwrap();
+    let bytes = report(&s.task, &Measurement::Cell(2), DAY, &s.device).unwrap();
     let (report, _) = decode_report(&bytes).unwrap();
     let prepared = leader_prepare(&s.task, &s.leader, &report).unwrap();
     // Another ε: another task id, so the share's AAD does not match.
@@ -201,7 +217,7 @@ fn malformed_and_misdated_reports_are_typed_errors() {
             ..
         })
     ));
-    let bytes = report(&s.task, 0, DAY, &s.device).unwrap();
+    let bytes = report(&s.task, &Measurement::Cell(0), DAY, &s.device).unwrap();
     assert!(decode_report(&bytes[..bytes.len() - 1]).is_err());
     let (good, _) = decode_report(&bytes).unwrap();
     let misdated = Report::new(
@@ -215,7 +231,7 @@ fn malformed_and_misdated_reports_are_typed_errors() {
     );
     assert!(decode_report(&misdated.get_encoded().unwrap()).is_err());
     // A cell outside the histogram is refused on the device.
-    assert!(report(&s.task, 6, DAY, &s.device).is_err());
+    assert!(report(&s.task, &Measurement::Cell(6), DAY, &s.device).is_err());
     // Re-dating a report breaks its AAD: the leader cannot open it.
     let redated = Report::new(
         ReportMetadata::new(*good.metadata().id(), day_time(DAY + 1)),
@@ -232,7 +248,7 @@ fn the_helper_releases_nothing_below_k_or_when_the_batches_disagree() {
     let s = setup(6, 5);
     let mut batches = (Batch::new(&s.task), Batch::new(&s.task));
     for _ in 0..4 {
-        let bytes = report(&s.task, 1, DAY, &s.device).unwrap();
+        let bytes = report(&s.task, &Measurement::Cell(1), DAY, &s.device).unwrap();
         aggregate(&s, &bytes, &mut batches).unwrap();
     }
     let release = |leader: &Batch, helper: &Batch| {
@@ -252,12 +268,13 @@ fn the_helper_releases_nothing_below_k_or_when_the_batches_disagree() {
             ..
         })
     ));
-    let bytes = report(&s.task, 1, DAY, &s.device).unwrap();
+    let bytes = report(&s.task, &Measurement::Cell(1), DAY, &s.device).unwrap();
     aggregate(&s, &bytes, &mut batches).unwrap();
     assert!(release(&batches.0, &batches.1).is_ok());
     // The leader counted one report the helper did not.
     let mut leader = batches.0.clone();
-    let (extra, _) = decode_report(&report(&s.task, 2, DAY, &s.device).unwrap()).unwrap();
+    let (extra, _) =
+        decode_report(&report(&s.task, &Measurement::Cell(2), DAY, &s.device).unwrap()).unwrap();
     let prepared = leader_prepare(&s.task, &s.leader, &extra).unwrap();
     let (answer, _) = helper_prepare(&s.task, &s.helper, &prepared.init);
     let id = prepared.report_id;
@@ -271,4 +288,54 @@ fn the_helper_releases_nothing_below_k_or_when_the_batches_disagree() {
             ..
         })
     ));
+}
+
+#[test]
+fn sum_reports_add_up_to_the_true_sums_plus_noise_scaled_to_the_cap() {
+    let mut s = setup(2, 10);
+    // Small summands (4 bits), so the noise (scale 2·15/ε) stays readable.
+    s.task = Task::sum_vec("demo", "visit.revenue", 2, 4, 15.0, 1.0, 10).unwrap();
+    let values = [[0u64, 0], [15, 15], [3, 0], [7, 3], [15, 15], [1, 0]];
+    let mut batches = (Batch::new(&s.task), Batch::new(&s.task));
+    for _ in 0..5 {
+        for value in values {
+            let bytes =
+                report(&s.task, &Measurement::Sums(value.to_vec()), DAY, &s.device).unwrap();
+            aggregate(&s, &bytes, &mut batches).unwrap();
+        }
+    }
+    let (_, sums) = release(&s, &batches);
+    let truth = [5 * 41i64, 5 * 33];
+    // Noise scale 30: beyond 12 scales (360) has probability below 1e-5.
+    for (released, true_sum) in sums.iter().zip(truth) {
+        assert!((released - true_sum).abs() <= 360, "{sums:?}");
+    }
+    // A device cannot report a summand at or above 2^bits, nor another length
+    // or a histogram's cell.
+    for bad in [
+        Measurement::Sums(vec![16, 0]),
+        Measurement::Sums(vec![1]),
+        Measurement::Cell(0),
+    ] {
+        assert!(report(&s.task, &bad, DAY, &s.device).is_err());
+    }
+    // A histogram task refuses sums.
+    let histogram = setup(2, 10);
+    assert!(report(
+        &histogram.task,
+        &Measurement::Sums(vec![1, 0]),
+        DAY,
+        &histogram.device
+    )
+    .is_err());
+}
+
+#[test]
+fn a_sum_report_whose_shares_were_altered_fails_its_proof() {
+    let mut s = setup(2, 1);
+    s.task = Task::sum_vec("demo", "visit.revenue", 2, 4, 15.0, 1.0, 1).unwrap();
+    let bytes = tampered_report(&s);
+    let mut batches = (Batch::new(&s.task), Batch::new(&s.task));
+    assert!(aggregate(&s, &bytes, &mut batches).is_err());
+    assert_eq!(batches.1.count, 0);
 }
