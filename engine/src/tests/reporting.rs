@@ -553,7 +553,7 @@ fn visit_metrics_are_secret_shared_once_per_report() {
         let json = format!(
             r#"{{"at": {NOW}, "kind": {{"type": "purchase", "lines": [{{"item": "item-2", "quantity": 1, "price": {price}}}]}}}}"#
         );
-        Event::from_json(json.as_bytes(), &device.config)
+        Event::from_json(json.as_bytes(), &device.config.event_limits())
     };
     device
         .reporter
