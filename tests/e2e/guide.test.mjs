@@ -116,6 +116,9 @@ test("a shop follows the guide: publish, train on its own export, run the worker
   page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`));
   await page.goto(`${shopOrigin}/product.html`);
   await page.waitForSelector('[data-cove-slot="home"][data-cove-state="ready"] article', { timeout: 60_000 });
+  // A slot can be filled before the start resolves: `window.cove` comes with
+  // `cove:ready`, as the guide says.
+  await page.waitForFunction(() => window.cove !== undefined, null, { timeout: 60_000 });
   // The shop's schedule holds the first envelope back a few seconds; then it is sent.
   const result = await page.evaluate(async () => {
     let privacy = await window.cove.privacy();

@@ -23,12 +23,14 @@ export function cellCount(mechanism) {
 /**
  * The shop's built-in metrics (from its registry) as `[name, cells]`, in the
  * registry's order while they fit in one day's ε, as a device's envelope would.
+ * Secret-shared metrics (`prio3`, `prio3_sum`) never go in an envelope.
  */
 async function builtInMetrics(url, shop) {
   const registry = await (await fetch(`${url}/v1/config?shop=${shop}`)).json();
   let spent = 0;
   const metrics = [];
   for (const metric of registry.metrics) {
+    if (metric.mechanism.kind.startsWith("prio3")) continue;
     if (metric.name.startsWith("campaign.") || spent + metric.epsilon > registry.daily_epsilon + 1e-9) continue;
     spent += metric.epsilon;
     metrics.push([metric.name, cellCount(metric.mechanism)]);
