@@ -1,4 +1,6 @@
 // TypeScript types of Cove's storefront snippet (www/cove.mjs; www/cove.js sets window.Cove).
+// Cove's methods are those of www/cove/api.mjs, the API's one source:
+// tests/e2e/snippet-api.test.mjs fails when this file declares another set.
 
 /** What failed, stable across versions (the message says it for people). */
 export type CoveErrorCode =
@@ -278,35 +280,59 @@ export declare class Cove {
    * `cove:error` is dispatched on `document` too.
    */
   static start(options: StartOptions): Promise<Cove>;
+  /** Records one shop event and refreshes the slots it may change. */
   track(event: ShopEvent): Promise<void>;
+  /** Ranked items for a slot. */
   recommend(request?: RecommendRequest): Promise<RecommendedItem[]>;
+  /** The shopper's segments, each with a machine-readable reason. */
   segments(): Promise<Segments>;
-  /** Rejects with code "invalid_parameter" for an item the model does not know. */
+  /**
+   * Why an item would be shown, and what the profile holds about it. Rejects
+   * with code "invalid_parameter" for an item the model does not know.
+   */
   explain(item: string): Promise<Explanation>;
+  /** What this shop knows about the shopper: the on-device profile. */
   profile(): Promise<ProfileView>;
-  /** Rejects with code "empty_text", "invalid_text" or "no_sentiment_model". */
+  /**
+   * The sentiment of a text the shopper wrote, computed on the device (nothing
+   * leaves it). Needs the `sentiment` start option. Rejects with code
+   * "empty_text", "invalid_text" or "no_sentiment_model".
+   */
   sentiment(text: string): Promise<Sentiment>;
   /**
-   * A review the shopper submitted: the stars become a rating event; the
-   * sentiment is computed on the device and only a randomised class per
-   * category × segment is reported (with `shop` and `sentiment` set).
+   * A review the shopper submitted through the shop's form: the stars become a
+   * rating event; the sentiment is computed on the device and only a
+   * randomised class per category × segment is reported (with `shop` and
+   * `sentiment` set).
    */
   review(review: { item: string; stars?: 1 | 2 | 3 | 4 | 5; title?: string; text?: string }): Promise<{
     sentiment: Sentiment | null;
     reported: boolean;
   }>;
+  /** The sentiment model's class labels, most negative first. */
   sentimentClasses(): Promise<string[]>;
+  /** Starts persisting the profile (when the shop required consent); resolves to where it is kept. */
   grantConsent(): Promise<string>;
+  /** Privacy reports as the shopper may see them. */
   privacy(): Promise<PrivacyStatus>;
+  /** Puts the shopper in a campaign's audience; variant 0 is the holdout (do not show it). */
   campaign(id: string): Promise<{ variant: number; reporting: boolean }>;
+  /** Records that the shopper responded to a campaign shown today. */
   campaignResponse(id: string): Promise<boolean>;
   /** A slot the shop renders itself showed these items (Cove's own slots call it); false when reports are off. */
   recommendationsShown(items: string[]): Promise<boolean>;
   /** A click on an item a slot showed today; rejects with code "recommendation_not_shown" for any other item. */
   recommendationClick(item: string): Promise<boolean>;
+  /**
+   * The cart-abandonment risk and the rescue decision: show the offer when
+   * `outcome.kind === "offer"`, and call `campaignResponse(campaign)` when it is taken.
+   */
   rescue(): Promise<RescueDecision>;
+  /** Sends a due privacy report now instead of on its timer; resolves to `privacy()`. */
   flushReports(): Promise<PrivacyStatus>;
+  /** Forgets everything stored on this device, then re-renders the slots. */
   forget(): Promise<void>;
+  /** Renders every `[data-cove-slot]` on the page. */
   refreshSlots(): Promise<void>;
 }
 

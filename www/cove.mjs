@@ -15,6 +15,7 @@ import { CoveCore, openStore, readStoredProfile } from "./cove/core.mjs";
 import { resolveBundle } from "./cove/bundle.mjs";
 import { CoveError, coveError, asCoveError } from "./cove/errors.mjs";
 import { renderSlots, markSlots, captureEvents, starterRecommend } from "./cove/slots.mjs";
+import { HOST_METHODS } from "./cove/api.mjs";
 
 export { CoveError };
 
@@ -273,109 +274,10 @@ export class Cove {
     }
   }
 
-  /** Ranked items for a slot: `[{ id, title, price, category, score, reason }]`. */
-  recommend(request) {
-    return this.backend.call("recommend", request);
-  }
-
-  /** The shopper's segments, each with a machine-readable reason. */
-  segments() {
-    return this.backend.call("segments");
-  }
-
-  /** Why an item would be shown, and what the profile holds about it. */
-  explain(item) {
-    return this.backend.call("explain", item);
-  }
-
-  /**
-   * The sentiment of a text the shopper wrote, computed on the device (nothing
-   * leaves it): `{ class, class_index, score, probabilities, n_tokens, truncated }`.
-   * Needs the `sentiment` start option; empty text is a `empty_text` error.
-   */
-  sentiment(text) {
-    return this.backend.call("sentiment", text);
-  }
-
-  /** The sentiment model's class labels, most negative first. */
-  sentimentClasses() {
-    return this.backend.call("sentimentClasses");
-  }
-
-  /** What this shop knows about the shopper: the on-device profile. */
-  profile() {
-    return this.backend.call("profile");
-  }
-
-  /**
-   * Privacy reports as the shopper may see them: `{ enabled, dailyEpsilon,
-   * spentToday, remainingToday, nextReportAt, pending, lastReport: { day, bytes, sentAt } }`.
-   */
-  privacy() {
-    return this.backend.call("privacy");
-  }
-
-  /** Puts the shopper in a campaign's audience: `{ variant }`; variant 0 is the holdout (do not show it). */
-  campaign(id) {
-    return this.backend.call("campaign", id);
-  }
-
-  /** Records that the shopper responded to a campaign shown today. */
-  campaignResponse(id) {
-    return this.backend.call("campaignResponse", id);
-  }
-
-  /**
-   * The cart-abandonment risk and the rescue decision: `{ risk, threshold,
-   * outcome: { kind, action }, campaign?, variant? }`; show the offer when
-   * `outcome.kind === "offer"`, and call `campaignResponse(campaign)` when it is taken.
-   */
-  rescue() {
-    return this.backend.call("rescue");
-  }
-
-  /**
-   * A review submitted through the shop's form: `{ item, stars?, title?, text? }`.
-   * The sentiment is computed on the device; only a randomised class per
-   * category × segment is reported. Resolves to `{ sentiment, reported }`.
-   */
-  review(review) {
-    return this.backend.call("review", review);
-  }
-
-  /** Sends a due privacy report now instead of on its timer; resolves to `privacy()`. */
-  flushReports() {
-    return this.backend.call("flushReports");
-  }
-
-  /** Starts persisting the profile (when the shop required consent). */
-  grantConsent() {
-    return this.backend.call("grantConsent");
-  }
-
   /** Forgets everything stored on this device, then re-renders the slots. */
   async forget() {
     await this.backend.call("forget");
     if (this.options.slots !== false && typeof document !== "undefined") await this.refreshSlots();
-  }
-
-  /**
-   * Records that a slot the shop renders itself showed these items (ids):
-   * the privacy reports count the click-through of recommendations. Cove's
-   * own slots call it.
-   */
-  recommendationsShown(items) {
-    return this.backend.call("recommendationsShown", items);
-  }
-
-  /**
-   * Records a click on an item a slot showed today (Cove's own slots call
-   * it): for the click-through and the revenue attributed to
-   * recommendations. Rejects with `recommendation_not_shown` for an item no
-   * slot showed.
-   */
-  recommendationClick(item) {
-    return this.backend.call("recommendationClick", item);
   }
 
   /** Renders every `[data-cove-slot]` on the page. */
@@ -384,6 +286,14 @@ export class Cove {
       this.recommendationsShown(items).catch((error) =>
         console.warn("cove: shown recommendations not recorded:", error?.message ?? error)));
   }
+}
+
+// The rest of the API (cove/api.mjs) is the host's answer as it is: documented
+// in cove.d.mts, forwarded to the engine's host on the page or in the worker.
+for (const method of HOST_METHODS) {
+  Cove.prototype[method] ??= function (argument) {
+    return this.backend.call(method, argument);
+  };
 }
 
 export default Cove;

@@ -117,6 +117,7 @@ test("npm pack: the package holds the modules, the types, the three wasm modules
     "cove.js",
     "cove.mjs",
     "cove.d.mts",
+    "cove/api.mjs",
     "cove/bundle.mjs",
     "cove/core.mjs",
     "cove/errors.mjs",

@@ -1,6 +1,7 @@
 // The snippet's Web Worker: hosts the engine off the main thread. Messages are
 // `{ id, method, args }`; answers are `{ id, result }` or `{ id, error: { code, message } }`.
 import { CoveCore } from "./core.mjs";
+import { HOST_METHODS } from "./api.mjs";
 
 // The lazily loaded modules' glue, as literal `import()`s so bundlers split them off.
 const MODULES = {
@@ -8,26 +9,8 @@ const MODULES = {
   reporting: () => import("../pkg/reporting/cove_reporting.js"),
 };
 
-const METHODS = new Set([
-  "track",
-  "recommend",
-  "segments",
-  "explain",
-  "profile",
-  "forget",
-  "grantConsent",
-  "storageKind",
-  "privacy",
-  "campaign",
-  "campaignResponse",
-  "flushReports",
-  "rescue",
-  "review",
-  "recommendationsShown",
-  "recommendationClick",
-  "sentiment",
-  "sentimentClasses",
-]);
+// Exactly the API's host methods (api.mjs); "start" creates the host.
+const METHODS = new Set(HOST_METHODS);
 let core = null;
 
 self.onmessage = async ({ data }) => {

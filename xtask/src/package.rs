@@ -27,6 +27,7 @@ const SNIPPET_FILES: &[&str] = &[
     "cove.mjs",
     "cove.d.mts",
     "cove.js",
+    "cove/api.mjs",
     "cove/bundle.mjs",
     "cove/core.mjs",
     "cove/errors.mjs",
