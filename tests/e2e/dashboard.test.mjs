@@ -20,7 +20,7 @@ import { seriousViolations } from "./axe.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 import { simpsonCheck, simpsonSentence } from "../../www/dashboard/simpson.mjs";
 import { campaignsCsv } from "../../www/dashboard/csv.mjs";
-import { verdict, rateText, dayOfDate, dateOfDay } from "../../www/dashboard/words.mjs";
+import { verdict, rateText, shareText, dayOfDate, dateOfDay } from "../../www/dashboard/words.mjs";
 
 let worker;
 let browser;
@@ -253,6 +253,14 @@ test("ranges too wide to say anything say so, in words", async () => {
   assert.match(await block.locator('tr[data-group="0"]').textContent(), /not enough data yet \(0–100%\)/);
   assert.equal(rateText({ estimate: 0.02, low: 0.005, high: 0.035 }), "2% (0.5–3.5%)");
   assert.equal(rateText({ estimate: 0.02, low: 0, high: 0.05 }), "not enough data yet (0–5%)");
+  // A shop-wide share near zero says what its range tells (a segment that
+  // bought almost nothing has data); a wide or non-zero one stays vague.
+  assert.equal(shareText({ estimate: 0, low: 0, high: 0.038 }), "under 3.8% (0–3.8%)");
+  assert.equal(shareText({ estimate: -0.004, low: -0.02, high: 0.03 }), "under 3% (0–3%)");
+  assert.equal(shareText({ estimate: 0.008, low: -0.01, high: 0.033 }), "under 3.3% (0–3.3%)");
+  assert.equal(shareText({ estimate: 0.02, low: 0.001, high: 0.05 }), "not enough data yet (0.1–5%)");
+  assert.equal(shareText({ estimate: 0, low: 0, high: 0.3 }), "not enough data yet (0–30%)");
+  assert.equal(shareText({ estimate: 0.2, low: 0.18, high: 0.22 }), "20% (18–22%)");
   assert.match(verdict({ exposed: {}, rate: { estimate: 0.3, low: 0.25, high: 0.35 }, uplift: { estimate: -0.05, low: -0.1, high: -0.01 }, prob_beats_holdout: 0.004 },
     { exposed: {}, rate: { estimate: 0.35, low: 0.3, high: 0.4 } }, 1, 50), /^Variant 1 beats the holdout with less than 1% probability: .* 5 points fewer/);
   assert.deepEqual(errors, []);

@@ -14,7 +14,7 @@ import { SIMPSON_ADVICE, SIMPSON_NOISE, simpsonCheck, simpsonSentence } from "./
 import { campaignsCsv } from "./csv.mjs";
 import {
   HOLDOUT, campaignName, capitalize, currencyOf, dateOfDay, dayOfDate, groupName, kindWords, longDate, money, moneyText,
-  percent, probabilityWords, rangeWords, rateRange, rateText, shareRange, shortDate, shown, tooWide, upliftText, verdict, whole,
+  percent, probabilityWords, rangeWords, rateRange, rateText, shareRange, shareText, shortDate, shown, tooWide, upliftText, verdict, whole,
 } from "./words.mjs";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -300,7 +300,7 @@ function visitRateChart(metric, ctx, title, rateWords) {
   const rows = cells.map(([label, cell]) => {
     if (!shown(cell) || !cell.rate) return { label, value: hiddenWords(ctx.k), hidden: true };
     const { low, high } = rateRange(cell.rate);
-    return { label, value: `${rateText(cell.rate)} of ${whole(cell.exposed.estimate)} ${rateWords}`, estimate: clamp(cell.rate.estimate, 0, 1), low, high, vague: tooWide(cell.rate) };
+    return { label, value: `${shareText(cell.rate)} of ${whole(cell.exposed.estimate)} ${rateWords}`, estimate: clamp(cell.rate.estimate, 0, 1), low, high, vague: tooWide(cell.rate) };
   });
   const top = Math.max(0.01, ...rows.filter((r) => !r.hidden).map((r) => r.high));
   return barChart(title, rows, { domain: [0, top], axis: percent });
@@ -327,14 +327,14 @@ function visitsSection(aggregates, ctx) {
   const pooled = (metric) => (metric?.published && shown(metric.pooled) && metric.pooled.rate ? metric.pooled : null);
   const converted = pooled(conversion);
   figure("Conversion rate", "conversion", converted
-    ? `${rateText(converted.rate)} of the ${whole(converted.exposed.estimate)} shoppers who reported bought something.`
+    ? `${shareText(converted.rate)} of the ${whole(converted.exposed.estimate)} shoppers who reported bought something.`
     : visitMissing(conversion, ctx.k));
   figure("Revenue per visitor", "revenue", revenue?.published
     ? `${moneyText(revenue.per_device, currency)} per shopper who reported, ${money(revenue.total.estimate, currency)} in all (95% range ${money(revenue.total.low, currency)}–${money(revenue.total.high, currency)}).`
     : visitMissing(revenue, ctx.k));
   const clicked = pooled(clicks);
   figure("Recommendation click-through", "click-through", clicked
-    ? `${rateText(clicked.rate)} of the ${whole(clicked.exposed.estimate)} shoppers shown suggestions clicked one.`
+    ? `${shareText(clicked.rate)} of the ${whole(clicked.exposed.estimate)} shoppers shown suggestions clicked one.`
     : visitMissing(clicks, ctx.k));
   let attributed = visitMissing(fromRecs, ctx.k);
   if (fromRecs?.published) {

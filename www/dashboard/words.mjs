@@ -100,6 +100,21 @@ export function rateText(rate) {
   return tooWide(rate) ? `not enough data yet (${range})` : `${percent(rate.estimate)} (${range})`;
 }
 
+/**
+ * A shop-wide rate (conversion, click-through) in words: as [`rateText`],
+ * except that a range from 0 to at most 5% says what it does tell, "under
+ * 3.3% (0–3.3%)": a segment that bought almost nothing is not a segment
+ * without data. (Campaign arms keep [`rateText`]: there a range of 0–5%
+ * cannot tell a good variant from a bad one.)
+ */
+export function shareText(rate) {
+  const { low, high } = rateRange(rate);
+  if (tooWide(rate) && low === 0 && high <= 0.05) {
+    return `under ${percent(high)} (0–${percent(high)})`;
+  }
+  return rateText(rate);
+}
+
 /** "+1 (+0.5 to +1.6)", or "can't tell yet (−0.8 to +1.6)" when the range holds zero. */
 export function upliftText(uplift) {
   const range = `${signedPoints(uplift.low)} to ${signedPoints(uplift.high)}`;
