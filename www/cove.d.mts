@@ -130,6 +130,8 @@ export interface RescueDecision {
   outcome:
     | { kind: "empty_cart" | "below_threshold" | "no_action" }
     | { kind: "offer" | "holdout"; action: RescueAction };
+  /** The campaign an eligible shopper (offer or holdout) joins, if the shop runs it. */
+  audience?: string;
   /** The campaign that assigned offer or holdout, when the shop runs one. */
   campaign?: string;
   variant?: number;

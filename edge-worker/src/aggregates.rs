@@ -37,7 +37,7 @@ use cove_engine::privacy::campaign::{self, CampaignKind, Interval, Outcome};
 use cove_engine::privacy::estimate::estimate;
 use cove_engine::privacy::registry::{self, Registry, REVIEW_SENTIMENT};
 use cove_engine::privacy::sentiment_report::{self, FlaggedSegment, GroupSentiment};
-use cove_engine::privacy::{Estimate, Mechanism, Tally};
+use cove_engine::privacy::{Estimate, Mechanism, MetricKind, Tally};
 use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
@@ -56,6 +56,12 @@ use crate::reports::store_request;
 #[derive(Serialize)]
 struct MetricAggregate<'a> {
     name: &'a str,
+    /// What the metric measures (the engine's `MetricKind`); `None` for a
+    /// name Cove does not define.
+    kind: Option<MetricKind>,
+    /// The names of a segment metric's values, in value order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<Vec<String>>,
     /// For a secret-shared metric: released, below k, or not yet (and why).
     #[serde(skip_serializing_if = "Option::is_none")]
     release: Option<ReleaseStatus>,
@@ -86,6 +92,9 @@ struct Aggregates<'a> {
     k_anonymity: u32,
     /// `None` below k.
     envelopes: Option<u64>,
+    /// The lifecycle segments' names, in the order of every per-segment list
+    /// and cell below (the engine's `registry::lifecycle_names`).
+    lifecycle_segments: Vec<String>,
     metrics: Vec<MetricAggregate<'a>>,
     /// Item interest per request country (see `trending`), most reports first.
     trending_by_country: Vec<CountryTrending>,
@@ -357,6 +366,10 @@ fn publish<'a>(
             };
             metrics.push(MetricAggregate {
                 name: &spec.name,
+                kind: spec.kind(),
+                labels: spec
+                    .kind()
+                    .and_then(|kind| registry::value_labels(model, kind)),
                 release: Some(release.map_or(
                     ReleaseStatus {
                         status: "not_yet",
@@ -386,6 +399,10 @@ fn publish<'a>(
         };
         metrics.push(MetricAggregate {
             name: &spec.name,
+            kind: spec.kind(),
+            labels: spec
+                .kind()
+                .and_then(|kind| registry::value_labels(model, kind)),
             release: None,
             mechanism: spec.mechanism,
             epsilon: spec.epsilon,
@@ -405,6 +422,10 @@ fn publish<'a>(
         },
         k_anonymity: shop.k_anonymity,
         envelopes: at_least_k(tallies.envelopes, k),
+        lifecycle_segments: registry::lifecycle_names(model)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
         campaigns: publish_campaigns(shop, registry, tallies, releases)?,

@@ -251,13 +251,5 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, client_key(&[1; 32], address));
         assert_eq!(a.len(), "reports:".len() + 32);
-        // Not the old unsalted FNV-1a of the address.
-        assert_ne!(a, format!("reports:{:016x}", fnv1a(address.as_bytes())));
-    }
-
-    fn fnv1a(bytes: &[u8]) -> u64 {
-        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
     }
 }

@@ -8,6 +8,12 @@
 //! (for example one drawn once per cart and stored with it) assigns the
 //! shopper to the treatment or to the holdout, deterministically, so the
 //! effect of the offer can be measured against the holdout later.
+//!
+//! When the shop runs the rescue as a campaign ([`RESCUE_CAMPAIGN`]), an
+//! eligible shopper (offer or holdout) joins that campaign's audience
+//! ([`RescueDecision::audience`]) and the campaign's variant decides instead
+//! ([`RescueDecision::in_campaign`]): the one rule the snippet and the
+//! simulator both apply.
 
 use serde::Serialize;
 
@@ -24,6 +30,65 @@ pub struct RescueDecision {
     pub threshold: f64,
     /// What to do.
     pub outcome: RescueOutcome,
+    /// The campaign whose audience an eligible shopper joins, if the shop
+    /// runs it ([`RESCUE_CAMPAIGN`]); absent when nothing is to be decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<&'static str>,
+    /// The campaign and variant that decided the outcome, once assigned
+    /// ([`RescueDecision::in_campaign`]).
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub assignment: Option<CampaignAssignment>,
+}
+
+/// The campaign id the rescue offer is measured under.
+pub const RESCUE_CAMPAIGN: &str = "rescue-cart";
+
+/// The rescue campaign's variant that decided an outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignAssignment {
+    /// The campaign's id.
+    pub campaign: &'static str,
+    /// The shopper's variant: 0 is the holdout.
+    pub variant: u32,
+}
+
+impl RescueDecision {
+    fn new(risk: f64, threshold: f64, outcome: RescueOutcome) -> RescueDecision {
+        let eligible = matches!(
+            outcome,
+            RescueOutcome::Offer { .. } | RescueOutcome::Holdout { .. }
+        );
+        RescueDecision {
+            risk,
+            threshold,
+            outcome,
+            audience: eligible.then_some(RESCUE_CAMPAIGN),
+            assignment: None,
+        }
+    }
+
+    /// The decision once the rescue campaign assigned the shopper `variant`:
+    /// variant 0 is the holdout, any other the offer. A shopper outside the
+    /// audience (nothing to rescue) keeps the decision unchanged.
+    pub fn in_campaign(self, variant: u32) -> RescueDecision {
+        let action = match self.outcome {
+            RescueOutcome::Offer { action } | RescueOutcome::Holdout { action } => action,
+            _ => return self,
+        };
+        let outcome = if variant > 0 {
+            RescueOutcome::Offer { action }
+        } else {
+            RescueOutcome::Holdout { action }
+        };
+        RescueDecision {
+            outcome,
+            assignment: Some(CampaignAssignment {
+                campaign: RESCUE_CAMPAIGN,
+                variant,
+            }),
+            ..self
+        }
+    }
 }
 
 /// What the rescue decision is.
@@ -71,11 +136,7 @@ pub fn decide(
         .find(|r| r.segment == lifecycle_segment || r.segment == "*");
     let threshold = rule.and_then(|r| r.threshold).unwrap_or(policy.threshold);
     if context.cart_lines == 0 {
-        return RescueDecision {
-            risk: 0.0,
-            threshold,
-            outcome: RescueOutcome::EmptyCart,
-        };
+        return RescueDecision::new(0.0, threshold, RescueOutcome::EmptyCart);
     }
     let risk = risk(model, &SessionFeatures::from_profile(profile));
     let outcome = if risk < threshold {
@@ -96,11 +157,7 @@ pub fn decide(
             }
         }
     };
-    RescueDecision {
-        risk,
-        threshold,
-        outcome,
-    }
+    RescueDecision::new(risk, threshold, outcome)
 }
 
 /// Maps a seed to [0, 1) through SplitMix64's finaliser, so that nearby seeds

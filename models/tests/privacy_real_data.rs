@@ -15,6 +15,7 @@ use cove_engine::privacy::registry::{
     observe, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST, SEGMENT_LIFECYCLE,
     SEGMENT_PRICE_TIER,
 };
+use cove_engine::privacy::MetricKind;
 use cove_engine::profile::Profile;
 use cove_engine::testing::{published_default_bundle, simulate_collection};
 use cove_models::data::{self, CleaningRules, ColumnMap};
@@ -55,7 +56,10 @@ fn customers_true_values(model: &Model) -> Option<Vec<[u32; 3]>> {
                 // An event the engine refuses changes nothing, as on a device.
                 let _ = profile.apply(event, &config);
             }
-            names.map(|name| observe(model, &profile, &config, now, name).unwrap())
+            names.map(|name| {
+                let kind = MetricKind::of(name).unwrap();
+                observe(model, &profile, &config, now, kind).unwrap()
+            })
         })
         .collect();
     Some(values)

@@ -3,6 +3,8 @@
 //! its variants (Simpson's paradox, on purpose), and the shares of devices
 //! each kind reaches.
 
+use std::hash::Hasher;
+
 use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -85,10 +87,12 @@ pub fn assignment_weights(spec: &CampaignSpec, segment: u32, n_segments: u32) ->
     vec![1.0 / f64::from(spec.variants); spec.variants as usize]
 }
 
+/// FNV-1a of a campaign id: a per-campaign seed that stays the same across
+/// Rust versions (std's hasher does not promise that).
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 /// Shares of the devices offered each non-triggered campaign kind.

@@ -3,15 +3,16 @@
 //! campaign or a review, and the envelope the device's reporter builds.
 
 use anyhow::{ensure, Context, Result};
-use cove_engine::abandonment::{self, RescueOutcome};
+use cove_engine::abandonment;
 use cove_engine::events::{Event, EventKind, PageKind};
 use cove_engine::privacy::campaign::CampaignKind;
 use cove_engine::privacy::device::DeviceReporter;
 use cove_engine::privacy::registry::{
-    self, ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
+    self, ReviewClass, ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use cove_engine::privacy::report::Envelope;
 use cove_engine::privacy::visit::{CONVERSION, REC_CLICK_THROUGH, REC_REVENUE, REVENUE};
+use cove_engine::privacy::MetricKind;
 use cove_engine::profile::Profile;
 use cove_engine::segments;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -136,10 +137,10 @@ pub fn simulate_device(
     }
 
     // The true values, as the device's registry observes them.
-    let observe = |name: &str| registry::observe(model, &profile, config, now, name);
-    let lifecycle = observe(SEGMENT_LIFECYCLE).context("no lifecycle segment")?;
-    let price_tier = observe(SEGMENT_PRICE_TIER).context("no price tier value")?;
-    let item = observe(ITEM_INTEREST).context("no item-interest value")?;
+    let observe = |kind| registry::observe(model, &profile, config, now, kind);
+    let lifecycle = observe(MetricKind::LifecycleSegment).context("no lifecycle segment")?;
+    let price_tier = observe(MetricKind::PriceTier).context("no price tier value")?;
+    let item = observe(MetricKind::ItemInterest).context("no item-interest value")?;
 
     // Campaigns: the rescue offer when the engine calls for one, else maybe one
     // of the others.
@@ -148,10 +149,8 @@ pub fn simulate_device(
         .lifecycle
         .name;
     let rescue = abandonment::decide(model, &profile, lifecycle_name, rng.next_u64());
-    let called_for = matches!(
-        rescue.outcome,
-        RescueOutcome::Offer { .. } | RescueOutcome::Holdout { .. }
-    );
+    // The engine names the campaign an eligible shopper joins (the rescue's).
+    let called_for = rescue.audience.is_some();
     // Outside the rescue's audience, some shoppers review an item they bought
     // before instead of seeing a campaign (a review and a campaign together
     // would spend the day's ε before the lifecycle segment).
@@ -176,8 +175,10 @@ pub fn simulate_device(
             (draw < cumulative).then_some(kind)
         })
     };
-    let position =
-        chosen_kind.and_then(|kind| registry.campaigns.iter().position(|c| c.kind == kind));
+    let position = match rescue.audience {
+        Some(audience) => registry.campaigns.iter().position(|c| c.id == audience),
+        None => chosen_kind.and_then(|kind| registry.campaigns.iter().position(|c| c.kind == kind)),
+    };
     let mut reporter = DeviceReporter::default();
     let mut campaign = None;
     let mut review_class = None;
@@ -223,15 +224,11 @@ pub fn simulate_device(
             };
             let text = &pool[index(&mut rng, pool.len())];
             let scored = world.sentiment.sentiment(text);
-            if let Ok(sentiment) = scored {
-                let class = match sentiment.class.as_str() {
-                    "negative" => 0,
-                    "neutral" => 1,
-                    _ => 2,
-                };
+            let class = scored.and_then(|sentiment| ReviewClass::from_label(&sentiment.class));
+            if let Ok(class) = class {
                 // An item the model does not know cannot be reviewed.
                 if reporter.record_review(model, &item, class).is_ok() {
-                    review_class = Some(class);
+                    review_class = Some(class.index());
                 }
             }
         }

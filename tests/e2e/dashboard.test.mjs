@@ -78,7 +78,7 @@ function wilson(responded, exposed) {
  * uplifts, without the central noise, which is a fraction of a point), with
  * every cell below k hidden.
  */
-function aggregatesFromSimulation(simulation, day, k = 50) {
+function aggregatesFromSimulation(simulation, day, lifecycleSegments, k = 50) {
   const sum = (cells) => cells.reduce((a, c) => ({ exposed: a.exposed + c.exposed, responded: a.responded + c.responded }), { exposed: 0, responded: 0 });
   const exact = (x) => ({ estimate: x, std_error: 0, low: x, high: x });
   const cellOf = (own, holdout, segment) => {
@@ -107,7 +107,7 @@ function aggregatesFromSimulation(simulation, day, k = 50) {
       })),
     };
   });
-  return { shop: "demo", day, k_anonymity: k, envelopes: simulation.devices, metrics: [], trending_by_country: [], campaigns, sentiment: null };
+  return { shop: "demo", day, k_anonymity: k, envelopes: simulation.devices, lifecycle_segments: lifecycleSegments, metrics: [], trending_by_country: [], campaigns, sentiment: null };
 }
 
 /**
@@ -274,7 +274,7 @@ test("on a real simulation's segment mix the seeded paradox is found; no other c
   const names = simulation.lifecycle_names;
   const day = Math.floor(Date.now() / 86_400_000);
   const [small, large] = simulation.runs;
-  const checks = (run) => aggregatesFromSimulation(run, day).campaigns.map((c) => ({ id: c.id, ...simpsonCheck(c) }));
+  const checks = (run) => aggregatesFromSimulation(run, day, names).campaigns.map((c) => ({ id: c.id, ...simpsonCheck(c) }));
   // At 5,000 devices no segment holds 50 shoppers of both variants 1 and 2
   // (variant 1 reached 48 new shoppers): nothing can be checked, and the page
   // says so rather than "checked".
@@ -302,7 +302,7 @@ test("on a real simulation's segment mix the seeded paradox is found; no other c
     "Variant 2 looks worse than Variant 1 overall only because it reached more new shoppers, who respond less; " +
     "inside the one segment with enough shoppers to compare (new) it did better.");
 
-  const { context, page, errors } = await openDashboard({ aggregates: aggregatesFromSimulation(designed, day), viewport: PHONE });
+  const { context, page, errors } = await openDashboard({ aggregates: aggregatesFromSimulation(designed, day, names), viewport: PHONE });
   const warning = page.locator(`[data-campaign="${simulation.simpson.campaign}"] [data-simpson="warning"]`);
   assert.equal(await warning.count(), 1);
   assert.equal(await page.locator('[data-simpson="warning"]').count(), 1);
@@ -319,7 +319,7 @@ test("on a real simulation's segment mix the seeded paradox is found; no other c
   await context.close();
 
   // The 5,000-device run on the page: the targeted campaign says it cannot be checked yet.
-  const smallPage = await openDashboard({ aggregates: aggregatesFromSimulation(small, day), viewport: PHONE });
+  const smallPage = await openDashboard({ aggregates: aggregatesFromSimulation(small, day, names), viewport: PHONE });
   assert.equal(await smallPage.page.locator(`[data-campaign="${simulation.simpson.campaign}"] [data-simpson="unchecked"]`).count(), 1);
   assert.equal(await smallPage.page.locator('[data-simpson="warning"]').count(), 0);
   assert.equal(await scrollsSideways(smallPage.page), false);

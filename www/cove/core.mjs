@@ -13,10 +13,6 @@ const PROFILE_KEY = "profile";
 const EVENTS_KEY = "events";
 // The event log keeps the latest events only; the profile holds their effect.
 const MAX_LOGGED_EVENTS = 500;
-// The campaign id of the cart-abandonment rescue offer.
-const RESCUE_CAMPAIGN = "rescue-cart";
-// The review report's classes (engine: privacy::registry::SENTIMENT_CLASSES).
-const SENTIMENT_CLASS_INDEX = { negative: 0, neutral: 1, positive: 2 };
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 // A promise whose rejection is handled later: marked handled now, so an early
 // failure (e.g. of the bundle) does not also report it as unhandled.
@@ -340,13 +336,16 @@ export class CoveCore {
    * offer's effect is measured; otherwise the bundle's rescue policy decides.
    */
   async rescue() {
-    const decision = this.engine.rescue(nowSeconds(), crypto.getRandomValues(new Uint32Array(1))[0]);
-    const eligible = decision.outcome.kind === "offer" || decision.outcome.kind === "holdout";
-    if (eligible) await this.reporting;
-    if (!eligible || !this.reporter?.runs(RESCUE_CAMPAIGN)) return decision;
-    const { variant } = await this.reporter.campaign(RESCUE_CAMPAIGN);
-    const kind = variant > 0 ? "offer" : "holdout";
-    return { ...decision, outcome: { ...decision.outcome, kind }, campaign: RESCUE_CAMPAIGN, variant };
+    const now = nowSeconds();
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    const decision = this.engine.rescue(now, seed);
+    // The engine names the campaign whose audience an eligible shopper joins.
+    const audience = decision.audience;
+    if (!audience) return decision;
+    await this.reporting;
+    if (!this.reporter?.runs(audience)) return decision;
+    const { variant } = await this.reporter.campaign(audience);
+    return this.engine.rescue(now, seed, variant);
   }
 
   /**
@@ -362,7 +361,7 @@ export class CoveCore {
     const scorer = await this.sentimentReady();
     const sentiment = scorer.sentiment([title, text].filter(Boolean).join(". "));
     await this.reporting;
-    const reported = (await this.reporter?.review(item, SENTIMENT_CLASS_INDEX[sentiment.class])) ?? false;
+    const reported = (await this.reporter?.review(item, sentiment.class)) ?? false;
     return { sentiment, reported };
   }
 

@@ -235,10 +235,10 @@ export class Reporter {
     return { variant, reporting: true };
   }
 
-  /** Records a review's sentiment class for the next envelope; false when reports are off. */
-  async review(item, classIndex) {
-    if (!this.enabled || classIndex === undefined) return false;
-    this.engine.recordReview(item, classIndex);
+  /** Records a review's sentiment class (the model's label) for the next envelope; false when reports are off. */
+  async review(item, sentimentClass) {
+    if (!this.enabled || sentimentClass === undefined) return false;
+    this.engine.recordReview(item, sentimentClass);
     this.engine.noteActivity(nowSeconds());
     await this.save();
     this.schedule();

@@ -1,7 +1,8 @@
 // The marketer's dashboard: everything on this page comes from
-// `GET /v1/aggregates` (one call per day shown), plus the published bundle's
-// names only: segment names from its manifest, item titles from the
-// catalogue published beside it. Every name is shown in words (a campaign's id
+// `GET /v1/aggregates` (one call per day shown: each metric with its kind, a
+// segment metric with its values' names, the lifecycle segments' names in the
+// engine's order), plus the item titles of the catalogue published beside the
+// bundle. Every name is shown in words (a campaign's id
 // as words, its kind, "Holdout (not shown the campaign)"), never as the
 // metric's id.
 //
@@ -133,22 +134,11 @@ function barChart(title, rows, { domain, axis }) {
   return element("figure", { class: "chart" }, element("figcaption", {}, title), svg);
 }
 
-/** The lifecycle segment names in metric order (the engine's order: rules' segments, then no-purchase, then fallback). */
-function lifecycleNames(bundle) {
-  const map = bundle?.segments?.lifecycle;
-  if (!map) return null;
-  const names = [];
-  for (const name of [...map.rules.map((r) => r.segment), map.no_purchase_segment, map.fallback_segment]) {
-    if (!names.includes(name)) names.push(name);
-  }
-  return names;
-}
-
 /** Everything the sections share about one shop-day. */
-function contextOf(aggregates, bundle) {
-  const names = lifecycleNames(bundle) ?? aggregates.sentiment?.segment_names ?? null;
-  const segmentName = (index) => names?.[index] ?? `segment ${index + 1}`;
-  return { k: aggregates.k_anonymity, segmentName, bundle };
+function contextOf(aggregates, items) {
+  const names = aggregates.lifecycle_segments ?? [];
+  const segmentName = (index) => names[index] ?? `segment ${index + 1}`;
+  return { k: aggregates.k_anonymity, segmentName, items };
 }
 
 const hiddenWords = (k) => `hidden (fewer than ${k} shoppers)`;
@@ -284,8 +274,8 @@ function campaignSection(aggregates, ctx) {
   return section;
 }
 
-/** The visit metrics' names (engine: `privacy::visit::METRICS`). */
-const VISIT_METRICS = ["visit.conversion", "visit.revenue", "rec.click_through", "rec.revenue"];
+/** The visit metrics' kinds (engine: `privacy::MetricKind::is_visit`). */
+const VISIT_KINDS = ["conversion", "revenue", "recommendation_click_through", "recommendation_revenue"];
 
 /** Why a visit figure is missing, in words. */
 function visitMissing(metric, k) {
@@ -357,28 +347,32 @@ function visitsSection(aggregates, ctx) {
   return section;
 }
 
+/** What each kind of metric is called on this page (engine: `privacy::MetricKind`). */
 const METRIC_TITLES = {
-  "segment.lifecycle": "Shoppers by lifecycle segment",
-  "segment.price_tier": "Shoppers by price tier",
+  lifecycle_segment: "Shoppers by lifecycle segment",
+  price_tier: "Shoppers by price tier",
+  item_interest: "Products of interest",
+  review_sentiment: "Review sentiment",
+  conversion: "Conversion",
+  revenue: "Revenue",
+  recommendation_click_through: "Recommendation click-through",
+  recommendation_revenue: "Revenue from recommendations",
 };
+const SEGMENT_KINDS = ["lifecycle_segment", "price_tier"];
 
 function segmentSection(aggregates, ctx) {
   const section = element("section", { "aria-labelledby": "segments-heading", "data-section": "segments" },
     element("h2", { id: "segments-heading" }, "Your shoppers"));
-  const names = {
-    "segment.lifecycle": lifecycleNames(ctx.bundle),
-    "segment.price_tier": ctx.bundle ? [...ctx.bundle.segments.price_tiers.labels, "no price tier yet"] : null,
-  };
   const charts = element("div", { class: "charts" });
-  for (const metric of aggregates.metrics.filter((m) => m.name.startsWith("segment."))) {
-    const title = METRIC_TITLES[metric.name] ?? `Shoppers by ${metric.name.slice("segment.".length).replaceAll("_", " ")}`;
+  for (const metric of aggregates.metrics.filter((m) => SEGMENT_KINDS.includes(m.kind))) {
+    const title = METRIC_TITLES[metric.kind];
     if (!metric.published) {
       charts.append(element("p", { class: "hidden-value" }, metric.release?.status === "not_yet"
         ? `${title}: not released yet (${metric.release.reason ?? "the day's reports are still being added up"}).`
         : `${title}: fewer than ${ctx.k} shoppers reported, nothing can be shown yet.`));
       continue;
     }
-    const label = (v) => capitalize(names[metric.name]?.[v] ?? `group ${v + 1}`);
+    const label = (v) => capitalize(metric.labels?.[v] ?? `group ${v + 1}`);
     const byValue = new Map(metric.values.map((v) => [v.value, v]));
     const rows = Array.from({ length: metric.mechanism.domain }, (_, v) => {
       const e = byValue.get(v);
@@ -407,12 +401,12 @@ function trendingSection(aggregates, ctx) {
     element("h2", { id: "trending-heading" }, "What shoppers are most interested in"));
   section.append(element("p", { class: "hint" },
     "Each shopper's browser reports the one product it is most interested in, blurred for privacy; the country is where the report came from."));
-  const overall = aggregates.metrics.find((m) => m.name === "item.interest");
+  const overall = aggregates.metrics.find((m) => m.kind === "item_interest");
   const lists = [
     ...(overall?.published ? [{ country: "All countries", n_reports: overall.n_reports, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
     ...(aggregates.trending_by_country ?? []).map((list) => ({ ...list, country: countryName(list.country) })),
   ];
-  if (!lists.length || !ctx.bundle) {
+  if (!lists.length || !ctx.items) {
     section.append(element("p", { class: "hidden-value" }, `Fewer than ${ctx.k} shoppers reported what interests them: nothing can be shown yet.`));
     return section;
   }
@@ -422,11 +416,11 @@ function trendingSection(aggregates, ctx) {
   const render = () => {
     const list = lists[Number(select.value)];
     const rows = list.values
-      .filter((v) => v.value < ctx.bundle.items.length)
+      .filter((v) => v.value < ctx.items.length)
       .sort((a, b) => b.count - a.count)
       .slice(0, 10)
       .map((v) => ({
-        label: shorten(ctx.bundle.items[v.value].title, 32),
+        label: shorten(ctx.items[v.value].title, 32),
         value: `about ${whole(v.count)}`,
         estimate: Math.max(0, v.count), low: Math.max(0, v.low), high: Math.max(0, v.high),
       }));
@@ -501,7 +495,7 @@ function sentimentSection(aggregates, ctx) {
 function aboutSection(aggregates) {
   const list = element("ul");
   for (const metric of aggregates.metrics) {
-    const what = METRIC_TITLES[metric.name] ?? (metric.name === "item.interest" ? "Products of interest" : metric.name === "review.sentiment" ? "Review sentiment" : capitalize(metric.name.replaceAll(/[._]/g, " ")));
+    const what = METRIC_TITLES[metric.kind] ?? capitalize(metric.name.replaceAll(/[._]/g, " "));
     list.append(element("li", {}, `${what}: ${metric.n_reports === null ? `fewer than ${aggregates.k_anonymity}` : whole(metric.n_reports)} reports, privacy cost ε = ${metric.epsilon} each.`));
   }
   for (const campaign of aggregates.campaigns ?? []) {
@@ -671,15 +665,12 @@ function emptyState(aggregates) {
     ...(campaigns.length ? [element("p", {}, `This shop measures ${campaigns.length === 1 ? "one campaign" : `${campaigns.length} campaigns`}: ${campaigns.join(", ")}.`)] : []));
 }
 
-// The names the page shows: the manifest's segment definitions and the
-// catalogue's items, by row.
-async function loadBundleNames() {
+// The catalogue's items, by row (the titles of the products of interest).
+async function loadCatalogue() {
   try {
     const pointer = await (await fetch("/v1/bundles/default.json")).json();
-    const [manifest, items] = await Promise.all(
-      [pointer.manifest, pointer.catalogue].map(async (url) => (await fetch(url)).json()),
-    );
-    return { segments: manifest.segments, items };
+    const catalogue = await (await fetch(pointer.catalogue)).json();
+    return Array.isArray(catalogue) ? catalogue : null;
   } catch {
     return null;
   }
@@ -725,9 +716,9 @@ async function load() {
     return;
   }
   let aggregates;
-  let bundle;
+  let items;
   try {
-    [aggregates, bundle] = await Promise.all([readDay(chosenDay, token), loadBundleNames()]);
+    [aggregates, items] = await Promise.all([readDay(chosenDay, token), loadCatalogue()]);
   } catch (error) {
     if (!(error instanceof TokenRefused)) throw error;
     sessionStorage.removeItem(TOKEN_KEY);
@@ -741,7 +732,7 @@ async function load() {
     aggregates = await readDay(aggregates.day - 1, token);
   }
   if (chosenDay === null) form.date.value = dateOfDay(aggregates.day);
-  const ctx = contextOf(aggregates, bundle);
+  const ctx = contextOf(aggregates, items);
   // The trend: from the start date to the day, at most MAX_TREND_DAYS days
   // and none older than the edge keeps; a start on or after the day is no
   // range at all, and the page says so.
@@ -772,7 +763,7 @@ async function load() {
     if (days.length === 1) summary.append(download);
     // Sales and recommendations: for a shop that collects them (two
     // aggregators), or one that asks for them with one (it is told why there is nothing).
-    const visits = aggregates.visits || aggregates.metrics.some((m) => VISIT_METRICS.includes(m.name)) ? [visitsSection(aggregates, ctx)] : [];
+    const visits = aggregates.visits || aggregates.metrics.some((m) => VISIT_KINDS.includes(m.kind)) ? [visitsSection(aggregates, ctx)] : [];
     sections.push(summary, ...visits, campaignSection(aggregates, ctx), segmentSection(aggregates, ctx),
       trendingSection(aggregates, ctx), sentimentSection(aggregates, ctx), aboutSection(aggregates));
   }

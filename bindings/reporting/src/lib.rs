@@ -26,7 +26,7 @@ mod tests;
 use cove_bindings::{load_bundle, to_js, to_js_error};
 use cove_engine::bundle::Engine;
 use cove_engine::privacy::device::DeviceReporter;
-use cove_engine::privacy::registry::Registry;
+use cove_engine::privacy::registry::{Registry, ReviewClass};
 use cove_engine::profile::Profile;
 use cove_engine::Error;
 use wasm_bindgen::prelude::*;
@@ -136,12 +136,13 @@ impl CoveReporter {
         self.reporter.respond(campaign_id)
     }
 
-    /// Records the sentiment class (0 negative, 1 neutral, 2 positive) of a
-    /// review of `item_id` for the next privacy report; the text stays on
-    /// the device and is not kept.
+    /// Records the sentiment class of a review of `item_id` (the sentiment
+    /// model's label: `negative`, `neutral` or `positive`) for the next
+    /// privacy report; the text stays on the device and is not kept.
     #[wasm_bindgen(js_name = recordReview)]
-    pub fn record_review(&mut self, item_id: &str, class: u32) -> Result<(), JsValue> {
+    pub fn record_review(&mut self, item_id: &str, class: &str) -> Result<(), JsValue> {
         let model = self.engine.model().map_err(to_js_error)?;
+        let class = ReviewClass::from_label(class).map_err(to_js_error)?;
         self.reporter
             .record_review(model, item_id, class)
             .map_err(to_js_error)

@@ -162,16 +162,22 @@ impl CoveEngine {
     }
 
     /// The cart-abandonment risk and the shop's rescue decision, with a seed
-    /// the caller draws (the holdout assignment depends only on it).
-    pub fn rescue(&self, now: f64, seed: u32) -> Result<JsValue, JsValue> {
+    /// the caller draws (the holdout assignment depends only on it). An
+    /// eligible decision names its campaign (`audience`); given the variant
+    /// that campaign assigned, the variant decides (`RescueDecision::in_campaign`).
+    pub fn rescue(&self, now: f64, seed: u32, variant: Option<u32>) -> Result<JsValue, JsValue> {
         let model = self.engine.model().map_err(to_js_error)?;
         let segments = segments::classify(model, &self.profile, &self.config, now as i64);
-        to_js(&abandonment::decide(
+        let decision = abandonment::decide(
             model,
             &self.profile,
             &segments.lifecycle.name,
             u64::from(seed),
-        ))
+        );
+        to_js(&match variant {
+            Some(variant) => decision.in_campaign(variant),
+            None => decision,
+        })
     }
 
     /// Why an item would be shown and what the profile holds about it.

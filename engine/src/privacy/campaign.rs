@@ -60,6 +60,14 @@ impl CampaignKind {
     ];
 }
 
+/// The prefix of a campaign's metric name (`campaign.<id>`).
+pub const METRIC_PREFIX: &str = "campaign.";
+
+/// The campaign id of a campaign metric's name, if it is one.
+pub fn id_of_metric(name: &str) -> Option<&str> {
+    name.strip_prefix(METRIC_PREFIX).filter(|id| !id.is_empty())
+}
+
 impl CampaignSpec {
     /// Reads a campaign (`{"id", "kind", "variants", "epsilon"}`); it is not
     /// validated here.
@@ -79,7 +87,7 @@ impl CampaignSpec {
 
     /// The name of the campaign's metric, `campaign.<id>`.
     pub fn metric_name(&self) -> String {
-        format!("campaign.{}", self.id)
+        format!("{METRIC_PREFIX}{}", self.id)
     }
 
     /// The campaign's metric: randomised response over every

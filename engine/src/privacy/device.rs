@@ -18,11 +18,11 @@ use serde::Serialize;
 
 use super::budget::{EpsilonBudget, DEFAULT_DAILY_EPSILON};
 use super::campaign;
-use super::registry::{self, Registry};
+use super::registry::{self, Registry, ReviewClass};
 use super::report::{build_envelope, MAX_REPORTS};
 use super::sample::below;
 use super::visit::{self, Visit};
-use super::Mechanism;
+use super::{Mechanism, MetricKind};
 use crate::aggregation::client::Measurement;
 use crate::bundle::Model;
 use crate::events::{Event, EventKind, PurchaseLine};
@@ -281,18 +281,23 @@ impl DeviceReporter {
     }
 
     /// Records a review's sentiment class for the next envelope (the latest
-    /// review of the day is the one reported). Errors on a class out of range
-    /// or an item the model does not know.
-    pub fn record_review(&mut self, model: &Model, item_id: &str, class: u32) -> Result<(), Error> {
+    /// review of the day is the one reported). Errors on an item the model
+    /// does not know.
+    pub fn record_review(
+        &mut self,
+        model: &Model,
+        item_id: &str,
+        class: ReviewClass,
+    ) -> Result<(), Error> {
         if registry::review_cell(model, item_id, 0, class).is_none() {
             return Err(Error::InvalidParameter {
                 name: "review",
-                reason: "the item is not in the catalogue or the class is not 0, 1 or 2",
+                reason: "the item is not in the catalogue",
             });
         }
         self.review = Some(ReviewObservation {
             item: item_id.to_string(),
-            class,
+            class: class.index(),
         });
         Ok(())
     }
@@ -505,23 +510,27 @@ impl DeviceReporter {
         let segment = registry::lifecycle_index(model, &segment_name).unwrap_or(0);
         let mut values = Vec::new();
         for metric in &registry.metrics {
-            if let Some(value) = registry::observe(model, profile, config, now, &metric.name) {
+            let Some(kind) = metric.kind() else {
+                continue;
+            };
+            if let Some(value) = registry::observe(model, profile, config, now, kind) {
                 values.push((metric.name.clone(), Measurement::Cell(value)));
                 continue;
             }
-            if metric.name == registry::REVIEW_SENTIMENT {
+            if kind == MetricKind::ReviewSentiment {
                 let cell = self.review.as_ref().and_then(|review| {
-                    registry::review_cell(model, &review.item, segment, review.class)
+                    let class = ReviewClass::from_index(review.class)?;
+                    registry::review_cell(model, &review.item, segment, class)
                 });
                 values.extend(cell.map(|cell| (metric.name.clone(), Measurement::Cell(cell))));
                 continue;
             }
-            if visit::METRICS.contains(&metric.name.as_str()) {
+            if kind.is_visit() {
                 let (bits, cap) = match metric.mechanism {
                     Mechanism::Prio3Sum { bits, cap, .. } => (bits, cap),
                     _ => (visit::REVENUE_BITS, visit::DEFAULT_REVENUE_CAP),
                 };
-                let value = self.visit.value(&metric.name, segment, cap, bits)?;
+                let value = self.visit.value(kind, segment, cap, bits)?;
                 values.extend(value.map(|value| (metric.name.clone(), value)));
                 continue;
             }

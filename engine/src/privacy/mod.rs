@@ -109,6 +109,74 @@ pub struct MetricSpec {
     pub epsilon: f64,
 }
 
+/// What a metric measures: its name resolved once ([`MetricKind::of`]), so
+/// that the device, the edge, the simulator and the dashboard (which reads
+/// the kind the edge publishes) never match metric names themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// The shopper's lifecycle segment (`segment.lifecycle`).
+    LifecycleSegment,
+    /// The shopper's price tier, or none yet (`segment.price_tier`).
+    PriceTier,
+    /// The catalogue item the shopper is most interested in (`item.interest`).
+    ItemInterest,
+    /// A review's category × segment × sentiment class (`review.sentiment`).
+    ReviewSentiment,
+    /// Whether the visit ended in an order, per segment (`visit.conversion`).
+    Conversion,
+    /// The day's revenue (`visit.revenue`).
+    Revenue,
+    /// Whether a shown recommendation was clicked, per segment (`rec.click_through`).
+    RecommendationClickThrough,
+    /// Revenue from items clicked in a Cove slot (`rec.revenue`).
+    RecommendationRevenue,
+    /// A campaign's exposure and response (`campaign.<id>`).
+    Campaign,
+}
+
+impl MetricKind {
+    /// The kind of a metric name; `None` for a name Cove does not define.
+    pub fn of(name: &str) -> Option<MetricKind> {
+        Some(match name {
+            registry::SEGMENT_LIFECYCLE => MetricKind::LifecycleSegment,
+            registry::SEGMENT_PRICE_TIER => MetricKind::PriceTier,
+            registry::ITEM_INTEREST => MetricKind::ItemInterest,
+            registry::REVIEW_SENTIMENT => MetricKind::ReviewSentiment,
+            visit::CONVERSION => MetricKind::Conversion,
+            visit::REVENUE => MetricKind::Revenue,
+            visit::REC_CLICK_THROUGH => MetricKind::RecommendationClickThrough,
+            visit::REC_REVENUE => MetricKind::RecommendationRevenue,
+            _ if campaign::id_of_metric(name).is_some() => MetricKind::Campaign,
+            _ => return None,
+        })
+    }
+
+    /// Whether the metric counts shoppers by a segment (lifecycle or price tier).
+    pub fn is_segment(self) -> bool {
+        matches!(self, MetricKind::LifecycleSegment | MetricKind::PriceTier)
+    }
+
+    /// Whether the metric is one of the visit metrics (`privacy::visit`).
+    pub fn is_visit(self) -> bool {
+        matches!(
+            self,
+            MetricKind::Conversion
+                | MetricKind::Revenue
+                | MetricKind::RecommendationClickThrough
+                | MetricKind::RecommendationRevenue
+        )
+    }
+
+    /// Whether the metric is a sum of money (clipped at a cap).
+    pub fn is_revenue(self) -> bool {
+        matches!(
+            self,
+            MetricKind::Revenue | MetricKind::RecommendationRevenue
+        )
+    }
+}
+
 /// The largest domain a metric may have (the catalogue bound of a bundle).
 pub const MAX_DOMAIN: u32 = 1 << 20;
 
@@ -146,6 +214,11 @@ impl Mechanism {
 json::deserialize_through!(Mechanism, Mechanism::read);
 
 impl MetricSpec {
+    /// What the metric measures (`None` for a name Cove does not define).
+    pub fn kind(&self) -> Option<MetricKind> {
+        MetricKind::of(&self.name)
+    }
+
     /// Reads a metric (`{"name", "mechanism", "epsilon"}`); it is not
     /// validated here ([`MetricSpec::validate`] does that).
     pub fn read(value: Value) -> Result<MetricSpec, JsonError> {

@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use super::campaign::CampaignSpec;
 use super::visit;
-use super::{Mechanism, MetricSpec};
+use super::{Mechanism, MetricKind, MetricSpec};
 use crate::bundle::Model;
 use crate::json::{self, deserialize_through, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
@@ -51,7 +51,53 @@ pub const ITEM_INTEREST: &str = "item.interest";
 pub const REVIEW_SENTIMENT: &str = "review.sentiment";
 
 /// The sentiment classes a review report distinguishes: negative, neutral, positive.
-pub const SENTIMENT_CLASSES: u32 = 3;
+pub const SENTIMENT_CLASSES: u32 = ReviewClass::ALL.len() as u32;
+
+/// The sentiment class a review report carries. The one map from a sentiment
+/// model's label to the report's class: the snippet, the simulator and the
+/// decoder all go through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReviewClass {
+    /// The review is negative.
+    Negative,
+    /// Neither negative nor positive.
+    Neutral,
+    /// The review is positive.
+    Positive,
+}
+
+impl ReviewClass {
+    /// Every class, in the order of their indices in a report's cell.
+    pub const ALL: [ReviewClass; 3] = [
+        ReviewClass::Negative,
+        ReviewClass::Neutral,
+        ReviewClass::Positive,
+    ];
+
+    /// The class's index in a report's cell (0 negative, 1 neutral, 2 positive).
+    pub fn index(self) -> u32 {
+        self as u32
+    }
+
+    /// The class of an index, if it is one.
+    pub fn from_index(index: u32) -> Option<ReviewClass> {
+        ReviewClass::ALL.get(index as usize).copied()
+    }
+
+    /// The class of a sentiment model's label (`negative`, `neutral` or
+    /// `positive`, as the published sentiment bundles name their classes).
+    pub fn from_label(label: &str) -> Result<ReviewClass, Error> {
+        match label {
+            "negative" => Ok(ReviewClass::Negative),
+            "neutral" => Ok(ReviewClass::Neutral),
+            "positive" => Ok(ReviewClass::Positive),
+            _ => Err(invalid(
+                "review.class",
+                "is not a sentiment class a review report carries (negative, neutral or positive)",
+            )),
+        }
+    }
+}
 
 /// The largest daily ε a shop may configure.
 pub const MAX_DAILY_EPSILON: f64 = 4.0;
@@ -225,36 +271,66 @@ pub fn lifecycle_names(model: &Model) -> Vec<&str> {
     names
 }
 
+/// The label of a segment metric's last value: the shopper has none yet.
+pub const NONE_YET: &str = "none yet";
+
+/// The names of a segment metric's values, in value order (what a dashboard
+/// labels its bars with): the lifecycle segments ([`lifecycle_names`]), or the
+/// price tiers then [`NONE_YET`]. `None` for the other kinds, whose values
+/// are catalogue rows, cells or sums.
+pub fn value_labels(model: &Model, kind: MetricKind) -> Option<Vec<String>> {
+    match kind {
+        MetricKind::LifecycleSegment => Some(
+            lifecycle_names(model)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        ),
+        MetricKind::PriceTier => {
+            let tiers = &model.manifest().segments.price_tiers.labels;
+            Some(
+                tiers
+                    .iter()
+                    .cloned()
+                    .chain([NONE_YET.to_string()])
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
 fn built_in_mechanism(model: &Model, request: &MetricRequest) -> Option<Mechanism> {
     let n_tiers = model.manifest().segments.price_tiers.labels.len() as u32;
-    let name = request.name.as_str();
-    if request.cap.is_some() && !visit::is_revenue(name) {
+    let kind = MetricKind::of(&request.name)?;
+    if request.cap.is_some() && !kind.is_revenue() {
         return None;
     }
-    match name {
-        visit::CONVERSION | visit::REC_CLICK_THROUGH => Some(Mechanism::Grr {
+    match kind {
+        MetricKind::Conversion | MetricKind::RecommendationClickThrough => Some(Mechanism::Grr {
             domain: lifecycle_names(model).len() as u32 * 2,
         }),
-        visit::REVENUE | visit::REC_REVENUE => Some(Mechanism::Prio3Sum {
+        MetricKind::Revenue | MetricKind::RecommendationRevenue => Some(Mechanism::Prio3Sum {
             domain: 2,
             bits: visit::REVENUE_BITS,
             cap: request.cap.unwrap_or(visit::DEFAULT_REVENUE_CAP),
         }),
-        SEGMENT_LIFECYCLE => Some(Mechanism::Grr {
+        MetricKind::LifecycleSegment => Some(Mechanism::Grr {
             domain: lifecycle_names(model).len() as u32,
         }),
-        SEGMENT_PRICE_TIER => Some(Mechanism::Grr {
+        MetricKind::PriceTier => Some(Mechanism::Grr {
             domain: n_tiers + 1,
         }),
-        ITEM_INTEREST => Some(Mechanism::Hadamard {
+        MetricKind::ItemInterest => Some(Mechanism::Hadamard {
             domain: model.n_items() as u32 + 1,
         }),
-        REVIEW_SENTIMENT => Some(Mechanism::Hadamard {
+        MetricKind::ReviewSentiment => Some(Mechanism::Hadamard {
             domain: (model.categories().len() as u32)
                 * lifecycle_names(model).len() as u32
                 * SENTIMENT_CLASSES,
         }),
-        _ => None,
+        // A campaign's metric comes from its spec, not from a request.
+        MetricKind::Campaign => None,
     }
 }
 
@@ -315,9 +391,12 @@ impl Registry {
     pub fn secret_share_small_domains(mut self) -> Registry {
         for metric in &mut self.metrics {
             let domain = metric.mechanism.domain();
+            let large_domain = matches!(
+                metric.kind(),
+                Some(MetricKind::ItemInterest | MetricKind::ReviewSentiment)
+            );
             let shareable = matches!(metric.mechanism, Mechanism::Grr { .. })
-                && metric.name != ITEM_INTEREST
-                && metric.name != REVIEW_SENTIMENT
+                && !large_domain
                 && domain <= crate::aggregation::task::MAX_HISTOGRAM_LENGTH;
             if shareable {
                 metric.mechanism = Mechanism::Prio3 { domain };
@@ -433,21 +512,22 @@ impl Registry {
     }
 }
 
-/// The true value of a built-in metric for this shopper at `now`; `None` for
-/// a name that is not built in (campaign metrics need an exposure).
+/// The true value of a metric this shopper's profile answers at `now`
+/// (segments and item interest); `None` for the other kinds (a review, a
+/// visit or a campaign exposure is recorded, not observed).
 pub fn observe(
     model: &Model,
     profile: &Profile,
     config: &ProfileConfig,
     now: i64,
-    name: &str,
+    kind: MetricKind,
 ) -> Option<u32> {
-    match name {
-        SEGMENT_LIFECYCLE => {
+    match kind {
+        MetricKind::LifecycleSegment => {
             let segments = crate::segments::classify(model, profile, config, now);
             lifecycle_index(model, &segments.lifecycle.name)
         }
-        SEGMENT_PRICE_TIER => {
+        MetricKind::PriceTier => {
             let labels = &model.manifest().segments.price_tiers.labels;
             let none = labels.len() as u32;
             let segments = crate::segments::classify(model, profile, config, now);
@@ -458,7 +538,7 @@ pub fn observe(
                     .map_or(none, |position| position as u32),
             )
         }
-        ITEM_INTEREST => {
+        MetricKind::ItemInterest => {
             let none = model.n_items() as u32;
             let top = profile
                 .weights_at(now, config)
@@ -473,14 +553,13 @@ pub fn observe(
 
 /// The true cell of a `review.sentiment` report: the reviewed item's category
 /// (its index in [`Model::categories`]),
-/// the shopper's lifecycle segment and the sentiment class (0 negative,
-/// 1 neutral, 2 positive). `None` for an item the model does not know or a
-/// class out of range.
-pub fn review_cell(model: &Model, item_id: &str, segment: u32, class: u32) -> Option<u32> {
+/// the shopper's lifecycle segment and the sentiment class. `None` for an
+/// item the model does not know or a segment out of range.
+pub fn review_cell(model: &Model, item_id: &str, segment: u32, class: ReviewClass) -> Option<u32> {
     let n_segments = lifecycle_names(model).len() as u32;
     let category = model.item_category(model.item_row(item_id)?)?;
-    (segment < n_segments && class < SENTIMENT_CLASSES)
-        .then_some((category * n_segments + segment) * SENTIMENT_CLASSES + class)
+    (segment < n_segments)
+        .then_some((category * n_segments + segment) * SENTIMENT_CLASSES + class.index())
 }
 
 /// The index of a lifecycle segment name in [`lifecycle_names`].

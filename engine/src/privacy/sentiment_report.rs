@@ -25,7 +25,7 @@ use super::{Mechanism, Tally};
 use crate::Error;
 
 /// The classes of a review report.
-const CLASSES: usize = 3;
+const CLASSES: usize = super::registry::SENTIMENT_CLASSES as usize;
 
 /// How many driving categories a flag names.
 const MAX_DRIVERS: usize = 3;

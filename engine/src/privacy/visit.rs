@@ -32,6 +32,8 @@ use crate::events::PurchaseLine;
 use crate::json::{Fields, JsonError, Value};
 use crate::Error;
 
+use super::MetricKind;
+
 /// The share of devices that bought.
 pub const CONVERSION: &str = "visit.conversion";
 /// Money spent per device.
@@ -56,11 +58,6 @@ pub const MAX_SHOWN: usize = 128;
 
 /// The most items a device remembers as clicked in Cove slots today.
 pub const MAX_CLICKED: usize = 32;
-
-/// Whether a metric name is a revenue sum.
-pub fn is_revenue(name: &str) -> bool {
-    name == REVENUE || name == REC_REVENUE
-}
 
 /// A revenue as the sums a device reports: `[x, x²/cap]` in units of
 /// `cap / (2^bits − 1)`, `x` clipped at `cap`. Refuses a negative, NaN or
@@ -204,20 +201,22 @@ impl Visit {
     /// metric). `cap` and `bits` are the revenue metric's.
     pub fn value(
         &self,
-        name: &str,
+        kind: MetricKind,
         segment: u32,
         cap: f64,
         bits: u32,
     ) -> Result<Option<Measurement>, Error> {
-        Ok(match name {
-            CONVERSION => Some(Measurement::Cell(segment * 2 + u32::from(self.purchased))),
-            REC_CLICK_THROUGH => self
+        Ok(match kind {
+            MetricKind::Conversion => {
+                Some(Measurement::Cell(segment * 2 + u32::from(self.purchased)))
+            }
+            MetricKind::RecommendationClickThrough => self
                 .recs_shown
                 .then(|| Measurement::Cell(segment * 2 + u32::from(self.rec_clicked))),
-            REVENUE => Some(Measurement::Sums(
+            MetricKind::Revenue => Some(Measurement::Sums(
                 revenue_units(self.revenue, cap, bits)?.to_vec(),
             )),
-            REC_REVENUE => Some(Measurement::Sums(
+            MetricKind::RecommendationRevenue => Some(Measurement::Sums(
                 revenue_units(self.attributed, cap, bits)?.to_vec(),
             )),
             _ => None,
@@ -305,22 +304,34 @@ mod tests {
         assert_eq!(visit.revenue, 28.5);
         // The measurements: segment 3 bought and clicked.
         let cell = |visit: &Visit, name| visit.value(name, 3, 500.0, 16).unwrap();
-        assert_eq!(cell(&visit, CONVERSION), Some(Measurement::Cell(7)));
-        assert_eq!(cell(&visit, REC_CLICK_THROUGH), Some(Measurement::Cell(7)));
         assert_eq!(
-            cell(&visit, REVENUE),
+            cell(&visit, MetricKind::Conversion),
+            Some(Measurement::Cell(7))
+        );
+        assert_eq!(
+            cell(&visit, MetricKind::RecommendationClickThrough),
+            Some(Measurement::Cell(7))
+        );
+        assert_eq!(
+            cell(&visit, MetricKind::Revenue),
             Some(Measurement::Sums(
                 revenue_units(28.5, 500.0, 16).unwrap().to_vec()
             ))
         );
-        assert_eq!(cell(&visit, "segment.lifecycle"), None);
+        assert_eq!(cell(&visit, MetricKind::LifecycleSegment), None);
         // After the report the counters start again; today's lists stay.
         visit.reported();
         assert!(!visit.purchased && visit.revenue == 0.0 && !visit.recs_shown);
-        assert_eq!(cell(&visit, CONVERSION), Some(Measurement::Cell(6)));
-        assert_eq!(cell(&visit, REC_CLICK_THROUGH), None);
+        assert_eq!(
+            cell(&visit, MetricKind::Conversion),
+            Some(Measurement::Cell(6))
+        );
+        assert_eq!(cell(&visit, MetricKind::RecommendationClickThrough), None);
         visit.record_click("A", 10).unwrap();
-        assert_eq!(cell(&visit, REC_CLICK_THROUGH), Some(Measurement::Cell(7)));
+        assert_eq!(
+            cell(&visit, MetricKind::RecommendationClickThrough),
+            Some(Measurement::Cell(7))
+        );
     }
 
     #[test]

@@ -608,6 +608,30 @@ fn the_rescue_decision_is_seeded_and_holds_out_a_share() {
     assert!((holdouts as i64 - 400).abs() < 100, "{holdouts} holdouts");
     let champion = abandonment::decide(&model, &profile, "champion", 3);
     assert_eq!(champion.outcome, RescueOutcome::NoAction);
+    // Only an eligible shopper joins the rescue campaign's audience, and the
+    // campaign's variant then decides: 0 is the holdout, any other the offer.
+    assert_eq!(champion.audience, None);
+    assert_eq!(empty.audience, None);
+    assert_eq!(champion.clone().in_campaign(1), champion);
+    let eligible = abandonment::decide(&model, &profile, "at_risk", 5);
+    assert_eq!(eligible.audience, Some(abandonment::RESCUE_CAMPAIGN));
+    let discount = RescueAction::Discount { percent: 10.0 };
+    let held_out = eligible.clone().in_campaign(0);
+    assert_eq!(
+        held_out.outcome,
+        RescueOutcome::Holdout {
+            action: discount.clone()
+        }
+    );
+    assert_eq!(held_out.assignment.as_ref().map(|a| a.variant), Some(0));
+    assert_eq!(
+        eligible.clone().in_campaign(2).outcome,
+        RescueOutcome::Offer { action: discount }
+    );
+    let json = serde_json::to_value(eligible.in_campaign(2)).unwrap();
+    assert_eq!(json["campaign"], "rescue-cart");
+    assert_eq!(json["variant"], 2);
+    assert_eq!(json["audience"], "rescue-cart");
     let other = abandonment::decide(&model, &profile, "new", 3);
     assert!(matches!(
         other.outcome,

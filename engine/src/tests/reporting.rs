@@ -10,8 +10,8 @@ use crate::events::Event;
 use crate::privacy::campaign::{CampaignKind, CampaignSpec};
 use crate::privacy::device::DeviceReporter;
 use crate::privacy::registry::{
-    lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule, ITEM_INTEREST,
-    REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
+    lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule, ReviewClass,
+    ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use crate::privacy::report::{Envelope, ENVELOPE_BYTES};
 use crate::privacy::Mechanism;
@@ -318,10 +318,20 @@ fn a_review_is_reported_as_its_category_segment_and_class_only() {
     let model = model();
     assert!(device
         .reporter
-        .record_review(&model, "no-such-item", 0)
+        .record_review(&model, "no-such-item", ReviewClass::Negative)
         .is_err());
-    assert!(device.reporter.record_review(&model, "item-3", 3).is_err());
-    device.reporter.record_review(&model, "item-3", 0).unwrap();
+    // The one map from a sentiment model's label to a report's class.
+    assert!(ReviewClass::from_label("furious").is_err());
+    assert_eq!(
+        ReviewClass::ALL.map(|class| class.index()),
+        [0, 1, 2],
+        "the decoder reads class 0 as negative"
+    );
+    let negative = ReviewClass::from_label("negative").unwrap();
+    device
+        .reporter
+        .record_review(&model, "item-3", negative)
+        .unwrap();
     device.schedule_first(NOW);
     let body = device.prepare(device.next_report_at(NOW)).unwrap();
     // The review first (the shop listed it first), then what fits in 1.0.
@@ -334,13 +344,16 @@ fn a_review_is_reported_as_its_category_segment_and_class_only() {
     let mut cells = std::collections::BTreeSet::new();
     for item in ["item-0", "item-1", "item-2", "item-3", "item-4", "item-5"] {
         for segment in 0..n_segments {
-            for class in 0..3 {
+            for class in ReviewClass::ALL {
                 cells.insert(review_cell(&model, item, segment, class).unwrap());
             }
         }
     }
     assert_eq!(cells.len() as u32, 6 * n_segments * 3);
-    assert_eq!(review_cell(&model, "item-3", n_segments, 0), None);
+    assert_eq!(
+        review_cell(&model, "item-3", n_segments, ReviewClass::Negative),
+        None
+    );
 }
 
 #[test]
@@ -601,4 +614,42 @@ fn the_visit_survives_a_stored_state() {
     let mut old: serde_json::Value = serde_json::from_str(&reporter.to_json()).unwrap();
     old.as_object_mut().unwrap().remove("visit");
     assert!(DeviceReporter::from_json(&old.to_string()).is_ok());
+}
+
+#[test]
+fn every_metric_name_resolves_to_one_kind() {
+    use crate::privacy::visit::{CONVERSION, REC_CLICK_THROUGH, REC_REVENUE, REVENUE};
+    use crate::privacy::MetricKind;
+    let named = [
+        (SEGMENT_LIFECYCLE, MetricKind::LifecycleSegment),
+        (SEGMENT_PRICE_TIER, MetricKind::PriceTier),
+        (ITEM_INTEREST, MetricKind::ItemInterest),
+        (REVIEW_SENTIMENT, MetricKind::ReviewSentiment),
+        (CONVERSION, MetricKind::Conversion),
+        (REVENUE, MetricKind::Revenue),
+        (REC_CLICK_THROUGH, MetricKind::RecommendationClickThrough),
+        (REC_REVENUE, MetricKind::RecommendationRevenue),
+        ("campaign.rescue-cart", MetricKind::Campaign),
+    ];
+    for (name, kind) in named {
+        assert_eq!(MetricKind::of(name), Some(kind), "{name}");
+    }
+    for unknown in ["campaign.", "segment.", "item.interest@FR", "", "visit"] {
+        assert_eq!(MetricKind::of(unknown), None, "{unknown}");
+    }
+    // A dashboard labels a segment metric's bars from the edge's answer.
+    let model = model();
+    let lifecycle =
+        crate::privacy::registry::value_labels(&model, MetricKind::LifecycleSegment).unwrap();
+    assert_eq!(lifecycle, lifecycle_names(&model));
+    let tiers = crate::privacy::registry::value_labels(&model, MetricKind::PriceTier).unwrap();
+    assert_eq!(tiers.last().map(String::as_str), Some("none yet"));
+    assert_eq!(
+        tiers.len(),
+        model.manifest().segments.price_tiers.labels.len() + 1
+    );
+    assert_eq!(
+        crate::privacy::registry::value_labels(&model, MetricKind::ItemInterest),
+        None
+    );
 }
