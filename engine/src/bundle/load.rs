@@ -10,6 +10,7 @@ use super::manifest::{
     sha256_hex, Manifest, PartDigest, RankingParams, RescueAction, SegmentDefinitions,
     MODEL_ID_PREFIX,
 };
+use super::shards::ShardState;
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
 use crate::feature_names::{PROPENSITY_INPUTS, PURCHASE_INTENT_INPUTS};
@@ -71,16 +72,7 @@ pub(super) fn load(
     let t = manifest.features.n_trending;
     let k = manifest.segments.taste_clusters.len();
 
-    let item_factors_i8 = tensors.i8("item_factors_i8", &[n, d])?;
-    if let Some(index) = item_factors_i8.iter().position(|q| *q == i8::MIN) {
-        return Err(Error::InvalidTensorValue {
-            name: "item_factors_i8".into(),
-            index,
-            reason: "is -128 (the range is -127..=127)",
-        });
-    }
-    let item_scales = tensors.f32("item_scales", &[n])?;
-    check_positive("item_scales", &item_scales)?;
+    let (item_factors_i8, item_scales) = read_factors(&tensors, n, d)?;
     let item_factors = dequantise_rows(&item_factors_i8, &item_scales, d);
 
     let gram = tensors.f32("gram", &[d, d])?;
@@ -111,7 +103,12 @@ pub(super) fn load(
         .enumerate()
         .filter_map(|(row, item)| Some((row as u32, item.countries.clone()?)))
         .collect();
+    let shard_state = match manifest.shards {
+        Some(_) => ShardState::new(n, &neighbors_idx, &neighbors_score),
+        None => ShardState::default(),
+    };
     Ok(Model {
+        shard_state,
         in_stock,
         country_limits,
         manifest,
@@ -445,6 +442,26 @@ fn check_cuts(field: &str, cuts: &[f64]) -> Result<(), Error> {
         return Err(Error::manifest(field, "is not strictly ascending"));
     }
     Ok(())
+}
+
+/// The int8 factor rows (n × d, in -127..=127) and their positive scales
+/// (a bundle's, or a shard's).
+pub(crate) fn read_factors(
+    tensors: &Tensors<'_, '_>,
+    n: usize,
+    d: usize,
+) -> Result<(Vec<i8>, Vec<f32>), Error> {
+    let quantised = tensors.i8("item_factors_i8", &[n, d])?;
+    if let Some(index) = quantised.iter().position(|q| *q == i8::MIN) {
+        return Err(Error::InvalidTensorValue {
+            name: "item_factors_i8".into(),
+            index,
+            reason: "is -128 (the range is -127..=127)",
+        });
+    }
+    let scales = tensors.f32("item_scales", &[n])?;
+    check_positive("item_scales", &scales)?;
+    Ok((quantised, scales))
 }
 
 fn check_positive(name: &str, values: &[f32]) -> Result<(), Error> {
