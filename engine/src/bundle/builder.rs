@@ -353,6 +353,19 @@ impl BundleBuilder {
         })
     }
 
+    /// The rows of every trending list's items, ascending, each once (a
+    /// head bundle must hold them: [`BundleBuilder::build_sharded`]).
+    pub fn trending_rows(&self) -> Vec<u32> {
+        let mut rows: Vec<u32> = self
+            .trending
+            .iter()
+            .flat_map(|(_, list)| list.iter().map(|(row, _)| *row))
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+
     /// How many taste clusters the segment definitions name.
     pub(crate) fn n_taste_clusters(&self) -> usize {
         self.segments.taste_clusters.len()
