@@ -359,6 +359,23 @@ impl Engine {
         Ok(model)
     }
 
+    /// Adds shard `index` of the current head's table ([`Model::add_shard`])
+    /// to a copy of the current model and makes the copy current only on
+    /// success: a shard that fails its checks leaves the head (and any
+    /// shards added before) ranking as it was.
+    pub fn add_shard(
+        &mut self,
+        index: usize,
+        bytes: &[u8],
+        check: TensorCheck<'_>,
+    ) -> Result<Arc<Model>, Error> {
+        let mut model = Model::clone(self.model()?);
+        model.add_shard_checked(index, bytes, check)?;
+        let model = Arc::new(model);
+        self.model = Some(Arc::clone(&model));
+        Ok(model)
+    }
+
     /// The current model, or [`Error::NoModel`].
     pub fn model(&self) -> Result<&Arc<Model>, Error> {
         self.model.as_ref().ok_or(Error::NoModel)

@@ -329,3 +329,29 @@ fn the_writer_refuses_a_plan_that_loses_or_repeats_items() {
     empty[2].rows.extend(rows);
     check(&head, &empty, "a shard has no items");
 }
+
+#[test]
+fn the_engine_swaps_in_a_head_with_a_shard_only_when_the_shard_is_good() {
+    use crate::bundle::{Engine, TensorCheck};
+    let (_, bundle) = sharded(7);
+    let mut engine = Engine::new();
+    assert_eq!(
+        engine
+            .add_shard(0, &bundle.shards[0], TensorCheck::Hash)
+            .unwrap_err(),
+        Error::NoModel
+    );
+    engine
+        .load(&bundle.head.manifest, &bundle.head.tensors)
+        .unwrap();
+    let head_items = engine.model().unwrap().n_items();
+    let truncated = &bundle.shards[0][..100];
+    assert!(engine.add_shard(0, truncated, TensorCheck::Hash).is_err());
+    assert_eq!(engine.model().unwrap().n_items(), head_items);
+    let digest = crate::bundle::sha256_hex(&bundle.shards[0]);
+    engine
+        .add_shard(0, &bundle.shards[0], TensorCheck::HostDigest(&digest))
+        .unwrap();
+    assert!(engine.model().unwrap().n_items() > head_items);
+    assert_eq!(engine.model().unwrap().loaded_shards(), vec![0]);
+}
