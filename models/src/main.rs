@@ -754,7 +754,12 @@ fn write_bundle(
             whole_sizes.total_gzip_bytes(),
             args.bundle_budget,
         )
-        .with_context(|| format!("splitting the bundle into a head and shards ({shrink})"))?;
+        .with_context(|| {
+            format!(
+                "the bundle is over the budget and no head within it can be split off; not \
+                 published ({shrink}; --allow-over-budget publishes one bundle anyway)"
+            )
+        })?;
         let gz: Vec<usize> = summary.shards.iter().map(|s| s.gzip_bytes).collect();
         println!(
             "Head {}: {} of {} items, {} B gzip (within the {} B budget); {} shards by taste \
