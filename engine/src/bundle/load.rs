@@ -103,6 +103,7 @@ pub(super) fn load(
         .enumerate()
         .filter_map(|(row, item)| Some((row as u32, item.countries.clone()?)))
         .collect();
+    check_shard_table(&manifest, n, k)?;
     let shard_state = match manifest.shards {
         Some(_) => ShardState::new(n, &neighbors_idx, &neighbors_score),
         None => ShardState::default(),
@@ -440,6 +441,53 @@ fn check_cuts(field: &str, cuts: &[f64]) -> Result<(), Error> {
     }
     if cuts.windows(2).any(|w| w[0] >= w[1]) {
         return Err(Error::manifest(field, "is not strictly ascending"));
+    }
+    Ok(())
+}
+
+/// Checks a head's shard table: the shards number the items after the
+/// head's `n` in table order, each holds at least one item, names taste
+/// clusters below `k`, and states a sha256 of 64 hex digits.
+fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Error> {
+    let Some(table) = &manifest.shards else {
+        return Ok(());
+    };
+    let mut next = n as u64;
+    for (index, entry) in table.iter().enumerate() {
+        let field = |name: &str| format!("shards[{index}].{name}");
+        if entry.first_item != next {
+            return Err(Error::manifest(
+                field("first_item"),
+                format!("is {}, the items before it end at {next}", entry.first_item),
+            ));
+        }
+        if entry.n_items == 0 {
+            return Err(Error::manifest(field("n_items"), "a shard holds no items"));
+        }
+        next = next.saturating_add(entry.n_items);
+        if next >= PAD as u64 {
+            return Err(Error::manifest(
+                field("n_items"),
+                format!("the catalogue would pass {} items", PAD - 1),
+            ));
+        }
+        if let Some(cluster) = entry.clusters.iter().find(|c| **c as usize >= k) {
+            return Err(Error::manifest(
+                field("clusters"),
+                format!("names cluster {cluster}; the bundle has {k}"),
+            ));
+        }
+        let digest = &entry.file.sha256;
+        if digest.len() != 64
+            || !digest
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(Error::manifest(
+                field("file.sha256"),
+                "is not 64 lower-case hex digits",
+            ));
+        }
     }
     Ok(())
 }

@@ -355,3 +355,30 @@ fn the_engine_swaps_in_a_head_with_a_shard_only_when_the_shard_is_good() {
     assert!(engine.model().unwrap().n_items() > head_items);
     assert_eq!(engine.model().unwrap().loaded_shards(), vec![0]);
 }
+
+#[test]
+fn a_head_whose_shard_table_does_not_add_up_is_refused() {
+    let (_, bundle) = sharded(7);
+    let text = String::from_utf8(bundle.head.manifest.clone()).unwrap();
+    let model = head_model(&bundle);
+    let first = model.shard_table()[1].first_item;
+    let check = |from: String, to: String, field: &str| {
+        let mut bytes = text.replacen(&from, &to, 1).into_bytes();
+        assert_ne!(bytes, bundle.head.manifest, "{from}");
+        crate::bundle::seal_manifest(&mut bytes, crate::bundle::MODEL_ID_PREFIX).unwrap();
+        match Model::from_bytes(&bytes, &bundle.head.tensors).unwrap_err() {
+            Error::InvalidManifest { field: f, .. } => assert_eq!(f, field),
+            other => panic!("{other:?}"),
+        }
+    };
+    check(
+        format!("\"first_item\": {first}"),
+        format!("\"first_item\": {}", first + 1),
+        "shards[1].first_item",
+    );
+    check(
+        "\"clusters\": [\n        0\n      ]".into(),
+        "\"clusters\": [\n        9\n      ]".into(),
+        "shards[0].clusters",
+    );
+}
