@@ -1,4 +1,4 @@
-//! What head and shards cost in quality, and what each visit downloads
+//! What head and shards cost in quality, and what a device downloads
 //! (issue 24, item 4): tasks A and B of the trainer's protocol (its split,
 //! the train-split bundle, the device path through the engine) scored three
 //! ways —
@@ -36,9 +36,10 @@ pub struct ShardRow {
     pub task_a: Metrics,
     /// Task B (new items only) metrics.
     pub task_b: Metrics,
-    /// Bytes (gzip -9) a visit downloads, mean over the evaluated shoppers.
+    /// Bytes (gzip -9) a device downloads (head, then its shards), mean over
+    /// the evaluated shoppers.
     pub mean_gzip_bytes: f64,
-    /// The most one shopper's visit downloads.
+    /// The most one shopper's device downloads.
     pub max_gzip_bytes: usize,
     /// Items a shopper's device holds, mean over the shoppers.
     pub mean_items: f64,
@@ -251,7 +252,7 @@ pub fn table(e: &ShardEvaluation) -> String {
     );
     let _ = writeln!(
         out,
-        "| device holds | users | NDCG@10 A | loss A | NDCG@10 B | loss B | mean B gzip / visit | max B | mean items |\n\
+        "| device holds | users | NDCG@10 A | loss A | NDCG@10 B | loss B | mean B gzip downloaded | max B | mean items |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     let base = &e.rows[0];
