@@ -21,6 +21,12 @@ pub struct DefaultBundle {
     pub manifest: String,
     /// The tensor file's path, `/v1/bundles/<id>/tensors.safetensors`.
     pub tensors: String,
+    /// A head bundle's shard files, in the order of its shard table
+    /// (`/v1/bundles/<id>/shard-<i>.safetensors`); absent for a whole
+    /// bundle. They are static assets beside the bundle, so storefronts
+    /// fetch them from the same place.
+    #[serde(default)]
+    pub shards: Vec<String>,
 }
 
 thread_local! {
@@ -55,10 +61,24 @@ pub async fn default_model(env: &Env) -> Result<Arc<Model>, ApiError> {
             .map_err(|e| ApiError::Internal(format!("default.json: {e}")))?;
     let manifest = asset_bytes(env, &pointer.manifest).await?;
     let tensors = asset_bytes(env, &pointer.tensors).await?;
-    let model = Arc::new(
-        Model::from_bytes(&manifest, &tensors)
-            .map_err(|e| ApiError::Internal(format!("bundle {}: {e}", pointer.model_id)))?,
-    );
+    let mut model = Model::from_bytes(&manifest, &tensors)
+        .map_err(|e| ApiError::Internal(format!("bundle {}: {e}", pointer.model_id)))?;
+    // The edge scores with the whole catalogue: every shard of a head. A
+    // shard that is missing or fails its checks leaves the head (and the
+    // shards before it) scoring, and says so in the log.
+    for (index, path) in pointer.shards.iter().enumerate() {
+        let added = match asset_bytes(env, path).await {
+            Ok(bytes) => model.add_shard(index, &bytes).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{e:?}")),
+        };
+        if let Err(problem) = added {
+            worker::console_error!(
+                "bundle {} shard {index} ({path}): {problem}",
+                pointer.model_id
+            );
+        }
+    }
+    let model = Arc::new(model);
     CURRENT.with(|current| *current.borrow_mut() = Some(model.clone()));
     Ok(model)
 }

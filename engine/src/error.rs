@@ -113,6 +113,23 @@ pub enum Error {
         /// The exclusive upper bound it had to respect.
         limit: u64,
     },
+    /// A shard was given to a model whose shard table has no such shard
+    /// (`count` is 0 when the model is a whole bundle, not a head).
+    UnknownShard {
+        /// The shard index given.
+        index: usize,
+        /// How many shards the model's table lists.
+        count: usize,
+    },
+    /// A shard's file names another head bundle than the loaded one.
+    ShardOfOtherModel {
+        /// The shard index given.
+        index: usize,
+        /// The loaded head's tensor sha256 (what the shard must name).
+        expected: String,
+        /// What the shard names.
+        found: String,
+    },
     /// A manifest field holds a value its schema forbids.
     InvalidManifest {
         /// The field's path in the manifest ("segments.price_tiers.cuts").
@@ -262,6 +279,18 @@ impl fmt::Display for Error {
             Error::InvalidReference { what, index, limit } => {
                 write!(f, "{what}: index {index} is not below {limit}")
             }
+            Error::UnknownShard { index, count } => write!(
+                f,
+                "shard {index} is not in the model's shard table ({count} shards)"
+            ),
+            Error::ShardOfOtherModel {
+                index,
+                expected,
+                found,
+            } => write!(
+                f,
+                "shard {index} belongs to the head whose tensors hash to {found}, not to the loaded head ({expected})"
+            ),
             Error::InvalidManifest { field, reason } => {
                 write!(f, "bundle manifest field {field}: {reason}")
             }
@@ -329,6 +358,8 @@ impl Error {
             Error::InvalidTensorValue { .. } => "bundle_tensor_value",
             Error::InvalidReference { .. } => "bundle_reference",
             Error::InvalidManifest { .. } => "bundle_manifest_value",
+            Error::UnknownShard { .. } => "shard_unknown",
+            Error::ShardOfOtherModel { .. } => "shard_other_model",
             Error::InvalidEvent { .. } => "invalid_event",
             Error::EventSyntax { .. } => "event_syntax",
             Error::EventOutOfOrder { .. } => "event_out_of_order",

@@ -282,7 +282,7 @@ impl Ranker for EngineRanker<'_> {
 }
 
 /// `pipeline::train` on the rows before `cutoff_day` only.
-fn model_before(
+pub(crate) fn model_before(
     data: &Transactions,
     config: &TrainConfig,
     evaluation: &EvaluationReport,

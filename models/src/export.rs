@@ -795,6 +795,17 @@ pub fn pointer_json(
     )
     .context("ranking the starter lists")?;
     value["starter"] = serde_json::to_value(starter).context("serializing the starter lists")?;
+    if !model.shard_table().is_empty() {
+        let paths: Vec<String> = (0..model.shard_table().len())
+            .map(|index| {
+                format!(
+                    "/v1/bundles/{model_id}/{}",
+                    crate::shards::shard_file_name(index)
+                )
+            })
+            .collect();
+        value["shards"] = paths.into();
+    }
     let mut text = serde_json::to_string(&value).context("serializing the pointer")?;
     text.push('\n');
     Ok(text)
@@ -810,9 +821,34 @@ pub fn pointer_json(
 /// per row (`id`, `title`, `price`, `category`, `in_stock`, and `countries`
 /// when limited), for the shop's own pages and the dashboard's names.
 pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
+    publish_with_shards(bundle, &[], dir)
+}
+
+/// [`publish`] for a head and its shard files (none for a whole bundle):
+/// the shards are written first, as `DIR/<model_id>/shard-<i>.safetensors`,
+/// the catalogue lists the head's items and every shard's, and the pointer
+/// names the shards' paths (`shards`). The starter lists are the head's, what
+/// a device has before any shard.
+pub fn publish_with_shards(
+    bundle: &BuiltBundle,
+    shards: &[Vec<u8>],
+    dir: &Path,
+) -> anyhow::Result<Published> {
     let model = cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors)
         .context("the bundle to publish does not load")?;
-    let mut catalogue = serde_json::to_vec(model.items()).context("serializing the catalogue")?;
+    let mut whole = model.clone();
+    for (index, file) in shards.iter().enumerate() {
+        whole
+            .add_shard(index, file)
+            .map_err(|e| anyhow::anyhow!("shard {index} does not join its head: {e}"))?;
+    }
+    anyhow::ensure!(
+        shards.len() == model.shard_table().len(),
+        "the head lists {} shards, {} given",
+        model.shard_table().len(),
+        shards.len()
+    );
+    let mut catalogue = serde_json::to_vec(whole.items()).context("serializing the catalogue")?;
     catalogue.push(b'\n');
     let bundle_dir = dir.join(&bundle.model_id);
     std::fs::create_dir_all(&bundle_dir)
@@ -821,6 +857,12 @@ pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
     let tensors_path = bundle_dir.join("tensors.safetensors");
     let catalogue_path = bundle_dir.join("catalogue.json");
     let pointer_path = dir.join("default.json");
+    for (index, file) in shards.iter().enumerate() {
+        write_atomic(
+            &bundle_dir.join(crate::shards::shard_file_name(index)),
+            file,
+        )?;
+    }
     write_atomic(&tensors_path, &bundle.tensors)?;
     write_atomic(&manifest_path, &bundle.manifest)?;
     write_atomic(&catalogue_path, &catalogue)?;
@@ -913,8 +955,10 @@ pub fn load_published(path: &Path) -> anyhow::Result<cove_engine::bundle::Model>
         path.to_owned()
     };
     let (manifest, tensors) = read_parts(&manifest_path)?;
-    cove_engine::bundle::Model::from_bytes(&manifest, &tensors)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid bundle: {e}", manifest_path.display()))
+    let mut model = cove_engine::bundle::Model::from_bytes(&manifest, &tensors)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid bundle: {e}", manifest_path.display()))?;
+    crate::shards::load_shards(&mut model, &manifest_path)?;
+    Ok(model)
 }
 
 #[cfg(test)]

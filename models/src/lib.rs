@@ -56,4 +56,6 @@ pub mod segments;
 pub mod sentiment;
 pub mod session;
 pub mod session_eval;
+pub mod shard_eval;
+pub mod shards;
 pub mod synthetic;

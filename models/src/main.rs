@@ -352,6 +352,12 @@ struct TrainArgs {
     threads: usize,
     #[command(flatten)]
     bundle: BundleArgs,
+    /// `evaluate` only: also score the head and shards a bundle over
+    /// `--bundle-budget` would be split into (the whole bundle, the head
+    /// alone, the head with each shopper's shards; tasks A and B), and write
+    /// shards.json and shards.md.
+    #[arg(long)]
+    shards: bool,
     /// `train` only: a peers.json from models/peers/peers.py for the model card.
     #[arg(long)]
     peers: Option<PathBuf>,
@@ -546,6 +552,22 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     );
     std::fs::write(args.out.join("evaluation.md"), &table)?;
     println!("{table}");
+    if args.shards {
+        let shards = cove_models::shard_eval::evaluate_shards(
+            &data,
+            &config,
+            &evaluation,
+            bars,
+            args.bundle.bundle_budget,
+        )?;
+        let text = cove_models::shard_eval::table(&shards);
+        std::fs::write(
+            args.out.join("shards.json"),
+            serde_json::to_string_pretty(&shards)?,
+        )?;
+        std::fs::write(args.out.join("shards.md"), &text)?;
+        println!("{text}");
+    }
     println!(
         "{} users in both periods; evaluation took {:.1} s; wrote {}",
         evaluation.n_eval_users,
@@ -557,6 +579,7 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
 
 fn run_train(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
     let start = Instant::now();
+    anyhow::ensure!(!args.shards, "--shards belongs to `evaluate`");
     let mut config = args.config()?;
     let params_file = match &args.params {
         Some(path) => {
@@ -699,8 +722,68 @@ fn write_bundle(
     shrink: &str,
 ) -> anyhow::Result<()> {
     let metrics = engine.map(engine_eval::metric_entries).unwrap_or_default();
-    let (bundle, notes) = export::build_bundle(model, &metrics)?;
-    let sizes = export::measure(&bundle);
+    let (builder, notes) = export::builder(model, &metrics)?;
+    let whole = builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("the engine refused the bundle: {e}"))?;
+    let whole_sizes = export::measure(&whole);
+    println!(
+        "Bundle {}: manifest {} B ({} B gzip), tensors {} B ({} B gzip); {} B gzip of the {} B \
+         on-device budget: {}",
+        whole.model_id,
+        whole_sizes.manifest_bytes,
+        whole_sizes.manifest_gzip_bytes,
+        whole_sizes.tensors_bytes,
+        whole_sizes.tensors_gzip_bytes,
+        whole_sizes.total_gzip_bytes(),
+        args.bundle_budget,
+        if whole_sizes.within(args.bundle_budget) {
+            "within"
+        } else {
+            "OVER"
+        }
+    );
+    // Over the budget: a head within it and shards, unless one bundle is
+    // asked for.
+    let split = if whole_sizes.within(args.bundle_budget) || args.allow_over_budget {
+        None
+    } else {
+        let (sharded, summary) = cove_models::shards::fit_head(
+            model,
+            &builder,
+            whole_sizes.total_gzip_bytes(),
+            args.bundle_budget,
+        )
+        .with_context(|| {
+            format!(
+                "the bundle is over the budget and no head within it can be split off; not \
+                 published ({shrink}; --allow-over-budget publishes one bundle anyway)"
+            )
+        })?;
+        let gz: Vec<usize> = summary.shards.iter().map(|s| s.gzip_bytes).collect();
+        println!(
+            "Head {}: {} of {} items, {} B gzip (within the {} B budget); {} shards by taste \
+             cluster, {} to {} B gzip each ({} B in all); a device fetches the shards of its top \
+             {} taste clusters",
+            sharded.head.model_id,
+            summary.head_items,
+            model.items.len(),
+            summary.head_gzip_bytes,
+            args.bundle_budget,
+            summary.shards.len(),
+            gz.iter().min().copied().unwrap_or(0),
+            gz.iter().max().copied().unwrap_or(0),
+            gz.iter().sum::<usize>(),
+            cove_engine::bundle::SHARDS_PER_VISIT,
+        );
+        Some((sharded, summary))
+    };
+    let (bundle, shards) = match &split {
+        Some((sharded, _)) => (&sharded.head, sharded.shards.as_slice()),
+        None => (&whole, &[][..]),
+    };
+    let sizes = export::measure(bundle);
+    let shard_notes = split.as_ref().map(|(_, summary)| summary);
     let (notes_file, notes_json) = match engine {
         Some(engine) => (
             "engine_evaluation.json",
@@ -718,38 +801,30 @@ fn write_bundle(
             }),
         ),
     };
+    let mut notes_json = notes_json;
+    if let Some(summary) = shard_notes {
+        notes_json["bundle"]["shards"] = serde_json::to_value(summary)?;
+        notes_json["bundle"]["whole_bundle"] = serde_json::json!({
+            "model_id": whole.model_id, "sizes": whole_sizes,
+        });
+    }
     std::fs::write(
         out.join(notes_file),
         serde_json::to_string_pretty(&notes_json)?,
     )?;
-    std::fs::write(
-        out.join("MODEL_CARD.md"),
-        card::model_card(
-            model,
-            &bundle.model_id,
-            engine,
-            &notes,
-            &sizes,
-            peers,
-            session_peers,
-        ),
-    )?;
-    println!(
-        "Bundle {}: manifest {} B ({} B gzip), tensors {} B ({} B gzip); {} B gzip of the {} B \
-         on-device budget: {}",
-        bundle.model_id,
-        sizes.manifest_bytes,
-        sizes.manifest_gzip_bytes,
-        sizes.tensors_bytes,
-        sizes.tensors_gzip_bytes,
-        sizes.total_gzip_bytes(),
-        args.bundle_budget,
-        if sizes.within(args.bundle_budget) {
-            "within"
-        } else {
-            "OVER"
-        }
+    let mut card = card::model_card(
+        model,
+        &bundle.model_id,
+        engine,
+        &notes,
+        &sizes,
+        peers,
+        session_peers,
     );
+    if let Some(summary) = shard_notes {
+        card.push_str(&cove_models::shards::card_section(summary));
+    }
+    std::fs::write(out.join("MODEL_CARD.md"), card)?;
     if args.publish.is_some() && !sizes.within(args.bundle_budget) && !args.allow_over_budget {
         anyhow::bail!(
             "the bundle is {} B gzip, over the {} B a device should download; not published \
@@ -759,11 +834,16 @@ fn write_bundle(
         );
     }
     if let Some(dir) = &args.publish {
-        let published = export::publish(&bundle, dir)?;
+        let published = export::publish_with_shards(bundle, shards, dir)?;
         println!(
-            "Published {} and {}; pointer {}",
+            "Published {} and {}{}; pointer {}",
             published.manifest_path.display(),
             published.tensors_path.display(),
+            if shards.is_empty() {
+                String::new()
+            } else {
+                format!(" with {} shards beside them", shards.len())
+            },
             published.pointer_path.display()
         );
     }

@@ -185,6 +185,64 @@ fn issue_24_a_bundle_over_the_device_budget_is_not_published_unless_asked() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 24, item 4: a bundle over the budget whose head fits is published
+/// as a head with its shards beside it, and the output and the model card
+/// say so.
+#[test]
+fn issue_24_a_bundle_over_the_budget_is_published_as_a_head_and_shards() {
+    let dir = temp_dir("shards");
+    let orders = dir.join("shop.csv.gz");
+    let (code, stdout, stderr) = cove_train(&[
+        "synthesize",
+        "--rows",
+        "4000",
+        "--items",
+        "3000",
+        "--customers",
+        "200",
+        "--out",
+        s(&orders),
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let params = Path::new(env!("CARGO_MANIFEST_DIR")).join("default-params.toml");
+    let out = dir.join("out");
+    let site = dir.join("site");
+    // The whole bundle is about 106 kB gzip; its trending items about 60 kB.
+    let (code, stdout, stderr) = cove_train(&[
+        "train",
+        "--orders",
+        s(&orders),
+        "--out",
+        s(&out),
+        "--params",
+        s(&params),
+        "--publish",
+        s(&site),
+        "--bundle-budget",
+        "100000",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("on-device budget: OVER"), "{stdout}");
+    assert!(stdout.contains("(within the 100000 B budget)"), "{stdout}");
+    assert!(stdout.contains("shards beside them"), "{stdout}");
+    let pointer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(site.join("default.json")).unwrap()).unwrap();
+    let id = pointer["model_id"].as_str().unwrap();
+    let shards = pointer["shards"].as_array().unwrap();
+    assert!(!shards.is_empty());
+    for index in 0..shards.len() {
+        assert!(site
+            .join(id)
+            .join(format!("shard-{index}.safetensors"))
+            .is_file());
+    }
+    let card = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("## Head and shards"), "{card}");
+    let model = cove_models::export::load_published(&site).unwrap();
+    assert_eq!(model.shard_table().len(), shards.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue 20: `--rescue-share` is a share of carts strictly between 0 and 1;
 /// anything else is refused before any file is read.
 #[test]

@@ -215,22 +215,36 @@ impl BundleBuilder {
     /// Writes the bundle and checks it with the engine's loader.
     pub fn build(&self) -> Result<BuiltBundle, Error> {
         let dim = self.dim;
-        let n_items = self.items.len();
         let (quantised, scales) = quantise_rows(&self.factors, dim);
         let gram = gram_matrix(&super::load::dequantise_rows(&quantised, &scales, dim), dim);
-
-        let m = self.n_neighbors;
-        let mut neighbors_idx = vec![PAD; n_items * m];
-        let mut neighbors_score = vec![0.0f32; n_items * m];
-        for (row, list) in self.neighbors.iter().enumerate() {
-            for (slot, (idx, score)) in list.iter().enumerate() {
-                neighbors_idx[row * m + slot] = *idx;
-                neighbors_score[row * m + slot] = *score;
-            }
-        }
-
         let mut trending = self.trending.clone();
         trending.sort_by(|a, b| a.0.cmp(&b.0));
+        let part = Part {
+            items: &self.items,
+            quantised: &quantised,
+            scales: &scales,
+            neighbors: &self.neighbors,
+        };
+        let tensor_bytes = self.tensor_file(&part, &gram, &trending)?;
+        let built = self.seal(&tensor_bytes, &trending, None)?;
+        Model::from_bytes(&built.manifest, &built.tensors)?;
+        Ok(built)
+    }
+
+    /// The tensor file of a bundle of `part`'s items (all of them, or a
+    /// head's), with the Gram matrix `gram` and trending lists by row of
+    /// `part`.
+    pub(crate) fn tensor_file(
+        &self,
+        part: &Part<'_>,
+        gram: &[f32],
+        trending: &[(String, Vec<(u32, f32)>)],
+    ) -> Result<Vec<u8>, Error> {
+        let dim = self.dim;
+        let n_items = part.items.len();
+        let m = self.n_neighbors;
+        let (neighbors_idx, neighbors_score) = neighbor_matrix(part.neighbors, m);
+
         let t = self.n_trending;
         let mut trending_idx = vec![PAD; trending.len() * t];
         let mut trending_score = vec![0.0f32; trending.len() * t];
@@ -251,12 +265,12 @@ impl BundleBuilder {
             .clone()
             .unwrap_or_else(|| neutral_logistic(PURCHASE_INTENT_INPUTS.len()));
 
-        let mut tensors: Vec<(String, Tensor)> = super::items::item_tensors(&self.items)?;
+        let mut tensors: Vec<(String, Tensor)> = super::items::item_tensors(part.items)?;
         tensors.extend(super::cuts::cut_tensors(&self.segments));
         tensors.extend([
-            i8_tensor("item_factors_i8", &[n_items, dim], &quantised),
-            f32_tensor("item_scales", &[n_items], &scales),
-            f32_tensor("gram", &[dim, dim], &gram),
+            i8_tensor("item_factors_i8", &[n_items, dim], part.quantised),
+            f32_tensor("item_scales", &[n_items], part.scales),
+            f32_tensor("gram", &[dim, dim], gram),
             u32_tensor("neighbors_idx", &[n_items, m], &neighbors_idx),
             f32_tensor("neighbors_score", &[n_items, m], &neighbors_score),
             u32_tensor("trending_idx", &[trending.len(), t], &trending_idx),
@@ -292,20 +306,25 @@ impl BundleBuilder {
             ));
             tensors.push(f32_tensor(&format!("{prefix}_coef"), &[coef.len()], &coef));
         }
-        let tensor_bytes =
-            safetensors::serialize(tensors, None).map_err(|e| Error::TensorFileSyntax {
-                message: format!("{e:?}"),
-            })?;
+        serialize_tensors(tensors)
+    }
 
+    /// The sealed manifest for a tensor file (and a head's shard table).
+    pub(crate) fn seal(
+        &self,
+        tensor_bytes: &[u8],
+        trending: &[(String, Vec<(u32, f32)>)],
+        shards: Option<Vec<super::manifest::ShardEntry>>,
+    ) -> Result<BuiltBundle, Error> {
         let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
             model_id: placeholder_id(MODEL_ID_PREFIX),
             training: self.training.clone(),
             metrics: self.metrics.clone(),
             features: FeatureSpec {
-                dim,
-                n_neighbors: m,
-                n_trending: t,
+                dim: self.dim,
+                n_neighbors: self.n_neighbors,
+                n_trending: self.n_trending,
                 propensity_inputs: PROPENSITY_INPUTS.iter().map(|s| s.to_string()).collect(),
                 purchase_intent_inputs: PURCHASE_INTENT_INPUTS
                     .iter()
@@ -317,22 +336,90 @@ impl BundleBuilder {
             rescue: self.rescue.clone(),
             trending_countries: trending.iter().map(|(c, _)| c.clone()).collect(),
             tensors: PartDigest {
-                sha256: sha256_hex(&tensor_bytes),
+                sha256: sha256_hex(tensor_bytes),
                 byte_len: tensor_bytes.len() as u64,
             },
+            shards,
         };
         let mut manifest_bytes =
             serde_json::to_vec_pretty(&manifest).map_err(|e| Error::ManifestSyntax {
                 message: e.to_string(),
             })?;
         let model_id = seal_manifest(&mut manifest_bytes, MODEL_ID_PREFIX)?;
-        Model::from_bytes(&manifest_bytes, &tensor_bytes)?;
         Ok(BuiltBundle {
             model_id,
             manifest: manifest_bytes,
-            tensors: tensor_bytes,
+            tensors: tensor_bytes.to_vec(),
         })
     }
+
+    /// The rows of every trending list's items, ascending, each once (a
+    /// head bundle must hold them: [`BundleBuilder::build_sharded`]).
+    pub fn trending_rows(&self) -> Vec<u32> {
+        let mut rows: Vec<u32> = self
+            .trending
+            .iter()
+            .flat_map(|(_, list)| list.iter().map(|(row, _)| *row))
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+
+    /// How many taste clusters the segment definitions name.
+    pub(crate) fn n_taste_clusters(&self) -> usize {
+        self.segments.taste_clusters.len()
+    }
+
+    /// The builder's parts for the shard writer (`super::shards`).
+    pub(crate) fn parts(&self) -> BuilderParts<'_> {
+        BuilderParts {
+            dim: self.dim,
+            n_neighbors: self.n_neighbors,
+            items: &self.items,
+            factors: &self.factors,
+            neighbors: &self.neighbors,
+            trending: &self.trending,
+        }
+    }
+}
+
+/// Read access to what a builder holds.
+pub(crate) struct BuilderParts<'a> {
+    pub(crate) dim: usize,
+    pub(crate) n_neighbors: usize,
+    pub(crate) items: &'a [ItemMeta],
+    pub(crate) factors: &'a [f32],
+    pub(crate) neighbors: &'a [Vec<(u32, f32)>],
+    pub(crate) trending: &'a [(String, Vec<(u32, f32)>)],
+}
+
+/// Some items with their quantised factors and neighbour lists.
+pub(crate) struct Part<'a> {
+    pub(crate) items: &'a [ItemMeta],
+    pub(crate) quantised: &'a [i8],
+    pub(crate) scales: &'a [f32],
+    pub(crate) neighbors: &'a [Vec<(u32, f32)>],
+}
+
+/// Neighbour lists as the n × m index and score matrices, [`PAD`]-padded.
+pub(crate) fn neighbor_matrix(lists: &[Vec<(u32, f32)>], m: usize) -> (Vec<u32>, Vec<f32>) {
+    let mut idx = vec![PAD; lists.len() * m];
+    let mut score = vec![0.0f32; lists.len() * m];
+    for (row, list) in lists.iter().enumerate() {
+        for (slot, (i, s)) in list.iter().take(m).enumerate() {
+            idx[row * m + slot] = *i;
+            score[row * m + slot] = *s;
+        }
+    }
+    (idx, score)
+}
+
+/// The safetensors bytes of `tensors`.
+pub(crate) fn serialize_tensors(tensors: Vec<(String, Tensor)>) -> Result<Vec<u8>, Error> {
+    safetensors::serialize(tensors, None).map_err(|e| Error::TensorFileSyntax {
+        message: format!("{e:?}"),
+    })
 }
 
 /// Quantises each row to int8 with its own scale max|y| / 127 (rows of zeros

@@ -107,7 +107,7 @@ pub(crate) fn item_tensors(items: &[ItemMeta]) -> Result<Vec<(String, Tensor)>, 
 }
 
 /// A one-dimensional tensor of one-byte values (U8 text, BOOL flags).
-fn byte_tensor(name: &str, dtype: Dtype, data: Vec<u8>) -> (String, Tensor) {
+pub(crate) fn byte_tensor(name: &str, dtype: Dtype, data: Vec<u8>) -> (String, Tensor) {
     let tensor = Tensor {
         dtype,
         shape: vec![data.len()],
@@ -172,34 +172,7 @@ pub(crate) fn read_items(tensors: &Tensors<'_, '_>) -> Result<Catalogue, Error> 
     let in_stock = tensors.bool_column("item_in_stock", n)?;
     let countries = text_values(tensors, "item_countries", Some(n), true)?;
 
-    // Rows ordered by id (equal ids by row). A repeated id sits beside its
-    // first use; the error names the earliest row that repeats one. The sort
-    // compares each id's first eight bytes as one big-endian integer (zero
-    // padded) and the whole ids only when those are equal, which is the ids'
-    // byte order either way: most catalogue ids are short, so the sort rarely
-    // compares strings (about a fifth of a cold start's `loadBundle` in wasm
-    // went to them).
-    let prefixes: Vec<u64> = ids.iter().map(|id| id_prefix(id)).collect();
-    let rows_by_id: Vec<u32> = crate::order::stable_order(n, &mut |a, b| {
-        prefixes[a]
-            .cmp(&prefixes[b])
-            .then_with(|| ids[a].cmp(&ids[b]))
-    })
-    .into_iter()
-    .map(|row| row as u32)
-    .collect();
-    let repeat = rows_by_id
-        .windows(2)
-        .filter(|pair| ids[pair[0] as usize] == ids[pair[1] as usize])
-        .map(|pair| pair[1] as usize)
-        .min();
-    if let Some(index) = repeat {
-        return Err(Error::InvalidTensorValue {
-            name: "item_id_text".into(),
-            index,
-            reason: "repeats the id of an earlier item",
-        });
-    }
+    let rows_by_id = order_by_id(&ids)?;
 
     let mut items = Vec::with_capacity(n);
     let columns = ids.into_iter().zip(titles).zip(countries);
@@ -226,6 +199,67 @@ pub(crate) fn read_items(tensors: &Tensors<'_, '_>) -> Result<Catalogue, Error> 
             countries,
         });
     }
+    Ok(Catalogue {
+        items,
+        rows_by_id,
+        categories,
+        item_category,
+    })
+}
+
+/// The rows of `ids` ordered by id; a repeated id is an error naming the
+/// earliest row that repeats one.
+fn order_by_id<S: AsRef<str>>(ids: &[S]) -> Result<Vec<u32>, Error> {
+    let n = ids.len();
+    // Rows ordered by id (equal ids by row). A repeated id sits beside its
+    // first use; the error names the earliest row that repeats one. The sort
+    // compares each id's first eight bytes as one big-endian integer (zero
+    // padded) and the whole ids only when those are equal, which is the ids'
+    // byte order either way: most catalogue ids are short, so the sort rarely
+    // compares strings (about a fifth of a cold start's `loadBundle` in wasm
+    // went to them).
+    let prefixes: Vec<u64> = ids.iter().map(|id| id_prefix(id.as_ref())).collect();
+    let rows_by_id: Vec<u32> = crate::order::stable_order(n, &mut |a, b| {
+        prefixes[a]
+            .cmp(&prefixes[b])
+            .then_with(|| ids[a].as_ref().cmp(ids[b].as_ref()))
+    })
+    .into_iter()
+    .map(|row| row as u32)
+    .collect();
+    let repeat = rows_by_id
+        .windows(2)
+        .filter(|pair| ids[pair[0] as usize].as_ref() == ids[pair[1] as usize].as_ref())
+        .map(|pair| pair[1] as usize)
+        .min();
+    if let Some(index) = repeat {
+        return Err(Error::InvalidTensorValue {
+            name: "item_id_text".into(),
+            index,
+            reason: "repeats the id of an earlier item",
+        });
+    }
+
+    Ok(rows_by_id)
+}
+
+/// The catalogue of `items` (a head's and its loaded shards'): their rows by
+/// id, and their categories, sorted, with each item's index among them. An
+/// id that repeats an earlier item's is an error.
+pub(crate) fn index_catalogue(items: Vec<ItemMeta>) -> Result<Catalogue, Error> {
+    let rows_by_id = order_by_id(
+        &items
+            .iter()
+            .map(|item| item.id.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    let mut categories: Vec<String> = items.iter().map(|item| item.category.clone()).collect();
+    categories.sort();
+    categories.dedup();
+    let item_category = items
+        .iter()
+        .map(|item| categories.binary_search(&item.category).unwrap_or(0) as u32)
+        .collect();
     Ok(Catalogue {
         items,
         rows_by_id,

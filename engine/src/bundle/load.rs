@@ -10,6 +10,7 @@ use super::manifest::{
     sha256_hex, Manifest, PartDigest, RankingParams, RescueAction, SegmentDefinitions,
     MODEL_ID_PREFIX,
 };
+use super::shards::ShardState;
 use super::tensor_file::TensorFile;
 use super::{LogisticModel, Model, TensorCheck, MAX_DIM, PAD};
 use crate::feature_names::{PROPENSITY_INPUTS, PURCHASE_INTENT_INPUTS};
@@ -71,16 +72,7 @@ pub(super) fn load(
     let t = manifest.features.n_trending;
     let k = manifest.segments.taste_clusters.len();
 
-    let item_factors_i8 = tensors.i8("item_factors_i8", &[n, d])?;
-    if let Some(index) = item_factors_i8.iter().position(|q| *q == i8::MIN) {
-        return Err(Error::InvalidTensorValue {
-            name: "item_factors_i8".into(),
-            index,
-            reason: "is -128 (the range is -127..=127)",
-        });
-    }
-    let item_scales = tensors.f32("item_scales", &[n])?;
-    check_positive("item_scales", &item_scales)?;
+    let (item_factors_i8, item_scales) = read_factors(&tensors, n, d)?;
     let item_factors = dequantise_rows(&item_factors_i8, &item_scales, d);
 
     let gram = tensors.f32("gram", &[d, d])?;
@@ -111,7 +103,13 @@ pub(super) fn load(
         .enumerate()
         .filter_map(|(row, item)| Some((row as u32, item.countries.clone()?)))
         .collect();
+    check_shard_table(&manifest, n, k)?;
+    let shard_state = match manifest.shards {
+        Some(_) => ShardState::new(n, &neighbors_idx, &neighbors_score),
+        None => ShardState::default(),
+    };
     Ok(Model {
+        shard_state,
         in_stock,
         country_limits,
         manifest,
@@ -445,6 +443,73 @@ fn check_cuts(field: &str, cuts: &[f64]) -> Result<(), Error> {
         return Err(Error::manifest(field, "is not strictly ascending"));
     }
     Ok(())
+}
+
+/// Checks a head's shard table: the shards number the items after the
+/// head's `n` in table order, each holds at least one item, names taste
+/// clusters below `k`, and states a sha256 of 64 hex digits.
+fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Error> {
+    let Some(table) = &manifest.shards else {
+        return Ok(());
+    };
+    let mut next = n as u64;
+    for (index, entry) in table.iter().enumerate() {
+        let field = |name: &str| format!("shards[{index}].{name}");
+        if entry.first_item != next {
+            return Err(Error::manifest(
+                field("first_item"),
+                format!("is {}, the items before it end at {next}", entry.first_item),
+            ));
+        }
+        if entry.n_items == 0 {
+            return Err(Error::manifest(field("n_items"), "a shard holds no items"));
+        }
+        next = next.saturating_add(entry.n_items);
+        if next >= PAD as u64 {
+            return Err(Error::manifest(
+                field("n_items"),
+                format!("the catalogue would pass {} items", PAD - 1),
+            ));
+        }
+        if let Some(cluster) = entry.clusters.iter().find(|c| **c as usize >= k) {
+            return Err(Error::manifest(
+                field("clusters"),
+                format!("names cluster {cluster}; the bundle has {k}"),
+            ));
+        }
+        let digest = &entry.file.sha256;
+        if digest.len() != 64
+            || !digest
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(Error::manifest(
+                field("file.sha256"),
+                "is not 64 lower-case hex digits",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The int8 factor rows (n × d, in -127..=127) and their positive scales
+/// (a bundle's, or a shard's).
+pub(crate) fn read_factors(
+    tensors: &Tensors<'_, '_>,
+    n: usize,
+    d: usize,
+) -> Result<(Vec<i8>, Vec<f32>), Error> {
+    let quantised = tensors.i8("item_factors_i8", &[n, d])?;
+    if let Some(index) = quantised.iter().position(|q| *q == i8::MIN) {
+        return Err(Error::InvalidTensorValue {
+            name: "item_factors_i8".into(),
+            index,
+            reason: "is -128 (the range is -127..=127)",
+        });
+    }
+    let scales = tensors.f32("item_scales", &[n])?;
+    check_positive("item_scales", &scales)?;
+    Ok((quantised, scales))
 }
 
 fn check_positive(name: &str, values: &[f32]) -> Result<(), Error> {

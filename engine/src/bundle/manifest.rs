@@ -48,6 +48,27 @@ pub struct Manifest {
     pub trending_countries: Vec<String>,
     /// The tensor file's checksum and length.
     pub tensors: PartDigest,
+    /// A head bundle's shard table (issue 24): the rest of the catalogue, in
+    /// shards a device fetches on demand ([`super::shards`]). Absent for a
+    /// bundle that holds the whole catalogue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Vec<ShardEntry>>,
+}
+
+/// One shard of a head bundle's catalogue: the items of some taste clusters
+/// that are not in the head.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardEntry {
+    /// The taste clusters (rows of `taste_centroids`) whose items it holds.
+    pub clusters: Vec<u32>,
+    /// The catalogue position of its first item: the head's items are
+    /// positions 0..n, each shard's follow in table order. Neighbour lists in
+    /// shards name items by catalogue position.
+    pub first_item: u64,
+    /// How many items it holds.
+    pub n_items: u64,
+    /// The shard file's sha256 and byte length.
+    pub file: PartDigest,
 }
 
 /// What the model was trained on, for the model card and the dashboard.
@@ -489,6 +510,19 @@ fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, Js
         rescue: fields.take("rescue", read_rescue)?,
         trending_countries: fields.strings("trending_countries")?,
         tensors: fields.take("tensors", read_part_digest)?,
+        shards: fields.take_optional("shards", |value| {
+            json::array(value, |value| {
+                let mut fields = Fields::new(value)?;
+                let entry = ShardEntry {
+                    clusters: fields.take("clusters", |value| json::array(value, json::u32))?,
+                    first_item: fields.u64("first_item")?,
+                    n_items: fields.u64("n_items")?,
+                    file: fields.take("file", read_part_digest)?,
+                };
+                fields.finish()?;
+                Ok(entry)
+            })
+        })?,
     };
     fields.finish()?;
     Ok(manifest)

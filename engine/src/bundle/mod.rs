@@ -34,6 +34,11 @@
 //! countries) are in the same file; the `items` module lists them. So are the
 //! segment cut points, exact (the `cuts` module).
 //!
+//! A *head* bundle (issue 24) also carries a shard table in its manifest
+//! and the rest of its catalogue comes in shard files that
+//! [`Model::add_shard`] validates and joins; the `shards` module describes
+//! them and the policy for which shards a device fetches.
+//!
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
@@ -42,6 +47,7 @@ pub(crate) mod cuts;
 pub(crate) mod items;
 pub(crate) mod load;
 pub mod manifest;
+pub mod shards;
 pub(crate) mod tensor_file;
 
 use std::sync::Arc;
@@ -52,9 +58,10 @@ pub use load::dequantise_rows;
 pub use manifest::{
     sha256_hex, BlendWeights, FeatureSpec, ItemMeta, LifecycleMap, LifecycleRule, LoyaltyTier,
     Manifest, Metrics, PartDigest, PriceTiers, RankingParams, RescueAction, RescuePolicy,
-    RescueRule, SegmentDefinitions, SessionWeights, TrainingSummary, MODEL_ID_PREFIX,
+    RescueRule, SegmentDefinitions, SessionWeights, ShardEntry, TrainingSummary, MODEL_ID_PREFIX,
     SCHEMA_VERSION,
 };
+pub use shards::{ShardPlan, ShardedBundle, SHARDS_PER_VISIT};
 
 use crate::Error;
 
@@ -148,6 +155,9 @@ pub struct Model {
     pub(crate) item_category: Vec<u32>,
     /// Distinct category names, sorted.
     pub(crate) categories: Vec<String>,
+    /// A head's shards: its own neighbour lists and the shards added
+    /// ([`Model::add_shard`]); empty for a whole bundle.
+    pub(crate) shard_state: shards::ShardState,
 }
 
 /// How the loader knows the tensor file is the one the manifest names.
@@ -345,6 +355,23 @@ impl Engine {
         check: TensorCheck<'_>,
     ) -> Result<Arc<Model>, Error> {
         let model = Arc::new(Model::from_bytes_checked(manifest, tensors, check)?);
+        self.model = Some(Arc::clone(&model));
+        Ok(model)
+    }
+
+    /// Adds shard `index` of the current head's table ([`Model::add_shard`])
+    /// to a copy of the current model and makes the copy current only on
+    /// success: a shard that fails its checks leaves the head (and any
+    /// shards added before) ranking as it was.
+    pub fn add_shard(
+        &mut self,
+        index: usize,
+        bytes: &[u8],
+        check: TensorCheck<'_>,
+    ) -> Result<Arc<Model>, Error> {
+        let mut model = Model::clone(self.model()?);
+        model.add_shard_checked(index, bytes, check)?;
+        let model = Arc::new(model);
         self.model = Some(Arc::clone(&model));
         Ok(model)
     }

@@ -7,3 +7,4 @@ mod profile;
 mod props;
 mod ranking;
 mod reporting;
+mod shards;

@@ -1,0 +1,370 @@
+//! Head and shards (issue 24, item 4): what the trainer publishes when the
+//! whole bundle is over the device's download budget.
+//!
+//! The head holds the items that matter now, in this order of priority until
+//! the budget is full: every trending list's items (the whole shop's and each
+//! country's), then the rest by recent popularity, then by the length of their
+//! factor row (implicit ALS gives items bought by many shoppers the longer
+//! rows). Every other item goes to the shard of
+//! its taste cluster. The engine writes both ([`BundleBuilder::build_sharded`])
+//! and decides which shards a device fetches.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use cove_engine::bundle::{BundleBuilder, ShardPlan, ShardedBundle};
+use serde::Serialize;
+
+use crate::export::{gzip_len, write_atomic};
+use crate::pipeline::TrainedModel;
+
+/// One shard's sizes, for the output and the model card.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardSize {
+    /// Its taste clusters.
+    pub clusters: Vec<u32>,
+    /// Its items.
+    pub n_items: usize,
+    /// Its file's bytes.
+    pub bytes: usize,
+    /// Its file, gzip -9.
+    pub gzip_bytes: usize,
+    /// Its file's sha256 (hex).
+    pub sha256: String,
+}
+
+/// What was split, and how big each part is.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardSummary {
+    /// Items in the head.
+    pub head_items: usize,
+    /// The head's manifest + tensors, gzip -9.
+    pub head_gzip_bytes: usize,
+    /// The budget the head was fitted to.
+    pub budget: usize,
+    /// The taste clusters of the bundle (k).
+    pub n_clusters: usize,
+    /// The shards, in table order.
+    pub shards: Vec<ShardSize>,
+}
+
+/// The trainer's item order for the head: trending items first, then recent
+/// popularity, then factor length, then item index.
+pub fn head_priority(model: &TrainedModel, builder: &BundleBuilder) -> Vec<u32> {
+    let trending = builder.trending_rows();
+    let mut in_head = vec![false; model.items.len()];
+    for &row in &trending {
+        in_head[row as usize] = true;
+    }
+    let dim = model.dim;
+    let norm = |row: usize| -> f32 {
+        let y = &model.item_factors[row * dim..(row + 1) * dim];
+        y.iter().map(|v| v * v).sum()
+    };
+    let mut rest: Vec<u32> = (0..model.items.len() as u32)
+        .filter(|r| !in_head[*r as usize])
+        .collect();
+    rest.sort_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        model.recent_popularity[b]
+            .total_cmp(&model.recent_popularity[a])
+            .then(norm(b).total_cmp(&norm(a)))
+            .then(a.cmp(&b))
+    });
+    let mut order = trending;
+    order.extend(rest);
+    order
+}
+
+/// Splits the builder's catalogue into a head of the first `head_len` items
+/// of `priority` and one shard per taste cluster of the rest.
+pub fn split(
+    model: &TrainedModel,
+    builder: &BundleBuilder,
+    priority: &[u32],
+    head_len: usize,
+) -> anyhow::Result<ShardedBundle> {
+    let head = &priority[..head_len.min(priority.len())];
+    let k = model.taste_clusters.clusters.len();
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for &row in &priority[head.len()..] {
+        let cluster = model.taste_clusters.item_cluster[row as usize] as usize;
+        rows[cluster].push(row);
+    }
+    let plans: Vec<ShardPlan> = rows
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(cluster, mut rows)| {
+            rows.sort_unstable();
+            ShardPlan {
+                clusters: vec![cluster as u32],
+                rows,
+            }
+        })
+        .collect();
+    builder
+        .build_sharded(head, &plans)
+        .map_err(|e| anyhow::anyhow!("the engine refused the head and shards: {e}"))
+}
+
+/// The head's download (manifest + tensors, gzip -9).
+fn head_gzip(bundle: &ShardedBundle) -> usize {
+    gzip_len(&bundle.head.manifest) + gzip_len(&bundle.head.tensors)
+}
+
+/// A head within `budget` bytes gzip and its shards: the head length starts
+/// from the whole bundle's bytes per item and shrinks in proportion until
+/// the head fits (at most eight tries). `whole_gzip` is the whole bundle's
+/// download. Fails when even the trending items alone do not fit.
+pub fn fit_head(
+    model: &TrainedModel,
+    builder: &BundleBuilder,
+    whole_gzip: usize,
+    budget: usize,
+) -> anyhow::Result<(ShardedBundle, ShardSummary)> {
+    let priority = head_priority(model, builder);
+    let n = priority.len();
+    let n_trending = builder.trending_rows().len();
+    let per_item = whole_gzip as f64 / n.max(1) as f64;
+    let mut head_len = ((budget as f64 * 0.9 / per_item) as usize).clamp(n_trending.max(1), n);
+    for _ in 0..8 {
+        let bundle = split(model, builder, &priority, head_len)?;
+        let gz = head_gzip(&bundle);
+        if gz <= budget {
+            let k = model.taste_clusters.clusters.len();
+            let summary = summary(&bundle, head_len, gz, budget, k);
+            return Ok((bundle, summary));
+        }
+        anyhow::ensure!(
+            head_len > n_trending.max(1),
+            "the trending lists' {n_trending} items alone make a head of {gz} B gzip, over the \
+             {budget} B budget (shorten the trending lists)"
+        );
+        let shrunk = (head_len as f64 * budget as f64 / gz as f64 * 0.97) as usize;
+        head_len = shrunk.clamp(n_trending.max(1), head_len - 1);
+    }
+    anyhow::bail!("no head within {budget} B gzip after eight tries")
+}
+
+fn summary(
+    bundle: &ShardedBundle,
+    head_items: usize,
+    gz: usize,
+    budget: usize,
+    n_clusters: usize,
+) -> ShardSummary {
+    let table = cove_engine::bundle::Model::from_bytes(&bundle.head.manifest, &bundle.head.tensors)
+        .map(|m| m.shard_table().to_vec())
+        .unwrap_or_default();
+    ShardSummary {
+        head_items,
+        head_gzip_bytes: gz,
+        budget,
+        n_clusters,
+        shards: bundle
+            .shards
+            .iter()
+            .zip(&table)
+            .map(|(file, entry)| ShardSize {
+                clusters: entry.clusters.clone(),
+                n_items: entry.n_items as usize,
+                bytes: file.len(),
+                gzip_bytes: gzip_len(file),
+                sha256: entry.file.sha256.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The file name of shard `index` beside a head's manifest.
+pub fn shard_file_name(index: usize) -> String {
+    format!("shard-{index}.safetensors")
+}
+
+/// Writes a head's shards into `DIR/<model_id>/` (before the head is
+/// published, so its pointer never names missing files).
+pub fn write_shards(bundle: &ShardedBundle, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let bundle_dir = dir.join(&bundle.head.model_id);
+    std::fs::create_dir_all(&bundle_dir)
+        .with_context(|| format!("creating {}", bundle_dir.display()))?;
+    bundle
+        .shards
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let path = bundle_dir.join(shard_file_name(index));
+            write_atomic(&path, file)?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Adds every shard of a head's table from the files beside `manifest_path`.
+pub fn load_shards(
+    model: &mut cove_engine::bundle::Model,
+    manifest_path: &Path,
+) -> anyhow::Result<()> {
+    for index in 0..model.shard_table().len() {
+        let path = manifest_path.with_file_name(shard_file_name(index));
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        model
+            .add_shard(index, &bytes)
+            .map_err(|e| anyhow::anyhow!("{} is not a shard of this head: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The model card's section on the head and its shards.
+pub fn card_section(summary: &ShardSummary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let total: usize = summary.shards.iter().map(|s| s.gzip_bytes).sum();
+    let _ = writeln!(
+        out,
+        "\n## Head and shards\n\nThe whole bundle is over the {} B budget, so a device downloads a \
+         **head** of {} items ({} B gzip -9, the size above) and then the shards of its top {} taste \
+         clusters (the engine's choice, from the shopper's folded-in vector). {} shards hold the other \
+         items ({} B gzip -9 in all). Which shards a device fetches reveals at most its top {} taste \
+         clusters out of {}.\n",
+        summary.budget,
+        summary.head_items,
+        summary.head_gzip_bytes,
+        cove_engine::bundle::SHARDS_PER_VISIT,
+        summary.shards.len(),
+        total,
+        cove_engine::bundle::SHARDS_PER_VISIT,
+        summary.n_clusters,
+    );
+    let _ = writeln!(
+        out,
+        "| shard | clusters | items | raw B | gzip -9 B |\n| ---: | --- | ---: | ---: | ---: |"
+    );
+    for (index, shard) in summary.shards.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {index} | {:?} | {} | {} | {} |",
+            shard.clusters, shard.n_items, shard.bytes, shard.gzip_bytes
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::{small_config, synthetic_shop};
+    use crate::pipeline::{self, Bars};
+
+    /// The test shop (50 items) with short trending lists, so a head can
+    /// be smaller than the catalogue.
+    fn trained() -> TrainedModel {
+        let data = synthetic_shop();
+        let mut config = small_config();
+        config.engine.n_trending = 6;
+        config.trending_k = 3;
+        let evaluation = pipeline::evaluate(&data, &mut config, Bars::Hidden, None).unwrap();
+        pipeline::train(&data, &config, evaluation, None, "synthetic", Bars::Hidden).unwrap()
+    }
+
+    /// The trained shop, its bundle builder and its whole bundle's gzip bytes.
+    fn setup() -> (TrainedModel, BundleBuilder, usize) {
+        let model = trained();
+        let (builder, _) = crate::export::builder(&model, &[]).unwrap();
+        let whole = builder.build().unwrap();
+        let whole_gz = gzip_len(&whole.manifest) + gzip_len(&whole.tensors);
+        (model, builder, whole_gz)
+    }
+
+    /// A budget halfway between a head of the trending items only and the
+    /// whole bundle: it forces a split.
+    fn halfway_budget(model: &TrainedModel, builder: &BundleBuilder, whole_gz: usize) -> usize {
+        let priority = head_priority(model, builder);
+        let smallest = split(model, builder, &priority, builder.trending_rows().len()).unwrap();
+        let smallest = head_gzip(&smallest);
+        assert!(smallest < whole_gz);
+        smallest + (whole_gz - smallest) / 2
+    }
+
+    #[test]
+    fn the_head_fits_the_budget_and_every_item_is_in_exactly_one_part() {
+        let (model, builder, whole_gz) = setup();
+        let budget = halfway_budget(&model, &builder, whole_gz);
+        let (bundle, summary) = fit_head(&model, &builder, whole_gz, budget).unwrap();
+        assert!(summary.head_gzip_bytes <= budget, "{summary:?}");
+        assert_eq!(
+            gzip_len(&bundle.head.manifest) + gzip_len(&bundle.head.tensors),
+            summary.head_gzip_bytes
+        );
+        assert!(!summary.shards.is_empty());
+
+        let head =
+            cove_engine::bundle::Model::from_bytes(&bundle.head.manifest, &bundle.head.tensors)
+                .unwrap();
+        assert_eq!(head.n_items(), summary.head_items);
+        // Every trending item is in the head.
+        for row in builder.trending_rows() {
+            let id = &model.items[row as usize].code;
+            assert!(
+                head.item_row(id).is_some(),
+                "trending item {id} not in the head"
+            );
+        }
+        // Each item in exactly one part: count ids over the head and the
+        // shards, each loaded alone onto its own copy of the head.
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        for item in head.items() {
+            *seen.entry(item.id.clone()).or_default() += 1;
+        }
+        for (index, file) in bundle.shards.iter().enumerate() {
+            let mut with_shard = head.clone();
+            with_shard.add_shard(index, file).unwrap();
+            for item in &with_shard.items()[head.n_items()..] {
+                *seen.entry(item.id.clone()).or_default() += 1;
+            }
+            // A shard holds items of its own cluster only.
+            let cluster = summary.shards[index].clusters[0];
+            for item in &with_shard.items()[head.n_items()..] {
+                let idx = model.items.iter().position(|i| i.code == item.id).unwrap();
+                assert_eq!(model.taste_clusters.item_cluster[idx], cluster);
+            }
+        }
+        assert_eq!(seen.len(), model.items.len());
+        assert!(seen.values().all(|count| *count == 1));
+    }
+
+    #[test]
+    fn a_budget_below_the_trending_items_is_a_clear_error() {
+        let (model, builder, whole_gz) = setup();
+        let error = fit_head(&model, &builder, whole_gz, 1_000)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("trending lists"), "{error}");
+    }
+
+    #[test]
+    fn publishing_a_head_writes_its_shards_and_loads_whole() {
+        let (model, builder, whole_gz) = setup();
+        let budget = halfway_budget(&model, &builder, whole_gz);
+        let (bundle, _) = fit_head(&model, &builder, whole_gz, budget).unwrap();
+        let dir = std::env::temp_dir().join(format!("cove-shards-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crate::export::publish_with_shards(&bundle.head, &bundle.shards, &dir).unwrap();
+        let loaded = crate::export::load_published(&dir).unwrap();
+        assert_eq!(loaded.n_items(), model.items.len());
+        let pointer = crate::export::read_pointer(&dir.join("default.json")).unwrap();
+        assert_eq!(
+            pointer["shards"].as_array().map(Vec::len),
+            Some(bundle.shards.len())
+        );
+        let catalogue =
+            std::fs::read(dir.join(&bundle.head.model_id).join("catalogue.json")).unwrap();
+        let items: Vec<serde_json::Value> = serde_json::from_slice(&catalogue).unwrap();
+        assert_eq!(items.len(), model.items.len());
+        // A missing shard is named.
+        std::fs::remove_file(dir.join(&bundle.head.model_id).join(shard_file_name(0))).unwrap();
+        let error = crate::export::load_published(&dir).unwrap_err().to_string();
+        assert!(error.contains("shard-0.safetensors"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
