@@ -8,7 +8,7 @@
 //!   recommended and are misses);
 //! - **head + shards**: per shopper, the head with the shards the engine's
 //!   policy picks for that shopper's profile
-//!   ([`cove_engine::bundle::Model::shards_for_profile`]), the device of a
+//!   ([`cove_engine::ranking::foldin::shards_for_profile`]), the device of a
 //!   returning shopper.
 //!
 //! Shoppers who get the same shards are scored with one model, so a run
@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use cove_engine::bundle::Model;
+use cove_engine::ranking::foldin::shards_for_profile;
 use serde::Serialize;
 
 use crate::data::Transactions;
@@ -141,8 +142,7 @@ pub fn evaluate_shards(
     let mut groups: BTreeMap<Vec<usize>, HashSet<u32>> = BTreeMap::new();
     for user in &split.users {
         let wanted = match histories.profiles.get(&user.customer_idx) {
-            Some(profile) => head
-                .shards_for_profile(profile, histories.now)
+            Some(profile) => shards_for_profile(&head, profile, histories.now)
                 .map_err(|e| anyhow::anyhow!("the shard policy failed: {e}"))?,
             None => Vec::new(),
         };

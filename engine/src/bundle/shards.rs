@@ -374,22 +374,6 @@ impl Model {
             .collect())
     }
 
-    /// The shards a device with `profile` fetches: [`Model::shards_for_vector`]
-    /// of the vector folded in from the profile's items this model knows
-    /// (none when it knows none of them).
-    pub fn shards_for_profile(
-        &self,
-        profile: &crate::profile::Profile,
-        now: i64,
-    ) -> Result<Vec<usize>, Error> {
-        let interactions =
-            crate::ranking::foldin::interactions(self, profile, self.profile_config(), now);
-        match crate::ranking::foldin::fold_in(self, &interactions)? {
-            Some(user) => self.shards_for_vector(&user),
-            None => Ok(Vec::new()),
-        }
-    }
-
     /// Adds shard `index` of this head's table from its file's bytes. Checks
     /// run before anything changes, so on any error the model is as it was:
     /// the index is in the table, the length and then the sha256 are the

@@ -386,3 +386,15 @@ pub(crate) fn solve_woodbury(
     }
     Some(z.iter().map(|x| *x as f32).collect())
 }
+
+/// The shards a device with `profile` fetches from a head: the bundle's
+/// [`Model::shards_for_vector`] of the vector folded in from the profile's
+/// items the head knows (none when it knows none of them). Here and not in
+/// `bundle`, which never imports `ranking`.
+pub fn shards_for_profile(model: &Model, profile: &Profile, now: i64) -> Result<Vec<usize>, Error> {
+    let interactions = interactions(model, profile, model.profile_config(), now);
+    match fold_in(model, &interactions)? {
+        Some(user) => model.shards_for_vector(&user),
+        None => Ok(Vec::new()),
+    }
+}

@@ -294,11 +294,13 @@ fn the_device_fetches_the_shards_of_its_top_clusters() {
         model.shards_for_vector(&[1.0]),
         Err(Error::DimensionMismatch { .. })
     ));
-    assert!(model
-        .shards_for_profile(&Profile::new(), T0)
-        .unwrap()
-        .is_empty());
-    let wanted = model.shards_for_profile(&profile(&["item-3"]), T0).unwrap();
+    assert!(
+        crate::ranking::foldin::shards_for_profile(&model, &Profile::new(), T0)
+            .unwrap()
+            .is_empty()
+    );
+    let wanted =
+        crate::ranking::foldin::shards_for_profile(&model, &profile(&["item-3"]), T0).unwrap();
     assert_eq!(wanted.len(), SHARDS_PER_VISIT);
 }
 
