@@ -225,7 +225,7 @@ impl Task {
 /// (the exact binary value rounded half to even), for a value from 0 to
 /// [`MAX_SUM_CAP`]; `None` outside. Written out because `{:.6}` is the one
 /// use of core's float formatting in the browser's reporting module, which
-/// it would grow by ~3 KB gzipped (its exact mode and big-number tables);
+/// it would grow by ~5 KB gzipped (its exact mode and big-number tables);
 /// the task-id tests check it against `format!`.
 pub fn six_decimals(value: f64) -> Option<String> {
     if !(value.is_sign_positive() && value <= MAX_SUM_CAP) {
