@@ -119,7 +119,7 @@ impl Task {
             return Err(problem(
                 "invalidTask",
                 format!(
-                    "a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits and a positive cap"
+                    "a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits and a cap above 0, at most 10^12"
                 ),
             ));
         }
