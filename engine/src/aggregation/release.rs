@@ -327,7 +327,7 @@ pub fn decode_revenue(release: &Released, bits: u32, cap: f64) -> Result<Revenue
     if !super::task::is_valid_sum(bits, cap) {
         return Err(Error::InvalidParameter {
             name: "revenue cap",
-            reason: "must be positive, with 1 to 32 bits",
+            reason: "must be positive and at most 10^12, with 1 to 32 bits",
         });
     }
     let unit = cap / ((1u64 << bits) - 1) as f64;

@@ -28,10 +28,15 @@ pub const MAX_HISTOGRAM_LENGTH: u32 = 4_096;
 /// field.
 pub const MAX_SUM_BITS: u32 = 32;
 
+/// The largest cap a sum task may have, in the shop's currency: a trillion,
+/// far above any one device's day, and within what [`six_decimals`] writes.
+pub const MAX_SUM_CAP: f64 = 1e12;
+
 /// Whether a sum's parameters can make a task: 1 to [`MAX_SUM_BITS`] bits
-/// and a positive, finite cap (the one check, wherever a sum is configured).
+/// and a positive cap of at most [`MAX_SUM_CAP`] (the one check, wherever a
+/// sum is configured).
 pub fn is_valid_sum(bits: u32, cap: f64) -> bool {
-    (1..=MAX_SUM_BITS).contains(&bits) && cap.is_finite() && cap > 0.0
+    (1..=MAX_SUM_BITS).contains(&bits) && cap > 0.0 && cap <= MAX_SUM_CAP
 }
 
 /// Which Prio3 VDAF a task runs.
@@ -114,7 +119,7 @@ impl Task {
             return Err(problem(
                 "invalidTask",
                 format!(
-                    "a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits and a positive cap"
+                    "a sum task has 1 to 16 summands of 1 to {MAX_SUM_BITS} bits and a cap above 0, at most 10^12"
                 ),
             ));
         }
@@ -142,11 +147,15 @@ impl Task {
                 "ε must be positive and the minimum batch size at least 1",
             ));
         }
+        let decimals = |value: f64| {
+            six_decimals(value)
+                .ok_or_else(|| problem("invalidTask", "ε and a sum's cap are at most 10^12"))
+        };
         // A histogram task's parts are those of the first version, so its id
         // did not change when sums came.
         let vdaf = match kind {
             VdafKind::Histogram => "prio3-histogram".to_string(),
-            VdafKind::SumVec { bits, cap } => format!("prio3-sumvec:{bits}:{cap:.6}"),
+            VdafKind::SumVec { bits, cap } => format!("prio3-sumvec:{bits}:{}", decimals(cap)?),
         };
         let mut hash = Sha256::new();
         for part in [
@@ -155,7 +164,7 @@ impl Task {
             metric,
             &vdaf,
             &length.to_string(),
-            &format!("{epsilon:.6}"),
+            &decimals(epsilon)?,
             &min_batch_size.to_string(),
             &TIME_PRECISION_SECONDS.to_string(),
         ] {
@@ -210,6 +219,51 @@ impl Task {
     pub fn id_text(&self) -> String {
         self.id.to_string()
     }
+}
+
+/// `value` with six decimals, exactly as `format!("{value:.6}")` writes it
+/// (the exact binary value rounded half to even), for a value from 0 to
+/// [`MAX_SUM_CAP`]; `None` outside. Written out because `{:.6}` is the one
+/// use of core's float formatting in the browser's reporting module, which
+/// it would grow by ~5 KB gzipped (its exact mode and big-number tables);
+/// the task-id tests check it against `format!`.
+pub fn six_decimals(value: f64) -> Option<String> {
+    if !(value.is_sign_positive() && value <= MAX_SUM_CAP) {
+        return None;
+    }
+    // value = mantissa · 2^exponent, exactly.
+    let bits = value.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    // value · 10^6 = millionths · 2^exponent, with millionths below 2^73.
+    let millionths = u128::from(mantissa) * 1_000_000;
+    let rounded = if exponent >= 0 {
+        // At most MAX_SUM_CAP: below 2^40 before the factor of 10^6.
+        millionths << exponent
+    } else {
+        let shift = exponent.unsigned_abs();
+        if shift >= 128 {
+            // Below half of one millionth.
+            0
+        } else {
+            let quotient = millionths >> shift;
+            let remainder = millionths & ((1 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            let up = remainder > half || (remainder == half && quotient & 1 == 1);
+            quotient + u128::from(up)
+        }
+    };
+    let rounded = u64::try_from(rounded).ok()?;
+    Some(format!(
+        "{}.{:06}",
+        rounded / 1_000_000,
+        rounded % 1_000_000
+    ))
 }
 
 /// The time a day's reports carry: the day's first second.
@@ -286,6 +340,53 @@ mod tests {
         assert!(Task::sum_vec("demo", "m", 2, 33, 500.0, 0.5, 10).is_err());
         assert!(Task::sum_vec("demo", "m", 2, 16, f64::NAN, 0.5, 10).is_err());
         assert!(Task::sum_vec("demo", "m", 2, 16, -1.0, 0.5, 10).is_err());
+        assert!(Task::sum_vec("demo", "m", 2, 16, 2e12, 0.5, 10).is_err());
+        assert!(Task::histogram("demo", "m", 4, 2e12, 10).is_err());
+    }
+
+    #[test]
+    fn six_decimals_writes_what_format_writes() {
+        let mut values = vec![
+            0.0,
+            0.25,
+            0.5,
+            1.0,
+            4.0,
+            500.0,
+            0.0078125, // a tie, rounded to even
+            0.0234375,
+            2.5e-7,
+            5e-7,
+            1.5e-6,
+            2.5e-6,
+            0.1234565,
+            f64::MIN_POSITIVE,
+            5e-324,
+            MAX_SUM_CAP,
+            MAX_SUM_CAP - 0.5,
+        ];
+        // Deterministic values over the whole range (a linear congruential
+        // walk over the bit patterns below MAX_SUM_CAP's).
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let value = f64::from_bits(state % MAX_SUM_CAP.to_bits());
+            values.push(value);
+            // And a short decimal, as a shop writes ε and caps.
+            values.push((state >> 40) as f64 / 1000.0);
+        }
+        for value in values {
+            assert_eq!(
+                six_decimals(value).as_deref(),
+                Some(format!("{value:.6}").as_str()),
+                "{value:e}"
+            );
+        }
+        for value in [-0.0, -1.0, f64::NAN, f64::INFINITY, MAX_SUM_CAP * 1.000_001] {
+            assert_eq!(six_decimals(value), None, "{value}");
+        }
     }
 
     #[test]

@@ -560,18 +560,38 @@ impl DeviceReporter {
 /// The body a device with two aggregators sends: the day, the randomised
 /// envelope when one was built (as its padded text), and its DAP reports.
 /// It starts with `{"v":2` (the edge tells it from an envelope by that).
+/// Serialized from typed fields: a `serde_json::Value` here would bring
+/// serde_json's map and value code into the browser's reporting module.
 fn upload_body(day: u32, envelope: Option<&str>, shared: &[(String, String, String)]) -> String {
-    // The metric's name rides beside its task id (which names it to the
-    // aggregators anyway), so the shopper's panel can say what was sent.
-    let dap: Vec<serde_json::Value> = shared
-        .iter()
-        .map(|(metric, task, report)| {
-            serde_json::json!({ "metric": metric, "task": task, "report": report })
-        })
-        .collect();
-    format!(
-        r#"{{"v":2,"day":{day},"envelope":{},"dap":{}}}"#,
-        serde_json::Value::from(envelope),
-        serde_json::Value::from(dap)
-    )
+    /// One DAP report. The metric's name rides beside its task id (which
+    /// names it to the aggregators anyway), so the shopper's panel can say
+    /// what was sent.
+    #[derive(Serialize)]
+    struct Dap<'a> {
+        metric: &'a str,
+        report: &'a str,
+        task: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        v: u32,
+        day: u32,
+        envelope: Option<&'a str>,
+        dap: Vec<Dap<'a>>,
+    }
+    let body = Body {
+        v: 2,
+        day,
+        envelope,
+        dap: shared
+            .iter()
+            .map(|(metric, task, report)| Dap {
+                metric,
+                report,
+                task,
+            })
+            .collect(),
+    };
+    // Strings and integers always serialize.
+    serde_json::to_string(&body).unwrap_or_default()
 }

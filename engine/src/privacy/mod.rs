@@ -259,7 +259,8 @@ impl MetricSpec {
             if !crate::aggregation::task::is_valid_sum(bits, cap) || domain > 16 {
                 return Err(crate::Error::InvalidParameter {
                     name: "metric.mechanism",
-                    reason: "a sum has 2 to 16 values of 1 to 32 bits and a positive cap",
+                    reason:
+                        "a sum has 2 to 16 values of 1 to 32 bits and a cap above 0, at most 10^12",
                 });
             }
         }

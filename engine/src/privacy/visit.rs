@@ -69,7 +69,7 @@ pub fn revenue_units(revenue: f64, cap: f64, bits: u32) -> Result<[u64; 2], Erro
     if !crate::aggregation::task::is_valid_sum(bits, cap) {
         return Err(Error::InvalidParameter {
             name: "revenue cap",
-            reason: "must be positive, with 1 to 32 bits",
+            reason: "must be positive and at most 10^12, with 1 to 32 bits",
         });
     }
     let top = ((1u64 << bits) - 1) as f64;
@@ -262,6 +262,10 @@ mod tests {
         }
         assert!(revenue_units(10.0, 0.0, 16).is_err());
         assert!(revenue_units(10.0, f64::NAN, 16).is_err());
+        assert!(revenue_units(10.0, f64::INFINITY, 16).is_err());
+        // Above the largest cap a task id can write.
+        assert!(revenue_units(10.0, 2e12, 16).is_err());
+        assert!(revenue_units(10.0, 1e12, 16).is_ok());
         assert!(revenue_units(10.0, 500.0, 0).is_err());
     }
 
