@@ -8,7 +8,6 @@ use crate::bundle::Model;
 use crate::features::{price_affinity, RfmFeatures};
 use crate::json::fixed_text;
 use crate::profile::{Profile, ProfileConfig};
-use crate::score::dot;
 
 /// One segment assignment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,18 +143,8 @@ fn taste_cluster(
     if total <= 0.0 {
         return None;
     }
-    let mean_norm = dot(&mean, &mean).sqrt();
-    if mean_norm <= 0.0 || !mean_norm.is_finite() {
-        return None;
-    }
     let mut best: Option<(usize, f32)> = None;
-    for (position, centroid) in model.taste_centroids.chunks_exact(dim).enumerate() {
-        let norm = dot(centroid, centroid).sqrt();
-        let cosine = if norm > 0.0 {
-            dot(&mean, centroid) / (mean_norm * norm)
-        } else {
-            -1.0
-        };
+    for (position, cosine) in model.taste_cosines(&mean)?.into_iter().enumerate() {
         // Strictly greater: ties keep the lower cluster index.
         if best.is_none_or(|(_, b)| cosine > b) {
             best = Some((position, cosine));

@@ -63,6 +63,7 @@ pub use manifest::{
 };
 pub use shards::{ShardPlan, ShardedBundle, SHARDS_PER_VISIT};
 
+use crate::score::dot;
 use crate::Error;
 
 /// The index that pads neighbour and trending lists shorter than their row.
@@ -333,6 +334,32 @@ impl Model {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     model: Option<Arc<Model>>,
+}
+
+impl Model {
+    /// The cosine of `vector` (a shopper's vector in factor space) with each
+    /// taste centroid, in centroid order (−1 for a centroid of zeros); `None`
+    /// for a vector of zeros or of non-finite length. The one computation
+    /// behind the taste segment and the shards a device fetches.
+    pub fn taste_cosines(&self, vector: &[f32]) -> Option<Vec<f32>> {
+        let norm = dot(vector, vector).sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            return None;
+        }
+        let cosines = self
+            .taste_centroids
+            .chunks_exact(self.dim())
+            .map(|centroid| {
+                let centroid_norm = dot(centroid, centroid).sqrt();
+                if centroid_norm > 0.0 {
+                    dot(vector, centroid) / (norm * centroid_norm)
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        Some(cosines)
+    }
 }
 
 impl Engine {

@@ -342,24 +342,10 @@ impl Model {
             });
         }
         let table = self.shard_table();
-        let norm = dot(user, user).sqrt();
-        if table.is_empty() || !(norm > 0.0 && norm.is_finite()) {
+        let Some(cosines) = self.taste_cosines(user).filter(|_| !table.is_empty()) else {
             return Ok(Vec::new());
-        }
-        let mut clusters: Vec<(usize, f32)> = self
-            .taste_centroids
-            .chunks_exact(dim)
-            .enumerate()
-            .map(|(cluster, centroid)| {
-                let c = dot(centroid, centroid).sqrt();
-                let cosine = if c > 0.0 {
-                    dot(user, centroid) / (norm * c)
-                } else {
-                    -1.0
-                };
-                (cluster, cosine)
-            })
-            .collect();
+        };
+        let mut clusters: Vec<(usize, f32)> = cosines.into_iter().enumerate().collect();
         clusters.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let wanted: Vec<u32> = clusters
             .iter()
@@ -400,9 +386,9 @@ impl Model {
         if self.shard_state.loaded.iter().any(|s| s.index == index) {
             return Ok(());
         }
-        let file = TensorFile::parse(bytes).ok();
+        let parsed = TensorFile::parse(bytes);
         // A file of another head says so, whatever its hash.
-        if let Some(file) = &file {
+        if let Ok(file) = &parsed {
             let tensors = Tensors { file };
             if let Ok(head) = tensors.u8_column("shard_head") {
                 if head != self.manifest.tensors.sha256.as_bytes() {
@@ -424,8 +410,7 @@ impl Model {
             },
             other => other,
         })?;
-        let file = TensorFile::parse(bytes)?;
-        let shard = self.read_shard(index, &entry, &file)?;
+        let shard = self.read_shard(index, &entry, &parsed?)?;
         self.merge_shard(shard)
     }
 
@@ -623,8 +608,4 @@ fn check_positions(name: &str, values: &[u32], limit: u64) -> Result<(), Error> 
         }),
         None => Ok(()),
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
