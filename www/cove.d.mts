@@ -117,6 +117,23 @@ export interface PrivacyStatus {
   } | null;
 }
 
+/**
+ * A large catalogue's shards on this device. A shop whose bundle is over the
+ * download budget publishes a head (the items that matter now) and shards
+ * (the rest, by taste cluster); the device fetches the shards of the
+ * shopper's nearest taste clusters, and ranks over the head and those.
+ */
+export interface ShardsStatus {
+  /** The shards the head lists; 0 for a bundle of the whole catalogue. */
+  total: number;
+  /** The indices of the shards in the engine, in the order they came. */
+  loaded: number[];
+  /** How many shards were added this visit. */
+  added: number;
+  /** Shards that failed (HTTP error, network, integrity): the head keeps ranking; each is tried again after `retryAt` (ms since the epoch). */
+  failed: { index: number; code: string; message: string; retryAt: number }[];
+}
+
 export type RescueAction =
   | { kind: "nothing" }
   | { kind: "reminder" }
@@ -330,6 +347,13 @@ export declare class Cove {
    * `outcome.kind === "offer"`, and call `campaignResponse(campaign)` when it is taken.
    */
   rescue(): Promise<RescueDecision>;
+  /**
+   * Waits for the shard fetch under way (starting one for what the shopper's
+   * taste wants now) and says which shards of a large catalogue are here.
+   * Shards are also fetched by themselves, after the start and after events;
+   * on a page the slots are rendered again when one arrives.
+   */
+  shards(): Promise<ShardsStatus>;
   /** Sends a due privacy report now instead of on its timer; resolves to `privacy()`. */
   flushReports(): Promise<PrivacyStatus>;
   /** Forgets everything stored on this device, then re-renders the slots. */

@@ -192,6 +192,7 @@ async function startCove(options) {
       (item) => cove.recommendationClick(item),
     );
     await cove.refreshSlots();
+    followShards(cove);
   }
   return cove;
 }
@@ -210,6 +211,22 @@ async function renderStarter(resolved, profileRead, options) {
   } catch {
     // The engine's start reports what failed.
   }
+}
+
+/**
+ * Renders the slots again once a shard of a large catalogue arrives: the
+ * host fetches the shards the shopper's taste wants, after the start and
+ * after events. Not awaited: the slots already show the head's ranking.
+ */
+function followShards(cove) {
+  cove
+    .shards()
+    .then((status) => {
+      if (status.added <= cove.shardsShown) return;
+      cove.shardsShown = status.added;
+      return cove.refreshSlots();
+    })
+    .catch((error) => console.warn("cove: shards:", error?.message ?? error));
 }
 
 export class Cove {
@@ -264,6 +281,8 @@ export class Cove {
   constructor(backend, options) {
     this.backend = backend;
     this.options = options;
+    // The shards added when the slots were last rendered for one.
+    this.shardsShown = 0;
   }
 
   /** Records one shop event and refreshes the slots it may change. */
@@ -271,8 +290,11 @@ export class Cove {
     await this.backend.call("track", event);
     if (REFRESHING_EVENTS.has(event.type) && this.options.slots !== false && typeof document !== "undefined") {
       await this.refreshSlots();
+      followShards(this);
     }
   }
+
+
 
   /** Forgets everything stored on this device, then re-renders the slots. */
   async forget() {

@@ -17,7 +17,9 @@ countrySelect.addEventListener("change", () => {
 try {
   // The bundle pointer names the model to use now; the snippet follows it,
   // and the demo's pages read the catalogue published beside the bundle.
-  const pointer = "/v1/bundles/default.json";
+  // `?bundle=sharded` opens the shop as a large catalogue is published: a
+  // head bundle within a download budget, and shards by taste cluster.
+  const pointer = params.get("bundle") === "sharded" ? "/v1/bundles/sharded.json" : "/v1/bundles/default.json";
   const [cove, catalogue] = await Promise.all([
     Cove.start({
       bundle: pointer,

@@ -750,7 +750,7 @@ pub struct Published {
     pub tensors_path: PathBuf,
     /// `DIR/<model_id>/catalogue.json`.
     pub catalogue_path: PathBuf,
-    /// `DIR/default.json`.
+    /// `DIR/default.json` (or the pointer name given).
     pub pointer_path: PathBuf,
 }
 
@@ -821,10 +821,30 @@ pub fn pointer_json(
 /// per row (`id`, `title`, `price`, `category`, `in_stock`, and `countries`
 /// when limited), for the shop's own pages and the dashboard's names.
 pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
-    publish_with_shards(bundle, &[], dir)
+    publish_with_shards(bundle, &[], dir, DEFAULT_POINTER)
 }
 
-/// [`publish`] for a head and its shard files (none for a whole bundle):
+/// The pointer file a storefront names by default (`/v1/bundles/default.json`).
+pub const DEFAULT_POINTER: &str = "default.json";
+
+/// Checks a pointer file's name: a plain `*.json` file name in the publish
+/// directory (no folders), so `--pointer` cannot write elsewhere.
+pub fn check_pointer_name(name: &str) -> anyhow::Result<()> {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    anyhow::ensure!(
+        plain && name.ends_with(".json") && name.len() > ".json".len(),
+        "--pointer {name:?}: give a file name like \"default.json\" (letters, digits, '-', '_', '.'; \
+         ending in .json; no folders)"
+    );
+    Ok(())
+}
+
+/// [`publish`] for a head and its shard files (none for a whole bundle),
+/// with the pointer file named `pointer` (see [`check_pointer_name`]):
 /// the shards are written first, as `DIR/<model_id>/shard-<i>.safetensors`,
 /// the catalogue lists the head's items and every shard's, and the pointer
 /// names the shards' paths (`shards`). The starter lists are the head's, what
@@ -833,7 +853,9 @@ pub fn publish_with_shards(
     bundle: &BuiltBundle,
     shards: &[Vec<u8>],
     dir: &Path,
+    pointer: &str,
 ) -> anyhow::Result<Published> {
+    check_pointer_name(pointer)?;
     let model = cove_engine::bundle::Model::from_bytes(&bundle.manifest, &bundle.tensors)
         .context("the bundle to publish does not load")?;
     let mut whole = model.clone();
@@ -856,7 +878,7 @@ pub fn publish_with_shards(
     let manifest_path = bundle_dir.join("manifest.json");
     let tensors_path = bundle_dir.join("tensors.safetensors");
     let catalogue_path = bundle_dir.join("catalogue.json");
-    let pointer_path = dir.join("default.json");
+    let pointer_path = dir.join(pointer);
     for (index, file) in shards.iter().enumerate() {
         write_atomic(
             &bundle_dir.join(crate::shards::shard_file_name(index)),
@@ -866,8 +888,8 @@ pub fn publish_with_shards(
     write_atomic(&tensors_path, &bundle.tensors)?;
     write_atomic(&manifest_path, &bundle.manifest)?;
     write_atomic(&catalogue_path, &catalogue)?;
-    let pointer = pointer_json(&model, &bundle.model_id, &bundle.manifest)?;
-    write_atomic(&pointer_path, pointer.as_bytes())?;
+    let pointer_text = pointer_json(&model, &bundle.model_id, &bundle.manifest)?;
+    write_atomic(&pointer_path, pointer_text.as_bytes())?;
     Ok(Published {
         manifest_path,
         tensors_path,

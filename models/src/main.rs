@@ -7,7 +7,8 @@
 //!   the split files the Python peers read.
 //! - `inspect FILE`: summarises a `report.json` written by `train`.
 //! - `train … --publish DIR`: also writes the bundle (`DIR/<model_id>/manifest.json`,
-//!   `DIR/<model_id>/tensors.safetensors`) and the pointer `DIR/default.json`.
+//!   `DIR/<model_id>/tensors.safetensors`) and the pointer `DIR/default.json`
+//!   (`--pointer NAME.json` names it otherwise).
 //! - `sentiment --reviews FILE --out DIR [--publish DIR]`: the review
 //!   sentiment models (two and three classes), their held-out figures, the
 //!   split file the sentiment peers read, and the sentiment bundles.
@@ -248,8 +249,8 @@ impl IntentArgs {
 /// Where the bundle goes and the download budget it is checked against.
 #[derive(Args)]
 struct BundleArgs {
-    /// `train` and `import`: write the bundle and `default.json` into this
-    /// directory.
+    /// `train` and `import`: write the bundle and its pointer (`--pointer`,
+    /// default `default.json`) into this directory.
     #[arg(long)]
     publish: Option<PathBuf>,
     /// `train` and `import`: the most a device should download for the
@@ -261,6 +262,17 @@ struct BundleArgs {
     /// (a device would download all of it).
     #[arg(long)]
     allow_over_budget: bool,
+    /// `train` and `import`: the name of the pointer file written into
+    /// `--publish` (a storefront names it, `/v1/bundles/<name>`).
+    #[arg(long, default_value = export::DEFAULT_POINTER, value_parser = pointer_name)]
+    pointer: String,
+}
+
+/// `--pointer`, refused at once when it is not a plain `*.json` file name.
+fn pointer_name(name: &str) -> Result<String, String> {
+    export::check_pointer_name(name)
+        .map(|()| name.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// `import`: the factors, the orders, and how the device's fold-in and
@@ -834,7 +846,7 @@ fn write_bundle(
         );
     }
     if let Some(dir) = &args.publish {
-        let published = export::publish_with_shards(bundle, shards, dir)?;
+        let published = export::publish_with_shards(bundle, shards, dir, &args.pointer)?;
         println!(
             "Published {} and {}{}; pointer {}",
             published.manifest_path.display(),

@@ -177,10 +177,7 @@ fn summary(
     }
 }
 
-/// The file name of shard `index` beside a head's manifest.
-pub fn shard_file_name(index: usize) -> String {
-    format!("shard-{index}.safetensors")
-}
+pub use cove_engine::bundle::shard_file_name;
 
 /// Writes a head's shards into `DIR/<model_id>/` (before the head is
 /// published, so its pointer never names missing files).
@@ -349,7 +346,8 @@ mod tests {
         let (bundle, _) = fit_head(&model, &builder, whole_gz, budget).unwrap();
         let dir = std::env::temp_dir().join(format!("cove-shards-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        crate::export::publish_with_shards(&bundle.head, &bundle.shards, &dir).unwrap();
+        crate::export::publish_with_shards(&bundle.head, &bundle.shards, &dir, "default.json")
+            .unwrap();
         let loaded = crate::export::load_published(&dir).unwrap();
         assert_eq!(loaded.n_items(), model.items.len());
         let pointer = crate::export::read_pointer(&dir.join("default.json")).unwrap();

@@ -28,6 +28,7 @@ export const HOST_METHODS = /* @__PURE__ */ Object.freeze([
   "recommendationsShown",
   "recommendationClick",
   "rescue",
+  "shards",
   "flushReports",
   "forget",
 ]);

@@ -169,7 +169,7 @@ export async function loadResolved(resolved) {
  * Unless `prune` is false, older bundles are pruned from the cache once this
  * one is in (see `pruneBundles` for keeping several bundles, like the
  * sentiment bundle).
- * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array, urls: string[], tensorsSha256: string}>}
+ * @returns {Promise<{manifest: Uint8Array, tensors: Uint8Array, urls: string[], tensorsSha256: string, manifestUrl: string}>}
  */
 export async function loadBundle(manifestUrl, integrity, { prune = true, manifestBytes } = {}) {
   const cache = await openCache();
@@ -190,11 +190,26 @@ export async function loadBundle(manifestUrl, integrity, { prune = true, manifes
     );
   }
   const tensors = await fetchImmutable(cache, tensorsUrl, `sha256-${hexToBase64(digest)}`, cachedTensors);
-  const urls = [absolute, tensorsUrl];
+  // The bundle's folder is kept whole: a head's shards, fetched later, sit in it.
+  const urls = [absolute, tensorsUrl, new URL("./", absolute).href];
   if (prune) await pruneBundles(urls);
   // The digest the tensors were checked against, for the engine (it need not
   // hash them again; it compares this with the manifest it parses itself).
-  return { manifest, tensors, urls, tensorsSha256: digest };
+  return { manifest, tensors, urls, tensorsSha256: digest, manifestUrl: absolute };
+}
+
+/**
+ * Fetches one shard of a head bundle, as the engine names it (`{ index, file,
+ * sha256 }` from `shardsToFetch`): the file beside the manifest, from the
+ * Cache API when present, checked against the sha256 of the head's shard
+ * table (a cached copy too). Fails with `bundle_fetch` (network, HTTP error)
+ * or `bundle_integrity` (altered or truncated on the way).
+ * @returns {Promise<{bytes: Uint8Array, url: string}>}
+ */
+export async function loadShard(bundle, shard) {
+  const url = new URL(shard.file, bundle.manifestUrl).href;
+  const bytes = await fetchImmutable(await openCache(), url, `sha256-${hexToBase64(shard.sha256)}`);
+  return { bytes, url };
 }
 
 /**
@@ -209,11 +224,15 @@ export function tensorDigest(manifestBytes, url = "the bundle manifest") {
   return typeof digest === "string" ? digest : "";
 }
 
-/** Drops every cached file but those at `keepUrls` (absolute URLs). */
+/**
+ * Drops every cached file but those at `keepUrls` (absolute URLs; one
+ * ending in "/" keeps everything in that folder).
+ */
 export async function pruneBundles(keepUrls) {
   const cache = await openCache();
   if (!cache) return;
+  const kept = (url) => keepUrls.some((keep) => (keep.endsWith("/") ? url.startsWith(keep) : url === keep));
   for (const request of await cache.keys()) {
-    if (!keepUrls.includes(request.url)) await cache.delete(request);
+    if (!kept(request.url)) await cache.delete(request);
   }
 }

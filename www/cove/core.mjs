@@ -2,7 +2,7 @@
 // in on-device storage, and answers the API's calls. It runs on the page or
 // inside a Web Worker (worker.mjs) and touches no DOM, so both modes share it.
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
-import { loadResolved, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
+import { loadResolved, loadShard, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
 import { Reporter, REPORTS_OFF } from "./reports.mjs";
 import { CoveError, coveError, asCoveError } from "./errors.mjs";
@@ -19,6 +19,11 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const settled = (promise) => (promise.catch(() => {}), promise);
 // A task later: after the first render, which must not wait for what follows.
 const afterFirstRender = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// A shard that failed (HTTP error, network, integrity) is tried again no
+// sooner than this, then twice as late after each failure, up to the maximum.
+const SHARD_RETRY_MS = 10_000;
+const SHARD_RETRY_MAX_MS = 10 * 60_000;
 
 /** The moments a slot can serve (the engine's `Slot`). */
 const SLOT_KINDS = ["for_you", "item_page", "basket"];
@@ -77,6 +82,7 @@ export class CoveCore {
     } catch (error) {
       throw asCoveError(error, "bundle_invalid", "the engine refused the bundle");
     }
+    core.bundle = main;
     const bundles = [main];
     if (options.sentiment) {
       // Its own wasm module and bundle, fetched after the first render (only
@@ -89,6 +95,9 @@ export class CoveCore {
     }
     core.store = await store;
     await core.restore(await reads);
+    // A returning shopper's taste may want shards of a large catalogue: they
+    // are fetched after the first render, which the head serves.
+    afterFirstRender().then(() => core.fetchShards());
     if (options.shop) {
       // Reports start a task later, after the first render: the registry's
       // fetch and the reporter's module are off the start's path. Every call
@@ -147,6 +156,11 @@ export class CoveCore {
     this.consentGranted = options.consent !== "required";
     // Settles once privacy reports are started (or found off); see create().
     this.reporting = Promise.resolve();
+    // The shards of a head bundle: the fetch under way (one at a time), how
+    // many were added this visit, and each failed shard's error and next try.
+    this.shardLoading = Promise.resolve();
+    this.shardsAdded = 0;
+    this.shardFailures = new Map();
     // The latest events as tracked (bounded), kept on the device beside the profile.
     this.events = [];
   }
@@ -215,6 +229,8 @@ export class CoveCore {
     const { at, ...kind } = event;
     const logged = { at: at ?? nowSeconds(), kind };
     this.engine.track(JSON.stringify(logged));
+    // The event may move the shopper's taste towards a shard not yet here.
+    this.fetchShards();
     this.events.push(logged);
     if (this.events.length > MAX_LOGGED_EVENTS) this.events.splice(0, this.events.length - MAX_LOGGED_EVENTS);
     await this.save();
@@ -270,6 +286,63 @@ export class CoveCore {
       }
       return { ...this.engine.item(entry.item), score: entry.score, reason };
     });
+  }
+
+  /**
+   * Starts fetching the shards of a large catalogue that the shopper's taste
+   * wants now and the device does not have (the engine decides which: a
+   * bundle of the whole catalogue has none). Fetches run one round at a
+   * time; a shard that fails leaves the head (and the shards already in)
+   * ranking, and is tried again after a back-off. Never rejects.
+   */
+  fetchShards() {
+    this.shardLoading = this.shardLoading.then(() => this.loadWantedShards()).catch((error) =>
+      console.warn("cove: shards not loaded:", error?.message ?? error));
+    return this.shardLoading;
+  }
+
+  async loadWantedShards() {
+    const now = Date.now();
+    const due = this.engine.shardsToFetch(nowSeconds()).filter((shard) => !(this.shardFailures.get(shard.index)?.retryAt > now));
+    // Fetched side by side, added one by one as the engine's table says.
+    const fetched = await Promise.allSettled(due.map((shard) => loadShard(this.bundle, shard)));
+    fetched.forEach((outcome, i) => {
+      const shard = due[i];
+      try {
+        if (outcome.status === "rejected") throw outcome.reason;
+        this.engine.addShard(shard.index, outcome.value.bytes, shard.sha256);
+        this.shardFailures.delete(shard.index);
+        this.shardsAdded += 1;
+      } catch (error) {
+        const failure = asCoveError(error, "bundle_invalid", `shard ${shard.index} was refused`);
+        const delay = Math.min(2 * (this.shardFailures.get(shard.index)?.delay ?? SHARD_RETRY_MS / 2), SHARD_RETRY_MAX_MS);
+        this.shardFailures.set(shard.index, { code: failure.code, message: failure.message, delay, retryAt: now + delay });
+        console.warn(`cove: shard ${shard.index} not loaded (tried again in ${delay / 1000} s):`, failure.message);
+      }
+    });
+  }
+
+  /**
+   * The catalogue's shards on this device, once the fetch under way is done
+   * (it starts one for what the shopper's taste wants now): `{ total,
+   * loaded, added, failed: [{ index, code, message, retryAt }] }`. `total`
+   * is 0 for a bundle of the whole catalogue; `loaded` lists the shard
+   * indices in the engine; `added` counts the shards added this visit (the
+   * page renders its slots again when it grows); `retryAt` is in ms since
+   * the epoch. Only the shards wanted now are listed as failed.
+   */
+  async shards() {
+    await this.fetchShards();
+    const status = this.engine.shardStatus();
+    // Failures of shards the shopper's taste no longer wants are kept for
+    // their back-off, and not reported.
+    const wanted = new Set(this.engine.shardsToFetch(nowSeconds()).map((shard) => shard.index));
+    const failed = [...this.shardFailures].filter(([index]) => wanted.has(index));
+    return {
+      ...status,
+      added: this.shardsAdded,
+      failed: failed.map(([index, { code, message, retryAt }]) => ({ index, code, message, retryAt })),
+    };
   }
 
   /** The shopper's segments, each with its reason. */

@@ -122,6 +122,7 @@ pub fn build(env: &Env) -> Result<()> {
 /// demo runs none of it.
 pub fn build_site(env: &Env) -> Result<()> {
     model::ensure_default_bundle()?;
+    model::ensure_sharded_bundle()?;
     crate::sentiment::ensure_sentiment_bundles()?;
     for panic in [Panic::ImmediateAbort, Panic::Abort] {
         let artifacts: Vec<&WasmArtifact> =

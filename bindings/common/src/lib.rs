@@ -41,13 +41,19 @@ pub fn load_bundle(
     tensors: &[u8],
     tensors_sha256: Option<String>,
 ) -> Result<Arc<Model>, JsValue> {
-    let check = match &tensors_sha256 {
+    engine
+        .load_checked(manifest, tensors, host_check(&tensors_sha256))
+        .map_err(to_js_error)
+}
+
+/// How the engine checks a file the host fetched: against the hex SHA-256
+/// the host computed (Subresource Integrity or Web Crypto), or by hashing it
+/// itself when the host gave none.
+pub fn host_check(sha256: &Option<String>) -> TensorCheck<'_> {
+    match sha256 {
         Some(hex) => TensorCheck::HostDigest(hex),
         None => TensorCheck::Hash,
-    };
-    engine
-        .load_checked(manifest, tensors, check)
-        .map_err(to_js_error)
+    }
 }
 
 /// Converts an engine error into a JavaScript `Error` carrying `code`.

@@ -15,7 +15,7 @@
 //!   links neither, so the first paint carries neither.
 #![deny(missing_docs)]
 
-use cove_bindings::{load_bundle, to_js, to_js_error};
+use cove_bindings::{host_check, load_bundle, to_js, to_js_error};
 use cove_engine::abandonment;
 use cove_engine::bundle::Engine;
 use cove_engine::events::Event;
@@ -110,6 +110,41 @@ impl CoveEngine {
         // with; a stored profile keeps its weights (they decay lazily).
         self.config = model.profile_config().clone();
         Ok(model.model_id().to_string())
+    }
+
+    /// The shard files the shopper's taste wants now that are not loaded
+    /// (a head bundle of a large catalogue; none for a whole bundle), as
+    /// `[{ index, file, sha256, byte_len }]`: `file` sits beside the manifest.
+    #[wasm_bindgen(js_name = shardsToFetch)]
+    pub fn shards_to_fetch(&self, now: f64) -> Result<JsValue, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        to_js(
+            &ranking::foldin::shards_to_fetch(model, &self.profile, now as i64)
+                .map_err(to_js_error)?,
+        )
+    }
+
+    /// How many shards the head has and which are loaded: `{ total, loaded }`.
+    #[wasm_bindgen(js_name = shardStatus)]
+    pub fn shard_status(&self) -> Result<JsValue, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        to_js(&model.shard_status())
+    }
+
+    /// Adds shard `index` of the head's table from its file's bytes.
+    /// `sha256`, when given, is the hex SHA-256 the host computed over them
+    /// (it must be the table's). On error the model stays as it was.
+    #[wasm_bindgen(js_name = addShard)]
+    pub fn add_shard(
+        &mut self,
+        index: u32,
+        bytes: &[u8],
+        sha256: Option<String>,
+    ) -> Result<(), JsValue> {
+        self.engine
+            .add_shard(index as usize, bytes, host_check(&sha256))
+            .map(|_| ())
+            .map_err(to_js_error)
     }
 
     /// Applies one event given as JSON (`{"at": …, "kind": {"type": …}}`). On

@@ -61,7 +61,9 @@ pub use manifest::{
     RescueRule, SegmentDefinitions, SessionWeights, ShardEntry, TrainingSummary, MODEL_ID_PREFIX,
     SCHEMA_VERSION,
 };
-pub use shards::{ShardPlan, ShardedBundle, SHARDS_PER_VISIT};
+pub use shards::{
+    shard_file_name, ShardFile, ShardPlan, ShardStatus, ShardedBundle, SHARDS_PER_VISIT,
+};
 
 use crate::score::dot;
 use crate::Error;

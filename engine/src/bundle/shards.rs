@@ -50,6 +50,36 @@ use safetensors::Dtype;
 /// How many taste clusters' shards a device fetches: its top-m clusters.
 pub const SHARDS_PER_VISIT: usize = 2;
 
+/// The file name of shard `index`, beside its head's manifest
+/// (`/v1/bundles/<model_id>/shard-<i>.safetensors`): the trainer writes it
+/// there and every host fetches it from there.
+pub fn shard_file_name(index: usize) -> String {
+    format!("shard-{index}.safetensors")
+}
+
+/// Which of a head's shards a model holds, for a host's status.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ShardStatus {
+    /// The shards in the head's table (0 for a bundle of the whole catalogue).
+    pub total: usize,
+    /// The indices of the shards added, in the order they were added.
+    pub loaded: Vec<usize>,
+}
+
+/// A shard file a host fetches: where it sits beside the manifest and the
+/// digest and length the head's table states for it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ShardFile {
+    /// Its index in the head's shard table.
+    pub index: usize,
+    /// Its file name beside the manifest ([`shard_file_name`]).
+    pub file: String,
+    /// Its sha256, lower-case hex.
+    pub sha256: String,
+    /// Its length in bytes.
+    pub byte_len: u64,
+}
+
 /// The tensors of a shard file besides the catalogue columns.
 const SHARD_TENSOR_NAMES: [&str; 9] = [
     "shard_head",
@@ -321,6 +351,29 @@ impl Model {
     /// The head's shard table (empty for a bundle of the whole catalogue).
     pub fn shard_table(&self) -> &[ShardEntry] {
         self.manifest.shards.as_deref().unwrap_or(&[])
+    }
+
+    /// The file of shard `index` of the table, or [`Error::UnknownShard`].
+    pub fn shard_file(&self, index: usize) -> Result<ShardFile, Error> {
+        let table = self.shard_table();
+        let entry = table.get(index).ok_or(Error::UnknownShard {
+            index,
+            count: table.len(),
+        })?;
+        Ok(ShardFile {
+            index,
+            file: shard_file_name(index),
+            sha256: entry.file.sha256.clone(),
+            byte_len: entry.file.byte_len,
+        })
+    }
+
+    /// How many shards the head has and which are loaded.
+    pub fn shard_status(&self) -> ShardStatus {
+        ShardStatus {
+            total: self.shard_table().len(),
+            loaded: self.loaded_shards(),
+        }
     }
 
     /// The indices of the shards added so far, in the order they were added.

@@ -398,3 +398,18 @@ pub fn shards_for_profile(model: &Model, profile: &Profile, now: i64) -> Result<
         None => Ok(Vec::new()),
     }
 }
+
+/// The shard files a device with `profile` should fetch now: the shards
+/// [`shards_for_profile`] wants that are not loaded yet, in table order.
+pub fn shards_to_fetch(
+    model: &Model,
+    profile: &Profile,
+    now: i64,
+) -> Result<Vec<crate::bundle::ShardFile>, Error> {
+    let loaded = model.loaded_shards();
+    shards_for_profile(model, profile, now)?
+        .into_iter()
+        .filter(|index| !loaded.contains(index))
+        .map(|index| model.shard_file(index))
+        .collect()
+}

@@ -305,6 +305,39 @@ fn the_device_fetches_the_shards_of_its_top_clusters() {
 }
 
 #[test]
+fn a_device_fetches_each_wanted_shard_once_by_the_file_the_table_names() {
+    let (_, bundle) = sharded(7);
+    let mut model = head_model(&bundle);
+    let shopper = profile(&["item-3"]);
+    let to_fetch = crate::ranking::foldin::shards_to_fetch(&model, &shopper, T0).unwrap();
+    let wanted = crate::ranking::foldin::shards_for_profile(&model, &shopper, T0).unwrap();
+    assert_eq!(to_fetch.iter().map(|f| f.index).collect::<Vec<_>>(), wanted);
+    for file in &to_fetch {
+        let entry = &model.shard_table()[file.index];
+        assert_eq!(file.file, format!("shard-{}.safetensors", file.index));
+        assert_eq!(file.sha256, entry.file.sha256);
+        assert_eq!(file.byte_len, bundle.shards[file.index].len() as u64);
+    }
+    // Once a wanted shard is in, it is not asked for again.
+    let first = to_fetch[0].index;
+    model.add_shard(first, &bundle.shards[first]).unwrap();
+    assert_eq!(model.shard_status().loaded, vec![first]);
+    assert_eq!(model.shard_status().total, model.shard_table().len());
+    let after = crate::ranking::foldin::shards_to_fetch(&model, &shopper, T0).unwrap();
+    assert!(after.iter().all(|f| f.index != first), "{after:?}");
+    assert!(matches!(
+        model.shard_file(model.shard_table().len()),
+        Err(Error::UnknownShard { .. })
+    ));
+    // An empty profile wants nothing.
+    assert!(
+        crate::ranking::foldin::shards_to_fetch(&model, &Profile::new(), T0)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
 fn the_writer_refuses_a_plan_that_loses_or_repeats_items() {
     let builder = synthetic_builder(&SyntheticSpec::default());
     let (head, plans) = plan(&builder);
