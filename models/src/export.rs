@@ -821,7 +821,7 @@ pub fn pointer_json(
 /// per row (`id`, `title`, `price`, `category`, `in_stock`, and `countries`
 /// when limited), for the shop's own pages and the dashboard's names.
 pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
-    publish_with_shards(bundle, &[], dir, DEFAULT_POINTER)
+    publish_with_shards(bundle, &[], &[], dir, DEFAULT_POINTER)
 }
 
 /// The pointer file a storefront names by default (`/v1/bundles/default.json`).
@@ -843,8 +843,9 @@ pub fn check_pointer_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// [`publish`] for a head and its shard files (none for a whole bundle),
-/// with the pointer file named `pointer` (see [`check_pointer_name`]):
+/// [`publish`] for a head, its shard files and its item index (none for a
+/// whole bundle), with the pointer file named `pointer` (see
+/// [`check_pointer_name`]): the index's files as `DIR/<model_id>/items-<b>.json`;
 /// the shards are written first, as `DIR/<model_id>/shard-<i>.safetensors`,
 /// the catalogue lists the head's items and every shard's, and the pointer
 /// names the shards' paths (`shards`). The starter lists are the head's, what
@@ -852,6 +853,7 @@ pub fn check_pointer_name(name: &str) -> anyhow::Result<()> {
 pub fn publish_with_shards(
     bundle: &BuiltBundle,
     shards: &[Vec<u8>],
+    item_index: &[Vec<u8>],
     dir: &Path,
     pointer: &str,
 ) -> anyhow::Result<Published> {
@@ -882,6 +884,18 @@ pub fn publish_with_shards(
     for (index, file) in shards.iter().enumerate() {
         write_atomic(
             &bundle_dir.join(crate::shards::shard_file_name(index)),
+            file,
+        )?;
+    }
+    anyhow::ensure!(
+        item_index.len() as u64 == u64::from(model.manifest().item_index_files.unwrap_or(0)),
+        "the head names {:?} item-index files, {} given",
+        model.manifest().item_index_files,
+        item_index.len()
+    );
+    for (bucket, file) in item_index.iter().enumerate() {
+        write_atomic(
+            &bundle_dir.join(cove_engine::bundle::item_index_file_name(bucket as u32)),
             file,
         )?;
     }

@@ -790,9 +790,13 @@ fn write_bundle(
         );
         Some((sharded, summary))
     };
-    let (bundle, shards) = match &split {
-        Some((sharded, _)) => (&sharded.head, sharded.shards.as_slice()),
-        None => (&whole, &[][..]),
+    let (bundle, shards, item_index) = match &split {
+        Some((sharded, _)) => (
+            &sharded.head,
+            sharded.shards.as_slice(),
+            sharded.item_index.as_slice(),
+        ),
+        None => (&whole, &[][..], &[][..]),
     };
     let sizes = export::measure(bundle);
     let shard_notes = split.as_ref().map(|(_, summary)| summary);
@@ -846,7 +850,8 @@ fn write_bundle(
         );
     }
     if let Some(dir) = &args.publish {
-        let published = export::publish_with_shards(bundle, shards, dir, &args.pointer)?;
+        let published =
+            export::publish_with_shards(bundle, shards, item_index, dir, &args.pointer)?;
         println!(
             "Published {} and {}{}; pointer {}",
             published.manifest_path.display(),

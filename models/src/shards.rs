@@ -346,8 +346,14 @@ mod tests {
         let (bundle, _) = fit_head(&model, &builder, whole_gz, budget).unwrap();
         let dir = std::env::temp_dir().join(format!("cove-shards-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        crate::export::publish_with_shards(&bundle.head, &bundle.shards, &dir, "default.json")
-            .unwrap();
+        crate::export::publish_with_shards(
+            &bundle.head,
+            &bundle.shards,
+            &bundle.item_index,
+            &dir,
+            "default.json",
+        )
+        .unwrap();
         let loaded = crate::export::load_published(&dir).unwrap();
         assert_eq!(loaded.n_items(), model.items.len());
         let pointer = crate::export::read_pointer(&dir.join("default.json")).unwrap();

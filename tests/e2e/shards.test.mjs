@@ -4,7 +4,9 @@
 // 250 KB budget): a head of the items that matter now, and shards of the rest
 // by taste cluster. A shopper's device starts on the head, fetches the shards
 // of the taste clusters nearest to what they viewed (the engine's policy,
-// checked against the head's table digests), and its slots use them. A shard
+// checked against the head's table digests), and its slots use them; a
+// product page of an item outside the head fetches that item's shard (the
+// head's item index names it). A shard
 // that 404s or fails its hash leaves the head ranking, is reported by
 // `cove.shards()`, and is tried again after a back-off.
 import { test, before, after } from "node:test";
@@ -167,12 +169,31 @@ test("a shopper on a large shop's head gets the shards of their taste, once, and
   await page.screenshot({ path: join(screenshotsDir(), "shards-item-page.png"), fullPage: true });
   assert.ok(similar.length > 0 && similar.every((card) => card.kind === "similar"), `${product}: ${JSON.stringify(similar)}`);
 
+  // A product of a shard the taste did not want (a shopper arriving from a
+  // search engine, say): the head's item index names its shard, the device
+  // fetches it, and the slot is rendered again with what goes with it.
+  const other = table.findIndex((_, index) => !status.loaded.includes(index));
+  const outside = published.itemsOf[other][0];
+  const before = log.shardRequests.length;
+  await page.goto(`${worker.url}/?bundle=sharded#/product/${encodeURIComponent(outside)}`);
+  await page.waitForFunction(
+    () => {
+      const cards = [...document.querySelectorAll('[data-page="product"] [data-cove-slot="similar"][data-cove-state="ready"] article')];
+      return cards.length > 0 && cards.every((card) => card.dataset.coveReason === "similar");
+    },
+    null,
+    { timeout: 30_000 },
+  );
+  assert.deepEqual(log.shardRequests.slice(before), [other], "the item's shard, and only it, was fetched");
+  const held = (await page.evaluate(() => window.cove.shards())).loaded;
+  assert.ok(held.includes(other));
+
   // The next visit: the profile wants the same shards, from the Cache API.
   log.shardRequests.length = 0;
   await page.reload();
   await page.waitForSelector('#shop[data-state="ready"]', { timeout: 30_000 });
   const again = await page.evaluate(() => window.cove.shards());
-  assert.ok(again.loaded.length >= 1 && again.loaded.every((index) => status.loaded.includes(index)), `a returning shopper has their shards again: ${again.loaded} of ${status.loaded}`);
+  assert.ok(again.loaded.length >= 1 && again.loaded.every((index) => held.includes(index)), `a returning shopper has their shards again: ${again.loaded} of ${held}`);
   assert.deepEqual(log.shardRequests, [], "from the cache: no shard crosses the network again");
   assert.deepEqual(log.errors, []);
   await context.close();

@@ -213,6 +213,19 @@ export async function loadShard(bundle, shard) {
 }
 
 /**
+ * The shard that holds `item`, from the head's item index: `file` is the
+ * index file the engine names (`itemIndexFile`), a JSON object from item id
+ * to shard index beside the manifest. Null when it does not list the item.
+ * The file is not in the manifest's digests: a wrong answer can only name
+ * another shard, which is checked against the head's table when fetched.
+ */
+export async function shardOfItem(bundle, file, item) {
+  const url = new URL(file, bundle.manifestUrl).href;
+  const index = parseJson(await fetchImmutable(await openCache(), url, null), url)?.[item];
+  return Number.isInteger(index) && index >= 0 ? index : null;
+}
+
+/**
  * The tensor file's sha256 as the manifest states it (`tensors.sha256`), or
  * "" when it has none. The manifest is a few KB (the items are in the tensor
  * file since schema 3), so parsing it here costs tens of microseconds. The

@@ -2,7 +2,7 @@
 // in on-device storage, and answers the API's calls. It runs on the page or
 // inside a Web Worker (worker.mjs) and touches no DOM, so both modes share it.
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
-import { loadResolved, loadShard, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
+import { loadResolved, loadShard, shardOfItem, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
 import { Reporter, REPORTS_OFF } from "./reports.mjs";
 import { CoveError, coveError, asCoveError } from "./errors.mjs";
@@ -229,8 +229,10 @@ export class CoveCore {
     const { at, ...kind } = event;
     const logged = { at: at ?? nowSeconds(), kind };
     this.engine.track(JSON.stringify(logged));
-    // The event may move the shopper's taste towards a shard not yet here.
-    this.fetchShards();
+    // The event may move the shopper's taste towards a shard not yet here,
+    // or name an item outside the head (a product page of the rest of a
+    // large catalogue): its shard is fetched too.
+    this.fetchShards(kind.item);
     this.events.push(logged);
     if (this.events.length > MAX_LOGGED_EVENTS) this.events.splice(0, this.events.length - MAX_LOGGED_EVENTS);
     await this.save();
@@ -277,6 +279,8 @@ export class CoveCore {
       exclude_items: context.exclude ?? [],
       max_per_category: context.maxPerCategory ?? null,
     };
+    // A context item outside the head: its shard is fetched for the next render.
+    if (context.item) this.fetchShards(context.item);
     const ranking = this.engine.recommend(JSON.stringify(rankRequest));
     return ranking.items.map((entry) => {
       const reason = { ...entry.reason };
@@ -293,17 +297,38 @@ export class CoveCore {
    * wants now and the device does not have (the engine decides which: a
    * bundle of the whole catalogue has none). Fetches run one round at a
    * time; a shard that fails leaves the head (and the shards already in)
-   * ranking, and is tried again after a back-off. Never rejects.
+   * ranking, and is tried again after a back-off. With `item` (an item id
+   * the shopper is looking at), the shard that holds it is fetched too when
+   * the device does not hold it (the head's item index says which). Never
+   * rejects.
    */
-  fetchShards() {
-    this.shardLoading = this.shardLoading.then(() => this.loadWantedShards()).catch((error) =>
+  fetchShards(item) {
+    this.shardLoading = this.shardLoading.then(() => this.loadWantedShards(item)).catch((error) =>
       console.warn("cove: shards not loaded:", error?.message ?? error));
     return this.shardLoading;
   }
 
-  async loadWantedShards() {
+  async loadWantedShards(item) {
     const now = Date.now();
-    const due = this.engine.shardsToFetch(nowSeconds()).filter((shard) => !(this.shardFailures.get(shard.index)?.retryAt > now));
+    const wanted = this.engine.shardsToFetch(nowSeconds());
+    const indexFile = typeof item === "string" ? this.engine.itemIndexFile(item) : undefined;
+    if (indexFile) {
+      // A failed look-up leaves the item to the head; it is looked up again
+      // on the item's next event.
+      const index = await shardOfItem(this.bundle, indexFile, item).catch((error) => {
+        console.warn(`cove: the item index ${indexFile} did not load:`, error?.message ?? error);
+        return null;
+      });
+      const known = (shard) => shard === index;
+      if (index !== null && !wanted.some((shard) => known(shard.index)) && !this.engine.shardStatus().loaded.some(known)) {
+        try {
+          wanted.push(this.engine.shardFile(index));
+        } catch (error) {
+          console.warn(`cove: the item index ${indexFile} names no shard of this head:`, error?.message ?? error);
+        }
+      }
+    }
+    const due = wanted.filter((shard) => !(this.shardFailures.get(shard.index)?.retryAt > now));
     // Fetched side by side, added one by one as the engine's table says.
     const fetched = await Promise.allSettled(due.map((shard) => loadShard(this.bundle, shard)));
     fetched.forEach((outcome, i) => {

@@ -124,6 +124,22 @@ impl CoveEngine {
         )
     }
 
+    /// For an item the model does not hold, the file of the head's item
+    /// index that says which shard holds it (`items-<b>.json` beside the
+    /// manifest); `undefined` for a held item or a bundle without shards.
+    #[wasm_bindgen(js_name = itemIndexFile)]
+    pub fn item_index_file(&self, item_id: &str) -> Result<Option<String>, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        Ok(model.item_index_file(item_id))
+    }
+
+    /// Shard `index` of the head's table as `shardsToFetch` lists one.
+    #[wasm_bindgen(js_name = shardFile)]
+    pub fn shard_file(&self, index: u32) -> Result<JsValue, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        to_js(&model.shard_file(index as usize).map_err(to_js_error)?)
+    }
+
     /// How many shards the head has and which are loaded: `{ total, loaded }`.
     #[wasm_bindgen(js_name = shardStatus)]
     pub fn shard_status(&self) -> Result<JsValue, JsValue> {

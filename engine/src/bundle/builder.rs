@@ -226,7 +226,7 @@ impl BundleBuilder {
             neighbors: &self.neighbors,
         };
         let tensor_bytes = self.tensor_file(&part, &gram, &trending)?;
-        let built = self.seal(&tensor_bytes, &trending, None)?;
+        let built = self.seal(&tensor_bytes, &trending, None, None)?;
         Model::from_bytes(&built.manifest, &built.tensors)?;
         Ok(built)
     }
@@ -315,6 +315,7 @@ impl BundleBuilder {
         tensor_bytes: &[u8],
         trending: &[(String, Vec<(u32, f32)>)],
         shards: Option<Vec<super::manifest::ShardEntry>>,
+        item_index_files: Option<u32>,
     ) -> Result<BuiltBundle, Error> {
         let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
@@ -340,6 +341,7 @@ impl BundleBuilder {
                 byte_len: tensor_bytes.len() as u64,
             },
             shards,
+            item_index_files,
         };
         let mut manifest_bytes =
             serde_json::to_vec_pretty(&manifest).map_err(|e| Error::ManifestSyntax {

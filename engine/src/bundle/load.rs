@@ -450,6 +450,12 @@ fn check_cuts(field: &str, cuts: &[f64]) -> Result<(), Error> {
 /// clusters below `k`, and states a sha256 of 64 hex digits.
 fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Error> {
     let Some(table) = &manifest.shards else {
+        if manifest.item_index_files.is_some() {
+            return Err(Error::manifest(
+                "item_index_files",
+                "a bundle without a shard table has no item index",
+            ));
+        }
         return Ok(());
     };
     let mut next = n as u64;
@@ -486,6 +492,15 @@ fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Erro
             return Err(Error::manifest(
                 field("file.sha256"),
                 "is not 64 lower-case hex digits",
+            ));
+        }
+    }
+    if let Some(files) = manifest.item_index_files {
+        let outside = next - n as u64;
+        if files == 0 || u64::from(files) > outside {
+            return Err(Error::manifest(
+                "item_index_files",
+                format!("is {files}; a head with {outside} items in shards has 1 to {outside}"),
             ));
         }
     }

@@ -53,6 +53,11 @@ pub struct Manifest {
     /// bundle that holds the whole catalogue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shards: Option<Vec<ShardEntry>>,
+    /// A head's item index: how many `items-<b>.json` files beside the
+    /// manifest say which shard holds each item outside the head
+    /// ([`super::shards::item_index_file_name`]). Absent for a whole bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_index_files: Option<u32>,
 }
 
 /// One shard of a head bundle's catalogue: the items of some taste clusters
@@ -523,6 +528,7 @@ fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, Js
                 Ok(entry)
             })
         })?,
+        item_index_files: fields.take_optional("item_index_files", json::u32)?,
     };
     fields.finish()?;
     Ok(manifest)

@@ -62,7 +62,8 @@ pub use manifest::{
     SCHEMA_VERSION,
 };
 pub use shards::{
-    shard_file_name, ShardFile, ShardPlan, ShardStatus, ShardedBundle, SHARDS_PER_VISIT,
+    item_bucket, item_index_file_name, shard_file_name, ShardFile, ShardPlan, ShardStatus,
+    ShardedBundle, ITEMS_PER_INDEX_FILE, SHARDS_PER_VISIT,
 };
 
 use crate::score::dot;

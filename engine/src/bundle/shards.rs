@@ -57,6 +57,26 @@ pub fn shard_file_name(index: usize) -> String {
     format!("shard-{index}.safetensors")
 }
 
+/// About how many items each file of a head's item index lists.
+pub const ITEMS_PER_INDEX_FILE: usize = 512;
+
+/// The file name of bucket `bucket` of a head's item index, beside its
+/// manifest: a JSON object from each of the bucket's item ids (outside the
+/// head) to the index of the shard that holds it.
+pub fn item_index_file_name(bucket: u32) -> String {
+    format!("items-{bucket}.json")
+}
+
+/// The bucket of an item id in an index of `files` files: the first eight
+/// bytes of the id's SHA-256 (little-endian) modulo `files`.
+pub fn item_bucket(item_id: &str, files: u32) -> u32 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(item_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(first) % u64::from(files.max(1))) as u32
+}
+
 /// Which of a head's shards a model holds, for a host's status.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ShardStatus {
@@ -110,6 +130,8 @@ pub struct ShardedBundle {
     pub head: BuiltBundle,
     /// The shard files, in the order of the head's table.
     pub shards: Vec<Vec<u8>>,
+    /// The item index's files, by bucket ([`item_index_file_name`]).
+    pub item_index: Vec<Vec<u8>>,
 }
 
 impl BundleBuilder {
@@ -277,7 +299,26 @@ impl BundleBuilder {
             });
             files.push(bytes);
         }
-        let head = self.seal(&head_tensors, &trending, Some(table))?;
+        // The item index: each item outside the head, by the bucket of its id.
+        let outside = n - head_rows.len();
+        let n_files = outside.div_ceil(ITEMS_PER_INDEX_FILE).max(1) as u32;
+        let mut buckets: Vec<std::collections::BTreeMap<&str, usize>> =
+            vec![Default::default(); n_files as usize];
+        for (index, plan) in plans.iter().enumerate() {
+            for &row in &plan.rows {
+                let id = parts.items[row as usize].id.as_str();
+                buckets[item_bucket(id, n_files) as usize].insert(id, index);
+            }
+        }
+        let item_index = buckets
+            .iter()
+            .map(|bucket| {
+                serde_json::to_vec(bucket).map_err(|e| Error::ManifestSyntax {
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let head = self.seal(&head_tensors, &trending, Some(table), Some(n_files))?;
         let mut model = Model::from_bytes(&head.manifest, &head.tensors)?;
         for (index, file) in files.iter().enumerate() {
             model.add_shard(index, file)?;
@@ -285,6 +326,7 @@ impl BundleBuilder {
         Ok(ShardedBundle {
             head,
             shards: files,
+            item_index,
         })
     }
 }
@@ -368,6 +410,18 @@ impl Model {
         })
     }
 
+    /// The item-index file that says which shard holds `item_id`, for an
+    /// item this model does not hold (a product page of an item outside the
+    /// head and the loaded shards): `items-<b>.json` beside the manifest.
+    /// None when the model holds the item or the bundle has no index.
+    pub fn item_index_file(&self, item_id: &str) -> Option<String> {
+        let files = self.manifest.item_index_files?;
+        if self.item_row(item_id).is_some() {
+            return None;
+        }
+        Some(item_index_file_name(item_bucket(item_id, files)))
+    }
+
     /// How many shards the head has and which are loaded.
     pub fn shard_status(&self) -> ShardStatus {
         ShardStatus {
@@ -399,7 +453,9 @@ impl Model {
             return Ok(Vec::new());
         };
         let mut clusters: Vec<(usize, f32)> = cosines.into_iter().enumerate().collect();
-        clusters.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        crate::order::sort_by(&mut clusters, |a, b| {
+            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+        });
         let wanted: Vec<u32> = clusters
             .iter()
             .take(SHARDS_PER_VISIT)
@@ -622,7 +678,7 @@ impl Model {
             if !links.is_empty() {
                 list.extend(links);
                 // Stable: equal scores keep the head's entries first.
-                list.sort_by(|a, b| b.1.total_cmp(&a.1));
+                crate::order::sort_by(&mut list, |a, b| b.1.total_cmp(&a.1));
             }
             for (slot, (i, s)) in list.into_iter().take(m).enumerate() {
                 idx[row * m + slot] = i;

@@ -417,3 +417,86 @@ fn a_head_whose_shard_table_does_not_add_up_is_refused() {
         "shards[0].clusters",
     );
 }
+
+#[test]
+fn the_item_index_says_which_shard_holds_each_item_outside_the_head() {
+    let (_, bundle) = sharded(7);
+    let head = head_model(&bundle);
+    let mut whole = head.clone();
+    for (index, file) in bundle.shards.iter().enumerate() {
+        whole.add_shard(index, file).unwrap();
+    }
+    let files = head.manifest().item_index_files.unwrap();
+    assert_eq!(files as usize, bundle.item_index.len());
+    let buckets: Vec<serde_json::Map<String, serde_json::Value>> = bundle
+        .item_index
+        .iter()
+        .map(|bytes| serde_json::from_slice(bytes).unwrap())
+        .collect();
+    let mut listed = 0;
+    for row in 0..whole.n_items() as u32 {
+        let id = &whole.item(row).unwrap().id;
+        let Some(file) = head.item_index_file(id) else {
+            assert!(head.item_row(id).is_some(), "{id}: the head holds it");
+            continue;
+        };
+        let bucket = crate::bundle::item_bucket(id, files);
+        assert_eq!(file, format!("items-{bucket}.json"));
+        let shard = buckets[bucket as usize][id.as_str()].as_u64().unwrap() as usize;
+        let entry = &head.shard_table()[shard];
+        let position = u64::from(row);
+        assert!(
+            (entry.first_item..entry.first_item + entry.n_items).contains(&position),
+            "{id} is in shard {shard}"
+        );
+        listed += 1;
+    }
+    assert_eq!(listed, whole.n_items() - head.n_items());
+    assert_eq!(
+        buckets.iter().map(|b| b.len()).sum::<usize>(),
+        listed,
+        "each item outside the head is listed once"
+    );
+    // Once its shard is in, an item needs no index.
+    let id = whole.item(head.n_items() as u32).unwrap().id.clone();
+    assert!(head.item_index_file(&id).is_some());
+    assert_eq!(whole.item_index_file(&id), None);
+    assert!(head.item_index_file("no-such-item").is_some());
+}
+
+#[test]
+fn an_item_index_without_shards_or_of_no_files_is_refused() {
+    let (_, bundle) = sharded(7);
+    let text = String::from_utf8(bundle.head.manifest.clone()).unwrap();
+    let files = head_model(&bundle).manifest().item_index_files.unwrap();
+    let mut bytes = text
+        .replacen(
+            &format!("\"item_index_files\": {files}"),
+            "\"item_index_files\": 0",
+            1,
+        )
+        .into_bytes();
+    assert_ne!(bytes, bundle.head.manifest);
+    crate::bundle::seal_manifest(&mut bytes, crate::bundle::MODEL_ID_PREFIX).unwrap();
+    match Model::from_bytes(&bytes, &bundle.head.tensors).unwrap_err() {
+        Error::InvalidManifest { field, .. } => assert_eq!(field, "item_index_files"),
+        other => panic!("{other:?}"),
+    }
+    // A whole bundle that names an index.
+    let builder = synthetic_builder(&SyntheticSpec::default());
+    let whole = builder.build().unwrap();
+    let text = String::from_utf8(whole.manifest.clone()).unwrap();
+    let mut bytes = text
+        .replacen(
+            "\"tensors\": {",
+            "\"item_index_files\": 1,\n  \"tensors\": {",
+            1,
+        )
+        .into_bytes();
+    assert_ne!(bytes, whole.manifest);
+    crate::bundle::seal_manifest(&mut bytes, crate::bundle::MODEL_ID_PREFIX).unwrap();
+    match Model::from_bytes(&bytes, &whole.tensors).unwrap_err() {
+        Error::InvalidManifest { field, .. } => assert_eq!(field, "item_index_files"),
+        other => panic!("{other:?}"),
+    }
+}
