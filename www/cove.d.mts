@@ -92,6 +92,11 @@ export interface StartOptions {
   shop?: string;
   /** URL of the reporter module's .wasm (fetched only with `shop`), when not served beside the snippet. */
   reportingWasm?: string;
+  /**
+   * URL of the engine's .wasm for a large catalogue (fetched instead of `wasm` when the
+   * bundle pointer lists shards: `pkg/engine-shards/`), when not served beside the snippet.
+   */
+  shardsWasm?: string;
   /** The edge's base URL for the registry and reports (default "/v1"). */
   api?: string;
 }

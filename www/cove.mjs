@@ -69,6 +69,7 @@ class RemoteCore {
 // (esbuild) serves the package's files somewhere and passes that as `assets`.
 const ASSET_PATHS = {
   wasm: "pkg/engine/cove_engine_bg.wasm",
+  shardsWasm: "pkg/engine-shards/cove_engine_shards_bg.wasm",
   sentimentWasm: "pkg/sentiment/cove_sentiment_bg.wasm",
   reportingWasm: "pkg/reporting/cove_reporting_bg.wasm",
   worker: "cove/worker.mjs",
@@ -80,6 +81,7 @@ function assetUrls(assets) {
   }
   return {
     wasm: new URL("./pkg/engine/cove_engine_bg.wasm", import.meta.url).href,
+    shardsWasm: new URL("./pkg/engine-shards/cove_engine_shards_bg.wasm", import.meta.url).href,
     sentimentWasm: new URL("./pkg/sentiment/cove_sentiment_bg.wasm", import.meta.url).href,
     reportingWasm: new URL("./pkg/reporting/cove_reporting_bg.wasm", import.meta.url).href,
   };
@@ -88,6 +90,7 @@ function assetUrls(assets) {
 // The lazily loaded modules' glue: literal `import()`s, so bundlers split
 // them into chunks of their own, fetched only when used.
 const MODULES = {
+  shards: () => import("./pkg/engine-shards/cove_engine_shards.js"),
   sentiment: () => import("./pkg/sentiment/cove_sentiment.js"),
   reporting: () => import("./pkg/reporting/cove_reporting.js"),
 };
@@ -158,6 +161,7 @@ async function startCove(options) {
       bundle: absolute(options.bundle),
       sentiment: absolute(options.sentiment),
       wasm: absolute(options.wasm) ?? assets.wasm,
+      shardsWasm: absolute(options.shardsWasm) ?? assets.shardsWasm,
       sentimentWasm: absolute(options.sentimentWasm) ?? assets.sentimentWasm,
       reportingWasm: absolute(options.reportingWasm) ?? assets.reportingWasm,
     });
@@ -175,6 +179,7 @@ async function startCove(options) {
       {
         ...options,
         wasm: options.wasm ?? assets.wasm,
+        shardsWasm: options.shardsWasm ?? assets.shardsWasm,
         sentimentWasm: options.sentimentWasm ?? assets.sentimentWasm,
         reportingWasm: options.reportingWasm ?? assets.reportingWasm,
       },
@@ -243,7 +248,7 @@ export class Cove {
    * module is fetched after the first render), `api` (the edge's base URL,
    * default "/v1"), `assets` (where the package's files are served, for
    * bundlers that do not emit `new URL(…, import.meta.url)` files), `wasm`,
-   * `sentimentWasm`, `reportingWasm` (single files elsewhere), `slots` (render
+   * `shardsWasm`, `sentimentWasm`, `reportingWasm` (single files elsewhere), `slots` (render
    * slots and capture declarative events; default true on a page).
    *
    * Rejects with a `CoveError` on any failure; on a page it also marks the

@@ -142,6 +142,7 @@ test("the privacy panel calls only the API's methods", () => {
 // The wasm bindings' generated types: what each module exports, and the
 // members of each class it exports.
 const ENGINE = "www/pkg/engine/cove_engine.d.ts";
+const ENGINE_SHARDS = "www/pkg/engine-shards/cove_engine_shards.d.ts";
 const SENTIMENT = "www/pkg/sentiment/cove_sentiment.d.ts";
 const REPORTING = "www/pkg/reporting/cove_reporting.d.ts";
 
@@ -168,6 +169,9 @@ function bindingTypes(path) {
 const RECEIVERS = [
   { file: "www/cove/core.mjs", receiver: "this.engine", types: ENGINE, className: "CoveEngine" },
   { file: "www/cove/core.mjs", receiver: "core.engine", types: ENGINE, className: "CoveEngine" },
+  // A head bundle's engine: the storefront's CoveEngine and the shard methods.
+  { file: "www/cove/core.mjs", receiver: "sharded", types: ENGINE_SHARDS, className: "CoveEngine" },
+  { file: "www/cove/core.mjs", receiver: "glue", types: ENGINE_SHARDS, className: null },
   { file: "www/cove/core.mjs", receiver: "module", types: SENTIMENT, className: null },
   { file: "www/cove/core.mjs", receiver: "this.sentimentScorer", types: SENTIMENT, className: "SentimentScorer" },
   { file: "www/cove/core.mjs", receiver: "(await this.sentimentReady())", types: SENTIMENT, className: "SentimentScorer" },

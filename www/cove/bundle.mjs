@@ -143,6 +143,8 @@ export async function resolveBundle(url, integrity) {
       manifestUrl: new URL(value.manifest, absolute).href,
       integrity: integrity ?? (typeof value.manifest_integrity === "string" ? value.manifest_integrity : undefined),
       starter: value.starter && typeof value.starter === "object" ? value.starter : null,
+      // A head bundle of a large catalogue: the engine that adds shards is needed.
+      sharded: Array.isArray(value.shards) && value.shards.length > 0,
     };
   }
   if (value?.schema_version !== undefined) return { manifestUrl: absolute, integrity, starter: null, manifestBytes: bytes, pointerUrl: absolute };

@@ -42,6 +42,29 @@ export function openStore(options) {
   return options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
 }
 
+/**
+ * The engine's class, its wasm loaded: the storefront's module, or for a head
+ * bundle (the pointer lists shards) the module that also adds shards
+ * (`pkg/engine-shards/`, imported only then: every other shop's first paint
+ * does not carry its code). Without that module the head alone ranks.
+ */
+async function engineModule(sharded, options, modules) {
+  let glue = { default: init, CoveEngine };
+  let wasm = options.wasm;
+  if (sharded && modules.shards && options.shardsWasm) {
+    glue = await modules.shards().catch((error) => {
+      throw asCoveError(error, "wasm_load", "the large-catalogue engine's module did not load");
+    });
+    wasm = options.shardsWasm;
+  } else if (sharded) {
+    console.warn("cove: the bundle has shards but no shards engine was given; the head alone ranks");
+  }
+  await glue.default({ module_or_path: wasm }).catch((error) => {
+    throw asCoveError(error, "wasm_load", `the engine's wasm (${wasm}) did not load`);
+  });
+  return glue.CoveEngine;
+}
+
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
@@ -69,13 +92,8 @@ export class CoveCore {
       events: settled(opened.get(EVENTS_KEY)),
     }));
     const resolved = host.resolved ?? resolveBundle(options.bundle, options.bundleIntegrity);
-    const [, main] = await Promise.all([
-      init({ module_or_path: options.wasm }).catch((error) => {
-        throw asCoveError(error, "wasm_load", `the engine's wasm (${options.wasm}) did not load`);
-      }),
-      resolved.then(loadResolved),
-    ]);
-    const core = new CoveCore(options);
+    const [Engine, main] = await Promise.all([resolved.then(({ sharded }) => engineModule(sharded, options, modules)), resolved.then(loadResolved)]);
+    const core = new CoveCore(options, Engine);
     try {
       // The tensors' digest was checked by Subresource Integrity or Web Crypto.
       core.modelId = core.engine.loadBundle(main.manifest, main.tensors, main.tensorsSha256);
@@ -150,9 +168,9 @@ export class CoveCore {
     return this.sentimentScorer;
   }
 
-  constructor(options) {
+  constructor(options, Engine = CoveEngine) {
     this.options = options;
-    this.engine = new CoveEngine();
+    this.engine = new Engine();
     this.consentGranted = options.consent !== "required";
     // Settles once privacy reports are started (or found off); see create().
     this.reporting = Promise.resolve();
@@ -309,9 +327,12 @@ export class CoveCore {
   }
 
   async loadWantedShards(item) {
+    // The storefront's module (a whole catalogue's bundle) has no shards.
+    const sharded = this.engine;
+    if (!sharded.shardsToFetch) return;
     const now = Date.now();
-    const wanted = this.engine.shardsToFetch(nowSeconds());
-    const indexFile = typeof item === "string" ? this.engine.itemIndexFile(item) : undefined;
+    const wanted = sharded.shardsToFetch(nowSeconds());
+    const indexFile = typeof item === "string" ? sharded.itemIndexFile(item) : undefined;
     if (indexFile) {
       // A failed look-up leaves the item to the head; it is looked up again
       // on the item's next event.
@@ -320,9 +341,9 @@ export class CoveCore {
         return null;
       });
       const known = (shard) => shard === index;
-      if (index !== null && !wanted.some((shard) => known(shard.index)) && !this.engine.shardStatus().loaded.some(known)) {
+      if (index !== null && !wanted.some((shard) => known(shard.index)) && !sharded.shardStatus().loaded.some(known)) {
         try {
-          wanted.push(this.engine.shardFile(index));
+          wanted.push(sharded.shardFile(index));
         } catch (error) {
           console.warn(`cove: the item index ${indexFile} names no shard of this head:`, error?.message ?? error);
         }
@@ -335,7 +356,7 @@ export class CoveCore {
       const shard = due[i];
       try {
         if (outcome.status === "rejected") throw outcome.reason;
-        this.engine.addShard(shard.index, outcome.value.bytes, shard.sha256);
+        sharded.addShard(shard.index, outcome.value.bytes, shard.sha256);
         this.shardFailures.delete(shard.index);
         this.shardsAdded += 1;
       } catch (error) {
@@ -358,10 +379,12 @@ export class CoveCore {
    */
   async shards() {
     await this.fetchShards();
-    const status = this.engine.shardStatus();
+    const sharded = this.engine;
+    if (!sharded.shardStatus) return { total: 0, loaded: [], added: 0, failed: [] };
+    const status = sharded.shardStatus();
     // Failures of shards the shopper's taste no longer wants are kept for
     // their back-off, and not reported.
-    const wanted = new Set(this.engine.shardsToFetch(nowSeconds()).map((shard) => shard.index));
+    const wanted = new Set(sharded.shardsToFetch(nowSeconds()).map((shard) => shard.index));
     const failed = [...this.shardFailures].filter(([index]) => wanted.has(index));
     return {
       ...status,

@@ -61,6 +61,13 @@ pub const WASM_ARTIFACTS: &[WasmArtifact] = &[
         panic: Panic::ImmediateAbort,
     },
     WasmArtifact {
+        package: "cove-storefront-shards",
+        stem: "cove_storefront_shards",
+        out_name: "cove_engine_shards",
+        out_dir: paths::engine_shards_pkg_dir,
+        panic: Panic::ImmediateAbort,
+    },
+    WasmArtifact {
         package: "cove-reporting",
         stem: "cove_reporting",
         out_name: "cove_reporting",

@@ -43,6 +43,7 @@ const OPTIONAL_FILES: &[&str] = &["cove/panel.mjs", "cove/panel.d.mts"];
 /// The wasm modules' folders under `www/pkg/` and the files of each (glue, wasm).
 const WASM_MODULES: &[(&str, &str)] = &[
     ("engine", "cove_engine"),
+    ("engine-shards", "cove_engine_shards"),
     ("sentiment", "cove_sentiment"),
     ("reporting", "cove_reporting"),
 ];

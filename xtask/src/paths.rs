@@ -45,6 +45,11 @@ pub fn engine_pkg_dir() -> PathBuf {
     root().join("www").join("pkg").join("engine")
 }
 
+/// The storefront's engine for a head bundle and its shards (`www/pkg/engine-shards/`).
+pub fn engine_shards_pkg_dir() -> PathBuf {
+    root().join("www").join("pkg").join("engine-shards")
+}
+
 /// The privacy reporter's module (`cove-reporting`), served at
 /// `/pkg/reporting/` and fetched after the first render by shops with reports on.
 pub fn reporting_pkg_dir() -> PathBuf {

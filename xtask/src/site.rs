@@ -101,6 +101,8 @@ const INTEGRITY_LISTED: &[&str] = &[
     "cove.mjs",
     "cove/worker.mjs",
     "pkg/engine/cove_engine_bg.wasm",
+    "pkg/engine-shards/cove_engine_shards.js",
+    "pkg/engine-shards/cove_engine_shards_bg.wasm",
     "pkg/sentiment/cove_sentiment.js",
     "pkg/sentiment/cove_sentiment_bg.wasm",
     "pkg/reporting/cove_reporting.js",
@@ -134,13 +136,24 @@ fn write_integrity(site: &Path) -> Result<()> {
 
 /// The snippet's entry modules, bundled with their static imports (paths
 /// under `www/`), and the modules each imports lazily (`import("…")`), which
-/// stay files of their own, fetched only when used (the sentiment and the
-/// reporter modules' glue, under `pkg/`).
-const SNIPPET_ENTRIES: [(&str, [&str; 2]); 2] = [
-    ("cove.mjs", ["./pkg/sentiment/*", "./pkg/reporting/*"]),
+/// stay files of their own, fetched only when used (the sentiment, the
+/// reporter and the large-catalogue engine modules' glue, under `pkg/`).
+const SNIPPET_ENTRIES: [(&str, [&str; 3]); 2] = [
+    (
+        "cove.mjs",
+        [
+            "./pkg/engine-shards/*",
+            "./pkg/sentiment/*",
+            "./pkg/reporting/*",
+        ],
+    ),
     (
         "cove/worker.mjs",
-        ["../pkg/sentiment/*", "../pkg/reporting/*"],
+        [
+            "../pkg/engine-shards/*",
+            "../pkg/sentiment/*",
+            "../pkg/reporting/*",
+        ],
     ),
 ];
 

@@ -29,7 +29,17 @@ pub fn report(env: &Env) -> Result<()> {
             gzipped_len(&bytes)?
         );
     }
-    snippet_report(&WASM_ARTIFACTS[0].bg_wasm(), &WASM_ARTIFACTS[1])
+    let artifact = |package: &str| {
+        WASM_ARTIFACTS
+            .iter()
+            .find(|a| a.package == package)
+            .with_context(|| format!("no wasm artifact {package}"))
+    };
+    snippet_report(
+        &artifact("cove-storefront")?.bg_wasm(),
+        artifact("cove-storefront-shards")?,
+        artifact("cove-reporting")?,
+    )
 }
 
 /// The snippet's JavaScript files as published (paths under `target/site/`,
@@ -63,7 +73,11 @@ const SNIPPET_BUDGET_GZ: usize = 100 * 1024;
 /// Prints the snippet's first-paint transfer size (engine wasm + JavaScript)
 /// against its budget, and what a shop with privacy reports on adds after
 /// the first render (the reporter's wasm and glue).
-fn snippet_report(engine_wasm: &std::path::Path, reporting: &WasmArtifact) -> Result<()> {
+fn snippet_report(
+    engine_wasm: &std::path::Path,
+    shards: &WasmArtifact,
+    reporting: &WasmArtifact,
+) -> Result<()> {
     let (published, sources) = snippet_javascript()?;
     let sizes = |dir: std::path::PathBuf, files: &[String]| -> Result<(usize, usize)> {
         let (mut raw, mut gz) = (0, 0);
@@ -97,17 +111,25 @@ fn snippet_report(engine_wasm: &std::path::Path, reporting: &WasmArtifact) -> Re
             "over"
         }
     );
-    let reporting_wasm = std::fs::read(reporting.bg_wasm())?;
-    // The glue as published: the same path under target/site/ as under www/.
-    let glue = (reporting.out_dir)()
-        .strip_prefix(crate::paths::www_dir())
-        .context("the reporter's module is not under www/")?
-        .join(format!("{}.js", reporting.out_name));
-    let (glue_raw, glue_gz) = sizes(crate::paths::site_dir(), &[glue.display().to_string()])?;
-    let (added_raw, added_gz) = (
-        reporting_wasm.len() + glue_raw,
-        gzipped_len(&reporting_wasm)? + glue_gz,
+    // A lazily imported module as published: its wasm, and its glue at the
+    // same path under target/site/ as under www/.
+    let module = |artifact: &WasmArtifact| -> Result<(usize, usize)> {
+        let wasm = std::fs::read(artifact.bg_wasm())?;
+        let glue = (artifact.out_dir)()
+            .strip_prefix(crate::paths::www_dir())
+            .with_context(|| format!("{} is not under www/", artifact.out_name))?
+            .join(format!("{}.js", artifact.out_name));
+        let (glue_raw, glue_gz) = sizes(crate::paths::site_dir(), &[glue.display().to_string()])?;
+        Ok((wasm.len() + glue_raw, gzipped_len(&wasm)? + glue_gz))
+    };
+    let (shards_raw, shards_gz) = module(shards)?;
+    println!(
+        "{:<16} {:>12} {:>12}   (a head bundle's first paint: snippet JS + the large-catalogue engine's wasm and glue, instead of the engine)",
+        "sharded total",
+        raw + shards_raw,
+        gz + shards_gz
     );
+    let (added_raw, added_gz) = module(reporting)?;
     println!(
         "{:<16} {:>12} {:>12}   (after the first render, with `shop` set: reporter wasm + glue)",
         "+ reports", added_raw, added_gz
