@@ -100,7 +100,7 @@ export class CoveCore {
         wasm: options.reportingWasm,
       });
       core.reporting = afterFirstRender()
-        .then(() => core.reporter.start(main))
+        .then(() => core.reporter.start())
         .catch((error) => console.warn("cove: privacy reports are off:", error?.message ?? error));
     }
     // Older bundles leave the Cache API after the first render and after the

@@ -269,4 +269,14 @@ impl CoveEngine {
         let model = self.engine.model().map_err(to_js_error)?;
         Ok(model.categories().to_vec())
     }
+
+    /// What the privacy reporter's module needs of the loaded model (its id,
+    /// profile configuration, lifecycle map, price tiers, item ids and
+    /// categories), as the engine's binary digest (`privacy::digest`): the
+    /// reporter reads it instead of loading the bundle a second time.
+    #[wasm_bindgen(js_name = reportingDigest)]
+    pub fn reporting_digest(&self) -> Result<Vec<u8>, JsValue> {
+        let model = self.engine.model().map_err(to_js_error)?;
+        Ok(cove_engine::privacy::digest::ModelDigest::encode(model))
+    }
 }
