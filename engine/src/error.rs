@@ -175,6 +175,12 @@ pub enum Error {
     },
     /// A stored reporting state (ε budget, assignments) cannot be read back.
     CorruptReportingState,
+    /// The reporter's model digest (`privacy::digest`) cannot be read:
+    /// truncated, a bad checksum, or a value the bundle could not hold.
+    CorruptModelDigest {
+        /// What is wrong.
+        reason: String,
+    },
     /// A secret-shared report or an aggregator message was refused (see
     /// `aggregation`): `problem` is the DAP problem type it maps to
     /// ("invalidMessage", "reportRejected", "unrecognizedTask", …).
@@ -309,6 +315,9 @@ impl fmt::Display for Error {
             ),
             Error::CorruptProfile { reason } => write!(f, "profile is corrupt: {reason}"),
             Error::CorruptReportingState => write!(f, "the stored reporting state is corrupt"),
+            Error::CorruptModelDigest { reason } => {
+                write!(f, "the reporter's model digest is corrupt: {reason}")
+            }
             Error::Aggregation { problem, detail } => write!(f, "{problem}: {detail}"),
             Error::NoModel => write!(f, "no model bundle is loaded"),
             Error::BudgetExceeded {
@@ -366,6 +375,7 @@ impl Error {
             Error::UnsupportedProfileVersion { .. } => "profile_version",
             Error::CorruptProfile { .. } => "profile_corrupt",
             Error::CorruptReportingState => "reporting_state_corrupt",
+            Error::CorruptModelDigest { .. } => "model_digest_corrupt",
             Error::Aggregation { .. } => "aggregation",
             Error::NoModel => "no_model",
             Error::BudgetExceeded { .. } => "budget_exceeded",

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Model;
+use crate::bundle::{LifecycleMap, Model, PriceTiers};
 use crate::features::{price_affinity, RfmFeatures};
 use crate::json::fixed_text;
 use crate::profile::{Profile, ProfileConfig};
@@ -51,12 +51,12 @@ pub fn classify(model: &Model, profile: &Profile, config: &ProfileConfig, now: i
     let rfm = RfmFeatures::from_profile(profile, now);
     let probability = model.propensity().probability(&rfm.to_vector());
     Segments {
-        lifecycle: lifecycle(model, &rfm),
+        lifecycle: lifecycle(&definitions.lifecycle, &rfm),
         propensity: Propensity {
             probability,
             likely: probability >= definitions.propensity_threshold,
         },
-        price_tier: price_tier(model, profile),
+        price_tier: price_tier(&definitions.price_tiers, profile),
         taste_cluster: taste_cluster(model, profile, config, now),
         loyalty_tier: loyalty_tier(model, profile),
         rfm,
@@ -73,8 +73,9 @@ fn score_recency(days: f64, cuts: &[f64]) -> u8 {
     1 + cuts.iter().filter(|c| days <= **c).count().min(254) as u8
 }
 
-fn lifecycle(model: &Model, rfm: &RfmFeatures) -> Segment {
-    let map = &model.manifest().segments.lifecycle;
+/// The lifecycle (RFM) segment of these figures under `map`: what
+/// [`classify`] reports, and what the privacy reports count.
+pub fn lifecycle(map: &LifecycleMap, rfm: &RfmFeatures) -> Segment {
     if !rfm.has_purchased {
         return Segment {
             name: map.no_purchase_segment.clone(),
@@ -99,8 +100,9 @@ fn lifecycle(model: &Model, rfm: &RfmFeatures) -> Segment {
     }
 }
 
-fn price_tier(model: &Model, profile: &Profile) -> Option<Segment> {
-    let tiers = &model.manifest().segments.price_tiers;
+/// The price tier of the prices the shopper chose, once they chose priced
+/// items: what [`classify`] reports, and what the privacy reports count.
+pub fn price_tier(tiers: &PriceTiers, profile: &Profile) -> Option<Segment> {
     let price = price_affinity(profile)?;
     let position = tiers.cuts.iter().filter(|c| price >= **c).count();
     let name = tiers.labels.get(position)?.clone();

@@ -164,36 +164,49 @@ test("bad and unusual texts get defined results or typed errors in Chromium", { 
   await page.close();
 });
 
-test("the engine object gives what a per-category sentiment report needs", { skip: !haveData && `${REVIEWS} is absent` }, async () => {
+test("the reporter reads the engine's model digest for a per-category sentiment report", { skip: !haveData && `${REVIEWS} is absent` }, async () => {
   const page = await browser.newPage();
   await page.goto(`${worker.url}/favicon.svg`);
   const answer = await page.evaluate(
     async ({ pointer, sentiment }) => {
       const engine = await import("/pkg/engine/cove_engine.js");
+      const reporting = await import("/pkg/reporting/cove_reporting.js");
       const scoring = await import("/pkg/sentiment/cove_sentiment.js");
-      await engine.default();
-      await scoring.default();
+      await Promise.all([engine.default(), reporting.default(), scoring.default()]);
       const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
       const cove = new engine.CoveEngine();
-      cove.loadBundle(await bytes(pointer.manifest), await bytes(pointer.tensors));
+      const modelId = cove.loadBundle(await bytes(pointer.manifest), await bytes(pointer.tensors));
       const scorer = new scoring.SentimentScorer(await bytes(sentiment.manifest), await bytes(sentiment.tensors));
+      const reporter = new reporting.CoveReporter();
+      const codeOf = (call) => {
+        try {
+          call();
+          return null;
+        } catch (error) {
+          return error.code;
+        }
+      };
+      const digest = cove.reportingDigest();
+      const truncated = codeOf(() => reporter.loadModel(digest.subarray(0, digest.length - 1)));
+      const loaded = reporter.loadModel(digest);
       const items = (await (await fetch(pointer.catalogue)).json()).slice(0, 50);
-      const categories = cove.categories();
+      const classes = scorer.classes();
+      const classIndex = scorer.sentiment("Terrible quality, it fell apart after one wash.").class_index;
       return {
-        categories,
-        mismatches: items.filter((item) => categories[cove.itemCategory(item.id)] !== item.category).length,
-        unknown: cove.itemCategory("no-such-item"),
-        classes: scorer.classes(),
-        classIndex: scorer.sentiment("Terrible quality, it fell apart after one wash.").class_index,
+        sameModel: loaded === modelId,
+        truncated,
+        refused: items.filter((item) => codeOf(() => reporter.recordReview(item.id, classes[classIndex])) !== null).length,
+        unknown: codeOf(() => reporter.recordReview("no-such-item", "negative")),
+        classes,
+        classIndex,
       };
     },
     { pointer: defaultPointer, sentiment: pointers.three_class },
   );
-  // At least one category (the empty one: items no taste label describes).
-  assert.ok(answer.categories.length >= 1);
-  assert.deepEqual(answer.categories, [...answer.categories].sort());
-  assert.equal(answer.mismatches, 0);
-  assert.equal(answer.unknown, undefined);
+  assert.ok(answer.sameModel);
+  assert.equal(answer.truncated, "model_digest_corrupt");
+  assert.equal(answer.refused, 0);
+  assert.equal(answer.unknown, "invalid_parameter");
   assert.equal(answer.classes.length, 3);
   assert.equal(answer.classes[answer.classIndex], "negative");
   await page.close();

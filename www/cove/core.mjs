@@ -127,7 +127,7 @@ export class CoveCore {
         wasm: options.reportingWasm,
       });
       core.reporting = afterFirstRender()
-        .then(() => core.reporter.start(main))
+        .then(() => core.reporter.start())
         .catch((error) => console.warn("cove: privacy reports are off:", error?.message ?? error));
     }
     // Older bundles leave the Cache API after the first render and after the
@@ -321,7 +321,12 @@ export class CoveCore {
    * rejects.
    */
   fetchShards(item) {
-    this.shardLoading = this.shardLoading.then(() => this.loadWantedShards(item)).catch((error) =>
+    // After the reporter has started: it reads the model as the bundle
+    // gave it (the head), whatever shards come later.
+    this.shardLoading = this.shardLoading
+      .then(() => this.reporting)
+      .then(() => this.loadWantedShards(item))
+      .catch((error) =>
       console.warn("cove: shards not loaded:", error?.message ?? error));
     return this.shardLoading;
   }

@@ -8,9 +8,10 @@
 // The envelope is built by the reporter's own wasm module (pkg/reporting/),
 // fetched after the first render and only once the shop's registry is in
 // hand: the storefront's module carries no reporting code, and a shop without
-// reports (or whose edge is down) never downloads it. It loads the same
-// bundle bytes as the storefront's module and is given the profile's bytes
-// when it builds an envelope.
+// reports (or whose edge is down) never downloads it. It does not load the
+// bundle: the storefront's module hands it the model's digest (what the
+// reports read of the model: its id, segment rules, item ids and categories)
+// and the profile's bytes when it builds an envelope.
 //
 // The reporting state (ε spent, campaign assignments, the waiting envelope)
 // is saved before anything is sent, so a crash or a closed tab never spends
@@ -86,12 +87,11 @@ export class Reporter {
   }
 
   /**
-   * Fetches the registry, then the reporter module, loads `bundle` (the main
-   * bundle's bytes, as loadBundle returned them) into it and restores the
-   * state; reporting stays off (with a warning) when any of these fails.
-   * Never throws.
+   * Fetches the registry, then the reporter module, gives it the digest of
+   * the model the storefront's module runs and restores the state; reporting
+   * stays off (with a warning) when any of these fails. Never throws.
    */
-  async start(bundle) {
+  async start() {
     let text;
     const configUrl = `${this.api}config?shop=${encodeURIComponent(this.shop)}`;
     let status;
@@ -113,7 +113,7 @@ export class Reporter {
       const module = await this.module();
       await module.default(this.wasm ? { module_or_path: this.wasm } : undefined);
       engine = new module.CoveReporter();
-      engine.loadBundle(bundle.manifest, bundle.tensors, bundle.tensorsSha256);
+      engine.loadModel(this.core.engine.reportingDigest());
     } catch (error) {
       console.warn("cove: privacy reports are off: the reporter module did not load:", error?.message ?? error);
       return;

@@ -8,10 +8,13 @@
 //!
 //! - **A module of its own**, fetched after the first render and only by
 //!   shops that turn reports on (`Cove.start({ shop })`), so the storefront's
-//!   module carries no reporting code. It loads the same bundle as the
-//!   storefront's module (the loader passes the bytes it already has) and is
-//!   given the shopper's profile in its binary form when it builds an
-//!   envelope.
+//!   module carries no reporting code. It does not load the bundle: the
+//!   storefront's module, which has, hands it the model's digest
+//!   (`reportingDigest()`: the model id, the profile configuration, the
+//!   lifecycle map, the price tiers, item ids and categories; see the
+//!   engine's `privacy::digest`), and it is given the shopper's profile in
+//!   its binary form when it builds an envelope. Loading and validating the
+//!   whole bundle here was about 60 KB of the module.
 //! - **The host's randomness.** The privacy mechanisms draw from the
 //!   browser's `crypto.getRandomValues` ([`host_rng`]), never from a seed the
 //!   page could choose.
@@ -23,9 +26,9 @@ mod host_rng;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests;
 
-use cove_bindings::{load_bundle, to_js, to_js_error};
-use cove_engine::bundle::Engine;
+use cove_bindings::{to_js, to_js_error};
 use cove_engine::privacy::device::DeviceReporter;
+use cove_engine::privacy::digest::{ModelDigest, ReportingModel};
 use cove_engine::privacy::registry::{Registry, ReviewClass};
 use cove_engine::profile::Profile;
 use cove_engine::Error;
@@ -36,7 +39,7 @@ use host_rng::HostRng;
 /// One device's privacy reports for one shop and one model.
 #[wasm_bindgen]
 pub struct CoveReporter {
-    engine: Engine,
+    model: Option<ModelDigest>,
     reporter: DeviceReporter,
     registry: Option<Registry>,
 }
@@ -45,6 +48,11 @@ impl Default for CoveReporter {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The model's digest, once loaded.
+fn loaded(model: &Option<ModelDigest>) -> Result<&ModelDigest, JsValue> {
+    model.as_ref().ok_or_else(|| to_js_error(Error::NoModel))
 }
 
 fn missing_registry() -> JsValue {
@@ -60,24 +68,22 @@ impl CoveReporter {
     #[wasm_bindgen(constructor)]
     pub fn new() -> CoveReporter {
         CoveReporter {
-            engine: Engine::new(),
+            model: None,
             reporter: DeviceReporter::default(),
             registry: None,
         }
     }
 
-    /// Validates and loads the bundle the storefront's module runs (the same
-    /// bytes, and the host's digest as there); returns its model id. On error
-    /// the previous model stays.
-    #[wasm_bindgen(js_name = loadBundle)]
-    pub fn load_bundle(
-        &mut self,
-        manifest: &[u8],
-        tensors: &[u8],
-        tensors_sha256: Option<String>,
-    ) -> Result<String, JsValue> {
-        let model = load_bundle(&mut self.engine, manifest, tensors, tensors_sha256)?;
-        Ok(model.model_id().to_string())
+    /// Reads the digest of the model the storefront's module runs (its
+    /// `reportingDigest()`); returns the model id. A truncated or corrupt
+    /// digest is refused (`model_digest_corrupt`) and the previous model
+    /// stays.
+    #[wasm_bindgen(js_name = loadModel)]
+    pub fn load_model(&mut self, digest: &[u8]) -> Result<String, JsValue> {
+        let model = ModelDigest::decode(digest).map_err(to_js_error)?;
+        let id = model.model_id().to_string();
+        self.model = Some(model);
+        Ok(id)
     }
 
     /// Sets the shop's metric registry (the JSON of `GET /v1/config`): checked,
@@ -91,7 +97,7 @@ impl CoveReporter {
             })
         })?;
         registry.validate().map_err(to_js_error)?;
-        let model = self.engine.model().map_err(to_js_error)?;
+        let model = loaded(&self.model)?;
         if model.model_id() != registry.model_id {
             return Err(to_js_error(Error::InvalidParameter {
                 name: "registry",
@@ -141,7 +147,7 @@ impl CoveReporter {
     /// privacy report; the text stays on the device and is not kept.
     #[wasm_bindgen(js_name = recordReview)]
     pub fn record_review(&mut self, item_id: &str, class: &str) -> Result<(), JsValue> {
-        let model = self.engine.model().map_err(to_js_error)?;
+        let model = loaded(&self.model)?;
         let class = ReviewClass::from_label(class).map_err(to_js_error)?;
         self.reporter
             .record_review(model, item_id, class)
@@ -202,7 +208,7 @@ impl CoveReporter {
     pub fn prepare_report(&mut self, now: f64, profile: &[u8]) -> Result<Option<String>, JsValue> {
         let mut rng = HostRng::new()?;
         let registry = self.registry.as_ref().ok_or_else(missing_registry)?;
-        let model = self.engine.model().map_err(to_js_error)?;
+        let model = loaded(&self.model)?;
         let config = model.profile_config();
         let profile = Profile::from_bytes(profile, config).map_err(to_js_error)?;
         let body = self

@@ -1,13 +1,15 @@
 //! The privacy reporter's bindings (`CoveReporter`), in headless Chromium
 //! through wasm-bindgen-test: a device builds its privacy envelope within the
-//! budget from the profile's bytes (what the storefront's module hands it),
-//! with the browser's `crypto.getRandomValues` as its randomness. Runs only
+//! budget from the model's digest and the profile's bytes (what the
+//! storefront's module hands it), with the browser's
+//! `crypto.getRandomValues` as its randomness. Runs only
 //! for wasm32 (`cargo xtask test`, the wasm suite), as unit tests, so the
 //! crate needs no rlib.
 
 use cove_engine::bundle::Model;
 use cove_engine::events::Event;
 use cove_engine::privacy::campaign::{CampaignKind, CampaignSpec};
+use cove_engine::privacy::digest::ModelDigest;
 use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
 use cove_engine::profile::Profile;
 use cove_engine::testing::{synthetic_bundle, SyntheticSpec};
@@ -37,12 +39,14 @@ fn a_device_builds_one_padded_envelope_within_its_budget() {
     // No registry before a model: it is checked against the model id.
     let error = engine.set_registry("{}").unwrap_err();
     assert_eq!(code_of(&error).as_deref(), Some("invalid_parameter"));
-    assert_eq!(
-        engine
-            .load_bundle(&bundle.manifest, &bundle.tensors, None)
-            .unwrap(),
-        bundle.model_id
-    );
+    // The model's digest, as the storefront's module hands it over: a
+    // truncated one is refused with its code and no model is loaded.
+    let digest = ModelDigest::encode(&model);
+    let error = engine.load_model(&digest[..digest.len() - 1]).unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("model_digest_corrupt"));
+    let error = engine.record_review("item-3", "negative").unwrap_err();
+    assert_eq!(code_of(&error).as_deref(), Some("no_model"));
+    assert_eq!(engine.load_model(&digest).unwrap(), bundle.model_id);
     let event = format!(
         r#"{{"at": {}, "kind": {{"type": "view", "item": "item-3", "price": 4.0}}}}"#,
         NOW as i64 - 60

@@ -236,22 +236,16 @@ impl CoveEngine {
     }
 }
 
-/// What the review report needs of the main bundle: items' categories.
+/// What the privacy reporter's module needs of the main bundle.
 #[wasm_bindgen]
 impl CoveEngine {
-    /// The index of an item's category in `categories()` (for reports per
-    /// category), or `undefined` when the model does not know the item.
-    #[wasm_bindgen(js_name = itemCategory)]
-    pub fn item_category(&self, item_id: &str) -> Result<Option<u32>, JsValue> {
+    /// What the privacy reporter's module needs of the loaded model (its id,
+    /// profile configuration, lifecycle map, price tiers, item ids and
+    /// categories), as the engine's binary digest (`privacy::digest`): the
+    /// reporter reads it instead of loading the bundle a second time.
+    #[wasm_bindgen(js_name = reportingDigest)]
+    pub fn reporting_digest(&self) -> Result<Vec<u8>, JsValue> {
         let model = self.engine.model().map_err(to_js_error)?;
-        Ok(model
-            .item_row(item_id)
-            .and_then(|row| model.item_category(row)))
-    }
-
-    /// The main bundle's category names, sorted (what `itemCategory` indexes).
-    pub fn categories(&self) -> Result<Vec<String>, JsValue> {
-        let model = self.engine.model().map_err(to_js_error)?;
-        Ok(model.categories().to_vec())
+        Ok(cove_engine::privacy::digest::ModelDigest::encode(model))
     }
 }

@@ -209,7 +209,7 @@ pub(crate) fn read_items(tensors: &Tensors<'_, '_>) -> Result<Catalogue, Error> 
 
 /// The rows of `ids` ordered by id; a repeated id is an error naming the
 /// earliest row that repeats one.
-fn order_by_id<S: AsRef<str>>(ids: &[S]) -> Result<Vec<u32>, Error> {
+pub(crate) fn order_by_id<S: AsRef<str>>(ids: &[S]) -> Result<Vec<u32>, Error> {
     let n = ids.len();
     // Rows ordered by id (equal ids by row). A repeated id sits beside its
     // first use; the error names the earliest row that repeats one. The sort

@@ -293,7 +293,7 @@ fn profile_config(ranking: &RankingParams) -> Result<ProfileConfig, Error> {
     })
 }
 
-fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {
+pub(crate) fn validate_segments(segments: &SegmentDefinitions) -> Result<(), Error> {
     let lifecycle = &segments.lifecycle;
     check_cuts(
         "segments.lifecycle.recency_cuts_days",

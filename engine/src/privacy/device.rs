@@ -18,13 +18,13 @@ use serde::Serialize;
 
 use super::budget::{EpsilonBudget, DEFAULT_DAILY_EPSILON};
 use super::campaign;
+use super::digest::ReportingModel;
 use super::registry::{self, Registry, ReviewClass};
 use super::report::{build_envelope, MAX_REPORTS};
 use super::sample::below;
 use super::visit::{self, Visit};
 use super::{Mechanism, MetricKind};
 use crate::aggregation::client::Measurement;
-use crate::bundle::Model;
 use crate::events::{Event, EventKind, PurchaseLine};
 use crate::json::{self, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
@@ -283,9 +283,9 @@ impl DeviceReporter {
     /// Records a review's sentiment class for the next envelope (the latest
     /// review of the day is the one reported). Errors on an item the model
     /// does not know.
-    pub fn record_review(
+    pub fn record_review<M: ReportingModel + ?Sized>(
         &mut self,
-        model: &Model,
+        model: &M,
         item_id: &str,
         class: ReviewClass,
     ) -> Result<(), Error> {
@@ -350,10 +350,10 @@ impl DeviceReporter {
     /// The envelope to send now, if any: the waiting one, or a new one when
     /// one is due and none was built today. Building one spends ε.
     #[allow(clippy::too_many_arguments)]
-    pub fn prepare<R: Rng + CryptoRng>(
+    pub fn prepare<M: ReportingModel + ?Sized, R: Rng + CryptoRng>(
         &mut self,
         registry: &Registry,
-        model: &Model,
+        model: &M,
         profile: &Profile,
         config: &ProfileConfig,
         now: i64,
@@ -496,17 +496,15 @@ impl DeviceReporter {
     /// The true `(metric, value)` pairs of today's envelope, in the registry's
     /// priority order: the campaigns the device was exposed to, then every
     /// built-in metric (the visit metrics from [`Visit::value`]).
-    fn true_values(
+    fn true_values<M: ReportingModel + ?Sized>(
         &self,
         registry: &Registry,
-        model: &Model,
+        model: &M,
         profile: &Profile,
         config: &ProfileConfig,
         now: i64,
     ) -> Result<Vec<(String, Measurement)>, Error> {
-        let segment_name = crate::segments::classify(model, profile, config, now)
-            .lifecycle
-            .name;
+        let segment_name = registry::lifecycle_of(model, profile, now);
         let segment = registry::lifecycle_index(model, &segment_name).unwrap_or(0);
         let mut values = Vec::new();
         for metric in &registry.metrics {

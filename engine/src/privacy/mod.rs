@@ -23,6 +23,7 @@
 pub mod budget;
 pub mod campaign;
 pub mod device;
+pub mod digest;
 pub mod estimate;
 pub mod grr;
 pub mod hadamard;

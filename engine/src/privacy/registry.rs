@@ -33,6 +33,7 @@
 use serde::Serialize;
 
 use super::campaign::CampaignSpec;
+use super::digest::ReportingModel;
 use super::visit;
 use super::{Mechanism, MetricKind, MetricSpec};
 use crate::bundle::Model;
@@ -256,8 +257,8 @@ deserialize_through!(Registry, Registry::read);
 
 /// The lifecycle segment names of a model, in a fixed order: its rules'
 /// segments as they first appear, then the no-purchase and fallback segments.
-pub fn lifecycle_names(model: &Model) -> Vec<&str> {
-    let map = &model.manifest().segments.lifecycle;
+pub fn lifecycle_names<M: ReportingModel + ?Sized>(model: &M) -> Vec<&str> {
+    let map = model.lifecycle();
     let mut names: Vec<&str> = Vec::new();
     let all = map.rules.iter().map(|rule| rule.segment.as_str()).chain([
         map.no_purchase_segment.as_str(),
@@ -278,7 +279,10 @@ pub const NONE_YET: &str = "none yet";
 /// labels its bars with): the lifecycle segments ([`lifecycle_names`]), or the
 /// price tiers then [`NONE_YET`]. `None` for the other kinds, whose values
 /// are catalogue rows, cells or sums.
-pub fn value_labels(model: &Model, kind: MetricKind) -> Option<Vec<String>> {
+pub fn value_labels<M: ReportingModel + ?Sized>(
+    model: &M,
+    kind: MetricKind,
+) -> Option<Vec<String>> {
     match kind {
         MetricKind::LifecycleSegment => Some(
             lifecycle_names(model)
@@ -287,7 +291,7 @@ pub fn value_labels(model: &Model, kind: MetricKind) -> Option<Vec<String>> {
                 .collect(),
         ),
         MetricKind::PriceTier => {
-            let tiers = &model.manifest().segments.price_tiers.labels;
+            let tiers = &model.price_tiers().labels;
             Some(
                 tiers
                     .iter()
@@ -515,25 +519,21 @@ impl Registry {
 /// The true value of a metric this shopper's profile answers at `now`
 /// (segments and item interest); `None` for the other kinds (a review, a
 /// visit or a campaign exposure is recorded, not observed).
-pub fn observe(
-    model: &Model,
+pub fn observe<M: ReportingModel + ?Sized>(
+    model: &M,
     profile: &Profile,
     config: &ProfileConfig,
     now: i64,
     kind: MetricKind,
 ) -> Option<u32> {
     match kind {
-        MetricKind::LifecycleSegment => {
-            let segments = crate::segments::classify(model, profile, config, now);
-            lifecycle_index(model, &segments.lifecycle.name)
-        }
+        MetricKind::LifecycleSegment => lifecycle_index(model, &lifecycle_of(model, profile, now)),
         MetricKind::PriceTier => {
-            let labels = &model.manifest().segments.price_tiers.labels;
+            let tiers = model.price_tiers();
+            let labels = &tiers.labels;
             let none = labels.len() as u32;
-            let segments = crate::segments::classify(model, profile, config, now);
             Some(
-                segments
-                    .price_tier
+                crate::segments::price_tier(tiers, profile)
                     .and_then(|tier| labels.iter().position(|label| *label == tier.name))
                     .map_or(none, |position| position as u32),
             )
@@ -555,15 +555,27 @@ pub fn observe(
 /// (its index in [`Model::categories`]),
 /// the shopper's lifecycle segment and the sentiment class. `None` for an
 /// item the model does not know or a segment out of range.
-pub fn review_cell(model: &Model, item_id: &str, segment: u32, class: ReviewClass) -> Option<u32> {
+pub fn review_cell<M: ReportingModel + ?Sized>(
+    model: &M,
+    item_id: &str,
+    segment: u32,
+    class: ReviewClass,
+) -> Option<u32> {
     let n_segments = lifecycle_names(model).len() as u32;
     let category = model.item_category(model.item_row(item_id)?)?;
     (segment < n_segments)
         .then_some((category * n_segments + segment) * SENTIMENT_CLASSES + class.index())
 }
 
+/// The name of the shopper's lifecycle segment at `now` (the one
+/// [`crate::segments::classify`] reports).
+pub fn lifecycle_of<M: ReportingModel + ?Sized>(model: &M, profile: &Profile, now: i64) -> String {
+    let rfm = crate::features::RfmFeatures::from_profile(profile, now);
+    crate::segments::lifecycle(model.lifecycle(), &rfm).name
+}
+
 /// The index of a lifecycle segment name in [`lifecycle_names`].
-pub fn lifecycle_index(model: &Model, name: &str) -> Option<u32> {
+pub fn lifecycle_index<M: ReportingModel + ?Sized>(model: &M, name: &str) -> Option<u32> {
     lifecycle_names(model)
         .iter()
         .position(|candidate| *candidate == name)

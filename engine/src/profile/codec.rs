@@ -173,10 +173,11 @@ pub(super) fn decode(bytes: &[u8], config: &ProfileConfig) -> Result<Profile, Er
     })
 }
 
-struct Writer(Vec<u8>);
+/// The format's writer (also the reporter's model digest's, `privacy::digest`).
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn uint(&mut self, mut value: u64) {
+    pub(crate) fn uint(&mut self, mut value: u64) {
         loop {
             let byte = (value & 0x7f) as u8;
             value >>= 7;
@@ -187,10 +188,10 @@ impl Writer {
             self.0.push(byte | 0x80);
         }
     }
-    fn int(&mut self, value: i64) {
+    pub(crate) fn int(&mut self, value: i64) {
         self.uint(((value << 1) ^ (value >> 63)) as u64);
     }
-    fn opt_int(&mut self, value: Option<i64>) {
+    pub(crate) fn opt_int(&mut self, value: Option<i64>) {
         match value {
             None => self.0.push(0),
             Some(value) => {
@@ -199,28 +200,30 @@ impl Writer {
             }
         }
     }
-    fn f32(&mut self, value: f32) {
+    pub(crate) fn f32(&mut self, value: f32) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
-    fn f64(&mut self, value: f64) {
+    pub(crate) fn f64(&mut self, value: f64) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
-    fn bool(&mut self, value: bool) {
+    pub(crate) fn bool(&mut self, value: bool) {
         self.0.push(value as u8);
     }
-    fn string(&mut self, value: &str) {
+    pub(crate) fn string(&mut self, value: &str) {
         self.uint(value.len() as u64);
         self.0.extend_from_slice(value.as_bytes());
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    position: usize,
+/// The format's reader (also the model digest's); its errors are
+/// [`Error::CorruptProfile`].
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) position: usize,
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], Error> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], Error> {
         let end = self
             .position
             .checked_add(n)
@@ -234,10 +237,10 @@ impl Reader<'_> {
             None => Err(Error::corrupt("truncated")),
         }
     }
-    fn byte(&mut self) -> Result<u8, Error> {
+    pub(crate) fn byte(&mut self) -> Result<u8, Error> {
         Ok(self.take(1)?[0])
     }
-    fn uint(&mut self) -> Result<u64, Error> {
+    pub(crate) fn uint(&mut self) -> Result<u64, Error> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.byte()?;
@@ -252,45 +255,45 @@ impl Reader<'_> {
         }
         Err(Error::corrupt("integer longer than 10 bytes"))
     }
-    fn u32(&mut self) -> Result<u32, Error> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Error> {
         u32::try_from(self.uint()?).map_err(|_| Error::corrupt("integer overflows 32 bits"))
     }
-    fn int(&mut self) -> Result<i64, Error> {
+    pub(crate) fn int(&mut self) -> Result<i64, Error> {
         let raw = self.uint()?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
-    fn opt_int(&mut self) -> Result<Option<i64>, Error> {
+    pub(crate) fn opt_int(&mut self) -> Result<Option<i64>, Error> {
         match self.byte()? {
             0 => Ok(None),
             1 => Ok(Some(self.int()?)),
             _ => Err(Error::corrupt("option tag is not 0 or 1")),
         }
     }
-    fn bool(&mut self) -> Result<bool, Error> {
+    pub(crate) fn bool(&mut self) -> Result<bool, Error> {
         match self.byte()? {
             0 => Ok(false),
             1 => Ok(true),
             _ => Err(Error::corrupt("boolean is not 0 or 1")),
         }
     }
-    fn f32(&mut self) -> Result<f32, Error> {
+    pub(crate) fn f32(&mut self) -> Result<f32, Error> {
         let b = self.take(4)?;
         Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn f64(&mut self) -> Result<f64, Error> {
+    pub(crate) fn f64(&mut self) -> Result<f64, Error> {
         let b = self.take(8)?;
         Ok(f64::from_le_bytes([
             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
         ]))
     }
-    fn len(&mut self, limit: usize) -> Result<usize, Error> {
+    pub(crate) fn len(&mut self, limit: usize) -> Result<usize, Error> {
         let n = self.uint()?;
         if n > limit as u64 {
             return Err(Error::corrupt("a length breaks its limit"));
         }
         Ok(n as usize)
     }
-    fn string(&mut self, limit: usize) -> Result<String, Error> {
+    pub(crate) fn string(&mut self, limit: usize) -> Result<String, Error> {
         let n = self.len(limit)?;
         let bytes = self.take(n)?;
         std::str::from_utf8(bytes)

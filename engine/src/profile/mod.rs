@@ -22,7 +22,7 @@
 //! invariant, so an old or corrupt profile is refused with a typed error and
 //! never misread.
 
-mod codec;
+pub(crate) mod codec;
 
 /// Internals the crate's tests use to forge profiles.
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! small table-driven `check` helpers; `props` holds the property tests.
 
 mod bundle;
+mod digest;
 mod profile;
 #[cfg(not(target_arch = "wasm32"))]
 mod props;

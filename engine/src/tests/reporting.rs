@@ -26,7 +26,7 @@ fn model() -> Model {
     Model::from_bytes(&bundle.manifest, &bundle.tensors).unwrap()
 }
 
-fn requests() -> Vec<MetricRequest> {
+pub(super) fn requests() -> Vec<MetricRequest> {
     [
         (REVIEW_SENTIMENT, 0.5),
         (SEGMENT_LIFECYCLE, 0.25),
@@ -51,7 +51,7 @@ fn rescue() -> CampaignSpec {
     }
 }
 
-fn registry(model: &Model) -> Registry {
+pub(super) fn registry(model: &Model) -> Registry {
     let schedule = ReportSchedule {
         interval_hours: 24,
         delay_seconds: [10, 20],
