@@ -49,6 +49,7 @@
 mod campaigns;
 mod client;
 mod device;
+mod monte_carlo;
 mod options;
 mod truth;
 mod visits;
@@ -106,7 +107,7 @@ fn with_served_aggregators(url: &str, shop: &str, registry: Registry) -> Result<
 }
 
 /// Now in unix seconds.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -114,13 +115,16 @@ fn unix_now() -> i64 {
 
 /// Runs the simulation; starts a worker when `--url` is not given.
 fn simulate(options: &Options) -> Result<()> {
+    if let Some(seeds) = options.monte_carlo {
+        return monte_carlo::monte_carlo(options, seeds);
+    }
     let mut world = load_world(&options.shop, &options.orders, &options.reviews)?;
     let n_segments = world.registry.n_lifecycle_segments;
     let rates: Vec<Vec<Vec<f64>>> = world
         .registry
         .campaigns
         .iter()
-        .map(|spec| campaigns::rates_for(spec, n_segments, options.seed))
+        .map(|spec| campaigns::rates_for(spec, n_segments, world.new_segment, options.seed))
         .collect();
     let (_worker, url) = match &options.url {
         Some(url) => (None, url.clone()),
