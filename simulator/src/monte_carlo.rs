@@ -1,9 +1,9 @@
 //! `--monte-carlo SEEDS`: the run's numbers without a worker, for many seeds.
 //!
 //! Each seed's devices go through [`simulate_device`] exactly as in a run
-//! (with two aggregators, so their campaigns are secret-shared as in
-//! `cargo xtask simulate`), and are counted as a worker that accepted every
-//! upload would count them. Each campaign's day is then released as the two
+//! (with `--with-shares` they also build the Prio3 shares of a run with two
+//! aggregators, which changes no count), and are counted as a worker that
+//! accepted every upload would count them. Each campaign's day is then released as the two
 //! aggregators release it: the true cell counts (what the leader's and the
 //! helper's shares add up to) plus one draw of the helper's discrete-Laplace
 //! noise (`aggregation::aggregator::noise_draws`, the same strategy at the
@@ -56,8 +56,20 @@ fn noise_seed(seed: u64, draw: u64, campaign: usize) -> u64 {
 /// and noise draw to `options.monte_carlo_out`.
 pub fn monte_carlo(options: &Options, seeds: u64) -> Result<()> {
     let mut world = load_world(&options.shop, &options.orders, &options.reviews)?;
-    world.registry = world.registry.with_aggregators(simulated_aggregators()?)?;
-    let registry = &world.registry;
+    let shared = world
+        .registry
+        .clone()
+        .with_aggregators(simulated_aggregators()?)?;
+    // The devices build their day's report under the shop's registry as it
+    // is (one aggregator) unless asked for the shares: which campaign a device
+    // joins, its variant, its response and whether its report carries the
+    // campaign do not depend on it (the campaign comes first in the day's
+    // budget either way; the truth of seeds 2026, 1 and 2 is the same both
+    // ways), and Prio3 shares cost seven times the CPU.
+    if options.with_shares {
+        world.registry = shared.clone();
+    }
+    let registry = &shared;
     let shop = cove_edge::config::seed_shops()
         .iter()
         .find(|shop| shop.id == options.shop)

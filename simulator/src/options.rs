@@ -46,6 +46,10 @@ pub struct Options {
     /// one seed's truth can be released many times.
     #[arg(long, default_value_t = 1, value_parser = noise_draws)]
     pub noise_draws: u64,
+    /// With --monte-carlo: the devices also build the secret shares a run with
+    /// two aggregators sends (seven times the CPU; the counts are the same).
+    #[arg(long)]
+    pub with_shares: bool,
     /// Where --monte-carlo writes its JSON lines.
     #[arg(long, default_value_os_t = default_monte_carlo_out())]
     pub monte_carlo_out: PathBuf,

@@ -160,7 +160,15 @@ test("a segment mix that chance explains does not warn; a targeted one does", ()
   assert.ok(mixChiSquare([164, 241], [551, 7]).statistic > 300);
 });
 
-test(`${SEEDS || "no"} fresh seeds at 5,000 devices (COVE_SIMPSON_SEEDS)`, { skip: SEEDS === 0 }, () => {
-  const summary = summarise(monteCarlo(FIRST_FRESH_SEED, SEEDS, 1));
-  report(`seeds ${FIRST_FRESH_SEED}–${FIRST_FRESH_SEED + SEEDS - 1}, one noise draw each`, summary);
+// `COVE_SIMPSON_FILE` reads the lines of a run made before (for example in
+// parts, `--seed 1 --monte-carlo 100` and `--seed 101 --monte-carlo 100`,
+// concatenated: a seed's lines do not depend on the run it is in).
+const FILE = process.env.COVE_SIMPSON_FILE;
+
+test(`${SEEDS || "no"} fresh seeds at 5,000 devices (COVE_SIMPSON_SEEDS or COVE_SIMPSON_FILE)`, { skip: SEEDS === 0 && !FILE }, () => {
+  const lines = FILE
+    ? readFileSync(FILE, "utf8").trim().split("\n").map((line) => JSON.parse(line))
+    : monteCarlo(FIRST_FRESH_SEED, SEEDS, 1);
+  const seeds = lines.map((line) => line.seed);
+  report(`seeds ${Math.min(...seeds)}–${Math.max(...seeds)} (${new Set(seeds).size}), one noise draw each`, summarise(lines));
 });
