@@ -37,8 +37,10 @@
 //! reviews), [`campaigns`] (the designed response rates and targeting),
 //! [`device`] (one device's day through the engine, up to its envelope),
 //! [`client`] (an envelope posted with retries), [`worker`] (a worker started
-//! for the run) and [`truth`] (the true counts and the file they are written
-//! to); this file runs the devices on the clients' threads.
+//! for the run), [`truth`] (the true counts and the file they are written
+//! to) and [`monte_carlo`] (`--monte-carlo`: many seeds without a worker, each
+//! campaign released and published as the aggregators and the edge would);
+//! this file runs the devices on the clients' threads.
 //!
 //! The simulator never computes what the engine computes (every segment,
 //! decision, assignment and envelope is the engine's), never talks to
