@@ -629,6 +629,20 @@ fn publish_trending(
     Ok(countries)
 }
 
+/// The `campaigns` section of `GET /v1/aggregates` for a day whose campaign
+/// metrics the aggregators released as `releases` (metric name, release).
+/// The simulator's Monte Carlo (`cove-simulate --monte-carlo`) publishes its
+/// simulated releases through this, so that the Simpson's-paradox check sees
+/// exactly what the dashboard would.
+pub fn publish_released_campaigns(
+    shop: &ShopConfig,
+    registry: &Registry,
+    releases: &[(String, DayRelease)],
+) -> Result<serde_json::Value, ApiError> {
+    let campaigns = publish_campaigns(shop, registry, &Tallies::default(), releases)?;
+    serde_json::to_value(campaigns).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
 /// The shop's campaigns, decoded and published under k-anonymity.
 fn publish_campaigns<'a>(
     shop: &ShopConfig,

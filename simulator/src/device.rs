@@ -144,7 +144,6 @@ pub fn simulate_device(
 
     // Campaigns: the rescue offer when the engine calls for one, else maybe one
     // of the others.
-    let n_segments = registry.n_lifecycle_segments;
     let lifecycle_name = &segments::classify(model, &profile, config, now)
         .lifecycle
         .name;
@@ -184,7 +183,7 @@ pub fn simulate_device(
     let mut review_class = None;
     if let Some(position) = position {
         let spec = &registry.campaigns[position];
-        let weights = assignment_weights(spec, lifecycle, n_segments);
+        let weights = assignment_weights(spec, lifecycle, world.new_segment);
         if weights.iter().any(|&w| (w - weights[0]).abs() > 1e-12) {
             // Targeting: the shop chose the variant by segment.
             let draw = unit(&mut rng);

@@ -37,8 +37,10 @@
 //! reviews), [`campaigns`] (the designed response rates and targeting),
 //! [`device`] (one device's day through the engine, up to its envelope),
 //! [`client`] (an envelope posted with retries), [`worker`] (a worker started
-//! for the run) and [`truth`] (the true counts and the file they are written
-//! to); this file runs the devices on the clients' threads.
+//! for the run), [`truth`] (the true counts and the file they are written
+//! to) and [`monte_carlo`] (`--monte-carlo`: many seeds without a worker, each
+//! campaign released and published as the aggregators and the edge would);
+//! this file runs the devices on the clients' threads.
 //!
 //! The simulator never computes what the engine computes (every segment,
 //! decision, assignment and envelope is the engine's), never talks to
@@ -49,6 +51,7 @@
 mod campaigns;
 mod client;
 mod device;
+mod monte_carlo;
 mod options;
 mod truth;
 mod visits;
@@ -106,7 +109,7 @@ fn with_served_aggregators(url: &str, shop: &str, registry: Registry) -> Result<
 }
 
 /// Now in unix seconds.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -114,13 +117,16 @@ fn unix_now() -> i64 {
 
 /// Runs the simulation; starts a worker when `--url` is not given.
 fn simulate(options: &Options) -> Result<()> {
+    if let Some(seeds) = options.monte_carlo {
+        return monte_carlo::monte_carlo(options, seeds);
+    }
     let mut world = load_world(&options.shop, &options.orders, &options.reviews)?;
     let n_segments = world.registry.n_lifecycle_segments;
     let rates: Vec<Vec<Vec<f64>>> = world
         .registry
         .campaigns
         .iter()
-        .map(|spec| campaigns::rates_for(spec, n_segments, options.seed))
+        .map(|spec| campaigns::rates_for(spec, n_segments, world.new_segment, options.seed))
         .collect();
     let (_worker, url) = match &options.url {
         Some(url) => (None, url.clone()),

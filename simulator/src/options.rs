@@ -35,6 +35,24 @@ pub struct Options {
     /// Concurrent HTTP clients (clamped to 1–64).
     #[arg(long, default_value_t = 8, value_parser = clients)]
     pub clients: usize,
+    /// Instead of a run against a worker: this many seeds (from --seed), each
+    /// seed's devices simulated in-process and every campaign released as the
+    /// two aggregators release it (the true counts plus the helper's noise,
+    /// seeded), then published as `GET /v1/aggregates` publishes campaigns;
+    /// one JSON line per seed and noise draw, to --monte-carlo-out.
+    #[arg(long, value_name = "SEEDS", value_parser = seeds)]
+    pub monte_carlo: Option<u64>,
+    /// With --monte-carlo: independent noise draws per seed (1 to 1,000), so
+    /// one seed's truth can be released many times.
+    #[arg(long, default_value_t = 1, value_parser = noise_draws)]
+    pub noise_draws: u64,
+    /// With --monte-carlo: the devices also build the secret shares a run with
+    /// two aggregators sends (seven times the CPU; the counts are the same).
+    #[arg(long)]
+    pub with_shares: bool,
+    /// Where --monte-carlo writes its JSON lines.
+    #[arg(long, default_value_os_t = default_monte_carlo_out())]
+    pub monte_carlo_out: PathBuf,
     /// The Online Retail orders the devices are drawn from (`cargo xtask
     /// simulate` passes the copy it checked against data/SHA256SUMS).
     #[arg(long, value_name = "FILE", default_value_os_t = data_file(ORDERS))]
@@ -62,6 +80,29 @@ fn default_truth() -> PathBuf {
         .join("target")
         .join("xtask")
         .join("simulation-truth.json")
+}
+
+fn default_monte_carlo_out() -> PathBuf {
+    workspace_root()
+        .join("target")
+        .join("xtask")
+        .join("monte-carlo.jsonl")
+}
+
+fn seeds(value: &str) -> Result<u64, String> {
+    let seeds = number(value)?;
+    if !(1..=10_000).contains(&seeds) {
+        return Err("must be between 1 and 10,000 seeds".into());
+    }
+    Ok(seeds)
+}
+
+fn noise_draws(value: &str) -> Result<u64, String> {
+    let draws = number(value)?;
+    if !(1..=1_000).contains(&draws) {
+        return Err("must be between 1 and 1,000 draws".into());
+    }
+    Ok(draws)
 }
 
 fn number(value: &str) -> Result<u64, String> {
@@ -140,5 +181,19 @@ mod tests {
         assert_eq!(parse(&["--devices", "1000000"]).unwrap().devices, 1_000_000);
         assert_eq!(parse(&["--clients", "0"]).unwrap().clients, 1);
         assert_eq!(parse(&["--clients", "500"]).unwrap().clients, 64);
+    }
+
+    #[test]
+    fn monte_carlo_seeds_and_draws_are_in_range() {
+        assert_eq!(parse(&[]).unwrap().monte_carlo, None);
+        let options = parse(&["--monte-carlo", "200", "--noise-draws", "5"]).unwrap();
+        assert_eq!((options.monte_carlo, options.noise_draws), (Some(200), 5));
+        for refused in ["0", "10001", "some"] {
+            let error = parse(&["--monte-carlo", refused]).unwrap_err();
+            assert!(error.contains("--monte-carlo"), "{refused}: {error}");
+        }
+        for refused in ["0", "1001"] {
+            assert!(parse(&["--noise-draws", refused]).is_err(), "{refused}");
+        }
     }
 }

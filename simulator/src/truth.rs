@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use cove_engine::bundle::Model;
-use cove_engine::privacy::campaign::CampaignKind;
 use cove_engine::privacy::registry::{self, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER};
 use serde_json::json;
 
@@ -59,6 +58,12 @@ impl Truth {
             cap: revenue_cap(world),
             ..Truth::default()
         }
+    }
+
+    /// `[campaign][variant][segment] = (exposed, responded)`: the devices
+    /// whose report carried the campaign.
+    pub fn campaign_cells(&self) -> &[Vec<Vec<(u64, u64)>>] {
+        &self.campaigns
     }
 
     /// Counts one device: its true values when the worker accepted its
@@ -188,7 +193,7 @@ pub fn write_truth(
         "campaigns": campaigns,
         "visits": visits,
         "reviews": { "unhappy_segment": UNHAPPY_SEGMENT, "by_segment": truth.reviews },
-        "simpson": world.registry.campaigns.iter().find(|c| c.kind == CampaignKind::Targeted && c.variants == 3)
+        "simpson": world.registry.campaigns.iter().find(|c| crate::campaigns::holds_simpsons_paradox(c))
             .map(|c| json!({"campaign": c.id, "variants": [1, 2]})),
     });
     if let Some(parent) = options.truth.parent() {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use cove_engine::bundle::Model;
 use cove_engine::events::Event;
 use cove_engine::privacy::campaign::CampaignSpec;
-use cove_engine::privacy::registry::{MetricRequest, Registry, ReportSchedule};
+use cove_engine::privacy::registry::{self, MetricRequest, Registry, ReportSchedule};
 use cove_engine::profile::ProfileConfig;
 use cove_engine::sentiment::SentimentModel;
 use cove_models::data::{self, CleaningRules, ColumnMap, Transactions};
@@ -19,6 +19,7 @@ use cove_models::export::country_code;
 use cove_models::sentiment::reviews::read_reviews;
 use serde::Deserialize;
 
+use crate::campaigns::NEW_SHOPPERS;
 use crate::workspace_root;
 
 /// The part of `shops.json` the simulator needs.
@@ -53,6 +54,8 @@ pub struct World {
     pub first_second: i64,
     pub last_second: i64,
     pub registry: Registry,
+    /// The lifecycle segment of new shoppers (`campaigns::NEW_SHOPPERS`).
+    pub new_segment: u32,
     /// Real review texts (clothing reviews): 1–2 stars, and 3–5 stars.
     pub negative_reviews: Vec<String>,
     pub other_reviews: Vec<String>,
@@ -113,6 +116,8 @@ pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<W
         shop.schedule,
     )
     .with_context(|| format!("resolving shop '{shop_id}' against the default bundle"))?;
+    let new_segment = registry::lifecycle_index(&model, NEW_SHOPPERS)
+        .with_context(|| format!("the default bundle has no '{NEW_SHOPPERS}' lifecycle segment"))?;
     let started = Instant::now();
     let data = data::read_transactions_file(
         orders,
@@ -142,6 +147,7 @@ pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<W
         first_second,
         last_second,
         registry,
+        new_segment,
         negative_reviews: negative_reviews.into_iter().map(|r| r.text).collect(),
         other_reviews: other_reviews.into_iter().map(|r| r.text).collect(),
         sentiment,

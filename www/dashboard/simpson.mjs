@@ -12,7 +12,8 @@
 // This one compares the pooled difference with the segment-adjusted one
 // (each comparable segment's difference weighted by the shoppers both
 // variants reached in it, the usual stratified comparison) and asks that the
-// variants' segment mixes really differ and that most comparable segments
+// variants' segment mixes really differ (by at least `MIN_MIX_DIFFERENCE`,
+// and more than chance: `MIX_TEST_LEVEL`) and that most comparable segments
 // agree with the adjusted direction. A segment is comparable when both rates
 // are published and neither range is wider than `MAX_COMPARABLE_WIDTH`.
 
@@ -30,6 +31,50 @@ export function rateOf(cell) {
  * differs by tens of points.
  */
 export const MIN_MIX_DIFFERENCE = 0.1;
+
+/**
+ * The chi-square test of "both variants reached the same segment mix" must
+ * reject it at this level before a reversal is put down to the mix. Two
+ * variants assigned at random to a few hundred shoppers each can differ by
+ * more than `MIN_MIX_DIFFERENCE` by chance (issue 23: a campaign assigned at
+ * random warned in the Monte Carlo of 5,000-device runs), while a campaign
+ * targeted by segment is rejected at any level (chi-square in the hundreds).
+ */
+export const MIX_TEST_LEVEL = 0.001;
+
+/** Chi-square's upper 0.1% points for 1–10 degrees of freedom. */
+const CHI_SQUARE_999 = [10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877, 29.588];
+
+/** The upper `MIX_TEST_LEVEL` point of chi-square with `df` degrees of freedom (Wilson–Hilferty beyond the table). */
+function chiSquareCritical(df) {
+  if (df <= CHI_SQUARE_999.length) return CHI_SQUARE_999[df - 1];
+  const z = 3.090232306167813;
+  const k = 2 / (9 * df);
+  return df * (1 - k + z * Math.sqrt(k)) ** 3;
+}
+
+/**
+ * Pearson's chi-square statistic of a 2 × groups table of counts (the
+ * shoppers each variant reached in each group), and its degrees of freedom;
+ * groups that neither variant reached are left out.
+ */
+export function mixChiSquare(countsA, countsB) {
+  const totalA = countsA.reduce((a, b) => a + b, 0);
+  const totalB = countsB.reduce((a, b) => a + b, 0);
+  const total = totalA + totalB;
+  let statistic = 0;
+  let groups = 0;
+  countsA.forEach((a, i) => {
+    const column = a + countsB[i];
+    if (column <= 0 || total <= 0) return;
+    groups += 1;
+    const expectedA = (totalA * column) / total;
+    const expectedB = (totalB * column) / total;
+    if (expectedA > 0) statistic += (a - expectedA) ** 2 / expectedA;
+    if (expectedB > 0) statistic += (countsB[i] - expectedB) ** 2 / expectedB;
+  });
+  return { statistic, df: groups - 1 };
+}
 
 const Z_95 = 1.959963984540054;
 
@@ -57,7 +102,8 @@ function comparableRate(cell) {
  * `adjusted` is the average of the comparable segments' differences, weighted
  * by the shoppers both reached in each. A reversal is when the two have
  * opposite signs, most comparable segments point the adjusted way, and the
- * variants' segment mixes differ by at least `MIN_MIX_DIFFERENCE`. `better`
+ * variants' segment mixes differ by at least `MIN_MIX_DIFFERENCE` and more than
+ * chance would make them (`MIX_TEST_LEVEL`). `better`
  * is the variant that does better inside the segments (it looks worse
  * overall); `drivers` are the segments whose mix explains the overall
  * figure, each with whether `better` reached more (or fewer) of its shoppers
@@ -135,6 +181,12 @@ function compare(a, b) {
   const restB = Math.max(0, 1 - segments.reduce((sum, s) => sum + shareB(s), 0));
   const mixDifference = (segments.reduce((sum, s) => sum + Math.abs(shareB(s) - shareA(s)), 0) + Math.abs(restB - restA)) / 2;
   if (mixDifference < MIN_MIX_DIFFERENCE) return { checked: true };
+  // ...and by more than chance: the comparable segments and the rest, as
+  // counts of shoppers.
+  const hiddenA = Math.max(0, totalA - segments.reduce((sum, s) => sum + s.exposedA, 0));
+  const hiddenB = Math.max(0, totalB - segments.reduce((sum, s) => sum + s.exposedB, 0));
+  const mix = mixChiSquare([...segments.map((s) => s.exposedA), hiddenA], [...segments.map((s) => s.exposedB), hiddenB]);
+  if (mix.df < 1 || mix.statistic < chiSquareCritical(mix.df)) return { checked: true };
 
   // The variant that does better inside the segments, and the segments whose
   // mix makes it look worse overall: each segment's part in the overall

@@ -404,6 +404,28 @@ fn noise_strategy(task: &Task) -> Result<PureDpDiscreteLaplace, Error> {
     ))
 }
 
+/// `cells` independent draws of the noise [`helper_release`] adds to a
+/// task's cells (the task's discrete-Laplace strategy at its sensitivity),
+/// from a generator seeded with `seed`. The helper draws from the operating
+/// system; the simulator's Monte Carlo (`cove-simulate --monte-carlo`) draws
+/// a day's release with this, so that a seed gives the same release.
+pub fn noise_draws(task: &Task, cells: usize, seed: u64) -> Result<Vec<i64>, Error> {
+    use prio::dp::distributions::DiscreteLaplace;
+    use rand::distributions::Distribution;
+    use rand::SeedableRng;
+    let sensitivity = num_bigint::BigUint::from(task.sensitivity() as u64);
+    let distribution: DiscreteLaplace = noise_strategy(task)?
+        .create_distribution(num_rational::Ratio::from_integer(sensitivity))
+        .map_err(|error| problem("invalidTask", error))?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    Ok((0..cells)
+        .map(|_| {
+            let draw: num_bigint::BigInt = distribution.sample(&mut rng);
+            i64::try_from(draw).unwrap_or(i64::MAX)
+        })
+        .collect())
+}
+
 /// The helper's release of a day: checks that the leader's count and checksum
 /// match its own and that the batch reaches the task's minimum, adds the noise
 /// and seals the share to the collector. The caller stores the result and

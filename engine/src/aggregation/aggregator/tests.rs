@@ -339,3 +339,29 @@ fn a_sum_report_whose_shares_were_altered_fails_its_proof() {
     assert!(aggregate(&s, &bytes, &mut batches).is_err());
     assert_eq!(batches.1.count, 0);
 }
+
+/// The seeded draws of the helper's noise (the simulator's Monte Carlo) have
+/// the variance `release::noise_variance` states for the task's ε, and a seed
+/// gives the same draws.
+#[test]
+fn seeded_noise_draws_have_the_stated_variance() {
+    let task = Task::histogram("demo", "campaign.win-back", 36, 2.0, 50).unwrap();
+    let draws = noise_draws(&task, 20_000, 7).unwrap();
+    assert_eq!(draws, noise_draws(&task, 20_000, 7).unwrap());
+    assert_ne!(draws, noise_draws(&task, 20_000, 8).unwrap());
+    let n = draws.len() as f64;
+    let mean = draws.iter().sum::<i64>() as f64 / n;
+    let variance = draws
+        .iter()
+        .map(|&d| (d as f64 - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
+    let stated = crate::aggregation::release::noise_variance(2.0);
+    // σ² ≈ 1.84 at ε = 2; the sample variance of 20,000 draws is within a
+    // few percent of it (its standard error is about 2%).
+    assert!(mean.abs() < 0.1, "mean {mean}");
+    assert!(
+        (variance / stated - 1.0).abs() < 0.1,
+        "{variance} vs {stated}"
+    );
+}
