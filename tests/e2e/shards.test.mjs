@@ -115,13 +115,17 @@ async function similarSlot(page, item) {
   return handle.jsonValue();
 }
 
-/** The ids on the home page's "for you" slot, read in one step. */
-function homeSlot(page) {
-  return page.evaluate(() =>
-    [...document.querySelectorAll('[data-page="home"] [data-cove-slot="home"][data-cove-state="ready"] article')].map(
-      (card) => card.dataset.coveItem,
-    ),
+/** The ids on the home page's "for you" slot once it is filled, read in one step. */
+async function homeSlot(page) {
+  const handle = await page.waitForFunction(
+    () => {
+      const cards = [...document.querySelectorAll('[data-page="home"] [data-cove-slot="home"][data-cove-state="ready"] article')];
+      return cards.length > 0 ? cards.map((card) => card.dataset.coveItem) : null;
+    },
+    null,
+    { timeout: 30_000 },
   );
+  return handle.jsonValue();
 }
 
 test("a shopper on a large shop's head gets the shards of their taste, once, and the slots use them", async () => {
@@ -141,8 +145,10 @@ test("a shopper on a large shop's head gets the shards of their taste, once, and
   await viewProducts(page);
   const status = await page.evaluate(() => window.cove.shards());
   assert.deepEqual(status.failed, []);
-  assert.ok(status.loaded.length >= 1 && status.loaded.length <= 2 * 2, `the shards of the top taste clusters: ${status.loaded}`);
-  assert.deepEqual([...log.shardRequests].sort(), [...status.loaded].sort(), "each loaded shard was fetched once, and no other");
+  // Two taste clusters' shards for each state of the taste the fetches saw
+  // (one per event at most: how many the fetches see depends on timing).
+  assert.ok(status.loaded.length >= 1 && status.loaded.length <= 2 * VIEWED.length, `the shards of the top taste clusters: ${status.loaded}`);
+  assert.deepEqual([...log.shardRequests].sort(), [...status.loaded].sort(), `each loaded shard was fetched once, and no other: ${JSON.stringify({ requests: log.shardRequests, status })}`);
 
   // Home again: the "for you" slot ranks over the head and the loaded shards.
   await page.goto(`${worker.url}/?bundle=sharded#/`);
@@ -223,7 +229,7 @@ test("a shard that 404s or fails its hash leaves the head ranking, says so, and 
     assert.match(failure.message, /HTTP 404/);
   }
   await page.goto(`${worker.url}/?bundle=sharded#/`);
-  const headOnly = await homeSlot(page).then(async (ids) => (ids.length ? ids : (await page.waitForTimeout(500), homeSlot(page))));
+  const headOnly = await homeSlot(page);
   assert.ok(headOnly.length > 0 && headOnly.every((id) => published.head.has(id)), "the head still ranks");
   // Without its shard, a product outside the head gets the shop's bestsellers.
   const outside = published.itemsOf[missing.failed[0].index][0];
@@ -254,5 +260,35 @@ test("a shard that 404s or fails its hash leaves the head ranking, says so, and 
   assert.deepEqual(healed.failed, []);
   assert.ok(healed.loaded.length >= 1, "loaded once served right");
   assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("in a Web Worker too: the large-catalogue engine loads there and fetches the shopper's shards", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.route(`${worker.url}/shop/worker.html`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head><body>
+<script type="module">
+import { Cove } from "/cove.mjs";
+window.cove = await Cove.start({ bundle: "/v1/bundles/sharded.json", worker: true, slots: false, country: "GB" });
+</script></body></html>`,
+    }),
+  );
+  await page.goto(`${worker.url}/shop/worker.html`);
+  await page.waitForFunction(() => window.cove, null, { timeout: 30_000 });
+  const status = await page.evaluate(async (viewed) => {
+    for (const item of viewed) await window.cove.track({ type: "view", item });
+    return window.cove.shards();
+  }, VIEWED);
+  assert.equal(status.total, published.table.length);
+  assert.ok(status.loaded.length >= 1, JSON.stringify(status));
+  assert.deepEqual(status.failed, []);
+  const ranked = await page.evaluate(() => window.cove.recommend({ k: 8 }));
+  assert.equal(ranked.length, 8);
+  assert.deepEqual(errors, []);
   await context.close();
 });
