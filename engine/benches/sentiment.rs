@@ -28,7 +28,7 @@ fn long_text() -> String {
 
 fn published_model() -> Option<SentimentModel> {
     use cove_engine::bundle::layout;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles");
+    let dir = layout::site_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"));
     let pointer: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(layout::SENTIMENT_POINTER)).ok()?).ok()?;
     let id = pointer["three_class"]["model_id"].as_str()?;

@@ -33,7 +33,9 @@ pub const PROFILE_SIZES: [usize; 4] = [0, 5, 20, 64];
 const NOW: i64 = 1_700_000_000;
 
 fn default_model() -> Option<Model> {
-    published_default_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles"))
+    published_default_bundle(&cove_engine::bundle::layout::site_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"),
+    ))
 }
 
 /// The i-th view event of the benchmark profile (the wasm harness builds the same).

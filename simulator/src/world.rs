@@ -88,9 +88,7 @@ fn load_sentiment(bundles: &Path) -> Result<SentimentModel> {
 /// The world of the shop `shop_id`, its customers read from `orders` and its
 /// reviews from `reviews_file`.
 pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<World> {
-    let bundles = layout::SITE_DIR
-        .iter()
-        .fold(workspace_root().join("www"), |dir, part| dir.join(part));
+    let bundles = layout::site_dir(&workspace_root().join("www"));
     let model = cove_engine::testing::published_default_bundle(&bundles).with_context(|| {
         format!(
             "no default bundle under {} (run `cargo xtask build`)",

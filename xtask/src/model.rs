@@ -27,9 +27,7 @@ pub fn params_file() -> PathBuf {
 /// Where bundles are published (`www/v1/bundles/`, served at
 /// [`layout::URL_PREFIX`]).
 pub fn bundles_dir() -> PathBuf {
-    layout::SITE_DIR
-        .iter()
-        .fold(paths::root().join("www"), |dir, part| dir.join(part))
+    layout::site_dir(&paths::root().join("www"))
 }
 
 /// The sources a trained bundle depends on. (The browser's bindings are

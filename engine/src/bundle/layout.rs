@@ -30,6 +30,14 @@ pub const URL_PREFIX: &str = "/v1/bundles";
 /// (`www/v1/bundles/`): the same as [`URL_PREFIX`].
 pub const SITE_DIR: [&str; 2] = ["v1", "bundles"];
 
+/// The bundles' folder under a site's root folder (`<site>/v1/bundles`);
+/// a path only, nothing is read.
+pub fn site_dir(site: &std::path::Path) -> std::path::PathBuf {
+    SITE_DIR
+        .iter()
+        .fold(site.to_path_buf(), |dir, part| dir.join(part))
+}
+
 /// The pointer to the default recommendation bundle: the one a storefront
 /// names unless told otherwise.
 pub const DEFAULT_POINTER: &str = "default.json";
@@ -97,6 +105,10 @@ mod tests {
         );
         assert_eq!(item_index_file_name(7), "items-7.json");
         assert_eq!(format!("/{}", SITE_DIR.join("/")), URL_PREFIX);
+        assert_eq!(
+            site_dir(std::path::Path::new("www")),
+            std::path::Path::new("www").join("v1").join("bundles")
+        );
     }
 
     #[test]
