@@ -14,7 +14,9 @@ use cove_engine::testing::published_default_bundle;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn default_model() -> Option<Model> {
-    published_default_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles"))
+    published_default_bundle(&cove_engine::bundle::layout::site_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"),
+    ))
 }
 
 fn bench(c: &mut Criterion) {

@@ -14,7 +14,9 @@ use cove_engine::testing::published_default_bundle;
 const CALLS: usize = 20_000;
 
 fn main() {
-    let bundles = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles");
+    let bundles = cove_engine::bundle::layout::site_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"),
+    );
     let model = published_default_bundle(&bundles)
         .expect("no published default bundle: run `cargo xtask build` first");
 

@@ -163,7 +163,7 @@ pub fn cors_origin(incoming: &Incoming, shop: Option<&ShopConfig>) -> Option<Str
     // `www/_headers`); a bundle path that reaches the worker names no file,
     // and a storefront on another origin must be able to read that 404
     // rather than see a network error.
-    if url.path().starts_with("/v1/bundles/") {
+    if cove_engine::bundle::layout::below_prefix(url.path()).is_some() {
         return Some("*".into());
     }
     let shop = shop.filter(|shop| shop_query(incoming).as_deref() == Some(shop.id.as_str()))?;

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use cove_engine::bundle::Model;
+use cove_engine::bundle::{layout, Model};
 use serde::Deserialize;
 use worker::Env;
 
@@ -56,9 +56,9 @@ pub async fn default_model(env: &Env) -> Result<Arc<Model>, ApiError> {
     if let Some(model) = CURRENT.with(|current| current.borrow().clone()) {
         return Ok(model);
     }
-    let pointer: DefaultBundle =
-        serde_json::from_slice(&asset_bytes(env, "/v1/bundles/default.json").await?)
-            .map_err(|e| ApiError::Internal(format!("default.json: {e}")))?;
+    let pointer_url = layout::pointer_url(layout::DEFAULT_POINTER);
+    let pointer: DefaultBundle = serde_json::from_slice(&asset_bytes(env, &pointer_url).await?)
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", layout::DEFAULT_POINTER)))?;
     let manifest = asset_bytes(env, &pointer.manifest).await?;
     let tensors = asset_bytes(env, &pointer.tensors).await?;
     let mut model = Model::from_bytes(&manifest, &tensors)

@@ -27,12 +27,13 @@ fn long_text() -> String {
 }
 
 fn published_model() -> Option<SentimentModel> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles");
+    use cove_engine::bundle::layout;
+    let dir = layout::site_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"));
     let pointer: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("sentiment.json")).ok()?).ok()?;
+        serde_json::from_slice(&std::fs::read(dir.join(layout::SENTIMENT_POINTER)).ok()?).ok()?;
     let id = pointer["three_class"]["model_id"].as_str()?;
-    let manifest = std::fs::read(dir.join(id).join("manifest.json")).ok()?;
-    let tensors = std::fs::read(dir.join(id).join("tensors.safetensors")).ok()?;
+    let manifest = std::fs::read(dir.join(id).join(layout::MANIFEST_FILE)).ok()?;
+    let tensors = std::fs::read(dir.join(id).join(layout::TENSORS_FILE)).ok()?;
     SentimentModel::from_bytes(&manifest, &tensors).ok()
 }
 

@@ -33,7 +33,9 @@ pub const PROFILE_SIZES: [usize; 4] = [0, 5, 20, 64];
 const NOW: i64 = 1_700_000_000;
 
 fn default_model() -> Option<Model> {
-    published_default_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/v1/bundles"))
+    published_default_bundle(&cove_engine::bundle::layout::site_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www"),
+    ))
 }
 
 /// The i-th view event of the benchmark profile (the wasm harness builds the same).
@@ -87,12 +89,13 @@ const TEN_K_K: usize = 20;
 /// Writes the 10k synthetic bundle, and its catalogue as the trainer
 /// publishes one, where the wasm harness reads them.
 fn write_ten_k_bundle(manifest: &[u8], tensors: &[u8], model: &Model) {
+    use cove_engine::bundle::layout;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/synthetic-10k");
     std::fs::create_dir_all(&dir).expect("creating target/bench/synthetic-10k");
-    std::fs::write(dir.join("manifest.json"), manifest).expect("writing the manifest");
-    std::fs::write(dir.join("tensors.safetensors"), tensors).expect("writing the tensors");
+    std::fs::write(dir.join(layout::MANIFEST_FILE), manifest).expect("writing the manifest");
+    std::fs::write(dir.join(layout::TENSORS_FILE), tensors).expect("writing the tensors");
     let catalogue = serde_json::to_vec(model.items()).expect("serializing the catalogue");
-    std::fs::write(dir.join("catalogue.json"), catalogue).expect("writing the catalogue");
+    std::fs::write(dir.join(layout::CATALOGUE_FILE), catalogue).expect("writing the catalogue");
 }
 
 /// The 10k ranking's model (its bundle written for the wasm harness), the

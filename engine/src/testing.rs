@@ -302,11 +302,13 @@ pub fn synthetic_events(n: usize, n_items: usize, start: i64, seed: u64) -> Vec<
 /// been published (run `cargo xtask build`). For benchmarks and examples that
 /// measure the real catalogue; the engine itself never reads files.
 pub fn published_default_bundle(bundles_dir: &std::path::Path) -> Option<crate::bundle::Model> {
+    use crate::bundle::layout;
     let pointer: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundles_dir.join("default.json")).ok()?).ok()?;
+        serde_json::from_slice(&std::fs::read(bundles_dir.join(layout::DEFAULT_POINTER)).ok()?)
+            .ok()?;
     let model_dir = bundles_dir.join(pointer["model_id"].as_str()?);
-    let manifest = std::fs::read(model_dir.join("manifest.json")).ok()?;
-    let tensors = std::fs::read(model_dir.join("tensors.safetensors")).ok()?;
+    let manifest = std::fs::read(model_dir.join(layout::MANIFEST_FILE)).ok()?;
+    let tensors = std::fs::read(model_dir.join(layout::TENSORS_FILE)).ok()?;
     crate::bundle::Model::from_bytes(&manifest, &tensors).ok()
 }
 

@@ -32,9 +32,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use cove_engine::bundle::{
-    BuiltBundle, BundleBuilder, ItemMeta, LifecycleMap, LifecycleRule, LogisticModel, LoyaltyTier,
-    PriceTiers, RankingParams, RescueAction, RescuePolicy, RescueRule, SegmentDefinitions,
-    TrainingSummary,
+    layout, BuiltBundle, BundleBuilder, ItemMeta, LifecycleMap, LifecycleRule, LogisticModel,
+    LoyaltyTier, PriceTiers, RankingParams, RescueAction, RescuePolicy, RescueRule,
+    SegmentDefinitions, TrainingSummary,
 };
 use cove_engine::profile::ProfileParams;
 use serde::Serialize;
@@ -755,12 +755,12 @@ pub struct Published {
 }
 
 /// A bundle's entry in a pointer file: its id and the URL paths of its two
-/// parts under `/v1/bundles/`.
+/// parts (`layout::bundle_url`).
 pub fn bundle_pointer(model_id: &str) -> serde_json::Value {
     serde_json::json!({
         "model_id": model_id,
-        "manifest": format!("/v1/bundles/{model_id}/manifest.json"),
-        "tensors": format!("/v1/bundles/{model_id}/tensors.safetensors"),
+        "manifest": layout::bundle_url(model_id, layout::MANIFEST_FILE),
+        "tensors": layout::bundle_url(model_id, layout::TENSORS_FILE),
     })
 }
 
@@ -787,7 +787,7 @@ pub fn pointer_json(
     manifest: &[u8],
 ) -> anyhow::Result<String> {
     let mut value = bundle_pointer(model_id);
-    value["catalogue"] = format!("/v1/bundles/{model_id}/catalogue.json").into();
+    value["catalogue"] = layout::bundle_url(model_id, layout::CATALOGUE_FILE).into();
     value["manifest_integrity"] = sri_sha256(manifest).into();
     let starter = cove_engine::ranking::starter::starter_lists(
         model,
@@ -797,12 +797,7 @@ pub fn pointer_json(
     value["starter"] = serde_json::to_value(starter).context("serializing the starter lists")?;
     if !model.shard_table().is_empty() {
         let paths: Vec<String> = (0..model.shard_table().len())
-            .map(|index| {
-                format!(
-                    "/v1/bundles/{model_id}/{}",
-                    crate::shards::shard_file_name(index)
-                )
-            })
+            .map(|index| layout::bundle_url(model_id, &layout::shard_file_name(index)))
             .collect();
         value["shards"] = paths.into();
     }
@@ -825,7 +820,7 @@ pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
 }
 
 /// The pointer file a storefront names by default (`/v1/bundles/default.json`).
-pub const DEFAULT_POINTER: &str = "default.json";
+pub const DEFAULT_POINTER: &str = layout::DEFAULT_POINTER;
 
 /// Checks a pointer file's name: a plain `*.json` file name in the publish
 /// directory (no folders), so `--pointer` cannot write elsewhere.
@@ -877,15 +872,12 @@ pub fn publish_with_shards(
     let bundle_dir = dir.join(&bundle.model_id);
     std::fs::create_dir_all(&bundle_dir)
         .with_context(|| format!("creating {}", bundle_dir.display()))?;
-    let manifest_path = bundle_dir.join("manifest.json");
-    let tensors_path = bundle_dir.join("tensors.safetensors");
-    let catalogue_path = bundle_dir.join("catalogue.json");
+    let manifest_path = bundle_dir.join(layout::MANIFEST_FILE);
+    let tensors_path = bundle_dir.join(layout::TENSORS_FILE);
+    let catalogue_path = bundle_dir.join(layout::CATALOGUE_FILE);
     let pointer_path = dir.join(pointer);
     for (index, file) in shards.iter().enumerate() {
-        write_atomic(
-            &bundle_dir.join(crate::shards::shard_file_name(index)),
-            file,
-        )?;
+        write_atomic(&bundle_dir.join(layout::shard_file_name(index)), file)?;
     }
     anyhow::ensure!(
         item_index.len() as u64 == u64::from(model.manifest().item_index_files.unwrap_or(0)),
@@ -895,7 +887,7 @@ pub fn publish_with_shards(
     );
     for (bucket, file) in item_index.iter().enumerate() {
         write_atomic(
-            &bundle_dir.join(cove_engine::bundle::item_index_file_name(bucket as u32)),
+            &bundle_dir.join(layout::item_index_file_name(bucket as u32)),
             file,
         )?;
     }
@@ -963,12 +955,12 @@ pub fn pointed_manifest(
         "{}: model_id {id:?} is not a plain name",
         pointer.display()
     );
-    Ok(dir.join(id).join("manifest.json"))
+    Ok(dir.join(id).join(layout::MANIFEST_FILE))
 }
 
 /// Reads a bundle's manifest and the `tensors.safetensors` beside it.
 pub fn read_parts(manifest_path: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    let tensors_path = manifest_path.with_file_name("tensors.safetensors");
+    let tensors_path = manifest_path.with_file_name(layout::TENSORS_FILE);
     let manifest = std::fs::read(manifest_path)
         .with_context(|| format!("reading {}", manifest_path.display()))?;
     let tensors = std::fs::read(&tensors_path)
@@ -981,11 +973,11 @@ pub fn read_parts(manifest_path: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
 /// and loads it with the engine.
 pub fn load_published(path: &Path) -> anyhow::Result<cove_engine::bundle::Model> {
     let manifest_path = if path.is_dir() {
-        let pointer = path.join("default.json");
+        let pointer = path.join(layout::DEFAULT_POINTER);
         if pointer.is_file() {
             pointed_manifest(path, &pointer, &read_pointer(&pointer)?)?
         } else {
-            path.join("manifest.json")
+            path.join(layout::MANIFEST_FILE)
         }
     } else {
         path.to_owned()
@@ -1087,6 +1079,8 @@ mod tests {
             }
         }
         assert_eq!(pointer["model_id"], *id);
+        // The parts' URL paths, spelt out here so that a change to the
+        // layout module shows up as a change of the published pointer.
         assert_eq!(
             pointer["manifest"],
             format!("/v1/bundles/{id}/manifest.json")
@@ -1103,7 +1097,7 @@ mod tests {
         for path in [
             dir.clone(),
             dir.join(id),
-            dir.join(id).join("manifest.json"),
+            dir.join(id).join(layout::MANIFEST_FILE),
         ] {
             assert_eq!(load_published(&path).unwrap().model_id(), id);
         }
@@ -1144,7 +1138,7 @@ mod tests {
             p.engine_classifier.weights[0] as f32
         );
         // A corrupted tensor file is refused by the loader with a typed error.
-        let tensors = dir.join(id).join("tensors.safetensors");
+        let tensors = dir.join(id).join(layout::TENSORS_FILE);
         let mut bytes = std::fs::read(&tensors).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use cove_engine::bundle::{BundleBuilder, ShardPlan, ShardedBundle};
+use cove_engine::bundle::{layout, BundleBuilder, ShardPlan, ShardedBundle};
 use serde::Serialize;
 
 use crate::export::{gzip_len, write_atomic};
@@ -177,7 +177,7 @@ fn summary(
     }
 }
 
-pub use cove_engine::bundle::shard_file_name;
+pub use layout::shard_file_name;
 
 /// Writes a head's shards into `DIR/<model_id>/` (before the head is
 /// published, so its pointer never names missing files).
@@ -351,18 +351,18 @@ mod tests {
             &bundle.shards,
             &bundle.item_index,
             &dir,
-            "default.json",
+            layout::DEFAULT_POINTER,
         )
         .unwrap();
         let loaded = crate::export::load_published(&dir).unwrap();
         assert_eq!(loaded.n_items(), model.items.len());
-        let pointer = crate::export::read_pointer(&dir.join("default.json")).unwrap();
+        let pointer = crate::export::read_pointer(&dir.join(layout::DEFAULT_POINTER)).unwrap();
         assert_eq!(
             pointer["shards"].as_array().map(Vec::len),
             Some(bundle.shards.len())
         );
         let catalogue =
-            std::fs::read(dir.join(&bundle.head.model_id).join("catalogue.json")).unwrap();
+            std::fs::read(dir.join(&bundle.head.model_id).join(layout::CATALOGUE_FILE)).unwrap();
         let items: Vec<serde_json::Value> = serde_json::from_slice(&catalogue).unwrap();
         assert_eq!(items.len(), model.items.len());
         // A missing shard is named.

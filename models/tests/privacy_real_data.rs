@@ -81,7 +81,9 @@ fn draw(customers: usize, n_devices: usize, seed: u64) -> Vec<usize> {
 
 #[test]
 fn estimates_cover_real_shoppers_segments_and_interests() {
-    let Some(model) = published_default_bundle(&workspace().join("www/v1/bundles")) else {
+    let Some(model) = published_default_bundle(&cove_engine::bundle::layout::site_dir(
+        &workspace().join("www"),
+    )) else {
         eprintln!("SKIPPED: no published default bundle (run `cargo xtask build`)");
         return;
     };

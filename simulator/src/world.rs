@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use cove_engine::bundle::Model;
+use cove_engine::bundle::{layout, Model};
 use cove_engine::events::Event;
 use cove_engine::privacy::campaign::CampaignSpec;
 use cove_engine::privacy::registry::{self, MetricRequest, Registry, ReportSchedule};
@@ -66,15 +66,15 @@ pub struct World {
 /// The published three-class sentiment bundle (`sentiment.json` names it).
 fn load_sentiment(bundles: &Path) -> Result<SentimentModel> {
     let pointer: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(bundles.join("sentiment.json"))
-            .context("no sentiment.json (run `cargo xtask build`)")?,
+        &std::fs::read(bundles.join(layout::SENTIMENT_POINTER)).with_context(|| {
+            format!("no {} (run `cargo xtask build`)", layout::SENTIMENT_POINTER)
+        })?,
     )?;
     let part = |key: &str| -> Result<Vec<u8>> {
         let url = pointer["three_class"][key]
             .as_str()
-            .with_context(|| format!("sentiment.json has no three_class.{key}"))?;
-        let relative = url
-            .strip_prefix("/v1/bundles/")
+            .with_context(|| format!("{} has no three_class.{key}", layout::SENTIMENT_POINTER))?;
+        let relative = layout::below_prefix(url)
             .filter(|rest| !rest.contains(".."))
             .with_context(|| format!("unexpected bundle path {url}"))?;
         Ok(std::fs::read(bundles.join(relative))?)
@@ -88,7 +88,7 @@ fn load_sentiment(bundles: &Path) -> Result<SentimentModel> {
 /// The world of the shop `shop_id`, its customers read from `orders` and its
 /// reviews from `reviews_file`.
 pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<World> {
-    let bundles = workspace_root().join("www").join("v1").join("bundles");
+    let bundles = layout::site_dir(&workspace_root().join("www"));
     let model = cove_engine::testing::published_default_bundle(&bundles).with_context(|| {
         format!(
             "no default bundle under {} (run `cargo xtask build`)",

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 
 use crate::data::{self, DataFile};
 use crate::fingerprint::{Fingerprint, Stamp};
+use crate::layout;
 use crate::paths;
 use crate::run::Step;
 use crate::toolchain::cargo_program;
@@ -23,9 +24,10 @@ pub fn params_file() -> PathBuf {
     paths::root().join("models").join("default-params.toml")
 }
 
-/// Where bundles are published (served at `/v1/bundles/`).
+/// Where bundles are published (`www/v1/bundles/`, served at
+/// [`layout::URL_PREFIX`]).
 pub fn bundles_dir() -> PathBuf {
-    paths::root().join("www").join("v1").join("bundles")
+    layout::site_dir(&paths::root().join("www"))
 }
 
 /// The sources a trained bundle depends on. (The browser's bindings are
@@ -42,7 +44,7 @@ const TRAINING_SOURCES: &[&str] = &[
 pub fn ensure_default_bundle() -> Result<()> {
     ensure_bundle(&Published {
         what: "default model",
-        pointer: "default.json",
+        pointer: layout::DEFAULT_POINTER,
         stamp: ".fingerprint",
         report: "model",
         budget: None,
@@ -61,7 +63,7 @@ pub const SHARDED_BUDGET: usize = 250_000;
 pub fn ensure_sharded_bundle() -> Result<()> {
     ensure_bundle(&Published {
         what: "sharded model",
-        pointer: "sharded.json",
+        pointer: layout::SHARDED_POINTER,
         stamp: ".sharded-fingerprint",
         report: "sharded-model",
         budget: Some(SHARDED_BUDGET),
@@ -175,7 +177,7 @@ pub fn cove_train(name: &str) -> Step {
 /// Prints the default bundle's parts, raw and gzipped (`cargo xtask size`),
 /// against the 1 MB gzipped budget for an on-device bundle.
 pub fn report_bundle_size() -> Result<()> {
-    let pointer = bundles_dir().join("default.json");
+    let pointer = bundles_dir().join(layout::DEFAULT_POINTER);
     let text = std::fs::read_to_string(&pointer)
         .with_context(|| format!("reading {}", pointer.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -186,7 +188,7 @@ pub fn report_bundle_size() -> Result<()> {
     println!("\ndefault model bundle {id}:");
     println!("{:<22} {:>12} {:>12}", "part", "raw bytes", "gzip -9");
     let (mut raw, mut gzip) = (0usize, 0usize);
-    for part in ["manifest.json", "tensors.safetensors"] {
+    for part in [layout::MANIFEST_FILE, layout::TENSORS_FILE] {
         let path = bundles_dir().join(id).join(part);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let gz = crate::size::gzipped_len(&bytes)?;

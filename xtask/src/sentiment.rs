@@ -61,7 +61,7 @@ pub fn ensure_sentiment_bundles() -> Result<()> {
         .text(&reviews.sha256)
         .finish();
     let stamp = Stamp::at(bundles_dir().join(".sentiment-fingerprint"));
-    let published = bundles_dir().join("sentiment.json");
+    let published = bundles_dir().join(crate::layout::SENTIMENT_POINTER);
     if published.exists() && report_dir().join("split.csv").exists() && stamp.matches(&fingerprint)
     {
         println!("sentiment model: up to date ({})", published.display());

@@ -2,7 +2,8 @@
 //! git must track no build output or run state; the engine has no browser
 //! API; the browser modules' shared crate exports nothing to JavaScript;
 //! xtask links neither the engine nor the trainer; the simulator has no TLS;
-//! the engine's modules import one another without a cycle.
+//! the engine's modules import one another without a cycle; the browser's
+//! bundle paths agree with the engine's `bundle::layout`.
 
 #[cfg(test)]
 mod tests {
@@ -361,5 +362,118 @@ mod tests {
             find_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "b")])),
             Some(vec!["b".to_string(), "c".to_string(), "b".to_string()])
         );
+    }
+
+    /// The pages that state where a published bundle's files live: the
+    /// browser cannot import `bundle::layout`, so they keep a few strings
+    /// of their own, checked here against it.
+    const LAYOUT_PAGES: &[&str] = &[
+        "www/cove/bundle.mjs",
+        "www/demo.js",
+        "www/dashboard/dashboard.js",
+        "www/cove.mjs",
+        "www/cove.js",
+    ];
+
+    /// Every path in `text` with a `/bundles/` folder in it (letters,
+    /// digits and `/._-<>`; a sentence's full stop after it is not part of
+    /// it).
+    fn bundle_paths(text: &str) -> Vec<String> {
+        let in_path = |c: char| c.is_ascii_alphanumeric() || "/._-<>".contains(c);
+        text.match_indices("/bundles/")
+            .map(|(at, _)| {
+                let start = text[..at]
+                    .rfind(|c: char| !in_path(c))
+                    .map_or(0, |before| before + 1);
+                let rest = &text[at + "/bundles/".len()..];
+                let end = rest.find(|c: char| !in_path(c)).unwrap_or(rest.len());
+                let path = &text[start..at + "/bundles/".len() + end];
+                path.trim_end_matches('.').to_string()
+            })
+            .collect()
+    }
+
+    /// The bundle paths the layout module gives: each pointer, and each
+    /// part of a bundle with `<id>` for its model id.
+    fn layout_paths() -> Vec<String> {
+        use crate::layout::*;
+        let mut known: Vec<String> = [DEFAULT_POINTER, SHARDED_POINTER, SENTIMENT_POINTER]
+            .iter()
+            .map(|name| pointer_url(name))
+            .collect();
+        known.extend(
+            [MANIFEST_FILE, TENSORS_FILE, CATALOGUE_FILE]
+                .iter()
+                .map(|file| bundle_url("<id>", file)),
+        );
+        known
+    }
+
+    /// The strings the browser's modules use to find a bundle agree with
+    /// `engine/src/bundle/layout.rs`: bundle.mjs's tensor file and manifest
+    /// test, the demo's and the dashboard's pointers, and every bundle path
+    /// the pages name (their comments and messages too) is one it gives
+    /// (issue 25).
+    #[test]
+    fn issue_25_the_browsers_bundle_paths_agree_with_the_layout_module() {
+        use crate::layout::*;
+        let read = |page: &str| std::fs::read_to_string(paths::root().join(page)).expect(page);
+        let quoted = |text: String| format!("\"{text}\"");
+        let required = [
+            (
+                "www/cove/bundle.mjs",
+                format!("export const TENSORS_FILE = \"{TENSORS_FILE}\";"),
+            ),
+            (
+                "www/cove/bundle.mjs",
+                format!("endsWith(\"/{MANIFEST_FILE}\")"),
+            ),
+            ("www/demo.js", quoted(pointer_url(DEFAULT_POINTER))),
+            ("www/demo.js", quoted(pointer_url(SHARDED_POINTER))),
+            ("www/demo.js", quoted(pointer_url(SENTIMENT_POINTER))),
+            (
+                "www/dashboard/dashboard.js",
+                quoted(pointer_url(DEFAULT_POINTER)),
+            ),
+        ];
+        for (page, text) in &required {
+            assert!(
+                read(page).contains(text.as_str()),
+                "{page} no longer says `{text}` (engine/src/bundle/layout.rs): \
+                 change them together"
+            );
+        }
+        let known = layout_paths();
+        for page in LAYOUT_PAGES {
+            let found = bundle_paths(&read(page));
+            assert!(!found.is_empty(), "{page} names no bundle path");
+            for path in found {
+                assert!(
+                    known.contains(&path),
+                    "{page} names the bundle path {path}, which \
+                     engine/src/bundle/layout.rs does not give (it gives {known:?})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bundle_paths_are_read_whole_and_checked() {
+        let text =
+            "fetch(\"/v1/bundles/default.json\"); // see `/v2/bundles/<id>/manifest.json`.\n\
+                    (/v1/bundles/<id>/tensor.safetensors) cove-bundles-v1";
+        let found = bundle_paths(text);
+        assert_eq!(
+            found,
+            [
+                "/v1/bundles/default.json",
+                "/v2/bundles/<id>/manifest.json",
+                "/v1/bundles/<id>/tensor.safetensors"
+            ]
+        );
+        let known = layout_paths();
+        assert!(known.contains(&found[0]));
+        assert!(!known.contains(&found[1]), "another prefix is refused");
+        assert!(!known.contains(&found[2]), "another part name is refused");
     }
 }

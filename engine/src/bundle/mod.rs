@@ -39,12 +39,16 @@
 //! [`Model::add_shard`] validates and joins; the `shards` module describes
 //! them and the policy for which shards a device fetches.
 //!
+//! Where a published bundle's files live (`/v1/bundles/<model_id>/…`) is
+//! stated once, in the `layout` module.
+//!
 //! A logistic model computes `σ(Σ coef[i]·(x[i] − mean[i]) / scale[i] + coef[F])`.
 
 pub(crate) mod builder;
 pub mod content_id;
 pub(crate) mod cuts;
 pub(crate) mod items;
+pub mod layout;
 pub(crate) mod load;
 pub mod manifest;
 pub mod shards;

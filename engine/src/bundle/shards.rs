@@ -50,22 +50,10 @@ use safetensors::Dtype;
 /// How many taste clusters' shards a device fetches: its top-m clusters.
 pub const SHARDS_PER_VISIT: usize = 2;
 
-/// The file name of shard `index`, beside its head's manifest
-/// (`/v1/bundles/<model_id>/shard-<i>.safetensors`): the trainer writes it
-/// there and every host fetches it from there.
-pub fn shard_file_name(index: usize) -> String {
-    format!("shard-{index}.safetensors")
-}
+pub use super::layout::{item_index_file_name, shard_file_name};
 
 /// About how many items each file of a head's item index lists.
 pub const ITEMS_PER_INDEX_FILE: usize = 512;
-
-/// The file name of bucket `bucket` of a head's item index, beside its
-/// manifest: a JSON object from each of the bucket's item ids (outside the
-/// head) to the index of the shard that holds it.
-pub fn item_index_file_name(bucket: u32) -> String {
-    format!("items-{bucket}.json")
-}
 
 /// The bucket of an item id in an index of `files` files: the first eight
 /// bytes of the id's SHA-256 (little-endian) modulo `files`.

@@ -24,7 +24,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 
-use cove_engine::bundle::BuiltBundle;
+use cove_engine::bundle::{layout, BuiltBundle};
 use cove_engine::sentiment::{
     featurize, Features, FeaturizerSpec, SentimentBundleBuilder, SentimentModel, SentimentTraining,
 };
@@ -37,7 +37,7 @@ use metrics::{class_metrics, ClassMetrics};
 use reviews::{part_of, read_reviews, Part, ReadCounts, Review};
 
 /// The pointer file naming the published sentiment bundles.
-pub const POINTER_FILE: &str = "sentiment.json";
+pub const POINTER_FILE: &str = cove_engine::bundle::layout::SENTIMENT_POINTER;
 
 /// The data set's name, for the manifest.
 const SOURCE: &str = "Women's E-Commerce Clothing Reviews (Kaggle nicapotato, CC0)";
@@ -577,8 +577,8 @@ fn publish_bundle(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<()> {
     let bundle_dir = dir.join(&bundle.model_id);
     std::fs::create_dir_all(&bundle_dir)
         .with_context(|| format!("creating {}", bundle_dir.display()))?;
-    write_atomic(&bundle_dir.join("tensors.safetensors"), &bundle.tensors)?;
-    write_atomic(&bundle_dir.join("manifest.json"), &bundle.manifest)
+    write_atomic(&bundle_dir.join(layout::TENSORS_FILE), &bundle.tensors)?;
+    write_atomic(&bundle_dir.join(layout::MANIFEST_FILE), &bundle.manifest)
 }
 
 #[cfg(test)]
