@@ -103,13 +103,14 @@ async function viewProducts(page) {
 async function similarSlot(page, item) {
   await page.goto(`${worker.url}/?bundle=sharded#/product/${encodeURIComponent(item)}`);
   const handle = await page.waitForFunction(
-    () => {
-      const cards = [...document.querySelectorAll('[data-page="product"] [data-cove-slot="similar"][data-cove-state="ready"] article')];
+    (item) => {
+      const slot = `[data-page="product"] [data-cove-slot="similar"][data-cove-context-item="${item}"][data-cove-state="ready"] article`;
+      const cards = [...document.querySelectorAll(slot)];
       return cards.length > 0
         ? cards.map((card) => ({ id: card.dataset.coveItem, kind: card.dataset.coveReason, reason: card.querySelector('[data-cove-field="reason"]')?.textContent }))
         : null;
     },
-    null,
+    item,
     { timeout: 30_000 },
   );
   return handle.jsonValue();
@@ -186,11 +187,12 @@ test("a shopper on a large shop's head gets the shards of their taste, once, and
   const before = log.shardRequests.length;
   await page.goto(`${worker.url}/?bundle=sharded#/product/${encodeURIComponent(outside)}`);
   await page.waitForFunction(
-    () => {
-      const cards = [...document.querySelectorAll('[data-page="product"] [data-cove-slot="similar"][data-cove-state="ready"] article')];
+    (item) => {
+      const slot = `[data-page="product"] [data-cove-slot="similar"][data-cove-context-item="${item}"][data-cove-state="ready"] article`;
+      const cards = [...document.querySelectorAll(slot)];
       return cards.length > 0 && cards.every((card) => card.dataset.coveReason === "similar");
     },
-    null,
+    outside,
     { timeout: 30_000 },
   );
   assert.deepEqual(log.shardRequests.slice(before), [other], `the item's shard, and only it, was fetched (${JSON.stringify({ holding, other, requests: log.shardRequests })})`);
@@ -204,6 +206,15 @@ test("a shopper on a large shop's head gets the shards of their taste, once, and
   const again = await page.evaluate(() => window.cove.shards());
   assert.ok(again.loaded.length >= 1 && again.loaded.every((index) => held.includes(index)), `a returning shopper has their shards again: ${again.loaded} of ${held}`);
   assert.deepEqual(log.shardRequests, [], "from the cache: no shard crosses the network again");
+
+  // Forgetting drops the shards too: which ones a device holds says what its
+  // taste was. (On the home page: a product page fetches its item's shard.)
+  await page.goto(`${worker.url}/?bundle=sharded#/`);
+  await homeSlot(page);
+  await page.evaluate(() => window.cove.forget());
+  const forgotten = await page.evaluate(() => window.cove.shards());
+  assert.deepEqual(forgotten.loaded, [], "after forget() the head alone ranks");
+  assert.equal(forgotten.total, table.length);
   assert.deepEqual(log.errors, []);
   await context.close();
 });

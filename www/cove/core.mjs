@@ -498,9 +498,19 @@ export class CoveCore {
     return this.privacy();
   }
 
-  /** Forgets everything: the profile, every store, and the cached bundle. */
+  /**
+   * Forgets everything: the profile, every store, and the cached bundle. A
+   * head bundle's shards go too (which ones the device held says what the
+   * shopper's taste was): the engine goes back to the head alone.
+   */
   async forget() {
     this.engine.forget();
+    await this.shardLoading;
+    const sharded = this.engine;
+    if (sharded.shardStatus?.().loaded.length) {
+      sharded.loadBundle(this.bundle.manifest, this.bundle.tensors, this.bundle.tensorsSha256);
+      this.shardFailures.clear();
+    }
     await this.reporting;
     this.reporter?.forget();
     this.events = [];
