@@ -189,6 +189,9 @@ async function startCove(options) {
   }
   await firstRender;
   const cove = new Cove(backend, options);
+  // Resolved by now (the engine's host has the bundle): a head bundle's
+  // shards are followed; any other bundle has none to wait for.
+  cove.sharded = (await resolved).sharded === true;
   if (page) {
     cove.stopCapturing = captureEvents(
       document,
@@ -224,6 +227,7 @@ async function renderStarter(resolved, profileRead, options) {
  * after events. Not awaited: the slots already show the head's ranking.
  */
 function followShards(cove) {
+  if (!cove.sharded) return;
   cove
     .shards()
     .then((status) => {
@@ -286,7 +290,9 @@ export class Cove {
   constructor(backend, options) {
     this.backend = backend;
     this.options = options;
-    // The shards added when the slots were last rendered for one.
+    // Whether the bundle is a head with shards (set by the start), and the
+    // shards added when the slots were last rendered for one.
+    this.sharded = false;
     this.shardsShown = 0;
   }
 
@@ -298,8 +304,6 @@ export class Cove {
       followShards(this);
     }
   }
-
-
 
   /** Forgets everything stored on this device, then re-renders the slots. */
   async forget() {

@@ -206,12 +206,10 @@ export async function loadBundle(manifestUrl, integrity, { prune = true, manifes
  * Cache API when present, checked against the sha256 of the head's shard
  * table (a cached copy too). Fails with `bundle_fetch` (network, HTTP error)
  * or `bundle_integrity` (altered or truncated on the way).
- * @returns {Promise<{bytes: Uint8Array, url: string}>}
+ * @returns {Promise<Uint8Array>} the shard file's bytes
  */
-export async function loadShard(bundle, shard) {
-  const url = new URL(shard.file, bundle.manifestUrl).href;
-  const bytes = await fetchImmutable(await openCache(), url, `sha256-${hexToBase64(shard.sha256)}`);
-  return { bytes, url };
+export function loadShard(bundle, shard) {
+  return fetchBeside(bundle, shard.file, `sha256-${hexToBase64(shard.sha256)}`);
 }
 
 /**
@@ -222,9 +220,13 @@ export async function loadShard(bundle, shard) {
  * another shard, which is checked against the head's table when fetched.
  */
 export async function shardOfItem(bundle, file, item) {
-  const url = new URL(file, bundle.manifestUrl).href;
-  const index = parseJson(await fetchImmutable(await openCache(), url, null), url)?.[item];
+  const index = parseJson(await fetchBeside(bundle, file, null), file)?.[item];
   return Number.isInteger(index) && index >= 0 ? index : null;
+}
+
+/** An immutable file beside a loaded bundle's manifest (`fetchImmutable`, through the Cache API). */
+async function fetchBeside(bundle, file, integrity) {
+  return fetchImmutable(await openCache(), new URL(file, bundle.manifestUrl).href, integrity);
 }
 
 /**

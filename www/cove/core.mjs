@@ -297,8 +297,10 @@ export class CoveCore {
       exclude_items: context.exclude ?? [],
       max_per_category: context.maxPerCategory ?? null,
     };
-    // A context item outside the head: its shard is fetched for the next render.
-    if (context.item) this.fetchShards(context.item);
+    // A context item outside the head and the loaded shards: its shard is
+    // fetched for the next render (the engine names its index file only then).
+    const sharded = this.engine;
+    if (context.item && sharded.itemIndexFile?.(context.item)) this.fetchShards(context.item);
     const ranking = this.engine.recommend(JSON.stringify(rankRequest));
     return ranking.items.map((entry) => {
       const reason = { ...entry.reason };
@@ -326,8 +328,7 @@ export class CoveCore {
     this.shardLoading = this.shardLoading
       .then(() => this.reporting)
       .then(() => this.loadWantedShards(item))
-      .catch((error) =>
-      console.warn("cove: shards not loaded:", error?.message ?? error));
+      .catch((error) => console.warn("cove: shards not loaded:", error?.message ?? error));
     return this.shardLoading;
   }
 
@@ -345,8 +346,7 @@ export class CoveCore {
         console.warn(`cove: the item index ${indexFile} did not load:`, error?.message ?? error);
         return null;
       });
-      const known = (shard) => shard === index;
-      if (index !== null && !wanted.some((shard) => known(shard.index)) && !sharded.shardStatus().loaded.some(known)) {
+      if (index !== null && !wanted.some((shard) => shard.index === index) && !sharded.shardStatus().loaded.includes(index)) {
         try {
           wanted.push(sharded.shardFile(index));
         } catch (error) {
@@ -361,7 +361,7 @@ export class CoveCore {
       const shard = due[i];
       try {
         if (outcome.status === "rejected") throw outcome.reason;
-        sharded.addShard(shard.index, outcome.value.bytes, shard.sha256);
+        sharded.addShard(shard.index, outcome.value, shard.sha256);
         this.shardFailures.delete(shard.index);
         this.shardsAdded += 1;
       } catch (error) {
