@@ -284,7 +284,8 @@ test("on a real simulation's segment mix the seeded paradox is found; no other c
   // At 20,000 devices, with each cell's responses at the designed rates
   // (expected counts, not whole: the realised responses are a draw around
   // them, and at this size the draw alone can undo a 0.4-point difference),
-  // one segment can be compared and the warning names it; the campaigns
+  // one segment can be compared and the warning names it, with its estimates
+  // (the table still calls one of them "not enough data yet"); the campaigns
   // assigned at random never warn, designed or realised.
   const designed = {
     ...large,
@@ -301,7 +302,7 @@ test("on a real simulation's segment mix the seeded paradox is found; no other c
   assert.deepEqual([reversal.better, reversal.worse], [2, 1]);
   assert.equal(simpsonSentence(reversal, (s) => names[s]),
     "Variant 2 looks worse than Variant 1 overall only because it reached more new shoppers, who respond less; " +
-    "inside the one segment with enough shoppers to compare (new) it did better.");
+    "among new shoppers, the one segment with figures for both, its estimate is higher (2.8% against 2.4%), though there is not enough data yet to be sure.");
 
   const { context, page, errors } = await openDashboard({ aggregates: aggregatesFromSimulation(designed, day, names), viewport: PHONE });
   const warning = page.locator(`[data-campaign="${simulation.simpson.campaign}"] [data-simpson="warning"]`);
@@ -340,7 +341,15 @@ test("a release of the default simulation: the seeded warning in plain words, an
   assert.equal(await warning.count(), 1);
   assert.equal(await page.locator('[data-simpson="warning"]').count(), 1);
   assert.match(await warning.textContent(),
-    /Variant 2 looks worse than Variant 1 overall only because it reached more new shoppers, who respond less; inside the one segment with enough shoppers to compare \(new\) it did better\./);
+    /Variant 2 looks worse than Variant 1 overall only because it reached more new shoppers, who respond less; among new shoppers, the one segment with figures for both, its estimate is higher \(3\.3% against 3%\), though there is not enough data yet to be sure\./);
+  // The warning and the table under it agree: the table shows variant 1's
+  // new shoppers as "not enough data yet", and the warning, which names that
+  // segment, says its estimates do not settle it (issue 23: it said "enough
+  // shoppers to compare" above that cell).
+  const newRow = page.locator('[data-campaign="win-back"] table.stack tr', { has: page.locator('th[scope="row"]', { hasText: /^New$/ }) });
+  assert.match(await newRow.locator('td[data-label="Variant 1"]').textContent(), /^not enough data yet \(/);
+  assert.match(await newRow.locator('td[data-label="Variant 2"]').textContent(), /^3\.3% \(/);
+  assert.doesNotMatch(await warning.textContent(), /enough shoppers to compare/);
   assert.doesNotMatch(await page.textContent("body"), JARGON);
   await page.screenshot({ path: join(screenshots, "dashboard-monte-carlo.png"), fullPage: true });
   await warning.scrollIntoViewIfNeeded();

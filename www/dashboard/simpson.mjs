@@ -16,6 +16,12 @@
 // and more than chance: `MIX_TEST_LEVEL`) and that most comparable segments
 // agree with the adjusted direction. A segment is comparable when both rates
 // are published and neither range is wider than `MAX_COMPARABLE_WIDTH`.
+// That is wider than what the table under the warning shows as a number
+// (`tooWide`): a segment compared here whose rate the table calls "not
+// enough data yet" is named with its estimates and "not enough data yet to
+// be sure", so the warning never claims more than the table shows.
+
+import { percent, tooWide } from "./words.mjs";
 
 /** The published rate of a cell, or null when it is hidden or has none. */
 export function rateOf(cell) {
@@ -132,7 +138,7 @@ export function simpsonCheck(campaign) {
  * Every pair of variants whose overall comparison reverses inside the segments
  * (see `simpsonCheck`).
  * @returns {Array<{a: number, b: number, better: number, worse: number, pooled: number, adjusted: number,
- *   segments: Array<{segment: number, difference: number}>, segmentsInAll: number, agreeing: number,
+ *   segments: Array<{segment: number, difference: number, rateA: number, rateB: number, settled: boolean}>, segmentsInAll: number, agreeing: number,
  *   drivers: Array<{segment: number, more: boolean, respondsLess: boolean}>, mixDifference: number, conclusive: boolean}>}
  */
 export function simpsonReversals(campaign) {
@@ -158,6 +164,9 @@ function compare(a, b) {
     segments.push({
       segment: cellA.segment ?? index,
       difference: rb.estimate - ra.estimate,
+      rateA: ra.estimate,
+      rateB: rb.estimate,
+      settled: !tooWide(ra) && !tooWide(rb),
       stdError: Math.hypot(ra.std_error ?? 0, rb.std_error ?? 0),
       exposedA,
       exposedB,
@@ -221,7 +230,7 @@ function compare(a, b) {
       worse: betterIsB ? a.variant : b.variant,
       pooled,
       adjusted,
-      segments: segments.map(({ segment, difference }) => ({ segment, difference })),
+      segments: segments.map(({ segment, difference, rateA, rateB, settled }) => ({ segment, difference, rateA, rateB, settled })),
       segmentsInAll,
       agreeing,
       drivers,
@@ -275,10 +284,27 @@ export function simpsonSentence(reversal, segmentName) {
   }
   const because = reasons.length ? ` only because it reached ${list(reasons)}` : " only because it reached a different mix of shoppers";
   const compared = reversal.segments.length;
+  const opening = `${better} looks worse than ${worse} overall${because}`;
+  const unsettled = reversal.segments.filter((s) => s.settled === false);
+  if (unsettled.length && compared === 1) {
+    // The table shows one of these rates as "not enough data yet": say the
+    // estimates, and that they do not settle it.
+    const [s] = reversal.segments;
+    const [own, other] = reversal.better === reversal.b ? [s.rateB, s.rateA] : [s.rateA, s.rateB];
+    return `${opening}; among ${segmentName(s.segment)} shoppers, the one segment with figures for both, ` +
+      `its estimate is higher (${percent(own)} against ${percent(other)}), though there is not enough data yet to be sure.`;
+  }
+  if (unsettled.length) {
+    const where = reversal.agreeing === compared
+      ? "inside every segment with figures for both"
+      : `inside ${reversal.agreeing} of the ${compared} segments with figures for both`;
+    return `${opening}; ${where} its estimate is higher, though for ${list(unsettled.map((s) => segmentName(s.segment)))} ` +
+      "shoppers there is not enough data yet to be sure.";
+  }
   let inside;
   if (compared === reversal.segmentsInAll && reversal.agreeing === compared) inside = "inside every segment";
   else if (compared === 1) inside = `inside the one segment with enough shoppers to compare (${segmentName(reversal.segments[0].segment)})`;
   else if (reversal.agreeing === compared) inside = "inside every segment with enough shoppers to compare";
   else inside = `inside ${reversal.agreeing} of the ${compared} segments with enough shoppers to compare`;
-  return `${better} looks worse than ${worse} overall${because}; ${inside} it did better.`;
+  return `${opening}; ${inside} it did better.`;
 }
