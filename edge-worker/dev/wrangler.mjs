@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { randomBytes } from "node:crypto";
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,10 +12,28 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const workspaceRoot = resolve(here, "..", "..");
 const scratch = join(workspaceRoot, "target", "xtask");
 
-/** A fresh, empty directory for a dev server's persisted state. */
+/** State directories made by this process, removed when it exits cleanly. */
+const madeStateDirs = [];
+
+/**
+ * A fresh, empty directory for a dev server's persisted state. It goes when
+ * the process exits with status 0, with the helper's state and the
+ * aggregators' secrets kept beside it; a failed run keeps it to look at.
+ * (Each was about 230 MB; kept, a few days of test runs filled the disk.)
+ */
 export function freshStateDir(label) {
   mkdirSync(scratch, { recursive: true });
-  return mkdtempSync(join(scratch, `state-${label}-`));
+  const dir = mkdtempSync(join(scratch, `state-${label}-`));
+  if (!madeStateDirs.length) {
+    process.once("exit", (code) => {
+      if (code !== 0 || process.env.COVE_KEEP_STATE) return;
+      for (const made of madeStateDirs) {
+        for (const path of [made, `${made}-helper`, `${made}-aggregators.json`]) rmSync(path, { recursive: true, force: true });
+      }
+    });
+  }
+  madeStateDirs.push(dir);
+  return dir;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -201,7 +219,8 @@ async function startWorkerOnce(options) {
   ];
   const dashboardToken = options.dashboardToken ?? newDashboardToken();
   const adminToken = options.adminToken === undefined ? newDashboardToken() : options.adminToken;
-  args.push("--env-file", writeEnvFile(port, dashboardToken, adminToken, options.aggregatorSecrets));
+  const envFile = writeEnvFile(port, dashboardToken, adminToken, options.aggregatorSecrets);
+  args.push("--env-file", envFile);
   for (const [key, value] of Object.entries(options.vars ?? {})) {
     args.push("--var", `${key}:${value}`);
   }
@@ -226,6 +245,8 @@ async function startWorkerOnce(options) {
   let exited = null;
   const exitPromise = new Promise((resolveExit) => {
     child.on("exit", (code, signal) => {
+      // Its secrets are of no use once it is gone.
+      rmSync(envFile, { force: true });
       exited = { code, signal };
       resolveExit(exited);
     });
