@@ -93,8 +93,9 @@ export interface StartOptions {
   /** URL of the reporter module's .wasm (fetched only with `shop`), when not served beside the snippet. */
   reportingWasm?: string;
   /**
-   * URL of the engine's .wasm for a large catalogue (fetched instead of `wasm` when the
-   * bundle pointer lists shards: `pkg/engine-shards/`), when not served beside the snippet.
+   * URL of the engine's .wasm for a large catalogue (`pkg/engine-shards/`: fetched after the
+   * first render when the bundle pointer lists shards and the shopper's taste may want one),
+   * when not served beside its glue.
    */
   shardsWasm?: string;
   /** The edge's base URL for the registry and reports (default "/v1"). */
