@@ -138,6 +138,12 @@ export interface ShardsStatus {
   added: number;
   /** Shards that failed (HTTP error, network, integrity): the head keeps ranking; each is tried again after `retryAt` (ms since the epoch). */
   failed: { index: number; code: string; message: string; retryAt: number }[];
+  /**
+   * Why the large-catalogue engine (loaded after the first paint, once the shopper's taste
+   * may want a shard) did not load, e.g. `wasm_load`: the head keeps ranking, and it is
+   * tried again on the next event. Absent when it loaded or was not needed yet.
+   */
+  engineError?: { code: string; message: string };
 }
 
 export type RescueAction =

@@ -285,6 +285,34 @@ test("a shard that 404s or fails its hash leaves the head ranking, says so, and 
   await context.close();
 });
 
+test("a large-catalogue engine that does not load leaves the head ranking, says so, and loads on a later event", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  let refuse = true;
+  await context.route(/\/pkg\/engine-shards\/[^/]*\.wasm$/, (route) => (refuse ? route.fulfill({ status: 404, body: "not here" }) : route.continue()));
+  const { page, log } = await openShop(context);
+  await viewProducts(page);
+
+  const refused = await page.evaluate(() => window.cove.shards());
+  assert.equal(refused.engineError?.code, "wasm_load", JSON.stringify(refused));
+  assert.equal(refused.total, published.table.length);
+  assert.deepEqual(refused.loaded, []);
+  assert.deepEqual(log.shardRequests, [], "no shard is fetched without the engine that adds it");
+  await page.goto(`${worker.url}/?bundle=sharded#/`);
+  const headOnly = await homeSlot(page);
+  assert.ok(headOnly.length > 0 && headOnly.every((id) => published.head.has(id)), "the head still ranks");
+
+  // Served again: the shopper's next event loads it, and the shards follow.
+  refuse = false;
+  const loaded = await page.evaluate(async (item) => {
+    await window.cove.track({ type: "view", item });
+    return window.cove.shards();
+  }, VIEWED[0]);
+  assert.equal(loaded.engineError, undefined, JSON.stringify(loaded));
+  assert.ok(loaded.loaded.length >= 1, JSON.stringify(loaded));
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("in a Web Worker too: the large-catalogue engine loads there and fetches the shopper's shards", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -167,11 +167,12 @@ export class CoveCore {
     // Settles once privacy reports are started (or found off); see create().
     this.reporting = Promise.resolve();
     // A head bundle's shards: how many its pointer lists (0 for any other
-    // bundle), the fetch under way (one at a time), and their follower
-    // (shards.mjs, once imported).
+    // bundle), the fetch under way (one at a time), their follower
+    // (shards.mjs, once imported), and why it last failed to load.
     this.shardTotal = 0;
     this.shardLoading = Promise.resolve();
     this.shardFollower = null;
+    this.shardEngineError = undefined;
     // The latest events as tracked (bounded), kept on the device beside the profile.
     this.events = [];
   }
@@ -325,17 +326,22 @@ export class CoveCore {
 
   /**
    * The shards' follower (shards.mjs), which makes the large-catalogue engine
-   * this host's engine. A module that did not load is tried again on the
-   * next event.
+   * this host's engine. When it does not load, the head keeps ranking,
+   * `shards()` says why (`engineError`), and it is tried again on the next event.
    */
   followShards() {
     return this.modules
       .shardFollower()
       .then((follower) => follower.attach(this, { fileBeside, asCoveError }))
-      .catch((error) => {
-        this.shardFollower = null;
-        throw error;
-      });
+      .then(
+        (follower) => ((this.shardEngineError = undefined), follower),
+        (error) => {
+          const { code, message } = asCoveError(error, "wasm_load", "the shards' module did not load");
+          this.shardEngineError = { code, message };
+          this.shardFollower = null;
+          throw error;
+        },
+      );
   }
 
   /**
@@ -350,7 +356,8 @@ export class CoveCore {
     // Once followed, the wanted shards are fetched first.
     if (this.shardFollower) await this.fetchShards();
     else await this.shardLoading;
-    return (await this.shardFollower)?.status() ?? { total: this.shardTotal, loaded: [], added: 0, failed: [] };
+    const status = (await this.shardFollower)?.status() ?? { total: this.shardTotal, loaded: [], added: 0, failed: [] };
+    return this.shardEngineError ? { ...status, engineError: this.shardEngineError } : status;
   }
 
   /** The shopper's segments, each with its reason. */
