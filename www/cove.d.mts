@@ -93,8 +93,9 @@ export interface StartOptions {
   /** URL of the reporter module's .wasm (fetched only with `shop`), when not served beside the snippet. */
   reportingWasm?: string;
   /**
-   * URL of the engine's .wasm for a large catalogue (fetched instead of `wasm` when the
-   * bundle pointer lists shards: `pkg/engine-shards/`), when not served beside the snippet.
+   * URL of the engine's .wasm for a large catalogue (`pkg/engine-shards/`: fetched after the
+   * first render when the bundle pointer lists shards and the shopper's taste may want one),
+   * when not served beside its glue.
    */
   shardsWasm?: string;
   /** The edge's base URL for the registry and reports (default "/v1"). */
@@ -137,6 +138,12 @@ export interface ShardsStatus {
   added: number;
   /** Shards that failed (HTTP error, network, integrity): the head keeps ranking; each is tried again after `retryAt` (ms since the epoch). */
   failed: { index: number; code: string; message: string; retryAt: number }[];
+  /**
+   * Why the large-catalogue engine (loaded after the first paint, once the shopper's taste
+   * may want a shard) did not load, e.g. `wasm_load`: the head keeps ranking, and it is
+   * tried again on the next event. Absent when it loaded or was not needed yet.
+   */
+  engineError?: { code: string; message: string };
 }
 
 export type RescueAction =

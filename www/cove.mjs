@@ -81,7 +81,6 @@ function assetUrls(assets) {
   }
   return {
     wasm: new URL("./pkg/engine/cove_engine_bg.wasm", import.meta.url).href,
-    shardsWasm: new URL("./pkg/engine-shards/cove_engine_shards_bg.wasm", import.meta.url).href,
     sentimentWasm: new URL("./pkg/sentiment/cove_sentiment_bg.wasm", import.meta.url).href,
     reportingWasm: new URL("./pkg/reporting/cove_reporting_bg.wasm", import.meta.url).href,
   };
@@ -90,7 +89,8 @@ function assetUrls(assets) {
 // The lazily loaded modules' glue: literal `import()`s, so bundlers split
 // them into chunks of their own, fetched only when used.
 const MODULES = {
-  shards: () => import("./pkg/engine-shards/cove_engine_shards.js"),
+  reporter: () => import("./cove/reports.mjs"),
+  shardFollower: () => import("./cove/shards.mjs"),
   sentiment: () => import("./pkg/sentiment/cove_sentiment.js"),
   reporting: () => import("./pkg/reporting/cove_reporting.js"),
 };
@@ -161,7 +161,7 @@ async function startCove(options) {
       bundle: absolute(options.bundle),
       sentiment: absolute(options.sentiment),
       wasm: absolute(options.wasm) ?? assets.wasm,
-      shardsWasm: absolute(options.shardsWasm) ?? assets.shardsWasm,
+      shardsWasm: absolute(options.shardsWasm ?? assets.shardsWasm),
       sentimentWasm: absolute(options.sentimentWasm) ?? assets.sentimentWasm,
       reportingWasm: absolute(options.reportingWasm) ?? assets.reportingWasm,
     });
@@ -191,7 +191,7 @@ async function startCove(options) {
   const cove = new Cove(backend, options);
   // Resolved by now (the engine's host has the bundle): a head bundle's
   // shards are followed; any other bundle has none to wait for.
-  cove.sharded = (await resolved).sharded === true;
+  cove.sharded = (await resolved).shards > 0;
   if (page) {
     cove.stopCapturing = captureEvents(
       document,

@@ -21,6 +21,8 @@ import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 // product page of a shard's item is where they show.)
 const VIEWED = ["22367", "23256", "22380", "23292"];
 const SHARD_FILE = /\/shard-(\d+)\.safetensors$/;
+// The code that follows shards, which no first paint carries (issue 25).
+const SHARD_CODE = /\/cove\/shards\.mjs$|\/pkg\/engine-shards\//;
 
 let worker;
 let browser;
@@ -71,11 +73,13 @@ async function publishedHead() {
 /** A page of the demo shop on the sharded bundle, its shard requests and a clock the test can move. */
 async function openShop(context) {
   const page = await context.newPage();
-  const log = { errors: [], shardRequests: [] };
+  const log = { errors: [], shardRequests: [], shardCode: [] };
   page.on("pageerror", (error) => log.errors.push(String(error)));
   page.on("request", (request) => {
-    const match = SHARD_FILE.exec(new URL(request.url()).pathname);
+    const path = new URL(request.url()).pathname;
+    const match = SHARD_FILE.exec(path);
     if (match) log.shardRequests.push(Number(match[1]));
+    if (SHARD_CODE.test(path)) log.shardCode.push(path);
   });
   // The back-off of a failed shard is read from Date.now: the test moves it on.
   await page.addInitScript(() => {
@@ -142,8 +146,15 @@ test("a shopper on a large shop's head gets the shards of their taste, once, and
   assert.deepEqual(log.shardRequests, []);
   const newcomer = await homeSlot(page);
   assert.ok(newcomer.length > 0 && newcomer.every((id) => head.has(id)), "the newcomer's list is the head's");
+  // The storefront's engine ranks the head: the page has not fetched the
+  // code that follows shards (the first paint of every other shop).
+  assert.deepEqual(log.shardCode, [], "a newcomer's page loads no shard code");
 
   await viewProducts(page);
+  assert.ok(
+    log.shardCode.some((path) => path.endsWith("/cove/shards.mjs")) && log.shardCode.some((path) => path.endsWith("_bg.wasm")),
+    `a taste loads the large-catalogue engine: ${log.shardCode}`,
+  );
   const status = await page.evaluate(() => window.cove.shards());
   assert.deepEqual(status.failed, []);
   // Two taste clusters' shards for each state of the taste the fetches saw
@@ -270,6 +281,34 @@ test("a shard that 404s or fails its hash leaves the head ranking, says so, and 
   const healed = await page.evaluate(() => window.cove.shards());
   assert.deepEqual(healed.failed, []);
   assert.ok(healed.loaded.length >= 1, "loaded once served right");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("a large-catalogue engine that does not load leaves the head ranking, says so, and loads on a later event", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  let refuse = true;
+  await context.route(/\/pkg\/engine-shards\/[^/]*\.wasm$/, (route) => (refuse ? route.fulfill({ status: 404, body: "not here" }) : route.continue()));
+  const { page, log } = await openShop(context);
+  await viewProducts(page);
+
+  const refused = await page.evaluate(() => window.cove.shards());
+  assert.equal(refused.engineError?.code, "wasm_load", JSON.stringify(refused));
+  assert.equal(refused.total, published.table.length);
+  assert.deepEqual(refused.loaded, []);
+  assert.deepEqual(log.shardRequests, [], "no shard is fetched without the engine that adds it");
+  await page.goto(`${worker.url}/?bundle=sharded#/`);
+  const headOnly = await homeSlot(page);
+  assert.ok(headOnly.length > 0 && headOnly.every((id) => published.head.has(id)), "the head still ranks");
+
+  // Served again: the shopper's next event loads it, and the shards follow.
+  refuse = false;
+  const loaded = await page.evaluate(async (item) => {
+    await window.cove.track({ type: "view", item });
+    return window.cove.shards();
+  }, VIEWED[0]);
+  assert.equal(loaded.engineError, undefined, JSON.stringify(loaded));
+  assert.ok(loaded.loaded.length >= 1, JSON.stringify(loaded));
   assert.deepEqual(log.errors, []);
   await context.close();
 });

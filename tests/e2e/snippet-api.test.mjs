@@ -169,9 +169,6 @@ function bindingTypes(path) {
 const RECEIVERS = [
   { file: "www/cove/core.mjs", receiver: "this.engine", types: ENGINE, className: "CoveEngine" },
   { file: "www/cove/core.mjs", receiver: "core.engine", types: ENGINE, className: "CoveEngine" },
-  // A head bundle's engine: the storefront's CoveEngine and the shard methods.
-  { file: "www/cove/core.mjs", receiver: "sharded", types: ENGINE_SHARDS, className: "CoveEngine" },
-  { file: "www/cove/core.mjs", receiver: "glue", types: ENGINE_SHARDS, className: null },
   { file: "www/cove/core.mjs", receiver: "module", types: SENTIMENT, className: null },
   { file: "www/cove/core.mjs", receiver: "this.sentimentScorer", types: SENTIMENT, className: "SentimentScorer" },
   { file: "www/cove/core.mjs", receiver: "(await this.sentimentReady())", types: SENTIMENT, className: "SentimentScorer" },
@@ -180,6 +177,12 @@ const RECEIVERS = [
   { file: "www/cove/reports.mjs", receiver: "engine", types: REPORTING, className: "CoveReporter" },
   { file: "www/cove/reports.mjs", receiver: "this.engine", types: REPORTING, className: "CoveReporter" },
   { file: "www/cove/reports.mjs", receiver: "this.core.engine", types: ENGINE, className: "CoveEngine" },
+  // A head bundle's engine once a shard may be wanted: the storefront's
+  // CoveEngine and the shard methods, taking over from the storefront's.
+  { file: "www/cove/shards.mjs", receiver: "glue", types: ENGINE_SHARDS, className: null },
+  { file: "www/cove/shards.mjs", receiver: "engine", types: ENGINE_SHARDS, className: "CoveEngine" },
+  { file: "www/cove/shards.mjs", receiver: "core.engine", types: ENGINE, className: "CoveEngine" },
+  { file: "www/cove/shards.mjs", receiver: "previous", types: ENGINE, className: "CoveEngine" },
 ];
 
 /** The snippet's JavaScript modules (the entry and `cove/`). */

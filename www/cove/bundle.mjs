@@ -143,8 +143,8 @@ export async function resolveBundle(url, integrity) {
       manifestUrl: new URL(value.manifest, absolute).href,
       integrity: integrity ?? (typeof value.manifest_integrity === "string" ? value.manifest_integrity : undefined),
       starter: value.starter && typeof value.starter === "object" ? value.starter : null,
-      // A head bundle of a large catalogue: the engine that adds shards is needed.
-      sharded: Array.isArray(value.shards) && value.shards.length > 0,
+      // A head bundle of a large catalogue: how many shards it has (0 for any other bundle).
+      shards: Array.isArray(value.shards) ? value.shards.length : 0,
     };
   }
   if (value?.schema_version !== undefined) return { manifestUrl: absolute, integrity, starter: null, manifestBytes: bytes, pointerUrl: absolute };
@@ -201,32 +201,14 @@ export async function loadBundle(manifestUrl, integrity, { prune = true, manifes
 }
 
 /**
- * Fetches one shard of a head bundle, as the engine names it (`{ index, file,
- * sha256 }` from `shardsToFetch`): the file beside the manifest, from the
- * Cache API when present, checked against the sha256 of the head's shard
- * table (a cached copy too). Fails with `bundle_fetch` (network, HTTP error)
- * or `bundle_integrity` (altered or truncated on the way).
- * @returns {Promise<Uint8Array>} the shard file's bytes
+ * An immutable file beside a loaded bundle's manifest (a head's shard or item
+ * index file), from the Cache API when present: with `sha256` (hex), checked
+ * against it (a cached copy too). Fails with `bundle_fetch` (network, HTTP
+ * error) or `bundle_integrity` (altered or truncated on the way).
+ * @returns {Promise<Uint8Array>} the file's bytes
  */
-export function loadShard(bundle, shard) {
-  return fetchBeside(bundle, shard.file, `sha256-${hexToBase64(shard.sha256)}`);
-}
-
-/**
- * The shard that holds `item`, from the head's item index: `file` is the
- * index file the engine names (`itemIndexFile`), a JSON object from item id
- * to shard index beside the manifest. Null when it does not list the item.
- * The file is not in the manifest's digests: a wrong answer can only name
- * another shard, which is checked against the head's table when fetched.
- */
-export async function shardOfItem(bundle, file, item) {
-  const index = parseJson(await fetchBeside(bundle, file, null), file)?.[item];
-  return Number.isInteger(index) && index >= 0 ? index : null;
-}
-
-/** An immutable file beside a loaded bundle's manifest (`fetchImmutable`, through the Cache API). */
-async function fetchBeside(bundle, file, integrity) {
-  return fetchImmutable(await openCache(), new URL(file, bundle.manifestUrl).href, integrity);
+export async function fileBeside(bundle, file, sha256) {
+  return fetchImmutable(await openCache(), new URL(file, bundle.manifestUrl).href, sha256 && `sha256-${hexToBase64(sha256)}`);
 }
 
 /**

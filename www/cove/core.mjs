@@ -2,9 +2,8 @@
 // in on-device storage, and answers the API's calls. It runs on the page or
 // inside a Web Worker (worker.mjs) and touches no DOM, so both modes share it.
 import init, { CoveEngine } from "../pkg/engine/cove_engine.js";
-import { loadResolved, loadShard, shardOfItem, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
+import { loadResolved, fileBeside, resolveBundle, pruneBundles, BUNDLE_CACHE } from "./bundle.mjs";
 import { MemoryStore, openPersistentStore, readRecord, forgetEverything } from "./storage.mjs";
-import { Reporter, REPORTS_OFF } from "./reports.mjs";
 import { CoveError, coveError, asCoveError } from "./errors.mjs";
 
 export { CoveError, coveError };
@@ -20,13 +19,11 @@ const settled = (promise) => (promise.catch(() => {}), promise);
 // A task later: after the first render, which must not wait for what follows.
 const afterFirstRender = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-// A shard that failed (HTTP error, network, integrity) is tried again no
-// sooner than this, then twice as late after each failure, up to the maximum.
-const SHARD_RETRY_MS = 10_000;
-const SHARD_RETRY_MAX_MS = 10 * 60_000;
-
 /** The moments a slot can serve (the engine's `Slot`). */
 const SLOT_KINDS = ["for_you", "item_page", "basket"];
+
+/** What `privacy()` says when reports are off. */
+const REPORTS_OFF = Object.freeze({ enabled: false, dailyEpsilon: 0, spentToday: 0, remainingToday: 0, nextReportAt: null, pending: false, lastReport: null });
 
 /**
  * The stored profile's read (its raw value, or undefined), from an opening
@@ -42,29 +39,6 @@ export function openStore(options) {
   return options.consent === "required" ? Promise.resolve(new MemoryStore()) : openPersistentStore();
 }
 
-/**
- * The engine's class, its wasm loaded: the storefront's module, or for a head
- * bundle (the pointer lists shards) the module that also adds shards
- * (`pkg/engine-shards/`, imported only then: every other shop's first paint
- * does not carry its code). Without that module the head alone ranks.
- */
-async function engineModule(sharded, options, modules) {
-  let glue = { default: init, CoveEngine };
-  let wasm = options.wasm;
-  if (sharded && modules.shards && options.shardsWasm) {
-    glue = await modules.shards().catch((error) => {
-      throw asCoveError(error, "wasm_load", "the large-catalogue engine's module did not load");
-    });
-    wasm = options.shardsWasm;
-  } else if (sharded) {
-    console.warn("cove: the bundle has shards but no shards engine was given; the head alone ranks");
-  }
-  await glue.default({ module_or_path: wasm }).catch((error) => {
-    throw asCoveError(error, "wasm_load", `the engine's wasm (${wasm}) did not load`);
-  });
-  return glue.CoveEngine;
-}
-
 export class CoveCore {
   /**
    * @param {object} options the options of `Cove.start` (bundle, bundleIntegrity,
@@ -73,8 +47,10 @@ export class CoveCore {
    *   the entry module, which knows where it sits (this module may be bundled
    *   into it, so it cannot resolve it itself)
    * @param {object} host what the entry module provides: `modules` (functions
-   *   importing the sentiment and reporter modules' glue, written as literal
-   *   `import()`s in the entry so bundlers split them off), and optionally the
+   *   importing the sentiment and reporter wasm modules' glue and the
+   *   snippet's modules that no first paint carries, `reports.mjs` and
+   *   `shards.mjs`, written as literal `import()`s in the entry so bundlers
+   *   split them off), and optionally the
    *   bundle already resolved (`resolved`, a `resolveBundle` promise), the
    *   store already opened (`store`) and its profile already read
    *   (`profile`, a `readStoredProfile` promise)
@@ -92,8 +68,19 @@ export class CoveCore {
       events: settled(opened.get(EVENTS_KEY)),
     }));
     const resolved = host.resolved ?? resolveBundle(options.bundle, options.bundleIntegrity);
-    const [Engine, main] = await Promise.all([resolved.then(({ sharded }) => engineModule(sharded, options, modules)), resolved.then(loadResolved)]);
-    const core = new CoveCore(options, Engine);
+    // A head bundle of a large catalogue ranks on this engine too, from the
+    // first paint; its shards are followed later (shards.mjs).
+    const wasm = options.wasm;
+    const [main, { shards }] = await Promise.all([
+      resolved.then(loadResolved),
+      resolved,
+      init({ module_or_path: wasm }).catch((error) => {
+        throw asCoveError(error, "wasm_load", `the engine's wasm (${wasm}) did not load`);
+      }),
+    ]);
+    const core = new CoveCore(options);
+    core.modules = modules;
+    core.shardTotal = shards ?? 0;
     try {
       // The tensors' digest was checked by Subresource Integrity or Web Crypto.
       core.modelId = core.engine.loadBundle(main.manifest, main.tensors, main.tensorsSha256);
@@ -112,22 +99,27 @@ export class CoveCore {
       );
     }
     core.store = await store;
-    await core.restore(await reads);
     // A returning shopper's taste may want shards of a large catalogue: they
-    // are fetched after the first render, which the head serves.
-    afterFirstRender().then(() => core.fetchShards());
+    // are fetched after the first render, which the head serves. (An empty
+    // profile wants none: a newcomer's first event starts them.)
+    if ((await core.restore(await reads)) && shards) afterFirstRender().then(() => core.fetchShards());
     if (options.shop) {
-      // Reports start a task later, after the first render: the registry's
-      // fetch and the reporter's module are off the start's path. Every call
-      // that reports waits for `reporting` (it never rejects).
-      core.reporter = new Reporter(core, {
-        shop: options.shop,
-        api: options.api,
-        module: modules.reporting,
-        wasm: options.reportingWasm,
-      });
+      // Reports start a task later, after the first render: their module
+      // (reports.mjs, no part of the first paint), the registry's fetch and
+      // the reporter's wasm are off the start's path. Every call that reports
+      // waits for `reporting` (it never rejects), and finds `reporter` set.
       core.reporting = afterFirstRender()
-        .then(() => core.reporter.start())
+        .then(() => modules.reporter())
+        .then(({ Reporter }) => {
+          core.reporter = new Reporter(core, {
+            shop: options.shop,
+            api: options.api,
+            module: modules.reporting,
+            wasm: options.reportingWasm,
+            readRecord,
+          });
+          return core.reporter.start();
+        })
         .catch((error) => console.warn("cove: privacy reports are off:", error?.message ?? error));
     }
     // Older bundles leave the Cache API after the first render and after the
@@ -168,17 +160,19 @@ export class CoveCore {
     return this.sentimentScorer;
   }
 
-  constructor(options, Engine = CoveEngine) {
+  constructor(options) {
     this.options = options;
-    this.engine = new Engine();
+    this.engine = new CoveEngine();
     this.consentGranted = options.consent !== "required";
     // Settles once privacy reports are started (or found off); see create().
     this.reporting = Promise.resolve();
-    // The shards of a head bundle: the fetch under way (one at a time), how
-    // many were added this visit, and each failed shard's error and next try.
+    // A head bundle's shards: how many its pointer lists (0 for any other
+    // bundle), the fetch under way (one at a time), their follower
+    // (shards.mjs, once imported), and why it last failed to load.
+    this.shardTotal = 0;
     this.shardLoading = Promise.resolve();
-    this.shardsAdded = 0;
-    this.shardFailures = new Map();
+    this.shardFollower = null;
+    this.shardEngineError = undefined;
     // The latest events as tracked (bounded), kept on the device beside the profile.
     this.events = [];
   }
@@ -250,7 +244,7 @@ export class CoveCore {
     // The event may move the shopper's taste towards a shard not yet here,
     // or name an item outside the head (a product page of the rest of a
     // large catalogue): its shard is fetched too.
-    this.fetchShards(kind.item);
+    if (this.shardTotal) this.fetchShards(kind.item);
     this.events.push(logged);
     if (this.events.length > MAX_LOGGED_EVENTS) this.events.splice(0, this.events.length - MAX_LOGGED_EVENTS);
     await this.save();
@@ -298,9 +292,8 @@ export class CoveCore {
       max_per_category: context.maxPerCategory ?? null,
     };
     // A context item outside the head and the loaded shards: its shard is
-    // fetched for the next render (the engine names its index file only then).
-    const sharded = this.engine;
-    if (context.item && sharded.itemIndexFile?.(context.item)) this.fetchShards(context.item);
+    // fetched for the next render.
+    if (this.shardTotal && context.item && !this.engine.item(context.item)) this.fetchShards(context.item);
     const ranking = this.engine.recommend(JSON.stringify(rankRequest));
     return ranking.items.map((entry) => {
       const reason = { ...entry.reason };
@@ -314,88 +307,57 @@ export class CoveCore {
 
   /**
    * Starts fetching the shards of a large catalogue that the shopper's taste
-   * wants now and the device does not have (the engine decides which: a
-   * bundle of the whole catalogue has none). Fetches run one round at a
-   * time; a shard that fails leaves the head (and the shards already in)
-   * ranking, and is tried again after a back-off. With `item` (an item id
-   * the shopper is looking at), the shard that holds it is fetched too when
-   * the device does not hold it (the head's item index says which). Never
-   * rejects.
+   * wants now and the device does not have (the engine decides which), and
+   * with `item` (an item id the shopper is looking at) the shard that holds
+   * it. Fetches run one round at a time; a shard that fails leaves the head
+   * (and the shards already in) ranking, and is tried again after a back-off.
+   * Only for a head bundle; never rejects.
    */
   fetchShards(item) {
     // After the reporter has started: it reads the model as the bundle
     // gave it (the head), whatever shards come later.
     this.shardLoading = this.shardLoading
       .then(() => this.reporting)
-      .then(() => this.loadWantedShards(item))
+      .then(() => (this.shardFollower ??= this.followShards()))
+      .then((follower) => follower.loadWanted(item))
       .catch((error) => console.warn("cove: shards not loaded:", error?.message ?? error));
     return this.shardLoading;
   }
 
-  async loadWantedShards(item) {
-    // The storefront's module (a whole catalogue's bundle) has no shards.
-    const sharded = this.engine;
-    if (!sharded.shardsToFetch) return;
-    const now = Date.now();
-    const wanted = sharded.shardsToFetch(nowSeconds());
-    const indexFile = typeof item === "string" ? sharded.itemIndexFile(item) : undefined;
-    if (indexFile) {
-      // A failed look-up leaves the item to the head; it is looked up again
-      // on the item's next event.
-      const index = await shardOfItem(this.bundle, indexFile, item).catch((error) => {
-        console.warn(`cove: the item index ${indexFile} did not load:`, error?.message ?? error);
-        return null;
-      });
-      if (index !== null && !wanted.some((shard) => shard.index === index) && !sharded.shardStatus().loaded.includes(index)) {
-        try {
-          wanted.push(sharded.shardFile(index));
-        } catch (error) {
-          console.warn(`cove: the item index ${indexFile} names no shard of this head:`, error?.message ?? error);
-        }
-      }
-    }
-    const due = wanted.filter((shard) => !(this.shardFailures.get(shard.index)?.retryAt > now));
-    // Fetched side by side, added one by one as the engine's table says.
-    const fetched = await Promise.allSettled(due.map((shard) => loadShard(this.bundle, shard)));
-    fetched.forEach((outcome, i) => {
-      const shard = due[i];
-      try {
-        if (outcome.status === "rejected") throw outcome.reason;
-        sharded.addShard(shard.index, outcome.value, shard.sha256);
-        this.shardFailures.delete(shard.index);
-        this.shardsAdded += 1;
-      } catch (error) {
-        const failure = asCoveError(error, "bundle_invalid", `shard ${shard.index} was refused`);
-        const delay = Math.min(2 * (this.shardFailures.get(shard.index)?.delay ?? SHARD_RETRY_MS / 2), SHARD_RETRY_MAX_MS);
-        this.shardFailures.set(shard.index, { code: failure.code, message: failure.message, delay, retryAt: now + delay });
-        console.warn(`cove: shard ${shard.index} not loaded (tried again in ${delay / 1000} s):`, failure.message);
-      }
-    });
+  /**
+   * The shards' follower (shards.mjs), which makes the large-catalogue engine
+   * this host's engine. When it does not load, the head keeps ranking,
+   * `shards()` says why (`engineError`), and it is tried again on the next event.
+   */
+  followShards() {
+    return this.modules
+      .shardFollower()
+      .then((follower) => follower.attach(this, { fileBeside, asCoveError }))
+      .then(
+        (follower) => ((this.shardEngineError = undefined), follower),
+        (error) => {
+          const { code, message } = asCoveError(error, "wasm_load", "the shards' module did not load");
+          this.shardEngineError = { code, message };
+          this.shardFollower = null;
+          throw error;
+        },
+      );
   }
 
   /**
-   * The catalogue's shards on this device, once the fetch under way is done
-   * (it starts one for what the shopper's taste wants now): `{ total,
-   * loaded, added, failed: [{ index, code, message, retryAt }] }`. `total`
-   * is 0 for a bundle of the whole catalogue; `loaded` lists the shard
+   * The catalogue's shards on this device, once the fetch under way is done:
+   * `{ total, loaded, added, failed: [{ index, code, message, retryAt }] }`.
+   * `total` is 0 for a bundle of the whole catalogue; `loaded` lists the shard
    * indices in the engine; `added` counts the shards added this visit (the
    * page renders its slots again when it grows); `retryAt` is in ms since
-   * the epoch. Only the shards wanted now are listed as failed.
+   * the epoch. Only the shards the taste wants now are listed as failed.
    */
   async shards() {
-    await this.fetchShards();
-    const sharded = this.engine;
-    if (!sharded.shardStatus) return { total: 0, loaded: [], added: 0, failed: [] };
-    const status = sharded.shardStatus();
-    // Failures of shards the shopper's taste no longer wants are kept for
-    // their back-off, and not reported.
-    const wanted = new Set(sharded.shardsToFetch(nowSeconds()).map((shard) => shard.index));
-    const failed = [...this.shardFailures].filter(([index]) => wanted.has(index));
-    return {
-      ...status,
-      added: this.shardsAdded,
-      failed: failed.map(([index, { code, message, retryAt }]) => ({ index, code, message, retryAt })),
-    };
+    // Once followed, the wanted shards are fetched first.
+    if (this.shardFollower) await this.fetchShards();
+    else await this.shardLoading;
+    const status = (await this.shardFollower)?.status() ?? { total: this.shardTotal, loaded: [], added: 0, failed: [] };
+    return this.shardEngineError ? { ...status, engineError: this.shardEngineError } : status;
   }
 
   /** The shopper's segments, each with its reason. */
@@ -506,11 +468,7 @@ export class CoveCore {
   async forget() {
     this.engine.forget();
     await this.shardLoading;
-    const sharded = this.engine;
-    if (sharded.shardStatus?.().loaded.length) {
-      sharded.loadBundle(this.bundle.manifest, this.bundle.tensors, this.bundle.tensorsSha256);
-      this.shardFailures.clear();
-    }
+    (await this.shardFollower)?.forget();
     await this.reporting;
     this.reporter?.forget();
     this.events = [];

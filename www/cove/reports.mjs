@@ -21,8 +21,11 @@
 // (403, and without CORS headers, so the browser shows the page a network
 // error). The reporter then says so once on the console, with the command
 // that registers the origin, and keeps its envelope for a later try.
-
-import { readRecord } from "./storage.mjs";
+//
+// The engine's host (core.mjs) imports this module after the first render,
+// and only for a shop with reports (`shop`): no first paint carries it. It
+// imports no module of the snippet's; the host hands it what it needs
+// (`readRecord`), so nothing is loaded twice.
 
 const STATE_KEY = "reporting";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -34,17 +37,16 @@ const RETRY_SECONDS = 300;
 // origin is a person's job, not a matter of seconds.
 const ORIGIN_RETRY_SECONDS = 3600;
 
-/** What `privacy()` says when reports are off. */
-export const REPORTS_OFF = Object.freeze({ enabled: false, dailyEpsilon: 0, spentToday: 0, remainingToday: 0, nextReportAt: null, pending: false, lastReport: null });
-
 export class Reporter {
   /**
    * @param {import("./core.mjs").CoveCore} core the engine host
-   * @param {{ shop: string, api?: string, module: () => Promise<object>, wasm?: string }} options the shop id, the
-   *   edge's base URL, a function importing the reporter module's glue, and (optionally) the URL of its wasm
+   * @param {{ shop: string, api?: string, module: () => Promise<object>, wasm?: string, readRecord: Function }} options
+   *   the shop id, the edge's base URL, a function importing the reporter module's glue, (optionally) the URL
+   *   of its wasm, and storage.mjs's `readRecord`
    */
-  constructor(core, { shop, api = "/v1", module, wasm }) {
+  constructor(core, { shop, api = "/v1", module, wasm, readRecord }) {
     this.core = core;
+    this.readRecord = readRecord;
     this.shop = shop;
     this.module = module;
     this.wasm = wasm;
@@ -126,7 +128,7 @@ export class Reporter {
       return;
     }
     this.engine = engine;
-    await readRecord(this.core.store, STATE_KEY, (value) => {
+    await this.readRecord(this.core.store, STATE_KEY, (value) => {
       if (typeof value !== "string") throw new Error("not a reporting state");
       this.engine.restoreReporting(value);
     });
@@ -206,9 +208,12 @@ export class Reporter {
     }
   }
 
-  /** What the shopper may see: ε limit, spent and left today, next send, the last envelope's bytes and when it left. */
+  /**
+   * What the shopper may see: ε limit, spent and left today, next send, the
+   * last envelope's bytes and when it left. Undefined when reports are off.
+   */
   status() {
-    if (!this.engine) return { ...REPORTS_OFF };
+    if (!this.engine) return undefined;
     const status = this.engine.privacy(nowSeconds());
     return {
       enabled: this.enabled,

@@ -5,7 +5,8 @@ import { HOST_METHODS } from "./api.mjs";
 
 // The lazily loaded modules' glue, as literal `import()`s so bundlers split them off.
 const MODULES = {
-  shards: () => import("../pkg/engine-shards/cove_engine_shards.js"),
+  reporter: () => import("./reports.mjs"),
+  shardFollower: () => import("./shards.mjs"),
   sentiment: () => import("../pkg/sentiment/cove_sentiment.js"),
   reporting: () => import("../pkg/reporting/cove_reporting.js"),
 };

@@ -32,6 +32,7 @@ const SNIPPET_FILES: &[&str] = &[
     "cove/core.mjs",
     "cove/errors.mjs",
     "cove/reports.mjs",
+    "cove/shards.mjs",
     "cove/slots.mjs",
     "cove/storage.mjs",
     "cove/worker.mjs",

@@ -100,6 +100,8 @@ const INTEGRITY_LISTED: &[&str] = &[
     "cove.js",
     "cove.mjs",
     "cove/worker.mjs",
+    "cove/reports.mjs",
+    "cove/shards.mjs",
     "pkg/engine/cove_engine_bg.wasm",
     "pkg/engine-shards/cove_engine_shards.js",
     "pkg/engine-shards/cove_engine_shards_bg.wasm",
@@ -136,13 +138,18 @@ fn write_integrity(site: &Path) -> Result<()> {
 
 /// The snippet's entry modules, bundled with their static imports (paths
 /// under `www/`), and the modules each imports lazily (`import("…")`), which
-/// stay files of their own, fetched only when used (the sentiment, the
-/// reporter and the large-catalogue engine modules' glue, under `pkg/`).
-const SNIPPET_ENTRIES: [(&str, [&str; 3]); 2] = [
+/// stay files of their own, fetched only when used: the sentiment and the
+/// reporter modules' glue (under `pkg/`), and two modules of the snippet's
+/// that no first paint carries, each minified alone (they import none of the
+/// snippet's modules): `cove/reports.mjs` (a shop with reports, after the
+/// first render) and `cove/shards.mjs` (a head bundle's shards, which imports
+/// the large-catalogue engine's glue under `pkg/engine-shards/` itself).
+const SNIPPET_ENTRIES: [(&str, [&str; 4]); 2] = [
     (
         "cove.mjs",
         [
-            "./pkg/engine-shards/*",
+            "./cove/reports.mjs",
+            "./cove/shards.mjs",
             "./pkg/sentiment/*",
             "./pkg/reporting/*",
         ],
@@ -150,7 +157,8 @@ const SNIPPET_ENTRIES: [(&str, [&str; 3]); 2] = [
     (
         "cove/worker.mjs",
         [
-            "../pkg/engine-shards/*",
+            "./reports.mjs",
+            "./shards.mjs",
             "../pkg/sentiment/*",
             "../pkg/reporting/*",
         ],

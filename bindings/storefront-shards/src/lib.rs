@@ -9,9 +9,10 @@
 //! - **A module of its own.** Adding a shard (reading and checking its file,
 //!   merging its items, re-mapping every neighbour list) is about 12 KB
 //!   gzipped of wasm that a shop whose whole catalogue fits in one bundle
-//!   never runs. The snippet loads this module instead of the storefront's
-//!   when the bundle pointer lists shards, so the first paint of every other
-//!   shop stays within its budget.
+//!   never runs. A head bundle too paints with the storefront's module; the
+//!   snippet (`www/cove/shards.mjs`) loads this one after the first render,
+//!   once the shopper's taste may want a shard, loads the same head and the
+//!   profile into it, and makes it the engine: no first paint carries it.
 //! - **One source.** `CoveEngine` and every other export are
 //!   `cove-storefront`'s `engine.rs`, included with `#[path]`: the two
 //!   modules cannot drift. Only the shard methods are written here, each a
