@@ -665,12 +665,16 @@ function emptyState(aggregates) {
     ...(campaigns.length ? [element("p", {}, `This shop measures ${campaigns.length === 1 ? "one campaign" : `${campaigns.length} campaigns`}: ${campaigns.join(", ")}.`)] : []));
 }
 
-// The catalogue's items, by row (the titles of the products of interest).
-async function loadCatalogue() {
+// The items the shop's reports name by row (the titles of the products of
+// interest): the catalogue beside the bundle the shop's pages load, cut to
+// the rows its reports name (a head bundle's own items; every other product
+// is one value, "outside the head", after "none yet").
+async function loadCatalogue(aggregates) {
   try {
-    const pointer = await (await fetch("/v1/bundles/default.json")).json();
+    const pointer = await (await fetch(aggregates.bundle ?? "/v1/bundles/default.json")).json();
     const catalogue = await (await fetch(pointer.catalogue)).json();
-    return Array.isArray(catalogue) ? catalogue : null;
+    if (!Array.isArray(catalogue)) return null;
+    return Number.isInteger(aggregates.report_items) ? catalogue.slice(0, aggregates.report_items) : catalogue;
   } catch {
     return null;
   }
@@ -718,7 +722,7 @@ async function load() {
   let aggregates;
   let items;
   try {
-    [aggregates, items] = await Promise.all([readDay(chosenDay, token), loadCatalogue()]);
+    aggregates = await readDay(chosenDay, token);
   } catch (error) {
     if (!(error instanceof TokenRefused)) throw error;
     sessionStorage.removeItem(TOKEN_KEY);
@@ -732,6 +736,7 @@ async function load() {
     aggregates = await readDay(aggregates.day - 1, token);
   }
   if (chosenDay === null) form.date.value = dateOfDay(aggregates.day);
+  items = await loadCatalogue(aggregates);
   const ctx = contextOf(aggregates, items);
   // The trend: from the start date to the day, at most MAX_TREND_DAYS days
   // and none older than the edge keeps; a start on or after the day is no
