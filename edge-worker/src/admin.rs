@@ -92,11 +92,11 @@ pub async fn handle(env: &Env, route: &Route, body: &[u8]) -> Result<Answer, Api
                 let shop = config::parse_shop(body).map_err(put_error)?;
                 // A shop whose pointer is not published is refused, not
                 // stored: its registry could never be served.
+                // The message names the rule, never the submitted name.
                 let model = model::shop_model(env, &shop).await.map_err(|_| {
-                    ApiError::InvalidShop(format!(
-                        "bundle: {} is not the pointer of a model bundle this edge publishes",
-                        shop.pointer_file()
-                    ))
+                    ApiError::InvalidShop(
+                        "bundle must name the pointer of a model bundle this edge publishes".into(),
+                    )
                 })?;
                 let (shop, text) = validate_put(id, body, &model)?;
                 let created = shop_store::put(env, id, &text).await?;

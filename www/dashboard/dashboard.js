@@ -402,6 +402,12 @@ function trendingSection(aggregates, ctx) {
   section.append(element("p", { class: "hint" },
     "Each shopper's browser reports the one product it is most interested in, blurred for privacy; the country is where the report came from."));
   const overall = aggregates.metrics.find((m) => m.kind === "item_interest");
+  // A head bundle's reports name its own products, then "none yet", then
+  // "outside the head" (the engine's registry::item_interest_domain).
+  if (overall && overall.mechanism.domain > aggregates.report_items + 1) {
+    section.append(element("p", { class: "hint" },
+      `This shop's catalogue is published as a head of ${whole(aggregates.report_items)} products and shards: shoppers' browsers name a product of the head, and count any other product together, as "outside the head".`));
+  }
   const lists = [
     ...(overall?.published ? [{ country: "All countries", n_reports: overall.n_reports, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
     ...(aggregates.trending_by_country ?? []).map((list) => ({ ...list, country: countryName(list.country) })),
