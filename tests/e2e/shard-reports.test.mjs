@@ -142,3 +142,45 @@ test("a shopper on the head sends the day's report, both aggregators accept it, 
     await context.close();
   }
 });
+
+test("a page on the head whose shop's registry is for another model keeps reports off and sends nothing", async () => {
+  // What every `?bundle=sharded` page did before the shop named its pointer:
+  // the head's digest against the whole-bundle shop's registry (the model id
+  // of default.json). The reporter refuses it, says so, and nothing leaves.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const warnings = [];
+  const posts = [];
+  page.on("console", (message) => message.type() === "warning" && warnings.push(message.text()));
+  page.on("request", (request) => request.method() === "POST" && posts.push(request.url()));
+  await page.route(`${leader.url}/shop/head.html`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head><body>
+<script type="module">
+import { Cove } from "/cove.mjs";
+window.coveReady = Cove.start({ bundle: "/v1/bundles/sharded.json", shop: "demo", country: "GB" }).then((cove) => (window.cove = cove));
+</script></body></html>`,
+    }),
+  );
+  try {
+    await page.goto(`${leader.url}/shop/head.html`);
+    await page.waitForFunction(() => window.coveReady, null, { timeout: 30_000 });
+    await page.evaluate(() => window.coveReady);
+    await page.evaluate(() => window.cove.track({ type: "view", item: "22367", price: 2.1 }));
+    const deadline = Date.now() + 20_000;
+    while (!warnings.some((text) => text.includes("privacy reports are off")) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(
+      warnings.some((text) => /privacy reports are off: no usable metric registry: .*another model/.test(text)),
+      warnings.join("\n"),
+    );
+    const privacy = await page.evaluate(() => window.cove.flushReports());
+    assert.equal(privacy.enabled, false);
+    assert.equal(privacy.lastReport, null);
+    assert.deepEqual(posts, [], "no report left the page");
+  } finally {
+    await context.close();
+  }
+});
