@@ -14,11 +14,15 @@
 //! - `segment.lifecycle`: the lifecycle segment (index in [`lifecycle_names`]);
 //! - `segment.price_tier`: the price tier, or "none yet" (the last value);
 //! - `item.interest`: the catalogue row the shopper is most interested in now
-//!   (largest decayed weight, not disliked), or "none yet" (the last value);
+//!   (largest decayed weight, not disliked), or "none yet" (after the rows);
+//!   on a head bundle, the head's rows, "none yet", then "outside the head"
+//!   for any other item ([`item_interest_domain`]);
 //! - `review.sentiment`: for a device that submitted a review that day, the
 //!   reviewed item's category × the shopper's lifecycle segment × the review's
 //!   sentiment class (computed on the device; the text never leaves), by
-//!   Hadamard response since the domain is large ([`review_cell`]).
+//!   Hadamard response since the domain is large ([`review_cell`]); on a
+//!   head bundle, the head's items' categories and one more, "outside the
+//!   head" ([`review_categories`]).
 //!
 //! - the visit metrics (`privacy::visit`): conversion and recommendation
 //!   click-through per lifecycle segment (histograms of `segment · 2 +
