@@ -18,8 +18,11 @@ try {
   // The bundle pointer names the model to use now; the snippet follows it,
   // and the demo's pages read the catalogue published beside the bundle.
   // `?bundle=sharded` opens the shop as a large catalogue is published: a
-  // head bundle within a download budget, and shards by taste cluster.
-  const pointer = params.get("bundle") === "sharded" ? "/v1/bundles/sharded.json" : "/v1/bundles/default.json";
+  // head bundle within a download budget, and shards by taste cluster. It is
+  // a shop of its own at the edge (`demo-sharded` in shops.json, whose
+  // `bundle` names that pointer), so its privacy reports are the head's.
+  const sharded = params.get("bundle") === "sharded";
+  const pointer = sharded ? "/v1/bundles/sharded.json" : "/v1/bundles/default.json";
   const [cove, catalogue] = await Promise.all([
     Cove.start({
       bundle: pointer,
@@ -27,7 +30,7 @@ try {
       sentiment: "/v1/bundles/sentiment.json",
       country,
       itemUrl: "#/product/{id}",
-      shop: "demo",
+      shop: sharded ? "demo-sharded" : "demo",
     }),
     fetch(pointer)
       .then((response) => response.json())

@@ -62,7 +62,7 @@ function logTail(path, from, lines = 25) {
 /**
  * The dev server's variables and secrets, written to an env file only its
  * owner can read (never passed on the command line, where `ps` shows them):
- * its own public origins, a fresh dashboard token for the demo shop, a fresh
+ * its own public origins, a fresh dashboard token for the demo shops, a fresh
  * admin token (the admin API, `cargo xtask shop`) and a fresh rate-limit key
  * (see edge-worker/src/config.rs).
  */
@@ -72,7 +72,8 @@ function writeEnvFile(port, dashboardToken, adminToken, aggregatorSecrets) {
   const path = join(dir, `dev-${port}-${process.pid}.env`);
   const lines = [
     `PUBLIC_ORIGINS=http://127.0.0.1:${port},http://localhost:${port}`,
-    `DASHBOARD_TOKENS=demo=${dashboardToken}`,
+    // The demo shop and its large-catalogue twin (`?bundle=sharded`) share the token.
+    `DASHBOARD_TOKENS=demo=${dashboardToken},demo-sharded=${dashboardToken}`,
     `RATE_LIMIT_KEY=${randomBytes(32).toString("hex")}`,
   ];
   if (adminToken) lines.push(`ADMIN_TOKEN=${adminToken}`);

@@ -36,10 +36,7 @@ pub fn validate_put(
     body: &[u8],
     model: &Model,
 ) -> Result<(ShopConfig, String), ApiError> {
-    let shop = config::parse_shop(body).map_err(|error| match error {
-        InvalidShop::Json(_) => ApiError::BadRequest(error.to_string()),
-        InvalidShop::Rule(rule) => ApiError::InvalidShop(rule),
-    })?;
+    let shop = config::parse_shop(body).map_err(put_error)?;
     if shop.id != id {
         return Err(ApiError::BadRequest(
             "the configuration's id must be the shop id in the path".into(),
@@ -48,6 +45,14 @@ pub fn validate_put(
     shop.registry(model)?;
     let text = serde_json::to_string(&shop).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((shop, text))
+}
+
+/// A configuration `parse_shop` refused, as the answer to a `PUT`.
+fn put_error(error: InvalidShop) -> ApiError {
+    match error {
+        InvalidShop::Json(_) => ApiError::BadRequest(error.to_string()),
+        InvalidShop::Rule(rule) => ApiError::InvalidShop(rule),
+    }
 }
 
 /// The answer to `GET /v1/admin/shops`.
@@ -84,7 +89,15 @@ pub async fn handle(env: &Env, route: &Route, body: &[u8]) -> Result<Answer, Api
                 shop_answer(shops.iter().find(|shop| shop.id == *id))
             }
             AdminAction::Put => {
-                let model = model::default_model(env).await?;
+                let shop = config::parse_shop(body).map_err(put_error)?;
+                // A shop whose pointer is not published is refused, not
+                // stored: its registry could never be served.
+                // The message names the rule, never the submitted name.
+                let model = model::shop_model(env, &shop).await.map_err(|_| {
+                    ApiError::InvalidShop(
+                        "bundle must name the pointer of a model bundle this edge publishes".into(),
+                    )
+                })?;
                 let (shop, text) = validate_put(id, body, &model)?;
                 let created = shop_store::put(env, id, &text).await?;
                 put_answer(created, &shop)

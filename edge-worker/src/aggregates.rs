@@ -95,6 +95,16 @@ struct Aggregates<'a> {
     /// The lifecycle segments' names, in the order of every per-segment list
     /// and cell below (the engine's `registry::lifecycle_names`).
     lifecycle_segments: Vec<String>,
+    /// The pointer of the bundle the shop's pages load
+    /// (`/v1/bundles/default.json`, or the shop's own): the dashboard
+    /// titles the products of interest from the catalogue published beside
+    /// it.
+    bundle: String,
+    /// How many of that catalogue's rows `item.interest` names by row (a
+    /// head bundle's own items, or the whole catalogue); the values after
+    /// them are "none yet" and, for a head, "outside the head" (the
+    /// engine's `registry::item_interest_domain`).
+    report_items: u32,
     metrics: Vec<MetricAggregate<'a>>,
     /// Item interest per request country (see `trending`), most reports first.
     trending_by_country: Vec<CountryTrending>,
@@ -264,7 +274,7 @@ pub async fn handle(
         Tallies::default()
     };
     let registry = crate::registry::shop_registry(env, shop).await?;
-    let model = crate::model::default_model(env).await?;
+    let model = crate::model::shop_model(env, shop).await?;
     let releases = crate::dap::collect(env, shop, &registry, day, today).await?;
     Answer::json(
         200,
@@ -426,6 +436,8 @@ fn publish<'a>(
             .into_iter()
             .map(str::to_string)
             .collect(),
+        bundle: cove_engine::bundle::layout::pointer_url(&shop.pointer_file()),
+        report_items: registry::none_yet_item(model),
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
         campaigns: publish_campaigns(shop, registry, tallies, releases)?,
@@ -532,7 +544,12 @@ fn publish_sentiment(
         .into_iter()
         .map(str::to_string)
         .collect();
-    let category_names = model.categories().to_vec();
+    // A head's reports name its own items' categories, then one more for
+    // any item outside the head (the engine's `registry::review_categories`).
+    let mut category_names = model.reporting_categories().to_vec();
+    if model.is_head() {
+        category_names.push(registry::OUTSIDE_HEAD.to_string());
+    }
     let tally = tally_of(&spec.name, spec.mechanism, tallies);
     let published = tally.n_reports as f64 >= k;
     let mut aggregate = SentimentAggregate {

@@ -150,6 +150,14 @@ pub struct ShopConfig {
     /// The campaigns the shop runs (each one a metric of its own).
     #[serde(default)]
     pub campaigns: Vec<CampaignSpec>,
+    /// The bundle pointer the shop's pages load, by name: `sharded` is
+    /// `/v1/bundles/sharded.json` (1 to [`MAX_SHOP_ID_BYTES`] characters of
+    /// `[a-z0-9-]`); absent, the default pointer. The edge resolves the
+    /// shop's registry against the model this pointer names, so a shop
+    /// that publishes a head bundle and shards gets the head's registry,
+    /// the one its shoppers' devices hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
 }
 
 /// The longest shop id, in bytes.
@@ -200,6 +208,15 @@ pub fn is_origin(text: &str) -> bool {
 }
 
 impl ShopConfig {
+    /// The file name of the shop's bundle pointer beside the bundles
+    /// (`default.json` unless [`ShopConfig::bundle`] names another).
+    pub fn pointer_file(&self) -> String {
+        match &self.bundle {
+            Some(name) => format!("{name}.json"),
+            None => cove_engine::bundle::layout::DEFAULT_POINTER.to_string(),
+        }
+    }
+
     /// The shop's metric registry resolved against `model`: what `GET
     /// /v1/config` serves, what reports are validated by and what aggregates
     /// are estimated by.
@@ -240,6 +257,18 @@ impl ShopConfig {
         }
         if self.k_anonymity == 0 {
             return rule("k_anonymity must be at least 1".into());
+        }
+        if let Some(name) = &self.bundle {
+            let pointer_name = !name.is_empty()
+                && name.len() <= MAX_SHOP_ID_BYTES
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !pointer_name {
+                return rule(format!(
+                    "bundle must name a pointer: 1 to {MAX_SHOP_ID_BYTES} characters of [a-z0-9-]"
+                ));
+            }
         }
         if !(0.0..=self.max_envelope_epsilon).contains(&self.daily_epsilon) {
             return rule("daily_epsilon must be between 0 and max_envelope_epsilon".into());
@@ -422,6 +451,27 @@ mod tests {
                 |s| s["campaigns"][0]["variants"] = json!(1),
                 Some("campaigns[0]"),
             ),
+            ("a head's pointer", |s| s["bundle"] = json!("sharded"), None),
+            (
+                "pointer with a path",
+                |s| s["bundle"] = json!("../sharded"),
+                Some("bundle must name"),
+            ),
+            (
+                "pointer with its extension",
+                |s| s["bundle"] = json!("sharded.json"),
+                Some("bundle must name"),
+            ),
+            (
+                "pointer in capitals",
+                |s| s["bundle"] = json!("Sharded"),
+                Some("bundle must name"),
+            ),
+            (
+                "empty pointer",
+                |s| s["bundle"] = json!(""),
+                Some("bundle must name"),
+            ),
         ];
         for (name, change, want) in cases {
             let result = super::parse_shop(&shop_with(*change));
@@ -473,6 +523,7 @@ mod tests {
             shop_with(|s| s["id"] = json!(format!("{marker}/x"))),
             shop_with(|s| s["origins"] = json!([format!("https://{marker}.example/")])),
             shop_with(|s| s["campaigns"][0]["id"] = json!(format!("{marker}_X"))),
+            shop_with(|s| s["bundle"] = json!(format!("{marker}/x"))),
         ];
         for body in bodies {
             let error = super::parse_shop(&body).unwrap_err();

@@ -1,6 +1,8 @@
-//! The model the worker scores with: the shop's default bundle, read once per
-//! isolate from the static assets (`/v1/bundles/default.json` names it) and
-//! validated by the engine's own loader.
+//! The models the worker uses: the default bundle, which first-paint scoring
+//! ranks with (`/v1/bundles/default.json` names it), and each shop's, named
+//! by the pointer its pages load ([`ShopConfig::pointer_file`]), which its
+//! registry is resolved against. Each is read once per isolate from the
+//! static assets and validated by the engine's own loader.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use serde::Deserialize;
 use worker::Env;
 
 use crate::api_error::ApiError;
-use crate::config::ASSETS_BINDING;
+use crate::config::{ShopConfig, ASSETS_BINDING};
 
 /// The pointer to the default bundle, written by the trainer beside the bundles.
 #[derive(Debug, Deserialize)]
@@ -30,9 +32,10 @@ pub struct DefaultBundle {
 }
 
 thread_local! {
-    /// The loaded model. An isolate runs one request at a time per thread, and a
-    /// bundle is immutable, so a plain cell per thread is enough.
-    static CURRENT: RefCell<Option<Arc<Model>>> = const { RefCell::new(None) };
+    /// The loaded models, by pointer file. An isolate runs one request at a
+    /// time per thread, and a bundle is immutable, so a plain cell per
+    /// thread is enough.
+    static LOADED: RefCell<Vec<(String, Arc<Model>)>> = const { RefCell::new(Vec::new()) };
 }
 
 async fn asset_bytes(env: &Env, path: &str) -> Result<Vec<u8>, ApiError> {
@@ -53,12 +56,30 @@ async fn asset_bytes(env: &Env, path: &str) -> Result<Vec<u8>, ApiError> {
 
 /// The default model, loading it on first use.
 pub async fn default_model(env: &Env) -> Result<Arc<Model>, ApiError> {
-    if let Some(model) = CURRENT.with(|current| current.borrow().clone()) {
+    pointer_model(env, layout::DEFAULT_POINTER).await
+}
+
+/// The model of the bundle pointer `shop`'s pages load, loading it on first
+/// use: what the shop's registry is resolved against.
+pub async fn shop_model(env: &Env, shop: &ShopConfig) -> Result<Arc<Model>, ApiError> {
+    pointer_model(env, &shop.pointer_file()).await
+}
+
+/// The model the pointer file `name` (beside the bundles) names.
+async fn pointer_model(env: &Env, name: &str) -> Result<Arc<Model>, ApiError> {
+    let cached = LOADED.with(|loaded| {
+        loaded
+            .borrow()
+            .iter()
+            .find(|(pointer, _)| pointer == name)
+            .map(|(_, model)| model.clone())
+    });
+    if let Some(model) = cached {
         return Ok(model);
     }
-    let pointer_url = layout::pointer_url(layout::DEFAULT_POINTER);
+    let pointer_url = layout::pointer_url(name);
     let pointer: DefaultBundle = serde_json::from_slice(&asset_bytes(env, &pointer_url).await?)
-        .map_err(|e| ApiError::Internal(format!("{}: {e}", layout::DEFAULT_POINTER)))?;
+        .map_err(|e| ApiError::Internal(format!("{name}: {e}")))?;
     let manifest = asset_bytes(env, &pointer.manifest).await?;
     let tensors = asset_bytes(env, &pointer.tensors).await?;
     let mut model = Model::from_bytes(&manifest, &tensors)
@@ -79,6 +100,6 @@ pub async fn default_model(env: &Env) -> Result<Arc<Model>, ApiError> {
         }
     }
     let model = Arc::new(model);
-    CURRENT.with(|current| *current.borrow_mut() = Some(model.clone()));
+    LOADED.with(|loaded| loaded.borrow_mut().push((name.to_string(), model.clone())));
     Ok(model)
 }

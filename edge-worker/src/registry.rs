@@ -22,9 +22,9 @@ pub fn answer(registry: &Registry) -> Result<Answer, ApiError> {
     ))
 }
 
-/// The shop's registry for the default model.
+/// The shop's registry for the model its pages load.
 pub async fn shop_registry(env: &Env, shop: &ShopConfig) -> Result<Registry, ApiError> {
-    let model = model::default_model(env).await?;
+    let model = model::shop_model(env, shop).await?;
     let registry = shop
         .registry(&model)
         .map_err(|e| ApiError::Internal(format!("shop {}: {e}", shop.id)))?;

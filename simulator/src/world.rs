@@ -1,4 +1,5 @@
-//! What the devices are drawn from: the published default bundle, the shop's
+//! What the devices are drawn from: the published bundle the shop's pages
+//! load (the default one unless its configuration names another), the shop's
 //! registry resolved against it, every real customer's orders as engine
 //! events, real review texts and the published sentiment model.
 
@@ -37,6 +38,28 @@ struct ShopEntry {
     metrics: Vec<MetricRequest>,
     #[serde(default)]
     campaigns: Vec<CampaignSpec>,
+    /// The bundle pointer the shop's pages load (`sharded` for
+    /// `sharded.json`); absent, the default bundle.
+    #[serde(default)]
+    bundle: Option<String>,
+}
+
+/// The published bundle the pointer file `pointer` names, with its shards.
+fn pointed_bundle(bundles: &Path, pointer: &str) -> Result<Model> {
+    let text = std::fs::read(bundles.join(pointer)).with_context(|| {
+        format!(
+            "no {pointer} under {} (run `cargo xtask build`)",
+            bundles.display()
+        )
+    })?;
+    let pointed: serde_json::Value = serde_json::from_slice(&text)?;
+    let url = pointed["manifest"]
+        .as_str()
+        .with_context(|| format!("{pointer} names no manifest"))?;
+    let relative = layout::below_prefix(url)
+        .filter(|rest| !rest.contains(".."))
+        .with_context(|| format!("unexpected bundle path {url}"))?;
+    cove_models::export::load_published(&bundles.join(relative))
 }
 
 /// One real customer's history: orders as engine events, in time order, and
@@ -89,12 +112,6 @@ fn load_sentiment(bundles: &Path) -> Result<SentimentModel> {
 /// reviews from `reviews_file`.
 pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<World> {
     let bundles = layout::site_dir(&workspace_root().join("www"));
-    let model = cove_engine::testing::published_default_bundle(&bundles).with_context(|| {
-        format!(
-            "no default bundle under {} (run `cargo xtask build`)",
-            bundles.display()
-        )
-    })?;
     let shops_path = workspace_root().join("edge-worker").join("shops.json");
     let shops: ShopsFile = serde_json::from_str(
         &std::fs::read_to_string(&shops_path)
@@ -106,6 +123,17 @@ pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<W
         .into_iter()
         .find(|shop| shop.id == shop_id)
         .with_context(|| format!("no shop '{shop_id}' in {}", shops_path.display()))?;
+    // The bundle the shop's pages load, as the edge loads it: a head bundle
+    // with every shard (its reports are the head's all the same).
+    let model = match &shop.bundle {
+        None => cove_engine::testing::published_default_bundle(&bundles).with_context(|| {
+            format!(
+                "no default bundle under {} (run `cargo xtask build`)",
+                bundles.display()
+            )
+        })?,
+        Some(name) => pointed_bundle(&bundles, &format!("{name}.json"))?,
+    };
     let registry = Registry::resolve(
         &shop.id,
         &model,
@@ -115,7 +143,7 @@ pub fn load_world(shop_id: &str, orders: &Path, reviews_file: &Path) -> Result<W
         shop.k_anonymity,
         shop.schedule,
     )
-    .with_context(|| format!("resolving shop '{shop_id}' against the default bundle"))?;
+    .with_context(|| format!("resolving shop '{shop_id}' against its bundle"))?;
     let new_segment = registry::lifecycle_index(&model, NEW_SHOPPERS)
         .with_context(|| format!("the default bundle has no '{NEW_SHOPPERS}' lifecycle segment"))?;
     let started = Instant::now();

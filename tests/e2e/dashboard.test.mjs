@@ -241,6 +241,34 @@ test("a fixture without a reversal stays quiet", async () => {
   await context.close();
 });
 
+test("a head-bundle shop: products of interest titled from its own catalogue, the rest counted together", async () => {
+  // The sharded demo's pointer and its head, as the edge publishes them.
+  const pointer = await (await fetch(`${worker.url}/v1/bundles/sharded.json`)).json();
+  const manifest = await (await fetch(`${worker.url}${pointer.manifest}`)).json();
+  const catalogue = await (await fetch(`${worker.url}${pointer.catalogue}`)).json();
+  const head = manifest.shards[0].first_item;
+  const aggregates = { ...JSON.parse(fixture("aggregates-no-simpson.json")), shop: "demo-sharded", bundle: "/v1/bundles/sharded.json", report_items: head };
+  const value = (v, count) => ({ value: v, count, std_error: 20, low: count - 40, high: count + 40 });
+  aggregates.metrics = [
+    ...aggregates.metrics,
+    {
+      name: "item.interest", kind: "item_interest", labels: null, mechanism: { kind: "hadamard", domain: head + 2 }, epsilon: 0.5,
+      n_reports: 60000, published: true, suppressed_values: head - 1,
+      // A head product, "none yet" and "outside the head".
+      values: [value(3, 900), value(head, 20000), value(head + 1, 30000)],
+    },
+  ];
+  const { context, page, errors } = await openDashboard({ aggregates, query: "?shop=demo-sharded" });
+  const section = page.locator('[data-section="trending"]');
+  assert.match(await section.innerText(), new RegExp(`head of ${head.toLocaleString("en-US")} products and shards`));
+  const chart = await section.locator("svg").first().getAttribute("aria-label");
+  assert.ok(chart.includes(catalogue[3].title.slice(0, 20)), chart);
+  // Rows past the head are not products: neither is titled as the catalogue's item at that row.
+  for (const row of [head, head + 1]) assert.ok(!chart.includes(catalogue[row].title.slice(0, 20)), `${row}: ${chart}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("ranges too wide to say anything say so, in words", async () => {
   // The issue's figures under per-device noise: −30.7% [−385%, +324%].
   const aggregates = withProbabilities(fixture("aggregates-no-simpson.json"));

@@ -218,6 +218,9 @@ test("malformed, oversized and hostile admin bodies get a 4xx, echo nothing and 
     ["hostile campaign id", variant((s) => ({ ...s, campaigns: [{ ...s.campaigns[0], id: `<${MARK}>` }] })), 422],
     ["k of 0", variant((s) => ({ ...s, k_anonymity: 0 })), 422],
     ["daily ε over the envelope's", variant((s) => ({ ...s, daily_epsilon: 2, max_envelope_epsilon: 1 })), 422],
+    ["a bundle pointer with a path", variant((s) => ({ ...s, bundle: `../${MARK}` })), 422],
+    ["a bundle pointer not published", variant((s) => ({ ...s, bundle: `${MARK}-head` })), 422],
+    ["the sentiment bundle's pointer", variant((s) => ({ ...s, bundle: "sentiment" })), 422],
     ["20 kB", variant((s) => ({ ...s, origins: Array.from({ length: 800 }, (_, i) => `https://s${i}.example`) })), 413],
   ];
   for (const [name, body, status] of cases) {

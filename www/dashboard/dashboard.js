@@ -402,6 +402,12 @@ function trendingSection(aggregates, ctx) {
   section.append(element("p", { class: "hint" },
     "Each shopper's browser reports the one product it is most interested in, blurred for privacy; the country is where the report came from."));
   const overall = aggregates.metrics.find((m) => m.kind === "item_interest");
+  // A head bundle's reports name its own products, then "none yet", then
+  // "outside the head" (the engine's registry::item_interest_domain).
+  if (overall && overall.mechanism.domain > aggregates.report_items + 1) {
+    section.append(element("p", { class: "hint" },
+      `This shop's catalogue is published as a head of ${whole(aggregates.report_items)} products and shards: shoppers' browsers name a product of the head, and count any other product together, as "outside the head".`));
+  }
   const lists = [
     ...(overall?.published ? [{ country: "All countries", n_reports: overall.n_reports, values: overall.values, suppressed_values: overall.suppressed_values }] : []),
     ...(aggregates.trending_by_country ?? []).map((list) => ({ ...list, country: countryName(list.country) })),
@@ -665,12 +671,16 @@ function emptyState(aggregates) {
     ...(campaigns.length ? [element("p", {}, `This shop measures ${campaigns.length === 1 ? "one campaign" : `${campaigns.length} campaigns`}: ${campaigns.join(", ")}.`)] : []));
 }
 
-// The catalogue's items, by row (the titles of the products of interest).
-async function loadCatalogue() {
+// The items the shop's reports name by row (the titles of the products of
+// interest): the catalogue beside the bundle the shop's pages load, cut to
+// the rows its reports name (a head bundle's own items; every other product
+// is one value, "outside the head", after "none yet").
+async function loadCatalogue(aggregates) {
   try {
-    const pointer = await (await fetch("/v1/bundles/default.json")).json();
+    const pointer = await (await fetch(aggregates.bundle ?? "/v1/bundles/default.json")).json();
     const catalogue = await (await fetch(pointer.catalogue)).json();
-    return Array.isArray(catalogue) ? catalogue : null;
+    if (!Array.isArray(catalogue)) return null;
+    return Number.isInteger(aggregates.report_items) ? catalogue.slice(0, aggregates.report_items) : catalogue;
   } catch {
     return null;
   }
@@ -718,7 +728,7 @@ async function load() {
   let aggregates;
   let items;
   try {
-    [aggregates, items] = await Promise.all([readDay(chosenDay, token), loadCatalogue()]);
+    aggregates = await readDay(chosenDay, token);
   } catch (error) {
     if (!(error instanceof TokenRefused)) throw error;
     sessionStorage.removeItem(TOKEN_KEY);
@@ -732,6 +742,7 @@ async function load() {
     aggregates = await readDay(aggregates.day - 1, token);
   }
   if (chosenDay === null) form.date.value = dateOfDay(aggregates.day);
+  items = await loadCatalogue(aggregates);
   const ctx = contextOf(aggregates, items);
   // The trend: from the start date to the day, at most MAX_TREND_DAYS days
   // and none older than the edge keeps; a start on or after the day is no

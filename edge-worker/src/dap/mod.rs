@@ -516,7 +516,7 @@ pub async fn serve(req: &mut Request, env: &Env, path: &str) -> worker::Result<R
     let Some(shop) = crate::shop_store::find(env, shop_id).await.ok().flatten() else {
         return problem(404, "unrecognizedTask", "no such shop");
     };
-    let model = crate::model::default_model(env)
+    let model = crate::model::shop_model(env, &shop)
         .await
         .map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
     let registry = match shop.registry(&model) {

@@ -105,7 +105,7 @@ pub(super) fn load(
         .collect();
     check_shard_table(&manifest, n, k)?;
     let shard_state = match manifest.shards {
-        Some(_) => ShardState::new(n, &neighbors_idx, &neighbors_score),
+        Some(_) => ShardState::new(n, &catalogue.categories, &neighbors_idx, &neighbors_score),
         None => ShardState::default(),
     };
     Ok(Model {

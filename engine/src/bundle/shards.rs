@@ -348,6 +348,10 @@ struct ReadShard {
 pub(crate) struct ShardState {
     /// The number of head items (the head's rows).
     head_items: usize,
+    /// The head's own distinct category names, sorted: what a head's
+    /// privacy reports name categories by, whatever shards are loaded
+    /// ([`Model::reporting_categories`]).
+    head_categories: Vec<String>,
     /// The head's own lists (h × m), as loaded.
     head_neighbors_idx: Vec<u32>,
     head_neighbors_score: Vec<f32>,
@@ -356,9 +360,15 @@ pub(crate) struct ShardState {
 
 impl ShardState {
     /// The state of a freshly loaded bundle.
-    pub(crate) fn new(head_items: usize, idx: &[u32], score: &[f32]) -> ShardState {
+    pub(crate) fn new(
+        head_items: usize,
+        head_categories: &[String],
+        idx: &[u32],
+        score: &[f32],
+    ) -> ShardState {
         ShardState {
             head_items,
+            head_categories: head_categories.to_vec(),
             head_neighbors_idx: idx.to_vec(),
             head_neighbors_score: score.to_vec(),
             loaded: Vec::new(),
@@ -378,6 +388,50 @@ impl ShardState {
 }
 
 impl Model {
+    /// Whether this is a head bundle (its manifest has a shard table).
+    pub fn is_head(&self) -> bool {
+        self.manifest.shards.is_some()
+    }
+
+    /// The items a privacy report names by row: a head's own items (rows
+    /// 0..h, the same on every device of the head whatever shards it has
+    /// added), or the whole bundle's.
+    pub fn reporting_items(&self) -> usize {
+        if self.is_head() {
+            self.shard_state.head_items
+        } else {
+            self.n_items()
+        }
+    }
+
+    /// The category names a privacy report names by index: a head's own
+    /// items' (sorted, as the head alone loads them), or the whole
+    /// bundle's ([`Model::categories`]).
+    pub fn reporting_categories(&self) -> &[String] {
+        if self.is_head() {
+            &self.shard_state.head_categories
+        } else {
+            &self.categories
+        }
+    }
+
+    /// The index in [`Model::reporting_categories`] of the category of
+    /// reporting row `row` (below [`Model::reporting_items`]).
+    pub fn reporting_category(&self, row: u32) -> Option<u32> {
+        if !self.is_head() {
+            return self.item_category(row);
+        }
+        if row as usize >= self.shard_state.head_items {
+            return None;
+        }
+        let name = self.items.get(row as usize)?.category.as_str();
+        self.shard_state
+            .head_categories
+            .binary_search_by(|candidate| candidate.as_str().cmp(name))
+            .ok()
+            .map(|index| index as u32)
+    }
+
     /// The head's shard table (empty for a bundle of the whole catalogue).
     pub fn shard_table(&self) -> &[ShardEntry] {
         self.manifest.shards.as_deref().unwrap_or(&[])

@@ -17,8 +17,10 @@
 //! defaults with it, as the bundle loader builds it); the lifecycle map (its
 //! rules, each a name and three score ranges of two bytes; the no-purchase
 //! and fallback segments; the recency, frequency and monetary cuts); the
-//! price tiers (labels, cuts); the number of categories; and the items in
-//! row order, each an id and its category index. Integers, floats, strings
+//! price tiers (labels, cuts); whether the model is a head bundle (0 or 1);
+//! the number of categories; and the items in row order, each an id and its
+//! category index (a head's digest holds the head's items and their
+//! categories only, whatever shards the model has added). Integers, floats, strings
 //! and lists are written as in the binary profile (`profile::codec`, whose
 //! writer and reader this module uses), and a CRC-32 of everything before it
 //! ends the digest. Reading it checks the checksum, every length against the
@@ -32,7 +34,8 @@ use crate::profile::{ProfileConfig, ProfileParams};
 use crate::Error;
 
 const MAGIC: &[u8; 4] = b"CVMD";
-const VERSION: u64 = 1;
+/// Version 2 added whether the model is a head bundle.
+const VERSION: u64 = 2;
 /// The longest text a digest holds (ids, names, labels), in bytes.
 const MAX_TEXT: usize = 4096;
 /// The most rules, labels or cuts of one list.
@@ -40,6 +43,16 @@ const MAX_LIST: usize = 1024;
 
 /// What the privacy reports read of a model: a loaded [`Model`] (the edge,
 /// the simulator) or a [`ModelDigest`] of one (the browser's reporter).
+///
+/// # A head bundle's reports
+///
+/// A head of a sharded catalogue (`bundle::shards`) reports over the head
+/// alone: its items by row (rows 0..h, which every device of the head holds
+/// and the edge numbers the same way) and its items' categories; every other
+/// item, whether the device has added its shard or not, counts as one value,
+/// "outside the head" ([`ReportingModel::is_head`]). So the registry, the
+/// validity checks and every report depend only on the head, which the edge
+/// and the devices share, and never on which shards a device holds.
 pub trait ReportingModel {
     /// The model's id.
     fn model_id(&self) -> &str;
@@ -49,11 +62,18 @@ pub trait ReportingModel {
     fn lifecycle(&self) -> &LifecycleMap;
     /// The price tiers.
     fn price_tiers(&self) -> &PriceTiers;
-    /// The number of items in the catalogue.
+    /// The number of items the reports name by row: a whole bundle's, or a
+    /// head's own.
     fn n_items(&self) -> usize;
-    /// The row of an item id, if the model knows it.
+    /// The number of categories the reports name by index (those of the
+    /// items above).
+    fn n_categories(&self) -> usize;
+    /// Whether the catalogue goes beyond these items (a head bundle): the
+    /// reports then count any other item as "outside the head".
+    fn is_head(&self) -> bool;
+    /// The row of an item id among the items above, if it is one.
     fn item_row(&self, item_id: &str) -> Option<u32>;
-    /// The index of an item's category among the model's categories, by row.
+    /// The index of an item's category among the categories above, by row.
     fn item_category(&self, row: u32) -> Option<u32>;
 }
 
@@ -71,13 +91,19 @@ impl ReportingModel for Model {
         &self.manifest().segments.price_tiers
     }
     fn n_items(&self) -> usize {
-        Model::n_items(self)
+        self.reporting_items()
+    }
+    fn n_categories(&self) -> usize {
+        self.reporting_categories().len()
+    }
+    fn is_head(&self) -> bool {
+        Model::is_head(self)
     }
     fn item_row(&self, item_id: &str) -> Option<u32> {
-        Model::item_row(self, item_id)
+        Model::item_row(self, item_id).filter(|row| (*row as usize) < self.reporting_items())
     }
     fn item_category(&self, row: u32) -> Option<u32> {
-        Model::item_category(self, row)
+        self.reporting_category(row)
     }
 }
 
@@ -96,11 +122,16 @@ pub struct ModelDigest {
     rows_by_id: Vec<u32>,
     /// Per row, the item's category index.
     categories: Vec<u32>,
+    /// The number of categories.
+    n_categories: usize,
+    /// Whether the model is a head bundle ([`ReportingModel::is_head`]).
+    head: bool,
 }
 
 impl ModelDigest {
     /// The digest of `model`: what the storefront's module hands the
-    /// reporter's.
+    /// reporter's. A head's digest is the head's alone, whatever shards the
+    /// model has added ([`ReportingModel`]).
     pub fn encode(model: &Model) -> Vec<u8> {
         let mut out = Writer(MAGIC.to_vec());
         out.uint(VERSION);
@@ -132,11 +163,13 @@ impl ModelDigest {
         for label in &tiers.labels {
             out.string(label);
         }
-        out.uint(model.categories().len() as u64);
-        out.uint(model.n_items() as u64);
-        for (row, item) in model.items().iter().enumerate() {
+        out.uint(u64::from(model.is_head()));
+        out.uint(model.reporting_categories().len() as u64);
+        let n_items = model.reporting_items();
+        out.uint(n_items as u64);
+        for (row, item) in model.items()[..n_items].iter().enumerate() {
             out.string(&item.id);
-            out.uint(u64::from(model.item_category(row as u32).unwrap_or(0)));
+            out.uint(u64::from(model.reporting_category(row as u32).unwrap_or(0)));
         }
         let crc = crc32(&out.0);
         out.0.extend_from_slice(&crc.to_le_bytes());
@@ -224,6 +257,11 @@ impl ModelDigest {
             loyalty_tiers: Vec::new(),
         };
         crate::bundle::load::validate_segments(&segments)?;
+        let head = match r.uint()? {
+            0 => false,
+            1 => true,
+            _ => return Err(corrupt("the head flag is neither 0 nor 1")),
+        };
         let n_categories = r.uint()?;
         // Each item takes at least two bytes: a hostile count cannot make
         // the reader allocate more than the digest's length.
@@ -241,6 +279,11 @@ impl ModelDigest {
         if r.position != r.bytes.len() {
             return Err(corrupt("bytes after the items"));
         }
+        // Every category is some item's, so a hostile count cannot make a
+        // report's domain overflow.
+        if n_categories > n_items as u64 {
+            return Err(corrupt("more categories than items"));
+        }
         let rows_by_id = crate::bundle::items::order_by_id(&ids)
             .map_err(|_| corrupt("an item id repeats an earlier item's"))?;
         Ok(ModelDigest {
@@ -250,6 +293,8 @@ impl ModelDigest {
             ids,
             rows_by_id,
             categories,
+            n_categories: n_categories as usize,
+            head,
         })
     }
 }
@@ -269,6 +314,12 @@ impl ReportingModel for ModelDigest {
     }
     fn n_items(&self) -> usize {
         self.ids.len()
+    }
+    fn n_categories(&self) -> usize {
+        self.n_categories
+    }
+    fn is_head(&self) -> bool {
+        self.head
     }
     fn item_row(&self, item_id: &str) -> Option<u32> {
         let ids = &self.ids;

@@ -14,11 +14,15 @@
 //! - `segment.lifecycle`: the lifecycle segment (index in [`lifecycle_names`]);
 //! - `segment.price_tier`: the price tier, or "none yet" (the last value);
 //! - `item.interest`: the catalogue row the shopper is most interested in now
-//!   (largest decayed weight, not disliked), or "none yet" (the last value);
+//!   (largest decayed weight, not disliked), or "none yet" (after the rows);
+//!   on a head bundle, the head's rows, "none yet", then "outside the head"
+//!   for any other item ([`item_interest_domain`]);
 //! - `review.sentiment`: for a device that submitted a review that day, the
 //!   reviewed item's category × the shopper's lifecycle segment × the review's
 //!   sentiment class (computed on the device; the text never leaves), by
-//!   Hadamard response since the domain is large ([`review_cell`]).
+//!   Hadamard response since the domain is large ([`review_cell`]); on a
+//!   head bundle, the head's items' categories and one more, "outside the
+//!   head" ([`review_categories`]).
 //!
 //! - the visit metrics (`privacy::visit`): conversion and recommendation
 //!   click-through per lifecycle segment (histograms of `segment · 2 +
@@ -36,7 +40,6 @@ use super::campaign::CampaignSpec;
 use super::digest::ReportingModel;
 use super::visit;
 use super::{Mechanism, MetricKind, MetricSpec};
-use crate::bundle::Model;
 use crate::json::{self, deserialize_through, Fields, JsonError, Value};
 use crate::profile::{Profile, ProfileConfig};
 use crate::Error;
@@ -304,8 +307,41 @@ pub fn value_labels<M: ReportingModel + ?Sized>(
     }
 }
 
-fn built_in_mechanism(model: &Model, request: &MetricRequest) -> Option<Mechanism> {
-    let n_tiers = model.manifest().segments.price_tiers.labels.len() as u32;
+/// The values of `item.interest` on `model`: each of its report rows
+/// ([`ReportingModel::n_items`]), then "none yet" ([`none_yet_item`]), then,
+/// for a head bundle, "outside the head" ([`outside_head_item`]).
+pub fn item_interest_domain<M: ReportingModel + ?Sized>(model: &M) -> u32 {
+    model.n_items() as u32 + 1 + u32::from(model.is_head())
+}
+
+/// The `item.interest` value of a shopper with no item of interest yet.
+pub fn none_yet_item<M: ReportingModel + ?Sized>(model: &M) -> u32 {
+    model.n_items() as u32
+}
+
+/// The `item.interest` value of a head bundle's shopper whose item of most
+/// interest is not one of the head's (whether or not the device holds its
+/// shard); `None` for a whole bundle.
+pub fn outside_head_item<M: ReportingModel + ?Sized>(model: &M) -> Option<u32> {
+    model.is_head().then(|| model.n_items() as u32 + 1)
+}
+
+/// The categories a `review.sentiment` cell names: the model's report
+/// categories ([`ReportingModel::n_categories`]), then, for a head bundle,
+/// one more, "outside the head", for a review of any item not in the head.
+pub fn review_categories<M: ReportingModel + ?Sized>(model: &M) -> u32 {
+    model.n_categories() as u32 + u32::from(model.is_head())
+}
+
+/// The name the dashboard gives the category or item value "outside the
+/// head" of a head bundle's reports.
+pub const OUTSIDE_HEAD: &str = "outside the head";
+
+fn built_in_mechanism<M: ReportingModel + ?Sized>(
+    model: &M,
+    request: &MetricRequest,
+) -> Option<Mechanism> {
+    let n_tiers = model.price_tiers().labels.len() as u32;
     let kind = MetricKind::of(&request.name)?;
     if request.cap.is_some() && !kind.is_revenue() {
         return None;
@@ -326,10 +362,10 @@ fn built_in_mechanism(model: &Model, request: &MetricRequest) -> Option<Mechanis
             domain: n_tiers + 1,
         }),
         MetricKind::ItemInterest => Some(Mechanism::Hadamard {
-            domain: model.n_items() as u32 + 1,
+            domain: item_interest_domain(model),
         }),
         MetricKind::ReviewSentiment => Some(Mechanism::Hadamard {
-            domain: (model.categories().len() as u32)
+            domain: review_categories(model)
                 * lifecycle_names(model).len() as u32
                 * SENTIMENT_CLASSES,
         }),
@@ -345,10 +381,12 @@ fn invalid(name: &'static str, reason: &'static str) -> Error {
 impl Registry {
     /// Resolves a shop's requests against `model`. Campaign metrics come first
     /// (a device in a campaign's audience reports it before anything else),
-    /// then the built-in metrics in the order asked.
-    pub fn resolve(
+    /// then the built-in metrics in the order asked. A head bundle's
+    /// registry depends on the head alone, whatever shards `model` has
+    /// added ([`ReportingModel`]).
+    pub fn resolve<M: ReportingModel + ?Sized>(
         shop: &str,
-        model: &Model,
+        model: &M,
         requests: &[MetricRequest],
         campaigns: &[CampaignSpec],
         daily_epsilon: f64,
@@ -539,22 +577,29 @@ pub fn observe<M: ReportingModel + ?Sized>(
             )
         }
         MetricKind::ItemInterest => {
-            let none = model.n_items() as u32;
+            // A head counts every item it does not hold as one value, so
+            // the answer does not depend on the shards a device has added;
+            // a whole bundle passes over ids it does not know.
+            let outside = outside_head_item(model);
             let top = profile
                 .weights_at(now, config)
                 .filter(|(signal, weight)| !signal.disliked && *weight > 0.0)
-                .filter_map(|(signal, weight)| Some((model.item_row(&signal.id)?, weight)))
+                .filter_map(|(signal, weight)| {
+                    Some((model.item_row(&signal.id).or(outside)?, weight))
+                })
                 .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-            Some(top.map_or(none, |(row, _)| row))
+            Some(top.map_or(none_yet_item(model), |(value, _)| value))
         }
         _ => None,
     }
 }
 
 /// The true cell of a `review.sentiment` report: the reviewed item's category
-/// (its index in [`Model::categories`]),
+/// (its index among [`ReportingModel::n_categories`]; for a head bundle, any
+/// item outside the head is the extra category "outside the head", see
+/// [`review_categories`]),
 /// the shopper's lifecycle segment and the sentiment class. `None` for an
-/// item the model does not know or a segment out of range.
+/// item a whole bundle does not know or a segment out of range.
 pub fn review_cell<M: ReportingModel + ?Sized>(
     model: &M,
     item_id: &str,
@@ -562,7 +607,11 @@ pub fn review_cell<M: ReportingModel + ?Sized>(
     class: ReviewClass,
 ) -> Option<u32> {
     let n_segments = lifecycle_names(model).len() as u32;
-    let category = model.item_category(model.item_row(item_id)?)?;
+    let outside = model.is_head().then(|| model.n_categories() as u32);
+    let category = match model.item_row(item_id) {
+        Some(row) => model.item_category(row)?,
+        None => outside?,
+    };
     (segment < n_segments)
         .then_some((category * n_segments + segment) * SENTIMENT_CLASSES + class.index())
 }

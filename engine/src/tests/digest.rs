@@ -243,16 +243,18 @@ fn a_digest_no_bundle_could_give_is_refused() {
         rule: [u8; 6],
         cuts: Vec<f64>,
         labels: Vec<&'static str>,
+        head: u64,
         n_categories: u64,
         items: Vec<(&'static str, u64)>,
         trailing: bool,
     }
     let good = || Parts {
-        version: 1,
+        version: 2,
         half_life: 30.0,
         rule: [1, 2, 1, 2, 1, 2],
         cuts: vec![1.0],
         labels: vec!["budget", "premium"],
+        head: 1,
         n_categories: 2,
         items: vec![("a", 0), ("b", 1)],
         trailing: false,
@@ -277,6 +279,7 @@ fn a_digest_no_bundle_could_give_is_refused() {
         for label in &parts.labels {
             out.string(label);
         }
+        out.uint(parts.head);
         out.uint(parts.n_categories);
         out.uint(parts.items.len() as u64);
         for (id, category) in &parts.items {
@@ -292,11 +295,20 @@ fn a_digest_no_bundle_could_give_is_refused() {
     };
     let digest = ModelDigest::decode(&write(&good())).unwrap();
     assert_eq!(ReportingModel::item_row(&digest, "b"), Some(1));
+    assert!(digest.is_head());
     let cases: Vec<(&str, Parts)> = vec![
         (
             "another format version",
             Parts {
-                version: 2,
+                version: 1,
+                ..good()
+            },
+        ),
+        ("a head flag neither 0 nor 1", Parts { head: 2, ..good() }),
+        (
+            "more categories than items (a report's domain would overflow)",
+            Parts {
+                n_categories: 1 << 40,
                 ..good()
             },
         ),

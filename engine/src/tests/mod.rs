@@ -8,4 +8,5 @@ mod profile;
 mod props;
 mod ranking;
 mod reporting;
+mod shard_reports;
 mod shards;

@@ -46,7 +46,7 @@ fn plan(builder: &BundleBuilder) -> (Vec<u32>, Vec<ShardPlan>) {
     (head, plans)
 }
 
-fn sharded(seed: u64) -> (BundleBuilder, ShardedBundle) {
+pub(super) fn sharded(seed: u64) -> (BundleBuilder, ShardedBundle) {
     let spec = SyntheticSpec {
         seed,
         ..SyntheticSpec::default()
@@ -57,11 +57,11 @@ fn sharded(seed: u64) -> (BundleBuilder, ShardedBundle) {
     (builder, bundle)
 }
 
-fn head_model(bundle: &ShardedBundle) -> Model {
+pub(super) fn head_model(bundle: &ShardedBundle) -> Model {
     Model::from_bytes(&bundle.head.manifest, &bundle.head.tensors).unwrap()
 }
 
-fn profile(items: &[&str]) -> Profile {
+pub(super) fn profile(items: &[&str]) -> Profile {
     let config = ProfileConfig::default();
     let mut profile = Profile::new();
     for (i, item) in items.iter().enumerate() {
