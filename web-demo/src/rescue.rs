@@ -7,8 +7,8 @@
 //! does: uniform and sticky; it records today's exposure): variant 0 is the
 //! holdout and sees nothing, any other variant sees the offer. Accepting the
 //! offer, or placing the order after being assigned, records a response
-//! (`Cove.campaignResponse`). Only the randomised campaign report ever leaves
-//! the device.
+//! (`Cove.campaignResponse`). Only the campaign report (secret-shared between
+//! two aggregators, or randomised with one) ever leaves the device.
 
 use gloo_events::EventListener;
 use serde::Deserialize;

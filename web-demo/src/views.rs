@@ -115,7 +115,7 @@ fn home(shop: &Shop, document: &Document, page: &Element) -> Result<(), JsValue>
         document,
         "p",
         &[("class", "note")],
-        Some("Ranked in this browser by Cove's engine, from what you do here. Your activity stays in this browser; only anonymous, randomised counts are sent to the shop."),
+        Some("Ranked in this browser by Cove's engine, from what you do here. Your activity stays in this browser; only anonymous, privacy-protected counts are sent to the shop."),
     )?;
     append(
         page,
