@@ -13,6 +13,9 @@ console.log(`Helper:         ${worker.helper.url}/v1/dap/ (the second aggregator
 // run; the page moves it from the address's fragment (never sent to a
 // server) into the tab's session storage.
 console.log(`Dashboard:      ${worker.url}/dashboard/#token=${worker.dashboardToken}`);
+// The same shop opened as a large catalogue (`/?bundle=sharded`) reports as
+// the shop `demo-sharded`, read with the same token.
+console.log(`                ${worker.url}/dashboard/?shop=demo-sharded#token=${worker.dashboardToken} (the shop at /?bundle=sharded)`);
 // Shops live in the worker's storage (seeded from shops.json); the admin API
 // changes them without a rebuild, with this run's admin token.
 console.log(`Shops (admin):  COVE_ADMIN_TOKEN=${worker.adminToken} cargo xtask shop list --url ${worker.url}`);
