@@ -287,7 +287,11 @@ test("ranges too wide to say anything say so, in words", async () => {
   assert.equal(shareText({ estimate: 0, low: 0, high: 0.038 }), "under 3.8% (0–3.8%)");
   assert.equal(shareText({ estimate: -0.004, low: -0.02, high: 0.03 }), "under 3% (0–3%)");
   assert.equal(shareText({ estimate: 0.008, low: -0.01, high: 0.033 }), "under 3.3% (0–3.3%)");
-  assert.equal(shareText({ estimate: 0.02, low: 0.001, high: 0.05 }), "not enough data yet (0.1–5%)");
+  // Hundreds of shoppers of whom almost none bought: a range ending at 5%
+  // says "under 5%" even when it starts above 0 (issue 23: a group of 961
+  // lapsed shoppers read "not enough data yet").
+  assert.equal(shareText({ estimate: 0.02, low: 0.001, high: 0.05 }), "under 5% (0.1–5%)");
+  assert.equal(shareText({ estimate: 0.03, low: 0.001, high: 0.08 }), "not enough data yet (0.1–8%)");
   assert.equal(shareText({ estimate: 0, low: 0, high: 0.3 }), "not enough data yet (0–30%)");
   assert.equal(shareText({ estimate: 0.2, low: 0.18, high: 0.22 }), "20% (18–22%)");
   assert.match(verdict({ exposed: {}, rate: { estimate: 0.3, low: 0.25, high: 0.35 }, uplift: { estimate: -0.05, low: -0.1, high: -0.01 }, prob_beats_holdout: 0.004 },

@@ -102,15 +102,16 @@ export function rateText(rate) {
 
 /**
  * A shop-wide rate (conversion, click-through) in words: as [`rateText`],
- * except that a range from 0 to at most 5% says what it does tell, "under
- * 3.3% (0–3.3%)": a segment that bought almost nothing is not a segment
- * without data. (Campaign arms keep [`rateText`]: there a range of 0–5%
- * cannot tell a good variant from a bad one.)
+ * except that a range that ends at 5% or below says what it does tell,
+ * "under 3.3% (0–3.3%)" or "under 5% (0.1–5%)": a segment of hundreds of
+ * shoppers that bought almost nothing is not a segment without data.
+ * (Campaign arms keep [`rateText`]: there a range of 0–5% cannot tell a
+ * good variant from a bad one.)
  */
 export function shareText(rate) {
   const { low, high } = rateRange(rate);
-  if (tooWide(rate) && low === 0 && high <= 0.05) {
-    return `under ${percent(high)} (0–${percent(high)})`;
+  if (tooWide(rate) && high <= 0.05) {
+    return `under ${percent(high)} (${percent(low).slice(0, -1)}–${percent(high)})`;
   }
   return rateText(rate);
 }
