@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { launchChromium } from "./support.mjs";
+import { launchChromium, publishedHead } from "./support.mjs";
 import { freshStateDir, startAggregators } from "../../edge-worker/dev/wrangler.mjs";
 
 const SHOP = "demo-sharded";
@@ -26,7 +26,7 @@ let published;
 before(async () => {
   leader = await startAggregators({ persistTo: freshStateDir("shard-reports"), logName: "shard-reports-test" });
   browser = await launchChromium();
-  published = await publishedHead();
+  published = await publishedHead(leader.url);
 });
 
 after(async () => {
@@ -39,21 +39,6 @@ async function get(path, headers = {}) {
   const json = await response.json();
   assert.equal(response.status, 200, `${path}: ${JSON.stringify(json)}`);
   return json;
-}
-
-/** The sharded bundle as the edge serves it: its pointer, its head's items and one item of each shard. */
-async function publishedHead() {
-  const pointer = await get("/v1/bundles/sharded.json");
-  const manifest = await get(pointer.manifest);
-  const catalogue = await get(pointer.catalogue);
-  const headItems = manifest.shards[0].first_item;
-  return {
-    pointer,
-    headItems,
-    head: new Set(catalogue.slice(0, headItems).map((item) => item.id)),
-    shardItems: manifest.shards.map((entry) => catalogue[entry.first_item].id),
-    nItems: catalogue.length,
-  };
 }
 
 const mechanism = (registry, name) => registry.metrics.find((metric) => metric.name === name)?.mechanism;
@@ -87,7 +72,7 @@ test("a shopper on the head sends the day's report, both aggregators accept it, 
     await page.waitForFunction(async () => (await window.cove.privacy()).enabled, null, { timeout: 30_000 });
     // A head product, then one outside the head, viewed three times (its
     // shard comes for its product page): the shopper's item of most interest.
-    const outside = published.shardItems.find((id) => !published.head.has(id));
+    const outside = published.itemsOf.map((items) => items[0]).find((id) => !published.head.has(id));
     assert.ok(published.head.has(HEAD_ITEM) && outside);
     const open = async (item) => {
       await page.goto(`${leader.url}/?bundle=sharded#/product/${encodeURIComponent(item)}`);

@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startWorker, launchChromium, screenshotsDir } from "./support.mjs";
+import { startWorker, launchChromium, publishedHead, screenshotsDir } from "./support.mjs";
 import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
 
 // Children's things, a theme of the demo's sessions (demo-sessions.test.mjs):
@@ -31,44 +31,13 @@ let published;
 before(async () => {
   worker = await startWorker({ persistTo: freshStateDir("shards"), logName: "shards-test" });
   browser = await launchChromium();
-  published = await publishedHead();
+  published = await publishedHead(worker.url);
 });
 
 after(async () => {
   await browser?.close();
   await worker?.stop();
 });
-
-/**
- * The sharded bundle as the worker serves it: its pointer, its manifest's
- * shard table, and which catalogue items are in the head and in each shard
- * (the catalogue lists the head's items, then each shard's in table order).
- */
-async function publishedHead() {
-  const get = async (path) => {
-    const response = await fetch(`${worker.url}${path}`);
-    assert.equal(response.status, 200, path);
-    return response.json();
-  };
-  const pointer = await get("/v1/bundles/sharded.json");
-  const manifest = await get(pointer.manifest);
-  const catalogue = await get(pointer.catalogue);
-  const table = manifest.shards;
-  assert.ok(Array.isArray(table) && table.length > 1, "the sharded bundle has a shard table");
-  const headItems = table[0].first_item;
-  const shardOf = new Map();
-  table.forEach((entry, index) => {
-    for (const item of catalogue.slice(entry.first_item, entry.first_item + entry.n_items)) shardOf.set(item.id, index);
-  });
-  return {
-    pointer,
-    table,
-    itemsOf: table.map((entry) => catalogue.slice(entry.first_item, entry.first_item + entry.n_items).map((item) => item.id)),
-    head: new Set(catalogue.slice(0, headItems).map((item) => item.id)),
-    shardOf,
-    nItems: catalogue.length,
-  };
-}
 
 /** A page of the demo shop on the sharded bundle, its shard requests and a clock the test can move. */
 async function openShop(context) {

@@ -82,3 +82,36 @@ export function rawRequest(port, method, path, { headers = {}, body } = {}) {
     }
   });
 }
+
+/**
+ * The sharded bundle (`/v1/bundles/sharded.json`) as the worker at `base`
+ * serves it: its pointer, its manifest's shard table, how many items the
+ * head holds, which catalogue items are in the head and in each shard (the
+ * catalogue lists the head's items, then each shard's in table order), and
+ * the catalogue's size.
+ */
+export async function publishedHead(base) {
+  const get = async (path) => {
+    const response = await fetch(`${base}${path}`);
+    assert.equal(response.status, 200, path);
+    return response.json();
+  };
+  const pointer = await get("/v1/bundles/sharded.json");
+  const manifest = await get(pointer.manifest);
+  const catalogue = await get(pointer.catalogue);
+  const table = manifest.shards;
+  assert.ok(Array.isArray(table) && table.length > 1, "the sharded bundle has a shard table");
+  const headItems = table[0].first_item;
+  const itemsOf = table.map((entry) => catalogue.slice(entry.first_item, entry.first_item + entry.n_items).map((item) => item.id));
+  const shardOf = new Map();
+  itemsOf.forEach((items, index) => items.forEach((id) => shardOf.set(id, index)));
+  return {
+    pointer,
+    table,
+    headItems,
+    itemsOf,
+    head: new Set(catalogue.slice(0, headItems).map((item) => item.id)),
+    shardOf,
+    nItems: catalogue.length,
+  };
+}
