@@ -4,8 +4,10 @@
 //! object's load is bounded by a day of one shop's reports and old days are
 //! never written again. Storage is the object's SQLite database:
 //!
-//! - `tallies(metric, cell, count)`: the counters of each metric's cells;
-//! - `totals(metric, n)`: reports counted per metric;
+//! - `tallies(metric, country, cell, count)`: the counters of each metric's
+//!   cells, for the whole shop (`country` empty) or for the requests from one
+//!   country (see `trending.rs`);
+//! - `totals(metric, country, n)`: reports counted per metric and country;
 //! - `nonces(nonce)`: envelopes already counted today, to drop replays.
 //!
 //! Only ingest creates the tables. The worker asks the shop's [`DayIndex`]
@@ -32,8 +34,21 @@ pub struct IngestRequest {
     pub day: u32,
     /// The envelope's nonce.
     pub nonce: String,
-    /// `(metric, cell)` of each report, already validated by the worker.
-    pub cells: Vec<(String, u32)>,
+    /// The counters each report increments, already validated by the worker.
+    pub cells: Vec<Counter>,
+}
+
+/// Which counter a report increments: a metric's cell, for the whole shop or
+/// for one country.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    /// The metric.
+    pub metric: String,
+    /// The request's country (a two-letter code or `other`) for a
+    /// per-country counter; `None` for the whole shop.
+    pub country: Option<String>,
+    /// The cell.
+    pub cell: u32,
 }
 
 /// One stored counter.
@@ -41,6 +56,8 @@ pub struct IngestRequest {
 pub struct CellCount {
     /// The metric.
     pub metric: String,
+    /// The country of a per-country counter; `None` for the whole shop.
+    pub country: Option<String>,
     /// The cell.
     pub cell: u32,
     /// How many reports chose it.
@@ -52,6 +69,8 @@ pub struct CellCount {
 pub struct MetricTotal {
     /// The metric.
     pub metric: String,
+    /// The country of a per-country total; `None` for the whole shop.
+    pub country: Option<String>,
     /// The number of reports.
     pub n: u64,
 }
@@ -126,6 +145,56 @@ fn table_exists(sql: &worker::SqlStorage, name: &str) -> Result<bool> {
     Ok(count(sql, query, vec![SqlStorageValue::String(name.to_string())])? > 0)
 }
 
+/// The counters' columns (`country` is empty for the whole shop: a primary
+/// key treats NULLs as distinct, so an upsert needs a value).
+const TALLIES_COLUMNS: &str = "(metric TEXT NOT NULL, country TEXT NOT NULL, \
+     cell INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (metric, country, cell))";
+/// The totals' columns.
+const TOTALS_COLUMNS: &str = "(metric TEXT NOT NULL, country TEXT NOT NULL, \
+     n INTEGER NOT NULL, PRIMARY KEY (metric, country))";
+
+/// Stores written before the country became a column counted the requests
+/// from one country under the metric name `item.interest@CC`. This moves those
+/// counters to the column, once, inside one synchronous block (which the
+/// runtime commits together, or not at all): nothing is lost or counted twice.
+fn move_country_suffix_to_column(sql: &worker::SqlStorage) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Definition {
+        sql: String,
+    }
+    let definitions: Vec<Definition> = sql
+        .exec(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('tallies', 'totals')",
+            None,
+        )?
+        .to_array()?;
+    if definitions.iter().all(|d| d.sql.contains("country")) {
+        return Ok(());
+    }
+    let metric = "CASE WHEN instr(metric, '@') > 0 \
+         THEN substr(metric, 1, instr(metric, '@') - 1) ELSE metric END";
+    let country = "CASE WHEN instr(metric, '@') > 0 \
+         THEN substr(metric, instr(metric, '@') + 1) ELSE '' END";
+    for (table, columns, values) in [
+        ("tallies", TALLIES_COLUMNS, "cell, count"),
+        ("totals", TOTALS_COLUMNS, "n"),
+    ] {
+        sql.exec(&format!("CREATE TABLE {table}_by_country {columns}"), None)?;
+        sql.exec(
+            &format!(
+                "INSERT INTO {table}_by_country SELECT {metric}, {country}, {values} FROM {table}"
+            ),
+            None,
+        )?;
+        sql.exec(&format!("DROP TABLE {table}"), None)?;
+        sql.exec(
+            &format!("ALTER TABLE {table}_by_country RENAME TO {table}"),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 impl DurableObject for DayIndex {
     fn new(state: State, _env: Env) -> Self {
         DayIndex { state }
@@ -164,13 +233,13 @@ impl AggregateStore {
             return Ok(());
         }
         let sql = self.state.storage().sql();
+        move_country_suffix_to_column(&sql)?;
         sql.exec(
-            "CREATE TABLE IF NOT EXISTS tallies (metric TEXT NOT NULL, cell INTEGER NOT NULL, \
-             count INTEGER NOT NULL, PRIMARY KEY (metric, cell))",
+            &format!("CREATE TABLE IF NOT EXISTS tallies {TALLIES_COLUMNS}"),
             None,
         )?;
         sql.exec(
-            "CREATE TABLE IF NOT EXISTS totals (metric TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+            &format!("CREATE TABLE IF NOT EXISTS totals {TOTALS_COLUMNS}"),
             None,
         )?;
         sql.exec(
@@ -233,16 +302,22 @@ impl AggregateStore {
         // No await from here to the response: the runtime commits these writes
         // together, or none of them.
         sql.exec("INSERT INTO nonces (nonce) VALUES (?)", vec![nonce])?;
-        for (metric, cell) in request.cells {
-            let metric = SqlStorageValue::String(metric);
+        for counter in request.cells {
+            let metric = SqlStorageValue::String(counter.metric);
+            let country = SqlStorageValue::String(counter.country.unwrap_or_default());
             sql.exec(
-                "INSERT INTO tallies (metric, cell, count) VALUES (?, ?, 1) \
-                 ON CONFLICT (metric, cell) DO UPDATE SET count = count + 1",
-                vec![metric.clone(), SqlStorageValue::Integer(i64::from(cell))],
+                "INSERT INTO tallies (metric, country, cell, count) VALUES (?, ?, ?, 1) \
+                 ON CONFLICT (metric, country, cell) DO UPDATE SET count = count + 1",
+                vec![
+                    metric.clone(),
+                    country.clone(),
+                    SqlStorageValue::Integer(i64::from(counter.cell)),
+                ],
             )?;
             sql.exec(
-                "INSERT INTO totals (metric, n) VALUES (?, 1) ON CONFLICT (metric) DO UPDATE SET n = n + 1",
-                vec![metric],
+                "INSERT INTO totals (metric, country, n) VALUES (?, ?, 1) \
+                 ON CONFLICT (metric, country) DO UPDATE SET n = n + 1",
+                vec![metric, country],
             )?;
         }
         Response::from_json(&serde_json::json!({ "duplicate": false }))
@@ -262,13 +337,19 @@ impl AggregateStore {
             return Response::from_json(&Tallies::default());
         }
         let sql = self.state.storage().sql();
+        move_country_suffix_to_column(&sql)?;
         let envelopes = count(&sql, "SELECT COUNT(*) AS n FROM nonces", None)?;
         let totals: Vec<MetricTotal> = sql
-            .exec("SELECT metric, n FROM totals ORDER BY metric", None)?
+            .exec(
+                "SELECT metric, NULLIF(country, '') AS country, n FROM totals \
+                 ORDER BY metric, country",
+                None,
+            )?
             .to_array()?;
         let cells: Vec<CellCount> = sql
             .exec(
-                "SELECT metric, cell, count FROM tallies ORDER BY metric, cell",
+                "SELECT metric, NULLIF(country, '') AS country, cell, count FROM tallies \
+                 ORDER BY metric, country, cell",
                 None,
             )?
             .to_array()?;

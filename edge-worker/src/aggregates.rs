@@ -396,7 +396,7 @@ fn publish<'a>(
             });
             continue;
         }
-        let tally = tally_of(&spec.name, spec.mechanism, tallies);
+        let tally = tally_of(&spec.name, None, spec.mechanism, tallies);
         let published = tally.n_reports as f64 >= k;
         let (values, suppressed_values) = if published {
             let all = estimate(spec.mechanism, spec.epsilon, &tally)?;
@@ -550,7 +550,7 @@ fn publish_sentiment(
     if model.is_head() {
         category_names.push(registry::OUTSIDE_HEAD.to_string());
     }
-    let tally = tally_of(&spec.name, spec.mechanism, tallies);
+    let tally = tally_of(&spec.name, None, spec.mechanism, tallies);
     let published = tally.n_reports as f64 >= k;
     let mut aggregate = SentimentAggregate {
         metric: REVIEW_SENTIMENT,
@@ -588,14 +588,19 @@ fn publish_sentiment(
 }
 
 /// The stored counters of one metric as a tally.
-fn tally_of(name: &str, mechanism: Mechanism, tallies: &Tallies) -> Tally {
+/// `country` picks one country's counters; `None`, the whole shop's.
+fn tally_of(name: &str, country: Option<&str>, mechanism: Mechanism, tallies: &Tallies) -> Tally {
     let mut tally = Tally::new(mechanism);
     tally.n_reports = tallies
         .totals
         .iter()
-        .find(|total| total.metric == name)
+        .find(|total| total.metric == name && total.country.as_deref() == country)
         .map_or(0, |total| total.n);
-    for cell in tallies.cells.iter().filter(|cell| cell.metric == name) {
+    for cell in tallies
+        .cells
+        .iter()
+        .filter(|cell| cell.metric == name && cell.country.as_deref() == country)
+    {
         if let Some(slot) = tally.counts.get_mut(cell.cell as usize) {
             *slot = cell.count;
         }
@@ -615,10 +620,14 @@ fn publish_trending(
     let k = f64::from(shop.k_anonymity);
     let mut countries = Vec::new();
     for total in &tallies.totals {
-        let Some(country) = crate::trending::country_of(&total.metric) else {
+        let Some(country) = total
+            .country
+            .as_deref()
+            .filter(|_| total.metric == spec.name)
+        else {
             continue;
         };
-        let tally = tally_of(&total.metric, spec.mechanism, tallies);
+        let tally = tally_of(&total.metric, Some(country), spec.mechanism, tallies);
         // A country below k is not listed at all: even its name would say
         // that someone there reported.
         if (tally.n_reports as f64) < k {
@@ -704,7 +713,7 @@ fn publish_campaigns<'a>(
                 }
             }
         } else {
-            let tally = tally_of(&metric.name, metric.mechanism, tallies);
+            let tally = tally_of(&metric.name, None, metric.mechanism, tallies);
             let published = tally.n_reports as f64 >= k;
             (campaign::decode(spec, n_segments, &tally)?, published, None)
         };

@@ -11,7 +11,7 @@ use cove_engine::privacy::report::Envelope;
 use hmac::{KeyInit, Mac};
 use worker::{Env, Method, Request, RequestInit, Response};
 
-use crate::aggregate_store::IngestRequest;
+use crate::aggregate_store::{Counter, IngestRequest};
 use crate::api_error::ApiError;
 use crate::config::{ShopConfig, AGGREGATE_STORE_BINDING, REPORT_LIMITER_BINDING};
 use crate::http::Answer;
@@ -39,12 +39,16 @@ pub fn prepare(
     let envelope = Envelope::parse(body).map_err(ApiError::Malformed)?;
     envelope.validate(&registry.metrics, today, shop.max_envelope_epsilon)?;
     let n_reports = envelope.reports.len();
-    let mut cells: Vec<(String, u32)> = envelope
+    let mut cells: Vec<Counter> = envelope
         .reports
         .into_iter()
-        .map(|r| (r.metric, r.cell))
+        .map(|r| Counter {
+            metric: r.metric,
+            country: None,
+            cell: r.cell,
+        })
         .collect();
-    cells.extend(crate::trending::country_cells(&cells, country));
+    cells.extend(crate::trending::country_counters(&cells, country));
     Ok(Prepared {
         day: envelope.day,
         ingest: IngestRequest {

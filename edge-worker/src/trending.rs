@@ -3,20 +3,20 @@
 //! The request that carries an envelope already reveals its country to the
 //! shop's edge (the CDN's geolocation, `cf-ipcountry`); the device sends
 //! nothing more. At ingest, each `item.interest` report is counted a second
-//! time under `item.interest@CC`, the request's country (or `@other`), in the
-//! same shop-day store; the aggregates estimate each country's histogram with
+//! time under the request's country (or `other`) in the same shop-day store
+//! (its counters' `country` column); the aggregates estimate each country's histogram with
 //! the same mechanism and publish it under the same k-anonymity rule. No ε is
 //! spent on the country and nothing new is stored about anyone: the store
 //! keeps counters only. The limits (geolocation is not the ship-to country, a
 //! VPN moves a device) are written up in `docs/privacy.md`.
 
+use cove_engine::privacy::MetricKind;
 use worker::Request;
 
-/// The metric whose reports are also counted per country.
-pub const INTEREST_METRIC: &str = "item.interest";
+use crate::aggregate_store::Counter;
 
-/// The separator between the metric and the country in a per-country counter.
-pub const COUNTRY_SEPARATOR: char = '@';
+/// The metric whose reports are also counted per country.
+pub const INTEREST_METRIC: &str = cove_engine::privacy::registry::ITEM_INTEREST;
 
 /// The country of the request: `cf-ipcountry` when it is two capital letters
 /// (Cloudflare's `XX`/`T1` codes for unknown and Tor map to `other`).
@@ -40,25 +40,18 @@ pub fn normalise_country(code: &str) -> String {
     }
 }
 
-/// The extra per-country counters for an envelope's reports.
-pub fn country_cells(cells: &[(String, u32)], country: &str) -> Vec<(String, u32)> {
-    cells
+/// The extra per-country counters for an envelope's whole-shop counters.
+pub fn country_counters(counters: &[Counter], country: &str) -> Vec<Counter> {
+    counters
         .iter()
-        .filter(|(metric, _)| metric == INTEREST_METRIC)
-        .map(|(_, cell)| {
-            (
-                format!("{INTEREST_METRIC}{COUNTRY_SEPARATOR}{country}"),
-                *cell,
-            )
+        .filter(|c| {
+            c.country.is_none() && MetricKind::of(&c.metric) == Some(MetricKind::ItemInterest)
+        })
+        .map(|c| Counter {
+            country: Some(country.to_string()),
+            ..c.clone()
         })
         .collect()
-}
-
-/// The country of a per-country counter name, if it is one.
-pub fn country_of(metric: &str) -> Option<&str> {
-    metric
-        .strip_prefix(INTEREST_METRIC)?
-        .strip_prefix(COUNTRY_SEPARATOR)
 }
 
 #[cfg(test)]
@@ -71,16 +64,18 @@ mod tests {
         for bad in ["", "de", "XX", "T1", "DEU", "D", "é€"] {
             assert_eq!(normalise_country(bad), "other", "{bad:?}");
         }
-        let cells = vec![
-            ("segment.lifecycle".to_string(), 2),
-            ("item.interest".to_string(), 77),
-        ];
+        let shop = |metric: &str, cell| Counter {
+            metric: metric.to_string(),
+            country: None,
+            cell,
+        };
+        let counters = vec![shop("segment.lifecycle", 2), shop("item.interest", 77)];
         assert_eq!(
-            country_cells(&cells, "FR"),
-            vec![("item.interest@FR".to_string(), 77)]
+            country_counters(&counters, "FR"),
+            vec![Counter {
+                country: Some("FR".to_string()),
+                ..shop("item.interest", 77)
+            }]
         );
-        assert_eq!(country_of("item.interest@FR"), Some("FR"));
-        assert_eq!(country_of("item.interest"), None);
-        assert_eq!(country_of("segment.lifecycle"), None);
     }
 }

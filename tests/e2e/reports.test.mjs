@@ -7,6 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { startWorker } from "./support.mjs";
 import { freshStateDir } from "../../edge-worker/dev/wrangler.mjs";
@@ -51,8 +52,8 @@ async function post(body, { shop = "demo", type = "application/json", headers = 
   return { status: response.status, body: json, headers: response.headers };
 }
 
-async function aggregates(shop = "demo") {
-  const response = await fetch(`${worker.url}/v1/aggregates?shop=${shop}`, {
+async function aggregates(shop = "demo", day = null) {
+  const response = await fetch(`${worker.url}/v1/aggregates?shop=${shop}${day === null ? "" : `&day=${day}`}`, {
     headers: { authorization: `Bearer ${worker.dashboardToken}` },
   });
   assert.equal(response.status, 200);
@@ -199,6 +200,72 @@ function countFiles(dir) {
   }
   return n;
 }
+
+/** The Durable Object databases under the worker's state folder. */
+function databases(dir) {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".sqlite"))
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+const tableSql = (db, name) => db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(name)?.sql ?? "";
+
+test("a day's store written before the country became a column keeps every count, under the country", async () => {
+  // Yesterday's store (the replay test's one envelope there has no country).
+  const day = today() - 1;
+  for (let i = 0; i < k; i++) {
+    const result = await post(
+      envelope([{ metric: "segment.lifecycle", cell: 3 }, { metric: "item.interest", cell: 5 }], { day, nonce: envelopeNonce(day) }),
+      { headers: { "cf-ipcountry": "NO" } },
+    );
+    assert.equal(result.status, 202, JSON.stringify(result.body));
+  }
+  const before = await aggregates("demo", day);
+  assert.deepEqual(before.trending_by_country.map((c) => [c.country, c.n_reports]), [["NO", k]]);
+  assert.equal(metric(before, "item.interest").n_reports, k);
+
+  // Rewrite that store as the edge before this change kept it: the country
+  // as a suffix of the metric's name (`item.interest@NO`).
+  await worker.stop();
+  const stores = databases(`${persistTo}/v3/do`).filter((file) => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      return tableSql(db, "tallies").includes("country") && db.prepare("SELECT COUNT(*) AS n FROM tallies WHERE country = 'NO'").get().n > 0;
+    } finally {
+      db.close();
+    }
+  });
+  assert.equal(stores.length, 1, `the Norwegian day's store: ${stores}`);
+  const db = new DatabaseSync(stores[0]);
+  db.exec(`BEGIN;
+    CREATE TABLE old_tallies (metric TEXT NOT NULL, cell INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (metric, cell));
+    INSERT INTO old_tallies SELECT metric || CASE WHEN country = '' THEN '' ELSE '@' || country END, cell, count FROM tallies;
+    CREATE TABLE old_totals (metric TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    INSERT INTO old_totals SELECT metric || CASE WHEN country = '' THEN '' ELSE '@' || country END, n FROM totals;
+    DROP TABLE tallies; DROP TABLE totals;
+    ALTER TABLE old_tallies RENAME TO tallies; ALTER TABLE old_totals RENAME TO totals;
+    COMMIT;`);
+  assert.equal(db.prepare("SELECT n FROM totals WHERE metric = 'item.interest@NO'").get().n, k);
+  db.close();
+
+  worker = await startWorker({ persistTo, logName: "reports-test-old-store" });
+  assert.deepEqual(await aggregates("demo", day), before, "the old store reads as it did");
+  // And another envelope lands beside the moved counters.
+  const more = await post(
+    envelope([{ metric: "item.interest", cell: 5 }], { day, nonce: envelopeNonce(day) }),
+    { headers: { "cf-ipcountry": "NO" } },
+  );
+  assert.equal(more.status, 202, JSON.stringify(more.body));
+  const after = await aggregates("demo", day);
+  assert.deepEqual(after.trending_by_country.map((c) => [c.country, c.n_reports]), [["NO", k + 1]]);
+  await worker.stop();
+  const moved = new DatabaseSync(stores[0], { readOnly: true });
+  assert.match(tableSql(moved, "tallies"), /country/);
+  assert.equal(moved.prepare("SELECT COUNT(*) AS n FROM totals WHERE metric LIKE '%@%'").get().n, 0);
+  assert.equal(moved.prepare("SELECT n FROM totals WHERE metric = 'item.interest' AND country = 'NO'").get().n, k + 1);
+  moved.close();
+  worker = await startWorker({ persistTo, logName: "reports-test-after-move" });
+});
 
 test("after SIGKILL of workerd mid-load and a restart, every acknowledged envelope is counted once", async () => {
   const before = (await aggregates()).envelopes;
