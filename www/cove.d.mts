@@ -102,6 +102,25 @@ export interface StartOptions {
   api?: string;
 }
 
+/** What a metric measures; null for a metric this engine does not define. */
+export type MetricKind =
+  | "lifecycle_segment"
+  | "price_tier"
+  | "item_interest"
+  | "review_sentiment"
+  | "conversion"
+  | "revenue"
+  | "recommendation_click_through"
+  | "recommendation_revenue"
+  | "campaign";
+
+/** One metric a sent report carried. */
+export interface SentMetric {
+  kind: MetricKind | null;
+  /** Sent as secret shares to two aggregators, not as a randomised answer. */
+  secretShared: boolean;
+}
+
 /** Privacy reports, as the shopper may see them. */
 export interface PrivacyStatus {
   /** Whether reports are on (the shop set `shop` and its registry fits the bundle). */
@@ -120,6 +139,8 @@ export interface PrivacyStatus {
     bytes: string;
     /** When the edge accepted it (unix seconds); null for a report stored before this was recorded. */
     sentAt: number | null;
+    /** What it carried, metric by metric, secret-shared ones first. */
+    contents: SentMetric[];
   } | null;
 }
 

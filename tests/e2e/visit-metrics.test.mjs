@@ -208,6 +208,24 @@ test("a click in the 'for you' slot and the order it leads to reach the device's
     assert.equal(await dashboard.locator('[data-section="visits"]').count(), 0);
     assert.doesNotMatch(await dashboard.locator("#dashboard").innerText(), /click-through/i);
     await dashboard.screenshot({ path: join(screenshotsDir(), "dashboard-one-device.png"), fullPage: true });
+
+    // The shopper's "what this shop knows" page says what left, in words,
+    // from the kinds the engine resolved: the secret-shared reports first.
+    const contents = privacy.lastReport.contents;
+    assert.deepEqual(
+      contents.filter((m) => m.secretShared).map((m) => m.kind),
+      body.dap.map((entry) => ({ "visit.conversion": "conversion", "visit.revenue": "revenue", "rec.click_through": "recommendation_click_through", "rec.revenue": "recommendation_revenue", "segment.lifecycle": "lifecycle_segment", "segment.price_tier": "price_tier" })[entry.metric] ?? entry.metric.replace(/^campaign\..*/, "campaign")),
+    );
+    assert.ok(contents.every((m) => m.kind !== null), JSON.stringify(contents));
+    await page.goto(`${leader.url}/#/knows`);
+    const panel = page.locator('[data-page="knows"] .cove-privacy-panel[data-state="ready"]');
+    await panel.waitFor();
+    const listed = await panel.locator('[data-panel="report-contents"]').innerText();
+    for (const words of [/whether you bought something/, /whether you clicked one of the shop's suggestions/, /how much you spent on suggested products you clicked/, /whether you were shown one of the shop's offers/]) {
+      assert.match(listed, words);
+    }
+    assert.doesNotMatch(listed, /one other count/, listed);
+    await panel.screenshot({ path: join(screenshotsDir(), "panel-secret-shared.png") });
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

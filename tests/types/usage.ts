@@ -5,6 +5,8 @@ import {
   CoveError,
   type Explanation,
   type Segments,
+  type SentMetric,
+  type MetricKind,
   type PrivacyStatus,
   type RecommendedItem,
   type RescueAction,
@@ -42,6 +44,8 @@ export async function storefront(): Promise<RecommendedItem[]> {
   const privacy: PrivacyStatus = await reporting.flushReports();
   const bytes: string | undefined = privacy.lastReport?.bytes;
   void bytes;
+  const kinds: (MetricKind | null)[] = privacy.lastReport?.contents.map((m) => m.kind) ?? [];
+  void kinds;
   await cove.forget();
   return items;
 }
@@ -50,7 +54,10 @@ export async function storefront(): Promise<RecommendedItem[]> {
 export const noItem: Parameters<Cove["review"]>[0] = { text: "nice" };
 
 // @ts-expect-error: the last report's bytes are a string, not a number.
-export const wrongBytes: PrivacyStatus["lastReport"] = { day: 1, bytes: 3 };
+export const wrongBytes: PrivacyStatus["lastReport"] = { day: 1, bytes: 3, sentAt: null, contents: [] };
+
+// @ts-expect-error: a sent metric's kind is one the engine defines.
+export const wrongKind: SentMetric = { kind: "segment.lifecycle", secretShared: false };
 
 // @ts-expect-error: an add_to_cart needs a quantity and a price.
 export const incomplete: ShopEvent = { type: "add_to_cart", item: "x" };

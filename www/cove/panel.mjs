@@ -58,7 +58,10 @@ export const PANEL_STRINGS = Object.freeze({
   priceTierOther: "Your usual price range is “{name}”.",
   taste: "Your taste looks closest to the shop's “{name}” range.",
   propensity: "It guesses there is a {percent} chance that you order soon.",
-  loyalty: "With {count} orders you are a “{name}” customer here.",
+  loyalty: {
+    one: "With {count} order you are a “{name}” customer here.",
+    other: "With {count} orders you are a “{name}” customer here.",
+  },
 
   keptHeading: "Where it's kept",
   keptBrowser:
@@ -79,14 +82,14 @@ export const PANEL_STRINGS = Object.freeze({
   sentDayToday: "Today",
   sentDayYesterday: "Yesterday",
   sentDayOn: "On {date}",
-  "metric.segment.lifecycle": "what kind of customer you are (new, regular, and so on)",
-  "metric.segment.price_tier": "your usual price range",
-  "metric.item.interest": "one product you were interested in",
-  "metric.review.sentiment": "whether a review you wrote was positive or negative",
-  "metric.visit.conversion": "whether you bought something",
-  "metric.visit.revenue": "how much you spent (large amounts count as a fixed maximum)",
-  "metric.rec.click_through": "whether you clicked one of the shop's suggestions",
-  "metric.rec.revenue": "how much you spent on suggested products you clicked",
+  "metric.lifecycle_segment": "what kind of customer you are (new, regular, and so on)",
+  "metric.price_tier": "your usual price range",
+  "metric.item_interest": "one product you were interested in",
+  "metric.review_sentiment": "whether a review you wrote was positive or negative",
+  "metric.conversion": "whether you bought something",
+  "metric.revenue": "how much you spent (large amounts count as a fixed maximum)",
+  "metric.recommendation_click_through": "whether you clicked one of the shop's suggestions",
+  "metric.recommendation_revenue": "how much you spent on suggested products you clicked",
   "metric.campaign": "whether you were shown one of the shop's offers, and took it up",
   metricOther: "one other count for the shop's statistics",
   sentScrambled:
@@ -324,29 +327,12 @@ function noticed(words, data, options) {
   return lines;
 }
 
-/** The plain name of each metric in the last report's bytes, in order. */
-/** The metrics a sent body held: an envelope's reports, or an upload's
- * secret-shared reports and the envelope inside it. `shared` tells which. */
-function sentMetrics(bytes) {
-  try {
-    const body = JSON.parse(bytes);
-    if (body?.v === 2) {
-      const local = body.envelope ? sentMetrics(body.envelope).local : [];
-      const shared = Array.isArray(body.dap) ? body.dap.map((r) => String(r?.metric ?? "")) : [];
-      return { local, shared };
-    }
-    return { local: Array.isArray(body?.reports) ? body.reports.map((r) => String(r?.metric ?? "")) : [], shared: [] };
-  } catch {
-    return { local: [], shared: [] };
-  }
-}
-
-function reportContents(words, { local, shared }) {
-  return [...shared, ...local].map((metric) => {
-    const name = String(metric ?? "");
-    if (name.startsWith("campaign.")) return words.say("metric.campaign");
-    const key = `metric.${name}`;
-    return key in words.strings ? words.say(key) : words.say("metricOther");
+/** The plain words for each metric the last report carried (the engine
+ * resolved their kinds), secret-shared ones first. */
+function reportContents(words, contents) {
+  return (contents ?? []).map(({ kind }) => {
+    const key = `metric.${kind}`;
+    return kind && key in words.strings ? words.say(key) : words.say("metricOther");
   });
 }
 
@@ -360,9 +346,9 @@ function sentBlocks(words, privacy, now) {
   const last = privacy.lastReport;
   if (last) {
     const when = Number.isFinite(last.sentAt) ? words.when(last.sentAt, now) : words.whenDay(last.day, now);
-    const sent = sentMetrics(last.bytes);
-    const { local, shared } = sent;
-    const contents = reportContents(words, sent);
+    const shared = (last.contents ?? []).filter((m) => m.secretShared);
+    const local = (last.contents ?? []).filter((m) => !m.secretShared);
+    const contents = reportContents(words, last.contents);
     const sentKey = !contents.length ? "sentReportNoContents" : shared.length ? "sentReportShared" : "sentReport";
     blocks.push(node("p", { "data-panel": "sent" }, words.say(sentKey, { when })));
     if (contents.length) {

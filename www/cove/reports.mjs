@@ -223,7 +223,12 @@ export class Reporter {
       nextReportAt: this.enabled ? (status.next_report_at ?? null) : null,
       pending: status.pending,
       lastReport: status.last_report
-        ? { day: status.last_report.day, bytes: status.last_report.body, sentAt: status.last_report.sent_at ?? null }
+        ? {
+            day: status.last_report.day,
+            bytes: status.last_report.body,
+            sentAt: status.last_report.sent_at ?? null,
+            contents: status.last_report_contents.map((m) => ({ kind: m.kind ?? null, secretShared: m.secret_shared })),
+          }
         : null,
     };
   }

@@ -95,6 +95,53 @@ pub struct PrivacyStatus {
     pub pending: bool,
     /// The last envelope the edge accepted.
     pub last_report: Option<SentReport>,
+    /// What the last report carried, metric by metric, secret-shared ones
+    /// first; empty when none was sent.
+    pub last_report_contents: Vec<SentMetric>,
+}
+
+/// One metric a sent report carried, its name resolved once, so that the
+/// shopper's panel can say what left without matching names itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SentMetric {
+    /// What it measures; `None` for a name this engine does not define.
+    pub kind: Option<MetricKind>,
+    /// Whether it left as secret shares (to two aggregators) rather than as
+    /// a randomised answer in the envelope.
+    pub secret_shared: bool,
+}
+
+/// The metrics in a sent body, secret-shared first: an upload's DAP reports,
+/// then the envelope's reports (an upload carries the envelope as a string).
+fn sent_contents(body: &str) -> Vec<SentMetric> {
+    fn metrics(list: Option<Value>, secret_shared: bool) -> Vec<SentMetric> {
+        let Some(Value::Array(items)) = list else {
+            return Vec::new();
+        };
+        items
+            .into_iter()
+            .map(|item| SentMetric {
+                kind: Fields::new(item)
+                    .and_then(|mut fields| fields.string("metric"))
+                    .ok()
+                    .and_then(|name| MetricKind::of(&name)),
+                secret_shared,
+            })
+            .collect()
+    }
+    let Ok(mut fields) = json::parse_object(body.trim_end().as_bytes()) else {
+        return Vec::new();
+    };
+    let mut contents = metrics(fields.optional("dap"), true);
+    match fields.optional("envelope") {
+        Some(Value::String(envelope)) => contents.extend(
+            sent_contents(&envelope)
+                .into_iter()
+                .filter(|metric| !metric.secret_shared),
+        ),
+        _ => contents.extend(metrics(fields.optional("reports"), false)),
+    }
+    contents
 }
 
 /// A device's reporting state.
@@ -454,6 +501,10 @@ impl DeviceReporter {
             next_report_at: self.next_report_at,
             pending: self.pending.is_some(),
             last_report: self.last_sent.clone(),
+            last_report_contents: self
+                .last_sent
+                .as_ref()
+                .map_or_else(Vec::new, |sent| sent_contents(&sent.body)),
         }
     }
 

@@ -8,13 +8,13 @@ use rand_chacha::ChaCha20Rng;
 use crate::bundle::Model;
 use crate::events::Event;
 use crate::privacy::campaign::{CampaignKind, CampaignSpec};
-use crate::privacy::device::DeviceReporter;
+use crate::privacy::device::{DeviceReporter, SentMetric};
 use crate::privacy::registry::{
     lifecycle_names, review_cell, MetricRequest, Registry, ReportSchedule, ReviewClass,
     ITEM_INTEREST, REVIEW_SENTIMENT, SEGMENT_LIFECYCLE, SEGMENT_PRICE_TIER,
 };
 use crate::privacy::report::{Envelope, ENVELOPE_BYTES};
-use crate::privacy::Mechanism;
+use crate::privacy::{Mechanism, MetricKind};
 use crate::profile::{Profile, ProfileConfig};
 use crate::testing::{synthetic_bundle, SyntheticSpec};
 
@@ -263,6 +263,19 @@ fn one_envelope_a_day_after_a_random_delay_within_the_budget() {
     device.reporter.mark_sent(due + 61);
     let last = device.reporter.status(due).last_report.unwrap();
     assert_eq!(last.body, body);
+    // The shopper's panel is told what it carried, resolved by the engine.
+    let local = |kind| SentMetric {
+        kind: Some(kind),
+        secret_shared: false,
+    };
+    assert_eq!(
+        device.reporter.status(due).last_report_contents,
+        [
+            local(MetricKind::LifecycleSegment),
+            local(MetricKind::PriceTier),
+            local(MetricKind::ItemInterest)
+        ]
+    );
     // The shopper is told when it left: the time the edge took it.
     assert_eq!(last.sent_at, Some(due + 61));
     let restored = DeviceReporter::from_json(&device.reporter.to_json()).unwrap();
@@ -600,6 +613,25 @@ fn visit_metrics_are_secret_shared_once_per_report() {
     // Within the day's 4.0: the campaign-free device sent the segments, the
     // four visit metrics and its local reports.
     assert!(device.reporter.status(NOW + 30).spent_today <= 4.0);
+    // Once the edge took it, the panel reads its contents by kind: the
+    // secret-shared reports first, then the envelope's.
+    device.reporter.mark_sent(NOW + 31);
+    let contents = device.reporter.status(NOW + 31).last_report_contents;
+    let envelope = upload["envelope"]
+        .as_str()
+        .map_or(0, |envelope| metric_names(envelope).len());
+    assert_eq!(contents.len(), sent.len() + envelope);
+    assert!(contents[..sent.len()].iter().all(|m| m.secret_shared));
+    assert!(contents[sent.len()..].iter().all(|m| !m.secret_shared));
+    for kind in [
+        MetricKind::Conversion,
+        MetricKind::Revenue,
+        MetricKind::RecommendationClickThrough,
+        MetricKind::RecommendationRevenue,
+    ] {
+        assert!(contents.iter().any(|m| m.kind == Some(kind)), "{kind:?}");
+    }
+    assert!(contents.iter().all(|m| m.kind.is_some()), "{contents:?}");
 }
 
 /// The reporter's stored state keeps the visit between page loads, and a
