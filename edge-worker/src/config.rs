@@ -151,8 +151,9 @@ pub struct ShopConfig {
     #[serde(default)]
     pub campaigns: Vec<CampaignSpec>,
     /// The bundle pointer the shop's pages load, by name: `sharded` is
-    /// `/v1/bundles/sharded.json` (1 to [`MAX_SHOP_ID_BYTES`] characters of
-    /// `[a-z0-9-]`); absent, the default pointer. The edge resolves the
+    /// `/v1/bundles/sharded.json` (the trainer's and the edge's one rule:
+    /// `cove_engine::bundle::layout::is_pointer_name`); absent, the default
+    /// pointer. The edge resolves the
     /// shop's registry against the model this pointer names, so a shop
     /// that publishes a head bundle and shards gets the head's registry,
     /// the one its shoppers' devices hold.
@@ -212,7 +213,7 @@ impl ShopConfig {
     /// (`default.json` unless [`ShopConfig::bundle`] names another).
     pub fn pointer_file(&self) -> String {
         match &self.bundle {
-            Some(name) => format!("{name}.json"),
+            Some(name) => cove_engine::bundle::layout::pointer_file(name),
             None => cove_engine::bundle::layout::DEFAULT_POINTER.to_string(),
         }
     }
@@ -259,14 +260,10 @@ impl ShopConfig {
             return rule("k_anonymity must be at least 1".into());
         }
         if let Some(name) = &self.bundle {
-            let pointer_name = !name.is_empty()
-                && name.len() <= MAX_SHOP_ID_BYTES
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !pointer_name {
+            if !cove_engine::bundle::layout::is_pointer_name(name) {
                 return rule(format!(
-                    "bundle must name a pointer: 1 to {MAX_SHOP_ID_BYTES} characters of [a-z0-9-]"
+                    "bundle must name a pointer: 1 to {} characters of [a-z0-9_-]",
+                    cove_engine::bundle::layout::MAX_POINTER_NAME
                 ));
             }
         }

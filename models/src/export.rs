@@ -822,18 +822,15 @@ pub fn publish(bundle: &BuiltBundle, dir: &Path) -> anyhow::Result<Published> {
 /// The pointer file a storefront names by default (`/v1/bundles/default.json`).
 pub const DEFAULT_POINTER: &str = layout::DEFAULT_POINTER;
 
-/// Checks a pointer file's name: a plain `*.json` file name in the publish
-/// directory (no folders), so `--pointer` cannot write elsewhere.
+/// Checks a pointer file's name: `<name>.json` in the publish directory,
+/// with a name a shop's `bundle` can hold ([`layout::is_pointer_name`]), so
+/// `--pointer` cannot write elsewhere and the edge can serve what it names.
 pub fn check_pointer_name(name: &str) -> anyhow::Result<()> {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
     anyhow::ensure!(
-        plain && name.ends_with(".json") && name.len() > ".json".len(),
-        "--pointer {name:?}: give a file name like \"default.json\" (letters, digits, '-', '_', '.'; \
-         ending in .json; no folders)"
+        layout::pointer_name_of_file(name).is_some(),
+        "--pointer {name:?}: give a file name like \"default.json\": 1 to {} characters of \
+         [a-z0-9_-], then .json (no folders)",
+        layout::MAX_POINTER_NAME
     );
     Ok(())
 }

@@ -72,6 +72,32 @@ pub fn item_index_file_name(bucket: u32) -> String {
     format!("items-{bucket}.json")
 }
 
+/// The most characters in a pointer's name (the file name without `.json`).
+pub const MAX_POINTER_NAME: usize = 64;
+
+/// Whether `name` may name a pointer: 1 to [`MAX_POINTER_NAME`] characters
+/// of `[a-z0-9_-]`, without `.json`. The one rule for the trainer's
+/// `--pointer` and a shop's `bundle` at the edge, so that whatever the trainer
+/// publishes a shop can name, and no name reaches outside the bundles' folder.
+pub fn is_pointer_name(name: &str) -> bool {
+    (1..=MAX_POINTER_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The pointer file of a pointer name: `<name>.json`.
+pub fn pointer_file(name: &str) -> String {
+    format!("{name}.json")
+}
+
+/// The pointer name of a pointer file (`sharded.json` → `sharded`), if the
+/// file is `<name>.json` with a name [`is_pointer_name`] accepts.
+pub fn pointer_name_of_file(file: &str) -> Option<&str> {
+    file.strip_suffix(".json")
+        .filter(|name| is_pointer_name(name))
+}
+
 /// The URL path of a pointer file: `/v1/bundles/<name>`.
 pub fn pointer_url(name: &str) -> String {
     format!("{URL_PREFIX}/{name}")
@@ -122,5 +148,37 @@ mod tests {
         assert_eq!(below_prefix("/v1/bundlesx/a"), None);
         assert_eq!(below_prefix("/v1/admin/shops"), None);
         assert_eq!(below_prefix(""), None);
+    }
+
+    #[test]
+    fn a_pointer_name_is_one_plain_lowercase_word() {
+        for pointer in [DEFAULT_POINTER, SHARDED_POINTER, SENTIMENT_POINTER] {
+            let name = pointer_name_of_file(pointer).expect(pointer);
+            assert_eq!(pointer_file(name), pointer);
+        }
+        assert!(is_pointer_name("shop-2_head"));
+        assert!(is_pointer_name(&"a".repeat(MAX_POINTER_NAME)));
+        for bad in [
+            "",
+            "Sharded",
+            "../sharded",
+            "a/b",
+            "sharded.json",
+            ".hidden",
+            "naïve",
+            "a b",
+            &"a".repeat(MAX_POINTER_NAME + 1),
+        ] {
+            assert!(!is_pointer_name(bad), "{bad:?}");
+        }
+        for bad in [
+            "default",
+            "default.JSON",
+            ".json",
+            "../x.json",
+            "x.json.json",
+        ] {
+            assert_eq!(pointer_name_of_file(bad), None, "{bad:?}");
+        }
     }
 }
