@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 
 use crate::data;
 use crate::fingerprint::{Fingerprint, Stamp};
-use crate::model::{bundles_dir, cove_train};
+use crate::model::{bundles_dir, cove_train, cove_train_release};
 use crate::paths;
 use crate::run::Step;
 
@@ -76,7 +76,7 @@ pub fn ensure_sentiment_bundles() -> Result<()> {
 pub fn tune() -> Result<()> {
     let reviews = reviews_file()?;
     let out = paths::root().join("target").join("sentiment-tune");
-    cove_train("search the sentiment models' λ on validation")
+    cove_train_release("search the sentiment models' λ on validation")
         .args(["sentiment", "--reviews"])
         .arg_path(&reviews.path)
         .args(["--out"])
