@@ -106,16 +106,27 @@ test("every campaign's response rate is its truth plus the stated noise, in [0, 
 // The visit metrics (conversion, revenue per visitor, the recommendations'
 // click-through and the revenue they brought) are released the same private
 // way. The truth is what the simulated devices did, so the released figure
-// differs from it by the noise alone; the 95% intervals also carry the
-// sampling (they estimate the population's rate or mean), so each must hold
-// the truth (a miss has odds of a few in a thousand at this size).
+// differs from it by the helper's noise alone, whose standard error the
+// release states: as for the campaigns, five of them bound the error (a
+// discrete Laplace sum's tail beyond 5σ is below 1e-3). The 95% intervals
+// estimate the population's rate or mean (sampling and noise: their coverage
+// is tested over 300 seeded shops in `cargo test -p cove-engine --features
+// aggregator release`); whether this draw's interval holds the devices'
+// figure is printed, not asserted: with the noise's heavy tails a 2σ
+// deviation misses it a few times in a hundred per figure.
 test("conversion, revenue per visitor and the recommendations' figures hold the simulated truth", () => {
   const visits = aggregates.visits;
   assert.ok(visits, "the aggregates have a visits section");
   const lines = [];
-  const within = (name, interval, truth, format) => {
-    lines.push(`${name}: ${format(interval.estimate)} [${format(interval.low)}, ${format(interval.high)}] vs true ${format(truth)}`);
-    assert.ok(interval.low <= truth && truth <= interval.high, `${name}: true ${truth} outside [${interval.low}, ${interval.high}]`);
+  const within = (name, interval, truth, noise, format) => {
+    const error = Math.abs(interval.estimate - truth);
+    const covered = interval.low <= truth && truth <= interval.high ? "inside" : "outside";
+    lines.push(
+      `${name}: ${format(interval.estimate)} [${format(interval.low)}, ${format(interval.high)}] vs true ${format(truth)} ` +
+        `(${covered}); off by ${format(error)}, noise σ ${format(noise)}`,
+    );
+    assert.ok(noise > 0, `${name}: the release states its noise`);
+    assert.ok(error <= 5 * noise + 1e-9, `${name}: off by ${format(error)}, 5σ is ${format(5 * noise)}`);
   };
   const points = (x) => `${(100 * x).toFixed(2)}%`;
   const pounds = (x) => `£${x.toFixed(2)}`;
@@ -127,7 +138,7 @@ test("conversion, revenue per visitor and the recommendations' figures hold the 
     const x = cells.reduce((sum, c) => sum + c[with_], 0);
     const rate = metric.pooled.rate;
     assert.ok(rate.low >= 0 && rate.high <= 1 && rate.low <= rate.estimate && rate.estimate <= rate.high);
-    within(`${key} (${n} devices)`, rate, x / n, points);
+    within(`${key} (${n} devices)`, rate, x / n, metric.pooled.responded.std_error / n, points);
     metric.segments.forEach((cell, s) => {
       if (!cell.suppressed && cell.rate) lines.push(`  segment ${truth.lifecycle_names[s]}: ${points(cell.rate.estimate)} [${points(cell.rate.low)}, ${points(cell.rate.high)}] vs true ${points(cells[s][with_] / cells[s][of])} (designed ${points(cells[s].designed_rate)})`);
     });
@@ -139,7 +150,13 @@ test("conversion, revenue per visitor and the recommendations' figures hold the 
     assert.equal(metric.n_reports, truth.visits[truthKey].devices);
     const perDevice = metric.per_device;
     assert.ok(perDevice.low >= 0 && perDevice.high <= metric.cap && perDevice.low <= perDevice.high);
-    within(`${key} per visitor (${metric.n_reports} devices, cap £${metric.cap})`, perDevice, truth.visits[truthKey].per_device, pounds);
+    within(
+      `${key} per visitor (${metric.n_reports} devices, cap £${metric.cap})`,
+      perDevice,
+      truth.visits[truthKey].per_device,
+      metric.total.std_error / metric.n_reports,
+      pounds,
+    );
   }
   console.log(lines.join("\n"));
 });
