@@ -340,6 +340,8 @@ fn issue_24_a_parquet_export_reads_as_its_csv_does() {
         ("MICROS", Compression::SNAPPY, "snappy.parquet"),
         ("NANOS", Compression::UNCOMPRESSED, "plain.bin"),
         ("MILLIS", Compression::GZIP(Default::default()), "gzip.data"),
+        ("MICROS", Compression::LZ4_RAW, "lz4raw.parquet"),
+        ("MILLIS", Compression::LZ4, "lz4.parquet"),
     ] {
         let path = dir.join(name);
         write_parquet(&path, &shop_columns(&lines, unit), 700, compression);
