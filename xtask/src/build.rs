@@ -130,6 +130,7 @@ pub fn build(env: &Env) -> Result<()> {
         .args(["build", "--workspace", "--all-targets"])
         .current_dir(paths::root())
         .run()?;
+    model::workspace_built();
     build_site(env)
 }
 

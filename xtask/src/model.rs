@@ -9,6 +9,7 @@
 //! tune` searches the parameters on validation and rewrites the file.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
@@ -169,12 +170,31 @@ pub fn cove_train(name: &str) -> Step {
 }
 
 /// [`cove_train`] as a release build, for the searches of `cargo xtask tune`
-/// (minutes of work, where the release binary is ~2× faster).
+/// (minutes of work, where the release binary is faster).
 pub fn cove_train_release(name: &str) -> Step {
     cove_train_in(name, &["--release"])
 }
 
+/// Set once [`crate::build::build`] has built the whole workspace: the dev
+/// trainer is then run from that build. `cargo run -p cove-models` would
+/// compile it again, because the trainer alone unifies its dependencies'
+/// features differently from the whole workspace (80 s of a cold
+/// `cargo xtask test`, 2026-12-05).
+static WORKSPACE_BUILT: AtomicBool = AtomicBool::new(false);
+
+/// Records that the workspace's dev build is done (see [`WORKSPACE_BUILT`]).
+pub fn workspace_built() {
+    WORKSPACE_BUILT.store(true, Ordering::Relaxed);
+}
+
 fn cove_train_in(name: &str, profile: &[&str]) -> Step {
+    if profile.is_empty() && WORKSPACE_BUILT.load(Ordering::Relaxed) {
+        let binary = paths::root()
+            .join("target")
+            .join("debug")
+            .join(format!("cove-train{}", std::env::consts::EXE_SUFFIX));
+        return Step::new(name, binary);
+    }
     Step::new(name, cargo_program())
         .args(["run"])
         .args(profile)
