@@ -97,6 +97,9 @@ pub struct AggregateStore {
     state: State,
     env: Env,
     schema_ready: Cell<bool>,
+    /// Whether this instance has checked its counters' layout
+    /// ([`move_country_suffix_to_column`]): once per instance, not per read.
+    country_column: Cell<bool>,
     indexed: Cell<bool>,
 }
 
@@ -233,7 +236,7 @@ impl AggregateStore {
             return Ok(());
         }
         let sql = self.state.storage().sql();
-        move_country_suffix_to_column(&sql)?;
+        self.with_country_column(&sql)?;
         sql.exec(
             &format!("CREATE TABLE IF NOT EXISTS tallies {TALLIES_COLUMNS}"),
             None,
@@ -251,6 +254,16 @@ impl AggregateStore {
             None,
         )?;
         self.schema_ready.set(true);
+        Ok(())
+    }
+
+    /// Moves an old store's per-country counters to the column, the first
+    /// time this instance touches its tables.
+    fn with_country_column(&self, sql: &worker::SqlStorage) -> Result<()> {
+        if !self.country_column.get() {
+            move_country_suffix_to_column(sql)?;
+            self.country_column.set(true);
+        }
         Ok(())
     }
 
@@ -337,7 +350,7 @@ impl AggregateStore {
             return Response::from_json(&Tallies::default());
         }
         let sql = self.state.storage().sql();
-        move_country_suffix_to_column(&sql)?;
+        self.with_country_column(&sql)?;
         let envelopes = count(&sql, "SELECT COUNT(*) AS n FROM nonces", None)?;
         let totals: Vec<MetricTotal> = sql
             .exec(
@@ -367,6 +380,7 @@ impl DurableObject for AggregateStore {
             state,
             env,
             schema_ready: Cell::new(false),
+            country_column: Cell::new(false),
             indexed: Cell::new(false),
         }
     }
