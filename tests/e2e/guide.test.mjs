@@ -43,6 +43,35 @@ function runBlock(name, replacements, env = {}) {
   });
 }
 
+/** The guide's way to run the trainer. */
+const GUIDE_TRAINER = "cargo run --release -p cove-models --bin cove-train --";
+
+/**
+ * `cargo xtask test` has built the workspace's dev trainer already and names
+ * it in COVE_TRAINER; the guide's release build of the same source would
+ * compile every dependency a second time (150 s of a cold run) for a model
+ * whose bytes do not depend on the profile. So the test runs the guide's
+ * train command with that binary in place of its `cargo run` prefix, after
+ * checking that the prefix names a package and binary this workspace has.
+ * Run alone (no COVE_TRAINER), the test runs the guide's command as written.
+ */
+function trainerOfThisBuild() {
+  assert.ok(block("train").startsWith(`${GUIDE_TRAINER} train`), "the guide's train block starts with its cargo run line");
+  const trainer = process.env.COVE_TRAINER;
+  if (!trainer) return [];
+  const metadata = JSON.parse(
+    execFileSync(process.env.CARGO ?? "cargo", ["metadata", "--no-deps", "--format-version", "1"], { cwd: workspaceRoot, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }),
+  );
+  const models = metadata.packages.find((p) => p.name === "cove-models");
+  assert.ok(models, "the workspace has the package cove-models the guide runs");
+  assert.ok(
+    models.targets.some((t) => t.name === "cove-train" && t.kind.includes("bin")),
+    "cove-models has the binary cove-train the guide runs",
+  );
+  assert.ok(existsSync(trainer), `COVE_TRAINER names no file: ${trainer}`);
+  return [[GUIDE_TRAINER, JSON.stringify(trainer)]];
+}
+
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "cove-guide-"));
   browser = await launchChromium();
@@ -72,7 +101,7 @@ test("a shop follows the guide: publish, train on its own export, run the worker
   runBlock("publish", paths);
   assert.ok(existsSync(join(work, "my-site", "cove.js")));
   assert.ok(!existsSync(join(work, "my-site", "v1", "bundles")), "the demo's bundles were copied");
-  const trained = runBlock("train", paths);
+  const trained = runBlock("train", [...paths, ...trainerOfThisBuild()]);
   assert.match(trained, /tuned on other data/);
   const pointer = JSON.parse(readFileSync(join(work, "my-site", "v1", "bundles", "default.json"), "utf8"));
   const demoPointer = JSON.parse(readFileSync(join(workspaceRoot, "target", "site", "v1", "bundles", "default.json"), "utf8"));

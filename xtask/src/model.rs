@@ -187,13 +187,17 @@ pub fn workspace_built() {
     WORKSPACE_BUILT.store(true, Ordering::Relaxed);
 }
 
+/// The dev trainer that `cargo build --workspace` writes.
+pub fn dev_trainer_binary() -> std::path::PathBuf {
+    paths::root()
+        .join("target")
+        .join("debug")
+        .join(format!("cove-train{}", std::env::consts::EXE_SUFFIX))
+}
+
 fn cove_train_in(name: &str, profile: &[&str]) -> Step {
     if profile.is_empty() && WORKSPACE_BUILT.load(Ordering::Relaxed) {
-        let binary = paths::root()
-            .join("target")
-            .join("debug")
-            .join(format!("cove-train{}", std::env::consts::EXE_SUFFIX));
-        return Step::new(name, binary);
+        return Step::new(name, dev_trainer_binary());
     }
     Step::new(name, cargo_program())
         .args(["run"])

@@ -74,9 +74,16 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
         (
             "edge worker under workerd and pages in Chromium (node --test)",
             Step::new("end-to-end tests", &env.node22)
-                .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+                // Two files at a time: most of a file's time is a workerd or
+                // a Chromium waiting on the other, so one at a time left a
+                // core idle (see END_TO_END_CONCURRENCY).
+                .args(["--test", "--test-reporter=spec"])
+                .args([format!("--test-concurrency={END_TO_END_CONCURRENCY}")])
                 .args(end_to_end_test_files()?)
                 .env("COVE_CHROMIUM", &env.chromium)
+                // The guide's test trains with the trainer the build made
+                // (tests/e2e/guide.test.mjs says why).
+                .env("COVE_TRAINER", crate::model::dev_trainer_binary())
                 .current_dir(&root),
         ),
     ];
@@ -109,6 +116,14 @@ pub fn test(env: &Env, earlier_phases: &[(&str, Duration)]) -> Result<()> {
     println!("all {} test suites passed", results.len());
     Ok(())
 }
+
+/// How many end-to-end test files run at once. Each file starts its own
+/// workers (fresh ports and state folders) and browser, so they share nothing
+/// but the machine. On the 2-core reference machine a warm suite took 612.7 s
+/// one file at a time and 436.5 s two at a time (BENCHMARKS.md, "The
+/// newcomer's loop"); the long files (the aggregators' 5,000 devices, the
+/// simulator's 4,000) come first alphabetically, so they start at once.
+const END_TO_END_CONCURRENCY: usize = 2;
 
 /// The end-to-end test files under `tests/e2e`, sorted.
 fn end_to_end_test_files() -> Result<Vec<String>> {

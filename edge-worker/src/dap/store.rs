@@ -165,6 +165,9 @@ pub struct DapStore {
     state: State,
     env: Env,
     draining: Cell<bool>,
+    /// Set once this instance has created its tables (a request would
+    /// otherwise run every `CREATE … IF NOT EXISTS` again).
+    schema_ready: Cell<bool>,
 }
 
 fn text(value: &str) -> SqlStorageValue {
@@ -177,6 +180,9 @@ impl DapStore {
     }
 
     fn ensure_schema(&self) -> Result<()> {
+        if self.schema_ready.get() {
+            return Ok(());
+        }
         let sql = self.sql();
         for statement in [
             "CREATE TABLE IF NOT EXISTS reports (id TEXT PRIMARY KEY, task TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL)",
@@ -190,6 +196,7 @@ impl DapStore {
         ] {
             sql.exec(statement, None)?;
         }
+        self.schema_ready.set(true);
         Ok(())
     }
 
@@ -243,6 +250,7 @@ impl DapStore {
 
     fn upload(&self, upload: TaskReports) -> Result<Uploaded> {
         let task = upload.task.task()?;
+        let task_id = task.id_text();
         let mut result = Uploaded::default();
         let collected = self.released(&task)?.is_some();
         let pending = self.count(
@@ -263,18 +271,18 @@ impl DapStore {
                 continue;
             }
             let id = base64url(report.metadata().id().as_ref());
-            let known = self.count(
-                "SELECT COUNT(*) AS n FROM reports WHERE id = ?",
-                vec![text(&id)],
-            )?;
-            if known > 0 {
+            // One statement: a report id seen before returns no row.
+            let inserted: Vec<TextRow> = self
+                .sql()
+                .exec(
+                    "INSERT INTO reports (id, task, body, state) VALUES (?, ?, ?, 'pending') ON CONFLICT (id) DO NOTHING RETURNING id AS value",
+                    vec![text(&id), text(&task_id), SqlStorageValue::String(body)],
+                )?
+                .to_array()?;
+            if inserted.is_empty() {
                 result.duplicates += 1;
                 continue;
             }
-            self.sql().exec(
-                "INSERT INTO reports (id, task, body, state) VALUES (?, ?, ?, 'pending')",
-                vec![text(&id), text(&task.id_text()), text(&body)],
-            )?;
             result.accepted += 1;
         }
         Ok(result)
@@ -647,6 +655,7 @@ impl DurableObject for DapStore {
             state,
             env,
             draining: Cell::new(false),
+            schema_ready: Cell::new(false),
         }
     }
 
