@@ -69,8 +69,12 @@ pub fn model_card(
             let _ = writeln!(out, "## Evaluation protocol\n\n{}.\n", e.protocol);
             let _ = writeln!(
                 out,
-                "Train until {}, test from {}; validation: {}. {} users in both periods, {} candidate items.\n",
-                e.train_until, e.test_from, e.validation, e.n_eval_users, e.n_candidate_items
+                "Train until {}, test from {}; validation: {}. {}, {} candidate items.\n",
+                e.train_until,
+                e.test_from,
+                e.validation,
+                e.users_scored(),
+                e.n_candidate_items
             );
             let _ = writeln!(
                 out,

@@ -367,7 +367,9 @@ pub fn evaluate_through_engine(
         let (model, model_id) = bars.step("train-split bundle: export and load", || {
             load_bundle(&trained)
         })?;
-        let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+        // The test users the evaluation scored (a seeded sample in a large shop).
+        let mut split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+        split.sample_users(eval::MAX_TEST_USERS, config.seed);
         // Replayed with the bundle's profile configuration, as the browser's
         // host does (`Model::profile_config`).
         let histories = bars.step("device histories replayed", || {

@@ -581,8 +581,8 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
         println!("{text}");
     }
     println!(
-        "{} users in both periods; evaluation took {:.1} s; wrote {}",
-        evaluation.n_eval_users,
+        "{}; evaluation took {:.1} s; wrote {}",
+        evaluation.users_scored(),
         start.elapsed().as_secs_f64(),
         args.out.join("evaluation.json").display()
     );

@@ -422,8 +422,12 @@ pub struct EvaluationReport {
     pub n_train_users: usize,
     /// Candidate items (seen in train).
     pub n_candidate_items: usize,
-    /// Users with rows in both periods.
+    /// Users scored on the test period: those with rows in both periods,
+    /// or a seeded sample of [`eval::MAX_TEST_USERS`] of them.
     pub n_eval_users: usize,
+    /// Users with rows in both periods (more than `n_eval_users` when the
+    /// test period was sampled).
+    pub n_test_period_users: usize,
     /// The metrics table.
     pub rows: Vec<MetricRow>,
     /// The ALS parameters evaluated.
@@ -573,8 +577,9 @@ pub fn evaluate(
         )?;
     }
 
-    // The test period, scored once.
-    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    // The test period, scored once (on a seeded sample of a large shop's users).
+    let mut split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    let n_test_period_users = split.sample_users(eval::MAX_TEST_USERS, config.seed);
     if let Some(dir) = write_split {
         split.write_files(&dir.join("test"))?;
         crate::session::SessionCases::new(data, &split).write_files(
@@ -642,6 +647,7 @@ pub fn evaluate(
         n_train_users: split.train.n_users(),
         n_candidate_items: split.items.len(),
         n_eval_users: split.users.len(),
+        n_test_period_users,
         rows,
         als: config.als,
         half_life_days: config.half_life_days,
@@ -649,6 +655,24 @@ pub fn evaluate(
         factor_bytes_gzip_int8,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+impl EvaluationReport {
+    /// "N users in both periods", and when the test period was sampled,
+    /// how many of them were scored and how they were chosen.
+    pub fn users_scored(&self) -> String {
+        if self.n_eval_users < self.n_test_period_users {
+            format!(
+                "{} users in both periods, of whom a seeded sample of {} was scored (the test \
+                 period scores at most {} users)",
+                self.n_test_period_users,
+                self.n_eval_users,
+                eval::MAX_TEST_USERS
+            )
+        } else {
+            format!("{} users in both periods", self.n_eval_users)
+        }
+    }
 }
 
 /// A product as the bundle describes it.
@@ -831,6 +855,10 @@ fn als_step(
     })
 }
 
+/// Items whose exact "similar" lists check the approximate index's recall
+/// in a large catalogue's log.
+const SIMILAR_RECALL_SAMPLE: usize = 500;
+
 /// Everything [`train`] computes after its factor step, from `factors`
 /// (Cove's ALS, or factors fit elsewhere: [`crate::import`]).
 pub fn train_with_factors(
@@ -859,8 +887,28 @@ pub fn train_with_factors(
     let gram = als::gram(&item_factors, dim);
 
     let similar = bars.step("similar items (factor cosine)", || {
-        neighbours::similar_by_factors(&item_factors, dim, config.neighbours, config.als.threads)
+        neighbours::similar_by_factors(
+            &item_factors,
+            dim,
+            config.neighbours,
+            config.als.threads,
+            config.seed,
+        )
     });
+    if data.items.len() > neighbours::EXACT_SIMILAR_MAX_ITEMS {
+        let recall = neighbours::sampled_recall(
+            &item_factors,
+            dim,
+            &similar,
+            config.neighbours,
+            SIMILAR_RECALL_SAMPLE,
+            config.seed,
+        );
+        tracing::info!(
+            "similar items from the approximate index: recall@{} {recall:.4} against the exact lists of {SIMILAR_RECALL_SAMPLE} sampled items",
+            config.neighbours
+        );
+    }
     let (bought_together, session_votes) = bars.step("bought together, recent baskets", || {
         (
             neighbours::bought_together(data, config.neighbours),

@@ -32,6 +32,24 @@ pub fn mix(value: u64) -> u64 {
     SplitMix64::new(value).next_u64()
 }
 
+/// `m` of the indices `0..n`, drawn without replacement by a partial
+/// Fisher–Yates shuffle seeded with `seed`, in ascending order (all of them
+/// when `m ≥ n`): the trainer's seeded samples of items and of customers.
+pub fn seeded_sample(n: usize, m: usize, seed: u64) -> Vec<usize> {
+    if m >= n {
+        return (0..n).collect();
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut indices: Vec<usize> = (0..n).collect();
+    for i in 0..m {
+        let j = i + (rng.next_u64() % (n - i) as u64) as usize;
+        indices.swap(i, j);
+    }
+    indices.truncate(m);
+    indices.sort_unstable();
+    indices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +69,16 @@ mod tests {
             ]
         );
         assert_eq!(mix(1_234_567), first[0]);
+    }
+
+    #[test]
+    fn a_seeded_sample_is_distinct_ascending_and_repeatable() {
+        let sample = seeded_sample(1_000, 100, 7);
+        assert_eq!(sample.len(), 100);
+        assert!(sample.windows(2).all(|w| w[0] < w[1]));
+        assert!(sample.iter().all(|&i| i < 1_000));
+        assert_eq!(sample, seeded_sample(1_000, 100, 7));
+        assert_ne!(sample, seeded_sample(1_000, 100, 8));
+        assert_eq!(seeded_sample(5, 9, 7), [0, 1, 2, 3, 4]);
     }
 }

@@ -209,8 +209,13 @@ fn evaluation_markdown(out: &mut String, e: &EvaluationReport, model: &TrainedMo
     );
     let _ = writeln!(
         out,
-        "Train until {}, test from {}; validation: {}. {} train users, {} candidate items, {} users in both periods.",
-        e.train_until, e.test_from, e.validation, e.n_train_users, e.n_candidate_items, e.n_eval_users
+        "Train until {}, test from {}; validation: {}. {} train users, {} candidate items, {}.",
+        e.train_until,
+        e.test_from,
+        e.validation,
+        e.n_train_users,
+        e.n_candidate_items,
+        e.users_scored()
     );
     let _ = writeln!(
         out,

@@ -182,8 +182,59 @@ pub fn label_cluster(
     }
 }
 
+/// The taste clusters' k-means: smartcore's (k-means++ start seeded with
+/// `seed`, then Lloyd iterations until the distortion stops falling or
+/// `max_iter`).
+// smartcore's matrix is built from a `&Vec` of rows.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn fit_kmeans(
+    rows: &Vec<Vec<f64>>,
+    k: usize,
+    seed: u64,
+    max_iter: usize,
+) -> anyhow::Result<FittedKMeans> {
+    let matrix = DenseMatrix::from_2d_vec(rows)?;
+    let params = KMeansParameters {
+        seed: Some(seed),
+        ..KMeansParameters::default()
+    }
+    .with_k(k)
+    .with_max_iter(max_iter);
+    KMeans::fit(&matrix, params).map_err(|e| anyhow::anyhow!("k-means failed: {e}"))
+}
+
+/// A k-means fitted by [`fit_kmeans`].
+pub(crate) type FittedKMeans = KMeans<f64, usize, DenseMatrix<f64>, Vec<usize>>;
+
+/// The nearest centroid of each of `rows` under `model`.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn nearest_centroids(
+    model: &FittedKMeans,
+    rows: &Vec<Vec<f64>>,
+) -> anyhow::Result<Vec<usize>> {
+    let matrix = DenseMatrix::from_2d_vec(rows)?;
+    model
+        .predict(&matrix)
+        .map_err(|e| anyhow::anyhow!("k-means prediction failed: {e}"))
+}
+
+/// Catalogues of at most this many items fit their taste clusters on every
+/// item; a larger one fits them on a seeded sample of this many items and
+/// assigns every item to the nearest centroid (issue 24). k-means costs
+/// items × clusters × iterations (137 s a pass at 194k items), and 50,000
+/// items place 12 centroids as well as a million do. Every shop up to the
+/// 50k-item benchmark, the default model among them, fits on all its items
+/// as before.
+pub const TASTE_FIT_MAX_ITEMS: usize = 50_000;
+
+/// Items whose nearest centroid is found at once in a large catalogue: the
+/// rows are copied as f64 a chunk at a time, not all together.
+const ASSIGN_CHUNK: usize = 50_000;
+
 /// k-means (smartcore, seeded) over unit-length item factors, so clusters follow
-/// the direction of taste and not an item's popularity (the norm). Each
+/// the direction of taste and not an item's popularity (the norm). Fitted on
+/// every item, or on a seeded sample of [`TASTE_FIT_MAX_ITEMS`] of them in a
+/// larger catalogue. Each
 /// cluster is labelled by [`label_cluster`]: from title words distinctive to
 /// it, and only when they describe most of its items; else it has no label.
 pub fn taste_clusters(
@@ -193,25 +244,44 @@ pub fn taste_clusters(
     k: usize,
     seed: u64,
 ) -> anyhow::Result<TasteClusters> {
-    let rows: Vec<Vec<f64>> = item_factors
-        .chunks_exact(dim)
-        .map(|row| {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            row.iter().map(|v| (*v / norm) as f64).collect()
-        })
-        .collect();
-    let matrix = DenseMatrix::from_2d_vec(&rows)?;
-    let params = KMeansParameters {
-        seed: Some(seed),
-        ..KMeansParameters::default()
-    }
-    .with_k(k)
-    .with_max_iter(100);
-    let model: KMeans<f64, usize, DenseMatrix<f64>, Vec<usize>> =
-        KMeans::fit(&matrix, params).map_err(|e| anyhow::anyhow!("k-means failed: {e}"))?;
-    let assignment: Vec<usize> = model
-        .predict(&matrix)
-        .map_err(|e| anyhow::anyhow!("k-means prediction failed: {e}"))?;
+    taste_clusters_fitted_on(item_factors, dim, titles, k, seed, TASTE_FIT_MAX_ITEMS)
+}
+
+/// [`taste_clusters`], fitted on a seeded sample of `fit_max_items` items
+/// when the catalogue has more.
+fn taste_clusters_fitted_on(
+    item_factors: &[f32],
+    dim: usize,
+    titles: &[String],
+    k: usize,
+    seed: u64,
+    fit_max_items: usize,
+) -> anyhow::Result<TasteClusters> {
+    let unit_row = |item: usize| -> Vec<f64> {
+        let row = &item_factors[item * dim..(item + 1) * dim];
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        row.iter().map(|v| (*v / norm) as f64).collect()
+    };
+    let n_items = item_factors.len() / dim.max(1);
+    let assignment: Vec<usize> = if n_items <= fit_max_items {
+        let rows: Vec<Vec<f64>> = (0..n_items).map(unit_row).collect();
+        let model = fit_kmeans(&rows, k, seed, 100)?;
+        nearest_centroids(&model, &rows)?
+    } else {
+        let sample: Vec<Vec<f64>> = crate::random::seeded_sample(n_items, fit_max_items, seed)
+            .into_iter()
+            .map(unit_row)
+            .collect();
+        let model = fit_kmeans(&sample, k, seed, 100)?;
+        let mut assignment = Vec::with_capacity(n_items);
+        for first in (0..n_items).step_by(ASSIGN_CHUNK) {
+            let rows: Vec<Vec<f64>> = (first..(first + ASSIGN_CHUNK).min(n_items))
+                .map(unit_row)
+                .collect();
+            assignment.extend(nearest_centroids(&model, &rows)?);
+        }
+        assignment
+    };
 
     let item_words: Vec<HashSet<String>> = titles.iter().map(|t| title_words(t)).collect();
     let mut overall: HashMap<String, usize> = HashMap::new();
@@ -219,7 +289,7 @@ pub fn taste_clusters(
     let mut centroids = vec![vec![0.0f64; dim]; k];
     for (item, &cluster) in assignment.iter().enumerate() {
         members[cluster].push(item);
-        for (c, v) in centroids[cluster].iter_mut().zip(&rows[item]) {
+        for (c, v) in centroids[cluster].iter_mut().zip(unit_row(item)) {
             *c += v;
         }
         for word in &item_words[item] {
@@ -666,6 +736,24 @@ mod tests {
             assert!(other.label.is_empty(), "{other:?}");
         }
         assert!(got.item_fits_label[30..].iter().all(|f| !*f));
+    }
+
+    /// Issue 24: a catalogue above the bound fits its clusters on a seeded
+    /// sample and assigns every item; the planted tastes come out whole.
+    #[test]
+    fn issue_24_a_large_catalogue_fits_taste_clusters_on_a_sample() {
+        let (factors, titles) = planted(100, |_, item, _| format!("THING {item}"));
+        let got = taste_clusters_fitted_on(&factors, 3, &titles, 3, 7, 60).unwrap();
+        assert_eq!(got.item_cluster.len(), 300);
+        for cluster in 0..3 {
+            let ids = &got.item_cluster[cluster * 100..(cluster + 1) * 100];
+            assert!(ids.iter().all(|&c| c == ids[0]), "cluster {cluster} split");
+        }
+        assert_eq!(got.clusters.iter().map(|c| c.size).sum::<usize>(), 300);
+        assert_eq!(
+            got,
+            taste_clusters_fitted_on(&factors, 3, &titles, 3, 7, 60).unwrap()
+        );
     }
 
     /// Issue 20: a cluster whose distinctive words each name only a few of

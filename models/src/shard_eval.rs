@@ -135,7 +135,9 @@ pub fn evaluate_shards(
         .map_err(|e| anyhow::anyhow!("the head does not load: {e}"))?;
     let head_gz = summary.head_gzip_bytes;
 
-    let split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    // The test users the evaluation scored (a seeded sample in a large shop).
+    let mut split = Split::new(data, config.cutoff_day, None, config.half_life_days);
+    split.sample_users(crate::eval::MAX_TEST_USERS, config.seed);
     let histories = DeviceHistories::with_config(data, &split, head.profile_config().clone());
 
     // Which shards each evaluated shopper's device fetches.

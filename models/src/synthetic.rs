@@ -218,6 +218,38 @@ pub struct Summary {
 }
 
 /// A uniform float in [0, 1) with 53 bits.
+/// Item factors with a taste structure, row-major `n_items` × `dim`, for
+/// measuring the "similar" index ([`crate::neighbours::similar_by_index`])
+/// against the exact lists: 12 tastes, each of 40 sub-tastes; an item is its
+/// taste's direction, plus 0.7 × its sub-taste's, plus `noise` × its own
+/// (every coordinate a standard normal), times a popularity-like length.
+pub fn clustered_factors(n_items: usize, dim: usize, noise: f32, seed: u64) -> Vec<f32> {
+    const TASTES: usize = 12;
+    const SUB_TASTES: usize = 40;
+    let mut rng = SplitMix64::new(seed);
+    let mut normal = move || {
+        // Box–Muller.
+        let u = uniform(&mut rng).max(1e-12);
+        let v = uniform(&mut rng);
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    };
+    let tastes: Vec<f32> = (0..TASTES * dim).map(|_| normal()).collect();
+    let sub_tastes: Vec<f32> = (0..TASTES * SUB_TASTES * dim)
+        .map(|_| 0.7 * normal())
+        .collect();
+    let mut factors = Vec::with_capacity(n_items * dim);
+    for item in 0..n_items {
+        let sub = (item * 7_919) % (TASTES * SUB_TASTES);
+        let taste = sub % TASTES;
+        let length = 0.2 + normal().abs();
+        for d in 0..dim {
+            let value = tastes[taste * dim + d] + sub_tastes[sub * dim + d] + noise * normal();
+            factors.push(length * value);
+        }
+    }
+    factors
+}
+
 fn uniform(rng: &mut SplitMix64) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
