@@ -23,8 +23,9 @@
 //! when its reporting devices reach `k_anonymity`), and revenue per visitor
 //! and revenue attributed to recommendations with the cap they were clipped
 //! at (released only from `k_anonymity` reports, by the helper's minimum
-//! batch). They exist only with two aggregators; with one, the rates are
-//! randomised histograms in `metrics` and the revenues are not collected.
+//! batch). With one aggregator the two rates come from their randomised
+//! histograms (`privacy::campaign::decode_local_rates`) with the devices a
+//! rate would need for ±1 point, and the revenues are not collected.
 //!
 //! Review sentiment gets one too (`privacy::sentiment_report::decode`): the
 //! negative share of reviews per lifecycle segment and per category with 95%
@@ -109,7 +110,8 @@ struct Aggregates<'a> {
     /// Item interest per request country (see `trending`), most reports first.
     trending_by_country: Vec<CountryTrending>,
     campaigns: Vec<CampaignAggregate<'a>>,
-    /// Conversion, revenue and recommendations (two aggregators only).
+    /// Conversion, revenue and recommendations (with one aggregator, only
+    /// the two rates, randomised on each device).
     #[serde(skip_serializing_if = "Option::is_none")]
     visits: Option<VisitsAggregate>,
     sentiment: Option<SentimentAggregate>,
@@ -136,6 +138,10 @@ struct RateAggregate {
     /// slot showed items to), `responded` those that bought (clicked).
     pooled: Option<CellAggregate>,
     segments: Vec<CellAggregate>,
+    /// With one aggregator (local DP): how many reporting devices the pooled
+    /// rate would need to be known within ±1 point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    devices_for_one_point: Option<u64>,
 }
 
 /// Money per device-day: the total and the mean per reporting device.
@@ -441,7 +447,7 @@ fn publish<'a>(
         metrics,
         trending_by_country: publish_trending(shop, registry, tallies)?,
         campaigns: publish_campaigns(shop, registry, tallies, releases)?,
-        visits: publish_visits(shop, registry, releases)?,
+        visits: publish_visits(shop, registry, tallies, releases)?,
         sentiment: publish_sentiment(shop, registry, model, tallies)?,
     })
 }
@@ -454,17 +460,63 @@ fn not_released() -> ReleaseStatus {
 }
 
 /// The visit metrics, decoded from their releases and published under
-/// k-anonymity; `None` with one aggregator.
+/// k-anonymity; with one aggregator, the two rates from their randomised
+/// tallies (the revenues are not collected then).
 fn publish_visits(
     shop: &ShopConfig,
     registry: &Registry,
+    tallies: &Tallies,
     releases: &[(String, DayRelease)],
 ) -> Result<Option<VisitsAggregate>, ApiError> {
-    if registry.aggregators.is_none() {
-        return Ok(None);
-    }
     let k = f64::from(shop.k_anonymity);
     let n_segments = registry.n_lifecycle_segments;
+    if registry.aggregators.is_none() {
+        let local_rate = |name: &'static str| -> Result<Option<RateAggregate>, ApiError> {
+            let Some(spec) = registry
+                .metric(name)
+                .filter(|spec| matches!(spec.mechanism, Mechanism::Grr { .. }))
+            else {
+                return Ok(None);
+            };
+            let tally = tally_of(name, None, spec.mechanism, tallies);
+            let published = tally.n_reports as f64 >= k;
+            let mut outcomes =
+                campaign::decode_local_rates(n_segments, spec.epsilon, &tally)?.into_iter();
+            let pooled = outcomes
+                .next()
+                .map(|pooled| CellAggregate::publish(&pooled, None, published, k));
+            Ok(Some(RateAggregate {
+                metric: name,
+                epsilon: spec.epsilon,
+                release: ReleaseStatus {
+                    status: "local",
+                    reason: None,
+                },
+                n_reports: at_least_k(tally.n_reports, k),
+                published,
+                pooled,
+                segments: outcomes
+                    .map(|cell| CellAggregate::publish(&cell, None, published, k))
+                    .collect(),
+                devices_for_one_point: Some(campaign::devices_for_rate_half_width(
+                    n_segments,
+                    spec.epsilon,
+                    0.01,
+                )),
+            }))
+        };
+        let conversion = local_rate(visit::CONVERSION)?;
+        let click_through = local_rate(visit::REC_CLICK_THROUGH)?;
+        if conversion.is_none() && click_through.is_none() {
+            return Ok(None);
+        }
+        return Ok(Some(VisitsAggregate {
+            conversion,
+            revenue: None,
+            click_through,
+            recommendation_revenue: None,
+        }));
+    }
     let rate = |name: &'static str| -> Result<Option<RateAggregate>, ApiError> {
         let Some(spec) = registry.metric(name) else {
             return Ok(None);
@@ -479,6 +531,7 @@ fn publish_visits(
                 published: false,
                 pooled: None,
                 segments: Vec::new(),
+                devices_for_one_point: None,
             }));
         };
         let published = day.n_reports as f64 >= k;
@@ -496,6 +549,7 @@ fn publish_visits(
             segments: outcomes
                 .map(|cell| CellAggregate::publish(&cell, None, published, k))
                 .collect(),
+            devices_for_one_point: None,
         }))
     };
     let money = |name: &'static str| -> Result<Option<RevenueAggregate>, ApiError> {

@@ -153,6 +153,43 @@ test("every simulated review report is counted; published segment sentiment cove
   assert.ok(misses.length <= 1, misses.join("\n"));
 });
 
+// One aggregator: conversion and click-through are randomised on each device
+// (local DP) and decoded at the edge into rates with the intervals their
+// randomisation gives, and the number of shoppers a rate would need to be
+// known within ±1 point; the money figures are not collected. The simulator
+// is seeded, so each run sends the same reports: the intervals either cover
+// the devices' own rates or not, every run alike.
+test("with one aggregator, conversion and click-through are blurred rates that say how many shoppers ±1 point needs", () => {
+  const visits = aggregates.visits;
+  assert.ok(visits, "a one-aggregator shop's aggregates have the visit rates");
+  assert.equal(visits.revenue, null, "revenue is not collected with one aggregator");
+  assert.equal(visits.recommendation_revenue, null);
+  for (const [key, of, with_] of [["conversion", "devices", "bought"], ["click_through", "shown", "clicked"]]) {
+    const metric = visits[key];
+    assert.equal(metric.release.status, "local", key);
+    assert.ok(metric.published, `${key} has at least k reports: ${metric.n_reports}`);
+    assert.ok(Number.isInteger(metric.devices_for_one_point) && metric.devices_for_one_point > DEVICES,
+      `${key}: ${metric.devices_for_one_point} shoppers for ±1 point`);
+    const cells = truth.visits[key];
+    const n = cells.reduce((sum, c) => sum + c[of], 0);
+    const x = cells.reduce((sum, c) => sum + c[with_], 0);
+    assert.ok(Math.abs(metric.pooled.exposed.estimate - n) <= 5 * metric.pooled.exposed.std_error + 1e-9,
+      `${key}: ${metric.pooled.exposed.estimate} reporting vs ${n}`);
+    const rate = metric.pooled.rate;
+    console.log(`${key} (one aggregator, ${n} devices): ${(100 * rate.estimate).toFixed(1)}% [${(100 * rate.low).toFixed(1)}, ${(100 * rate.high).toFixed(1)}] ` +
+      `vs true ${(100 * x / n).toFixed(1)}%; ±1 point needs ${metric.devices_for_one_point} shoppers`);
+    // Rates and counts read in range, however large the noise.
+    assert.ok(rate.low >= 0 && rate.low <= rate.estimate && rate.estimate <= rate.high && rate.high <= 1, JSON.stringify(rate));
+    // The estimate is linear in the randomised counts (its denominator, the
+    // reports, is exact), so it is close to normal: within 4 of its standard
+    // errors of the devices' own rate (a miss about 1 in 16,000), clamping
+    // into [0, 1] only bringing it nearer. Whether the 95% interval holds it
+    // is printed: one seeded run is one draw.
+    assert.ok(Math.abs(rate.estimate - x / n) <= 4 * rate.std_error, `${key}: ${JSON.stringify(rate)} vs ${x / n}`);
+    console.log(`  the 95% interval ${covers(rate, x / n) ? "holds" : "misses"} it`);
+  }
+});
+
 test("the dashboard shows the simulated campaigns from the aggregates", async () => {
   const browser = await launchChromium();
   try {
@@ -167,6 +204,13 @@ test("the dashboard shows the simulated campaigns from the aggregates", async ()
       /Holdout \(not shown the campaign\): (\d+(\.\d)?% |not enough data yet )\(\d+(\.\d)?–\d+(\.\d)?%\); Variant 1: (\d+(\.\d)?% |not enough data yet )\(/);
     const screenshots = screenshotsDir();
     await rescue.screenshot({ path: join(screenshots, "dashboard-rescue-simulated.png") });
+    // The visit rates, blurred on each device, say how many shoppers ±1 point needs.
+    const visits = page.locator('[data-section="visits"]');
+    const needed = aggregates.visits.conversion.devices_for_one_point.toLocaleString("en-GB");
+    assert.match(await visits.locator('[data-precision="local"]').textContent(), new RegExp(`about ${needed} shoppers reporting to be known within ±1 point`));
+    assert.match(await visits.locator('[data-visit="revenue"]').textContent(), /not collected: a shop with one aggregator/);
+    assert.match(await visits.locator('[data-visit="conversion"]').textContent(), /Conversion rate: .*(of the [\d,]+ shoppers who reported bought something|not enough data)/);
+    await visits.screenshot({ path: join(screenshots, "dashboard-visits-one-aggregator.png") });
   } finally {
     await browser.close();
   }

@@ -74,6 +74,13 @@ export function campaignsCsv(days, segmentName) {
   return lines.join("\r\n") + "\r\n";
 }
 
+/** A rate blurred on each device (one aggregator) says so, with the shoppers ±1 point needs. */
+function localNote(metric) {
+  return metric.devices_for_one_point
+    ? textField(`blurred on each device (one aggregator): about ${metric.devices_for_one_point} shoppers for ±1 point`)
+    : "";
+}
+
 /** The day's visit figures (conversion, revenue, recommendations), campaign and group left empty. */
 function visitLines(day, aggregates, segmentName) {
   const visits = aggregates.visits;
@@ -87,7 +94,7 @@ function visitLines(day, aggregates, segmentName) {
     const places = [["all shoppers", metric.pooled], ...(metric.segments ?? []).map((cell, index) => [segmentName(cell.segment ?? index), cell])];
     for (const [segment, cell] of places) {
       lines.push(metric.published && shown(cell) && cell.rate
-        ? [...lead(segment), textField(measure), percentOf(cell.rate.estimate), percentOf(cell.rate.low), percentOf(cell.rate.high), ""].join(",")
+        ? [...lead(segment), textField(measure), percentOf(cell.rate.estimate), percentOf(cell.rate.low), percentOf(cell.rate.high), localNote(metric)].join(",")
         : [...lead(segment), textField(measure), "", "", "", textField(`hidden: fewer than ${k} shoppers, or not released`)].join(","));
     }
   }

@@ -312,6 +312,9 @@ function visitsSection(aggregates, ctx) {
     return section;
   }
   const { conversion, revenue, click_through: clicks, recommendation_revenue: fromRecs } = visits;
+  // One aggregator: the rates are blurred on each device, the revenues not collected.
+  const local = [conversion, clicks].find((metric) => metric?.devices_for_one_point);
+  const notWithOne = "not collected: a shop with one aggregator does not collect money figures (they need the second aggregator).";
   const list = element("ul", { class: "figures" });
   const figure = (name, key, text) => list.append(element("li", { "data-visit": key }, element("strong", {}, `${name}: `), text));
   const pooled = (metric) => (metric?.published && shown(metric.pooled) && metric.pooled.rate ? metric.pooled : null);
@@ -321,12 +324,12 @@ function visitsSection(aggregates, ctx) {
     : visitMissing(conversion, ctx.k));
   figure("Revenue per visitor", "revenue", revenue?.published
     ? `${moneyText(revenue.per_device, currency)} per shopper who reported, ${money(revenue.total.estimate, currency)} in all (95% range ${money(revenue.total.low, currency)}–${money(revenue.total.high, currency)}).`
-    : visitMissing(revenue, ctx.k));
+    : local ? notWithOne : visitMissing(revenue, ctx.k));
   const clicked = pooled(clicks);
   figure("Recommendation click-through", "click-through", clicked
     ? `${shareText(clicked.rate)} of the ${whole(clicked.exposed.estimate)} shoppers shown suggestions clicked one.`
     : visitMissing(clicks, ctx.k));
-  let attributed = visitMissing(fromRecs, ctx.k);
+  let attributed = local ? notWithOne : visitMissing(fromRecs, ctx.k);
   if (fromRecs?.published) {
     attributed = `${moneyText(fromRecs.per_device, currency)} per shopper, ${money(fromRecs.total.estimate, currency)} in all, spent on suggested products the shopper had clicked that day`;
     const share = revenue?.published ? shareRange(fromRecs.per_device, revenue.per_device) : null;
@@ -334,6 +337,11 @@ function visitsSection(aggregates, ctx) {
   }
   figure("Revenue from recommendations", "recommendation-revenue", attributed);
   section.append(list);
+  if (local) {
+    section.append(element("p", { class: "hint", "data-precision": "local" },
+      "These rates are blurred on each shopper's device (this shop has no second aggregator), so a rate needs about " +
+      `${whole(local.devices_for_one_point)} shoppers reporting to be known within ±1 point; the 95% ranges above say how far off today's may be.`));
+  }
   const cap = revenue?.cap ?? fromRecs?.cap;
   if (cap) {
     section.append(element("p", { class: "hint", "data-visits": "cap" },
@@ -581,12 +589,16 @@ function visitsTrendTable(days, ctx) {
     element("thead", {}, element("tr", {}, element("th", { scope: "col" }, "Day"), ...columns.map((c) => element("th", { scope: "col" }, c)))));
   const body = element("tbody");
   const rate = (metric) => (metric?.published && shown(metric.pooled) && metric.pooled.rate ? rateText(metric.pooled.rate) : "hidden");
-  const amount = (metric) => (metric?.published ? moneyText(metric.per_device, currency) : "hidden");
+  const amount = (metric, visits) => {
+    if (metric?.published) return moneyText(metric.per_device, currency);
+    // One aggregator: the money figures are not collected at all.
+    return !metric && (visits.conversion ?? visits.click_through)?.devices_for_one_point ? "not collected (one aggregator)" : "hidden";
+  };
   for (const { day, aggregates, failed } of days) {
     const visits = aggregates?.visits;
     const values = failed || !visits
       ? columns.map(() => (failed ? "could not be read" : "hidden"))
-      : [rate(visits.conversion), amount(visits.revenue), rate(visits.click_through), amount(visits.recommendation_revenue)];
+      : [rate(visits.conversion), amount(visits.revenue, visits), rate(visits.click_through), amount(visits.recommendation_revenue, visits)];
     body.append(element("tr", {}, element("th", { scope: "row" }, shortDate(day)),
       ...values.map((value, i) => element("td", value === "hidden" ? { "data-label": columns[i], class: "hidden-value" } : { "data-label": columns[i] },
         value === "hidden" ? `hidden (fewer than ${ctx.k} shoppers, or not released)` : value))));

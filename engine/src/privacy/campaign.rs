@@ -165,6 +165,20 @@ impl Interval {
             high: estimate + Z_95 * std_error,
         }
     }
+
+    /// The estimate and both ends kept inside `[low, high]`, where the true
+    /// value lies by its nature (a count in `[0, n]`, a rate in `[0, 1]`):
+    /// the interval still holds the truth whenever it held it before, and a
+    /// marketer never reads a negative count or a rate above 100%. The
+    /// standard error stays the estimator's.
+    fn within(self, low: f64, high: f64) -> Self {
+        Interval {
+            estimate: self.estimate.clamp(low, high),
+            std_error: self.std_error,
+            low: self.low.clamp(low, high),
+            high: self.high.clamp(low, high),
+        }
+    }
 }
 
 /// What the reports say about one variant, in one segment or pooled.
@@ -312,12 +326,13 @@ fn outcome(
             0.5
         }
     });
+    let n = noise.n;
     Outcome {
         segment,
-        exposed,
-        responded,
-        rate,
-        uplift,
+        exposed: exposed.within(0.0, n),
+        responded: responded.within(0.0, n),
+        rate: rate.map(|r| r.within(0.0, 1.0)),
+        uplift: uplift.map(|u| u.within(-1.0, 1.0)),
         prob_beats_holdout,
     }
 }
@@ -329,15 +344,84 @@ fn outcome(
 /// with the square of `1/half_width` and of the number of variants. What the
 /// dashboard shows beside a local-DP campaign.
 pub fn devices_for_half_width(spec: &CampaignSpec, n_segments: u32, half_width: f64) -> u64 {
-    let domain = spec.variants * n_segments.max(1) * 2;
-    let (p, q) = grr::probabilities(domain, spec.epsilon);
+    devices_for(spec.variants, n_segments, spec.epsilon, half_width)
+}
+
+/// Under local DP, how many reporting devices the pooled rate of a
+/// [`decode_local_rates`] histogram (conversion, recommendation
+/// click-through) needs to be known within `± half_width` (95%): a
+/// campaign's answer for a single group.
+pub fn devices_for_rate_half_width(n_segments: u32, epsilon: f64, half_width: f64) -> u64 {
+    devices_for(1, n_segments, epsilon, half_width)
+}
+
+fn devices_for(variants: u32, n_segments: u32, epsilon: f64, half_width: f64) -> u64 {
+    let domain = variants * n_segments.max(1) * 2;
+    let (p, q) = grr::probabilities(domain, epsilon);
     let gap = p - q;
     let cell_variance = (p * (1.0 - p)).max(q * (1.0 - q));
-    let per_device = Z_95
-        * f64::from(spec.variants)
-        * (2.0 * f64::from(n_segments.max(1)) * cell_variance).sqrt()
-        / (gap * half_width);
+    let per_device =
+        Z_95 * f64::from(variants) * (2.0 * f64::from(n_segments.max(1)) * cell_variance).sqrt()
+            / (gap * half_width);
     (per_device * per_device).ceil().min(u64::MAX as f64) as u64
+}
+
+/// The estimated cell counts of a randomised-response tally and their noise
+/// model.
+fn noise_of(domain: u32, epsilon: f64, tally: &Tally) -> Result<(Noise, Vec<f64>), Error> {
+    let mechanism = Mechanism::Grr { domain };
+    let estimates = estimate(mechanism, epsilon, tally)?;
+    let counts: Vec<f64> = estimates.iter().map(|e| e.count).collect();
+    let n = tally.n_reports as f64;
+    let (p, q) = grr::probabilities(domain, epsilon);
+    let noise = Noise {
+        n,
+        q,
+        gap: p - q,
+        plug_in: counts.iter().map(|c| c.clamp(0.0, n)).collect(),
+    };
+    Ok((noise, counts))
+}
+
+/// Decodes a randomised (local-DP) histogram of `segment · 2 + yes` cells
+/// (how a shop with one aggregator collects conversion and recommendation
+/// click-through) into the pooled rate, then one per segment, as a
+/// campaign's variant is decoded by [`decode`]: `exposed` is the devices
+/// that reported, `responded` those that bought (clicked), each with the
+/// interval its randomisation gives.
+///
+/// Errors when `n_segments` is 0 or the tally does not have `n_segments × 2`
+/// cells.
+pub fn decode_local_rates(
+    n_segments: u32,
+    epsilon: f64,
+    tally: &Tally,
+) -> Result<Vec<Outcome>, Error> {
+    if n_segments == 0 {
+        return Err(Error::InvalidParameter {
+            name: "n_segments",
+            reason: "must be at least 1",
+        });
+    }
+    let (noise, counts) = noise_of(n_segments * 2, epsilon, tally)?;
+    let all_segments: Vec<u32> = (0..n_segments).collect();
+    Ok(std::iter::once(outcome(
+        &noise,
+        &counts,
+        None,
+        &cells(n_segments, 0, &all_segments),
+        None,
+    ))
+    .chain(all_segments.iter().map(|&segment| {
+        outcome(
+            &noise,
+            &counts,
+            Some(segment),
+            &cells(n_segments, 0, &[segment]),
+            None,
+        )
+    }))
+    .collect())
 }
 
 /// Decodes a campaign's tally (of `spec.metric(n_segments)`) at the edge.
@@ -359,16 +443,7 @@ pub fn decode(
     let Mechanism::Grr { domain } = metric.mechanism else {
         unreachable!("a campaign metric is randomised response");
     };
-    let estimates = estimate(metric.mechanism, metric.epsilon, tally)?;
-    let counts: Vec<f64> = estimates.iter().map(|e| e.count).collect();
-    let n = tally.n_reports as f64;
-    let (p, q) = grr::probabilities(domain, metric.epsilon);
-    let noise = Noise {
-        n,
-        q,
-        gap: p - q,
-        plug_in: counts.iter().map(|c| c.clamp(0.0, n)).collect(),
-    };
+    let (noise, counts) = noise_of(domain, metric.epsilon, tally)?;
     let all_segments: Vec<u32> = (0..n_segments).collect();
     let holdout_pooled = cells(n_segments, 0, &all_segments);
     let variants = (0..spec.variants)
@@ -580,6 +655,81 @@ mod tests {
             "spread {spread} vs stated {stated}"
         );
         assert!((mean - pooled_rate(&truth, 1)).abs() < 3.0 * stated / (rounds as f64).sqrt());
+    }
+
+    #[test]
+    fn local_rates_cover_the_truth_and_the_stated_devices_give_the_stated_width() {
+        // A one-aggregator shop's conversion: cells `segment · 2 + bought`,
+        // randomised as a campaign of one group is; three segments, ε = 3 so
+        // that ±5 points needs few enough devices for a test (2,542).
+        let epsilon = 3.0;
+        let group = spec(1, epsilon);
+        let half_width = 0.05;
+        let n = devices_for_rate_half_width(3, epsilon, half_width);
+        assert_eq!(n, 2_542);
+        assert_eq!(
+            n,
+            devices_for(1, 3, epsilon, half_width),
+            "a rate is a campaign of one group"
+        );
+        let per_segment = (n / 3) as u32 + 1;
+        let truth = Truth {
+            rates: vec![vec![0.10, 0.25, 0.40]],
+            devices: vec![vec![per_segment; 3]],
+        };
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let (mut checked, mut covered) = (0, 0);
+        for _ in 0..20 {
+            let tally = collect(&group, &truth, &mut rng);
+            let rates = decode_local_rates(3, epsilon, &tally).unwrap();
+            assert_eq!(rates.len(), 4, "the pooled rate, then one per segment");
+            assert_eq!(rates[0].segment, None);
+            assert_eq!(rates[2].segment, Some(1));
+            let pooled = rates[0].rate.unwrap();
+            assert!(
+                pooled.high - pooled.estimate <= half_width * 1.02,
+                "the devices the dashboard names give ±{half_width}: {pooled:?} at {n}"
+            );
+            checked += 1;
+            covered += usize::from(pooled.low <= 0.25 && 0.25 <= pooled.high);
+            for (segment, cell) in rates[1..].iter().enumerate() {
+                let rate = cell.rate.unwrap();
+                let true_rate = truth.rates[0][segment];
+                checked += 1;
+                covered += usize::from(rate.low <= true_rate && true_rate <= rate.high);
+            }
+        }
+        assert!(
+            covered as f64 >= 0.9 * checked as f64,
+            "{covered} of {checked}"
+        );
+        // At a shop's scale and the demo shop's ε = 0.25 the noise is far
+        // larger than the rates: they and the counts still read in range.
+        let noisy = Truth {
+            rates: vec![vec![0.02, 0.05, 0.30]],
+            devices: vec![vec![400, 300, 200]],
+        };
+        for seed in 0..20 {
+            let tally = collect(
+                &spec(1, 0.25),
+                &noisy,
+                &mut ChaCha20Rng::seed_from_u64(seed),
+            );
+            for cell in decode_local_rates(3, 0.25, &tally).unwrap() {
+                // No rate when a segment's estimated size is not positive.
+                if let Some(rate) = cell.rate {
+                    assert!(0.0 <= rate.low && rate.low <= rate.estimate, "{rate:?}");
+                    assert!(rate.estimate <= rate.high && rate.high <= 1.0, "{rate:?}");
+                }
+                for count in [cell.exposed, cell.responded] {
+                    assert!(0.0 <= count.low && count.high <= 900.0, "{count:?}");
+                }
+            }
+        }
+        // Bad input: no segments, or a tally of another size.
+        let tally = Tally::new(Mechanism::Grr { domain: 6 });
+        assert!(decode_local_rates(0, epsilon, &tally).is_err());
+        assert!(decode_local_rates(4, epsilon, &tally).is_err());
     }
 
     #[test]
