@@ -144,6 +144,38 @@ struct RateAggregate {
     devices_for_one_point: Option<u64>,
 }
 
+impl RateAggregate {
+    /// A rate's decoded outcomes (pooled first, then one per segment)
+    /// published under k-anonymity: nothing below `k` reports, and each
+    /// cell only from `k` reporting devices.
+    fn published(
+        metric: &'static str,
+        epsilon: f64,
+        release: ReleaseStatus,
+        n_reports: u64,
+        outcomes: Vec<Outcome>,
+        k: f64,
+    ) -> Self {
+        let published = n_reports as f64 >= k;
+        let mut outcomes = outcomes.into_iter();
+        let pooled = outcomes
+            .next()
+            .map(|pooled| CellAggregate::publish(&pooled, None, published, k));
+        RateAggregate {
+            metric,
+            epsilon,
+            release,
+            n_reports: at_least_k(n_reports, k),
+            published,
+            pooled,
+            segments: outcomes
+                .map(|cell| CellAggregate::publish(&cell, None, published, k))
+                .collect(),
+            devices_for_one_point: None,
+        }
+    }
+}
+
 /// Money per device-day: the total and the mean per reporting device.
 #[derive(Serialize)]
 struct RevenueAggregate {
@@ -479,31 +511,23 @@ fn publish_visits(
                 return Ok(None);
             };
             let tally = tally_of(name, None, spec.mechanism, tallies);
-            let published = tally.n_reports as f64 >= k;
-            let mut outcomes =
-                campaign::decode_local_rates(n_segments, spec.epsilon, &tally)?.into_iter();
-            let pooled = outcomes
-                .next()
-                .map(|pooled| CellAggregate::publish(&pooled, None, published, k));
-            Ok(Some(RateAggregate {
-                metric: name,
-                epsilon: spec.epsilon,
-                release: ReleaseStatus {
+            let mut aggregate = RateAggregate::published(
+                name,
+                spec.epsilon,
+                ReleaseStatus {
                     status: "local",
                     reason: None,
                 },
-                n_reports: at_least_k(tally.n_reports, k),
-                published,
-                pooled,
-                segments: outcomes
-                    .map(|cell| CellAggregate::publish(&cell, None, published, k))
-                    .collect(),
-                devices_for_one_point: Some(campaign::devices_for_rate_half_width(
-                    n_segments,
-                    spec.epsilon,
-                    0.01,
-                )),
-            }))
+                tally.n_reports,
+                campaign::decode_local_rates(n_segments, spec.epsilon, &tally)?,
+                k,
+            );
+            aggregate.devices_for_one_point = Some(campaign::devices_for_rate_half_width(
+                n_segments,
+                spec.epsilon,
+                0.01,
+            ));
+            Ok(Some(aggregate))
         };
         let conversion = local_rate(visit::CONVERSION)?;
         let click_through = local_rate(visit::REC_CLICK_THROUGH)?;
@@ -534,23 +558,14 @@ fn publish_visits(
                 devices_for_one_point: None,
             }));
         };
-        let published = day.n_reports as f64 >= k;
-        let mut outcomes = decode_rates(n_segments, day)?.into_iter();
-        let pooled = outcomes
-            .next()
-            .map(|pooled| CellAggregate::publish(&pooled, None, published, k));
-        Ok(Some(RateAggregate {
-            metric: name,
-            epsilon: spec.epsilon,
-            release: status_of(release.expect("released")),
-            n_reports: at_least_k(day.n_reports, k),
-            published,
-            pooled,
-            segments: outcomes
-                .map(|cell| CellAggregate::publish(&cell, None, published, k))
-                .collect(),
-            devices_for_one_point: None,
-        }))
+        Ok(Some(RateAggregate::published(
+            name,
+            spec.epsilon,
+            status_of(release.expect("released")),
+            day.n_reports,
+            decode_rates(n_segments, day)?,
+            k,
+        )))
     };
     let money = |name: &'static str| -> Result<Option<RevenueAggregate>, ApiError> {
         let Some(spec) = registry.metric(name) else {
