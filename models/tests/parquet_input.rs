@@ -342,6 +342,17 @@ fn issue_24_a_parquet_export_reads_as_its_csv_does() {
         ("MILLIS", Compression::GZIP(Default::default()), "gzip.data"),
         ("MICROS", Compression::LZ4_RAW, "lz4raw.parquet"),
         ("MILLIS", Compression::LZ4, "lz4.parquet"),
+        // Polars writes zstd unless told otherwise.
+        (
+            "MICROS",
+            Compression::ZSTD(Default::default()),
+            "zstd.parquet",
+        ),
+        (
+            "NANOS",
+            Compression::BROTLI(Default::default()),
+            "brotli.parquet",
+        ),
     ] {
         let path = dir.join(name);
         write_parquet(&path, &shop_columns(&lines, unit), 700, compression);

@@ -293,8 +293,8 @@ fn cell<'a>(field: &'a Field, kind: ColumnKind, role: Role, text: &'a mut String
 fn parquet_error(err: parquet::errors::ParquetError, row: Option<u64>) -> MalformedFile {
     let text = err.to_string();
     let hint = if text.contains("Disabled feature") || text.contains("not supported") {
-        " (this build reads snappy, gzip, LZ4 and uncompressed Parquet; rewrite the file \
-         with one of them, for example Polars' write_parquet(..., compression=\"snappy\"))"
+        " (this build reads snappy, gzip, LZ4, zstd, Brotli and uncompressed Parquet; rewrite \
+         the file with one of them, for example Polars' write_parquet(..., compression=\"snappy\"))"
     } else {
         ""
     };
