@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, launchChromium } from "./support.mjs";
+import { startWorker, launchChromium, builtTrainer } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 const NOW = 1_765_000_000;
@@ -46,7 +46,7 @@ function history(seed) {
 }
 
 function native(events) {
-  const binary = join(workspaceRoot, "target", "release", "cove-train");
+  const binary = builtTrainer();
   assert.ok(existsSync(binary), `${binary} is built by cargo xtask build`);
   const file = join(freshStateDir("parity-events"), "events.json");
   writeFileSync(file, JSON.stringify(events));

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, launchChromium } from "./support.mjs";
+import { startWorker, launchChromium, builtTrainer } from "./support.mjs";
 import { freshStateDir, workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 const TOLERANCE = 1e-9;
@@ -40,7 +40,7 @@ after(async () => {
 });
 
 function native(variant) {
-  const binary = join(workspaceRoot, "target", "release", "cove-train");
+  const binary = builtTrainer();
   assert.ok(existsSync(binary), `${binary} is built by cargo xtask build`);
   const out = execFileSync(
     binary,

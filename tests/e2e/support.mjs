@@ -9,6 +9,15 @@ import { workspaceRoot } from "../../edge-worker/dev/wrangler.mjs";
 
 export { startWorker } from "../../edge-worker/dev/wrangler.mjs";
 
+/**
+ * The trainer `cargo xtask build` built: its dev build of the workspace
+ * (`cargo xtask test` names it in COVE_TRAINER). Not a release build: none is
+ * made on a fresh clone.
+ */
+export function builtTrainer() {
+  return process.env.COVE_TRAINER ?? join(workspaceRoot, "target", "debug", "cove-train");
+}
+
 /** Where screenshots go: docs/ with COVE_SCREENSHOTS=docs, else tests/output (created). */
 export function screenshotsDir() {
   const dir = process.env.COVE_SCREENSHOTS === "docs"
