@@ -57,6 +57,42 @@ pub fn similar_by_factors(
 /// passes at 194k items, ~5 h projected at 1M).
 pub const EXACT_SIMILAR_MAX_ITEMS: usize = 50_000;
 
+/// The rows of `item_factors` scaled to unit length, checked finite.
+fn finite_unit_rows(item_factors: &[f32], dim: usize) -> Vec<f32> {
+    let normalised = unit_rows(item_factors, dim);
+    assert!(
+        normalised.iter().all(|v| v.is_finite()),
+        "normalised factors are finite"
+    );
+    normalised
+}
+
+/// How far a matrix product's cosine of two unit vectors of `dim` can be
+/// from the engine's `dot` (each sum within d·u of the true cosine,
+/// u = 2⁻²⁴; the margin is twice their sum).
+fn product_margin(dim: usize) -> f32 {
+    4.0 * dim as f32 * f32::EPSILON
+}
+
+/// The score above which a row's candidates are scored again with the
+/// engine's `dot`: the product's (k + 1)-th best less `margin`, so that any
+/// item of the row's true top k + 1 is among them; every candidate when there
+/// are no more than k + 1. `kth` is scratch space.
+fn rescoring_floor(
+    approx: impl ExactSizeIterator<Item = f32>,
+    k: usize,
+    margin: f32,
+    kth: &mut Vec<f32>,
+) -> f32 {
+    if approx.len() <= k + 1 {
+        return f32::NEG_INFINITY;
+    }
+    kth.clear();
+    kth.extend(approx);
+    kth.select_nth_unstable_by(k, |x, y| y.total_cmp(x));
+    kth[k] - margin
+}
+
 /// [`similar_by_factors`] exactly: for each item, the `k` items of the whole
 /// catalogue whose factor vectors have the highest cosine with its own, best
 /// first, itself left out. Ranked with the engine's `top_k`, so ties break as
@@ -74,11 +110,7 @@ pub fn similar_exact(
     k: usize,
     threads: usize,
 ) -> Vec<Vec<Neighbour>> {
-    let normalised = unit_rows(item_factors, dim);
-    assert!(
-        normalised.iter().all(|v| v.is_finite()),
-        "normalised factors are finite"
-    );
+    let normalised = finite_unit_rows(item_factors, dim);
     let n_items = normalised.len() / dim.max(1);
     // Two passes per block of rows, exact. First every score of the block
     // by one matrix product (fast, but summed in another order than the
@@ -89,7 +121,7 @@ pub fn similar_exact(
     // items above that floor are scored again with the engine's `dot` and
     // selected as `top_k` selects: the lists are those of `top_k` over the
     // whole catalogue.
-    let margin = 4.0 * dim as f32 * f32::EPSILON;
+    let margin = product_margin(dim);
     // The catalogue as an n_items × d matrix, column-major (a transposed copy).
     let catalogue = nalgebra::DMatrixView::from_slice(&normalised, dim, n_items).transpose();
     let block_lists = |first: usize, last: usize, kth: &mut Vec<f32>| -> Vec<Vec<Neighbour>> {
@@ -102,14 +134,7 @@ pub fn similar_exact(
                 let item = first + b;
                 let row = &block[b * dim..(b + 1) * dim];
                 let approx = &approx.as_slice()[b * n_items..(b + 1) * n_items];
-                let floor = if n_items > k + 1 {
-                    kth.clear();
-                    kth.extend_from_slice(approx);
-                    kth.select_nth_unstable_by(k, |x, y| y.total_cmp(x));
-                    kth[k] - margin
-                } else {
-                    f32::NEG_INFINITY
-                };
+                let floor = rescoring_floor(approx.iter().copied(), k, margin, kth);
                 let scored = approx
                     .iter()
                     .enumerate()
@@ -221,11 +246,7 @@ pub fn similar_by_index(
     index: &SimilarIndex,
     seed: u64,
 ) -> Vec<Vec<Neighbour>> {
-    let normalised = unit_rows(item_factors, dim);
-    assert!(
-        normalised.iter().all(|v| v.is_finite()),
-        "normalised factors are finite"
-    );
+    let normalised = finite_unit_rows(item_factors, dim);
     let n_items = normalised.len() / dim.max(1);
     if n_items <= k + 1 || dim == 0 {
         return similar_exact(item_factors, dim, k, threads);
@@ -256,7 +277,7 @@ pub fn similar_by_index(
         .copied()
         .collect();
     drop(normalised);
-    let margin = 4.0 * dim as f32 * f32::EPSILON;
+    let margin = product_margin(dim);
     let by_position = in_blocks(n_items, threads, |first, last| {
         let queries = &sorted[first * dim..last * dim];
         let n_block = last - first;
@@ -314,14 +335,7 @@ pub fn similar_by_index(
             .enumerate()
             .map(|(b, candidates)| {
                 let row = &queries[b * dim..(b + 1) * dim];
-                let floor = if candidates.len() > k + 1 {
-                    kth.clear();
-                    kth.extend(candidates.iter().map(|c| c.1));
-                    kth.select_nth_unstable_by(k, |x, y| y.total_cmp(x));
-                    kth[k] - margin
-                } else {
-                    f32::NEG_INFINITY
-                };
+                let floor = rescoring_floor(candidates.iter().map(|c| c.1), k, margin, &mut kth);
                 let scored = candidates
                     .iter()
                     .filter(|c| c.1 >= floor)
