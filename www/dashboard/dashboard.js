@@ -277,6 +277,11 @@ function campaignSection(aggregates, ctx) {
 /** The visit metrics' kinds (engine: `privacy::MetricKind::is_visit`). */
 const VISIT_KINDS = ["conversion", "revenue", "recommendation_click_through", "recommendation_revenue"];
 
+/** With one aggregator, the visit rate that is blurred on each device (it names the shoppers ±1 point needs); else undefined. */
+function blurredVisitRate(visits) {
+  return [visits.conversion, visits.click_through].find((metric) => metric?.devices_for_one_point);
+}
+
 /** Why a visit figure is missing, in words. */
 function visitMissing(metric, k) {
   if (!metric) return "not collected by this shop.";
@@ -313,7 +318,7 @@ function visitsSection(aggregates, ctx) {
   }
   const { conversion, revenue, click_through: clicks, recommendation_revenue: fromRecs } = visits;
   // One aggregator: the rates are blurred on each device, the revenues not collected.
-  const local = [conversion, clicks].find((metric) => metric?.devices_for_one_point);
+  const local = blurredVisitRate(visits);
   const notWithOne = "not collected: a shop with one aggregator does not collect money figures (they need the second aggregator).";
   const list = element("ul", { class: "figures" });
   const figure = (name, key, text) => list.append(element("li", { "data-visit": key }, element("strong", {}, `${name}: `), text));
@@ -592,7 +597,7 @@ function visitsTrendTable(days, ctx) {
   const amount = (metric, visits) => {
     if (metric?.published) return moneyText(metric.per_device, currency);
     // One aggregator: the money figures are not collected at all.
-    return !metric && (visits.conversion ?? visits.click_through)?.devices_for_one_point ? "not collected (one aggregator)" : "hidden";
+    return !metric && blurredVisitRate(visits) ? "not collected (one aggregator)" : "hidden";
   };
   for (const { day, aggregates, failed } of days) {
     const visits = aggregates?.visits;
