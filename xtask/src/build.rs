@@ -20,7 +20,7 @@ use crate::model;
 use crate::paths;
 use crate::run::Step;
 use crate::setup::Env;
-use crate::toolchain::{cargo_program, Panic, WASM_TARGET};
+use crate::toolchain::{Panic, WASM_TARGET};
 
 /// One wasm output of the workspace.
 pub struct WasmArtifact {
@@ -124,14 +124,13 @@ const WASM_OPT_FEATURES: &[&str] = &[
 ];
 
 /// Builds everything: the native workspace (debug, every target: what the
-/// tests run), then what the site serves ([`build_site`]).
-pub fn build(env: &Env) -> Result<()> {
-    Step::new("native build", cargo_program())
-        .args(["build", "--workspace", "--all-targets"])
-        .current_dir(paths::root())
-        .run()?;
+/// tests run, with clippy's lints: [`crate::native`]), then what the site
+/// serves ([`build_site`]). Returns what the lints found.
+pub fn build(env: &Env) -> Result<crate::native::Lints> {
+    let lints = crate::native::build()?;
     model::workspace_built();
-    build_site(env)
+    build_site(env)?;
+    Ok(lints)
 }
 
 /// What the demo serves: the default model bundle and the sentiment
@@ -139,10 +138,31 @@ pub fn build(env: &Env) -> Result<()> {
 /// (wasm-bindgen and wasm-opt only when a module changed), and the
 /// published site, and the npm package. No debug build of the workspace: the
 /// demo runs none of it.
+///
+/// The models train while the wasm modules build: neither needs the other,
+/// and each leaves part of the two cores idle (the trainer's single-threaded
+/// stages; wasm-opt and the modules' LTO links, one thread each).
 pub fn build_site(env: &Env) -> Result<()> {
-    model::ensure_default_bundle()?;
-    model::ensure_sharded_bundle()?;
-    crate::sentiment::ensure_sentiment_bundles()?;
+    let (models, modules) = std::thread::scope(|scope| {
+        let models = scope.spawn(|| -> Result<()> {
+            model::ensure_default_bundle()?;
+            model::ensure_sharded_bundle()?;
+            crate::sentiment::ensure_sentiment_bundles()
+        });
+        let modules = build_wasm_modules(env);
+        let models = models
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the models' thread panicked")));
+        (models, modules)
+    });
+    models?;
+    modules?;
+    crate::site::publish()?;
+    crate::package::pack()
+}
+
+/// Every wasm module: cargo, then wasm-bindgen and wasm-opt.
+fn build_wasm_modules(env: &Env) -> Result<()> {
     for panic in [Panic::ImmediateAbort, Panic::Abort] {
         let artifacts: Vec<&WasmArtifact> =
             WASM_ARTIFACTS.iter().filter(|a| a.panic == panic).collect();
@@ -151,8 +171,7 @@ pub fn build_site(env: &Env) -> Result<()> {
             bind_wasm(env, artifact)?;
         }
     }
-    crate::site::publish()?;
-    crate::package::pack()
+    Ok(())
 }
 
 /// Builds `artifacts`, which share the panic strategy `panic`, in one cargo

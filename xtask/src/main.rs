@@ -18,6 +18,7 @@ mod fingerprint;
 #[allow(dead_code)]
 mod layout;
 mod model;
+mod native;
 mod package;
 mod paths;
 mod peers;
@@ -79,7 +80,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::setup().map(|_| ()),
-        Some("build") => setup::setup().and_then(|env| build::build(&env)),
+        Some("build") => setup::setup().and_then(|env| build::build(&env).map(|_| ())),
         Some("demo") => demo::demo_port().and_then(|_| {
             let env = setup::setup()?;
             build::build_site(&env)?;
@@ -89,9 +90,9 @@ fn main() {
             let started = Instant::now();
             setup::setup().and_then(|env| {
                 let setup_time = started.elapsed();
-                build::build(&env)?;
+                let lints = build::build(&env)?;
                 let build_time = started.elapsed() - setup_time;
-                test::test(&env, &[("setup", setup_time), ("build", build_time)])
+                test::test(&env, lints, &[("setup", setup_time), ("build", build_time)])
             })
         }
         Some("bench") => setup::setup().and_then(|env| {
