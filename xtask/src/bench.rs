@@ -17,10 +17,8 @@ const PROFILE_SIZES: [usize; 4] = [0, 5, 20, 64];
 /// Runs the benchmarks and prints the side-by-side table.
 pub fn bench(env: &Env) -> Result<()> {
     let root = paths::root();
-    // Benchmarks measure rustc's own output, not clippy-driver's
-    // (`.cargo/config.toml`; see `toolchain::WasmPath::cargo_with`).
     Step::new("native: engine storefront bench", cargo_program())
-        .env("RUSTC_WORKSPACE_WRAPPER", "")
+        .plain_rustc()
         .args([
             "bench",
             "--package",
@@ -33,7 +31,7 @@ pub fn bench(env: &Env) -> Result<()> {
         .current_dir(&root)
         .run()?;
     Step::new("native: edge recommend bench", cargo_program())
-        .env("RUSTC_WORKSPACE_WRAPPER", "")
+        .plain_rustc()
         .args(["bench", "--package", "cove-edge", "--bench", "recommend"])
         .current_dir(&root)
         .run()?;
@@ -92,7 +90,7 @@ fn ten_k_side_by_side(env: &Env) -> Result<()> {
     let output = Step::new("the 10k ranking, native and wasm side by side", &env.node22)
         .args(["tests/bench/ratio-10k.mjs"])
         .env("CARGO", cargo_program())
-        .env("RUSTC_WORKSPACE_WRAPPER", "")
+        .plain_rustc()
         .current_dir(paths::root())
         .output()?;
     let figures: serde_json::Value =

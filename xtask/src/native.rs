@@ -9,11 +9,9 @@
 //! dependency again) is gone. Cargo replays a fresh crate's cached warnings,
 //! so a no-change build reports them too.
 
-use std::io::{BufRead, BufReader, IsTerminal};
-use std::process::Stdio;
-use std::time::Instant;
+use std::io::IsTerminal;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
 use crate::paths;
 use crate::run::Step;
@@ -34,22 +32,11 @@ pub fn build() -> Result<Lints> {
     } else {
         "--message-format=json"
     };
-    let step = Step::new("native build", cargo_program())
-        .args(["build", "--workspace", "--all-targets", format])
-        .current_dir(paths::root());
-    let line = step.command_line();
-    println!("\n==> [native build] {line}");
-    let started = Instant::now();
-    let mut child = step
-        .into_command()
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start `{line}`"))?;
-    let stdout = child.stdout.take().context("cargo's stdout")?;
     let mut lints = Lints::default();
-    for message in BufReader::new(stdout).lines() {
-        let message = message.context("reading cargo's messages")?;
-        match compiler_message(&message) {
+    let elapsed = Step::new("native build", cargo_program())
+        .args(["build", "--workspace", "--all-targets", format])
+        .current_dir(paths::root())
+        .run_reading_stdout(|message| match compiler_message(message) {
             Some(diagnostic) => {
                 if diagnostic.level == "warning" {
                     lints.warnings += 1;
@@ -58,15 +45,10 @@ pub fn build() -> Result<Lints> {
             }
             None if message.starts_with('{') => {}
             None => println!("{message}"),
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("step 'native build' failed ({status}).\n  command: {line}");
-    }
+        })?;
     println!(
         "native build: {:.1} s, {} warning(s) in the workspace's crates",
-        started.elapsed().as_secs_f64(),
+        elapsed.as_secs_f64(),
         lints.warnings
     );
     Ok(lints)

@@ -3,6 +3,7 @@
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -82,6 +83,37 @@ impl Step {
             }
         }
         line
+    }
+
+    /// Compiles the workspace's crates with plain rustc instead of
+    /// `.cargo/config.toml`'s clippy-driver, for builds whose output ships,
+    /// is measured or is a tool we install: clippy compiles without MIR
+    /// optimisations, which changed the edge worker's module (+1.8 KB raw).
+    /// The native build runs the lints (`crate::native`).
+    pub fn plain_rustc(self) -> Self {
+        self.env("RUSTC_WORKSPACE_WRAPPER", "")
+    }
+
+    /// Runs to completion with stdout read line by line by `on_line`
+    /// (stderr inherited); fails unless it exits 0.
+    pub fn run_reading_stdout(mut self, mut on_line: impl FnMut(&str)) -> Result<Duration> {
+        let line = self.command_line();
+        println!("\n==> [{}] {}", self.name, line);
+        let started = Instant::now();
+        let mut child = self
+            .command
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("step '{}': could not start `{line}`", self.name))?;
+        let stdout = child.stdout.take().context("the step's stdout")?;
+        for text in BufReader::new(stdout).lines() {
+            on_line(&text.context("reading the step's output")?);
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("step '{}' failed ({status}).\n  command: {line}", self.name);
+        }
+        Ok(started.elapsed())
     }
 
     /// Runs to completion with inherited output; fails unless it exits 0.

@@ -132,8 +132,7 @@ fn ensure_wasm_bindgen_cli(
         // mirror may lack one of them, so retry with fresh resolution.
         let install = |locked: bool| {
             Step::new("install wasm-bindgen-cli", toolchain::cargo_program())
-                // A tool we install, not a crate of ours to lint.
-                .env("RUSTC_WORKSPACE_WRAPPER", "")
+                .plain_rustc()
                 .args(["install", "wasm-bindgen-cli", "--force", "--version"])
                 .args([format!("={version}")])
                 .args(locked.then_some("--locked"))

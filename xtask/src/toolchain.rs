@@ -146,11 +146,7 @@ impl WasmPath {
             Panic::ImmediateAbort => format!("{WASM_RUSTFLAGS} {IMMEDIATE_ABORT_RUSTFLAGS}"),
         };
         step.args(["--target", WASM_TARGET])
-            // Plain rustc, not `.cargo/config.toml`'s clippy-driver: clippy
-            // compiles without MIR optimisations, which changed the edge
-            // worker's module (+1.8 KB raw), and what ships must be rustc's
-            // own output (the native build runs the lints).
-            .env("RUSTC_WORKSPACE_WRAPPER", "")
+            .plain_rustc()
             .env("CARGO_TARGET_DIR", self.target_dir(panic))
             .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", rustflags)
     }
