@@ -18,7 +18,7 @@ try {
   // The bundle pointer names the model to use now; the snippet follows it,
   // and the demo's pages read the catalogue published beside the bundle.
   // `?bundle=sharded` opens the shop as a large catalogue is published: a
-  // head bundle within a download budget, and shards by taste cluster. It is
+  // head bundle within a download budget, and shards by taste. It is
   // a shop of its own at the edge (`demo-sharded` in shops.json, whose
   // `bundle` names that pointer), so its privacy reports are the head's.
   const sharded = params.get("bundle") === "sharded";

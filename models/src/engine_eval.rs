@@ -179,10 +179,24 @@ impl<'a> EngineRanker<'a> {
         split: &Split,
         histories: &'a DeviceHistories,
     ) -> EngineRanker<'a> {
+        EngineRanker::for_members(data, model, split, histories, None)
+    }
+
+    /// [`EngineRanker::new`] for the shoppers in `members` only (all when
+    /// None): the others' profiles are not read against `model`, so a model
+    /// that serves a few shoppers costs what they cost.
+    pub fn for_members(
+        data: &Transactions,
+        model: &Model,
+        split: &Split,
+        histories: &'a DeviceHistories,
+        members: Option<&std::collections::HashSet<u32>>,
+    ) -> EngineRanker<'a> {
         let candidates = CandidateIndex::new(data, model, split);
         let interactions = histories
             .profiles
             .iter()
+            .filter(|(customer, _)| members.is_none_or(|m| m.contains(customer)))
             .map(|(customer, profile)| {
                 let found =
                     ranking::foldin::interactions(model, profile, &histories.config, histories.now);

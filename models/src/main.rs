@@ -262,10 +262,31 @@ struct BundleArgs {
     /// (a device would download all of it).
     #[arg(long)]
     allow_over_budget: bool,
+    /// Over the budget: the gzip bytes a shard should not pass (a taste
+    /// cluster with more is split by direction). Default: an eighth of
+    /// `--bundle-budget`.
+    #[arg(long)]
+    shard_budget: Option<usize>,
+    /// Over the budget: how many shards, those nearest the shopper's taste,
+    /// a device fetches at most. Default: 4.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    shards_per_visit: Option<u32>,
     /// `train` and `import`: the name of the pointer file written into
     /// `--publish` (a storefront names it, `/v1/bundles/<name>`).
     #[arg(long, default_value = export::DEFAULT_POINTER, value_parser = pointer_name)]
     pointer: String,
+}
+
+impl BundleArgs {
+    /// How a head's shards are sized and fetched: the flags, or the default
+    /// for the budget.
+    fn shard_policy(&self) -> cove_models::shards::ShardPolicy {
+        let default = cove_models::shards::ShardPolicy::for_budget(self.bundle_budget);
+        cove_models::shards::ShardPolicy {
+            shard_budget: self.shard_budget.unwrap_or(default.shard_budget).max(1),
+            shards_per_visit: self.shards_per_visit.unwrap_or(default.shards_per_visit),
+        }
+    }
 }
 
 /// `--pointer`, refused at once when it is not a plain `*.json` file name.
@@ -571,6 +592,7 @@ fn run_evaluate(args: &TrainArgs, bars: Bars) -> anyhow::Result<()> {
             &evaluation,
             bars,
             args.bundle.bundle_budget,
+            args.bundle.shard_policy(),
         )?;
         let text = cove_models::shard_eval::table(&shards);
         std::fs::write(
@@ -765,6 +787,7 @@ fn write_bundle(
             &builder,
             whole_sizes.total_gzip_bytes(),
             args.bundle_budget,
+            args.shard_policy(),
         )
         .with_context(|| {
             format!(
@@ -775,18 +798,19 @@ fn write_bundle(
         let gz: Vec<usize> = summary.shards.iter().map(|s| s.gzip_bytes).collect();
         println!(
             "Head {}: {} of {} items, {} B gzip (within the {} B budget); {} shards by taste \
-             cluster, {} to {} B gzip each ({} B in all); a device fetches the shards of its top \
-             {} taste clusters",
+             (clusters past {} B split by direction), {} to {} B gzip each ({} B in all); a device \
+             fetches at most the {} nearest its taste",
             sharded.head.model_id,
             summary.head_items,
             model.items.len(),
             summary.head_gzip_bytes,
             args.bundle_budget,
             summary.shards.len(),
+            summary.policy.shard_budget,
             gz.iter().min().copied().unwrap_or(0),
             gz.iter().max().copied().unwrap_or(0),
             gz.iter().sum::<usize>(),
-            cove_engine::bundle::SHARDS_PER_VISIT,
+            summary.policy.shards_per_visit,
         );
         Some((sharded, summary))
     };

@@ -426,6 +426,44 @@ fn cell_centroids(
         .collect()
 }
 
+/// Each of `unit_rows`' (row-major, `dim` wide, unit length) direction
+/// group: spherical k-means into at most `n_groups` groups, by the index's
+/// own k-means ([`cell_centroids`], fitted on a seeded sample of
+/// [`FIT_ITEMS_PER_CELL`] rows a group), every row then joining the group of
+/// highest centroid cosine. Groups are numbered densely from 0; a group no
+/// row joins is left out, so there may be fewer than `n_groups`.
+pub(crate) fn direction_groups(
+    unit_rows: &[f32],
+    dim: usize,
+    n_groups: usize,
+    seed: u64,
+    threads: usize,
+) -> Vec<u32> {
+    let n_rows = unit_rows.len() / dim;
+    let plan = SimilarIndex {
+        cells: n_groups.max(1),
+        candidates: 0,
+        fit_sample: FIT_ITEMS_PER_CELL * n_groups.max(1),
+    };
+    let centroids = cell_centroids(unit_rows, dim, &plan, seed, threads);
+    let cells = nearest_cells(unit_rows, &centroids, dim, threads);
+    let mut dense = vec![u32::MAX; centroids.len() / dim.max(1)];
+    let mut next = 0;
+    let groups = cells
+        .iter()
+        .map(|&cell| {
+            let slot = &mut dense[cell as usize];
+            if *slot == u32::MAX {
+                *slot = next;
+                next += 1;
+            }
+            *slot
+        })
+        .collect();
+    debug_assert_eq!(cells.len(), n_rows);
+    groups
+}
+
 /// Each of `rows` (unit, row-major, `dim` wide)'s cell: the centroid of
 /// highest cosine, ties to the lower cell, by one matrix product per block
 /// of [`SIMILAR_BLOCK`] rows (fixed blocks: the same cells on any number of
@@ -516,7 +554,7 @@ fn in_blocks<T: Send>(
 }
 
 /// Each row of a row-major n × `dim` matrix divided by its length.
-fn unit_rows(factors: &[f32], dim: usize) -> Vec<f32> {
+pub(crate) fn unit_rows(factors: &[f32], dim: usize) -> Vec<f32> {
     factors
         .chunks_exact(dim)
         .flat_map(|row| {

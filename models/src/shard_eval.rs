@@ -26,7 +26,7 @@ use crate::engine_scorer::DeviceHistories;
 use crate::eval::{self, EvalUser, Metrics, Ranker, Split, Task};
 use crate::export::gzip_len;
 use crate::pipeline::{Bars, EvaluationReport, TrainConfig};
-use crate::shards::{fit_head, ShardSummary};
+use crate::shards::{fit_head, ShardPolicy, ShardSummary};
 
 /// One way of scoring: its tasks' metrics and the bytes a visit fetches.
 #[derive(Debug, Clone, Serialize)]
@@ -95,7 +95,7 @@ fn score(
     members: Option<&HashSet<u32>>,
     threads: usize,
 ) -> [Vec<Option<Metrics>>; 2] {
-    let ranker = EngineRanker::new(data, model, split, histories);
+    let ranker = EngineRanker::for_members(data, model, split, histories, members);
     [Task::A, Task::B].map(|task| match members {
         None => eval::evaluate_users(split, &ranker, task, threads),
         Some(members) => {
@@ -117,6 +117,7 @@ pub fn evaluate_shards(
     evaluation: &EvaluationReport,
     bars: Bars,
     budget: usize,
+    policy: ShardPolicy,
 ) -> anyhow::Result<ShardEvaluation> {
     let start = std::time::Instant::now();
     let threads = config.als.threads;
@@ -127,7 +128,7 @@ pub fn evaluate_shards(
         .map_err(|e| anyhow::anyhow!("the engine refused the bundle: {e}"))?;
     let whole_gz = gzip_len(&whole.manifest) + gzip_len(&whole.tensors);
     let (sharded, summary) = bars.step("head and shards", || {
-        fit_head(&trained, &builder, whole_gz, budget)
+        fit_head(&trained, &builder, whole_gz, budget, policy)
     })?;
     let whole_model = Model::from_bytes(&whole.manifest, &whole.tensors)
         .map_err(|e| anyhow::anyhow!("the whole bundle does not load: {e}"))?;

@@ -44,6 +44,8 @@ pub struct ShardSummary {
     pub budget: usize,
     /// The taste clusters of the bundle (k).
     pub n_clusters: usize,
+    /// How the shards were sized and are fetched.
+    pub policy: ShardPolicy,
     /// The shards, in table order.
     pub shards: Vec<ShardSize>,
 }
@@ -76,13 +78,49 @@ pub fn head_priority(model: &TrainedModel, builder: &BundleBuilder) -> Vec<u32> 
     order
 }
 
+/// How shards are sized and fetched: the gzip bytes a shard should not pass
+/// (a taste cluster whose items outside the head would is split by
+/// direction), and how many shards a device holds at most.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ShardPolicy {
+    /// A shard's target size, gzip -9 bytes.
+    pub shard_budget: usize,
+    /// The shards a device fetches at most: those nearest its taste.
+    pub shards_per_visit: u32,
+}
+
+impl ShardPolicy {
+    /// The default for a head of `budget` bytes: shards of an eighth of it,
+    /// four a visit, so a returning shopper's device holds at most about
+    /// 1.5 times the head whatever the catalogue.
+    pub fn for_budget(budget: usize) -> Self {
+        ShardPolicy {
+            shard_budget: (budget / 8).max(1),
+            shards_per_visit: 4,
+        }
+    }
+}
+
+/// The seed of the k-means that splits a large taste cluster (mixed with
+/// the cluster's index and the split's depth).
+const SPLIT_SEED: u64 = 0x5eed_5a4d;
+
+/// How deep a part too large for one shard is split again before it is cut
+/// in order of priority instead.
+const MAX_SPLIT_DEPTH: u32 = 3;
+
 /// Splits the builder's catalogue into a head of the first `head_len` items
-/// of `priority` and one shard per taste cluster of the rest.
+/// of `priority` and shards of the rest: one per taste cluster, or, for a
+/// cluster whose items would pass `items_per_shard` by more than a quarter,
+/// several of about that many items, grouped by the direction of their
+/// factors (spherical k-means), so that a shard is items of one taste.
 pub fn split(
     model: &TrainedModel,
     builder: &BundleBuilder,
     priority: &[u32],
     head_len: usize,
+    items_per_shard: usize,
+    shards_per_visit: u32,
 ) -> anyhow::Result<ShardedBundle> {
     let head = &priority[..head_len.min(priority.len())];
     let k = model.taste_clusters.clusters.len();
@@ -91,21 +129,71 @@ pub fn split(
         let cluster = model.taste_clusters.item_cluster[row as usize] as usize;
         rows[cluster].push(row);
     }
-    let plans: Vec<ShardPlan> = rows
+    let mut plans: Vec<ShardPlan> = Vec::new();
+    for (cluster, rows) in rows.into_iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let seed = SPLIT_SEED ^ (cluster as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for mut part in split_by_direction(model, rows, items_per_shard.max(1), seed, 0) {
+            part.sort_unstable();
+            plans.push(ShardPlan {
+                clusters: vec![cluster as u32],
+                rows: part,
+            });
+        }
+    }
+    builder
+        .build_sharded(head, &plans, shards_per_visit)
+        .map_err(|e| anyhow::anyhow!("the engine refused the head and shards: {e}"))
+}
+
+/// `rows` (in priority order) as parts of about `items_per_shard` items, by
+/// direction: a part that is still too large is split again, down to
+/// [`MAX_SPLIT_DEPTH`]; past it, or when k-means cannot tell the rows apart
+/// (the same direction), the rows are cut in order.
+fn split_by_direction(
+    model: &TrainedModel,
+    rows: Vec<u32>,
+    items_per_shard: usize,
+    seed: u64,
+    depth: u32,
+) -> Vec<Vec<u32>> {
+    if rows.len() <= items_per_shard.saturating_add(items_per_shard / 4) {
+        return vec![rows];
+    }
+    let n_parts = rows.len().div_ceil(items_per_shard);
+    let in_order = |rows: Vec<u32>| -> Vec<Vec<u32>> {
+        let size = rows.len().div_ceil(n_parts);
+        rows.chunks(size).map(<[u32]>::to_vec).collect()
+    };
+    if depth >= MAX_SPLIT_DEPTH {
+        return in_order(rows);
+    }
+    let dim = model.dim;
+    let factors: Vec<f32> = rows
+        .iter()
+        .flat_map(|&row| &model.item_factors[row as usize * dim..(row as usize + 1) * dim])
+        .copied()
+        .collect();
+    let unit = crate::neighbours::unit_rows(&factors, dim);
+    let groups = crate::neighbours::direction_groups(&unit, dim, n_parts, seed, 1);
+    let n_groups = groups.iter().max().map_or(0, |g| *g as usize + 1);
+    if n_groups < 2 {
+        return in_order(rows);
+    }
+    let mut parts: Vec<Vec<u32>> = vec![Vec::new(); n_groups];
+    for (row, group) in rows.into_iter().zip(groups) {
+        parts[group as usize].push(row);
+    }
+    parts
         .into_iter()
         .enumerate()
-        .filter(|(_, rows)| !rows.is_empty())
-        .map(|(cluster, mut rows)| {
-            rows.sort_unstable();
-            ShardPlan {
-                clusters: vec![cluster as u32],
-                rows,
-            }
+        .flat_map(|(group, part)| {
+            let seed = seed.wrapping_add(1 + group as u64).rotate_left(17);
+            split_by_direction(model, part, items_per_shard, seed, depth + 1)
         })
-        .collect();
-    builder
-        .build_sharded(head, &plans)
-        .map_err(|e| anyhow::anyhow!("the engine refused the head and shards: {e}"))
+        .collect()
 }
 
 /// The head's download (manifest + tensors, gzip -9).
@@ -113,27 +201,38 @@ fn head_gzip(bundle: &ShardedBundle) -> usize {
     gzip_len(&bundle.head.manifest) + gzip_len(&bundle.head.tensors)
 }
 
-/// A head within `budget` bytes gzip and its shards: the head length starts
-/// from the whole bundle's bytes per item and shrinks in proportion until
-/// the head fits (at most eight tries). `whole_gzip` is the whole bundle's
-/// download. Fails when even the trending items alone do not fit.
+/// A head within `budget` bytes gzip and its shards, sized and fetched as
+/// `policy` says: the head length starts from the whole bundle's bytes per
+/// item and shrinks in proportion until the head fits (at most sixteen
+/// tries: the shard table's bytes do not shrink with the head); a shard holds about `policy.shard_budget` bytes' worth of items
+/// at the same bytes per item. `whole_gzip` is the whole bundle's download.
+/// Fails when even the trending items alone do not fit.
 pub fn fit_head(
     model: &TrainedModel,
     builder: &BundleBuilder,
     whole_gzip: usize,
     budget: usize,
+    policy: ShardPolicy,
 ) -> anyhow::Result<(ShardedBundle, ShardSummary)> {
     let priority = head_priority(model, builder);
     let n = priority.len();
     let n_trending = builder.trending_rows().len();
     let per_item = whole_gzip as f64 / n.max(1) as f64;
+    let items_per_shard = ((policy.shard_budget as f64 / per_item) as usize).max(1);
     let mut head_len = ((budget as f64 * 0.9 / per_item) as usize).clamp(n_trending.max(1), n);
-    for _ in 0..8 {
-        let bundle = split(model, builder, &priority, head_len)?;
+    for _ in 0..16 {
+        let bundle = split(
+            model,
+            builder,
+            &priority,
+            head_len,
+            items_per_shard,
+            policy.shards_per_visit,
+        )?;
         let gz = head_gzip(&bundle);
         if gz <= budget {
             let k = model.taste_clusters.clusters.len();
-            let summary = summary(&bundle, head_len, gz, budget, k);
+            let summary = summary(&bundle, head_len, gz, budget, k, policy);
             return Ok((bundle, summary));
         }
         anyhow::ensure!(
@@ -144,7 +243,7 @@ pub fn fit_head(
         let shrunk = (head_len as f64 * budget as f64 / gz as f64 * 0.97) as usize;
         head_len = shrunk.clamp(n_trending.max(1), head_len - 1);
     }
-    anyhow::bail!("no head within {budget} B gzip after eight tries")
+    anyhow::bail!("no head within {budget} B gzip after sixteen tries")
 }
 
 fn summary(
@@ -153,6 +252,7 @@ fn summary(
     gz: usize,
     budget: usize,
     n_clusters: usize,
+    policy: ShardPolicy,
 ) -> ShardSummary {
     let table = cove_engine::bundle::Model::from_bytes(&bundle.head.manifest, &bundle.head.tensors)
         .map(|m| m.shard_table().to_vec())
@@ -162,6 +262,7 @@ fn summary(
         head_gzip_bytes: gz,
         budget,
         n_clusters,
+        policy,
         shards: bundle
             .shards
             .iter()
@@ -217,21 +318,31 @@ pub fn card_section(summary: &ShardSummary) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let total: usize = summary.shards.iter().map(|s| s.gzip_bytes).sum();
+    let largest = summary
+        .shards
+        .iter()
+        .map(|s| s.gzip_bytes)
+        .max()
+        .unwrap_or(0);
+    let per_visit = summary.policy.shards_per_visit as usize;
+    let mut sizes: Vec<usize> = summary.shards.iter().map(|s| s.gzip_bytes).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let most: usize = sizes.iter().take(per_visit).sum();
     let _ = writeln!(
         out,
         "\n## Head and shards\n\nThe whole bundle is over the {} B budget, so a device downloads a \
-         **head** of {} items ({} B gzip -9, the size above) and then the shards of its top {} taste \
-         clusters (the engine's choice, from the shopper's folded-in vector). {} shards hold the other \
-         items ({} B gzip -9 in all). Which shards a device fetches reveals at most its top {} taste \
-         clusters out of {}.\n",
+         **head** of {} items ({} B gzip -9, the size above) and then at most {per_visit} shards, \
+         those whose items' direction is nearest the shopper's taste (the engine's choice, from the \
+         shopper's folded-in vector): at most {most} B gzip -9 more. {} shards hold the other items \
+         ({total} B gzip -9 in all, {largest} B the largest; a taste cluster past {} B is split by \
+         direction). Which shards a device fetches reveals at most its {per_visit} nearest shards out \
+         of {}, each a region of taste shared by many shoppers; never an item or an event.\n",
         summary.budget,
         summary.head_items,
         summary.head_gzip_bytes,
-        cove_engine::bundle::SHARDS_PER_VISIT,
         summary.shards.len(),
-        total,
-        cove_engine::bundle::SHARDS_PER_VISIT,
-        summary.n_clusters,
+        summary.policy.shard_budget,
+        summary.shards.len(),
     );
     let _ = writeln!(
         out,
@@ -277,17 +388,36 @@ mod tests {
     /// whole bundle: it forces a split.
     fn halfway_budget(model: &TrainedModel, builder: &BundleBuilder, whole_gz: usize) -> usize {
         let priority = head_priority(model, builder);
-        let smallest = split(model, builder, &priority, builder.trending_rows().len()).unwrap();
+        let smallest = split(
+            model,
+            builder,
+            &priority,
+            builder.trending_rows().len(),
+            usize::MAX,
+            2,
+        )
+        .unwrap();
         let smallest = head_gzip(&smallest);
         assert!(smallest < whole_gz);
         smallest + (whole_gz - smallest) / 2
+    }
+
+    /// The head fitted to `budget` with the default policy for it.
+    fn halfway_head(
+        model: &TrainedModel,
+        builder: &BundleBuilder,
+        whole_gz: usize,
+        budget: usize,
+    ) -> (ShardedBundle, ShardSummary) {
+        let policy = ShardPolicy::for_budget(budget);
+        fit_head(model, builder, whole_gz, budget, policy).unwrap()
     }
 
     #[test]
     fn the_head_fits_the_budget_and_every_item_is_in_exactly_one_part() {
         let (model, builder, whole_gz) = setup();
         let budget = halfway_budget(&model, &builder, whole_gz);
-        let (bundle, summary) = fit_head(&model, &builder, whole_gz, budget).unwrap();
+        let (bundle, summary) = halfway_head(&model, &builder, whole_gz, budget);
         assert!(summary.head_gzip_bytes <= budget, "{summary:?}");
         assert_eq!(
             gzip_len(&bundle.head.manifest) + gzip_len(&bundle.head.tensors),
@@ -333,9 +463,15 @@ mod tests {
     #[test]
     fn a_budget_below_the_trending_items_is_a_clear_error() {
         let (model, builder, whole_gz) = setup();
-        let error = fit_head(&model, &builder, whole_gz, 1_000)
-            .unwrap_err()
-            .to_string();
+        let error = fit_head(
+            &model,
+            &builder,
+            whole_gz,
+            1_000,
+            ShardPolicy::for_budget(1_000),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("trending lists"), "{error}");
     }
 
@@ -343,7 +479,7 @@ mod tests {
     fn publishing_a_head_writes_its_shards_and_loads_whole() {
         let (model, builder, whole_gz) = setup();
         let budget = halfway_budget(&model, &builder, whole_gz);
-        let (bundle, _) = fit_head(&model, &builder, whole_gz, budget).unwrap();
+        let (bundle, _) = halfway_head(&model, &builder, whole_gz, budget);
         let dir = std::env::temp_dir().join(format!("cove-shards-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         crate::export::publish_with_shards(
@@ -370,5 +506,56 @@ mod tests {
         let error = crate::export::load_published(&dir).unwrap_err().to_string();
         assert!(error.contains("shard-0.safetensors"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn issue_24_a_large_cluster_is_split_by_direction_so_a_device_fetches_a_bounded_amount() {
+        let (model, builder, whole_gz) = setup();
+        let budget = halfway_budget(&model, &builder, whole_gz);
+        let per_item = whole_gz / model.items.len();
+        let whole_policy = ShardPolicy {
+            shard_budget: usize::MAX / 2,
+            shards_per_visit: 2,
+        };
+        let (_, by_cluster) = fit_head(&model, &builder, whole_gz, budget, whole_policy).unwrap();
+        let small = ShardPolicy {
+            shard_budget: 3 * per_item,
+            shards_per_visit: 2,
+        };
+        let (bundle, summary) = fit_head(&model, &builder, whole_gz, budget, small).unwrap();
+        assert!(
+            summary.shards.len() > by_cluster.shards.len(),
+            "{} shards by cluster, {} split",
+            by_cluster.shards.len(),
+            summary.shards.len()
+        );
+        // About three items a shard (a part is split when it passes a
+        // quarter over), each shard inside one taste cluster.
+        let mut seen = 0;
+        let head =
+            cove_engine::bundle::Model::from_bytes(&bundle.head.manifest, &bundle.head.tensors)
+                .unwrap();
+        for (index, file) in bundle.shards.iter().enumerate() {
+            let shard = &summary.shards[index];
+            assert!(shard.n_items <= 3, "{shard:?}");
+            let mut with_shard = head.clone();
+            with_shard.add_shard(index, file).unwrap();
+            for item in &with_shard.items()[head.n_items()..] {
+                let idx = model.items.iter().position(|i| i.code == item.id).unwrap();
+                assert_eq!(model.taste_clusters.item_cluster[idx], shard.clusters[0]);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen + summary.head_items, model.items.len());
+        // Whatever the taste, a device fetches at most two of them.
+        for user in 0..20 {
+            let vector: Vec<f32> = (0..model.dim)
+                .map(|i| ((user * 7 + i) as f32 * 0.37).sin())
+                .collect();
+            let wanted = head.shards_for_vector(&vector).unwrap();
+            assert_eq!(wanted.len(), 2.min(summary.shards.len()));
+        }
+        let card = card_section(&summary);
+        assert!(card.contains("at most 2 shards"), "{card}");
     }
 }

@@ -94,8 +94,8 @@ export function rawRequest(port, method, path, { headers = {}, body } = {}) {
 
 /**
  * The sharded bundle (`/v1/bundles/sharded.json`) as the worker at `base`
- * serves it: its pointer, its manifest's shard table, how many items the
- * head holds, which catalogue items are in the head and in each shard (the
+ * serves it: its pointer, its manifest's shard table and fetch policy (how
+ * many shards a device fetches at most), how many items the head holds, which catalogue items are in the head and in each shard (the
  * catalogue lists the head's items, then each shard's in table order), and
  * the catalogue's size.
  */
@@ -117,6 +117,7 @@ export async function publishedHead(base) {
   return {
     pointer,
     table,
+    shardsPerVisit: manifest.shards_per_visit,
     headItems,
     itemsOf,
     head: new Set(catalogue.slice(0, headItems).map((item) => item.id)),

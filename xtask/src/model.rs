@@ -59,7 +59,7 @@ pub const SHARDED_BUDGET: usize = 250_000;
 
 /// The same model published as a shop with a catalogue too large for one
 /// download publishes it: a head within [`SHARDED_BUDGET`] and shards by
-/// taste cluster (`/v1/bundles/sharded.json`; the demo's `?bundle=sharded`).
+/// taste (`/v1/bundles/sharded.json`; the demo's `?bundle=sharded`).
 /// Trained beside the default one (about 15 s) unless up to date.
 pub fn ensure_sharded_bundle() -> Result<()> {
     ensure_bundle(&Published {

@@ -314,9 +314,13 @@ impl BundleBuilder {
         &self,
         tensor_bytes: &[u8],
         trending: &[(String, Vec<(u32, f32)>)],
-        shards: Option<Vec<super::manifest::ShardEntry>>,
+        shards: Option<(Vec<super::manifest::ShardEntry>, u32)>,
         item_index_files: Option<u32>,
     ) -> Result<BuiltBundle, Error> {
+        let (shards, shards_per_visit) = match shards {
+            Some((table, per_visit)) => (Some(table), Some(per_visit)),
+            None => (None, None),
+        };
         let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
             model_id: placeholder_id(MODEL_ID_PREFIX),
@@ -341,6 +345,7 @@ impl BundleBuilder {
                 byte_len: tensor_bytes.len() as u64,
             },
             shards,
+            shards_per_visit,
             item_index_files,
         };
         let mut manifest_bytes =

@@ -103,7 +103,7 @@ pub(super) fn load(
         .enumerate()
         .filter_map(|(row, item)| Some((row as u32, item.countries.clone()?)))
         .collect();
-    check_shard_table(&manifest, n, k)?;
+    check_shard_table(&manifest, n, k, d)?;
     let shard_state = match manifest.shards {
         Some(_) => ShardState::new(n, &catalogue.categories, &neighbors_idx, &neighbors_score),
         None => ShardState::default(),
@@ -447,8 +447,10 @@ fn check_cuts(field: &str, cuts: &[f64]) -> Result<(), Error> {
 
 /// Checks a head's shard table: the shards number the items after the
 /// head's `n` in table order, each holds at least one item, names taste
-/// clusters below `k`, and states a sha256 of 64 hex digits.
-fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Error> {
+/// clusters below `k`, has a centroid of `d` values that are not all zero,
+/// and states a sha256 of 64 hex digits; the fetch policy
+/// (`shards_per_visit`) is at least one.
+fn check_shard_table(manifest: &Manifest, n: usize, k: usize, d: usize) -> Result<(), Error> {
     let Some(table) = &manifest.shards else {
         if manifest.item_index_files.is_some() {
             return Err(Error::manifest(
@@ -456,8 +458,24 @@ fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Erro
                 "a bundle without a shard table has no item index",
             ));
         }
+        if manifest.shards_per_visit.is_some() {
+            return Err(Error::manifest(
+                "shards_per_visit",
+                "a bundle without a shard table fetches no shards",
+            ));
+        }
         return Ok(());
     };
+    match manifest.shards_per_visit {
+        None => {
+            return Err(Error::manifest(
+                "shards_per_visit",
+                "is missing; a head with a shard table needs it",
+            ))
+        }
+        Some(0) => return Err(Error::manifest("shards_per_visit", "is 0; at least 1")),
+        Some(_) => {}
+    }
     let mut next = n as u64;
     for (index, entry) in table.iter().enumerate() {
         let field = |name: &str| format!("shards[{index}].{name}");
@@ -481,6 +499,18 @@ fn check_shard_table(manifest: &Manifest, n: usize, k: usize) -> Result<(), Erro
             return Err(Error::manifest(
                 field("clusters"),
                 format!("names cluster {cluster}; the bundle has {k}"),
+            ));
+        }
+        if entry.centroid.len() != d {
+            return Err(Error::manifest(
+                field("centroid"),
+                format!("has {} values; the factors have {d}", entry.centroid.len()),
+            ));
+        }
+        if entry.centroid.iter().all(|v| *v == 0) || entry.centroid.contains(&i8::MIN) {
+            return Err(Error::manifest(
+                field("centroid"),
+                "is all zeros or holds -128 (the range is -127..=127)",
             ));
         }
         let digest = &entry.file.sha256;

@@ -53,6 +53,11 @@ pub struct Manifest {
     /// bundle that holds the whole catalogue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shards: Option<Vec<ShardEntry>>,
+    /// A head's fetch policy: how many shards, those whose centroids are
+    /// nearest the shopper's taste, a device holds at most
+    /// ([`super::shards`]). Present exactly when `shards` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards_per_visit: Option<u32>,
     /// A head's item index: how many `items-<b>.json` files beside the
     /// manifest say which shard holds each item outside the head
     /// ([`super::shards::item_index_file_name`]). Absent for a whole bundle.
@@ -60,12 +65,19 @@ pub struct Manifest {
     pub item_index_files: Option<u32>,
 }
 
-/// One shard of a head bundle's catalogue: the items of some taste clusters
+/// One shard of a head bundle's catalogue: items of one region of taste
 /// that are not in the head.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShardEntry {
-    /// The taste clusters (rows of `taste_centroids`) whose items it holds.
+    /// The taste clusters (rows of `taste_centroids`) whose items it holds
+    /// (a large cluster's items are split over several shards).
     pub clusters: Vec<u32>,
+    /// The direction of its items: the mean of their unit factor rows,
+    /// scaled so its largest entry is ±127 (`d` int8, written as the hex of
+    /// their two's-complement bytes). A device ranks shards by the cosine
+    /// between it and the shopper's folded-in vector.
+    #[serde(serialize_with = "serialize_i8_hex")]
+    pub centroid: Vec<i8>,
     /// The catalogue position of its first item: the head's items are
     /// positions 0..n, each shard's follow in table order. Neighbour lists in
     /// shards name items by catalogue position.
@@ -520,6 +532,7 @@ fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, Js
                 let mut fields = Fields::new(value)?;
                 let entry = ShardEntry {
                     clusters: fields.take("clusters", |value| json::array(value, json::u32))?,
+                    centroid: fields.take("centroid", read_i8_hex)?,
                     first_item: fields.u64("first_item")?,
                     n_items: fields.u64("n_items")?,
                     file: fields.take("file", read_part_digest)?,
@@ -528,10 +541,38 @@ fn read_manifest(schema_version: u32, mut fields: Fields) -> Result<Manifest, Js
                 Ok(entry)
             })
         })?,
+        shards_per_visit: fields.take_optional("shards_per_visit", json::u32)?,
         item_index_files: fields.take_optional("item_index_files", json::u32)?,
     };
     fields.finish()?;
     Ok(manifest)
+}
+
+/// Writes int8 values as the lower-case hex of their bytes.
+fn serialize_i8_hex<S: serde::Serializer>(values: &[i8], serializer: S) -> Result<S::Ok, S::Error> {
+    let bytes: Vec<u8> = values.iter().map(|v| *v as u8).collect();
+    serializer.serialize_str(&hex(&bytes))
+}
+
+/// Reads int8 values written by [`serialize_i8_hex`]: an even number of
+/// lower-case hex digits.
+fn read_i8_hex(value: Value) -> Result<Vec<i8>, JsonError> {
+    let text = json::string(value)?;
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    if text.len() % 2 != 0 {
+        return Err(JsonError::new("is not an even number of hex digits"));
+    }
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| match (digit(pair[0]), digit(pair[1])) {
+            (Some(high), Some(low)) => Ok(((high << 4) | low) as i8),
+            _ => Err(JsonError::new("is not lower-case hex")),
+        })
+        .collect()
 }
 
 fn read_training(value: Value) -> Result<TrainingSummary, JsonError> {

@@ -31,12 +31,15 @@
 //! | `link_row`, `link_item`, `link_score` | U32, U32, F32 | l | head row → this shard's item (by position), score |
 //!
 //! **Which shards a device fetches** is the engine's policy
-//! ([`Model::shards_for_vector`]): the shards of the [`SHARDS_PER_VISIT`]
-//! taste clusters whose centroids are nearest (cosine) to the shopper's
-//! folded-in vector. A server that sees the requests learns at most the
-//! shopper's top-[`SHARDS_PER_VISIT`] taste clusters out of the k the bundle
-//! has (nothing when the profile is empty), the same for every shopper with
-//! those clusters; never an item or an event.
+//! ([`Model::shards_for_vector`]): the head's `shards_per_visit` shards whose
+//! centroids (the mean direction of their items' factors, in the table) are
+//! nearest (cosine) to the shopper's folded-in vector. The trainer sizes the
+//! shards (a large taste cluster is split into several), so what a device
+//! fetches is bounded by `shards_per_visit` times a shard's size, whatever
+//! the catalogue. A server that sees the requests learns at most the
+//! shopper's `shards_per_visit` nearest shards out of the table's (nothing
+//! when the profile is empty), the same for every shopper whose taste is
+//! nearest those shards; never an item or an event.
 
 use super::builder::{neighbor_matrix, serialize_tensors, BundleBuilder, Part};
 use super::items::{self, read_items};
@@ -47,7 +50,8 @@ use super::{BuiltBundle, Model, TensorCheck, PAD};
 use crate::Error;
 use safetensors::Dtype;
 
-/// How many taste clusters' shards a device fetches: its top-m clusters.
+/// How many shards a device fetches unless the trainer says otherwise: its
+/// `m` nearest (the head's `shards_per_visit`).
 pub const SHARDS_PER_VISIT: usize = 2;
 
 pub use super::layout::{item_index_file_name, shard_file_name};
@@ -102,7 +106,8 @@ const SHARD_TENSOR_NAMES: [&str; 9] = [
 ];
 
 /// What the trainer asks [`BundleBuilder::build_sharded`] for: one shard's
-/// taste clusters and the builder rows of its items.
+/// taste clusters and the builder rows of its items (the engine computes its
+/// centroid from their factors).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShardPlan {
     /// The taste clusters whose items it holds (rows of `taste_centroids`).
@@ -125,14 +130,22 @@ pub struct ShardedBundle {
 impl BundleBuilder {
     /// Writes a head of the builder rows `head_rows` (every trending item
     /// must be among them) and one shard per plan; every item must be in
-    /// exactly one of them. The head's Gram matrix is the whole catalogue's.
-    /// The result is checked by the engine's loader: the head loads and
-    /// every shard adds to it.
+    /// exactly one of them. The head's Gram matrix is the whole catalogue's;
+    /// a device fetches its `shards_per_visit` nearest shards. The result is
+    /// checked by the engine's loader: the head loads and every shard adds
+    /// to it.
     pub fn build_sharded(
         &self,
         head_rows: &[u32],
         plans: &[ShardPlan],
+        shards_per_visit: u32,
     ) -> Result<ShardedBundle, Error> {
+        if shards_per_visit == 0 {
+            return Err(Error::InvalidParameter {
+                name: "shards_per_visit",
+                reason: "a device must be able to fetch at least one shard",
+            });
+        }
         let parts = self.parts();
         let (dim, m, n) = (parts.dim, parts.n_neighbors, parts.items.len());
         // Where every builder row goes: its owner (0 the head, j + 1 shard
@@ -278,6 +291,7 @@ impl BundleBuilder {
             let bytes = serialize_tensors(tensors)?;
             table.push(ShardEntry {
                 clusters: plan.clusters.clone(),
+                centroid: direction_of(parts.factors, dim, &plan.rows)?,
                 first_item: position[plan.rows[0] as usize] as u64,
                 n_items: s_items as u64,
                 file: PartDigest {
@@ -306,7 +320,12 @@ impl BundleBuilder {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let head = self.seal(&head_tensors, &trending, Some(table), Some(n_files))?;
+        let head = self.seal(
+            &head_tensors,
+            &trending,
+            Some((table, shards_per_visit)),
+            Some(n_files),
+        )?;
         let mut model = Model::from_bytes(&head.manifest, &head.tensors)?;
         for (index, file) in files.iter().enumerate() {
             model.add_shard(index, file)?;
@@ -317,6 +336,34 @@ impl BundleBuilder {
             item_index,
         })
     }
+}
+
+/// The mean direction of the factor rows `rows` (each made unit length),
+/// scaled so its largest entry is ±127: a shard's centroid. When the rows'
+/// directions cancel out, the first row that has one stands in; rows that
+/// are all zero have no direction, and that is an error.
+fn direction_of(factors: &[f32], dim: usize, rows: &[u32]) -> Result<Vec<i8>, Error> {
+    let unit = |row: u32| -> Option<Vec<f64>> {
+        let y = factors.get(row as usize * dim..(row as usize + 1) * dim)?;
+        let norm = y.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+        (norm > 1e-12).then(|| y.iter().map(|v| f64::from(*v) / norm).collect())
+    };
+    let mut sum = vec![0.0f64; dim];
+    for row in rows.iter().filter_map(|&row| unit(row)) {
+        sum.iter_mut().zip(&row).for_each(|(s, v)| *s += v);
+    }
+    let largest = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if largest(&sum) < 1e-9 * rows.len().max(1) as f64 {
+        sum = rows
+            .iter()
+            .find_map(|&row| unit(row))
+            .ok_or(Error::InvalidParameter {
+                name: "shards",
+                reason: "a shard's items have no factors (all zero)",
+            })?;
+    }
+    let scale = 127.0 / largest(&sum);
+    Ok(sum.iter().map(|v| (v * scale).round() as i8).collect())
 }
 
 /// A loaded shard, as the model keeps it to re-map neighbour lists.
@@ -477,9 +524,9 @@ impl Model {
         self.shard_state.loaded.iter().map(|s| s.index).collect()
     }
 
-    /// The shards a device with shopper vector `user` fetches: those holding
-    /// the [`SHARDS_PER_VISIT`] taste clusters nearest to it by cosine (ties
-    /// keep the lower cluster), in table order. Empty for a whole bundle or a
+    /// The shards a device with shopper vector `user` fetches: the head's
+    /// `shards_per_visit` whose centroids are nearest to it by cosine (ties
+    /// keep the lower index), in table order. Empty for a whole bundle or a
     /// vector of zeros; a vector of the wrong length is an error.
     pub fn shards_for_vector(&self, user: &[f32]) -> Result<Vec<usize>, Error> {
         let dim = self.dim();
@@ -491,24 +538,53 @@ impl Model {
             });
         }
         let table = self.shard_table();
-        let Some(cosines) = self.taste_cosines(user).filter(|_| !table.is_empty()) else {
+        let user_norm = user.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if table.is_empty() || user_norm <= 0.0 || !user_norm.is_finite() {
             return Ok(Vec::new());
-        };
-        let mut clusters: Vec<(usize, f32)> = cosines.into_iter().enumerate().collect();
-        crate::order::sort_by(&mut clusters, |a, b| {
-            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-        });
-        let wanted: Vec<u32> = clusters
-            .iter()
-            .take(SHARDS_PER_VISIT)
-            .map(|(c, _)| *c as u32)
-            .collect();
-        Ok(table
+        }
+        let mut nearest: Vec<(usize, f32)> = table
             .iter()
             .enumerate()
-            .filter(|(_, entry)| entry.clusters.iter().any(|c| wanted.contains(c)))
+            .map(|(index, entry)| {
+                let dot: f32 = entry
+                    .centroid
+                    .iter()
+                    .zip(user)
+                    .map(|(c, u)| f32::from(*c) * u)
+                    .sum();
+                let norm = entry
+                    .centroid
+                    .iter()
+                    .map(|c| f32::from(*c).powi(2))
+                    .sum::<f32>()
+                    .sqrt();
+                (index, dot / (norm * user_norm))
+            })
+            .collect();
+        crate::order::sort_by(&mut nearest, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let per_visit = self
+            .manifest
+            .shards_per_visit
+            .unwrap_or(SHARDS_PER_VISIT as u32);
+        let mut wanted: Vec<usize> = nearest
+            .into_iter()
+            .take(per_visit as usize)
             .map(|(index, _)| index)
-            .collect())
+            .collect();
+        wanted.sort_unstable();
+        Ok(wanted)
+    }
+
+    /// How many shards a device of this head fetches at most (0 for a whole
+    /// bundle).
+    pub fn shards_per_visit(&self) -> usize {
+        match self.manifest.shards {
+            Some(_) => self
+                .manifest
+                .shards_per_visit
+                .unwrap_or(SHARDS_PER_VISIT as u32) as usize,
+            None => 0,
+        }
     }
 
     /// Adds shard `index` of this head's table from its file's bytes. Checks

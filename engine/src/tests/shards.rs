@@ -53,7 +53,9 @@ pub(super) fn sharded(seed: u64) -> (BundleBuilder, ShardedBundle) {
     };
     let builder = synthetic_builder(&spec);
     let (head, plans) = plan(&builder);
-    let bundle = builder.build_sharded(&head, &plans).unwrap();
+    let bundle = builder
+        .build_sharded(&head, &plans, SHARDS_PER_VISIT as u32)
+        .unwrap();
     (builder, bundle)
 }
 
@@ -220,7 +222,9 @@ fn a_shard_with_other_dimensions_is_refused_even_when_the_table_names_it() {
     };
     let wide_builder = synthetic_builder(&wide_spec);
     let (head_rows, plans) = plan(&wide_builder);
-    let wide = wide_builder.build_sharded(&head_rows, &plans).unwrap();
+    let wide = wide_builder
+        .build_sharded(&head_rows, &plans, SHARDS_PER_VISIT as u32)
+        .unwrap();
     // Rewrite the wide shard's head name to our head's.
     let ours = crate::bundle::sha256_hex(&bundle.head.tensors);
     let theirs = crate::bundle::sha256_hex(&wide.head.tensors);
@@ -277,17 +281,20 @@ fn a_whole_bundle_has_no_shards() {
 }
 
 #[test]
-fn the_device_fetches_the_shards_of_its_top_clusters() {
-    let (_, bundle) = sharded(7);
+fn the_device_fetches_the_shards_nearest_its_taste() {
+    let (builder, bundle) = sharded(7);
     let model = head_model(&bundle);
     let dim = model.dim();
-    let centroids = model.taste_centroids.clone();
-    for cluster in 0..4 {
-        // A shopper pointing at one centroid wants its shard among theirs.
-        let user = centroids[cluster * dim..(cluster + 1) * dim].to_vec();
+    let table = model.shard_table().to_vec();
+    assert_eq!(model.shards_per_visit(), SHARDS_PER_VISIT);
+    for (index, entry) in table.iter().enumerate() {
+        // A shopper pointing at a shard's centroid wants it among theirs.
+        assert_eq!(entry.centroid.len(), dim);
+        let user: Vec<f32> = entry.centroid.iter().map(|c| f32::from(*c)).collect();
         let wanted = model.shards_for_vector(&user).unwrap();
-        assert!(wanted.contains(&cluster), "{cluster}: {wanted:?}");
+        assert!(wanted.contains(&index), "{index}: {wanted:?}");
         assert_eq!(wanted.len(), SHARDS_PER_VISIT);
+        assert!(wanted.windows(2).all(|w| w[0] < w[1]), "{wanted:?}");
     }
     assert!(model.shards_for_vector(&vec![0.0; dim]).unwrap().is_empty());
     assert!(matches!(
@@ -302,6 +309,27 @@ fn the_device_fetches_the_shards_of_its_top_clusters() {
     let wanted =
         crate::ranking::foldin::shards_for_profile(&model, &profile(&["item-3"]), T0).unwrap();
     assert_eq!(wanted.len(), SHARDS_PER_VISIT);
+
+    // The trainer's policy bounds what a device holds, whatever the table.
+    let (head, plans) = plan(&builder);
+    for per_visit in [1, 3, 4, 9] {
+        let bundle = builder.build_sharded(&head, &plans, per_visit).unwrap();
+        let model = head_model(&bundle);
+        let user: Vec<f32> = (0..dim).map(|i| (i as f32 - 2.5).sin()).collect();
+        let wanted = model.shards_for_vector(&user).unwrap();
+        assert_eq!(
+            wanted.len(),
+            (per_visit as usize).min(plans.len()),
+            "{per_visit}"
+        );
+    }
+    assert!(matches!(
+        builder.build_sharded(&head, &plans, 0),
+        Err(Error::InvalidParameter {
+            name: "shards_per_visit",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -342,7 +370,7 @@ fn the_writer_refuses_a_plan_that_loses_or_repeats_items() {
     let builder = synthetic_builder(&SyntheticSpec::default());
     let (head, plans) = plan(&builder);
     let check = |head: &[u32], plans: &[ShardPlan], reason: &str| match builder
-        .build_sharded(head, plans)
+        .build_sharded(head, plans, SHARDS_PER_VISIT as u32)
         .unwrap_err()
     {
         Error::InvalidParameter { reason: r, .. } => assert_eq!(r, reason),
@@ -416,6 +444,37 @@ fn a_head_whose_shard_table_does_not_add_up_is_refused() {
         "\"clusters\": [\n        9\n      ]".into(),
         "shards[0].clusters",
     );
+    let centroid = hex_of(&model.shard_table()[0].centroid);
+    check(
+        format!("\"centroid\": \"{centroid}\""),
+        format!("\"centroid\": \"{}\"", &centroid[2..]),
+        "shards[0].centroid",
+    );
+    check(
+        format!("\"centroid\": \"{centroid}\""),
+        format!("\"centroid\": \"{}\"", "00".repeat(centroid.len() / 2)),
+        "shards[0].centroid",
+    );
+    check(
+        format!("\"shards_per_visit\": {SHARDS_PER_VISIT}"),
+        "\"shards_per_visit\": 0".into(),
+        "shards_per_visit",
+    );
+    // Not hex at all is a syntax-level refusal of the field.
+    let mut bytes = text
+        .replacen(
+            &format!("\"centroid\": \"{centroid}\""),
+            "\"centroid\": \"zz\"",
+            1,
+        )
+        .into_bytes();
+    crate::bundle::seal_manifest(&mut bytes, crate::bundle::MODEL_ID_PREFIX).unwrap();
+    assert!(Model::from_bytes(&bytes, &bundle.head.tensors).is_err());
+}
+
+/// Lower-case hex of int8 values' bytes, as the manifest writes a centroid.
+fn hex_of(values: &[i8]) -> String {
+    values.iter().map(|v| format!("{:02x}", *v as u8)).collect()
 }
 
 #[test]
