@@ -23,6 +23,7 @@
 //! the test period is scored once, for the one configuration chosen.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cove_engine::bundle::{BlendWeights, Model, RankingParams};
 use cove_engine::profile::ProfileParams;
@@ -118,8 +119,11 @@ pub struct EngineRanker<'a> {
 pub struct CandidateIndex {
     /// Bundle row → split item.
     pub split_of_row: HashMap<u32, u32>,
-    /// Split item → item id.
-    pub split_ids: Vec<String>,
+    /// Split item → item id (shared by the indexes of one split over
+    /// several bundles, [`CandidateIndex::over`]).
+    pub split_ids: Arc<Vec<String>>,
+    /// Item id → split item.
+    split_of_id: Arc<HashMap<String, u32>>,
     /// Rows of bundle items that are not candidates (withdrawn from every
     /// ranking by [`CandidateIndex::restrict`]).
     pub non_candidates: Vec<u32>,
@@ -128,26 +132,48 @@ pub struct CandidateIndex {
 impl CandidateIndex {
     /// The index of `split`'s items in `model`.
     pub fn new(data: &Transactions, model: &Model, split: &Split) -> CandidateIndex {
-        let split_of_row: HashMap<u32, u32> = split
-            .items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &item)| {
-                let row = model.item_row(&data.items[item as usize].code)?;
-                Some((row, i as u32))
-            })
-            .collect();
-        let non_candidates = (0..model.n_items() as u32)
-            .filter(|row| !split_of_row.contains_key(row))
-            .collect();
-        let split_ids = split
+        let split_ids: Vec<String> = split
             .items
             .iter()
             .map(|&item| data.items[item as usize].code.clone())
             .collect();
+        let split_of_id = split_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        CandidateIndex::of(model, Arc::new(split_ids), Arc::new(split_of_id))
+    }
+
+    /// The same split's index in another bundle (a head with some of its
+    /// shards): it costs that bundle's items, not the split's.
+    pub fn over(&self, model: &Model) -> CandidateIndex {
+        CandidateIndex::of(
+            model,
+            Arc::clone(&self.split_ids),
+            Arc::clone(&self.split_of_id),
+        )
+    }
+
+    fn of(
+        model: &Model,
+        split_ids: Arc<Vec<String>>,
+        split_of_id: Arc<HashMap<String, u32>>,
+    ) -> CandidateIndex {
+        let mut split_of_row = HashMap::new();
+        let mut non_candidates = Vec::new();
+        for (row, item) in model.items().iter().enumerate() {
+            match split_of_id.get(&item.id) {
+                Some(&i) => {
+                    split_of_row.insert(row as u32, i);
+                }
+                None => non_candidates.push(row as u32),
+            }
+        }
         CandidateIndex {
             split_of_row,
             split_ids,
+            split_of_id,
             non_candidates,
         }
     }
@@ -193,6 +219,17 @@ impl<'a> EngineRanker<'a> {
         members: Option<&std::collections::HashSet<u32>>,
     ) -> EngineRanker<'a> {
         let candidates = CandidateIndex::new(data, model, split);
+        EngineRanker::with_candidates(model, histories, candidates, members)
+    }
+
+    /// [`EngineRanker::for_members`] with the split's index in `model`
+    /// already made ([`CandidateIndex::over`]).
+    pub fn with_candidates(
+        model: &Model,
+        histories: &'a DeviceHistories,
+        candidates: CandidateIndex,
+        members: Option<&std::collections::HashSet<u32>>,
+    ) -> EngineRanker<'a> {
         let interactions = histories
             .profiles
             .iter()

@@ -21,7 +21,7 @@ use cove_engine::ranking::foldin::shards_for_profile;
 use serde::Serialize;
 
 use crate::data::Transactions;
-use crate::engine_eval::{model_before, EngineRanker};
+use crate::engine_eval::{model_before, CandidateIndex, EngineRanker};
 use crate::engine_scorer::DeviceHistories;
 use crate::eval::{self, EvalUser, Metrics, Ranker, Split, Task};
 use crate::export::gzip_len;
@@ -86,16 +86,18 @@ impl Ranker for GroupRanker<'_> {
     }
 }
 
-/// Per-user results of tasks A and B with one model for every shopper.
+/// Per-user results of tasks A and B with one model for every shopper
+/// (`split`'s index in it made from `candidates`, the split's index in any
+/// bundle).
 fn score(
-    data: &Transactions,
     model: &Model,
     split: &Split,
     histories: &DeviceHistories,
+    candidates: &CandidateIndex,
     members: Option<&HashSet<u32>>,
     threads: usize,
 ) -> [Vec<Option<Metrics>>; 2] {
-    let ranker = EngineRanker::for_members(data, model, split, histories, members);
+    let ranker = EngineRanker::with_candidates(model, histories, candidates.over(model), members);
     [Task::A, Task::B].map(|task| match members {
         None => eval::evaluate_users(split, &ranker, task, threads),
         Some(members) => {
@@ -152,12 +154,13 @@ pub fn evaluate_shards(
         groups.entry(wanted).or_default().insert(user.customer_idx);
     }
     let n_without_shards = groups.get(&Vec::new()).map_or(0, HashSet::len);
+    let candidates = CandidateIndex::new(data, &head, &split);
 
     let whole_scores = bars.step("tasks A and B: whole bundle", || {
-        score(data, &whole_model, &split, &histories, None, threads)
+        score(&whole_model, &split, &histories, &candidates, None, threads)
     });
     let head_scores = bars.step("tasks A and B: head alone", || {
-        score(data, &head, &split, &histories, None, threads)
+        score(&head, &split, &histories, &candidates, None, threads)
     });
     let n_users = split.users.len();
     let mut sharded_scores: [Vec<Option<Metrics>>; 2] = [vec![None; n_users], vec![None; n_users]];
@@ -179,7 +182,14 @@ pub fn evaluate_shards(
                     .map_err(|e| anyhow::anyhow!("shard {index}: {e}"))?;
                 bytes += summary.shards[index].gzip_bytes;
             }
-            let scores = score(data, &model, &split, &histories, Some(members), threads);
+            let scores = score(
+                &model,
+                &split,
+                &histories,
+                &candidates,
+                Some(members),
+                threads,
+            );
             for customer in members {
                 let i = position[customer];
                 for task in 0..2 {
