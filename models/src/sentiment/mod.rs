@@ -7,7 +7,9 @@
 //! cannot drift), fits an L2-regularised logistic or softmax regression
 //! ([`linear`]) for each λ of a grid on the training part, keeps the λ with
 //! the lowest validation log-loss, refits on training and validation, and
-//! writes the bundle through the engine's `SentimentBundleBuilder`. The
+//! writes the bundle through the engine's `SentimentBundleBuilder`. With
+//! committed parameters (`--params`) there is no search: the committed λ is
+//! fitted on training and validation at once, the same bundle. The
 //! reported figures ([`metrics`]) are the written bundle's, scored by the
 //! engine on the held-out part: what a browser computes.
 //!
@@ -311,8 +313,11 @@ pub struct VariantReport {
     pub n_validation: usize,
     /// Held-out texts.
     pub n_test: usize,
-    /// The λ grid on validation.
+    /// The λ grid on validation; empty with `--params` (see `committed`).
     pub grid: Vec<GridPoint>,
+    /// With `--params`: the committed λ and the validation figures the file
+    /// records for it (from `cargo xtask tune`'s search, not recomputed).
+    pub committed: Option<VariantParams>,
     /// The λ kept.
     pub l2: f64,
     /// The bundle as written, scored by the engine on the held-out part.
@@ -441,64 +446,40 @@ fn train_variant(
     let started = Instant::now();
     let n_classes = variant.classes().len();
     let buckets = spec.n_buckets();
-    let select = |keep: &dyn Fn(Part) -> bool| -> (Vec<Features>, Vec<u8>) {
-        examples
-            .iter()
-            .filter(|e| keep(e.part))
-            .map(|e| (e.features.clone(), e.label))
-            .unzip()
-    };
-    let (train_x, train_y) = select(&|p| p == Part::Train);
-    let (validation_x, validation_y) = select(&|p| p == Part::Validation);
-    let (fit_x, fit_y) = select(&|p| p != Part::Test);
+    let count = |part: Part| examples.iter().filter(|e| e.part == part).count();
+    let (n_train, n_validation) = (count(Part::Train), count(Part::Validation));
     anyhow::ensure!(
-        !train_x.is_empty() && !validation_x.is_empty(),
+        n_train > 0 && n_validation > 0,
         "too few reviews to train and validate"
     );
-
     let committed = match &args.params {
         Some(path) => {
             let params = SentimentParams::read(path)?;
-            let chosen = if variant == Variant::ALL[0] {
+            Some(if variant == Variant::ALL[0] {
                 params.two_class
             } else {
                 params.three_class
-            };
-            Some(vec![chosen.l2])
+            })
         }
         None => None,
     };
-    let mut grid = Vec::new();
-    for l2 in committed.as_ref().unwrap_or(&args.l2) {
-        let config = FitConfig {
-            l2: *l2,
-            max_iterations: args.max_iterations,
-            ..FitConfig::default()
-        };
-        let (model, iterations) = fit(&train_x, &train_y, n_classes, buckets, config);
-        let probabilities: Vec<Vec<f64>> = validation_x
-            .iter()
-            .map(|x| model.probabilities(x))
-            .collect();
-        let truth: Vec<usize> = validation_y.iter().map(|y| *y as usize).collect();
-        let validation = class_metrics(&probabilities, &truth, n_classes);
-        tracing::info!(
-            "sentiment {}: λ {l2:e}: validation log-loss {:.4}, ROC-AUC {:.4} ({iterations} iterations)",
-            variant.name(),
-            validation.log_loss,
-            validation.roc_auc
-        );
-        grid.push(GridPoint {
-            l2: *l2,
-            validation,
-            iterations,
-        });
-    }
-    let best = grid
-        .iter()
-        .min_by(|a, b| a.validation.log_loss.total_cmp(&b.validation.log_loss))
-        .context("the λ grid is empty")?
-        .l2;
+    // Committed parameters skip the search: fitting their λ on the training
+    // part would only recompute the validation figures the file records, and
+    // the bundle does not depend on that fit (which took about half of the
+    // command's CPU time, 2026-12-05).
+    let (grid, best) = match committed {
+        Some(chosen) => (Vec::new(), chosen.l2),
+        None => {
+            let grid = search_l2(variant, examples, buckets, args);
+            let best = grid
+                .iter()
+                .min_by(|a, b| a.validation.log_loss.total_cmp(&b.validation.log_loss))
+                .context("the λ grid is empty")?
+                .l2;
+            (grid, best)
+        }
+    };
+    let (fit_x, fit_y) = select(examples, |p| p != Part::Test);
     let config = FitConfig {
         l2: best,
         max_iterations: args.max_iterations,
@@ -542,10 +523,11 @@ fn train_variant(
     let report = VariantReport {
         variant,
         model_id: bundle.model_id.clone(),
-        n_train: train_x.len(),
-        n_validation: validation_x.len(),
+        n_train,
+        n_validation,
         n_test: test.len(),
         grid,
+        committed,
         l2: best,
         test: test_metrics,
         test_unquantised,
@@ -555,6 +537,55 @@ fn train_variant(
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok((report, bundle))
+}
+
+/// The features and classes of the examples in the parts `keep` keeps.
+fn select(examples: &[Example], keep: impl Fn(Part) -> bool) -> (Vec<Features>, Vec<u8>) {
+    examples
+        .iter()
+        .filter(|e| keep(e.part))
+        .map(|e| (e.features.clone(), e.label))
+        .unzip()
+}
+
+/// The λ search of `--l2`: each λ fitted on the training part and scored on
+/// validation (the unquantised model).
+fn search_l2(
+    variant: Variant,
+    examples: &[Example],
+    buckets: usize,
+    args: &SentimentArgs,
+) -> Vec<GridPoint> {
+    let n_classes = variant.classes().len();
+    let (train_x, train_y) = select(examples, |p| p == Part::Train);
+    let (validation_x, validation_y) = select(examples, |p| p == Part::Validation);
+    let truth: Vec<usize> = validation_y.iter().map(|y| *y as usize).collect();
+    let mut grid = Vec::new();
+    for l2 in &args.l2 {
+        let config = FitConfig {
+            l2: *l2,
+            max_iterations: args.max_iterations,
+            ..FitConfig::default()
+        };
+        let (model, iterations) = fit(&train_x, &train_y, n_classes, buckets, config);
+        let probabilities: Vec<Vec<f64>> = validation_x
+            .iter()
+            .map(|x| model.probabilities(x))
+            .collect();
+        let validation = class_metrics(&probabilities, &truth, n_classes);
+        tracing::info!(
+            "sentiment {}: λ {l2:e}: validation log-loss {:.4}, ROC-AUC {:.4} ({iterations} iterations)",
+            variant.name(),
+            validation.log_loss,
+            validation.roc_auc
+        );
+        grid.push(GridPoint {
+            l2: *l2,
+            validation,
+            iterations,
+        });
+    }
+    grid
 }
 
 /// Writes `row_id,part,rating` for every review with text, so the peers read
@@ -591,5 +622,76 @@ mod tests {
         assert_eq!(two, [Some(0), Some(0), None, Some(1), Some(1)]);
         let three: Vec<Option<u8>> = (1..=5).map(|r| Variant::ThreeClass.label(r)).collect();
         assert_eq!(three, [Some(0), Some(0), Some(1), Some(2), Some(2)]);
+    }
+
+    #[test]
+    fn committed_parameters_publish_what_a_search_of_their_lambda_does() {
+        let dir = std::env::temp_dir().join(format!("cove-sentiment-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let reviews = dir.join("reviews.csv");
+        let mut csv = String::from(",Clothing ID,Title,Review Text,Rating,Class Name\n");
+        let texts = [
+            "Awful, it tore",
+            "Returned it, poor fabric",
+            "Just okay",
+            "Lovely and soft",
+            "Love it, fits well",
+        ];
+        for row in 0..300 {
+            let rating = row % 5 + 1;
+            let text = texts[row % 5];
+            csv.push_str(&format!(
+                "{row},{},,\"{text} {row}\",{rating},Dresses\n",
+                row % 7
+            ));
+        }
+        std::fs::write(&reviews, csv).unwrap();
+        let l2 = 1e-3;
+        let params = dir.join("params.toml");
+        let chosen = VariantParams {
+            l2,
+            validation_log_loss: 0.5,
+            validation_roc_auc: 0.5,
+        };
+        SentimentParams {
+            two_class: chosen,
+            three_class: chosen,
+        }
+        .write(&params)
+        .unwrap();
+        let searched = SentimentArgs {
+            reviews,
+            out: dir.join("searched"),
+            publish: Some(dir.join("searched")),
+            seed: reviews::SPLIT_SEED,
+            hash_bits: 10,
+            word_ngrams: 2,
+            char_ngram_min: 3,
+            char_ngram_max: 5,
+            l2: vec![l2],
+            max_iterations: 50,
+            params: None,
+            write_params: None,
+        };
+        let committed = SentimentArgs {
+            out: dir.join("committed"),
+            publish: Some(dir.join("committed")),
+            l2: vec![],
+            params: Some(params),
+            ..searched.clone()
+        };
+        let (searched, committed) = (run(&searched).unwrap(), run(&committed).unwrap());
+        for (s, c) in searched.variants.iter().zip(&committed.variants) {
+            assert_eq!(s.model_id, c.model_id);
+            assert_eq!((s.grid.len(), s.committed), (1, None));
+            assert_eq!((c.grid.len(), c.committed), (0, Some(chosen)));
+            assert_eq!(
+                (c.l2, c.n_train, c.n_validation),
+                (l2, s.n_train, s.n_validation)
+            );
+        }
+        let pointer = |name: &str| std::fs::read(dir.join(name).join(POINTER_FILE)).unwrap();
+        assert_eq!(pointer("searched"), pointer("committed"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
