@@ -67,7 +67,7 @@ pub use manifest::{
 };
 pub use shards::{
     item_bucket, item_index_file_name, shard_file_name, ShardFile, ShardPlan, ShardStatus,
-    ShardedBundle, ITEMS_PER_INDEX_FILE, SHARDS_PER_VISIT,
+    ShardedBundle, ITEMS_PER_INDEX_FILE,
 };
 
 use crate::score::dot;
@@ -349,24 +349,32 @@ impl Model {
     /// for a vector of zeros or of non-finite length. The one computation
     /// behind the taste segment and the shards a device fetches.
     pub fn taste_cosines(&self, vector: &[f32]) -> Option<Vec<f32>> {
-        let norm = dot(vector, vector).sqrt();
-        if !(norm > 0.0 && norm.is_finite()) {
-            return None;
-        }
-        let cosines = self
-            .taste_centroids
-            .chunks_exact(self.dim())
-            .map(|centroid| {
-                let centroid_norm = dot(centroid, centroid).sqrt();
-                if centroid_norm > 0.0 {
-                    dot(vector, centroid) / (norm * centroid_norm)
-                } else {
-                    -1.0
-                }
-            })
-            .collect();
-        Some(cosines)
+        cosines(vector, self.taste_centroids.chunks_exact(self.dim()))
     }
+}
+
+/// The cosine between `vector` and each of `centroids` (−1 for a centroid
+/// of zeros), or None when `vector` has no direction (zero or not finite):
+/// the taste segment's and the shard policy's one measure of nearness.
+pub(crate) fn cosines<'a>(
+    vector: &[f32],
+    centroids: impl Iterator<Item = &'a [f32]>,
+) -> Option<Vec<f32>> {
+    let norm = dot(vector, vector).sqrt();
+    if !(norm > 0.0 && norm.is_finite()) {
+        return None;
+    }
+    let cosines = centroids
+        .map(|centroid| {
+            let centroid_norm = dot(centroid, centroid).sqrt();
+            if centroid_norm > 0.0 {
+                dot(vector, centroid) / (norm * centroid_norm)
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    Some(cosines)
 }
 
 impl Engine {

@@ -50,10 +50,6 @@ use super::{BuiltBundle, Model, TensorCheck, PAD};
 use crate::Error;
 use safetensors::Dtype;
 
-/// How many shards a device fetches unless the trainer says otherwise: its
-/// `m` nearest (the head's `shards_per_visit`).
-pub const SHARDS_PER_VISIT: usize = 2;
-
 pub use super::layout::{item_index_file_name, shard_file_name};
 
 /// About how many items each file of a head's item index lists.
@@ -538,37 +534,20 @@ impl Model {
             });
         }
         let table = self.shard_table();
-        let user_norm = user.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if table.is_empty() || user_norm <= 0.0 || !user_norm.is_finite() {
-            return Ok(Vec::new());
-        }
-        let mut nearest: Vec<(usize, f32)> = table
+        let centroids: Vec<Vec<f32>> = table
             .iter()
-            .enumerate()
-            .map(|(index, entry)| {
-                let dot: f32 = entry
-                    .centroid
-                    .iter()
-                    .zip(user)
-                    .map(|(c, u)| f32::from(*c) * u)
-                    .sum();
-                let norm = entry
-                    .centroid
-                    .iter()
-                    .map(|c| f32::from(*c).powi(2))
-                    .sum::<f32>()
-                    .sqrt();
-                (index, dot / (norm * user_norm))
-            })
+            .map(|entry| entry.centroid.iter().map(|c| f32::from(*c)).collect())
             .collect();
+        let Some(cosines) =
+            super::cosines(user, centroids.iter().map(Vec::as_slice)).filter(|_| !table.is_empty())
+        else {
+            return Ok(Vec::new());
+        };
+        let mut nearest: Vec<(usize, f32)> = cosines.into_iter().enumerate().collect();
         crate::order::sort_by(&mut nearest, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let per_visit = self
-            .manifest
-            .shards_per_visit
-            .unwrap_or(SHARDS_PER_VISIT as u32);
         let mut wanted: Vec<usize> = nearest
             .into_iter()
-            .take(per_visit as usize)
+            .take(self.shards_per_visit())
             .map(|(index, _)| index)
             .collect();
         wanted.sort_unstable();
@@ -576,15 +555,9 @@ impl Model {
     }
 
     /// How many shards a device of this head fetches at most (0 for a whole
-    /// bundle).
+    /// bundle; the loader requires it of every head).
     pub fn shards_per_visit(&self) -> usize {
-        match self.manifest.shards {
-            Some(_) => self
-                .manifest
-                .shards_per_visit
-                .unwrap_or(SHARDS_PER_VISIT as u32) as usize,
-            None => 0,
-        }
+        self.manifest.shards_per_visit.map_or(0, |n| n as usize)
     }
 
     /// Adds shard `index` of this head's table from its file's bytes. Checks

@@ -2,7 +2,10 @@
 //! bad shards, ranking over head + shards against the whole bundle, and the
 //! device's shard policy.
 
-use crate::bundle::{BundleBuilder, Model, ShardPlan, ShardedBundle, SHARDS_PER_VISIT};
+use crate::bundle::{BundleBuilder, Model, ShardPlan, ShardedBundle};
+
+/// How many shards a device of the test heads fetches at most.
+const SHARDS_PER_VISIT: usize = 2;
 use crate::events::{Event, EventKind, PageKind};
 use crate::profile::{Profile, ProfileConfig};
 use crate::ranking::{self, RankRequest};
